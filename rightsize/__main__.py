@@ -1,0 +1,3 @@
+from rightsize.cli import main
+
+main()

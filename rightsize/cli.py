@@ -1,0 +1,70 @@
+"""The ``rightsize`` command line: each command parses options, calls one library function, prints.
+
+No logic lives here. Library errors (RightsizeError) and usage errors become one line on stderr
+and exit code 2; dataset warnings become one ``warning:`` line each.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any
+
+import click
+import typer
+
+from rightsize.errors import RightsizeError
+
+app = typer.Typer(
+    name="rightsize",
+    help="Measure what each container really uses; recommend and write memory, CPU and PID limits.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one error line and return the Exit to raise (exit code 2)."""
+    typer.echo(f"rightsize: error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, *args: Any, **kw: Any) -> None:
+    print(f"rightsize: warning: {message}", file=sys.stderr)
+
+
+# Commands are added below, one section each; every section only parses, calls and prints.
+
+# --- collect ---
+
+# --- recommend ---
+
+# --- backtest ---
+
+# --- apply ---
+
+# --- report ---
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app, turning every expected failure into one line and exit 2."""
+    warnings.showwarning = _show_warning
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:  # bad option, missing argument, ...
+        print(f"rightsize: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(2)
+    except RightsizeError as exc:
+        print(f"rightsize: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except (BrokenPipeError, KeyboardInterrupt):
+        sys.exit(130)
+    sys.exit(0)
+
+

@@ -1,0 +1,252 @@
+"""The Parquet dataset: schema (one constant, versioned), crash-safe append, and tolerant reads.
+
+Layout under one root (what ``collect --out`` writes and ``--data`` reads)::
+
+    ROOT/samples/date=YYYY-MM-DD/<host>-<first ts ms>-<random>.parquet
+    ROOT/events/date=YYYY-MM-DD/<host>-<first ts ms>-<random>.parquet
+
+Each file is written complete under a name starting with ``.`` (which pyarrow, pandas, DuckDB and
+we all skip) and then renamed, so a reader never sees half a file and a crash loses at most the
+batch not yet flushed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from rightsize.errors import RightsizeError
+
+SCHEMA_VERSION = "1"
+Kind = Literal["samples", "events"]
+
+_TS = pa.timestamp("ms", tz="UTC")
+_META = {b"rightsize.schema_version": SCHEMA_VERSION.encode()}
+
+SAMPLES_SCHEMA = pa.schema(
+    [
+        pa.field("ts", _TS, nullable=False),
+        pa.field("host", pa.string()),
+        pa.field("workload", pa.string()),
+        pa.field("container_id", pa.string()),
+        pa.field("container", pa.string()),
+        pa.field("image", pa.string()),
+        pa.field("cpu_cores", pa.float64()),
+        pa.field("cpu_throttled", pa.float32()),
+        pa.field("mem_working_set", pa.int64()),
+        pa.field("mem_rss", pa.int64()),
+        pa.field("mem_peak", pa.int64()),
+        pa.field("pids", pa.int32()),
+        pa.field("mem_limit", pa.int64()),
+        pa.field("mem_reservation", pa.int64()),
+        pa.field("cpu_limit", pa.float64()),
+        pa.field("pids_limit", pa.int32()),
+        pa.field("oom_kills", pa.int32()),
+        pa.field("restarts", pa.int32()),
+    ],
+    metadata=_META,
+)
+
+EVENTS_SCHEMA = pa.schema(
+    [
+        pa.field("ts", _TS, nullable=False),
+        pa.field("host", pa.string()),
+        pa.field("workload", pa.string()),
+        pa.field("container_id", pa.string()),
+        pa.field("container", pa.string()),
+        pa.field("kind", pa.string()),  # start, die, oom, restart, stop, ...
+        pa.field("exit_code", pa.int32()),
+    ],
+    metadata=_META,
+)
+
+SCHEMAS: dict[str, pa.Schema] = {"samples": SAMPLES_SCHEMA, "events": EVENTS_SCHEMA}
+
+
+class DatasetWarning(UserWarning):
+    """A part of the dataset was skipped (e.g. one corrupt file); the rest is still usable."""
+
+
+# ---------------------------------------------------------------------------------------- writing
+
+
+def to_table(rows: Sequence[dict[str, object]] | pd.DataFrame, kind: Kind = "samples") -> pa.Table:
+    """Rows (dicts keyed by column name; missing keys are null) or a DataFrame -> a table in the schema."""
+    schema = SCHEMAS[kind]
+    if isinstance(rows, pd.DataFrame):
+        frame = rows.copy()
+        for name in schema.names:
+            if name not in frame.columns:
+                frame[name] = None
+        if frame["ts"].dtype.kind in "iu":
+            frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
+        return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+    columns = {name: [row.get(name) for row in rows] for name in schema.names}
+    return pa.table(columns, schema=schema)
+
+
+def append(
+    root: str | os.PathLike[str],
+    table: pa.Table,
+    kind: Kind = "samples",
+    host: str = "localhost",
+) -> list[Path]:
+    """Write ``table`` under ``root/kind/date=…/`` as new complete files (one per UTC day touched).
+
+    Returns the paths written. Existing files are never modified, so a second collector (another
+    run, another host) appending into the same root can never clash or corrupt earlier data.
+    """
+    if table.num_rows == 0:
+        return []
+    table = table.cast(SCHEMAS[kind]) if table.schema != SCHEMAS[kind] else table
+    dates = pc.strftime(table["ts"], format="%Y-%m-%d")
+    written = []
+    for date in pc.unique(dates).to_pylist():
+        part = table.filter(pc.equal(dates, date))
+        first_ms = int(pc.min(part["ts"]).cast(pa.int64()).as_py())
+        directory = Path(root) / kind / f"date={date}"
+        directory.mkdir(parents=True, exist_ok=True)
+        name = f"{safe_host(host)}-{first_ms}-{secrets.token_hex(4)}.parquet"
+        final = directory / name
+        tmp = directory / f".{name}.tmp"
+        try:
+            pq.write_table(part, tmp, compression="zstd")
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        written.append(final)
+    return written
+
+
+def safe_host(host: str) -> str:
+    """A host name usable in a file name: no separators, and never hidden (leading ``.``/``_``)."""
+    cleaned = re.sub(r"[^A-Za-z0-9.-]+", "-", host).strip(".-") or "host"
+    return cleaned
+
+
+# ---------------------------------------------------------------------------------------- reading
+
+
+def dataset_dir(path: str | os.PathLike[str], kind: Kind = "samples") -> Path:
+    """``ROOT`` or ``ROOT/samples`` or a single file -> the folder (or file) holding ``kind``."""
+    p = Path(path)
+    if not p.exists():
+        raise RightsizeError(f"no dataset at {p}: the path does not exist")
+    if p.is_file():
+        return p
+    if (p / kind).is_dir():
+        return p / kind
+    if p.name == kind or any(p.glob("date=*")) or any(p.glob("*.parquet")):
+        return p
+    if kind == "events" and (p / "samples").is_dir():
+        return p / kind  # a root without events yet: an empty events dataset
+    raise RightsizeError(f"no rightsize dataset at {p}: expected {p / kind}/date=YYYY-MM-DD/*.parquet")
+
+
+def list_files(path: str | os.PathLike[str], kind: Kind = "samples") -> list[Path]:
+    """The visible Parquet files of ``kind`` under ``path``, sorted; temporary files are skipped."""
+    base = dataset_dir(path, kind)
+    if base.is_file():
+        return [base]
+    if not base.exists():
+        return []
+    files = []
+    for f in base.rglob("*.parquet"):
+        rel = f.relative_to(base).parts
+        if not any(part.startswith((".", "_")) for part in rel):
+            files.append(f)
+    return sorted(files)
+
+
+def iter_tables(
+    path: str | os.PathLike[str],
+    kind: Kind = "samples",
+    columns: Sequence[str] | None = None,
+    filters: pc.Expression | None = None,
+) -> Iterator[tuple[Path, pa.Table]]:
+    """Yield ``(file, table)`` per readable file, cast to the schema.
+
+    A corrupt or unreadable file is skipped with a DatasetWarning naming it. A readable file that
+    lacks a schema column is an error naming the file and the column: its data cannot be trusted
+    to mean what the column says.
+    """
+    schema = SCHEMAS[kind]
+    wanted = list(columns) if columns is not None else schema.names
+    unknown = [c for c in wanted if c not in schema.names]
+    if unknown:
+        raise RightsizeError(f"unknown {kind} column(s): {', '.join(unknown)}")
+    for f in list_files(path, kind):
+        try:
+            file_schema = pq.read_schema(f)
+        except (OSError, pa.ArrowException) as exc:
+            warnings.warn(f"skipping {f}: not a readable Parquet file ({exc})", DatasetWarning, stacklevel=2)
+            continue
+        missing = [c for c in schema.names if c not in file_schema.names]
+        if missing:
+            raise RightsizeError(f"{f} is not a rightsize {kind} file: missing column {', '.join(missing)}")
+        try:
+            table = pq.read_table(f, columns=wanted, filters=filters)
+            table = table.cast(pa.schema([schema.field(c) for c in wanted]))
+        except (OSError, pa.ArrowException) as exc:
+            warnings.warn(f"skipping {f}: unreadable ({exc})", DatasetWarning, stacklevel=2)
+            continue
+        yield f, table
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    kind: Kind = "samples",
+    columns: Sequence[str] | None = None,
+    since: pd.Timestamp | None = None,
+) -> pa.Table:
+    """All of ``kind`` under ``path`` as one Arrow table (optionally only rows at or after ``since``)."""
+    schema = SCHEMAS[kind]
+    wanted = list(columns) if columns is not None else schema.names
+    filters = None
+    if since is not None:
+        filters = pc.field("ts") >= pa.scalar(pd.Timestamp(since).to_pydatetime(), type=_TS)
+    tables = [t for _, t in iter_tables(path, kind, wanted, filters)]
+    if not tables:
+        return pa.schema([schema.field(c) for c in wanted]).empty_table()
+    return pa.concat_tables(tables)
+
+
+def load(
+    path: str | os.PathLike[str],
+    columns: Sequence[str] | None = None,
+    since: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """The ``samples`` dataset under ``path`` as a DataFrame sorted by ``ts``.
+
+    ``ts`` is tz-aware UTC; integer columns that hold nulls (limits, ``mem_peak``) come back as
+    float64 with NaN, as pandas does for nullable integers.
+    """
+    frame = read_table(path, "samples", columns, since).to_pandas()
+    if not len(frame) and columns is None and not list_files(path, "samples"):
+        raise RightsizeError(f"no samples under {dataset_dir(path)}: the dataset is empty")
+    return frame.sort_values("ts", kind="stable", ignore_index=True) if "ts" in frame else frame
+
+
+def load_events(path: str | os.PathLike[str], since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The ``events`` dataset under ``path`` (empty frame with the schema's columns if none)."""
+    frame = read_table(path, "events", None, since).to_pandas()
+    return frame.sort_values("ts", kind="stable", ignore_index=True)
+
+
+def concat(tables: Iterable[pa.Table], kind: Kind = "samples") -> pa.Table:
+    """Concatenate tables already in the schema (empty input -> empty table)."""
+    parts = list(tables)
+    return pa.concat_tables(parts) if parts else SCHEMAS[kind].empty_table()

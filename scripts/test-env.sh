@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install and start what the tests need, idempotently: Debian's docker.io, docker-compose,
+# busybox-static, prometheus and chromium; a dockerd if none answers; the local busybox test image
+# (no registry is reachable, so it is imported from a rootfs); the Python package with its test extra.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v dockerd >/dev/null || need_apt+=(docker.io)
+command -v docker-compose >/dev/null || need_apt+=(docker-compose)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx dd || need_apt+=(busybox-static)
+command -v promtool >/dev/null || need_apt+=(prometheus)
+command -v chromium >/dev/null || need_apt+=(chromium)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test-env: installing ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# Debian's prometheus package starts a server on :9090 through its service; tests start their own.
+pkill -x prometheus 2>/dev/null || true
+
+if ! docker info >/dev/null 2>&1; then
+  echo "test-env: starting dockerd"
+  mkdir -p /var/log
+  nohup dockerd --storage-driver=vfs >/var/log/rightsize-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  docker info >/dev/null 2>&1 || { echo "test-env: dockerd did not start; see /var/log/rightsize-dockerd.log" >&2; exit 1; }
+fi
+
+if ! docker image inspect rightsize-test/busybox:1 >/dev/null 2>&1; then
+  echo "test-env: building rightsize-test/busybox:1"
+  rootfs=$(mktemp -d)
+  mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" "$rootfs/etc"
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"
+  done
+  tar -C "$rootfs" -c . | docker import -c 'CMD ["/bin/sh"]' - rightsize-test/busybox:1 >/dev/null
+  rm -rf "$rootfs"
+fi
+
+python3 -m pip install -q -e ".[test,bench]" 2>&1 | grep -v -e "^WARNING: Location" -e "Running pip as the 'root'" || true
