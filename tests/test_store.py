@@ -13,9 +13,20 @@ from rightsize.errors import RightsizeError
 
 def _rows(start_ms: int, n: int, workload: str = "proj/web") -> list[dict[str, object]]:
     return [
-        {"ts": start_ms + i * 10_000, "host": "h1", "workload": workload, "container_id": "abc",
-         "container": "web-1", "image": "img", "cpu_cores": 0.5, "mem_working_set": 100 + i,
-         "mem_rss": 90, "pids": 3, "oom_kills": 0, "restarts": 0}
+        {
+            "ts": start_ms + i * 10_000,
+            "host": "h1",
+            "workload": workload,
+            "container_id": "abc",
+            "container": "web-1",
+            "image": "img",
+            "cpu_cores": 0.5,
+            "mem_working_set": 100 + i,
+            "mem_rss": 90,
+            "pids": 3,
+            "oom_kills": 0,
+            "restarts": 0,
+        }
         for i in range(n)
     ]
 
@@ -83,8 +94,20 @@ def test_missing_and_empty_datasets(tmp_path: Path) -> None:
 def test_events_roundtrip_and_empty(tmp_path: Path) -> None:
     store.append(tmp_path, store.to_table(_rows(0, 1)))
     assert list(store.load_events(tmp_path).columns) == store.EVENTS_SCHEMA.names
-    ev = store.to_table([{"ts": 5, "host": "h", "workload": "w", "container_id": "c", "container": "n",
-                          "kind": "oom", "exit_code": 137}], "events")
+    ev = store.to_table(
+        [
+            {
+                "ts": 5,
+                "host": "h",
+                "workload": "w",
+                "container_id": "c",
+                "container": "n",
+                "kind": "oom",
+                "exit_code": 137,
+            }
+        ],
+        "events",
+    )
     store.append(tmp_path, ev, "events")
     events = store.load_events(tmp_path)
     assert events["kind"].tolist() == ["oom"]

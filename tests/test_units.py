@@ -17,8 +17,16 @@ from rightsize.units import (
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1.5g", int(1.5 * GiB)), ("768M", 768 * MiB), ("16GB", 16 * GiB), ("512k", 512 * 1024),
-     ("1024", 1024), (" 2G ", 2 * GiB), ("1536mb", 1536 * MiB), ("100", 100)],
+    [
+        ("1.5g", int(1.5 * GiB)),
+        ("768M", 768 * MiB),
+        ("16GB", 16 * GiB),
+        ("512k", 512 * 1024),
+        ("1024", 1024),
+        (" 2G ", 2 * GiB),
+        ("1536mb", 1536 * MiB),
+        ("100", 100),
+    ],
 )
 def test_parse_bytes_compose(text: str, expected: int) -> None:
     assert parse_bytes(text) == expected
@@ -26,7 +34,13 @@ def test_parse_bytes_compose(text: str, expected: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1536Mi", 1536 * MiB), ("1.5Gi", int(1.5 * GiB)), ("1G", 10**9), ("500M", 500 * 10**6), ("128974848", 128974848)],
+    [
+        ("1536Mi", 1536 * MiB),
+        ("1.5Gi", int(1.5 * GiB)),
+        ("1G", 10**9),
+        ("500M", 500 * 10**6),
+        ("128974848", 128974848),
+    ],
 )
 def test_parse_bytes_k8s(text: str, expected: int) -> None:
     assert parse_bytes(text, "k8s") == expected
