@@ -77,7 +77,7 @@ def _plain(value: float | None, resource: Resource) -> float | int | None:
     if value is None:
         return None
     if resource in ("memory", "pids"):
-        return int(round(value))
+        return round(value)
     return round(float(value), 4)
 
 

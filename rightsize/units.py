@@ -62,7 +62,7 @@ def parse_bytes(value: str | int | float, dialect: Dialect = "compose") -> int:
         mult = _COMPOSE_MULT[m.group("unit").lower()] if m else 0
     if not m:
         raise RightsizeError(f"not a memory size: {text!r} (expected e.g. 512M, 1.5g, 1536Mi)")
-    return int(round(float(m.group("num")) * mult))
+    return round(float(m.group("num")) * mult)
 
 
 def parse_cpus(value: str | int | float) -> float:
@@ -117,7 +117,7 @@ def format_bytes(n: int | float, dialect: Dialect = "compose") -> str:
     Whole GiB print as G; anything else as whole MiB (rounded up, so a limit never shrinks by
     formatting); below 1 MiB as KiB.
     """
-    n = int(math.ceil(n))
+    n = math.ceil(n)
     g, m, k = ("Gi", "Mi", "Ki") if dialect == "k8s" else ("G", "M", "K")
     if n >= GiB and n % GiB == 0:
         return f"{n // GiB}{g}"
@@ -129,7 +129,7 @@ def format_bytes(n: int | float, dialect: Dialect = "compose") -> str:
 def format_cpus(cores: float, dialect: Dialect = "compose") -> str:
     """Cores as ``"1.5"`` (compose ``cpus``) or ``"1500m"``/``"2"`` (Kubernetes)."""
     if dialect == "k8s":
-        milli = int(round(cores * 1000))
+        milli = round(cores * 1000)
         return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
     return _trim(round(cores, 3))
 
