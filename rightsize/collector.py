@@ -1,0 +1,455 @@
+"""The sampling loop behind ``rightsize collect``: clock, container churn, flushes, signals.
+
+Every tick samples each tracked container once (cgroup files read directly where visible, the
+latest streamed engine payload otherwise), turns cumulative counters into per-interval values
+with ``sample_row`` (pure), and buffers the rows; every ``flush`` seconds the buffer becomes one
+new complete Parquet file per kind (``store.append``), so a crash loses at most one flush
+interval. SIGINT/SIGTERM stop the loop, flush, and return normally (exit code 0).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from rightsize import store
+from rightsize.errors import RightsizeError
+from rightsize.sources import cgroups
+from rightsize.sources import docker as engine
+from rightsize.sources.cgroups import Counters
+from rightsize.sources.docker import ContainerInfo
+from rightsize.units import format_duration, parse_duration
+
+Source = Literal["auto", "docker", "cgroup"]
+SOURCES = ("auto", "docker", "cgroup")
+RELIST_SECONDS = 30.0  # a full list now and then catches any event the stream missed
+
+
+@dataclass(frozen=True)
+class CollectSummary:
+    """What one ``collect`` run did (``str()`` is the summary the CLI prints)."""
+
+    out: Path
+    host: str
+    seconds: float
+    ticks: int
+    missed_ticks: int
+    samples: int
+    events: int
+    containers: int
+    workloads: int
+    files: int
+    sources: dict[str, int] = field(default_factory=dict)
+    interrupted: bool = False
+
+    def __str__(self) -> str:
+        how = ", ".join(f"{n} via {s}" for s, n in sorted(self.sources.items())) or "none"
+        lines = [
+            f"collected {self.samples} samples from {self.containers} containers "
+            f"({self.workloads} workloads) on {self.host} in {format_duration(round(self.seconds))}"
+            + (" (stopped early by signal)" if self.interrupted else ""),
+            f"  ticks: {self.ticks}" + (f" ({self.missed_ticks} missed: sampling fell behind)"
+                                        if self.missed_ticks else ""),
+            f"  sources: {how}",
+            f"  events: {self.events}",
+            f"  written: {self.files} files under {self.out}",
+        ]
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------- pure sampling
+
+
+def cpu_rates(
+    prev: Counters | None, cur: Counters, cpu_limit: float | None
+) -> tuple[float | None, float | None] | None:
+    """(cores, throttled share) between two readings; None when ``cur`` is not newer than ``prev``.
+
+    Cores are mean CPU over the span; the throttled share is Δthrottled/Δperiods, only when the
+    container has a CPU limit (0.0 when no CFS period elapsed). A counter that went backwards
+    (the cgroup was recreated) gives no value rather than a negative one.
+    """
+    if prev is None:
+        return (None, None)
+    dt = cur.t - prev.t
+    if dt <= 0:
+        return None
+    cores = None
+    if cur.cpu_ns is not None and prev.cpu_ns is not None and cur.cpu_ns >= prev.cpu_ns:
+        cores = (cur.cpu_ns - prev.cpu_ns) / (dt * 1e9)
+    throttled = None
+    if cpu_limit and None not in (cur.periods, prev.periods, cur.throttled, prev.throttled):
+        d_periods = cur.periods - prev.periods  # type: ignore[operator]
+        d_throttled = cur.throttled - prev.throttled  # type: ignore[operator]
+        if d_periods > 0 and d_throttled >= 0:
+            throttled = min(1.0, d_throttled / d_periods)
+        elif d_periods == 0:
+            throttled = 0.0
+    return (cores, throttled)
+
+
+def sample_row(
+    info: ContainerInfo,
+    cur: Counters,
+    rates: tuple[float | None, float | None],
+    *,
+    ts_ms: int,
+    host: str,
+    oom_events: int = 0,
+) -> dict[str, object]:
+    """One ``samples`` row (DESIGN.md schema) from a reading and its CPU rates."""
+    oom = cur.oom_kills if cur.oom_kills is not None else oom_events
+    return {
+        "ts": ts_ms,
+        "host": host,
+        "workload": info.workload,
+        "container_id": info.id,
+        "container": info.name,
+        "image": info.image,
+        "cpu_cores": rates[0],
+        "cpu_throttled": rates[1],
+        "mem_working_set": cur.working_set,
+        "mem_rss": cur.rss,
+        "mem_peak": cur.peak,
+        "pids": cur.pids,
+        "mem_limit": info.mem_limit,
+        "mem_reservation": info.mem_reservation,
+        "cpu_limit": info.cpu_limit,
+        "pids_limit": info.pids_limit,
+        "oom_kills": max(oom, oom_events),
+        "restarts": info.restarts,
+    }
+
+
+def event_row(event: dict[str, Any], info: ContainerInfo | None, host: str) -> dict[str, object]:
+    """One ``events`` row from an engine event (``timeNano`` is its time)."""
+    attrs = (event.get("Actor") or {}).get("Attributes") or {}
+    name = (info.name if info else attrs.get("name")) or ""
+    exit_code = attrs.get("exitCode")
+    ts_ms = int(event.get("timeNano", 0)) // 1_000_000 or int(event.get("time", time.time())) * 1000
+    return {
+        "ts": ts_ms,
+        "host": host,
+        "workload": info.workload if info else engine.workload_name(attrs, name),
+        "container_id": event.get("id") or (event.get("Actor") or {}).get("ID"),
+        "container": name,
+        "kind": event.get("Action") or event.get("status"),
+        "exit_code": int(exit_code) if exit_code not in (None, "") else None,
+    }
+
+
+# ------------------------------------------------------------------------------- validation
+
+
+def check_writable(out: Path) -> None:
+    """RightsizeError unless ``out`` is (or can be created as) a writable folder. Creates nothing."""
+    probe = out
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if out.exists() and not out.is_dir():
+        raise RightsizeError(f"output {out} exists and is not a folder")
+    if not probe.is_dir():
+        raise RightsizeError(f"output {out} is not writable: {probe} is not a folder")
+    readonly = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    if readonly or not os.access(probe, os.W_OK | os.X_OK):
+        raise RightsizeError(f"output {out} is not writable ({probe} is read-only or not yours)")
+
+
+def _seconds(value: str | float, what: str) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise RightsizeError(f"{what} must be greater than 0, got {value!r}")
+    return seconds
+
+
+# ------------------------------------------------------------------------------- the loop
+
+
+@dataclass
+class _Tracked:
+    info: ContainerInfo
+    reader: cgroups.CgroupReader | None
+    stream: engine.StatsStream | None
+    prev: Counters | None = None
+    rates: tuple[float | None, float | None] = (None, None)
+    oom_events: int = 0
+
+
+def collect(
+    out: str | os.PathLike[str] = "./rightsize-data",
+    *,
+    duration: str | float = "24h",
+    interval: str | float = "10s",
+    flush: str | float = "60s",
+    source: str = "auto",
+    filters: Sequence[str] | None = None,
+    project: str | None = None,
+    docker_host: str | None = None,
+    quiet: bool = False,
+    cgroup_root: str | os.PathLike[str] = cgroups.DEFAULT_ROOT,
+    on_tick: Callable[[int, int, int], None] | None = None,
+) -> CollectSummary:
+    """Sample running containers into the Parquet dataset at ``out`` until ``duration`` ends.
+
+    Bad input (duration, interval, flush, source, filter, unwritable output, unreachable engine,
+    invisible cgroup filesystem with ``source="cgroup"``) raises RightsizeError before any
+    sampling. ``on_tick(ticks, containers, samples)`` is called after each tick (progress).
+    """
+    total = _seconds(duration, "duration")
+    step = _seconds(interval, "interval")
+    flush_every = _seconds(flush, "flush")
+    if source not in SOURCES:
+        raise RightsizeError(f"unknown source {source!r} (expected one of: {', '.join(SOURCES)}, prometheus)")
+    engine_filters = engine.parse_filters(list(filters or ()), project)
+    out_path = Path(out)
+    check_writable(out_path)
+    root = Path(cgroup_root)
+    if source == "cgroup" and cgroups.detect_version(root) is None:
+        raise RightsizeError(f"no cgroup filesystem visible at {root}: use --source docker")
+    client = engine.connect(docker_host)
+    try:
+        run = _Run(client, out_path, total, step, flush_every, source, engine_filters, root, quiet, on_tick)
+        return run.run()
+    finally:
+        client.close()
+
+
+class _Run:
+    """State of one collect run (kept off the module: no global mutable state)."""
+
+    def __init__(
+        self,
+        client: Any,
+        out: Path,
+        total: float,
+        step: float,
+        flush_every: float,
+        source: str,
+        filters: dict[str, list[str]],
+        root: Path,
+        quiet: bool,
+        on_tick: Callable[[int, int, int], None] | None,
+    ) -> None:
+        self.client, self.out, self.total, self.step = client, out, total, step
+        self.flush_every, self.source, self.filters, self.root = flush_every, source, filters, root
+        self.quiet, self.on_tick = quiet, on_tick
+        self.host = str(client.info().get("Name") or "localhost")
+        self.tracked: dict[str, _Tracked] = {}
+        self.known: dict[str, ContainerInfo] = {}  # every matching container seen (for events)
+        self.rejected: set[str] = set()
+        self.samples: list[dict[str, object]] = []
+        self.events: list[dict[str, object]] = []
+        self.stop = threading.Event()
+        self.n_samples = self.n_events = self.n_files = self.ticks = self.missed = 0
+        self.sources: dict[str, int] = {}
+        self.workloads: set[str] = set()
+        self.sampled: set[str] = set()
+        self.cgroup_warned = False
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def _list(self, ids: list[str] | None = None, all_states: bool = False) -> list[str]:
+        filters = dict(self.filters)
+        if ids:
+            filters["id"] = ids
+        return [c["Id"] for c in self.client.api.containers(all=all_states, filters=filters)]
+
+    def _inspect(self, cid: str) -> ContainerInfo | None:
+        try:
+            return engine.info_from_inspect(self.client.api.inspect_container(cid))
+        except Exception:  # gone between list and inspect
+            return None
+
+    def _track(self, infos: list[ContainerInfo]) -> None:
+        for info in infos:
+            self.known[info.id] = info
+            if info.id in self.tracked or info.pid is None:
+                continue
+            reader = None
+            if self.source in ("auto", "cgroup"):
+                reader = cgroups.locate(info.id, info.pid, self.root)
+                if reader is None and self.source == "cgroup":
+                    if not self.cgroup_warned:
+                        import warnings
+
+                        msg = f"cgroup of {info.name} not found under {self.root}; skipped"
+                        warnings.warn(msg, stacklevel=2)
+                        self.cgroup_warned = True
+                    continue
+            stream = None if reader else engine.StatsStream(self.client, info.id)
+            kind = f"cgroup v{reader.version}" if reader else "docker"
+            self.sources[kind] = self.sources.get(kind, 0) + 1
+            self.workloads.add(info.workload)
+            self.tracked[info.id] = _Tracked(info, reader, stream)
+
+    def _add(self, ids: list[str]) -> None:
+        new = [i for i in ids if i not in self.tracked]
+        if not new:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(new))) as pool:
+            infos = [i for i in pool.map(self._inspect, new) if i is not None]
+        self._track(infos)
+
+    def _drop(self, cid: str) -> None:
+        t = self.tracked.pop(cid, None)
+        if t and t.stream:
+            t.stream.stop()
+
+    def _matches(self, cid: str) -> bool:
+        if cid in self.known:
+            return True
+        if cid in self.rejected:
+            return False
+        if self._list([cid], all_states=True):
+            info = self._inspect(cid)
+            if info:
+                self.known[cid] = info
+                return True
+        self.rejected.add(cid)
+        return False
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        cid = str(event.get("id") or "")
+        action = str(event.get("Action") or event.get("status") or "")
+        if not cid or not self._matches(cid):
+            return
+        before = self.known.get(cid)
+        if action == "start":
+            self._drop(cid)  # a restarted container starts from fresh counters
+            info = self._inspect(cid)
+            if info:
+                if before and info.restarts > before.restarts:
+                    self.events.append(event_row({**event, "Action": "restart"}, info, self.host))
+                self._track([info])
+        elif action == "die":
+            self._drop(cid)
+        elif action == "oom" and cid in self.tracked:
+            self.tracked[cid].oom_events += 1
+        self.events.append(event_row(event, self.known.get(cid), self.host))
+
+    # -- sampling --------------------------------------------------------------------------
+
+    def _sample(self, ts_ms: int, clock: float) -> None:
+        for cid, t in list(self.tracked.items()):
+            if t.reader is not None:
+                try:
+                    cur = t.reader.read(clock)
+                except cgroups.CgroupGone:
+                    self._drop(cid)
+                    continue
+            else:
+                assert t.stream is not None
+                if t.stream.ended.is_set():
+                    self._drop(cid)
+                    continue
+                if t.stream.latest is None:
+                    continue  # no payload yet: nothing measured to record
+                cur = t.stream.latest
+            rates = cpu_rates(t.prev, cur, t.info.cpu_limit)
+            if rates is not None:  # a fresh reading; a stale one repeats the last rates
+                t.rates, t.prev = rates, cur
+            self.samples.append(
+                sample_row(t.info, cur, t.rates, ts_ms=ts_ms, host=self.host, oom_events=t.oom_events)
+            )
+            self.n_samples += 1
+            self.sampled.add(cid)
+
+    def _flush(self) -> None:
+        try:
+            for kind, rows in (("samples", self.samples), ("events", self.events)):
+                if rows:
+                    table = store.to_table(rows, kind)  # type: ignore[arg-type]
+                    self.n_files += len(store.append(self.out, table, kind, self.host))  # type: ignore[arg-type]
+                    if kind == "events":
+                        self.n_events += len(rows)
+        except OSError as exc:
+            raise RightsizeError(f"cannot write to {self.out}: {exc}") from None
+        self.samples, self.events = [], []
+
+    def run(self) -> CollectSummary:
+        from rightsize.progress import Progress
+
+        watcher = engine.EventWatcher(self.client, since=time.time())
+        handlers = self._install_signals()
+        progress = Progress(self.total, disabled=self.quiet)
+        start = time.monotonic()
+        try:
+            self._add(self._list())
+            self.out.mkdir(parents=True, exist_ok=True)
+            start = last_flush = last_list = time.monotonic()
+            end = start + self.total
+            next_tick = start
+            with progress:
+                while not self.stop.is_set():
+                    now = time.monotonic()
+                    if now >= end:
+                        break
+                    for event in watcher.drain():
+                        self._handle(event)
+                    if now - last_list >= RELIST_SECONDS:
+                        current = set(self._list())
+                        for cid in set(self.tracked) - current:
+                            self._drop(cid)
+                        self._add(sorted(current))
+                        last_list = now
+                    self._sample(int(time.time() * 1000), time.monotonic())
+                    self.ticks += 1
+                    if now - last_flush >= self.flush_every:
+                        self._flush()
+                        last_flush = now
+                    progress.update(now - start, len(self.tracked), self.n_samples)
+                    if self.on_tick:
+                        self.on_tick(self.ticks, len(self.tracked), self.n_samples)
+                    next_tick += self.step
+                    late = time.monotonic() - next_tick
+                    if late > 0:  # fell behind: skip the missed ticks rather than bunch them up
+                        skipped = math.ceil(late / self.step)
+                        self.missed += skipped
+                        next_tick += skipped * self.step
+                    self.stop.wait(max(0.0, min(next_tick, end) - time.monotonic()))
+                progress.update(time.monotonic() - start, len(self.tracked), self.n_samples)
+            for event in watcher.drain():
+                self._handle(event)
+            self._flush()
+        finally:
+            self._restore_signals(handlers)
+            watcher.stop()
+            for cid in list(self.tracked):
+                self._drop(cid)
+        return CollectSummary(
+            out=self.out,
+            host=self.host,
+            seconds=time.monotonic() - start,
+            ticks=self.ticks,
+            missed_ticks=self.missed,
+            samples=self.n_samples,
+            events=self.n_events,
+            containers=len(self.sampled),
+            workloads=len(self.workloads),
+            files=self.n_files,
+            sources=self.sources,
+            interrupted=self.stop.is_set(),
+        )
+
+    def _install_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous: dict[int, Any] = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: self.stop.set())
+        return previous
+
+    @staticmethod
+    def _restore_signals(previous: dict[int, Any]) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,246 @@
+"""The Docker Engine side: connection, container discovery and metadata, events, streamed stats.
+
+The engine's one-shot stats call waits for two internal samples (about a second per container),
+so polling it serially cannot keep up with more than a handful of containers at 1 Hz. Instead each
+container gets one long-lived streaming stats connection in its own thread; the sampler takes the
+latest payload each tick. The engine is also the source of names, labels, HostConfig limits,
+restart counts, and (through its event stream) of start/die/oom events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rightsize.errors import RightsizeError
+from rightsize.sources.cgroups import Counters
+
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+FILTER_KEYS = ("name", "label", "id", "ancestor")
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """What the engine says about one container (from ``inspect``)."""
+
+    id: str
+    name: str
+    image: str
+    workload: str
+    pid: int | None
+    mem_limit: int | None
+    mem_reservation: int | None
+    cpu_limit: float | None  # cores
+    pids_limit: int | None
+    restarts: int
+    oom_killed: bool = False
+
+
+def connect(docker_host: str | None = None, *, pool_size: int = 512, timeout: int = 60) -> Any:
+    """A DockerClient for ``docker_host`` (or the environment's DOCKER_HOST / local socket).
+
+    Raises RightsizeError if the engine does not answer.
+    """
+    import docker
+    import requests
+
+    try:
+        if docker_host:
+            client = docker.DockerClient(base_url=docker_host, timeout=timeout, max_pool_size=pool_size)
+        else:
+            client = docker.from_env(timeout=timeout, max_pool_size=pool_size)
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        where = docker_host or "the local Docker engine (DOCKER_HOST or /var/run/docker.sock)"
+        raise RightsizeError(f"cannot reach {where}: {_first_line(exc)}") from None
+    return client
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def workload_name(labels: Mapping[str, str] | None, name: str) -> str:
+    """Compose ``project/service`` (replicas pool into one workload), else the container name."""
+    labels = labels or {}
+    project, service = labels.get(COMPOSE_PROJECT), labels.get(COMPOSE_SERVICE)
+    if project and service:
+        return f"{project}/{service}"
+    if service:
+        return service
+    return name.lstrip("/")
+
+
+def _positive(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def info_from_inspect(attrs: Mapping[str, Any]) -> ContainerInfo:
+    """Pure: an ``inspect`` document -> ContainerInfo (0/None/-1 limits mean "none")."""
+    config = attrs.get("Config") or {}
+    host = attrs.get("HostConfig") or {}
+    state = attrs.get("State") or {}
+    name = str(attrs.get("Name") or attrs.get("Id", "")[:12]).lstrip("/")
+    cpu_limit: float | None = None
+    if host.get("NanoCpus"):
+        cpu_limit = host["NanoCpus"] / 1e9
+    elif host.get("CpuQuota") and host["CpuQuota"] > 0:
+        cpu_limit = host["CpuQuota"] / (host.get("CpuPeriod") or 100_000)
+    return ContainerInfo(
+        id=str(attrs["Id"]),
+        name=name,
+        image=str(config.get("Image") or attrs.get("Image") or ""),
+        workload=workload_name(config.get("Labels"), name),
+        pid=_positive(state.get("Pid")),
+        mem_limit=_positive(host.get("Memory")),
+        mem_reservation=_positive(host.get("MemoryReservation")),
+        cpu_limit=cpu_limit,
+        pids_limit=_positive(host.get("PidsLimit")),
+        restarts=int(attrs.get("RestartCount") or 0),
+        oom_killed=bool(state.get("OOMKilled")),
+    )
+
+
+def parse_filters(filters: list[str] | tuple[str, ...] | None, project: str | None) -> dict[str, list[str]]:
+    """``["name=web", "label=tier=db"]`` -> the engine's filter dict. Unknown keys: RightsizeError."""
+    out: dict[str, list[str]] = {}
+    for item in filters or ():
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not value:
+            raise RightsizeError(f"bad filter {item!r}: expected KEY=VALUE, e.g. name=web or label=tier=db")
+        if key not in FILTER_KEYS:
+            raise RightsizeError(f"unknown filter {key!r} in {item!r} (known: {', '.join(FILTER_KEYS)})")
+        out.setdefault(key, []).append(value)
+    if project:
+        out.setdefault("label", []).append(f"{COMPOSE_PROJECT}={project}")
+    return out
+
+
+def parse_time(text: str | None) -> float | None:
+    """RFC 3339 with nanoseconds (``2024-08-31T22:02:27.639190522Z``) -> epoch seconds."""
+    if not text or text.startswith("0001-01-01"):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        head, _, frac = text.rstrip("Z").partition(".")
+        return datetime.fromisoformat(head + "+00:00").timestamp() + float("0." + (frac or "0"))
+
+
+def counters_from_stats(payload: Mapping[str, Any]) -> Counters | None:
+    """Pure: one ``/containers/{id}/stats`` payload (cgroup v1 or v2 host) -> Counters.
+
+    None for the empty payload the engine sends for a stopped container.
+    """
+    t = parse_time(payload.get("read"))
+    mem = payload.get("memory_stats") or {}
+    cpu = payload.get("cpu_stats") or {}
+    if t is None or (not mem and not cpu.get("cpu_usage", {}).get("total_usage")):
+        return None
+    stats = mem.get("stats") or {}
+    v1 = "total_inactive_file" in stats or "total_rss" in stats
+    throttling = cpu.get("throttling_data") or {}
+    return Counters(
+        t=t,
+        cpu_ns=(cpu.get("cpu_usage") or {}).get("total_usage"),
+        periods=throttling.get("periods"),
+        throttled=throttling.get("throttled_periods"),
+        mem_usage=mem.get("usage"),
+        inactive_file=stats.get("total_inactive_file") if v1 else stats.get("inactive_file"),
+        rss=stats.get("total_rss") if v1 else stats.get("anon"),
+        peak=mem.get("max_usage"),  # v1 only; the engine does not report memory.peak on v2
+        pids=(payload.get("pids_stats") or {}).get("current"),
+        oom_kills=None,  # not in the payload: counted from "oom" events instead
+    )
+
+
+class StatsStream:
+    """One streaming stats connection for one container, read in a daemon thread.
+
+    ``latest`` is the newest Counters (None until the first payload); ``ended`` is set when the
+    stream closes (the container stopped, or ``stop()``).
+    """
+
+    def __init__(self, client: Any, container_id: str) -> None:
+        self.container_id = container_id
+        self.latest: Counters | None = None
+        self.ended = threading.Event()
+        self._client = client
+        self._stream: Any = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=f"stats-{container_id[:12]}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import docker.types
+
+        api = self._client.api
+        try:
+            response = api._get(
+                api._url("/containers/{0}/stats", self.container_id), params={"stream": True}, stream=True
+            )
+            api._raise_for_status(response)
+            chunks = api._stream_helper(response, decode=False)
+            self._stream = docker.types.CancellableStream(chunks, response)
+            for chunk in self._stream:
+                if self._stopping:
+                    break
+                try:
+                    counters = counters_from_stats(json.loads(chunk))
+                except (ValueError, TypeError):
+                    continue
+                if counters is not None:
+                    self.latest = counters
+        except Exception:  # any failure ends this stream, never the run
+            pass
+        finally:
+            self.ended.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        stream = self._stream
+        if stream is not None:
+            with contextlib.suppress(Exception):  # closing a dead socket
+                stream.close()
+
+
+class EventWatcher:
+    """The engine's container event stream, read in a daemon thread into a queue."""
+
+    ACTIONS = ("start", "die", "oom", "restart")
+
+    def __init__(self, client: Any, since: float) -> None:
+        self.queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._stream = client.api.events(
+            since=int(since), decode=True, filters={"type": "container", "event": list(self.ACTIONS)}
+        )
+        self._thread = threading.Thread(target=self._run, name="docker-events", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for event in self._stream:
+                self.queue.put(event)
+        except Exception:  # the stream closes on stop() or engine shutdown
+            pass
+
+    def drain(self) -> list[dict[str, Any]]:
+        events = []
+        while True:
+            try:
+                events.append(self.queue.get_nowait())
+            except queue.Empty:
+                return events
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._stream.close()
