@@ -1,0 +1,274 @@
+"""Fill the dataset from Prometheus: Kubernetes/K3s cAdvisor and kube-state-metrics history.
+
+``pull`` writes the same ``samples``/``events`` Parquet dataset the Docker collector writes, so
+every later step works unchanged. Queries go per metric and per namespace (never per container),
+each split in time chunks below Prometheus's 11,000-points-per-series limit and small enough that
+one response stays a few tens of MB. All files go to a hidden staging folder first and move into
+the dataset only when the whole pull succeeded: a failed pull leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import shutil
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from rightsize import store
+from rightsize.errors import RightsizeError
+from rightsize.sources.prometheus_client import CHUNK_POINTS, PromClient, chunks
+from rightsize.sources.prometheus_frames import CONTAINERS, SPECS, ChunkBuilder, Key, MetricSpec, Progress
+from rightsize.sources.prometheus_workloads import Owners
+from rightsize.units import format_duration
+
+POINTS_PER_QUERY = 1_000_000  # series x points in one response: ~25 MB of JSON
+WORKING_SET = "container_memory_working_set_bytes"
+
+
+class PrometheusWarning(UserWarning):
+    """Something the pull could not get (a metric, a namespace); the rest is still usable."""
+
+
+@dataclass(frozen=True)
+class PullSummary:
+    """What one ``pull`` did; ``str()`` is the line ``rightsize collect`` prints."""
+
+    url: str
+    out: Path
+    start: float
+    end: float
+    step: float
+    rate_window: float
+    namespaces: tuple[str, ...]
+    hosts: tuple[str, ...]
+    containers: int
+    workloads: int
+    samples: int
+    events: int
+    files: int
+    queries: int
+    retries: int
+    points: int
+    bytes: int
+    seconds: float
+    missing: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        lost = f"; missing metrics: {', '.join(self.missing)}" if self.missing else ""
+        return (
+            f"pulled {self.samples:,} samples and {self.events:,} events of {self.containers} containers "
+            f"({self.workloads} workloads, {len(self.namespaces)} namespaces, {len(self.hosts)} nodes) "
+            f"from {self.url}: {format_duration(self.end - self.start)} at {format_duration(self.step)} "
+            f"steps, {self.queries} queries ({self.retries} retries, {self.bytes / 1e6:.1f} MB) "
+            f"in {self.seconds:.1f}s -> {self.out}{lost}"
+        )
+
+
+def pull(
+    url: str,
+    out: Path,
+    since: float,
+    step: float,
+    namespaces: Sequence[str] | None = None,
+    quiet: bool = False,
+    verify_tls: bool = True,
+    *,
+    now: float | None = None,
+) -> PullSummary:
+    """Pull ``since`` seconds of history at ``step`` seconds from the Prometheus at ``url`` into ``out``.
+
+    Raises RightsizeError (before writing anything) for an unreachable URL, something that is not
+    a Prometheus, missing core metrics, or no container series in the range/namespaces.
+    """
+    t0 = time.monotonic()
+    if not step or step < 1 or not math.isfinite(step):
+        raise RightsizeError(f"--step must be at least 1s, got {step}")
+    if not since or since < step or not math.isfinite(since):
+        raise RightsizeError(f"--since must be at least one step ({format_duration(step)}), got {since}")
+    end = math.floor((time.time() if now is None else now) / step) * step
+    start = end - math.floor(since / step) * step
+    wanted = tuple(dict.fromkeys(n.strip() for n in (namespaces or ()) if n.strip()))
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RightsizeError(f"--out {out} exists and is not a directory")
+
+    with PromClient(url, verify_tls=verify_tls) as client:
+        client.probe()
+        present = client.metric_names(start, end)
+        specs, missing = _usable_specs(present, url, start, end)
+        inventory = _inventory(client, start, end, wanted)
+        ns_re = "|".join(_escape(ns) for ns in inventory)
+        owners = _owners(client, present, ns_re, start, end)
+        window = _rate_window(client, step, ns_re, end)
+        plan = [
+            (ns, a, b)
+            for ns, keys in inventory.items()
+            for a, b in chunks(start, end, step, min(CHUNK_POINTS, max(60, POINTS_PER_QUERY // len(keys))))
+        ]
+        staging = out / f".pull-{secrets.token_hex(4)}"
+        builder = ChunkBuilder(step=step, default_host=urlsplit(url).hostname or "prometheus")
+        files: list[Path] = []
+        try:
+            with Progress(total=len(plan) * len(specs), quiet=quiet) as progress:
+                for ns, a, b in plan:
+                    results = {}
+                    for spec in specs:
+                        results[spec.column] = client.query_range(spec.query(ns, window), a, b, step)
+                        progress.advance(f"{ns} {spec.column}")
+                    tables = builder.build(ns, a, b, results, owners.get(ns, Owners()), inventory[ns])
+                    for host, kind, table in tables:
+                        store.append(staging, table, kind, host)
+            files = _publish(staging, out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    return PullSummary(
+        url=client.url,
+        out=out,
+        start=start,
+        end=end,
+        step=step,
+        rate_window=window,
+        namespaces=tuple(inventory),
+        hosts=tuple(sorted(builder.hosts)),
+        containers=len(builder.containers),
+        workloads=len(builder.workloads),
+        samples=builder.samples,
+        events=builder.events,
+        files=len(files),
+        queries=client.stats.queries,
+        retries=client.stats.retries,
+        points=client.stats.points,
+        bytes=client.stats.bytes,
+        seconds=time.monotonic() - t0,
+        missing=missing,
+    )
+
+
+def _usable_specs(
+    present: set[str], url: str, start: float, end: float
+) -> tuple[list[MetricSpec], tuple[str, ...]]:
+    """The specs whose metrics exist; an error if a core one is missing, one warning for the rest."""
+    usable, missing, lost, fatal = [], [], [], []
+    for spec in SPECS:
+        names = spec.available(present)
+        if names:
+            usable.append(spec.with_names(names))
+            continue
+        label = " or ".join(spec.names) if spec.any_of else " and ".join(spec.names)
+        if spec.required:
+            fatal.append(f"{label} ({spec.lost})")
+        elif label not in missing:
+            missing.append(label)
+            lost.append(spec.lost)
+    span = f"{_iso(start)} .. {_iso(end)}"
+    if fatal:
+        hint = (
+            "no cAdvisor metrics at all: scrape the kubelet's /metrics/cadvisor"
+            if WORKING_SET not in present
+            else "check the scrape config"
+        )
+        raise RightsizeError(
+            f"Prometheus at {url} has no {'; no '.join(fatal)} in {span} — without them there is "
+            f"nothing to recommend ({hint})"
+        )
+    if missing:
+        warnings.warn(
+            f"Prometheus has no {', '.join(missing)}: the dataset will lack {', '.join(dict.fromkeys(lost))}",
+            PrometheusWarning,
+            stacklevel=3,
+        )
+    return usable, tuple(missing)
+
+
+def _inventory(
+    client: PromClient, start: float, end: float, wanted: tuple[str, ...]
+) -> dict[str, dict[Key, tuple[str, str]]]:
+    """namespace -> {(pod, container): (image, node)} of the containers with a working-set series
+    in range (an index lookup: no samples read). The node is a fallback for kube_pod_info."""
+    sel = CONTAINERS + (f',namespace=~"{"|".join(_escape(n) for n in wanted)}"' if wanted else "")
+    found: dict[str, dict[Key, tuple[str, str]]] = {}
+    for labels in client.series(f"{WORKING_SET}{{{sel}}}", start, end):
+        if labels.get("namespace") and labels.get("pod"):
+            node = labels.get("node") or labels.get("instance", "").rsplit(":", 1)[0]
+            info = found.setdefault(labels["namespace"], {})
+            old = info.get((labels["pod"], labels["container"]), ("", ""))
+            info[(labels["pod"], labels["container"])] = (labels.get("image") or old[0], node or old[1])
+    span = f"between {_iso(start)} and {_iso(end)}"
+    if not found:
+        where = f" in namespace(s) {', '.join(wanted)}" if wanted else ""
+        raise RightsizeError(f"Prometheus at {client.url} has no container series{where} {span}")
+    absent = [n for n in wanted if n not in found]
+    if absent:
+        warnings.warn(f"no container series in namespace(s) {', '.join(absent)} {span}", PrometheusWarning,
+                      stacklevel=3)
+    return dict(sorted(found.items()))
+
+
+def _owners(client: PromClient, present: set[str], ns_re: str, start: float, end: float) -> dict[str, Owners]:
+    """Per namespace: who owns which pod and where it ran (kube-state-metrics label sets)."""
+    names = ("kube_pod_owner", "kube_replicaset_owner", "kube_job_owner", "kube_pod_info")
+    by_ns: dict[str, dict[str, list[dict[str, str]]]] = {}
+    for name in names:
+        if name not in present:
+            continue
+        for labels in client.series(f'{name}{{namespace=~"{ns_re}"}}', start, end):
+            by_ns.setdefault(labels.get("namespace", ""), {}).setdefault(name, []).append(labels)
+    return {
+        ns: Owners.from_series(*(groups.get(n, []) for n in names)) for ns, groups in by_ns.items()
+    }
+
+
+def _rate_window(client: PromClient, step: float, ns_re: str, end: float) -> float:
+    """The rate() window: at least one step and four scrape intervals (so a missed scrape or two
+    still leaves two samples), the scrape interval estimated from the last hour of CPU samples."""
+    scrape = 60.0  # Prometheus's default scrape_interval, if the data won't tell
+    query = (
+        "quantile(0.5, count_over_time(container_cpu_usage_seconds_total"
+        f'{{{CONTAINERS},namespace=~"{ns_re}"}}[1h]))'
+    )
+    try:
+        result = client.instant(query, end)
+    except RightsizeError:
+        result = []
+    if result and result[0][1] >= 2:
+        scrape = 3600.0 / result[0][1]
+    return float(math.ceil(max(step, 4 * scrape)))
+
+
+def _publish(staging: Path, out: Path) -> list[Path]:
+    """Move every finished file from the staging folder into the dataset (same file system)."""
+    moved: list[Path] = []
+    if not staging.exists():
+        return moved
+    for f in sorted(staging.rglob("*.parquet")):
+        if f.name.startswith("."):
+            continue
+        dest = out / f.relative_to(staging)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(f, dest)
+        moved.append(dest)
+    return moved
+
+
+def _escape(value: str) -> str:
+    """A literal inside a PromQL regex string (Kubernetes names are DNS labels; be safe anyway)."""
+    out = []
+    for ch in value:
+        if ch in r".^$*+?()[]{}|\\":
+            out.append("\\\\" + ch)
+        elif ch == '"':
+            out.append('\\"')
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t))

@@ -1,0 +1,247 @@
+"""A small Prometheus HTTP API client: auth from the environment, TLS, retries, time chunking.
+
+Only what ``rightsize.sources.prometheus`` needs: probe the server, list metric names and series
+label sets (index lookups, cheap), and run range queries split into time chunks that stay under
+Prometheus's limit of 11,000 points per series per query.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import requests
+
+from rightsize.errors import RightsizeError
+
+TOKEN_ENV = "RIGHTSIZE_PROM_TOKEN"
+USER_ENV = "RIGHTSIZE_PROM_USER"
+PASSWORD_ENV = "RIGHTSIZE_PROM_PASSWORD"
+
+MAX_POINTS = 11_000  # Prometheus refuses range queries with more points per series than this
+CHUNK_POINTS = 10_000  # stay clearly below it (start/end rounding can add a point)
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One range-query result series: its labels, timestamps (ms) and values (float64)."""
+
+    labels: Mapping[str, str]
+    ts: np.ndarray
+    values: np.ndarray
+
+
+@dataclass
+class Stats:
+    """Counters of one pull (mutable on purpose: owned by one client, read at the end)."""
+
+    queries: int = 0
+    retries: int = 0
+    points: int = 0
+    bytes: int = 0
+    seconds_waiting: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+def auth_from_env(env: Mapping[str, str] | None = None) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """Headers and basic-auth pair from RIGHTSIZE_PROM_TOKEN or RIGHTSIZE_PROM_USER/_PASSWORD."""
+    env = os.environ if env is None else env
+    token = env.get(TOKEN_ENV, "").strip()
+    user = env.get(USER_ENV, "")
+    password = env.get(PASSWORD_ENV, "")
+    if token and user:
+        raise RightsizeError(f"set either {TOKEN_ENV} or {USER_ENV}/{PASSWORD_ENV}, not both")
+    if token:
+        return {"Authorization": f"Bearer {token}"}, None
+    if user:
+        return {}, (user, password)
+    if password:
+        raise RightsizeError(f"{PASSWORD_ENV} is set but {USER_ENV} is not")
+    return {}, None
+
+
+def chunks(
+    start: float, end: float, step: float, max_points: int = CHUNK_POINTS
+) -> list[tuple[float, float]]:
+    """Split [start, end] into consecutive ranges of at most ``max_points`` steps each.
+
+    Chunks share the step grid (each starts one step after the previous one ends), so the points
+    of consecutive chunks never overlap nor leave a gap.
+    """
+    if step <= 0:
+        raise RightsizeError(f"step must be positive, got {step}")
+    n_points = math.floor((end - start) / step) + 1
+    per = max(1, min(max_points, MAX_POINTS - 1))
+    out = []
+    for first in range(0, n_points, per):
+        last = min(first + per, n_points) - 1
+        out.append((start + first * step, start + last * step))
+    return out
+
+
+class PromClient:
+    """Talks to one Prometheus (or a compatible API: Thanos, Mimir, VictoriaMetrics)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        verify_tls: bool = True,
+        timeout: float = 120.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        env: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise RightsizeError(f"not a Prometheus URL: {url!r} (expected e.g. http://prometheus:9090)")
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.stats = Stats()
+        self._sleep = sleep
+        headers, basic = auth_from_env(env)
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json", **headers})
+        self.session.auth = basic
+        self.session.verify = verify_tls
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> PromClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------ HTTP
+
+    def _get(self, path: str, params: Mapping[str, Any] | list[tuple[str, Any]]) -> Any:
+        """GET an API path, retrying transient failures with exponential backoff; -> ``data``."""
+        url = f"{self.url}{path}"
+        attempt = 0
+        while True:
+            self.stats.queries += attempt == 0
+            try:
+                resp = self.session.get(url, params=params, timeout=self.timeout)
+            except requests.exceptions.SSLError as exc:
+                raise RightsizeError(
+                    f"TLS verification failed for {self.url} ({_short(exc)}); point REQUESTS_CA_BUNDLE "
+                    "at its CA certificate, or disable verification"
+                ) from None
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt < self.retries:
+                    attempt = self._wait(attempt)
+                    continue
+                raise RightsizeError(f"cannot reach Prometheus at {self.url}: {_short(exc)}") from None
+            if resp.status_code in TRANSIENT_STATUS and attempt < self.retries:
+                attempt = self._wait(attempt)
+                continue
+            self.stats.bytes += len(resp.content)
+            return self._data(resp, path)
+
+    def _wait(self, attempt: int) -> int:
+        delay = self.backoff * 2**attempt
+        self.stats.retries += 1
+        self.stats.seconds_waiting += delay
+        self._sleep(delay)
+        return attempt + 1
+
+    def _data(self, resp: requests.Response, path: str) -> Any:
+        if resp.status_code in (401, 403):
+            raise RightsizeError(
+                f"Prometheus at {self.url} refused access (HTTP {resp.status_code}): set {TOKEN_ENV} "
+                f"(bearer token) or {USER_ENV}/{PASSWORD_ENV} (basic auth)"
+            )
+        try:
+            body = resp.json()
+        except ValueError:
+            kind = resp.headers.get("Content-Type", "unknown content").split(";")[0]
+            raise RightsizeError(
+                f"{self.url} is not a Prometheus HTTP API: GET {path} returned {kind} "
+                f"(HTTP {resp.status_code}), not Prometheus JSON"
+            ) from None
+        if not isinstance(body, dict) or "status" not in body:
+            raise RightsizeError(f"{self.url} is not a Prometheus HTTP API: GET {path} returned other JSON")
+        if body["status"] != "success":
+            msg = str(body.get("error") or body.get("errorType") or f"HTTP {resp.status_code}")
+            raise RightsizeError(f"Prometheus at {self.url} rejected {path}: {msg}")
+        return body.get("data")
+
+    # ------------------------------------------------------------------------------------ API
+
+    def probe(self) -> str:
+        """Check that the URL is a Prometheus API and return its version ("unknown" if it won't say)."""
+        try:
+            info = self._get("/api/v1/status/buildinfo", {})
+        except RightsizeError as exc:
+            # Thanos / VictoriaMetrics may lack buildinfo; any working instant query proves the API.
+            if "rejected" not in str(exc) and "HTTP 404" not in str(exc):
+                raise
+            self._get("/api/v1/query", {"query": "vector(1)"})
+            return "unknown"
+        return str(info.get("version", "unknown")) if isinstance(info, dict) else "unknown"
+
+    def metric_names(self, start: float, end: float) -> set[str]:
+        """Names of the metrics with samples between start and end (one index lookup)."""
+        data = self._get("/api/v1/label/__name__/values", {"start": _fmt(start), "end": _fmt(end)})
+        return set(data or [])
+
+    def series(self, match: str, start: float, end: float) -> list[dict[str, str]]:
+        """Label sets of the series matching ``match`` between start and end (no samples read)."""
+        data = self._get("/api/v1/series", [("match[]", match), ("start", _fmt(start)), ("end", _fmt(end))])
+        return list(data or [])
+
+    def instant(self, query: str, at: float) -> list[tuple[dict[str, str], float]]:
+        data = self._get("/api/v1/query", {"query": query, "time": _fmt(at)})
+        if not data or data.get("resultType") != "vector":
+            return []
+        return [(r["metric"], float(r["value"][1])) for r in data["result"]]
+
+    def query_range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        """One range query (the caller keeps it under MAX_POINTS per series)."""
+        data = self._get(
+            "/api/v1/query_range",
+            {"query": query, "start": _fmt(start), "end": _fmt(end), "step": _fmt(step)},
+        )
+        if not data or data.get("resultType") != "matrix":
+            return []
+        out = []
+        for r in data["result"]:
+            values = r.get("values") or []
+            if not values:
+                continue
+            arr = np.asarray(values, dtype=object)
+            ts = np.round(arr[:, 0].astype(np.float64) * 1000).astype(np.int64)
+            vals = arr[:, 1].astype(np.float64)  # Prometheus sends numbers as strings ("NaN", "+Inf" too)
+            self.stats.points += len(ts)
+            out.append(Series(r.get("metric", {}), ts, vals))
+        return out
+
+    def query_range_chunked(
+        self, query: str, start: float, end: float, step: float, max_points: int = CHUNK_POINTS
+    ) -> Iterator[list[Series]]:
+        """Yield the result of each time chunk of a long range query in order."""
+        for a, b in chunks(start, end, step, max_points):
+            yield self.query_range(query, a, b, step)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3f}".rstrip("0").rstrip(".")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text if len(text) < 200 else text[:197] + "..."

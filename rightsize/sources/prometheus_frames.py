@@ -1,0 +1,288 @@
+"""Which PromQL fills which dataset column, and turning range-query results into dataset rows.
+
+Every query aggregates ``max by (namespace, pod, container)``: after a container restart its old
+cgroup series lingers for the lookback window next to the new one, and two scrape jobs can export
+the same container; ``max`` keeps one value per container and step without double counting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+
+from rightsize import store
+from rightsize.sources.prometheus_client import Series
+from rightsize.sources.prometheus_workloads import Owners, workload_name
+
+CONTAINERS = 'container!="",container!="POD"'  # "" = the pod's own cgroup, POD = the pause container
+_BY = "max by (namespace, pod, container) "
+Key = tuple[str, str]  # (pod, container)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One dataset column (or event source) and the PromQL that fills it."""
+
+    column: str
+    names: tuple[str, ...]
+    template: str  # $m0, $m1: metric names; $sel: label selector; $w: rate window
+    lost: str  # what the dataset lacks without it (said in the warning/error)
+    required: bool = False
+    any_of: bool = False  # names are alternatives (the first present wins) rather than all needed
+    ksm: bool = False  # a kube-state-metrics series: no cAdvisor container filter
+    chosen: tuple[str, ...] = ()
+
+    def available(self, present: set[str]) -> tuple[str, ...]:
+        if self.any_of:
+            return next(((n,) for n in self.names if n in present), ())
+        return self.names if all(n in present for n in self.names) else ()
+
+    def with_names(self, names: tuple[str, ...]) -> MetricSpec:
+        return replace(self, chosen=names)
+
+    def query(self, namespace: str, window: float) -> str:
+        sel = f'namespace="{namespace}"' if self.ksm else f'{CONTAINERS},namespace="{namespace}"'
+        text = self.template.replace("$sel", sel).replace("$w", f"{int(window)}s")
+        for i, name in enumerate(self.chosen or self.names):
+            text = text.replace(f"$m{i}", name)
+        return text
+
+
+def _ksm(column: str, name: str, extra: str, lost: str) -> MetricSpec:
+    return MetricSpec(column, (name,), _BY + f"($m0{{$sel,{extra}}})", lost, ksm=True)
+
+
+SPECS: tuple[MetricSpec, ...] = (
+    MetricSpec("mem_working_set", ("container_memory_working_set_bytes",), _BY + "($m0{$sel})",
+               "memory use, so memory recommendations", required=True),
+    MetricSpec("cpu_cores", ("container_cpu_usage_seconds_total",), _BY + "(rate($m0{$sel}[$w]))",
+               "CPU use, so CPU recommendations", required=True),
+    MetricSpec("mem_rss", ("container_memory_rss",), _BY + "($m0{$sel})", "anonymous memory (mem_rss)"),
+    MetricSpec("mem_peak", ("container_memory_max_usage_bytes",), _BY + "($m0{$sel})",
+               "peak memory between samples"),
+    MetricSpec("cpu_throttled",
+               ("container_cpu_cfs_throttled_periods_total", "container_cpu_cfs_periods_total"),
+               _BY + "(rate($m0{$sel}[$w]) / rate($m1{$sel}[$w]))", "CPU throttling"),
+    # threads, not processes: a PIDs limit (pids.max) counts every task, threads included
+    MetricSpec("pids", ("container_threads", "container_processes"), _BY + "($m0{$sel})",
+               "PID counts, so PID recommendations", any_of=True),
+    MetricSpec("pids_limit", ("container_threads_max",), _BY + "($m0{$sel})", "current PID limits"),
+    _ksm("mem_limit", "kube_pod_container_resource_limits", 'resource="memory"', "current limits"),
+    _ksm("mem_reservation", "kube_pod_container_resource_requests", 'resource="memory"', "current requests"),
+    _ksm("cpu_limit", "kube_pod_container_resource_limits", 'resource="cpu"', "current limits"),
+    _ksm("restarts", "kube_pod_container_status_restarts_total", 'container!=""', "restarts"),
+    _ksm("oom_reason", "kube_pod_container_status_last_terminated_reason", 'reason="OOMKilled"',
+         "OOM kills that restarted a container"),
+    MetricSpec("oom_events", ("container_oom_events_total",), _BY + "($m0{$sel})",
+               "OOM kills inside running containers"),
+)
+
+# dataset column -> Arrow type of the value arrays built here
+_INT64 = ("mem_working_set", "mem_rss", "mem_peak", "mem_limit", "mem_reservation")
+_INT32 = ("pids", "pids_limit", "restarts")
+
+
+@dataclass
+class _Counters:
+    """Per container, carried from one time chunk to the next."""
+
+    restarts: float = np.nan
+    oom_events: float = np.nan
+    ooms: int = 0
+
+
+@dataclass
+class ChunkBuilder:
+    """Turns the results of one (namespace, time chunk) into per-host samples/events tables.
+
+    Mutable on purpose: counters (restarts, OOM kills) continue across chunks of one pull.
+    """
+
+    step: float
+    default_host: str
+    hosts: set[str] = field(default_factory=set)
+    containers: set[str] = field(default_factory=set)
+    workloads: set[str] = field(default_factory=set)
+    samples: int = 0
+    events: int = 0
+    _state: dict[tuple[str, str, str], _Counters] = field(default_factory=dict)
+
+    def build(
+        self,
+        namespace: str,
+        start: float,
+        end: float,
+        results: Mapping[str, Sequence[Series]],
+        owners: Owners,
+        inventory: Mapping[Key, tuple[str, str]] | None = None,
+    ) -> Iterator[tuple[str, Literal["samples", "events"], pa.Table]]:
+        step_ms = round(self.step * 1000)
+        g0 = round(start * 1000)
+        n = round((end - start) / self.step) + 1
+        grid = g0 + step_ms * np.arange(n, dtype=np.int64)
+        cols = {col: _align(series, g0, step_ms, n) for col, series in results.items()}
+        samples: dict[str, list[pa.Table]] = {}
+        events: dict[str, list[dict[str, object]]] = {}
+        for key, ws in sorted(cols.get("mem_working_set", {}).items()):
+            mask = ~np.isnan(ws)
+            if not mask.any():
+                continue
+            pod, container = key
+            image, node = (inventory or {}).get(key, ("", ""))
+            host = owners.nodes.get(pod) or node or self.default_host
+            ident = {
+                "host": host,
+                "workload": workload_name(namespace, pod, container, owners),
+                "container_id": f"{namespace}/{pod}/{container}",
+                "container": f"{pod}/{container}",
+            }
+            state = self._state.setdefault((namespace, pod, container), _Counters())
+            values = {c: cols[c].get(key) if c in cols else None for c in cols}
+            ooms, rows = _events(grid, values.get("restarts"), values.get("oom_reason"),
+                                 values.get("oom_events"), state)
+            samples.setdefault(host, []).append(
+                _table(grid[mask], mask, values, ooms[mask], {**ident, "image": image or None})
+            )
+            events.setdefault(host, []).extend({"ts": ts, **ident, "kind": k, "exit_code": code}
+                                               for ts, k, code in rows)
+            self.hosts.add(host)
+            self.containers.add(ident["container_id"])
+            self.workloads.add(ident["workload"])
+            self.samples += int(mask.sum())
+            self.events += len(rows)
+        for host, tables in samples.items():
+            yield host, "samples", pa.concat_tables(tables)
+        for host, event_rows in events.items():
+            if event_rows:
+                yield host, "events", store.to_table(event_rows, "events")
+
+
+def _align(series: Sequence[Series], g0: int, step_ms: int, n: int) -> dict[Key, np.ndarray]:
+    """Results on the common step grid, one float array per (pod, container); NaN = no value."""
+    out: dict[Key, np.ndarray] = {}
+    for s in series:
+        key = (s.labels.get("pod", ""), s.labels.get("container", ""))
+        arr = out.setdefault(key, np.full(n, np.nan))
+        idx = (s.ts - g0) // step_ms
+        ok = (idx >= 0) & (idx < n)
+        arr[idx[ok]] = np.fmax(arr[idx[ok]], s.values[ok])
+    return out
+
+
+def _events(
+    grid: np.ndarray,
+    restarts: np.ndarray | None,
+    oom_reason: np.ndarray | None,
+    oom_events: np.ndarray | None,
+    state: _Counters,
+) -> tuple[np.ndarray, list[tuple[int, str, int | None]]]:
+    """Restart and OOM events from the counters; -> (OOM kills per grid step, event rows)."""
+    inc = np.zeros(len(grid), dtype=np.int64)
+    rows: list[tuple[int, str, int | None]] = []
+    near_restart: set[int] = set()
+    for i, d in _increments(restarts, state, "restarts"):
+        # kube-state-metrics only keeps the *last* termination reason; a burst of restarts
+        # between two samples ending in OOMKilled is counted as that many OOM kills (crash loop)
+        oom = oom_reason is not None and bool(np.nan_to_num(oom_reason[i : i + 2]).max() >= 1)
+        near_restart.update((i - 1, i, i + 1))
+        for _ in range(d):
+            if oom:
+                rows.append((int(grid[i]), "oom", 137))
+            rows.append((int(grid[i]), "restart", None))
+        if oom:
+            inc[i] += d
+    for i, d in _increments(oom_events, state, "oom_events"):
+        if i not in near_restart:  # a process killed inside a container that kept running
+            inc[i] += d
+            rows.extend((int(grid[i]), "oom", 137) for _ in range(d))
+    state.ooms += int(inc.sum())
+    return state.ooms - int(inc.sum()) + np.cumsum(inc), rows
+
+
+def _increments(values: np.ndarray | None, state: _Counters, name: str) -> list[tuple[int, int]]:
+    """(grid index, increase) of a cumulative counter, continuing from the previous chunk; a drop
+    is a reset (a re-created pod, a new cgroup) that counts its new value as the increase."""
+    if values is None:
+        return []
+    idx = np.flatnonzero(~np.isnan(values))
+    if not len(idx):
+        return []
+    vals = values[idx]
+    prev = np.concatenate([[getattr(state, name)], vals[:-1]])
+    delta = np.where(vals < prev, vals, vals - prev)
+    setattr(state, name, float(vals[-1]))
+    return [(int(idx[j]), round(delta[j])) for j in np.flatnonzero(delta >= 0.5)]
+
+
+def _table(
+    ts: np.ndarray,
+    mask: np.ndarray,
+    values: Mapping[str, np.ndarray | None],
+    ooms: np.ndarray,
+    ident: Mapping[str, str | None],
+) -> pa.Table:
+    n = len(ts)
+    arrays: dict[str, pa.Array] = {"ts": pa.array(ts, type=pa.timestamp("ms", tz="UTC"))}
+    for name, value in ident.items():
+        arrays[name] = pa.array([value] * n, type=pa.string())
+    for field_ in store.SAMPLES_SCHEMA:
+        col = field_.name
+        if col in arrays:
+            continue
+        if col == "oom_kills":
+            arrays[col] = pa.array(ooms.astype(np.int32))
+            continue
+        raw = values.get(col)
+        if raw is None:
+            arrays[col] = pa.nulls(n, type=field_.type)
+            continue
+        x = raw[mask]
+        if col == "pids_limit":
+            x = np.where(x > 0, x, np.nan)  # cAdvisor reports 0 for "no limit"
+        missing = ~np.isfinite(x)
+        if col in _INT64 or col in _INT32:
+            ints = np.round(np.where(missing, 0, x)).astype(np.int64)
+            arrays[col] = pa.array(ints, mask=missing).cast(field_.type)
+        else:
+            arrays[col] = pa.array(np.where(missing, np.nan, x), mask=missing).cast(field_.type)
+    return pa.table(arrays, schema=store.SAMPLES_SCHEMA)
+
+
+class Progress:
+    """A rich progress bar on stderr over the planned queries (nothing when quiet)."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total = total
+        self.quiet = quiet
+        self._bar: object = None
+        self._task: object = None
+
+    def __enter__(self) -> Progress:
+        if not self.quiet:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import Progress as RichProgress
+
+            bar = RichProgress(
+                TextColumn("pulling {task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+            )
+            bar.start()
+            self._task = bar.add_task("", total=self.total)
+            self._bar = bar
+        return self
+
+    def advance(self, description: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, description=description, advance=1)  # type: ignore[attr-defined]
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._bar is not None:
+            self._bar.stop()  # type: ignore[attr-defined]
