@@ -1,0 +1,60 @@
+"""The report page's fixed CSS, script and content policy (no data in here, so nothing to escape)."""
+
+from __future__ import annotations
+
+# Nothing may leave the file: no fetch, no image, no font from anywhere but the page itself.
+# Inline scripts and styles are the page's own; blob:/data: are what plotly uses for its PNG export.
+CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src data: blob:; font-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'"
+)
+
+CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1d1d1f; }
+header, main { max-width: 1280px; margin: 0 auto; padding: 0 20px; }
+header { padding-top: 16px; border-bottom: 1px solid #ddd; }
+h1 { font-size: 22px; margin: 8px 0; } h2 { font-size: 18px; margin: 28px 0 8px; }
+h3 { font-size: 16px; margin: 0 0 6px; word-break: break-all; }
+.meta { color: #555; margin: 4px 0 12px; }
+table { border-collapse: collapse; margin: 8px 0 16px; }
+th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f5f5f7; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.matrix td { white-space: nowrap; }
+.matrix td.name { white-space: normal; word-break: break-all; max-width: 320px; }
+.down { color: #1a7f37; } .up { color: #b35900; } .same { color: #555; } .none { color: #888; }
+.warn { background: #fff8e1; border-left: 4px solid #f0a500; padding: 8px 12px; margin: 8px 0; }
+.warn li { margin: 2px 0; }
+.bad { color: #b00020; font-weight: 600; }
+section.workload { border-top: 2px solid #e5e5e5; padding-top: 14px; margin-top: 26px; }
+ul.reasons { margin: 4px 0 8px 18px; padding: 0; }
+.plot { width: 100%; min-height: 330px; }
+.plot.usage { min-height: 640px; }
+.small { font-size: 12px; color: #666; }
+@media print { section.workload { break-before: page; } }
+"""
+
+# Plots render when they come near the viewport: 100 plots at once would freeze the page for
+# seconds on a 50-service report. Printing renders them all first.
+SCRIPT = """
+(function () {
+  "use strict";
+  var config = {displaylogo: false, responsive: true};
+  var plots = Array.prototype.slice.call(document.querySelectorAll("div.plot"));
+  function render(el) {
+    if (el.getAttribute("data-rendered")) { return; }
+    el.setAttribute("data-rendered", "1");
+    var spec = JSON.parse(document.getElementById(el.getAttribute("data-spec")).textContent);
+    Plotly.newPlot(el, spec.data, spec.layout, config);
+  }
+  window.rightsizeRenderAll = function () { plots.forEach(render); };
+  window.addEventListener("beforeprint", window.rightsizeRenderAll);
+  if (!("IntersectionObserver" in window)) { window.rightsizeRenderAll(); return; }
+  var io = new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) {
+      if (e.isIntersecting) { io.unobserve(e.target); render(e.target); }
+    });
+  }, {rootMargin: "800px 0px"});
+  plots.forEach(function (p) { io.observe(p); });
+})();
+"""

@@ -1,0 +1,340 @@
+"""``rightsize report``: one self-contained HTML file that shows why each limit was chosen.
+
+plotly.js is inlined once, every figure's data sits in an inert ``<script type="application/json">``
+block, and a content security policy forbids any request, so the file opens offline and can be
+attached to a ticket. Everything that comes from the data (workload, container, image, host names,
+reasons) is HTML-escaped in the page and never placed in a figure.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rightsize.errors import RightsizeError
+from rightsize.models import RESOURCES, Recommendation
+from rightsize.report import assets, charts
+from rightsize.report.summary import (
+    LOW_CONFIDENCE,
+    fmt_value,
+    totals_rows,
+    warnings_for,
+)
+from rightsize.units import format_duration
+
+LABELS = {"memory": "Memory", "cpu": "CPU", "pids": "PIDs"}
+META_COLUMNS = ["workload", "container", "image", "host"]
+
+
+def esc(value: object) -> str:
+    """Text from anywhere -> safe HTML text or attribute value."""
+    return html.escape(str(value), quote=True)
+
+
+def json_for_script(obj: Any) -> str:
+    """JSON that cannot end its ``<script>`` block or open a comment: ``<``, ``>``, ``&`` become
+    ``\\u003c``-style escapes, which JSON.parse turns back into the same characters."""
+    text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def plotly_js() -> str:
+    """The plotly.js bundle that ships inside the plotly package (no CDN)."""
+    from plotly.offline import get_plotlyjs
+
+    js = get_plotlyjs()
+    # A literal "</script" inside would end the block early; "<\/" means the same in JS strings.
+    return js.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
+
+
+# ------------------------------------------------------------------------------------- the API
+
+
+def report(
+    data: str | os.PathLike[str] | pd.DataFrame | None = None,
+    *,
+    out: str | os.PathLike[str] = "rightsize-report.html",
+    strategy: str = "default",
+    overrides: dict[str, str] | None = None,
+    compose: str | os.PathLike[str] | None = None,
+    recommendations: Sequence[Recommendation] | None = None,
+    buckets: int = 500,
+) -> Path:
+    """Recommend (or take ``recommendations``) for the dataset ``data`` and write the HTML report.
+
+    ``data`` is a dataset root (``None``: the bundled sample) or a samples DataFrame. Returns the
+    path written. The file is written to a temporary name and renamed: never half a report.
+    """
+    from rightsize.analysis.recommend import recommend, sample_path
+    from rightsize.store import load, load_events
+
+    if buckets < 10:
+        raise RightsizeError(f"--buckets must be at least 10, not {buckets}")
+    target = Path(out)
+    if not target.parent.is_dir():
+        raise RightsizeError(f"cannot write {target}: folder {target.parent} does not exist")
+    source: str | os.PathLike[str] | pd.DataFrame = sample_path() if data is None else data
+    if recommendations is None:  # data=None lets recommend() warn that this is the sample
+        compose_path = None if compose is None else Path(compose)
+        recs = recommend(_pathlike(data), strategy=strategy, overrides=overrides, compose=compose_path)
+    else:
+        recs = list(recommendations)
+    columns = sorted(set(charts.COLUMNS) | set(META_COLUMNS))
+    if isinstance(source, pd.DataFrame):
+        samples, events = source, None
+        label = "a DataFrame"
+    else:
+        samples, events = load(source, columns=columns), load_events(source)
+        label = str(source)
+    page = build_page(recs, samples, events, source=label, buckets=buckets)
+    return write_atomic(target, page)
+
+
+def _pathlike(data: str | os.PathLike[str] | pd.DataFrame | None) -> str | Path | pd.DataFrame | None:
+    return Path(data) if isinstance(data, os.PathLike) else data
+
+
+def write_atomic(target: Path, text: str) -> Path:
+    """Write ``text`` next to ``target`` under a hidden temporary name, then rename over it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+# ------------------------------------------------------------------------------------ the page
+
+
+def build_page(
+    recs: Sequence[Recommendation],
+    samples: pd.DataFrame,
+    events: pd.DataFrame | None,
+    *,
+    source: str,
+    buckets: int = 500,
+    generated: datetime | None = None,
+) -> str:
+    """The whole HTML document as a string (pure: no I/O)."""
+    by_workload: dict[str, dict[str, Recommendation]] = {}
+    for rec in recs:
+        by_workload.setdefault(rec.workload, {})[rec.resource] = rec
+    groups = samples.groupby("workload", sort=False).indices if len(samples) else {}
+    ev_groups = events.groupby("workload", sort=False).indices if events is not None and len(events) else {}
+    names = sorted(set(by_workload) | {str(w) for w in groups})
+    strategies = sorted({r.strategy for r in recs})
+    when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+
+    sections, specs = [], []
+    for i, name in enumerate(names):
+        frame = samples.take(np.asarray(groups[name])) if name in groups else samples.iloc[0:0]
+        ev = events.take(np.asarray(ev_groups[name])) if events is not None and name in ev_groups else None
+        section, spec = _workload_section(i, name, by_workload.get(name, {}), frame, ev, buckets)
+        sections.append(section)
+        specs.extend(spec)
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{assets.CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',
+        "<title>rightsize report</title>",
+        f"<style>{assets.CSS}</style>",
+        "</head><body>",
+        "<header><h1>rightsize report</h1>",
+        f'<p class="meta">{len(names)} workloads · {len(samples):,} samples · {_span(samples)} · '
+        f"strategy {esc(', '.join(strategies) or '-')} · data {esc(source)} · generated {esc(when)}</p>",
+        "</header><main>",
+        _overview(names, by_workload),
+        *sections,
+        "</main>",
+        *specs,
+        f"<script>{plotly_js()}</script>",
+        f"<script>{assets.SCRIPT}</script>",
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _span(samples: pd.DataFrame) -> str:
+    if not len(samples):
+        return "no samples"
+    t = samples["ts"]
+    first, last = t.min(), t.max()
+    seconds = (last - first).total_seconds()
+    return f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M} UTC ({format_duration(max(seconds, 0))})"
+
+
+def _overview(names: Sequence[str], by_workload: Mapping[str, Mapping[str, Recommendation]]) -> str:
+    recs = [r for w in names for r in by_workload.get(w, {}).values()]
+    out = ['<section id="overview"><h2>Overview</h2>']
+    out.append(_warnings_html(names, by_workload))
+    out.append(
+        "<h3>Totals</h3><table><tr><th>resource</th><th>reserved now</th><th>reserved after</th>"
+        "<th>limits now</th><th>limits after</th></tr>"
+    )
+    for row in totals_rows(recs):
+        out.append(
+            "<tr>"
+            + "".join(f'<td class="{"num" if j else ""}">{esc(c)}</td>' for j, c in enumerate(row))
+            + "</tr>"
+        )
+    out.append(
+        '</table><p class="small">Sums over workloads, one container each; where a workload gets no '
+        'recommendation its current values count on both sides. "-" = not set.</p>'
+    )
+    out.append(
+        '<h3>Current → recommended</h3><table class="matrix"><tr><th>workload</th>'
+        + "".join(f"<th>{LABELS[r]} reservation</th><th>{LABELS[r]} limit</th>" for r in RESOURCES[:2])
+        + "<th>PIDs limit</th>"
+        + "<th>confidence</th></tr>"
+    )
+    for i, name in enumerate(names):
+        recs_w = by_workload.get(name, {})
+        cells = [f'<td class="name"><a href="#w{i}">{esc(name)}</a></td>']
+        for resource in RESOURCES:
+            rec = recs_w.get(resource)
+            if resource != "pids":  # a PID count has no reservation
+                cells.append(_change_cell(rec, "reservation"))
+            cells.append(_change_cell(rec, "limit"))
+        conf = [r.confidence for r in recs_w.values() if r.ok]
+        cells.append(f'<td class="num">{min(conf):.2f}</td>' if conf else '<td class="none">-</td>')
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table></section>")
+    return "\n".join(out)
+
+
+def _change_cell(rec: Recommendation | None, field: str) -> str:
+    if rec is None:
+        return '<td class="none">-</td>'
+    now = getattr(rec.current, field)
+    if rec.recommended is None:
+        why = "; ".join(rec.reasons) or "no recommendation"
+        return f'<td class="none" title="{esc(why)}">{esc(fmt_value(rec.resource, now))} (kept)</td>'
+    new = getattr(rec.recommended, field)
+    cls = "same"
+    if new is not None and now is not None and not math.isclose(new, now, rel_tol=1e-6):
+        cls = "down" if new < now else "up"
+    elif new is not None and now is None:
+        cls = "up"
+    return (
+        f'<td class="{cls}">{esc(fmt_value(rec.resource, now))} → '
+        f"<b>{esc(fmt_value(rec.resource, new))}</b></td>"
+    )
+
+
+def _warnings_html(names: Sequence[str], by_workload: Mapping[str, Mapping[str, Recommendation]]) -> str:
+    items = []
+    for i, name in enumerate(names):
+        for text in warnings_for(by_workload.get(name, {})):
+            items.append(f'<li><a href="#w{i}">{esc(name)}</a>: {esc(text)}</li>')
+    if not items:
+        return '<p class="meta">No OOM kills, no CPU throttling, no low-confidence recommendations.</p>'
+    return (
+        f'<div class="warn"><b>Warnings</b> (OOM kills, CPU throttling, confidence below '
+        f"{LOW_CONFIDENCE:.2f}, no recommendation)<ul>{''.join(items)}</ul></div>"
+    )
+
+
+def _workload_section(
+    i: int,
+    name: str,
+    recs: Mapping[str, Recommendation],
+    frame: pd.DataFrame,
+    events: pd.DataFrame | None,
+    buckets: int,
+) -> tuple[str, list[str]]:
+    out = [f'<section class="workload" id="w{i}"><h3>{esc(name)}</h3>']
+    out.append(f'<p class="meta">{_meta(frame)}</p>')
+    out.append(
+        "<table><tr><th>resource</th><th>reservation now → recommended</th>"
+        "<th>limit now → recommended</th><th>p50</th><th>p95</th><th>p99</th><th>max</th>"
+        "<th>samples</th><th>history</th><th>confidence</th></tr>"
+    )
+    reasons: list[str] = []
+    warned: list[str] = []
+    for resource in RESOURCES:
+        rec = recs.get(resource)
+        if rec is None:
+            continue
+        obs = [fmt_value(resource, getattr(rec.observed, p)) for p in ("p50", "p95", "p99", "max")]
+        out.append(
+            f"<tr><td>{LABELS[resource]}</td>{_change_cell(rec, 'reservation')}{_change_cell(rec, 'limit')}"
+            + "".join(f'<td class="num">{esc(v)}</td>' for v in obs)
+            + f'<td class="num">{rec.samples:,}</td>'
+            + f'<td class="num">{esc(format_duration(rec.history_seconds))}</td>'
+            + f'<td class="num">{rec.confidence:.2f}</td></tr>'
+        )
+        warned.extend(f"<li>{LABELS[resource]}: {esc(text)}</li>" for text in warnings_for({resource: rec}))
+        reasons.extend(f"<li>{LABELS[resource]}: {esc(text)}</li>" for text in rec.reasons)
+    out.append("</table>")
+    if not recs:
+        out.append('<p class="none">No recommendation for this workload.</p>')
+    if warned:
+        out.append(f'<div class="warn"><ul class="reasons">{"".join(warned)}</ul></div>')
+    if reasons:
+        out.append(
+            f'<p class="small">Why (strategy {esc(_strategy(recs))}):</p>'
+            f'<ul class="reasons">{"".join(reasons)}</ul>'
+        )
+    specs = []
+    if len(frame):
+        marks = charts.markers(frame, events)
+        figures = (
+            ("usage", charts.usage_figure(frame, recs, marks, buckets)),
+            ("dist", charts.distribution_figure(frame, recs)),
+        )
+        for kind, fig in figures:
+            spec_id = f"spec-{i}-{kind}"
+            out.append(f'<div class="plot {kind}" id="plot-{i}-{kind}" data-spec="{spec_id}"></div>')
+            specs.append(f'<script type="application/json" id="{spec_id}">{json_for_script(fig)}</script>')
+        if len(marks.oom) or len(marks.restarts):
+            out.append(
+                f'<p class="small">{len(marks.oom)} OOM kill(s), {len(marks.restarts)} restart(s) '
+                "marked on the memory chart.</p>"
+            )
+    else:
+        out.append('<p class="none">No samples for this workload in the dataset.</p>')
+    out.append("</section>")
+    return "\n".join(out), specs
+
+
+def _strategy(recs: Mapping[str, Recommendation]) -> str:
+    return ", ".join(sorted({r.strategy for r in recs.values()})) or "-"
+
+
+def _meta(frame: pd.DataFrame) -> str:
+    if not len(frame):
+        return ""
+    parts = []
+    for column, label in (("container", "containers"), ("image", "images"), ("host", "hosts")):
+        if column in frame:
+            parts.append(f"{label}: {_listing(frame[column].dropna().astype(str).unique())}")
+    return " · ".join(parts)
+
+
+def _listing(values: Iterable[str], limit: int = 6) -> str:
+    items = sorted(values)
+    shown = ", ".join(esc(v) for v in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "") if items else "-"
+
+
+__all__ = ["build_page", "esc", "json_for_script", "report", "write_atomic"]

@@ -1,0 +1,79 @@
+"""Words and numbers for the report's overview: formatted values, totals, warnings (pure functions)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+from rightsize.models import Recommendation, Resource
+from rightsize.units import format_cpus, human_bytes
+
+# Below this the strategy had too little or too uneven history to be trusted without a look.
+LOW_CONFIDENCE = 0.5
+# CPU throttled in more than this share of periods: the limit is already costing latency.
+THROTTLED = 0.05
+
+
+def fmt_value(resource: Resource | str, value: float | None) -> str:
+    """A value in base units as a person reads it: ``1.5 GiB``, ``0.25 cores``, ``200``; ``-`` if unset."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if resource == "memory":
+        return human_bytes(value)
+    if resource == "cpu":
+        return f"{format_cpus(value)} {'core' if value == 1 else 'cores'}"
+    return str(round(value))
+
+
+def warnings_for(recs: Mapping[str, Recommendation]) -> list[str]:
+    """The things a reviewer must see for one workload's recommendations, in words."""
+    out = []
+    for resource in ("memory", "cpu", "pids"):
+        rec = recs.get(resource)
+        if rec is None:
+            continue
+        if rec.oom_kills:
+            out.append(
+                f"OOM-killed {rec.oom_kills}x with memory limit {fmt_value('memory', rec.current.limit)}"
+            )
+        if rec.throttled_share is not None and rec.throttled_share > THROTTLED:
+            out.append(
+                f"CPU throttled in {rec.throttled_share:.0%} of periods under limit "
+                f"{fmt_value('cpu', rec.current.limit)}"
+            )
+        if rec.recommended is None:
+            out.append(f"no {resource} recommendation: {'; '.join(rec.reasons) or 'unknown reason'}")
+        elif rec.confidence < LOW_CONFIDENCE:
+            out.append(f"low confidence in the {resource} recommendation ({rec.confidence:.2f})")
+    return out
+
+
+def totals_rows(recs: Iterable[Recommendation]) -> list[tuple[str, str, str, str, str]]:
+    """Memory and CPU reserved and limited in total, now and after (kept values where no recommendation)."""
+    rows = []
+    recs = list(recs)
+    for resource in ("memory", "cpu"):
+        sums = {"res_now": 0.0, "res_after": 0.0, "lim_now": 0.0, "lim_after": 0.0}
+        unset = {"res_now": 0, "res_after": 0, "lim_now": 0, "lim_after": 0}
+        for rec in (r for r in recs if r.resource == resource):
+            after = rec.recommended if rec.recommended is not None else rec.current
+            for key, value in (
+                ("res_now", rec.current.reservation),
+                ("res_after", after.reservation),
+                ("lim_now", rec.current.limit),
+                ("lim_after", after.limit),
+            ):
+                if value is None:
+                    unset[key] += 1
+                else:
+                    sums[key] += value
+        cells = [
+            _total(resource, sums[k], unset[k]) for k in ("res_now", "res_after", "lim_now", "lim_after")
+        ]
+        rows.append((resource, cells[0], cells[1], cells[2], cells[3]))
+    return rows
+
+
+def _total(resource: str, value: float, unset: int) -> str:
+    text = fmt_value(resource, value)
+    return f"{text} ({unset} not set)" if unset else text

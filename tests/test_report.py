@@ -1,0 +1,254 @@
+"""The HTML report: downsampling that keeps peaks, escaping, the page, the command."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rightsize.cli import main
+from rightsize.models import Observed, Recommendation, Values
+from rightsize.report import charts
+from rightsize.report.downsample import histogram, minmax_envelope, step_points
+from rightsize.report.html import build_page, json_for_script, write_atomic
+from rightsize.store import append, load, load_events, to_table
+
+HOSTILE = "<img src=x onerror=\"document.title='pwned';window.__pwned=1\">"
+
+
+# ------------------------------------------------------------------------------- downsampling
+
+
+def test_envelope_keeps_every_buckets_min_and_max_and_the_global_peak() -> None:
+    rng = np.random.default_rng(7)
+    n, buckets = 120_960, 500
+    t = np.arange(n, dtype=np.float64) * 10_000 + 1.7e12
+    v = rng.normal(1000, 50, n)
+    v[rng.integers(0, n, 30)] += 5000  # short spikes a mean or a stride would lose
+    v[rng.integers(0, n, 500)] = np.nan
+    x, y = minmax_envelope(t, v, buckets)
+
+    assert len(x) <= 2 * buckets
+    assert np.all(np.diff(x) > 0)
+    assert np.nanmax(y) == np.nanmax(v) and np.nanmin(y) == np.nanmin(v)
+    # Reference computed independently with pandas: every bucket's extremes survive, at their times.
+    bucket = np.minimum(((t - t[0]) / (t[-1] - t[0]) * buckets).astype(int), buckets - 1)
+    ref = pd.DataFrame({"b": bucket, "v": v}).groupby("b")["v"].agg(["min", "max"])
+    got = (
+        pd.DataFrame(
+            {"b": np.minimum(((x - t[0]) / (t[-1] - t[0]) * buckets).astype(int), buckets - 1), "v": y}
+        )
+        .groupby("b")["v"]
+        .agg(["min", "max"])
+    )
+    pd.testing.assert_frame_equal(got, ref)
+    kept = dict(zip(t, v, strict=True))
+    assert all(kept[a] == b for a, b in zip(x, y, strict=True))  # real samples, not averages
+
+
+def test_envelope_short_unsorted_nan_and_degenerate_inputs() -> None:
+    x, y = minmax_envelope([3, 1, 2], [30.0, 10.0, 20.0], 10)
+    assert x.tolist() == [1, 2, 3] and y.tolist() == [10, 20, 30]
+    # A stretch of all-NaN samples stays a visible gap (one NaN point), not a line across it.
+    t = np.arange(100, dtype=float)
+    v = np.where((t >= 40) & (t < 60), np.nan, t)
+    x, y = minmax_envelope(t, v, 10)
+    assert np.isnan(y).sum() == 2 and len(x) <= 20
+    x, y = minmax_envelope(np.zeros(50), np.arange(50.0), 5)  # all at one instant
+    assert sorted(y.tolist()) == [0.0, 49.0]
+    with pytest.raises(ValueError):
+        minmax_envelope([1, 2], [1.0], 5)
+    with pytest.raises(ValueError):
+        minmax_envelope([1, 2], [1.0, 2.0], 0)
+
+
+def test_step_points_reproduce_the_step_function() -> None:
+    t = np.arange(1000, dtype=float)
+    v = np.repeat([4.0, np.nan, 2.0, 2.5], 250)
+    x, y = step_points(t, v)
+    assert len(x) == 8
+    rebuilt = pd.Series(y, index=x).reindex(t, method="ffill").to_numpy()
+    np.testing.assert_array_equal(rebuilt, v)
+
+
+def test_histogram_counts_every_finite_sample() -> None:
+    v = np.r_[np.arange(1000.0), np.nan, np.inf]
+    left, width, counts = histogram(v, bins=20)
+    assert counts.sum() == 1000 and len(left) == 20
+    assert left[0] == 0 and left[-1] + width[-1] == pytest.approx(999)
+    assert [len(a) for a in histogram([np.nan])] == [0, 0, 0]
+    assert histogram([5.0, 5.0])[2].sum() == 2  # one value: still one visible bar
+
+
+# ----------------------------------------------------------------------------------- escaping
+
+
+@pytest.mark.parametrize(
+    "text", [HOSTILE, "</script><script>alert(1)</script>", "<!-- x", "a & b > c", "\u2028"]
+)
+def test_json_for_script_cannot_leave_its_block(text: str) -> None:
+    encoded = json_for_script({"name": text, "list": [text]})
+    assert "</" not in encoded and "<!--" not in encoded and "<" not in encoded
+    assert json.loads(encoded) == {"name": text, "list": [text]}
+
+
+# ------------------------------------------------------------------------ page from real frames
+
+
+def samples_frame(names: list[str], hours: int = 6, interval: int = 10, seed: int = 1) -> pd.DataFrame:
+    """Seeded samples in the store's schema, round-tripped through the Parquet store's types."""
+    rng = np.random.default_rng(seed)
+    n = hours * 3600 // interval
+    start = int(pd.Timestamp("2026-11-01", tz="UTC").value // 10**6)
+    frames = []
+    for i, name in enumerate(names):
+        mem = (200 + 50 * i) * 2**20 * (1 + 0.1 * np.sin(np.arange(n) / 200)) + rng.normal(0, 2**20, n)
+        oom = np.zeros(n, dtype=np.int32)
+        oom[n // 2 :] = 1 if i == 0 else 0
+        frames.append(
+            pd.DataFrame(
+                {
+                    "ts": start + np.arange(n, dtype=np.int64) * interval * 1000,
+                    "host": "h1",
+                    "workload": name,
+                    "container_id": f"c{i}",
+                    "container": name,
+                    "image": f"{name}:1",
+                    "cpu_cores": rng.gamma(2.0, 0.05, n),
+                    "mem_working_set": mem.astype(np.int64),
+                    "mem_rss": (mem * 0.8).astype(np.int64),
+                    "mem_peak": (mem * 1.1).astype(np.int64),
+                    "pids": rng.integers(8, 20, n).astype(np.int32),
+                    "mem_limit": 1024 * 2**20,
+                    "cpu_limit": 1.0,
+                    "oom_kills": oom,
+                    "restarts": np.zeros(n, dtype=np.int32),
+                }
+            )
+        )
+    return to_table(pd.concat(frames, ignore_index=True)).to_pandas()
+
+
+def rec(workload: str, resource: str, recommended: Values | None, **kw: object) -> Recommendation:
+    base: dict[str, object] = dict(
+        workload=workload,
+        resource=resource,
+        current=Values(None, 1024 * 2**20),
+        recommended=recommended,
+        observed=Observed(1.0, 2.0, 3.0, 4.0, 5.0),
+        samples=2160,
+        history_seconds=21600.0,
+        confidence=0.9,
+        reasons=("p95 of working set + 15%",),
+        strategy="default",
+    )
+    base.update(kw)
+    return Recommendation(**base)  # type: ignore[arg-type]
+
+
+def test_page_escapes_every_data_string_and_inlines_plotly_once() -> None:
+    names = ["stack/db", HOSTILE]
+    frame = samples_frame(names)
+    recs = [
+        rec(HOSTILE, "memory", Values(300 * 2**20, 400 * 2**20), reasons=(HOSTILE,), oom_kills=2),
+        rec("stack/db", "memory", None, reasons=("too little history <1d>",)),
+    ]
+    page = build_page(recs, frame, None, source=HOSTILE)
+    assert HOSTILE not in page and "<img" not in page
+    assert page.count("&lt;img src=x onerror=") >= 4  # matrix, warning, section title, header
+    assert page.count("too little history &lt;1d&gt;") >= 1
+    assert len(re.findall(r"<script>/\*\*\s*\n\s*\* plotly\.js", page)) <= 1
+    assert page.count("Plotly.newPlot") == 1
+    # Two figures per workload with samples, each in an inert JSON block the page's script parses.
+    blocks = re.findall(r'<script type="application/json" id="(spec-\d+-\w+)">(.*?)</script>', page, re.S)
+    assert len(blocks) == 4
+    for _, body in blocks:
+        fig = json.loads(body)
+        assert fig["data"] and "layout" in fig
+    assert "http://" not in page.split("<script>")[0] and "https://" not in page.split("<script>")[0]
+
+
+def test_usage_figure_has_limits_recommendation_and_oom_marks() -> None:
+    frame = samples_frame(["a"])
+    recs = {"memory": rec("a", "memory", Values(300 * 2**20, 400 * 2**20))}
+    marks = charts.markers(frame, None)  # no events: from the oom_kills counter stepping up
+    assert len(marks.oom) == 1 and len(marks.restarts) == 0
+    fig = charts.usage_figure(frame, recs, marks, buckets=100)
+    names = [t["name"] for t in fig["data"]]
+    for expected in (
+        "used (min/max per bucket)",
+        "kernel peak",
+        "current limit",
+        "recommended limit",
+        "recommended reservation",
+        "OOM kill",
+    ):
+        assert expected in names
+    limit = next(t for t in fig["data"] if t["name"] == "recommended limit" and t["yaxis"] == "y")
+    assert limit["y"] == [400.0, 400.0]  # MiB on the memory axis
+    used = next(t for t in fig["data"] if t["yaxis"] == "y" and t["name"].startswith("used"))
+    y = np.frombuffer(__import__("base64").b64decode(used["y"]["bdata"]), dtype=np.float32)
+    assert len(y) <= 200
+    assert y.max() == pytest.approx(frame["mem_working_set"].max() / 2**20, rel=1e-6)
+    events = pd.DataFrame(
+        {"ts": frame["ts"].iloc[[5, 9]].to_numpy(), "workload": "a", "kind": ["oom", "restart"]}
+    )
+    marks = charts.markers(frame, events)
+    assert len(marks.oom) == 1 and len(marks.restarts) == 1
+
+
+def test_write_atomic_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "r.html"
+    target.write_text("old")
+    with pytest.raises(UnicodeEncodeError):
+        write_atomic(target, "half \ud800 written")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
+    write_atomic(target, "new")
+    assert target.read_text() == "new"
+
+
+# ----------------------------------------------------------------------------------- the command
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "/nonexistent/rs"], "no dataset at /nonexistent/rs"),
+        (["--out", "/nonexistent/dir/r.html"], "folder /nonexistent/dir does not exist"),
+        (["--set", "novalue"], "--set takes KEY=VALUE"),
+        (["--buckets", "2"], "--buckets must be at least 10"),
+    ],
+)
+def test_report_bad_input_is_one_line_exit_2(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ds = tmp_path / "ds"
+    append(ds, to_table(samples_frame(["a"], hours=1)))
+    full = ["report", "--data", str(ds), "--out", str(tmp_path / "r.html"), *args]
+    code, _, err = run_cli(full, capsys)
+    assert code == 2
+    assert err.startswith("rightsize: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_load_round_trip_feeds_the_charts(tmp_path: Path) -> None:
+    frame = samples_frame(["x/y"], hours=2)
+    append(tmp_path, to_table(frame))
+    loaded = load(tmp_path, columns=[*charts.COLUMNS, "workload"])
+    fig = charts.distribution_figure(loaded, {})
+    assert sum(1 for t in fig["data"] if t["type"] == "bar") == 3
+    assert load_events(tmp_path).empty
+    shutil.rmtree(tmp_path / "samples")
