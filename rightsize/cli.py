@@ -41,6 +41,39 @@ def _show_warning(message: Any, category: Any, filename: str, lineno: int, *args
 
 # --- recommend ---
 
+
+@app.command()
+def recommend(
+    data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
+    strategy: str = typer.Option("default", help="default|krr|vpa (see --settings)."),
+    fmt: str = typer.Option("table", "--format", help="table|json|yaml|csv|markdown."),
+    compose: str | None = typer.Option(None, help="Take the current values from this compose file."),
+    since: str | None = typer.Option(None, help="Only the last 7d/24h of the data (or since a date)."),
+    workload: str | None = typer.Option(None, help="Only workloads matching this glob, e.g. 'shop/*'."),
+    units: str = typer.Option("compose", help="compose (1536M, 1.5) or k8s (1536Mi, 1500m)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE (repeatable)"),
+    settings: bool = typer.Option(False, "--settings", help="Print the strategy's settings, and exit."),
+) -> None:
+    """Recommend memory, CPU and PID reservations/limits from the percentiles of the history."""
+    from rightsize.analysis.settings import parse_assignments
+    from rightsize.analysis.strategies import get_strategy
+    from rightsize.render import FORMATS, UNITS, render
+
+    overrides = parse_assignments(set_)
+    strat = get_strategy(strategy, overrides)
+    if settings:
+        typer.echo(strat.describe())
+        return
+    if fmt not in FORMATS or units not in UNITS:
+        render([], fmt, units)  # raises the one-line error before any data is read
+    from rightsize.analysis.recommend import recommend as run_recommend
+
+    recs = run_recommend(
+        data, strategy=strategy, overrides=overrides, since=since, workloads=workload, compose=compose
+    )
+    typer.echo(render(recs, fmt, units), nl=False)
+
+
 # --- backtest ---
 
 # --- apply ---

@@ -1,0 +1,168 @@
+"""`rightsize collect` as a process: bad input (exit 2, one line, nothing written), SIGTERM flush,
+kill -9 recovery, appending runs, and a real docker-compose project."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import rightsize
+from rightsize import store
+from rightsize.cli import main
+
+IMAGE = "rightsize-test/busybox:1"
+
+
+def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return int(exc.value.code or 0), capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--duration", "24x"], "not a duration: '24x'"),
+        (["--interval", "0"], "interval must be greater than 0"),
+        (["--interval", "-1s"], "not a duration"),
+        (["--flush", "0s"], "flush must be greater than 0"),
+        (["--filter", "colour=red"], "unknown filter 'colour'"),
+        (["--filter", "name"], "bad filter 'name'"),
+        (["--source", "kubelet"], "unknown source 'kubelet'"),
+        (["--docker-host", "unix:///nonexistent/docker.sock"], "cannot reach unix:///nonexistent/docker.sock"),
+        (["--source", "prometheus"], "--source prometheus needs --url"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "data"
+    code, err = run_main(["collect", "--out", str(out), "--duration", "5s", "-q", *args], capsys)
+    assert code == 2
+    assert err.startswith("rightsize: error: ") and message in err
+    assert err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_unwritable_output_is_rejected_before_sampling(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, err = run_main(["collect", "--out", str(blocker / "data"), "--duration", "5s", "-q"], capsys)
+    assert code == 2 and "not writable" in err and err.count("\n") == 1
+    code, err = run_main(["collect", "--out", str(blocker), "--duration", "5s", "-q"], capsys)
+    assert code == 2 and "not a folder" in err
+
+
+def test_cgroup_source_without_cgroup_filesystem(tmp_path: Path) -> None:
+    with pytest.raises(rightsize.RightsizeError, match="no cgroup filesystem visible"):
+        rightsize.collect(tmp_path / "d", duration="5s", source="cgroup", cgroup_root=tmp_path)
+    assert not (tmp_path / "d").exists()
+
+
+# ---------------------------------------------------------------------------- real processes
+
+
+@pytest.fixture(scope="module")
+def sleeper(docker_client: Any) -> Iterator[str]:
+    tag = uuid.uuid4().hex[:8]
+    c = docker_client.containers.run(
+        IMAGE, ["sleep", "3600"], name=f"rs-{tag}-sleeper", labels={"rightsize-test": "1", "rs-run": tag},
+        detach=True,
+    )
+    yield f"label=rs-run={tag}"
+    c.remove(force=True)
+
+
+def _collector(out: Path, flt: str, flush: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "rightsize", "collect", "--duration", "10m", "--interval", "0.5s",
+         "--flush", flush, "--filter", flt, "--out", str(out), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for(predicate: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_sigterm_flushes_and_exits_0(sleeper: str, tmp_path: Path) -> None:
+    out = tmp_path / "data"
+    proc = _collector(out, sleeper, flush="10m")  # nothing is flushed before the signal
+    _wait_for(out.exists)  # the folder is created once discovery is done and sampling starts
+    time.sleep(2.5)
+    assert not store.list_files(out) if (out / "samples").exists() else True  # flush is 10 min away
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert b"stopped early by signal" in stdout
+    samples = rightsize.load(out)
+    assert len(samples) >= 3 and samples["container"].str.endswith("-sleeper").all()
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_kill_9_keeps_closed_files_and_a_second_run_appends(sleeper: str, tmp_path: Path) -> None:
+    out = tmp_path / "data"
+    proc = _collector(out, sleeper, flush="1s")
+    _wait_for(lambda: len(store.list_files(out)) >= 2 if (out / "samples").exists() else False)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    files = store.list_files(out)
+    first = rightsize.load(out)  # every file closed before the kill is complete and readable
+    assert len(first) >= 2
+    assert len(pd.read_parquet(out / "samples")) == len(first)
+
+    summary = rightsize.collect(out, duration="2s", interval="0.5s", filters=[sleeper], quiet=True)
+    both = rightsize.load(out)
+    assert len(both) == len(first) + summary.samples
+    assert set(files) < set(store.list_files(out))
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_compose_project_services_become_workloads(docker_client: Any, tmp_path: Path) -> None:
+    project = f"rs{uuid.uuid4().hex[:8]}"
+    (tmp_path / "docker-compose.yml").write_text(
+        "version: '2.4'\n"
+        "services:\n"
+        "  web:\n"
+        f"    image: {IMAGE}\n"
+        "    command: sleep 3600\n"
+        "    labels: {rightsize-test: '1'}\n"
+        "    mem_limit: 64m\n"
+        "  db:\n"
+        f"    image: {IMAGE}\n"
+        "    command: sleep 3600\n"
+        "    labels: {rightsize-test: '1'}\n"
+    )
+    compose = ["docker-compose", "-p", project, "-f", str(tmp_path / "docker-compose.yml")]
+    subprocess.run([*compose, "up", "-d", "--scale", "web=2"], check=True, capture_output=True, timeout=180)
+    try:
+        out = tmp_path / "data"
+        summary = rightsize.collect(out, duration="3s", interval="1s", project=project, quiet=True)
+        samples = rightsize.load(out)
+    finally:
+        subprocess.run([*compose, "down", "-t", "0"], capture_output=True, timeout=180)
+    assert set(samples["workload"]) == {f"{project}/web", f"{project}/db"}
+    web = samples[samples["workload"] == f"{project}/web"]
+    assert web["container_id"].nunique() == 2
+    assert (web["mem_limit"] == 64 * 1024**2).all()
+    assert summary.workloads == 2 and summary.containers == 3
