@@ -1,0 +1,135 @@
+"""``recommend()``: dataset (or DataFrame, or the bundled sample) -> one Recommendation per workload/resource.
+
+A dataset folder is scanned file by file (``scan.py``: bounded memory, exact percentiles); a
+DataFrame goes through the in-memory ``histories`` path. Both yield Profiles, so a strategy gives
+the same answer either way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from rightsize.analysis.current import compose_current, service_of
+from rightsize.analysis.history import histories, ts_ms
+from rightsize.analysis.profile import Profile, profile_of
+from rightsize.analysis.strategies import get_strategy
+from rightsize.errors import RightsizeError
+from rightsize.models import RESOURCES, Recommendation
+from rightsize.units import parse_duration
+
+_ORDER = {r: i for i, r in enumerate(RESOURCES)}
+
+
+class SampleDataWarning(UserWarning):
+    """No dataset given: the bundled synthetic sample is used."""
+
+
+def sample_path() -> Path:
+    """The bundled synthetic 24 h dataset (shipped inside the package)."""
+    return Path(__file__).resolve().parents[1] / "sample"
+
+
+def since_start(since: str | None, latest_ms: int | None) -> int | None:
+    """``7d`` -> ms of (latest sample - 7 days); an ISO date/time -> that instant; None -> None."""
+    if since is None or latest_ms is None:
+        return None
+    try:
+        return latest_ms - int(parse_duration(since) * 1000)
+    except RightsizeError:
+        pass
+    try:
+        t = pd.Timestamp(since)
+    except (ValueError, TypeError):
+        raise RightsizeError(
+            f"--since {since!r}: expected a duration (7d, 24h) or a date (2026-01-31)"
+        ) from None
+    t = t.tz_localize("UTC") if t.tzinfo is None else t
+    return int(t.value // 1_000_000)
+
+
+def _frame_profiles(
+    samples: pd.DataFrame, events: pd.DataFrame | None, since: str | None, qs: Iterable[float]
+) -> list[Profile]:
+    missing = [c for c in ("ts", "workload", "mem_working_set") if c not in samples.columns]
+    if missing:
+        raise RightsizeError(f"samples frame lacks column(s): {', '.join(missing)}")
+    if samples.empty:
+        raise RightsizeError("no samples: the frame is empty")
+    start = since_start(since, int(ts_ms(samples["ts"]).max()))
+    if start is not None:
+        samples = samples[ts_ms(samples["ts"]) >= start]
+    return [profile_of(h, qs) for h in histories(samples, events)]
+
+
+def profiles(
+    data: str | os.PathLike[str] | pd.DataFrame | None,
+    *,
+    since: str | None = None,
+    qs: Iterable[float] = (),
+    workloads: str | None = None,
+) -> list[Profile]:
+    """The usage profile of every workload in ``data`` (None = the bundled sample)."""
+    if data is None:
+        data = sample_path()
+        warnings.warn(
+            f"no --data given: using the bundled SYNTHETIC sample at {data}", SampleDataWarning, stacklevel=3
+        )
+    if isinstance(data, pd.DataFrame):
+        out = _frame_profiles(data, None, since, qs)
+    else:
+        from rightsize.analysis.scan import scan_profiles
+
+        out = scan_profiles(Path(data), since=since, qs=qs, workloads=workloads)
+    if workloads:
+        out = [p for p in out if fnmatch.fnmatchcase(p.workload, workloads)]
+        if not out:
+            raise RightsizeError(f"no workload matches {workloads!r}")
+    return out
+
+
+def recommend(
+    data: str | Path | pd.DataFrame | None = None,
+    *,
+    strategy: str = "default",
+    overrides: dict[str, str] | None = None,
+    since: str | None = None,
+    workloads: str | None = None,
+    compose: str | Path | None = None,
+    events: pd.DataFrame | None = None,
+) -> list[Recommendation]:
+    """Recommendations sorted by workload, then memory, cpu, pids.
+
+    ``data``: a dataset root (or its ``samples`` folder, or one file), a samples DataFrame (with
+    ``events`` optionally), or None for the bundled sample (with a warning saying so).
+    ``compose``: take the current values from this file instead of the samples.
+    """
+    strat = get_strategy(strategy, overrides)  # fail on a bad name/setting before reading data
+    current = compose_current(compose) if compose is not None else None
+    if isinstance(data, pd.DataFrame):
+        profs = _frame_profiles(data, events, since, strat.quantiles())
+        if workloads:
+            profs = [p for p in profs if fnmatch.fnmatchcase(p.workload, workloads)]
+            if not profs:
+                raise RightsizeError(f"no workload matches {workloads!r}")
+    else:
+        profs = profiles(data, since=since, qs=strat.quantiles(), workloads=workloads)
+    recs: list[Recommendation] = []
+    for p in profs:
+        recs.extend(strat.recommend_profile(p))
+    if current is not None:
+        recs = [_with_current(r, current) for r in recs]
+    return sorted(recs, key=lambda r: (r.workload, _ORDER[r.resource]))
+
+
+def _with_current(rec: Recommendation, current: dict[str, dict]) -> Recommendation:
+    svc = current.get(service_of(rec.workload)) or current.get(rec.workload)
+    if svc is None:
+        return rec
+    return dataclasses.replace(rec, current=svc[rec.resource])

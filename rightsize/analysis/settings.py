@@ -1,0 +1,107 @@
+"""Typed, frozen strategy settings: default, valid range and help text declared once per field.
+
+``with_overrides(settings, {"margin": "0.2"})`` is what ``--set margin=0.2`` calls; the same field
+metadata validates the value and documents it (``describe``), so the help can never drift from
+what is checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
+
+from rightsize.errors import RightsizeError
+from rightsize.units import format_duration, human_bytes, parse_bytes, parse_duration
+
+Kind = Literal["number", "fraction", "duration", "bytes", "cores", "count"]
+S = TypeVar("S", bound="Settings")
+
+
+def opt(default: float, help: str, kind: Kind = "number", lo: float = 0.0, hi: float = math.inf) -> Any:
+    """A settings field: its default, what it means, how to parse it and its valid range."""
+    return dataclasses.field(default=default, metadata={"help": help, "kind": kind, "lo": lo, "hi": hi})
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Base of every strategy's settings; checks every field against its declared range."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            lo, hi = f.metadata.get("lo", -math.inf), f.metadata.get("hi", math.inf)
+            if not isinstance(value, int | float) or not math.isfinite(value) or not lo <= value <= hi:
+                raise RightsizeError(
+                    f"setting {f.name}={value!r} out of range: expected {_range(lo, hi)} "
+                    f"({f.metadata['help']})"
+                )
+
+
+def _range(lo: float, hi: float) -> str:
+    if hi == math.inf:
+        return f">= {lo:g}"
+    return f"{lo:g}..{hi:g}"
+
+
+def parse_value(kind: str, text: str) -> float:
+    text = text.strip()
+    if kind == "duration":
+        return parse_duration(text)
+    if kind == "bytes":
+        return float(parse_bytes(text))
+    if kind == "fraction" and text.endswith("%"):
+        return float(text[:-1]) / 100.0
+    if kind == "fraction" and text.lower().startswith("p"):  # p95 -> 0.95
+        return float(text[1:]) / 100.0
+    return float(text)
+
+
+def with_overrides(settings: S, overrides: Mapping[str, str] | None) -> S:
+    """A copy of ``settings`` with ``{"name": "text"}`` overrides parsed and validated."""
+    if not overrides:
+        return settings
+    fields = {f.name: f for f in dataclasses.fields(settings)}
+    changes: dict[str, float] = {}
+    for key, text in overrides.items():
+        name = key.strip().replace("-", "_")
+        if name not in fields:
+            raise RightsizeError(f"unknown setting {key!r}; valid: {', '.join(sorted(fields))}")
+        kind = fields[name].metadata["kind"]
+        try:
+            value = parse_value(kind, str(text))
+        except (ValueError, RightsizeError):
+            raise RightsizeError(f"setting {name}: cannot read {text!r} as a {kind}") from None
+        changes[name] = int(value) if kind == "count" and value == int(value) else value
+    return dataclasses.replace(settings, **changes)
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, str]:
+    """``["margin=0.2", "min_history=2h"]`` -> dict; RightsizeError on an item without ``=``."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RightsizeError(f"--set expects NAME=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def show_value(kind: str, value: float) -> str:
+    if kind == "duration":
+        return format_duration(value)
+    if kind == "bytes":
+        return human_bytes(value)
+    return f"{value:g}"
+
+
+def describe(settings: Settings) -> str:
+    """One line per setting: name = value (range): help."""
+    lines = []
+    for f in dataclasses.fields(settings):
+        kind = f.metadata["kind"]
+        value = show_value(kind, getattr(settings, f.name))
+        valid = _range(f.metadata["lo"], f.metadata["hi"])
+        lines.append(f"  {f.name} = {value}  [{kind}, {valid}]  {f.metadata['help']}")
+    return "\n".join(lines)

@@ -1,0 +1,283 @@
+"""Named strategies: chains of the estimators with typed settings, plus the rules every output obeys.
+
+- ``default`` (ours): memory limit from the highest working set + margin, scaled by the history-length
+  multiplier; reservation p90. CPU reservation p90, limit p99 + margin. Tuned by the backtest.
+- ``krr``: KRR "simple": CPU request p95 and no CPU limit; memory request = limit = max x 1.15.
+- ``vpa``: Kubernetes VPA: target p90 of daily memory peaks and of CPU, +15%; upper bound p95 with
+  the confidence multiplier (1 + 1/days); OOM bump max(+100 MiB, x1.2); VPA's minimums.
+
+Whatever the chain says, ``_guard`` then enforces the rules: memory limit >= the highest working set
+observed; OOM-killed at L -> limit > L; throttled CPU -> CPU limit not lowered; PIDs headroom and
+floor; reservation <= limit; rounding up to human steps (so never below what was computed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rightsize.analysis import estimators as est
+from rightsize.analysis.history import History
+from rightsize.analysis.profile import Dist, Profile, profile_of
+from rightsize.analysis.settings import Settings, describe, opt, with_overrides
+from rightsize.errors import RightsizeError
+from rightsize.models import RESOURCES, Recommendation, Resource, Values
+from rightsize.units import MiB, format_duration, human_bytes
+
+
+@dataclass(frozen=True)
+class BaseSettings(Settings):
+    min_history: float = opt(3600.0, "no recommendation below this much history", "duration")
+    min_samples: float = opt(100, "no recommendation below this many samples", "count")
+    oom_bump_bytes: float = opt(100 * MiB, "after an OOM kill at limit L: at least L + this", "bytes")
+    oom_bump_factor: float = opt(1.2, "after an OOM kill at limit L: at least L x this", lo=1.0)
+    throttled_min: float = opt(
+        0.01, "mean share of throttled CPU periods that counts as throttled", "fraction", hi=1
+    )
+    throttled_bump: float = opt(1.0, "throttled: CPU limit at least the current limit x this", lo=1.0)
+    mem_floor: float = opt(32 * MiB, "smallest memory reservation/limit recommended", "bytes")
+    cpu_floor: float = opt(0.05, "smallest CPU reservation/limit recommended (cores)", "cores")
+    pids_factor: float = opt(2.0, "PIDs limit: highest count seen x this ...", lo=1.0)
+    pids_extra: float = opt(20, "... and at least this many more", "count")
+    pids_floor: float = opt(100, "smallest PIDs limit recommended", "count", lo=1)
+
+
+@dataclass(frozen=True)
+class DefaultSettings(BaseSettings):
+    mem_limit_percentile: float = opt(
+        1.0, "memory limit from this percentile of the working set", "fraction", hi=1
+    )
+    mem_margin: float = opt(0.15, "memory limit margin (fraction)", "fraction", hi=10)
+    mem_confidence_k: float = opt(0.25, "memory limit x (1 + 1/days)^k for short histories", hi=5)
+    mem_reservation_percentile: float = opt(0.9, "memory reservation percentile", "fraction", hi=1)
+    cpu_reservation_percentile: float = opt(0.9, "CPU reservation percentile", "fraction", hi=1)
+    cpu_limit_percentile: float = opt(0.99, "CPU limit percentile", "fraction", hi=1)
+    cpu_margin: float = opt(0.25, "CPU limit margin (fraction)", "fraction", hi=10)
+    throttled_bump: float = opt(1.25, "throttled: CPU limit at least the current limit x this", lo=1.0)
+
+
+@dataclass(frozen=True)
+class KrrSettings(BaseSettings):
+    cpu_request_percentile: float = opt(0.95, "CPU request percentile (no CPU limit)", "fraction", hi=1)
+    mem_margin: float = opt(0.15, "memory request = limit = max working set x (1 + this)", "fraction", hi=10)
+
+
+@dataclass(frozen=True)
+class VpaSettings(BaseSettings):
+    target_percentile: float = opt(
+        0.9, "target (request) percentile of daily memory peaks and of CPU", "fraction", hi=1
+    )
+    upper_percentile: float = opt(0.95, "upper bound (limit) percentile", "fraction", hi=1)
+    margin: float = opt(0.15, "safety margin on target and upper bound", "fraction", hi=10)
+    upper_confidence_k: float = opt(1.0, "upper bound x (1 + 1/days)^k", hi=5)
+    mem_floor: float = opt(250 * MiB, "VPA's minimum memory", "bytes")
+    cpu_floor: float = opt(0.025, "VPA's minimum CPU (cores)", "cores")
+
+
+@dataclass(frozen=True)
+class Draft:
+    reservation: float | None
+    limit: float | None
+    reasons: tuple[str, ...] = ()
+
+    def why(self, text: str) -> Draft:
+        return dataclasses.replace(self, reasons=(*self.reasons, text))
+
+
+Chain = Callable[[Profile, Any], dict[Resource, Draft]]
+
+
+def _days(p: Profile) -> str:
+    return f"{p.days:.1f} days" if p.days >= 1 else format_duration(p.history_seconds)
+
+
+def _cores(x: float) -> str:
+    return f"{x:.3g} cores"
+
+
+def default_chain(p: Profile, s: DefaultSettings) -> dict[Resource, Draft]:
+    m = est.percentile_of(p.mem, s.mem_limit_percentile)
+    mult = est.confidence_multiplier(p.days, s.mem_confidence_k)
+    mem_limit = est.scale_by_confidence(est.with_margin(m, s.mem_margin), p.days, s.mem_confidence_k)
+    what = (
+        "highest working set"
+        if s.mem_limit_percentile == 1
+        else f"p{s.mem_limit_percentile * 100:g} working set"
+    )
+    mem = Draft(est.percentile_of(p.mem, s.mem_reservation_percentile), mem_limit).why(
+        f"limit = {what} {human_bytes(m)} +{s.mem_margin:.0%}, x{mult:.2f} for {_days(p)} of history; "
+        f"reservation = p{s.mem_reservation_percentile * 100:g}"
+    )
+    c_lim = est.percentile_of(p.cpu, s.cpu_limit_percentile)
+    cpu = Draft(
+        est.percentile_of(p.cpu, s.cpu_reservation_percentile), est.with_margin(c_lim, s.cpu_margin)
+    ).why(
+        f"limit = p{s.cpu_limit_percentile * 100:g} {_cores(c_lim)} +{s.cpu_margin:.0%}; "
+        f"reservation = p{s.cpu_reservation_percentile * 100:g}"
+    )
+    return {"memory": mem, "cpu": cpu}
+
+
+def krr_chain(p: Profile, s: KrrSettings) -> dict[Resource, Draft]:
+    mx = p.mem.max
+    mem_v = est.with_margin(mx, s.mem_margin)
+    mem = Draft(mem_v, mem_v).why(
+        f"request = limit = highest working set {human_bytes(mx)} +{s.mem_margin:.0%}"
+    )
+    req = est.percentile_of(p.cpu, s.cpu_request_percentile)
+    cpu = Draft(req, None).why(f"request = p{s.cpu_request_percentile * 100:g} {_cores(req)}; no CPU limit")
+    return {"memory": mem, "cpu": cpu}
+
+
+def vpa_chain(p: Profile, s: VpaSettings) -> dict[Resource, Draft]:
+    mult = est.confidence_multiplier(p.days, s.upper_confidence_k)
+    peaks = p.daily_mem_peaks
+    t, u = est.percentile_of(peaks, s.target_percentile), est.percentile_of(peaks, s.upper_percentile)
+    mem = Draft(est.with_margin(t, s.margin), est.with_margin(u, s.margin) * mult).why(
+        f"target = p{s.target_percentile * 100:g} of {peaks.n} daily peaks {human_bytes(t)} +{s.margin:.0%}; "
+        f"upper bound = p{s.upper_percentile * 100:g} +{s.margin:.0%} x{mult:.2f} for {_days(p)}"
+    )
+    ct, cu = est.percentile_of(p.cpu, s.target_percentile), est.percentile_of(p.cpu, s.upper_percentile)
+    cpu = Draft(est.with_margin(ct, s.margin), est.with_margin(cu, s.margin) * mult).why(
+        f"target = p{s.target_percentile * 100:g} {_cores(ct)} +{s.margin:.0%}; "
+        f"upper bound = p{s.upper_percentile * 100:g} +{s.margin:.0%} x{mult:.2f}"
+    )
+    return {"memory": mem, "cpu": cpu}
+
+
+def _pids(p: Profile, s: BaseSettings) -> Draft:
+    mx = p.pids.max
+    lim = est.floor_at(est.pids_headroom(mx, s.pids_factor, s.pids_extra), s.pids_floor)
+    return Draft(None, lim).why(
+        f"limit = highest count {mx:.0f} x{s.pids_factor:g} (>= +{s.pids_extra:g}, floor {s.pids_floor:g})"
+    )
+
+
+def _guard_memory(d: Draft, p: Profile, s: BaseSettings) -> Draft:
+    lim = est.floor_at(d.limit if d.limit is not None else p.mem.max, s.mem_floor)
+    res = est.floor_at(d.reservation, s.mem_floor) if d.reservation is not None else None
+    if lim < p.mem.max:
+        lim = p.mem.max
+        d = d.why(f"limit raised to the highest working set observed ({human_bytes(p.mem.max)})")
+    kills = len(p.oom_limits)
+    need = est.oom_floor(p.oom_limits, s.oom_bump_bytes, s.oom_bump_factor)
+    if kills:
+        at = [x for x in p.oom_limits if math.isfinite(x) and x > 0]
+        where = f" at limit {human_bytes(max(at))}" if at else " (no limit set)"
+        if need is not None and lim < need:
+            lim = need
+            d = d.why(f"OOM-killed {kills}x{where}: limit raised to >= {human_bytes(need)}")
+        else:
+            d = d.why(f"OOM-killed {kills}x{where}: limit already above it")
+    return Draft(res, lim, d.reasons)
+
+
+def _guard_cpu(d: Draft, p: Profile, s: BaseSettings) -> Draft:
+    res = est.floor_at(d.reservation, s.cpu_floor) if d.reservation is not None else None
+    lim = est.floor_at(d.limit, s.cpu_floor) if d.limit is not None else None
+    cur = p.current.get("cpu", Values()).limit
+    share = p.throttled_share
+    if share is not None and share >= s.throttled_min and cur is not None:
+        need = cur * s.throttled_bump
+        if lim is not None and lim < need:
+            lim = need
+            d = d.why(
+                f"throttled in {share:.0%} of periods: usage is censored at the limit {cur:g}, "
+                f"so the limit is not lowered (x{s.throttled_bump:g})"
+            )
+        else:
+            d = d.why(f"throttled in {share:.0%} of periods at limit {cur:g}: limit not lowered")
+    return Draft(res, lim, d.reasons)
+
+
+ROUND = {"memory": est.round_memory, "cpu": est.round_cpu, "pids": est.round_pids}
+GUARD = {"memory": _guard_memory, "cpu": _guard_cpu}
+
+
+def _finish(d: Draft, resource: Resource) -> Values:
+    lim = ROUND[resource](d.limit) if d.limit is not None else None
+    res = ROUND[resource](d.reservation) if d.reservation is not None else None
+    if res is not None and lim is not None and res > lim:
+        res = lim
+    return Values(res, lim)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    settings: BaseSettings
+    chain: Chain
+    summary: str = ""
+
+    def quantiles(self) -> set[float]:
+        """Every percentile the chain may read (fraction-valued settings named *percentile)."""
+        return {
+            float(getattr(self.settings, f.name))
+            for f in dataclasses.fields(self.settings)
+            if f.name.endswith("percentile")
+        }
+
+    def recommend(self, h: History) -> tuple[Recommendation, ...]:
+        return self.recommend_profile(profile_of(h, self.quantiles()))
+
+    def recommend_profile(self, p: Profile) -> tuple[Recommendation, ...]:
+        s = self.settings
+        dists: dict[Resource, Dist] = {"memory": p.mem, "cpu": p.cpu, "pids": p.pids}
+        conf = est.confidence(p.days)
+        short = p.samples < s.min_samples or p.history_seconds < s.min_history
+        drafts: dict[Resource, Draft] = {}
+        if not short:
+            drafts = {**self.chain(p, s), "pids": _pids(p, s)}
+            drafts = {r: d for r, d in drafts.items() if dists[r].n}
+        out = []
+        for r in RESOURCES:
+            d = dists[r]
+            base = dict(
+                workload=p.workload,
+                resource=r,
+                current=p.current.get(r, Values()),
+                observed=d.observed(),
+                samples=d.n,
+                history_seconds=p.history_seconds,
+                confidence=conf,
+                strategy=self.name,
+                oom_kills=len(p.oom_limits) if r == "memory" else 0,
+                throttled_share=p.throttled_share if r == "cpu" else None,
+            )
+            if short:
+                why = (
+                    f"too little history: {p.samples} samples over {format_duration(p.history_seconds)} "
+                    f"(needs >= {s.min_samples:g} samples and >= {format_duration(s.min_history)})"
+                )
+                out.append(Recommendation(recommended=None, reasons=(why,), **base))  # type: ignore[arg-type]
+            elif r not in drafts:
+                out.append(Recommendation(recommended=None, reasons=(f"no {r} samples",), **base))  # type: ignore[arg-type]
+            else:
+                draft = GUARD[r](drafts[r], p, s) if r in GUARD else drafts[r]
+                out.append(Recommendation(recommended=_finish(draft, r), reasons=draft.reasons, **base))  # type: ignore[arg-type]
+        return tuple(out)
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.summary}\n{describe(self.settings)}"
+
+
+STRATEGIES: dict[str, tuple[type[BaseSettings], Chain, str]] = {
+    "default": (
+        DefaultSettings,
+        default_chain,
+        "ours: max working set + margin, CPU p90/p99 (tuned by backtest)",
+    ),
+    "krr": (KrrSettings, krr_chain, "KRR simple: CPU request p95, no CPU limit; memory = max x 1.15"),
+    "vpa": (VpaSettings, vpa_chain, "Kubernetes VPA: p90 of daily peaks +15%, upper p95 x (1+1/days)"),
+}
+
+
+def get_strategy(name: str, overrides: dict[str, str] | None = None) -> Strategy:
+    """The named strategy with ``--set`` overrides applied (RightsizeError on unknown name/setting)."""
+    if name not in STRATEGIES:
+        raise RightsizeError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
+    cls, chain, summary = STRATEGIES[name]
+    return Strategy(name, with_overrides(cls(), overrides), chain, summary)

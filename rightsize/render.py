@@ -1,0 +1,178 @@
+"""Recommendations -> text: a rich table, JSON, YAML, CSV, or the plan's Markdown resource matrix.
+
+Every format shows every recommendation, including the explicit "no recommendation" ones with
+their reason. JSON/YAML/CSV carry base units (bytes as integers, CPUs as cores); the table and the
+Markdown matrix use the units a deploy file takes (``--units compose``: 1536M / 1.5; ``k8s``:
+1536Mi / 1500m).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rightsize.errors import RightsizeError
+from rightsize.models import Recommendation, Values
+from rightsize.units import Dialect, format_bytes, format_cpus
+
+FORMATS = ("table", "json", "yaml", "csv", "markdown")
+UNITS = ("compose", "k8s")
+LOW_CONFIDENCE = 0.5
+
+
+def fmt_value(resource: str, value: float | None, units: Dialect) -> str:
+    if value is None:
+        return "-"
+    if resource == "memory":
+        return format_bytes(value, units)
+    if resource == "cpu":
+        return format_cpus(value, units)
+    return str(round(value))
+
+
+def _pair(resource: str, v: Values | None, units: Dialect) -> str:
+    if v is None:
+        return "no recommendation"
+    return f"{fmt_value(resource, v.reservation, units)} / {fmt_value(resource, v.limit, units)}"
+
+
+def change(rec: Recommendation) -> str:
+    """Limit change as a percentage, ``new`` when no limit was set, ``removed`` when none is advised."""
+    if rec.recommended is None:
+        return ""
+    old, new = rec.current.limit, rec.recommended.limit
+    if old is None and new is None:
+        return "="
+    if old is None:
+        return "new"
+    if new is None:
+        return "removed"
+    if old == 0:
+        return "new"
+    pct = (new - old) / old * 100
+    return "=" if abs(pct) < 0.5 else f"{pct:+.0f}%"
+
+
+def flags(rec: Recommendation) -> list[str]:
+    out = []
+    if rec.oom_kills:
+        out.append(f"OOM-killed {rec.oom_kills}x")
+    if rec.throttled_share:
+        out.append(f"throttled {rec.throttled_share:.0%}")
+    if rec.recommended is not None and rec.confidence < LOW_CONFIDENCE:
+        out.append(f"low confidence ({rec.history_seconds / 3600:.1f} h of history)")
+    return out
+
+
+def render(recs: Sequence[Recommendation], fmt: str = "table", units: str = "compose") -> str:
+    if fmt not in FORMATS:
+        raise RightsizeError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if units not in UNITS:
+        raise RightsizeError(f"unknown units {units!r}; choose one of: {', '.join(UNITS)}")
+    dialect: Dialect = "k8s" if units == "k8s" else "compose"
+    return {"table": _table, "json": _json, "yaml": _yaml, "csv": _csv, "markdown": _markdown}[fmt](
+        recs, dialect
+    )
+
+
+def _json(recs: Sequence[Recommendation], units: Dialect) -> str:
+    return json.dumps([r.to_dict() for r in recs], indent=2) + "\n"
+
+
+def _yaml(recs: Sequence[Recommendation], units: Dialect) -> str:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    buf = io.StringIO()
+    yaml.dump([r.to_dict() for r in recs], buf)
+    return buf.getvalue()
+
+
+CSV_FIELDS = (
+    "workload", "resource", "unit", "current_reservation", "current_limit", "recommended_reservation",
+    "recommended_limit", "p50", "p90", "p95", "p99", "max", "samples", "history_seconds", "confidence",
+    "oom_kills", "throttled_share", "strategy", "reasons",
+)  # fmt: skip
+
+
+def _csv(recs: Sequence[Recommendation], units: Dialect) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in recs:
+        d = r.to_dict()
+        row: dict[str, Any] = {k: d.get(k) for k in CSV_FIELDS if k in d}
+        for key in ("current", "recommended"):
+            v = d[key] or {}
+            row[f"{key}_reservation"], row[f"{key}_limit"] = v.get("reservation"), v.get("limit")
+        row.update(d["observed"])
+        row["reasons"] = "; ".join(r.reasons)
+        w.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buf.getvalue()
+
+
+def _markdown(recs: Sequence[Recommendation], units: Dialect) -> str:
+    """The plan's "Optimized Resource Matrix" (limits), plus PIDs, then the notes and reasons."""
+    by_wl: dict[str, dict[str, Recommendation]] = {}
+    for r in recs:
+        by_wl.setdefault(r.workload, {})[r.resource] = r
+    head = ["Service", "Current Memory", "Optimized Memory", "Current CPU", "Optimized CPU",
+            "Current PIDs", "Optimized PIDs", "Notes"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    notes = []
+    for wl, rs in by_wl.items():
+        cells, marks = [wl], []
+        for res in ("memory", "cpu", "pids"):
+            rec = rs.get(res)
+            if rec is None:
+                cells += ["-", "-"]
+                continue
+            cells.append(fmt_value(res, rec.current.limit, units))
+            cells.append(fmt_value(res, rec.recommended.limit, units) if rec.recommended else "no recommendation")
+            marks += [f for f in flags(rec) if f not in marks]
+            if rec.recommended is None:
+                marks += [x for x in rec.reasons if x not in marks]
+        cells.append("; ".join(marks))
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        for r in rs.values():
+            if r.recommended is not None:
+                notes.append(f"- **{wl}** {r.resource}: {_pair(r.resource, r.recommended, units)} "
+                             f"(reservation / limit) — {'; '.join(r.reasons)}")  # fmt: skip
+    strategy = recs[0].strategy if recs else "-"
+    return "\n".join(["**Optimized Resource Matrix** (limits; strategy `" + strategy + "`)", "", *lines, "",
+                      *notes]) + "\n"  # fmt: skip
+
+
+def _table(recs: Sequence[Recommendation], units: Dialect) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"rightsize recommendations (strategy: {recs[0].strategy if recs else '-'})")
+    for col in ("Workload", "Resource", "Current res / limit", "Recommended res / limit", "Change",
+                "p95 / max used", "Notes"):  # fmt: skip
+        t.add_column(col, overflow="fold")
+    last = None
+    for r in recs:
+        obs = (
+            f"{fmt_value(r.resource, r.observed.p95, units)} / {fmt_value(r.resource, r.observed.max, units)}"
+        )
+        notes = flags(r) + ([r.reasons[0]] if r.recommended is None and r.reasons else [])
+        style = "red" if r.oom_kills else ("yellow" if r.recommended is None else None)
+        t.add_row(
+            r.workload if r.workload != last else "",
+            r.resource,
+            _pair(r.resource, r.current, units),
+            _pair(r.resource, r.recommended, units),
+            change(r),
+            obs if r.samples else "-",
+            "; ".join(notes),
+            style=style,
+        )
+        last = r.workload
+    buf = io.StringIO()
+    Console(file=buf, width=160, force_terminal=False, color_system=None).print(t)
+    return buf.getvalue()

@@ -1,0 +1,205 @@
+"""recommend() on the bundled sample, on DataFrames and folders, and bad input through the CLI."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rightsize import store
+from rightsize.analysis.recommend import SampleDataWarning, recommend, sample_path
+from rightsize.cli import main
+from rightsize.errors import RightsizeError
+from rightsize.units import GiB
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    shutil.copytree(sample_path(), root)
+    return root
+
+
+def test_bundled_sample_gives_the_expected_story() -> None:
+    with pytest.warns(SampleDataWarning, match="SYNTHETIC sample"):
+        recs = recommend()
+    assert len(recs) == 30
+    assert [r.resource for r in recs[:3]] == ["memory", "cpu", "pids"]
+    assert [r.workload for r in recs] == sorted(r.workload for r in recs)
+    by = {(r.workload, r.resource): r for r in recs}
+    neo = by["sutazai/neo4j", "memory"]
+    assert neo.oom_kills == 2 and neo.recommended is not None and neo.recommended.limit is not None
+    assert neo.recommended.limit > 1 * GiB  # the plan's 768MB would be OOM-killed even more
+    fe = by["sutazai/frontend", "cpu"]
+    assert fe.throttled_share is not None and fe.throttled_share > 0.1
+    assert fe.recommended is not None and fe.recommended.limit is not None and fe.recommended.limit >= 0.5
+    oll = by["sutazai/ollama", "memory"]
+    assert oll.recommended is not None and oll.recommended.limit is not None
+    assert oll.observed.max is not None and oll.observed.max <= oll.recommended.limit < 16 * GiB
+    assert by["sutazai/backend", "memory"].samples == 2 * 8641  # two replicas pooled
+
+
+def test_folder_and_dataframe_paths_agree(dataset: Path) -> None:
+    from_folder = recommend(dataset, strategy="vpa")
+    frame, events = store.load(dataset), store.load_events(dataset)
+    from_frame = recommend(frame, strategy="vpa", events=events)
+    assert from_folder == from_frame
+
+
+def test_since_and_workload_filters(dataset: Path) -> None:
+    recs = recommend(dataset, since="6h", workloads="*/post*")
+    assert {r.workload for r in recs} == {"sutazai/postgres"}
+    assert all(r.history_seconds <= 6 * 3600 for r in recs)
+    short = recommend(dataset, since="20m", workloads="sutazai/redis")
+    assert all(r.recommended is None and "too little history" in r.reasons[0] for r in short)
+    with pytest.raises(RightsizeError, match="no workload matches"):
+        recommend(dataset, workloads="nothing/*")
+
+
+def test_current_values_from_a_compose_file(dataset: Path, tmp_path: Path) -> None:
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text(
+        "services:\n"
+        "  ollama:\n    image: ollama\n    deploy:\n      resources:\n"
+        "        limits: {memory: 12g, cpus: '6', pids: 300}\n        reservations: {memory: 2g}\n"
+        "  redis:\n    image: redis\n    mem_limit: 256m\n    cpus: 0.25\n"
+        "  grafana:\n    image: grafana\n    mem_limit: ${GRAFANA_MEM:-1g}\n"
+    )
+    by = {(r.workload, r.resource): r for r in recommend(dataset, compose=compose)}
+    assert by["sutazai/ollama", "memory"].current.limit == 12 * GiB
+    assert by["sutazai/ollama", "memory"].current.reservation == 2 * GiB
+    assert by["sutazai/ollama", "cpu"].current.limit == 6.0
+    assert by["sutazai/ollama", "pids"].current.limit == 300
+    assert by["sutazai/redis", "memory"].current.limit == 256 * 2**20
+    assert by["sutazai/grafana", "memory"].current.limit is None  # interpolation is not guessed
+    assert by["sutazai/postgres", "memory"].current.limit == 2 * GiB  # not in the file: from samples
+
+
+def test_cli_recommend_on_the_sample_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["recommend", "--format", "json"], capsys)
+    assert code == 0
+    assert "rightsize: warning: no --data given: using the bundled SYNTHETIC sample" in err
+    assert '"workload": "sutazai/neo4j"' in out
+
+
+def _write(path: Path, table: pa.Table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda p: None, "no dataset at"),
+        (lambda p: p.mkdir(), "no rightsize dataset at"),
+        (lambda p: (p / "samples").mkdir(parents=True), "the dataset is empty"),
+    ],
+)
+def test_cli_missing_or_empty_dataset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setup, message
+) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "d"
+    setup(target)
+    code, out, err = run_cli(["recommend", "--data", str(target)], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("rightsize: error: ") and message in err and err.count("\n") == 1
+
+
+def test_cli_not_parquet_alone_and_among_good_files(
+    dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = dataset / "samples" / "date=2026-11-16" / "broken.parquet"
+    bad.write_text("this is not parquet")
+    code, out, err = run_cli(["recommend", "--data", str(dataset), "--format", "csv"], capsys)
+    assert code == 0 and "rightsize: warning: skipping" in err and "broken.parquet" in err
+    assert out.count("\n") == 31
+    only = tmp_path / "only" / "samples" / "date=2026-01-01"
+    only.mkdir(parents=True)
+    (only / "x.parquet").write_text("nope")
+    code, out, err = run_cli(["recommend", "--data", str(tmp_path / "only")], capsys)
+    assert code == 2 and "no readable samples" in err
+
+
+def test_cli_wrong_schema_names_file_and_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "d" / "samples" / "date=2026-01-01" / "a.parquet"
+    _write(f, pa.table({"ts": pa.array([1, 2], pa.timestamp("ms", tz="UTC")), "workload": ["a", "a"]}))
+    code, _, err = run_cli(["recommend", "--data", str(tmp_path / "d")], capsys)
+    assert code == 2 and "a.parquet" in err and "missing column" in err and "mem_working_set" in err
+
+
+def test_cli_nan_negative_and_counter_resets_warn_and_still_recommend(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = 400
+    rng = np.random.default_rng(0)
+    ts = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(n) * 30, unit="s")
+    mem = rng.integers(100, 200, n).astype(float) * 2**20
+    mem[5] = np.nan
+    mem[6] = -1
+    cpu = rng.random(n)
+    cpu[100] = -35.0  # cumulative counter reset after a restart
+    frame = pd.DataFrame(
+        {
+            "ts": ts,
+            "host": "h",
+            "workload": "p/app",
+            "container_id": "c1",
+            "container": "app",
+            "mem_working_set": pd.array(mem.round(), dtype="Int64"),
+            "cpu_cores": cpu,
+            "pids": 10,
+            "oom_kills": 0,
+            "restarts": 0,
+        }
+    )
+    store.append(tmp_path / "d", store.to_table(frame))
+    code, out, err = run_cli(["recommend", "--data", str(tmp_path / "d"), "--format", "json"], capsys)
+    assert code == 0
+    assert "rightsize: warning: ignored 1 negative memory values, 1 negative CPU values" in err
+    assert '"resource": "memory"' in out and '"recommended": null' not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strategy", "magic"], "unknown strategy 'magic'"),
+        (["--format", "xml"], "unknown format 'xml'"),
+        (["--units", "furlongs"], "unknown units 'furlongs'"),
+        (["--set", "mem_margin"], "--set expects NAME=VALUE"),
+        (["--set", "nope=1"], "unknown setting 'nope'"),
+        (["--set", "mem_margin=-1"], "out of range"),
+        (["--since", "yesterday-ish"], "--since 'yesterday-ish'"),
+        (["--compose", "/nonexistent/compose.yml"], "compose file not found"),
+    ],
+)
+def test_cli_bad_options_are_one_line_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SampleDataWarning)
+        code, out, err = run_cli(["recommend", *args], capsys)
+    assert code == 2 and out == ""
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert len(errors) == 1 and message in errors[0]
+
+
+def test_cli_settings_and_overrides(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["recommend", "--strategy", "krr", "--settings"], capsys)
+    assert code == 0 and "cpu_request_percentile = 0.95" in out
+    code, out, _ = run_cli(
+        ["recommend", "--set", "mem_margin=1", "--format", "csv", "--workload", "*/redis"], capsys
+    )
+    assert code == 0 and "+100%" in out

@@ -1,0 +1,107 @@
+"""Every format shows every recommendation, including explicit no-recommendations with their reason."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from ruamel.yaml import YAML
+
+from rightsize import store
+from rightsize.analysis.recommend import recommend, sample_path
+from rightsize.errors import RightsizeError
+from rightsize.models import Recommendation
+from rightsize.render import FORMATS, render
+
+
+@pytest.fixture(scope="module")
+def recs() -> list[Recommendation]:
+    """The sample plus one workload with only 5 minutes of history."""
+    frame = store.load(sample_path())
+    short = frame[frame["workload"] == "sutazai/redis"].head(30).copy()
+    short["workload"] = "sutazai/newcomer"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return recommend(pd.concat([frame, short]), events=store.load_events(sample_path()))
+
+
+def test_json_shape(recs: list[Recommendation]) -> None:
+    data = json.loads(render(recs, "json"))
+    assert len(data) == len(recs) == 33
+    first = data[0]
+    for key in ("workload", "resource", "unit", "current", "recommended", "observed", "samples",
+                "history_seconds", "confidence", "reasons", "strategy"):  # fmt: skip
+        assert key in first
+    mem = next(d for d in data if d["resource"] == "memory" and d["recommended"])
+    assert isinstance(mem["recommended"]["limit"], int) and mem["unit"] == "bytes"
+    assert set(mem["observed"]) == {"p50", "p90", "p95", "p99", "max"}
+    cpu = next(d for d in data if d["resource"] == "cpu" and d["recommended"])
+    assert cpu["unit"] == "cores" and isinstance(cpu["recommended"]["limit"], float)
+    none = [d for d in data if d["workload"] == "sutazai/newcomer"]
+    assert len(none) == 3 and all(d["recommended"] is None for d in none)
+    assert all("too little history" in d["reasons"][0] for d in none)
+
+
+def test_yaml_and_csv_round_trip(recs: list[Recommendation]) -> None:
+    data = YAML(typ="safe").load(render(recs, "yaml"))
+    assert data == json.loads(render(recs, "json"))
+    rows = list(csv.DictReader(io.StringIO(render(recs, "csv"))))
+    assert len(rows) == 33
+    neo = next(r for r in rows if r["workload"] == "sutazai/neo4j" and r["resource"] == "memory")
+    assert neo["oom_kills"] == "2" and int(neo["recommended_limit"]) > int(neo["current_limit"])
+    new = [r for r in rows if r["workload"] == "sutazai/newcomer"]
+    assert all(r["recommended_limit"] == "" and "too little history" in r["reasons"] for r in new)
+
+
+def test_markdown_is_the_plans_matrix(recs: list[Recommendation]) -> None:
+    md = render(recs, "markdown")
+    assert (
+        "| Service | Current Memory | Optimized Memory | Current CPU | Optimized CPU | Current PIDs "
+        "| Optimized PIDs |" in md
+    )
+    ollama = next(line for line in md.splitlines() if line.startswith("| sutazai/ollama"))
+    cells = [c.strip() for c in ollama.strip("|").split("|")]
+    assert cells[1] == "16G" and cells[3] == "8"
+    newcomer = next(line for line in md.splitlines() if line.startswith("| sutazai/newcomer"))
+    assert "no recommendation" in newcomer and "too little history" in newcomer
+    assert "OOM-killed 2x" in md
+    k8s = render(recs, "markdown", units="k8s")
+    assert "| sutazai/ollama | 16Gi |" in k8s and "500m" in k8s
+
+
+def test_table_marks_ooms_throttling_and_missing(recs: list[Recommendation]) -> None:
+    text = render(recs, "table")
+    assert "OOM-killed 2x" in text and "throttled 2" in text
+    assert "no recommendation" in text and "too little history" in text
+    assert "16G" in text and "sutazai/newcomer" in text
+
+
+def test_low_confidence_is_marked() -> None:
+    frame = store.load(sample_path())
+    part = frame[frame["ts"] < frame["ts"].min() + pd.Timedelta(hours=3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = recommend(part, workloads="sutazai/redis")
+    assert "low confidence (3.0 h of history)" in render(r, "table")
+
+
+def test_unknown_format_or_units() -> None:
+    with pytest.raises(RightsizeError, match="unknown format"):
+        render([], "xml")
+    with pytest.raises(RightsizeError, match="unknown units"):
+        render([], "json", units="imperial")
+    for fmt in FORMATS:
+        assert isinstance(render([], fmt), str)
+
+
+def test_numbers_in_the_table_are_what_the_json_says(recs: list[Recommendation]) -> None:
+    r = next(x for x in recs if x.workload == "sutazai/ollama" and x.resource == "memory")
+    assert r.recommended is not None and r.recommended.limit is not None
+    gib = r.recommended.limit / 2**30
+    assert float(np.round(gib)) == gib  # a whole number of GiB at this size
+    assert f"/ {int(gib)}G" in render([r], "table")

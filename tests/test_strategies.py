@@ -1,0 +1,175 @@
+"""The rules every strategy's output obeys, checked for all strategies on many generated histories."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from rightsize.analysis import estimators as est
+from rightsize.analysis.history import History
+from rightsize.analysis.strategies import STRATEGIES, get_strategy
+from rightsize.errors import RightsizeError
+from rightsize.models import Values
+from rightsize.units import GiB, MiB
+
+T0 = 1_790_000_000_000
+
+
+def make_history(
+    seed: int,
+    n: int = 2000,
+    step_s: int = 30,
+    mem_limit: float | None = 1 * GiB,
+    cpu_limit: float | None = 1.0,
+    throttled: float = 0.0,
+    ooms: tuple[float, ...] = (),
+) -> History:
+    rng = np.random.default_rng(seed)
+    ts = T0 + np.arange(n, dtype=np.int64) * step_s * 1000
+    mem = rng.lognormal(np.log(300 * MiB), 0.4, n)
+    cpu = np.minimum(rng.gamma(2.0, 0.15, n), cpu_limit or np.inf)
+    cpu[0] = np.nan
+    thr = np.full(n, throttled if cpu_limit else np.nan)
+    pids = rng.integers(3, 80, n).astype(float)
+    return History(
+        workload=f"p/w{seed}",
+        ts=ts,
+        mem=mem,
+        mem_peak=mem * 1.1,
+        cpu=cpu,
+        cpu_throttled=thr,
+        pids=pids,
+        current={
+            "memory": Values(None, mem_limit),
+            "cpu": Values(None, cpu_limit),
+            "pids": Values(None, None),
+        },
+        oom_limits=ooms,
+    )
+
+
+def _check_rules(h: History, name: str) -> None:
+    recs = {r.resource: r for r in get_strategy(name).recommend(h)}
+    assert list(recs) == ["memory", "cpu", "pids"]
+    mem, cpu, pids = recs["memory"].recommended, recs["cpu"].recommended, recs["pids"].recommended
+    assert mem is not None and cpu is not None and pids is not None
+    max_ws = float(np.nanmax(h.mem))
+    assert mem.limit is not None and mem.limit >= max_ws
+    for L in h.oom_limits:
+        if math.isfinite(L):
+            assert mem.limit > L
+    thr = h.cpu_throttled[~np.isnan(h.cpu_throttled)]
+    cur_cpu = h.current["cpu"].limit
+    if len(thr) and thr.mean() >= 0.01 and cur_cpu is not None:
+        assert cpu.limit is None or cpu.limit >= cur_cpu
+    settings = get_strategy(name).settings
+    assert pids.limit is not None
+    assert pids.limit >= np.nanmax(h.pids) * settings.pids_factor
+    assert pids.limit >= settings.pids_floor
+    for v, rnd in ((mem, est.round_memory), (cpu, est.round_cpu), (pids, est.round_pids)):
+        if v.reservation is not None and v.limit is not None:
+            assert v.reservation <= v.limit
+        for x in (v.reservation, v.limit):
+            if x is not None:
+                assert rnd(x) == x  # already on a human step
+    assert recs["memory"].observed.max == pytest.approx(max_ws)
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_rules_hold_on_many_histories(name: str) -> None:
+    for seed in range(25):
+        rng = np.random.default_rng(seed + 1000)
+        ooms = tuple(rng.choice([256 * MiB, 512 * MiB, 2 * GiB], size=seed % 3))
+        h = make_history(
+            seed,
+            n=int(rng.integers(200, 3000)),
+            mem_limit=float(rng.choice([0.5, 1, 4])) * GiB,
+            cpu_limit=[0.25, 1.0, None][seed % 3],
+            throttled=[0.0, 0.3, 0.02, 0.005][seed % 4],
+            ooms=ooms,
+        )
+        _check_rules(h, name)
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_oom_killed_at_limit_gets_a_higher_limit(name: str) -> None:
+    # a workload that was using little but got killed at 4 GiB (e.g. one huge allocation)
+    h = make_history(3, ooms=(4 * GiB, 4 * GiB))
+    mem = get_strategy(name).recommend(h)[0]
+    assert mem.recommended is not None and mem.recommended.limit is not None
+    assert mem.recommended.limit >= est.oom_bump(4 * GiB, 100 * MiB, 1.2)
+    assert mem.oom_kills == 2
+    assert any("OOM-killed 2x" in r for r in mem.reasons)
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_throttled_cpu_limit_not_lowered(name: str) -> None:
+    h = make_history(4, step_s=600, cpu_limit=2.0, throttled=0.4)  # usage far below 2 cores, but censored
+    cpu = get_strategy(name).recommend(h)[1]
+    assert cpu.recommended is not None
+    assert cpu.recommended.limit is None or cpu.recommended.limit >= 2.0
+    assert any("throttled" in r for r in cpu.reasons)
+    unthrottled = get_strategy(name).recommend(make_history(4, step_s=600, cpu_limit=2.0))[1]
+    assert unthrottled.recommended is not None
+    assert unthrottled.recommended.limit is None or unthrottled.recommended.limit < 2.0
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_too_little_history_is_an_explicit_no_recommendation(name: str) -> None:
+    short = make_history(5, n=50, step_s=10)  # 50 samples, 8 minutes
+    recs = get_strategy(name).recommend(short)
+    assert [r.resource for r in recs] == ["memory", "cpu", "pids"]
+    for r in recs:
+        assert r.recommended is None and not r.ok
+        assert "too little history" in r.reasons[0]
+        assert r.samples > 0 and r.observed.max is not None
+
+
+def test_missing_resource_is_explicit() -> None:
+    h = make_history(6)
+    h = History(h.workload, h.ts, h.mem, h.mem_peak, np.full(len(h.ts), np.nan), h.cpu_throttled,
+                np.full(len(h.ts), np.nan), h.current)  # fmt: skip
+    mem, cpu, pids = get_strategy("default").recommend(h)
+    assert mem.ok and not cpu.ok and not pids.ok
+    assert cpu.reasons == ("no cpu samples",)
+
+
+def test_strategies_differ_as_documented() -> None:
+    h = make_history(8, n=3000, step_s=600)  # ~21 days
+    krr = {r.resource: r for r in get_strategy("krr").recommend(h)}
+    assert krr["cpu"].recommended is not None and krr["cpu"].recommended.limit is None
+    assert krr["memory"].recommended is not None
+    assert krr["memory"].recommended.reservation == krr["memory"].recommended.limit
+    assert krr["memory"].recommended.limit == est.round_memory(np.nanmax(h.mem) * 1.15)
+    assert krr["cpu"].recommended.reservation == est.round_cpu(np.nanquantile(h.cpu, 0.95))
+    vpa = {r.resource: r for r in get_strategy("vpa").recommend(h)}
+    assert vpa["cpu"].recommended is not None
+    assert vpa["cpu"].recommended.reservation == est.round_cpu(max(np.nanquantile(h.cpu, 0.9) * 1.15, 0.025))
+
+
+def test_overrides_change_the_result_and_are_validated() -> None:
+    h = make_history(9)
+    base = get_strategy("default").recommend(h)[0].recommended
+    wider = get_strategy("default", {"mem_margin": "0.6"}).recommend(h)[0].recommended
+    assert base is not None and wider is not None and base.limit is not None and wider.limit is not None
+    assert wider.limit > base.limit
+    assert get_strategy("default", {"min_history": "2h"}).settings.min_history == 7200
+    assert get_strategy("vpa", {"target_percentile": "p95"}).settings.target_percentile == 0.95
+    assert get_strategy("default", {"oom_bump_bytes": "200M"}).settings.oom_bump_bytes == 200 * MiB
+    with pytest.raises(RightsizeError, match="unknown setting 'nope'"):
+        get_strategy("default", {"nope": "1"})
+    with pytest.raises(RightsizeError, match="cannot read"):
+        get_strategy("default", {"mem_margin": "lots"})
+    with pytest.raises(RightsizeError, match="out of range"):
+        get_strategy("default", {"mem_limit_percentile": "1.5"})
+    with pytest.raises(RightsizeError, match="unknown strategy"):
+        get_strategy("magic")
+
+
+def test_describe_lists_every_setting_with_help() -> None:
+    text = get_strategy("vpa").describe()
+    for key in ("target_percentile", "upper_percentile", "margin", "oom_bump_bytes", "min_history"):
+        assert key in text
+    assert "100 MiB" in text
