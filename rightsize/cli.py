@@ -78,6 +78,87 @@ def recommend(
 
 # --- apply ---
 
+
+def _recs_for_writers(data: str | None, strategy: str, set_: list[str], since: str | None) -> list[Any]:
+    from rightsize.analysis.recommend import recommend as run_recommend
+    from rightsize.analysis.settings import parse_assignments
+
+    return run_recommend(data, strategy=strategy, overrides=parse_assignments(set_), since=since)
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v for v in value.split(",") if v.strip()] if value else None
+
+
+@app.command()
+def apply(
+    compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file (repeat: -f a -f b)."),
+    helm: str | None = typer.Option(None, "--helm", help="Helm values file to write resources into."),
+    live: bool = typer.Option(False, "--live", help="Update running containers through the Engine API."),
+    map_: list[str] = typer.Option([], "--map", help="Helm: WORKLOAD=dotted.path (repeatable)."),
+    data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
+    strategy: str = typer.Option("default", help="default|krr|vpa."),
+    set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE."),
+    since: str | None = typer.Option(None, help="Only the last 7d/24h of the data."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print a unified diff; write nothing."),
+    backup: bool = typer.Option(False, "--backup", help="Keep the old file as FILE.bak."),
+    only: str | None = typer.Option(None, help="Only these resources: memory,cpu,pids."),
+    services: str | None = typer.Option(None, help="Only these compose services: a,b."),
+    project: str | None = typer.Option(None, help="Compose project name (workloads are project/service)."),
+    docker_host: str | None = typer.Option(None, "--docker-host", help="--live: engine URL (default: env)."),
+    min_confidence: float = typer.Option(0.0, "--min-confidence", help="Skip recommendations below this."),
+) -> None:
+    """Write the recommendations into compose files or Helm values, or apply them to running containers."""
+    if sum([bool(compose), helm is not None, live]) != 1:
+        raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
+    from rightsize.targets.summary import summarize
+
+    def recs() -> list[Any]:
+        return _recs_for_writers(data, strategy, set_, since)
+
+    if compose:
+        from rightsize.targets.compose import patch_compose
+
+        results = patch_compose(compose, recs, dry_run=dry_run, backup=backup, only=_split(only),
+                                services=_split(services), project=project, min_confidence=min_confidence)
+    elif helm is not None:
+        from rightsize.targets.helm import parse_map, patch_helm
+
+        results = [patch_helm(helm, recs, mapping=parse_map(map_), dry_run=dry_run, backup=backup,
+                              only=_split(only))]
+    else:
+        from rightsize.targets.live import apply_live
+
+        results = [apply_live(recs, project=project, docker_host=docker_host, dry_run=dry_run,
+                              only=_split(only))]
+    if dry_run:
+        typer.echo("".join(r.diff for r in results), nl=False)
+    typer.echo(summarize(results, dry_run=dry_run), err=dry_run)
+
+
+@app.command()
+def check(
+    compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file (repeat: -f a -f b)."),
+    data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
+    strategy: str = typer.Option("default", help="default|krr|vpa."),
+    set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE."),
+    since: str | None = typer.Option(None, help="Only the last 7d/24h of the data."),
+    tolerance: str = typer.Option("25%", help="Allowed distance from the recommended limit."),
+    services: str | None = typer.Option(None, help="Only these compose services: a,b."),
+    project: str | None = typer.Option(None, help="Compose project name."),
+) -> None:
+    """CI gate: exit 1 when a limit is outside the recommended band or missing, or a checklist item fails."""
+    if not compose:
+        raise fail("give the compose file(s) to check: --compose FILE")
+    from rightsize.targets.check import check_compose, parse_tolerance
+
+    tol = parse_tolerance(tolerance)
+    result = check_compose(compose, lambda: _recs_for_writers(data, strategy, set_, since), tolerance=tol,
+                           services=_split(services), project=project)
+    typer.echo(result.table())
+    raise typer.Exit(1 if result.failed else 0)
+
+
 # --- report ---
 
 

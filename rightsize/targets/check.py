@@ -1,0 +1,198 @@
+"""CI gate: are the configured limits inside the recommended band, and is the plan's checklist met?
+
+A limit outside ``recommended x (1 +- tolerance)`` or missing fails; so do the plan's resource
+checklist items (memory, CPU and PID limits set, a restart policy configured). Services the data
+does not know are listed but cannot fail the band check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap
+
+from rightsize.errors import RightsizeError
+from rightsize.models import Recommendation
+from rightsize.targets.compose import DEPLOY, LEGACY
+from rightsize.targets.composefile import load_compose, select, service_node
+from rightsize.targets.match import Recs, match_workloads, resolve
+from rightsize.targets.values import lookup, parse_value
+from rightsize.targets.yaml import Doc
+from rightsize.units import format_bytes, format_cpus
+
+_DEFAULT = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}$")
+CHECKLIST = {"memory": "Memory limits set", "cpu": "CPU limits set", "pids": "PID limits configured"}
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    service: str
+    resource: str  # memory | cpu | pids | restart
+    configured: str | None
+    recommended: str | None
+    ok: bool
+    why: str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    rows: tuple[CheckRow, ...]
+    tolerance: float
+
+    @property
+    def failed(self) -> bool:
+        return any(not r.ok for r in self.rows)
+
+    def table(self) -> str:
+        head = ("service", "resource", "configured", "recommended", "status", "why")
+        body = [
+            (
+                r.service,
+                r.resource,
+                r.configured or "-",
+                r.recommended or "-",
+                "ok" if r.ok else "FAIL",
+                r.why,
+            )
+            for r in self.rows
+        ]
+        widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(5)]
+        lines = [
+            "  ".join(str(c).ljust(w) for c, w in zip(row[:5], widths, strict=True)) + "  " + row[5]
+            for row in [head, *body]
+        ]
+        failed = sum(not r.ok for r in self.rows)
+        lines.append(
+            f"{failed} problem(s); tolerance ±{self.tolerance:.0%}"
+            if failed
+            else f"all limits within ±{self.tolerance:.0%} of the recommendation; checklist met"
+        )
+        return "\n".join(lines)
+
+
+def parse_tolerance(text: str | float) -> float:
+    """``"25%"`` or ``0.25`` -> 0.25."""
+    raw = str(text).strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise RightsizeError(f"not a tolerance: {raw!r} (expected e.g. 25% or 0.25)") from None
+    if not 0 <= value < 10:
+        raise RightsizeError(f"tolerance out of range: {raw!r}")
+    return value
+
+
+def _effective(docs: Sequence[Doc], svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[Any, str | None]:
+    """The value compose would use (last file wins), and the key it was found at."""
+    for doc in reversed(docs):
+        for path in paths:
+            found, value = lookup(service_node(doc, svc), path)
+            if found and value is not None:
+                return value, f"{doc.source}: {'.'.join(path)}"
+    return None, None
+
+
+def _fmt(resource: str, value: float) -> str:
+    if resource == "memory":
+        return format_bytes(value)
+    if resource == "cpu":
+        return format_cpus(value)
+    return str(int(value))
+
+
+def check_compose(
+    files: Sequence[Path | str],
+    recs: Recs,
+    *,
+    tolerance: float = 0.25,
+    services: Sequence[str] | None = None,
+    project: str | None = None,
+) -> CheckResult:
+    """Compare each service's limits with the recommendations and the plan's checklist."""
+    docs = load_compose([Path(f) for f in files])
+    project = project or next((str(d.data["name"]) for d in reversed(docs) if d.data.get("name")), None)
+    names = select(docs, services)
+    recs = resolve(recs)
+    rows: list[CheckRow] = []
+    for svc in names:
+        found, why_not = match_workloads(svc, recs, project=project)
+        by_res = {r.resource: r for r in found}
+        for res in ("memory", "cpu", "pids"):
+            paths = [(LEGACY[(res, "limit")],), DEPLOY[(res, "limit")]]
+            value, where = _effective(docs, svc, paths)
+            rows.append(_row(svc, res, value, where, by_res.get(res), tolerance, why_not))
+        restart, _ = _effective(docs, svc, [("restart",), ("deploy", "restart_policy")])
+        ok = restart is not None and str(restart) != "no"
+        rows.append(
+            CheckRow(
+                svc,
+                "restart",
+                None if restart is None else _short(restart),
+                None,
+                ok,
+                "" if ok else "no restart policy (plan checklist: Restart policy configured)",
+            )
+        )
+    return CheckResult(tuple(rows), tolerance)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, CommentedMap):
+        return str(value.get("condition", "set"))
+    return str(value)
+
+
+def _row(
+    svc: str, res: str, value: Any, where: str | None, rec: Recommendation | None, tol: float, why_not: str
+) -> CheckRow:
+    if value is None:
+        return CheckRow(
+            svc, res, None, _rec_text(rec), False, f"no {res} limit (plan checklist: {CHECKLIST[res]})"
+        )
+    shown = str(value)
+    if isinstance(value, str) and "$" in value:
+        m = _DEFAULT.match(value.strip())
+        if not m:
+            return CheckRow(
+                svc, res, shown, _rec_text(rec), True, "interpolated without a default: not checked"
+            )
+        value = m.group(1)
+    current = parse_value(res, value, "compose", where or svc)
+    if rec is None:
+        return CheckRow(svc, res, shown, None, True, why_not or "no recommendation for this resource")
+    if rec.recommended is None:
+        return CheckRow(svc, res, shown, None, True, "no recommendation: " + "; ".join(rec.reasons))
+    target = rec.recommended.limit
+    if target is None:
+        return CheckRow(svc, res, shown, "no limit", True, "strategy recommends no limit; not checked")
+    lo, hi = target * (1 - tol), target * (1 + tol)
+    text = _rec_text(rec)
+    if current < lo:
+        return CheckRow(
+            svc,
+            res,
+            shown,
+            text,
+            False,
+            f"{(1 - current / target):.0%} below the recommendation (band {_fmt(res, lo)}..{_fmt(res, hi)})",
+        )
+    if current > hi:
+        return CheckRow(
+            svc,
+            res,
+            shown,
+            text,
+            False,
+            f"{(current / target - 1):.0%} above the recommendation (band {_fmt(res, lo)}..{_fmt(res, hi)})",
+        )
+    return CheckRow(svc, res, shown, text, True, "within the band")
+
+
+def _rec_text(rec: Recommendation | None) -> str | None:
+    if rec is None or rec.recommended is None or rec.recommended.limit is None:
+        return None
+    return _fmt(rec.resource, rec.recommended.limit)

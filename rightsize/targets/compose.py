@@ -1,0 +1,337 @@
+"""Write recommended limits and reservations into compose files, touching nothing else.
+
+Per service and value: a service-level key that already exists (``mem_limit``, ``cpus``, ...) is
+updated, so is a ``deploy.resources`` key; both when both exist, so they never disagree. New values
+go where the service already keeps its resources (legacy keys or ``deploy``). With several files
+(``-f base -f override``) a value is changed in the file that sets it (the last one, as compose
+merges), a new one next to its siblings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap
+
+from rightsize.errors import RightsizeError
+from rightsize.models import RESOURCES, Change, PatchResult, Recommendation, Skipped
+from rightsize.targets import edit
+from rightsize.targets.composefile import load_compose, parse_only, select, service_node
+from rightsize.targets.edit import NewScalar
+from rightsize.targets.match import Recs, match_workloads, resolve
+from rightsize.targets.values import (
+    Wanted,
+    depth,
+    format_value,
+    interpolated,
+    lookup,
+    parse_value,
+    same,
+    wanted,
+)
+from rightsize.targets.write import atomic_write, check_writable, unified_diff
+from rightsize.targets.yaml import Doc, parse
+from rightsize.units import human_bytes
+
+DEPLOY: dict[tuple[str, str], tuple[str, ...]] = {
+    ("memory", "limit"): ("deploy", "resources", "limits", "memory"),
+    ("memory", "reservation"): ("deploy", "resources", "reservations", "memory"),
+    ("cpu", "limit"): ("deploy", "resources", "limits", "cpus"),
+    ("cpu", "reservation"): ("deploy", "resources", "reservations", "cpus"),
+    ("pids", "limit"): ("deploy", "resources", "limits", "pids"),
+}
+LEGACY: dict[tuple[str, str], str] = {
+    ("memory", "limit"): "mem_limit",
+    ("memory", "reservation"): "mem_reservation",
+    ("cpu", "limit"): "cpus",
+    ("pids", "limit"): "pids_limit",
+}
+LEGACY_KEYS = ("mem_limit", "mem_reservation", "cpus", "pids_limit", "memswap_limit")
+
+
+@dataclass
+class _Plan:
+    """Assignments per file index and service, and the bookkeeping to report them."""
+
+    assigns: dict[tuple[int, str], dict[tuple[str, ...], NewScalar]] = field(default_factory=dict)
+    meta: dict[tuple[int, str, tuple[str, ...]], tuple[str, str, str]] = field(default_factory=dict)
+    skipped: list[tuple[int, Skipped]] = field(default_factory=list)
+
+    def skip(
+        self, docs: Sequence[Doc], i: int, wl: str, resource: str, why: str, recommended: str | None = None
+    ) -> None:
+        self.skipped.append((i, Skipped(docs[i].source, wl, resource, why, recommended)))
+
+    def add(
+        self, i: int, svc: str, path: tuple[str, ...], new: NewScalar, wl: str, old: Any, note: str
+    ) -> None:
+        self.assigns.setdefault((i, svc), {})[path] = new
+        self.meta[(i, svc, path)] = (wl, "" if old is None else str(old), note)
+
+
+def patch_compose(
+    files: Sequence[Path | str],
+    recs: Recs,
+    *,
+    dry_run: bool = False,
+    backup: bool = False,
+    only: Iterable[str] | None = None,
+    services: Iterable[str] | None = None,
+    project: str | None = None,
+    min_confidence: float = 0.0,
+) -> list[PatchResult]:
+    """Patch compose files in place (or only diff them); one PatchResult per file."""
+    paths = [Path(f) for f in files]
+    docs = load_compose(paths)
+    if not dry_run:
+        for p in paths:
+            check_writable(p)
+    resources = parse_only(only)
+    names = select(docs, services)
+    recs = resolve(recs)
+    project = project or next((str(d.data["name"]) for d in reversed(docs) if d.data.get("name")), None)
+    plan = _Plan()
+    for svc in names:
+        container = next(
+            (
+                str(n["container_name"])
+                for d in docs
+                if isinstance(n := service_node(d, svc), CommentedMap) and n.get("container_name")
+            ),
+            None,
+        )
+        home = _home(docs, svc)
+        found, why = match_workloads(svc, recs, project=project, aliases=(container,) if container else ())
+        if not found:
+            plan.skipped.append((home, Skipped(docs[home].source, svc, "all", why)))
+            continue
+        for rec in sorted(found, key=lambda r: RESOURCES.index(r.resource)):
+            if rec.resource not in resources:
+                continue
+            _plan_rec(docs, svc, home, rec, plan, min_confidence)
+    return _execute(docs, paths, plan, dry_run=dry_run, backup=backup)
+
+
+def _home(docs: Sequence[Doc], svc: str) -> int:
+    """The file where the service keeps its resources (else the last file defining it)."""
+    last = 0
+    for i, doc in enumerate(docs):
+        node = service_node(doc, svc)
+        if not isinstance(node, CommentedMap):
+            continue
+        last = i
+    for i in range(len(docs) - 1, -1, -1):
+        node = service_node(docs[i], svc)
+        if isinstance(node, CommentedMap) and (
+            any(k in node for k in LEGACY_KEYS) or lookup(node, ("deploy", "resources"))[0]
+        ):
+            return i
+    return last
+
+
+def _where(docs: Sequence[Doc], svc: str, path: tuple[str, ...], home: int) -> tuple[int, bool, Any]:
+    """(file index, exists, current value): the last file setting path, else where it fits best."""
+    for i in range(len(docs) - 1, -1, -1):
+        found, value = lookup(service_node(docs[i], svc), path)
+        if found:
+            return i, True, value
+    depths = [depth(service_node(d, svc), path) for d in docs]
+    best = max(depths)
+    return (home if depths[home] == best else max(i for i, d in enumerate(depths) if d == best)), False, None
+
+
+def _exists(docs: Sequence[Doc], svc: str, path: tuple[str, ...]) -> bool:
+    return any(lookup(service_node(d, svc), path)[0] for d in docs)
+
+
+def _plan_rec(
+    docs: Sequence[Doc], svc: str, home: int, rec: Recommendation, plan: _Plan, min_conf: float
+) -> None:
+    if not rec.ok:
+        plan.skip(
+            docs, home, rec.workload, rec.resource, "no recommendation: " + ("; ".join(rec.reasons) or "-")
+        )
+        return
+    if rec.confidence < min_conf:
+        plan.skip(
+            docs, home, rec.workload, rec.resource, f"low confidence {rec.confidence:.2f} < {min_conf:.2f}"
+        )
+        return
+    has_legacy = any(_exists(docs, svc, (k,)) for k in LEGACY_KEYS)
+    legacy_style = has_legacy and not _exists(docs, svc, ("deploy", "resources"))
+    assert rec.recommended is not None
+    if (
+        rec.resource == "cpu"
+        and rec.recommended.limit is None
+        and (_exists(docs, svc, DEPLOY[("cpu", "limit")]) or _exists(docs, svc, ("cpus",)))
+    ):
+        plan.skip(
+            docs, home, rec.workload, "cpu", "no CPU limit recommended; the existing limit is left as it is"
+        )
+    limit_interpolated = False
+    for w in wanted(rec):
+        if w.kind == "reservation" and limit_interpolated:
+            plan.skip(
+                docs,
+                home,
+                w.workload,
+                w.resource,
+                "not written: the limit is interpolated, so a reservation could exceed it",
+                format_value(w.resource, w.value, "compose").raw,
+            )
+            continue
+        limit_interpolated = not _plan_value(docs, svc, home, w, legacy_style, plan) and w.kind == "limit"
+
+
+def _plan_value(docs: Sequence[Doc], svc: str, home: int, w: Wanted, legacy_style: bool, plan: _Plan) -> bool:
+    """Plan one value into every key that holds it; False when an interpolated value blocks it."""
+    pair = (w.resource, w.kind)
+    legacy = LEGACY.get(pair)
+    raw = format_value(w.resource, w.value, "compose").raw
+    candidates = [p for p in ((legacy,) if legacy else None, DEPLOY[pair]) if p and _exists(docs, svc, p)]
+    if not candidates:
+        if legacy_style and not legacy:
+            plan.skip(
+                docs,
+                home,
+                w.workload,
+                w.resource,
+                "the service uses service-level keys and compose has "
+                f"none for a CPU {w.kind} (cpu_shares is relative)",
+                raw,
+            )
+            return True
+        candidates = [(legacy,) if legacy_style and legacy else DEPLOY[pair]]
+    located = [(p, *_where(docs, svc, p, home)) for p in candidates]
+    for path, i, _, old in located:
+        if interpolated(old):
+            plan.skip(
+                docs,
+                i,
+                w.workload,
+                w.resource,
+                f"{'.'.join(path)} is interpolated ({old}): not replaced; set it to {raw}",
+                raw,
+            )
+            return False
+    for path, i, exists, old in located:
+        where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
+        new = format_value(w.resource, w.value, "compose", old)
+        if (
+            exists
+            and old is not None
+            and same(w.resource, parse_value(w.resource, old, "compose", where), new.raw, "compose")
+        ):
+            continue
+        plan.add(i, svc, path, new, w.workload, old, "")
+        if pair == ("memory", "limit"):
+            _plan_swap(docs, svc, home, w, old, new, plan)
+    return True
+
+
+def _plan_swap(
+    docs: Sequence[Doc], svc: str, home: int, w: Wanted, old_limit: Any, new: NewScalar, plan: _Plan
+) -> None:
+    """Keep the swap allowance (memswap_limit - mem_limit) when the memory limit moves."""
+    if not _exists(docs, svc, ("memswap_limit",)):
+        return
+    i, _, swap = _where(docs, svc, ("memswap_limit",), home)
+    if (i, svc, ("memswap_limit",)) in plan.meta:
+        return  # both a legacy and a deploy limit changed: one swap update is enough
+    where = f"{docs[i].source}: services.{svc}.memswap_limit"
+    if interpolated(swap) or old_limit is None or interpolated(old_limit) or str(swap).strip() == "-1":
+        plan.skip(
+            docs, i, w.workload, "memory", f"memswap_limit {swap} left as it is (no known swap allowance)"
+        )
+        return
+    allowance = parse_value("memory", swap, "compose", where) - parse_value(
+        "memory", old_limit, "compose", where
+    )
+    if allowance < 0:
+        return
+    total = parse_value("memory", new.raw, "compose", where) + allowance
+    value = format_value("memory", total, "compose", swap)
+    note = f"kept the swap allowance of {human_bytes(allowance)}"
+    plan.add(i, svc, ("memswap_limit",), value, w.workload, swap, note)
+
+
+def _execute(
+    docs: Sequence[Doc], paths: Sequence[Path], plan: _Plan, *, dry_run: bool, backup: bool
+) -> list[PatchResult]:
+    results = []
+    for i, doc in enumerate(docs):
+        edits: list[edit.Edit] = []
+        changes: list[Change] = []
+        skipped = [s for j, s in plan.skipped if j == i]
+        shared = edit.shared_nodes(doc.data)
+        for (j, svc), assigns in plan.assigns.items():
+            if j != i:
+                continue
+            node = service_node(doc, svc)
+            if not isinstance(node, CommentedMap):  # the service only exists elsewhere: start it here
+                raise RightsizeError(f"{doc.source}: service {svc!r} has no mapping to write into")
+            e, outcomes = edit.plan(doc, node, assigns, (), shared)
+            edits.extend(e)
+            for path, out in outcomes.items():
+                wl, old, note = plan.meta[(i, svc, path)]
+                key = f"services.{svc}.{'.'.join(path)}"
+                if out.ok:
+                    changes.append(
+                        Change(
+                            doc.source,
+                            wl,
+                            key,
+                            old or None,
+                            assigns[path].raw,
+                            "; ".join(n for n in (note, out.note) if n),
+                        )
+                    )
+                else:
+                    skipped.append(Skipped(doc.source, wl, _resource(path), out.note, assigns[path].raw))
+        new_text = edit.apply_edits(doc.text, edits)
+        if new_text != doc.text:
+            _verify(doc, new_text, changes)
+        diff = unified_diff(paths[i], doc.text, new_text)
+        written = False
+        bak = None
+        if diff and not dry_run:
+            bak = atomic_write(paths[i], new_text, backup=backup)
+            written = True
+        results.append(
+            PatchResult(
+                doc.source, tuple(changes), tuple(skipped), diff, written, {"backup": str(bak)} if bak else {}
+            )
+        )
+    return results
+
+
+def _resource(path: tuple[str, ...]) -> str:
+    last = path[-1]
+    return {
+        "mem_limit": "memory",
+        "mem_reservation": "memory",
+        "memswap_limit": "memory",
+        "cpus": "cpu",
+        "pids_limit": "pids",
+        "pids": "pids",
+        "memory": "memory",
+    }.get(last, last)
+
+
+def _verify(doc: Doc, new_text: str, changes: Sequence[Change]) -> None:
+    """Re-read the patched text: it must parse and hold every value we claim to have written."""
+    try:
+        after = parse(new_text, doc.source)
+    except RightsizeError as exc:
+        raise RightsizeError(
+            f"internal error, nothing written: the patched file would not parse ({exc})"
+        ) from None
+    for ch in changes:
+        found, value = lookup(after.data, tuple(ch.key.split(".")))
+        if not found or str(value) != ch.new:
+            raise RightsizeError(
+                f"internal error, nothing written: {ch.key} would read {value!r}, not {ch.new!r}"
+            )

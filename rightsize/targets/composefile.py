@@ -1,0 +1,68 @@
+"""Reading compose files: parse, check the shape, list and select services."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap
+
+from rightsize.errors import RightsizeError
+from rightsize.models import RESOURCES
+from rightsize.targets.yaml import Doc, read
+
+
+def load_compose(files: Sequence[Path]) -> list[Doc]:
+    """Parse every file and check it looks like a compose file (a mapping; services a mapping)."""
+    if not files:
+        raise RightsizeError("no compose file given (--compose FILE)")
+    docs = [read(Path(f)) for f in files]
+    for doc in docs:
+        if not isinstance(doc.data, CommentedMap):
+            raise RightsizeError(f"{doc.source}: not a compose file (the top level is not a mapping)")
+        services = doc.data.get("services")
+        if services is not None and not isinstance(services, CommentedMap):
+            raise RightsizeError(f"{doc.source}: not a compose file ('services' is not a mapping)")
+        for name, svc in (services or {}).items():
+            if svc is not None and not isinstance(svc, CommentedMap):
+                raise RightsizeError(f"{doc.source}: service {name!r} is not a mapping")
+    if not any(isinstance(d.data.get("services"), CommentedMap) for d in docs):
+        raise RightsizeError(f"{docs[0].source}: not a compose file (no 'services' mapping)")
+    return docs
+
+
+def service_names(docs: Sequence[Doc]) -> list[str]:
+    names: dict[str, None] = {}
+    for doc in docs:
+        for name in doc.data.get("services") or {}:
+            names[str(name)] = None
+    return list(names)
+
+
+def service_node(doc: Doc, svc: str) -> Any:
+    return (doc.data.get("services") or {}).get(svc)
+
+
+def select(docs: Sequence[Doc], services: Iterable[str] | None) -> list[str]:
+    """The services to work on; naming one that no file defines is bad input."""
+    names = service_names(docs)
+    if not services:
+        return names
+    wanted_names = [s.strip() for s in services if s.strip()]
+    missing = [s for s in wanted_names if s not in names]
+    if missing:
+        raise RightsizeError(
+            f"no service named {', '.join(missing)} in {docs[0].source} (services: {', '.join(names)})"
+        )
+    return [n for n in names if n in wanted_names]
+
+
+def parse_only(only: Iterable[str] | None) -> tuple[str, ...]:
+    if not only:
+        return RESOURCES
+    picked = tuple(o.strip() for o in only if o.strip())
+    bad = [o for o in picked if o not in RESOURCES]
+    if bad:
+        raise RightsizeError(f"unknown resource {', '.join(bad)} (choose from memory, cpu, pids)")
+    return picked

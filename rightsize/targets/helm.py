@@ -1,0 +1,220 @@
+"""Write ``resources.requests``/``resources.limits`` into Helm values files, in Kubernetes units.
+
+Where a workload's resources live is recognised from the usual layouts: ``<name>.resources``
+(a subchart such as ``postgresql:`` or a component key named like the service), one level deeper
+(``postgresql.primary.resources``), or a top-level ``resources`` when the file serves one workload.
+``--map WORKLOAD=dotted.path`` overrides the guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from ruamel.yaml.comments import CommentedMap
+
+from rightsize.errors import RightsizeError
+from rightsize.models import Change, PatchResult, Recommendation, Skipped
+from rightsize.targets import edit
+from rightsize.targets.composefile import parse_only
+from rightsize.targets.edit import NewScalar
+from rightsize.targets.match import Recs, resolve
+from rightsize.targets.values import format_value, lookup, parse_value, same, wanted
+from rightsize.targets.write import atomic_write, check_writable, unified_diff
+from rightsize.targets.yaml import Doc, parse, read
+
+KEYS = {"limit": "limits", "reservation": "requests"}
+K8S_NAME = {"memory": "memory", "cpu": "cpu"}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def candidate_names(workload: str) -> list[str]:
+    """Names a values key may use for a workload, most specific first."""
+    parts = workload.split("/")
+    if len(parts) == 4:  # namespace/kind/name/container
+        name, container = parts[2], parts[3]
+        names = [container, name]
+        if "-" in name:  # release-prefixed: "shop-postgresql" -> "postgresql"
+            names.append(name.split("-", 1)[1])
+    else:
+        names = [parts[-1]]
+    return list(dict.fromkeys(names))
+
+
+def _find(data: CommentedMap, names: Sequence[str]) -> tuple[str, ...] | None:
+    """The dotted path of a ``resources`` mapping for a component named like one of names."""
+    wanted_norm = [_norm(n) for n in names]
+    for target in wanted_norm:
+        for key, value in data.items():
+            if _norm(str(key)) != target or not isinstance(value, CommentedMap):
+                continue
+            if "resources" in value:
+                return (str(key), "resources")
+            inner = [str(k) for k, v in value.items() if isinstance(v, CommentedMap) and "resources" in v]
+            if len(inner) == 1:
+                return (str(key), inner[0], "resources")
+    for key, value in data.items():  # one level down: global.<component>, components.<name>, ...
+        if isinstance(value, CommentedMap):
+            for target in wanted_norm:
+                for k2, v2 in value.items():
+                    if _norm(str(k2)) == target and isinstance(v2, CommentedMap) and "resources" in v2:
+                        return (str(key), str(k2), "resources")
+    return None
+
+
+def parse_map(items: Iterable[str]) -> dict[str, str]:
+    """``WORKLOAD=dotted.path`` options as a dict (bad spelling is bad input)."""
+    out = {}
+    for item in items:
+        workload, sep, path = item.partition("=")
+        if not sep or not workload.strip() or not path.strip():
+            raise RightsizeError(f"--map {item!r}: expected WORKLOAD=dotted.path")
+        out[workload.strip()] = path.strip()
+    return out
+
+
+def load_values(path: Path) -> Doc:
+    doc = read(path)
+    if not isinstance(doc.data, CommentedMap):
+        raise RightsizeError(f"{path}: not a Helm values file (the top level is not a mapping)")
+    return doc
+
+
+def patch_helm(
+    file: Path | str,
+    recs: Recs,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    backup: bool = False,
+    only: Iterable[str] | None = None,
+) -> PatchResult:
+    """Patch one values file in place (or only diff it)."""
+    path = Path(file)
+    doc = load_values(path)
+    if not dry_run:
+        check_writable(path)
+    recs = resolve(recs)
+    resources = parse_only(only)
+    mapping = dict(mapping or {})
+    names = list(dict.fromkeys(r.workload for r in recs))
+    unknown = [w for w in mapping if w not in names]
+    if unknown:
+        raise RightsizeError(f"--map {unknown[0]}: no such workload in the data")
+    data: CommentedMap = doc.data
+    assigns: dict[tuple[str, ...], NewScalar] = {}
+    meta: dict[tuple[str, ...], tuple[str, str]] = {}
+    skipped: list[Skipped] = []
+    used: dict[tuple[str, ...], str] = {}
+    for wl in names:
+        where = _place(data, wl, mapping, single=len(names) == 1)
+        if where is None:
+            skipped.append(
+                Skipped(
+                    doc.source,
+                    wl,
+                    "all",
+                    "cannot place: no values key matches this workload (use --map WORKLOAD=dotted.path)",
+                )
+            )
+            continue
+        if where in used:
+            skipped.append(Skipped(doc.source, wl, "all", f"{'.'.join(where)} already holds {used[where]}"))
+            continue
+        used[where] = wl
+        for rec in (r for r in recs if r.workload == wl and r.resource in resources):
+            _plan_rec(doc, where, rec, assigns, meta, skipped)
+    edits, outcomes = edit.plan(doc, data, assigns, (), edit.shared_nodes(data))
+    changes = []
+    for p, out in outcomes.items():
+        wl, old = meta[p]
+        if out.ok:
+            changes.append(Change(doc.source, wl, ".".join(p), old or None, assigns[p].raw, out.note))
+        else:
+            skipped.append(Skipped(doc.source, wl, p[-1], out.note, assigns[p].raw))
+    new_text = edit.apply_edits(doc.text, edits)
+    if new_text != doc.text:
+        after = parse(new_text, doc.source)
+        for ch in changes:
+            found, value = lookup(after.data, tuple(ch.key.split(".")))
+            if not found or str(value) != ch.new:
+                raise RightsizeError(f"internal error, nothing written: {ch.key} would read {value!r}")
+    diff = unified_diff(path, doc.text, new_text)
+    bak = atomic_write(path, new_text, backup=backup) if diff and not dry_run else None
+    return PatchResult(
+        doc.source,
+        tuple(changes),
+        tuple(skipped),
+        diff,
+        bool(diff and not dry_run),
+        {"backup": str(bak)} if bak else {},
+    )
+
+
+def _place(data: CommentedMap, wl: str, mapping: Mapping[str, str], single: bool) -> tuple[str, ...] | None:
+    if wl in mapping:
+        parts = tuple(p for p in mapping[wl].split(".") if p)
+        return parts if parts and parts[-1] == "resources" else (*parts, "resources")
+    found = _find(data, candidate_names(wl))
+    if found is None and single and "resources" in data:
+        return ("resources",)
+    return found
+
+
+def _plan_rec(
+    doc: Doc,
+    where: tuple[str, ...],
+    rec: Recommendation,
+    assigns: dict[tuple[str, ...], NewScalar],
+    meta: dict[tuple[str, ...], tuple[str, str]],
+    skipped: list[Skipped],
+) -> None:
+    if rec.resource == "pids":
+        if rec.ok:
+            skipped.append(
+                Skipped(
+                    doc.source,
+                    rec.workload,
+                    "pids",
+                    "Kubernetes has no per-container PID limit (set it on the kubelet: podPidsLimit)",
+                )
+            )
+        return
+    if not rec.ok:
+        skipped.append(
+            Skipped(
+                doc.source,
+                rec.workload,
+                rec.resource,
+                "no recommendation: " + ("; ".join(rec.reasons) or "not enough data"),
+            )
+        )
+        return
+    assert rec.recommended is not None
+    if (
+        rec.resource == "cpu"
+        and rec.recommended.limit is None
+        and lookup(doc.data, (*where, "limits", "cpu"))[0]
+    ):
+        skipped.append(
+            Skipped(
+                doc.source,
+                rec.workload,
+                "cpu",
+                "no CPU limit recommended; the existing limit is left as it is",
+            )
+        )
+    for w in wanted(rec):
+        path = (*where, KEYS[w.kind], K8S_NAME[w.resource])
+        found, old = lookup(doc.data, path)
+        new = format_value(w.resource, w.value, "k8s")
+        if found and old is not None:
+            current = parse_value(w.resource, old, "k8s", f"{doc.source}: {'.'.join(path)}")
+            if same(w.resource, current, new.raw, "k8s"):
+                continue
+        assigns[path] = new
+        meta[path] = (rec.workload, "" if old is None else str(old))

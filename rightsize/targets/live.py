@@ -1,0 +1,186 @@
+"""Apply recommendations to running containers through the Docker Engine API, without a restart.
+
+``POST /containers/{id}/update`` changes Memory, MemoryReservation, MemorySwap, NanoCpus (or
+CpuQuota when the container was started with a quota: the engine refuses to mix the two) and
+PidsLimit in place. A memory limit below what the container uses now (working set) is refused, as
+is a PID limit below its current PID count: the kernel would have to reclaim or kill to honour it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rightsize.errors import RightsizeError
+from rightsize.models import Change, PatchResult, Recommendation, Skipped
+from rightsize.targets.match import Recs, resolve
+from rightsize.targets.values import wanted
+from rightsize.units import format_bytes, format_cpus, human_bytes
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+
+
+def workload_of(container: Any) -> str:
+    """``project/service`` for compose containers, else the container name (as the collector names them)."""
+    labels = container.labels or {}
+    if PROJECT_LABEL in labels and SERVICE_LABEL in labels:
+        return f"{labels[PROJECT_LABEL]}/{labels[SERVICE_LABEL]}"
+    return str(container.name)
+
+
+def _client(docker_host: str | None) -> Any:
+    import docker
+
+    try:
+        client = docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
+        client.ping()
+    except Exception as exc:
+        raise RightsizeError(
+            f"cannot reach the Docker engine{' at ' + docker_host if docker_host else ''}: {exc}"
+        ) from None
+    return client
+
+
+def _usage(container: Any) -> tuple[float | None, int | None]:
+    """Working-set bytes (usage minus inactive file cache, cgroup v1 or v2) and current PID count."""
+    stats = container.stats(stream=False, one_shot=True)
+    mem = stats.get("memory_stats") or {}
+    usage = mem.get("usage")
+    st = mem.get("stats") or {}
+    inactive = st.get("total_inactive_file", st.get("inactive_file", 0)) or 0
+    ws = None if usage is None else float(max(usage - inactive, 0))
+    pids = (stats.get("pids_stats") or {}).get("current")
+    return ws, pids
+
+
+def apply_live(
+    recs: Recs,
+    *,
+    project: str | None = None,
+    docker_host: str | None = None,
+    dry_run: bool = False,
+    only: Sequence[str] | None = None,
+) -> PatchResult:
+    """Update running containers whose workload has a recommendation (only ``project``'s, if given)."""
+    from rightsize.targets.composefile import parse_only
+
+    resources = parse_only(only)
+    client = _client(docker_host)
+    target = docker_host or "docker"
+    try:
+        recs = resolve(recs)
+    except BaseException:
+        client.close()
+        raise
+    by_wl: dict[str, list[Recommendation]] = {}
+    for r in recs:
+        by_wl.setdefault(r.workload, []).append(r)
+    filters = {"label": f"{PROJECT_LABEL}={project}"} if project else {}
+    changes: list[Change] = []
+    skipped: list[Skipped] = []
+    try:
+        containers = client.containers.list(filters=filters)
+        if project and not containers:
+            raise RightsizeError(f"no running containers of compose project {project!r}")
+        for c in containers:
+            wl = workload_of(c)
+            mine = [r for r in by_wl.get(wl, []) if r.resource in resources]
+            if mine:
+                ch, sk = _update(client, c, wl, mine, dry_run)
+                changes.extend(ch)
+                skipped.extend(sk)
+    finally:
+        client.close()
+    return PatchResult(target, tuple(changes), tuple(skipped), "", bool(changes) and not dry_run)
+
+
+def _update(
+    client: Any, c: Any, wl: str, recs: Sequence[Recommendation], dry_run: bool
+) -> tuple[list[Change], list[Skipped]]:
+    host = c.attrs["HostConfig"]
+    body: dict[str, int] = {}
+    changes: list[Change] = []
+    skipped: list[Skipped] = []
+    ws, pids_now = _usage(c)
+    for rec in recs:
+        if not rec.ok:
+            skipped.append(Skipped(c.name, wl, rec.resource, "no recommendation: " + "; ".join(rec.reasons)))
+            continue
+        for w in wanted(rec):
+            key, old, new, text = _field(host, w.resource, w.kind, w.value)
+            if key is None or old == new:
+                continue
+            if key == "Memory" and ws is not None and new < ws:
+                skipped.append(
+                    Skipped(
+                        c.name,
+                        wl,
+                        "memory",
+                        f"refused: limit {format_bytes(new)} is below the current usage {human_bytes(ws)}",
+                        format_bytes(new),
+                    )
+                )
+                continue
+            if key == "PidsLimit" and pids_now is not None and new < pids_now:
+                skipped.append(
+                    Skipped(
+                        c.name,
+                        wl,
+                        "pids",
+                        f"refused: limit {new} is below the {pids_now} processes running now",
+                        str(new),
+                    )
+                )
+                continue
+            body[key] = new
+            changes.append(Change(c.name, wl, key, _show(key, old, host), text))
+    if "Memory" in body:
+        old_mem, old_swap = host.get("Memory") or 0, host.get("MemorySwap") or 0
+        if old_mem > 0 and old_swap > 0:  # keep the swap allowance, or the engine rejects the update
+            body["MemorySwap"] = body["Memory"] + (old_swap - old_mem)
+        elif old_swap == 0 or old_mem == 0:
+            body["MemorySwap"] = -1 if old_swap == -1 else body["Memory"] * 2
+    if "MemoryReservation" in body and body["MemoryReservation"] > body.get(
+        "Memory", host.get("Memory") or 2**62
+    ):
+        raise RightsizeError(f"{c.name}: memory reservation would exceed the memory limit; nothing changed")
+    if body and not dry_run:
+        try:
+            resp = client.api.post(client.api._url("/containers/{0}/update", c.id), json=body)
+            client.api._raise_for_status(resp)
+        except Exception as exc:
+            raise RightsizeError(f"{c.name}: the engine refused the update: {_msg(exc)}") from None
+    return changes, skipped
+
+
+def _msg(exc: Exception) -> str:
+    return str(getattr(exc, "explanation", None) or exc).splitlines()[0]
+
+
+def _field(host: dict[str, Any], resource: str, kind: str, value: float) -> tuple[str | None, int, int, str]:
+    """(engine field, its current value, the new value, the new value for people)."""
+    if resource == "memory":
+        key = "Memory" if kind == "limit" else "MemoryReservation"
+        new = int(value)
+        return key, int(host.get(key) or 0), new, format_bytes(new)
+    if resource == "cpu":
+        if kind != "limit":
+            return None, 0, 0, ""  # a CPU reservation has no engine field (CpuShares is relative)
+        if host.get("CpuQuota"):
+            period = int(host.get("CpuPeriod") or 100_000)
+            return "CpuQuota", int(host["CpuQuota"]), round(value * period), format_cpus(value)
+        return "NanoCpus", int(host.get("NanoCpus") or 0), round(value * 1e9), format_cpus(value)
+    return "PidsLimit", int(host.get("PidsLimit") or 0), int(value), str(int(value))
+
+
+def _show(key: str, old: int, host: dict[str, Any]) -> str | None:
+    if not old:
+        return None
+    if key in ("Memory", "MemoryReservation"):
+        return format_bytes(old)
+    if key == "NanoCpus":
+        return format_cpus(old / 1e9)
+    if key == "CpuQuota":
+        return format_cpus(old / int(host.get("CpuPeriod") or 100_000))
+    return str(old)

@@ -1,0 +1,30 @@
+"""Plain-text summaries of what the writers changed and skipped, for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rightsize.models import PatchResult
+
+
+def summarize(results: Sequence[PatchResult], *, dry_run: bool) -> str:
+    """One block per target: each change (old -> new, note) and each skip with its reason."""
+    lines: list[str] = []
+    verb = "would change" if dry_run else "changed"
+    total_c = total_s = 0
+    for r in results:
+        state = "" if dry_run else (" (written)" if r.written else " (unchanged)")
+        lines.append(f"{r.target}: {len(r.changes)} {verb}, {len(r.skipped)} skipped{state}")
+        for c in r.changes:
+            note = f"  ({c.note})" if c.note else ""
+            lines.append(f"  {c.workload}: {c.key}: {c.old or '(unset)'} -> {c.new}{note}")
+        for s in r.skipped:
+            rec = f" [recommended {s.recommended}]" if s.recommended else ""
+            lines.append(f"  skipped {s.workload} {s.resource}: {s.reason}{rec}")
+        if r.extra.get("backup"):
+            lines.append(f"  backup: {r.extra['backup']}")
+        total_c += len(r.changes)
+        total_s += len(r.skipped)
+    if len(results) > 1:
+        lines.append(f"total: {total_c} {verb}, {total_s} skipped")
+    return "\n".join(lines)

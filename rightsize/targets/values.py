@@ -1,0 +1,109 @@
+"""What a recommendation becomes in a file: formatted values, and comparing them with what is there."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from rightsize.errors import RightsizeError
+from rightsize.models import Recommendation
+from rightsize.targets.edit import NewScalar
+from rightsize.units import Dialect, format_bytes, format_cpus, parse_bytes, parse_cpus
+
+Kind = str  # "limit" | "reservation"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One value to write: which resource and kind, in base units."""
+
+    workload: str
+    resource: str
+    kind: Kind
+    value: float
+    rec: Recommendation
+
+
+def wanted(rec: Recommendation) -> list[Wanted]:
+    """The limit and reservation a recommendation asks for (PIDs have only a limit)."""
+    out = []
+    assert rec.recommended is not None
+    for kind in ("limit", "reservation"):
+        v = getattr(rec.recommended, kind)
+        if v is None or (rec.resource == "pids" and kind == "reservation"):
+            continue
+        out.append(Wanted(rec.workload, rec.resource, kind, float(v), rec))
+    return out
+
+
+def parse_value(resource: str, value: Any, dialect: Dialect, where: str) -> float:
+    """A value found in a file, in base units; a unit that cannot be parsed is bad input."""
+    try:
+        if resource == "memory":
+            return float(parse_bytes(value, dialect))
+        if resource == "cpu":
+            return parse_cpus(value)
+        if isinstance(value, bool):
+            raise RightsizeError(f"not a PID count: {value!r}")
+        try:
+            return float(int(str(value).strip()))
+        except ValueError:
+            raise RightsizeError(f"not a PID count: {value!r}") from None
+    except RightsizeError as exc:
+        raise RightsizeError(f"{where}: {exc}") from None
+
+
+def format_value(resource: str, value: float, dialect: Dialect, old: Any = None) -> NewScalar:
+    """The scalar to write; memory keeps the file's lower-case unit style (``2g`` -> ``1536m``)."""
+    if resource == "memory":
+        text = format_bytes(value, dialect)
+        if dialect == "compose" and isinstance(old, str) and re.fullmatch(r"\s*[\d.]+[a-z]+\s*", old):
+            text = text.lower()
+        return NewScalar(text, text, text)
+    if resource == "cpu":
+        text = format_cpus(value, dialect)
+        if dialect == "k8s":
+            if text.endswith("m"):
+                return NewScalar(text, text, text)
+            return NewScalar(text, text, int(text))
+        return NewScalar(text, f'"{text}"', DoubleQuotedScalarString(text))
+    text = str(round(value))
+    return NewScalar(text, text, int(text))
+
+
+def same(resource: str, old: float, new_raw: str, dialect: Dialect) -> bool:
+    """Whether the value in the file already equals the one we would write (idempotence)."""
+    new = parse_value(resource, new_raw, dialect, "internal")
+    if resource == "cpu":
+        return abs(old - new) < 5e-4
+    return round(old) == round(new)
+
+
+def interpolated(value: Any) -> bool:
+    return isinstance(value, str) and "$" in value
+
+
+def lookup(node: Any, path: tuple[str, ...]) -> tuple[bool, Any]:
+    """Follow path through mappings (merge keys included); (found, value)."""
+    for key in path:
+        if not isinstance(node, CommentedMap) or key not in node:
+            return False, None
+        node = node[key]
+    return True, node
+
+
+def depth(node: Any, path: tuple[str, ...]) -> int:
+    """How many leading keys of path exist as mappings under node (-1: node itself is not one)."""
+    if not isinstance(node, CommentedMap):
+        return -1
+    d = 0
+    for key in path[:-1]:
+        if key not in node or not isinstance(node[key], CommentedMap):
+            break
+        node = node[key]
+        d += 1
+    return d

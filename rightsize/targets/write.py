@@ -1,0 +1,68 @@
+"""Writing patched files safely: checks first, unified diffs, atomic replace keeping the mode, backups."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+from rightsize.errors import RightsizeError
+
+
+def check_writable(path: Path) -> None:
+    """Refuse before any work a file that cannot (or, by its mode, should not) be written.
+
+    Root ignores permission bits, so a file without any write bit is treated as read-only on purpose.
+    """
+    real = Path(os.path.realpath(path))
+    try:
+        st = real.stat()
+    except OSError as exc:
+        raise RightsizeError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise RightsizeError(f"{path}: not a regular file")
+    if not st.st_mode & 0o222 or not os.access(real, os.W_OK):
+        raise RightsizeError(f"{path}: file is read-only; nothing written")
+    if not os.access(real.parent, os.W_OK | os.X_OK):
+        raise RightsizeError(f"{path}: its directory is not writable (needed for an atomic replace)")
+
+
+def unified_diff(path: Path, old: str, new: str) -> str:
+    """``git diff``-style text of what would change (empty when nothing would)."""
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            str(path) if path.is_absolute() else f"a/{path}",
+            str(path) if path.is_absolute() else f"b/{path}",
+        )
+    )
+
+
+def atomic_write(path: Path, text: str, *, backup: bool = False) -> Path | None:
+    """Replace path's content atomically (temp file in the same folder + rename), mode kept.
+
+    A symlink is followed, so the link stays a link. With backup the old bytes go to ``<name>.bak``
+    first. Returns the backup path, if any.
+    """
+    real = Path(os.path.realpath(path))
+    mode = stat.S_IMODE(real.stat().st_mode)
+    bak = None
+    if backup:
+        bak = real.with_name(real.name + ".bak")
+        shutil.copy2(real, bak)
+    fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".rightsize-tmp", dir=real.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, real)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return bak
