@@ -1,0 +1,198 @@
+"""The report in real headless Chromium: loads cleanly, offline, renders its plots, runs no data.
+
+The dataset is the bundled sample with one workload (and its container) renamed to markup that
+would set ``window.__pwned`` and the title if it were ever parsed as HTML.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rightsize.store import append, load, load_events, to_table
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+HOSTILE = "<img src=x onerror=\"document.title='pwned';window.__pwned=1\">"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from rightsize.analysis.recommend import sample_path
+    from rightsize.report.html import report
+
+    root = tmp_path_factory.mktemp("hostile")
+    samples, events = load(sample_path()), load_events(sample_path())
+    victim = sorted(samples["workload"].unique())[-1]
+    for frame in (samples, events):
+        frame.loc[frame["workload"] == victim, "container"] = HOSTILE
+        frame.loc[frame["workload"] == victim, "workload"] = HOSTILE
+    append(root / "ds", to_table(samples, "samples"))
+    append(root / "ds", to_table(events, "events"), "events")
+    return report(root / "ds", out=root / "report.html")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/test-env.sh installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1300, "height": 1000},
+        )
+        yield context
+        context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, report_file: Path) -> Iterator[tuple[Any, list[str], list[str]]]:
+    page = browser.new_page()
+    problems: list[str] = []
+    requests: list[str] = []
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None,
+    )
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(report_file.as_uri(), wait_until="load")
+    yield page, problems, requests
+    page.close()
+
+
+def test_loads_without_errors_or_requests_outside_the_file(
+    page: tuple[Any, list[str], list[str]], report_file: Path
+) -> None:
+    p, problems, requests = page
+    p.evaluate("window.rightsizeRenderAll()")
+    # Predicates are functions: the page's CSP (rightly) forbids evaluating strings.
+    p.wait_for_function(
+        "() => Array.from(document.querySelectorAll('div.plot'))"
+        ".every(d => d.querySelector('.main-svg') !== null)"
+    )
+    p.wait_for_timeout(300)
+    assert problems == []
+    assert requests == [report_file.as_uri()]  # plotly.js is inline: nothing else is fetched
+
+
+def test_plots_render_with_data(page: tuple[Any, list[str], list[str]]) -> None:
+    p, _, _ = page
+    p.evaluate("window.rightsizeRenderAll()")
+    workloads = p.locator("section.workload").count()
+    assert workloads == 10
+    p.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 20")
+    # Each usage chart drew lines (one path per trace), each distribution its bars.
+    lines = p.evaluate(
+        "Array.from(document.querySelectorAll('div.plot.usage')).map("
+        "d => d.querySelectorAll('.scatterlayer .trace path.js-line').length)"
+    )
+    bars = p.evaluate(
+        "Array.from(document.querySelectorAll('div.plot.dist')).map("
+        "d => d.querySelectorAll('.barlayer .point').length)"
+    )
+    assert len(lines) == 10 and min(lines) >= 5
+    assert len(bars) == 10 and min(bars) >= 3
+    assert p.locator("#overview table.matrix tr").count() == 11
+
+
+def test_hostile_name_is_text_and_runs_nothing(page: tuple[Any, list[str], list[str]]) -> None:
+    p, _, _ = page
+    assert p.title() == "rightsize report"
+    assert p.evaluate("window.__pwned") is None
+    assert p.locator("img").count() == 0
+    titles = p.locator("section.workload h3").all_inner_texts()
+    assert HOSTILE in titles
+    assert HOSTILE in p.locator("#overview").inner_text()
+
+
+def test_plots_render_lazily_when_scrolled_to(browser: Any, report_file: Path) -> None:
+    p = browser.new_page()
+    try:
+        p.goto(report_file.as_uri(), wait_until="load")
+        last = p.locator("div.plot.dist").last
+        assert last.get_attribute("data-rendered") is None  # far below the fold: not drawn yet
+        last.scroll_into_view_if_needed()
+        p.wait_for_function(
+            "() => document.querySelectorAll('div.plot.dist')[9].querySelector('.main-svg') !== null"
+        )
+    finally:
+        p.close()
+
+
+def test_screenshot_of_a_plot_is_not_blank(page: tuple[Any, list[str], list[str]], tmp_path: Path) -> None:
+    p, _, _ = page
+    p.evaluate("window.rightsizeRenderAll()")
+    shot = p.locator("div.plot.usage").first.screenshot()
+    (tmp_path / "usage.png").write_bytes(shot)
+    width, height, pixels = decode_png(shot)
+    assert width > 800 and height > 500
+    colours = set(pixels)
+    non_white = sum(1 for px in pixels if px[:3] != (255, 255, 255))
+    assert len(colours) > 20  # lines, grid, text, legend: many colours
+    assert non_white > 0.02 * len(pixels)
+
+
+def decode_png(data: bytes) -> tuple[int, int, list[tuple[int, ...]]]:
+    """Pixels of an 8-bit RGB/RGBA PNG (what Chromium writes), without an imaging library."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, b"", 0
+    height = colour_type = 0
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour_type = struct.unpack(">IIBB", body[:10])
+            assert depth == 8 and colour_type in (2, 6)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    bpp = 4 if colour_type == 6 else 3
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    prev = bytearray(stride)
+    pixels: list[tuple[int, ...]] = []
+    for row in range(height):
+        start = row * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[i] = (line[i] + pred) & 255
+        pixels.extend(tuple(line[i : i + bpp]) for i in range(0, stride, bpp))
+        prev = line
+    return width, height, pixels
