@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+# The real-Prometheus fixtures (prom_cluster, empty_prometheus), shared by several test modules.
+pytest_plugins = ["prom_fixtures"]
+
 TEST_IMAGE = "rightsize-test/busybox:1"
 TEST_LABEL = "rightsize-test"
 

@@ -166,7 +166,8 @@ def write_openmetrics(cluster: Cluster, path: Path, scrape: int = 60, ksm_every:
                 _labels(**ksm, container=p.container, reason="OOMKilled"), tr, np.ones(len(tr)))
     for key, (kind, name) in cluster.replicasets.items():
         ns, rs = key.split("/")
-        lab = _labels(namespace=ns, replicaset=rs, owner_kind=kind, owner_name=name, owner_is_controller="true")
+        lab = _labels(namespace=ns, replicaset=rs, owner_kind=kind, owner_name=name,
+                      owner_is_controller="true")
         add("kube_replicaset_owner", "gauge", lab, tk, np.ones(len(tk)))
 
     lines = 0
@@ -174,7 +175,9 @@ def write_openmetrics(cluster: Cluster, path: Path, scrape: int = 60, ksm_every:
         for name, (kind, series) in families.items():
             fh.write(f"# TYPE {name} {kind}\n")
             for labels, ts, values in series:
-                fh.writelines(f"{name}{labels} {float(v)!r} {int(s)}\n" for s, v in zip(ts, values, strict=True))
+                fh.writelines(
+                    f"{name}{labels} {float(v)!r} {int(s)}\n" for s, v in zip(ts, values, strict=True)
+                )
                 lines += len(ts)
         fh.write("# EOF\n")
     return lines
@@ -211,7 +214,7 @@ class PrometheusServer:
     def __enter__(self) -> PrometheusServer:
         config = self._workdir / "prometheus.yml"
         config.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
-        self._log = open(self._workdir / "prometheus.log", "wb")  # noqa: SIM115 - closed in __exit__
+        self._log = open(self._workdir / "prometheus.log", "wb")
         self._proc = subprocess.Popen(
             [
                 "prometheus", f"--storage.tsdb.path={self.data_dir}", f"--config.file={config}",
@@ -257,3 +260,33 @@ def serve_cluster(cluster: Cluster, workdir: Path) -> Iterator[PrometheusServer]
     os.unlink(om)
     with PrometheusServer(workdir / "tsdb") as server:
         yield server
+
+
+# ------------------------------------------------------------------------------- pytest fixtures
+# Loaded as a plugin (``pytest_plugins = ["prom_fixtures"]``) by the test modules that need it, so
+# one backfilled server serves them all.
+
+try:
+    import pytest
+except ImportError:  # the benchmark imports this module without pytest
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture(scope="session")
+    def prom_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, PrometheusServer]]:
+        """Three days of a small K3s cluster in a real Prometheus (backfilled with promtool)."""
+        missing = [b for b in ("prometheus", "promtool") if not shutil.which(b)]
+        if missing:
+            if os.environ.get("RIGHTSIZE_SKIP_PROMETHEUS") == "1" and not os.environ.get("CI"):
+                pytest.skip(f"missing {', '.join(missing)}")
+            pytest.fail(f"missing {', '.join(missing)} (run scripts/test-env.sh)")
+        cluster = small_cluster(days=3)
+        for server in serve_cluster(cluster, tmp_path_factory.mktemp("prom")):
+            yield cluster, server
+
+    @pytest.fixture(scope="session")
+    def empty_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+        """A real Prometheus without any data (it scrapes nothing)."""
+        with PrometheusServer(tmp_path_factory.mktemp("prom-empty")) as server:
+            yield server

@@ -80,11 +80,13 @@ def pull(
     verify_tls: bool = True,
     *,
     now: float | None = None,
+    chunk_points: int = CHUNK_POINTS,
 ) -> PullSummary:
     """Pull ``since`` seconds of history at ``step`` seconds from the Prometheus at ``url`` into ``out``.
 
     Raises RightsizeError (before writing anything) for an unreachable URL, something that is not
     a Prometheus, missing core metrics, or no container series in the range/namespaces.
+    ``now`` (default: the clock) ends the range; ``chunk_points`` caps the steps per query.
     """
     t0 = time.monotonic()
     if not step or step < 1 or not math.isfinite(step):
@@ -109,7 +111,7 @@ def pull(
         plan = [
             (ns, a, b)
             for ns, keys in inventory.items()
-            for a, b in chunks(start, end, step, min(CHUNK_POINTS, max(60, POINTS_PER_QUERY // len(keys))))
+            for a, b in chunks(start, end, step, min(chunk_points, max(60, POINTS_PER_QUERY // len(keys))))
         ]
         staging = out / f".pull-{secrets.token_hex(4)}"
         builder = ChunkBuilder(step=step, default_host=urlsplit(url).hostname or "prometheus")

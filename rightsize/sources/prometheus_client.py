@@ -23,6 +23,7 @@ from rightsize.errors import RightsizeError
 TOKEN_ENV = "RIGHTSIZE_PROM_TOKEN"
 USER_ENV = "RIGHTSIZE_PROM_USER"
 PASSWORD_ENV = "RIGHTSIZE_PROM_PASSWORD"
+CA_ENV = "RIGHTSIZE_PROM_CA"  # a CA bundle to verify the server with (a cluster's private CA)
 
 MAX_POINTS = 11_000  # Prometheus refuses range queries with more points per series than this
 CHUNK_POINTS = 10_000  # stay clearly below it (start/end rounding can add a point)
@@ -111,11 +112,15 @@ class PromClient:
         self.backoff = backoff
         self.stats = Stats()
         self._sleep = sleep
+        env = os.environ if env is None else env
         headers, basic = auth_from_env(env)
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", **headers})
         self.session.auth = basic
-        self.session.verify = verify_tls
+        ca = env.get(CA_ENV, "")
+        if ca and not os.path.isfile(ca):
+            raise RightsizeError(f"{CA_ENV}={ca}: no such file")
+        self.session.verify = (ca or True) if verify_tls else False
 
     def close(self) -> None:
         self.session.close()
@@ -128,9 +133,12 @@ class PromClient:
 
     # ------------------------------------------------------------------------------------ HTTP
 
-    def _get(self, path: str, params: Mapping[str, Any] | list[tuple[str, Any]]) -> Any:
+    def _get(
+        self, path: str, params: Mapping[str, Any] | list[tuple[str, Any]], retries: int | None = None
+    ) -> Any:
         """GET an API path, retrying transient failures with exponential backoff; -> ``data``."""
         url = f"{self.url}{path}"
+        retries = self.retries if retries is None else retries
         attempt = 0
         while True:
             self.stats.queries += attempt == 0
@@ -138,15 +146,15 @@ class PromClient:
                 resp = self.session.get(url, params=params, timeout=self.timeout)
             except requests.exceptions.SSLError as exc:
                 raise RightsizeError(
-                    f"TLS verification failed for {self.url} ({_short(exc)}); point REQUESTS_CA_BUNDLE "
-                    "at its CA certificate, or disable verification"
+                    f"TLS verification failed for {self.url} ({_short(exc)}); point {CA_ENV} at the "
+                    "CA certificate that signed the server's"
                 ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt < self.retries:
+                if attempt < retries:
                     attempt = self._wait(attempt)
                     continue
                 raise RightsizeError(f"cannot reach Prometheus at {self.url}: {_short(exc)}") from None
-            if resp.status_code in TRANSIENT_STATUS and attempt < self.retries:
+            if resp.status_code in TRANSIENT_STATUS and attempt < retries:
                 attempt = self._wait(attempt)
                 continue
             self.stats.bytes += len(resp.content)
@@ -168,6 +176,11 @@ class PromClient:
         try:
             body = resp.json()
         except ValueError:
+            if resp.status_code in TRANSIENT_STATUS:
+                raise RightsizeError(
+                    f"Prometheus at {self.url} failed {path}: HTTP {resp.status_code} after "
+                    f"{self.retries} retries"
+                ) from None
             kind = resp.headers.get("Content-Type", "unknown content").split(";")[0]
             raise RightsizeError(
                 f"{self.url} is not a Prometheus HTTP API: GET {path} returned {kind} "
@@ -185,7 +198,8 @@ class PromClient:
     def probe(self) -> str:
         """Check that the URL is a Prometheus API and return its version ("unknown" if it won't say)."""
         try:
-            info = self._get("/api/v1/status/buildinfo", {})
+            # one retry only: a wrong URL should fail in about a second, not after the full backoff
+            info = self._get("/api/v1/status/buildinfo", {}, retries=1)
         except RightsizeError as exc:
             # Thanos / VictoriaMetrics may lack buildinfo; any working instant query proves the API.
             if "rejected" not in str(exc) and "HTTP 404" not in str(exc):
