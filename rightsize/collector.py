@@ -364,6 +364,14 @@ class _Run:
             self.n_samples += 1
             self.sampled.add(cid)
 
+    def _warm_up(self, limit: float = 3.0) -> None:
+        """Wait (briefly) for each engine stream's first payload, so the first tick has them all."""
+        deadline = time.monotonic() + limit
+        for t in self.tracked.values():
+            while t.stream is not None and t.stream.latest is None and not t.stream.ended.is_set():
+                if time.monotonic() > deadline or self.stop.wait(0.05):
+                    return
+
     def _flush(self) -> None:
         try:
             for kind, rows in (("samples", self.samples), ("events", self.events)):
@@ -385,6 +393,7 @@ class _Run:
         start = time.monotonic()
         try:
             self._add(self._list())
+            self._warm_up()
             self.out.mkdir(parents=True, exist_ok=True)
             start = last_flush = last_list = time.monotonic()
             end = start + self.total
