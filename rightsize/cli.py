@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning every expected failure into one line and exit 2."""
     warnings.showwarning = _show_warning
     try:
-        app(args=argv, standalone_mode=False)
+        # without standalone mode click returns (not raises) the code of a typer.Exit
+        code = app(args=argv, standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -202,4 +203,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except (BrokenPipeError, KeyboardInterrupt):
         sys.exit(130)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

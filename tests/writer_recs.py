@@ -12,8 +12,9 @@ M = 1024**2
 G = 1024**3
 
 
-def rec(workload: str, resource: str, reservation: float | None, limit: float | None,
-        confidence: float = 0.9) -> Recommendation:
+def rec(
+    workload: str, resource: str, reservation: float | None, limit: float | None, confidence: float = 0.9
+) -> Recommendation:
     return Recommendation(
         workload=workload,
         resource=resource,  # type: ignore[arg-type]
@@ -29,8 +30,18 @@ def rec(workload: str, resource: str, reservation: float | None, limit: float | 
 
 
 def none_rec(workload: str, resource: str) -> Recommendation:
-    return Recommendation(workload, resource, Values(), None, Observed(), 12, 3600.0, 0.0,  # type: ignore[arg-type]
-                          ("only 1h of history (need 24h)",), "default")
+    return Recommendation(
+        workload,
+        resource,
+        Values(),
+        None,
+        Observed(),
+        12,
+        3600.0,
+        0.0,  # type: ignore[arg-type]
+        ("only 1h of history (need 24h)",),
+        "default",
+    )
 
 
 def stack_recs(project: str = "sutazai") -> list[Recommendation]:

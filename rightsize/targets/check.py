@@ -17,7 +17,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
-from rightsize.targets.compose import DEPLOY, LEGACY
+from rightsize.targets.compose import DEPLOY, LEGACY, validate_units
 from rightsize.targets.composefile import load_compose, select, service_node
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.values import lookup, parse_value
@@ -116,6 +116,7 @@ def check_compose(
     docs = load_compose([Path(f) for f in files])
     project = project or next((str(d.data["name"]) for d in reversed(docs) if d.data.get("name")), None)
     names = select(docs, services)
+    validate_units(docs, names)
     recs = resolve(recs)
     rows: list[CheckRow] = []
     for svc in names:

@@ -91,6 +91,7 @@ def patch_compose(
             check_writable(p)
     resources = parse_only(only)
     names = select(docs, services)
+    validate_units(docs, names)
     recs = resolve(recs)
     project = project or next((str(d.data["name"]) for d in reversed(docs) if d.data.get("name")), None)
     plan = _Plan()
@@ -113,6 +114,19 @@ def patch_compose(
                 continue
             _plan_rec(docs, svc, home, rec, plan, min_confidence)
     return _execute(docs, paths, plan, dry_run=dry_run, backup=backup)
+
+
+def validate_units(docs: Sequence[Doc], names: Sequence[str]) -> None:
+    """Every resource value already in the files must parse (before anything is computed or written)."""
+    keys = [*((k,) for k in LEGACY_KEYS), *DEPLOY.values()]
+    for doc in docs:
+        for svc in names:
+            for path in keys:
+                found, value = lookup(service_node(doc, svc), path)
+                if not found or value is None or interpolated(value) or str(value).strip() == "-1":
+                    continue
+                resource = {"cpus": "cpu", "pids": "pids", "pids_limit": "pids"}.get(path[-1], "memory")
+                parse_value(resource, value, "compose", f"{doc.source}: services.{svc}.{'.'.join(path)}")
 
 
 def _home(docs: Sequence[Doc], svc: str) -> int:
@@ -219,7 +233,7 @@ def _plan_value(docs: Sequence[Doc], svc: str, home: int, w: Wanted, legacy_styl
             return False
     for path, i, exists, old in located:
         where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
-        new = format_value(w.resource, w.value, "compose", old)
+        new = format_value(w.resource, w.value, "compose", old if old is not None else _unit_hint(docs, svc))
         if (
             exists
             and old is not None
@@ -230,6 +244,15 @@ def _plan_value(docs: Sequence[Doc], svc: str, home: int, w: Wanted, legacy_styl
         if pair == ("memory", "limit"):
             _plan_swap(docs, svc, home, w, old, new, plan)
     return True
+
+
+def _unit_hint(docs: Sequence[Doc], svc: str) -> Any:
+    """A memory value the service already has, so that new ones follow its spelling (``1g`` vs ``1G``)."""
+    for path in (("mem_limit",), DEPLOY[("memory", "limit")], ("mem_reservation",), ("memswap_limit",)):
+        _, found, value = _where(docs, svc, path, 0)
+        if found and not interpolated(value):
+            return value
+    return None
 
 
 def _plan_swap(

@@ -263,7 +263,10 @@ def _replace_value(
     col = node.lc.key(key)[1]
     body = _indent(dump_copy(copy, doc.indent), col + doc.indent.mapping)
     edits.append(Edit(start, tok.end, ""))
-    edits.append(Edit(line_end(doc, tok.end), line_end(doc, tok.end), body))
+    at = line_end(doc, tok.end)
+    if at == len(doc.text) and not doc.text.endswith("\n"):
+        body = "\n" + body  # the key was on the last line, which had no newline
+    edits.append(Edit(at, at, body))
 
 
 def _indent(text: str, col: int) -> str:

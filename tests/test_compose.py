@@ -1,0 +1,300 @@
+"""Compose writer: golden before/after files, round-trip fidelity, schema, idempotence, safety."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft7Validator
+from ruamel.yaml import YAML
+from writer_recs import G, M, rec, stack_recs
+
+from rightsize.errors import RightsizeError
+from rightsize.models import Recommendation
+from rightsize.targets.compose import patch_compose
+
+FIX = Path(__file__).parent / "fixtures"
+SCHEMA = json.loads((FIX / "compose-spec" / "compose-spec.json").read_text())
+RESOURCE_KEYS = ("memory", "cpus", "pids", "mem_limit", "mem_reservation", "memswap_limit", "pids_limit")
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def copy(tmp_path: Path, *names: str) -> list[Path]:
+    out = []
+    for name in names:
+        dst = tmp_path / name
+        shutil.copy(FIX / "compose" / name, dst)
+        out.append(dst)
+    return out
+
+
+def schema_errors(path: Path) -> list[str]:
+    data = YAML(typ="safe").load(path.read_text())  # plain data, merge keys resolved as compose does
+    return [e.message for e in Draft7Validator(SCHEMA).iter_errors(data)]
+
+
+def test_stack_matches_golden_file(tmp_path: Path) -> None:
+    (path,) = copy(tmp_path, "stack.yml")
+    (result,) = patch_compose([path], stack_recs(), min_confidence=0.5)
+    assert path.read_text() == (FIX / "compose" / "stack.after.yml").read_text()
+    assert result.written
+    reasons = {(s.workload, s.resource): s.reason for s in result.skipped}
+    ollama = [s for s in result.skipped if s.workload == "sutazai/ollama" and s.resource == "memory"]
+    assert "mem_limit is interpolated (${OLLAMA_MEM:-16g}): not replaced; set it to 8G" in ollama[0].reason
+    assert ollama[0].recommended == "8G"
+    assert "reservation could exceed it" in ollama[1].reason
+    assert reasons[("frontend", "all")] == "service not in the data"
+    assert "low confidence" in reasons[("sutazai/redis", "cpu")]
+    assert "only 1h of history" in reasons[("sutazai/redis", "pids")]
+    notes = {c.key: c.note for c in result.changes}
+    assert "swap allowance of 1 GiB" in notes["services.backend.memswap_limit"]
+    assert "merge key" in notes["services.rabbitmq.deploy.resources.limits.memory"]
+
+
+def test_only_resource_scalars_differ_and_anchor_is_untouched(tmp_path: Path) -> None:
+    (path,) = copy(tmp_path, "stack.yml")
+    before = path.read_text().splitlines()
+    (result,) = patch_compose([path], stack_recs(), min_confidence=0.5)
+    removed = [ln[1:] for ln in result.diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    assert removed, "the fixture has values to change"
+    for line in removed:
+        assert line.split(":")[0].strip() in RESOURCE_KEYS, line
+    after = path.read_text().splitlines()
+    # the shared anchor block (first 11 lines: comments, flow maps, odd spacing) is byte-identical
+    assert after[:11] == before[:11]
+    data = YAML().load(path.read_text())
+    assert data["x-defaults"]["deploy"]["resources"]["limits"]["memory"] == "1g"
+    assert data["services"]["rabbitmq"]["deploy"]["resources"]["limits"]["memory"] == "384m"
+    assert data["services"]["rabbitmq"]["restart"] == "unless-stopped"  # still inherited
+
+
+def test_patched_files_validate_against_the_compose_schema(tmp_path: Path) -> None:
+    stack, base, override = copy(tmp_path, "stack.yml", "base.yml", "override.yml")
+    patch_compose([stack], stack_recs())
+    patch_compose([base, override], stack_recs())
+    for p in (stack, base, override):
+        assert schema_errors(p) == []
+
+
+def test_schema_check_catches_a_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("services:\n  a:\n    deploy:\n      resources:\n        limits:\n          memory: 5\n")
+    assert schema_errors(bad)  # memory must be a string: the validator really validates
+
+
+def test_applying_twice_changes_nothing(tmp_path: Path) -> None:
+    stack, base, override = copy(tmp_path, "stack.yml", "base.yml", "override.yml")
+    patch_compose([stack], stack_recs())
+    patch_compose([base, override], stack_recs())
+    hashes = [sha(p) for p in (stack, base, override)]
+    again = patch_compose([stack], stack_recs()) + patch_compose([base, override], stack_recs())
+    assert [sha(p) for p in (stack, base, override)] == hashes
+    assert all(r.diff == "" and not r.changes and not r.written for r in again)
+
+
+def test_multi_file_change_goes_where_the_key_lives(tmp_path: Path) -> None:
+    base, override = copy(tmp_path, "base.yml", "override.yml")
+    r_base, r_over = patch_compose([base, override], stack_recs(), only=["memory", "cpu"])
+    assert base.read_text() == (FIX / "compose" / "base.after.yml").read_text()
+    assert override.read_text() == (FIX / "compose" / "override.after.yml").read_text()
+    assert {c.key for c in r_over.changes} == {"services.postgres.deploy.resources.limits.cpus"}
+    assert "services.postgres.deploy.resources.limits.memory" in {c.key for c in r_base.changes}
+
+
+def test_dry_run_prints_a_diff_and_writes_nothing(tmp_path: Path) -> None:
+    (path,) = copy(tmp_path, "stack.yml")
+    before = sha(path)
+    (result,) = patch_compose([path], stack_recs(), dry_run=True, min_confidence=0.5)
+    assert sha(path) == before and not result.written
+    assert result.diff.startswith(f"--- {path}\n+++ {path}\n@@")
+    assert "-          memory: 2G\n+          memory: 1280M\n" in result.diff
+
+
+def test_backup_and_mode_are_kept(tmp_path: Path) -> None:
+    (path,) = copy(tmp_path, "stack.yml")
+    os.chmod(path, 0o640)
+    original = path.read_bytes()
+    (result,) = patch_compose([path], stack_recs(), backup=True)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert Path(result.extra["backup"]).read_bytes() == original
+    assert path.read_bytes() != original
+    assert not [p for p in tmp_path.iterdir() if "rightsize-tmp" in p.name]
+
+
+def _patch_text(tmp_path: Path, text: str, recs: list[Recommendation], **kw: Any) -> tuple[str, Any]:
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    (result,) = patch_compose([path], recs, **kw)
+    return path.read_text(), result
+
+
+def test_alias_gets_its_own_copy_and_a_shared_definition_is_not_edited(tmp_path: Path) -> None:
+    text = (
+        "services:\n"
+        "  a:\n"
+        "    image: x\n"
+        "    deploy:\n"
+        "      resources: &res\n"
+        "        limits:\n"
+        "          memory: 512m   # shared\n"
+        "  b:\n"
+        "    image: x\n"
+        "    deploy: {resources: *res}\n"
+    )
+    recs = [rec("p/a", "memory", None, 256 * M), rec("p/b", "memory", None, 768 * M)]
+    out, result = _patch_text(tmp_path, text, recs)
+    assert out.splitlines()[:9] == text.splitlines()[:9]  # a's anchored block untouched
+    assert out.splitlines()[9] == "    deploy: {resources: {limits: {memory: 768m}}}"
+    skipped = {s.workload: s.reason for s in result.skipped}
+    assert "shared through anchor &res" in skipped["p/a"]
+    data = YAML(typ="safe").load(out)
+    assert data["services"]["a"]["deploy"]["resources"]["limits"]["memory"] == "512m"
+
+
+def test_block_alias_replaced_by_own_block(tmp_path: Path) -> None:
+    text = (
+        "x-res: &res\n"
+        "  limits:\n"
+        "    memory: 1g\n"
+        "services:\n"
+        "  a:\n"
+        "    image: x\n"
+        "    deploy:\n"
+        "      resources: *res\n"
+        "      replicas: 1\n"
+    )
+    out, result = _patch_text(tmp_path, text, [rec("p/a", "memory", 256 * M, 512 * M)])
+    assert out == (
+        "x-res: &res\n  limits:\n    memory: 1g\nservices:\n  a:\n    image: x\n    deploy:\n"
+        "      resources:\n        limits:\n          memory: 512m\n        reservations:\n"
+        "          memory: 256m\n      replicas: 1\n"
+    )
+    assert all(c.note.startswith("was shared") or "*res" in c.note for c in result.changes)
+
+
+def test_flow_maps_empty_maps_and_no_final_newline(tmp_path: Path) -> None:
+    text = (
+        "services:\n  a: {image: x, deploy: {resources: {limits: {memory: 1g}}}}\n"
+        "  b:\n    image: y\n    deploy: {}"
+    )
+    recs = [rec("p/a", "memory", 64 * M, 128 * M), rec("p/b", "cpu", 0.5, 1.5), rec("p/b", "pids", None, 64)]
+    out, _ = _patch_text(tmp_path, text, recs)
+    assert out.splitlines()[1] == (
+        "  a: {image: x, deploy: {resources: {limits: {memory: 128m}, reservations: {memory: 64m}}}}"
+    )
+    assert out.endswith(
+        '    deploy:\n      resources:\n        limits:\n          cpus: "1.5"\n'
+        '          pids: 64\n        reservations:\n          cpus: "0.5"\n'
+    )
+    data = YAML(typ="safe").load(out)
+    assert not list(Draft7Validator(SCHEMA).iter_errors(data))
+
+
+def test_four_space_indentation_is_followed(tmp_path: Path) -> None:
+    text = "services:\n    a:\n        image: x\n"
+    out, _ = _patch_text(tmp_path, text, [rec("p/a", "memory", None, 2 * G)])
+    assert (
+        out == "services:\n    a:\n        image: x\n        deploy:\n            resources:\n"
+        "                limits:\n                    memory: 2G\n"
+    )
+
+
+def test_legacy_and_deploy_keys_both_updated_so_they_agree(tmp_path: Path) -> None:
+    text = (
+        "services:\n  a:\n    mem_limit: 1g\n"
+        "    deploy:\n      resources:\n        limits:\n          memory: 1g\n"
+    )
+    out, _result = _patch_text(tmp_path, text, [rec("p/a", "memory", None, 768 * M)])
+    data = YAML(typ="safe").load(out)
+    assert data["services"]["a"]["mem_limit"] == "768m"
+    assert data["services"]["a"]["deploy"]["resources"]["limits"]["memory"] == "768m"
+
+
+def test_project_disambiguates_and_ambiguity_is_reported(tmp_path: Path) -> None:
+    text = "services:\n  web:\n    image: x\n"
+    recs = [rec("one/web", "memory", None, 256 * M), rec("two/web", "memory", None, 512 * M)]
+    _, result = _patch_text(tmp_path, text, recs, dry_run=True)
+    assert "ambiguous" in result.skipped[0].reason
+    out, _ = _patch_text(tmp_path, text, recs, project="two")
+    assert "memory: 512M" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "kw", "message"),
+    [
+        ("services:\n  a:\n    image: x\n    image: y\n", {}, "duplicate key"),
+        ("services:\n  a: [1\n", {}, "invalid YAML"),
+        ("- just\n- a list\n", {}, "not a compose file"),
+        ("version: '3'\n", {}, "no 'services' mapping"),
+        ("services:\n  a:\n    mem_limit: lots\n", {}, "not a memory size"),
+        ("services:\n  a:\n    image: x\n", {"services": ["nope"]}, "no service named nope"),
+        ("services:\n  a:\n    image: x\n", {"only": ["disk"]}, "unknown resource disk"),
+    ],
+)
+def test_bad_input_is_one_error_and_the_file_is_byte_identical(
+    tmp_path: Path, text: str, kw: dict[str, Any], message: str
+) -> None:
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    before = sha(path)
+    with pytest.raises(RightsizeError, match=message):
+        patch_compose([path], [rec("p/a", "memory", None, 512 * M)], **kw)
+    assert sha(path) == before
+
+
+def test_read_only_file_is_refused_untouched(tmp_path: Path) -> None:
+    (path,) = copy(tmp_path, "stack.yml")
+    os.chmod(path, 0o444)
+    before = sha(path)
+    with pytest.raises(RightsizeError, match="read-only"):
+        patch_compose([path], stack_recs())
+    assert sha(path) == before
+    (dry,) = patch_compose([path], stack_recs(), dry_run=True)  # a dry run only reads
+    assert dry.diff and sha(path) == before
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_patched_file_comes_up_with_docker_compose_and_the_new_limits(
+    tmp_path: Path, docker_client: Any
+) -> None:
+    import subprocess
+    import uuid
+
+    (path,) = copy(tmp_path, "up.yml")
+    recs = [
+        rec("p/app", "memory", 32 * M, 96 * M),
+        rec("p/app", "cpu", 0.25, 0.75),
+        rec("p/legacy", "memory", 24 * M, 80 * M),
+        rec("p/legacy", "cpu", None, 0.5),
+        rec("p/legacy", "pids", None, 64),
+    ]
+    patch_compose([path], recs)
+    assert schema_errors(path) == []
+    project = f"rs5{uuid.uuid4().hex[:8]}"
+    cmd = ["docker-compose", "-p", project, "-f", str(path)]
+    try:
+        up = subprocess.run([*cmd, "up", "-d"], capture_output=True, text=True, timeout=240)
+        assert up.returncode == 0, up.stderr
+        host = {
+            c.labels["com.docker.compose.service"]: c.attrs["HostConfig"]
+            for c in docker_client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
+        }
+        assert host["app"]["Memory"] == 96 * M
+        assert host["app"]["MemoryReservation"] == 32 * M
+        assert host["app"]["NanoCpus"] == 750_000_000
+        assert host["legacy"]["Memory"] == 80 * M
+        assert host["legacy"]["MemorySwap"] == 128 * M  # the 48m swap allowance was kept
+        assert host["legacy"]["NanoCpus"] == 500_000_000
+        assert host["legacy"]["PidsLimit"] == 64
+    finally:
+        subprocess.run([*cmd, "down", "-t", "0"], capture_output=True, timeout=240)

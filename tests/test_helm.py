@@ -1,0 +1,104 @@
+"""Helm values writer: golden before/after, layouts it recognises, --map, idempotence, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+from writer_recs import M, k8s_recs, rec
+
+from rightsize.errors import RightsizeError
+from rightsize.targets.helm import candidate_names, parse_map, patch_helm
+
+FIX = Path(__file__).parent / "fixtures" / "helm"
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def values(tmp_path: Path, name: str = "values.yaml") -> Path:
+    dst = tmp_path / name
+    shutil.copy(FIX / name, dst)
+    return dst
+
+
+def test_values_match_golden_file_in_kubernetes_units(tmp_path: Path) -> None:
+    path = values(tmp_path)
+    result = patch_helm(path, k8s_recs())
+    assert path.read_text() == (FIX / "values.after.yaml").read_text()
+    data = YAML(typ="safe").load(path.read_text())
+    assert data["postgresql"]["resources"] == {
+        "limits": {"memory": "1280Mi", "cpu": "1500m"},
+        "requests": {"memory": "896Mi", "cpu": "750m"},
+    }
+    assert data["ollama"]["resources"]["limits"] == {"memory": "8Gi", "cpu": "6"}
+    reasons = {(s.workload.split("/")[-1], s.resource): s.reason for s in result.skipped}
+    assert "no per-container PID limit" in reasons[("postgresql", "pids")]
+    assert "cannot place" in reasons[("worker", "all")]
+    # the commented example under `resources: {}` and everything else survived
+    assert "  # resources:\n  #   limits:\n  #     cpu: 100m\n" in path.read_text()
+
+
+def test_twice_is_a_no_op_and_dry_run_writes_nothing(tmp_path: Path) -> None:
+    path = values(tmp_path)
+    dry = patch_helm(path, k8s_recs(), dry_run=True)
+    assert dry.diff and not dry.written and path.read_text() == (FIX / "values.yaml").read_text()
+    patch_helm(path, k8s_recs())
+    before = sha(path)
+    again = patch_helm(path, k8s_recs())
+    assert again.diff == "" and not again.changes and sha(path) == before
+
+
+def test_map_places_a_workload_at_a_new_path(tmp_path: Path) -> None:
+    path = values(tmp_path)
+    worker = "sutazai/Deployment/sutazai-worker/worker"
+    patch_helm(path, k8s_recs(), mapping=parse_map([f"{worker}=frontend.worker"]))
+    data = YAML(typ="safe").load(path.read_text())
+    assert data["frontend"] == {
+        "replicaCount": 2,
+        "worker": {"resources": {"limits": {"memory": "256Mi"}, "requests": {"memory": "128Mi"}}},
+    }
+
+
+def test_top_level_resources_for_a_single_workload(tmp_path: Path) -> None:
+    path = values(tmp_path, "single.yaml")
+    patch_helm(path, [rec("cache/Deployment/redis/redis", "memory", 96 * M, 128 * M)])
+    assert path.read_text() == (
+        "image:\n  repository: redis\n"
+        "resources:\n  requests:\n    memory: '96Mi'\n  limits:\n    memory: 128Mi\n"
+    )
+
+
+def test_candidate_names_strip_the_release_prefix() -> None:
+    assert candidate_names("shop/StatefulSet/shop-postgresql/postgresql") == ["postgresql", "shop-postgresql"]
+    assert candidate_names("shop/Deployment/shop-api/server") == ["server", "shop-api", "api"]
+    assert candidate_names("proj/backend") == ["backend"]
+
+
+@pytest.mark.parametrize(
+    ("text", "mapping", "message"),
+    [
+        ("- a\n- b\n", None, "not a Helm values file"),
+        ("a: 1\na: 2\n", None, "duplicate key"),
+        ("backend:\n  resources:\n    limits:\n      memory: lots\n", None, "not a memory size"),
+        ("backend: {}\n", {"nobody/x": "backend"}, "no such workload"),
+    ],
+)
+def test_bad_input_is_one_error_and_the_file_is_byte_identical(
+    tmp_path: Path, text: str, mapping: dict[str, str] | None, message: str
+) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text(text)
+    before = sha(path)
+    with pytest.raises(RightsizeError, match=message):
+        patch_helm(path, [rec("ns/Deployment/backend/backend", "memory", None, 512 * M)], mapping=mapping)
+    assert sha(path) == before
+
+
+def test_map_spelling_is_checked() -> None:
+    with pytest.raises(RightsizeError, match=r"WORKLOAD=dotted\.path"):
+        parse_map(["backend"])

@@ -1,0 +1,101 @@
+"""--live: update real running containers through the Engine API, and refuse unsafe limits."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+from writer_recs import M, rec
+
+from rightsize.errors import RightsizeError
+from rightsize.targets.live import apply_live
+
+pytestmark = pytest.mark.docker
+
+
+def compose_labels(project: str, service: str) -> dict[str, str]:
+    return {"com.docker.compose.project": project, "com.docker.compose.service": service}
+
+
+def test_live_update_changes_the_running_containers(run_container: Any) -> None:
+    project = f"rs5live{uuid.uuid4().hex[:6]}"
+    app = run_container(
+        "sleep 3600",
+        labels=compose_labels(project, "app"),
+        mem_limit="64m",
+        nano_cpus=500_000_000,
+        pids_limit=50,
+    )
+    quota = run_container(
+        "sleep 3600",
+        labels=compose_labels(project, "quota"),
+        mem_limit="48m",
+        memswap_limit="96m",
+        cpu_period=100_000,
+        cpu_quota=25_000,
+    )
+    other = run_container("sleep 3600", labels=compose_labels(project + "x", "app"), mem_limit="64m")
+    recs = [
+        rec(f"{project}/app", "memory", 16 * M, 96 * M),
+        rec(f"{project}/app", "cpu", 0.25, 0.75),
+        rec(f"{project}/app", "pids", None, 64),
+        rec(f"{project}/quota", "memory", None, 80 * M),
+        rec(f"{project}/quota", "cpu", None, 0.5),
+    ]
+    dry = apply_live(recs, project=project, dry_run=True)
+    assert len(dry.changes) == 6 and not dry.written
+    app.reload()
+    assert app.attrs["HostConfig"]["Memory"] == 64 * M  # a dry run changes nothing
+
+    result = apply_live(recs, project=project)
+    assert result.written and not result.skipped
+    for c in (app, quota, other):
+        c.reload()
+    host = app.attrs["HostConfig"]
+    assert (host["Memory"], host["MemoryReservation"], host["NanoCpus"], host["PidsLimit"]) == (
+        96 * M,
+        16 * M,
+        750_000_000,
+        64,
+    )
+    assert app.status == "running"  # updated in place, no restart
+    qhost = quota.attrs["HostConfig"]
+    assert qhost["Memory"] == 80 * M
+    assert qhost["MemorySwap"] == 128 * M  # swap allowance (48m) kept
+    assert (qhost["CpuQuota"], qhost["CpuPeriod"], qhost["NanoCpus"]) == (50_000, 100_000, 0)
+    assert other.attrs["HostConfig"]["Memory"] == 64 * M  # another project is not touched
+
+    again = apply_live(recs, project=project)
+    assert not again.changes  # idempotent
+
+
+def test_live_refuses_a_limit_below_current_usage(run_container: Any) -> None:
+    project = f"rs5live{uuid.uuid4().hex[:6]}"
+    # 40 MiB in tmpfs is charged to the container as shared memory: it cannot be reclaimed as cache
+    c = run_container(
+        "dd if=/dev/zero of=/dev/shm/fill bs=1M count=40 2>/dev/null; echo ready; sleep 3600",
+        labels=compose_labels(project, "hog"),
+        mem_limit="128m",
+        shm_size="64m",
+    )
+    for _ in range(100):
+        if b"ready" in c.logs():
+            break
+        time.sleep(0.1)
+    result = apply_live([rec(f"{project}/hog", "memory", None, 16 * M)], project=project)
+    (skip,) = result.skipped
+    assert "refused" in skip.reason and "below the current usage" in skip.reason
+    c.reload()
+    assert c.attrs["HostConfig"]["Memory"] == 128 * M and not result.changes
+
+
+def test_unknown_project_is_bad_input(docker_client: Any) -> None:
+    with pytest.raises(RightsizeError, match="no running containers of compose project"):
+        apply_live([rec("nope/app", "memory", None, 64 * M)], project=f"nope{uuid.uuid4().hex}")
+
+
+def test_unreachable_engine_is_one_line() -> None:
+    with pytest.raises(RightsizeError, match="cannot reach the Docker engine"):
+        apply_live([], docker_host="unix:///nonexistent/docker.sock")
