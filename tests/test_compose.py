@@ -298,3 +298,41 @@ def test_patched_file_comes_up_with_docker_compose_and_the_new_limits(
         assert host["legacy"]["PidsLimit"] == 64
     finally:
         subprocess.run([*cmd, "down", "-t", "0"], capture_output=True, timeout=240)
+
+
+def test_crlf_line_endings_are_kept(tmp_path: Path) -> None:
+    text = "services:\r\n  a:\r\n    image: x   # c\r\n    mem_limit: 1g\r\n  b:\r\n    image: y\r\n"
+    path = tmp_path / "compose.yml"
+    path.write_bytes(text.encode())
+    patch_compose([path], [rec("p/a", "memory", 256 * M, 512 * M), rec("p/b", "memory", None, 512 * M)])
+    out = path.read_bytes().decode()
+    assert "\n" not in out.replace("\r\n", "")
+    assert out.startswith(
+        "services:\r\n  a:\r\n    image: x   # c\r\n    mem_limit: 512m\r\n    mem_reservation: 256m\r\n"
+    )
+
+
+def test_unlimited_swap_and_no_cpu_limit_are_left_alone(tmp_path: Path) -> None:
+    text = "services:\n  a:\n    mem_limit: 1g\n    memswap_limit: -1\n    cpus: 2\n"
+    recs = [rec("p/a", "memory", None, 512 * M), rec("p/a", "cpu", 0.5, None)]  # KRR-style: no CPU limit
+    out, result = _patch_text(tmp_path, text, recs)
+    assert out == "services:\n  a:\n    mem_limit: 512m\n    memswap_limit: -1\n    cpus: 2\n"
+    reasons = " | ".join(s.reason for s in result.skipped)
+    assert "memswap_limit -1 left as it is" in reasons
+    assert "no CPU limit recommended" in reasons
+    assert "compose has none for a CPU reservation" in reasons
+
+
+def test_services_filter_limits_the_work(tmp_path: Path) -> None:
+    (path,) = copy(tmp_path, "stack.yml")
+    (result,) = patch_compose([path], stack_recs(), services=["backend"], dry_run=True)
+    assert {c.workload for c in result.changes} == {"sutazai/backend"}
+
+
+def test_a_symlinked_file_stays_a_link(tmp_path: Path) -> None:
+    (real,) = copy(tmp_path, "stack.yml")
+    link = tmp_path / "docker-compose.yml"
+    link.symlink_to(real)
+    patch_compose([link], stack_recs(), min_confidence=0.5)
+    assert link.is_symlink()
+    assert real.read_text() == (FIX / "compose" / "stack.after.yml").read_text()

@@ -99,3 +99,57 @@ def test_unknown_project_is_bad_input(docker_client: Any) -> None:
 def test_unreachable_engine_is_one_line() -> None:
     with pytest.raises(RightsizeError, match="cannot reach the Docker engine"):
         apply_live([], docker_host="unix:///nonexistent/docker.sock")
+
+
+@pytest.mark.slow
+def test_cli_apply_live_uses_the_real_analysis(tmp_path: Any, run_container: Any, capsys: Any) -> None:
+    """A small dataset through the real analysis, then `apply --live` on a real container."""
+    import random
+
+    from rightsize.analysis.recommend import recommend
+    from rightsize.cli import main
+    from rightsize.store import append, to_table
+
+    project = f"rs5cli{uuid.uuid4().hex[:6]}"
+    rnd = random.Random(5)
+    t0 = 1_767_225_600_000  # 2026-01-01T00:00Z, ms
+    rows = [
+        {
+            "ts": t0 + i * 10_000,
+            "host": "h",
+            "workload": f"{project}/app",
+            "container_id": "c1",
+            "container": f"{project}_app_1",
+            "image": "busybox",
+            "cpu_cores": 0.05 + rnd.random() * 0.05,
+            "mem_working_set": int((20 + rnd.random() * 4) * M),
+            "mem_rss": int(18 * M),
+            "pids": 3,
+            "mem_limit": 256 * M,
+            "cpu_limit": 2.0,
+            "pids_limit": 500,
+            "oom_kills": 0,
+            "restarts": 0,
+        }
+        for i in range(3 * 360)  # 3 hours at 10 s
+    ]
+    append(tmp_path / "data", to_table(rows), "samples", host="h")
+    c = run_container(
+        "sleep 3600",
+        labels=compose_labels(project, "app"),
+        mem_limit="256m",
+        nano_cpus=2_000_000_000,
+        pids_limit=500,
+    )
+    recs = {r.resource: r for r in recommend(tmp_path / "data")}
+    assert recs["memory"].ok and recs["pids"].ok
+
+    with pytest.raises(SystemExit) as exc:
+        main(["apply", "--live", "--project", project, "--data", str(tmp_path / "data")])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0, out
+    c.reload()
+    host = c.attrs["HostConfig"]
+    assert host["Memory"] == int(recs["memory"].recommended.limit)
+    assert host["PidsLimit"] == int(recs["pids"].recommended.limit)
+    assert f"{project}/app ({c.name}): Memory: 256M -> " in out

@@ -61,8 +61,10 @@ class Outcome:
 def apply_edits(text: str, edits: list[Edit]) -> str:
     """Splice edits into text (edits never overlap: each touches its own token or insertion point)."""
     out = text
+    crlf = "\r\n" in text  # added lines follow the file's line endings
     for e in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
-        out = out[: e.start] + e.text + out[e.end :]
+        piece = e.text.replace("\n", "\r\n") if crlf else e.text
+        out = out[: e.start] + piece + out[e.end :]
     return out
 
 

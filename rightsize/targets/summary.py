@@ -17,7 +17,8 @@ def summarize(results: Sequence[PatchResult], *, dry_run: bool) -> str:
         lines.append(f"{r.target}: {len(r.changes)} {verb}, {len(r.skipped)} skipped{state}")
         for c in r.changes:
             note = f"  ({c.note})" if c.note else ""
-            lines.append(f"  {c.workload}: {c.key}: {c.old or '(unset)'} -> {c.new}{note}")
+            who = c.workload if c.target == r.target else f"{c.workload} ({c.target})"  # live: the container
+            lines.append(f"  {who}: {c.key}: {c.old or '(unset)'} -> {c.new}{note}")
         for s in r.skipped:
             rec = f" [recommended {s.recommended}]" if s.recommended else ""
             lines.append(f"  skipped {s.workload} {s.resource}: {s.reason}{rec}")
