@@ -74,18 +74,18 @@ def markers(samples: pd.DataFrame, events: pd.DataFrame | None) -> Markers:
             if k == "die":
                 died.add(cid)
         return Markers(oom=t[kind == "oom"], restarts=t[again])
-    found: dict[str, list[float]] = {"oom_kills": [], "restarts": []}
     t_all = ts_ms(samples)
-    for column, times in found.items():
+    ids = pd.factorize(samples["container_id"])[0] if "container_id" in samples else np.zeros(len(t_all), int)
+    order = np.lexsort((t_all, ids))  # each container's samples together, in time order
+    same = ids[order][1:] == ids[order][:-1]
+    found = []
+    for column in ("oom_kills", "restarts"):
         if column not in samples:
+            found.append(np.zeros(0))
             continue
-        counter = samples[column].to_numpy(dtype=np.float64)
-        ids = samples["container_id"].astype(str).to_numpy()
-        for cid in np.unique(ids):
-            pick = np.flatnonzero(ids == cid)
-            steps = np.flatnonzero(np.diff(counter[pick]) > 0) + 1
-            times.extend(t_all[pick[steps]].tolist())
-    return Markers(oom=np.sort(np.array(found["oom_kills"])), restarts=np.sort(np.array(found["restarts"])))
+        counter = samples[column].to_numpy(dtype=np.float64)[order]
+        found.append(np.sort(t_all[order][1:][same & (np.diff(counter) > 0)]))
+    return Markers(oom=found[0], restarts=found[1])
 
 
 def _axis(letter: str, n: int) -> str:

@@ -1,0 +1,163 @@
+"""Benchmark: the HTML report for 50 services x 14 days at 10 s (6,048,000 samples).
+
+Target (issue 6): file <= 10 MB, written in <= 15 s. Measured in the same run:
+
+- ours: ``rightsize.report`` (recommend + load + min/max envelope per bucket + page), end to end;
+- baseline "no downsampling": the same page with every sample plotted (buckets larger than the
+  history), i.e. what plotting the raw frames gives;
+- baseline "stride": the naive way to fit the same point budget (every k-th sample), scored on
+  how many of each series' true peaks it still shows, against the envelope's.
+
+Run:  python3 benchmarks/report.py            (generates the seeded dataset under /tmp once)
+      python3 benchmarks/report.py --services 10 --days 3     (smaller, quicker)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rightsize.report.downsample import minmax_envelope
+from rightsize.report.html import report
+from rightsize.store import append, load, to_table
+
+MIB = 2**20
+
+
+def generate(root: Path, services: int, days: int, interval: int, seed: int = 42) -> Path:
+    """A seeded dataset: daily cycles, slow leaks with OOM kills, short spikes, bursty CPU."""
+    marker = root / f".complete-{services}x{days}d-{interval}s-{seed}"
+    if marker.exists():
+        return root
+    rng = np.random.default_rng(seed)
+    per_day = 86400 // interval
+    start = int(pd.Timestamp("2026-11-01", tz="UTC").value // 10**6)
+    base = rng.uniform(64, 3000, services) * MIB
+    limit = np.ceil(base * rng.uniform(1.5, 4, services) / (256 * MIB)) * 256 * MIB
+    leaky = rng.random(services) < 0.1
+    for day in range(days):
+        rows = []
+        events = []
+        for s in range(services):
+            i = np.arange(day * per_day, (day + 1) * per_day)
+            t = start + i.astype(np.int64) * interval * 1000
+            cycle = np.sin(2 * np.pi * i * interval / 86400)
+            mem = base[s] * (1 + 0.15 * cycle) + rng.normal(0, base[s] * 0.02, per_day)
+            if leaky[s]:  # grows until the limit, is OOM-killed, restarts
+                phase = (i * interval) % (5 * 86400) / (5 * 86400)
+                mem = base[s] + phase * (limit[s] - base[s])
+                for k in np.flatnonzero(np.diff(phase) < 0) + 1:
+                    events += [
+                        {
+                            "ts": int(t[k]),
+                            "workload": f"bench/svc{s:02d}",
+                            "container_id": f"c{s}",
+                            "container": f"svc{s:02d}-1",
+                            "kind": kind,
+                            "host": "bench",
+                        }
+                        for kind in ("oom", "die", "start")
+                    ]
+            spikes = rng.random(per_day) < 0.0003
+            mem[spikes] *= rng.uniform(1.3, 2.0, spikes.sum())
+            mem = np.minimum(mem, limit[s])
+            cpu = rng.gamma(1.5, 0.05 + 0.3 * rng.random(), per_day) * (1 + 0.5 * cycle.clip(0))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "ts": t,
+                        "host": "bench",
+                        "workload": f"bench/svc{s:02d}",
+                        "container_id": f"c{s}",
+                        "container": f"svc{s:02d}-1",
+                        "image": f"svc{s:02d}:1",
+                        "cpu_cores": cpu,
+                        "mem_working_set": mem.astype(np.int64),
+                        "mem_rss": (mem * 0.8).astype(np.int64),
+                        "mem_peak": (mem * 1.03).astype(np.int64),
+                        "pids": rng.integers(5, 60, per_day).astype(np.int32),
+                        "mem_limit": int(limit[s]),
+                        "cpu_limit": 2.0,
+                        "oom_kills": np.int32(0),
+                        "restarts": np.int32(0),
+                    }
+                )
+            )
+        append(root, to_table(pd.concat(rows, ignore_index=True)), host="bench")
+        if events:
+            append(root, to_table(events, "events"), "events", host="bench")
+    marker.touch()
+    return root
+
+
+def timed(label: str, fn: object) -> tuple[float, Path]:
+    gc.collect()
+    t0 = time.perf_counter()
+    path = fn()  # type: ignore[operator]
+    seconds = time.perf_counter() - t0
+    print(f"{label:<34} {seconds:7.1f} s  {path.stat().st_size / 1e6:8.1f} MB")
+    return seconds, path
+
+
+def peaks_shown(ds: Path, buckets: int) -> tuple[float, float]:
+    """Share of (service, day) working-set maxima that the plotted points show (within 1%):
+    the min/max envelope vs taking every k-th sample for the same number of points."""
+    frame = load(ds, columns=["ts", "workload", "mem_working_set"])
+    shown_env = shown_stride = total = 0
+    for _, g in frame.groupby("workload", sort=False):
+        t = g["ts"].to_numpy(dtype="datetime64[ms]").astype(np.int64).astype(float)
+        v = g["mem_working_set"].to_numpy(dtype=float)
+        k = max(1, len(v) // (2 * buckets))
+        truth = _daily_max(t, v, t[0])
+        env = _daily_max(*minmax_envelope(t, v, buckets), t[0])
+        stride = _daily_max(t[::k], v[::k], t[0])
+        total += len(truth)
+        shown_env += int((env.reindex(truth.index) >= 0.99 * truth).sum())
+        shown_stride += int((stride.reindex(truth.index) >= 0.99 * truth).sum())
+    return shown_env / total, shown_stride / total
+
+
+def _daily_max(t: np.ndarray, v: np.ndarray, t0: float) -> pd.Series:
+    return pd.Series(v).groupby(((t - t0) // 86_400_000).astype(int)).max()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--services", type=int, default=50)
+    ap.add_argument("--days", type=int, default=14)
+    ap.add_argument("--interval", type=int, default=10)
+    ap.add_argument("--root", default="/tmp/rightsize-report-bench")
+    ap.add_argument("--skip-full", action="store_true", help="skip the no-downsampling baseline")
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    ds = Path(args.root) / f"{args.services}x{args.days}d-{args.interval}s"
+    t0 = time.perf_counter()
+    generate(ds, args.services, args.days, args.interval)
+    n = args.services * args.days * 86400 // args.interval
+    print(
+        f"dataset: {args.services} services x {args.days} days at {args.interval} s = {n:,} samples "
+        f"({time.perf_counter() - t0:.1f} s to generate or find) in {ds}"
+    )
+    out = ds.parent / "out"
+    out.mkdir(exist_ok=True)
+    print(f"{'':<34} {'time':>9}  {'size':>11}")
+    ours, path = timed("ours (500 min/max buckets)", lambda: report(ds, out=out / "ours.html"))
+    verdict = "OK" if ours <= 15 and path.stat().st_size <= 10e6 else "OVER TARGET"
+    print(f"{'':<34} target <= 15 s, <= 10 MB: {verdict}")
+    if not args.skip_full:
+        timed("baseline: no downsampling", lambda: report(ds, out=out / "full.html", buckets=10**7))
+    env, stride = peaks_shown(ds, 500)
+    print(
+        f"daily working-set peaks visible at 1,000 points/series: min/max envelope {env:.0%}, "
+        f"stride (every k-th sample) {stride:.0%}"
+    )
+
+
+if __name__ == "__main__":
+    main()

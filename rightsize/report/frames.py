@@ -1,0 +1,58 @@
+"""Split millions of samples into per-workload frames for the charts, quickly.
+
+``groupby().indices`` plus ``take`` on every column (strings included) costs seconds on 6 M rows;
+factorizing the workload once, a stable radix sort of its integer codes and slicing numeric
+arrays costs a fraction of that. Rows keep their order inside a workload; the chart functions
+sort by time themselves where it matters (the envelope, the step lines, the counters).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rightsize.report.charts import COLUMNS
+
+META = (("container", "containers"), ("image", "images"), ("host", "hosts"))
+
+
+def split(samples: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, list[str]]]]:
+    """``({workload: frame with the chart columns}, {workload: {"containers": [...], ...}})``."""
+    if not len(samples):
+        return {}, {}
+    codes, names = pd.factorize(samples["workload"])
+    small = codes.astype(np.int16) if len(names) < 2**15 else codes  # 16-bit keys: numpy radix-sorts
+    order = np.argsort(small, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    columns: dict[str, np.ndarray] = {"ts": samples["ts"].to_numpy(dtype="datetime64[ms]")[order]}
+    for column in COLUMNS:
+        if column == "ts" or column not in samples:
+            continue
+        series = samples[column]
+        if column == "container_id":  # only compared for equality: integer codes will do
+            columns[column] = pd.factorize(series)[0][order]
+        else:
+            columns[column] = series.to_numpy(dtype=np.float64, na_value=np.nan)[order]
+    groups = {
+        str(name): pd.DataFrame({c: v[bounds[k] : bounds[k + 1]] for c, v in columns.items()}, copy=False)
+        for k, name in enumerate(names)
+    }
+    return groups, _meta(samples, codes, names)
+
+
+def _meta(samples: pd.DataFrame, codes: np.ndarray, names: pd.Index) -> dict[str, dict[str, list[str]]]:
+    out: dict[str, dict[str, list[str]]] = {str(name): {} for name in names}
+    for column, label in META:
+        if column not in samples:
+            continue
+        vcodes, values = pd.factorize(samples[column])
+        width = len(values) + 1  # code 0 = missing
+        for pair in np.unique(codes.astype(np.int64) * width + (vcodes + 1)).tolist():
+            w, v = divmod(pair, width)
+            entry = out[str(names[w])].setdefault(label, [])
+            if v:
+                entry.append(str(values[v - 1]))
+    for lists in out.values():
+        for values_list in lists.values():
+            values_list.sort()
+    return out
