@@ -76,6 +76,54 @@ def recommend(
 
 # --- backtest ---
 
+
+@app.command()
+def backtest(
+    data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
+    train: str = typer.Option("14d", help="Training window: each strategy is fitted on this much history."),
+    test: str = typer.Option("7d", help="Test window right after it, where the limits are scored."),
+    every: str = typer.Option("7d", help="Slide the windows by this much."),
+    strategies: str | None = typer.Option(
+        None, help="Comma-separated default,krr,vpa,current (default: all; current if the data has limits)."
+    ),
+    fmt: str = typer.Option("table", "--format", help="table|json."),
+    workload: str | None = typer.Option(None, help="Only workloads matching these globs (comma-separated)."),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override a setting: [STRATEGY.]NAME=VALUE (default strategy if none; repeatable)."
+    ),
+) -> None:
+    """Replay history: fit each strategy on a training window, score its limits on the next window."""
+    import json
+
+    from rightsize.analysis.backtest import backtest as run_backtest
+    from rightsize.analysis.backtest import format_table, parse_overrides
+
+    if fmt not in ("table", "json"):
+        raise RightsizeError(f"--format {fmt!r}: choose table or json")
+    result = run_backtest(
+        data, train=train, test=test, every=every, strategies=strategies,
+        overrides=parse_overrides(set_), workloads=workload,
+    )  # fmt: skip
+    typer.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else format_table(result))
+
+
+@app.command("import")
+def import_(
+    file: str = typer.Argument(..., help="The trace: a Parquet or CSV file."),
+    map_: str = typer.Option(
+        ..., "--map", help="SAMPLES_COLUMN=TRACE_COLUMN,...: workload, ts, cpu_cores, mem_working_set, ..."
+    ),
+    out: str = typer.Option(..., "--out", help="Dataset folder to write into (created if missing)."),
+    where: str | None = typer.Option(None, help="Import only rows where this boolean column is true."),
+    host: str = typer.Option("import", help="Value of the host column (and file name prefix)."),
+) -> None:
+    """Import an outside trace into the samples dataset through a column mapping."""
+    from rightsize.importer import import_trace, parse_mapping
+
+    rows = import_trace(file, parse_mapping(map_), out, where=where, host=host)
+    typer.echo(f"imported {rows} rows into {out}")
+
+
 # --- apply ---
 
 

@@ -1,0 +1,323 @@
+"""Rolling backtest: fit each strategy on a training window, apply its limits to the next test window.
+
+Per workload, windows start at its first sample and slide by ``every``: train on [s, s+train), score
+on [s+train, s+train+test), while the test window lies inside the history. Nothing from a test window
+reaches the fit of that window. ``current`` is what the samples say the workload ran with at the
+end of the training window. A strategy does learn from earlier windows, as it would when run every
+week: each earlier test window in which usage exceeded the limit it set counts as an OOM kill at that limit
+(``History.oom_limits``), as the kill would be in the events of a real run.
+
+``current`` is the pseudo-strategy "what the dataset ran with": the limits recorded in the samples
+(hand-provisioned sizes in a trace), scored sample by sample on the same test windows.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rightsize.analysis.scoring import FIELDS, Limits, Score, score_window, summarize
+from rightsize.analysis.series import Series, load_series
+from rightsize.errors import RightsizeError
+from rightsize.models import Recommendation, Values
+from rightsize.units import format_duration, parse_duration
+
+CURRENT = "current"
+DEFAULT_STRATEGIES = ("default", "krr", "vpa")
+
+
+@dataclass(frozen=True)
+class Window:
+    """Index ranges into one Series: train [train_lo, train_hi), test [test_lo, test_hi); times in ms."""
+
+    start: int
+    train_lo: int
+    train_hi: int
+    test_lo: int
+    test_hi: int
+    test_start: int
+    test_end: int
+
+
+def windows(ts: np.ndarray, train_ms: int, test_ms: int, every_ms: int) -> list[Window]:
+    """The rolling windows over sorted ``ts`` whose test window ends inside the history."""
+    if not len(ts):
+        return []
+    first, last = int(ts[0]), int(ts[-1])
+    count = (last - first - train_ms - test_ms) // every_ms + 1
+    if count <= 0:
+        return []
+    starts = first + every_ms * np.arange(count, dtype=np.int64)
+    edges = np.searchsorted(
+        ts, np.stack([starts, starts + train_ms, starts + train_ms + test_ms]), side="left"
+    )
+    return [
+        Window(int(s), int(a), int(b), int(b), int(c), int(s + train_ms), int(s + train_ms + test_ms))
+        for s, a, b, c in zip(starts, edges[0], edges[1], edges[2], strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class WorkloadScore:
+    workload: str
+    scores: dict[str, Score]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"workload": self.workload, "strategies": {k: v.to_dict() for k, v in self.scores.items()}}
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    train_seconds: float
+    test_seconds: float
+    every_seconds: float
+    strategies: dict[str, Score]
+    workloads: tuple[WorkloadScore, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "train": format_duration(self.train_seconds),
+            "test": format_duration(self.test_seconds),
+            "every": format_duration(self.every_seconds),
+            "strategies": {k: v.to_dict() for k, v in self.strategies.items()},
+            "workloads": [w.to_dict() for w in self.workloads],
+        }
+
+
+def _values(rec: Recommendation | None) -> Values | None:
+    return rec.recommended if rec is not None and rec.recommended is not None else None
+
+
+def _limit_at(s: Series, column: str, at: int) -> float | None:
+    """The dataset's value of ``column`` at the latest sample before ``at`` (ms)."""
+    i = int(np.searchsorted(s.ts, at, side="left")) - 1
+    if i < 0:
+        return None
+    v = float(s[column][i])
+    return v if np.isfinite(v) and v > 0 else None
+
+
+def _dataset_current(s: Series, at: int) -> dict[str, Values]:
+    return {
+        "memory": Values(_limit_at(s, "mem_reservation", at), _limit_at(s, "mem_limit", at)),
+        "cpu": Values(None, _limit_at(s, "cpu_limit", at)),
+        "pids": Values(None, _limit_at(s, "pids_limit", at)),
+    }
+
+
+def _ooms_between(s: Series, lo: int, hi: int) -> np.ndarray:
+    """Limits in force at the real OOM kills with lo <= ts < hi (NaN where none was set)."""
+    a, b = np.searchsorted(s.oom_ts, [lo, hi], side="left")
+    return np.array(
+        [_limit_at(s, "mem_limit", int(t) + 1) or np.nan for t in s.oom_ts[a:b]], dtype=np.float64
+    )
+
+
+def _run_strategy(strategy: Any, s: Series, wins: list[Window]) -> list[np.ndarray]:
+    """Fit/score one strategy over one workload's windows, carrying its limits and overruns forward."""
+    from rightsize.analysis.history import History
+
+    rows: list[np.ndarray] = []
+    prev: Limits | None = None
+    feedback: list[float] = []  # limits this strategy set that the usage exceeded (= OOM kills)
+    mem, peak, cpu = s["mem_working_set"], s["mem_peak"], s["cpu_cores"]
+    thr, pids = s["cpu_throttled"], s["pids"]
+    for w in wins:
+        tr = slice(w.train_lo, w.train_hi)
+        te = slice(w.test_lo, w.test_hi)
+        if w.test_hi <= w.test_lo or w.train_hi <= w.train_lo:
+            continue
+        real = _ooms_between(s, w.start, w.test_start)
+        h = History(
+            s.workload, s.ts[tr], mem[tr], peak[tr], cpu[tr], thr[tr], pids[tr],
+            current=_dataset_current(s, w.test_start),
+            oom_limits=(*real.tolist(), *feedback),
+        )  # fmt: skip
+        recs = {r.resource: r for r in strategy.recommend(h)}
+        m, c = _values(recs.get("memory")), _values(recs.get("cpu"))
+        if m is None or (m.limit is None and m.reservation is None):
+            continue
+        lim = Limits(
+            mem_limit=m.limit if m.limit is not None else m.reservation,
+            mem_reservation=m.reservation,
+            cpu_limit=c.limit if c else None,
+            cpu_reservation=(c.reservation if c.reservation is not None else c.limit) if c else None,
+        )
+        row = score_window(
+            mem[te], cpu[te], float(lim.mem_limit or np.nan), lim.cpu_reservation,
+            _ooms_between(s, w.test_start, w.test_end),
+            changed=prev is not None and not lim.same_limits(prev),
+        )  # fmt: skip
+        if row is None:
+            continue
+        rows.append(row)
+        if row[FIELDS.index("overrun")]:
+            feedback.append(float(lim.mem_limit or np.nan))
+        prev = lim
+    return rows
+
+
+def _run_current(s: Series, wins: list[Window]) -> list[np.ndarray]:
+    """Score the dataset's own limits (per sample) on the same test windows."""
+    rows: list[np.ndarray] = []
+    prev: tuple[float, float] | None = None
+    for w in wins:
+        te = slice(w.test_lo, w.test_hi)
+        if w.test_hi <= w.test_lo:
+            continue
+        lim = s["mem_limit"][te]
+        cres = s["cpu_limit"][te]
+        last = (float(lim[-1]), float(cres[-1]))
+        changed = prev is not None and not np.array_equal(np.array(prev), np.array(last), equal_nan=True)
+        row = score_window(
+            s["mem_working_set"][te], s["cpu_cores"][te], lim, cres,
+            _ooms_between(s, w.test_start, w.test_end), changed=changed,
+        )  # fmt: skip
+        if row is None:
+            continue
+        rows.append(row)
+        prev = last
+    return rows
+
+
+def _strategy_names(strategies: Sequence[str] | str | None, has_limits: bool) -> list[str]:
+    if strategies is None:
+        return [*DEFAULT_STRATEGIES, *([CURRENT] if has_limits else [])]
+    names = [n.strip() for n in (strategies.split(",") if isinstance(strategies, str) else strategies)]
+    names = [n for n in names if n]
+    if not names:
+        raise RightsizeError("--strategies: name at least one strategy")
+    if len(set(names)) != len(names):
+        raise RightsizeError(f"--strategies names a strategy twice: {','.join(names)}")
+    return names
+
+
+def _duration_ms(value: str | float, what: str) -> int:
+    ms = round(parse_duration(value) * 1000)
+    if ms <= 0:
+        raise RightsizeError(f"--{what} must be longer than 0 (got {value!r})")
+    return ms
+
+
+def backtest(
+    data: str | os.PathLike[str] | pd.DataFrame | None = None,
+    *,
+    train: str | float = "14d",
+    test: str | float = "7d",
+    every: str | float = "7d",
+    strategies: Sequence[str] | str | None = None,
+    overrides: Mapping[str, Mapping[str, str]] | None = None,
+    workloads: str | None = None,
+    events: pd.DataFrame | None = None,
+) -> BacktestResult:
+    """Rolling train/test evaluation of ``strategies`` on ``data`` (a dataset path or samples frame;
+    None = the bundled sample, with a warning).
+
+    ``strategies`` defaults to default, krr, vpa, plus ``current`` when the data records limits.
+    ``overrides`` maps a strategy name to its ``--set`` values; ``workloads`` is a comma-separated
+    list of glob patterns.
+    """
+    from rightsize.analysis.strategies import get_strategy
+
+    if data is None:
+        from rightsize.analysis.recommend import SampleDataWarning, sample_path
+
+        data = sample_path()
+        warnings.warn(
+            f"no --data given: using the bundled SYNTHETIC sample at {data}", SampleDataWarning, stacklevel=2
+        )
+    train_ms, test_ms, every_ms = (
+        _duration_ms(train, "train"),
+        _duration_ms(test, "test"),
+        _duration_ms(every, "every"),
+    )
+    explicit = _strategy_names(strategies, True) if strategies is not None else []
+    for n in explicit:
+        if n != CURRENT:
+            get_strategy(n)  # an unknown name fails before the data is read
+    series = load_series(data, events)
+    if workloads:
+        pats = [p.strip() for p in workloads.split(",") if p.strip()]
+        series = [s for s in series if any(fnmatch.fnmatchcase(s.workload, p) for p in pats)]
+        if not series:
+            raise RightsizeError(f"no workload matches {workloads!r}")
+    has_limits = any(np.isfinite(s["mem_limit"]).any() for s in series)
+    names = _strategy_names(strategies, has_limits)
+    unknown = set(overrides or {}) - set(names)
+    if unknown:
+        raise RightsizeError(f"--set names strategy {', '.join(sorted(unknown))}, which is not backtested")
+    fitted = {n: get_strategy(n, dict((overrides or {}).get(n, {}))) for n in names if n != CURRENT}
+    per: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    ws: list[WorkloadScore] = []
+    for s in series:
+        wins = windows(s.ts, train_ms, test_ms, every_ms)
+        scores = {}
+        for n in names:
+            rows = _run_current(s, wins) if n == CURRENT else _run_strategy(fitted[n], s, wins)
+            per[n].extend(rows)
+            scores[n] = summarize(np.array(rows))
+        ws.append(WorkloadScore(s.workload, scores))
+    if not any(per.values()):
+        raise RightsizeError(
+            f"no window to score: every workload's history is shorter than train + test "
+            f"({format_duration((train_ms + test_ms) / 1000)})"
+        )
+    return BacktestResult(
+        train_ms / 1000, test_ms / 1000, every_ms / 1000,
+        {n: summarize(np.array(per[n])) for n in names},
+        tuple(ws),
+    )  # fmt: skip
+
+
+def format_table(result: BacktestResult) -> str:
+    """The per-strategy summary as an aligned text table."""
+    head = ("strategy", "windows", "mem overruns", "mem alloc/used", "mem slack", "cpu slack",
+            "cpu > reservation", "limit changes")  # fmt: skip
+    lines = [head]
+    for name, sc in result.strategies.items():
+        lines.append((
+            name, str(sc.windows),
+            "-" if sc.mem_overrun_share is None else f"{sc.mem_overrun_share:.2%} ({sc.mem_overruns})",
+            "-" if sc.mem_alloc_ratio is None else f"{sc.mem_alloc_ratio:.2f}x",
+            _pct(sc.mem_slack), _pct(sc.cpu_slack), _pct(sc.cpu_over_reservation_share),
+            str(sc.limit_changes),
+        ))  # fmt: skip
+    widths = [max(len(r[i]) for r in lines) for i in range(len(head))]
+    out = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in lines
+    ]
+    title = (
+        f"backtest: train {format_duration(result.train_seconds)}, "
+        f"test {format_duration(result.test_seconds)}, every {format_duration(result.every_seconds)}; "
+        f"{len(result.workloads)} workloads"
+    )
+    return "\n".join([title, *out])
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def parse_overrides(items: Sequence[str] | None) -> dict[str, dict[str, str]]:
+    """``["default.mem_margin=0.3", "krr.mem_margin=0.2", "cpu_margin=0.5"]`` -> per-strategy overrides.
+
+    A name without ``STRATEGY.`` applies to ``default``.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RightsizeError(f"--set expects [STRATEGY.]NAME=VALUE, got {item!r}")
+        strategy, dot, name = key.strip().rpartition(".")
+        out.setdefault(strategy if dot else "default", {})[name] = value.strip()
+    return out

@@ -1,0 +1,205 @@
+"""Import an outside trace (Parquet or CSV) into the samples dataset through a column mapping.
+
+``--map workload=vm,ts=time,cpu_cores=cpu,mem_working_set=mem`` names, for each samples column, the
+trace column that holds it. The file is read in batches (Parquet row groups / CSV blocks) and
+written in a few large appends, so a 12 M row trace never sits in memory whole.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from rightsize import store
+from rightsize.errors import RightsizeError
+
+REQUIRED = ("workload", "ts")
+USAGE = ("cpu_cores", "mem_working_set")
+_BATCH_ROWS = 1 << 20
+_FLUSH_ROWS = 4 << 20  # rows buffered per append: few, large files, bounded memory
+_TS = pa.timestamp("ms", tz="UTC")
+
+
+def parse_mapping(text: str) -> dict[str, str]:
+    """``"workload=vm,ts=time"`` -> ``{"workload": "vm", "ts": "time"}`` (RightsizeError if malformed)."""
+    mapping: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise RightsizeError(f"bad --map entry {part!r}: expected SAMPLES_COLUMN=TRACE_COLUMN")
+        if key in mapping:
+            raise RightsizeError(f"--map names {key!r} twice")
+        mapping[key] = value
+    return mapping
+
+
+def import_trace(
+    file: str | os.PathLike[str],
+    mapping: dict[str, str],
+    out: str | os.PathLike[str],
+    where: str | None = None,
+    host: str = "import",
+) -> int:
+    """Copy ``file`` into the dataset at ``out`` (samples schema); returns the number of rows written.
+
+    ``mapping`` maps samples columns to trace columns; ``workload`` and ``ts`` are required, and at
+    least one of ``cpu_cores``/``mem_working_set``. ``where`` names a boolean trace column: only rows
+    where it is true are imported. Unmapped columns are null, except ``host`` (the ``host`` argument)
+    and ``container_id``/``container`` (the workload).
+    """
+    path = Path(file)
+    if not path.is_file():
+        raise RightsizeError(f"no trace file at {path}")
+    _check_mapping(mapping)
+    reader = _open(path)
+    columns = next(reader)
+    assert isinstance(columns, list)
+    needed = sorted({*mapping.values(), *([where] if where else [])})
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise RightsizeError(
+            f"{path.name} has no column {', '.join(repr(c) for c in missing)} (it has: {', '.join(columns)})"
+        )
+    written = 0
+    buffer: list[pa.Table] = []
+    buffered = 0
+    for batch in reader:
+        assert isinstance(batch, pa.RecordBatch)
+        table = _convert(pa.Table.from_batches([batch]), mapping, where, host)
+        if table.num_rows:
+            buffer.append(table)
+            buffered += table.num_rows
+        if buffered >= _FLUSH_ROWS:
+            written += _flush(out, buffer, host)
+            buffer, buffered = [], 0
+    if buffer:
+        written += _flush(out, buffer, host)
+    return written
+
+
+def _flush(out: str | os.PathLike[str], tables: list[pa.Table], host: str) -> int:
+    """Append sorted by time, one UTC day at a time (store.append then scans each day's rows once)."""
+    table = pa.concat_tables(tables)
+    table = table.take(pc.sort_indices(table, [("ts", "ascending")]))
+    ms = table["ts"].combine_chunks().cast(pa.int64()).to_numpy()
+    day = ms // 86_400_000
+    cuts = np.flatnonzero(np.diff(day)) + 1
+    for start, stop in zip(np.r_[0, cuts], np.r_[cuts, len(ms)], strict=True):
+        store.append(out, table.slice(int(start), int(stop - start)), "samples", host)
+    return table.num_rows
+
+
+def _check_mapping(mapping: dict[str, str]) -> None:
+    names = store.SAMPLES_SCHEMA.names
+    unknown = [k for k in mapping if k not in names]
+    if unknown:
+        raise RightsizeError(
+            f"--map: unknown samples column {', '.join(map(repr, unknown))} (known: {', '.join(names)})"
+        )
+    absent = [k for k in REQUIRED if k not in mapping]
+    if absent:
+        raise RightsizeError(f"--map must name {' and '.join(absent)} (e.g. --map workload=vm,ts=time,...)")
+    if not any(k in mapping for k in USAGE):
+        raise RightsizeError(
+            "--map must name cpu_cores or mem_working_set: there is nothing to recommend from"
+        )
+
+
+def _open(path: Path) -> Iterator[list[str] | pa.RecordBatch]:
+    """First yields the column names, then record batches."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            pf = pq.ParquetFile(path)
+            yield list(pf.schema_arrow.names)
+            yield from pf.iter_batches(batch_size=_BATCH_ROWS)
+        elif suffix in (".csv", ".gz", ".txt"):
+            csv = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=64 << 20))
+            yield list(csv.schema.names)
+            yield from csv
+        else:
+            raise RightsizeError(f"{path.name}: unknown trace format (expected .parquet or .csv)")
+    except (OSError, pa.ArrowException) as exc:
+        raise RightsizeError(
+            f"cannot read {path.name}: {str(exc).splitlines()[0] if str(exc) else exc!r}"
+        ) from None
+
+
+def _convert(table: pa.Table, mapping: dict[str, str], where: str | None, host: str) -> pa.Table:
+    if where is not None:
+        mask = table[where]
+        if not pa.types.is_boolean(mask.type):
+            raise RightsizeError(f"--where {where}: column is {mask.type}, not boolean")
+        table = table.filter(pc.fill_null(mask, False))
+    n = table.num_rows
+    cols: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for field in store.SAMPLES_SCHEMA:
+        name = field.name
+        if name in mapping:
+            cols[name] = _cast(table[mapping[name]], field, mapping[name])
+        elif name == "host":
+            cols[name] = pa.array([host] * n, pa.string()) if n else pa.array([], pa.string())
+        elif name in ("container_id", "container") and "workload" in cols:
+            cols[name] = cols["workload"]
+        else:
+            cols[name] = pa.nulls(n, field.type)
+    # a sample without a time or a workload cannot be placed anywhere
+    keep = pc.and_(pc.is_valid(cols["ts"]), pc.is_valid(cols["workload"]))
+    out = pa.table(cols, schema=store.SAMPLES_SCHEMA)
+    return out if pc.all(keep).as_py() else out.filter(keep)
+
+
+def _cast(column: pa.ChunkedArray, field: pa.Field, source: str) -> pa.Array | pa.ChunkedArray:
+    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    try:
+        if field.name == "ts":
+            return _timestamps(col, source)
+        if pa.types.is_string(field.type):
+            return col.cast(pa.string())
+        if pa.types.is_integer(field.type) and pa.types.is_floating(col.type):
+            values = col.to_numpy(zero_copy_only=False)
+            bad = ~np.isfinite(values)
+            return pa.array(np.round(np.where(bad, 0, values)), mask=bad).cast(field.type)
+        return col.cast(field.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RightsizeError(f"column {source!r} cannot hold {field.name} ({field.type}): {first}") from None
+
+
+def _timestamps(col: pa.Array, source: str) -> pa.Array:
+    """Timestamps as they come (naive = UTC), ISO strings, or epoch numbers (unit from magnitude)."""
+    if pa.types.is_timestamp(col.type):
+        if col.type.tz is None:
+            col = pc.assume_timezone(col, "UTC")
+        return col.cast(pa.timestamp(col.type.unit, tz="UTC")).cast(_TS, safe=False)
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        import pandas as pd
+
+        try:
+            parsed = pd.to_datetime(pd.Series(col.to_pandas()), utc=True, format="ISO8601")
+        except (ValueError, TypeError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise RightsizeError(f"column {source!r}: not a timestamp ({first})") from None
+        return pa.array(parsed, pa.timestamp("ns", tz="UTC")).cast(_TS, safe=False)
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        values = col.to_numpy(zero_copy_only=False).astype("float64")
+        finite = values[np.isfinite(values)]
+        top = float(np.abs(finite).max()) if finite.size else 0.0
+        # epoch seconds reach 1e11 only in the year 5138; the same rule for ms/us/ns
+        scale = 1000.0 if top < 1e11 else 1.0 if top < 1e14 else 1e-3 if top < 1e17 else 1e-6
+        ms = np.round(values * scale)
+        bad = ~np.isfinite(ms)
+        return pa.array(np.where(bad, 0, ms).astype("int64"), mask=bad).cast(_TS)
+    raise RightsizeError(f"column {source!r} ({col.type}) is not a timestamp")

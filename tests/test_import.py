@@ -1,0 +1,135 @@
+"""``rightsize import``: a real trace excerpt (Bitbrains Rnd, Parquet) and CSV traces through --map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from rightsize import importer, store
+from rightsize.cli import main
+
+EXCERPT = Path(__file__).parent / "fixtures" / "backtest" / "bitbrains-rnd-excerpt.parquet"
+BITBRAINS_MAP = (
+    "workload=container_id,ts=ts,cpu_cores=cpu,mem_working_set=mem,mem_limit=mem_limit,cpu_limit=cpu_limit"
+)
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def test_real_trace_excerpt_imports_only_provisioned_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "ds"
+    code, stdout, err = run_cli(
+        ["import", str(EXCERPT), "--map", BITBRAINS_MAP, "--where", "provisioned", "--out", str(out)], capsys
+    )
+    assert code == 0, err
+    src = pq.read_table(EXCERPT).to_pandas()
+    src = src[src["provisioned"]]
+    assert stdout.strip() == f"imported {len(src)} rows into {out}"
+    got = store.load(out).sort_values(["workload", "ts"], ignore_index=True)
+    src = src.assign(container_id=src["container_id"].astype(str)).sort_values(["container_id", "ts"])
+    assert len(got) == len(src) == 2100
+    assert got["workload"].tolist() == src["container_id"].tolist()
+    assert got["container_id"].tolist() == src["container_id"].tolist()
+    assert (got["host"] == "import").all()
+    assert (got["ts"].to_numpy() == src["ts"].dt.as_unit("ms").to_numpy()).all()
+    assert (got["mem_working_set"].to_numpy() == src["mem"].to_numpy()).all()
+    assert (got["mem_limit"].to_numpy() == src["mem_limit"].to_numpy()).all()
+    assert np.allclose(got["cpu_cores"].to_numpy(), src["cpu"].to_numpy().astype(float))
+    assert np.allclose(got["cpu_limit"].to_numpy(), src["cpu_limit"].to_numpy().astype(float))
+    assert got["mem_peak"].isna().all() and got["pids"].isna().all()
+    # one file per UTC day touched, in the store's layout
+    days = sorted(p.parent.name for p in store.list_files(out))
+    assert days == ["date=2013-07-28", "date=2013-07-29", "date=2013-07-30"]
+
+
+def test_streaming_in_small_batches_gives_the_same_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mapping = importer.parse_mapping(BITBRAINS_MAP)
+    whole = importer.import_trace(EXCERPT, mapping, tmp_path / "a", where="provisioned")
+    monkeypatch.setattr(importer, "_BATCH_ROWS", 100)
+    monkeypatch.setattr(importer, "_FLUSH_ROWS", 300)
+    small = importer.import_trace(EXCERPT, mapping, tmp_path / "b", where="provisioned")
+    assert whole == small == 2100
+    a = store.load(tmp_path / "a").sort_values(["workload", "ts"], ignore_index=True)
+    b = store.load(tmp_path / "b").sort_values(["workload", "ts"], ignore_index=True)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(store.list_files(tmp_path / "b")) > len(store.list_files(tmp_path / "a"))
+
+
+def test_csv_with_epoch_seconds_and_iso_times(tmp_path: Path) -> None:
+    src = pq.read_table(EXCERPT).to_pandas().head(50)
+    csv = tmp_path / "trace.csv"
+    pd.DataFrame(
+        {
+            "vm": src["container_id"].astype(str),
+            "epoch": src["ts"].astype("int64") // 10**6,  # us -> s
+            "used_mb": src["mem"] / 2**20,
+        }
+    ).to_csv(csv, index=False)
+    n = importer.import_trace(
+        csv, importer.parse_mapping("workload=vm, ts=epoch, mem_working_set=used_mb"), tmp_path / "o"
+    )
+    got = store.load(tmp_path / "o")
+    assert n == 50
+    assert (got["ts"].to_numpy() == src["ts"].dt.as_unit("ms").to_numpy()).all()
+    # MiB read as bytes: the mapping copies numbers, it does not guess units
+    assert np.allclose(got["mem_working_set"].to_numpy(), np.round(src["mem"].to_numpy() / 2**20))
+    iso = tmp_path / "iso.csv"
+    pd.DataFrame(
+        {"name": ["a", "a"], "t": ["2026-01-05T00:00:00Z", "2026-01-05T00:05:00+00:00"], "c": [0.5, 1.0]}
+    ).to_csv(iso, index=False)
+    assert importer.import_trace(iso, {"workload": "name", "ts": "t", "cpu_cores": "c"}, tmp_path / "p") == 2
+    got = store.load(tmp_path / "p")
+    assert got["ts"].tolist() == [pd.Timestamp("2026-01-05T00:00Z"), pd.Timestamp("2026-01-05T00:05Z")]
+    assert got["cpu_cores"].tolist() == [0.5, 1.0] and got["mem_working_set"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("map_", "extra", "message"),
+    [
+        ("workload=container_id,ts=ts,cpu=cpu", [], "unknown samples column 'cpu'"),
+        ("workload=container_id,cpu_cores=cpu", [], "--map must name ts"),
+        ("workload=container_id,ts=ts", [], "must name cpu_cores or mem_working_set"),
+        ("workload=container_id,ts=ts,cpu_cores=nope", [], "has no column 'nope'"),
+        ("workload=container_id,ts", [], "bad --map entry 'ts'"),
+        ("workload=container_id,ts=ts,ts=ts,cpu_cores=cpu", [], "names 'ts' twice"),
+        ("workload=container_id,ts=ts,cpu_cores=cpu", ["--where", "mem"], "not boolean"),
+        ("workload=container_id,ts=ts,cpu_cores=container_id", [], "cannot hold cpu_cores"),
+        ("workload=container_id,ts=container_id,cpu_cores=cpu", [], "not a timestamp"),
+    ],
+)
+def test_bad_mappings_are_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], map_: str, extra: list[str], message: str
+) -> None:
+    code, _, err = run_cli(
+        ["import", str(EXCERPT), "--map", map_, "--out", str(tmp_path / "o"), *extra], capsys
+    )
+    assert code == 2 and err.startswith("rightsize: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "o" / "samples").exists() or not store.list_files(tmp_path / "o")
+
+
+def test_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(
+        ["import", str(tmp_path / "x.parquet"), "--map", BITBRAINS_MAP, "--out", str(tmp_path)], capsys
+    )
+    assert code == 2 and "no trace file" in err
+    odd = tmp_path / "trace.xlsx"
+    odd.write_bytes(b"PK")
+    code, _, err = run_cli(["import", str(odd), "--map", BITBRAINS_MAP, "--out", str(tmp_path)], capsys)
+    assert code == 2 and "unknown trace format" in err
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not parquet at all")
+    code, _, err = run_cli(["import", str(broken), "--map", BITBRAINS_MAP, "--out", str(tmp_path)], capsys)
+    assert code == 2 and "cannot read broken.parquet" in err
