@@ -336,3 +336,77 @@ def test_a_symlinked_file_stays_a_link(tmp_path: Path) -> None:
     patch_compose([link], stack_recs(), min_confidence=0.5)
     assert link.is_symlink()
     assert real.read_text() == (FIX / "compose" / "stack.after.yml").read_text()
+
+
+def test_a_service_whose_block_others_merge_is_not_edited_in_place(tmp_path: Path) -> None:
+    text = (
+        "services:\n"
+        "  api: &api\n"
+        "    image: x\n"
+        "    mem_limit: 1g\n"
+        "  worker:\n"
+        "    <<: *api\n"
+        "    command: work\n"
+    )
+    recs = [rec("p/api", "memory", None, 512 * M), rec("p/worker", "memory", None, 256 * M)]
+    out, result = _patch_text(tmp_path, text, recs)
+    assert out == text.replace("    command: work\n", "    command: work\n    mem_limit: 256m\n")
+    (skip,) = result.skipped
+    assert skip.workload == "p/api" and "services.api is shared through anchor &api" in skip.reason
+
+
+def test_scalars_written_on_the_next_line_and_next_line_aliases(tmp_path: Path) -> None:
+    text = 'x: &m 1g\nservices:\n  a:\n    mem_limit:\n      1g\n    cpus: # c\n      "2"\n  b:\n    mem_limit:\n      *m\n'
+    recs = [
+        rec("p/a", "memory", None, 512 * M),
+        rec("p/a", "cpu", None, 1.5),
+        rec("p/b", "memory", None, 256 * M),
+    ]
+    out, _ = _patch_text(tmp_path, text, recs)
+    assert out == text.replace("      1g\n", "      512m\n").replace('"2"', '"1.5"').replace("*m", "256m")
+
+
+def deep_merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+    """Compose's merge of several files: mappings merge key by key, anything else is replaced."""
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            deep_merge(into[k], v)
+        else:
+            into[k] = v
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_recommendations_keep_every_fixture_valid_and_idempotent(tmp_path: Path, seed: int) -> None:
+    """Seeded random values over all fixtures: the result parses with a different loader (safe, merges
+    resolved), every reported change reads back, the schema holds, and a second run is a no-op."""
+    import random
+
+    rnd = random.Random(seed)
+    services = ["postgres", "ollama", "backend", "rabbitmq", "redis", "frontend", "app", "legacy"]
+    recs = []
+    for svc in services:
+        mem = rnd.choice([64, 96, 384, 768, 1280, 3072]) * M
+        recs.append(rec(f"sutazai/{svc}", "memory", rnd.choice([None, mem // 2]), mem))
+        recs.append(rec(f"sutazai/{svc}", "cpu", rnd.choice([None, 0.25]), rnd.choice([None, 0.5, 1.5, 3.0])))
+        recs.append(rec(f"sutazai/{svc}", "pids", None, rnd.choice([64, 100, 500])))
+    only = rnd.sample(["memory", "cpu", "pids"], rnd.randint(1, 3))
+    for group in (["stack.yml"], ["base.yml", "override.yml"], ["up.yml"]):
+        paths = copy(tmp_path, *group)
+        results = patch_compose(paths, recs, only=only, project="sutazai")
+        merged: dict[str, Any] = {}
+        for p in paths:
+            assert schema_errors(p) == []
+            for name, svc in (YAML(typ="safe").load(p.read_text()).get("services") or {}).items():
+                deep_merge(merged.setdefault(name, {}), svc or {})
+        for r in results:
+            for ch in r.changes:
+                _, name, *keys = ch.key.split(".")
+                value: Any = merged[name]
+                for k in keys:
+                    value = value[k]
+                assert str(value) == ch.new, ch
+        hashes = [sha(p) for p in paths]
+        assert not any(r.changes for r in patch_compose(paths, recs, only=only, project="sutazai"))
+        assert [sha(p) for p in paths] == hashes
+        for p in paths:
+            p.unlink()

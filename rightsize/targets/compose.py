@@ -296,7 +296,8 @@ def _execute(
             node = service_node(doc, svc)
             if not isinstance(node, CommentedMap):  # the service only exists elsewhere: start it here
                 raise RightsizeError(f"{doc.source}: service {svc!r} has no mapping to write into")
-            e, outcomes = edit.plan(doc, node, assigns, (), shared)
+            e, full = edit.plan(doc, node, assigns, ("services", svc), shared)
+            outcomes = {p[2:]: o for p, o in full.items()}
             edits.extend(e)
             for path, out in outcomes.items():
                 wl, old, note = plan.meta[(i, svc, path)]

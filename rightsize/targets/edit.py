@@ -47,9 +47,12 @@ class NewScalar:
 
 @dataclass(frozen=True)
 class Edit:
+    """Replace text[start:end]; ``order`` sorts insertions at one offset (deeper blocks come first)."""
+
     start: int
     end: int
     text: str
+    order: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
     """Splice edits into text (edits never overlap: each touches its own token or insertion point)."""
     out = text
     crlf = "\r\n" in text  # added lines follow the file's line endings
-    for e in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
+    for e in sorted(edits, key=lambda e: (e.start, e.end, e.order), reverse=True):
         piece = e.text.replace("\n", "\r\n") if crlf else e.text
         out = out[: e.start] + piece + out[e.end :]
     return out
@@ -268,7 +271,7 @@ def _replace_value(
     at = line_end(doc, tok.end)
     if at == len(doc.text) and not doc.text.endswith("\n"):
         body = "\n" + body  # the key was on the last line, which had no newline
-    edits.append(Edit(at, at, body))
+    edits.append(Edit(at, at, body, order=-(col + doc.indent.mapping)))
 
 
 def _indent(text: str, col: int) -> str:
@@ -308,4 +311,4 @@ def _insert(doc: Doc, node: CommentedMap, inserts: dict[str, Any]) -> Edit:
     text = "".join(chunks)
     if pos == len(doc.text) and doc.text and not doc.text.endswith("\n"):
         text = "\n" + text
-    return Edit(pos, pos, text)
+    return Edit(pos, pos, text, order=-col)

@@ -171,7 +171,18 @@ def value_token(doc: Doc, node: CommentedMap, key: Any) -> Token:
             anchor = m.group(0)[1:]
         pos = _skip_spaces(text, m.end())
     if pos >= len(text) or text[pos] in "#\r\n":
-        return Token("empty", pos, pos, anchor)
+        value = node[key]
+        if value is None or isinstance(value, CommentedMap | CommentedSeq) or anchor:
+            return Token("empty", pos, pos, anchor)
+        vline, vcol = node.lc.value(key)  # a scalar on the next line: `memory:\n  1g`
+        start = doc.offset(vline, vcol)
+        gap = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*")
+        alias = re.compile(r"\*[^\s,\[\]{}]+").match(text, gap.match(text, pos).end())  # type: ignore[union-attr]
+        if alias:  # an alias reports the anchor's position, not its own
+            return Token("alias", alias.start(), alias.end(), None)
+        if start < pos or not gap.fullmatch(text[pos:start]):
+            return Token("empty", pos, pos, anchor)
+        return Token("scalar", start, scalar_end(text, start, flow), None)
     if flow and text[pos] in ",}":
         return Token("empty", pos, pos, anchor)
     if text[pos] == "*":
