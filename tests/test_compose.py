@@ -356,7 +356,10 @@ def test_a_service_whose_block_others_merge_is_not_edited_in_place(tmp_path: Pat
 
 
 def test_scalars_written_on_the_next_line_and_next_line_aliases(tmp_path: Path) -> None:
-    text = 'x: &m 1g\nservices:\n  a:\n    mem_limit:\n      1g\n    cpus: # c\n      "2"\n  b:\n    mem_limit:\n      *m\n'
+    text = (
+        'x: &m 1g\nservices:\n  a:\n    mem_limit:\n      1g\n    cpus: # c\n      "2"\n'
+        "  b:\n    mem_limit:\n      *m\n"
+    )
     recs = [
         rec("p/a", "memory", None, 512 * M),
         rec("p/a", "cpu", None, 1.5),
