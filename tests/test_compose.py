@@ -413,3 +413,10 @@ def test_random_recommendations_keep_every_fixture_valid_and_idempotent(tmp_path
         assert [sha(p) for p in paths] == hashes
         for p in paths:
             p.unlink()
+
+
+def test_a_reservation_never_exceeds_the_limit_left_in_place(tmp_path: Path) -> None:
+    text = "services:\n  a:\n    deploy:\n      resources:\n        limits:\n          cpus: '1'\n"
+    out, result = _patch_text(tmp_path, text, [rec("p/a", "cpu", 2.0, None)])  # KRR: request only
+    assert out == text
+    assert any("would exceed the cpu limit left in place" in s.reason for s in result.skipped)

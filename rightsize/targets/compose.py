@@ -197,7 +197,24 @@ def _plan_rec(
                 format_value(w.resource, w.value, "compose").raw,
             )
             continue
+        if w.kind == "reservation" and getattr(rec.recommended, "limit", None) is None:
+            kept = _current_limit(docs, svc, w.resource)
+            if kept is not None and w.value > kept:
+                raw = format_value(w.resource, w.value, "compose").raw
+                why = f"not written: {raw} would exceed the {w.resource} limit left in place"
+                plan.skip(docs, home, w.workload, w.resource, why, raw)
+                continue
         limit_interpolated = not _plan_value(docs, svc, home, w, legacy_style, plan) and w.kind == "limit"
+
+
+def _current_limit(docs: Sequence[Doc], svc: str, resource: str) -> float | None:
+    """The limit compose would apply now (last file wins), in base units; None when unset or unknown."""
+    for path in ((LEGACY[(resource, "limit")],), DEPLOY[(resource, "limit")]):
+        if _exists(docs, svc, path):
+            i, _, value = _where(docs, svc, path, 0)
+            if value is not None and not interpolated(value):
+                return parse_value(resource, value, "compose", f"{docs[i].source}: services.{svc}")
+    return None
 
 
 def _plan_value(docs: Sequence[Doc], svc: str, home: int, w: Wanted, legacy_style: bool, plan: _Plan) -> bool:
