@@ -108,17 +108,47 @@ def small_cluster(days: float = 3, end: int | None = None) -> Cluster:
     return Cluster(start, end, pods, {"shop/web-7d9c8b6f5": ("Deployment", "web")})
 
 
+def big_cluster(containers: int, days: float, namespaces: int = 10, nodes: int = 5, end: int | None = None,
+                seed: int = 7) -> Cluster:
+    """``containers`` Deployment pods (3 replicas each) spread over namespaces and nodes (benchmark)."""
+    end = (int(time.time()) // 60 * 60 - 120) if end is None else end
+    rng = np.random.default_rng(seed)
+    safe = list("bcdfghjklmnpqrstvwxz2456789")
+    pods, replicasets = [], {}
+    for i in range(containers):
+        ns, svc = f"team{i // 3 % namespaces}", f"svc{i // 3}"
+        rs = f"{svc}-{''.join(rng.choice(safe, 9))}"
+        replicasets[f"{ns}/{rs}"] = ("Deployment", svc)
+        pod = f"{rs}-{''.join(rng.choice(safe, 5))}"
+        pods.append(Pod(ns, pod, "app", f"node-{i % nodes}", f"registry.local/{svc}:1", ("ReplicaSet", rs),
+                        float(rng.integers(50, 2000)) * MiB, float(rng.integers(10, 500)) * MiB,
+                        float(rng.uniform(0.01, 1)), float(rng.uniform(0.01, 1)), int(rng.integers(1, 64)),
+                        i, mem_limit=4096 * MiB, mem_request=1024 * MiB))
+    return Cluster(end - int(days * DAY), end, tuple(pods), replicasets)
+
+
 def _labels(**kw: str) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in kw.items()) + "}"
 
 
-def write_openmetrics(cluster: Cluster, path: Path, scrape: int = 60, ksm_every: int = 120) -> int:
-    """Write the cluster's history as OpenMetrics text (one family after another); -> lines."""
+def write_openmetrics(
+    cluster: Cluster, path: Path, scrape: int = 60, ksm_every: int = 120, lean: bool = False
+) -> int:
+    """Write the cluster's history as OpenMetrics text (one family after another); -> lines.
+
+    ``lean`` leaves out the families that only some kubelets export (peak memory, thread limits,
+    OOM events, CFS throttling), to keep a large backfill affordable.
+    """
     t = np.arange(cluster.start, cluster.end + 1, scrape, dtype=np.int64)
     tk = np.arange(cluster.start, cluster.end + 1, ksm_every, dtype=np.int64)
     families: dict[str, tuple[str, list[tuple[str, np.ndarray, np.ndarray]]]] = {}
 
+    optional = {"container_memory_max_usage_bytes", "container_threads_max", "container_oom_events_total",
+                "container_cpu_cfs_periods_total", "container_cpu_cfs_throttled_periods_total"}
+
     def add(name: str, kind: str, labels: str, ts: np.ndarray, values: np.ndarray) -> None:
+        if lean and name in optional:
+            return
         families.setdefault(name, (kind, []))[1].append((labels, ts, values))
 
     for p in cluster.pods:

@@ -105,7 +105,8 @@ def pull(
         present = client.metric_names(start, end)
         specs, missing = _usable_specs(present, url, start, end)
         inventory = _inventory(client, start, end, wanted)
-        ns_re = "|".join(_escape(ns) for ns in inventory)
+        # only the user's namespaces in the regex: all of a big cluster's would overflow the URL
+        ns_re = "|".join(_escape(ns) for ns in inventory) if wanted else ".+"
         owners = _owners(client, present, ns_re, start, end)
         window = _rate_window(client, step, ns_re, end)
         plan = [
