@@ -15,6 +15,11 @@ import typer
 
 from rightsize.errors import RightsizeError
 
+try:  # typer >= 0.26 vendors click: its exceptions are not click's own
+    from typer._click.exceptions import ClickException as _TyperClickException
+except ImportError:  # pragma: no cover - older typer uses click itself
+    _TyperClickException = click.ClickException  # type: ignore[misc,assignment]
+
 app = typer.Typer(
     name="rightsize",
     help="Measure what each container really uses; recommend and write memory, CPU and PID limits.",
@@ -38,6 +43,71 @@ def _show_warning(message: Any, category: Any, filename: str, lineno: int, *args
 # Commands are added below, one section each; every section only parses, calls and prints.
 
 # --- collect ---
+
+
+@app.callback()
+def _root() -> None:
+    """Measure what each container really uses; recommend and write memory, CPU and PID limits."""
+    # A callback keeps `rightsize COMMAND` a command group even while only one command exists.
+
+
+@app.command()
+def collect(
+    duration: str = typer.Option("24h", help="How long to sample: 90s, 30m, 24h, 7d."),
+    interval: str = typer.Option("10s", help="Time between samples of each container."),
+    out: str = typer.Option("./rightsize-data", help="Dataset folder (appended to if it exists)."),
+    flush: str = typer.Option("60s", help="New Parquet file this often (a crash loses at most that)."),
+    source: str = typer.Option("auto", help="auto|docker|cgroup|prometheus (auto: cgroup files if visible)."),
+    filter: list[str] = typer.Option(
+        [], "--filter", help="name=…, label=KEY[=VALUE], id=…, ancestor=… (repeatable)."
+    ),
+    project: str | None = typer.Option(None, help="Only this compose project."),
+    docker_host: str | None = typer.Option(None, help="Engine URL (default: DOCKER_HOST or local socket)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    url: str | None = typer.Option(None, help="Prometheus base URL (--source prometheus)."),
+    since: str = typer.Option("14d", help="Prometheus: how much history to pull."),
+    step: str = typer.Option("1m", help="Prometheus: query resolution."),
+    namespace: list[str] = typer.Option(
+        [], "--namespace", help="Prometheus: only these namespaces (repeatable)."
+    ),
+) -> None:
+    """Sample every running container (or the filtered ones) into a Parquet dataset."""
+    from pathlib import Path
+
+    if source == "prometheus":
+        from rightsize.units import parse_duration
+
+        if not url:
+            raise RightsizeError("--source prometheus needs --url, e.g. --url http://localhost:9090")
+        try:
+            from rightsize.sources.prometheus import pull
+        except ImportError as exc:
+            raise RightsizeError(f"the prometheus source is not available: {exc}") from None
+        summary: object = pull(
+            url=url,
+            out=Path(out),
+            since=parse_duration(since),
+            step=parse_duration(step),
+            namespaces=list(namespace),
+            quiet=quiet,
+            verify_tls=True,
+        )
+    else:
+        from rightsize.collector import collect as run_collect
+
+        summary = run_collect(
+            out,
+            duration=duration,
+            interval=interval,
+            flush=flush,
+            source=source,
+            filters=filter,
+            project=project,
+            docker_host=docker_host,
+            quiet=quiet,
+        )
+    typer.echo(str(summary))
+
 
 # --- recommend ---
 
@@ -239,11 +309,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # without standalone mode click returns (not raises) the code of a typer.Exit
         code = app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         sys.exit(130)
-    except click.ClickException as exc:  # bad option, missing argument, ...
+    except (click.ClickException, _TyperClickException) as exc:  # bad option, missing argument, ...
         print(f"rightsize: error: {exc.format_message()}", file=sys.stderr)
         sys.exit(2)
     except RightsizeError as exc:
