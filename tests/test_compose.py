@@ -420,3 +420,10 @@ def test_a_reservation_never_exceeds_the_limit_left_in_place(tmp_path: Path) -> 
     out, result = _patch_text(tmp_path, text, [rec("p/a", "cpu", 2.0, None)])  # KRR: request only
     assert out == text
     assert any("would exceed the cpu limit left in place" in s.reason for s in result.skipped)
+
+
+def test_service_names_with_dots(tmp_path: Path) -> None:
+    text = "services:\n  my.api:\n    image: x\n    mem_limit: 1g\n"
+    out, result = _patch_text(tmp_path, text, [rec("p/my.api", "memory", None, 512 * M)])
+    assert out == text.replace("1g", "512m")
+    assert result.changes[0].key == "services.my.api.mem_limit"

@@ -102,3 +102,29 @@ def test_bad_input_is_one_error_and_the_file_is_byte_identical(
 def test_map_spelling_is_checked() -> None:
     with pytest.raises(RightsizeError, match=r"WORKLOAD=dotted\.path"):
         parse_map(["backend"])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_recommendations_read_back_and_are_idempotent(tmp_path: Path, seed: int) -> None:
+    import random
+
+    rnd = random.Random(seed)
+    recs = []
+    for wl in (
+        "sutazai/StatefulSet/sutazai-postgresql/postgresql",
+        "sutazai/Deployment/sutazai-backend/backend",
+        "sutazai/Deployment/sutazai-ollama/ollama",
+    ):
+        mem = rnd.choice([96, 384, 1280, 3072, 8192]) * M
+        recs.append(rec(wl, "memory", rnd.choice([None, mem // 2]), mem))
+        recs.append(rec(wl, "cpu", rnd.choice([None, 0.1, 0.25]), rnd.choice([None, 0.5, 1.5, 2.0])))
+    path = values(tmp_path)
+    result = patch_helm(path, recs)
+    data = YAML(typ="safe").load(path.read_text())
+    for ch in result.changes:
+        value = data
+        for k in ch.key.split("."):
+            value = value[k]
+        assert str(value) == ch.new
+    before = sha(path)
+    assert not patch_helm(path, recs).changes and sha(path) == before

@@ -33,7 +33,7 @@ from rightsize.targets.values import (
     wanted,
 )
 from rightsize.targets.write import atomic_write, check_writable, unified_diff
-from rightsize.targets.yaml import Doc, parse
+from rightsize.targets.yaml import Doc, verify_written
 from rightsize.units import human_bytes
 
 DEPLOY: dict[tuple[str, str], tuple[str, ...]] = {
@@ -305,6 +305,7 @@ def _execute(
     for i, doc in enumerate(docs):
         edits: list[edit.Edit] = []
         changes: list[Change] = []
+        written_paths: list[tuple[tuple[str, ...], str]] = []
         skipped = [s for j, s in plan.skipped if j == i]
         shared = edit.shared_nodes(doc.data)
         for (j, svc), assigns in plan.assigns.items():
@@ -320,6 +321,7 @@ def _execute(
                 wl, old, note = plan.meta[(i, svc, path)]
                 key = f"services.{svc}.{'.'.join(path)}"
                 if out.ok:
+                    written_paths.append((("services", svc, *path), assigns[path].raw))
                     changes.append(
                         Change(
                             doc.source,
@@ -334,7 +336,7 @@ def _execute(
                     skipped.append(Skipped(doc.source, wl, _resource(path), out.note, assigns[path].raw))
         new_text = edit.apply_edits(doc.text, edits)
         if new_text != doc.text:
-            _verify(doc, new_text, changes)
+            verify_written(new_text, doc.source, written_paths)
         diff = unified_diff(paths[i], doc.text, new_text)
         written = False
         bak = None
@@ -360,19 +362,3 @@ def _resource(path: tuple[str, ...]) -> str:
         "pids": "pids",
         "memory": "memory",
     }.get(last, last)
-
-
-def _verify(doc: Doc, new_text: str, changes: Sequence[Change]) -> None:
-    """Re-read the patched text: it must parse and hold every value we claim to have written."""
-    try:
-        after = parse(new_text, doc.source)
-    except RightsizeError as exc:
-        raise RightsizeError(
-            f"internal error, nothing written: the patched file would not parse ({exc})"
-        ) from None
-    for ch in changes:
-        found, value = lookup(after.data, tuple(ch.key.split(".")))
-        if not found or str(value) != ch.new:
-            raise RightsizeError(
-                f"internal error, nothing written: {ch.key} would read {value!r}, not {ch.new!r}"
-            )

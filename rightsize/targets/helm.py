@@ -22,7 +22,7 @@ from rightsize.targets.edit import NewScalar
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.values import format_value, lookup, parse_value, same, wanted
 from rightsize.targets.write import atomic_write, check_writable, unified_diff
-from rightsize.targets.yaml import Doc, parse, read
+from rightsize.targets.yaml import Doc, read, verify_written
 
 KEYS = {"limit": "limits", "reservation": "requests"}
 K8S_NAME = {"memory": "memory", "cpu": "cpu"}
@@ -138,11 +138,7 @@ def patch_helm(
             skipped.append(Skipped(doc.source, wl, p[-1], out.note, assigns[p].raw))
     new_text = edit.apply_edits(doc.text, edits)
     if new_text != doc.text:
-        after = parse(new_text, doc.source)
-        for ch in changes:
-            found, value = lookup(after.data, tuple(ch.key.split(".")))
-            if not found or str(value) != ch.new:
-                raise RightsizeError(f"internal error, nothing written: {ch.key} would read {value!r}")
+        verify_written(new_text, doc.source, [(p, assigns[p].raw) for p, out in outcomes.items() if out.ok])
     diff = unified_diff(path, doc.text, new_text)
     bak = atomic_write(path, new_text, backup=backup) if diff and not dry_run else None
     return PatchResult(

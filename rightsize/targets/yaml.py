@@ -131,6 +131,25 @@ def read(path: Path) -> Doc:
     return parse(text, str(path))
 
 
+def verify_written(text: str, source: str, expected: list[tuple[tuple[str, ...], str]]) -> None:
+    """Re-read patched text (with the faster safe loader: merges resolved, as compose reads it): it must
+    parse and hold every value a writer claims to have written. Any failure is ours: nothing is written."""
+    try:
+        data = YAML(typ="safe").load(text)
+    except YAMLError as exc:
+        raise RightsizeError(
+            f"internal error, nothing written: {source} would not parse ({_one_line(str(exc))})"
+        ) from None
+    for path, want in expected:
+        node: Any = data
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is None or str(node) != want:
+            raise RightsizeError(
+                f"internal error, nothing written: {'.'.join(path)} would read {node!r}, not {want!r}"
+            )
+
+
 def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())
 
