@@ -102,3 +102,34 @@ def test_daily_peaks_per_utc_day() -> None:
     ts = np.array([0, 1000, day - 1, day, day + 5, 3 * day])
     v = np.array([1.0, 5.0, 2.0, np.nan, 3.0, 9.0])
     assert daily_peaks(ts, v).tolist() == [5.0, 3.0, 9.0]
+
+
+@pytest.mark.parametrize("integer", [False, True])
+def test_two_pass_quantiles_equal_numpy_bit_for_bit(integer: bool) -> None:
+    from rightsize.analysis.exact import Binning, Counter, Keeper, plan
+
+    rng = np.random.default_rng(3)
+    groups, n = 40, 200_000
+    codes = rng.integers(0, groups, n)
+    vals = np.where(rng.random(n) < 0.3, 0.0, rng.lognormal(20, 0.05, n).round())
+    vals[codes == 3] = 12345.0  # constant
+    vals[codes == 4] = rng.integers(0, 40, int((codes == 4).sum()))  # small integers
+    vals[codes == 5] = rng.random(int((codes == 5).sum())) * 1e-9  # below the first octave
+    vals[codes == 6] = rng.lognormal(50, 1, int((codes == 6).sum()))  # above the last
+    binning = Binning(0, 20, integer=True) if integer else Binning(16, 42)
+    counter = Counter(binning)
+    counter.grow(groups + 1)  # one group never seen
+    chunks = range(0, n, 7_000)
+    for i in chunks:  # local codes = global codes here; a permutation would do as well
+        counter.add(codes[i : i + 7_000], vals[i : i + 7_000], np.arange(groups))
+    qs = (0.0, 0.123, 0.5, 0.9, 0.95, 0.99, 1.0)
+    keeper = Keeper(plan(counter.table(), qs, binning))
+    for i in chunks:
+        keeper.add(codes[i : i + 7_000], vals[i : i + 7_000])
+    got = keeper.quantiles()
+    for g in range(groups):
+        for q in qs:
+            assert got[q][g] == np.quantile(vals[codes == g], q), (g, q)
+    assert all(np.isnan(got[q][groups]) for q in qs)
+    kept = sum(len(v) for v in keeper.values)
+    assert kept < n  # pass 2 keeps only the bins holding the wanted ranks

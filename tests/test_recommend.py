@@ -48,7 +48,7 @@ def test_bundled_sample_gives_the_expected_story() -> None:
     assert fe.recommended is not None and fe.recommended.limit is not None and fe.recommended.limit >= 0.5
     oll = by["sutazai/ollama", "memory"]
     assert oll.recommended is not None and oll.recommended.limit is not None
-    assert oll.observed.max is not None and oll.observed.max <= oll.recommended.limit < 16 * GiB
+    assert oll.observed.max is not None and oll.observed.max <= oll.recommended.limit <= 16 * GiB
     assert by["sutazai/backend", "memory"].samples == 2 * 8641  # two replicas pooled
 
 

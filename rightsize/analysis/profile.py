@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rightsize.analysis.exact import lerp
 from rightsize.analysis.history import History
 from rightsize.models import Observed, Values
 
@@ -65,7 +66,7 @@ def dist_of(values: np.ndarray, qs: Iterable[float]) -> Dist:
     pos = rank_positions(n, qs)
     ranks = sorted({r for lo, hi, _ in pos.values() for r in (lo, hi)})
     part = np.partition(v, ranks)
-    return Dist(n, {q: float(part[lo] + (part[hi] - part[lo]) * w) for q, (lo, hi, w) in pos.items()})
+    return Dist(n, {q: float(lerp(part[lo], part[hi], np.float64(w))) for q, (lo, hi, w) in pos.items()})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,128 @@
+"""Analyzer benchmark: ``recommend()`` over a large dataset vs DuckDB and pandas, same files, same run.
+
+    python benchmarks/make_analyzer_data.py --rows 100000000 --out /tmp/rightsize-bench   # ~2 GB
+    python benchmarks/analyzer.py --data /tmp/rightsize-bench [--threads 2] [--no-pandas]
+
+Each contender runs in its own fresh Python process (so peak RSS is its own): wall time and peak
+RSS (ru_maxrss). All compute per-workload p50/p90/p95/p99/max of memory working set, CPU cores and
+PIDs (linear interpolation: DuckDB ``quantile_cont``, pandas ``quantile``); rightsize also
+computes everything else a recommendation needs (daily peaks, OOMs, limits, strategy chain).
+The percentiles of the three are compared: they must agree exactly (up to float rounding).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+QS = [0.5, 0.9, 0.95, 0.99]
+COLS = {"mem_working_set": "memory", "cpu_cores": "cpu", "pids": "pids"}
+
+PRELUDE = """
+import json, resource, sys, time
+import numpy as np
+t0 = time.perf_counter()
+"""
+EPILOGUE = """
+wall = time.perf_counter() - t0
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+json.dump({"wall": wall, "rss_mb": rss, "rows": rows, "result": result}, open(sys.argv[1], "w"))
+"""
+
+RIGHTSIZE = """
+import warnings
+from rightsize import recommend
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    recs = recommend(DATA)
+result = {}
+for r in recs:
+    o = r.observed
+    result.setdefault(r.workload, {})[r.resource] = [o.p50, o.p90, o.p95, o.p99, o.max]
+rows = sum(r.samples for r in recs if r.resource == "memory")
+"""
+
+DUCKDB = """
+import duckdb
+con = duckdb.connect()
+con.execute(f"SET threads={THREADS}")
+sel = ", ".join(
+    f"quantile_cont({c}, {QS}) AS {c}_q, max({c}) AS {c}_max" for c in COLS
+)
+q = f\"\"\"SELECT workload, count(*) AS n, min(ts), max(ts), avg(cpu_throttled), max(mem_peak), {sel}
+FROM read_parquet('{DATA}/samples/**/*.parquet', hive_partitioning = false) GROUP BY workload\"\"\"
+res = con.execute(q).fetchall()
+names = [d[0] for d in con.description]
+result, rows = {}, 0
+for row in res:
+    d = dict(zip(names, row))
+    rows += d["n"]
+    result[d["workload"]] = {COLS[c]: [*d[c + "_q"], d[c + "_max"]] for c in COLS}
+"""
+
+PANDAS = """
+import pandas as pd
+df = pd.read_parquet(f"{DATA}/samples", columns=["workload", *COLS])
+g = df.groupby("workload", observed=True)
+qq = g[list(COLS)].quantile(QS)
+mx = g[list(COLS)].max()
+rows = len(df)
+result = {}
+for wl in mx.index:
+    result[str(wl)] = {COLS[c]: [*qq.loc[wl][c].tolist(), float(mx.loc[wl][c])] for c in COLS}
+"""
+
+
+def run(name: str, body: str, data: str, threads: int) -> dict:
+    head = f"DATA = {data!r}\nTHREADS = {threads}\nQS = {QS!r}\nCOLS = {COLS!r}\n"
+    code = PRELUDE + head + body + EPILOGUE
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+        proc = subprocess.run([sys.executable, "-c", code, out.name], env=env, capture_output=True, text=True)
+        if proc.returncode:
+            print(f"{name} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+            return {"wall": float("nan"), "rss_mb": float("nan"), "rows": 0, "result": {}}
+        return json.loads(Path(out.name).read_text())
+
+
+def max_rel_diff(a: dict, b: dict) -> float:
+    worst = 0.0
+    for wl, res in a.items():
+        for r, vals in res.items():
+            other = b.get(wl, {}).get(r)
+            if other is None:
+                return float("inf")
+            for x, y in zip(vals, other, strict=True):
+                if x is None or y is None:
+                    if x != y:
+                        return float("inf")
+                    continue
+                worst = max(worst, abs(x - y) / max(abs(y), 1e-12))
+    return worst
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="recommend() vs DuckDB vs pandas on one dataset")
+    ap.add_argument("--data", default="/tmp/rightsize-bench")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="DuckDB threads")
+    ap.add_argument("--no-pandas", action="store_true", help="skip pandas (it holds everything in RAM)")
+    a = ap.parse_args()
+    contenders = [("rightsize recommend()", RIGHTSIZE), (f"DuckDB ({a.threads} threads)", DUCKDB)]
+    if not a.no_pandas:
+        contenders.append(("pandas groupby-quantile", PANDAS))
+    results = {name: run(name, body, a.data, a.threads) for name, body in contenders}
+    base = results[contenders[1][0]]
+    print(f"dataset: {a.data}  ({base['rows']:,} samples, {len(base['result'])} workloads)")
+    print(f"{'contender':28} {'wall s':>8} {'peak RSS MB':>12} {'max rel diff vs DuckDB':>24}")
+    for name, r in results.items():
+        diff = max_rel_diff(r["result"], base["result"]) if r["result"] else float("nan")
+        print(f"{name:28} {r['wall']:8.1f} {r['rss_mb']:12.0f} {diff:24.2e}")
+
+
+if __name__ == "__main__":
+    main()
