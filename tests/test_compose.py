@@ -427,3 +427,19 @@ def test_service_names_with_dots(tmp_path: Path) -> None:
     out, result = _patch_text(tmp_path, text, [rec("p/my.api", "memory", None, 512 * M)])
     assert out == text.replace("1g", "512m")
     assert result.changes[0].key == "services.my.api.mem_limit"
+
+
+def test_indentation_is_detected() -> None:
+    from rightsize.targets.yaml import Indent, detect_indent
+
+    assert detect_indent("a:\n    b:\n        c: 1\n    l:\n    - x\n") == Indent(mapping=4, offset=0)
+    assert detect_indent("a:\n  b: 1\n  l:\n    - x\n    - y\n") == Indent(mapping=2, offset=2)
+    assert detect_indent("a: 1\n") == Indent(mapping=2, offset=0)
+
+
+def test_a_shared_scalar_anchor_is_not_edited_but_its_alias_is(tmp_path: Path) -> None:
+    text = "services:\n  a:\n    mem_limit: &mem 1g\n  b:\n    mem_limit: *mem\n"
+    recs = [rec("p/a", "memory", None, 512 * M), rec("p/b", "memory", None, 256 * M)]
+    out, result = _patch_text(tmp_path, text, recs)
+    assert out == "services:\n  a:\n    mem_limit: &mem 1g\n  b:\n    mem_limit: 256m\n"
+    assert "shared through anchor &mem" in result.skipped[0].reason

@@ -128,3 +128,12 @@ def test_random_recommendations_read_back_and_are_idempotent(tmp_path: Path, see
         assert str(value) == ch.new
     before = sha(path)
     assert not patch_helm(path, recs).changes and sha(path) == before
+
+
+def test_subchart_primary_component_is_recognised(tmp_path: Path) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text("postgresql:\n  primary:\n    resources: {}\n  readReplicas:\n    resources: {}\n")
+    patch_helm(path, [rec("db/StatefulSet/db-postgresql/postgresql", "memory", None, 1 * 1024 * M)])
+    data = YAML(typ="safe").load(path.read_text())
+    assert data["postgresql"]["primary"]["resources"] == {"limits": {"memory": "1Gi"}}
+    assert data["postgresql"]["readReplicas"]["resources"] == {}

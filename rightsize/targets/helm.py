@@ -26,6 +26,7 @@ from rightsize.targets.yaml import Doc, read, verify_written
 
 KEYS = {"limit": "limits", "reservation": "requests"}
 K8S_NAME = {"memory": "memory", "cpu": "cpu"}
+MAIN_COMPONENTS = ("primary", "master", "main", "server")
 
 
 def _norm(name: str) -> str:
@@ -55,8 +56,9 @@ def _find(data: CommentedMap, names: Sequence[str]) -> tuple[str, ...] | None:
             if "resources" in value:
                 return (str(key), "resources")
             inner = [str(k) for k, v in value.items() if isinstance(v, CommentedMap) and "resources" in v]
-            if len(inner) == 1:
-                return (str(key), inner[0], "resources")
+            main = [k for k in inner if k in MAIN_COMPONENTS]  # bitnami: primary + readReplicas
+            if len(inner) == 1 or len(main) == 1:
+                return (str(key), (main or inner)[0], "resources")
     for key, value in data.items():  # one level down: global.<component>, components.<name>, ...
         if isinstance(value, CommentedMap):
             for target in wanted_norm:
