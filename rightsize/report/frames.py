@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from rightsize.report.charts import COLUMNS
 
 META = (("container", "containers"), ("image", "images"), ("host", "hosts"))
 
 
-def split(samples: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, list[str]]]]:
-    """``({workload: frame with the chart columns}, {workload: {"containers": [...], ...}})``."""
+About = dict[str, dict[str, list[str]]]
+
+
+def split(samples: pd.DataFrame, about: About | None = None) -> tuple[dict[str, pd.DataFrame], About]:
+    """``({workload: frame with the chart columns}, {workload: {"containers": [...], ...}})``.
+
+    ``about`` (from :func:`meta_from_arrow`) saves reading the name columns into pandas at all.
+    """
     if not len(samples):
-        return {}, {}
+        return {}, about or {}
     codes, names = pd.factorize(samples["workload"])
     small = codes.astype(np.int16) if len(names) < 2**15 else codes  # 16-bit keys: numpy radix-sorts
     order = np.argsort(small, kind="stable")
@@ -37,7 +44,7 @@ def split(samples: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, dic
         str(name): pd.DataFrame({c: v[bounds[k] : bounds[k + 1]] for c, v in columns.items()}, copy=False)
         for k, name in enumerate(names)
     }
-    return groups, _meta(samples, codes, names)
+    return groups, about if about is not None else _meta(samples, codes, names)
 
 
 def _meta(samples: pd.DataFrame, codes: np.ndarray, names: pd.Index) -> dict[str, dict[str, list[str]]]:
@@ -52,6 +59,25 @@ def _meta(samples: pd.DataFrame, codes: np.ndarray, names: pd.Index) -> dict[str
             entry = out[str(names[w])].setdefault(label, [])
             if v:
                 entry.append(str(values[v - 1]))
+    for lists in out.values():
+        for values_list in lists.values():
+            values_list.sort()
+    return out
+
+
+def meta_from_arrow(table: pa.Table) -> About:
+    """The same listing as ``split`` gives, from an Arrow table (one multi-threaded hash group-by)."""
+    keys = ["workload", *(c for c, _ in META if c in table.column_names)]
+    distinct = table.select(keys).group_by(keys).aggregate([]).to_pydict()
+    out: About = {}
+    for i, workload in enumerate(distinct["workload"]):
+        entry = out.setdefault(str(workload), {})
+        for column, label in META:
+            if column in distinct:
+                entry.setdefault(label, [])
+                value = distinct[column][i]
+                if value is not None and str(value) not in entry[label]:
+                    entry[label].append(str(value))
     for lists in out.values():
         for values_list in lists.values():
             values_list.sort()

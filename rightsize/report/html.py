@@ -90,14 +90,18 @@ def report(
     else:
         recs = list(recommendations)
     columns = sorted(set(charts.COLUMNS) | set(META_COLUMNS))
+    about: frames.About | None = None
     if isinstance(source, pd.DataFrame):
         samples, events = source, None
         label = "a DataFrame"
     else:
-        # Unsorted Arrow read: build_page orders by (workload, ts) itself, cheaper than load()'s sort.
-        samples, events = read_table(source, "samples", columns).to_pandas(), load_events(source)
-        label = str(source)
-    page = build_page(recs, samples, events, source=label, buckets=buckets)
+        # An unsorted Arrow read (build_page groups rows itself, cheaper than load()'s sort); the
+        # name columns are summarized in Arrow and never converted to pandas.
+        table = read_table(source, "samples", columns)
+        about = frames.meta_from_arrow(table)
+        samples = table.drop_columns([c for c, _ in frames.META]).to_pandas()
+        events, label = load_events(source), str(source)
+    page = build_page(recs, samples, events, source=label, buckets=buckets, about=about)
     return write_atomic(target, page)
 
 
@@ -132,12 +136,14 @@ def build_page(
     source: str,
     buckets: int = 500,
     generated: datetime | None = None,
+    about: frames.About | None = None,
 ) -> str:
-    """The whole HTML document as a string (pure: no I/O)."""
+    """The whole HTML document as a string (pure: no I/O). ``about``: names seen per workload
+    (computed from ``samples`` when None)."""
     by_workload: dict[str, dict[str, Recommendation]] = {}
     for rec in recs:
         by_workload.setdefault(rec.workload, {})[rec.resource] = rec
-    groups, about = frames.split(samples)
+    groups, about = frames.split(samples, about)
     ev_groups = events.groupby("workload", sort=False).indices if events is not None and len(events) else {}
     names = sorted(set(by_workload) | {str(w) for w in groups})
     strategies = sorted({r.strategy for r in recs})
