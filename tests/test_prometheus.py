@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import itertools
+import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -399,3 +401,40 @@ def test_retries_transient_errors_and_sends_credentials(
         with pytest.raises(RightsizeError, match="failed /api/v1/query_range: HTTP 500 after 4 retries"):
             pull(url, tmp_path / "b", 86400, 300, ["batch"], quiet=True, now=cluster.end)
         assert not (tmp_path / "b" / "samples").exists()
+
+
+@pytest.mark.prometheus
+def test_tls_is_verified_by_default(
+    prom_cluster: tuple[Cluster, PrometheusServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl to make a certificate")
+    cluster, server = prom_cluster
+    cert, key = tmp_path / "ca.crt", tmp_path / "ca.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    _Flaky.upstream, _Flaky.expect_auth, _Flaky.failures = server.url, "", []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        code, _, err = _cli(_collect(url, tmp_path / "a", "--since", "1d"), capsys)
+        assert code == 2 and err.count("\n") == 1 and "TLS verification failed" in err
+        assert "RIGHTSIZE_PROM_CA" in err and not (tmp_path / "a").exists()
+        s = pull(url, tmp_path / "b", 86400, 600, ["batch"], quiet=True, now=cluster.end, verify_tls=False)
+        assert s.samples == 86400 // 600 + 1
+        monkeypatch.setenv("RIGHTSIZE_PROM_CA", str(cert))
+        s = pull(url, tmp_path / "c", 86400, 600, ["batch"], quiet=True, now=cluster.end)
+        assert s.samples == 86400 // 600 + 1
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

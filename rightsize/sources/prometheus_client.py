@@ -120,7 +120,8 @@ class PromClient:
         ca = env.get(CA_ENV, "")
         if ca and not os.path.isfile(ca):
             raise RightsizeError(f"{CA_ENV}={ca}: no such file")
-        self.session.verify = (ca or True) if verify_tls else False
+        # passed with every request: requests lets REQUESTS_CA_BUNDLE override a session's verify
+        self._verify: bool | str = (ca or True) if verify_tls else False
 
     def close(self) -> None:
         self.session.close()
@@ -143,7 +144,7 @@ class PromClient:
         while True:
             self.stats.queries += attempt == 0
             try:
-                resp = self.session.get(url, params=params, timeout=self.timeout)
+                resp = self.session.get(url, params=params, timeout=self.timeout, verify=self._verify)
             except requests.exceptions.SSLError as exc:
                 raise RightsizeError(
                     f"TLS verification failed for {self.url} ({_short(exc)}); point {CA_ENV} at the "
