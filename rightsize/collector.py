@@ -2,7 +2,7 @@
 
 Every tick samples each tracked container once (cgroup files read directly where visible, the
 latest streamed engine payload otherwise), turns cumulative counters into per-interval values
-with ``sample_row`` (pure), and buffers the rows; every ``flush`` seconds the buffer becomes one
+with ``sampling.sample_row`` (pure), and buffers the rows; every ``flush`` seconds the buffer becomes one
 new complete Parquet file per kind (``store.append``), so a crash loses at most one flush
 interval. SIGINT/SIGTERM stop the loop, flush, and return normally (exit code 0).
 """
@@ -15,135 +15,23 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from rightsize import store
 from rightsize.errors import RightsizeError
+from rightsize.sampling import CollectSummary, Columns, cpu_rates, event_row, sample_row
 from rightsize.sources import cgroups
 from rightsize.sources import docker as engine
 from rightsize.sources.cgroups import Counters
 from rightsize.sources.docker import ContainerInfo
-from rightsize.units import format_duration, parse_duration
+from rightsize.units import parse_duration
 
 Source = Literal["auto", "docker", "cgroup"]
 SOURCES = ("auto", "docker", "cgroup")
 RELIST_SECONDS = 30.0  # a full list now and then catches any event the stream missed
-
-
-@dataclass(frozen=True)
-class CollectSummary:
-    """What one ``collect`` run did (``str()`` is the summary the CLI prints)."""
-
-    out: Path
-    host: str
-    seconds: float
-    ticks: int
-    missed_ticks: int
-    samples: int
-    events: int
-    containers: int
-    workloads: int
-    files: int
-    sources: dict[str, int] = field(default_factory=dict)
-    interrupted: bool = False
-
-    def __str__(self) -> str:
-        how = ", ".join(f"{n} via {s}" for s, n in sorted(self.sources.items())) or "none"
-        lines = [
-            f"collected {self.samples} samples from {self.containers} containers "
-            f"({self.workloads} workloads) on {self.host} in {format_duration(round(self.seconds))}"
-            + (" (stopped early by signal)" if self.interrupted else ""),
-            f"  ticks: {self.ticks}" + (f" ({self.missed_ticks} missed: sampling fell behind)"
-                                        if self.missed_ticks else ""),
-            f"  sources: {how}",
-            f"  events: {self.events}",
-            f"  written: {self.files} files under {self.out}",
-        ]
-        return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------- pure sampling
-
-
-def cpu_rates(
-    prev: Counters | None, cur: Counters, cpu_limit: float | None
-) -> tuple[float | None, float | None] | None:
-    """(cores, throttled share) between two readings; None when ``cur`` is not newer than ``prev``.
-
-    Cores are mean CPU over the span; the throttled share is Δthrottled/Δperiods, only when the
-    container has a CPU limit (0.0 when no CFS period elapsed). A counter that went backwards
-    (the cgroup was recreated) gives no value rather than a negative one.
-    """
-    if prev is None:
-        return (None, None)
-    dt = cur.t - prev.t
-    if dt <= 0:
-        return None
-    cores = None
-    if cur.cpu_ns is not None and prev.cpu_ns is not None and cur.cpu_ns >= prev.cpu_ns:
-        cores = (cur.cpu_ns - prev.cpu_ns) / (dt * 1e9)
-    throttled = None
-    if cpu_limit and None not in (cur.periods, prev.periods, cur.throttled, prev.throttled):
-        d_periods = cur.periods - prev.periods  # type: ignore[operator]
-        d_throttled = cur.throttled - prev.throttled  # type: ignore[operator]
-        if d_periods > 0 and d_throttled >= 0:
-            throttled = min(1.0, d_throttled / d_periods)
-        elif d_periods == 0:
-            throttled = 0.0
-    return (cores, throttled)
-
-
-def sample_row(
-    info: ContainerInfo,
-    cur: Counters,
-    rates: tuple[float | None, float | None],
-    *,
-    ts_ms: int,
-    host: str,
-    oom_events: int = 0,
-) -> dict[str, object]:
-    """One ``samples`` row (DESIGN.md schema) from a reading and its CPU rates."""
-    oom = cur.oom_kills if cur.oom_kills is not None else oom_events
-    return {
-        "ts": ts_ms,
-        "host": host,
-        "workload": info.workload,
-        "container_id": info.id,
-        "container": info.name,
-        "image": info.image,
-        "cpu_cores": rates[0],
-        "cpu_throttled": rates[1],
-        "mem_working_set": cur.working_set,
-        "mem_rss": cur.rss,
-        "mem_peak": cur.peak,
-        "pids": cur.pids,
-        "mem_limit": info.mem_limit,
-        "mem_reservation": info.mem_reservation,
-        "cpu_limit": info.cpu_limit,
-        "pids_limit": info.pids_limit,
-        "oom_kills": max(oom, oom_events),
-        "restarts": info.restarts,
-    }
-
-
-def event_row(event: dict[str, Any], info: ContainerInfo | None, host: str) -> dict[str, object]:
-    """One ``events`` row from an engine event (``timeNano`` is its time)."""
-    attrs = (event.get("Actor") or {}).get("Attributes") or {}
-    name = (info.name if info else attrs.get("name")) or ""
-    exit_code = attrs.get("exitCode")
-    ts_ms = int(event.get("timeNano", 0)) // 1_000_000 or int(event.get("time", time.time())) * 1000
-    return {
-        "ts": ts_ms,
-        "host": host,
-        "workload": info.workload if info else engine.workload_name(attrs, name),
-        "container_id": event.get("id") or (event.get("Actor") or {}).get("ID"),
-        "container": name,
-        "kind": event.get("Action") or event.get("status"),
-        "exit_code": int(exit_code) if exit_code not in (None, "") else None,
-    }
 
 
 # ------------------------------------------------------------------------------- validation
@@ -247,14 +135,15 @@ class _Run:
         self.tracked: dict[str, _Tracked] = {}
         self.known: dict[str, ContainerInfo] = {}  # every matching container seen (for events)
         self.rejected: set[str] = set()
-        self.samples: list[dict[str, object]] = []
-        self.events: list[dict[str, object]] = []
+        self.samples = Columns("samples")
+        self.events = Columns("events")
         self.stop = threading.Event()
         self.n_samples = self.n_events = self.n_files = self.ticks = self.missed = 0
         self.sources: dict[str, int] = {}
         self.workloads: set[str] = set()
         self.sampled: set[str] = set()
         self.cgroup_warned = False
+        self.engine_warned = False
 
     # -- discovery -------------------------------------------------------------------------
 
@@ -325,9 +214,12 @@ class _Run:
             return
         before = self.known.get(cid)
         if action == "start":
-            self._drop(cid)  # a restarted container starts from fresh counters
             info = self._inspect(cid)
-            if info:
+            tracked = self.tracked.get(cid)
+            if info and tracked and tracked.info.pid == info.pid:
+                info = None  # already sampled since the initial list: keep its counters
+            elif info:
+                self._drop(cid)  # a restarted container starts from fresh counters
                 if before and info.restarts > before.restarts:
                     self.events.append(event_row({**event, "Action": "restart"}, info, self.host))
                 self._track([info])
@@ -364,6 +256,14 @@ class _Run:
             self.n_samples += 1
             self.sampled.add(cid)
 
+    def _engine_trouble(self, exc: Exception) -> None:
+        if not self.engine_warned:
+            import warnings
+
+            warnings.warn(f"the Docker engine did not answer ({exc}); still sampling known containers",
+                          stacklevel=2)
+            self.engine_warned = True
+
     def _warm_up(self, limit: float = 3.0) -> None:
         """Wait (briefly) for each engine stream's first payload, so the first tick has them all."""
         deadline = time.monotonic() + limit
@@ -374,15 +274,15 @@ class _Run:
 
     def _flush(self) -> None:
         try:
-            for kind, rows in (("samples", self.samples), ("events", self.events)):
-                if rows:
-                    table = store.to_table(rows, kind)  # type: ignore[arg-type]
-                    self.n_files += len(store.append(self.out, table, kind, self.host))  # type: ignore[arg-type]
-                    if kind == "events":
-                        self.n_events += len(rows)
+            for buffer in (self.samples, self.events):
+                if len(buffer):
+                    written = store.append(self.out, buffer.table(), buffer.kind, self.host)
+                    self.n_files += len(written)
+                    if buffer.kind == "events":
+                        self.n_events += len(buffer)
+                    buffer.clear()
         except OSError as exc:
             raise RightsizeError(f"cannot write to {self.out}: {exc}") from None
-        self.samples, self.events = [], []
 
     def run(self) -> CollectSummary:
         from rightsize.progress import Progress
@@ -390,12 +290,14 @@ class _Run:
         watcher = engine.EventWatcher(self.client, since=time.time())
         handlers = self._install_signals()
         progress = Progress(self.total, disabled=self.quiet)
+        background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relist")
         start = time.monotonic()
         try:
             self._add(self._list())
             self._warm_up()
             self.out.mkdir(parents=True, exist_ok=True)
             start = last_flush = last_list = time.monotonic()
+            relist: Future[list[str]] | None = None
             end = start + self.total
             next_tick = start
             with progress:
@@ -403,14 +305,18 @@ class _Run:
                     now = time.monotonic()
                     if now >= end:
                         break
-                    for event in watcher.drain():
-                        self._handle(event)
-                    if now - last_list >= RELIST_SECONDS:
-                        current = set(self._list())
-                        for cid in set(self.tracked) - current:
-                            self._drop(cid)
-                        self._add(sorted(current))
-                        last_list = now
+                    try:
+                        for event in watcher.drain():
+                            self._handle(event)
+                        if relist is None and now - last_list >= RELIST_SECONDS:
+                            relist = background.submit(self._list)  # a slow list never delays a tick
+                        elif relist is not None and relist.done():
+                            current, relist, last_list = set(relist.result()), None, now
+                            for cid in set(self.tracked) - current:
+                                self._drop(cid)
+                            self._add(sorted(current))
+                    except Exception as exc:  # engine unreachable for a moment: keep sampling what we have
+                        self._engine_trouble(exc)
                     self._sample(int(time.time() * 1000), time.monotonic())
                     self.ticks += 1
                     if now - last_flush >= self.flush_every:
@@ -421,8 +327,8 @@ class _Run:
                         self.on_tick(self.ticks, len(self.tracked), self.n_samples)
                     next_tick += self.step
                     late = time.monotonic() - next_tick
-                    if late > 0:  # fell behind: skip the missed ticks rather than bunch them up
-                        skipped = math.ceil(late / self.step)
+                    if late >= self.step:  # more than a whole tick behind: skip, never bunch up
+                        skipped = math.floor(late / self.step)
                         self.missed += skipped
                         next_tick += skipped * self.step
                     self.stop.wait(max(0.0, min(next_tick, end) - time.monotonic()))
@@ -432,6 +338,7 @@ class _Run:
             self._flush()
         finally:
             self._restore_signals(handlers)
+            background.shutdown(wait=False, cancel_futures=True)
             watcher.stop()
             for cid in list(self.tracked):
                 self._drop(cid)

@@ -54,7 +54,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert not out.exists()
 
 
-def test_unwritable_output_is_rejected_before_sampling(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unwritable_output_is_rejected_before_sampling(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     code, err = run_main(["collect", "--out", str(blocker / "data"), "--duration", "5s", "-q"], capsys)

@@ -3,6 +3,7 @@ both source paths, compose projects. One collect run covers many behaviours (it 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -16,6 +17,7 @@ import pytest
 
 import rightsize
 from rightsize.sources import cgroups
+from rightsize.sources.cgroups import Counters
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -52,10 +54,8 @@ class Fleet:
 
     def remove(self) -> None:
         for c in self.started:
-            try:
+            with contextlib.suppress(Exception):
                 c.remove(force=True)
-            except Exception:
-                pass
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,26 @@ def fleet(docker_client: Any) -> Iterator[Fleet]:
 
 def _by_name(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     return frame[frame["container"] == name].sort_values("ts")
+
+
+def _assert_cpu_matches_counters(rows: pd.DataFrame, before: Counters, after: Counters) -> None:
+    """The sampled cores and throttled share agree with the kernel counters over the whole run.
+
+    On this shared 2-core machine the busy loop gets up to its 0.5-core quota, less under
+    contention, so the check is against the counters read directly, plus the quota as a ceiling.
+    """
+    assert before.cpu_ns is not None and after.cpu_ns is not None
+    direct = (after.cpu_ns - before.cpu_ns) / ((after.t - before.t) * 1e9)
+    cores = rows["cpu_cores"].dropna()
+    assert len(cores) >= 5
+    assert 0.1 < direct <= 0.55
+    assert cores.mean() == pytest.approx(direct, rel=0.25, abs=0.05)
+    assert cores.quantile(0.9) <= 0.6  # never meaningfully above the limit
+    d_periods = after.periods - before.periods  # type: ignore[operator]
+    d_throttled = after.throttled - before.throttled  # type: ignore[operator]
+    share = rows["cpu_throttled"].dropna()
+    assert len(share) >= 5 and share.between(0, 1).all()
+    assert share.mean() == pytest.approx(d_throttled / d_periods, abs=0.2)
 
 
 def test_collect_cgroup_path_known_workloads_churn_and_events(fleet: Fleet, tmp_path: Path) -> None:
@@ -101,11 +121,15 @@ def test_collect_cgroup_path_known_workloads_churn_and_events(fleet: Fleet, tmp_
             ticked.set()
 
     started = pd.Timestamp.now(tz="UTC")
+    busy_cgroup = cgroups.locate(f.client.containers.get(f.name("busy")).id)
+    assert busy_cgroup is not None
+    before = busy_cgroup.read(time.monotonic())
     out = tmp_path / "data"
     summary = rightsize.collect(
         out, duration="16s", interval="0.5s", flush="4s", source="auto",
         filters=[f"label={f.label}"], quiet=True, on_tick=on_tick,
     )
+    after = busy_cgroup.read(time.monotonic())
     worker.join(30)
     assert churn_done.is_set()
     ended = pd.Timestamp.now(tz="UTC")
@@ -127,8 +151,7 @@ def test_collect_cgroup_path_known_workloads_churn_and_events(fleet: Fleet, tmp_
 
     busy = _by_name(samples, f.name("busy"))
     assert busy["cpu_cores"].iloc[0] != busy["cpu_cores"].iloc[0]  # NaN on a container's first sample
-    assert 0.3 < busy["cpu_cores"].iloc[2:].median() < 0.7
-    assert busy["cpu_throttled"].iloc[2:].median() > 0.3
+    _assert_cpu_matches_counters(busy, before, after)
     assert (busy["cpu_limit"] == 0.5).all()
 
     pids = _by_name(samples, f.name("pids"))
@@ -164,14 +187,18 @@ def test_collect_cgroup_path_known_workloads_churn_and_events(fleet: Fleet, tmp_
 
 def test_docker_api_path_agrees_with_cgroup_files(fleet: Fleet, tmp_path: Path) -> None:
     holder = fleet.client.containers.get(fleet.name("holder"))
+    busy_cgroup = cgroups.locate(fleet.client.containers.get(fleet.name("busy")).id)
+    assert busy_cgroup is not None
     summary = rightsize.collect(
         tmp_path, duration="8s", interval="0.5s", source="docker",
         filters=[f"name={fleet.name('holder')}", f"label={fleet.label}"], quiet=True,
     )
+    before = busy_cgroup.read(time.monotonic())
     busy = rightsize.collect(
         tmp_path / "busy", duration="6s", interval="0.5s", source="docker",
         filters=[f"name={fleet.name('busy')}"], quiet=True,
     )
+    after = busy_cgroup.read(time.monotonic())
     assert summary.sources == {"docker": 1} and busy.sources == {"docker": 1}
     samples = rightsize.load(tmp_path)
     direct = cgroups.locate(holder.id, None)
@@ -179,6 +206,4 @@ def test_docker_api_path_agrees_with_cgroup_files(fleet: Fleet, tmp_path: Path) 
     ws = direct.read(time.monotonic()).working_set
     assert ws is not None
     assert samples["mem_working_set"].median() == pytest.approx(ws, rel=0.05)
-    b = rightsize.load(tmp_path / "busy")
-    assert 0.3 < b["cpu_cores"].dropna().iloc[1:].median() < 0.7
-    assert b["cpu_throttled"].dropna().median() > 0.3
+    _assert_cpu_matches_counters(rightsize.load(tmp_path / "busy"), before, after)
