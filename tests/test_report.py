@@ -270,3 +270,51 @@ def test_split_groups_rows_per_workload_and_lists_their_containers() -> None:
     # The envelope sorts by time itself, so the shuffled order still yields the true peak.
     fig = charts.usage_figure(groups["a"], {}, charts.markers(groups["a"], None), buckets=50)
     assert fig["data"][0]["name"].startswith("used")
+
+
+def test_report_command_on_the_sample_with_compose_and_strategy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rightsize.analysis.recommend import sample_path
+
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text(
+        "name: sutazai\nservices:\n  ollama:\n    image: ollama/ollama\n"
+        "    deploy:\n      resources:\n        limits:\n          memory: 12g\n          cpus: '3'\n"
+    )
+    out = tmp_path / "r.html"
+    code, stdout, _ = run_cli(
+        [
+            "report",
+            "--data",
+            str(sample_path()),
+            "--out",
+            str(out),
+            "--compose",
+            str(compose),
+            "--strategy",
+            "krr",
+        ],
+        capsys,
+    )
+    assert code == 0 and stdout.startswith(f"wrote {out} (")
+    page = out.read_text()
+    assert "strategy krr" in page
+    ollama = page[page.index("<h3>sutazai/ollama</h3>") :]
+    ollama = ollama[: ollama.index("</table>")]
+    assert "12 GiB → <b>" in ollama and "3 cores → " in ollama  # current values from the compose file
+    assert page.count('<section class="workload"') == 10
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
+
+
+def test_report_unknown_strategy_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rightsize.analysis.recommend import sample_path
+
+    code, _, err = run_cli(
+        ["report", "--data", str(sample_path()), "--out", str(tmp_path / "r.html"), "--strategy", "nope"],
+        capsys,
+    )
+    assert code == 2 and err.startswith("rightsize: error: ") and err.count("\n") == 1
+    assert not (tmp_path / "r.html").exists()
