@@ -299,7 +299,7 @@ def test_report_command_on_the_sample_with_compose_and_strategy(
     )
     assert code == 0 and stdout.startswith(f"wrote {out} (")
     page = out.read_text()
-    assert "strategy krr" in page
+    assert "strategy krr" in page and "cpu_request_percentile = 0.95" in page  # the settings used
     ollama = page[page.index("<h3>sutazai/ollama</h3>") :]
     ollama = ollama[: ollama.index("</table>")]
     assert "12 GiB → <b>" in ollama and "3 cores → " in ollama  # current values from the compose file

@@ -31,6 +31,8 @@ ul.reasons { margin: 4px 0 8px 18px; padding: 0; }
 .plot { width: 100%; min-height: 330px; }
 .plot.usage { min-height: 640px; }
 .small { font-size: 12px; color: #666; }
+details { margin: 0 0 12px; }
+details pre { font-size: 12px; white-space: pre-wrap; background: #f7f7f9; padding: 8px; }
 @media print { section.workload { break-before: page; } }
 """
 

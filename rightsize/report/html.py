@@ -101,7 +101,12 @@ def report(
         about = frames.meta_from_arrow(table)
         samples = table.drop_columns([c for c, _ in frames.META]).to_pandas()
         events, label = load_events(source), str(source)
-    page = build_page(recs, samples, events, source=label, buckets=buckets, about=about)
+    settings = None
+    if recommendations is None:
+        from rightsize.analysis.strategies import get_strategy
+
+        settings = get_strategy(strategy, overrides).describe()
+    page = build_page(recs, samples, events, source=label, buckets=buckets, about=about, settings=settings)
     return write_atomic(target, page)
 
 
@@ -137,6 +142,7 @@ def build_page(
     buckets: int = 500,
     generated: datetime | None = None,
     about: frames.About | None = None,
+    settings: str | None = None,
 ) -> str:
     """The whole HTML document as a string (pure: no I/O). ``about``: names seen per workload
     (computed from ``samples`` when None)."""
@@ -171,6 +177,9 @@ def build_page(
         "<header><h1>rightsize report</h1>",
         f'<p class="meta">{len(names)} workloads · {len(samples):,} samples · {_span(samples)} · '
         f"strategy {esc(', '.join(strategies) or '-')} · data {esc(source)} · generated {esc(when)}</p>",
+        f"<details><summary>Strategy settings</summary><pre>{esc(settings)}</pre></details>"
+        if settings
+        else "",
         "</header><main>",
         _overview(names, by_workload),
         *sections,
