@@ -243,3 +243,31 @@ def test_windows_with_too_little_training_data_are_skipped_not_scored() -> None:
     series = load_series(data)[0]
     wins = windows(series.ts, 30 * 60_000, 7 * DAY_MS, 7 * DAY_MS)  # 30 minutes: below min_history
     assert wins and _run_strategy(strat, series, wins) == []
+
+
+# ------------------------------------------------------------------------------ the tuned default
+
+
+def test_default_keeps_a_proven_current_limit_and_drops_the_cap_after_an_oom() -> None:
+    # usage ~200 MiB under a 512 MiB limit it never came near: max + margin + sqrt headroom would be
+    # far above 512 MiB, so the limit stays at the proven 512 MiB
+    r = backtest(flat(mem_limit=512 * MiB), strategies="default,current")
+    assert r.strategies["default"].mem_overrun_share == 0.0
+    assert r.strategies["default"].mem_alloc_ratio == pytest.approx(
+        r.strategies["current"].mem_alloc_ratio, rel=0.01
+    )
+    # the same history OOM-killed near its limit: the cap no longer applies, the OOM bump does
+    samples, events = oom(kill_days=(2.0,))
+    series = load_series(samples, events)[0]
+    wins = windows(series.ts, 14 * DAY_MS, 7 * DAY_MS, 7 * DAY_MS)
+    rows = _run_strategy(get_strategy("default"), series, wins)
+    assert rows[0][FIELDS.index("mem_limit")] >= 256 * MiB * 1.2
+    capped = _run_strategy(get_strategy("default"), load_series(samples)[0], wins)
+    assert capped[0][FIELDS.index("mem_limit")] == 256 * MiB  # no kill: 240 MiB < 95% of 256 MiB
+
+
+def test_default_headroom_is_relatively_larger_for_small_workloads() -> None:
+    small = backtest(flat(level=64 * MiB), strategies="default").strategies["default"]
+    large = backtest(flat(level=16 * 1024 * MiB), strategies="default").strategies["default"]
+    assert small.mem_alloc_ratio is not None and large.mem_alloc_ratio is not None
+    assert small.mem_alloc_ratio > 2 * large.mem_alloc_ratio > 2 * 1.15

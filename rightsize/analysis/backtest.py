@@ -126,7 +126,7 @@ def _run_strategy(strategy: Any, s: Series, wins: list[Window]) -> list[np.ndarr
 
     rows: list[np.ndarray] = []
     prev: Limits | None = None
-    feedback: list[float] = []  # limits this strategy set that the usage exceeded (= OOM kills)
+    feedback: list[float] = []  # limits this strategy set that usage exceeded (= simulated OOM kills)
     mem, peak, cpu = s["mem_working_set"], s["mem_peak"], s["cpu_cores"]
     thr, pids = s["cpu_throttled"], s["pids"]
     for w in wins:
@@ -158,8 +158,11 @@ def _run_strategy(strategy: Any, s: Series, wins: list[Window]) -> list[np.ndarr
         if row is None:
             continue
         rows.append(row)
-        if row[FIELDS.index("overrun")]:
-            feedback.append(float(lim.mem_limit or np.nan))
+        # usage above the limit is a kill only this simulation knows of; a real kill is in the events
+        # and reaches later fits through them, so it is not fed back twice
+        limit = float(lim.mem_limit or np.nan)
+        if row[FIELDS.index("overrun")] and np.nanmax(mem[te], initial=-np.inf) > limit:
+            feedback.append(limit)
         prev = lim
     return rows
 

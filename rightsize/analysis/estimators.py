@@ -50,6 +50,15 @@ def with_margin(x: float, margin: float) -> float:
     return x * (1.0 + margin)
 
 
+def sqrt_headroom(x: float, ref: float) -> float:
+    """Headroom sqrt(x * ref): relatively large for small x, relatively small for large x.
+
+    Memory on real hosts grows in chunks (a process, a cache, a batch) whose size does not scale with
+    the workload: a 100 MiB service needs proportionally more headroom than a 16 GiB one.
+    """
+    return math.sqrt(x * ref) if x > 0 and ref > 0 else 0.0
+
+
 def confidence_multiplier(days: float, k: float) -> float:
     """VPA's history-length multiplier (1 + 1/days)^k: large on short histories, -> 1 on long ones."""
     return (1.0 + 1.0 / max(days, 1e-6)) ** k
