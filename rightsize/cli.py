@@ -93,6 +93,9 @@ def collect(
             verify_tls=True,
         )
     else:
+        from rightsize.runtime import lean_collector_process
+
+        lean_collector_process()
         from rightsize.collector import collect as run_collect
 
         summary = run_collect(
