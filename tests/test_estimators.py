@@ -133,3 +133,15 @@ def test_two_pass_quantiles_equal_numpy_bit_for_bit(integer: bool) -> None:
     assert all(np.isnan(got[q][groups]) for q in qs)
     kept = sum(len(v) for v in keeper.values)
     assert kept < n  # pass 2 keeps only the bins holding the wanted ranks
+
+
+def test_counter_ignores_filtered_codes_without_touching_the_last_group() -> None:
+    from rightsize.analysis.exact import Binning, Counter
+
+    counter = Counter(Binning(0, 4))
+    counter.grow(3)
+    # local codes 0 and 2 map to groups 2 and 0; local code 1 was filtered out (-1)
+    local = np.array([0, 0, 2, 0] * 1000)
+    counter.add(local, np.full(len(local), 3.0), np.array([2, -1, 0]))
+    table = counter.table()
+    assert table.sum(axis=1).tolist() == [1000, 0, 3000]

@@ -86,7 +86,8 @@ class Counter:
             self.counts = bigger
 
     def add(self, local: np.ndarray, values: np.ndarray, groups: np.ndarray) -> None:
-        """local: int64 in [0, len(groups)); groups: distinct global group per local code."""
+        """local: int64 in [0, len(groups)); groups: the global group of each local code, distinct,
+        or -1 for codes that never occur in ``local`` (filtered out)."""
         if not len(local):
             return
         nb = self.binning.n
@@ -95,7 +96,9 @@ class Counter:
             np.add.at(self.counts, (groups[local], bins), 1)
             return
         bins += local * nb
-        self.counts[groups] += np.bincount(bins, minlength=len(groups) * nb).reshape(len(groups), nb)
+        counted = np.bincount(bins, minlength=len(groups) * nb).reshape(len(groups), nb)
+        real = groups >= 0  # a -1 would alias the last row: a duplicate index loses updates
+        self.counts[groups[real]] += counted[real]
 
     def table(self) -> np.ndarray:
         return self.counts
