@@ -15,6 +15,9 @@ pytest_plugins = ["prom_fixtures"]
 
 TEST_IMAGE = "rightsize-test/busybox:1"
 TEST_LABEL = "rightsize-test"
+# Only what this pytest session started is swept at its end: other sessions may share the engine.
+SESSION_LABEL = "rightsize-test-session"
+SESSION_ID = uuid.uuid4().hex[:12]
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +37,7 @@ def docker_client() -> Iterator[Any]:
             pytest.skip(f"no docker engine: {exc}")
         pytest.fail(f"docker engine or {TEST_IMAGE} unavailable (run scripts/test-env.sh): {exc}")
     yield client
-    for c in client.containers.list(all=True, filters={"label": TEST_LABEL}):
+    for c in client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={SESSION_ID}"}):
         c.remove(force=True)
     client.close()
 
@@ -53,7 +56,7 @@ def run_container(docker_client: Any) -> Iterator[Any]:
             TEST_IMAGE,
             ["sh", "-c", command],
             name=name or f"rs-{tag}-{len(started)}",
-            labels={TEST_LABEL: "1", **(labels or {})},
+            labels={TEST_LABEL: "1", SESSION_LABEL: SESSION_ID, **(labels or {})},
             detach=True,
             **kw,
         )
