@@ -150,6 +150,17 @@ def test_cli_apply_live_uses_the_real_analysis(tmp_path: Any, run_container: Any
     assert exc.value.code == 0, out
     c.reload()
     host = c.attrs["HostConfig"]
-    assert host["Memory"] == int(recs["memory"].recommended.limit)
-    assert host["PidsLimit"] == int(recs["pids"].recommended.limit)
-    assert f"{project}/app ({c.name}): Memory: 256M -> " in out
+    start = {"Memory": 256 * M, "MemoryReservation": 0, "NanoCpus": 2_000_000_000, "PidsLimit": 500}
+    want = {
+        "Memory": recs["memory"].recommended.limit,
+        "MemoryReservation": recs["memory"].recommended.reservation,
+        "NanoCpus": recs["cpu"].recommended.limit * 1e9,
+        "PidsLimit": recs["pids"].recommended.limit,
+    }
+    for key, value in want.items():
+        if value is None:
+            continue
+        assert host[key] == round(value), key  # the container runs with exactly what the analysis said
+        if round(value) != start[key]:
+            assert f"{project}/app ({c.name}): {key}: " in out  # and the summary says what changed
+    assert any(round(v) != start[k] for k, v in want.items() if v is not None)
