@@ -18,6 +18,7 @@ import argparse
 import gc
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -96,12 +97,13 @@ def generate(root: Path, services: int, days: int, interval: int, seed: int = 42
     return root
 
 
-def timed(label: str, fn: object) -> tuple[float, Path]:
+def timed(label: str, fn: Callable[[], Path]) -> tuple[float, Path]:
+    """Wall time (the target) and CPU time of this process (steadier on a shared machine)."""
     gc.collect()
-    t0 = time.perf_counter()
-    path = fn()  # type: ignore[operator]
-    seconds = time.perf_counter() - t0
-    print(f"{label:<34} {seconds:7.1f} s  {path.stat().st_size / 1e6:8.1f} MB")
+    t0, c0 = time.perf_counter(), time.process_time()
+    path = fn()
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"{label:<34} {seconds:7.1f} s  {cpu:7.1f} s  {path.stat().st_size / 1e6:8.1f} MB")
     return seconds, path
 
 
@@ -146,7 +148,7 @@ def main() -> None:
     )
     out = ds.parent / "out"
     out.mkdir(exist_ok=True)
-    print(f"{'':<34} {'time':>9}  {'size':>11}")
+    print(f"{'':<34} {'wall':>9}  {'cpu':>9}  {'size':>11}")
     ours, path = timed("ours (500 min/max buckets)", lambda: report(ds, out=out / "ours.html"))
     verdict = "OK" if ours <= 15 and path.stat().st_size <= 10e6 else "OVER TARGET"
     print(f"{'':<34} target <= 15 s, <= 10 MB: {verdict}")

@@ -255,7 +255,7 @@ def test_load_round_trip_feeds_the_charts(tmp_path: Path) -> None:
 
 
 def test_split_groups_rows_per_workload_and_lists_their_containers() -> None:
-    from rightsize.report.frames import meta_from_arrow, split
+    from rightsize.report.frames import meta_from_arrow, split, split_arrow
 
     frame = samples_frame(["b", "a"], hours=1)
     shuffled = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
@@ -267,6 +267,12 @@ def test_split_groups_rows_per_workload_and_lists_their_containers() -> None:
         assert sorted(g["mem_working_set"].tolist()) == sorted(want["mem_working_set"].astype(float).tolist())
         assert about[name] == {"containers": [name], "images": [f"{name}:1"], "hosts": ["h1"]}
     assert meta_from_arrow(to_table(shuffled)) == about  # the Arrow path lists the same names
+    arrow_groups, arrow_about = split_arrow(to_table(shuffled))
+    assert arrow_about == about and sorted(arrow_groups) == sorted(groups)
+    for name, g in groups.items():
+        a = arrow_groups[name]
+        for column in ("ts", "mem_working_set", "mem_peak", "cpu_cores", "mem_reservation", "oom_kills"):
+            np.testing.assert_array_equal(a[column].to_numpy(), g[column].to_numpy())
     # The envelope sorts by time itself, so the shuffled order still yields the true peak.
     fig = charts.usage_figure(groups["a"], {}, charts.markers(groups["a"], None), buckets=50)
     assert fig["data"][0]["name"].startswith("used")

@@ -8,9 +8,12 @@ sort by time themselves where it matters (the envelope, the step lines, the coun
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rightsize.report.charts import COLUMNS
 
@@ -28,8 +31,7 @@ def split(samples: pd.DataFrame, about: About | None = None) -> tuple[dict[str, 
     if not len(samples):
         return {}, about or {}
     codes, names = pd.factorize(samples["workload"])
-    small = codes.astype(np.int16) if len(names) < 2**15 else codes  # 16-bit keys: numpy radix-sorts
-    order = np.argsort(small, kind="stable")
+    order = _order(codes, len(names))
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
     columns: dict[str, np.ndarray] = {"ts": samples["ts"].to_numpy(dtype="datetime64[ms]")[order]}
     for column in COLUMNS:
@@ -40,11 +42,46 @@ def split(samples: pd.DataFrame, about: About | None = None) -> tuple[dict[str, 
             columns[column] = pd.factorize(series)[0][order]
         else:
             columns[column] = series.to_numpy(dtype=np.float64, na_value=np.nan)[order]
-    groups = {
+    return _groups(list(names), bounds, columns), about if about is not None else _meta(samples, codes, names)
+
+
+def split_arrow(table: pa.Table) -> tuple[dict[str, pd.DataFrame], About]:
+    """``split`` for an Arrow table as read from the store: no pandas conversion of the whole table,
+    strings become dictionary codes in Arrow, numbers go straight to numpy."""
+    about = meta_from_arrow(table)
+    if not table.num_rows:
+        return {}, about
+    codes, names = _encode(table["workload"])
+    order = _order(codes, len(names))
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    columns: dict[str, np.ndarray] = {"ts": table["ts"].to_numpy()[order]}
+    for column in COLUMNS:
+        if column == "ts" or column not in table.column_names:
+            continue
+        if column == "container_id":
+            columns[column] = _encode(table[column])[0][order]
+        else:
+            columns[column] = pc.cast(table[column], pa.float64()).to_numpy()[order]
+    return _groups(names, bounds, columns), about
+
+
+def _encode(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    encoded = pc.dictionary_encode(pc.fill_null(column.combine_chunks(), ""))
+    return encoded.indices.to_numpy(zero_copy_only=False), [str(v) for v in encoded.dictionary.to_pylist()]
+
+
+def _order(codes: np.ndarray, n: int) -> np.ndarray:
+    small = codes.astype(np.int16) if n < 2**15 else codes  # 16-bit keys: numpy radix-sorts
+    return np.argsort(small, kind="stable")
+
+
+def _groups(
+    names: Sequence[object], bounds: np.ndarray, columns: dict[str, np.ndarray]
+) -> dict[str, pd.DataFrame]:
+    return {
         str(name): pd.DataFrame({c: v[bounds[k] : bounds[k + 1]] for c, v in columns.items()}, copy=False)
         for k, name in enumerate(names)
     }
-    return groups, about if about is not None else _meta(samples, codes, names)
 
 
 def _meta(samples: pd.DataFrame, codes: np.ndarray, names: pd.Index) -> dict[str, dict[str, list[str]]]:
