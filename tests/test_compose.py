@@ -443,3 +443,11 @@ def test_a_shared_scalar_anchor_is_not_edited_but_its_alias_is(tmp_path: Path) -
     out, result = _patch_text(tmp_path, text, recs)
     assert out == "services:\n  a:\n    mem_limit: &mem 1g\n  b:\n    mem_limit: 256m\n"
     assert "shared through anchor &mem" in result.skipped[0].reason
+
+
+def test_no_service_matching_the_data_warns(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yml"
+    path.write_text("name: shop\nservices:\n  web:\n    image: x\n")
+    with pytest.warns(UserWarning, match=r"no service matched a workload in the data \(it has sutazai/"):
+        (result,) = patch_compose([path], stack_recs())
+    assert not result.changes

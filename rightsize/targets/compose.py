@@ -9,6 +9,7 @@ merges), a new one next to its siblings.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,7 @@ def patch_compose(
     recs = resolve(recs)
     project = project or next((str(d.data["name"]) for d in reversed(docs) if d.data.get("name")), None)
     plan = _Plan()
+    unmatched = 0
     for svc in names:
         container = next(
             (
@@ -108,11 +110,20 @@ def patch_compose(
         found, why = match_workloads(svc, recs, project=project, aliases=(container,) if container else ())
         if not found:
             plan.skipped.append((home, Skipped(docs[home].source, svc, "all", why)))
+            unmatched += why == "service not in the data"
             continue
         for rec in sorted(found, key=lambda r: RESOURCES.index(r.resource)):
             if rec.resource not in resources:
                 continue
             _plan_rec(docs, svc, home, rec, plan, min_confidence)
+    if recs and names and unmatched == len(names):
+        known = sorted({r.workload for r in recs})
+        some = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "")
+        warnings.warn(
+            f"no service matched a workload in the data (it has {some}); "
+            "check --project or the file's name:",
+            stacklevel=2,
+        )
     return _execute(docs, paths, plan, dry_run=dry_run, backup=backup)
 
 
