@@ -137,3 +137,14 @@ def test_subchart_primary_component_is_recognised(tmp_path: Path) -> None:
     data = YAML(typ="safe").load(path.read_text())
     assert data["postgresql"]["primary"]["resources"] == {"limits": {"memory": "1Gi"}}
     assert data["postgresql"]["readReplicas"]["resources"] == {}
+
+
+def test_similar_name_and_missing_resources_are_placed_and_said_so(tmp_path: Path) -> None:
+    path = values(tmp_path)
+    recs = [rec("sutazai/postgres", "memory", None, 2 * 1024 * M), rec("sutazai/frontend", "cpu", 0.25, 0.5)]
+    result = patch_helm(path, recs)
+    notes = {c.key: c.note for c in result.changes}
+    assert notes["postgresql.resources.limits.memory"] == "placed by a similar name: postgres ~ postgresql"
+    assert notes["frontend.resources.limits.cpu"] == "added resources under frontend"
+    data = YAML(typ="safe").load(path.read_text())
+    assert data["frontend"]["resources"] == {"limits": {"cpu": "500m"}, "requests": {"cpu": "250m"}}

@@ -120,8 +120,7 @@ def patch_compose(
         known = sorted({r.workload for r in recs})
         some = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "")
         warnings.warn(
-            f"no service matched a workload in the data (it has {some}); "
-            "check --project or the file's name:",
+            f"no service matched a workload in the data (it has {some}); check --project or the file's name:",
             stacklevel=2,
         )
     return _execute(docs, paths, plan, dry_run=dry_run, backup=backup)

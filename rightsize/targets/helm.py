@@ -46,25 +46,42 @@ def candidate_names(workload: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _find(data: CommentedMap, names: Sequence[str]) -> tuple[str, ...] | None:
-    """The dotted path of a ``resources`` mapping for a component named like one of names."""
-    wanted_norm = [_norm(n) for n in names]
-    for target in wanted_norm:
-        for key, value in data.items():
-            if _norm(str(key)) != target or not isinstance(value, CommentedMap):
-                continue
-            if "resources" in value:
-                return (str(key), "resources")
-            inner = [str(k) for k, v in value.items() if isinstance(v, CommentedMap) and "resources" in v]
-            main = [k for k in inner if k in MAIN_COMPONENTS]  # bitnami: primary + readReplicas
-            if len(inner) == 1 or len(main) == 1:
-                return (str(key), (main or inner)[0], "resources")
-    for key, value in data.items():  # one level down: global.<component>, components.<name>, ...
-        if isinstance(value, CommentedMap):
-            for target in wanted_norm:
-                for k2, v2 in value.items():
-                    if _norm(str(k2)) == target and isinstance(v2, CommentedMap) and "resources" in v2:
-                        return (str(key), str(k2), "resources")
+def _component(key: str, value: CommentedMap) -> tuple[str, ...] | None:
+    """``key.resources``, or ``key.<only or main part>.resources`` (bitnami: primary + readReplicas)."""
+    if "resources" in value:
+        return (key, "resources")
+    inner = [str(k) for k, v in value.items() if isinstance(v, CommentedMap) and "resources" in v]
+    main = [k for k in inner if k in MAIN_COMPONENTS]
+    if len(inner) == 1 or len(main) == 1:
+        return (key, (main or inner)[0], "resources")
+    return None
+
+
+def _find(data: CommentedMap, names: Sequence[str]) -> tuple[tuple[str, ...], str] | None:
+    """Where a workload's ``resources`` live (path, and a note when the match was not exact)."""
+    targets = [_norm(n) for n in names]
+    maps = [(str(k), v) for k, v in data.items() if isinstance(v, CommentedMap)]
+    for target in targets:
+        for key, value in maps:
+            if _norm(key) == target and (found := _component(key, value)):
+                return found, ""
+    for key, value in maps:  # one level down: global.<component>, components.<name>, ...
+        for target in targets:
+            for k2, v2 in value.items():
+                if _norm(str(k2)) == target and isinstance(v2, CommentedMap) and "resources" in v2:
+                    return (key, str(k2), "resources"), ""
+    for target in targets:  # the component is there, its resources are not yet
+        for key, _ in maps:
+            if _norm(key) == target:
+                return (key, "resources"), f"added resources under {key}"
+    near = [
+        (key, value)
+        for key, value in maps
+        if any(len(t) >= 4 and (_norm(key).startswith(t) or t.startswith(_norm(key))) for t in targets)
+    ]
+    if len(near) == 1:  # postgres ~ postgresql: one key only, and said so
+        key, value = near[0]
+        return _component(key, value) or (key, "resources"), f"placed by a similar name: {names[0]} ~ {key}"
     return None
 
 
@@ -112,9 +129,10 @@ def patch_helm(
     meta: dict[tuple[str, ...], tuple[str, str]] = {}
     skipped: list[Skipped] = []
     used: dict[tuple[str, ...], str] = {}
+    notes: dict[str, str] = {}
     for wl in names:
-        where = _place(data, wl, mapping, single=len(names) == 1)
-        if where is None:
+        placed = _place(data, wl, mapping, single=len(names) == 1)
+        if placed is None:
             skipped.append(
                 Skipped(
                     doc.source,
@@ -124,6 +142,7 @@ def patch_helm(
                 )
             )
             continue
+        where, notes[wl] = placed
         if where in used:
             skipped.append(Skipped(doc.source, wl, "all", f"{'.'.join(where)} already holds {used[where]}"))
             continue
@@ -135,7 +154,8 @@ def patch_helm(
     for p, out in outcomes.items():
         wl, old = meta[p]
         if out.ok:
-            changes.append(Change(doc.source, wl, ".".join(p), old or None, assigns[p].raw, out.note))
+            note = "; ".join(n for n in (notes.get(wl, ""), out.note) if n)
+            changes.append(Change(doc.source, wl, ".".join(p), old or None, assigns[p].raw, note))
         else:
             skipped.append(Skipped(doc.source, wl, p[-1], out.note, assigns[p].raw))
     new_text = edit.apply_edits(doc.text, edits)
@@ -153,13 +173,15 @@ def patch_helm(
     )
 
 
-def _place(data: CommentedMap, wl: str, mapping: Mapping[str, str], single: bool) -> tuple[str, ...] | None:
+def _place(
+    data: CommentedMap, wl: str, mapping: Mapping[str, str], single: bool
+) -> tuple[tuple[str, ...], str] | None:
     if wl in mapping:
         parts = tuple(p for p in mapping[wl].split(".") if p)
-        return parts if parts and parts[-1] == "resources" else (*parts, "resources")
+        return (parts if parts and parts[-1] == "resources" else (*parts, "resources")), ""
     found = _find(data, candidate_names(wl))
     if found is None and single and "resources" in data:
-        return ("resources",)
+        return ("resources",), ""
     return found
 
 
