@@ -33,7 +33,7 @@ MIB = 2**20
 
 def generate(root: Path, services: int, days: int, interval: int, seed: int = 42) -> Path:
     """A seeded dataset: daily cycles, slow leaks with OOM kills, short spikes, bursty CPU."""
-    marker = root / f".complete-{services}x{days}d-{interval}s-{seed}"
+    marker = root / f".complete-v2-{services}x{days}d-{interval}s-{seed}"
     if marker.exists():
         return root
     rng = np.random.default_rng(seed)
@@ -50,10 +50,14 @@ def generate(root: Path, services: int, days: int, interval: int, seed: int = 42
             t = start + i.astype(np.int64) * interval * 1000
             cycle = np.sin(2 * np.pi * i * interval / 86400)
             mem = base[s] * (1 + 0.15 * cycle) + rng.normal(0, base[s] * 0.02, per_day)
-            if leaky[s]:  # grows until the limit, is OOM-killed, restarts
-                phase = (i * interval) % (5 * 86400) / (5 * 86400)
+            kills = np.zeros(per_day, dtype=np.int32)
+            if leaky[s]:  # grows until the limit, is OOM-killed, restarts: every 5 days
+                period = 5 * 86400
+                phase = (i * interval) % period / period
                 mem = base[s] + phase * (limit[s] - base[s])
-                for k in np.flatnonzero(np.diff(phase) < 0) + 1:
+                kills = (i * interval // period).astype(np.int32)  # cumulative, as the collector records
+                before = (i - 1) * interval // period
+                for k in np.flatnonzero((kills > before) & (i > 0)):
                     events += [
                         {
                             "ts": int(t[k]),
@@ -85,8 +89,8 @@ def generate(root: Path, services: int, days: int, interval: int, seed: int = 42
                         "pids": rng.integers(5, 60, per_day).astype(np.int32),
                         "mem_limit": int(limit[s]),
                         "cpu_limit": 2.0,
-                        "oom_kills": np.int32(0),
-                        "restarts": np.int32(0),
+                        "oom_kills": kills,
+                        "restarts": kills,
                     }
                 )
             )
