@@ -451,3 +451,22 @@ def test_no_service_matching_the_data_warns(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match=r"no service matched a workload in the data \(it has sutazai/"):
         (result,) = patch_compose([path], stack_recs())
     assert not result.changes
+
+
+def test_dry_run_diff_of_a_long_file_shows_only_the_changed_lines(tmp_path: Path) -> None:
+    # > 200 lines with many repeated lines: difflib's junk heuristic would show blank lines as changed
+    text = "services:\n" + "".join(
+        f"  s{i}:\n    image: x\n    deploy:\n      resources:\n        limits:\n          memory: 1G\n\n"
+        for i in range(60)
+    )
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    recs = [rec(f"p/s{i}", "memory", None, 512 * M) for i in range(60)]
+    (result,) = patch_compose([path], recs, dry_run=True)
+    lines = result.diff.splitlines()
+    assert [ln for ln in lines if ln.startswith("-") and not ln.startswith("---")] == [
+        "-          memory: 1G"
+    ] * 60
+    assert [ln for ln in lines if ln.startswith("+") and not ln.startswith("+++")] == [
+        "+          memory: 512M"
+    ] * 60

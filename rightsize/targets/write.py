@@ -31,15 +31,39 @@ def check_writable(path: Path) -> None:
 
 
 def unified_diff(path: Path, old: str, new: str) -> str:
-    """``git diff``-style text of what would change (empty when nothing would)."""
-    return "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            str(path) if path.is_absolute() else f"a/{path}",
-            str(path) if path.is_absolute() else f"b/{path}",
-        )
-    )
+    """``git diff``-style text of what would change (empty when nothing would).
+
+    difflib's own ``unified_diff`` treats lines that repeat a lot (blank lines, ``limits:``) as junk
+    in files over 200 lines and then shows unchanged lines as removed and added; the matcher here
+    runs without that heuristic, so the diff shows only what the writer changed.
+    """
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    name_a = str(path) if path.is_absolute() else f"a/{path}"
+    name_b = str(path) if path.is_absolute() else f"b/{path}"
+    out: list[str] = []
+    for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(3):
+        if not out:
+            out += [f"--- {name_a}\n", f"+++ {name_b}\n"]
+        i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
+        out.append(f"@@ -{_range(i1, i2)} +{_range(j1, j2)} @@\n")
+        for tag, a1, a2, b1, b2 in group:
+            if tag == "equal":
+                out += [" " + ln for ln in a[a1:a2]]
+                continue
+            out += ["-" + ln for ln in a[a1:a2]]
+            out += ["+" + ln for ln in b[b1:b2]]
+    return "".join(ln if ln.endswith("\n") else ln + "\n\\ No newline at end of file\n" for ln in out)
+
+
+def _range(start: int, stop: int) -> str:
+    """Unified diff line range: ``start,length`` (1-based; an empty range names the line before)."""
+    length = stop - start
+    first = start + 1
+    if length == 1:
+        return f"{first}"
+    if not length:
+        first -= 1
+    return f"{first},{length}"
 
 
 def atomic_write(path: Path, text: str, *, backup: bool = False) -> Path | None:
