@@ -87,6 +87,7 @@ _WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_hosts_append_concurrently_without_clashing(tmp_path: Path) -> None:
     root = tmp_path / "nfs-share"
     procs = [

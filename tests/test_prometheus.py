@@ -375,6 +375,7 @@ class _Flaky(BaseHTTPRequestHandler):
 
 
 @pytest.mark.prometheus
+@pytest.mark.slow
 def test_retries_transient_errors_and_sends_credentials(
     prom_cluster: tuple[Cluster, PrometheusServer],
     tmp_path: Path,
