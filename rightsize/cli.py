@@ -228,11 +228,14 @@ def apply(
     project: str | None = typer.Option(None, help="Compose project name (workloads are project/service)."),
     docker_host: str | None = typer.Option(None, "--docker-host", help="--live: engine URL (default: env)."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="Skip recommendations below this."),
+    fmt: str = typer.Option("text", "--format", help="text (diff + summary) or json."),
 ) -> None:
     """Write the recommendations into compose files or Helm values, or apply them to running containers."""
     if sum([bool(compose), helm is not None, live]) != 1:
         raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
-    from rightsize.targets.summary import summarize
+    if fmt not in ("text", "json"):
+        raise fail(f"--format {fmt!r}: choose text or json")
+    from rightsize.targets.summary import summarize, to_json
 
     def recs() -> list[Any]:
         return _recs_for_writers(data, strategy, set_, since)
@@ -252,6 +255,9 @@ def apply(
 
         results = [apply_live(recs, project=project, docker_host=docker_host, dry_run=dry_run,
                               only=_split(only))]
+    if fmt == "json":
+        typer.echo(to_json(results, dry_run=dry_run))
+        return
     if dry_run:
         typer.echo("".join(r.diff for r in results), nl=False)
     typer.echo(summarize(results, dry_run=dry_run), err=dry_run)
@@ -267,16 +273,19 @@ def check(
     tolerance: str = typer.Option("25%", help="Allowed distance from the recommended limit."),
     services: str | None = typer.Option(None, help="Only these compose services: a,b."),
     project: str | None = typer.Option(None, help="Compose project name."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """CI gate: exit 1 when a limit is outside the recommended band or missing, or a checklist item fails."""
     if not compose:
         raise fail("give the compose file(s) to check: --compose FILE")
+    if fmt not in ("table", "json"):
+        raise fail(f"--format {fmt!r}: choose table or json")
     from rightsize.targets.check import check_compose, parse_tolerance
 
     tol = parse_tolerance(tolerance)
     result = check_compose(compose, lambda: _recs_for_writers(data, strategy, set_, since), tolerance=tol,
                            services=_split(services), project=project)
-    typer.echo(result.table())
+    typer.echo(result.to_json() if fmt == "json" else result.table())
     raise typer.Exit(1 if result.failed else 0)
 
 

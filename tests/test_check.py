@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -106,16 +107,24 @@ def test_cli_check_apply_check_on_the_bundled_sample(tmp_path: Path, capsys: Any
 
     path = tmp_path / "docker-compose.yml"
     path.write_text(SAMPLE_STACK)
-    code, out, err = run(["check", "-f", str(path)], capsys)
-    assert code == 1 and "FAIL" in out
+    code, out, err = run(["check", "-f", str(path), "--format", "json"], capsys)
+    report = json.loads(out)
+    assert code == 1 and report["failed"] is True
+    assert {"service": "postgres", "resource": "pids", "configured": None}.items() <= next(
+        r for r in report["rows"] if r["service"] == "postgres" and r["resource"] == "pids"
+    ).items()
     assert "SYNTHETIC sample" in err  # the analysis says which data it used
 
     code, out, err = run(["apply", "-f", str(path), "--dry-run"], capsys)
     assert code == 0 and out.startswith(f"--- {path}") and "would change" in err
     assert path.read_text() == SAMPLE_STACK
 
+    code, out, _ = run(["apply", "-f", str(path), "--format", "json", "--dry-run"], capsys)
+    planned = json.loads(out)["results"][0]
+    assert code == 0 and planned["changes"] and planned["diff"].startswith(f"--- {path}")
     code, out, _ = run(["apply", "-f", str(path), "--backup"], capsys)
     assert code == 0 and "(written)" in out
+    assert len(planned["changes"]) == int(out.split(": ")[1].split()[0])  # as many as the dry run said
     assert Path(str(path) + ".bak").read_text() == SAMPLE_STACK
 
     with pytest.warns(UserWarning):

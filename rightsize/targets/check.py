@@ -7,6 +7,8 @@ does not know are listed but cannot fail the band check.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +48,10 @@ class CheckResult:
     @property
     def failed(self) -> bool:
         return any(not r.ok for r in self.rows)
+
+    def to_json(self) -> str:
+        rows = [dataclasses.asdict(r) for r in self.rows]
+        return json.dumps({"failed": self.failed, "tolerance": self.tolerance, "rows": rows}, indent=2)
 
     def table(self) -> str:
         head = ("service", "resource", "configured", "recommended", "status", "why")

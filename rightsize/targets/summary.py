@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Sequence
 
 from rightsize.models import PatchResult
@@ -29,3 +31,8 @@ def summarize(results: Sequence[PatchResult], *, dry_run: bool) -> str:
     if len(results) > 1:
         lines.append(f"total: {total_c} {verb}, {total_s} skipped")
     return "\n".join(lines)
+
+
+def to_json(results: Sequence[PatchResult], *, dry_run: bool) -> str:
+    """Machine-readable results: every change and skip, and each file's diff."""
+    return json.dumps({"dry_run": dry_run, "results": [dataclasses.asdict(r) for r in results]}, indent=2)
