@@ -30,8 +30,10 @@ t0 = time.perf_counter()
 """
 EPILOGUE = """
 wall = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-json.dump({"wall": wall, "rss_mb": rss, "rows": rows, "result": result}, open(sys.argv[1], "w"))
+ru = resource.getrusage(resource.RUSAGE_SELF)
+cpu = ru.ru_utime + ru.ru_stime
+out = {"wall": wall, "cpu": cpu, "rss_mb": ru.ru_maxrss / 1024, "rows": rows, "result": result}
+json.dump(out, open(sys.argv[1], "w"))
 """
 
 RIGHTSIZE = """
@@ -86,7 +88,8 @@ def run(name: str, body: str, data: str, threads: int) -> dict:
         proc = subprocess.run([sys.executable, "-c", code, out.name], env=env, capture_output=True, text=True)
         if proc.returncode:
             print(f"{name} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
-            return {"wall": float("nan"), "rss_mb": float("nan"), "rows": 0, "result": {}}
+            nan = float("nan")
+            return {"wall": nan, "cpu": nan, "rss_mb": nan, "rows": 0, "result": {}}
         return json.loads(Path(out.name).read_text())
 
 
@@ -111,17 +114,33 @@ def main() -> None:
     ap.add_argument("--data", default="/tmp/rightsize-bench")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="DuckDB threads")
     ap.add_argument("--no-pandas", action="store_true", help="skip pandas (it holds everything in RAM)")
+    ap.add_argument("--rounds", type=int, default=1, help="alternate the contenders this often; median")
     a = ap.parse_args()
     contenders = [("rightsize recommend()", RIGHTSIZE), (f"DuckDB ({a.threads} threads)", DUCKDB)]
     if not a.no_pandas:
         contenders.append(("pandas groupby-quantile", PANDAS))
-    results = {name: run(name, body, a.data, a.threads) for name, body in contenders}
-    base = results[contenders[1][0]]
-    print(f"dataset: {a.data}  ({base['rows']:,} samples, {len(base['result'])} workloads)")
-    print(f"{'contender':28} {'wall s':>8} {'peak RSS MB':>12} {'max rel diff vs DuckDB':>24}")
-    for name, r in results.items():
+    # alternate, so that load from other processes on a shared machine hits every contender alike
+    runs: dict[str, list[dict]] = {name: [] for name, _ in contenders}
+    for _ in range(a.rounds):
+        for name, body in contenders:
+            runs[name].append(run(name, body, a.data, a.threads))
+    base = runs[contenders[1][0]][0]
+    load = os.getloadavg()[0]
+    n_wl = len(base["result"])
+    print(f"dataset: {a.data}  ({base['rows']:,} samples, {n_wl} workloads); load avg {load:.1f}")
+    head = f"{'wall s (each round)':>26} {'CPU s':>7} {'peak RSS MB':>12} {'max rel diff':>13}"
+    print(f"{'contender':28} {head}")
+    for name, rs in runs.items():
+        walls = sorted(r["wall"] for r in rs)
+        med = walls[len(walls) // 2]
+        r = rs[0]
         diff = max_rel_diff(r["result"], base["result"]) if r["result"] else float("nan")
-        print(f"{name:28} {r['wall']:8.1f} {r['rss_mb']:12.0f} {diff:24.2e}")
+        each = " ".join(f"{r['wall']:.1f}" for r in rs)
+        cpu = sorted(r["cpu"] for r in rs)[len(rs) // 2]
+        rss = max(r["rss_mb"] for r in rs)
+        print(f"{name:28} {med:8.1f} ({each:>15}) {cpu:7.1f} {rss:12.0f} {diff:13.2e}")
+    print("wall: median over rounds; CPU: user+sys of the process (all its threads); RSS: ru_maxrss;")
+    print("max rel diff: largest relative difference of any percentile from DuckDB's")
 
 
 if __name__ == "__main__":

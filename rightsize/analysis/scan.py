@@ -11,9 +11,7 @@ Memory: O(workloads x bins) + one row group + the kept values; never the whole d
 from __future__ import annotations
 
 import fnmatch
-import warnings
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import pyarrow.parquet as pq
 from rightsize import store
 from rightsize.analysis.exact import Binning, Counter, Keeper, plan
 from rightsize.analysis.history import _current, counter_increments, ts_ms, warn_cleaned
+from rightsize.analysis.parquetio import Item, f64, open_samples, read_ahead, strings_at, ts_bounds
 from rightsize.analysis.profile import DAY_MS, OBSERVED_QS, Dist, Profile, dist_of
 from rightsize.errors import RightsizeError
 
@@ -39,13 +38,6 @@ BAD = {
     "peak": "negative memory peaks",
 }
 LIMITS = ["mem_reservation", "mem_limit", "cpu_limit", "pids_limit"]
-
-
-def _f64(col: pa.ChunkedArray) -> np.ndarray:
-    """A numeric column as float64 with NaN for nulls."""
-    if col.null_count == 0:
-        return np.asarray(col.to_numpy(), dtype=np.float64)
-    return np.asarray(col.cast(pa.float64()).to_numpy(), dtype=np.float64)
 
 
 def _grow(a: np.ndarray, size: int, fill: float) -> np.ndarray:
@@ -76,7 +68,9 @@ class _Scan:
     peak_max: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bad: dict[str, int] = field(default_factory=dict)
     changes: list[pd.DataFrame] = field(default_factory=list)
-    codes: list[np.ndarray] = field(default_factory=list)  # cached per row group for pass 2
+    # per row group, for pass 2: dictionary index per row (uint8 mostly: 1 byte a row) and the
+    # global code of each index (-1: filtered out), or None when no row of it counts
+    codes: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.counters = {m: Counter(b) for m, b in BINNINGS.items()}
@@ -132,15 +126,6 @@ def _codes(s: _Scan, col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return arr.indices.fill_null(len(arr.dictionary)).to_numpy().astype(np.int64), lut
 
 
-def _strings_at(col: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
-    """The strings of a (dictionary-encoded) column at the given rows only."""
-    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-    picked = arr.take(pa.array(rows))
-    if pa.types.is_dictionary(picked.type):
-        picked = picked.cast(pa.string())
-    return np.asarray(picked.to_numpy(zero_copy_only=False), dtype=object)
-
-
 def _pass1_group(s: _Scan, f: Path, rg: int, flat: int, start: int | None, tb: pa.Table) -> None:
     local, lut = _codes(s, tb["workload"])
     codes = lut[local]
@@ -148,8 +133,9 @@ def _pass1_group(s: _Scan, f: Path, rg: int, flat: int, start: int | None, tb: p
     keep = codes >= 0
     if start is not None:
         keep &= ts >= start
-    cached = np.where(keep, codes, -1) if start is not None else codes
-    s.codes.append(cached.astype(np.int16 if s.cap < 2**15 else np.int32))
+    cached = np.where(keep, local, len(lut) - 1) if start is not None else local  # last slot: -1
+    small = np.uint8 if len(lut) <= 2**8 else np.uint16 if len(lut) <= 2**16 else np.int64
+    s.codes.append((cached.astype(small), lut) if keep.any() else None)
     if keep.all():
         keep = slice(None)  # no copies when every row counts
     c, ts, local = codes[keep], ts[keep], local[keep]
@@ -165,29 +151,29 @@ def _pass1_group(s: _Scan, f: Path, rg: int, flat: int, start: int | None, tb: p
     s.latest_at[newer] = flat
     day = ts // DAY_MS - s.day0
     for m, col in METRICS.items():
-        v = s.clean(_f64(tb[col])[keep], m)
+        v = s.clean(f64(tb[col])[keep], m)
         ok = ~np.isnan(v)
         cm, vm, lm = (c, v, local) if ok.all() else (c[ok], v[ok], local[ok])
         s.counters[m].add(lm, vm, lut)
         if m == "mem":
             np.maximum.at(s.peaks.reshape(-1), cm * s.days + (day if cm is c else day[ok]), vm)
-    thr = _f64(tb["cpu_throttled"])[keep]
+    thr = f64(tb["cpu_throttled"])[keep]
     ok = ~np.isnan(thr) & (thr >= 0) & (thr <= 1)
     s.thr[:, 0] += np.bincount(c[ok], weights=thr[ok], minlength=s.cap)
     s.thr[:, 1] += np.bincount(c[ok], minlength=s.cap)
-    peak = s.clean(_f64(tb["mem_peak"])[keep], "peak")
+    peak = s.clean(f64(tb["mem_peak"])[keep], "peak")
     ok = ~np.isnan(peak)
     np.maximum.at(s.peak_max, c[ok], peak[ok])
-    oom = np.nan_to_num(_f64(tb["oom_kills"])[keep])
-    rst = np.nan_to_num(_f64(tb["restarts"])[keep])
+    oom = np.nan_to_num(f64(tb["oom_kills"])[keep])
+    rst = np.nan_to_num(f64(tb["restarts"])[keep])
     nz = (oom > 0) | (rst > 0)
     if nz.any():  # rare: fetch container ids and limits for the rows where a counter is set
         # a reader of our own: the read-ahead thread is using the other one
         extra = pq.ParquetFile(f, read_dictionary=["container_id"]).read_row_group(
             rg, columns=["container_id", "mem_limit"]
         )
-        cont = _strings_at(extra["container_id"], np.arange(len(codes))[keep][nz])
-        lim = _f64(extra["mem_limit"])[keep][nz]
+        cont = strings_at(extra["container_id"], np.arange(len(codes))[keep][nz])
+        lim = f64(extra["mem_limit"])[keep][nz]
         frame = pd.DataFrame(
             {
                 "code": c[nz],
@@ -199,47 +185,6 @@ def _pass1_group(s: _Scan, f: Path, rg: int, flat: int, start: int | None, tb: p
             }
         )
         s.changes.append(frame.drop_duplicates(["code", "container", "oom", "restarts"]))
-
-
-def _ts_bounds(files: list[Path]) -> tuple[int, int]:
-    """Min and max ts over the files, from the row-group statistics (read ts where they lack them)."""
-    lo, hi = None, None
-    for f in files:
-        try:
-            meta = pq.ParquetFile(f).metadata
-        except (OSError, pa.ArrowException):
-            continue
-        col = meta.schema.names.index("ts") if "ts" in meta.schema.names else None
-        for i in range(meta.num_row_groups):
-            st = meta.row_group(i).column(col).statistics if col is not None else None
-            if st is not None and st.has_min_max:
-                a, b = pd.Timestamp(st.min).value // 10**6, pd.Timestamp(st.max).value // 10**6
-            else:
-                ts = pq.ParquetFile(f).read_row_group(i, columns=["ts"])["ts"].cast(pa.int64()).to_numpy()
-                if not len(ts):
-                    continue
-                a, b = int(ts.min()), int(ts.max())
-            lo, hi = (a, b) if lo is None or hi is None else (min(lo, a), max(hi, b))
-    if lo is None or hi is None:
-        raise RightsizeError("no readable samples in the dataset")
-    return lo, hi
-
-
-def _open(f: Path) -> pq.ParquetFile | None:
-    try:
-        pf = pq.ParquetFile(f, read_dictionary=["workload", "container_id"])
-    except KeyError:  # a dictionary column is missing: say which columns
-        pf = None
-    except (OSError, pa.ArrowException) as exc:
-        warnings.warn(
-            f"skipping {f}: not a readable Parquet file ({exc})", store.DatasetWarning, stacklevel=4
-        )
-        return None
-    names = (pf or pq.ParquetFile(f)).schema_arrow.names
-    missing = [c for c in store.SAMPLES_SCHEMA.names if c not in names]
-    if missing or pf is None:
-        raise RightsizeError(f"{f} is not a rightsize samples file: missing column {', '.join(missing)}")
-    return pf
 
 
 def _oom_and_restarts(
@@ -277,37 +222,6 @@ def _oom_and_restarts(
     return ooms, restarts
 
 
-Item = tuple[Path, pq.ParquetFile, int, int]  # file, opened file, row group, flat row-group number
-
-
-def _read_ahead(
-    items: Iterator[Item], columns: Callable[[Item], list[str]]
-) -> Iterator[tuple[Item, pa.Table]]:
-    """Yield each row group's table while the next one is read and decoded in another thread."""
-
-    def read(item: Item) -> pa.Table:
-        return item[1].read_row_group(item[2], columns=columns(item))
-
-    def result(pending: tuple[Item, Future[pa.Table]]) -> tuple[Item, pa.Table]:
-        try:
-            return pending[0], pending[1].result()
-        except (OSError, pa.ArrowException) as exc:
-            f, _, rg, _ = pending[0]
-            raise RightsizeError(f"{f}: corrupt row group {rg} ({exc}); move the file away") from None
-
-    with ThreadPoolExecutor(1) as pool:
-        pending: tuple[Item, Future[pa.Table]] | None = None
-        for item in items:
-            if not columns(item):
-                continue
-            fut = pool.submit(read, item)
-            if pending is not None:
-                yield result(pending)
-            pending = (item, fut)
-        if pending is not None:
-            yield result(pending)
-
-
 def scan_profiles(
     path: Path, *, since: str | None = None, qs: Iterable[float] = (), workloads: str | None = None
 ) -> list[Profile]:
@@ -318,7 +232,7 @@ def scan_profiles(
     if not files:
         raise RightsizeError(f"no samples under {store.dataset_dir(path)}: the dataset is empty")
     qs = tuple(sorted(set(qs) | set(OBSERVED_QS)))
-    lo_ts, hi_ts = _ts_bounds(files)
+    lo_ts, hi_ts = ts_bounds(files)
     start = since_start(since, hi_ts)
     first = max(lo_ts, start) if start is not None else lo_ts
     s = _Scan(workloads, first // DAY_MS, int(hi_ts // DAY_MS - first // DAY_MS) + 1)
@@ -327,7 +241,7 @@ def scan_profiles(
     def pass1_items() -> Iterator[Item]:
         flat = 0
         for f in files:
-            pf = _open(f)
+            pf = open_samples(f)
             if pf is None:
                 continue
             good.append((f, flat, pf.metadata.num_row_groups))
@@ -335,7 +249,7 @@ def scan_profiles(
                 yield f, pf, rg, flat
                 flat += 1
 
-    for (f, _, rg, flat), tb in _read_ahead(pass1_items(), lambda item: PASS1):
+    for (f, _, rg, flat), tb in read_ahead(pass1_items(), lambda item: PASS1):
         _pass1_group(s, f, rg, flat, start, tb)
     if not good:
         raise RightsizeError(f"no readable samples under {store.dataset_dir(path)}")
@@ -360,24 +274,26 @@ def scan_profiles(
                 yield f, pf, rg, base + rg
 
     def pass2_columns(item: Item) -> list[str]:
-        if not (s.codes[item[3]] >= 0).any():
+        if s.codes[item[3]] is None:
             return []
         return [METRICS[m] for m in need] + (["ts", *LIMITS] if item[3] in wanted_latest else [])
 
-    for (_, _, _, flat), tb in _read_ahead(pass2_items(), pass2_columns):
-        codes = s.codes[flat].astype(np.int64)
-        s.codes[flat] = codes[:0]  # done with it: free as we go
+    for (_, _, _, flat), tb in read_ahead(pass2_items(), pass2_columns):
+        cached = s.codes[flat]
+        assert cached is not None  # pass2_columns skipped those
+        s.codes[flat] = None  # done with it: free as we go
+        codes = cached[1][cached[0]]
         keep = codes >= 0
         if keep.all():
-            keep = slice(None)  # type: ignore[assignment]
+            keep = slice(None)
         c = codes[keep]
         for m in need:
-            v = _f64(tb[METRICS[m]])[keep]
+            v = f64(tb[METRICS[m]])[keep]
             ok = ~np.isnan(v) & (v >= 0)
             keepers[m].add(*((c, v) if ok.all() else (c[ok], v[ok])))
         if flat in wanted_latest:
             ts = tb["ts"].cast(pa.int64()).to_numpy()[keep]
-            lims = {k: _f64(tb[k])[keep] for k in LIMITS}
+            lims = {k: f64(tb[k])[keep] for k in LIMITS}
             for i in np.flatnonzero((ts == s.ts_max[c]) & (s.latest_at[c] == flat)):
                 latest_rows[int(c[i])] = {k: float(lims[k][i]) for k in LIMITS}
     q = {m: keepers[m].quantiles() for m in METRICS}

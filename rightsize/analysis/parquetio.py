@@ -1,0 +1,104 @@
+"""Parquet plumbing for the streaming scan: tolerant file opening, read-ahead, column conversion."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rightsize import store
+from rightsize.errors import RightsizeError
+
+
+def f64(col: pa.ChunkedArray) -> np.ndarray:
+    """A numeric column as float64 with NaN for nulls."""
+    if col.null_count == 0:
+        return np.asarray(col.to_numpy(), dtype=np.float64)
+    return np.asarray(col.cast(pa.float64()).to_numpy(), dtype=np.float64)
+
+
+def strings_at(col: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
+    """The strings of a (dictionary-encoded) column at the given rows only."""
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    picked = arr.take(pa.array(rows))
+    if pa.types.is_dictionary(picked.type):
+        picked = picked.cast(pa.string())
+    return np.asarray(picked.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def ts_bounds(files: list[Path]) -> tuple[int, int]:
+    """Min and max ts over the files, from the row-group statistics (read ts where they lack them)."""
+    lo, hi = None, None
+    for f in files:
+        try:
+            meta = pq.ParquetFile(f).metadata
+        except (OSError, pa.ArrowException):
+            continue
+        col = meta.schema.names.index("ts") if "ts" in meta.schema.names else None
+        for i in range(meta.num_row_groups):
+            st = meta.row_group(i).column(col).statistics if col is not None else None
+            if st is not None and st.has_min_max:
+                a, b = pd.Timestamp(st.min).value // 10**6, pd.Timestamp(st.max).value // 10**6
+            else:
+                ts = pq.ParquetFile(f).read_row_group(i, columns=["ts"])["ts"].cast(pa.int64()).to_numpy()
+                if not len(ts):
+                    continue
+                a, b = int(ts.min()), int(ts.max())
+            lo, hi = (a, b) if lo is None or hi is None else (min(lo, a), max(hi, b))
+    if lo is None or hi is None:
+        raise RightsizeError("no readable samples in the dataset")
+    return lo, hi
+
+
+def open_samples(f: Path) -> pq.ParquetFile | None:
+    try:
+        pf = pq.ParquetFile(f, read_dictionary=["workload", "container_id"])
+    except KeyError:  # a dictionary column is missing: say which columns
+        pf = None
+    except (OSError, pa.ArrowException) as exc:
+        warnings.warn(
+            f"skipping {f}: not a readable Parquet file ({exc})", store.DatasetWarning, stacklevel=4
+        )
+        return None
+    names = (pf or pq.ParquetFile(f)).schema_arrow.names
+    missing = [c for c in store.SAMPLES_SCHEMA.names if c not in names]
+    if missing or pf is None:
+        raise RightsizeError(f"{f} is not a rightsize samples file: missing column {', '.join(missing)}")
+    return pf
+
+
+Item = tuple[Path, pq.ParquetFile, int, int]  # file, opened file, row group, flat row-group number
+
+
+def read_ahead(
+    items: Iterator[Item], columns: Callable[[Item], list[str]]
+) -> Iterator[tuple[Item, pa.Table]]:
+    """Yield each row group's table while the next one is read and decoded in another thread."""
+
+    def read(item: Item) -> pa.Table:
+        return item[1].read_row_group(item[2], columns=columns(item))
+
+    def result(pending: tuple[Item, Future[pa.Table]]) -> tuple[Item, pa.Table]:
+        try:
+            return pending[0], pending[1].result()
+        except (OSError, pa.ArrowException) as exc:
+            f, _, rg, _ = pending[0]
+            raise RightsizeError(f"{f}: corrupt row group {rg} ({exc}); move the file away") from None
+
+    with ThreadPoolExecutor(1) as pool:
+        pending: tuple[Item, Future[pa.Table]] | None = None
+        for item in items:
+            if not columns(item):
+                continue
+            fut = pool.submit(read, item)
+            if pending is not None:
+                yield result(pending)
+            pending = (item, fut)
+        if pending is not None:
+            yield result(pending)
