@@ -133,12 +133,14 @@ def _labels(**kw: str) -> str:
 
 
 def write_openmetrics(
-    cluster: Cluster, path: Path, scrape: int = 60, ksm_every: int = 120, lean: bool = False
+    cluster: Cluster, path: Path, scrape: int = 60, ksm_every: int = 120, lean: bool = False,
+    keep: str = "",
 ) -> int:
     """Write the cluster's history as OpenMetrics files in the folder ``path``; -> samples written.
 
     ``lean`` leaves out the families that only some kubelets export (peak memory, thread limits,
-    OOM events, CFS throttling), to keep a large backfill affordable.
+    OOM events, CFS throttling), to keep a large backfill affordable. ``keep`` = a name prefix:
+    only those families (``container_``: cAdvisor alone, ``kube_``: kube-state-metrics alone).
     """
     t = np.arange(cluster.start, cluster.end + 1, scrape, dtype=np.int64)
     tk = np.arange(cluster.start, cluster.end + 1, ksm_every, dtype=np.int64)
@@ -148,7 +150,7 @@ def write_openmetrics(
                 "container_cpu_cfs_periods_total", "container_cpu_cfs_throttled_periods_total"}
 
     def add(name: str, kind: str, labels: str, ts: np.ndarray, values: np.ndarray) -> None:
-        if lean and name in optional:
+        if (lean and name in optional) or not name.startswith(keep):
             return
         families.setdefault(name, (kind, []))[1].append((labels, ts, values))
 
@@ -292,10 +294,10 @@ class PrometheusServer:
         shutil.rmtree(self._workdir, ignore_errors=True)
 
 
-def serve_cluster(cluster: Cluster, workdir: Path) -> Iterator[PrometheusServer]:
+def serve_cluster(cluster: Cluster, workdir: Path, keep: str = "") -> Iterator[PrometheusServer]:
     """Backfill ``cluster`` into ``workdir/tsdb`` and yield a running server over it."""
     om = workdir / "openmetrics"
-    write_openmetrics(cluster, om)
+    write_openmetrics(cluster, om, keep=keep)
     backfill(om, workdir / "tsdb")
     shutil.rmtree(om)
     with PrometheusServer(workdir / "tsdb") as server:
@@ -330,3 +332,21 @@ if pytest is not None:
         """A real Prometheus without any data (it scrapes nothing)."""
         with PrometheusServer(tmp_path_factory.mktemp("prom-empty")) as server:
             yield server
+
+    @pytest.fixture(scope="session")
+    def cadvisor_only_prometheus(
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> Iterator[tuple[Cluster, PrometheusServer]]:
+        """Six hours of the small cluster's cAdvisor series, without kube-state-metrics."""
+        cluster = small_cluster(days=0.25)
+        for server in serve_cluster(cluster, tmp_path_factory.mktemp("prom-cadvisor"), keep="container_"):
+            yield cluster, server
+
+    @pytest.fixture(scope="session")
+    def ksm_only_prometheus(
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> Iterator[tuple[Cluster, PrometheusServer]]:
+        """Six hours of the small cluster's kube-state-metrics series, without cAdvisor."""
+        cluster = small_cluster(days=0.25)
+        for server in serve_cluster(cluster, tmp_path_factory.mktemp("prom-ksm"), keep="kube_"):
+            yield cluster, server

@@ -105,6 +105,8 @@ def test_missing_optional_metrics_warn_what_is_lost() -> None:
     assert "container_threads or container_processes" in text and "PID recommendations" in text
     with pytest.raises(RightsizeError, match=r"no container_cpu_usage_seconds_total .*CPU"):
         _usable_specs({"container_memory_working_set_bytes"}, "http://p", 0, 60)
+    with pytest.raises(RightsizeError, match=r"no container_memory_working_set_bytes.*memory recom.*kubelet"):
+        _usable_specs({"kube_pod_info", "up"}, "http://p", 0, 60)
 
 
 # ------------------------------------------------------------------------------ real server
@@ -308,13 +310,41 @@ def test_cli_not_a_prometheus(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 @pytest.mark.prometheus
-def test_cli_prometheus_without_cadvisor_metrics(
+def test_cli_prometheus_without_any_samples(
     empty_prometheus: PrometheusServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = _cli(_collect(empty_prometheus.url, tmp_path, "--since", "1h"), capsys)
+    assert code == 2 and err.count("\n") == 1 and "has no samples at all" in err
+
+
+@pytest.mark.prometheus
+def test_cli_prometheus_without_cadvisor(
+    ksm_only_prometheus: tuple[Cluster, PrometheusServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, server = ksm_only_prometheus
+    code, _, err = _cli(_collect(server.url, tmp_path, "--since", "1d"), capsys)
     assert code == 2 and err.count("\n") == 1
-    assert "no container_memory_working_set_bytes" in err and "memory recommendations" in err
-    assert "scrape the kubelet's /metrics/cadvisor" in err
+    assert "no container_memory_working_set_bytes (memory use, so memory recommendations)" in err
+    assert "no container_cpu_usage_seconds_total (CPU use, so CPU recommendations)" in err
+    assert "scrape the kubelet's /metrics/cadvisor" in err and not any(tmp_path.iterdir())
+
+
+@pytest.mark.prometheus
+def test_cli_without_kube_state_metrics_warns_and_names_workloads_from_pods(
+    cadvisor_only_prometheus: tuple[Cluster, PrometheusServer],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, server = cadvisor_only_prometheus
+    code, out, err = _cli(_collect(server.url, tmp_path, "--since", "1d"), capsys)
+    assert code == 0 and out.startswith("pulled ")
+    (warning,) = err.splitlines()
+    assert warning.startswith("rightsize: warning: Prometheus has no kube_pod_container_resource_limits")
+    assert "current limits" in warning and "restarts" in warning
+    df = store.load(tmp_path)
+    assert set(df["workload"]) == {WEB, WORKER, DB}  # owners guessed from the pod names
+    assert df["mem_limit"].isna().all() and df["restarts"].isna().all()
+    assert set(df["host"]) == {"node-a", "node-b"}  # from cAdvisor's instance label
 
 
 @pytest.mark.prometheus

@@ -158,6 +158,12 @@ def _usable_specs(
     present: set[str], url: str, start: float, end: float
 ) -> tuple[list[MetricSpec], tuple[str, ...]]:
     """The specs whose metrics exist; an error if a core one is missing, one warning for the rest."""
+    span = f"{_iso(start)} .. {_iso(end)}"
+    if not present:
+        raise RightsizeError(
+            f"Prometheus at {url} has no samples at all in {span}: is it scraping anything, and does "
+            "its retention reach back that far?"
+        )
     usable, missing, lost, fatal = [], [], [], []
     for spec in SPECS:
         names = spec.available(present)
@@ -170,7 +176,6 @@ def _usable_specs(
         elif label not in missing:
             missing.append(label)
             lost.append(spec.lost)
-    span = f"{_iso(start)} .. {_iso(end)}"
     if fatal:
         hint = (
             "no cAdvisor metrics at all: scrape the kubelet's /metrics/cadvisor"
