@@ -23,7 +23,7 @@ from rightsize.errors import RightsizeError
 REQUIRED = ("workload", "ts")
 USAGE = ("cpu_cores", "mem_working_set")
 _BATCH_ROWS = 1 << 20
-_FLUSH_ROWS = 4 << 20  # rows buffered per append: few, large files, bounded memory
+_FLUSH_ROWS = 2 << 20  # rows buffered per append: few, large files, bounded memory (~0.5 GB a flush)
 _TS = pa.timestamp("ms", tz="UTC")
 
 
