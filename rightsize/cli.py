@@ -296,24 +296,22 @@ def check(
 def report(
     data: str | None = typer.Option(None, help="Dataset folder (default: the bundled sample)."),
     out: str = typer.Option("rightsize-report.html", "--out", "-o", help="HTML file to write."),
-    compose: str | None = typer.Option(None, help="Compose file whose current limits to compare against."),
-    strategy: str = typer.Option("default", help="default|krr|vpa."),
-    set_: list[str] = typer.Option([], "--set", help="Strategy setting KEY=VALUE (repeatable)."),
+    compose: str | None = typer.Option(None, help="Take the current values from this compose file."),
+    strategy: str = typer.Option("default", help="default|krr|vpa (see recommend --settings)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE (repeatable)"),
+    since: str | None = typer.Option(None, help="Only the last 7d/24h of the data (or since a date)."),
+    workload: str | None = typer.Option(None, help="Only workloads matching this glob, e.g. 'shop/*'."),
     buckets: int = typer.Option(500, help="Time buckets per chart (each keeps its min and max sample)."),
 ) -> None:
     """Write one self-contained HTML report: current vs recommended, usage over time, distributions."""
+    from rightsize.analysis.settings import parse_assignments
     from rightsize.report.html import report as write_report
 
-    overrides = {}
-    for item in set_:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise RightsizeError(f"--set takes KEY=VALUE, not {item!r}")
-        overrides[key.strip()] = value.strip()
-    path = write_report(data, out=out, strategy=strategy, overrides=overrides or None, compose=compose,
-                        buckets=buckets)
+    path = write_report(
+        data, out=out, strategy=strategy, overrides=parse_assignments(set_) or None, compose=compose,
+        since=since, workloads=workload, buckets=buckets,
+    )  # fmt: skip
     typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
-
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning every expected failure into one line and exit 2."""

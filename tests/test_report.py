@@ -228,7 +228,7 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     [
         (["--data", "/nonexistent/rs"], "no dataset at /nonexistent/rs"),
         (["--out", "/nonexistent/dir/r.html"], "folder /nonexistent/dir does not exist"),
-        (["--set", "novalue"], "--set takes KEY=VALUE"),
+        (["--set", "novalue"], "--set expects NAME=VALUE"),
         (["--buckets", "2"], "--buckets must be at least 10"),
     ],
 )
@@ -324,3 +324,30 @@ def test_report_unknown_strategy_is_one_line_exit_2(
     )
     assert code == 2 and err.startswith("rightsize: error: ") and err.count("\n") == 1
     assert not (tmp_path / "r.html").exists()
+
+
+def test_report_since_and_workload_narrow_charts_like_recommend(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rightsize.analysis.recommend import sample_path
+
+    out = tmp_path / "r.html"
+    code, _, _ = run_cli(
+        [
+            "report",
+            "--data",
+            str(sample_path()),
+            "--out",
+            str(out),
+            "--since",
+            "6h",
+            "--workload",
+            "sutazai/o*",
+        ],
+        capsys,
+    )
+    assert code == 0
+    page = out.read_text()
+    assert page.count('<section class="workload"') == 1 and "<h3>sutazai/ollama</h3>" in page
+    assert "1 workloads · 2,161 samples" in page and "(6h)" in page
+    assert '<td class="num">6h</td>' in page  # the history the recommendation used

@@ -8,6 +8,7 @@ reasons) is HTML-escaped in the page and never placed in a figure.
 
 from __future__ import annotations
 
+import fnmatch
 import html
 import json
 import math
@@ -69,10 +70,13 @@ def report(
     compose: str | os.PathLike[str] | None = None,
     recommendations: Sequence[Recommendation] | None = None,
     buckets: int = 500,
+    since: str | None = None,
+    workloads: str | None = None,
 ) -> Path:
     """Recommend (or take ``recommendations``) for the dataset ``data`` and write the HTML report.
 
-    ``data`` is a dataset root (``None``: the bundled sample) or a samples DataFrame. Returns the
+    ``data`` is a dataset root (``None``: the bundled sample) or a samples DataFrame; ``since``
+    (``7d`` or a date) and ``workloads`` (a glob) narrow it as for ``recommend``. Returns the
     path written. The file is written to a temporary name and renamed: never half a report.
     """
     from rightsize.analysis.recommend import recommend, sample_path
@@ -86,20 +90,23 @@ def report(
     source: str | os.PathLike[str] | pd.DataFrame = sample_path() if data is None else data
     if recommendations is None:  # data=None lets recommend() warn that this is the sample
         compose_path = None if compose is None else Path(compose)
-        recs = recommend(_pathlike(data), strategy=strategy, overrides=overrides, compose=compose_path)
+        recs = recommend(
+            _pathlike(data), strategy=strategy, overrides=overrides, compose=compose_path, since=since,
+            workloads=workloads,
+        )  # fmt: skip
     else:
         recs = list(recommendations)
     columns = sorted(set(charts.COLUMNS) | set(META_COLUMNS))
-    samples: pd.DataFrame | Mapping[str, pd.DataFrame]
-    about: frames.About | None = None
+    samples: Mapping[str, pd.DataFrame]
     if isinstance(source, pd.DataFrame):
-        samples, events = source, None
-        label = "a DataFrame"
+        samples, about = frames.split(source)
+        events, label = None, "a DataFrame"
     else:
         # Straight from Arrow into per-workload numpy-backed frames: no sort of the whole table,
         # no pandas copy of millions of name strings (3x less CPU than load() + groupby).
         samples, about = frames.split_arrow(read_table(source, "samples", columns))
         events, label = load_events(source), str(source)
+    samples, events = _narrow(samples, events, since, workloads)
     settings = None
     if recommendations is None:
         from rightsize.analysis.strategies import get_strategy
@@ -107,6 +114,27 @@ def report(
         settings = get_strategy(strategy, overrides).describe()
     page = build_page(recs, samples, events, source=label, buckets=buckets, about=about, settings=settings)
     return write_atomic(target, page)
+
+
+def _narrow(
+    groups: Mapping[str, pd.DataFrame],
+    events: pd.DataFrame | None,
+    since: str | None,
+    workloads: str | None,
+) -> tuple[Mapping[str, pd.DataFrame], pd.DataFrame | None]:
+    """The chart data for the same window and workloads that ``recommend`` looked at."""
+    from rightsize.analysis.recommend import since_start
+
+    if workloads:
+        groups = {k: v for k, v in groups.items() if fnmatch.fnmatchcase(k, workloads)}
+    if since:
+        latest = max((int(charts.ts_ms(g).max()) for g in groups.values() if len(g)), default=None)
+        start = since_start(since, latest)
+        if start is not None:
+            groups = {k: v[charts.ts_ms(v) >= start] for k, v in groups.items()}
+            if events is not None and len(events):
+                events = events[charts.ts_ms(events) >= start]
+    return groups, events
 
 
 def _pathlike(data: str | os.PathLike[str] | pd.DataFrame | None) -> str | Path | pd.DataFrame | None:
