@@ -63,6 +63,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             args=FLAGS,
             viewport={"width": 1300, "height": 1000},
         )
+        context.set_default_timeout(90_000)  # generous: CI shares two cores with everything else
         yield context
         context.close()
     shutil.rmtree(profile, ignore_errors=True)
