@@ -203,3 +203,14 @@ def test_cli_settings_and_overrides(capsys: pytest.CaptureFixture[str]) -> None:
         ["recommend", "--set", "mem_margin=1", "--format", "csv", "--workload", "*/redis"], capsys
     )
     assert code == 0 and "+100%" in out
+
+
+def test_data_may_be_the_samples_folder_or_one_file(dataset: Path) -> None:
+    whole = {(r.workload, r.resource): r for r in recommend(dataset, workloads="*/neo4j")}
+    folder = {(r.workload, r.resource): r for r in recommend(dataset / "samples", workloads="*/neo4j")}
+    assert folder == whole  # the events beside the samples folder are found too
+    one = sorted((dataset / "samples").rglob("*.parquet"))[0]
+    single = {(r.workload, r.resource): r for r in recommend(one, workloads="*/neo4j")}
+    mem = single["sutazai/neo4j", "memory"]
+    assert mem.samples < whole["sutazai/neo4j", "memory"].samples
+    assert mem.oom_kills == 1  # no events beside one file: the kill comes from the counters

@@ -222,6 +222,14 @@ def _oom_and_restarts(
     return ooms, restarts
 
 
+def events_of(path: Path) -> pd.DataFrame:
+    """The events beside the samples: ROOT/events for ROOT or ROOT/samples; none for a single file."""
+    root = path.parent if path.name == "samples" else path
+    if path.is_dir() and (root / "events").is_dir():
+        return store.load_events(root)
+    return pd.DataFrame(columns=store.EVENTS_SCHEMA.names)
+
+
 def scan_profiles(
     path: Path, *, since: str | None = None, qs: Iterable[float] = (), workloads: str | None = None
 ) -> list[Profile]:
@@ -298,7 +306,7 @@ def scan_profiles(
                 latest_rows[int(c[i])] = {k: float(lims[k][i]) for k in LIMITS}
     q = {m: keepers[m].quantiles() for m in METRICS}
     current = [_current(latest_rows.get(code, {})) for code in range(w)]
-    ooms, restarts = _oom_and_restarts(s, store.load_events(path), current)
+    ooms, restarts = _oom_and_restarts(s, events_of(path), current)
     out = []
     for code in sorted(range(w), key=lambda i: s.names[i]):
         if not s.n[code]:
