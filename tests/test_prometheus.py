@@ -218,6 +218,8 @@ def test_namespace_filter(prom_cluster: tuple[Cluster, PrometheusServer], tmp_pa
     assert set(store.load(tmp_path)["workload"]) == {WORKER} and s.namespaces == ("batch",)
     with pytest.warns(PrometheusWarning, match=r"no container series in namespace.s. nope"):
         pull(server.url, tmp_path / "b", 86400, 300, ["batch", "nope"], quiet=True, now=cluster.end)
+    with pytest.warns(PrometheusWarning, match=r"already holds samples of node-b .*twice"):
+        pull(server.url, tmp_path, 3600, 300, ["batch"], quiet=True, now=cluster.end)
     with pytest.raises(RightsizeError, match=r"no container series in namespace.s. nope"):
         pull(server.url, tmp_path / "c", 86400, 300, ["nope"], quiet=True, now=cluster.end)
     assert not (tmp_path / "c" / "samples").exists()

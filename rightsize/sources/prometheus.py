@@ -127,6 +127,7 @@ def pull(
                     tables = builder.build(ns, a, b, results, owners.get(ns, Owners()), inventory[ns])
                     for host, kind, table in tables:
                         store.append(staging, table, kind, host)
+            _warn_overlap(staging, out)
             files = _publish(staging, out)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -248,6 +249,23 @@ def _rate_window(client: PromClient, step: float, ns_re: str, end: float) -> flo
     if result and result[0][1] >= 2:
         scrape = 3600.0 / result[0][1]
     return float(math.ceil(max(step, 4 * scrape)))
+
+
+def _warn_overlap(staging: Path, out: Path) -> None:
+    """Say so when ``out`` already holds samples of the same nodes on the same days (an earlier
+    pull of an overlapping range): the dataset would count those samples twice."""
+    seen = set()
+    for f in staging.glob("samples/date=*/*.parquet"):
+        host = f.name.rsplit("-", 2)[0]
+        if any((out / f.parent.relative_to(staging)).glob(f"{host}-*.parquet")):
+            seen.add(host)
+    if seen:
+        warnings.warn(
+            f"{out} already holds samples of {', '.join(sorted(seen))} on the days just pulled: "
+            "overlapping pulls count those samples twice (pull into a new --out, or a later --since)",
+            PrometheusWarning,
+            stacklevel=3,
+        )
 
 
 def _publish(staging: Path, out: Path) -> list[Path]:
