@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from rightsize.analysis.recommend import sample_path
 from rightsize.store import append, load, load_events, to_table
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,7 +35,6 @@ FLAGS = [
 
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from rightsize.analysis.recommend import sample_path
     from rightsize.report.html import report
 
     root = tmp_path_factory.mktemp("hostile")
@@ -105,8 +105,8 @@ def test_plots_render_with_data(page: tuple[Any, list[str], list[str]]) -> None:
     p, _, _ = page
     p.evaluate("window.rightsizeRenderAll()")
     workloads = p.locator("section.workload").count()
-    assert workloads == 10
-    p.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 20")
+    assert workloads == len(load(sample_path(), columns=["workload"])["workload"].unique())
+    p.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length === {2 * workloads}")
     # Each usage chart drew lines (one path per trace), each distribution its bars.
     lines = p.evaluate(
         "Array.from(document.querySelectorAll('div.plot.usage')).map("
@@ -116,9 +116,9 @@ def test_plots_render_with_data(page: tuple[Any, list[str], list[str]]) -> None:
         "Array.from(document.querySelectorAll('div.plot.dist')).map("
         "d => d.querySelectorAll('.barlayer .point').length)"
     )
-    assert len(lines) == 10 and min(lines) >= 5
-    assert len(bars) == 10 and min(bars) >= 3
-    assert p.locator("#overview table.matrix tr").count() == 11
+    assert len(lines) == workloads and min(lines) >= 5
+    assert len(bars) == workloads and min(bars) >= 3
+    assert p.locator("#overview table.matrix tr").count() == workloads + 1
 
 
 def test_hostile_name_is_text_and_runs_nothing(page: tuple[Any, list[str], list[str]]) -> None:
@@ -139,7 +139,8 @@ def test_plots_render_lazily_when_scrolled_to(browser: Any, report_file: Path) -
         assert last.get_attribute("data-rendered") is None  # far below the fold: not drawn yet
         last.scroll_into_view_if_needed()
         p.wait_for_function(
-            "() => document.querySelectorAll('div.plot.dist')[9].querySelector('.main-svg') !== null"
+            "() => Array.from(document.querySelectorAll('div.plot.dist')).pop()"
+            ".querySelector('.main-svg') !== null"
         )
     finally:
         p.close()
