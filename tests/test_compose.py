@@ -17,6 +17,7 @@ from writer_recs import G, M, rec, stack_recs
 
 from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
+from rightsize.targets.check import check_compose
 from rightsize.targets.compose import patch_compose
 
 FIX = Path(__file__).parent / "fixtures"
@@ -470,3 +471,24 @@ def test_dry_run_diff_of_a_long_file_shows_only_the_changed_lines(tmp_path: Path
     assert [ln for ln in lines if ln.startswith("+") and not ln.startswith("+++")] == [
         "+          memory: 512M"
     ] * 60
+
+
+def test_extends_gets_an_own_override_in_the_inherited_spelling(tmp_path: Path) -> None:
+    (tmp_path / "common.yml").write_text("services:\n  base:\n    image: x\n    mem_limit: 1g\n    cpus: 2\n")
+    text = (
+        "services:\n"
+        "  web:\n"
+        "    extends: {file: common.yml, service: base}\n"
+        "  worker:\n"
+        "    extends: web\n"
+        "    command: work\n"
+    )
+    recs = [rec("p/web", "memory", None, 512 * M), rec("p/worker", "cpu", None, 2.0)]
+    out, result = _patch_text(tmp_path, text, recs)
+    # web overrides the inherited mem_limit with its own (same key: the two never disagree);
+    # worker's inherited 2 CPUs already match, so nothing is written for it
+    assert out == text.replace("service: base}\n", "service: base}\n    mem_limit: 512m\n")
+    assert result.changes[0].old == "1g" and "extends" in result.changes[0].note
+    assert (tmp_path / "common.yml").read_text().endswith("mem_limit: 1g\n    cpus: 2\n")
+    rows = {(r.service, r.resource): r for r in check_compose([tmp_path / "compose.yml"], recs).rows}
+    assert rows[("worker", "cpu")].ok and rows[("worker", "memory")].configured == "512m"

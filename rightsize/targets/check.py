@@ -20,10 +20,9 @@ from ruamel.yaml.comments import CommentedMap
 from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
 from rightsize.targets.compose import DEPLOY, LEGACY, validate_units
-from rightsize.targets.composefile import load_compose, select, service_node
+from rightsize.targets.composefile import Stack, load_compose, select, service_node
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.values import lookup, parse_value
-from rightsize.targets.yaml import Doc
 from rightsize.units import format_bytes, format_cpus
 
 _DEFAULT = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}$")
@@ -92,13 +91,15 @@ def parse_tolerance(text: str | float) -> float:
     return value
 
 
-def _effective(docs: Sequence[Doc], svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[Any, str | None]:
-    """The value compose would use (last file wins), and the key it was found at."""
-    for doc in reversed(docs):
+def _effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[Any, str | None]:
+    """The value compose would use (last file wins, then what ``extends`` brings), and where it is."""
+    nodes = [(service_node(d, svc), d.source) for d in reversed(docs)]
+    nodes += [(n, f"services extended by {svc}") for n in docs.extends.get(svc, ())]
+    for node, source in nodes:
         for path in paths:
-            found, value = lookup(service_node(doc, svc), path)
+            found, value = lookup(node, path)
             if found and value is not None:
-                return value, f"{doc.source}: {'.'.join(path)}"
+                return value, f"{source}: {'.'.join(path)}"
     return None, None
 
 
@@ -123,6 +124,7 @@ def check_compose(
     project = project or next((str(d.data["name"]) for d in reversed(docs) if d.data.get("name")), None)
     names = select(docs, services)
     validate_units(docs, names)
+    stack = Stack(docs, names)
     recs = resolve(recs)
     rows: list[CheckRow] = []
     for svc in names:
@@ -130,9 +132,9 @@ def check_compose(
         by_res = {r.resource: r for r in found}
         for res in ("memory", "cpu", "pids"):
             paths = [(LEGACY[(res, "limit")],), DEPLOY[(res, "limit")]]
-            value, where = _effective(docs, svc, paths)
+            value, where = _effective(stack, svc, paths)
             rows.append(_row(svc, res, value, where, by_res.get(res), tolerance, why_not))
-        restart, _ = _effective(docs, svc, [("restart",), ("deploy", "restart_policy")])
+        restart, _ = _effective(stack, svc, [("restart",), ("deploy", "restart_policy")])
         ok = restart is not None and str(restart) != "no"
         rows.append(
             CheckRow(

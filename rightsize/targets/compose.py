@@ -20,7 +20,7 @@ from ruamel.yaml.comments import CommentedMap
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Change, PatchResult, Recommendation, Skipped
 from rightsize.targets import edit
-from rightsize.targets.composefile import load_compose, parse_only, select, service_node
+from rightsize.targets.composefile import Stack, load_compose, parse_only, select, service_node
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.values import (
@@ -62,7 +62,7 @@ class _Plan:
     skipped: list[tuple[int, Skipped]] = field(default_factory=list)
 
     def skip(
-        self, docs: Sequence[Doc], i: int, wl: str, resource: str, why: str, recommended: str | None = None
+        self, docs: Stack, i: int, wl: str, resource: str, why: str, recommended: str | None = None
     ) -> None:
         self.skipped.append((i, Skipped(docs[i].source, wl, resource, why, recommended)))
 
@@ -86,12 +86,13 @@ def patch_compose(
 ) -> list[PatchResult]:
     """Patch compose files in place (or only diff them); one PatchResult per file."""
     paths = [Path(f) for f in files]
-    docs = load_compose(paths)
+    files_ = load_compose(paths)
     if not dry_run:
         for p in paths:
             check_writable(p)
     resources = parse_only(only)
-    names = select(docs, services)
+    names = select(files_, services)
+    docs = Stack(files_, names)
     validate_units(docs, names)
     recs = resolve(recs)
     project = project or next((str(d.data["name"]) for d in reversed(docs) if d.data.get("name")), None)
@@ -139,7 +140,7 @@ def validate_units(docs: Sequence[Doc], names: Sequence[str]) -> None:
                 parse_value(resource, value, "compose", f"{doc.source}: services.{svc}.{'.'.join(path)}")
 
 
-def _home(docs: Sequence[Doc], svc: str) -> int:
+def _home(docs: Stack, svc: str) -> int:
     """The file where the service keeps its resources (else the last file defining it)."""
     last = 0
     for i, doc in enumerate(docs):
@@ -156,24 +157,26 @@ def _home(docs: Sequence[Doc], svc: str) -> int:
     return last
 
 
-def _where(docs: Sequence[Doc], svc: str, path: tuple[str, ...], home: int) -> tuple[int, bool, Any]:
+def _where(docs: Stack, svc: str, path: tuple[str, ...], home: int) -> tuple[int, bool, Any]:
     """(file index, exists, current value): the last file setting path, else where it fits best."""
     for i in range(len(docs) - 1, -1, -1):
         found, value = lookup(service_node(docs[i], svc), path)
         if found:
             return i, True, value
+    inherited = next((v for found, v in (lookup(n, path) for n in docs.extends.get(svc, ())) if found), None)
     depths = [depth(service_node(d, svc), path) for d in docs]
     best = max(depths)
-    return (home if depths[home] == best else max(i for i, d in enumerate(depths) if d == best)), False, None
+    at = home if depths[home] == best else max(i for i, d in enumerate(depths) if d == best)
+    return at, False, inherited
 
 
-def _exists(docs: Sequence[Doc], svc: str, path: tuple[str, ...]) -> bool:
-    return any(lookup(service_node(d, svc), path)[0] for d in docs)
+def _exists(docs: Stack, svc: str, path: tuple[str, ...]) -> bool:
+    """Whether the service has path, in a file or through ``extends``."""
+    nodes = [*(service_node(d, svc) for d in docs), *docs.extends.get(svc, ())]
+    return any(lookup(n, path)[0] for n in nodes)
 
 
-def _plan_rec(
-    docs: Sequence[Doc], svc: str, home: int, rec: Recommendation, plan: _Plan, min_conf: float
-) -> None:
+def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan, min_conf: float) -> None:
     if not rec.ok:
         plan.skip(
             docs, home, rec.workload, rec.resource, "no recommendation: " + ("; ".join(rec.reasons) or "-")
@@ -217,7 +220,7 @@ def _plan_rec(
         limit_interpolated = not _plan_value(docs, svc, home, w, legacy_style, plan) and w.kind == "limit"
 
 
-def _current_limit(docs: Sequence[Doc], svc: str, resource: str) -> float | None:
+def _current_limit(docs: Stack, svc: str, resource: str) -> float | None:
     """The limit compose would apply now (last file wins), in base units; None when unset or unknown."""
     for path in ((LEGACY[(resource, "limit")],), DEPLOY[(resource, "limit")]):
         if _exists(docs, svc, path):
@@ -227,7 +230,7 @@ def _current_limit(docs: Sequence[Doc], svc: str, resource: str) -> float | None
     return None
 
 
-def _plan_value(docs: Sequence[Doc], svc: str, home: int, w: Wanted, legacy_style: bool, plan: _Plan) -> bool:
+def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool, plan: _Plan) -> bool:
     """Plan one value into every key that holds it; False when an interpolated value blocks it."""
     pair = (w.resource, w.kind)
     legacy = LEGACY.get(pair)
@@ -261,19 +264,18 @@ def _plan_value(docs: Sequence[Doc], svc: str, home: int, w: Wanted, legacy_styl
     for path, i, exists, old in located:
         where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
         new = format_value(w.resource, w.value, "compose", old if old is not None else _unit_hint(docs, svc))
-        if (
-            exists
-            and old is not None
-            and same(w.resource, parse_value(w.resource, old, "compose", where), new.raw, "compose")
+        if old is not None and same(
+            w.resource, parse_value(w.resource, old, "compose", where), new.raw, "compose"
         ):
             continue
-        plan.add(i, svc, path, new, w.workload, old, "")
+        note = "" if exists or old is None else "inherited through extends: own override written"
+        plan.add(i, svc, path, new, w.workload, old, note)
         if pair == ("memory", "limit"):
             _plan_swap(docs, svc, home, w, old, new, plan)
     return True
 
 
-def _unit_hint(docs: Sequence[Doc], svc: str) -> Any:
+def _unit_hint(docs: Stack, svc: str) -> Any:
     """A memory value the service already has, so that new ones follow its spelling (``1g`` vs ``1G``)."""
     for path in (("mem_limit",), DEPLOY[("memory", "limit")], ("mem_reservation",), ("memswap_limit",)):
         _, found, value = _where(docs, svc, path, 0)
@@ -283,7 +285,7 @@ def _unit_hint(docs: Sequence[Doc], svc: str) -> Any:
 
 
 def _plan_swap(
-    docs: Sequence[Doc], svc: str, home: int, w: Wanted, old_limit: Any, new: NewScalar, plan: _Plan
+    docs: Stack, svc: str, home: int, w: Wanted, old_limit: Any, new: NewScalar, plan: _Plan
 ) -> None:
     """Keep the swap allowance (memswap_limit - mem_limit) when the memory limit moves."""
     if not _exists(docs, svc, ("memswap_limit",)):
@@ -309,7 +311,7 @@ def _plan_swap(
 
 
 def _execute(
-    docs: Sequence[Doc], paths: Sequence[Path], plan: _Plan, *, dry_run: bool, backup: bool
+    docs: Stack, paths: Sequence[Path], plan: _Plan, *, dry_run: bool, backup: bool
 ) -> list[PatchResult]:
     results = []
     for i, doc in enumerate(docs):

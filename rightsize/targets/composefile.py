@@ -66,3 +66,42 @@ def parse_only(only: Iterable[str] | None) -> tuple[str, ...]:
     if bad:
         raise RightsizeError(f"unknown resource {', '.join(bad)} (choose from memory, cpu, pids)")
     return picked
+
+
+class Stack(list[Doc]):
+    """The compose files in precedence order, plus the services each one inherits through ``extends``
+    (nearest first; read-only: a value found there gets an override in the extending service)."""
+
+    def __init__(self, docs: Sequence[Doc], names: Sequence[str]) -> None:
+        super().__init__(docs)
+        self.extends: dict[str, list[CommentedMap]] = {n: extends_chain(docs, n) for n in names}
+
+
+def extends_chain(docs: Sequence[Doc], svc: str) -> list[CommentedMap]:
+    """The services ``svc`` extends, nearest first, from the same file or ``extends.file``."""
+    cur: Doc | None = None
+    ext: Any = None
+    for doc in reversed(docs):
+        node = service_node(doc, svc)
+        if isinstance(node, CommentedMap) and "extends" in node:
+            cur, ext = doc, node["extends"]
+            break
+    chain: list[CommentedMap] = []
+    seen: set[tuple[str, str]] = set()
+    while cur is not None and ext is not None and len(chain) < 10:
+        if isinstance(ext, CommentedMap):
+            name, file = str(ext.get("service")), ext.get("file")
+        else:
+            name, file = str(ext), None
+        target = read(Path(cur.source).parent / str(file)) if file else cur
+        if (target.source, name) in seen:
+            break
+        seen.add((target.source, name))
+        node = service_node(target, name)
+        if not isinstance(node, CommentedMap):
+            raise RightsizeError(
+                f"{cur.source}: service {svc!r} extends {name!r}, which {target.source} lacks"
+            )
+        chain.append(node)
+        cur, ext = target, node.get("extends")
+    return chain
