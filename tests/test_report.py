@@ -354,3 +354,15 @@ def test_report_since_and_workload_narrow_charts_like_recommend(
     assert page.count('<section class="workload"') == 1 and "<h3>sutazai/ollama</h3>" in page
     assert "1 workloads · 2,161 samples" in page and "(6h)" in page
     assert '<td class="num">6h</td>' in page  # the history the recommendation used
+
+
+def test_page_shows_workloads_without_samples_or_recommendations() -> None:
+    frame = samples_frame(["only/data"], hours=1)
+    recs = [rec("only/recommended", "memory", Values(None, 256 * 2**20))]
+    page = build_page(recs, frame, None, source="x")
+    assert page.count('<section class="workload"') == 2
+    ghost = page[page.index("<h3>only/recommended</h3>") :]
+    assert "No samples for this workload in the dataset." in ghost[: ghost.index("</section>")]
+    data_only = page[page.index("<h3>only/data</h3>") :]
+    assert "No recommendation for this workload." in data_only[: data_only.index("</section>")]
+    assert page.count('<script type="application/json"') == 2  # figures only where there are samples
