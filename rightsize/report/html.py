@@ -125,15 +125,15 @@ def _narrow(
     """The chart data for the same window and workloads that ``recommend`` looked at."""
     from rightsize.analysis.recommend import since_start
 
-    if workloads:
-        groups = {k: v for k, v in groups.items() if fnmatch.fnmatchcase(k, workloads)}
-    if since:
+    if since:  # relative to the latest sample of the whole dataset, before the workload filter
         latest = max((int(charts.ts_ms(g).max()) for g in groups.values() if len(g)), default=None)
         start = since_start(since, latest)
         if start is not None:
             groups = {k: v[charts.ts_ms(v) >= start] for k, v in groups.items()}
             if events is not None and len(events):
                 events = events[charts.ts_ms(events) >= start]
+    if workloads:
+        groups = {k: v for k, v in groups.items() if fnmatch.fnmatchcase(k, workloads)}
     return groups, events
 
 
