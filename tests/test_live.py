@@ -164,3 +164,35 @@ def test_cli_apply_live_uses_the_real_analysis(tmp_path: Any, run_container: Any
         if round(value) != start[key]:
             assert f"{project}/app ({c.name}): {key}: " in out  # and the summary says what changed
     assert any(round(v) != start[k] for k, v in want.items() if v is not None)
+
+
+def test_a_reservation_above_the_new_limit_is_refused_not_half_applied(run_container: Any) -> None:
+    project = f"rs5live{uuid.uuid4().hex[:6]}"
+    c = run_container(
+        "sleep 3600",
+        labels=compose_labels(project, "app"),
+        mem_limit="128m",
+        mem_reservation="96m",
+        pids_limit=50,
+    )
+    # the memory limit may only go down to 64m if the existing 96m reservation goes down too
+    recs = [rec(f"{project}/app", "memory", None, 64 * M), rec(f"{project}/app", "pids", None, 80)]
+    result = apply_live(recs, project=project)
+    assert any("would exceed the limit" in s.reason for s in result.skipped)
+    c.reload()
+    host = c.attrs["HostConfig"]
+    assert (host["Memory"], host["MemoryReservation"], host["PidsLimit"]) == (128 * M, 96 * M, 80)
+
+
+def test_an_engine_refusal_is_reported_and_other_containers_still_update(run_container: Any) -> None:
+    project = f"rs5live{uuid.uuid4().hex[:6]}"
+    bad = run_container("sleep 3600", labels=compose_labels(project, "bad"), nano_cpus=500_000_000)
+    good = run_container("sleep 3600", labels=compose_labels(project, "good"), mem_limit="64m")
+    recs = [rec(f"{project}/bad", "cpu", None, 4096.0), rec(f"{project}/good", "memory", None, 96 * M)]
+    result = apply_live(recs, project=project)  # no host has 4096 CPUs: the engine says no
+    (skip,) = result.skipped
+    assert skip.workload == f"{project}/bad" and "the engine refused the update" in skip.reason
+    bad.reload()
+    good.reload()
+    assert bad.attrs["HostConfig"]["NanoCpus"] == 500_000_000
+    assert good.attrs["HostConfig"]["Memory"] == 96 * M

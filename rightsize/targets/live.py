@@ -141,16 +141,23 @@ def _update(
             body["MemorySwap"] = body["Memory"] + (old_swap - old_mem)
         elif old_swap == 0 or old_mem == 0:
             body["MemorySwap"] = -1 if old_swap == -1 else body["Memory"] * 2
-    if "MemoryReservation" in body and body["MemoryReservation"] > body.get(
-        "Memory", host.get("Memory") or 2**62
-    ):
-        raise RightsizeError(f"{c.name}: memory reservation would exceed the memory limit; nothing changed")
+    limit = body.get("Memory", host.get("Memory") or 0)
+    reservation = body.get("MemoryReservation", host.get("MemoryReservation") or 0)
+    if limit and reservation > limit:  # the engine refuses a reservation above the limit
+        why = (
+            f"refused: memory reservation {format_bytes(reservation)} would exceed the limit "
+            f"{format_bytes(limit)}"
+        )
+        skipped.append(Skipped(c.name, wl, "memory", why))
+        body = {k: v for k, v in body.items() if not k.startswith("Memory")}
+        changes = [ch for ch in changes if not ch.key.startswith("Memory")]
     if body and not dry_run:
         try:
             resp = client.api.post(client.api._url("/containers/{0}/update", c.id), json=body)
             client.api._raise_for_status(resp)
-        except Exception as exc:
-            raise RightsizeError(f"{c.name}: the engine refused the update: {_msg(exc)}") from None
+        except Exception as exc:  # one container's refusal must not stop the others: report it
+            skipped.append(Skipped(c.name, wl, "all", f"the engine refused the update: {_msg(exc)}"))
+            return [], skipped
     return changes, skipped
 
 
