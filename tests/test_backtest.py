@@ -271,3 +271,14 @@ def test_default_headroom_is_relatively_larger_for_small_workloads() -> None:
     large = backtest(flat(level=16 * 1024 * MiB), strategies="default").strategies["default"]
     assert small.mem_alloc_ratio is not None and large.mem_alloc_ratio is not None
     assert small.mem_alloc_ratio > 2 * large.mem_alloc_ratio > 2 * 1.15
+
+
+def test_default_raises_a_limit_only_a_little_without_an_oom_kill() -> None:
+    # usage at ~98% of a 205 MiB limit, never killed: at most +15% over the limit, not the headroom
+    data = flat(mem_limit=205 * MiB)
+    series = load_series(data)[0]
+    wins = windows(series.ts, 14 * DAY_MS, 7 * DAY_MS, 7 * DAY_MS)
+    rows = _run_strategy(get_strategy("default"), series, wins)
+    assert [r[FIELDS.index("mem_limit")] for r in rows] == [round_memory(205 * MiB * 1.15)] * 2
+    free = _run_strategy(get_strategy("default", {"mem_raise_max": "10"}), series, wins)
+    assert free[0][FIELDS.index("mem_limit")] > 1024 * MiB  # max +15% + sqrt(202 MiB x 12 GiB)

@@ -150,7 +150,7 @@ def test_strategies_differ_as_documented() -> None:
 
 
 def test_overrides_change_the_result_and_are_validated() -> None:
-    h = make_history(9)
+    h = make_history(9, mem_limit=None)  # no current limit: nothing caps the margin
     base = get_strategy("default").recommend(h)[0].recommended
     wider = get_strategy("default", {"mem_margin": "0.6"}).recommend(h)[0].recommended
     assert base is not None and wider is not None and base.limit is not None and wider.limit is not None

@@ -61,6 +61,11 @@ class DefaultSettings(BaseSettings):
         "fraction",
         hi=1,
     )
+    mem_raise_max: float = opt(
+        0.15,
+        "without an OOM kill, the limit rises at most this much over max(current limit, usage)",
+        "fraction",
+    )
     mem_confidence_k: float = opt(0.25, "memory limit x (1 + 1/days)^k for short histories", hi=5)
     mem_reservation_percentile: float = opt(0.9, "memory reservation percentile", "fraction", hi=1)
     cpu_reservation_percentile: float = opt(0.9, "CPU reservation percentile", "fraction", hi=1)
@@ -123,13 +128,18 @@ def default_chain(p: Profile, s: DefaultSettings) -> dict[Resource, Draft]:
         f"x{mult:.2f} for {_days(p)} of history; reservation = p{s.mem_reservation_percentile * 100:g}"
     )
     cur = p.current.get("memory", Values()).limit
-    # Usage never near the current limit and no OOM kill: that limit has proven enough; never raise
-    # above it on a margin alone (backtest on the Bitbrains trace: fewer overruns at less memory).
-    proven = cur is not None and not p.oom_limits and p.mem.max < s.mem_cap_current * cur
-    if s.mem_cap_current and proven and cur is not None and mem_limit > cur:
-        mem = Draft(mem.reservation, cur, mem.reasons).why(
-            f"kept at the current limit {human_bytes(cur)}: usage stayed below {s.mem_cap_current:.0%} of it"
-        )
+    # Without an OOM kill there is no evidence the current limit is too low: a margin alone never
+    # raises it much (not at all if usage never came near it). Backtest on the Bitbrains trace:
+    # fewer overruns at less memory than the same headroom without this ceiling.
+    if cur is not None and not p.oom_limits:
+        if s.mem_cap_current and p.mem.max < s.mem_cap_current * cur:
+            ceiling = cur
+            why = f"kept at the current limit {human_bytes(cur)}: usage < {s.mem_cap_current:.0%} of it"
+        else:
+            ceiling = max(cur, p.mem.max) * (1 + s.mem_raise_max)
+            why = f"no OOM kill: at most +{s.mem_raise_max:.0%} over the current limit {human_bytes(cur)}"
+        if mem_limit > ceiling:
+            mem = Draft(mem.reservation, ceiling, mem.reasons).why(why)
     c_lim = est.percentile_of(p.cpu, s.cpu_limit_percentile)
     cpu = Draft(
         est.percentile_of(p.cpu, s.cpu_reservation_percentile), est.with_margin(c_lim, s.cpu_margin)
