@@ -38,8 +38,8 @@ class CollectSummary:
     def __str__(self) -> str:
         how = ", ".join(f"{n} via {s}" for s, n in sorted(self.sources.items())) or "none"
         lines = [
-            f"collected {self.samples} samples from {self.containers} containers "
-            f"({self.workloads} workloads) on {self.host} in {format_duration(round(self.seconds))}"
+            f"collected {_n(self.samples, 'sample')} from {_n(self.containers, 'container')} "
+            f"({_n(self.workloads, 'workload')}) on {self.host} in {format_duration(round(self.seconds))}"
             + (" (stopped early by signal)" if self.interrupted else ""),
             f"  ticks: {self.ticks}" + (f" ({self.missed_ticks} missed: sampling fell behind)"
                                         if self.missed_ticks else ""),
@@ -48,6 +48,10 @@ class CollectSummary:
             f"  written: {self.files} files under {self.out}",
         ]
         return "\n".join(lines)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 # ------------------------------------------------------------------------------- pure sampling

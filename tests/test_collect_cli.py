@@ -168,3 +168,17 @@ def test_compose_project_services_become_workloads(docker_client: Any, tmp_path:
     assert web["container_id"].nunique() == 2
     assert (web["mem_limit"] == 64 * 1024**2).all()
     assert summary.workloads == 2 and summary.containers == 3
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_progress_bar_and_summary(sleeper: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "data"
+    with pytest.raises(SystemExit) as exc:
+        main(["collect", "--duration", "2s", "--interval", "0.5s", "--filter", sleeper, "--out", str(out)])
+    captured = capsys.readouterr()
+    assert exc.value.code == 0
+    n = len(rightsize.load(out))
+    assert "collecting" in captured.err and f"1 containers, {n} samples" in captured.err
+    assert captured.out.startswith(f"collected {n} samples from 1 container (1 workload) on ")
+    assert f"written: 1 files under {out}" in captured.out
