@@ -139,7 +139,7 @@ class _Run:
         self.events = Columns("events")
         self.stop = threading.Event()
         self.n_samples = self.n_events = self.n_files = self.ticks = self.missed = 0
-        self.sources: dict[str, int] = {}
+        self.sources: dict[str, str] = {}  # container id -> how it is read
         self.workloads: set[str] = set()
         self.sampled: set[str] = set()
         self.cgroup_warned = False
@@ -177,7 +177,7 @@ class _Run:
                     continue
             stream = None if reader else engine.StatsStream(self.client, info.id)
             kind = f"cgroup v{reader.version}" if reader else "docker"
-            self.sources[kind] = self.sources.get(kind, 0) + 1
+            self.sources[info.id] = kind
             self.workloads.add(info.workload)
             self.tracked[info.id] = _Tracked(info, reader, stream)
 
@@ -353,7 +353,7 @@ class _Run:
             containers=len(self.sampled),
             workloads=len(self.workloads),
             files=self.n_files,
-            sources=self.sources,
+            sources={k: list(self.sources.values()).count(k) for k in sorted(set(self.sources.values()))},
             interrupted=self.stop.is_set(),
         )
 

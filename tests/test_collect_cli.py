@@ -182,3 +182,16 @@ def test_progress_bar_and_summary(sleeper: str, tmp_path: Path, capsys: pytest.C
     assert "collecting" in captured.err and f"1 containers, {n} samples" in captured.err
     assert captured.out.startswith(f"collected {n} samples from 1 container (1 workload) on ")
     assert f"written: 1 files under {out}" in captured.out
+
+
+@pytest.mark.docker
+def test_cgroup_source_skips_containers_whose_cgroup_is_not_visible(sleeper: str, tmp_path: Path) -> None:
+    root = tmp_path / "cgroup"  # a v1 hierarchy without this container in it
+    (root / "memory").mkdir(parents=True)
+    (root / "cpuacct").mkdir()
+    with pytest.warns(UserWarning, match="cgroup of rs-.*-sleeper not found"):
+        summary = rightsize.collect(
+            tmp_path / "d", duration="1s", interval="0.5s", source="cgroup", filters=[sleeper],
+            quiet=True, cgroup_root=root,
+        )
+    assert summary.samples == 0 and summary.sources == {}
