@@ -190,3 +190,10 @@ def test_cli_read_only_file_exit_2_untouched(tmp_path: Path, capsys: Any) -> Non
     assert sha(path) == before
     code, _, err = run(["apply", "-f", str(tmp_path / "missing.yml")], capsys)
     assert code == 2 and "cannot read" in err
+    code, _, err = run(["apply", "-f", str(tmp_path)], capsys)
+    assert code == 2 and "is a directory" in err
+    latin = tmp_path / "latin1.yml"
+    latin.write_bytes("services:\n  caf\xe9:\n    image: x\n".encode("latin-1"))
+    before = sha(latin)
+    code, _, err = run(["apply", "-f", str(latin)], capsys)
+    assert code == 2 and "not UTF-8 text" in err and sha(latin) == before
