@@ -29,12 +29,13 @@ from rightsize.store import load
 MAP = "workload=container_id,ts=ts,cpu_cores=cpu,mem_working_set=mem,mem_limit=mem_limit,cpu_limit=cpu_limit"
 DAY = 86_400_000
 FRONTIER = (
-    {"mem_headroom_ref": "0", "mem_cap_current": "0"},
+    {"mem_headroom_ref": "0", "mem_cap_current": "0", "mem_raise_max": "10"},
     {"mem_headroom_ref": "0"},
     {"mem_headroom_ref": "1G"},
     {"mem_headroom_ref": "4G"},
-    {"mem_headroom_ref": "9G"},
-    {"mem_headroom_ref": "12G", "mem_cap_current": "0"},
+    {"mem_headroom_ref": "8G"},
+    {"mem_headroom_ref": "12G", "mem_cap_current": "0", "mem_raise_max": "10"},
+    {"mem_headroom_ref": "12G", "mem_raise_max": "10"},
     {"mem_headroom_ref": "16G"},
 )
 

@@ -18,7 +18,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from rightsize.analysis.series import Series, load_series
 from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation, Values
 from rightsize.units import format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from rightsize.analysis.history import History
 
 CURRENT = "current"
 DEFAULT_STRATEGIES = ("default", "krr", "vpa")
@@ -120,7 +123,13 @@ def _ooms_between(s: Series, lo: int, hi: int) -> np.ndarray:
     )
 
 
-def _run_strategy(strategy: Any, s: Series, wins: list[Window]) -> list[np.ndarray]:
+class Recommender(Protocol):
+    """What the backtest needs of a strategy (``strategies.Strategy`` is one)."""
+
+    def recommend(self, h: History) -> tuple[Recommendation, ...]: ...
+
+
+def _run_strategy(strategy: Recommender, s: Series, wins: list[Window]) -> list[np.ndarray]:
     """Fit/score one strategy over one workload's windows, carrying its limits and overruns forward."""
     from rightsize.analysis.history import History
 

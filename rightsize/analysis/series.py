@@ -47,10 +47,6 @@ class Series:
     def __getitem__(self, column: str) -> np.ndarray:
         return self.values[column]
 
-    @property
-    def median_step(self) -> float:
-        return float(np.median(np.diff(self.ts))) if len(self.ts) > 1 else 0.0
-
 
 def load_series(
     data: str | os.PathLike[str] | pd.DataFrame, events: pd.DataFrame | None = None
