@@ -214,3 +214,16 @@ def test_data_may_be_the_samples_folder_or_one_file(dataset: Path) -> None:
     mem = single["sutazai/neo4j", "memory"]
     assert mem.samples < whole["sutazai/neo4j", "memory"].samples
     assert mem.oom_kills == 1  # no events beside one file: the kill comes from the counters
+
+
+def test_two_scanner_processes_give_the_same_profiles(dataset: Path) -> None:
+    from rightsize.analysis.scan import scan_profiles
+    from rightsize.store import DatasetWarning
+
+    serial = scan_profiles(dataset, parallel=False)
+    assert scan_profiles(dataset, parallel=True) == serial
+    later = sorted((dataset / "samples").iterdir())[-1]
+    (later / "broken.parquet").write_bytes(b"PAR1 not really")
+    with pytest.warns(DatasetWarning, match=r"skipping .*broken\.parquet"):
+        both = scan_profiles(dataset, parallel=True)  # the warning comes from the second process
+    assert [p.workload for p in both] == [p.workload for p in serial]

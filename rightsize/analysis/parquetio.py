@@ -32,14 +32,18 @@ def strings_at(col: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
     return np.asarray(picked.to_numpy(zero_copy_only=False), dtype=object)
 
 
-def ts_bounds(files: list[Path]) -> tuple[int, int]:
-    """Min and max ts over the files, from the row-group statistics (read ts where they lack them)."""
+def ts_bounds(files: list[Path]) -> tuple[int, int, list[int]]:
+    """Min and max ts over the files, from the row-group statistics (read ts where they lack them),
+    and the rows of each file (0 if unreadable)."""
     lo, hi = None, None
+    rows = []
     for f in files:
         try:
             meta = pq.ParquetFile(f).metadata
         except (OSError, pa.ArrowException):
+            rows.append(0)
             continue
+        rows.append(meta.num_rows)
         col = meta.schema.names.index("ts") if "ts" in meta.schema.names else None
         for i in range(meta.num_row_groups):
             st = meta.row_group(i).column(col).statistics if col is not None else None
@@ -53,7 +57,7 @@ def ts_bounds(files: list[Path]) -> tuple[int, int]:
             lo, hi = (a, b) if lo is None or hi is None else (min(lo, a), max(hi, b))
     if lo is None or hi is None:
         raise RightsizeError("no readable samples in the dataset")
-    return lo, hi
+    return lo, hi, rows
 
 
 def open_samples(f: Path) -> pq.ParquetFile | None:

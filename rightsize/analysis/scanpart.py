@@ -1,0 +1,340 @@
+"""One scanner's share of a streaming scan: pass 1 and pass 2 over a list of files.
+
+``scan.py`` runs one Part in-process, or two (the second in a child process, over the later half
+of the files) and merges what they found: counts add, extremes combine, and each Part keeps the
+values its own rows hold in the bins the merged plan wants.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import pickle
+import sys
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from subprocess import PIPE, Popen
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rightsize.analysis.exact import Binning, Counter, Keeper, Targets
+from rightsize.analysis.parquetio import Item, f64, open_samples, read_ahead, strings_at
+from rightsize.analysis.profile import DAY_MS
+from rightsize.errors import RightsizeError
+
+PASS1 = ["ts", "workload", "mem_working_set", "cpu_cores", "pids", "cpu_throttled", "mem_peak",
+         "oom_kills", "restarts"]  # fmt: skip
+METRICS = {"mem": "mem_working_set", "cpu": "cpu_cores", "pids": "pids"}
+BINNINGS = {"mem": Binning(16, 42), "cpu": Binning(-16, 10), "pids": Binning(0, 20, integer=True)}
+BAD = {
+    "mem": "negative memory values",
+    "cpu": "negative CPU values (counter reset after a restart?)",
+    "pids": "negative PID counts",
+    "peak": "negative memory peaks",
+}
+LIMITS = ["mem_reservation", "mem_limit", "cpu_limit", "pids_limit"]
+
+
+def _grow(a: np.ndarray, size: int, fill: float) -> np.ndarray:
+    if len(a) >= size:
+        return a
+    out = np.full(size, fill, dtype=a.dtype)
+    out[: len(a)] = a
+    return out
+
+
+@dataclass
+class Part:
+    """The scan of some of the files (all of them, or one half in a second process); mutable."""
+
+    match: str | None
+    day0: int
+    days: int
+    names: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+    cap: int = 0
+    n: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ts_min: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ts_max: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    latest_at: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # flat rg number
+    counters: dict[str, Counter] = field(default_factory=dict)
+    peaks: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    thr: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    peak_max: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    bad: dict[str, int] = field(default_factory=dict)
+    changes: list[pd.DataFrame] = field(default_factory=list)
+    # per row group, for pass 2: dictionary index per row (uint8 mostly: 1 byte a row) and the
+    # global code of each index (-1: filtered out), or None when no row of it counts
+    codes: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
+    good: list[tuple[Path, int, int]] = field(default_factory=list)  # file, first flat rg, row groups
+
+    def __post_init__(self) -> None:
+        self.counters = {m: Counter(b) for m, b in BINNINGS.items()}
+        self.peaks = np.zeros((0, self.days))
+
+    def code_lut(self, dictionary: pa.Array) -> np.ndarray:
+        lut = np.full(len(dictionary) + 1, -1, np.int64)  # last slot: null
+        for i, name in enumerate(dictionary.to_pylist()):
+            if name is None or (self.match and not fnmatch.fnmatchcase(name, self.match)):
+                continue
+            if name not in self.index:
+                self.index[name] = len(self.names)
+                self.names.append(name)
+            lut[i] = self.index[name]
+        self._ensure(len(self.names))
+        return lut
+
+    def _ensure(self, size: int) -> None:
+        if size <= self.cap:
+            return
+        cap = max(size, 2 * self.cap, 64)
+        self.n = _grow(self.n, cap, 0)
+        self.ts_min = _grow(self.ts_min, cap, np.iinfo(np.int64).max)
+        self.ts_max = _grow(self.ts_max, cap, np.iinfo(np.int64).min)
+        self.latest_at = _grow(self.latest_at, cap, -1)
+        self.peak_max = _grow(self.peak_max, cap, -np.inf)
+        for m in METRICS:
+            self.counters[m].grow(cap)
+        peaks = np.full((cap, self.days), -np.inf)
+        peaks[: len(self.peaks)] = self.peaks
+        thr = np.zeros((cap, 2))
+        thr[: len(self.thr)] = self.thr
+        self.peaks, self.thr, self.cap = peaks, thr, cap
+
+    def clean(self, v: np.ndarray, what: str) -> np.ndarray:
+        neg = v < 0
+        if neg.any():
+            self.bad[BAD[what]] = self.bad.get(BAD[what], 0) + int(neg.sum())
+            v = np.where(neg, np.nan, v)
+        return v
+
+
+def _codes(s: Part, col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(local code per row, global code per local code); -1 = null or filtered out."""
+    if col.num_chunks != 1 or not pa.types.is_dictionary(col.type):
+        chunks = [c if pa.types.is_dictionary(c.type) else c.dictionary_encode() for c in col.chunks]
+        col = pa.chunked_array(
+            chunks, type=chunks[0].type if chunks else pa.dictionary(pa.int32(), pa.string())
+        )
+        col = col.unify_dictionaries()
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    lut = s.code_lut(arr.dictionary)
+    return arr.indices.fill_null(len(arr.dictionary)).to_numpy().astype(np.int64), lut
+
+
+def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa.Table) -> None:
+    local, lut = _codes(s, tb["workload"])
+    codes = lut[local]
+    ts = tb["ts"].cast(pa.int64()).to_numpy()
+    keep = codes >= 0
+    if start is not None:
+        keep &= ts >= start
+    cached = np.where(keep, local, len(lut) - 1) if start is not None else local  # last slot: -1
+    small = np.uint8 if len(lut) <= 2**8 else np.uint16 if len(lut) <= 2**16 else np.int64
+    s.codes.append((cached.astype(small), lut) if keep.any() else None)
+    if keep.all():
+        keep = slice(None)  # no copies when every row counts
+    c, ts, local = codes[keep], ts[keep], local[keep]
+    if not len(c):
+        return
+    s.n += np.bincount(c, minlength=s.cap)
+    np.minimum.at(s.ts_min, c, ts)
+    np.maximum.at(s.ts_max, c, ts)
+    rg_max = np.full(s.cap, np.iinfo(np.int64).min)
+    np.maximum.at(rg_max, c, ts)
+    newer = rg_max >= s.ts_max  # equal: a later file's row wins, as in a ts-sorted frame
+    newer &= rg_max > np.iinfo(np.int64).min
+    s.latest_at[newer] = flat
+    day = ts // DAY_MS - s.day0
+    for m, col in METRICS.items():
+        v = s.clean(f64(tb[col])[keep], m)
+        ok = ~np.isnan(v)
+        cm, vm, lm = (c, v, local) if ok.all() else (c[ok], v[ok], local[ok])
+        s.counters[m].add(lm, vm, lut)
+        if m == "mem":
+            np.maximum.at(s.peaks.reshape(-1), cm * s.days + (day if cm is c else day[ok]), vm)
+    thr = f64(tb["cpu_throttled"])[keep]
+    ok = ~np.isnan(thr) & (thr >= 0) & (thr <= 1)
+    s.thr[:, 0] += np.bincount(c[ok], weights=thr[ok], minlength=s.cap)
+    s.thr[:, 1] += np.bincount(c[ok], minlength=s.cap)
+    peak = s.clean(f64(tb["mem_peak"])[keep], "peak")
+    ok = ~np.isnan(peak)
+    np.maximum.at(s.peak_max, c[ok], peak[ok])
+    oom = np.nan_to_num(f64(tb["oom_kills"])[keep])
+    rst = np.nan_to_num(f64(tb["restarts"])[keep])
+    nz = (oom > 0) | (rst > 0)
+    if nz.any():  # rare: fetch container ids and limits for the rows where a counter is set
+        # a reader of our own: the read-ahead thread is using the other one
+        extra = pq.ParquetFile(f, read_dictionary=["container_id"]).read_row_group(
+            rg, columns=["container_id", "mem_limit"]
+        )
+        cont = strings_at(extra["container_id"], np.arange(len(codes))[keep][nz])
+        lim = f64(extra["mem_limit"])[keep][nz]
+        frame = pd.DataFrame(
+            {
+                "code": c[nz],
+                "container": cont,
+                "ts": ts[nz],
+                "oom": oom[nz],
+                "restarts": rst[nz],
+                "mem_limit": lim,
+            }
+        )
+        s.changes.append(frame.drop_duplicates(["code", "container", "oom", "restarts"]))
+
+
+@dataclass
+class Found:
+    """What pass 1 of a Part found, in that Part's workload codes (picklable)."""
+
+    names: list[str]
+    n: np.ndarray
+    ts_min: np.ndarray
+    ts_max: np.ndarray
+    tables: dict[str, np.ndarray]
+    peaks: np.ndarray
+    thr: np.ndarray
+    peak_max: np.ndarray
+    bad: dict[str, int]
+    changes: pd.DataFrame | None
+    files: int  # readable files
+
+
+@dataclass
+class Kept:
+    """What pass 2 of a Part kept: (keys, values) per metric, and each workload's latest limits."""
+
+    values: dict[str, tuple[np.ndarray, np.ndarray]]
+    latest: dict[int, tuple[int, dict[str, float]]]  # code -> (ts, limits)
+
+
+def pass1(p: Part, files: list[Path], start: int | None) -> Found:
+    def items() -> Iterator[Item]:
+        flat = 0
+        for f in files:
+            pf = open_samples(f)
+            if pf is None:
+                continue
+            p.good.append((f, flat, pf.metadata.num_row_groups))
+            for rg in range(pf.metadata.num_row_groups):
+                yield f, pf, rg, flat
+                flat += 1
+
+    for (f, _, rg, flat), tb in read_ahead(items(), lambda item: PASS1):
+        _pass1_group(p, f, rg, flat, start, tb)
+    w = len(p.names)
+    tables = {m: p.counters[m].table()[:w] for m in METRICS}
+    p.counters = {m: Counter(b) for m, b in BINNINGS.items()}  # the caller owns the tables now
+    changes = pd.concat(p.changes, ignore_index=True) if p.changes else None
+    return Found(p.names, p.n[:w], p.ts_min[:w], p.ts_max[:w], tables, p.peaks[:w], p.thr[:w],
+                 p.peak_max[:w], p.bad, changes, len(p.good))  # fmt: skip
+
+
+def pass2(p: Part, wanted: dict[str, np.ndarray]) -> Kept:
+    """Keep the values of the wanted bins (flat bool per metric, in this Part's codes)."""
+    w = len(p.names)
+    keepers = {m: Keeper(Targets(BINNINGS[m], np.zeros(0, np.int64), {}, wanted[m])) for m in wanted}
+    latest: dict[int, tuple[int, dict[str, float]]] = {}
+    wanted_latest = set(p.latest_at[:w].tolist())
+
+    def items() -> Iterator[Item]:
+        for f, base, n_rg in p.good:
+            pf = pq.ParquetFile(f)
+            for rg in range(n_rg):
+                yield f, pf, rg, base + rg
+
+    def columns(item: Item) -> list[str]:
+        if p.codes[item[3]] is None:
+            return []
+        return [METRICS[m] for m in keepers] + (["ts", *LIMITS] if item[3] in wanted_latest else [])
+
+    for (_, _, _, flat), tb in read_ahead(items(), columns):
+        cached = p.codes[flat]
+        assert cached is not None  # columns() skipped those
+        p.codes[flat] = None  # done with it: free as we go
+        codes = cached[1][cached[0]]
+        keep = codes >= 0
+        if keep.all():
+            keep = slice(None)
+        c = codes[keep]
+        for m, keeper in keepers.items():
+            v = f64(tb[METRICS[m]])[keep]
+            ok = ~np.isnan(v) & (v >= 0)
+            keeper.add(*((c, v) if ok.all() else (c[ok], v[ok])))
+        if flat in wanted_latest:
+            ts = tb["ts"].cast(pa.int64()).to_numpy()[keep]
+            lims = {k: f64(tb[k])[keep] for k in LIMITS}
+            for i in np.flatnonzero((ts == p.ts_max[c]) & (p.latest_at[c] == flat)):
+                latest[int(c[i])] = (int(ts[i]), {k: float(lims[k][i]) for k in LIMITS})
+    values = {
+        m: (np.concatenate(k.keys or [np.zeros(0, np.int64)]), np.concatenate(k.values or [np.zeros(0)]))
+        for m, k in keepers.items()
+    }
+    return Kept(values, latest)
+
+
+def child_main() -> None:
+    """The second scanner process (started by ``start_child``).
+
+    Pickles over stdin/stdout (not multiprocessing: spawning would re-run the caller's main script):
+    receive the files, pass 1, send; receive the wanted bins, pass 2, send.
+    """
+    out, inp = sys.stdout.buffer, sys.stdin.buffer
+
+    def send(tag: str, payload: object, caught: list[warnings.WarningMessage]) -> None:
+        pickle.dump((tag, payload, [str(w.message) for w in caught]), out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            files, start, match, days = pickle.load(inp)
+            p = Part(match, *days)
+            send("found", pass1(p, files, start), caught)
+            caught.clear()
+            wanted = pickle.load(inp)
+            send("kept", pass2(p, wanted), caught)
+        except RightsizeError as exc:
+            send("error", str(exc), caught)
+        except Exception as exc:  # reported by the parent as one line
+            send("error", f"scanner process failed: {type(exc).__name__}: {exc}", caught)
+
+
+def start_child(
+    files: list[Path], start: int | None, match: str | None, days: tuple[int, int]
+) -> Popen[bytes]:
+    # import by name (not -m): pickled records must name this module, not __main__
+    code = "from rightsize.analysis.scanpart import child_main; child_main()"
+    proc = Popen([sys.executable, "-c", code], stdin=PIPE, stdout=PIPE)
+    assert proc.stdin is not None
+    pickle.dump((files, start, match, days), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+    proc.stdin.flush()
+    return proc
+
+
+def send_child(proc: Popen[bytes], payload: object) -> None:
+    assert proc.stdin is not None
+    pickle.dump(payload, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+    proc.stdin.flush()
+
+
+def receive(proc: Popen[bytes], kind: str) -> Any:
+    """The child's next message; its warnings re-emitted here, its errors raised here."""
+    from rightsize.store import DatasetWarning
+
+    assert proc.stdout is not None
+    try:
+        tag, payload, caught = pickle.load(proc.stdout)
+    except (EOFError, pickle.UnpicklingError):
+        raise RightsizeError(f"the second scanner process died (exit code {proc.wait()})") from None
+    for message in caught:
+        warnings.warn(message, DatasetWarning, stacklevel=3)
+    if tag == "error":
+        raise RightsizeError(payload)
+    assert tag == kind
+    return payload
