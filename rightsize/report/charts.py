@@ -161,15 +161,6 @@ def usage_figure(
             traces.append(
                 _line(typed(x, "f8"), typed(y), "kernel peak", PEAK, row, dash="dot", legend=legend)
             )
-        for col, name, dash in (
-            (limit_col, "current limit", "dash"),
-            (res_col, "current reservation", "dashdot"),
-        ):
-            if col and col in samples and samples[col].notna().any():
-                x, y = step_points(t, samples[col].to_numpy(dtype=np.float64) / scale)
-                traces.append(
-                    _line(typed(x, "f8"), typed(y), name, CURRENT, row, dash=dash, width=1.6, legend=legend)
-                )
         rec = recs.get(resource)
         if rec is not None and rec.recommended is not None:
             r = rec.recommended
@@ -186,6 +177,16 @@ def usage_figure(
                 row,
                 legend,
             )
+        # Current values drawn last: a dashed line stays visible on a recommendation equal to it.
+        for col, name, dash in (
+            (limit_col, "current limit", "dash"),
+            (res_col, "current reservation", "dashdot"),
+        ):
+            if col and col in samples and samples[col].notna().any():
+                x, y = step_points(t, samples[col].to_numpy(dtype=np.float64) / scale)
+                traces.append(
+                    _line(typed(x, "f8"), typed(y), name, CURRENT, row, dash=dash, width=1.6, legend=legend)
+                )
         if resource == "memory":
             peak = float(np.nanmax(series)) if np.isfinite(series).any() else 0.0
             # OOM kills at the peak, restarts on the floor: both stay visible when they coincide.
