@@ -278,6 +278,7 @@ def test_patched_file_comes_up_with_docker_compose_and_the_new_limits(
         rec("p/legacy", "memory", 24 * M, 80 * M),
         rec("p/legacy", "cpu", None, 0.5),
         rec("p/legacy", "pids", None, 64),
+        rec("p/merged", "memory", None, 72 * M),
     ]
     patch_compose([path], recs)
     assert schema_errors(path) == []
@@ -297,6 +298,8 @@ def test_patched_file_comes_up_with_docker_compose_and_the_new_limits(
         assert host["legacy"]["MemorySwap"] == 128 * M  # the 48m swap allowance was kept
         assert host["legacy"]["NanoCpus"] == 500_000_000
         assert host["legacy"]["PidsLimit"] == 64
+        assert host["merged"]["Memory"] == 72 * M  # its own override of the merged anchor
+        assert host["sibling"]["Memory"] == 40 * M  # the anchor itself was not edited
     finally:
         subprocess.run([*cmd, "down", "-t", "0"], capture_output=True, timeout=240)
 
