@@ -277,9 +277,12 @@ def backtest(
             scores[n] = summarize(np.array(rows))
         ws.append(WorkloadScore(s.workload, scores))
     if not any(per.values()):
+        longest = max((int(s.ts[-1] - s.ts[0]) for s in series if len(s.ts)), default=0) / 1000
         raise RightsizeError(
-            f"no window to score: every workload's history is shorter than train + test "
-            f"({format_duration((train_ms + test_ms) / 1000)})"
+            f"no window to score: train + test ({format_duration((train_ms + test_ms) / 1000)}) is longer "
+            f"than every workload's history (longest {format_duration(longest)}, or too few samples "
+            f"to fit); try shorter windows, e.g. --train {format_duration(longest / 2)} "
+            f"--test {format_duration(longest / 4)}"
         )
     return BacktestResult(
         train_ms / 1000, test_ms / 1000, every_ms / 1000,
