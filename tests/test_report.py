@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import shutil
@@ -163,7 +165,16 @@ def test_page_escapes_every_data_string_and_inlines_plotly_once() -> None:
     assert page.count("&lt;img src=x onerror=") >= 4  # matrix, warning, section title, header
     assert page.count("too little history &lt;1d&gt;") >= 1
     assert len(re.findall(r"\* plotly\.js v\d", page)) == 1  # the bundle, inlined exactly once
-    assert "<script src" not in page and "<link rel=\"stylesheet\"" not in page
+    assert "<script src" not in page and '<link rel="stylesheet"' not in page
+    # The policy allows exactly the page's own executable scripts, by hash; nothing else may run.
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert policy and "'unsafe-inline'" not in policy.group(1).split("style-src")[0]
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    allowed = set(re.findall(r"'sha256-([^']+)'", policy.group(1)))
+    assert (
+        len(scripts) == 2
+        and {base64.b64encode(hashlib.sha256(js.encode()).digest()).decode() for js in scripts} == allowed
+    )
     assert page.count("Plotly.newPlot") == 1
     # Two figures per workload with samples, each in an inert JSON block the page's script parses.
     blocks = re.findall(r'<script type="application/json" id="(spec-\d+-\w+)">(.*?)</script>', page, re.S)
@@ -193,7 +204,7 @@ def test_usage_figure_has_limits_recommendation_and_oom_marks() -> None:
     limit = next(t for t in fig["data"] if t["name"] == "recommended limit" and t["yaxis"] == "y")
     assert limit["y"] == [400.0, 400.0]  # MiB on the memory axis
     used = next(t for t in fig["data"] if t["yaxis"] == "y" and t["name"].startswith("used"))
-    y = np.frombuffer(__import__("base64").b64decode(used["y"]["bdata"]), dtype=np.float32)
+    y = np.frombuffer(base64.b64decode(used["y"]["bdata"]), dtype=np.float32)
     assert len(y) <= 200
     assert y.max() == pytest.approx(frame["mem_working_set"].max() / 2**20, rel=1e-6)
     events = pd.DataFrame(

@@ -198,3 +198,27 @@ def decode_png(data: bytes) -> tuple[int, int, list[tuple[int, ...]]]:
         pixels.extend(tuple(line[i : i + bpp]) for i in range(0, stride, bpp))
         prev = line
     return width, height, pixels
+
+
+def test_content_security_policy_blocks_injected_markup(browser: Any, report_file: Path) -> None:
+    """Second line of defence: even markup that got into the DOM could neither run nor fetch."""
+    p = browser.new_page()
+    blocked: list[str] = []
+    requests: list[str] = []  # responses received
+    try:
+        p.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+        p.on("response", lambda r: requests.append(r.url))
+        p.on("requestfailed", lambda r: blocked.append(f"{r.url}: {r.failure}"))
+        p.goto(report_file.as_uri(), wait_until="load")
+        p.evaluate(
+            "() => { document.body.insertAdjacentHTML('beforeend',"
+            ' \'<img src="https://example.invalid/x.png" onerror="window.__ran=1">'
+            '<svg onload="window.__ran=2"></svg>\'); }'
+        )
+        p.wait_for_timeout(500)
+        assert p.evaluate("() => window.__ran") is None
+        assert any(b.endswith("x.png: csp") for b in blocked), blocked  # the image was refused
+        assert any("Content Security Policy" in b for b in blocked), blocked  # so were the handlers
+        assert requests == [report_file.as_uri()]  # nothing but the file itself was answered
+    finally:
+        p.close()

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-# Nothing may leave the file: no fetch, no image, no font from anywhere but the page itself.
-# Inline scripts and styles are the page's own; blob:/data: are what plotly uses for its PNG export.
+import base64
+import hashlib
+
+# Nothing may leave the file: no fetch, no image, no font from anywhere but the page itself. Only
+# the page's own two scripts run, named by hash: an injected <script> or on*= handler would not.
+# blob:/data: are what plotly uses for its PNG export.
 CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; "
     "img-src data: blob:; font-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'"
 )
+
+
+def csp(*scripts: str) -> str:
+    """The policy allowing exactly these inline scripts (by their SHA-256)."""
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts
+    )
+    return CSP.format(scripts=hashes)
+
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1d1d1f; }

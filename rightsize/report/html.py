@@ -198,10 +198,11 @@ def build_page(
         sections.append(section)
         specs.extend(spec)
 
+    bundle = plotly_js()
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{assets.CSP}">',
+        f'<meta http-equiv="Content-Security-Policy" content="{assets.csp(bundle, assets.SCRIPT)}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<link rel="icon" href="data:,">',
         "<title>rightsize report</title>",
@@ -218,7 +219,7 @@ def build_page(
         *sections,
         "</main>",
         *specs,
-        f"<script>{plotly_js()}</script>",
+        f"<script>{bundle}</script>",
         f"<script>{assets.SCRIPT}</script>",
         "</body></html>",
     ]
