@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from backtest_data import DAY_MS, MiB, flat, leak, oom, weekly_spike
+from backtest_data import STEP_MS as STEP
 
 from rightsize import store
 from rightsize.analysis.backtest import _run_strategy, backtest, parse_overrides, windows
@@ -141,6 +142,18 @@ def test_oom_event_is_an_overrun_of_the_limit_in_force_and_feeds_later_fits() ->
         assert h.current["memory"].limit == 256 * MiB
     limit1 = rows[1][FIELDS.index("mem_limit")]
     assert limit1 >= 256 * MiB * 1.2  # the OOM bump of the default chain
+
+
+def test_oom_kill_counters_count_where_there_are_no_events() -> None:
+    samples, _ = oom(kill_days=())
+    t = (samples["ts"] - samples["ts"].iloc[0]).dt.total_seconds().to_numpy() * 1000
+    samples["oom_kills"] = (t >= 16.5 * DAY_MS).astype("int32")  # the cgroup counter steps to 1
+    r = backtest(samples, strategies="current")
+    assert r.strategies["current"].mem_overruns == 1  # the kill at day 16.5, in the first test week
+    series = load_series(samples)[0]
+    assert len(series.oom_ts) == 1 and series.oom_ts[0] - series.ts[0] == pytest.approx(
+        16.5 * DAY_MS, abs=STEP
+    )
 
 
 def test_no_leakage_changing_a_test_window_changes_only_its_score() -> None:

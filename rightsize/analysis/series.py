@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rightsize import store
+from rightsize.analysis.history import counter_increments
 from rightsize.errors import RightsizeError
 
 VALUES = (
@@ -30,8 +31,9 @@ VALUES = (
     "mem_reservation",
     "cpu_limit",
     "pids_limit",
+    "oom_kills",  # cumulative per container: OOM kill times where the events dataset has none
 )
-COLUMNS = ("ts", "workload", *VALUES)
+COLUMNS = ("ts", "workload", "container_id", *VALUES)
 _NEGATIVE_IS_MISSING = ("mem_working_set", "mem_peak", "cpu_cores", "pids")
 
 
@@ -42,7 +44,7 @@ class Series:
     workload: str
     ts: np.ndarray  # int64 ms since epoch
     values: dict[str, np.ndarray]  # VALUES column -> float64 array, same length as ts
-    oom_ts: np.ndarray  # int64 ms of each OOM kill (events dataset), sorted
+    oom_ts: np.ndarray  # int64 ms of each OOM kill (events, else oom_kills counters), sorted
 
     def __getitem__(self, column: str) -> np.ndarray:
         return self.values[column]
@@ -76,7 +78,8 @@ def _read(path: str | os.PathLike[str]) -> Iterator[pa.Table]:
                 raise RightsizeError(
                     f"{f} is not a rightsize samples file: missing column {', '.join(missing)}"
                 )
-            yield pq.read_table(f, columns=[c for c in COLUMNS if c in names], read_dictionary=["workload"])
+            dicts = [c for c in ("workload", "container_id") if c in names]
+            yield pq.read_table(f, columns=[c for c in COLUMNS if c in names], read_dictionary=dicts)
         except (OSError, pa.ArrowException) as exc:
             warnings.warn(f"skipping {f}: unreadable ({exc})", store.DatasetWarning, stacklevel=2)
 
@@ -87,17 +90,25 @@ def _numbers(table: pa.Table, column: str) -> np.ndarray | None:
     return np.asarray(table[column].cast(pa.float64()).to_numpy(), dtype=np.float64)
 
 
+def _codes(table: pa.Table, column: str, names: dict[str, int]) -> np.ndarray:
+    """Global integer codes of a string column (-1 = null or no such column)."""
+    if column not in table.column_names:
+        return np.full(table.num_rows, -1, dtype=np.int32)
+    col = table[column].combine_chunks()
+    if not pa.types.is_dictionary(col.type):
+        col = col.cast(pa.string()).dictionary_encode()
+    local = np.array([names.setdefault(str(n), len(names)) for n in col.dictionary.to_pylist()] + [-1])
+    return np.asarray(local[col.indices.fill_null(len(col.dictionary)).to_numpy()], dtype=np.int32)
+
+
 def _split(tables: Iterable[pa.Table], events: pd.DataFrame | None) -> list[Series]:
     names: dict[str, int] = {}
-    codes, stamps = [], []
+    containers: dict[str, int] = {}
+    codes, stamps, conts = [], [], []
     cols: dict[str, list[np.ndarray | None]] = {c: [] for c in VALUES}
     for t in tables:
-        wl = t["workload"].combine_chunks()
-        if not pa.types.is_dictionary(wl.type):
-            wl = wl.cast(pa.string()).dictionary_encode()
-        local = np.array([names.setdefault(str(n), len(names)) for n in wl.dictionary.to_pylist()] + [-1])
-        idx = wl.indices.fill_null(len(wl.dictionary)).to_numpy()
-        codes.append(local[idx])
+        codes.append(_codes(t, "workload", names))
+        conts.append(_codes(t, "container_id", containers))
         stamps.append(t["ts"].cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_numpy())
         for c in VALUES:
             cols[c].append(_numbers(t, c))
@@ -119,6 +130,7 @@ def _split(tables: Iterable[pa.Table], events: pd.DataFrame | None) -> list[Seri
         order = np.lexsort((ts, code))
     keep = order[code[order] >= 0]  # a row without a workload cannot be attributed
     code, ts = code[keep], ts[keep]
+    cont = np.concatenate(conts)[keep]
     values: dict[str, np.ndarray | None] = {}
     for c, parts in cols.items():
         if all(p is None for p in parts):
@@ -144,7 +156,11 @@ def _split(tables: Iterable[pa.Table], events: pd.DataFrame | None) -> list[Seri
         name = by_code[int(code[lo])]
         n = hi - lo
         vals = {c: (v[lo:hi] if v is not None else nan[:n]) for c, v in values.items()}
-        out.append(Series(name, ts[lo:hi], vals, ooms.get(name, np.empty(0, np.int64))))
+        kills = ooms.get(name)
+        if kills is None and values["oom_kills"] is not None:
+            inc = counter_increments(cont[lo:hi], vals["oom_kills"]).astype(np.int64)
+            kills = np.repeat(ts[lo:hi], inc)
+        out.append(Series(name, ts[lo:hi], vals, kills if kills is not None else np.empty(0, np.int64)))
     return sorted(out, key=lambda s: s.workload)
 
 
