@@ -242,6 +242,7 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         (["--out", "/nonexistent/dir/r.html"], "folder /nonexistent/dir does not exist"),
         (["--set", "novalue"], "--set expects NAME=VALUE"),
         (["--buckets", "2"], "--buckets must be at least 10"),
+        (["--out", "/tmp"], "cannot write /tmp: it is a folder"),
     ],
 )
 def test_report_bad_input_is_one_line_exit_2(

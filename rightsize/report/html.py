@@ -87,6 +87,10 @@ def report(
     target = Path(out)
     if not target.parent.is_dir():
         raise RightsizeError(f"cannot write {target}: folder {target.parent} does not exist")
+    if target.is_dir():
+        raise RightsizeError(
+            f"cannot write {target}: it is a folder; give a file name, e.g. {target / 'report.html'}"
+        )
     source: str | os.PathLike[str] | pd.DataFrame = sample_path() if data is None else data
     if recommendations is None:  # data=None lets recommend() warn that this is the sample
         compose_path = None if compose is None else Path(compose)
@@ -113,7 +117,10 @@ def report(
 
         settings = get_strategy(strategy, overrides).describe()
     page = build_page(recs, samples, events, source=label, buckets=buckets, about=about, settings=settings)
-    return write_atomic(target, page)
+    try:
+        return write_atomic(target, page)
+    except OSError as exc:
+        raise RightsizeError(f"cannot write {target}: {exc.strerror or exc}") from None
 
 
 def _narrow(
