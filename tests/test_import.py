@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +134,47 @@ def test_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken.write_bytes(b"not parquet at all")
     code, _, err = run_cli(["import", str(broken), "--map", BITBRAINS_MAP, "--out", str(tmp_path)], capsys)
     assert code == 2 and "cannot read broken.parquet" in err
+
+
+def test_imported_real_trace_backtests_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ds"
+    args = ["import", str(EXCERPT), "--map", BITBRAINS_MAP, "--where", "provisioned", "--out", str(out)]
+    assert run_cli(args, capsys)[0] == 0
+    code, stdout, err = run_cli(
+        [
+            "backtest",
+            "--data",
+            str(out),
+            "--train",
+            "1d",
+            "--test",
+            "12h",
+            "--every",
+            "12h",
+            "--format",
+            "json",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    doc = json.loads(stdout)
+    assert set(doc["strategies"]) == {"default", "krr", "vpa", "current"}
+    # the trace's own limits, by hand: windows from each VM's first sample, train 1 day, test 12 h
+    src = pq.read_table(EXCERPT).to_pandas()
+    src = src[src["provisioned"]].assign(vm=lambda f: f["container_id"].astype(str))
+    limits, used, windows = 0.0, 0.0, 0
+    for _, vm in src.groupby("vm"):
+        t = (vm["ts"] - vm["ts"].iloc[0]).dt.total_seconds().to_numpy()
+        start = 0.0
+        while start + 1.5 * 86400 <= t[-1]:
+            test = vm[(t >= start + 86400) & (t < start + 1.5 * 86400)]
+            if len(test):  # current is scored on every test window with samples
+                limits += test["mem_limit"].mean()
+                used += test["mem"].mean()
+                windows += 1
+            start += 43200
+    current = doc["strategies"]["current"]
+    assert current["windows"] == windows > 0
+    assert current["mem_alloc_ratio"] == pytest.approx(limits / used, rel=1e-5)
+    assert current["mem_overrun_share"] == 0.0
+    assert {w["workload"] for w in doc["workloads"]} == set(src["vm"])
