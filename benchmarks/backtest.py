@@ -69,6 +69,34 @@ def naive_seconds_per_window(data: Path, workloads: int) -> tuple[float, int]:
     return (time.perf_counter() - t0) / max(n, 1), n
 
 
+def bounds(data: Path) -> None:
+    """How predictable next week's peak is from the last two weeks' (the README's evidence)."""
+    from rightsize.analysis.backtest import windows
+    from rightsize.analysis.series import load_series
+
+    rows = []
+    for s in load_series(data):
+        mem = s["mem_working_set"]
+        for w in windows(s.ts, 14 * DAY, 7 * DAY, 7 * DAY):
+            train, test = mem[w.train_lo : w.train_hi], mem[w.test_lo : w.test_hi]
+            train, test = train[~np.isnan(train)], test[~np.isnan(test)]
+            if len(train) >= 100 and len(test) and train.max() > 0:
+                rows.append((s.workload, train.max(), test.max(), test.mean()))
+    f = pd.DataFrame(rows, columns=["w", "train_max", "test_max", "test_mean"])
+    ratio = f["test_max"] / f["train_max"]
+    used = f["test_mean"].sum()
+    per_workload = ratio.groupby(f["w"]).transform("max").clip(lower=1.0)
+    print(f"\nnext week's peak / last two weeks' peak over {len(f)} workload-weeks:")
+    print(f"  > 1.15x in {np.mean(ratio > 1.15):.1%}, >= 2.5x in {np.mean(ratio >= 2.5):.1%}")
+    print(
+        f"  perfect foresight (limit = the week's own peak): {f['test_max'].sum() / used:.2f}x allocated/used"
+    )
+    print(
+        "  hindsight margin per workload (smallest multiple of the 14-day peak that never overran): "
+        f"{(f['train_max'] * per_workload).sum() / used:.2f}x, 0 overruns"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     here = Path(__file__).resolve().parents[1]
@@ -98,6 +126,7 @@ def main() -> None:
     )
 
     if args.frontier:
+        bounds(data)
         print("\ndefault at other settings (--set NAME=VALUE):")
         for ov in FRONTIER:
             sc = backtest(data, strategies="default", overrides={"default": ov}).strategies["default"]
