@@ -53,6 +53,30 @@ def test_envelope_keeps_every_buckets_min_and_max_and_the_global_peak() -> None:
     assert all(kept[a] == b for a, b in zip(x, y, strict=True))  # real samples, not averages
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_envelope_matches_a_reference_on_random_series(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, buckets = int(rng.integers(1, 20_000)), int(rng.integers(1, 300))
+    t = np.sort(rng.uniform(0, 1e9, n)).round()  # uneven spacing, repeated timestamps
+    v = rng.standard_cauchy(n)  # heavy tails: many extreme values
+    v[rng.random(n) < rng.uniform(0, 0.5)] = np.nan
+    shuffle = rng.permutation(n)
+    x, y = minmax_envelope(t[shuffle], v[shuffle], buckets)
+    assert np.all(np.diff(x) >= 0) and len(x) <= max(2 * buckets, n)
+    finite = np.isfinite(v)
+    if n <= 2 * buckets:
+        assert len(x) == n
+        return
+    span = t[-1] - t[0]
+    b_in = np.minimum(((t - t[0]) / span * buckets).astype(int), buckets - 1) if span else np.zeros(n, int)
+    b_out = (
+        np.minimum(((x - t[0]) / span * buckets).astype(int), buckets - 1) if span else np.zeros(len(x), int)
+    )
+    ref = pd.DataFrame({"b": b_in[finite], "v": v[finite]}).groupby("b")["v"].agg(["min", "max"])
+    got = pd.DataFrame({"b": b_out, "v": y}).dropna().groupby("b")["v"].agg(["min", "max"])
+    pd.testing.assert_frame_equal(got, ref)
+
+
 def test_envelope_short_unsorted_nan_and_degenerate_inputs() -> None:
     x, y = minmax_envelope([3, 1, 2], [30.0, 10.0, 20.0], 10)
     assert x.tolist() == [1, 2, 3] and y.tolist() == [10, 20, 30]

@@ -73,3 +73,15 @@ SCRIPT = """
   plots.forEach(function (p) { io.observe(p); });
 })();
 """
+
+HOW_TO_READ = (
+    '<details><summary>How to read this report</summary><p class="small">'
+    "A <b>reservation</b> (Kubernetes: request) is what the scheduler sets aside for a container; a "
+    "<b>limit</b> is where it is stopped: over its memory limit it is OOM-killed, over its CPU limit "
+    "it is throttled, at its PIDs limit it cannot start a process. Green: less than now; orange: more "
+    "than now. Charts keep each time bucket's lowest and highest sample, so every peak is drawn at "
+    "its true height; drag to zoom, double-click to reset. Dashed red: what the containers ran "
+    "with; solid green: the recommended limit; dotted green: the recommended reservation; grey "
+    "dotted lines on the distributions: the percentiles of the history the recommendation used."
+    "</p></details>"
+)

@@ -221,6 +221,7 @@ def build_page(
         f"<details><summary>Strategy settings</summary><pre>{esc(settings)}</pre></details>"
         if settings
         else "",
+        assets.HOW_TO_READ,
         "</header><main>",
         _overview(names, by_workload),
         *sections,
