@@ -8,6 +8,7 @@ written in a few large appends, so a 12 M row trace never sits in memory whole.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,10 @@ _TS = pa.timestamp("ms", tz="UTC")
 
 
 def parse_mapping(text: str) -> dict[str, str]:
-    """``"workload=vm,ts=time"`` -> ``{"workload": "vm", "ts": "time"}`` (RightsizeError if malformed)."""
+    """``"workload=vm,ts=time"`` -> ``{"workload": "vm", "ts": "time"}`` (RightsizeError if malformed).
+
+    A numeric source may carry a unit factor: ``mem_working_set=mem_kb*1024``, ``cpu_cores=cpu_pct/100``.
+    """
     mapping: dict[str, str] = {}
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -43,6 +47,20 @@ def parse_mapping(text: str) -> dict[str, str]:
     return mapping
 
 
+_SCALED = re.compile(r"^(?P<col>.+?)\s*(?P<op>[*/])\s*(?P<num>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)$")
+
+
+def _source(value: str, columns: list[str]) -> tuple[str, float]:
+    """``"mem_kb*1024"`` -> ("mem_kb", 1024.0); a name that is itself a column is taken as it is."""
+    m = _SCALED.match(value)
+    if value in columns or not m:
+        return value, 1.0
+    num = float(m.group("num"))
+    if num == 0:
+        raise RightsizeError(f"--map {value!r}: cannot scale by zero")
+    return m.group("col"), num if m.group("op") == "*" else 1.0 / num
+
+
 def import_trace(
     file: str | os.PathLike[str],
     mapping: dict[str, str],
@@ -54,8 +72,8 @@ def import_trace(
 
     ``mapping`` maps samples columns to trace columns; ``workload`` and ``ts`` are required, and at
     least one of ``cpu_cores``/``mem_working_set``. ``where`` names a boolean trace column: only rows
-    where it is true are imported. Unmapped columns are null, except ``host`` (the ``host`` argument)
-    and ``container_id``/``container`` (the workload).
+    where it is true are imported. A numeric source may be scaled (``mem_kb*1024``). Unmapped columns
+    are null, except ``host`` (the ``host`` argument) and ``container_id``/``container`` (the workload).
     """
     path = Path(file)
     if not path.is_file():
@@ -64,7 +82,11 @@ def import_trace(
     reader = _open(path)
     columns = next(reader)
     assert isinstance(columns, list)
-    needed = sorted({*mapping.values(), *([where] if where else [])})
+    sources = {k: _source(v, columns) for k, v in mapping.items()}
+    for key, (_, factor) in sources.items():
+        if factor != 1.0 and key in ("ts", "workload", "host", "container_id", "container", "image"):
+            raise RightsizeError(f"--map {key}={mapping[key]}: only numeric columns can be scaled")
+    needed = sorted({*(c for c, _ in sources.values()), *([where] if where else [])})
     missing = [c for c in needed if c not in columns]
     if missing:
         raise RightsizeError(
@@ -75,7 +97,7 @@ def import_trace(
     buffered = 0
     for batch in reader:
         assert isinstance(batch, pa.RecordBatch)
-        table = _convert(pa.Table.from_batches([batch]), mapping, where, host)
+        table = _convert(pa.Table.from_batches([batch]), sources, where, host)
         if table.num_rows:
             buffer.append(table)
             buffered += table.num_rows
@@ -135,7 +157,9 @@ def _open(path: Path) -> Iterator[list[str] | pa.RecordBatch]:
         ) from None
 
 
-def _convert(table: pa.Table, mapping: dict[str, str], where: str | None, host: str) -> pa.Table:
+def _convert(
+    table: pa.Table, sources: dict[str, tuple[str, float]], where: str | None, host: str
+) -> pa.Table:
     if where is not None:
         mask = table[where]
         if not pa.types.is_boolean(mask.type):
@@ -145,8 +169,9 @@ def _convert(table: pa.Table, mapping: dict[str, str], where: str | None, host: 
     cols: dict[str, pa.Array | pa.ChunkedArray] = {}
     for field in store.SAMPLES_SCHEMA:
         name = field.name
-        if name in mapping:
-            cols[name] = _cast(table[mapping[name]], field, mapping[name])
+        if name in sources:
+            source, factor = sources[name]
+            cols[name] = _cast(table[source], field, source, factor)
         elif name == "host":
             cols[name] = pa.array([host] * n, pa.string()) if n else pa.array([], pa.string())
         elif name in ("container_id", "container") and "workload" in cols:
@@ -159,11 +184,13 @@ def _convert(table: pa.Table, mapping: dict[str, str], where: str | None, host: 
     return out if pc.all(keep).as_py() else out.filter(keep)
 
 
-def _cast(column: pa.ChunkedArray, field: pa.Field, source: str) -> pa.Array | pa.ChunkedArray:
+def _cast(column: pa.ChunkedArray, field: pa.Field, source: str, factor: float = 1.0) -> pa.Array:
     col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_dictionary(col.type):
         col = col.dictionary_decode()
     try:
+        if factor != 1.0:  # a unit conversion asked for in --map (KiB -> bytes, percent -> cores)
+            col = pc.multiply(col.cast(pa.float64()), pa.scalar(factor, pa.float64()))
         if field.name == "ts":
             return _timestamps(col, source)
         if pa.types.is_string(field.type):

@@ -85,8 +85,16 @@ def test_csv_with_epoch_seconds_and_iso_times(tmp_path: Path) -> None:
     got = store.load(tmp_path / "o")
     assert n == 50
     assert (got["ts"].to_numpy() == src["ts"].dt.as_unit("ms").to_numpy()).all()
-    # MiB read as bytes: the mapping copies numbers, it does not guess units
+    # MiB read as bytes: the mapping copies numbers, it does not guess units ...
     assert np.allclose(got["mem_working_set"].to_numpy(), np.round(src["mem"].to_numpy() / 2**20))
+    # ... unless a factor says so
+    mapping = importer.parse_mapping(
+        "workload=vm,ts=epoch,mem_working_set=used_mb * 1048576,cpu_cores=used_mb/1e3"
+    )
+    importer.import_trace(csv, mapping, tmp_path / "scaled")
+    scaled = store.load(tmp_path / "scaled")
+    assert np.allclose(scaled["mem_working_set"].to_numpy(), src["mem"].to_numpy(), rtol=0, atol=1)
+    assert np.allclose(scaled["cpu_cores"].to_numpy(), src["mem"].to_numpy() / 2**20 / 1000)
     iso = tmp_path / "iso.csv"
     pd.DataFrame(
         {"name": ["a", "a"], "t": ["2026-01-05T00:00:00Z", "2026-01-05T00:05:00+00:00"], "c": [0.5, 1.0]}
@@ -109,6 +117,8 @@ def test_csv_with_epoch_seconds_and_iso_times(tmp_path: Path) -> None:
         ("workload=container_id,ts=ts,cpu_cores=cpu", ["--where", "mem"], "not boolean"),
         ("workload=container_id,ts=ts,cpu_cores=container_id", [], "cannot hold cpu_cores"),
         ("workload=container_id,ts=container_id,cpu_cores=cpu", [], "not a timestamp"),
+        ("workload=container_id,ts=ts*1000,cpu_cores=cpu", [], "only numeric columns can be scaled"),
+        ("workload=container_id,ts=ts,cpu_cores=cpu/0", [], "cannot scale by zero"),
     ],
 )
 def test_bad_mappings_are_one_line_and_exit_2(
