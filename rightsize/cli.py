@@ -184,7 +184,9 @@ def backtest(
 def import_(
     file: str = typer.Argument(..., help="The trace: a Parquet or CSV file."),
     map_: str = typer.Option(
-        ..., "--map", help="SAMPLES_COLUMN=TRACE_COLUMN,...: workload, ts, cpu_cores, mem_working_set, ..."
+        ...,
+        "--map",
+        help="SAMPLES_COLUMN=TRACE_COLUMN[*FACTOR],...: workload, ts, cpu_cores, mem_working_set, ...",
     ),
     out: str = typer.Option(..., "--out", help="Dataset folder to write into (created if missing)."),
     where: str | None = typer.Option(None, help="Import only rows where this boolean column is true."),
