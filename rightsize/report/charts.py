@@ -237,6 +237,7 @@ def distribution_figure(samples: pd.DataFrame, recs: Mapping[str, Recommendation
         layout[f"yaxis{suffix}"] = {
             "anchor": f"x{suffix}",
             "type": "log",
+            "dtick": 1,  # a tick per decade: minor-digit labels crowd a small range
             "title": {"text": "samples (log)" if col == 1 else ""},
         }
         rec = recs.get(resource)

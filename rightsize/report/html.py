@@ -346,7 +346,10 @@ def _workload_section(
             + f'<td class="num">{esc(format_duration(rec.history_seconds))}</td>'
             + f'<td class="num">{rec.confidence:.2f}</td></tr>'
         )
-        warned.extend(f"<li>{LABELS[resource]}: {esc(text)}</li>" for text in warnings_for({resource: rec}))
+        warned.extend(
+            f"<li>{LABELS[resource]}: {esc(text)}</li>"
+            for text in warnings_for({resource: rec}, missing=False)
+        )
         reasons.extend(f"<li>{LABELS[resource]}: {esc(text)}</li>" for text in rec.reasons)
     out.append("</table>")
     if not recs:

@@ -25,8 +25,10 @@ def fmt_value(resource: Resource | str, value: float | None) -> str:
     return str(round(value))
 
 
-def warnings_for(recs: Mapping[str, Recommendation]) -> list[str]:
-    """The things a reviewer must see for one workload's recommendations, in words."""
+def warnings_for(recs: Mapping[str, Recommendation], missing: bool = True) -> list[str]:
+    """The things a reviewer must see for one workload's recommendations, in words.
+
+    ``missing=False`` leaves out "no recommendation" (where the reasons already say why)."""
     out = []
     for resource in ("memory", "cpu", "pids"):
         rec = recs.get(resource)
@@ -42,7 +44,8 @@ def warnings_for(recs: Mapping[str, Recommendation]) -> list[str]:
                 f"{fmt_value('cpu', rec.current.limit)}"
             )
         if rec.recommended is None:
-            out.append(f"no {resource} recommendation: {'; '.join(rec.reasons) or 'unknown reason'}")
+            if missing:
+                out.append(f"no {resource} recommendation: {'; '.join(rec.reasons) or 'unknown reason'}")
         elif rec.confidence < LOW_CONFIDENCE:
             out.append(f"low confidence in the {resource} recommendation ({rec.confidence:.2f})")
     return out
