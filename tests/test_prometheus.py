@@ -350,6 +350,17 @@ def test_cli_without_kube_state_metrics_warns_and_names_workloads_from_pods(
 
 
 @pytest.mark.prometheus
+def test_cli_unwritable_out(
+    prom_cluster: tuple[Cluster, PrometheusServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, server = prom_cluster
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, _, err = _cli(_collect(server.url, blocker / "data", "--since", "1h"), capsys)
+    assert code == 2 and err.count("\n") == 1 and f"cannot write to --out {blocker / 'data'}" in err
+
+
+@pytest.mark.prometheus
 def test_cli_empty_namespace(
     prom_cluster: tuple[Cluster, PrometheusServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -118,6 +118,10 @@ def pull(
         builder = ChunkBuilder(step=step, default_host=urlsplit(url).hostname or "prometheus")
         files: list[Path] = []
         try:
+            staging.mkdir(parents=True)
+        except OSError as exc:
+            raise RightsizeError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
+        try:
             with Progress(total=len(plan) * len(specs), quiet=quiet) as progress:
                 for ns, a, b in plan:
                     results = {}
@@ -129,6 +133,8 @@ def pull(
                         store.append(staging, table, kind, host)
             _warn_overlap(staging, out)
             files = _publish(staging, out)
+        except OSError as exc:  # disk full, storage gone: nothing of this pull stays behind
+            raise RightsizeError(f"writing {out} failed: {exc.strerror or exc}") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
