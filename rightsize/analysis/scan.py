@@ -105,6 +105,11 @@ class Merged:
 
 
 def merge(found: list[Found]) -> Merged:
+    if len(found) == 1:  # one part: its codes are the merged codes, nothing to copy
+        f = found[0]
+        tables, f.tables = f.tables, {}
+        return Merged(list(f.names), [np.arange(len(f.names))], f.n, f.ts_min, f.ts_max, tables,
+                      f.peaks, f.thr, f.peak_max, f.changes)  # fmt: skip
     index: dict[str, int] = {}
     for f in found:
         for name in f.names:
