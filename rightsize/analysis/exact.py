@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+LOCAL_CELLS = 8_000_000  # per-dictionary count tables (int32) kept before the oldest is moved in
 PER_OCTAVE_BITS = 8  # 256 bins per octave: a bin spans 0.27 % of its values
 SHIFT = 52 - PER_OCTAVE_BITS
 
@@ -71,6 +72,9 @@ class Counter:
 
     binning: Binning
     counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32))
+    # Files of one host share one dictionary of workloads: count into a local table per
+    # dictionary (an in-place add) and move it into ``counts`` only at the end (or when too many).
+    local: dict[bytes, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.counts = np.zeros((0, self.binning.n), np.int32)
@@ -88,19 +92,31 @@ class Counter:
     def add(self, local: np.ndarray, values: np.ndarray, groups: np.ndarray) -> None:
         """local: int64 in [0, len(groups)); groups: the global group of each local code, distinct,
         or -1 for codes that never occur in ``local`` (filtered out)."""
-        if not len(local):
-            return
         nb = self.binning.n
         bins = self.binning.bins(values)
         if len(local) * 4 < len(groups) * nb:  # few values: scatter straight into the table
-            np.add.at(self.counts, (groups[local], bins), 1)
+            if len(local):
+                bins += groups[local] * nb
+                np.add.at(self.counts.reshape(-1), bins, np.int32(1))  # int32: the fast path
             return
         bins += local * nb
         counted = np.bincount(bins, minlength=len(groups) * nb).reshape(len(groups), nb)
+        key = groups.tobytes()
+        if key not in self.local:
+            while self.local and (len(self.local) + 1) * len(groups) * nb > LOCAL_CELLS:
+                self._flush(next(iter(self.local)))
+            self.local[key] = (groups.copy(), np.zeros((len(groups), nb), np.int32))
+        acc = self.local[key][1]
+        np.add(acc, counted, out=acc, casting="unsafe")
+
+    def _flush(self, key: bytes) -> None:
+        groups, acc = self.local.pop(key)
         real = groups >= 0  # a -1 would alias the last row: a duplicate index loses updates
-        self.counts[groups[real]] += counted[real]
+        self.counts[groups[real]] += acc[real]
 
     def table(self) -> np.ndarray:
+        for key in list(self.local):
+            self._flush(key)
         return self.counts
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rightsize import store
@@ -17,10 +18,21 @@ from rightsize.errors import RightsizeError
 
 
 def f64(col: pa.ChunkedArray) -> np.ndarray:
-    """A numeric column as float64 with NaN for nulls."""
+    """A numeric column as float64 with NaN for nulls (no copy for a float64 column without nulls)."""
     if col.null_count == 0:
-        return np.asarray(col.to_numpy(), dtype=np.float64)
+        arr = col.chunk(0).to_numpy() if col.num_chunks == 1 else col.to_numpy()
+        return np.asarray(arr, dtype=np.float64)
     return np.asarray(col.cast(pa.float64()).to_numpy(), dtype=np.float64)
+
+
+def all_null(col: pa.ChunkedArray) -> bool:
+    return col.null_count == len(col)
+
+
+def any_positive(col: pa.ChunkedArray) -> bool:
+    """Whether a numeric column holds a value > 0 (one C++ reduction, no numpy copy)."""
+    top = pc.max(col).as_py()
+    return top is not None and top > 0
 
 
 def strings_at(col: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:

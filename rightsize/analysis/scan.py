@@ -7,9 +7,10 @@ row is. Pass 2 re-reads only memory, CPU and PIDs (the workload codes are cached
 keeps the values in the bins that hold the wanted ranks, plus the limits of each latest row.
 Memory: O(workloads x bins) + a row group or two + the kept values; never the whole dataset.
 
-On a large dataset and a machine with an idle core, the later half of the files is scanned by
-a second process at the same time (numpy's grouped counting holds the GIL, so threads
-would not help); the two halves are merged exactly.
+With ``RIGHTSIZE_SCAN_PROCESSES=2`` (large datasets, two or more cores) the later half of the
+files is scanned by a second process at the same time (numpy's grouped counting holds the GIL, so
+threads would not help); the two halves are merged exactly. It is off by default: on the busy
+2-core development host it was not faster and doubled the memory (see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -142,9 +143,9 @@ def merge(found: list[Found]) -> Merged:
 def split(files: list[Path], rows: list[int], parallel: bool | None = None) -> list[list[Path]]:
     """One list, or two halves of about equal rows (the later files second: they win ties)."""
     total = sum(rows)
-    if parallel is None:  # a second process only pays when there is an idle core to run it
-        cores = os.cpu_count() or 1
-        parallel = total >= PARALLEL_ROWS and cores >= 2 and os.getloadavg()[0] < cores - 0.5
+    if parallel is None:  # opt-in: measured no faster on a busy 2-core host, at twice the memory
+        parallel = total >= PARALLEL_ROWS and (os.cpu_count() or 1) >= 2
+        parallel &= os.environ.get("RIGHTSIZE_SCAN_PROCESSES", "1") == "2"
     if not parallel or len(files) < 2:
         return [files]
     cut = int(np.searchsorted(np.cumsum(rows), total / 2)) + 1

@@ -23,7 +23,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rightsize.analysis.exact import Binning, Counter, Keeper, Targets
-from rightsize.analysis.parquetio import Item, f64, open_samples, read_ahead, strings_at
+from rightsize.analysis.parquetio import (
+    Item,
+    all_null,
+    any_positive,
+    f64,
+    open_samples,
+    read_ahead,
+    strings_at,
+)
 from rightsize.analysis.profile import DAY_MS
 from rightsize.errors import RightsizeError
 
@@ -124,7 +132,8 @@ def _codes(s: Part, col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         col = col.unify_dictionaries()
     arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     lut = s.code_lut(arr.dictionary)
-    return arr.indices.fill_null(len(arr.dictionary)).to_numpy().astype(np.int64), lut
+    idx = arr.indices if not arr.indices.null_count else arr.indices.fill_null(len(arr.dictionary))
+    return idx.to_numpy().astype(np.int64), lut
 
 
 def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa.Table) -> None:
@@ -144,29 +153,33 @@ def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa
         return
     s.n += np.bincount(c, minlength=s.cap)
     np.minimum.at(s.ts_min, c, ts)
-    np.maximum.at(s.ts_max, c, ts)
     rg_max = np.full(s.cap, np.iinfo(np.int64).min)
     np.maximum.at(rg_max, c, ts)
-    newer = rg_max >= s.ts_max  # equal: a later file's row wins, as in a ts-sorted frame
-    newer &= rg_max > np.iinfo(np.int64).min
+    # equal: a later file's row wins, as in a ts-sorted frame
+    newer = (rg_max >= s.ts_max) & (rg_max > np.iinfo(np.int64).min)
+    np.maximum(s.ts_max, rg_max, out=s.ts_max)
     s.latest_at[newer] = flat
-    day = ts // DAY_MS - s.day0
     for m, col in METRICS.items():
         v = s.clean(f64(tb[col])[keep], m)
-        ok = ~np.isnan(v)
-        cm, vm, lm = (c, v, local) if ok.all() else (c[ok], v[ok], local[ok])
+        nulls = tb[col].null_count or (m != "pids" and np.isnan(v).any())
+        ok = ~np.isnan(v) if nulls else slice(None)
+        cm, vm, lm = (c, v, local) if not nulls else (c[ok], v[ok], local[ok])
         s.counters[m].add(lm, vm, lut)
         if m == "mem":
-            np.maximum.at(s.peaks.reshape(-1), cm * s.days + (day if cm is c else day[ok]), vm)
-    thr = f64(tb["cpu_throttled"])[keep]
-    ok = ~np.isnan(thr) & (thr >= 0) & (thr <= 1)
-    s.thr[:, 0] += np.bincount(c[ok], weights=thr[ok], minlength=s.cap)
-    s.thr[:, 1] += np.bincount(c[ok], minlength=s.cap)
-    peak = s.clean(f64(tb["mem_peak"])[keep], "peak")
-    ok = ~np.isnan(peak)
-    np.maximum.at(s.peak_max, c[ok], peak[ok])
-    oom = np.nan_to_num(f64(tb["oom_kills"])[keep])
-    rst = np.nan_to_num(f64(tb["restarts"])[keep])
+            day = (ts if not nulls else ts[ok]) // DAY_MS - s.day0
+            np.maximum.at(s.peaks.reshape(-1), cm * s.days + day, vm)
+    if not all_null(tb["cpu_throttled"]):
+        thr = tb["cpu_throttled"].to_numpy()[keep]  # float32, NaN for nulls
+        ok = ~np.isnan(thr) & (thr >= 0) & (thr <= 1)
+        s.thr[:, 0] += np.bincount(c[ok], weights=thr[ok], minlength=s.cap)
+        s.thr[:, 1] += np.bincount(c[ok], minlength=s.cap)
+    if not all_null(tb["mem_peak"]):
+        peak = s.clean(f64(tb["mem_peak"])[keep], "peak")
+        ok = ~np.isnan(peak)
+        np.maximum.at(s.peak_max, c[ok], peak[ok])
+    if not (any_positive(tb["oom_kills"]) or any_positive(tb["restarts"])):
+        return
+    oom, rst = (np.nan_to_num(f64(tb[k].fill_null(0)))[keep] for k in ("oom_kills", "restarts"))
     nz = (oom > 0) | (rst > 0)
     if nz.any():  # rare: fetch container ids and limits for the rows where a counter is set
         # a reader of our own: the read-ahead thread is using the other one
