@@ -42,7 +42,8 @@ class Binning:
 
     def bins(self, v: np.ndarray) -> np.ndarray:
         """v: float64 >= 0 (no NaN) -> int64 bin, monotone non-decreasing in v."""
-        b = (v.view(np.int64) >> SHIFT) - (((1023 + self.lo) << PER_OCTAVE_BITS) - 2)
+        b = v.view(np.int64) >> SHIFT
+        b -= ((1023 + self.lo) << PER_OCTAVE_BITS) - 2
         np.clip(b, 1, self.n - 1, out=b)
         b[v == 0] = 0
         return b

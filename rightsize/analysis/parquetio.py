@@ -98,7 +98,8 @@ def read_ahead(
     """Yield each row group's table while the next one is read and decoded in another thread."""
 
     def read(item: Item) -> pa.Table:
-        return item[1].read_row_group(item[2], columns=columns(item))
+        # this thread already runs beside the caller: Arrow's own pool only adds overhead here
+        return item[1].read_row_group(item[2], columns=columns(item), use_threads=False)
 
     def result(pending: tuple[Item, Future[pa.Table]]) -> tuple[Item, pa.Table]:
         try:

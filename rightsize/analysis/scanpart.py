@@ -170,16 +170,18 @@ def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa
             np.maximum.at(s.peaks.reshape(-1), cm * s.days + day, vm)
     if not all_null(tb["cpu_throttled"]):
         thr = tb["cpu_throttled"].to_numpy()[keep]  # float32, NaN for nulls
-        ok = ~np.isnan(thr) & (thr >= 0) & (thr <= 1)
-        s.thr[:, 0] += np.bincount(c[ok], weights=thr[ok], minlength=s.cap)
-        s.thr[:, 1] += np.bincount(c[ok], minlength=s.cap)
+        ok = (thr >= 0) & (thr <= 1)  # False for NaN too
+        real = lut >= 0
+        k = len(lut)
+        s.thr[lut[real], 0] += np.bincount(local, weights=np.where(ok, thr, 0), minlength=k)[real]
+        s.thr[lut[real], 1] += np.bincount(local, weights=ok, minlength=k)[real]
     if not all_null(tb["mem_peak"]):
         peak = s.clean(f64(tb["mem_peak"])[keep], "peak")
         ok = ~np.isnan(peak)
         np.maximum.at(s.peak_max, c[ok], peak[ok])
     if not (any_positive(tb["oom_kills"]) or any_positive(tb["restarts"])):
         return
-    oom, rst = (np.nan_to_num(f64(tb[k].fill_null(0)))[keep] for k in ("oom_kills", "restarts"))
+    oom, rst = (np.asarray(tb[k].fill_null(0).to_numpy())[keep] for k in ("oom_kills", "restarts"))
     nz = (oom > 0) | (rst > 0)
     if nz.any():  # rare: fetch container ids and limits for the rows where a counter is set
         # a reader of our own: the read-ahead thread is using the other one
