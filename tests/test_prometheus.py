@@ -441,7 +441,7 @@ def test_retries_transient_errors_and_sends_credentials(
         monkeypatch.setenv("RIGHTSIZE_PROM_USER", "ops")
         monkeypatch.setenv("RIGHTSIZE_PROM_PASSWORD", "pw")
         _Flaky.expect_auth = "Basic " + base64.b64encode(b"ops:pw").decode()
-        _Flaky.failures = ["500"] * 10  # more than the retries: a clear error, nothing written
+        _Flaky.failures = ["500"] * 100  # more than the retries: a clear error, nothing written
         with pytest.raises(RightsizeError, match="failed /api/v1/query_range: HTTP 500 after 4 retries"):
             pull(url, tmp_path / "b", 86400, 300, ["batch"], quiet=True, now=cluster.end)
         assert not (tmp_path / "b" / "samples").exists()

@@ -16,6 +16,7 @@ import shutil
 import time
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from rightsize.sources.prometheus_workloads import Owners
 from rightsize.units import format_duration
 
 POINTS_PER_QUERY = 1_000_000  # series x points in one response: ~25 MB of JSON
+PARALLEL = 3  # queries in flight: the server computes one while we parse another, and no more
 WORKING_SET = "container_memory_working_set_bytes"
 
 
@@ -122,12 +124,23 @@ def pull(
         except OSError as exc:
             raise RightsizeError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
         try:
-            with Progress(total=len(plan) * len(specs), quiet=quiet) as progress:
+            with (
+                Progress(total=len(plan) * len(specs), quiet=quiet) as progress,
+                ThreadPoolExecutor(PARALLEL, thread_name_prefix="rightsize-prom") as pool,
+            ):
                 for ns, a, b in plan:
+                    futures = {
+                        spec.column: pool.submit(client.query_range, spec.query(ns, window), a, b, step)
+                        for spec in specs
+                    }
                     results = {}
-                    for spec in specs:
-                        results[spec.column] = client.query_range(spec.query(ns, window), a, b, step)
-                        progress.advance(f"{ns} {spec.column}")
+                    try:
+                        for column, future in futures.items():
+                            results[column] = future.result()
+                            progress.advance(f"{ns} {column}")
+                    except BaseException:
+                        client.abort()  # the others stop retrying, so the error shows at once
+                        raise
                     tables = builder.build(ns, a, b, results, owners.get(ns, Owners()), inventory[ns])
                     for host, kind, table in tables:
                         store.append(staging, table, kind, host)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import os
-import time
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,7 +101,6 @@ class PromClient:
         retries: int = 4,
         backoff: float = 0.5,
         env: Mapping[str, str] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -111,7 +110,8 @@ class PromClient:
         self.retries = retries
         self.backoff = backoff
         self.stats = Stats()
-        self._sleep = sleep
+        self._lock = threading.Lock()  # queries may run from a few threads at once
+        self._abort = threading.Event()
         env = os.environ if env is None else env
         headers, basic = auth_from_env(env)
         self.session = requests.Session()
@@ -123,7 +123,12 @@ class PromClient:
         # passed with every request: requests lets REQUESTS_CA_BUNDLE override a session's verify
         self._verify: bool | str = (ca or True) if verify_tls else False
 
+    def abort(self) -> None:
+        """Make queries still waiting to retry (in other threads) give up at once."""
+        self._abort.set()
+
     def close(self) -> None:
+        self._abort.set()
         self.session.close()
 
     def __enter__(self) -> PromClient:
@@ -142,7 +147,8 @@ class PromClient:
         retries = self.retries if retries is None else retries
         attempt = 0
         while True:
-            self.stats.queries += attempt == 0
+            if attempt == 0:
+                self._count(queries=1)
             try:
                 resp = self.session.get(url, params=params, timeout=self.timeout, verify=self._verify)
             except requests.exceptions.SSLError as exc:
@@ -158,15 +164,20 @@ class PromClient:
             if resp.status_code in TRANSIENT_STATUS and attempt < retries:
                 attempt = self._wait(attempt)
                 continue
-            self.stats.bytes += len(resp.content)
+            self._count(bytes=len(resp.content))
             return self._data(resp, path)
 
     def _wait(self, attempt: int) -> int:
         delay = self.backoff * 2**attempt
-        self.stats.retries += 1
-        self.stats.seconds_waiting += delay
-        self._sleep(delay)
+        self._count(retries=1, seconds_waiting=delay)
+        if self._abort.wait(delay):  # another query failed for good: stop retrying this one
+            raise RightsizeError(f"Prometheus at {self.url}: pull aborted")
         return attempt + 1
+
+    def _count(self, **amounts: float) -> None:
+        with self._lock:
+            for name, amount in amounts.items():
+                setattr(self.stats, name, getattr(self.stats, name) + amount)
 
     def _data(self, resp: requests.Response, path: str) -> Any:
         if resp.status_code in (401, 403):
@@ -241,7 +252,7 @@ class PromClient:
             arr = np.asarray(values, dtype=object)
             ts = np.round(arr[:, 0].astype(np.float64) * 1000).astype(np.int64)
             vals = arr[:, 1].astype(np.float64)  # Prometheus sends numbers as strings ("NaN", "+Inf" too)
-            self.stats.points += len(ts)
+            self._count(points=len(ts))
             out.append(Series(r.get("metric", {}), ts, vals))
         return out
 
