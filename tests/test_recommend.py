@@ -227,3 +227,11 @@ def test_two_scanner_processes_give_the_same_profiles(dataset: Path) -> None:
     with pytest.warns(DatasetWarning, match=r"skipping .*broken\.parquet"):
         both = scan_profiles(dataset, parallel=True)  # the warning comes from the second process
     assert [p.workload for p in both] == [p.workload for p in serial]
+
+
+def test_cli_data_that_is_not_parquet_at_all(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("memory: plenty\n")
+    code, out, err = run_cli(["recommend", "--data", str(notes)], capsys)
+    assert code == 2 and out == ""
+    assert err == f"rightsize: error: no readable samples: {notes} is not a readable Parquet file\n"

@@ -48,12 +48,14 @@ def ts_bounds(files: list[Path]) -> tuple[int, int, list[int]]:
     """Min and max ts over the files, from the row-group statistics (read ts where they lack them),
     and the rows of each file (0 if unreadable)."""
     lo, hi = None, None
-    rows = []
+    rows: list[int] = []
+    bad: list[tuple[Path, str]] = []
     for f in files:
         try:
             meta = pq.ParquetFile(f).metadata
-        except (OSError, pa.ArrowException):
+        except (OSError, pa.ArrowException) as exc:
             rows.append(0)
+            bad.append((f, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
             continue
         rows.append(meta.num_rows)
         col = meta.schema.names.index("ts") if "ts" in meta.schema.names else None
@@ -68,7 +70,10 @@ def ts_bounds(files: list[Path]) -> tuple[int, int, list[int]]:
                 a, b = int(ts.min()), int(ts.max())
             lo, hi = (a, b) if lo is None or hi is None else (min(lo, a), max(hi, b))
     if lo is None or hi is None:
-        raise RightsizeError("no readable samples in the dataset")
+        if bad:
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            raise RightsizeError(f"no readable samples: {bad[0][0]} is not a readable Parquet file{more}")
+        raise RightsizeError("no samples in the dataset: every file is empty")
     return lo, hi, rows
 
 
