@@ -26,6 +26,7 @@ _LAZY = {
     "apply_live": "rightsize.targets.live",
     "check_compose": "rightsize.targets.check",
     "report": "rightsize.report.html",
+    "sample_path": "rightsize.analysis.recommend",
 }
 
 __all__ = [
