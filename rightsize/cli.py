@@ -10,15 +10,12 @@ import sys
 import warnings
 from typing import Any
 
-import click
 import typer
 
 from rightsize.errors import RightsizeError
 
-try:  # typer >= 0.26 vendors click: its exceptions are not click's own
-    from typer._click.exceptions import ClickException as _TyperClickException
-except ImportError:  # pragma: no cover - older typer uses click itself
-    _TyperClickException = click.ClickException  # type: ignore[misc,assignment]
+# typer >= 0.26 vendors click (and does not install it): usage errors derive from TyperException.
+_UsageError = typer.TyperException
 
 app = typer.Typer(
     name="rightsize",
@@ -315,18 +312,20 @@ def report(
     )  # fmt: skip
     typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning every expected failure into one line and exit 2."""
     warnings.showwarning = _show_warning
     try:
         # without standalone mode click returns (not raises) the code of a typer.Exit
         code = app(args=argv, standalone_mode=False)
-    except (click.exceptions.Exit, typer.Exit) as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, typer.Abort):
+    except typer.Abort:
         sys.exit(130)
-    except (click.ClickException, _TyperClickException) as exc:  # bad option, missing argument, ...
-        print(f"rightsize: error: {exc.format_message()}", file=sys.stderr)
+    except _UsageError as exc:  # bad option, missing argument, ...
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        print(f"rightsize: error: {message}", file=sys.stderr)
         sys.exit(2)
     except RightsizeError as exc:
         print(f"rightsize: error: {exc}", file=sys.stderr)
