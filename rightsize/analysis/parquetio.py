@@ -61,7 +61,9 @@ def ts_bounds(files: list[Path]) -> tuple[int, int, list[int]]:
         col = meta.schema.names.index("ts") if "ts" in meta.schema.names else None
         for i in range(meta.num_row_groups):
             st = meta.row_group(i).column(col).statistics if col is not None else None
-            if st is not None and st.has_min_max:
+            if st is not None and st.has_min_max and st.physical_type == "INT64" and _is_ms(meta, col or 0):
+                a, b = int(st.min_raw), int(st.max_raw)  # the stored ms: no datetime round trip
+            elif st is not None and st.has_min_max:
                 a, b = pd.Timestamp(st.min).value // 10**6, pd.Timestamp(st.max).value // 10**6
             else:
                 ts = pq.ParquetFile(f).read_row_group(i, columns=["ts"])["ts"].cast(pa.int64()).to_numpy()
@@ -75,6 +77,10 @@ def ts_bounds(files: list[Path]) -> tuple[int, int, list[int]]:
             raise RightsizeError(f"no readable samples: {bad[0][0]} is not a readable Parquet file{more}")
         raise RightsizeError("no samples in the dataset: every file is empty")
     return lo, hi, rows
+
+
+def _is_ms(meta: pq.FileMetaData, col: int) -> bool:
+    return "timeUnit=milliseconds" in str(meta.schema.column(col).logical_type)
 
 
 def open_samples(f: Path) -> pq.ParquetFile | None:
@@ -94,6 +100,7 @@ def open_samples(f: Path) -> pq.ParquetFile | None:
     return pf
 
 
+SMALL_ROW_GROUP = 50_000
 Item = tuple[Path, pq.ParquetFile, int, int]  # file, opened file, row group, flat row-group number
 
 
@@ -118,7 +125,15 @@ def read_ahead(
         for item in items:
             if not columns(item):
                 continue
-            fut = pool.submit(read, item)
+            if item[1].metadata.row_group(item[2]).num_rows < SMALL_ROW_GROUP:
+                done: Future[pa.Table] = Future()  # small: a thread hand-off costs more than it saves
+                try:
+                    done.set_result(read(item))
+                except (OSError, pa.ArrowException) as exc:
+                    done.set_exception(exc)
+                fut = done
+            else:
+                fut = pool.submit(read, item)
             if pending is not None:
                 yield result(pending)
             pending = (item, fut)

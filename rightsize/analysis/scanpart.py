@@ -46,6 +46,7 @@ BAD = {
     "peak": "negative memory peaks",
 }
 LIMITS = ["mem_reservation", "mem_limit", "cpu_limit", "pids_limit"]
+COUNTERS = ("oom_kills", "restarts")
 
 
 def _grow(a: np.ndarray, size: int, fill: float) -> np.ndarray:
@@ -75,7 +76,7 @@ class Part:
     thr: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     peak_max: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bad: dict[str, int] = field(default_factory=dict)
-    changes: list[pd.DataFrame] = field(default_factory=list)
+    changes: list[tuple[np.ndarray, ...]] = field(default_factory=list)  # code, container, ts, ...
     # per row group, for pass 2: dictionary index per row (uint8 mostly: 1 byte a row) and the
     # global code of each index (-1: filtered out), or None when no row of it counts
     codes: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
@@ -179,28 +180,27 @@ def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa
         peak = s.clean(f64(tb["mem_peak"])[keep], "peak")
         ok = ~np.isnan(peak)
         np.maximum.at(s.peak_max, c[ok], peak[ok])
+    if "container_id" not in tb.column_names:  # the statistics said: no counter above 0
+        return
     if not (any_positive(tb["oom_kills"]) or any_positive(tb["restarts"])):
         return
-    oom, rst = (np.asarray(tb[k].fill_null(0).to_numpy())[keep] for k in ("oom_kills", "restarts"))
-    nz = (oom > 0) | (rst > 0)
-    if nz.any():  # rare: fetch container ids and limits for the rows where a counter is set
-        # a reader of our own: the read-ahead thread is using the other one
-        extra = pq.ParquetFile(f, read_dictionary=["container_id"]).read_row_group(
-            rg, columns=["container_id", "mem_limit"]
-        )
-        cont = strings_at(extra["container_id"], np.arange(len(codes))[keep][nz])
-        lim = f64(extra["mem_limit"])[keep][nz]
-        frame = pd.DataFrame(
-            {
-                "code": c[nz],
-                "container": cont,
-                "ts": ts[nz],
-                "oom": oom[nz],
-                "restarts": rst[nz],
-                "mem_limit": lim,
-            }
-        )
-        s.changes.append(frame.drop_duplicates(["code", "container", "oom", "restarts"]))
+    oom, rst = (np.asarray(tb[k].fill_null(0).to_numpy(), dtype=np.int64)[keep] for k in COUNTERS)
+    nz = np.flatnonzero((oom > 0) | (rst > 0))
+    if not len(nz):
+        return
+    # the first row of each (container, oom count, restart count) in this row group is enough
+    cont_col = tb["container_id"]
+    if pa.types.is_dictionary(cont_col.type) and cont_col.num_chunks == 1:
+        cidx = cont_col.chunk(0).indices.fill_null(-1).to_numpy().astype(np.int64)[keep][nz]
+    else:
+        cidx = pd.factorize(strings_at(cont_col, np.arange(len(codes))[keep][nz]))[0].astype(np.int64)
+    combo = (
+        (cidx + 1) * (1 << 42) + np.minimum(oom[nz], 2**21 - 1) * (1 << 21) + np.minimum(rst[nz], 2**21 - 1)
+    )
+    first = nz[np.unique(combo, return_index=True)[1]]
+    rows = np.arange(len(codes))[keep][first]
+    lim = f64(tb["mem_limit"])[keep][first]
+    s.changes.append((c[first], strings_at(cont_col, rows), ts[first], oom[first], rst[first], lim))
 
 
 @dataclass
@@ -228,6 +228,19 @@ class Kept:
     latest: dict[int, tuple[int, dict[str, float]]]  # code -> (ts, limits)
 
 
+def _pass1_columns(item: Item) -> list[str]:
+    """PASS1, without the counters where the row-group statistics say they never exceed 0, and
+    with the container ids and limits (to attribute the counts) where they may."""
+    md = item[1].metadata
+    names = md.schema.names
+    cols = md.row_group(item[2])
+    for name in COUNTERS:
+        st = cols.column(names.index(name)).statistics
+        if st is None or not st.has_min_max or st.max is None or st.max > 0:
+            return [*PASS1, "container_id", "mem_limit"]
+    return [c for c in PASS1 if c not in COUNTERS]
+
+
 def pass1(p: Part, files: list[Path], start: int | None) -> Found:
     def items() -> Iterator[Item]:
         flat = 0
@@ -240,12 +253,17 @@ def pass1(p: Part, files: list[Path], start: int | None) -> Found:
                 yield f, pf, rg, flat
                 flat += 1
 
-    for (f, _, rg, flat), tb in read_ahead(items(), lambda item: PASS1):
+    for (f, _, rg, flat), tb in read_ahead(items(), _pass1_columns):
         _pass1_group(p, f, rg, flat, start, tb)
     w = len(p.names)
     tables = {m: p.counters[m].table()[:w] for m in METRICS}
     p.counters = {m: Counter(b) for m, b in BINNINGS.items()}  # the caller owns the tables now
-    changes = pd.concat(p.changes, ignore_index=True) if p.changes else None
+    changes = None
+    if p.changes:
+        cols = ("code", "container", "ts", "oom", "restarts", "mem_limit")
+        changes = pd.DataFrame(
+            {k: np.concatenate([part[i] for part in p.changes]) for i, k in enumerate(cols)}
+        )
     return Found(p.names, p.n[:w], p.ts_min[:w], p.ts_max[:w], tables, p.peaks[:w], p.thr[:w],
                  p.peak_max[:w], p.bad, changes, len(p.good))  # fmt: skip
 
