@@ -47,6 +47,7 @@ BAD = {
 }
 LIMITS = ["mem_reservation", "mem_limit", "cpu_limit", "pids_limit"]
 COUNTERS = ("oom_kills", "restarts")
+VALUE_CACHE_BYTES = 96 * 2**20
 
 
 def _grow(a: np.ndarray, size: int, fill: float) -> np.ndarray:
@@ -81,6 +82,11 @@ class Part:
     # global code of each index (-1: filtered out), or None when no row of it counts
     codes: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
     good: list[tuple[Path, int, int]] = field(default_factory=list)  # file, first flat rg, row groups
+    # (codes, values) per metric of row groups kept from pass 1 while they fit VALUE_CACHE_BYTES:
+    # a small dataset (many small files from a collector) is then read only once
+    values: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    value_flats: set[int] = field(default_factory=set)
+    value_bytes: int = 0
 
     def __post_init__(self) -> None:
         self.counters = {m: Counter(b) for m, b in BINNINGS.items()}
@@ -114,6 +120,15 @@ class Part:
         thr = np.zeros((cap, 2))
         thr[: len(self.thr)] = self.thr
         self.peaks, self.thr, self.cap = peaks, thr, cap
+
+    def ensure_days(self, lo: int, hi: int) -> None:
+        """Make the daily-peak table span UTC days lo..hi (day numbers since the epoch)."""
+        start, end = min(self.day0, lo), max(self.day0 + self.days, hi + 1)
+        if start == self.day0 and end == self.day0 + self.days:
+            return
+        peaks = np.full((self.cap, end - start), -np.inf)
+        peaks[:, self.day0 - start : self.day0 - start + self.days] = self.peaks
+        self.peaks, self.day0, self.days = peaks, start, end - start
 
     def clean(self, v: np.ndarray, what: str) -> np.ndarray:
         neg = v < 0
@@ -160,15 +175,24 @@ def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa
     newer = (rg_max >= s.ts_max) & (rg_max > np.iinfo(np.int64).min)
     np.maximum(s.ts_max, rg_max, out=s.ts_max)
     s.latest_at[newer] = flat
+    cache = s.value_bytes + 8 * 6 * len(c) <= VALUE_CACHE_BYTES
+    kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for m, col in METRICS.items():
         v = s.clean(f64(tb[col])[keep], m)
         nulls = tb[col].null_count or (m != "pids" and np.isnan(v).any())
         ok = ~np.isnan(v) if nulls else slice(None)
         cm, vm, lm = (c, v, local) if not nulls else (c[ok], v[ok], local[ok])
+        if cache:
+            kept[m] = (cm, vm)
         s.counters[m].add(lm, vm, lut)
-        if m == "mem":
-            day = (ts if not nulls else ts[ok]) // DAY_MS - s.day0
+        if m == "mem" and len(vm):
+            day = (ts if not nulls else ts[ok]) // DAY_MS
+            s.ensure_days(int(day.min()), int(day.max()))  # the hint may be wrong: never index past it
+            day -= s.day0
             np.maximum.at(s.peaks.reshape(-1), cm * s.days + day, vm)
+    if cache:
+        s.values[flat], s.value_bytes = kept, s.value_bytes + 8 * 6 * len(c)
+        s.value_flats.add(flat)
     if not all_null(tb["cpu_throttled"]):
         thr = tb["cpu_throttled"].to_numpy()[keep]  # float32, NaN for nulls
         ok = (thr >= 0) & (thr <= 1)  # False for NaN too
@@ -218,6 +242,7 @@ class Found:
     bad: dict[str, int]
     changes: pd.DataFrame | None
     files: int  # readable files
+    day0: int  # UTC day number of the first column of peaks
 
 
 @dataclass
@@ -265,7 +290,7 @@ def pass1(p: Part, files: list[Path], start: int | None) -> Found:
             {k: np.concatenate([part[i] for part in p.changes]) for i, k in enumerate(cols)}
         )
     return Found(p.names, p.n[:w], p.ts_min[:w], p.ts_max[:w], tables, p.peaks[:w], p.thr[:w],
-                 p.peak_max[:w], p.bad, changes, len(p.good))  # fmt: skip
+                 p.peak_max[:w], p.bad, changes, len(p.good), p.day0)  # fmt: skip
 
 
 def pass2(p: Part, wanted: dict[str, np.ndarray]) -> Kept:
@@ -275,18 +300,25 @@ def pass2(p: Part, wanted: dict[str, np.ndarray]) -> Kept:
     latest: dict[int, tuple[int, dict[str, float]]] = {}
     wanted_latest = set(p.latest_at[:w].tolist())
 
+    for values in p.values.values():  # row groups whose values pass 1 kept: no second read
+        for m, keeper in keepers.items():
+            keeper.add(*values[m])
+    p.values = {}
+
+    def columns_of(flat: int) -> list[str]:
+        if p.codes[flat] is None:
+            return []
+        metrics = [METRICS[m] for m in keepers] if flat not in p.value_flats else []
+        return metrics + (["ts", *LIMITS] if flat in wanted_latest else [])
+
     def items() -> Iterator[Item]:
         for f, base, n_rg in p.good:
-            pf = pq.ParquetFile(f)
-            for rg in range(n_rg):
-                yield f, pf, rg, base + rg
+            if any(columns_of(base + rg) for rg in range(n_rg)):  # open only files to read
+                pf = pq.ParquetFile(f)
+                for rg in range(n_rg):
+                    yield f, pf, rg, base + rg
 
-    def columns(item: Item) -> list[str]:
-        if p.codes[item[3]] is None:
-            return []
-        return [METRICS[m] for m in keepers] + (["ts", *LIMITS] if item[3] in wanted_latest else [])
-
-    for (_, _, _, flat), tb in read_ahead(items(), columns):
+    for (_, _, _, flat), tb in read_ahead(items(), lambda item: columns_of(item[3])):
         cached = p.codes[flat]
         assert cached is not None  # columns() skipped those
         p.codes[flat] = None  # done with it: free as we go
@@ -296,6 +328,8 @@ def pass2(p: Part, wanted: dict[str, np.ndarray]) -> Kept:
             keep = slice(None)
         c = codes[keep]
         for m, keeper in keepers.items():
+            if METRICS[m] not in tb.column_names:  # kept in pass 1
+                continue
             v = f64(tb[METRICS[m]])[keep]
             ok = ~np.isnan(v) & (v >= 0)
             keeper.add(*((c, v) if ok.all() else (c[ok], v[ok])))
