@@ -147,7 +147,8 @@ def write_openmetrics(
     families: dict[str, tuple[str, list[tuple[str, np.ndarray, np.ndarray]]]] = {}
 
     optional = {"container_memory_max_usage_bytes", "container_threads_max", "container_oom_events_total",
-                "container_cpu_cfs_periods_total", "container_cpu_cfs_throttled_periods_total"}
+                "container_cpu_cfs_periods_total", "container_cpu_cfs_throttled_periods_total",
+                "container_spec_memory_limit_bytes", "container_spec_cpu_quota", "container_spec_cpu_period"}
 
     def add(name: str, kind: str, labels: str, ts: np.ndarray, values: np.ndarray) -> None:
         if (lean and name in optional) or not name.startswith(keep):
@@ -167,6 +168,10 @@ def write_openmetrics(
         add("container_threads_max", "gauge", cad, t, np.full(len(t), p.threads_max))
         ooms = (t[:, None] >= np.asarray([cluster.start + s for s in p.oom_inside] or [2**62])).sum(axis=1)
         add("container_oom_events_total", "counter", cad, t, ooms)
+        add("container_spec_memory_limit_bytes", "gauge", cad, t, np.full(len(t), p.mem_limit or 0))
+        if p.cpu_limit:  # cAdvisor exports a quota only where one is set
+            add("container_spec_cpu_quota", "gauge", cad, t, np.full(len(t), p.cpu_limit * 100_000))
+            add("container_spec_cpu_period", "gauge", cad, t, np.full(len(t), 100_000.0))
         if p.cpu_limit:
             periods = (t - cluster.start) * 10.0  # 100 ms CFS periods
             add("container_cpu_cfs_periods_total", "counter", cad, t, periods)

@@ -135,6 +135,9 @@ def test_pulled_samples_are_what_was_backfilled(pulled: Any) -> None:
     assert set(df["workload"]) == {WEB, DB, WORKER}  # replicas share one workload; POD/"" dropped
     assert summary.containers == 4 and summary.workloads == 3 and summary.samples == len(df)
     assert set(summary.namespaces) == {"shop", "batch"} and set(summary.hosts) == {"node-a", "node-b"}
+    # one query per metric and namespace (13 x 2), never per container; 7 to discover what exists
+    # (probe, metric names, containers, 3 kube-state-metrics owner/node lookups, scrape interval)
+    assert summary.queries == 2 * 13 + 7 and summary.retries == 0
     for p in cluster.pods:
         rows = df[df["container_id"] == f"{p.namespace}/{p.pod}/{p.container}"]
         ts = _secs(rows["ts"]).to_numpy()
@@ -345,7 +348,11 @@ def test_cli_without_kube_state_metrics_warns_and_names_workloads_from_pods(
     assert "current limits" in warning and "restarts" in warning
     df = store.load(tmp_path)
     assert set(df["workload"]) == {WEB, WORKER, DB}  # owners guessed from the pod names
-    assert df["mem_limit"].isna().all() and df["restarts"].isna().all()
+    assert df["restarts"].isna().all() and df["mem_reservation"].isna().all()
+    # limits from the cgroup as cAdvisor reports it (0 = none) instead of kube-state-metrics
+    limits = df.groupby("workload")[["mem_limit", "cpu_limit"]].max()
+    assert limits.loc[WEB].tolist() == [512 * 2**20, 1.0] and limits.loc[DB, "mem_limit"] == 2**30
+    assert limits.loc[WORKER].isna().all() and np.isnan(limits.loc[DB, "cpu_limit"])
     assert set(df["host"]) == {"node-a", "node-b"}  # from cAdvisor's instance label
 
 

@@ -187,6 +187,10 @@ def _usable_specs(
     usable, missing, lost, fatal = [], [], [], []
     for spec in SPECS:
         names = spec.available(present)
+        if spec.fallback_for:
+            if names and spec.fallback_for not in present:
+                usable.append(spec.with_names(names))
+            continue
         if names:
             usable.append(spec.with_names(names))
             continue

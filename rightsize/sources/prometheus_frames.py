@@ -35,6 +35,7 @@ class MetricSpec:
     required: bool = False
     any_of: bool = False  # names are alternatives (the first present wins) rather than all needed
     ksm: bool = False  # a kube-state-metrics series: no cAdvisor container filter
+    fallback_for: str = ""  # queried only when this metric is missing (and never warned about)
     chosen: tuple[str, ...] = ()
 
     def available(self, present: set[str]) -> tuple[str, ...]:
@@ -80,7 +81,15 @@ SPECS: tuple[MetricSpec, ...] = (
          "OOM kills that restarted a container"),
     MetricSpec("oom_events", ("container_oom_events_total",), _BY + "($m0{$sel})",
                "OOM kills inside running containers"),
+    # without kube-state-metrics, the limits the kubelet set on the cgroup (cAdvisor's view)
+    MetricSpec("spec_mem_limit", ("container_spec_memory_limit_bytes",), _BY + "($m0{$sel})",
+               "current limits", fallback_for="kube_pod_container_resource_limits"),
+    MetricSpec("spec_cpu_limit", ("container_spec_cpu_quota", "container_spec_cpu_period"),
+               _BY + "($m0{$sel} / $m1{$sel})", "current limits",
+               fallback_for="kube_pod_container_resource_limits"),
 )
+_FALLBACKS = {"mem_limit": "spec_mem_limit", "cpu_limit": "spec_cpu_limit"}
+_UNLIMITED = 2.0**62  # cgroup v1 writes "no limit" as 9223372036854771712
 
 # dataset column -> Arrow type of the value arrays built here
 _INT64 = ("mem_working_set", "mem_rss", "mem_peak", "mem_limit", "mem_reservation")
@@ -238,12 +247,14 @@ def _table(
             arrays[col] = pa.array(ooms.astype(np.int32))
             continue
         raw = values.get(col)
+        if raw is None and col in _FALLBACKS:
+            raw = values.get(_FALLBACKS[col])
         if raw is None:
             arrays[col] = pa.nulls(n, type=field_.type)
             continue
         x = raw[mask]
-        if col == "pids_limit":
-            x = np.where(x > 0, x, np.nan)  # cAdvisor reports 0 for "no limit"
+        if col in ("pids_limit", "mem_limit", "cpu_limit"):
+            x = np.where((x > 0) & (x < _UNLIMITED), x, np.nan)  # cAdvisor: 0 (or huge) = no limit
         missing = ~np.isfinite(x)
         if col in _INT64 or col in _INT32:
             ints = np.round(np.where(missing, 0, x)).astype(np.int64)
