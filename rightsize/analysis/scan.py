@@ -30,18 +30,8 @@ from rightsize.analysis.exact import Keeper, plan
 from rightsize.analysis.history import _current, counter_increments, ts_ms, warn_cleaned
 from rightsize.analysis.parquetio import ts_bounds
 from rightsize.analysis.profile import DAY_MS, OBSERVED_QS, Dist, Profile, dist_of
-from rightsize.analysis.scanpart import (
-    BINNINGS,
-    METRICS,
-    Found,
-    Kept,
-    Part,
-    pass1,
-    pass2,
-    receive,
-    send_child,
-    start_child,
-)  # fmt: skip
+from rightsize.analysis.scanpart import BINNINGS, METRICS, Found, Kept, Part, pass1, pass2
+from rightsize.analysis.scanproc import receive, send_child, start_child
 from rightsize.errors import RightsizeError
 
 EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
