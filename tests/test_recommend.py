@@ -235,3 +235,18 @@ def test_cli_data_that_is_not_parquet_at_all(tmp_path: Path, capsys: pytest.Capt
     code, out, err = run_cli(["recommend", "--data", str(notes)], capsys)
     assert code == 2 and out == ""
     assert err == f"rightsize: error: no readable samples: {notes} is not a readable Parquet file\n"
+
+
+def test_microsecond_timestamps_and_float_memory_from_other_writers(tmp_path: Path) -> None:
+    frame = store.load(sample_path())
+    frame = frame[frame["workload"] == "sutazai/redis"]
+    expected = recommend(frame, workloads="sutazai/redis")
+    table = store.to_table(frame)
+    i = table.schema.get_field_index("ts")
+    table = table.set_column(i, "ts", table["ts"].cast(pa.timestamp("us", tz="UTC")))
+    j = table.schema.get_field_index("mem_working_set")
+    table = table.set_column(j, "mem_working_set", table["mem_working_set"].cast(pa.float64()))
+    _write(tmp_path / "d" / "samples" / "date=2026-11-16" / "other.parquet", table)
+    got = recommend(tmp_path / "d", workloads="sutazai/redis")
+    assert [r.recommended for r in got] == [r.recommended for r in expected]
+    assert [r.history_seconds for r in got] == [86400.0] * 3

@@ -25,6 +25,15 @@ def f64(col: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(col.cast(pa.float64()).to_numpy(), dtype=np.float64)
 
 
+def ts_ms(col: pa.ChunkedArray) -> np.ndarray:
+    """A timestamp column (any unit; ms in our files) as int64 ms since the epoch."""
+    if not pa.types.is_timestamp(col.type):
+        raise RightsizeError(f"column ts is {col.type}, not a timestamp")
+    if col.type.unit != "ms":
+        col = col.cast(pa.timestamp("ms", tz=col.type.tz), safe=False)
+    return np.asarray(col.cast(pa.int64()).to_numpy())
+
+
 def all_null(col: pa.ChunkedArray) -> bool:
     return col.null_count == len(col)
 
@@ -66,7 +75,7 @@ def ts_bounds(files: list[Path]) -> tuple[int, int, list[int]]:
             elif st is not None and st.has_min_max:
                 a, b = pd.Timestamp(st.min).value // 10**6, pd.Timestamp(st.max).value // 10**6
             else:
-                ts = pq.ParquetFile(f).read_row_group(i, columns=["ts"])["ts"].cast(pa.int64()).to_numpy()
+                ts = ts_ms(pq.ParquetFile(f).read_row_group(i, columns=["ts"])["ts"])
                 if not len(ts):
                     continue
                 a, b = int(ts.min()), int(ts.max())

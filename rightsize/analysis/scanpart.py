@@ -26,6 +26,7 @@ from rightsize.analysis.parquetio import (
     open_samples,
     read_ahead,
     strings_at,
+    ts_ms,
 )
 from rightsize.analysis.profile import DAY_MS
 
@@ -149,7 +150,7 @@ def _codes(s: Part, col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa.Table) -> None:
     local, lut = _codes(s, tb["workload"])
     codes = lut[local]
-    ts = tb["ts"].cast(pa.int64()).to_numpy()
+    ts = ts_ms(tb["ts"])
     keep = codes >= 0
     if start is not None:
         keep &= ts >= start
@@ -328,7 +329,7 @@ def pass2(p: Part, wanted: dict[str, np.ndarray]) -> Kept:
             ok = ~np.isnan(v) & (v >= 0)
             keeper.add(*((c, v) if ok.all() else (c[ok], v[ok])))
         if flat in wanted_latest:
-            ts = tb["ts"].cast(pa.int64()).to_numpy()[keep]
+            ts = ts_ms(tb["ts"])[keep]
             lims = {k: f64(tb[k])[keep] for k in LIMITS}
             for i in np.flatnonzero((ts == p.ts_max[c]) & (p.latest_at[c] == flat)):
                 latest[int(c[i])] = (int(ts[i]), {k: float(lims[k][i]) for k in LIMITS})
