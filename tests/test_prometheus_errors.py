@@ -1,0 +1,268 @@
+"""Bad input, credentials, retries and TLS of the Prometheus source, through the CLI where the
+user meets them, against real servers (Prometheus, an HTML page, a flaky/auth/TLS front)."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+from prom_fixtures import Cluster, PrometheusServer, free_port
+
+from rightsize import store
+from rightsize.cli import main
+from rightsize.errors import RightsizeError
+from rightsize.sources.prometheus import pull
+
+WEB = "shop/Deployment/web/nginx"
+DB = "shop/StatefulSet/db/postgres"
+WORKER = "batch/Deployment/worker/worker"
+
+
+# ------------------------------------------------------------------------------ bad input, CLI
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    captured = capsys.readouterr()
+    return int(done.value.code or 0), captured.out, captured.err
+
+
+def _collect(url: str, out: Path, *extra: str) -> list[str]:
+    return ["collect", "--source", "prometheus", "--url", url, "--out", str(out), "-q", *extra]
+
+
+@pytest.mark.prometheus
+def test_cli_pulls_into_the_dataset(
+    prom_cluster: tuple[Cluster, PrometheusServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, server = prom_cluster
+    code, out, err = _cli(_collect(server.url, tmp_path, "--since", "1d", "--step", "5m"), capsys)
+    assert code == 0, err
+    assert out.startswith("pulled ") and "4 containers (3 workloads, 2 namespaces, 2 nodes)" in out
+    assert set(store.load(tmp_path)["workload"]) == {WEB, DB, WORKER}
+
+
+def test_cli_unreachable_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = _cli(_collect(f"http://127.0.0.1:{free_port()}", tmp_path), capsys)
+    assert code == 2 and err.count("\n") == 1 and "cannot reach Prometheus at http://127.0.0.1:" in err
+    assert not any(tmp_path.iterdir())
+
+
+class _Html(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<!doctype html><html><body>Grafana login</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_cli_not_a_prometheus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for url in _serve(_Html):
+        code, _, err = _cli(_collect(url, tmp_path), capsys)
+        assert code == 2 and err.count("\n") == 1
+        assert "is not a Prometheus HTTP API" in err and "text/html" in err
+
+
+@pytest.mark.prometheus
+def test_cli_prometheus_without_any_samples(
+    empty_prometheus: PrometheusServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _cli(_collect(empty_prometheus.url, tmp_path, "--since", "1h"), capsys)
+    assert code == 2 and err.count("\n") == 1 and "has no samples at all" in err
+
+
+@pytest.mark.prometheus
+def test_cli_prometheus_without_cadvisor(
+    ksm_only_prometheus: tuple[Cluster, PrometheusServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, server = ksm_only_prometheus
+    code, _, err = _cli(_collect(server.url, tmp_path, "--since", "1d"), capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "no container_memory_working_set_bytes (memory use, so memory recommendations)" in err
+    assert "no container_cpu_usage_seconds_total (CPU use, so CPU recommendations)" in err
+    assert "scrape the kubelet's /metrics/cadvisor" in err and not any(tmp_path.iterdir())
+
+
+@pytest.mark.prometheus
+def test_cli_without_kube_state_metrics_warns_and_names_workloads_from_pods(
+    cadvisor_only_prometheus: tuple[Cluster, PrometheusServer],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, server = cadvisor_only_prometheus
+    code, out, err = _cli(_collect(server.url, tmp_path, "--since", "1d"), capsys)
+    assert code == 0 and out.startswith("pulled ")
+    (warning,) = err.splitlines()
+    assert warning.startswith("rightsize: warning: Prometheus has no kube_pod_container_resource_limits")
+    assert "current limits" in warning and "restarts" in warning
+    df = store.load(tmp_path)
+    assert set(df["workload"]) == {WEB, WORKER, DB}  # owners guessed from the pod names
+    assert df["restarts"].isna().all() and df["mem_reservation"].isna().all()
+    # limits from the cgroup as cAdvisor reports it (0 = none) instead of kube-state-metrics
+    limits = df.groupby("workload")[["mem_limit", "cpu_limit"]].max()
+    assert limits.loc[WEB].tolist() == [512 * 2**20, 1.0] and limits.loc[DB, "mem_limit"] == 2**30
+    assert limits.loc[WORKER].isna().all() and np.isnan(limits.loc[DB, "cpu_limit"])
+    assert set(df["host"]) == {"node-a", "node-b"}  # from cAdvisor's instance label
+
+
+@pytest.mark.prometheus
+def test_cli_unwritable_out(
+    prom_cluster: tuple[Cluster, PrometheusServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, server = prom_cluster
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, _, err = _cli(_collect(server.url, blocker / "data", "--since", "1h"), capsys)
+    assert code == 2 and err.count("\n") == 1 and f"cannot write to --out {blocker / 'data'}" in err
+
+
+@pytest.mark.prometheus
+def test_cli_empty_namespace(
+    prom_cluster: tuple[Cluster, PrometheusServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, server = prom_cluster
+    code, _, err = _cli(_collect(server.url, tmp_path, "--since", "1d", "--namespace", "ghost"), capsys)
+    assert code == 2 and err.count("\n") == 1 and "no container series in namespace(s) ghost" in err
+
+
+def test_cli_bad_step_through_a_subprocess(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "rightsize", *_collect("http://127.0.0.1:9", tmp_path, "--step", "0s")],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith("rightsize: error:") and "step" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------------------ retries, auth, TLS
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    """In front of the real Prometheus: demands credentials, fails the first range queries."""
+
+    upstream = ""
+    expect_auth = ""
+    failures: list[str] = []  # noqa: RUF012 - set per test, one test at a time
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization", "") != self.expect_auth:
+            self.send_response(401)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"Unauthorized\n")
+            return
+        with self.lock:
+            ranged = self.path.startswith("/api/v1/query_range")
+            failure = self.failures.pop(0) if ranged and self.failures else ""
+        if failure == "reset":  # drop the connection without an answer
+            self.close_connection = True
+            return
+        if failure:
+            self.send_response(int(failure))
+            self.end_headers()
+            return
+        r = requests.get(self.upstream + self.path, timeout=60)
+        self.send_response(r.status_code)
+        self.send_header("Content-Type", r.headers.get("Content-Type", "application/json"))
+        self.send_header("Content-Length", str(len(r.content)))
+        self.end_headers()
+        self.wfile.write(r.content)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.prometheus
+@pytest.mark.slow
+def test_retries_transient_errors_and_sends_credentials(
+    prom_cluster: tuple[Cluster, PrometheusServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cluster, server = prom_cluster
+    _Flaky.upstream = server.url
+    _Flaky.expect_auth = "Bearer s3cret"
+    _Flaky.failures = ["503", "reset", "502"]
+    for url in _serve(_Flaky):
+        code, _, err = _cli(_collect(url, tmp_path / "none", "--since", "1d"), capsys)
+        assert code == 2 and "refused access (HTTP 401)" in err and "RIGHTSIZE_PROM_TOKEN" in err
+
+        monkeypatch.setenv("RIGHTSIZE_PROM_TOKEN", "s3cret")
+        s = pull(url, tmp_path / "a", 86400, 300, ["batch"], quiet=True, now=cluster.end)
+        assert s.retries == 3 and s.samples == 86400 // 300 + 1 and not _Flaky.failures
+
+        monkeypatch.delenv("RIGHTSIZE_PROM_TOKEN")
+        monkeypatch.setenv("RIGHTSIZE_PROM_USER", "ops")
+        monkeypatch.setenv("RIGHTSIZE_PROM_PASSWORD", "pw")
+        _Flaky.expect_auth = "Basic " + base64.b64encode(b"ops:pw").decode()
+        _Flaky.failures = ["500"] * 100  # more than the retries: a clear error, nothing written
+        with pytest.raises(RightsizeError, match="failed /api/v1/query_range: HTTP 500 after 4 retries"):
+            pull(url, tmp_path / "b", 86400, 300, ["batch"], quiet=True, now=cluster.end)
+        assert not (tmp_path / "b" / "samples").exists()
+
+
+@pytest.mark.prometheus
+def test_tls_is_verified_by_default(
+    prom_cluster: tuple[Cluster, PrometheusServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl to make a certificate")
+    cluster, server = prom_cluster
+    cert, key = tmp_path / "ca.crt", tmp_path / "ca.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    _Flaky.upstream, _Flaky.expect_auth, _Flaky.failures = server.url, "", []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        code, _, err = _cli(_collect(url, tmp_path / "a", "--since", "1d"), capsys)
+        assert code == 2 and err.count("\n") == 1 and "TLS verification failed" in err
+        assert "RIGHTSIZE_PROM_CA" in err and not (tmp_path / "a").exists()
+        s = pull(url, tmp_path / "b", 86400, 600, ["batch"], quiet=True, now=cluster.end, verify_tls=False)
+        assert s.samples == 86400 // 600 + 1
+        monkeypatch.setenv("RIGHTSIZE_PROM_CA", str(cert))
+        s = pull(url, tmp_path / "c", 86400, 600, ["batch"], quiet=True, now=cluster.end)
+        assert s.samples == 86400 // 600 + 1
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
