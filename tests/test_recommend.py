@@ -250,3 +250,23 @@ def test_microsecond_timestamps_and_float_memory_from_other_writers(tmp_path: Pa
     got = recommend(tmp_path / "d", workloads="sutazai/redis")
     assert [r.recommended for r in got] == [r.recommended for r in expected]
     assert [r.history_seconds for r in got] == [86400.0] * 3
+
+
+def test_many_small_files_read_in_batches_give_the_same_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A collector's one-minute flushes: many tiny files, read together; with and without the values
+    kept from pass 1 (a budget of 0 forces the second pass to re-read the batches)."""
+    from rightsize.analysis import scanpart
+
+    table = store.read_table(sample_path()).sort_by("ts")
+    out = tmp_path / "many" / "samples" / "date=2026-11-16"
+    out.mkdir(parents=True)
+    step = table.num_rows // 120 + 1
+    for i in range(120):
+        pq.write_table(table.slice(i * step, step), out / f"h-{i:04d}.parquet")
+    shutil.copytree(sample_path() / "events", tmp_path / "many" / "events")
+    expected = recommend(sample_path(), strategy="vpa")
+    assert recommend(tmp_path / "many", strategy="vpa") == expected
+    monkeypatch.setattr(scanpart, "VALUE_CACHE_BYTES", 0)
+    assert recommend(tmp_path / "many", strategy="vpa") == expected

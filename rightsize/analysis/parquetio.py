@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from rightsize import store
@@ -94,7 +95,7 @@ def _is_ms(meta: pq.FileMetaData, col: int) -> bool:
 
 def open_samples(f: Path) -> pq.ParquetFile | None:
     try:
-        pf = pq.ParquetFile(f, read_dictionary=["workload", "container_id"])
+        pf = pq.ParquetFile(f, read_dictionary=_DICT)
     except KeyError:  # a dictionary column is missing: say which columns
         pf = None
     except (OSError, pa.ArrowException) as exc:
@@ -110,7 +111,51 @@ def open_samples(f: Path) -> pq.ParquetFile | None:
 
 
 SMALL_ROW_GROUP = 50_000
-Item = tuple[Path, pq.ParquetFile, int, int]  # file, opened file, row group, flat row-group number
+SMALL_FILE_BYTES = 2**20  # files this small (a collector's one-minute flushes) are read in batches
+BATCH_BYTES = 16 * 2**20
+_DICT = ["workload", "container_id"]
+
+
+class Batch:
+    """Many small sample files read as one table by Arrow's multi-file scanner (one row group).
+
+    Quacks like the part of ``pq.ParquetFile`` that ``read_ahead`` uses. Per-file Python work
+    (open, read, a pass over a few hundred rows) would otherwise dominate such datasets.
+    """
+
+    def __init__(self, paths: list[Path], dataset: ds.Dataset, rows: int) -> None:
+        self.paths, self.dataset, self.rows = paths, dataset, rows
+
+    def read_row_group(self, rg: int, columns: list[str], use_threads: bool = True) -> pa.Table:
+        return self.dataset.to_table(columns=columns, use_threads=use_threads)
+
+
+def open_batch(paths: list[Path]) -> Batch | None:
+    """A Batch of readable sample files, None if any is unreadable (the caller then goes file by
+    file, warning about each bad one); RightsizeError for a file lacking a schema column."""
+    fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=set(_DICT)))
+    try:
+        dataset = ds.dataset([str(p) for p in paths], format=fmt)
+        rows = 0
+        for frag in dataset.get_fragments():
+            names = frag.physical_schema.names
+            missing = [c for c in store.SAMPLES_SCHEMA.names if c not in names]
+            if missing:
+                raise RightsizeError(
+                    f"{frag.path} is not a rightsize samples file: missing column {', '.join(missing)}"
+                )
+            rows += frag.metadata.num_rows
+    except (OSError, pa.ArrowException):
+        return None
+    return Batch(paths, dataset, rows)
+
+
+def rows_of(item: Item) -> int:
+    src = item[1]
+    return src.rows if isinstance(src, Batch) else src.metadata.row_group(item[2]).num_rows
+
+
+Item = tuple[Path, "pq.ParquetFile | Batch", int, int]  # file, source, row group, flat row-group number
 
 
 def read_ahead(
@@ -134,7 +179,7 @@ def read_ahead(
         for item in items:
             if not columns(item):
                 continue
-            if item[1].metadata.row_group(item[2]).num_rows < SMALL_ROW_GROUP:
+            if rows_of(item) < SMALL_ROW_GROUP:
                 done: Future[pa.Table] = Future()  # small: a thread hand-off costs more than it saves
                 try:
                     done.set_result(read(item))

@@ -19,16 +19,21 @@ import pyarrow.parquet as pq
 
 from rightsize.analysis.exact import Binning, Counter, Keeper, Targets
 from rightsize.analysis.parquetio import (
+    BATCH_BYTES,
+    SMALL_FILE_BYTES,
+    Batch,
     Item,
     all_null,
     any_positive,
     f64,
+    open_batch,
     open_samples,
     read_ahead,
     strings_at,
     ts_ms,
 )
 from rightsize.analysis.profile import DAY_MS
+from rightsize.errors import RightsizeError
 
 PASS1 = ["ts", "workload", "mem_working_set", "cpu_cores", "pids", "cpu_throttled", "mem_peak",
          "oom_kills", "restarts"]  # fmt: skip
@@ -76,12 +81,14 @@ class Part:
     # per row group, for pass 2: dictionary index per row (uint8 mostly: 1 byte a row) and the
     # global code of each index (-1: filtered out), or None when no row of it counts
     codes: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
-    good: list[tuple[Path, int, int]] = field(default_factory=list)  # file, first flat rg, row groups
+    # file (or batch of small files), first flat row-group number, row groups
+    good: list[tuple[Path | tuple[Path, ...], int, int]] = field(default_factory=list)
     # (codes, values) per metric of row groups kept from pass 1 while they fit VALUE_CACHE_BYTES:
     # a small dataset (many small files from a collector) is then read only once
     values: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
     value_flats: set[int] = field(default_factory=set)
     value_bytes: int = 0
+    early_latest: dict[int, tuple[int, int, dict[str, float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.counters = {m: Counter(b) for m, b in BINNINGS.items()}
@@ -170,6 +177,10 @@ def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa
     newer = (rg_max >= s.ts_max) & (rg_max > np.iinfo(np.int64).min)
     np.maximum(s.ts_max, rg_max, out=s.ts_max)
     s.latest_at[newer] = flat
+    if all(k in tb.column_names for k in LIMITS):  # a batch of small files: limits read already
+        lims = {k: f64(tb[k])[keep] for k in LIMITS}
+        for i in np.flatnonzero(newer[c] & (ts == rg_max[c])):
+            s.early_latest[int(c[i])] = (flat, int(ts[i]), {k: float(lims[k][i]) for k in LIMITS})
     cache = s.value_bytes + 8 * 6 * len(c) <= VALUE_CACHE_BYTES
     kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for m, col in METRICS.items():
@@ -251,6 +262,8 @@ class Kept:
 def _pass1_columns(item: Item) -> list[str]:
     """PASS1, without the counters where the row-group statistics say they never exceed 0, and
     with the container ids and limits (to attribute the counts) where they may."""
+    if isinstance(item[1], Batch):  # no per-file statistics at hand: small anyway, read all
+        return [*PASS1, "container_id", *LIMITS]
     md = item[1].metadata
     names = md.schema.names
     cols = md.row_group(item[2])
@@ -261,17 +274,45 @@ def _pass1_columns(item: Item) -> list[str]:
     return [c for c in PASS1 if c not in COUNTERS]
 
 
+def _groups(files: list[Path]) -> Iterator[list[Path]]:
+    """Consecutive small files in batches of up to BATCH_BYTES; every other file alone."""
+    batch: list[Path] = []
+    size = 0
+    for f in files:
+        n = f.stat().st_size
+        if n > SMALL_FILE_BYTES:
+            if batch:
+                yield batch
+            batch, size = [], 0
+            yield [f]
+            continue
+        batch.append(f)
+        size += n
+        if size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
 def pass1(p: Part, files: list[Path], start: int | None) -> Found:
     def items() -> Iterator[Item]:
         flat = 0
-        for f in files:
-            pf = open_samples(f)
-            if pf is None:
-                continue
-            p.good.append((f, flat, pf.metadata.num_row_groups))
-            for rg in range(pf.metadata.num_row_groups):
-                yield f, pf, rg, flat
+        for group in _groups(files):
+            batch = open_batch(group) if len(group) > 1 else None
+            if batch is not None:
+                p.good.append((tuple(group), flat, 1))
+                yield group[0], batch, 0, flat
                 flat += 1
+                continue
+            for f in group:
+                pf = open_samples(f)
+                if pf is None:
+                    continue
+                p.good.append((f, flat, pf.metadata.num_row_groups))
+                for rg in range(pf.metadata.num_row_groups):
+                    yield f, pf, rg, flat
+                    flat += 1
 
     for (f, _, rg, flat), tb in read_ahead(items(), _pass1_columns):
         _pass1_group(p, f, rg, flat, start, tb)
@@ -293,7 +334,10 @@ def pass2(p: Part, wanted: dict[str, np.ndarray]) -> Kept:
     w = len(p.names)
     keepers = {m: Keeper(Targets(BINNINGS[m], np.zeros(0, np.int64), {}, wanted[m])) for m in wanted}
     latest: dict[int, tuple[int, dict[str, float]]] = {}
-    wanted_latest = set(p.latest_at[:w].tolist())
+    for code, (at, when, limits) in p.early_latest.items():
+        if p.latest_at[code] == at:  # still the latest row: pass 1 read its limits
+            latest[code] = (when, limits)
+    wanted_latest = {int(p.latest_at[code]) for code in range(w) if code not in latest}
 
     for values in p.values.values():  # row groups whose values pass 1 kept: no second read
         for m, keeper in keepers.items():
@@ -308,10 +352,17 @@ def pass2(p: Part, wanted: dict[str, np.ndarray]) -> Kept:
 
     def items() -> Iterator[Item]:
         for f, base, n_rg in p.good:
-            if any(columns_of(base + rg) for rg in range(n_rg)):  # open only files to read
-                pf = pq.ParquetFile(f)
-                for rg in range(n_rg):
-                    yield f, pf, rg, base + rg
+            if not any(columns_of(base + rg) for rg in range(n_rg)):  # open only files to read
+                continue
+            if isinstance(f, tuple):
+                batch = open_batch(list(f))
+                if batch is None:
+                    raise RightsizeError(f"{f[0]} and {len(f) - 1} more files changed during the scan")
+                yield f[0], batch, 0, base
+                continue
+            pf = pq.ParquetFile(f)
+            for rg in range(n_rg):
+                yield f, pf, rg, base + rg
 
     for (_, _, _, flat), tb in read_ahead(items(), lambda item: columns_of(item[3])):
         cached = p.codes[flat]
