@@ -132,7 +132,8 @@ def _markdown(recs: Sequence[Recommendation], units: Dialect) -> str:
                 cells += ["-", "-"]
                 continue
             cells.append(fmt_value(res, rec.current.limit, units))
-            cells.append(fmt_value(res, rec.recommended.limit, units) if rec.recommended else "no recommendation")
+            new = fmt_value(res, rec.recommended.limit, units) if rec.recommended else "no recommendation"
+            cells.append(new)
             marks += [f for f in flags(rec) if f not in marks]
             if rec.recommended is None:
                 marks += [x for x in rec.reasons if x not in marks]
