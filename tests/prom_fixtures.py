@@ -299,13 +299,15 @@ class PrometheusServer:
         shutil.rmtree(self._workdir, ignore_errors=True)
 
 
-def serve_cluster(cluster: Cluster, workdir: Path, keep: str = "") -> Iterator[PrometheusServer]:
+def serve_cluster(
+    cluster: Cluster, workdir: Path, keep: str = "", extra_args: tuple[str, ...] = ()
+) -> Iterator[PrometheusServer]:
     """Backfill ``cluster`` into ``workdir/tsdb`` and yield a running server over it."""
     om = workdir / "openmetrics"
     write_openmetrics(cluster, om, keep=keep)
     backfill(om, workdir / "tsdb")
     shutil.rmtree(om)
-    with PrometheusServer(workdir / "tsdb") as server:
+    with PrometheusServer(workdir / "tsdb", extra_args) as server:
         yield server
 
 
@@ -354,4 +356,14 @@ if pytest is not None:
         """Six hours of the small cluster's kube-state-metrics series, without cAdvisor."""
         cluster = small_cluster(days=0.25)
         for server in serve_cluster(cluster, tmp_path_factory.mktemp("prom-ksm"), keep="kube_"):
+            yield cluster, server
+
+    @pytest.fixture(scope="session")
+    def strict_prometheus(
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> Iterator[tuple[Cluster, PrometheusServer]]:
+        """Six hours of the small cluster in a server that refuses queries touching > 500 samples."""
+        cluster = small_cluster(days=0.25)
+        for server in serve_cluster(cluster, tmp_path_factory.mktemp("prom-strict"),
+                                    extra_args=("--query.max-samples=500",)):
             yield cluster, server

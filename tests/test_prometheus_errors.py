@@ -145,6 +145,16 @@ def test_cli_unwritable_out(
 
 
 @pytest.mark.prometheus
+def test_cli_query_too_big_for_the_server(
+    strict_prometheus: tuple[Cluster, PrometheusServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, server = strict_prometheus
+    code, _, err = _cli(_collect(server.url, tmp_path, "--since", "6h", "--step", "1m"), capsys)
+    assert code == 2 and err.count("\n") == 1 and "rejected /api/v1/query_range" in err
+    assert "too many samples" in err and "a larger --step" in err and not any(tmp_path.iterdir())
+
+
+@pytest.mark.prometheus
 def test_cli_empty_namespace(
     prom_cluster: tuple[Cluster, PrometheusServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

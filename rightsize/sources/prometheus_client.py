@@ -202,6 +202,8 @@ class PromClient:
             raise RightsizeError(f"{self.url} is not a Prometheus HTTP API: GET {path} returned other JSON")
         if body["status"] != "success":
             msg = str(body.get("error") or body.get("errorType") or f"HTTP {resp.status_code}")
+            if "too many samples" in msg or "timeout" in msg.lower():
+                msg += " (a larger --step, a shorter --since or fewer namespaces per run ask for less)"
             raise RightsizeError(f"Prometheus at {self.url} rejected {path}: {msg}")
         return body.get("data")
 
