@@ -153,6 +153,9 @@ def dataset_dir(path: str | os.PathLike[str], kind: Kind = "samples") -> Path:
         return p
     if (p / kind).is_dir():
         return p / kind
+    other = "events" if kind == "samples" else "samples"
+    if p.name == other:  # ROOT/samples given: its events live beside it, at ROOT/events
+        return p.parent / kind
     if p.name == kind or any(p.glob("date=*")) or any(p.glob("*.parquet")):
         return p
     if kind == "events" and (p / "samples").is_dir():

@@ -117,3 +117,12 @@ def test_since_filters_rows(tmp_path: Path) -> None:
     store.append(tmp_path, store.to_table(_rows(0, 10)))
     frame = store.load(tmp_path, since=pd.Timestamp(50_000, unit="ms", tz="UTC"))
     assert len(frame) == 5
+
+
+def test_events_beside_a_samples_folder_given_directly(tmp_path: Path) -> None:
+    store.append(tmp_path, store.to_table(_rows(0, 2)))
+    ev = store.to_table([{"ts": 5, "host": "h", "workload": "w", "container_id": "c", "container": "n",
+                          "kind": "die", "exit_code": 1}], "events")
+    store.append(tmp_path, ev, "events")
+    assert store.load_events(tmp_path / "samples")["kind"].tolist() == ["die"]
+    assert len(store.load(tmp_path / "samples")) == 2
