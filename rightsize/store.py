@@ -17,6 +17,7 @@ import re
 import secrets
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -33,6 +34,8 @@ SCHEMA_VERSION = "1"
 Kind = Literal["samples", "events"]
 
 _TS = pa.timestamp("ms", tz="UTC")
+_DAY_MS = 86_400_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _META = {b"rightsize.schema_version": SCHEMA_VERSION.encode()}
 
 SAMPLES_SCHEMA = pa.schema(
@@ -113,10 +116,12 @@ def append(
     if table.num_rows == 0:
         return []
     table = table.cast(SCHEMAS[kind]) if table.schema != SCHEMAS[kind] else table
-    dates = pc.strftime(table["ts"], format="%Y-%m-%d")
+    # Whole days since the epoch by integer division: strftime on every row cost seconds per 10 M rows.
+    days = pc.divide(table["ts"].cast(pa.int64()), _DAY_MS)
     written = []
-    for date in pc.unique(dates).to_pylist():
-        part = table.filter(pc.equal(dates, date))
+    for day in pc.unique(days).to_pylist():
+        part = table.filter(pc.equal(days, day))
+        date = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%d")
         first_ms = int(pc.min(part["ts"]).cast(pa.int64()).as_py())
         directory = Path(root) / kind / f"date={date}"
         directory.mkdir(parents=True, exist_ok=True)
