@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v docker-compose >/dev/null || need_apt+=(docker-compose)
-[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx dd || need_apt+=(busybox-static)
+dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
