@@ -358,12 +358,13 @@ if pytest is not None:
         for server in serve_cluster(cluster, tmp_path_factory.mktemp("prom-ksm"), keep="kube_"):
             yield cluster, server
 
-    @pytest.fixture(scope="session")
+    @pytest.fixture(scope="session", params=[500, 2], ids=["max-samples-500", "max-samples-2"])
     def strict_prometheus(
-        tmp_path_factory: pytest.TempPathFactory,
-    ) -> Iterator[tuple[Cluster, PrometheusServer]]:
-        """Six hours of the small cluster in a server that refuses queries touching > 500 samples."""
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[tuple[Cluster, PrometheusServer, int]]:
+        """Six hours of the small cluster in a server that refuses queries touching more samples
+        than the parameter (500: whole namespaces over hours are refused; 2: even one step is)."""
         cluster = small_cluster(days=0.25)
         for server in serve_cluster(cluster, tmp_path_factory.mktemp("prom-strict"),
-                                    extra_args=("--query.max-samples=500",)):
-            yield cluster, server
+                                    extra_args=(f"--query.max-samples={request.param}",)):
+            yield cluster, server, request.param

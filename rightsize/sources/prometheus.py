@@ -130,7 +130,7 @@ def pull(
             ):
                 for ns, a, b in plan:
                     futures = {
-                        spec.column: pool.submit(client.query_range, spec.query(ns, window), a, b, step)
+                        spec.column: pool.submit(client.query_range_split, spec.query(ns, window), a, b, step)
                         for spec in specs
                     }
                     results = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,6 +51,10 @@ class Stats:
     bytes: int = 0
     seconds_waiting: float = 0.0
     errors: list[str] = field(default_factory=list)
+
+
+class QueryTooBig(RightsizeError):
+    """The server refused a query as too expensive (``query.max-samples`` or its timeout)."""
 
 
 def auth_from_env(env: Mapping[str, str] | None = None) -> tuple[dict[str, str], tuple[str, str] | None]:
@@ -204,6 +208,7 @@ class PromClient:
             msg = str(body.get("error") or body.get("errorType") or f"HTTP {resp.status_code}")
             if "too many samples" in msg or "timeout" in msg.lower():
                 msg += " (a larger --step, a shorter --since or fewer namespaces per run ask for less)"
+                raise QueryTooBig(f"Prometheus at {self.url} rejected {path}: {msg}")
             raise RightsizeError(f"Prometheus at {self.url} rejected {path}: {msg}")
         return body.get("data")
 
@@ -258,12 +263,19 @@ class PromClient:
             out.append(Series(r.get("metric", {}), ts, vals))
         return out
 
-    def query_range_chunked(
-        self, query: str, start: float, end: float, step: float, max_points: int = CHUNK_POINTS
-    ) -> Iterator[list[Series]]:
-        """Yield the result of each time chunk of a long range query in order."""
-        for a, b in chunks(start, end, step, max_points):
-            yield self.query_range(query, a, b, step)
+    def query_range_split(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        """``query_range``, halving the time range while the server finds a query too big (a
+        long rate window or a big namespace can touch more samples than ``query.max-samples``)."""
+        try:
+            return self.query_range(query, start, end, step)
+        except QueryTooBig:
+            n = round((end - start) / step) + 1
+            if n < 2:
+                raise
+        mid = start + (n // 2 - 1) * step
+        return self.query_range_split(query, start, mid, step) + self.query_range_split(
+            query, mid + step, end, step
+        )
 
 
 def _fmt(x: float) -> str:
