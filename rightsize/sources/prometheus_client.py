@@ -206,7 +206,7 @@ class PromClient:
             raise RightsizeError(f"{self.url} is not a Prometheus HTTP API: GET {path} returned other JSON")
         if body["status"] != "success":
             msg = str(body.get("error") or body.get("errorType") or f"HTTP {resp.status_code}")
-            if "too many samples" in msg or "timeout" in msg.lower():
+            if "too many samples" in msg or body.get("errorType") == "timeout" or "timed out" in msg:
                 msg += " (a larger --step, a shorter --since or fewer namespaces per run ask for less)"
                 raise QueryTooBig(f"Prometheus at {self.url} rejected {path}: {msg}")
             raise RightsizeError(f"Prometheus at {self.url} rejected {path}: {msg}")
