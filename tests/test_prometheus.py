@@ -13,10 +13,12 @@ import requests
 from prom_fixtures import Cluster, Pod, PrometheusServer
 
 from rightsize import store
+from rightsize.cli import main
 from rightsize.errors import RightsizeError
 from rightsize.sources.prometheus import PrometheusWarning, _usable_specs, pull
 from rightsize.sources.prometheus_client import MAX_POINTS, auth_from_env, chunks
 from rightsize.sources.prometheus_workloads import Owners, guess_owner, resolve_owner
+from rightsize.units import format_bytes
 
 WEB = "shop/Deployment/web/nginx"
 DB = "shop/StatefulSet/db/postgres"
@@ -241,3 +243,32 @@ def test_recommendation_matches_the_backfilled_series(pulled: Any) -> None:
     assert cpu.observed.p95 == pytest.approx(np.percentile(cores, 95), rel=0.02)
     assert cpu.current.limit == 1.0
     assert recs[(DB, "memory")].oom_kills == 1
+
+
+@pytest.mark.prometheus
+def test_apply_helm_writes_what_was_pulled(pulled: Any, tmp_path: Path) -> None:
+    """The pulled K3s workloads land in a Helm values file unchanged (``apply --helm``)."""
+    from rightsize.analysis.recommend import recommend
+    from rightsize.targets.helm import patch_helm
+
+    _, out, _ = pulled
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "# shop chart\n"
+        "web:\n  replicas: 2\n  resources:\n    limits:\n      memory: 512Mi  # nginx\n"
+        "db:\n  resources:\n    requests:\n      memory: 1Gi\n    limits:\n      memory: 1Gi\n"
+    )
+    recs = recommend(out)
+    planned = patch_helm(values, recs, dry_run=True, only=["memory"])
+    by_key = {c.key: c for c in planned.changes}
+    assert {c.workload for c in planned.changes} == {WEB, DB}
+    web_mem = next(r for r in recs if r.workload == WEB and r.resource == "memory")
+    assert web_mem.recommended is not None and web_mem.recommended.reservation is not None
+    assert by_key["web.resources.requests.memory"].new == format_bytes(web_mem.recommended.reservation, "k8s")
+    with pytest.raises(SystemExit) as done:
+        main(["apply", "--helm", str(values), "--data", str(out), "--only", "memory"])
+    assert done.value.code == 0
+    text = values.read_text()
+    assert text.startswith("# shop chart\n") and "# nginx" in text and "replicas: 2" in text
+    for change in planned.changes:
+        assert f"memory: {change.new}" in text
