@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -283,5 +284,10 @@ def _fmt(x: float) -> str:
 
 
 def _short(exc: BaseException) -> str:
+    """The reason inside requests' nested wrapper text ("[Errno 111] Connection refused")."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    m = re.search(r"\[Errno -?\d+\] ([^'\")]+)|(Read timed out|Connection aborted|RemoteDisconnected[^'\")]*)"
+                  r"|certificate verify failed: ([^'\")(]+)", text)
+    if m:
+        return next(g for g in m.groups() if g).strip()
     return text if len(text) < 200 else text[:197] + "..."
