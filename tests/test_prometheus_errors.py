@@ -59,6 +59,7 @@ def test_cli_pulls_into_the_dataset(
 def test_cli_unreachable_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _out, err = _cli(_collect(f"http://127.0.0.1:{free_port()}", tmp_path), capsys)
     assert code == 2 and err.count("\n") == 1 and "cannot reach Prometheus at http://127.0.0.1:" in err
+    assert err.rstrip().endswith(": Connection refused")
     assert not any(tmp_path.iterdir())
 
 
