@@ -98,6 +98,7 @@ def host_day(
         "mem_reservation": pa.nulls(len(w), pa.int64()),
         "cpu_limit": pa.array(limit, pa.float64(), from_pandas=True),
         "pids_limit": pa.nulls(len(w), pa.int32()),
+        "cpu_reservation": pa.nulls(len(w), pa.float64()),
         "oom_kills": pa.array(oom, pa.int32()),
         "restarts": pa.array(oom, pa.int32()),
     }

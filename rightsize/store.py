@@ -30,7 +30,7 @@ from rightsize.errors import RightsizeError
 if TYPE_CHECKING:  # pandas is imported where used: the collector writes with pyarrow alone (~40 MB less RSS)
     import pandas as pd
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 Kind = Literal["samples", "events"]
 
 _TS = pa.timestamp("ms", tz="UTC")
@@ -58,6 +58,8 @@ SAMPLES_SCHEMA = pa.schema(
         pa.field("pids_limit", pa.int32()),
         pa.field("oom_kills", pa.int32()),
         pa.field("restarts", pa.int32()),
+        # added in schema version 2 (files written before it lack them: they read as null)
+        pa.field("cpu_reservation", pa.float64()),  # cores (Kubernetes CPU request)
     ],
     metadata=_META,
 )
@@ -76,6 +78,25 @@ EVENTS_SCHEMA = pa.schema(
 )
 
 SCHEMAS: dict[str, pa.Schema] = {"samples": SAMPLES_SCHEMA, "events": EVENTS_SCHEMA}
+
+# Columns added after schema version 1. A file written before one was added lacks it and is still a
+# good file: readers fill the column with nulls. A missing version-1 column is still an error.
+ADDED_COLUMNS: dict[str, frozenset[str]] = {"samples": frozenset({"cpu_reservation"}), "events": frozenset()}
+
+
+def missing_columns(names: Iterable[str], kind: Kind = "samples") -> list[str]:
+    """The required (version-1) columns of ``kind`` that a file with columns ``names`` lacks."""
+    have = set(names)
+    return [c for c in SCHEMAS[kind].names if c not in have and c not in ADDED_COLUMNS[kind]]
+
+
+def fill_added(table: pa.Table, columns: Sequence[str], kind: Kind = "samples") -> pa.Table:
+    """``table`` with the ``columns`` it lacks appended as nulls (columns added after a file was written)."""
+    for c in columns:
+        if c not in table.column_names:
+            field = SCHEMAS[kind].field(c)
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table
 
 
 class DatasetWarning(UserWarning):
@@ -193,7 +214,8 @@ def iter_tables(
 
     A corrupt or unreadable file is skipped with a DatasetWarning naming it. A readable file that
     lacks a schema column is an error naming the file and the column: its data cannot be trusted
-    to mean what the column says.
+    to mean what the column says. Columns added to the schema later (``ADDED_COLUMNS``) are
+    optional: a file written before them reads with those columns null.
     """
     schema = SCHEMAS[kind]
     wanted = list(columns) if columns is not None else schema.names
@@ -206,12 +228,13 @@ def iter_tables(
         except (OSError, pa.ArrowException) as exc:
             warnings.warn(f"skipping {f}: not a readable Parquet file ({exc})", DatasetWarning, stacklevel=2)
             continue
-        missing = [c for c in schema.names if c not in file_schema.names]
+        missing = missing_columns(file_schema.names, kind)
         if missing:
             raise RightsizeError(f"{f} is not a rightsize {kind} file: missing column {', '.join(missing)}")
         try:
-            table = pq.read_table(f, columns=wanted, filters=filters)
-            table = table.cast(pa.schema([schema.field(c) for c in wanted]))
+            present = [c for c in wanted if c in file_schema.names]
+            table = fill_added(pq.read_table(f, columns=present, filters=filters), wanted, kind)
+            table = table.select(wanted).cast(pa.schema([schema.field(c) for c in wanted]))
         except (OSError, pa.ArrowException) as exc:
             warnings.warn(f"skipping {f}: unreadable ({exc})", DatasetWarning, stacklevel=2)
             continue

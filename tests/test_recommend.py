@@ -270,3 +270,45 @@ def test_many_small_files_read_in_batches_give_the_same_answer(
     assert recommend(tmp_path / "many", strategy="vpa") == expected
     monkeypatch.setattr(scanpart, "VALUE_CACHE_BYTES", 0)
     assert recommend(tmp_path / "many", strategy="vpa") == expected
+
+
+def test_files_from_before_cpu_reservation_mix_with_newer_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schema v2 added cpu_reservation: files written before it (the bundled sample) read it as null,
+    a newer file beside them carries it, and its latest value is the current CPU reservation - on the
+    batched scan (the first file of the batch lacks the column), file by file, and in memory."""
+    import pyarrow.compute as pc
+
+    from rightsize.analysis import scanpart
+
+    root = tmp_path / "mixed"
+    shutil.copytree(sample_path(), root)
+    old = store.read_table(sample_path())
+    assert old["cpu_reservation"].null_count == old.num_rows  # filled: the files lack the column
+    redis = old.filter(pc.equal(old["workload"], "sutazai/redis")).sort_by("ts")
+    new = redis.slice(redis.num_rows - 100)
+    shifted = pc.add(new["ts"].cast(pa.int64()), 1_000_000).cast(new["ts"].type)
+    new = new.set_column(new.schema.get_field_index("ts"), "ts", shifted)
+    new = new.set_column(new.schema.get_field_index("cpu_reservation"), "cpu_reservation",
+                         pa.array([0.25] * 100, pa.float64()))  # fmt: skip
+    _write(root / "samples" / "date=2026-11-17" / "z-new.parquet", new)
+
+    frame = store.load(root)
+    assert frame["cpu_reservation"].notna().sum() == 100
+    recs = recommend(root)
+    by = {(r.workload, r.resource): r for r in recs}
+    assert by["sutazai/redis", "cpu"].current.reservation == 0.25
+    assert by["sutazai/ollama", "cpu"].current.reservation is None
+    assert recommend(frame, events=store.load_events(root)) == recs
+    monkeypatch.setattr(scanpart, "SMALL_FILE_BYTES", 0)  # every file alone
+    assert recommend(root) == recs
+
+
+def test_file_lacking_an_original_column_is_still_an_error(tmp_path: Path) -> None:
+    table = store.read_table(sample_path()).slice(0, 500).drop_columns(["cpu_limit", "cpu_reservation"])
+    _write(tmp_path / "d" / "samples" / "date=2026-11-16" / "a.parquet", table)
+    with pytest.raises(RightsizeError, match=r"a\.parquet is not a rightsize samples file: .*cpu_limit$"):
+        recommend(tmp_path / "d")
+    with pytest.raises(RightsizeError, match=r"a\.parquet .*missing column cpu_limit$"):
+        store.load(tmp_path / "d")

@@ -126,3 +126,22 @@ def test_events_beside_a_samples_folder_given_directly(tmp_path: Path) -> None:
     store.append(tmp_path, ev, "events")
     assert store.load_events(tmp_path / "samples")["kind"].tolist() == ["die"]
     assert len(store.load(tmp_path / "samples")) == 2
+
+
+def test_files_from_before_an_added_column_read_it_as_null(tmp_path: Path) -> None:
+    """cpu_reservation came with schema version 2: a version-1 file (without it) is still a good
+    file, read with the column null beside newer files that carry it."""
+    import pyarrow.parquet as pq
+
+    assert store.SCHEMA_VERSION == "2" and "cpu_reservation" in store.ADDED_COLUMNS["samples"]
+    old = store.to_table(_rows(0, 3)).drop_columns(["cpu_reservation"])
+    day = tmp_path / "samples" / "date=1970-01-01"
+    day.mkdir(parents=True)
+    pq.write_table(old, day / "a-old.parquet")
+    store.append(tmp_path, store.to_table([{**r, "cpu_reservation": 0.5} for r in _rows(100_000, 2)]))
+    frame = store.load(tmp_path)
+    assert frame["cpu_reservation"].isna().tolist() == [True, True, True, False, False]
+    assert frame["cpu_reservation"].max() == 0.5
+    only = store.load(tmp_path, columns=["ts", "cpu_reservation"])
+    assert list(only.columns) == ["ts", "cpu_reservation"] and only["cpu_reservation"].notna().sum() == 2
+    assert store.read_table(day / "a-old.parquet").schema == store.SAMPLES_SCHEMA.remove_metadata()

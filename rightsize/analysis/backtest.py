@@ -110,7 +110,7 @@ def _limit_at(s: Series, column: str, at: int) -> float | None:
 def _dataset_current(s: Series, at: int) -> dict[str, Values]:
     return {
         "memory": Values(_limit_at(s, "mem_reservation", at), _limit_at(s, "mem_limit", at)),
-        "cpu": Values(None, _limit_at(s, "cpu_limit", at)),
+        "cpu": Values(_limit_at(s, "cpu_reservation", at), _limit_at(s, "cpu_limit", at)),
         "pids": Values(None, _limit_at(s, "pids_limit", at)),
     }
 

@@ -20,7 +20,7 @@ from rightsize.store import DatasetWarning
 
 LIMIT_COLUMNS = {
     "memory": ("mem_reservation", "mem_limit"),
-    "cpu": (None, "cpu_limit"),
+    "cpu": ("cpu_reservation", "cpu_limit"),
     "pids": (None, "pids_limit"),
 }
 
@@ -151,7 +151,7 @@ def histories(samples: pd.DataFrame, events: pd.DataFrame | None = None) -> Iter
     thr = _col(samples, "cpu_throttled")[order]
     thr = np.where((thr < 0) | (thr > 1), np.nan, thr)
     pids = clean(_col(samples, "pids")[order], "negative PID counts", counts)
-    limits = {c: _col(samples, c)[order] for c in ("mem_reservation", "mem_limit", "cpu_limit", "pids_limit")}
+    limits = {c: _col(samples, c)[order] for cols in LIMIT_COLUMNS.values() for c in cols if c}
     if "container_id" in samples.columns:
         cont = samples["container_id"].astype("string").fillna("").to_numpy(dtype=object)[order]
     else:

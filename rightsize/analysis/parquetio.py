@@ -104,7 +104,7 @@ def open_samples(f: Path) -> pq.ParquetFile | None:
         )
         return None
     names = (pf or pq.ParquetFile(f)).schema_arrow.names
-    missing = [c for c in store.SAMPLES_SCHEMA.names if c not in names]
+    missing = store.missing_columns(names)
     if missing or pf is None:
         raise RightsizeError(f"{f} is not a rightsize samples file: missing column {', '.join(missing)}")
     return pf
@@ -137,17 +137,30 @@ def open_batch(paths: list[Path]) -> Batch | None:
     try:
         dataset = ds.dataset([str(p) for p in paths], format=fmt)
         rows = 0
+        schemas = []
         for frag in dataset.get_fragments():
-            names = frag.physical_schema.names
-            missing = [c for c in store.SAMPLES_SCHEMA.names if c not in names]
+            schemas.append(frag.physical_schema)
+            missing = store.missing_columns(frag.physical_schema.names)
             if missing:
                 raise RightsizeError(
                     f"{frag.path} is not a rightsize samples file: missing column {', '.join(missing)}"
                 )
             rows += frag.metadata.num_rows
+        if any(s.names != schemas[0].names for s in schemas):
+            # files from before and after a column was added: the dataset takes the first file's
+            # columns unless told all of them (the older files then read that column as null)
+            dataset = ds.dataset([str(p) for p in paths], format=fmt, schema=pa.unify_schemas(schemas))
     except (OSError, pa.ArrowException):
         return None
     return Batch(paths, dataset, rows)
+
+
+def read_columns(src: pq.ParquetFile | Batch, rg: int, columns: list[str]) -> pa.Table:
+    """A row group's columns; those added to the schema after the file was written come back null."""
+    names = src.dataset.schema.names if isinstance(src, Batch) else src.schema_arrow.names
+    present = [c for c in columns if c in names]
+    table = src.read_row_group(rg, columns=present, use_threads=False)
+    return table if len(present) == len(columns) else store.fill_added(table, columns)
 
 
 def rows_of(item: Item) -> int:
@@ -165,7 +178,7 @@ def read_ahead(
 
     def read(item: Item) -> pa.Table:
         # this thread already runs beside the caller: Arrow's own pool only adds overhead here
-        return item[1].read_row_group(item[2], columns=columns(item), use_threads=False)
+        return read_columns(item[1], item[2], columns(item))
 
     def result(pending: tuple[Item, Future[pa.Table]]) -> tuple[Item, pa.Table]:
         try:

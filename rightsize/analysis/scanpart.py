@@ -45,7 +45,7 @@ BAD = {
     "pids": "negative PID counts",
     "peak": "negative memory peaks",
 }
-LIMITS = ["mem_reservation", "mem_limit", "cpu_limit", "pids_limit"]
+LIMITS = ["mem_reservation", "mem_limit", "cpu_reservation", "cpu_limit", "pids_limit"]
 COUNTERS = ("oom_kills", "restarts")
 VALUE_CACHE_BYTES = 96 * 2**20
 

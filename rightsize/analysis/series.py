@@ -30,6 +30,7 @@ VALUES = (
     "mem_limit",
     "mem_reservation",
     "cpu_limit",
+    "cpu_reservation",  # added in schema version 2: absent (NaN) in older files
     "pids_limit",
     "oom_kills",  # cumulative per container: OOM kill times where the events dataset has none
 )

@@ -24,7 +24,7 @@ MIB = float(2**20)
 # resource -> (usage column, kernel-peak column or None, limit column, reservation column, scale, axis title)
 SERIES: dict[Resource, tuple[str, str | None, str, str | None, float, str]] = {
     "memory": ("mem_working_set", "mem_peak", "mem_limit", "mem_reservation", MIB, "memory (MiB)"),
-    "cpu": ("cpu_cores", None, "cpu_limit", None, 1.0, "CPU (cores)"),
+    "cpu": ("cpu_cores", None, "cpu_limit", "cpu_reservation", 1.0, "CPU (cores)"),
     "pids": ("pids", None, "pids_limit", None, 1.0, "PIDs"),
 }
 COLUMNS = sorted(
