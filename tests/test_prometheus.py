@@ -128,9 +128,9 @@ def test_pulled_samples_are_what_was_backfilled(pulled: Any) -> None:
     assert set(df["workload"]) == {WEB, DB, WORKER}  # replicas share one workload; POD/"" dropped
     assert summary.containers == 4 and summary.workloads == 3 and summary.samples == len(df)
     assert set(summary.namespaces) == {"shop", "batch"} and set(summary.hosts) == {"node-a", "node-b"}
-    # one query per metric and namespace (13 x 2), never per container; 7 to discover what exists
+    # one query per metric and namespace (14 x 2), never per container; 7 to discover what exists
     # (probe, metric names, containers, 3 kube-state-metrics owner/node lookups, scrape interval)
-    assert summary.queries == 2 * 13 + 7 and summary.retries == 0
+    assert summary.queries == 2 * 14 + 7 and summary.retries == 0
     for p in cluster.pods:
         rows = df[df["container_id"] == f"{p.namespace}/{p.pod}/{p.container}"]
         ts = _secs(rows["ts"]).to_numpy()
@@ -147,6 +147,7 @@ def test_pulled_samples_are_what_was_backfilled(pulled: Any) -> None:
         assert set(rows["mem_limit"].dropna()) == ({p.mem_limit} if p.mem_limit else set())
         assert set(rows["mem_reservation"].dropna()) == ({p.mem_request} if p.mem_request else set())
         assert set(rows["cpu_limit"].dropna()) == ({p.cpu_limit} if p.cpu_limit else set())
+        assert set(rows["cpu_reservation"].dropna()) == ({p.cpu_request} if p.cpu_request else set())
         assert set(rows["pids_limit"].dropna()) == ({p.threads_max} if p.threads_max else set())
         if p.cpu_limit:
             np.testing.assert_allclose(rows["cpu_throttled"].dropna(), 0.1, rtol=1e-5)
@@ -188,7 +189,7 @@ def test_chunked_pull_is_identical_and_finer_steps_stay_under_the_limit(
     cluster, out, summary = pulled
     _, server = prom_cluster
     small = pull(server.url, tmp_path / "small", 3 * 86400, 60, quiet=True, now=cluster.end, chunk_points=500)
-    assert small.queries > summary.queries + 13 * 2 * 7  # 2 namespaces x >8 chunks x 13 metrics
+    assert small.queries > summary.queries + 14 * 2 * 7  # 2 namespaces x >8 chunks x 14 metrics
     cols = ["ts", "container_id", "mem_working_set", "cpu_cores", "oom_kills", "restarts", "mem_limit"]
     a = store.load(out, columns=cols).sort_values(["container_id", "ts"], ignore_index=True)
     b = store.load(tmp_path / "small", columns=cols).sort_values(["container_id", "ts"], ignore_index=True)
@@ -241,7 +242,8 @@ def test_recommendation_matches_the_backfilled_series(pulled: Any) -> None:
         [(p.cpu_rate(ts) + p.cpu_rate(ts - 60) + p.cpu_rate(ts - 120))[3:] / 3 for p in web]
     )
     assert cpu.observed.p95 == pytest.approx(np.percentile(cores, 95), rel=0.02)
-    assert cpu.current.limit == 1.0
+    assert cpu.current.limit == 1.0 and cpu.current.reservation == 0.25
+    assert recs[(DB, "cpu")].current.reservation is None  # kube-state-metrics exports no CPU request for it
     assert recs[(DB, "memory")].oom_kills == 1
 
 

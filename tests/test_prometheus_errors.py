@@ -161,7 +161,7 @@ def test_queries_too_big_for_the_server_are_split_else_explained(
         return
     assert code == 0, err
     queries = int(re.search(r"(\d+) queries", out).group(1))  # type: ignore[union-attr]
-    assert queries > 2 * 13 + 7  # halves of halves of the refused ranges
+    assert queries > 2 * 14 + 7  # halves of halves of the refused ranges
     df = store.load(tmp_path)
     web = next(p for p in cluster.pods if p.pod.startswith("web-"))
     rows = df[df["container_id"] == f"shop/{web.pod}/nginx"]

@@ -76,6 +76,7 @@ SPECS: tuple[MetricSpec, ...] = (
     _ksm("mem_limit", "kube_pod_container_resource_limits", 'resource="memory"', "current limits"),
     _ksm("mem_reservation", "kube_pod_container_resource_requests", 'resource="memory"', "current requests"),
     _ksm("cpu_limit", "kube_pod_container_resource_limits", 'resource="cpu"', "current limits"),
+    _ksm("cpu_reservation", "kube_pod_container_resource_requests", 'resource="cpu"', "current requests"),
     _ksm("restarts", "kube_pod_container_status_restarts_total", 'container!=""', "restarts"),
     _ksm("oom_reason", "kube_pod_container_status_last_terminated_reason", 'reason="OOMKilled"',
          "OOM kills that restarted a container"),
