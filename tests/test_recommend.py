@@ -312,3 +312,28 @@ def test_file_lacking_an_original_column_is_still_an_error(tmp_path: Path) -> No
         recommend(tmp_path / "d")
     with pytest.raises(RightsizeError, match=r"a\.parquet .*missing column cpu_limit$"):
         store.load(tmp_path / "d")
+
+
+def test_profiles_carry_kernel_peak_percentiles_on_both_paths(dataset: Path, tmp_path: Path) -> None:
+    """p50/p90/p95/p99/max of mem_peak, exact (as numpy's quantile), from the streaming scan and from
+    in-memory histories alike; none where the kernel offered no peaks."""
+    from rightsize.analysis.history import histories
+    from rightsize.analysis.profile import OBSERVED_QS, Dist, profile_of
+    from rightsize.analysis.scan import scan_profiles
+
+    frame = store.load(dataset)
+    scanned = {p.workload: p for p in scan_profiles(dataset)}
+    hists = list(histories(frame, store.load_events(dataset)))
+    assert len(hists) == len(scanned) == 10
+    for h in hists:
+        p = profile_of(h)
+        peaks = frame.loc[frame["workload"] == h.workload, "mem_peak"].dropna().to_numpy()
+        assert p.mem_peaks.n == len(peaks) > 8000
+        got = [p.mem_peaks.at(q) for q in OBSERVED_QS]
+        np.testing.assert_array_equal(got, np.quantile(peaks, OBSERVED_QS))
+        assert p.mem_peak_max == peaks.max() and p.mem_peaks.observed().p99 == p.mem_peaks.at(0.99)
+        assert scanned[h.workload].mem_peaks == p.mem_peaks
+    frame.loc[frame["workload"] == "sutazai/redis", "mem_peak"] = np.nan
+    store.append(tmp_path, store.to_table(frame))
+    redis = scan_profiles(tmp_path, workloads="sutazai/redis")[0]
+    assert redis.mem_peaks == Dist() and redis.mem_peak_max is None

@@ -78,7 +78,7 @@ class Profile:
     cpu: Dist
     pids: Dist
     daily_mem_peaks: Dist  # quantiles of the per-UTC-day maxima of the working set
-    mem_peak_max: float | None  # highest kernel-recorded peak, where offered
+    mem_peaks: Dist  # quantiles of the kernel-recorded peaks (mem_peak), where offered
     throttled_share: float | None  # mean fraction of CFS periods throttled (None: no CPU limit)
     current: dict[str, Values]
     oom_limits: tuple[float, ...] = ()
@@ -87,6 +87,11 @@ class Profile:
     @property
     def days(self) -> float:
         return self.history_seconds / 86400.0
+
+    @property
+    def mem_peak_max(self) -> float | None:
+        """The highest kernel-recorded peak (None where the kernel offered none)."""
+        return self.mem_peaks.max if self.mem_peaks.n else None
 
 
 def daily_peaks(ts: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -103,7 +108,6 @@ def daily_peaks(ts: np.ndarray, values: np.ndarray) -> np.ndarray:
 def profile_of(h: History, qs: Iterable[float] = OBSERVED_QS) -> Profile:
     qs = tuple(sorted(set(qs) | set(OBSERVED_QS)))
     thr = h.cpu_throttled[~np.isnan(h.cpu_throttled)]
-    peak_ok = h.mem_peak[~np.isnan(h.mem_peak)]
     return Profile(
         workload=h.workload,
         samples=len(h.ts),
@@ -112,7 +116,7 @@ def profile_of(h: History, qs: Iterable[float] = OBSERVED_QS) -> Profile:
         cpu=dist_of(h.cpu, qs),
         pids=dist_of(h.pids, qs),
         daily_mem_peaks=dist_of(daily_peaks(h.ts, h.mem), qs),
-        mem_peak_max=float(peak_ok.max()) if len(peak_ok) else None,
+        mem_peaks=dist_of(h.mem_peak, qs),
         throttled_share=float(thr.mean()) if len(thr) else None,
         current=h.current,
         oom_limits=h.oom_limits,

@@ -94,7 +94,6 @@ class Merged:
     tables: dict[str, np.ndarray]
     peaks: np.ndarray
     thr: np.ndarray
-    peak_max: np.ndarray
     changes: pd.DataFrame | None
 
 
@@ -103,7 +102,7 @@ def merge(found: list[Found]) -> Merged:
         f = found[0]
         tables, f.tables = f.tables, {}
         return Merged(list(f.names), [np.arange(len(f.names))], f.n, f.ts_min, f.ts_max, tables,
-                      f.peaks, f.thr, f.peak_max, f.changes)  # fmt: skip
+                      f.peaks, f.thr, f.changes)  # fmt: skip
     index: dict[str, int] = {}
     for f in found:
         for name in f.names:
@@ -115,7 +114,7 @@ def merge(found: list[Found]) -> Merged:
     m = Merged(
         list(index), maps, np.zeros(g, np.int64), np.full(g, np.iinfo(np.int64).max),
         np.full(g, np.iinfo(np.int64).min), {k: np.zeros((g, b.n), np.int32) for k, b in BINNINGS.items()},
-        np.full((g, days), -np.inf), np.zeros((g, 2)), np.full(g, -np.inf), None,
+        np.full((g, days), -np.inf), np.zeros((g, 2)), None,
     )  # fmt: skip
     changes = []
     for f, mp in zip(found, maps, strict=True):
@@ -127,7 +126,6 @@ def merge(found: list[Found]) -> Merged:
         cols = slice(f.day0 - d0, f.day0 - d0 + f.peaks.shape[1])
         m.peaks[mp, cols] = np.maximum(m.peaks[mp, cols], f.peaks)
         m.thr[mp] += f.thr
-        m.peak_max[mp] = np.maximum(m.peak_max[mp], f.peak_max)
         if f.changes is not None:
             changes.append(f.changes.assign(code=mp[f.changes["code"].to_numpy()]))
         f.tables = {}  # merged: let them go
@@ -243,7 +241,7 @@ def scan_profiles(
                 cpu=dist("cpu"),
                 pids=dist("pids"),
                 daily_mem_peaks=dist_of(m.peaks[code][np.isfinite(m.peaks[code])], qs),
-                mem_peak_max=float(m.peak_max[code]) if np.isfinite(m.peak_max[code]) else None,
+                mem_peaks=dist("peak"),
                 throttled_share=float(m.thr[code, 0] / thr_n) if thr_n else None,
                 current=current[code],
                 oom_limits=ooms[code],

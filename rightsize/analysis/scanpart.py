@@ -37,8 +37,9 @@ from rightsize.errors import RightsizeError
 
 PASS1 = ["ts", "workload", "mem_working_set", "cpu_cores", "pids", "cpu_throttled", "mem_peak",
          "oom_kills", "restarts"]  # fmt: skip
-METRICS = {"mem": "mem_working_set", "cpu": "cpu_cores", "pids": "pids"}
-BINNINGS = {"mem": Binning(16, 42), "cpu": Binning(-16, 10), "pids": Binning(0, 20, integer=True)}
+METRICS = {"mem": "mem_working_set", "cpu": "cpu_cores", "pids": "pids", "peak": "mem_peak"}
+BINNINGS = {"mem": Binning(16, 42), "cpu": Binning(-16, 10), "pids": Binning(0, 20, integer=True),
+            "peak": Binning(16, 42)}  # fmt: skip
 BAD = {
     "mem": "negative memory values",
     "cpu": "negative CPU values (counter reset after a restart?)",
@@ -75,7 +76,6 @@ class Part:
     counters: dict[str, Counter] = field(default_factory=dict)
     peaks: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     thr: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
-    peak_max: np.ndarray = field(default_factory=lambda: np.zeros(0))
     bad: dict[str, int] = field(default_factory=dict)
     changes: list[tuple[np.ndarray, ...]] = field(default_factory=list)  # code, container, ts, ...
     # per row group, for pass 2: dictionary index per row (uint8 mostly: 1 byte a row) and the
@@ -114,7 +114,6 @@ class Part:
         self.ts_min = _grow(self.ts_min, cap, np.iinfo(np.int64).max)
         self.ts_max = _grow(self.ts_max, cap, np.iinfo(np.int64).min)
         self.latest_at = _grow(self.latest_at, cap, -1)
-        self.peak_max = _grow(self.peak_max, cap, -np.inf)
         for m in METRICS:
             self.counters[m].grow(cap)
         peaks = np.full((cap, self.days), -np.inf)
@@ -181,7 +180,8 @@ def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa
         lims = {k: f64(tb[k])[keep] for k in LIMITS}
         for i in np.flatnonzero(newer[c] & (ts == rg_max[c])):
             s.early_latest[int(c[i])] = (flat, int(ts[i]), {k: float(lims[k][i]) for k in LIMITS})
-    cache = s.value_bytes + 8 * 6 * len(c) <= VALUE_CACHE_BYTES
+    row_bytes = 16 * len(METRICS)  # an int64 code and a float64 value per metric
+    cache = s.value_bytes + row_bytes * len(c) <= VALUE_CACHE_BYTES
     kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for m, col in METRICS.items():
         v = s.clean(f64(tb[col])[keep], m)
@@ -197,7 +197,7 @@ def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa
             day -= s.day0
             np.maximum.at(s.peaks.reshape(-1), cm * s.days + day, vm)
     if cache:
-        s.values[flat], s.value_bytes = kept, s.value_bytes + 8 * 6 * len(c)
+        s.values[flat], s.value_bytes = kept, s.value_bytes + row_bytes * len(c)
         s.value_flats.add(flat)
     if not all_null(tb["cpu_throttled"]):
         thr = tb["cpu_throttled"].to_numpy()[keep]  # float32, NaN for nulls
@@ -206,10 +206,6 @@ def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa
         k = len(lut)
         s.thr[lut[real], 0] += np.bincount(local, weights=np.where(ok, thr, 0), minlength=k)[real]
         s.thr[lut[real], 1] += np.bincount(local, weights=ok, minlength=k)[real]
-    if not all_null(tb["mem_peak"]):
-        peak = s.clean(f64(tb["mem_peak"])[keep], "peak")
-        ok = ~np.isnan(peak)
-        np.maximum.at(s.peak_max, c[ok], peak[ok])
     if "container_id" not in tb.column_names:  # the statistics said: no counter above 0
         return
     if not (any_positive(tb["oom_kills"]) or any_positive(tb["restarts"])):
@@ -244,7 +240,6 @@ class Found:
     tables: dict[str, np.ndarray]
     peaks: np.ndarray
     thr: np.ndarray
-    peak_max: np.ndarray
     bad: dict[str, int]
     changes: pd.DataFrame | None
     files: int  # readable files
@@ -326,7 +321,7 @@ def pass1(p: Part, files: list[Path], start: int | None) -> Found:
             {k: np.concatenate([part[i] for part in p.changes]) for i, k in enumerate(cols)}
         )
     return Found(p.names, p.n[:w], p.ts_min[:w], p.ts_max[:w], tables, p.peaks[:w], p.thr[:w],
-                 p.peak_max[:w], p.bad, changes, len(p.good), p.day0)  # fmt: skip
+                 p.bad, changes, len(p.good), p.day0)  # fmt: skip
 
 
 def pass2(p: Part, wanted: dict[str, np.ndarray]) -> Kept:
