@@ -3,8 +3,9 @@
 Two passes over the row groups (see exact.py and scanpart.py). Pass 1 reads the workload codes,
 timestamps, usage and counters, and keeps per-workload counts per value bin, daily memory peaks,
 throttling sums, the rows where OOM/restart counters change, and where each workload's latest
-row is. Pass 2 re-reads only memory, CPU and PIDs (the workload codes are cached from pass 1) and
-keeps the values in the bins that hold the wanted ranks, plus the limits of each latest row.
+row is. Pass 2 re-reads only memory, kernel peaks, CPU and PIDs (the workload codes are cached
+from pass 1) and keeps the values in the bins that hold the wanted ranks, plus the limits of each
+latest row.
 Memory: O(workloads x bins) + a row group or two + the kept values; never the whole dataset.
 
 With ``RIGHTSIZE_SCAN_PROCESSES=2`` (large datasets, two or more cores) the later half of the
