@@ -332,4 +332,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except (BrokenPipeError, KeyboardInterrupt):
         sys.exit(130)
+    except OSError as exc:  # a file or folder the OS refused that no check foresaw: still one line
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"rightsize: error:{where} {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

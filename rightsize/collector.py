@@ -295,7 +295,10 @@ class _Run:
         try:
             self._add(self._list())
             self._warm_up()
-            self.out.mkdir(parents=True, exist_ok=True)
+            try:
+                self.out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # e.g. under /proc: access() said yes, the kernel says no
+                raise RightsizeError(f"output {self.out} is not writable: {exc.strerror}") from None
             start = last_flush = last_list = time.monotonic()
             relist: Future[list[str]] | None = None
             end = start + self.total

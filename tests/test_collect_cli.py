@@ -65,6 +65,16 @@ def test_unwritable_output_is_rejected_before_sampling(
     assert code == 2 and "not a folder" in err
 
 
+@pytest.mark.docker
+def test_output_the_kernel_refuses_is_one_line(
+    docker_client: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # access() allows root to write under /proc; only mkdir fails, after the engine was reached
+    code, err = run_main(["collect", "--out", "/proc/rightsize-data", "--duration", "5s", "-q"], capsys)
+    assert code == 2 and err.startswith("rightsize: error: ") and "not writable" in err
+    assert err.count("\n") == 1
+
+
 def test_cgroup_source_without_cgroup_filesystem(tmp_path: Path) -> None:
     with pytest.raises(rightsize.RightsizeError, match="no cgroup filesystem visible"):
         rightsize.collect(tmp_path / "d", duration="5s", source="cgroup", cgroup_root=tmp_path)
