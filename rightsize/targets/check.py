@@ -180,24 +180,11 @@ def _row(
         return CheckRow(svc, res, shown, "no limit", True, "strategy recommends no limit; not checked")
     lo, hi = target * (1 - tol), target * (1 + tol)
     text = _rec_text(rec)
-    if current < lo:
-        return CheckRow(
-            svc,
-            res,
-            shown,
-            text,
-            False,
-            f"{(1 - current / target):.0%} below the recommendation (band {_fmt(res, lo)}..{_fmt(res, hi)})",
-        )
-    if current > hi:
-        return CheckRow(
-            svc,
-            res,
-            shown,
-            text,
-            False,
-            f"{(current / target - 1):.0%} above the recommendation (band {_fmt(res, lo)}..{_fmt(res, hi)})",
-        )
+    if not lo <= current <= hi:
+        side = "below" if current < lo else "above"
+        band = f"band {_fmt(res, lo)}..{_fmt(res, hi)}"
+        why = f"{abs(current / target - 1):.0%} {side} the recommendation ({band})"
+        return CheckRow(svc, res, shown, text, False, why)
     return CheckRow(svc, res, shown, text, True, "within the band")
 
 
