@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from backtest_data import DAY_MS, MiB, flat, leak, oom, weekly_spike
 from backtest_data import STEP_MS as STEP
+from cli_helpers import run_cli
 
 from rightsize import store
 from rightsize.analysis.backtest import _run_strategy, backtest, parse_overrides, windows
@@ -17,15 +18,6 @@ from rightsize.analysis.estimators import round_memory
 from rightsize.analysis.scoring import FIELDS, score_window, summarize
 from rightsize.analysis.series import load_series
 from rightsize.analysis.strategies import get_strategy
-from rightsize.cli import main
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
-
 
 # ------------------------------------------------------------------------------ windows and scoring
 

@@ -11,19 +11,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cli_helpers import run_cli
 
 from rightsize import store
 from rightsize.analysis.recommend import SampleDataWarning, recommend, sample_path
-from rightsize.cli import main
 from rightsize.errors import RightsizeError
 from rightsize.units import GiB
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import run_cli
 
-from rightsize.cli import main
 from rightsize.models import Observed, Recommendation, Values
 from rightsize.report import charts
 from rightsize.report.downsample import histogram, minmax_envelope, step_points
@@ -250,13 +250,6 @@ def test_write_atomic_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------- the command
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 @pytest.mark.parametrize(
