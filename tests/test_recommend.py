@@ -175,6 +175,7 @@ def test_cli_nan_negative_and_counter_resets_warn_and_still_recommend(
         (["--set", "nope=1"], "unknown setting 'nope'"),
         (["--set", "mem_margin=-1"], "out of range"),
         (["--since", "yesterday-ish"], "--since 'yesterday-ish'"),
+        (["--since", "2099-01-01"], "--since '2099-01-01': no samples after it"),
         (["--compose", "/nonexistent/compose.yml"], "compose file not found"),
     ],
 )

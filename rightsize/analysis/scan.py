@@ -183,6 +183,9 @@ def scan_profiles(
     else:
         lo_ts, hi_ts, rows = ts_bounds(files)
         start = since_start(since, hi_ts)
+        if start is not None and start > hi_ts:  # a date after the data: nothing to scan
+            last = pd.Timestamp(hi_ts, unit="ms", tz="UTC").isoformat()
+            raise RightsizeError(f"--since {since!r}: no samples after it (the data ends at {last})")
         first = max(lo_ts, start) if start is not None else lo_ts
         days = (first // DAY_MS, int(hi_ts // DAY_MS - first // DAY_MS) + 1)
     halves = split(files, rows, parallel)
