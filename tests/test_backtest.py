@@ -237,6 +237,18 @@ def test_cli_bad_input_is_one_line_and_exit_2(
     assert err.startswith("rightsize: error: ") and message in err and err.count("\n") == 1
 
 
+def test_cli_no_window_hint_is_one_that_can_work(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    store.append(tmp_path, store.to_table(flat()), "samples", "test")
+    # windows fit the 29 days, but 30 minutes of training is below every strategy's min_history
+    code, out, err = run_cli(["backtest", "--data", str(tmp_path), "--train", "30m"], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "fits the history" in err and "min_history" in err and "try shorter windows" not in err
+    one = tmp_path / "one"
+    store.append(one, store.to_table(flat(days=29).head(1)), "samples", "test")
+    code, out, err = run_cli(["backtest", "--data", str(one)], capsys)
+    assert code == 2 and "no workload has history over time" in err and "--train 0s" not in err
+
+
 def test_cli_missing_dataset(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
     code, _, err = run_cli(["backtest", "--data", str(tmp_path / "none")], capsys)
     assert code == 2 and "does not exist" in err

@@ -218,6 +218,25 @@ def _duration_ms(value: str | float, what: str) -> int:
     return ms
 
 
+def _no_window(series: Sequence[Series], train_ms: int, test_ms: int) -> str:
+    """Why nothing was scored, with a hint that can work (never "shorter" windows that fit already)."""
+    longest = max((int(s.ts[-1] - s.ts[0]) for s in series if len(s.ts)), default=0) / 1000
+    span = format_duration((train_ms + test_ms) / 1000)
+    if longest < 2:  # below 1 s: no windows of whole seconds can fit
+        return f"no window to score: no workload has history over time (longest {format_duration(longest)})"
+    if train_ms + test_ms > longest * 1000:
+        return (
+            f"no window to score: train + test ({span}) is longer than every workload's history "
+            f"(longest {format_duration(longest)}); try shorter windows, e.g. "
+            f"--train {format_duration(longest / 2)} --test {format_duration(longest / 4)}"
+        )
+    return (
+        f"no window to score: train + test ({span}) fits the history (longest "
+        f"{format_duration(longest)}), but no training window has enough samples for the strategies "
+        "(their min_samples/min_history settings; lower them with --set, or use a longer --train)"
+    )
+
+
 def backtest(
     data: str | os.PathLike[str] | pd.DataFrame | None = None,
     *,
@@ -277,13 +296,7 @@ def backtest(
             scores[n] = summarize(np.array(rows))
         ws.append(WorkloadScore(s.workload, scores))
     if not any(per.values()):
-        longest = max((int(s.ts[-1] - s.ts[0]) for s in series if len(s.ts)), default=0) / 1000
-        raise RightsizeError(
-            f"no window to score: train + test ({format_duration((train_ms + test_ms) / 1000)}) is longer "
-            f"than every workload's history (longest {format_duration(longest)}, or too few samples "
-            f"to fit); try shorter windows, e.g. --train {format_duration(longest / 2)} "
-            f"--test {format_duration(longest / 4)}"
-        )
+        raise RightsizeError(_no_window(series, train_ms, test_ms))
     return BacktestResult(
         train_ms / 1000, test_ms / 1000, every_ms / 1000,
         {n: summarize(np.array(per[n])) for n in names},
