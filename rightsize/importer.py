@@ -7,6 +7,7 @@ written in a few large appends, so a 12 M row trace never sits in memory whole.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -58,6 +59,8 @@ def _source(value: str, columns: list[str]) -> tuple[str, float]:
     num = float(m.group("num"))
     if num == 0:
         raise RightsizeError(f"--map {value!r}: cannot scale by zero")
+    if not math.isfinite(num):  # 1e400 parses as inf: every value would be written as null
+        raise RightsizeError(f"--map {value!r}: cannot scale by {num}")
     return m.group("col"), num if m.group("op") == "*" else 1.0 / num
 
 

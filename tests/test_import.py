@@ -112,6 +112,8 @@ def test_csv_with_epoch_seconds_and_iso_times(tmp_path: Path) -> None:
         ("workload=container_id,ts=container_id,cpu_cores=cpu", [], "not a timestamp"),
         ("workload=container_id,ts=ts*1000,cpu_cores=cpu", [], "only numeric columns can be scaled"),
         ("workload=container_id,ts=ts,cpu_cores=cpu/0", [], "cannot scale by zero"),
+        ("workload=container_id,ts=ts,cpu_cores=cpu*1e400", [], "cannot scale by inf"),
+        ("workload=container_id,ts=ts,cpu_cores=cpu/1e-400", [], "cannot scale by zero"),
     ],
 )
 def test_bad_mappings_are_one_line_and_exit_2(
