@@ -248,12 +248,12 @@ def apply(
         from rightsize.targets.helm import parse_map, patch_helm
 
         results = [patch_helm(helm, recs, mapping=parse_map(map_), dry_run=dry_run, backup=backup,
-                              only=_split(only))]
+                              only=_split(only), min_confidence=min_confidence)]
     else:
         from rightsize.targets.live import apply_live
 
         results = [apply_live(recs, project=project, docker_host=docker_host, dry_run=dry_run,
-                              only=_split(only))]
+                              only=_split(only), min_confidence=min_confidence)]
     if fmt == "json":
         typer.echo(to_json(results, dry_run=dry_run))
         return

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_cli
 from ruamel.yaml import YAML
 from writer_recs import M, k8s_recs, rec
 
@@ -148,3 +149,19 @@ def test_similar_name_and_missing_resources_are_placed_and_said_so(tmp_path: Pat
     assert notes["frontend.resources.limits.cpu"] == "added resources under frontend"
     data = YAML(typ="safe").load(path.read_text())
     assert data["frontend"]["resources"] == {"limits": {"cpu": "500m"}, "requests": {"cpu": "250m"}}
+
+
+def test_min_confidence_applies_to_helm_and_is_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = values(tmp_path)
+    before = sha(path)
+    result = patch_helm(path, k8s_recs(), min_confidence=0.95)  # k8s_recs are all at confidence 0.9
+    assert not result.changes and not result.written and sha(path) == before
+    assert any(s.reason == "low confidence 0.90 < 0.95" for s in result.skipped)
+    for bad in ("2", "-1", "nan"):
+        code, out, err = run_cli(["apply", "--helm", str(path), "--min-confidence", bad], capsys)
+        assert code == 2 and out == "" and sha(path) == before
+        assert [ln for ln in err.splitlines() if "error" in ln] == [
+            f"rightsize: error: --min-confidence {float(bad)}: expected a number from 0 to 1"
+        ]

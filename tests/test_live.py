@@ -196,3 +196,8 @@ def test_an_engine_refusal_is_reported_and_other_containers_still_update(run_con
     good.reload()
     assert bad.attrs["HostConfig"]["NanoCpus"] == 500_000_000
     assert good.attrs["HostConfig"]["Memory"] == 96 * M
+
+
+def test_min_confidence_out_of_range_fails_before_the_engine() -> None:
+    with pytest.raises(RightsizeError, match=r"--min-confidence 1\.5"):
+        apply_live([], docker_host="unix:///nonexistent/docker.sock", min_confidence=1.5)

@@ -20,7 +20,15 @@ from ruamel.yaml.comments import CommentedMap
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Change, PatchResult, Recommendation, Skipped
 from rightsize.targets import edit
-from rightsize.targets.composefile import Stack, load_compose, parse_only, select, service_node
+from rightsize.targets.composefile import (
+    Stack,
+    check_min_confidence,
+    load_compose,
+    low_confidence,
+    parse_only,
+    select,
+    service_node,
+)
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.values import (
@@ -85,6 +93,7 @@ def patch_compose(
     min_confidence: float = 0.0,
 ) -> list[PatchResult]:
     """Patch compose files in place (or only diff them); one PatchResult per file."""
+    check_min_confidence(min_confidence)
     paths = [Path(f) for f in files]
     files_ = load_compose(paths)
     if not dry_run:
@@ -182,10 +191,9 @@ def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan
             docs, home, rec.workload, rec.resource, "no recommendation: " + ("; ".join(rec.reasons) or "-")
         )
         return
-    if rec.confidence < min_conf:
-        plan.skip(
-            docs, home, rec.workload, rec.resource, f"low confidence {rec.confidence:.2f} < {min_conf:.2f}"
-        )
+    low = low_confidence(rec, min_conf)
+    if low:
+        plan.skip(docs, home, rec.workload, rec.resource, low)
         return
     has_legacy = any(_exists(docs, svc, (k,)) for k in LEGACY_KEYS)
     legacy_style = has_legacy and not _exists(docs, svc, ("deploy", "resources"))

@@ -9,7 +9,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 
 from rightsize.errors import RightsizeError
-from rightsize.models import RESOURCES
+from rightsize.models import RESOURCES, Recommendation
 from rightsize.targets.yaml import Doc, read
 
 
@@ -66,6 +66,20 @@ def parse_only(only: Iterable[str] | None) -> tuple[str, ...]:
     if bad:
         raise RightsizeError(f"unknown resource {', '.join(bad)} (choose from memory, cpu, pids)")
     return picked
+
+
+def check_min_confidence(value: float) -> float:
+    """``--min-confidence`` is a confidence, 0..1: 2 or -1 would silently skip all or nothing."""
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise RightsizeError(f"--min-confidence {value}: expected a number from 0 to 1")
+    return value
+
+
+def low_confidence(rec: Recommendation, min_confidence: float) -> str | None:
+    """The reason to skip ``rec`` when it is below ``min_confidence``; None to keep it."""
+    if rec.ok and rec.confidence < min_confidence:
+        return f"low confidence {rec.confidence:.2f} < {min_confidence:.2f}"
+    return None
 
 
 class Stack(list[Doc]):

@@ -17,7 +17,7 @@ from ruamel.yaml.comments import CommentedMap
 from rightsize.errors import RightsizeError
 from rightsize.models import Change, PatchResult, Recommendation, Skipped
 from rightsize.targets import edit
-from rightsize.targets.composefile import parse_only
+from rightsize.targets.composefile import check_min_confidence, low_confidence, parse_only
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.values import format_value, lookup, parse_value, same, wanted
@@ -111,8 +111,10 @@ def patch_helm(
     dry_run: bool = False,
     backup: bool = False,
     only: Iterable[str] | None = None,
+    min_confidence: float = 0.0,
 ) -> PatchResult:
     """Patch one values file in place (or only diff it)."""
+    check_min_confidence(min_confidence)
     path = Path(file)
     doc = load_values(path)
     if not dry_run:
@@ -148,6 +150,10 @@ def patch_helm(
             continue
         used[where] = wl
         for rec in (r for r in recs if r.workload == wl and r.resource in resources):
+            low = low_confidence(rec, min_confidence)
+            if low:
+                skipped.append(Skipped(doc.source, wl, rec.resource, low))
+                continue
             _plan_rec(doc, where, rec, assigns, meta, skipped)
     edits, outcomes = edit.plan(doc, data, assigns, (), edit.shared_nodes(data))
     changes = []

@@ -61,11 +61,13 @@ def apply_live(
     docker_host: str | None = None,
     dry_run: bool = False,
     only: Sequence[str] | None = None,
+    min_confidence: float = 0.0,
 ) -> PatchResult:
     """Update running containers whose workload has a recommendation (only ``project``'s, if given)."""
-    from rightsize.targets.composefile import parse_only
+    from rightsize.targets.composefile import check_min_confidence, low_confidence, parse_only
 
     resources = parse_only(only)
+    check_min_confidence(min_confidence)
     client = _client(docker_host)
     target = docker_host or "docker"
     try:
@@ -86,6 +88,9 @@ def apply_live(
         for c in containers:
             wl = workload_of(c)
             mine = [r for r in by_wl.get(wl, []) if r.resource in resources]
+            lows = [(r, why) for r in mine if (why := low_confidence(r, min_confidence))]
+            skipped.extend(Skipped(c.name, wl, r.resource, why) for r, why in lows)
+            mine = [r for r in mine if not low_confidence(r, min_confidence)]
             if mine:
                 ch, sk = _update(client, c, wl, mine, dry_run)
                 changes.extend(ch)
