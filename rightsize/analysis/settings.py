@@ -58,6 +58,12 @@ def parse_value(kind: str, text: str) -> float:
     return float(text)
 
 
+# sanity ceilings for --set values (far above any real setting: 1 EiB, ~31 years, a million)
+_OVERRIDE_CAP: dict[str, float] = {
+    "bytes": 2.0**60, "duration": 1e9, "number": 1e6, "fraction": 1e6, "cores": 1e6, "count": 1e6,
+}  # fmt: skip
+
+
 def with_overrides(settings: S, overrides: Mapping[str, str] | None) -> S:
     """A copy of ``settings`` with ``{"name": "text"}`` overrides parsed and validated."""
     if not overrides:
@@ -71,8 +77,12 @@ def with_overrides(settings: S, overrides: Mapping[str, str] | None) -> S:
         kind = fields[name].metadata["kind"]
         try:
             value = parse_value(kind, str(text))
-        except (ValueError, RightsizeError):
+        except (ValueError, OverflowError, RightsizeError):
             raise RightsizeError(f"setting {name}: cannot read {text!r} as a {kind}") from None
+        # inf or 1e308 passes a ">= 0" range but overflows (or never ends) in the estimators
+        cap = _OVERRIDE_CAP[kind]
+        if not math.isfinite(value) or abs(value) > cap:
+            raise RightsizeError(f"setting {name}={text!r} out of range: expected at most {cap:g}")
         changes[name] = int(value) if kind == "count" and value == int(value) else value
     return dataclasses.replace(settings, **changes)
 
