@@ -33,6 +33,23 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+# What an option that was given empty should have held. An empty value usually is a script's unset
+# variable: it must not silently mean "the current folder" (Path("") is ".") or "no filter".
+_EXPECTED = {
+    "FILE": "a Parquet or CSV trace file",
+    "--data": "a dataset folder (leave --data out for the bundled sample)",
+    "--compose": "a compose file",
+    "--helm": "a Helm values file",
+}
+
+
+def not_empty(option: str, value: str | list[str] | None, expected: str | None = None) -> None:
+    """Exit 2 with one line if ``value`` (or any item of a repeated option) is empty or blank."""
+    values = value if isinstance(value, list) else [] if value is None else [value]
+    if any(not v.strip() for v in values):
+        raise fail(f"{option} is empty: expected {expected or _EXPECTED[option]}")
+
+
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, *args: Any, **kw: Any) -> None:
     print(f"rightsize: warning: {message}", file=sys.stderr)
 
@@ -70,6 +87,8 @@ def collect(
 ) -> None:
     """Sample every running container (or the filtered ones) into a Parquet dataset."""
     from pathlib import Path
+
+    not_empty("--out", out, "a dataset folder")
 
     if source == "prometheus":
         from rightsize.units import parse_duration
@@ -125,6 +144,8 @@ def recommend(
     settings: bool = typer.Option(False, "--settings", help="Print the strategy's settings, and exit."),
 ) -> None:
     """Recommend memory, CPU and PID reservations/limits from the percentiles of the history."""
+    not_empty("--data", data)
+    not_empty("--compose", compose)
     from rightsize.analysis.settings import parse_assignments
     from rightsize.analysis.strategies import get_strategy
     from rightsize.render import FORMATS, UNITS, render
@@ -163,6 +184,7 @@ def backtest(
     ),
 ) -> None:
     """Replay history: fit each strategy on a training window, score its limits on the next window."""
+    not_empty("--data", data)
     import json
 
     from rightsize.analysis.backtest import backtest as run_backtest
@@ -190,6 +212,8 @@ def import_(
     host: str = typer.Option("import", help="Value of the host column (and file name prefix)."),
 ) -> None:
     """Import an outside trace into the samples dataset through a column mapping."""
+    not_empty("FILE", file)
+    not_empty("--out", out, "a dataset folder")
     from rightsize.importer import import_trace, parse_mapping
 
     rows = import_trace(file, parse_mapping(map_), out, where=where, host=host)
@@ -230,6 +254,9 @@ def apply(
     fmt: str = typer.Option("text", "--format", help="text (diff + summary) or json."),
 ) -> None:
     """Write the recommendations into compose files or Helm values, or apply them to running containers."""
+    not_empty("--compose", compose)
+    not_empty("--helm", helm)
+    not_empty("--data", data)
     if sum([bool(compose), helm is not None, live]) != 1:
         raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
     if fmt not in ("text", "json"):
@@ -275,6 +302,8 @@ def check(
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """CI gate: exit 1 when a limit is outside the recommended band or missing, or a checklist item fails."""
+    not_empty("--compose", compose)
+    not_empty("--data", data)
     if not compose:
         raise fail("give the compose file(s) to check: --compose FILE")
     if fmt not in ("table", "json"):
@@ -303,6 +332,8 @@ def report(
     buckets: int = typer.Option(500, help="Time buckets per chart (each keeps its min and max sample)."),
 ) -> None:
     """Write one self-contained HTML report: current vs recommended, usage over time, distributions."""
+    not_empty("--data", data)
+    not_empty("--out", out, "an HTML file, e.g. --out report.html")
     from rightsize.analysis.settings import parse_assignments
     from rightsize.report.html import report as write_report
 

@@ -99,6 +99,8 @@ def collect(
     if source not in SOURCES:
         raise RightsizeError(f"unknown source {source!r} (expected one of: {', '.join(SOURCES)}, prometheus)")
     engine_filters = engine.parse_filters(list(filters or ()), project)
+    if not str(out).strip():  # Path("") is "." : an unset variable would fill the current folder
+        raise RightsizeError("--out is empty: expected a dataset folder")
     out_path = Path(out)
     check_writable(out_path)
     root = Path(cgroup_root)

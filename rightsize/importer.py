@@ -78,6 +78,11 @@ def import_trace(
     where it is true are imported. A numeric source may be scaled (``mem_kb*1024``). Unmapped columns
     are null, except ``host`` (the ``host`` argument) and ``container_id``/``container`` (the workload).
     """
+    # Path("") is ".": an unset variable in a script must not read or fill the current folder
+    if not str(file).strip():
+        raise RightsizeError("FILE is empty: expected a Parquet or CSV trace file")
+    if not str(out).strip():
+        raise RightsizeError("--out is empty: expected a dataset folder")
     path = Path(file)
     if not path.is_file():
         raise RightsizeError(f"no trace file at {path}")

@@ -226,6 +226,7 @@ def test_cli_json_shape(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> No
         (["--set", "vpa.margin=1", "--strategies", "krr"], "not backtested"),
         (["--train", "30d"], "no window to score"),
         (["--workload", "nothing*"], "no workload matches"),
+        (["--data", ""], "--data is empty: expected a dataset folder"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(

@@ -164,6 +164,11 @@ def test_cli_check_apply_check_on_the_bundled_sample(tmp_path: Path, capsys: Any
         (["apply", "--helm", "{f}"], "[1, 2]\n", "not a Helm values file"),
         (["check", "-f", "{f}", "--tolerance", "wide"], "services:\n  a: {image: x}\n", "not a tolerance"),
         (["check", "-f", "{f}"], "services: [a, b]\n", "'services' is not a mapping"),
+        (["apply", "-f", "{f}", "-f", ""], "services:\n  a: {image: x}\n", "--compose is empty: expected"),
+        (["apply", "--helm", " "], "services: {}\n", "--helm is empty: expected a Helm values file"),
+        (["apply", "-f", "{f}", "--data", ""], "services: {}\n", "--data is empty: expected"),
+        (["check", "-f", ""], "services: {}\n", "--compose is empty: expected a compose file"),
+        (["check", "-f", "{f}", "--data", ""], "services: {}\n", "--data is empty: expected"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2_file_identical(

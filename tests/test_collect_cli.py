@@ -205,3 +205,23 @@ def test_cgroup_source_skips_containers_whose_cgroup_is_not_visible(sleeper: str
             quiet=True, cgroup_root=root,
         )
     assert summary.samples == 0 and summary.sources == {}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["collect", "--out", ""],
+        ["collect", "--out", "  "],
+        ["collect", "--source", "prometheus", "--url", "http://127.0.0.1:9", "--out", ""],
+    ],
+)
+def test_empty_out_is_one_line_and_writes_nothing_here(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a script passing an unset variable must not get the current folder as its dataset
+    monkeypatch.chdir(tmp_path)
+    code, err = run_main([*args, "--duration", "1s", "--interval", "1s", "-q"], capsys)
+    assert code == 2 and err == "rightsize: error: --out is empty: expected a dataset folder\n"
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(rightsize.RightsizeError, match="out is empty"):
+        rightsize.collect("", duration="1s")

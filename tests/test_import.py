@@ -12,6 +12,7 @@ import pytest
 from cli_helpers import run_cli
 
 from rightsize import importer, store
+from rightsize.errors import RightsizeError
 
 EXCERPT = Path(__file__).parent / "fixtures" / "backtest" / "bitbrains-rnd-excerpt.parquet"
 BITBRAINS_MAP = (
@@ -183,3 +184,26 @@ def test_imported_real_trace_backtests_end_to_end(tmp_path: Path, capsys: pytest
     assert current["mem_alloc_ratio"] == pytest.approx(limits / used, rel=1e-5)
     assert current["mem_overrun_share"] == 0.0
     assert {w["workload"] for w in doc["workloads"]} == set(src["vm"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["FILE", "--out", ""], "--out is empty: expected a dataset folder"),
+        (["FILE", "--out", " "], "--out is empty: expected a dataset folder"),
+        (["", "--out", "ds"], "FILE is empty: expected a Parquet or CSV trace file"),
+    ],
+)
+def test_empty_paths_are_one_line_and_write_nothing_here(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # an unset variable in a script must not import into (or from) the current folder
+    monkeypatch.chdir(tmp_path)
+    argv = ["import", *[str(EXCERPT) if a == "FILE" else a for a in args], "--map", BITBRAINS_MAP]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and out == "" and err == f"rightsize: error: {message}\n"
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RightsizeError, match="is empty"):
+        trace = EXCERPT if args[0] == "FILE" else ""
+        importer.import_trace(trace, importer.parse_mapping(BITBRAINS_MAP), args[2])

@@ -180,6 +180,8 @@ def test_cli_nan_negative_and_counter_resets_warn_and_still_recommend(
         (["--since", "yesterday-ish"], "--since 'yesterday-ish'"),
         (["--since", "2099-01-01"], "--since '2099-01-01': no samples after it"),
         (["--compose", "/nonexistent/compose.yml"], "compose file not found"),
+        (["--data", ""], "--data is empty: expected a dataset folder"),
+        (["--compose", ""], "--compose is empty: expected a compose file"),
     ],
 )
 def test_cli_bad_options_are_one_line_exit_2(

@@ -260,6 +260,8 @@ def test_write_atomic_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
         (["--set", "novalue"], "--set expects NAME=VALUE"),
         (["--buckets", "2"], "--buckets must be at least 10"),
         (["--out", "/tmp"], "cannot write /tmp: it is a folder"),
+        (["--out", ""], "--out is empty: expected an HTML file"),
+        (["--data", ""], "--data is empty: expected a dataset folder"),
     ],
 )
 def test_report_bad_input_is_one_line_exit_2(
