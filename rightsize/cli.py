@@ -40,6 +40,13 @@ _EXPECTED = {
     "--data": "a dataset folder (leave --data out for the bundled sample)",
     "--compose": "a compose file",
     "--helm": "a Helm values file",
+    "--workload": "a glob such as 'shop/*' (leave --workload out for every workload)",
+    "--since": "a duration such as 7d or a date such as 2026-11-01 (leave --since out for all the data)",
+    "--project": "a compose project name (leave --project out for every project)",
+    "--services": "compose service names a,b (leave --services out for every service)",
+    "--only": "resources among memory,cpu,pids (leave --only out for all three)",
+    "--strategies": "strategies such as default,krr (leave --strategies out for all)",
+    "--namespace": "a namespace (leave --namespace out for every namespace)",
 }
 
 
@@ -89,6 +96,8 @@ def collect(
     from pathlib import Path
 
     not_empty("--out", out, "a dataset folder")
+    not_empty("--project", project)
+    not_empty("--namespace", namespace)
 
     if source == "prometheus":
         from rightsize.units import parse_duration
@@ -146,6 +155,8 @@ def recommend(
     """Recommend memory, CPU and PID reservations/limits from the percentiles of the history."""
     not_empty("--data", data)
     not_empty("--compose", compose)
+    not_empty("--since", since)
+    not_empty("--workload", workload)
     from rightsize.analysis.settings import parse_assignments
     from rightsize.analysis.strategies import get_strategy
     from rightsize.render import FORMATS, UNITS, render
@@ -185,6 +196,8 @@ def backtest(
 ) -> None:
     """Replay history: fit each strategy on a training window, score its limits on the next window."""
     not_empty("--data", data)
+    not_empty("--workload", workload)
+    not_empty("--strategies", strategies)
     import json
 
     from rightsize.analysis.backtest import backtest as run_backtest
@@ -257,6 +270,9 @@ def apply(
     not_empty("--compose", compose)
     not_empty("--helm", helm)
     not_empty("--data", data)
+    filters = {"--since": since, "--services": services, "--only": only, "--project": project}
+    for option, value in filters.items():
+        not_empty(option, value)
     if sum([bool(compose), helm is not None, live]) != 1:
         raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
     if fmt not in ("text", "json"):
@@ -304,6 +320,8 @@ def check(
     """CI gate: exit 1 when a limit is outside the recommended band or missing, or a checklist item fails."""
     not_empty("--compose", compose)
     not_empty("--data", data)
+    for option, value in {"--since": since, "--services": services, "--project": project}.items():
+        not_empty(option, value)
     if not compose:
         raise fail("give the compose file(s) to check: --compose FILE")
     if fmt not in ("table", "json"):
@@ -334,6 +352,8 @@ def report(
     """Write one self-contained HTML report: current vs recommended, usage over time, distributions."""
     not_empty("--data", data)
     not_empty("--out", out, "an HTML file, e.g. --out report.html")
+    not_empty("--since", since)
+    not_empty("--workload", workload)
     from rightsize.analysis.settings import parse_assignments
     from rightsize.report.html import report as write_report
 

@@ -83,6 +83,8 @@ def import_trace(
         raise RightsizeError("FILE is empty: expected a Parquet or CSV trace file")
     if not str(out).strip():
         raise RightsizeError("--out is empty: expected a dataset folder")
+    if where is not None and not where.strip():  # not "no filter": that would import every row
+        raise RightsizeError("--where is empty: expected a boolean column of the trace")
     path = Path(file)
     if not path.is_file():
         raise RightsizeError(f"no trace file at {path}")

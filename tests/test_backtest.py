@@ -227,6 +227,8 @@ def test_cli_json_shape(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> No
         (["--train", "30d"], "no window to score"),
         (["--workload", "nothing*"], "no workload matches"),
         (["--data", ""], "--data is empty: expected a dataset folder"),
+        (["--workload", ""], "--workload is empty: expected a glob"),
+        (["--strategies", " "], "--strategies is empty: expected"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(

@@ -169,6 +169,12 @@ def test_cli_check_apply_check_on_the_bundled_sample(tmp_path: Path, capsys: Any
         (["apply", "-f", "{f}", "--data", ""], "services: {}\n", "--data is empty: expected"),
         (["check", "-f", ""], "services: {}\n", "--compose is empty: expected a compose file"),
         (["check", "-f", "{f}", "--data", ""], "services: {}\n", "--data is empty: expected"),
+        (["apply", "-f", "{f}", "--services", ""], "services:\n  a: {image: x}\n", "--services is empty"),
+        (["apply", "-f", "{f}", "--only", ""], "services:\n  a: {image: x}\n", "--only is empty"),
+        (["apply", "-f", "{f}", "--since", ""], "services:\n  a: {image: x}\n", "--since is empty"),
+        (["apply", "-f", "{f}", "--project", ""], "services:\n  a: {image: x}\n", "--project is empty"),
+        (["check", "-f", "{f}", "--services", " "], "services:\n  a: {image: x}\n", "--services is empty"),
+        (["check", "-f", "{f}", "--since", ""], "services:\n  a: {image: x}\n", "--since is empty"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2_file_identical(

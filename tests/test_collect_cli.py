@@ -41,6 +41,8 @@ def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
         (["--source", "kubelet"], "unknown source 'kubelet'"),
         (["--docker-host", "unix:///nonexistent/docker.sock"], "cannot reach unix:///nonexistent/docker.sock"),
         (["--source", "prometheus"], "--source prometheus needs --url"),
+        (["--project", ""], "--project is empty: expected a compose project name"),
+        (["--source", "prometheus", "--url", "http://127.0.0.1:9", "--namespace", ""], "--namespace is"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(

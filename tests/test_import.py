@@ -207,3 +207,14 @@ def test_empty_paths_are_one_line_and_write_nothing_here(
     with pytest.raises(RightsizeError, match="is empty"):
         trace = EXCERPT if args[0] == "FILE" else ""
         importer.import_trace(trace, importer.parse_mapping(BITBRAINS_MAP), args[2])
+
+
+@pytest.mark.parametrize("where", ["", " "])
+def test_empty_where_is_one_line_not_every_row(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o"
+    argv = ["import", str(EXCERPT), "--map", BITBRAINS_MAP, "--out", str(out), "--where", where]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and err == "rightsize: error: --where is empty: expected a boolean column of the trace\n"
+    assert not out.exists()

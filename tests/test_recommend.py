@@ -182,6 +182,9 @@ def test_cli_nan_negative_and_counter_resets_warn_and_still_recommend(
         (["--compose", "/nonexistent/compose.yml"], "compose file not found"),
         (["--data", ""], "--data is empty: expected a dataset folder"),
         (["--compose", ""], "--compose is empty: expected a compose file"),
+        (["--workload", ""], "--workload is empty: expected a glob"),
+        (["--since", ""], "--since is empty: expected a duration"),
+        (["--since", " "], "--since is empty: expected a duration"),
     ],
 )
 def test_cli_bad_options_are_one_line_exit_2(

@@ -262,6 +262,8 @@ def test_write_atomic_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
         (["--out", "/tmp"], "cannot write /tmp: it is a folder"),
         (["--out", ""], "--out is empty: expected an HTML file"),
         (["--data", ""], "--data is empty: expected a dataset folder"),
+        (["--workload", ""], "--workload is empty: expected a glob"),
+        (["--since", ""], "--since is empty: expected a duration"),
     ],
 )
 def test_report_bad_input_is_one_line_exit_2(
