@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,27 @@ def fmt_value(resource: str, value: float | None, units: Dialect) -> str:
     if resource == "cpu":
         return format_cpus(value, units)
     return str(round(value))
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control or line-break character written as its escape (``\\n``, ``\\x00``).
+
+    Workload names come from outside (container names, imported traces): a newline in one must not
+    start a new table row that reads like another workload.
+    """
+    return "".join(
+        repr(ch)[1:-1] if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text
+    )
+
+
+# a backslash would escape what follows it; | splits cells; * ` [ ] < would format, link or open
+# HTML. ("_" is left alone: GitHub does not emphasise inside words like my_db, and it is common.)
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\|*`[]<"})
+
+
+def md_text(text: str) -> str:
+    """``text`` for one Markdown table cell or inline span: one line, literal, no cell split."""
+    return one_line(text.translate(_MD_SPECIAL))
 
 
 def _pair(resource: str, v: Values | None, units: Dialect) -> str:
@@ -138,10 +160,10 @@ def _markdown(recs: Sequence[Recommendation], units: Dialect) -> str:
             if rec.recommended is None:
                 marks += [x for x in rec.reasons if x not in marks]
         cells.append("; ".join(marks))
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
         for r in rs.values():
             if r.recommended is not None:
-                notes.append(f"- **{wl}** {r.resource}: {_pair(r.resource, r.recommended, units)} "
+                notes.append(f"- **{md_text(wl)}** {r.resource}: {_pair(r.resource, r.recommended, units)} "
                              f"(reservation / limit) — {'; '.join(r.reasons)}")  # fmt: skip
     strategy = recs[0].strategy if recs else "-"
     return "\n".join(["**Optimized Resource Matrix** (limits; strategy `" + strategy + "`)", "", *lines, "",
@@ -164,7 +186,7 @@ def _table(recs: Sequence[Recommendation], units: Dialect) -> str:
         notes = flags(r) + ([r.reasons[0]] if r.recommended is None and r.reasons else [])
         style = "red" if r.oom_kills else ("yellow" if r.recommended is None else None)
         t.add_row(
-            r.workload if r.workload != last else "",
+            one_line(r.workload) if r.workload != last else "",
             r.resource,
             _pair(r.resource, r.current, units),
             _pair(r.resource, r.recommended, units),
@@ -175,5 +197,6 @@ def _table(recs: Sequence[Recommendation], units: Dialect) -> str:
         )
         last = r.workload
     buf = io.StringIO()
-    Console(file=buf, width=160, force_terminal=False, color_system=None).print(t)
+    # markup=False: a name like "[bold]x" is text to show, not a style to apply (or a MarkupError)
+    Console(file=buf, width=160, force_terminal=False, color_system=None, markup=False).print(t)
     return buf.getvalue()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import run_cli
 from ruamel.yaml import YAML
 
 from rightsize import store
@@ -105,3 +107,52 @@ def test_numbers_in_the_table_are_what_the_json_says(recs: list[Recommendation])
     gib = r.recommended.limit / 2**30
     assert float(np.round(gib)) == gib  # a whole number of GiB at this size
     assert f"/ {int(gib)}G" in render([r], "table")
+
+
+ODD_NAMES = ["shop/evil\nname|x", "shop/[bold]loud[/]", "shop/back\\slash*star*", "shop/plain"]
+
+
+@pytest.fixture(scope="module")
+def odd_dataset(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Four workloads whose names carry a newline, a pipe, rich markup and markdown specials."""
+    root = tmp_path_factory.mktemp("odd")
+    n = 400
+    ts = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(n) * 300, unit="s")
+    mem = pd.array(np.full(n, 100 * 2**20), dtype="Int64")
+    common = {"ts": ts, "host": "h", "container": "app", "mem_working_set": mem, "cpu_cores": 0.1, "pids": 5}
+    frames = [
+        pd.DataFrame({**common, "workload": name, "container_id": f"c{i}", "oom_kills": 0, "restarts": 0})
+        for i, name in enumerate(ODD_NAMES)
+    ]
+    store.append(root, store.to_table(pd.concat(frames)))
+    return str(root)
+
+
+def test_markdown_keeps_one_row_per_service_whatever_the_name(
+    odd_dataset: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(["recommend", "--data", odd_dataset, "--format", "markdown"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    table = lines[lines.index("|---|---|---|---|---|---|---|---|") + 1 :]
+    rows = table[: table.index("")]
+    assert len(rows) == len(ODD_NAMES)
+    # every row has exactly the 8 cells of the header: no raw pipe, no line break inside a name
+    assert all(len(re.split(r"(?<!\\)\|", row)) == 8 + 2 for row in rows)
+    assert "| shop/evil\\nname\\|x |" in out and "| shop/back\\\\slash\\*star\\* |" in out
+    notes = [line for line in lines if line.startswith("- **")]
+    assert len(notes) == 3 * len(ODD_NAMES)  # one note per resource, none split over two lines
+    assert "- **shop/evil\\nname\\|x** memory:" in out
+
+
+def test_table_and_csv_show_odd_names_as_they_are(
+    odd_dataset: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(["recommend", "--data", odd_dataset], capsys)
+    assert code == 0
+    # rich markup in a name is shown, not interpreted; a newline is shown escaped on one line
+    assert "shop/[bold]loud[/]" in out and "shop/evil\\nname|x" in out
+    assert "shop/back\\slash*star*" in out
+    code, out, _ = run_cli(["recommend", "--data", odd_dataset, "--format", "csv"], capsys)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert sorted({r["workload"] for r in rows}) == sorted(ODD_NAMES)  # CSV quoting keeps them exact
