@@ -27,6 +27,7 @@ USAGE = ("cpu_cores", "mem_working_set")
 _BATCH_ROWS = 1 << 20
 _FLUSH_ROWS = 2 << 20  # rows buffered per append: few, large files, bounded memory (~0.5 GB a flush)
 _TS = pa.timestamp("ms", tz="UTC")
+_TIME_FORMS = "expected ISO 8601 text (2026-01-31T12:00:00Z), epoch numbers or a timestamp column"
 
 
 def parse_mapping(text: str) -> dict[str, str]:
@@ -43,7 +44,7 @@ def parse_mapping(text: str) -> dict[str, str]:
         if not sep or not key or not value:
             raise RightsizeError(f"bad --map entry {part!r}: expected SAMPLES_COLUMN=TRACE_COLUMN")
         if key in mapping:
-            raise RightsizeError(f"--map names {key!r} twice")
+            raise RightsizeError(f"--map names {key!r} twice: expected each samples column once")
         mapping[key] = value
     return mapping
 
@@ -51,16 +52,24 @@ def parse_mapping(text: str) -> dict[str, str]:
 _SCALED = re.compile(r"^(?P<col>.+?)\s*(?P<op>[*/])\s*(?P<num>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)$")
 
 
-def _source(value: str, columns: list[str]) -> tuple[str, float]:
+def _source(key: str, value: str, columns: list[str]) -> tuple[str, float]:
     """``"mem_kb*1024"`` -> ("mem_kb", 1024.0); a name that is itself a column is taken as it is."""
     m = _SCALED.match(value)
-    if value in columns or not m:
+    if value in columns:
+        return value, 1.0
+    if not m:
+        col, op, factor = value.rpartition("*") if "*" in value else value.rpartition("/")
+        if op and col.strip() in columns:  # a column with a factor that is not a number: say so
+            raise RightsizeError(
+                f"--map {key}={value}: factor {factor.strip()!r} is not a number "
+                f"(expected {col.strip()}*NUMBER or {col.strip()}/NUMBER, e.g. *1024 or /100)"
+            )
         return value, 1.0
     num = float(m.group("num"))
     if num == 0:
-        raise RightsizeError(f"--map {value!r}: cannot scale by zero")
+        raise RightsizeError(f"--map {key}={value}: cannot scale by zero")
     if not math.isfinite(num):  # 1e400 parses as inf: every value would be written as null
-        raise RightsizeError(f"--map {value!r}: cannot scale by {num}")
+        raise RightsizeError(f"--map {key}={value}: cannot scale by {num}")
     return m.group("col"), num if m.group("op") == "*" else 1.0 / num
 
 
@@ -86,13 +95,15 @@ def import_trace(
     if where is not None and not where.strip():  # not "no filter": that would import every row
         raise RightsizeError("--where is empty: expected a boolean column of the trace")
     path = Path(file)
+    if path.is_dir():
+        raise RightsizeError(f"{path} is a folder, expected a Parquet or CSV trace file")
     if not path.is_file():
         raise RightsizeError(f"no trace file at {path}")
     _check_mapping(mapping)
     reader = _open(path)
     columns = next(reader)
     assert isinstance(columns, list)
-    sources = {k: _source(v, columns) for k, v in mapping.items()}
+    sources = {k: _source(k, v, columns) for k, v in mapping.items()}
     for key, (_, factor) in sources.items():
         if factor != 1.0 and key in ("ts", "workload", "host", "container_id", "container", "image"):
             raise RightsizeError(f"--map {key}={mapping[key]}: only numeric columns can be scaled")
@@ -150,7 +161,17 @@ def _check_mapping(mapping: dict[str, str]) -> None:
 def _open(path: Path) -> Iterator[list[str] | pa.RecordBatch]:
     """First yields the column names, then record batches."""
     suffix = path.suffix.lower()
+    kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
     try:
+        with path.open("rb") as f:
+            parquet = f.read(4) == b"PAR1"
+        if kind == "Parquet" and not parquet:
+            raise RightsizeError(
+                f"cannot read {path.name}: not a Parquet file (it does not start with PAR1); "
+                "a CSV trace must be named .csv"
+            )
+        if suffix in (".csv", ".txt") and parquet:
+            raise RightsizeError(f"cannot read {path.name}: it is a Parquet file, not CSV; name it .parquet")
         if suffix in (".parquet", ".pq"):
             pf = pq.ParquetFile(path)
             yield list(pf.schema_arrow.names)
@@ -160,11 +181,15 @@ def _open(path: Path) -> Iterator[list[str] | pa.RecordBatch]:
             yield list(csv.schema.names)
             yield from csv
         else:
-            raise RightsizeError(f"{path.name}: unknown trace format (expected .parquet or .csv)")
+            raise RightsizeError(
+                f"{path.name}: unknown trace format {suffix or path.name!r} "
+                "(expected a .parquet or .csv file)"
+            )
     except (OSError, pa.ArrowException) as exc:
-        raise RightsizeError(
-            f"cannot read {path.name}: {str(exc).splitlines()[0] if str(exc) else exc!r}"
-        ) from None
+        # arrow quotes the offending row: keep the reason, drop bytes that are not printable
+        reason = str(exc).strip("'\"").split(": \\x")[0].splitlines()[0] if str(exc) else repr(exc)
+        reason = "".join(ch for ch in reason if ch.isprintable())
+        raise RightsizeError(f"cannot read {path.name} as {kind}: {reason}") from None
 
 
 def _convert(
@@ -173,7 +198,9 @@ def _convert(
     if where is not None:
         mask = table[where]
         if not pa.types.is_boolean(mask.type):
-            raise RightsizeError(f"--where {where}: column is {mask.type}, not boolean")
+            raise RightsizeError(
+                f"--where {where}: column {where!r} is {mask.type}, expected a boolean (true/false) column"
+            )
         table = table.filter(pc.fill_null(mask, False))
     n = table.num_rows
     cols: dict[str, pa.Array | pa.ChunkedArray] = {}
@@ -212,7 +239,13 @@ def _cast(column: pa.ChunkedArray, field: pa.Field, source: str, factor: float =
         return col.cast(field.type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RightsizeError(f"column {source!r} cannot hold {field.name} ({field.type}): {first}") from None
+        bad = re.search(r"Failed to parse string: '(.*?)' as a scalar", first)
+        numeric = pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
+        what = f"text such as {bad.group(1)!r}" if bad else f"{col.type} values ({first})"
+        raise RightsizeError(
+            f"--map {field.name}={source}: column {source!r} holds {what}, "
+            f"expected {'numbers' if numeric else field.type}"
+        ) from None
 
 
 def _timestamps(col: pa.Array, source: str) -> pa.Array:
@@ -224,11 +257,12 @@ def _timestamps(col: pa.Array, source: str) -> pa.Array:
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         import pandas as pd
 
-        try:
-            parsed = pd.to_datetime(pd.Series(col.to_pandas()), utc=True, format="ISO8601")
-        except (ValueError, TypeError) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise RightsizeError(f"column {source!r}: not a timestamp ({first})") from None
+        text = pd.Series(col.to_pandas())
+        parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+        unparsed = parsed.isna() & text.notna()
+        if unparsed.any():  # name the first value, not pandas' advice about formats
+            first = text[unparsed].iloc[0]
+            raise RightsizeError(f"--map ts={source}: {first!r} is not a time; {_TIME_FORMS}")
         return pa.array(parsed, pa.timestamp("ns", tz="UTC")).cast(_TS, safe=False)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
         values = col.to_numpy(zero_copy_only=False).astype("float64")
@@ -239,4 +273,4 @@ def _timestamps(col: pa.Array, source: str) -> pa.Array:
         ms = np.round(values * scale)
         bad = ~np.isfinite(ms)
         return pa.array(np.where(bad, 0, ms).astype("int64"), mask=bad).cast(_TS)
-    raise RightsizeError(f"column {source!r} ({col.type}) is not a timestamp")
+    raise RightsizeError(f"--map ts={source}: column {source!r} holds {col.type} values; {_TIME_FORMS}")

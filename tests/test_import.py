@@ -107,12 +107,25 @@ def test_csv_with_epoch_seconds_and_iso_times(tmp_path: Path) -> None:
         ("workload=container_id,ts=ts", [], "must name cpu_cores or mem_working_set"),
         ("workload=container_id,ts=ts,cpu_cores=nope", [], "has no column 'nope'"),
         ("workload=container_id,ts", [], "bad --map entry 'ts'"),
-        ("workload=container_id,ts=ts,ts=ts,cpu_cores=cpu", [], "names 'ts' twice"),
-        ("workload=container_id,ts=ts,cpu_cores=cpu", ["--where", "mem"], "not boolean"),
-        ("workload=container_id,ts=ts,cpu_cores=container_id", [], "cannot hold cpu_cores"),
-        ("workload=container_id,ts=container_id,cpu_cores=cpu", [], "not a timestamp"),
+        ("workload=container_id,ts=ts,ts=ts,cpu_cores=cpu", [], "twice: expected each samples column once"),
+        ("workload=container_id,ts=ts,cpu_cores=cpu", ["--where", "mem"], "int64, expected a boolean"),
+        (
+            "workload=container_id,ts=ts,cpu_cores=container_id",
+            [],
+            "--map cpu_cores=container_id: column 'container_id' holds text such as 'bitbrains_rnd_14', "
+            "expected numbers",
+        ),
+        (
+            "workload=container_id,ts=container_id,cpu_cores=cpu",
+            [],
+            "--map ts=container_id: 'bitbrains_rnd_1' is not a time; expected ISO 8601 text",
+        ),
         ("workload=container_id,ts=ts*1000,cpu_cores=cpu", [], "only numeric columns can be scaled"),
-        ("workload=container_id,ts=ts,cpu_cores=cpu/0", [], "cannot scale by zero"),
+        ("workload=container_id,ts=ts,cpu_cores=cpu/0", [], "--map cpu_cores=cpu/0: cannot scale by zero"),
+        ("workload=container_id,ts=ts,cpu_cores=cpu*abc", [], "'abc' is not a number (expected cpu*NUMBER"),
+        ("workload=container_id,ts=ts,cpu_cores=cpu/", [], "factor '' is not a number"),
+        ("workload=container_id,ts=ts,cpu_cores=cpu,mem_working_set=mem*1k", [], "factor '1k' is not"),
+        ("workload=container_id,ts=ts,cpu_cores=cpu", ["--where", "cpu"], "float, expected a boolean"),
         ("workload=container_id,ts=ts,cpu_cores=cpu*1e400", [], "cannot scale by inf"),
         ("workload=container_id,ts=ts,cpu_cores=cpu/1e-400", [], "cannot scale by zero"),
     ],
@@ -127,19 +140,35 @@ def test_bad_mappings_are_one_line_and_exit_2(
     assert not (tmp_path / "o" / "samples").exists() or not store.list_files(tmp_path / "o")
 
 
-def test_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli(
-        ["import", str(tmp_path / "x.parquet"), "--map", BITBRAINS_MAP, "--out", str(tmp_path)], capsys
-    )
-    assert code == 2 and "no trace file" in err
-    odd = tmp_path / "trace.xlsx"
-    odd.write_bytes(b"PK")
-    code, _, err = run_cli(["import", str(odd), "--map", BITBRAINS_MAP, "--out", str(tmp_path)], capsys)
-    assert code == 2 and "unknown trace format" in err
-    broken = tmp_path / "broken.parquet"
-    broken.write_bytes(b"not parquet at all")
-    code, _, err = run_cli(["import", str(broken), "--map", BITBRAINS_MAP, "--out", str(tmp_path)], capsys)
-    assert code == 2 and "cannot read broken.parquet" in err
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("x.parquet", None, "no trace file at {tmp}/x.parquet"),
+        ("", None, "{tmp} is a folder, expected a Parquet or CSV trace file"),
+        ("trace.xlsx", b"PK", "trace.xlsx: unknown trace format '.xlsx' (expected a .parquet or .csv file)"),
+        (
+            "broken.parquet",
+            b"a,b\n1,2\n",
+            "cannot read broken.parquet: not a Parquet file (it does not start with PAR1); "
+            "a CSV trace must be named .csv",
+        ),
+        ("trace.csv", "PARQUET", "cannot read trace.csv: it is a Parquet file, not CSV; name it .parquet"),
+        ("bad.csv", b"a,b\n1,2,3\n", "cannot read bad.csv as CSV: CSV parse error: Expected 2 col"),
+    ],
+)
+def test_bad_files_are_one_line_naming_what_is_expected(
+    name: str, content: bytes | str | None, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / name
+    if content == "PARQUET":
+        trace.write_bytes(EXCERPT.read_bytes())
+    elif isinstance(content, bytes):
+        trace.write_bytes(content)
+    argv = ["import", str(trace), "--map", BITBRAINS_MAP, "--out", str(tmp_path / "o")]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"rightsize: error: {message.format(tmp=tmp_path)}"), err
+    assert err.rstrip("\n").isprintable()  # no bytes of the file in the message
 
 
 def test_imported_real_trace_backtests_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
