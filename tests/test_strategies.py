@@ -149,6 +149,22 @@ def test_strategies_differ_as_documented() -> None:
     assert vpa["cpu"].recommended.reservation == est.round_cpu(max(np.nanquantile(h.cpu, 0.9) * 1.15, 0.025))
 
 
+def test_safe_is_the_default_chain_with_more_headroom() -> None:
+    h = make_history(8, n=3000, step_s=600, mem_limit=None)  # no current limit: nothing caps either
+    default, safe = (
+        {r.resource: r for r in get_strategy(name).recommend(h)} for name in ("default", "safe")
+    )
+    d, s = default["memory"].recommended, safe["memory"].recommended
+    assert d is not None and s is not None and d.limit is not None and s.limit is not None
+    peak = float(np.nanmax(h.mem))
+    mult = (1 + 1 / default["memory"].history_seconds * 86400) ** 0.25
+    # default: max + sqrt(max x 128 MiB); safe: max x 1.15 + sqrt(max x 12 GiB); both x the multiplier
+    assert d.limit == est.round_memory((peak + (peak * 128 * MiB) ** 0.5) * mult)
+    assert s.limit == est.round_memory((peak * 1.15 + (peak * 12 * 1024 * MiB) ** 0.5) * mult)
+    assert s.limit > d.limit and d.reservation == s.reservation
+    assert default["cpu"].recommended == safe["cpu"].recommended
+
+
 def test_overrides_change_the_result_and_are_validated() -> None:
     h = make_history(9, mem_limit=None)  # no current limit: nothing caps the margin
     base = get_strategy("default").recommend(h)[0].recommended
