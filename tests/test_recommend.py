@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from pathlib import Path
@@ -339,3 +340,28 @@ def test_profiles_carry_kernel_peak_percentiles_on_both_paths(dataset: Path, tmp
     store.append(tmp_path, store.to_table(frame))
     redis = scan_profiles(tmp_path, workloads="sutazai/redis")[0]
     assert redis.mem_peaks == Dist() and redis.mem_peak_max is None
+
+
+def test_absurd_data_and_overrides_never_overflow_int64(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Working sets near 2**63 bytes and 1e300 cores: limits are capped at what a runtime accepts."""
+    n = 400
+    ts = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(n) * 300, unit="s")
+    frame = pd.DataFrame({
+        "ts": ts, "host": "h", "workload": "p/app", "container_id": "c1", "container": "app",
+        "mem_working_set": pd.array(np.full(n, 2**63 - 2**20), dtype="Int64"), "cpu_cores": 1e300,
+        "pids": 2**31 - 1, "oom_kills": 0, "restarts": 0,
+    })  # fmt: skip
+    store.append(tmp_path / "d", store.to_table(frame))
+    args = ["recommend", "--data", str(tmp_path / "d"), "--format", "json", "--set", "mem_margin=10"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0 and "Traceback" not in err
+    int64 = 2**63 - 1
+    recs = {r["resource"]: r["recommended"] for r in json.loads(out)}
+    assert 0 < recs["memory"]["reservation"] <= recs["memory"]["limit"] <= int64
+    assert recs["memory"]["limit"] >= 2**63 - 2**32  # capped, not wrapped around or shrunk to nothing
+    assert 0 < recs["cpu"]["limit"] * 1e9 <= int64  # Docker's NanoCpus is an int64 as well
+    assert 0 < recs["pids"]["limit"] <= int64
+    warned = [line for line in err.splitlines() if line.startswith("rightsize: warning: a recommended")]
+    assert any("memory" in w and "capped" in w for w in warned) and any("cpu" in w for w in warned)

@@ -6,6 +6,7 @@ A strategy is a chain of these (see strategies.py). Nothing here knows about wor
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -99,16 +100,31 @@ def round_up(x: float, steps: Sequence[tuple[float, float]]) -> float:
     return r
 
 
+# The most a runtime accepts: int64 bytes and PIDs, and Docker's NanoCpus (cores x 1e9) is an int64.
+# Only absurd data or --set values get there; the value is capped (with a warning), never overflowed.
+MAX_BYTES = float(2**63 - 2**31)  # on the 2 GiB step, and exact as a float
+MAX_CORES = float((2**63 - 1) // 10**9)
+
+
+def _capped(x: float, cap: float, what: str) -> float:
+    if x > cap:
+        why = "absurd values in the data, or a --set value too large"
+        warnings.warn(f"a recommended {what} of {x:.4g} is more than a container runtime accepts: "
+                      f"capped at {cap:.4g} ({why})", stacklevel=3)  # fmt: skip
+        return cap
+    return x
+
+
 def round_memory(x: float) -> float:
-    return round_up(x, MEMORY_STEPS)
+    return _capped(round_up(x, MEMORY_STEPS), MAX_BYTES, "memory value (bytes)")
 
 
 def round_cpu(x: float) -> float:
-    return round_up(x, CPU_STEPS)
+    return _capped(round_up(x, CPU_STEPS), MAX_CORES, "cpu value (cores)")
 
 
 def round_pids(x: float) -> float:
-    return round_up(x, PIDS_STEPS)
+    return _capped(round_up(x, PIDS_STEPS), MAX_BYTES, "pids value")
 
 
 def confidence(days: float) -> float:
