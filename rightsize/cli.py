@@ -91,6 +91,7 @@ def collect(
     namespace: list[str] = typer.Option(
         [], "--namespace", help="Prometheus: only these namespaces (repeatable)."
     ),
+    host: str | None = typer.Option(None, help="Host name for rows and file names (default: the engine's)."),
 ) -> None:
     """Sample every running container (or the filtered ones) into a Parquet dataset."""
     from pathlib import Path
@@ -102,6 +103,8 @@ def collect(
     if source == "prometheus":
         from rightsize.units import parse_duration
 
+        if host is not None:
+            raise RightsizeError("--host applies to the docker and cgroup sources (Prometheus names nodes)")
         if not url:
             raise RightsizeError("--source prometheus needs --url, e.g. --url http://localhost:9090")
         try:
@@ -133,6 +136,7 @@ def collect(
             project=project,
             docker_host=docker_host,
             quiet=quiet,
+            host=host,
         )
     typer.echo(str(summary))
 

@@ -53,6 +53,17 @@ def check_writable(out: Path) -> None:
         raise RightsizeError(f"output {out} is not writable ({probe} is read-only or not yours)")
 
 
+def check_host(name: str) -> str:
+    """The ``--host`` name as given, or RightsizeError if it is empty or cannot name a host."""
+    if not name.strip():
+        raise RightsizeError("--host is empty: expected a host name")
+    if "/" in name:
+        raise RightsizeError(f"--host {name!r}: expected a host name without '/'")
+    if not name.isprintable():
+        raise RightsizeError(f"--host {name!r}: expected a host name without control characters")
+    return name
+
+
 def _seconds(value: str | float, what: str) -> float:
     seconds = parse_duration(value)
     if seconds <= 0:
@@ -84,6 +95,7 @@ def collect(
     project: str | None = None,
     docker_host: str | None = None,
     quiet: bool = False,
+    host: str | None = None,
     cgroup_root: str | os.PathLike[str] = cgroups.DEFAULT_ROOT,
     on_tick: Callable[[int, int, int], None] | None = None,
 ) -> CollectSummary:
@@ -92,6 +104,7 @@ def collect(
     Bad input (duration, interval, flush, source, filter, unwritable output, unreachable engine,
     invisible cgroup filesystem with ``source="cgroup"``) raises RightsizeError before any
     sampling. ``on_tick(ticks, containers, samples)`` is called after each tick (progress).
+    ``host`` names the rows and files (default: the engine's host name).
     """
     total = _seconds(duration, "duration")
     step = _seconds(interval, "interval")
@@ -99,6 +112,8 @@ def collect(
     if source not in SOURCES:
         raise RightsizeError(f"unknown source {source!r} (expected one of: {', '.join(SOURCES)}, prometheus)")
     engine_filters = engine.parse_filters(list(filters or ()), project)
+    if host is not None:
+        check_host(host)
     if not str(out).strip():  # Path("") is "." : an unset variable would fill the current folder
         raise RightsizeError("--out is empty: expected a dataset folder")
     out_path = Path(out)
@@ -108,7 +123,9 @@ def collect(
         raise RightsizeError(f"no cgroup filesystem visible at {root}: use --source docker")
     client = engine.connect(docker_host)
     try:
-        run = _Run(client, out_path, total, step, flush_every, source, engine_filters, root, quiet, on_tick)
+        run = _Run(
+            client, out_path, total, step, flush_every, source, engine_filters, root, quiet, on_tick, host
+        )
         return run.run()
     finally:
         client.close()
@@ -129,11 +146,12 @@ class _Run:
         root: Path,
         quiet: bool,
         on_tick: Callable[[int, int, int], None] | None,
+        host: str | None = None,
     ) -> None:
         self.client, self.out, self.total, self.step = client, out, total, step
         self.flush_every, self.source, self.filters, self.root = flush_every, source, filters, root
         self.quiet, self.on_tick = quiet, on_tick
-        self.host = str(client.info().get("Name") or "localhost")
+        self.host = host or str(client.info().get("Name") or "localhost")
         self.tracked: dict[str, _Tracked] = {}
         self.known: dict[str, ContainerInfo] = {}  # every matching container seen (for events)
         self.rejected: set[str] = set()

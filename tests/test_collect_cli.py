@@ -42,6 +42,10 @@ def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
         (["--docker-host", "unix:///nonexistent/docker.sock"], "cannot reach unix:///nonexistent/docker.sock"),
         (["--source", "prometheus"], "--source prometheus needs --url"),
         (["--project", ""], "--project is empty: expected a compose project name"),
+        (["--host", ""], "--host is empty: expected a host name"),
+        (["--host", "rack1/box"], "--host 'rack1/box': expected a host name without '/'"),
+        (["--host", "a\nb"], "--host 'a\\nb': expected a host name without control characters"),
+        (["--host", "h", "--source", "prometheus", "--url", "http://127.0.0.1:9"], "--host applies to"),
         (["--source", "prometheus", "--url", "http://127.0.0.1:9", "--namespace", ""], "--namespace is"),
     ],
 )
@@ -194,6 +198,21 @@ def test_progress_bar_and_summary(sleeper: str, tmp_path: Path, capsys: pytest.C
     assert "collecting" in captured.err and f"1 containers, {n} samples" in captured.err
     assert captured.out.startswith(f"collected {n} samples from 1 container (1 workload) on ")
     assert f"written: 1 files under {out}" in captured.out
+
+
+@pytest.mark.docker
+def test_host_option_names_the_dataset_rows_and_files(
+    sleeper: str, docker_client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "data"
+    assert docker_client.info()["Name"] != "edge-7"
+    args = ["collect", "--duration", "2s", "--interval", "0.5s", "--filter", sleeper, "--out", str(out)]
+    code, _ = run_main([*args, "--host", "edge-7", "-q"], capsys)
+    assert code == 0
+    samples = rightsize.load(out)
+    assert len(samples) >= 2 and set(samples["host"]) == {"edge-7"}
+    files = store.list_files(out)
+    assert files and all(f.name.startswith("edge-7-") for f in files)
 
 
 @pytest.mark.docker
