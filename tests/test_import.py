@@ -247,3 +247,20 @@ def test_empty_where_is_one_line_not_every_row(
     code, _, err = run_cli(argv, capsys)
     assert code == 2 and err == "rightsize: error: --where is empty: expected a boolean column of the trace\n"
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("", "--host is empty: expected a host name"),
+        ("a/b", "--host 'a/b': expected a host name without '/'"),
+    ],
+)
+def test_bad_host_is_one_line(
+    host: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o"
+    argv = ["import", str(EXCERPT), "--map", BITBRAINS_MAP, "--out", str(out), "--host", host]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and err == f"rightsize: error: {message}\n"
+    assert not out.exists()
