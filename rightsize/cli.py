@@ -323,7 +323,7 @@ def check(
     project: str | None = typer.Option(None, help="Compose project name."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
-    """CI gate: exit 1 when a limit is outside the recommended band or missing, or a checklist item fails."""
+    """CI gate: exit 1 when a limit or a set reservation is off the recommendation, or a checklist fails."""
     not_empty("--compose", compose)
     not_empty("--data", data)
     for option, value in {"--since": since, "--services": services, "--project": project}.items():

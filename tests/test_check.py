@@ -50,7 +50,7 @@ def sha(path: Path) -> str:
 
 
 def rows_by(result: Any) -> dict[tuple[str, str], Any]:
-    return {(r.service, r.resource): r for r in result.rows}
+    return {(r.service, r.resource): r for r in result.rows if r.kind != "reservation"}
 
 
 def test_check_flags_limits_outside_the_band_and_checklist_items() -> None:
@@ -91,6 +91,65 @@ def test_check_passes_after_apply_with_the_same_recommendations(tmp_path: Path) 
     path.write_text(path.read_text().replace("mem_limit: 1g", "mem_limit: 1228m"))
     assert not check_compose([path], recs, tolerance=0.25).failed
     assert check_compose([path], recs, tolerance=0.10).failed
+
+
+def test_check_judges_configured_reservations_like_limits(tmp_path: Path) -> None:
+    recs = [
+        rec("p/db", "memory", 512 * M, 1 * G),
+        rec("p/db", "cpu", 0.5, 1.0),
+        rec("p/web", "memory", 256 * M, 512 * M),
+        rec("p/web", "cpu", 0.5, 1.0),
+        rec("p/api", "memory", None, 1 * G),
+        rec("p/api", "cpu", 0.25, 1.0),
+    ]
+    text = (
+        "name: p\n"
+        "services:\n"
+        "  db:\n    restart: always\n    mem_limit: 1g\n    mem_reservation: 2g\n    cpus: 1\n"
+        "    deploy: {resources: {reservations: {cpus: '0.1'}}}\n"
+        "  web:\n    restart: always\n"
+        "    deploy: {resources: {limits: {memory: 512M, cpus: '1'}, reservations: {memory: 280M}}}\n"
+        "  api:\n    restart: always\n    mem_limit: 1g\n    mem_reservation: 768m\n    cpus: 1\n"
+    )
+    path = tmp_path / "c.yml"
+    path.write_text(text)
+    result = check_compose([path], recs, tolerance=0.25)
+    rows = {(r.service, r.resource, r.kind): r for r in result.rows}
+    db_mem = rows[("db", "memory", "reservation")]
+    assert not db_mem.ok and db_mem.configured == "2g" and db_mem.recommended == "512M"
+    assert db_mem.why == "above the recommended limit 1G: a reservation cannot exceed it"
+    db_cpu = rows[("db", "cpu", "reservation")]
+    assert not db_cpu.ok and db_cpu.why == "80% below the recommended reservation (band 0.375..0.625)"
+    assert rows[("web", "memory", "reservation")].ok  # 280M is 9% above 256M
+    assert rows[("web", "memory", "reservation")].why == "within the band"
+    assert ("web", "cpu", "reservation") not in rows  # none configured: nothing to judge, not a failure
+    api = rows[("api", "memory", "reservation")]  # no reservation recommended: only the limit bounds it
+    assert api.ok and api.why == "no reservation recommended; below the recommended limit 1G"
+    assert rows[("db", "memory", "limit")].ok and rows[("db", "cpu", "limit")].ok
+    assert [(r.service, r.resource) for r in result.rows if not r.ok and r.kind == "reservation"] == [
+        ("db", "memory"),
+        ("db", "cpu"),
+    ]
+    assert "db       memory reservation  2g" in result.table()
+    assert json.loads(result.to_json())["rows"][1]["kind"] == "reservation"
+
+
+@pytest.mark.slow
+def test_cli_check_exits_1_for_a_reservation_off_the_recommendation(tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(SAMPLE_STACK)
+    assert run(["apply", "-f", str(path)], capsys)[0] == 0
+    assert run(["check", "-f", str(path)], capsys)[0] == 0
+    applied = YAML(typ="safe").load(path.read_text())["services"]["postgres"]
+    assert "mem_reservation" in applied  # apply wrote a reservation: check judged it and passed
+    limit = parse_bytes(applied["mem_limit"])
+    path.write_text(path.read_text().replace(f"mem_reservation: {applied['mem_reservation']}",
+                                             f"mem_reservation: {format_bytes(2 * limit)}"))  # fmt: skip
+    code, out, _ = run(["check", "-f", str(path)], capsys)
+    assert code == 1
+    bad = [line for line in out.splitlines() if "FAIL" in line]
+    assert len(bad) == 1 and bad[0].startswith("postgres  memory reservation")
+    assert "above the recommended limit" in bad[0]
 
 
 def test_tolerance_parsing() -> None:

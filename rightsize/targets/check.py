@@ -1,8 +1,10 @@
 """CI gate: are the configured limits inside the recommended band, and is the plan's checklist met?
 
 A limit outside ``recommended x (1 +- tolerance)`` or missing fails; so do the plan's resource
-checklist items (memory, CPU and PID limits set, a restart policy configured). Services the data
-does not know are listed but cannot fail the band check.
+checklist items (memory, CPU and PID limits set, a restart policy configured). A configured memory or
+CPU reservation fails when it is above the recommended limit or outside the same band around the
+recommended reservation; a missing reservation is not a failure (the checklist asks for limits).
+Services the data does not know are listed but cannot fail the band check.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class CheckRow:
     recommended: str | None
     ok: bool
     why: str
+    kind: str = "limit"  # limit | reservation | policy (restart)
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class CheckResult:
         body = [
             (
                 r.service,
-                r.resource,
+                f"{r.resource} reservation" if r.kind == "reservation" else r.resource,
                 r.configured or "-",
                 r.recommended or "-",
                 "ok" if r.ok else "FAIL",
@@ -74,7 +77,7 @@ class CheckResult:
         lines.append(
             f"{failed} problem(s); tolerance ±{self.tolerance:.0%}"
             if failed
-            else f"all limits within ±{self.tolerance:.0%} of the recommendation; checklist met"
+            else f"all limits (and reservations set) within ±{self.tolerance:.0%}; checklist met"
         )
         return "\n".join(lines)
 
@@ -134,6 +137,12 @@ def check_compose(
             paths = [(LEGACY[(res, "limit")],), DEPLOY[(res, "limit")]]
             value, where = _effective(stack, svc, paths)
             rows.append(_row(svc, res, value, where, by_res.get(res), tolerance, why_not))
+            if res != "pids":
+                pair = (res, "reservation")
+                value, where = _effective(stack, svc, [(LEGACY[pair],), DEPLOY[pair]] if pair in LEGACY
+                                          else [DEPLOY[pair]])  # fmt: skip
+                if value is not None:  # an unset reservation is allowed: nothing to judge
+                    rows.append(_reservation_row(svc, res, value, where, by_res.get(res), tolerance, why_not))
         restart, _ = _effective(stack, svc, [("restart",), ("deploy", "restart_policy")])
         ok = restart is not None and str(restart) != "no"
         rows.append(
@@ -144,6 +153,7 @@ def check_compose(
                 None,
                 ok,
                 "" if ok else "no restart policy (plan checklist: Restart policy configured)",
+                "policy",
             )
         )
     return CheckResult(tuple(rows), tolerance)
@@ -155,6 +165,49 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def _interpolated(value: Any) -> tuple[Any, bool]:
+    """``${VAR:-2g}`` -> ("2g", True); ``${VAR}`` -> (None, False): no value to check."""
+    if isinstance(value, str) and "$" in value:
+        m = _DEFAULT.match(value.strip())
+        return (m.group(1), True) if m else (None, False)
+    return value, True
+
+
+def _outside(res: str, current: float, target: float, tol: float, what: str) -> str | None:
+    """Why ``current`` is outside ``target x (1 +- tol)``, or None when it is inside."""
+    lo, hi = target * (1 - tol), target * (1 + tol)
+    if lo <= current <= hi:
+        return None
+    side = "below" if current < lo else "above"
+    return f"{abs(current / target - 1):.0%} {side} the {what} (band {_fmt(res, lo)}..{_fmt(res, hi)})"
+
+
+def _reservation_row(
+    svc: str, res: str, value: Any, where: str | None, rec: Recommendation | None, tol: float, why_not: str
+) -> CheckRow:
+    shown = str(value)
+    target = rec.recommended.reservation if rec is not None and rec.recommended is not None else None
+    text = None if target is None else _fmt(res, target)
+
+    def row(ok: bool, why: str) -> CheckRow:
+        return CheckRow(svc, res, shown, text, ok, why, "reservation")
+
+    value, checkable = _interpolated(value)
+    if not checkable:
+        return row(True, "interpolated without a default: not checked")
+    current = parse_value(res, value, "compose", where or svc)
+    if rec is None or rec.recommended is None:
+        return row(True, why_not or "no recommendation for this resource")
+    limit = rec.recommended.limit
+    if limit is not None and current > limit:
+        return row(False, f"above the recommended limit {_fmt(res, limit)}: a reservation cannot exceed it")
+    if target is None:
+        bound = f"; below the recommended limit {_fmt(res, limit)}" if limit is not None else ""
+        return row(True, f"no reservation recommended{bound}")
+    off = _outside(res, current, target, tol, "recommended reservation")
+    return row(off is None, off or "within the band")
+
+
 def _row(
     svc: str, res: str, value: Any, where: str | None, rec: Recommendation | None, tol: float, why_not: str
 ) -> CheckRow:
@@ -163,13 +216,9 @@ def _row(
             svc, res, None, _rec_text(rec), False, f"no {res} limit (plan checklist: {CHECKLIST[res]})"
         )
     shown = str(value)
-    if isinstance(value, str) and "$" in value:
-        m = _DEFAULT.match(value.strip())
-        if not m:
-            return CheckRow(
-                svc, res, shown, _rec_text(rec), True, "interpolated without a default: not checked"
-            )
-        value = m.group(1)
+    value, checkable = _interpolated(value)
+    if not checkable:
+        return CheckRow(svc, res, shown, _rec_text(rec), True, "interpolated without a default: not checked")
     current = parse_value(res, value, "compose", where or svc)
     if rec is None:
         return CheckRow(svc, res, shown, None, True, why_not or "no recommendation for this resource")
@@ -178,14 +227,8 @@ def _row(
     target = rec.recommended.limit
     if target is None:
         return CheckRow(svc, res, shown, "no limit", True, "strategy recommends no limit; not checked")
-    lo, hi = target * (1 - tol), target * (1 + tol)
-    text = _rec_text(rec)
-    if not lo <= current <= hi:
-        side = "below" if current < lo else "above"
-        band = f"band {_fmt(res, lo)}..{_fmt(res, hi)}"
-        why = f"{abs(current / target - 1):.0%} {side} the recommendation ({band})"
-        return CheckRow(svc, res, shown, text, False, why)
-    return CheckRow(svc, res, shown, text, True, "within the band")
+    off = _outside(res, current, target, tol, "recommendation")
+    return CheckRow(svc, res, shown, _rec_text(rec), off is None, off or "within the band")
 
 
 def _rec_text(rec: Recommendation | None) -> str | None:
