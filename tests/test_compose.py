@@ -17,11 +17,12 @@ from writer_recs import G, M, rec, stack_recs
 
 from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
+from rightsize.targets import schema
 from rightsize.targets.check import check_compose
 from rightsize.targets.compose import patch_compose
 
 FIX = Path(__file__).parent / "fixtures"
-SCHEMA = json.loads((FIX / "compose-spec" / "compose-spec.json").read_text())
+SCHEMA = json.loads(schema.SCHEMA.read_text())
 RESOURCE_KEYS = ("memory", "cpus", "pids", "mem_limit", "mem_reservation", "memswap_limit", "pids_limit")
 
 
@@ -90,6 +91,27 @@ def test_schema_check_catches_a_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
     bad.write_text("services:\n  a:\n    deploy:\n      resources:\n        limits:\n          memory: 5\n")
     assert schema_errors(bad)  # memory must be a string: the validator really validates
+
+
+def test_apply_refuses_a_patch_that_would_break_the_compose_schema() -> None:
+    before = "services:\n  a:\n    image: x\n"
+    after = before + "    deploy:\n      resources:\n        limits:\n          memory: 5\n"
+    with pytest.raises(RightsizeError) as exc:
+        schema.check_patched(before, after, "c.yml")
+    assert str(exc.value) == (
+        "internal error, nothing written: c.yml would break the compose schema at "
+        "services.a.deploy.resources.limits.memory: 5 is not of type 'string'"
+    )
+    schema.check_patched(before, before + "    mem_limit: 1g\n", "c.yml")  # a valid patch passes
+
+
+def test_a_file_already_off_the_schema_elsewhere_is_still_patched(tmp_path: Path) -> None:
+    # a key this copy of the schema does not know is compose's business, not a reason to refuse
+    path = tmp_path / "c.yml"
+    path.write_text("services:\n  db:\n    image: x\n    future_option: 1\n    mem_limit: 4g\n")
+    assert schema_errors(path) == ["'future_option' does not match any of the regexes: '^x-'"]
+    (result,) = patch_compose([path], [rec("p/db", "memory", None, 1 * G)])
+    assert result.written and "mem_limit: 1g" in path.read_text()
 
 
 def test_applying_twice_changes_nothing(tmp_path: Path) -> None:

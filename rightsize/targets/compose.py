@@ -31,6 +31,7 @@ from rightsize.targets.composefile import (
 )
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.match import Recs, match_workloads, resolve
+from rightsize.targets.schema import check_patched
 from rightsize.targets.values import (
     Wanted,
     depth,
@@ -322,6 +323,7 @@ def _execute(
     docs: Stack, paths: Sequence[Path], plan: _Plan, *, dry_run: bool, backup: bool
 ) -> list[PatchResult]:
     results = []
+    pending: list[tuple[int, str, str, tuple[Change, ...], tuple[Skipped, ...]]] = []
     for i, doc in enumerate(docs):
         edits: list[edit.Edit] = []
         changes: list[Change] = []
@@ -357,17 +359,15 @@ def _execute(
         new_text = edit.apply_edits(doc.text, edits)
         if new_text != doc.text:
             verify_written(new_text, doc.source, written_paths)
+            check_patched(doc.text, new_text, doc.source)
         diff = unified_diff(paths[i], doc.text, new_text)
-        written = False
-        bak = None
-        if diff and not dry_run:
-            bak = atomic_write(paths[i], new_text, backup=backup)
-            written = True
-        results.append(
-            PatchResult(
-                doc.source, tuple(changes), tuple(skipped), diff, written, {"backup": str(bak)} if bak else {}
-            )
-        )
+        pending.append((i, new_text, diff, tuple(changes), tuple(skipped)))
+    # every file is checked before the first is written: a bad second file leaves the first as it was
+    for i, new_text, diff, changes_, skipped_ in pending:
+        bak = atomic_write(paths[i], new_text, backup=backup) if diff and not dry_run else None
+        written = bool(diff) and not dry_run
+        extra = {"backup": str(bak)} if bak else {}
+        results.append(PatchResult(docs[i].source, changes_, skipped_, diff, written, extra))
     return results
 
 
