@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
-LOCAL_CELLS = 8_000_000  # per-dictionary count tables (int32) kept before the oldest is moved in
+from rightsize.analysis import kernels
+
 PER_OCTAVE_BITS = 8  # 256 bins per octave: a bin spans 0.27 % of its values
 SHIFT = 52 - PER_OCTAVE_BITS
+assert SHIFT == kernels.SHIFT
 
 
 def lerp(a: Any, b: Any, t: Any) -> Any:
@@ -40,10 +42,15 @@ class Binning:
     def n(self) -> int:
         return ((self.hi - self.lo) << PER_OCTAVE_BITS) + 3
 
+    @property
+    def first(self) -> int:
+        """What to subtract from a value's top bits (exponent and 8 mantissa bits) to get its bin."""
+        return ((1023 + self.lo) << PER_OCTAVE_BITS) - 2
+
     def bins(self, v: np.ndarray) -> np.ndarray:
         """v: float64 >= 0 (no NaN) -> int64 bin, monotone non-decreasing in v."""
         b = v.view(np.int64) >> SHIFT
-        b -= ((1023 + self.lo) << PER_OCTAVE_BITS) - 2
+        b -= self.first
         np.clip(b, 1, self.n - 1, out=b)
         b[v == 0] = 0
         return b
@@ -64,18 +71,10 @@ class Binning:
 
 @dataclass
 class Counter:
-    """Pass 1: per-(group, bin) counts (int32: up to 2^31 values per group and bin).
-
-    ``add`` takes codes local to one chunk of data (e.g. a row group's dictionary indices) and the
-    global group of each local code: counting into a small local table and adding it to the
-    global rows keeps the random writes inside the CPU cache.
-    """
+    """Pass 1: per-(group, bin) counts (int32: up to 2^31 values per group and bin)."""
 
     binning: Binning
     counts: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32))
-    # Files of one host share one dictionary of workloads: count into a local table per
-    # dictionary (an in-place add) and move it into ``counts`` only at the end (or when too many).
-    local: dict[bytes, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.counts = np.zeros((0, self.binning.n), np.int32)
@@ -90,34 +89,15 @@ class Counter:
             bigger[: len(self.counts)] = self.counts
             self.counts = bigger
 
-    def add(self, local: np.ndarray, values: np.ndarray, groups: np.ndarray) -> None:
-        """local: int64 in [0, len(groups)); groups: the global group of each local code, distinct,
-        or -1 for codes that never occur in ``local`` (filtered out)."""
-        nb = self.binning.n
-        bins = self.binning.bins(values)
-        if len(local) * 4 < len(groups) * nb:  # few values: scatter straight into the table
-            if len(local):
-                bins += groups[local] * nb
-                np.add.at(self.counts.reshape(-1), bins, np.int32(1))  # int32: the fast path
-            return
-        bins += local * nb
-        counted = np.bincount(bins, minlength=len(groups) * nb).reshape(len(groups), nb)
-        key = groups.tobytes()
-        if key not in self.local:
-            while self.local and (len(self.local) + 1) * len(groups) * nb > LOCAL_CELLS:
-                self._flush(next(iter(self.local)))
-            self.local[key] = (groups.copy(), np.zeros((len(groups), nb), np.int32))
-        acc = self.local[key][1]
-        np.add(acc, counted, out=acc, casting="unsafe")
-
-    def _flush(self, key: bytes) -> None:
-        groups, acc = self.local.pop(key)
-        real = groups >= 0  # a -1 would alias the last row: a duplicate index loses updates
-        self.counts[groups[real]] += acc[real]
+    def add(self, local: np.ndarray, values: np.ndarray, groups: np.ndarray) -> int:
+        """Count values (float64, NaN skipped) of local codes (e.g. a row group's dictionary
+        indices); groups: the global group of each local code, -1 to skip its rows. Returns how
+        many values were negative (skipped)."""
+        values = kernels.readonly(values)
+        first = self.binning.first
+        return int(kernels.count_bins(local, groups, values, kernels.NO_NULLS, 0, self.counts, first))
 
     def table(self) -> np.ndarray:
-        for key in list(self.local):
-            self._flush(key)
         return self.counts
 
 
@@ -177,33 +157,53 @@ class Keeper:
     keys: list[np.ndarray] = field(default_factory=list)
     values: list[np.ndarray] = field(default_factory=list)
 
-    def add(self, codes: np.ndarray, values: np.ndarray) -> None:
-        if not len(codes):
+    def add(
+        self, local: np.ndarray, values: np.ndarray, groups: np.ndarray | None = None,
+        ok: np.ndarray = kernels.NO_NULLS, off: int = 0,
+    ) -> None:  # fmt: skip
+        """Keep the values (NaN, negatives and nulls per the ``ok`` bitmap skipped) that fall in
+        wanted bins; local codes map to groups through ``groups`` (-1: skip), or are the groups."""
+        if not len(local):
             return
-        key = self.targets.binning.bins(values)
-        key += codes * self.targets.binning.n
-        sel = self.targets.wanted[key]
-        self.keys.append(key[sel])
-        self.values.append(values[sel])
+        b = self.targets.binning
+        if groups is None:
+            groups = np.arange(len(self.targets.wanted) // b.n)
+        # room for every row: the pages never written cost no memory
+        keys, kept = np.empty(len(local), np.int64), np.empty(len(local))
+        values = kernels.readonly(values)
+        k = kernels.keep_wanted(local, groups, values, ok, off, self.targets.wanted, b.first, b.n, keys, kept)
+        self.keys.append(keys[:k].copy())
+        self.values.append(kept[:k].copy())
 
     def quantiles(self) -> dict[float, np.ndarray]:
         """q -> per-group exact quantile (NaN for groups without values)."""
         t = self.targets
         nb = t.binning.n
         keys = np.concatenate(self.keys) if self.keys else np.zeros(0, np.int64)
+        self.keys = []
         vals = np.concatenate(self.values) if self.values else np.zeros(0)
-        order = np.lexsort((vals, keys))
-        keys, vals = keys[order], vals[order]
+        self.values = []
+        ids = np.cumsum(t.wanted, dtype=np.int32) - 1  # wanted bin -> its number among them
+        n_ids = int(ids[-1]) + 1 if len(ids) else 0
         rows = np.flatnonzero(t.n > 0)
-        out: dict[float, np.ndarray] = {}
-        for q, (lo, hi, w) in t.ranks.items():
-            pair = []
+        asks = []  # per (q, lower/upper): the groups whose value lies in a kept bin
+        for lo, hi, _ in t.ranks.values():
             for r in (lo, hi):
+                g = rows[np.isnan(r.known[rows])]
+                asks.append((g, ids[g * nb + r.bin[g]], r.rank[g] - r.below[g]))
+        found = kernels.nth_in_bins(
+            ids[keys], vals, n_ids, np.concatenate([a[1] for a in asks] or [np.zeros(0, np.int32)]),
+            np.concatenate([a[2] for a in asks] or [np.zeros(0, np.int64)]),
+        )  # fmt: skip
+        out: dict[float, np.ndarray] = {}
+        at = 0
+        for i, (q, (lo, hi, w)) in enumerate(t.ranks.items()):
+            pair = []
+            for j, r in enumerate((lo, hi)):
                 v = r.known[rows].copy()
-                todo = np.isnan(v)
-                g = rows[todo]
-                start = np.searchsorted(keys, g * nb + r.bin[g], side="left")
-                v[todo] = vals[start + (r.rank[g] - r.below[g])]
+                g = asks[2 * i + j][0]
+                v[np.isnan(v)] = found[at : at + len(g)]
+                at += len(g)
                 pair.append(v)
             res = np.full(len(t.n), math.nan)
             res[rows] = lerp(pair[0], pair[1], w[rows])

@@ -15,6 +15,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from rightsize import store
+from rightsize.analysis import kernels
 from rightsize.errors import RightsizeError
 
 
@@ -24,6 +25,24 @@ def f64(col: pa.ChunkedArray) -> np.ndarray:
         arr = col.chunk(0).to_numpy() if col.num_chunks == 1 else col.to_numpy()
         return np.asarray(arr, dtype=np.float64)
     return np.asarray(col.cast(pa.float64()).to_numpy(), dtype=np.float64)
+
+
+NATIVE = (pa.int32(), pa.int64(), pa.float32(), pa.float64())  # the types the scan's kernels take as is
+
+
+def native(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int]:
+    """A numeric column as (values, validity bitmap or empty, bit offset), straight from Arrow's
+    buffers (no conversion, no copy; null slots hold anything); other types or several chunks
+    as float64 with NaN for nulls. Read-only either way: one compiled kernel variant per type."""
+    if col.num_chunks == 1 and col.type in NATIVE:
+        arr = col.chunk(0)
+        if arr.null_count == 0:
+            return arr.to_numpy(zero_copy_only=True), kernels.NO_NULLS, 0
+        bitmap, data = arr.buffers()[:2]
+        dtype = np.dtype(arr.type.to_pandas_dtype())
+        values = np.frombuffer(data, dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
+        return values, np.frombuffer(bitmap, np.uint8), arr.offset
+    return kernels.readonly(f64(col)), kernels.NO_NULLS, 0
 
 
 def ts_ms(col: pa.ChunkedArray) -> np.ndarray:
@@ -159,7 +178,7 @@ def read_columns(src: pq.ParquetFile | Batch, rg: int, columns: list[str]) -> pa
     """A row group's columns; those added to the schema after the file was written come back null."""
     names = src.dataset.schema.names if isinstance(src, Batch) else src.schema_arrow.names
     present = [c for c in columns if c in names]
-    table = src.read_row_group(rg, columns=present, use_threads=False)
+    table = src.read_row_group(rg, columns=present, use_threads=True)
     return table if len(present) == len(columns) else store.fill_added(table, columns)
 
 

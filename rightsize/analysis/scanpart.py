@@ -17,15 +17,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rightsize.analysis import kernels
 from rightsize.analysis.exact import Binning, Counter, Keeper, Targets
 from rightsize.analysis.parquetio import (
     BATCH_BYTES,
     SMALL_FILE_BYTES,
     Batch,
     Item,
-    all_null,
     any_positive,
     f64,
+    native,
     open_batch,
     open_samples,
     read_ahead,
@@ -131,13 +132,6 @@ class Part:
         peaks[:, self.day0 - start : self.day0 - start + self.days] = self.peaks
         self.peaks, self.day0, self.days = peaks, start, end - start
 
-    def clean(self, v: np.ndarray, what: str) -> np.ndarray:
-        neg = v < 0
-        if neg.any():
-            self.bad[BAD[what]] = self.bad.get(BAD[what], 0) + int(neg.sum())
-            v = np.where(neg, np.nan, v)
-        return v
-
 
 def _codes(s: Part, col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """(local code per row, global code per local code); -1 = null or filtered out."""
@@ -150,83 +144,80 @@ def _codes(s: Part, col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     lut = s.code_lut(arr.dictionary)
     idx = arr.indices if not arr.indices.null_count else arr.indices.fill_null(len(arr.dictionary))
-    return idx.to_numpy().astype(np.int64), lut
+    return idx.to_numpy(), lut
 
 
 def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa.Table) -> None:
     local, lut = _codes(s, tb["workload"])
-    codes = lut[local]
     ts = ts_ms(tb["ts"])
-    keep = codes >= 0
     if start is not None:
-        keep &= ts >= start
-    cached = np.where(keep, local, len(lut) - 1) if start is not None else local  # last slot: -1
+        local = np.where(ts >= start, local, len(lut) - 1)  # last slot: -1, skipped
+    # the smallest integer type: pass 2 keeps it (1 byte a row mostly), and the loops read less
     small = np.uint8 if len(lut) <= 2**8 else np.uint16 if len(lut) <= 2**16 else np.int64
-    s.codes.append((cached.astype(small), lut) if keep.any() else None)
-    if keep.all():
-        keep = slice(None)  # no copies when every row counts
-    c, ts, local = codes[keep], ts[keep], local[keep]
-    if not len(c):
-        return
-    s.n += np.bincount(c, minlength=s.cap)
-    np.minimum.at(s.ts_min, c, ts)
+    local = local.astype(small)
     rg_max = np.full(s.cap, np.iinfo(np.int64).min)
-    np.maximum.at(rg_max, c, ts)
+    mem, cpu, pids, peak, thr = (native(tb[c]) for c in (*METRICS.values(), "cpu_throttled"))
+    if len(ts):
+        s.ensure_days(int(ts.min()) // DAY_MS, int(ts.max()) // DAY_MS)  # the hint may be wrong
+    thr_sums = np.zeros((s.cap, 2))  # this row group's, then added: they round as they always did
+    bad = np.zeros(len(METRICS), np.int64)
+    before = int(s.n.sum())
+    t = [s.counters[m].counts for m in METRICS]
+    kernels.pass1_rows(
+        local, lut, ts, mem[0], mem[1], cpu[0], cpu[1], pids[0], pids[1], peak[0], peak[1],
+        thr[0], thr[1], np.array([c[2] for c in (mem, cpu, pids, peak, thr)]),
+        np.array([b.first for b in BINNINGS.values()]), t[0], t[1], t[2], t[3],
+        s.n, s.ts_min, rg_max, s.peaks, s.day0, thr_sums, bad,
+    )  # fmt: skip
+    s.thr += thr_sums
+    for m, k in zip(METRICS, bad, strict=True):
+        if k:
+            s.bad[BAD[m]] = s.bad.get(BAD[m], 0) + int(k)
+    rows = int(s.n.sum()) - before
+    s.codes.append((local, lut) if rows else None)
+    if not rows:
+        return
     # equal: a later file's row wins, as in a ts-sorted frame
     newer = (rg_max >= s.ts_max) & (rg_max > np.iinfo(np.int64).min)
     np.maximum(s.ts_max, rg_max, out=s.ts_max)
     s.latest_at[newer] = flat
-    if all(k in tb.column_names for k in LIMITS):  # a batch of small files: limits read already
-        lims = {k: f64(tb[k])[keep] for k in LIMITS}
-        for i in np.flatnonzero(newer[c] & (ts == rg_max[c])):
-            s.early_latest[int(c[i])] = (flat, int(ts[i]), {k: float(lims[k][i]) for k in LIMITS})
+    batch = all(k in tb.column_names for k in LIMITS)  # a batch of small files: limits read already
     row_bytes = 16 * len(METRICS)  # an int64 code and a float64 value per metric
-    cache = s.value_bytes + row_bytes * len(c) <= VALUE_CACHE_BYTES
-    kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for m, col in METRICS.items():
-        v = s.clean(f64(tb[col])[keep], m)
-        nulls = tb[col].null_count or (m != "pids" and np.isnan(v).any())
-        ok = ~np.isnan(v) if nulls else slice(None)
-        cm, vm, lm = (c, v, local) if not nulls else (c[ok], v[ok], local[ok])
-        if cache:
-            kept[m] = (cm, vm)
-        s.counters[m].add(lm, vm, lut)
-        if m == "mem" and len(vm):
-            day = (ts if not nulls else ts[ok]) // DAY_MS
-            s.ensure_days(int(day.min()), int(day.max()))  # the hint may be wrong: never index past it
-            day -= s.day0
-            np.maximum.at(s.peaks.reshape(-1), cm * s.days + day, vm)
-    if cache:
-        s.values[flat], s.value_bytes = kept, s.value_bytes + row_bytes * len(c)
+    cache = s.value_bytes + row_bytes * rows <= VALUE_CACHE_BYTES
+    codes = lut[local] if batch or cache else np.zeros(0, np.int64)
+    if batch:
+        lims = {k: f64(tb[k]) for k in LIMITS}
+        for i in np.flatnonzero((codes >= 0) & newer[codes] & (ts == rg_max[codes])):
+            s.early_latest[int(codes[i])] = (flat, int(ts[i]), {k: float(lims[k][i]) for k in LIMITS})
+    if cache:  # kept for pass 2: no second read of these rows
+        kept = {}
+        for m, col in METRICS.items():
+            v = f64(tb[col])
+            ok = (codes >= 0) & (v >= 0)  # False for NaN too
+            kept[m] = (codes[ok], v[ok])
+        s.values[flat], s.value_bytes = kept, s.value_bytes + row_bytes * rows
         s.value_flats.add(flat)
-    if not all_null(tb["cpu_throttled"]):
-        thr = tb["cpu_throttled"].to_numpy()[keep]  # float32, NaN for nulls
-        ok = (thr >= 0) & (thr <= 1)  # False for NaN too
-        real = lut >= 0
-        k = len(lut)
-        s.thr[lut[real], 0] += np.bincount(local, weights=np.where(ok, thr, 0), minlength=k)[real]
-        s.thr[lut[real], 1] += np.bincount(local, weights=ok, minlength=k)[real]
     if "container_id" not in tb.column_names:  # the statistics said: no counter above 0
         return
     if not (any_positive(tb["oom_kills"]) or any_positive(tb["restarts"])):
         return
-    oom, rst = (np.asarray(tb[k].fill_null(0).to_numpy(), dtype=np.int64)[keep] for k in COUNTERS)
-    nz = np.flatnonzero((oom > 0) | (rst > 0))
+    c = lut[local]
+    oom, rst = (tb[k].fill_null(0).to_numpy() for k in COUNTERS)  # no copy without nulls
+    nz = np.flatnonzero(((oom > 0) | (rst > 0)) & (c >= 0))
     if not len(nz):
         return
+    oom, rst = oom[nz].astype(np.int64), rst[nz].astype(np.int64)
     # the first row of each (container, oom count, restart count) in this row group is enough
     cont_col = tb["container_id"]
     if pa.types.is_dictionary(cont_col.type) and cont_col.num_chunks == 1:
-        cidx = cont_col.chunk(0).indices.fill_null(-1).to_numpy().astype(np.int64)[keep][nz]
+        cidx = cont_col.chunk(0).indices.fill_null(-1).to_numpy()[nz].astype(np.int64)
     else:
-        cidx = pd.factorize(strings_at(cont_col, np.arange(len(codes))[keep][nz]))[0].astype(np.int64)
-    combo = (
-        (cidx + 1) * (1 << 42) + np.minimum(oom[nz], 2**21 - 1) * (1 << 21) + np.minimum(rst[nz], 2**21 - 1)
-    )
-    first = nz[np.unique(combo, return_index=True)[1]]
-    rows = np.arange(len(codes))[keep][first]
-    lim = f64(tb["mem_limit"])[keep][first]
-    s.changes.append((c[first], strings_at(cont_col, rows), ts[first], oom[first], rst[first], lim))
+        cidx = pd.factorize(strings_at(cont_col, nz))[0].astype(np.int64)
+    combo = (cidx + 1) * (1 << 42) + np.minimum(oom, 2**21 - 1) * (1 << 21) + np.minimum(rst, 2**21 - 1)
+    first = np.unique(combo, return_index=True)[1]
+    rows_at = nz[first]
+    lim = f64(tb["mem_limit"])[rows_at]
+    s.changes.append((c[rows_at], strings_at(cont_col, rows_at), ts[rows_at], oom[first], rst[first], lim))
 
 
 @dataclass
@@ -363,21 +354,16 @@ def pass2(p: Part, wanted: dict[str, np.ndarray]) -> Kept:
         cached = p.codes[flat]
         assert cached is not None  # columns() skipped those
         p.codes[flat] = None  # done with it: free as we go
-        codes = cached[1][cached[0]]
-        keep = codes >= 0
-        if keep.all():
-            keep = slice(None)
-        c = codes[keep]
+        local, lut = cached
         for m, keeper in keepers.items():
-            if METRICS[m] not in tb.column_names:  # kept in pass 1
-                continue
-            v = f64(tb[METRICS[m]])[keep]
-            ok = ~np.isnan(v) & (v >= 0)
-            keeper.add(*((c, v) if ok.all() else (c[ok], v[ok])))
+            if METRICS[m] in tb.column_names:  # else: kept in pass 1
+                vals, ok, off = native(tb[METRICS[m]])
+                keeper.add(local, vals, lut, ok, off)
         if flat in wanted_latest:
-            ts = ts_ms(tb["ts"])[keep]
-            lims = {k: f64(tb[k])[keep] for k in LIMITS}
-            for i in np.flatnonzero((ts == p.ts_max[c]) & (p.latest_at[c] == flat)):
+            c = lut[local]
+            ts = ts_ms(tb["ts"])
+            lims = {k: f64(tb[k]) for k in LIMITS}
+            for i in np.flatnonzero((c >= 0) & (ts == p.ts_max[c]) & (p.latest_at[c] == flat)):
                 latest[int(c[i])] = (int(ts[i]), {k: float(lims[k][i]) for k in LIMITS})
     values = {
         m: (np.concatenate(k.keys or [np.zeros(0, np.int64)]), np.concatenate(k.values or [np.zeros(0)]))

@@ -1,0 +1,197 @@
+"""Compiled row loops of the streaming scan (numba): one sweep over a row group's rows.
+
+The numpy version needed ~40 whole-array passes per row group (masks, copies, float conversions,
+``bincount``, ``ufunc.at``); these loops read each row once, straight from the Arrow buffers,
+write into the per-workload tables, and release the GIL, so the read-ahead thread decodes the
+next row group meanwhile. ``cache=True``: only the first run on a machine compiles (seconds);
+later runs load the machine code.
+
+Conventions: ``local`` is a row group's dictionary index per row, ``lut`` maps it to the scan's
+workload code (-1: filtered out or null: the row is skipped). A column is (values, validity
+bitmap, bit offset), as Arrow holds it: an empty bitmap means no nulls; NaN counts as null.
+Negative values are skipped and counted (the caller warns about them). Nothing here checks
+bounds: the callers size the tables (codes < rows of every table, days within the peak table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+SHIFT = 44  # 52 mantissa bits - 8 (256 bins per octave); exact.Binning uses the same
+DAY_MS = 86_400_000
+NO_NULLS = np.zeros(0, np.uint8)
+NO_NULLS.flags.writeable = False
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _jit(f: F) -> F:
+    """Compiled (numba), cached on disk, GIL released; typed as the Python function it was."""
+    return cast(F, njit(cache=True, nogil=True)(f))
+
+
+def _f64_bits_intrinsic(typingctx: object, x: types.Type) -> tuple:
+    def codegen(context: object, builder: ir.IRBuilder, signature: object, args: list) -> ir.Value:
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+# The bit pattern of a float64 as int64 (a register move: numpy's ``view`` for one value).
+_f64_bits = cast(Callable[[float], int], intrinsic(_f64_bits_intrinsic))
+
+
+@_jit
+def _valid(bitmap: np.ndarray, off: int, i: int) -> bool:
+    if len(bitmap) == 0:
+        return True
+    j = off + i
+    return (bitmap[j >> 3] >> (j & 7)) & 1 == 1
+
+
+@_jit
+def _bin(v: float, first: int, last: int) -> int:
+    """The bin of v >= 0 from its float64 bit pattern (exact.Binning.bins for one value)."""
+    if v == 0.0:
+        return 0
+    b = (_f64_bits(v) >> SHIFT) - first
+    return 1 if b < 1 else last if b > last else b
+
+
+@_jit
+def _count(table: np.ndarray, g: int, v: float, first: int) -> int:
+    """Count v in table[g]: 1 if counted, 0 if NaN, -1 if negative (skipped)."""
+    if v != v:
+        return 0
+    if v < 0:
+        return -1
+    table[g, _bin(v, first, table.shape[1] - 1)] += 1
+    return 1
+
+
+@_jit
+def count_bins(
+    local: np.ndarray, lut: np.ndarray, values: np.ndarray, ok: np.ndarray, off: int, table: np.ndarray,
+    first: int,
+) -> int:  # fmt: skip
+    """table[code, bin] += 1 for every value >= 0; returns how many were negative."""
+    bad = 0
+    for i in range(len(local)):
+        g = lut[local[i]]
+        if g >= 0 and _valid(ok, off, i) and _count(table, g, float(values[i]), first) < 0:
+            bad += 1
+    return bad
+
+
+@_jit
+def pass1_rows(
+    local: np.ndarray, lut: np.ndarray, ts: np.ndarray,
+    mem: np.ndarray, mem_ok: np.ndarray, cpu: np.ndarray, cpu_ok: np.ndarray,
+    pids: np.ndarray, pids_ok: np.ndarray, peak: np.ndarray, peak_ok: np.ndarray,
+    thr: np.ndarray, thr_ok: np.ndarray, offs: np.ndarray, firsts: np.ndarray,
+    t_mem: np.ndarray, t_cpu: np.ndarray, t_pids: np.ndarray, t_peak: np.ndarray,
+    n: np.ndarray, ts_min: np.ndarray, rg_max: np.ndarray, peaks: np.ndarray, day0: int,
+    thr_sums: np.ndarray, bad: np.ndarray,
+) -> None:  # fmt: skip
+    """Pass 1 over one row group: rows per code, first timestamp and this row group's last one,
+    bin counts of memory, CPU, PIDs and kernel peaks, daily memory maxima (peaks[code, day -
+    day0]), sums and counts of throttled shares within 0..1; bad[metric] += negative values.
+    offs: the bitmaps' bit offsets (mem, cpu, pids, peak, thr); firsts: the binnings' ``first``."""
+    for i in range(len(local)):
+        g = lut[local[i]]
+        if g < 0:
+            continue
+        t = ts[i]
+        n[g] += 1
+        if t < ts_min[g]:
+            ts_min[g] = t
+        if t > rg_max[g]:
+            rg_max[g] = t
+        if _valid(mem_ok, offs[0], i):
+            v = float(mem[i])
+            r = _count(t_mem, g, v, firsts[0])
+            if r > 0:
+                d = t // DAY_MS - day0
+                if v > peaks[g, d]:
+                    peaks[g, d] = v
+            elif r < 0:
+                bad[0] += 1
+        if _valid(cpu_ok, offs[1], i) and _count(t_cpu, g, float(cpu[i]), firsts[1]) < 0:
+            bad[1] += 1
+        if _valid(pids_ok, offs[2], i) and _count(t_pids, g, float(pids[i]), firsts[2]) < 0:
+            bad[2] += 1
+        if _valid(peak_ok, offs[3], i) and _count(t_peak, g, float(peak[i]), firsts[3]) < 0:
+            bad[3] += 1
+        if _valid(thr_ok, offs[4], i):
+            x = float(thr[i])
+            if x >= 0 and x <= 1:
+                thr_sums[g, 0] += x
+                thr_sums[g, 1] += 1.0
+
+
+@_jit
+def keep_wanted(
+    local: np.ndarray, lut: np.ndarray, values: np.ndarray, ok: np.ndarray, off: int, wanted: np.ndarray,
+    first: int, nb: int, keys: np.ndarray, kept: np.ndarray,
+) -> int:  # fmt: skip
+    """Pass 2: write (code * nb + bin, value) of the values >= 0 in wanted bins to keys/kept
+    (room for every row); returns how many."""
+    k = 0
+    for i in range(len(local)):
+        g = lut[local[i]]
+        if g < 0 or not _valid(ok, off, i):
+            continue
+        v = float(values[i])
+        if not v >= 0:  # NaN too
+            continue
+        key = g * nb + _bin(v, first, nb - 1)
+        if wanted[key]:
+            keys[k] = key
+            kept[k] = v
+            k += 1
+    return k
+
+
+@_jit
+def nth_in_bins(
+    ids: np.ndarray, values: np.ndarray, n_ids: int, q_id: np.ndarray, q_k: np.ndarray
+) -> np.ndarray:
+    """values grouped by ids (0..n_ids-1); for each query j, the q_k[j]-th smallest value of
+    group q_id[j]. A counting sort by group, then a sort inside each group asked about."""
+    start = np.zeros(n_ids + 1, np.int64)
+    for i in range(len(ids)):
+        start[ids[i] + 1] += 1
+    for s in range(n_ids):
+        start[s + 1] += start[s]
+    at = start[:-1].copy()
+    grouped = np.empty(len(values))
+    for i in range(len(ids)):
+        s = ids[i]
+        grouped[at[s]] = values[i]
+        at[s] += 1
+    done = np.zeros(n_ids, np.bool_)
+    out = np.empty(len(q_id))
+    for j in range(len(q_id)):
+        s = q_id[j]
+        if not done[s]:
+            grouped[start[s] : start[s + 1]].sort()
+            done[s] = True
+        out[j] = grouped[start[s] + q_k[j]]
+    return out
+
+
+def readonly(values: np.ndarray) -> np.ndarray:
+    """Contiguous, read-only, of a type the kernels take (else float64): one compiled variant
+    then serves numpy's arrays and Arrow's buffers alike."""
+    if values.dtype not in (np.int32, np.int64, np.float32, np.float64):
+        values = values.astype(np.float64)
+    out = np.ascontiguousarray(values)
+    if out.flags.writeable:
+        out = out.view()
+        out.flags.writeable = False
+    return out
