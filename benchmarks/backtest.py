@@ -31,14 +31,16 @@ from rightsize.store import load
 MAP = "workload=container_id,ts=ts,cpu_cores=cpu,mem_working_set=mem,mem_limit=mem_limit,cpu_limit=cpu_limit"
 DAY = 86_400_000
 FRONTIER = (
-    {"mem_headroom_ref": "0", "mem_cap_current": "0", "mem_raise_max": "10"},
+    {"mem_margin": "0.15", "mem_headroom_ref": "0", "mem_cap_current": "0", "mem_raise_max": "10"},
     {"mem_headroom_ref": "0"},
-    {"mem_headroom_ref": "1G"},
-    {"mem_headroom_ref": "4G"},
-    {"mem_headroom_ref": "8G"},
-    {"mem_headroom_ref": "12G", "mem_cap_current": "0", "mem_raise_max": "10"},
-    {"mem_headroom_ref": "12G", "mem_raise_max": "10"},
-    {"mem_headroom_ref": "16G"},
+    {"mem_headroom_ref": "32M"},
+    {"mem_headroom_ref": "64M"},
+    {"mem_headroom_ref": "128M"},
+    {"mem_headroom_ref": "512M"},
+    {"mem_margin": "0.15", "mem_headroom_ref": "1G"},
+    {"mem_margin": "0.15", "mem_headroom_ref": "4G"},
+    {"mem_margin": "0.15", "mem_headroom_ref": "12G"},
+    {"mem_margin": "0.15", "mem_headroom_ref": "12G", "mem_cap_current": "0", "mem_raise_max": "10"},
 )
 
 
@@ -71,20 +73,50 @@ def naive_seconds_per_window(data: Path, workloads: int) -> tuple[float, int]:
     return (time.perf_counter() - t0) / max(n, 1), n
 
 
-def bounds(data: Path) -> None:
-    """How predictable next week's peak is from the last two weeks' (the README's evidence)."""
+def _weeks(data: Path) -> pd.DataFrame:
+    """Per workload-week (the backtest's own windows): the 14-day peak and mean, next week's peak and mean."""
     from rightsize.analysis.backtest import windows
     from rightsize.analysis.series import load_series
 
     rows = []
     for s in load_series(data):
-        mem = s["mem_working_set"]
+        mem, lim = s["mem_working_set"], s["mem_limit"]
         for w in windows(s.ts, 14 * DAY, 7 * DAY, 7 * DAY):
             train, test = mem[w.train_lo : w.train_hi], mem[w.test_lo : w.test_hi]
             train, test = train[~np.isnan(train)], test[~np.isnan(test)]
+            current = lim[w.train_hi - 1] if w.train_hi > 0 else np.nan  # the limit at the test's start
             if len(train) >= 100 and len(test) and train.max() > 0:
-                rows.append((s.workload, train.max(), test.max(), test.mean()))
-    f = pd.DataFrame(rows, columns=["w", "train_max", "test_max", "test_mean"])
+                rows.append((s.workload, train.max(), train.mean(), test.max(), test.mean(), current))
+    return pd.DataFrame(rows, columns=["w", "train_max", "train_mean", "test_max", "test_mean", "current"])
+
+
+MULTIPLES = np.concatenate([np.linspace(1, 2, 41), np.linspace(2.1, 10, 80), [15, 20, 30, 50, 100]])
+
+
+def hindsight_table(f: pd.DataFrame, groups: pd.Series, cap: bool = False) -> list[tuple[float, float]]:
+    """The best possible lookup-table rule, fitted on the answers: one multiple of the 14-day peak per
+    group, chosen knowing every test week (Lagrangian: fewest overruns for the memory). Returns the
+    (allocated/used, overrun share) frontier. No rule computed from these groups can do better.
+    ``cap``: each limit also kept <= max(current limit, 14-day peak), as ``default`` does."""
+    used, n = f["test_mean"].sum(), len(f)
+    tables = []
+    for _, g in f.groupby(groups):
+        top = np.fmax(g["current"].fillna(np.inf).to_numpy(), g["train_max"].to_numpy()) if cap else np.inf
+        limits = [np.minimum(g["train_max"].to_numpy() * m, top) for m in MULTIPLES]
+        cost = np.array([x.sum() for x in limits])
+        tables.append((cost, np.array([(g["test_max"].to_numpy() > x).sum() for x in limits])))
+    out = []
+    for lam in np.logspace(-13, -8, 60):
+        picks = [int(np.argmin(over + lam * cost)) for cost, over in tables]
+        alloc = sum(cost[i] for (cost, _), i in zip(tables, picks, strict=True))
+        overs = sum(over[i] for (_, over), i in zip(tables, picks, strict=True))
+        out.append((alloc / used, overs / n))
+    return out
+
+
+def bounds(data: Path, krr_alloc: float) -> None:
+    """How predictable next week's peak is from the last two weeks' (the README's evidence)."""
+    f = _weeks(data)
     ratio = f["test_max"] / f["train_max"]
     used = f["test_mean"].sum()
     per_workload = ratio.groupby(f["w"]).transform("max").clip(lower=1.0)
@@ -97,26 +129,58 @@ def bounds(data: Path) -> None:
         "  hindsight margin per workload (smallest multiple of the 14-day peak that never overran): "
         f"{(f['train_max'] * per_workload).sum() / used:.2f}x, 0 overruns"
     )
+    rank = f.rank(method="first")
+    size = pd.qcut(rank["train_max"], 25, labels=False)
+    flat = pd.qcut((f["train_mean"] / f["train_max"]).rank(method="first"), 6, labels=False)
+    both = pd.qcut(rank["train_max"], 8, labels=False) * 10 + flat
+    for label, groups, cap in (
+        ("25 size classes", size, False),
+        ("8 size x 6 flatness classes", both, False),
+        ("25 size classes, current-limit ceiling", size, True),
+        ("8 size x 6 flatness classes, current-limit ceiling", both, True),
+    ):
+        front = hindsight_table(f, groups, cap)
+        at_krr = min((o for a, o in front if a <= krr_alloc), default=float("nan"))
+        one = min((a for a, o in front if o <= 0.01), default=float("nan"))
+        print(
+            f"  hindsight lookup table, {label}: at krr's {krr_alloc:.2f}x at best {at_krr:.2%} overruns; "
+            f"<= 1 % overruns needs {one:.2f}x"
+        )
 
 
 def holdout(data: Path) -> None:
-    """Choose mem_headroom_ref on the VMs with an odd number, score it on the even ones, and back."""
+    """Choose mem_headroom_ref on the VMs with an odd number, score it on the even ones, and back:
+    for ``default`` the most headroom at no more memory than krr, for ``safe`` the least memory
+    with <= 1 % overruns."""
     halves = {"odd": "*1,*3,*5,*7,*9", "even": "*0,*2,*4,*6,*8"}
-    for tune, test in (("odd", "even"), ("even", "odd")):
-        tried = []
-        for ref in ("6G", "8G", "10G", "12G", "14G", "16G"):
-            ov = {"default": {"mem_headroom_ref": ref}}
-            res = backtest(data, strategies="default", overrides=ov, workloads=halves[tune])
-            sc = res.strategies["default"]
-            tried.append((ref, sc.mem_overrun_share or 0.0, sc.mem_alloc_ratio or 0.0))
-        ok = [t for t in tried if t[1] <= 0.01] or tried[-1:]
-        ref, share, ratio = min(ok, key=lambda t: t[2])
-        r = backtest(data, strategies="default,krr,current", overrides={"default": {"mem_headroom_ref": ref}},
-                     workloads=halves[test]).strategies  # fmt: skip
-        print(
-            f"tuned on {tune} VMs: mem_headroom_ref={ref} ({share:.2%}, {ratio:.2f}x there); on {test} VMs: "
-            + ", ".join(f"{n} {sc.mem_overrun_share:.2%} / {sc.mem_alloc_ratio:.2f}x" for n, sc in r.items())
-        )
+    goals = {
+        "default": ("32M", "64M", "96M", "128M", "192M", "256M"),
+        "safe": ("6G", "8G", "10G", "12G", "14G", "16G"),
+    }
+    for name, refs in goals.items():
+        for tune, test in (("odd", "even"), ("even", "odd")):
+            base = backtest(data, strategies="krr", workloads=halves[tune]).strategies["krr"]
+            tried = []
+            for ref in refs:
+                ov = {name: {"mem_headroom_ref": ref}}
+                sc = backtest(data, strategies=name, overrides=ov, workloads=halves[tune]).strategies[name]
+                tried.append((ref, sc.mem_overrun_share or 0.0, sc.mem_alloc_ratio or 0.0))
+            if name == "default":  # fewest overruns at no more memory than krr
+                ok = [t for t in tried if t[2] <= (base.mem_alloc_ratio or 0.0)] or tried[:1]
+                ref, share, ratio = min(ok, key=lambda t: t[1])
+            else:  # least memory at <= 1 % overruns
+                ok = [t for t in tried if t[1] <= 0.01] or tried[-1:]
+                ref, share, ratio = min(ok, key=lambda t: t[2])
+            ov = {name: {"mem_headroom_ref": ref}}
+            r = backtest(data, strategies=f"{name},krr,vpa,current", overrides=ov, workloads=halves[test])
+            print(
+                f"{name} tuned on {tune} VMs: mem_headroom_ref={ref} ({share:.2%}, {ratio:.2f}x there); "
+                f"on {test} VMs: "
+                + ", ".join(
+                    f"{n} {sc.mem_overrun_share:.2%} / {sc.mem_alloc_ratio:.2f}x"
+                    for n, sc in r.strategies.items()
+                )
+            )
 
 
 def main() -> None:
@@ -134,7 +198,7 @@ def main() -> None:
         print(f"import: {rows:,} rows in {time.perf_counter() - t0:.1f} s wall")
 
     wall, cpu = time.perf_counter(), time.process_time()
-    result = backtest(data, train="14d", test="7d", every="7d", strategies="default,krr,vpa,current")
+    result = backtest(data, train="14d", test="7d", every="7d", strategies="default,safe,krr,vpa,current")
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(format_table(result))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -151,7 +215,7 @@ def main() -> None:
     if args.holdout:
         holdout(data)
     if args.frontier:
-        bounds(data)
+        bounds(data, result.strategies["krr"].mem_alloc_ratio or float("nan"))
         print("\ndefault at other settings (--set NAME=VALUE):")
         for ov in FRONTIER:
             sc = backtest(data, strategies="default", overrides={"default": ov}).strategies["default"]
