@@ -252,6 +252,17 @@ def test_cli_no_window_hint_is_one_that_can_work(tmp_path: Any, capsys: pytest.C
     assert code == 2 and "no workload has history over time" in err and "--train 0s" not in err
 
 
+def test_absurd_values_are_scored_not_a_traceback(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # working sets of 2**62 + 1 bytes: valid int64, not exact in a float64 (beyond 2**53)
+    data = flat(days=22)
+    data["mem_working_set"] = pd.array(np.full(len(data), 2**62 + 1), dtype="Int64")
+    store.append(tmp_path, store.to_table(data), "samples", "test")
+    code, out, err = run_cli(["backtest", "--data", str(tmp_path), "--format", "json"], capsys)
+    assert code == 0 and "Traceback" not in err, err
+    doc = json.loads(out)
+    assert doc["strategies"]["krr"]["windows"] == 1 and doc["strategies"]["krr"]["mem_overruns"] == 0
+
+
 def test_cli_missing_dataset(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
     code, _, err = run_cli(["backtest", "--data", str(tmp_path / "none")], capsys)
     assert code == 2 and "does not exist" in err

@@ -88,7 +88,8 @@ def _read(path: str | os.PathLike[str]) -> Iterator[pa.Table]:
 def _numbers(table: pa.Table, column: str) -> np.ndarray | None:
     if column not in table.column_names or table[column].null_count == table.num_rows:
         return None
-    return np.asarray(table[column].cast(pa.float64()).to_numpy(), dtype=np.float64)
+    # safe=False: integers beyond 2**53 (absurd, but valid int64) lose precision instead of failing
+    return np.asarray(table[column].cast(pa.float64(), safe=False).to_numpy(), dtype=np.float64)
 
 
 def _codes(table: pa.Table, column: str, names: dict[str, int]) -> np.ndarray:
