@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -37,11 +38,11 @@ def native(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int]:
     if col.num_chunks == 1 and col.type in NATIVE:
         arr = col.chunk(0)
         if arr.null_count == 0:
-            return arr.to_numpy(zero_copy_only=True), kernels.NO_NULLS, 0
+            return kernels.frozen(arr.to_numpy(zero_copy_only=True)), kernels.NO_NULLS, 0
         bitmap, data = arr.buffers()[:2]
         dtype = np.dtype(arr.type.to_pandas_dtype())
         values = np.frombuffer(data, dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
-        return values, np.frombuffer(bitmap, np.uint8), arr.offset
+        return kernels.frozen(values), kernels.frozen(np.frombuffer(bitmap, np.uint8)), arr.offset
     return kernels.readonly(f64(col)), kernels.NO_NULLS, 0
 
 
@@ -130,6 +131,7 @@ def open_samples(f: Path) -> pq.ParquetFile | None:
 
 
 SMALL_ROW_GROUP = 50_000
+READERS = 2  # row groups decoded at once, beside the caller's work on the one before
 SMALL_FILE_BYTES = 2**20  # files this small (a collector's one-minute flushes) are read in batches
 BATCH_BYTES = 16 * 2**20
 _DICT = ["workload", "container_id"]
@@ -178,7 +180,9 @@ def read_columns(src: pq.ParquetFile | Batch, rg: int, columns: list[str]) -> pa
     """A row group's columns; those added to the schema after the file was written come back null."""
     names = src.dataset.schema.names if isinstance(src, Batch) else src.schema_arrow.names
     present = [c for c in columns if c in names]
-    table = src.read_row_group(rg, columns=present, use_threads=True)
+    # one thread per row group (read_ahead runs several): Arrow's column-parallel decoding kept
+    # the two cores of the test host less busy
+    table = src.read_row_group(rg, columns=present, use_threads=False)
     return table if len(present) == len(columns) else store.fill_added(table, columns)
 
 
@@ -193,11 +197,13 @@ Item = tuple[Path, "pq.ParquetFile | Batch", int, int]  # file, source, row grou
 def read_ahead(
     items: Iterator[Item], columns: Callable[[Item], list[str]]
 ) -> Iterator[tuple[Item, pa.Table]]:
-    """Yield each row group's table while the next one is read and decoded in another thread."""
+    """Yield each row group's table while the next READERS are read and decoded in other threads."""
 
     def read(item: Item) -> pa.Table:
-        # this thread already runs beside the caller: Arrow's own pool only adds overhead here
-        return read_columns(item[1], item[2], columns(item))
+        src = item[1]
+        if not isinstance(src, Batch):  # a reader of its own: two threads never share one
+            src = pq.ParquetFile(item[0], read_dictionary=_DICT, metadata=src.metadata)
+        return read_columns(src, item[2], columns(item))
 
     def result(pending: tuple[Item, Future[pa.Table]]) -> tuple[Item, pa.Table]:
         try:
@@ -206,22 +212,21 @@ def read_ahead(
             f, _, rg, _ = pending[0]
             raise RightsizeError(f"{f}: corrupt row group {rg} ({exc}); move the file away") from None
 
-    with ThreadPoolExecutor(1) as pool:
-        pending: tuple[Item, Future[pa.Table]] | None = None
+    with ThreadPoolExecutor(READERS) as pool:
+        pending: deque[tuple[Item, Future[pa.Table]]] = deque()
         for item in items:
             if not columns(item):
                 continue
             if rows_of(item) < SMALL_ROW_GROUP:
-                done: Future[pa.Table] = Future()  # small: a thread hand-off costs more than it saves
+                fut: Future[pa.Table] = Future()  # small: a thread hand-off costs more than it saves
                 try:
-                    done.set_result(read(item))
+                    fut.set_result(read_columns(item[1], item[2], columns(item)))
                 except (OSError, pa.ArrowException) as exc:
-                    done.set_exception(exc)
-                fut = done
+                    fut.set_exception(exc)
             else:
                 fut = pool.submit(read, item)
-            if pending is not None:
-                yield result(pending)
-            pending = (item, fut)
-        if pending is not None:
-            yield result(pending)
+            pending.append((item, fut))
+            if len(pending) > READERS:
+                yield result(pending.popleft())
+        while pending:
+            yield result(pending.popleft())
