@@ -45,7 +45,7 @@ _EXPECTED = {
     "--project": "a compose project name (leave --project out for every project)",
     "--services": "compose service names a,b (leave --services out for every service)",
     "--only": "resources among memory,cpu,pids (leave --only out for all three)",
-    "--strategies": "strategies such as default,krr (leave --strategies out for all)",
+    "--strategies": "strategies such as default,safe,krr (leave --strategies out for default,krr,vpa)",
     "--namespace": "a namespace (leave --namespace out for every namespace)",
 }
 
@@ -249,8 +249,12 @@ def _recs_for_writers(data: str | None, strategy: str, set_: list[str], since: s
     return run_recommend(data, strategy=strategy, overrides=parse_assignments(set_), since=since)
 
 
-def _split(value: str | None) -> list[str] | None:
-    return [v for v in value.split(",") if v.strip()] if value else None
+def _split(option: str, value: str | None) -> list[str] | None:
+    """``a,b`` -> [a, b]; only commas (``"$A,$B"`` with both unset) is an error, not "no filter"."""
+    names = None if value is None else [v for v in value.split(",") if v.strip()]
+    if names == []:
+        raise fail(f"{option} is empty: expected {_EXPECTED[option]}")
+    return names
 
 
 @app.command()
@@ -273,16 +277,15 @@ def apply(
     fmt: str = typer.Option("text", "--format", help="text (diff + summary) or json."),
 ) -> None:
     """Write the recommendations into compose files or Helm values, or apply them to running containers."""
-    not_empty("--compose", compose)
-    not_empty("--helm", helm)
-    not_empty("--data", data)
-    filters = {"--since": since, "--services": services, "--only": only, "--project": project}
-    for option, value in filters.items():
+    given = {"--compose": compose, "--helm": helm, "--data": data, "--since": since, "--services": services,
+             "--only": only, "--project": project}  # fmt: skip
+    for option, value in given.items():
         not_empty(option, value)
     if sum([bool(compose), helm is not None, live]) != 1:
         raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
     if fmt not in ("text", "json"):
         raise fail(f"--format {fmt!r}: choose text or json")
+    only_, services_ = _split("--only", only), _split("--services", services)
     from rightsize.targets.summary import summarize, to_json
 
     def recs() -> list[Any]:
@@ -291,18 +294,18 @@ def apply(
     if compose:
         from rightsize.targets.compose import patch_compose
 
-        results = patch_compose(compose, recs, dry_run=dry_run, backup=backup, only=_split(only),
-                                services=_split(services), project=project, min_confidence=min_confidence)
+        results = patch_compose(compose, recs, dry_run=dry_run, backup=backup, only=only_,
+                                services=services_, project=project, min_confidence=min_confidence)
     elif helm is not None:
         from rightsize.targets.helm import parse_map, patch_helm
 
         results = [patch_helm(helm, recs, mapping=parse_map(map_), dry_run=dry_run, backup=backup,
-                              only=_split(only), min_confidence=min_confidence)]
+                              only=only_, min_confidence=min_confidence)]
     else:
         from rightsize.targets.live import apply_live
 
         results = [apply_live(recs, project=project, docker_host=docker_host, dry_run=dry_run,
-                              only=_split(only), min_confidence=min_confidence)]
+                              only=only_, min_confidence=min_confidence)]
     if fmt == "json":
         typer.echo(to_json(results, dry_run=dry_run))
         return
@@ -336,7 +339,7 @@ def check(
 
     tol = parse_tolerance(tolerance)
     result = check_compose(compose, lambda: _recs_for_writers(data, strategy, set_, since), tolerance=tol,
-                           services=_split(services), project=project)
+                           services=_split("--services", services), project=project)
     typer.echo(result.to_json() if fmt == "json" else result.table())
     raise typer.Exit(1 if result.failed else 0)
 
@@ -360,6 +363,7 @@ def report(
     not_empty("--out", out, "an HTML file, e.g. --out report.html")
     not_empty("--since", since)
     not_empty("--workload", workload)
+    not_empty("--compose", compose)
     from rightsize.analysis.settings import parse_assignments
     from rightsize.report.html import report as write_report
 

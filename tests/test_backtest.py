@@ -228,7 +228,8 @@ def test_cli_json_shape(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> No
         (["--workload", "nothing*"], "no workload matches"),
         (["--data", ""], "--data is empty: expected a dataset folder"),
         (["--workload", ""], "--workload is empty: expected a glob"),
-        (["--strategies", " "], "--strategies is empty: expected"),
+        (["--strategies", " "], "--strategies is empty: expected strategies such as default,safe,krr "
+                                "(leave --strategies out for default,krr,vpa)"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(

@@ -234,6 +234,11 @@ def test_cli_check_apply_check_on_the_bundled_sample(tmp_path: Path, capsys: Any
         (["apply", "-f", "{f}", "--project", ""], "services:\n  a: {image: x}\n", "--project is empty"),
         (["check", "-f", "{f}", "--services", " "], "services:\n  a: {image: x}\n", "--services is empty"),
         (["check", "-f", "{f}", "--since", ""], "services:\n  a: {image: x}\n", "--since is empty"),
+        # only commas (a script's "$A,$B" with both unset) is no name at all, not "every service"
+        (["apply", "-f", "{f}", "--services", ","], "services:\n  a: {image: x}\n", "--services is empty"),
+        (["apply", "-f", "{f}", "--only", " , "], "services:\n  a: {image: x}\n", "--only is empty"),
+        (["apply", "--helm", "{f}", "--only", ","], "a: {resources: {}}\n", "--only is empty"),
+        (["check", "-f", "{f}", "--services", ",,"], "services:\n  a: {image: x}\n", "--services is empty"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2_file_identical(

@@ -264,6 +264,7 @@ def test_write_atomic_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
         (["--data", ""], "--data is empty: expected a dataset folder"),
         (["--workload", ""], "--workload is empty: expected a glob"),
         (["--since", ""], "--since is empty: expected a duration"),
+        (["--compose", ""], "--compose is empty: expected a compose file"),
     ],
 )
 def test_report_bad_input_is_one_line_exit_2(
