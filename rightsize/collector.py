@@ -53,6 +53,9 @@ def check_writable(out: Path) -> None:
         raise RightsizeError(f"output {out} is not writable ({probe} is read-only or not yours)")
 
 
+MAX_HOST = 200  # it starts every file name: ".<host>-<13-digit ms>-<8 hex>.parquet.tmp" <= 255 bytes
+
+
 def check_host(name: str) -> str:
     """The ``--host`` name as given, or RightsizeError if it is empty or cannot name a host."""
     if not name.strip():
@@ -61,6 +64,8 @@ def check_host(name: str) -> str:
         raise RightsizeError(f"--host {name!r}: expected a host name without '/'")
     if not name.isprintable():
         raise RightsizeError(f"--host {name!r}: expected a host name without control characters")
+    if len(name) > MAX_HOST:  # else the file system refuses it only at the first flush, after sampling
+        raise RightsizeError(f"--host has {len(name)} characters: expected a host name of at most {MAX_HOST}")
     return name
 
 

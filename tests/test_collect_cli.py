@@ -45,6 +45,8 @@ def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
         (["--host", ""], "--host is empty: expected a host name"),
         (["--host", "rack1/box"], "--host 'rack1/box': expected a host name without '/'"),
         (["--host", "a\nb"], "--host 'a\\nb': expected a host name without control characters"),
+        # it is part of every file name: one too long for the file system would fail only at the flush
+        (["--host", "h" * 201], "--host has 201 characters: expected a host name of at most 200"),
         (["--host", "h", "--source", "prometheus", "--url", "http://127.0.0.1:9"], "--host applies to"),
         (["--source", "prometheus", "--url", "http://127.0.0.1:9", "--namespace", ""], "--namespace is"),
     ],

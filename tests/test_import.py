@@ -254,6 +254,7 @@ def test_empty_where_is_one_line_not_every_row(
     [
         ("", "--host is empty: expected a host name"),
         ("a/b", "--host 'a/b': expected a host name without '/'"),
+        ("x" * 250, "--host has 250 characters: expected a host name of at most 200"),
     ],
 )
 def test_bad_host_is_one_line(
