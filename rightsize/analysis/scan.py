@@ -8,10 +8,11 @@ from pass 1) and keeps the values in the bins that hold the wanted ranks, plus t
 latest row.
 Memory: O(workloads x bins) + a row group or two + the kept values; never the whole dataset.
 
-With ``RIGHTSIZE_SCAN_PROCESSES=2`` (large datasets, two or more cores) the later half of the
-files is scanned by a second process at the same time (numpy's grouped counting holds the GIL, so
-threads would not help); the two halves are merged exactly. It is off by default: on the busy
-2-core development host it was not faster and doubled the memory (see BENCHMARKS.md).
+The row loops are compiled (kernels.py) and release the GIL; two reader threads decode the next
+row groups meanwhile, so one process keeps two cores busy. With ``RIGHTSIZE_SCAN_PROCESSES=2``
+the later half of the files is scanned by a second process at the same time (from the numpy
+build, whose sweeps held the GIL); the two halves are merged exactly. It is off by default: on
+the busy 2-core development host it was not faster and doubled the memory (see BENCHMARKS.md).
 """
 
 from __future__ import annotations
