@@ -229,8 +229,9 @@ def _cast(column: pa.ChunkedArray, field: pa.Field, source: str, factor: float =
     if pa.types.is_dictionary(col.type):
         col = col.dictionary_decode()
     try:
+        # safe=False here and for float columns: an int64 beyond 2**53 becomes the nearest float
         if factor != 1.0:  # a unit conversion asked for in --map (KiB -> bytes, percent -> cores)
-            col = pc.multiply(col.cast(pa.float64()), pa.scalar(factor, pa.float64()))
+            col = pc.multiply(col.cast(pa.float64(), safe=False), pa.scalar(factor, pa.float64()))
         if field.name == "ts":
             return _timestamps(col, source)
         if pa.types.is_string(field.type):
@@ -239,16 +240,23 @@ def _cast(column: pa.ChunkedArray, field: pa.Field, source: str, factor: float =
             values = col.to_numpy(zero_copy_only=False)
             bad = ~np.isfinite(values)
             return pa.array(np.round(np.where(bad, 0, values)), mask=bad).cast(field.type)
-        return col.cast(field.type)
+        return col.cast(field.type, safe=not (pa.types.is_floating(field.type) and _numeric(col.type)))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         bad = re.search(r"Failed to parse string: '(.*?)' as a scalar", first)
         numeric = pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
         what = f"text such as {bad.group(1)!r}" if bad else f"{col.type} values ({first})"
-        raise RightsizeError(
-            f"--map {field.name}={source}: column {source!r} holds {what}, "
-            f"expected {'numbers' if numeric else field.type}"
-        ) from None
+        expected = "numbers" if numeric else str(field.type)
+        if numeric and _numeric(col.type):  # numbers, just out of the samples column's range
+            scaled = " once scaled" if factor != 1.0 else ""
+            what = f"values out of range for {field.name} ({field.type}){scaled} ({first})"
+            expected = f"numbers that fit in {field.type}"
+        where = f"--map {field.name}={source}: column {source!r}"
+        raise RightsizeError(f"{where} holds {what}, expected {expected}") from None
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
 
 
 def _timestamps(col: pa.Array, source: str) -> pa.Array:

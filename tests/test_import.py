@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from cli_helpers import run_cli
 
+import rightsize
 from rightsize import importer, store
 from rightsize.errors import RightsizeError
 
@@ -265,3 +267,24 @@ def test_bad_host_is_one_line(
     code, _, err = run_cli(argv, capsys)
     assert code == 2 and err == f"rightsize: error: {message}\n"
     assert not out.exists()
+
+
+def test_numbers_too_large_say_so_and_large_integers_still_import_as_floats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = pq.read_table(EXCERPT)
+    big = trace.set_column(trace.schema.get_field_index("mem"), "mem", pa.array([2**62] * len(trace)))
+    pq.write_table(big, tmp_path / "big.parquet")
+    base = "workload=container_id,ts=ts,mem_limit=mem_limit"
+    argv = ["import", str(tmp_path / "big.parquet"), "--out", str(tmp_path / "o"), "--map"]
+    # 2**62 x 4 is past int64: the message says so (it said "holds int64 values, expected numbers")
+    code, _, err = run_cli([*argv, f"{base},mem_working_set=mem*4"], capsys)
+    assert code == 2 and err.startswith(
+        "rightsize: error: --map mem_working_set=mem: column 'mem' holds values out of range for "
+        "mem_working_set (int64) once scaled ("
+    ) and err.endswith("), expected numbers that fit in int64\n"), err
+    assert not (tmp_path / "o").exists()
+    # an int64 beyond 2**53 is valid in a float64 column (to the nearest float), not an error
+    code, _, err = run_cli([*argv, f"{base},cpu_cores=mem"], capsys)
+    assert code == 0, err
+    assert rightsize.load(tmp_path / "o")["cpu_cores"].eq(2.0**62).all()
