@@ -1,15 +1,17 @@
 """Backtest benchmark on the real Bitbrains Rnd trace: quality table and speed, baselines in the same run.
 
     python benchmarks/backtest.py [--trace ../shared/traces/bitbrains-rnd.parquet] [--data DIR] [--frontier]
+                                  [--holdout]
 
 1. Imports the trace (only ``provisioned`` rows) into DIR once (``rightsize import``), timed.
-2. Backtests default, krr, vpa and ``current`` (the trace's own hand-provisioned limits) with
+2. Backtests default, safe, krr, vpa and ``current`` (the trace's own hand-provisioned limits) with
    ``--train 14d --test 7d --every 7d``: the quality baselines are krr, vpa and current.
 3. Speed baseline: the obvious pandas implementation (boolean masks on each workload's frame for
    every window) for the same strategy calls on the first 40 workloads, per window beside ours.
 4. ``--frontier``: the default strategy at other headroom settings (the overrun/memory trade-off),
-   and how predictable next week's peak is; ``--holdout``: the headroom chosen on half the VMs,
-   scored on the other half.
+   how predictable next week's peak is, and the best lookup table of peak multiples fitted in
+   hindsight; ``--holdout``: the headroom of default and safe chosen on half the VMs, scored on the
+   other half.
 """
 
 from __future__ import annotations
