@@ -269,6 +269,7 @@ def _timestamps(col: pa.Array, source: str) -> pa.Array:
         import pandas as pd
 
         text = pd.Series(col.to_pandas())
+        text = text.where(text.str.strip() != "")  # a blank cell is a missing time: the row is dropped
         parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
         unparsed = parsed.isna() & text.notna()
         if unparsed.any():  # name the first value, not pandas' advice about formats

@@ -288,3 +288,17 @@ def test_numbers_too_large_say_so_and_large_integers_still_import_as_floats(
     code, _, err = run_cli([*argv, f"{base},cpu_cores=mem"], capsys)
     assert code == 0, err
     assert rightsize.load(tmp_path / "o")["cpu_cores"].eq(2.0**62).all()
+
+
+def test_a_blank_time_in_text_times_drops_that_row_like_a_missing_one(tmp_path: Path) -> None:
+    # aware and naive times together stay text in arrow's CSV reader; an empty cell is then "", which
+    # is a missing time (the row is dropped, as a null time always was), not "'' is not a time"
+    trace = tmp_path / "gaps.csv"
+    trace.write_text("vm,t,c\na,2026-01-05T00:00:00Z,0.5\na,,0.7\na, ,0.8\na,2026-01-05T00:10:00,1.0\n")
+    assert importer.import_trace(trace, {"workload": "vm", "ts": "t", "cpu_cores": "c"}, tmp_path / "o") == 2
+    got = store.load(tmp_path / "o")
+    assert got["cpu_cores"].tolist() == [0.5, 1.0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("vm,t,c\na,2026-01-05T00:00:00Z,0.5\na,soon,0.7\n")
+    with pytest.raises(RightsizeError, match="'soon' is not a time"):
+        importer.import_trace(bad, {"workload": "vm", "ts": "t", "cpu_cores": "c"}, tmp_path / "p")
