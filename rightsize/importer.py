@@ -61,7 +61,7 @@ def _source(key: str, value: str, columns: list[str]) -> tuple[str, float]:
         col, op, factor = value.rpartition("*") if "*" in value else value.rpartition("/")
         if op and col.strip() in columns:  # a column with a factor that is not a number: say so
             raise RightsizeError(
-                f"--map {key}={value}: factor {factor.strip()!r} is not a number "
+                f"--map {key}={value}: factor {factor.strip()!r} is not a positive decimal number "
                 f"(expected {col.strip()}*NUMBER or {col.strip()}/NUMBER, e.g. *1024 or /100)"
             )
         return value, 1.0
