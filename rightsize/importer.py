@@ -86,6 +86,7 @@ def import_trace(
     least one of ``cpu_cores``/``mem_working_set``. ``where`` names a boolean trace column: only rows
     where it is true are imported. A numeric source may be scaled (``mem_kb*1024``). Unmapped columns
     are null, except ``host`` (the ``host`` argument) and ``container_id``/``container`` (the workload).
+    All or nothing: on an error (or an interrupt) the files this import wrote are removed again.
     """
     # Path("") is ".": an unset variable in a script must not read or fill the current folder
     if not str(file).strip():
@@ -116,33 +117,39 @@ def import_trace(
         raise RightsizeError(
             f"{path.name} has no column {', '.join(repr(c) for c in missing)} (it has: {', '.join(columns)})"
         )
-    written = 0
+    files: list[Path] = []  # written so far: a bad value in a later batch removes them again
     buffer: list[pa.Table] = []
-    buffered = 0
-    for batch in reader:
-        assert isinstance(batch, pa.RecordBatch)
-        table = _convert(pa.Table.from_batches([batch]), sources, where, host)
-        if table.num_rows:
-            buffer.append(table)
-            buffered += table.num_rows
-        if buffered >= _FLUSH_ROWS:
-            written += _flush(out, buffer, host)
-            buffer, buffered = [], 0
-    if buffer:
-        written += _flush(out, buffer, host)
+    buffered = written = 0
+    try:
+        for batch in reader:
+            assert isinstance(batch, pa.RecordBatch)
+            table = _convert(pa.Table.from_batches([batch]), sources, where, host)
+            if table.num_rows:
+                buffer.append(table)
+                buffered += table.num_rows
+            if buffered >= _FLUSH_ROWS:
+                _flush(out, buffer, host, files)
+                written, buffer, buffered = written + buffered, [], 0
+        if buffer:
+            _flush(out, buffer, host, files)
+            written += buffered
+    except BaseException:
+        for f in files:
+            f.unlink(missing_ok=True)
+        raise
     return written
 
 
-def _flush(out: str | os.PathLike[str], tables: list[pa.Table], host: str) -> int:
-    """Append sorted by time, one UTC day at a time (store.append then scans each day's rows once)."""
+def _flush(out: str | os.PathLike[str], tables: list[pa.Table], host: str, files: list[Path]) -> None:
+    """Append sorted by time, one UTC day at a time (store.append then scans each day's rows once);
+    every file written is added to ``files`` at once (so a failure can remove it)."""
     table = pa.concat_tables(tables)
     table = table.take(pc.sort_indices(table, [("ts", "ascending")]))
     ms = table["ts"].combine_chunks().cast(pa.int64()).to_numpy()
     day = ms // 86_400_000
     cuts = np.flatnonzero(np.diff(day)) + 1
     for start, stop in zip(np.r_[0, cuts], np.r_[cuts, len(ms)], strict=True):
-        store.append(out, table.slice(int(start), int(stop - start)), "samples", host)
-    return table.num_rows
+        files += store.append(out, table.slice(int(start), int(stop - start)), "samples", host)
 
 
 def _check_mapping(mapping: dict[str, str]) -> None:

@@ -303,3 +303,24 @@ def test_a_blank_time_in_text_times_drops_that_row_like_a_missing_one(tmp_path: 
     bad.write_text("vm,t,c\na,2026-01-05T00:00:00Z,0.5\na,soon,0.7\n")
     with pytest.raises(RightsizeError, match="'soon' is not a time"):
         importer.import_trace(bad, {"workload": "vm", "ts": "t", "cpu_cores": "c"}, tmp_path / "p")
+
+
+def test_a_bad_value_late_in_the_trace_leaves_the_dataset_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a value that only fails in the last batch, after earlier flushes were already written
+    trace = pq.read_table(EXCERPT)
+    mem = trace["mem"].to_numpy().copy()
+    mem[-1] = 2**62
+    late = tmp_path / "late.parquet"
+    pq.write_table(trace.set_column(trace.schema.get_field_index("mem"), "mem", pa.array(mem)), late)
+    out = tmp_path / "ds"
+    importer.import_trace(EXCERPT, importer.parse_mapping(BITBRAINS_MAP), out, host="earlier")
+    before = sorted(store.list_files(out))
+    monkeypatch.setattr(importer, "_BATCH_ROWS", 100)
+    monkeypatch.setattr(importer, "_FLUSH_ROWS", 300)
+    argv = ["import", str(late), "--map", BITBRAINS_MAP + ",mem_working_set=mem*4", "--out", str(out)]
+    argv[3] = argv[3].replace("mem_working_set=mem,", "")
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and "out of range for mem_working_set" in err
+    assert sorted(store.list_files(out)) == before  # nothing of the failed import is left behind
