@@ -1,13 +1,15 @@
 """Analyzer benchmark: ``recommend()`` over a large dataset vs DuckDB and pandas, same files, same run.
 
     python benchmarks/make_analyzer_data.py --rows 100000000 --out /tmp/rightsize-bench   # ~2 GB
-    python benchmarks/analyzer.py --data /tmp/rightsize-bench [--threads 2] [--no-pandas]
+    python benchmarks/analyzer.py --data /tmp/rightsize-bench --rounds 3 [--threads 2] [--no-pandas]
 
 Each contender runs in its own fresh Python process (so peak RSS is its own): wall time and peak
-RSS (ru_maxrss). All compute per-workload p50/p90/p95/p99/max of memory working set, CPU cores and
-PIDs (linear interpolation: DuckDB ``quantile_cont``, pandas ``quantile``); rightsize also
-computes everything else a recommendation needs (daily peaks, OOMs, limits, strategy chain).
-The percentiles of the three are compared: they must agree exactly (up to float rounding).
+RSS (ru_maxrss). rightsize and DuckDB compute the same per-workload numbers: count, first/last
+timestamp, p50/p90/p95/p99/max of memory working set, kernel peaks (mem_peak), CPU cores and
+PIDs, the same percentiles of the daily memory peaks, mean throttling and the latest limits
+(linear interpolation: DuckDB ``quantile_cont``); rightsize also runs the strategy chain. pandas
+computes only the four metrics' percentiles. Every percentile of every workload is compared with
+DuckDB's: they must agree exactly (up to float rounding).
 """
 
 from __future__ import annotations
@@ -161,13 +163,15 @@ def main() -> None:
         contenders.append(("pandas groupby-quantile", PANDAS))
     # alternate, so that load from other processes on a shared machine hits every contender alike
     runs: dict[str, list[dict]] = {name: [] for name, _ in contenders}
+    load0 = os.getloadavg()[0]
     for _ in range(a.rounds):
         for name, body in contenders:
             runs[name].append(run(name, body, a.data, a.threads))
     base = runs[contenders[1][0]][0]
     load = os.getloadavg()[0]
     n_wl = len(base["result"])
-    print(f"dataset: {a.data}  ({base['rows']:,} samples, {n_wl} workloads); load avg {load:.1f}")
+    print(f"dataset: {a.data}  ({base['rows']:,} samples, {n_wl} workloads)")
+    print(f"load avg (1 min): {load0:.1f} before, {load:.1f} after (the contenders themselves add up to 2)")
     head = f"{'wall s (each round)':>26} {'CPU s':>7} {'peak RSS MB':>12} {'max rel diff':>13}"
     print(f"{'contender':28} {head}")
     for name, rs in runs.items():

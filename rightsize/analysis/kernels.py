@@ -15,7 +15,6 @@ bounds: the callers size the tables (codes < rows of every table, days within th
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -200,22 +199,3 @@ def readonly(values: np.ndarray) -> np.ndarray:
     if values.dtype not in (np.int32, np.int64, np.float32, np.float64):
         values = values.astype(np.float64)
     return frozen(np.ascontiguousarray(values))
-
-
-def warm_up() -> threading.Thread:
-    """Load the compiled loops in a thread while the caller opens and decodes the first row
-    group: numba's first load imports ~0.5 s of modules. Its compile lock makes a kernel call
-    meanwhile wait for it."""
-
-    def load() -> None:  # the types of a typical row group; lut -1: every row skipped
-        i64, f2, t = np.zeros(1, np.int64), np.zeros((1, 1)), np.zeros((1, 1), np.int32)
-        ro, bits = frozen(i64), NO_NULLS
-        pass1_rows(
-            np.zeros(1, np.uint8), i64 - 1, ro, ro, bits, frozen(np.zeros(1)), bits,
-            frozen(np.zeros(1, np.int32)), bits, ro, bits, frozen(np.zeros(1, np.float32)), bits,
-            i64, i64, t, t, t, t, i64, i64, i64, f2, 0, f2, i64,
-        )  # fmt: skip
-
-    thread = threading.Thread(target=load, name="rightsize-kernels", daemon=True)
-    thread.start()
-    return thread

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from rightsize import store
-from rightsize.analysis import kernels
 from rightsize.analysis.exact import Keeper, plan
 from rightsize.analysis.history import _current, counter_increments, ts_ms, warn_cleaned
 from rightsize.analysis.parquetio import ts_bounds
@@ -190,7 +189,6 @@ def scan_profiles(
             raise RightsizeError(f"--since {since!r}: no samples after it (the data ends at {last})")
         first = max(lo_ts, start) if start is not None else lo_ts
         days = (first // DAY_MS, int(hi_ts // DAY_MS - first // DAY_MS) + 1)
-    kernels.warm_up()  # meanwhile: the files are opened and the first row group decoded
     halves = split(files, rows, parallel)
     proc = start_child(halves[1], start, workloads, days) if len(halves) == 2 else None
     try:
