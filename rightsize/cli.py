@@ -47,6 +47,7 @@ _EXPECTED = {
     "--only": "resources among memory,cpu,pids (leave --only out for all three)",
     "--strategies": "strategies such as default,safe,krr (leave --strategies out for default,krr,vpa)",
     "--namespace": "a namespace (leave --namespace out for every namespace)",
+    "--docker-host": "an engine URL such as ssh://host (leave --docker-host out for DOCKER_HOST/local)",
 }
 
 
@@ -97,9 +98,9 @@ def collect(
     from pathlib import Path
 
     not_empty("--out", out, "a dataset folder")
-    not_empty("--project", project)
-    not_empty("--namespace", namespace)
-
+    given = {"--project": project, "--namespace": namespace, "--docker-host": docker_host}
+    for option, value in given.items():
+        not_empty(option, value)
     if source == "prometheus":
         from rightsize.units import parse_duration
 
@@ -278,7 +279,7 @@ def apply(
 ) -> None:
     """Write the recommendations into compose files or Helm values, or apply them to running containers."""
     given = {"--compose": compose, "--helm": helm, "--data": data, "--since": since, "--services": services,
-             "--only": only, "--project": project}  # fmt: skip
+             "--only": only, "--project": project, "--docker-host": docker_host}  # fmt: skip
     for option, value in given.items():
         not_empty(option, value)
     if sum([bool(compose), helm is not None, live]) != 1:
@@ -327,9 +328,8 @@ def check(
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """CI gate: exit 1 when a limit or a set reservation is off the recommendation, or a checklist fails."""
-    not_empty("--compose", compose)
-    not_empty("--data", data)
-    for option, value in {"--since": since, "--services": services, "--project": project}.items():
+    given = {"--compose": compose, "--data": data, "--since": since, "--services": services}
+    for option, value in {**given, "--project": project}.items():
         not_empty(option, value)
     if not compose:
         raise fail("give the compose file(s) to check: --compose FILE")

@@ -239,6 +239,8 @@ def test_cli_check_apply_check_on_the_bundled_sample(tmp_path: Path, capsys: Any
         (["apply", "-f", "{f}", "--only", " , "], "services:\n  a: {image: x}\n", "--only is empty"),
         (["apply", "--helm", "{f}", "--only", ","], "a: {resources: {}}\n", "--only is empty"),
         (["check", "-f", "{f}", "--services", ",,"], "services:\n  a: {image: x}\n", "--services is empty"),
+        # an unset $REMOTE must not update the local engine's containers instead
+        (["apply", "--live", "--docker-host", ""], "services: {}\n", "--docker-host is empty: expected an"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2_file_identical(

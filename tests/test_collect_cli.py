@@ -42,6 +42,7 @@ def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
         (["--docker-host", "unix:///nonexistent/docker.sock"], "cannot reach unix:///nonexistent/docker.sock"),
         (["--source", "prometheus"], "--source prometheus needs --url"),
         (["--project", ""], "--project is empty: expected a compose project name"),
+        (["--docker-host", " "], "--docker-host is empty: expected an engine URL"),  # not the local one
         (["--host", ""], "--host is empty: expected a host name"),
         (["--host", "rack1/box"], "--host 'rack1/box': expected a host name without '/'"),
         (["--host", "a\nb"], "--host 'a\\nb': expected a host name without control characters"),
