@@ -1,9 +1,11 @@
-"""Compiled row loops of the streaming scan (numba): one sweep over a row group's rows.
+"""Compiled row loops of the streaming scan (numba): a few sweeps over a row group's rows.
 
 The numpy version needed ~40 whole-array passes per row group (masks, copies, float conversions,
-``bincount``, ``ufunc.at``); these loops read each row once, straight from the Arrow buffers,
-write into the per-workload tables, and release the GIL, so the read-ahead thread decodes the
-next row group meanwhile. ``cache=True``: only the first run on a machine compiles (seconds);
+``bincount``, ``ufunc.at``); these loops read the rows straight from the Arrow buffers, write
+into the per-workload tables, and release the GIL, so the reader threads decode the next row
+groups meanwhile. One small loop per job: a single fused loop over all of pass 1 measured 20 ms
+a row group against 13 ms for the separate loops (it kept reloading what the compiler could not
+prove unaliased). ``cache=True``: only the first run on a machine compiles (seconds);
 later runs load the machine code.
 
 Conventions: ``local`` is a row group's dictionary index per row, ``lut`` maps it to the scan's
@@ -89,19 +91,11 @@ def count_bins(
 
 
 @_jit
-def pass1_rows(
-    local: np.ndarray, lut: np.ndarray, ts: np.ndarray,
-    mem: np.ndarray, mem_ok: np.ndarray, cpu: np.ndarray, cpu_ok: np.ndarray,
-    pids: np.ndarray, pids_ok: np.ndarray, peak: np.ndarray, peak_ok: np.ndarray,
-    thr: np.ndarray, thr_ok: np.ndarray, offs: np.ndarray, firsts: np.ndarray,
-    t_mem: np.ndarray, t_cpu: np.ndarray, t_pids: np.ndarray, t_peak: np.ndarray,
-    n: np.ndarray, ts_min: np.ndarray, rg_max: np.ndarray, peaks: np.ndarray, day0: int,
-    thr_sums: np.ndarray, bad: np.ndarray,
-) -> None:  # fmt: skip
-    """Pass 1 over one row group: rows per code, first timestamp and this row group's last one,
-    bin counts of memory, CPU, PIDs and kernel peaks, daily memory maxima (peaks[code, day -
-    day0]), sums and counts of throttled shares within 0..1; bad[metric] += negative values.
-    offs: the bitmaps' bit offsets (mem, cpu, pids, peak, thr); firsts: the binnings' ``first``."""
+def count_rows(
+    local: np.ndarray, lut: np.ndarray, ts: np.ndarray, n: np.ndarray, ts_min: np.ndarray, ts_max: np.ndarray
+) -> None:
+    """Rows per code, and the first and the last timestamp (of this row group: ts_max finds the
+    row group holding each workload's latest row)."""
     for i in range(len(local)):
         g = lut[local[i]]
         if g < 0:
@@ -110,28 +104,39 @@ def pass1_rows(
         n[g] += 1
         if t < ts_min[g]:
             ts_min[g] = t
-        if t > rg_max[g]:
-            rg_max[g] = t
-        if _valid(mem_ok, offs[0], i):
-            v = float(mem[i])
-            r = _count(t_mem, g, v, firsts[0])
-            if r > 0:
-                d = t // DAY_MS - day0
-                if v > peaks[g, d]:
-                    peaks[g, d] = v
-            elif r < 0:
-                bad[0] += 1
-        if _valid(cpu_ok, offs[1], i) and _count(t_cpu, g, float(cpu[i]), firsts[1]) < 0:
-            bad[1] += 1
-        if _valid(pids_ok, offs[2], i) and _count(t_pids, g, float(pids[i]), firsts[2]) < 0:
-            bad[2] += 1
-        if _valid(peak_ok, offs[3], i) and _count(t_peak, g, float(peak[i]), firsts[3]) < 0:
-            bad[3] += 1
-        if _valid(thr_ok, offs[4], i):
-            x = float(thr[i])
-            if x >= 0 and x <= 1:
-                thr_sums[g, 0] += x
-                thr_sums[g, 1] += 1.0
+        if t > ts_max[g]:
+            ts_max[g] = t
+
+
+@_jit
+def daily_max(
+    local: np.ndarray, lut: np.ndarray, ts: np.ndarray, values: np.ndarray, ok: np.ndarray, off: int,
+    peaks: np.ndarray, day0: int,
+) -> None:  # fmt: skip
+    """peaks[code, UTC day - day0] = the day's largest value >= 0 (the table spans every day)."""
+    for i in range(len(local)):
+        g = lut[local[i]]
+        if g < 0 or not _valid(ok, off, i):
+            continue
+        v = float(values[i])
+        d = ts[i] // DAY_MS - day0
+        if v >= 0 and v > peaks[g, d]:  # NaN: False
+            peaks[g, d] = v
+
+
+@_jit
+def throttle_sums(
+    local: np.ndarray, lut: np.ndarray, thr: np.ndarray, ok: np.ndarray, off: int, sums: np.ndarray
+) -> None:
+    """sums[code] += (sum of the throttled shares within 0..1, how many); others are skipped."""
+    for i in range(len(local)):
+        g = lut[local[i]]
+        if g < 0 or not _valid(ok, off, i):
+            continue
+        x = float(thr[i])
+        if x >= 0 and x <= 1:
+            sums[g, 0] += x
+            sums[g, 1] += 1.0
 
 
 @_jit

@@ -156,23 +156,20 @@ def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa
     small = np.uint8 if len(lut) <= 2**8 else np.uint16 if len(lut) <= 2**16 else np.int64
     local = local.astype(small)
     rg_max = np.full(s.cap, np.iinfo(np.int64).min)
-    mem, cpu, pids, peak, thr = (native(tb[c]) for c in (*METRICS.values(), "cpu_throttled"))
     if len(ts):
         s.ensure_days(int(ts.min()) // DAY_MS, int(ts.max()) // DAY_MS)  # the hint may be wrong
-    thr_sums = np.zeros((s.cap, 2))  # this row group's, then added: they round as they always did
-    bad = np.zeros(len(METRICS), np.int64)
     before = int(s.n.sum())
-    t = [s.counters[m].counts for m in METRICS]
-    kernels.pass1_rows(
-        local, lut, ts, mem[0], mem[1], cpu[0], cpu[1], pids[0], pids[1], peak[0], peak[1],
-        thr[0], thr[1], np.array([c[2] for c in (mem, cpu, pids, peak, thr)]),
-        np.array([b.first for b in BINNINGS.values()]), t[0], t[1], t[2], t[3],
-        s.n, s.ts_min, rg_max, s.peaks, s.day0, thr_sums, bad,
-    )  # fmt: skip
+    kernels.count_rows(local, lut, ts, s.n, s.ts_min, rg_max)
+    for m, col in METRICS.items():
+        values, ok, off = native(tb[col])
+        bad = kernels.count_bins(local, lut, values, ok, off, s.counters[m].counts, BINNINGS[m].first)
+        if bad:
+            s.bad[BAD[m]] = s.bad.get(BAD[m], 0) + bad
+        if m == "mem":
+            kernels.daily_max(local, lut, ts, values, ok, off, s.peaks, s.day0)
+    thr_sums = np.zeros((s.cap, 2))  # this row group's, then added: they round as they always did
+    kernels.throttle_sums(local, lut, *native(tb["cpu_throttled"]), thr_sums)
     s.thr += thr_sums
-    for m, k in zip(METRICS, bad, strict=True):
-        if k:
-            s.bad[BAD[m]] = s.bad.get(BAD[m], 0) + int(k)
     rows = int(s.n.sum()) - before
     s.codes.append((local, lut) if rows else None)
     if not rows:
