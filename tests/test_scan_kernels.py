@@ -77,3 +77,20 @@ def test_native_columns_read_arrow_buffers_with_offsets() -> None:
     local = np.zeros(len(arr), np.uint8)
     assert kernels.count_bins(local, lut, values, ok, off, table, 0) == 0
     assert table.sum() == 6  # 8, 10, 11, 13, 14, 15: the two nulls skipped
+
+
+def test_fewer_values_in_pass_2_than_pass_1_counted_is_an_error_not_a_crash() -> None:
+    """The compiled loops do not check bounds: a file rewritten between the passes must end in an
+    error line, never in reading past a group."""
+    from rightsize.analysis.exact import Binning, Counter, Keeper, plan
+    from rightsize.errors import RightsizeError
+
+    binning = Binning(16, 42)
+    counter = Counter(binning)
+    counter.grow(1)
+    values = np.linspace(1e6, 2e6, 1000)
+    counter.add(np.zeros(1000, np.int64), values, np.array([0]))
+    keeper = Keeper(plan(counter.table(), (0.5,), binning))
+    keeper.add(np.zeros(400, np.int64), values[:400])  # rows lost between the passes
+    with pytest.raises(RightsizeError, match="changed during the scan"):
+        keeper.quantiles()

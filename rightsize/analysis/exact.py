@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from rightsize.analysis import kernels
+from rightsize.errors import RightsizeError
 
 PER_OCTAVE_BITS = 8  # 256 bins per octave: a bin spans 0.27 % of its values
 SHIFT = 52 - PER_OCTAVE_BITS
@@ -195,6 +196,8 @@ class Keeper:
             ids[keys], vals, n_ids, np.concatenate([a[1] for a in asks] or [np.zeros(0, np.int32)]),
             np.concatenate([a[2] for a in asks] or [np.zeros(0, np.int64)]),
         )  # fmt: skip
+        if np.isnan(found).any():  # pass 2 found fewer values than pass 1 counted
+            raise RightsizeError("the dataset changed during the scan; run again")
         out: dict[float, np.ndarray] = {}
         at = 0
         for i, (q, (lo, hi, w)) in enumerate(t.ranks.items()):

@@ -167,7 +167,8 @@ def nth_in_bins(
     ids: np.ndarray, values: np.ndarray, n_ids: int, q_id: np.ndarray, q_k: np.ndarray
 ) -> np.ndarray:
     """values grouped by ids (0..n_ids-1); for each query j, the q_k[j]-th smallest value of
-    group q_id[j]. A counting sort by group, then a sort inside each group asked about."""
+    group q_id[j] (NaN if the group has fewer: the data changed between the passes). A counting
+    sort by group, then a sort inside each group asked about."""
     start = np.zeros(n_ids + 1, np.int64)
     for i in range(len(ids)):
         start[ids[i] + 1] += 1
@@ -186,7 +187,8 @@ def nth_in_bins(
         if not done[s]:
             grouped[start[s] : start[s + 1]].sort()
             done[s] = True
-        out[j] = grouped[start[s] + q_k[j]]
+        k = q_k[j]
+        out[j] = grouped[start[s] + k] if 0 <= k < start[s + 1] - start[s] else np.nan
     return out
 
 
