@@ -183,6 +183,28 @@ def test_alias_gets_its_own_copy_and_a_shared_definition_is_not_edited(tmp_path:
     assert data["services"]["a"]["deploy"]["resources"]["limits"]["memory"] == "512m"
 
 
+def test_compose_merge_tags_reset_and_override_are_read_and_kept(tmp_path: Path) -> None:
+    # docker compose's !reset / !override (multi-file merge control) are valid compose files
+    text = (
+        "services:\n"
+        "  a:\n"
+        "    image: x\n"
+        "    ports: !reset []\n"
+        "    environment: !override\n"
+        "      A: '1'\n"
+        "    deploy:\n"
+        "      resources:\n"
+        "        limits:\n"
+        "          memory: 1g\n"
+    )
+    out, result = _patch_text(tmp_path, text, [rec("p/a", "memory", None, 768 * M)])
+    assert [c.new for c in result.changes] == ["768m"]
+    assert out == text.replace("memory: 1g", "memory: 768m")
+    from rightsize.analysis.current import compose_current
+
+    assert compose_current(tmp_path / "compose.yml")["a"]["memory"].limit == 768 * M
+
+
 def test_block_alias_replaced_by_own_block(tmp_path: Path) -> None:
     text = (
         "x-res: &res\n"

@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from rightsize.errors import RightsizeError
 from rightsize.models import Values
+from rightsize.targets.yaml import plain_yaml
 from rightsize.units import parse_bytes, parse_cpus
 
 Current = dict[str, Values]
@@ -48,7 +48,7 @@ def compose_current(path: str | os.PathLike[str]) -> dict[str, Current]:
     if not p.is_file():
         raise RightsizeError(f"compose file not found: {p}")
     try:
-        doc = YAML(typ="safe").load(p.read_text(encoding="utf-8"))
+        doc = plain_yaml().load(p.read_text(encoding="utf-8"))
     except (YAMLError, UnicodeDecodeError) as exc:
         raise RightsizeError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
     services = _get(doc, "services")

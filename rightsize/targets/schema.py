@@ -10,9 +10,8 @@ import json
 from importlib import resources
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from rightsize.errors import RightsizeError
+from rightsize.targets.yaml import plain_yaml
 
 SCHEMA = resources.files("rightsize.targets") / "compose-spec" / "compose-spec.json"
 
@@ -29,7 +28,7 @@ def schema_errors(data: Any) -> list[tuple[str, str]]:
 
 def check_patched(before: str, after: str, source: str) -> None:
     """RightsizeError if ``after`` breaks the compose schema where ``before`` did not (a writer bug)."""
-    load = YAML(typ="safe", pure=True).load
+    load = plain_yaml().load
     old = set(schema_errors(load(before)))
     new = [e for e in schema_errors(load(after)) if e not in old]
     if new:

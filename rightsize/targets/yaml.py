@@ -19,8 +19,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import DuplicateKeyError, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from rightsize.errors import RightsizeError
 
@@ -41,6 +42,31 @@ def make_yaml(indent: Indent | None = None) -> YAML:
     y.allow_duplicate_keys = False
     y.width = 4096  # never fold a long scalar we render
     y.indent(mapping=ind.mapping, sequence=ind.offset + 2, offset=ind.offset)
+    return y
+
+
+class _ComposeConstructor(SafeConstructor):
+    """Safe loading plus Compose's merge tags (``!reset``, ``!override``), read as the value they tag."""
+
+
+def _untagged(constructor: SafeConstructor, node: Node) -> Any:
+    if isinstance(node, MappingNode):
+        node.tag = "tag:yaml.org,2002:map"
+    elif isinstance(node, SequenceNode):
+        node.tag = "tag:yaml.org,2002:seq"
+    elif isinstance(node, ScalarNode):
+        node.tag = constructor.loader.resolver.resolve(ScalarNode, node.value, (True, False))
+    return constructor.construct_object(node, deep=True)
+
+
+for _tag in ("!reset", "!override"):
+    _ComposeConstructor.add_constructor(_tag, _untagged)
+
+
+def plain_yaml() -> YAML:
+    """A safe loader for compose files and values (plain dicts, merges resolved, compose tags read)."""
+    y = YAML(typ="safe", pure=True)
+    y.Constructor = _ComposeConstructor
     return y
 
 
@@ -135,7 +161,7 @@ def verify_written(text: str, source: str, expected: list[tuple[tuple[str, ...],
     """Re-read patched text (with the faster safe loader: merges resolved, as compose reads it): it must
     parse and hold every value a writer claims to have written. Any failure is ours: nothing is written."""
     try:
-        data = YAML(typ="safe").load(text)
+        data = plain_yaml().load(text)
     except YAMLError as exc:
         raise RightsizeError(
             f"internal error, nothing written: {source} would not parse ({_one_line(str(exc))})"
