@@ -134,6 +134,20 @@ def test_check_judges_configured_reservations_like_limits(tmp_path: Path) -> Non
     assert json.loads(result.to_json())["rows"][1]["kind"] == "reservation"
 
 
+def test_a_zero_reservation_is_none_set_not_a_failure(tmp_path: Path) -> None:
+    recs = [rec("p/db", "memory", 512 * M, 1 * G), rec("p/db", "cpu", 0.5, 1.0)]
+    text = (
+        "name: p\nservices:\n  db:\n    restart: always\n"
+        "    deploy: {resources: {limits: {memory: 1g, cpus: '1'}, reservations: {memory: 0, cpus: '0'}}}\n"
+    )
+    path = tmp_path / "c.yml"
+    path.write_text(text)
+    result = check_compose([path], recs, tolerance=0.25)
+    zero = [r for r in result.rows if r.kind == "reservation"]
+    assert [(r.resource, r.ok) for r in zero] == [("memory", True), ("cpu", True)]
+    assert all(r.why == "0 = no reservation: nothing to judge" for r in zero)
+
+
 @pytest.mark.slow
 def test_cli_check_exits_1_for_a_reservation_off_the_recommendation(tmp_path: Path, capsys: Any) -> None:
     path = tmp_path / "docker-compose.yml"

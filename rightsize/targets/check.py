@@ -196,6 +196,8 @@ def _reservation_row(
     if not checkable:
         return row(True, "interpolated without a default: not checked")
     current = parse_value(res, value, "compose", where or svc)
+    if current == 0:  # Docker reads a zero reservation as none set
+        return row(True, "0 = no reservation: nothing to judge")
     if rec is None or rec.recommended is None:
         return row(True, why_not or "no recommendation for this resource")
     limit = rec.recommended.limit
