@@ -172,6 +172,8 @@ def safe_host(host: str) -> str:
 
 def dataset_dir(path: str | os.PathLike[str], kind: Kind = "samples") -> Path:
     """``ROOT`` or ``ROOT/samples`` or a single file -> the folder (or file) holding ``kind``."""
+    if not os.fspath(path).strip():  # Path("") is ".": an empty variable would read the cwd
+        raise RightsizeError("the dataset path is empty: expected a dataset folder or file")
     p = Path(path)
     if not p.exists():
         raise RightsizeError(f"no dataset at {p}: the path does not exist")

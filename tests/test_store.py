@@ -145,3 +145,17 @@ def test_files_from_before_an_added_column_read_it_as_null(tmp_path: Path) -> No
     only = store.load(tmp_path, columns=["ts", "cpu_reservation"])
     assert list(only.columns) == ["ts", "cpu_reservation"] and only["cpu_reservation"].notna().sum() == 2
     assert store.read_table(day / "a-old.parquet").schema == store.SAMPLES_SCHEMA.remove_metadata()
+
+
+@pytest.mark.parametrize("call", ["load", "recommend", "backtest", "report"])
+def test_library_refuses_an_empty_dataset_path(
+    call: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Path("") is "." : an empty variable must not quietly analyse the current folder
+    import rightsize
+
+    store.append(tmp_path, store.to_table(_rows(0, 3)))  # a real dataset in the cwd
+    monkeypatch.chdir(tmp_path)
+    kw = {"out": str(tmp_path / "r.html")} if call == "report" else {}
+    with pytest.raises(RightsizeError, match="the dataset path is empty"):
+        getattr(rightsize, call)("", **kw)

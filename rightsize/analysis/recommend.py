@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rightsize import store
 from rightsize.analysis.current import compose_current, service_of
 from rightsize.analysis.history import histories, ts_ms
 from rightsize.analysis.profile import Profile, profile_of
@@ -86,6 +87,7 @@ def profiles(
     else:
         from rightsize.analysis.scan import scan_profiles
 
+        store.dataset_dir(data)  # an empty path is an error, not Path("") = the current folder
         out = scan_profiles(Path(data), since=since, qs=qs, workloads=workloads)
     if workloads:
         out = [p for p in out if fnmatch.fnmatchcase(p.workload, workloads)]
