@@ -42,7 +42,7 @@ def test_notebook_executes_on_the_sample(tmp_path: Path, monkeypatch: pytest.Mon
         "application/vnd.plotly.v1+json" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])
     )
     assert figures == 3
-    for column in ("default", "krr", "vpa", "mem_overrun_share"):
+    for column in ("default", "safe", "krr", "vpa", "mem_overrun_share"):
         assert column in text
     report = tmp_path / "rightsize-report.html"
     assert report.stat().st_size > 1_000_000 and f"wrote {report}" in text
