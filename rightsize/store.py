@@ -285,6 +285,16 @@ def load_events(path: str | os.PathLike[str], since: pd.Timestamp | None = None)
     return frame.sort_values("ts", kind="stable", ignore_index=True)
 
 
+def events_beside(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The events that go with samples at ``path``: ROOT/events for ROOT or ROOT/samples; none for a
+    single file or a plain folder of sample files (whose files are samples, not events)."""
+    p = Path(path)
+    root = p.parent if p.name == "samples" else p
+    if p.is_dir() and (root / "events").is_dir():
+        return load_events(root)
+    return EVENTS_SCHEMA.empty_table().to_pandas()
+
+
 def concat(tables: Iterable[pa.Table], kind: Kind = "samples") -> pa.Table:
     """Concatenate tables already in the schema (empty input -> empty table)."""
     parts = list(tables)

@@ -127,6 +127,32 @@ def test_cli_not_parquet_alone_and_among_good_files(
     assert code == 2 and "no readable samples" in err
 
 
+@pytest.mark.parametrize("command", ["recommend", "backtest", "report"])
+def test_cli_a_plain_folder_of_foreign_parquet_names_file_and_column(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # no date= folders and no ts column: this was a KeyError traceback (recommend, report) or
+    # called the file an events file (backtest)
+    _write(tmp_path / "d" / "x.parquet", pa.table({"a": [1, 2]}))
+    argv = [command, "--data", str(tmp_path / "d")]
+    argv += ["--out", str(tmp_path / "r.html")] if command == "report" else []
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "x.parquet is not a rightsize samples file: missing column ts" in err
+
+
+def test_backtest_reads_a_plain_folder_of_sample_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sample files without date= folders or an events folder beside them: they are samples, not events
+    from backtest_data import flat
+
+    _write(tmp_path / "d" / "a.parquet", store.to_table(flat(days=22)))
+    code, out, err = run_cli(["backtest", "--data", str(tmp_path / "d"), "--format", "json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["strategies"]["krr"]["windows"] == 1
+
+
 def test_cli_wrong_schema_names_file_and_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "d" / "samples" / "date=2026-01-01" / "a.parquet"
     _write(f, pa.table({"ts": pa.array([1, 2], pa.timestamp("ms", tz="UTC")), "workload": ["a", "a"]}))

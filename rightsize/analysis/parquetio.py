@@ -88,7 +88,10 @@ def ts_bounds(files: list[Path]) -> tuple[int, int, list[int]]:
             bad.append((f, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
             continue
         rows.append(meta.num_rows)
-        col = meta.schema.names.index("ts") if "ts" in meta.schema.names else None
+        missing = store.missing_columns(meta.schema.names)
+        if missing:  # say so here: the bounds below would read a ts column that is not there
+            raise RightsizeError(f"{f} is not a rightsize samples file: missing column {', '.join(missing)}")
+        col = meta.schema.names.index("ts")
         for i in range(meta.num_row_groups):
             st = meta.row_group(i).column(col).statistics if col is not None else None
             if st is not None and st.has_min_max and st.physical_type == "INT64" and _is_ms(meta, col or 0):

@@ -77,11 +77,8 @@ def _oom_and_restarts(
 
 
 def events_of(path: Path) -> pd.DataFrame:
-    """The events beside the samples: ROOT/events for ROOT or ROOT/samples; none for a single file."""
-    root = path.parent if path.name == "samples" else path
-    if path.is_dir() and (root / "events").is_dir():
-        return store.load_events(root)
-    return pd.DataFrame(columns=store.EVENTS_SCHEMA.names)
+    """The events beside the samples (``store.events_beside``)."""
+    return store.events_beside(path)
 
 
 @dataclass

@@ -63,7 +63,7 @@ def load_series(
     else:
         tables = _read(data)
         if events is None:
-            events = store.load_events(data)
+            events = store.events_beside(data)
     out = _split(tables, events)
     if not out:
         raise RightsizeError("no samples: the dataset is empty")
