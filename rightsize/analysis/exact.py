@@ -129,24 +129,26 @@ def plan(table: np.ndarray, qs: tuple[float, ...], binning: Binning) -> Targets:
     groups, nb = table.shape
     n = table.sum(axis=1)
     rows = np.flatnonzero(n > 0)
-    sub = np.cumsum(table[rows], axis=1)
+    pos = {q: q * np.maximum(n - 1, 0) for q in qs}
+    lows = {q: np.floor(p).astype(np.int64) for q, p in pos.items()}
+    # per group and quantile: the lower and the upper rank, their bins and the counts below
+    wanted_ranks = np.zeros((groups, 2 * len(qs)), np.int64)
+    for i, q in enumerate(qs):
+        wanted_ranks[:, 2 * i] = lows[q]
+        wanted_ranks[:, 2 * i + 1] = np.minimum(lows[q] + 1, np.maximum(n - 1, 0))
+    bins, below = np.zeros_like(wanted_ranks), np.zeros_like(wanted_ranks)
+    kernels.rank_bins(table, wanted_ranks, bins, below)
     wanted = np.zeros(groups * nb, dtype=bool)
     ranks: dict[float, tuple[Rank, Rank, np.ndarray]] = {}
-    for q in qs:
-        pos = q * np.maximum(n - 1, 0)
-        lo = np.floor(pos).astype(np.int64)
-        hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+    for i, q in enumerate(qs):
         pair = []
-        for r in (lo, hi):
-            b = np.zeros(groups, np.int64)
-            below = np.zeros(groups, np.int64)
-            b[rows] = [np.searchsorted(sub[i], r[g], side="right") for i, g in enumerate(rows)]
-            below[rows] = sub[np.arange(len(rows)), b[rows]] - table[rows, b[rows]]
+        for j in (2 * i, 2 * i + 1):
+            b = bins[:, j]
             known = binning.single_value(b)
             need = rows[np.isnan(known[rows])]
             wanted[need * nb + b[need]] = True
-            pair.append(Rank(r, b, below, known))
-        ranks[q] = (pair[0], pair[1], pos - lo)
+            pair.append(Rank(wanted_ranks[:, j].copy(), b.copy(), below[:, j].copy(), known))
+        ranks[q] = (pair[0], pair[1], pos[q] - lows[q])
     return Targets(binning, n, ranks, wanted)
 
 

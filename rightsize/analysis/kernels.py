@@ -140,6 +140,24 @@ def throttle_sums(
 
 
 @_jit
+def rank_bins(table: np.ndarray, ranks: np.ndarray, bins: np.ndarray, below: np.ndarray) -> None:
+    """For each group (row of the count table) with values and each of its wanted ranks (0-based):
+    the bin holding that rank, and how many values lie in lower bins."""
+    cum = np.empty(table.shape[1], np.int64)
+    for g in range(table.shape[0]):
+        c = 0
+        for b in range(table.shape[1]):
+            c += table[g, b]
+            cum[b] = c
+        if c == 0:
+            continue
+        for j in range(ranks.shape[1]):
+            b = np.searchsorted(cum, ranks[g, j], side="right")
+            bins[g, j] = b
+            below[g, j] = cum[b] - table[g, b]
+
+
+@_jit
 def keep_wanted(
     local: np.ndarray, lut: np.ndarray, values: np.ndarray, ok: np.ndarray, off: int, wanted: np.ndarray,
     first: int, nb: int, keys: np.ndarray, kept: np.ndarray,

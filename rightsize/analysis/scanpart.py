@@ -110,7 +110,9 @@ class Part:
     def _ensure(self, size: int) -> None:
         if size <= self.cap:
             return
-        cap = max(size, 2 * self.cap, 64)
+        # room for 1,024 workloads from the start: the count tables are zeroed lazily by the
+        # kernel (untouched rows cost no memory), and each growth copies them all
+        cap = max(size, 2 * self.cap, 1024)
         self.n = _grow(self.n, cap, 0)
         self.ts_min = _grow(self.ts_min, cap, np.iinfo(np.int64).max)
         self.ts_max = _grow(self.ts_max, cap, np.iinfo(np.int64).min)
