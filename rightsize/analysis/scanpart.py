@@ -110,8 +110,8 @@ class Part:
     def _ensure(self, size: int) -> None:
         if size <= self.cap:
             return
-        # room for 1,024 workloads from the start: the count tables are zeroed lazily by the
-        # kernel (untouched rows cost no memory), and each growth copies them all
+        # room for 1,024 workloads from the start: the OS zeroes the count tables' pages lazily
+        # (rows never touched cost no memory), and each growth would copy them all
         cap = max(size, 2 * self.cap, 1024)
         self.n = _grow(self.n, cap, 0)
         self.ts_min = _grow(self.ts_min, cap, np.iinfo(np.int64).max)
