@@ -159,6 +159,11 @@ class Keeper:
     targets: Targets
     keys: list[np.ndarray] = field(default_factory=list)
     values: list[np.ndarray] = field(default_factory=list)
+    # room for a row group's rows, reused: fresh buffers each time cost page faults (the kernel
+    # zeroes every page on first touch, 2 MB at a time with transparent huge pages)
+    _room: tuple[np.ndarray, np.ndarray] = field(
+        default_factory=lambda: (np.zeros(0, np.int64), np.zeros(0)), repr=False
+    )
 
     def add(
         self, local: np.ndarray, values: np.ndarray, groups: np.ndarray | None = None,
@@ -171,8 +176,9 @@ class Keeper:
         b = self.targets.binning
         if groups is None:
             groups = np.arange(len(self.targets.wanted) // b.n)
-        # room for every row: the pages never written cost no memory
-        keys, kept = np.empty(len(local), np.int64), np.empty(len(local))
+        if len(self._room[0]) < len(local):
+            self._room = (np.empty(len(local), np.int64), np.empty(len(local)))
+        keys, kept = self._room
         values = kernels.readonly(values)
         k = kernels.keep_wanted(local, groups, values, ok, off, self.targets.wanted, b.first, b.n, keys, kept)
         self.keys.append(keys[:k].copy())
@@ -182,10 +188,11 @@ class Keeper:
         """q -> per-group exact quantile (NaN for groups without values)."""
         t = self.targets
         nb = t.binning.n
-        keys = np.concatenate(self.keys) if self.keys else np.zeros(0, np.int64)
-        self.keys = []
-        vals = np.concatenate(self.values) if self.values else np.zeros(0)
-        self.values = []
+        keys, vals = (
+            (np.concatenate(chunks) if len(chunks) > 1 else chunks[0] if chunks else np.zeros(0, dtype))
+            for chunks, dtype in ((self.keys, np.int64), (self.values, np.float64))
+        )
+        self.keys, self.values = [], []
         ids = np.cumsum(t.wanted, dtype=np.int32) - 1  # wanted bin -> its number among them
         n_ids = int(ids[-1]) + 1 if len(ids) else 0
         rows = np.flatnonzero(t.n > 0)

@@ -255,9 +255,10 @@ def scan_profiles(
 
 def _collect(part: Kept, mp: np.ndarray, keepers: dict[str, Keeper], latest: Latest) -> None:
     """Add one part's kept values and latest limits in merged codes (the later part wins ties)."""
+    same = bool((mp == np.arange(len(mp))).all())  # one part (the usual case): codes unchanged
     for k, (keys, values) in part.values.items():
         nb = BINNINGS[k].n
-        keepers[k].keys.append(mp[keys // nb] * nb + keys % nb)
+        keepers[k].keys.append(keys if same else mp[keys // nb] * nb + keys % nb)
         keepers[k].values.append(values)
     for code, (ts, lims) in part.latest.items():
         g = int(mp[code])

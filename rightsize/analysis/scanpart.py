@@ -200,9 +200,9 @@ def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa
         return
     if not (any_positive(tb["oom_kills"]) or any_positive(tb["restarts"])):
         return
-    c = lut[local]
     oom, rst = (tb[k].fill_null(0).to_numpy() for k in COUNTERS)  # no copy without nulls
-    nz = np.flatnonzero(((oom > 0) | (rst > 0)) & (c >= 0))
+    nz = np.flatnonzero((oom > 0) | (rst > 0))
+    nz = nz[lut[local[nz]] >= 0]
     if not len(nz):
         return
     oom, rst = oom[nz].astype(np.int64), rst[nz].astype(np.int64)
@@ -215,8 +215,10 @@ def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa
     combo = (cidx + 1) * (1 << 42) + np.minimum(oom, 2**21 - 1) * (1 << 21) + np.minimum(rst, 2**21 - 1)
     first = np.unique(combo, return_index=True)[1]
     rows_at = nz[first]
-    lim = f64(tb["mem_limit"])[rows_at]
-    s.changes.append((c[rows_at], strings_at(cont_col, rows_at), ts[rows_at], oom[first], rst[first], lim))
+    lim = f64(tb["mem_limit"].take(pa.array(rows_at)))
+    s.changes.append(
+        (lut[local[rows_at]], strings_at(cont_col, rows_at), ts[rows_at], oom[first], rst[first], lim)
+    )
 
 
 @dataclass
