@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from rightsize.analysis import kernels
 from rightsize.errors import RightsizeError
 
 PER_OCTAVE_BITS = 8  # 256 bins per octave: a bin spans 0.27 % of its values
 SHIFT = 52 - PER_OCTAVE_BITS
-assert SHIFT == kernels.SHIFT
+# The compiled loops (kernels.py, numba) are imported where used: the in-memory path (profile.py's
+# lerp, the backtest) then starts without loading numba.
 
 
 def lerp(a: Any, b: Any, t: Any) -> Any:
@@ -94,6 +94,8 @@ class Counter:
         """Count values (float64, NaN skipped) of local codes (e.g. a row group's dictionary
         indices); groups: the global group of each local code, -1 to skip its rows. Returns how
         many values were negative (skipped)."""
+        from rightsize.analysis import kernels
+
         values = kernels.readonly(values)
         first = self.binning.first
         return int(kernels.count_bins(local, groups, values, kernels.NO_NULLS, 0, self.counts, first))
@@ -126,6 +128,8 @@ class Targets:
 
 def plan(table: np.ndarray, qs: tuple[float, ...], binning: Binning) -> Targets:
     """Which bins pass 2 must keep so that every quantile in ``qs`` can be read exactly."""
+    from rightsize.analysis import kernels
+
     groups, nb = table.shape
     n = table.sum(axis=1)
     rows = np.flatnonzero(n > 0)
@@ -167,13 +171,16 @@ class Keeper:
 
     def add(
         self, local: np.ndarray, values: np.ndarray, groups: np.ndarray | None = None,
-        ok: np.ndarray = kernels.NO_NULLS, off: int = 0,
+        ok: np.ndarray | None = None, off: int = 0,
     ) -> None:  # fmt: skip
         """Keep the values (NaN, negatives and nulls per the ``ok`` bitmap skipped) that fall in
         wanted bins; local codes map to groups through ``groups`` (-1: skip), or are the groups."""
+        from rightsize.analysis import kernels
+
         if not len(local):
             return
         b = self.targets.binning
+        ok = kernels.NO_NULLS if ok is None else ok
         if groups is None:
             groups = np.arange(len(self.targets.wanted) // b.n)
         if len(self._room[0]) < len(local):
@@ -186,6 +193,8 @@ class Keeper:
 
     def quantiles(self) -> dict[float, np.ndarray]:
         """q -> per-group exact quantile (NaN for groups without values)."""
+        from rightsize.analysis import kernels
+
         t = self.targets
         nb = t.binning.n
         keys, vals = (

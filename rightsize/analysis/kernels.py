@@ -25,7 +25,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-SHIFT = 44  # 52 mantissa bits - 8 (256 bins per octave); exact.Binning uses the same
+from rightsize.analysis.exact import SHIFT  # the bins are exact.Binning's
+
 DAY_MS = 86_400_000
 NO_NULLS = np.zeros(0, np.uint8)
 NO_NULLS.flags.writeable = False
