@@ -94,3 +94,28 @@ def test_fewer_values_in_pass_2_than_pass_1_counted_is_an_error_not_a_crash() ->
     keeper.add(np.zeros(400, np.int64), values[:400])  # rows lost between the passes
     with pytest.raises(RightsizeError, match="changed during the scan"):
         keeper.quantiles()
+
+
+def test_many_workloads_in_one_file_uint16_codes_and_table_growth(tmp_path: Path) -> None:
+    """1,000 workloads in one row group's dictionary (two-byte local codes), then 100 more (the
+    count tables grow past their first 1,024 rows mid-scan); every workload's percentiles still
+    equal the in-memory path's."""
+    rng = np.random.default_rng(11)
+    per, names = 24, [f"ns/w{i:04d}" for i in range(1100)]
+    sample = store.read_table(sample_path()).slice(0, per * len(names))
+    table = sample.set_column(
+        sample.schema.get_field_index("workload"), "workload", pa.array(np.repeat(names, per))
+    )
+    table = _with_holes(table, rng)
+    out = tmp_path / "d" / "samples" / "date=2026-11-16"
+    out.mkdir(parents=True)
+    pq.write_table(table, out / "many.parquet", row_group_size=1000 * per)  # 1,000 then 100 more
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scanned = scan_profiles(tmp_path / "d")
+        frame = store.load(tmp_path / "d")
+        expected = [profile_of(h) for h in histories(frame, store.load_events(tmp_path / "d"))]
+    assert len(scanned) == len(expected) == 1100
+    for got, want in zip(scanned, expected, strict=True):
+        assert (got.workload, got.samples) == (want.workload, want.samples)
+        assert (got.mem, got.cpu, got.pids, got.mem_peaks) == (want.mem, want.cpu, want.pids, want.mem_peaks)
