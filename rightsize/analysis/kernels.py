@@ -35,7 +35,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _jit(f: F) -> F:
     """Compiled (numba), cached on disk, GIL released; typed as the Python function it was."""
-    return cast(F, njit(cache=True, nogil=True)(f))
+    try:
+        return cast(F, njit(cache=True, nogil=True)(f))
+    except RuntimeError:  # numba found no writable cache folder at all: compile on every run
+        return cast(F, njit(nogil=True)(f))
 
 
 def _f64_bits_intrinsic(typingctx: object, x: types.Type) -> tuple:
