@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import string
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -35,19 +36,23 @@ def fmt_value(resource: str, value: float | None, units: Dialect) -> str:
 
 
 def one_line(text: str) -> str:
-    """``text`` with every control or line-break character written as its escape (``\\n``, ``\\x00``).
+    """``text`` with each control, format (bidi) or line-break char as its escape (``\\n``, ``\\u202e``).
 
     Workload names come from outside (container names, imported traces): a newline in one must not
     start a new table row that reads like another workload.
     """
-    return "".join(
-        repr(ch)[1:-1] if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text
-    )
+    return "".join(repr(ch)[1:-1] if unicodedata.category(ch) in _UNSAFE else ch for ch in text)
 
 
-# a backslash would escape what follows it; | splits cells; * ` [ ] < would format, link or open
-# HTML. ("_" is left alone: GitHub does not emphasise inside words like my_db, and it is common.)
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\|*`[]<"})
+# controls, line breaks, and format characters: bidi overrides (U+202E) would reorder the line a
+# terminal or browser shows, zero-width ones hide text; surrogates cannot be printed at all
+_UNSAFE = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+
+# CommonMark makes any backslash-escaped ASCII punctuation literal: no emphasis (* _ ~), code span,
+# link, HTML, entity (&lt;), cell split (|) or autolink (www. / https:). "/" and "-" cannot start
+# inline markup and are in nearly every name, so they stay readable. (An e-mail-like a@b.co is still
+# autolinked by GitHub whatever is escaped; its text shows unchanged.)
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in string.punctuation if c not in "/-"})
 
 
 def md_text(text: str) -> str:
@@ -160,7 +165,8 @@ def _markdown(recs: Sequence[Recommendation], units: Dialect) -> str:
             if rec.recommended is None:
                 marks += [x for x in rec.reasons if x not in marks]
         cells.append("; ".join(marks))
-        lines.append("| " + " | ".join(md_text(c) for c in cells) + " |")
+        # the numbers are ours (16G, 1.5); the name and the notes are escaped so they show as text
+        lines.append("| " + " | ".join([md_text(wl), *cells[1:-1], md_text(cells[-1])]) + " |")
         for r in rs.values():
             if r.recommended is not None:
                 notes.append(f"- **{md_text(wl)}** {r.resource}: {_pair(r.resource, r.recommended, units)} "

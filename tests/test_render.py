@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
+import unicodedata
 import warnings
 
+import cmarkgfm
 import numpy as np
 import pandas as pd
 import pytest
@@ -156,3 +159,62 @@ def test_table_and_csv_show_odd_names_as_they_are(
     code, out, _ = run_cli(["recommend", "--data", odd_dataset, "--format", "csv"], capsys)
     rows = list(csv.DictReader(io.StringIO(out)))
     assert sorted({r["workload"] for r in rows}) == sorted(ODD_NAMES)  # CSV quoting keeps them exact
+
+
+def _dataset(root: str, names: list[str]) -> str:
+    """A small dataset with one steady workload per name (ids differ so names may repeat chars)."""
+    n = 400
+    ts = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(n) * 300, unit="s")
+    mem = pd.array(np.full(n, 100 * 2**20), dtype="Int64")
+    common = {"ts": ts, "host": "h", "container": "app", "mem_working_set": mem, "cpu_cores": 0.1, "pids": 5}
+    frames = [
+        pd.DataFrame({**common, "workload": name, "container_id": f"c{i}", "oom_kills": 0, "restarts": 0})
+        for i, name in enumerate(names)
+    ]
+    store.append(root, store.to_table(pd.concat(frames)))
+    return root
+
+
+# name -> what GitHub should show: markup, entities and links stay text; bidi/control chars escaped
+MARKUP_NAMES = {
+    "shop/&lt;b&gt; &amp; &#42;": "shop/&lt;b&gt; &amp; &#42;",
+    "shop/_x_ and *y* `z` ~~s~~ **b**": "shop/_x_ and *y* `z` ~~s~~ **b**",
+    "shop/[l](http://e.com) ![i](x.png) <i>h</i>": "shop/[l](http://e.com) ![i](x.png) <i>h</i>",
+    "shop/www.example.com https://e.com": "shop/www.example.com https://e.com",
+    "shop/\u202eevil\u200b\x1b[31m": "shop/\\u202eevil\\u200b\\x1b[31m",
+}
+
+
+@pytest.fixture(scope="module")
+def markup_dataset(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _dataset(str(tmp_path_factory.mktemp("markup")), list(MARKUP_NAMES))
+
+
+def test_markdown_names_render_literally_on_github(
+    markup_dataset: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Render the matrix with cmark-gfm (GitHub's own parser): each name is plain text, as given."""
+
+    code, out, _ = run_cli(["recommend", "--data", markup_dataset, "--format", "markdown"], capsys)
+    assert code == 0
+    page = cmarkgfm.github_flavored_markdown_to_html(out)
+    body = page[page.index("<tbody>") : page.index("</tbody>")]
+    first_cells = re.findall(r"<tr>\s*<td>(.*?)</td>", body, flags=re.S)
+    assert len(first_cells) == len(MARKUP_NAMES)
+    assert all("<" not in cell for cell in first_cells)  # no <em>, <code>, <a>, <del>, raw HTML
+    assert sorted(html.unescape(c) for c in first_cells) == sorted(MARKUP_NAMES.values())
+    strong = re.findall(r"<li><strong>(.*?)</strong>", page, flags=re.S)
+    assert len(strong) == 3 * len(MARKUP_NAMES)
+    assert all("<" not in s for s in strong)
+    assert {html.unescape(s) for s in strong} == set(MARKUP_NAMES.values())
+
+
+def test_table_escapes_bidi_and_control_characters(
+    markup_dataset: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A terminal must not reorder or recolour the line: no control or format char reaches it."""
+    code, out, _ = run_cli(["recommend", "--data", markup_dataset], capsys)
+    assert code == 0
+    bad = [ch for ch in out if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")]
+    assert bad == []
+    assert "shop/\\u202eevil\\u200b\\x1b[31m" in out
