@@ -539,3 +539,38 @@ def test_extends_gets_an_own_override_in_the_inherited_spelling(tmp_path: Path) 
     assert (tmp_path / "common.yml").read_text().endswith("mem_limit: 1g\n    cpus: 2\n")
     rows = {(r.service, r.resource): r for r in check_compose([tmp_path / "compose.yml"], recs).rows}
     assert rows[("worker", "cpu")].ok and rows[("worker", "memory")].configured == "512m"
+
+
+def test_summary_is_one_line_per_change_whatever_the_names(tmp_path: Path) -> None:
+    """A newline or a bidi override in a service name is shown escaped: each change stays one line."""
+    from writer_recs import none_rec
+
+    from rightsize.targets.summary import summarize
+
+    path = tmp_path / "c.yml"
+    path.write_text('name: p\nservices:\n  "web\\nx":\n    mem_limit: 4g\n  "a\\u202eb":\n    image: x\n')
+    recs = [
+        rec("p/web\nx", "memory", None, 1 * G),
+        none_rec("p/web\nx", "pids"),
+        rec("p/a\u202eb", "memory", None, G),
+    ]
+    results = patch_compose([path], recs)
+    (result,) = results
+    assert len(result.changes) == 2 and len(result.skipped) == 1
+    for dry_run in (True, False):
+        lines = summarize(results, dry_run=dry_run).splitlines()
+        assert len(lines) == 1 + 2 + 1, lines
+        assert not any(ch in line for line in lines for ch in "\r\u202e\x1b")
+    text = summarize(results, dry_run=False)
+    assert "  p/web\\nx: services.web\\nx.mem_limit: 4g -> 1g\n" in text
+    assert "  p/a\\u202eb: services.a\\u202eb.deploy.resources.limits.memory: (unset) -> 1G" in text
+    assert text.endswith("  skipped p/web\\nx pids: no recommendation: only 1h of history (need 24h)")
+
+
+def test_the_no_match_warning_is_one_line_whatever_the_names(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yml"
+    path.write_text("name: shop\nservices:\n  web:\n    image: x\n")
+    with pytest.warns(UserWarning) as caught:
+        patch_compose([path], [rec("evil\nname", "memory", None, G)])
+    (message,) = [str(w.message) for w in caught]
+    assert "\n" not in message and "(it has evil\\nname)" in message

@@ -19,6 +19,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Change, PatchResult, Recommendation, Skipped
+from rightsize.render import one_line
 from rightsize.targets import edit
 from rightsize.targets.composefile import (
     Stack,
@@ -129,7 +130,7 @@ def patch_compose(
             _plan_rec(docs, svc, home, rec, plan, min_confidence)
     if recs and names and unmatched == len(names):
         known = sorted({r.workload for r in recs})
-        some = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "")
+        some = one_line(", ".join(known[:5]) + (", ..." if len(known) > 5 else ""))  # a warning is one line
         warnings.warn(
             f"no service matched a workload in the data (it has {some}); check --project or the file's name:",
             stacklevel=2,
