@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import string
 import unicodedata
 from collections.abc import Sequence
@@ -25,9 +26,16 @@ UNITS = ("compose", "k8s")
 LOW_CONFIDENCE = 0.5
 
 
+# past this a value is no real reading (a broken counter): shown as 1e+300 instead of 301 digits
+HUGE = 1e15
+
+
 def fmt_value(resource: str, value: float | None, units: Dialect) -> str:
+    """A value for a person to read; only the display is rounded (JSON/YAML/CSV keep it exact)."""
     if value is None:
         return "-"
+    if not math.isfinite(value) or abs(value) >= HUGE:
+        return f"{value:.3g}" + (" B" if resource == "memory" else "")
     if resource == "memory":
         return format_bytes(value, units)
     if resource == "cpu":

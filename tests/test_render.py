@@ -9,6 +9,7 @@ import json
 import re
 import unicodedata
 import warnings
+from pathlib import Path
 
 import cmarkgfm
 import numpy as np
@@ -218,3 +219,19 @@ def test_table_escapes_bidi_and_control_characters(
     bad = [ch for ch in out if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")]
     assert bad == []
     assert "shop/\\u202eevil\\u200b\\x1b[31m" in out
+
+
+def test_a_huge_observation_is_shown_in_scientific_notation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A broken counter's 1e300 cores must not print as a 301-digit number (the JSON keeps it exact)."""
+    frame = store.load(_dataset(str(tmp_path), ["shop/a"]))
+    frame.loc[frame.index[-1], "cpu_cores"] = 1e300
+    huge = str(tmp_path / "huge")
+    store.append(huge, store.to_table(frame))
+    code, out, _ = run_cli(["recommend", "--data", huge], capsys)
+    assert code == 0
+    assert "0.1 / 1e+300" in out and not re.search(r"\d{16}", out)
+    code, out, _ = run_cli(["recommend", "--data", huge, "--format", "json"], capsys)
+    cpu = next(d for d in json.loads(out) if d["resource"] == "cpu")
+    assert cpu["observed"]["max"] == 1e300
