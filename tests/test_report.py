@@ -279,6 +279,26 @@ def test_report_bad_input_is_one_line_exit_2(
     assert not (tmp_path / "r.html").exists()
 
 
+def test_report_out_never_replaces_a_pipe_or_a_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import stat
+
+    ds = tmp_path / "ds"
+    append(ds, to_table(samples_frame(["a"], hours=1)))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # like --out /dev/stdout: renaming over it would replace the node with a file
+    code, _, err = run_cli(["report", "--data", str(ds), "--out", str(fifo)], capsys)
+    assert code == 2 and "not a regular file" in err and err.count("\n") == 1
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    real, link = tmp_path / "real.html", tmp_path / "link.html"
+    real.write_text("old")
+    link.symlink_to(real)
+    code, _, _ = run_cli(["report", "--data", str(ds), "--out", str(link)], capsys)
+    assert code == 0 and link.is_symlink() and "<html" in real.read_text()[:500].lower()
+
+
 def test_load_round_trip_feeds_the_charts(tmp_path: Path) -> None:
     frame = samples_frame(["x/y"], hours=2)
     append(tmp_path, to_table(frame))

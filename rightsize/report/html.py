@@ -84,13 +84,16 @@ def report(
 
     if buckets < 10:
         raise RightsizeError(f"--buckets must be at least 10, not {buckets}")
-    target = Path(out)
+    given = Path(out)
+    target = given.resolve() if given.is_symlink() else given  # the rename would replace the link
     if not target.parent.is_dir():
-        raise RightsizeError(f"cannot write {target}: folder {target.parent} does not exist")
+        raise RightsizeError(f"cannot write {given}: folder {target.parent} does not exist")
     if target.is_dir():
         raise RightsizeError(
-            f"cannot write {target}: it is a folder; give a file name, e.g. {target / 'report.html'}"
+            f"cannot write {given}: it is a folder; give a file name, e.g. {given / 'report.html'}"
         )
+    if target.exists() and not target.is_file():  # /dev/stdout, a FIFO: the rename would replace it
+        raise RightsizeError(f"cannot write {given}: not a regular file; give a file name, e.g. report.html")
     source: str | os.PathLike[str] | pd.DataFrame = sample_path() if data is None else data
     if recommendations is None:  # data=None lets recommend() warn that this is the sample
         compose_path = None if compose is None else Path(compose)
