@@ -198,6 +198,21 @@ def test_an_engine_refusal_is_reported_and_other_containers_still_update(run_con
     assert good.attrs["HostConfig"]["Memory"] == 96 * M
 
 
+def test_a_container_removed_since_the_list_is_skipped_not_a_crash(
+    docker_client: Any, run_container: Any
+) -> None:
+    from rightsize.targets.live import _update
+
+    project = f"rs5live{uuid.uuid4().hex[:6]}"
+    c = run_container("sleep 3600", labels=compose_labels(project, "app"), mem_limit="64m")
+    listed = docker_client.containers.get(c.id)  # what apply_live listed ...
+    c.remove(force=True)  # ... then `docker compose down` ran before its update
+    changes, skipped = _update(
+        docker_client, listed, f"{project}/app", [rec(f"{project}/app", "pids", None, 80)], False
+    )
+    assert changes == [] and len(skipped) == 1 and "the container is gone" in skipped[0].reason
+
+
 def test_min_confidence_out_of_range_fails_before_the_engine() -> None:
     with pytest.raises(RightsizeError, match=r"--min-confidence 1\.5"):
         apply_live([], docker_host="unix:///nonexistent/docker.sock", min_confidence=1.5)

@@ -82,7 +82,7 @@ def apply_live(
     changes: list[Change] = []
     skipped: list[Skipped] = []
     try:
-        containers = client.containers.list(filters=filters)
+        containers = client.containers.list(filters=filters, ignore_removed=True)  # removed mid-list: skip
         if project and not containers:
             raise RightsizeError(f"no running containers of compose project {project!r}")
         for c in containers:
@@ -107,7 +107,16 @@ def _update(
     body: dict[str, int] = {}
     changes: list[Change] = []
     skipped: list[Skipped] = []
-    ws, pids_now = _usage(c)
+    try:
+        ws, pids_now = _usage(c)
+    except Exception as exc:  # removed since the list (or the engine balked): skip it, update the rest
+        gone = getattr(exc, "status_code", None) == 404
+        why = (
+            "the container is gone (removed since it was listed)"
+            if gone
+            else f"cannot read its usage: {_msg(exc)}"
+        )
+        return [], [Skipped(c.name, wl, "all", why)]
     for rec in recs:
         if not rec.ok:
             skipped.append(Skipped(c.name, wl, rec.resource, "no recommendation: " + "; ".join(rec.reasons)))
