@@ -574,3 +574,30 @@ def test_the_no_match_warning_is_one_line_whatever_the_names(tmp_path: Path) -> 
         patch_compose([path], [rec("evil\nname", "memory", None, G)])
     (message,) = [str(w.message) for w in caught]
     assert "\n" not in message and "(it has evil\\nname)" in message
+
+
+def test_every_file_is_checked_before_the_first_is_written(tmp_path: Path) -> None:
+    """-f base -f override: the override's patch is refused, so the base (checked fine) stays as it was.
+
+    No real patch of this writer breaks the compose schema (the refusal in schema.check_patched is a
+    net for writer bugs; see the direct test above), so the refusal here comes from its sibling net
+    in the same all-files-first pass: re-reading the written values. The writer cannot yet write into a
+    flow map tagged ``!override``; should that be fixed, this input will need another trigger.
+    """
+    base, override = tmp_path / "base.yml", tmp_path / "override.yml"
+    base.write_text(
+        "services:\n  db:\n    image: x\n    deploy:\n"
+        "      resources:\n        limits:\n          memory: 1g\n"
+    )
+    override.write_text(
+        'services:\n  db:\n    deploy:\n      resources:\n        limits: !override {cpus: "2"}\n'
+    )
+    recs = [rec("db", "memory", None, 512 * M), rec("db", "cpu", None, 1.0)]
+    # the base alone would be written: the refusal below is what keeps it identical
+    (alone,) = patch_compose([tmp_path / "base.yml"], [recs[0]], dry_run=True)
+    assert "+          memory: 512m" in alone.diff
+    before = [base.read_bytes(), override.read_bytes()]
+    with pytest.raises(RightsizeError, match=r"internal error, nothing written: .*limits\.cpus would read"):
+        patch_compose([base, override], recs)
+    assert [base.read_bytes(), override.read_bytes()] == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yml", "override.yml"]  # no temp file left
