@@ -235,3 +235,28 @@ def test_a_huge_observation_is_shown_in_scientific_notation(
     code, out, _ = run_cli(["recommend", "--data", huge, "--format", "json"], capsys)
     cpu = next(d for d in json.loads(out) if d["resource"] == "cpu")
     assert cpu["observed"]["max"] == 1e300
+
+
+ROUND_TRIP_NAMES = [
+    'shop/"quoted"\nline',
+    'shop/it\'s, a: "name"\r\n- x',
+    "shop/tab\there\\back",
+    "shop/\u202eé #x",
+]
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml", "csv"])
+def test_machine_formats_give_names_back_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    data = _dataset(str(tmp_path), ROUND_TRIP_NAMES)
+    code, out, _ = run_cli(["recommend", "--data", data, "--format", fmt], capsys)
+    assert code == 0
+    if fmt == "json":
+        rows = json.loads(out)
+    elif fmt == "yaml":
+        rows = YAML(typ="safe").load(out)
+    else:
+        rows = list(csv.DictReader(io.StringIO(out, newline="")))
+    assert len(rows) == 3 * len(ROUND_TRIP_NAMES)
+    assert sorted({r["workload"] for r in rows}) == sorted(ROUND_TRIP_NAMES)
