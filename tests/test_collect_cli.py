@@ -63,6 +63,15 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert not out.exists()
 
 
+def test_an_unreachable_docker_host_variable_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    code, err = run_main(["collect", "--out", str(tmp_path / "d"), "--duration", "5s", "-q"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "cannot reach DOCKER_HOST=unix:///nonexistent/docker.sock" in err
+
+
 def test_unwritable_output_is_rejected_before_sampling(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import threading
 from collections.abc import Mapping
@@ -58,7 +59,10 @@ def connect(docker_host: str | None = None, *, pool_size: int = 512, timeout: in
             client = docker.from_env(timeout=timeout, max_pool_size=pool_size)
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-        where = docker_host or "the local Docker engine (DOCKER_HOST or /var/run/docker.sock)"
+        env = os.environ.get("DOCKER_HOST")  # name what was tried: a stale DOCKER_HOST is the usual cause
+        where = docker_host or (
+            f"DOCKER_HOST={env}" if env else "the local Docker engine (/var/run/docker.sock)"
+        )
         raise RightsizeError(f"cannot reach {where}: {_first_line(exc)}") from None
     return client
 
