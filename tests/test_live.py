@@ -198,6 +198,15 @@ def test_an_engine_refusal_is_reported_and_other_containers_still_update(run_con
     assert good.attrs["HostConfig"]["Memory"] == 96 * M
 
 
+def test_unlimited_swap_stays_unlimited_when_the_limit_moves(run_container: Any) -> None:
+    project = f"rs5live{uuid.uuid4().hex[:6]}"
+    c = run_container("sleep 3600", labels=compose_labels(project, "app"), mem_limit="256m", memswap_limit=-1)
+    result = apply_live([rec(f"{project}/app", "memory", None, 128 * M)], project=project)
+    assert not result.skipped and len(result.changes) == 1
+    c.reload()
+    assert (c.attrs["HostConfig"]["Memory"], c.attrs["HostConfig"]["MemorySwap"]) == (128 * M, -1)
+
+
 def test_a_container_removed_since_the_list_is_skipped_not_a_crash(
     docker_client: Any, run_container: Any
 ) -> None:

@@ -151,10 +151,12 @@ def _update(
             changes.append(Change(c.name, wl, key, _show(key, old, host), text))
     if "Memory" in body:
         old_mem, old_swap = host.get("Memory") or 0, host.get("MemorySwap") or 0
-        if old_mem > 0 and old_swap > 0:  # keep the swap allowance, or the engine rejects the update
+        if old_swap == -1:  # unlimited swap stays so; the engine wants it restated with the limit
+            body["MemorySwap"] = -1
+        elif old_mem > 0 and old_swap > 0:  # keep the swap allowance, or the engine rejects the update
             body["MemorySwap"] = body["Memory"] + (old_swap - old_mem)
-        elif old_swap == 0 or old_mem == 0:
-            body["MemorySwap"] = -1 if old_swap == -1 else body["Memory"] * 2
+        else:
+            body["MemorySwap"] = body["Memory"] * 2
     limit = body.get("Memory", host.get("Memory") or 0)
     reservation = body.get("MemoryReservation", host.get("MemoryReservation") or 0)
     if limit and reservation > limit:  # the engine refuses a reservation above the limit
