@@ -359,7 +359,7 @@ class _Run:
                         skipped = math.floor(late / self.step)
                         self.missed += skipped
                         next_tick += skipped * self.step
-                    self.stop.wait(max(0.0, min(next_tick, end) - time.monotonic()))
+                    self._sleep_until(min(next_tick, end))
                 progress.update(time.monotonic() - start, len(self.tracked), self.n_samples)
             for event in watcher.drain():
                 self._handle(event)
@@ -384,6 +384,11 @@ class _Run:
             sources={k: list(self.sources.values()).count(k) for k in sorted(set(self.sources.values()))},
             interrupted=self.stop.is_set(),
         )
+
+    def _sleep_until(self, deadline: float) -> None:
+        # in slices: one wait of a --interval like 1000000d overflows the platform's time_t
+        while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            self.stop.wait(min(left, 86400.0))
 
     def _install_signals(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():

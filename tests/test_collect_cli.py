@@ -72,6 +72,22 @@ def test_an_unreachable_docker_host_variable_is_named(
     assert "cannot reach DOCKER_HOST=unix:///nonexistent/docker.sock" in err
 
 
+@pytest.mark.docker
+def test_an_interval_of_a_million_days_waits_instead_of_overflowing(
+    docker_client: object, tmp_path: Path
+) -> None:
+    import threading
+
+    def interrupt_while_waiting(*_: int) -> None:  # after the first tick, from inside the long wait
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+    summary = rightsize.collect(
+        tmp_path / "d", duration="1000000d", interval="1000000d", quiet=True,
+        filters=[f"label=rs-none-{uuid.uuid4().hex[:8]}=1"], on_tick=interrupt_while_waiting,
+    )  # fmt: skip
+    assert summary.interrupted and summary.ticks == 1
+
+
 def test_unwritable_output_is_rejected_before_sampling(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
