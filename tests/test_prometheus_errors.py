@@ -63,6 +63,23 @@ def test_cli_unreachable_url(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--since", "1000000d"], "--since 1000000d reaches back before 1970"),  # was hours of queries
+        (["--since", "99999999999999d"], "reaches back before 1970"),  # was "Value too large ..."
+        (["--since", "1.5s"], "--since must be at least one step (1m), got 1.5s"),
+        (["--step", "1ms"], "--step must be at least 1s, got 0.001s"),
+    ],
+)
+def test_cli_durations_out_of_range_fail_before_any_query(
+    extra: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = _cli(_collect(f"http://127.0.0.1:{free_port()}", tmp_path, *extra), capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not any(tmp_path.iterdir())
+
+
 class _Html(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = b"<!doctype html><html><body>Grafana login</body></html>"

@@ -92,11 +92,15 @@ def pull(
     """
     t0 = time.monotonic()
     if not step or step < 1 or not math.isfinite(step):
-        raise RightsizeError(f"--step must be at least 1s, got {step}")
+        raise RightsizeError(f"--step must be at least 1s, got {format_duration(step or 0)}")
     if not since or since < step or not math.isfinite(since):
-        raise RightsizeError(f"--since must be at least one step ({format_duration(step)}), got {since}")
+        got = format_duration(since or 0)
+        raise RightsizeError(f"--since must be at least one step ({format_duration(step)}), got {got}")
     end = math.floor((time.time() if now is None else now) / step) * step
     start = end - math.floor(since / step) * step
+    if start < 0:  # else hours of empty queries (1000000d), or an overflow in the time formatting
+        too_far = f"--since {format_duration(since)} reaches back before 1970"
+        raise RightsizeError(f"{too_far}: ask for less, e.g. 14d")
     wanted = tuple(dict.fromkeys(n.strip() for n in (namespaces or ()) if n.strip()))
     out = Path(out)
     if out.exists() and not out.is_dir():
