@@ -299,6 +299,18 @@ def test_report_out_never_replaces_a_pipe_or_a_link(
     assert code == 0 and link.is_symlink() and "<html" in real.read_text()[:500].lower()
 
 
+def test_report_reads_a_single_samples_file_and_a_samples_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ds = tmp_path / "ds"
+    (one,) = append(ds, to_table(samples_frame(["a"], hours=1)))
+    # recommend --data takes these too; report read their samples as an events dataset
+    for data in (one, ds / "samples"):
+        code, out, err = run_cli(["report", "--data", str(data), "--out", str(tmp_path / "r.html")], capsys)
+        assert code == 0, err
+        assert out.startswith("wrote ")
+
+
 def test_load_round_trip_feeds_the_charts(tmp_path: Path) -> None:
     frame = samples_frame(["x/y"], hours=2)
     append(tmp_path, to_table(frame))

@@ -80,7 +80,7 @@ def report(
     path written. The file is written to a temporary name and renamed: never half a report.
     """
     from rightsize.analysis.recommend import recommend, sample_path
-    from rightsize.store import load_events, read_table
+    from rightsize.store import events_beside, read_table
 
     if buckets < 10:
         raise RightsizeError(f"--buckets must be at least 10, not {buckets}")
@@ -112,7 +112,7 @@ def report(
         # Straight from Arrow into per-workload numpy-backed frames: no sort of the whole table,
         # no pandas copy of millions of name strings (3x less CPU than load() + groupby).
         samples, about = frames.split_arrow(read_table(source, "samples", columns))
-        events, label = load_events(source), str(source)
+        events, label = events_beside(source), str(source)  # none beside a single file
     samples, events = _narrow(samples, events, since, workloads)
     settings = None
     if recommendations is None:
