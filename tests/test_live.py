@@ -222,6 +222,12 @@ def test_a_container_removed_since_the_list_is_skipped_not_a_crash(
     assert changes == [] and len(skipped) == 1 and "the container is gone" in skipped[0].reason
 
 
+def test_an_unreachable_docker_host_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(RightsizeError, match=r"at DOCKER_HOST=unix:///nonexistent/docker\.sock: "):
+        apply_live([])
+
+
 def test_min_confidence_out_of_range_fails_before_the_engine() -> None:
     with pytest.raises(RightsizeError, match=r"--min-confidence 1\.5"):
         apply_live([], docker_host="unix:///nonexistent/docker.sock", min_confidence=1.5)

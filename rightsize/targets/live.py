@@ -8,6 +8,7 @@ is a PID limit below its current PID count: the kernel would have to reclaim or 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,9 +37,9 @@ def _client(docker_host: str | None) -> Any:
         client = docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
         client.ping()
     except Exception as exc:
-        raise RightsizeError(
-            f"cannot reach the Docker engine{' at ' + docker_host if docker_host else ''}: {exc}"
-        ) from None
+        env = os.environ.get("DOCKER_HOST")  # name what was tried: a stale DOCKER_HOST is the usual cause
+        at = f" at {docker_host}" if docker_host else (f" at DOCKER_HOST={env}" if env else "")
+        raise RightsizeError(f"cannot reach the Docker engine{at}: {exc}") from None
     return client
 
 
