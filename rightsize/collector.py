@@ -238,6 +238,12 @@ class _Run:
         if not cid or not self._matches(cid):
             return
         before = self.known.get(cid)
+        if action == "update":  # new limits (docker update, apply --live): the rows must say so
+            if (info := self._inspect(cid)) is not None:
+                self.known[cid] = info
+                if cid in self.tracked:
+                    self.tracked[cid].info = info
+            return  # not a dataset event
         if action == "start":
             info = self._inspect(cid)
             tracked = self.tracked.get(cid)

@@ -88,6 +88,24 @@ def test_an_interval_of_a_million_days_waits_instead_of_overflowing(
     assert summary.interrupted and summary.ticks == 1
 
 
+@pytest.mark.docker
+def test_limits_changed_while_collecting_show_in_the_later_rows(run_container: Any, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:8]
+    c = run_container("sleep 3600", labels={"rs-upd": tag}, mem_limit="64m", mem_reservation="48m")
+
+    def update_on_tick_2(ticks: int, *_: int) -> None:
+        if ticks == 2:  # what `docker update` or `apply --live` does to a running container
+            c.update(mem_reservation="32m")
+
+    rightsize.collect(
+        tmp_path, duration="3s", interval="0.25s", quiet=True, filters=[f"label=rs-upd={tag}"],
+        on_tick=update_on_tick_2,
+    )  # fmt: skip
+    rows = store.load(tmp_path).sort_values("ts")
+    assert rows["mem_reservation"].iloc[0] == 48 * 2**20
+    assert rows["mem_reservation"].iloc[-1] == 32 * 2**20  # was 48m to the end: stale since the start
+
+
 def test_unwritable_output_is_rejected_before_sampling(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

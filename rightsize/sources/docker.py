@@ -220,7 +220,7 @@ class StatsStream:
 class EventWatcher:
     """The engine's container event stream, read in a daemon thread into a queue."""
 
-    ACTIONS = ("start", "die", "oom", "restart")
+    ACTIONS = ("start", "die", "oom", "restart", "update")  # update: `docker update`, apply --live
 
     def __init__(self, client: Any, since: float) -> None:
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue()
