@@ -576,28 +576,60 @@ def test_the_no_match_warning_is_one_line_whatever_the_names(tmp_path: Path) -> 
     assert "\n" not in message and "(it has evil\\nname)" in message
 
 
-def test_every_file_is_checked_before_the_first_is_written(tmp_path: Path) -> None:
+def test_every_file_is_checked_before_the_first_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """-f base -f override: the override's patch is refused, so the base (checked fine) stays as it was.
 
-    No real patch of this writer breaks the compose schema (the refusal in schema.check_patched is a
-    net for writer bugs; see the direct test above), so the refusal here comes from its sibling net
-    in the same all-files-first pass: re-reading the written values. The writer cannot yet write into a
-    flow map tagged ``!override``; should that be fixed, this input will need another trigger.
+    No real patch of this writer breaks the compose schema (the check is a net for writer bugs), so
+    the refusal is injected: the schema check reports a new violation in the override only.
     """
     base, override = tmp_path / "base.yml", tmp_path / "override.yml"
     base.write_text(
         "services:\n  db:\n    image: x\n    deploy:\n"
         "      resources:\n        limits:\n          memory: 1g\n"
     )
-    override.write_text(
-        'services:\n  db:\n    deploy:\n      resources:\n        limits: !override {cpus: "2"}\n'
-    )
+    override.write_text('services:\n  db:\n    deploy:\n      resources:\n        limits: {cpus: "2"}\n')
+    real = schema.schema_errors
+
+    def new_violation_in_the_override(data: Any) -> list[tuple[str, str]]:
+        limits = data["services"]["db"]["deploy"]["resources"]["limits"]
+        extra = [("services.db", "injected")] if limits.get("cpus") == "1" else []
+        return real(data) + extra
+
+    monkeypatch.setattr(schema, "schema_errors", new_violation_in_the_override)
     recs = [rec("db", "memory", None, 512 * M), rec("db", "cpu", None, 1.0)]
-    # the base alone would be written: the refusal below is what keeps it identical
-    (alone,) = patch_compose([tmp_path / "base.yml"], [recs[0]], dry_run=True)
+    (alone,) = patch_compose([base], [recs[0]], dry_run=True)  # the base alone would be written
     assert "+          memory: 512m" in alone.diff
     before = [base.read_bytes(), override.read_bytes()]
-    with pytest.raises(RightsizeError, match=r"internal error, nothing written: .*limits\.cpus would read"):
+    with pytest.raises(RightsizeError, match=r"override\.yml would break the compose schema at services\.db"):
         patch_compose([base, override], recs)
     assert [base.read_bytes(), override.read_bytes()] == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yml", "override.yml"]  # no temp file left
+
+
+def test_a_block_scalar_value_is_replaced_whole(tmp_path: Path) -> None:
+    text = (
+        "services:\n  db:\n    image: x\n    deploy:\n      resources:\n        limits:\n"
+        "          memory: >-\n            1g\n\n          cpus: '2'\n"
+    )
+    out, result = _patch_text(tmp_path, text, [rec("p/db", "memory", None, 512 * M)])
+    assert [c.new for c in result.changes] == ["512m"]
+    assert out == text.replace("memory: >-\n            1g\n", "memory: 512m\n")
+
+
+def test_keys_are_added_to_tagged_block_and_flow_mappings(tmp_path: Path) -> None:
+    text = (
+        "services:\n  db:\n    image: x\n    deploy:\n      resources:\n"
+        "        limits: !override\n          memory: 1g\n        reservations: !reset {}\n"
+    )
+    recs = [rec("p/db", "memory", 256 * M, 512 * M), rec("p/db", "cpu", None, 1.0)]
+    out, _ = _patch_text(tmp_path, text, recs)
+    assert out == (
+        "services:\n  db:\n    image: x\n    deploy:\n      resources:\n"
+        '        limits: !override\n          memory: 512m\n          cpus: "1"\n'
+        "        reservations: !reset\n          memory: 256m\n"
+    )
+    flow = text.replace("!override\n          memory: 1g", "!override {memory: 1g}")
+    out, _ = _patch_text(tmp_path, flow, recs)
+    assert '        limits: !override {memory: 512m, cpus: "1"}\n' in out

@@ -16,6 +16,7 @@ from ruamel.yaml.scalarstring import ScalarString
 from rightsize.errors import RightsizeError
 from rightsize.targets.yaml import (
     Doc,
+    block_col,
     block_end,
     dump_copy,
     flow_close,
@@ -298,7 +299,7 @@ def _insert(doc: Doc, node: CommentedMap, inserts: dict[str, Any]) -> Edit:
         return Edit(pos, pos, ", " + ", ".join(parts))
     if len(node) == 0:
         raise RightsizeError(f"{doc.source}: cannot add keys to an empty block mapping")
-    col = node.lc.col
+    col = block_col(node)
     chunks = []
     for key, val in inserts.items():
         if isinstance(val, CommentedMap):

@@ -50,13 +50,14 @@ class _ComposeConstructor(SafeConstructor):
 
 
 def _untagged(constructor: SafeConstructor, node: Node) -> Any:
+    # built here, not through construct_object: that call is already under way for this node
     if isinstance(node, MappingNode):
-        node.tag = "tag:yaml.org,2002:map"
-    elif isinstance(node, SequenceNode):
-        node.tag = "tag:yaml.org,2002:seq"
-    elif isinstance(node, ScalarNode):
-        node.tag = constructor.loader.resolver.resolve(ScalarNode, node.value, (True, False))
-    return constructor.construct_object(node, deep=True)
+        return constructor.construct_mapping(node, deep=True)
+    if isinstance(node, SequenceNode):
+        return constructor.construct_sequence(node, deep=True)
+    plain = (not getattr(node, "style", None), False)  # a quoted or block scalar is a string, as untagged
+    tag = str(constructor.loader.resolver.resolve(ScalarNode, node.value, plain))
+    return constructor.yaml_constructors[tag](constructor, node)
 
 
 for _tag in ("!reset", "!override"):
@@ -236,10 +237,31 @@ def value_token(doc: Doc, node: CommentedMap, key: Any) -> Token:
         return Token("alias", pos, m.end(), anchor)
     if text[pos] in "{[":
         return Token("flow", pos, _flow_end(text, pos), anchor)
+    if text[pos] in "|>" and not flow:  # a block scalar: the header and every deeper line after it
+        return Token("scalar", pos, _block_scalar_end(text, pos, kcol), anchor)
     end = scalar_end(text, pos, flow)
     word = text[pos:end]
     kind = "null" if word in ("~", "null", "Null", "NULL") else "scalar"
     return Token(kind, pos, end, anchor)
+
+
+def _block_scalar_end(text: str, pos: int, key_col: int) -> int:
+    """End of a ``|``/``>`` scalar's last content line (lines indented deeper than its key)."""
+    end = text.find("\n", pos)
+    if end < 0:
+        return len(text)
+    i = end + 1
+    while i < len(text):
+        nl = text.find("\n", i)
+        line = text[i : nl if nl >= 0 else len(text)]
+        if line.strip():
+            if len(line) - len(line.lstrip(" ")) <= key_col:
+                break
+            end = nl if nl >= 0 else len(text)
+        if nl < 0:
+            break
+        i = nl + 1
+    return end
 
 
 def _skip_spaces(text: str, pos: int) -> int:
@@ -325,9 +347,16 @@ def requote(old_token: str, new: str) -> str:
 # ---- where new lines go ------------------------------------------------------------------------
 
 
+def block_col(node: CommentedMap) -> int:
+    """The column of a block mapping's keys. ``lc.col`` is where the node starts, which for a tagged
+    mapping (``limits: !override``) is the tag, not the keys below it."""
+    first = next((k for k, _ in node.non_merged_items()), None)
+    return int(node.lc.key(first)[1]) if first is not None else int(node.lc.col)
+
+
 def block_end(doc: Doc, node: CommentedMap) -> int:
     """Offset of the start of the line after the last content line of a block mapping."""
-    col = node.lc.col
+    col = block_col(node)
     first = node.lc.line
     last = max([first, *(doc.line_of(doc.offset(*node.lc.key(k))) for k, _ in node.non_merged_items())])
     lines = doc.text.split("\n")
@@ -357,6 +386,9 @@ def line_end(doc: Doc, offset: int) -> int:
 def flow_close(doc: Doc, node: CommentedMap) -> int:
     """Offset of the ``}`` that closes a flow mapping."""
     start = doc.offset(node.lc.line, node.lc.col)
+    tag = re.match(r"![^\s{]*\s*", doc.text[start:])  # a tagged map (`!override {...}`) starts at its tag
+    if tag:
+        start += tag.end()
     if doc.text[start] != "{":
         start = doc.text.rfind("{", 0, start + 1)
     return _flow_end(doc.text, start) - 1
