@@ -106,6 +106,9 @@ def collect(
 
         if host is not None:
             raise RightsizeError("--host applies to the docker and cgroup sources (Prometheus names nodes)")
+        engine_only = {"--filter": filter, "--project": project, "--docker-host": docker_host}
+        for option in (o for o, v in engine_only.items() if v):  # else ignored: it pulls every namespace
+            raise RightsizeError(f"{option} applies to the docker and cgroup sources (use --namespace)")
         if not url:
             raise RightsizeError("--source prometheus needs --url, e.g. --url http://localhost:9090")
         try:
@@ -122,6 +125,8 @@ def collect(
             verify_tls=True,
         )
     else:
+        if url or namespace:  # silently ignored, a Docker collect would start instead of a pull
+            raise RightsizeError(f"{'--url' if url else '--namespace'} applies to --source prometheus")
         from rightsize.runtime import lean_collector_process
 
         lean_collector_process()

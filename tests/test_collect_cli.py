@@ -50,6 +50,11 @@ def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
         (["--host", "h" * 201], "--host has 201 characters: expected a host name of at most 200"),
         (["--host", "h", "--source", "prometheus", "--url", "http://127.0.0.1:9"], "--host applies to"),
         (["--source", "prometheus", "--url", "http://127.0.0.1:9", "--namespace", ""], "--namespace is"),
+        # an option of the other source was silently ignored: a pull of everything, or a Docker collect
+        (["--source", "prometheus", "--url", "http://127.0.0.1:9", "--filter", "name=x"], "--filter applies"),
+        (["--source", "prometheus", "--url", "http://127.0.0.1:9", "--project", "shop"], "--project applies"),
+        (["--url", "http://127.0.0.1:9"], "--url applies to --source prometheus"),
+        (["--namespace", "shop"], "--namespace applies to --source prometheus"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
