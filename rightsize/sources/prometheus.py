@@ -9,6 +9,7 @@ the dataset only when the whole pull succeeded: a failed pull leaves nothing beh
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import secrets
@@ -123,6 +124,7 @@ def pull(
         staging = out / f".pull-{secrets.token_hex(4)}"
         builder = ChunkBuilder(step=step, default_host=urlsplit(url).hostname or "prometheus")
         files: list[Path] = []
+        created, published = not out.exists(), False
         try:
             staging.mkdir(parents=True)
         except OSError as exc:
@@ -149,11 +151,14 @@ def pull(
                     for host, kind, table in tables:
                         store.append(staging, table, kind, host)
             _warn_overlap(staging, out)
-            files = _publish(staging, out)
+            files, published = _publish(staging, out), True
         except OSError as exc:  # disk full, storage gone: nothing of this pull stays behind
             raise RightsizeError(f"writing {out} failed: {exc.strerror or exc}") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            if created and not published:  # failed or Ctrl-C: not even the folder it made
+                with contextlib.suppress(OSError):
+                    out.rmdir()
 
     return PullSummary(
         url=client.url,
