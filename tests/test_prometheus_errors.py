@@ -80,6 +80,21 @@ def test_cli_durations_out_of_range_fail_before_any_query(
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.prometheus
+def test_a_password_in_the_url_is_never_printed(
+    prom_cluster: tuple[Cluster, PrometheusServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, server = prom_cluster
+    with_password = server.url.replace("http://", "http://bob:s3cret@")
+    code, out, err = _cli(_collect(with_password, tmp_path / "a", "--since", "1h"), capsys)
+    assert code == 0 and f"from {server.url}:" in out and "s3cret" not in out + err
+    code, out, err = _cli(_collect(with_password, tmp_path / "b", "--namespace", "nope"), capsys)
+    assert code == 2 and f"Prometheus at {server.url} has no container series" in err and "s3cret" not in err
+    unreachable = f"http://bob:s3cret@127.0.0.1:{free_port()}"
+    code, out, err = _cli(_collect(unreachable, tmp_path / "c"), capsys)
+    assert code == 2 and "cannot reach Prometheus at http://127.0.0.1:" in err and "s3cret" not in err
+
+
 class _Html(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = b"<!doctype html><html><body>Grafana login</body></html>"

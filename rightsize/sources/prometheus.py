@@ -110,7 +110,7 @@ def pull(
     with PromClient(url, verify_tls=verify_tls) as client:
         client.probe()
         present = client.metric_names(start, end)
-        specs, missing = _usable_specs(present, url, start, end)
+        specs, missing = _usable_specs(present, client.url, start, end)
         inventory = _inventory(client, start, end, wanted)
         # only the user's namespaces in the regex: all of a big cluster's would overflow the URL
         ns_re = "|".join(_escape(ns) for ns in inventory) if wanted else ".+"

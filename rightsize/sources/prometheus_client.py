@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import numpy as np
 import requests
@@ -110,6 +110,10 @@ class PromClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise RightsizeError(f"not a Prometheus URL: {url!r} (expected e.g. http://prometheus:9090)")
+        in_url = None
+        if "@" in parts.netloc:  # http://user:pass@host: sent as basic auth, never shown in a message
+            in_url = (unquote(parts.username or ""), unquote(parts.password or ""))
+            url = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
@@ -121,7 +125,7 @@ class PromClient:
         headers, basic = auth_from_env(env)
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", **headers})
-        self.session.auth = basic
+        self.session.auth = basic or (None if headers else in_url)
         ca = env.get(CA_ENV, "")
         if ca and not os.path.isfile(ca):
             raise RightsizeError(f"{CA_ENV}={ca}: no such file")
