@@ -226,6 +226,28 @@ def test_cli_empty_namespace(
     assert code == 2 and err.count("\n") == 1 and "no container series in namespace(s) ghost" in err
 
 
+@pytest.mark.prometheus
+def test_sigterm_halfway_through_a_pull_leaves_no_staging_folder(
+    prom_cluster: tuple[Cluster, PrometheusServer], tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    _, server = prom_cluster
+    (tmp_path / "samples").mkdir()  # an existing dataset folder: it must stay, without any .pull-*
+    pull = _collect(server.url, tmp_path, "--since", "3d", "--step", "1s")
+    proc = subprocess.Popen([sys.executable, "-m", "rightsize", *pull], stderr=subprocess.PIPE)
+    try:
+        while proc.poll() is None and not list(tmp_path.glob(".pull-*")):
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)  # timeout(1), systemd, a Kubernetes Job's deadline
+        proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode not in (0, -signal.SIGTERM)  # it was still pulling, and unwound
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["samples"]
+
+
 def test_cli_bad_step_through_a_subprocess(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "rightsize", *_collect("http://127.0.0.1:9", tmp_path, "--step", "0s")],

@@ -14,12 +14,15 @@ import math
 import os
 import secrets
 import shutil
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from rightsize import store
@@ -125,6 +128,7 @@ def pull(
         builder = ChunkBuilder(step=step, default_host=urlsplit(url).hostname or "prometheus")
         files: list[Path] = []
         created, published = not out.exists(), False
+        previous_term = _term_as_interrupt()
         try:
             staging.mkdir(parents=True)
         except OSError as exc:
@@ -155,6 +159,8 @@ def pull(
         except OSError as exc:  # disk full, storage gone: nothing of this pull stays behind
             raise RightsizeError(f"writing {out} failed: {exc.strerror or exc}") from None
         finally:
+            if previous_term is not None:
+                signal.signal(signal.SIGTERM, previous_term)
             shutil.rmtree(staging, ignore_errors=True)
             if created and not published:  # failed or Ctrl-C: not even the folder it made
                 with contextlib.suppress(OSError):
@@ -181,6 +187,18 @@ def pull(
         seconds=time.monotonic() - t0,
         missing=missing,
     )
+
+
+def _term_as_interrupt() -> Any:
+    """SIGTERM (timeout, systemd, a Job's deadline) unwinds like Ctrl-C: the staging folder goes too.
+    Returns the previous handler (None off the main thread, where handlers cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _usable_specs(
