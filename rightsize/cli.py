@@ -289,6 +289,8 @@ def apply(
         not_empty(option, value)
     if sum([bool(compose), helm is not None, live]) != 1:
         raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
+    if live and backup:  # a running container has no file to back up: say so rather than ignore it
+        raise fail("--backup keeps a copy of a file; --live changes running containers (no file)")
     if fmt not in ("text", "json"):
         raise fail(f"--format {fmt!r}: choose text or json")
     only_, services_ = _split("--only", only), _split("--services", services)

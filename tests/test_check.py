@@ -255,6 +255,7 @@ def test_cli_check_apply_check_on_the_bundled_sample(tmp_path: Path, capsys: Any
         (["check", "-f", "{f}", "--services", ",,"], "services:\n  a: {image: x}\n", "--services is empty"),
         # an unset $REMOTE must not update the local engine's containers instead
         (["apply", "--live", "--docker-host", ""], "services: {}\n", "--docker-host is empty: expected an"),
+        (["apply", "--live", "--backup"], "services: {}\n", "--backup keeps a copy of a file"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2_file_identical(
