@@ -119,17 +119,7 @@ ODD_NAMES = ["shop/evil\nname|x", "shop/[bold]loud[/]", "shop/back\\slash*star*"
 @pytest.fixture(scope="module")
 def odd_dataset(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Four workloads whose names carry a newline, a pipe, rich markup and markdown specials."""
-    root = tmp_path_factory.mktemp("odd")
-    n = 400
-    ts = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(n) * 300, unit="s")
-    mem = pd.array(np.full(n, 100 * 2**20), dtype="Int64")
-    common = {"ts": ts, "host": "h", "container": "app", "mem_working_set": mem, "cpu_cores": 0.1, "pids": 5}
-    frames = [
-        pd.DataFrame({**common, "workload": name, "container_id": f"c{i}", "oom_kills": 0, "restarts": 0})
-        for i, name in enumerate(ODD_NAMES)
-    ]
-    store.append(root, store.to_table(pd.concat(frames)))
-    return str(root)
+    return _dataset(str(tmp_path_factory.mktemp("odd")), ODD_NAMES)
 
 
 def test_markdown_keeps_one_row_per_service_whatever_the_name(
