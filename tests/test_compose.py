@@ -278,6 +278,7 @@ def test_project_disambiguates_and_ambiguity_is_reported(tmp_path: Path) -> None
     [
         ("services:\n  a:\n    image: x\n    image: y\n", {}, "duplicate key"),
         ("services:\n  a: [1\n", {}, "invalid YAML"),
+        ("services:\n  a:\n    mem_limit: !custom 1g\n", {}, r"yml:3:16: not plain YAML: .*'!custom'"),
         ("- just\n- a list\n", {}, "not a compose file"),
         ("version: '3'\n", {}, "no 'services' mapping"),
         ("services:\n  a:\n    mem_limit: lots\n", {}, "not a memory size"),

@@ -136,6 +136,12 @@ def parse(text: str, source: str) -> Doc:
         raise RightsizeError(f"{where}: invalid YAML: {_one_line(cause)}") from None
     except YAMLError as exc:
         raise RightsizeError(f"{source}: invalid YAML: {_one_line(str(exc))}") from None
+    try:  # what compose and helm read: plain data (a tag like !custom has no meaning to them)
+        plain_yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+        raise RightsizeError(f"{where}: not plain YAML: {_one_line(exc.problem or str(exc))}") from None
     starts = [0]
     for i, ch in enumerate(text):
         if ch == "\n":
