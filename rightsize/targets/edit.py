@@ -14,19 +14,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import ScalarString
 
 from rightsize.errors import RightsizeError
-from rightsize.targets.yaml import (
-    Doc,
-    block_col,
-    block_end,
-    dump_copy,
-    flow_close,
-    line_end,
-    plain_copy,
-    render_block,
-    render_flow,
-    requote,
-    value_token,
-)
+from rightsize.targets.tokens import block_col, block_end, flow_close, line_end, requote, value_token
+from rightsize.targets.yaml import Doc, dump_copy, plain_copy, render_block, render_flow
 
 Path = tuple[str, ...]
 
