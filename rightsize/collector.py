@@ -34,41 +34,6 @@ SOURCES = ("auto", "docker", "cgroup")
 RELIST_SECONDS = 30.0  # a full list now and then catches any event the stream missed
 
 
-# ------------------------------------------------------------------------------- validation
-
-
-def check_writable(out: Path) -> None:
-    """RightsizeError unless ``out`` is (or can be created as) a writable folder. Creates nothing."""
-    probe = out
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if out.exists() and not out.is_dir():
-        raise RightsizeError(f"output {out} exists and is not a folder")
-    if not probe.is_dir():
-        raise RightsizeError(f"output {out} is not writable: {probe} is not a folder")
-    readonly = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
-    if readonly or not os.access(probe, os.W_OK | os.X_OK):
-        raise RightsizeError(f"output {out} is not writable ({probe} is read-only or not yours)")
-
-
-MAX_HOST = 200  # it starts every file name: ".<host>-<13-digit ms>-<8 hex>.parquet.tmp" <= 255 bytes
-
-
-def check_host(name: str) -> str:
-    """The ``--host`` name as given, or RightsizeError if it is empty or cannot name a host."""
-    if not name.strip():
-        raise RightsizeError("--host is empty: expected a host name")
-    if "/" in name:
-        raise RightsizeError(f"--host {name!r}: expected a host name without '/'")
-    if not name.isprintable():
-        raise RightsizeError(f"--host {name!r}: expected a host name without control characters")
-    if len(name) > MAX_HOST:  # else the file system refuses it only at the first flush, after sampling
-        raise RightsizeError(f"--host has {len(name)} characters: expected a host name of at most {MAX_HOST}")
-    return name
-
-
 def _seconds(value: str | float, what: str) -> float:
     seconds = parse_duration(value)
     if seconds <= 0:
@@ -118,11 +83,11 @@ def collect(
         raise RightsizeError(f"unknown source {source!r} (expected one of: {', '.join(SOURCES)}, prometheus)")
     engine_filters = engine.parse_filters(list(filters or ()), project)
     if host is not None:
-        check_host(host)
+        store.check_host(host)
     if not str(out).strip():  # Path("") is "." : an unset variable would fill the current folder
         raise RightsizeError("--out is empty: expected a dataset folder")
     out_path = Path(out)
-    check_writable(out_path)
+    store.check_writable(out_path)
     root = Path(cgroup_root)
     if source == "cgroup" and cgroups.detect_version(root) is None:
         raise RightsizeError(f"no cgroup filesystem visible at {root}: use --source docker")

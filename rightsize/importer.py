@@ -93,9 +93,7 @@ def import_trace(
         raise RightsizeError("FILE is empty: expected a Parquet or CSV trace file")
     if not str(out).strip():
         raise RightsizeError("--out is empty: expected a dataset folder")
-    from rightsize.collector import check_host
-
-    check_host(host)  # the same rule as collect --host: it names rows and files
+    store.check_host(host)  # the same rule as collect --host: it names rows and files
     if where is not None and not where.strip():  # not "no filter": that would import every row
         raise RightsizeError("--where is empty: expected a boolean column of the trace")
     path = Path(file)

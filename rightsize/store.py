@@ -170,6 +170,39 @@ def safe_host(host: str) -> str:
 # ---------------------------------------------------------------------------------------- reading
 
 
+# Checked before a collect or an import starts, so bad output options fail before any work.
+def check_writable(out: Path) -> None:
+    """RightsizeError unless ``out`` is (or can be created as) a writable folder. Creates nothing."""
+    probe = out
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if out.exists() and not out.is_dir():
+        raise RightsizeError(f"output {out} exists and is not a folder")
+    if not probe.is_dir():
+        raise RightsizeError(f"output {out} is not writable: {probe} is not a folder")
+    readonly = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    if readonly or not os.access(probe, os.W_OK | os.X_OK):
+        raise RightsizeError(f"output {out} is not writable ({probe} is read-only or not yours)")
+
+
+MAX_HOST = 200  # it starts every file name: ".<host>-<13-digit ms>-<8 hex>.parquet.tmp" <= 255 bytes
+
+
+def check_host(name: str) -> str:
+    """The ``--host`` name as given, or RightsizeError if it is empty or cannot name a host."""
+    if not name.strip():
+        raise RightsizeError("--host is empty: expected a host name")
+    if "/" in name:
+        raise RightsizeError(f"--host {name!r}: expected a host name without '/'")
+    if not name.isprintable():
+        raise RightsizeError(f"--host {name!r}: expected a host name without control characters")
+    if len(name) > MAX_HOST:  # else the file system refuses it only at the first flush, after sampling
+        raise RightsizeError(f"--host has {len(name)} characters: expected a host name of at most {MAX_HOST}")
+    return name
+
+
 def dataset_dir(path: str | os.PathLike[str], kind: Kind = "samples") -> Path:
     """``ROOT`` or ``ROOT/samples`` or a single file -> the folder (or file) holding ``kind``."""
     if not os.fspath(path).strip():  # Path("") is ".": an empty variable would read the cwd
