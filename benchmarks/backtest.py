@@ -88,27 +88,40 @@ def _weeks(data: Path) -> pd.DataFrame:
             train, test = train[~np.isnan(train)], test[~np.isnan(test)]
             current = lim[w.train_hi - 1] if w.train_hi > 0 else np.nan  # the limit at the test's start
             if len(train) >= 100 and len(test) and train.max() > 0:
-                rows.append((s.workload, train.max(), train.mean(), test.max(), test.mean(), current))
-    return pd.DataFrame(rows, columns=["w", "train_max", "train_mean", "test_max", "test_mean", "current"])
+                past_max = np.nanmax(mem[: w.train_hi])  # every week before the test, not the last two
+                rows.append(
+                    (s.workload, train.max(), train.mean(), test.max(), test.mean(), current, past_max)
+                )
+    cols = ["w", "train_max", "train_mean", "test_max", "test_mean", "current", "past_max"]
+    return pd.DataFrame(rows, columns=cols)
 
 
-MULTIPLES = np.concatenate([np.linspace(1, 2, 41), np.linspace(2.1, 10, 80), [15, 20, 30, 50, 100]])
-
-
-def hindsight_table(f: pd.DataFrame, groups: pd.Series, cap: bool = False) -> list[tuple[float, float]]:
-    """The best possible lookup-table rule, fitted on the answers: one multiple of the 14-day peak per
-    group, chosen knowing every test week (Lagrangian: fewest overruns for the memory). Returns the
+def hindsight_table(
+    f: pd.DataFrame, groups: pd.Series, cap: bool = False, base: str = "train_max"
+) -> list[tuple[float, float]]:
+    """The best possible lookup-table rule, fitted on the answers: one multiple of ``base`` per group,
+    chosen knowing every test week (Lagrangian: fewest overruns for the memory). Returns the
     (allocated/used, overrun share) frontier. No rule computed from these groups can do better.
-    ``cap``: each limit also kept <= max(current limit, 14-day peak), as ``default`` does."""
+    ``base`` = "train_max" (the 14-day peak), "past_max" (the peak of all earlier weeks) or "one"
+    (one fixed limit per group). ``cap``: each
+    limit also kept <= max(current limit, 14-day peak), as ``default`` does.
+
+    The candidate multiples are exact: every ratio test peak / base in the group (the only points
+    where the overrun count changes), so the frontier is exact, not a grid's approximation."""
     used, n = f["test_mean"].sum(), len(f)
     tables = []
     for _, g in f.groupby(groups):
+        b = g[base].to_numpy() if base != "one" else np.ones(len(g))
+        need = g["test_max"].to_numpy()
         top = np.fmax(g["current"].fillna(np.inf).to_numpy(), g["train_max"].to_numpy()) if cap else np.inf
-        limits = [np.minimum(g["train_max"].to_numpy() * m, top) for m in MULTIPLES]
-        cost = np.array([x.sum() for x in limits])
-        tables.append((cost, np.array([(g["test_max"].to_numpy() > x).sum() for x in limits])))
+        floor = 1.0 if base != "one" else float(g["train_max"].max())  # never below seen usage
+        multiples = np.unique(np.concatenate([np.maximum(need / b, floor), [floor]]))
+        limits = np.minimum(np.outer(multiples, b), top)  # one row per candidate multiple
+        cost = limits.sum(axis=1)
+        # the tolerance: (need / b) * b can round to just below need
+        tables.append((cost, (need[None, :] > limits * (1 + 1e-9)).sum(axis=1)))
     out = []
-    for lam in np.logspace(-13, -8, 60):
+    for lam in np.logspace(-24, -5, 1000):
         picks = [int(np.argmin(over + lam * cost)) for cost, over in tables]
         alloc = sum(cost[i] for (cost, _), i in zip(tables, picks, strict=True))
         overs = sum(over[i] for (_, over), i in zip(tables, picks, strict=True))
@@ -121,33 +134,33 @@ def bounds(data: Path, krr_alloc: float) -> None:
     f = _weeks(data)
     ratio = f["test_max"] / f["train_max"]
     used = f["test_mean"].sum()
-    per_workload = ratio.groupby(f["w"]).transform("max").clip(lower=1.0)
     print(f"\nnext week's peak / last two weeks' peak over {len(f)} workload-weeks:")
     print(f"  > 1.15x in {np.mean(ratio > 1.15):.1%}, >= 2.5x in {np.mean(ratio >= 2.5):.1%}")
     print(
         f"  perfect foresight (limit = the week's own peak): {f['test_max'].sum() / used:.2f}x allocated/used"
     )
-    print(
-        "  hindsight margin per workload (smallest multiple of the 14-day peak that never overran): "
-        f"{(f['train_max'] * per_workload).sum() / used:.2f}x, 0 overruns"
-    )
     rank = f.rank(method="first")
     size = pd.qcut(rank["train_max"], 25, labels=False)
     flat = pd.qcut((f["train_mean"] / f["train_max"]).rank(method="first"), 6, labels=False)
     both = pd.qcut(rank["train_max"], 8, labels=False) * 10 + flat
-    for label, groups, cap in (
-        ("25 size classes", size, False),
-        ("8 size x 6 flatness classes", both, False),
-        ("25 size classes, current-limit ceiling", size, True),
-        ("8 size x 6 flatness classes, current-limit ceiling", both, True),
+    workload = f["w"]
+    for label, groups, cap, base in (
+        ("one multiple of the 14-day peak per size class (25)", size, False, "train_max"),
+        ("... per size x flatness class (48)", both, False, "train_max"),
+        ("... per size class, current-limit ceiling", size, True, "train_max"),
+        ("... per size x flatness class, current-limit ceiling", both, True, "train_max"),
+        ("... per workload (one per VM)", workload, False, "train_max"),
+        ("... per workload, current-limit ceiling", workload, True, "train_max"),
+        ("one fixed limit per workload for all its weeks", workload, False, "one"),
+        ("one multiple of the all-history peak per size class", size, False, "past_max"),
+        ("... the same, current-limit ceiling", size, True, "past_max"),
     ):
-        front = hindsight_table(f, groups, cap)
-        at_krr = min((o for a, o in front if a <= krr_alloc), default=float("nan"))
-        one = min((a for a, o in front if o <= 0.01), default=float("nan"))
-        print(
-            f"  hindsight lookup table, {label}: at krr's {krr_alloc:.2f}x at best {at_krr:.2%} overruns; "
-            f"<= 1 % overruns needs {one:.2f}x"
-        )
+        front = hindsight_table(f, groups, cap, base)
+        at_krr = min((o for a, o in front if a <= krr_alloc), default=None)
+        one = min((a for a, o in front if o <= 0.01), default=None)
+        best = f"at best {at_krr:.2%} overruns" if at_krr is not None else "none is that cheap"
+        need = f"needs {one:.2f}x" if one is not None else "is out of reach"
+        print(f"  hindsight, {label}: at krr's {krr_alloc:.2f}x {best}; <= 1 % overruns {need}")
 
 
 def holdout(data: Path) -> None:
