@@ -88,7 +88,9 @@ def collect(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     url: str | None = typer.Option(None, help="Prometheus base URL (--source prometheus)."),
     since: str = typer.Option("14d", help="Prometheus: how much history to pull."),
-    step: str = typer.Option("1m", help="Prometheus: query resolution."),
+    step: str = typer.Option(
+        "1m", help="Prometheus: query resolution; at most 1,000,000 points per series (--since/--step)."
+    ),
     namespace: list[str] = typer.Option(
         [], "--namespace", help="Prometheus: only these namespaces (repeatable)."
     ),

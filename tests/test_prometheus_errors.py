@@ -80,6 +80,63 @@ def test_cli_durations_out_of_range_fail_before_any_query(
     assert not any(tmp_path.iterdir())
 
 
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers nothing useful; only counts that someone asked (a refused pull must not ask)."""
+
+    paths: list[str] = []  # noqa: RUF012 - reset per test, one test at a time
+
+    def do_GET(self) -> None:
+        self.paths.append(self.path)
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--since", "3650d", "--step", "1s"],  # was hours of pulling, 315 M points per series
+         "--since 3650d at --step 1s is 315,360,001 points per series (at most 1,000,000): "
+         "use a larger --step (6m) or a shorter --since (11d)"),
+        (["--since", "1000000s", "--step", "1s"],  # one point over the bound
+         "1,000,001 points per series (at most 1,000,000)"),
+        (["--since", "400d", "--step", "15s"],
+         "--since 400d at --step 15s is 2,304,001 points per series (at most 1,000,000): "
+         "use a larger --step (35s) or a shorter --since (173d)"),
+    ],
+)
+def test_cli_a_pull_too_big_is_refused_before_any_query(
+    extra: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _Recorder.paths = []
+    for url in _serve(_Recorder):  # reachable: the refusal, not a connection error, must stop it
+        code, _out, err = _cli(_collect(url, tmp_path, *extra), capsys)
+        assert code == 2 and err.count("\n") == 1, err
+        assert err.startswith("rightsize: error: ") and message in err, err
+        assert _Recorder.paths == [] and not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--since", "90d", "--step", "15s"],  # 518,401 points per series: long retention, usual scrape
+        ["--since", "365d", "--step", "1m"],  # 525,601
+        ["--since", "999999s", "--step", "1s"],  # exactly 1,000,000
+    ],
+)
+def test_cli_big_but_sensible_pulls_are_not_refused(
+    extra: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _Recorder.paths = []
+    for url in _serve(_Recorder):
+        code, _out, err = _cli(_collect(url, tmp_path, *extra), capsys)
+        # past the size check, on to the server (which is no Prometheus here)
+        assert code == 2 and "is not a Prometheus HTTP API" in err and "points per series" not in err, err
+        assert _Recorder.paths[0] == "/api/v1/status/buildinfo"
+
+
 @pytest.mark.prometheus
 def test_a_password_in_the_url_is_never_printed(
     prom_cluster: tuple[Cluster, PrometheusServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]

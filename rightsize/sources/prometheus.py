@@ -33,6 +33,9 @@ from rightsize.sources.prometheus_workloads import Owners
 from rightsize.units import format_duration
 
 POINTS_PER_QUERY = 1_000_000  # series x points in one response: ~25 MB of JSON
+# Steps per series a pull may ask for. 90d at 15s (518,401) or a year at 1m (525,601) fit; beyond
+# it a step finer than any scrape (1s) or years of history: hours of queries, for repeated samples.
+MAX_POINTS_PER_SERIES = 1_000_000
 PARALLEL = 3  # queries in flight: the server computes one while we parse another, and no more
 WORKING_SET = "container_memory_working_set_bytes"
 
@@ -90,8 +93,9 @@ def pull(
 ) -> PullSummary:
     """Pull ``since`` seconds of history at ``step`` seconds from the Prometheus at ``url`` into ``out``.
 
-    Raises RightsizeError (before writing anything) for an unreachable URL, something that is not
-    a Prometheus, missing core metrics, or no container series in the range/namespaces.
+    Raises RightsizeError (before writing anything) for a range of more than MAX_POINTS_PER_SERIES
+    steps (before any query), an unreachable URL, something that is not a Prometheus, missing core
+    metrics, or no container series in the range/namespaces.
     ``now`` (default: the clock) ends the range; ``chunk_points`` caps the steps per query.
     """
     t0 = time.monotonic()
@@ -105,6 +109,7 @@ def pull(
     if start < 0:  # else hours of empty queries (1000000d), or an overflow in the time formatting
         too_far = f"--since {format_duration(since)} reaches back before 1970"
         raise RightsizeError(f"{too_far}: ask for less, e.g. 14d")
+    _check_size(since, step, round((end - start) / step) + 1)
     wanted = tuple(dict.fromkeys(n.strip() for n in (namespaces or ()) if n.strip()))
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -186,6 +191,25 @@ def pull(
         bytes=client.stats.bytes,
         seconds=time.monotonic() - t0,
         missing=missing,
+    )
+
+
+def _check_size(since: float, step: float, points: int) -> None:
+    """Refuse a pull of more than MAX_POINTS_PER_SERIES steps, naming a step and a --since that fit."""
+    if points <= MAX_POINTS_PER_SERIES:
+        return
+    fits = MAX_POINTS_PER_SERIES - 1  # steps after the first point
+    units = (86400, 3600, 60, 1)
+    need = since / fits  # the smallest step that fits, rounded up to whole units of its size
+    unit = next((u for u in units if need >= u), 1)
+    larger = math.ceil(need / unit) * unit
+    longest = fits * step  # the longest --since that fits, rounded down likewise
+    unit = next((u for u in units if longest >= u), 1)
+    shorter = math.floor(longest / unit) * unit
+    raise RightsizeError(
+        f"--since {format_duration(since)} at --step {format_duration(step)} is {points:,} points per "
+        f"series (at most {MAX_POINTS_PER_SERIES:,}): use a larger --step ({format_duration(larger)}) "
+        f"or a shorter --since ({format_duration(shorter)})"
     )
 
 
