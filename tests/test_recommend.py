@@ -391,3 +391,35 @@ def test_absurd_data_and_overrides_never_overflow_int64(
     assert 0 < recs["pids"]["limit"] <= int64
     warned = [line for line in err.splitlines() if line.startswith("rightsize: warning: a recommended")]
     assert any("memory" in w and "capped" in w for w in warned) and any("cpu" in w for w in warned)
+
+
+@pytest.mark.parametrize(
+    ("column", "resource"), [("mem_working_set", "memory"), ("cpu_cores", "cpu"), ("pids", "pids")]
+)
+@pytest.mark.parametrize("n", [2000, 50], ids=["long", "short"])
+def test_cli_a_resource_never_recorded_says_so_not_too_little_history(
+    column: str, resource: str, n: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every sample of one column null (a source that cannot read it): more history would not help."""
+    ts = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(n) * 60, unit="s")
+    frame = pd.DataFrame({
+        "ts": ts, "host": "h", "workload": "p/app", "container_id": "c1", "container": "app",
+        "mem_working_set": pd.array(np.arange(n) % 50 * 2**20 + 2**28, dtype="Int64"),
+        "cpu_cores": np.linspace(0.1, 0.5, n), "pids": 10, "oom_kills": 0, "restarts": 0,
+    })  # fmt: skip
+    frame[column] = np.nan  # NaN in the frame, null in the Parquet file
+    store.append(tmp_path / "d", store.to_table(frame))
+    files = sorted((tmp_path / "d").rglob("*.parquet"))  # two days: two files
+    assert sum(pq.read_table(f)[column].null_count for f in files) == n
+    code, out, err = run_cli(["recommend", "--data", str(tmp_path / "d"), "--format", "json"], capsys)
+    assert code == 0, err
+    recs = {r["resource"]: r for r in json.loads(out)}
+    missing = recs.pop(resource)
+    assert missing["recommended"] is None and missing["samples"] == 0
+    assert missing["reasons"][0] == f"no {resource} samples: all {n} missing"
+    assert len(missing["reasons"]) == (1 if n == 2000 else 2)  # short: and too little history, also true
+    for other in recs.values():  # the others keep their own story: a recommendation, or too short
+        assert (other["recommended"] is not None) == (n == 2000), other
+        assert ("too little history" in other["reasons"][0]) == (n == 50), other
+    code, out, _ = run_cli(["recommend", "--data", str(tmp_path / "d")], capsys)
+    assert code == 0 and f"no {resource} samples" in out

@@ -133,7 +133,15 @@ def test_missing_resource_is_explicit() -> None:
                 np.full(len(h.ts), np.nan), h.current)  # fmt: skip
     mem, cpu, pids = get_strategy("default").recommend(h)
     assert mem.ok and not cpu.ok and not pids.ok
-    assert cpu.reasons == ("no cpu samples",)
+    assert cpu.reasons == ("no cpu samples: all 2000 missing",)
+    assert pids.reasons == ("no pids samples: all 2000 missing",)
+    g = make_history(6, n=50)  # 50 samples: too few, but pids not recorded at all
+    no_pids = np.full(50, np.nan)
+    short = History(g.workload, g.ts, g.mem, g.mem_peak, g.cpu, g.cpu_throttled, no_pids, g.current)
+    mem, cpu, pids = get_strategy("default").recommend(short)
+    assert "too little history" in mem.reasons[0] and "too little history" in cpu.reasons[0]
+    assert pids.reasons[0] == "no pids samples: all 50 missing"  # first: none recorded at all
+    assert pids.reasons[1:] == mem.reasons  # and, as for the others, too little history
 
 
 def test_strategies_differ_as_documented() -> None:

@@ -296,12 +296,15 @@ class Strategy:
                 oom_kills=len(p.oom_limits) if r == "memory" else 0,
                 throttled_share=p.throttled_share if r == "cpu" else None,
             )
-            if short:
-                why = (
-                    f"too little history: {p.samples} samples over {format_duration(p.history_seconds)} "
-                    f"(needs >= {s.min_samples:g} samples and >= {format_duration(s.min_history)})"
-                )
-                out.append(Recommendation(recommended=None, reasons=(why,), **base))  # type: ignore[arg-type]
+            short_why = (
+                f"too little history: {p.samples} samples over {format_duration(p.history_seconds)} "
+                f"(needs >= {s.min_samples:g} samples and >= {format_duration(s.min_history)})"
+            )
+            if not d.n:  # none recorded (a source that cannot read it): more history alone won't help
+                whys = (f"no {r} samples: all {p.samples} missing", *((short_why,) if short else ()))
+                out.append(Recommendation(recommended=None, reasons=whys, **base))  # type: ignore[arg-type]
+            elif short:
+                out.append(Recommendation(recommended=None, reasons=(short_why,), **base))  # type: ignore[arg-type]
             elif r not in drafts:
                 out.append(Recommendation(recommended=None, reasons=(f"no {r} samples",), **base))  # type: ignore[arg-type]
             else:
