@@ -3,8 +3,9 @@
 Every tick samples each tracked container once (cgroup files read directly where visible, the
 latest streamed engine payload otherwise), turns cumulative counters into per-interval values
 with ``sampling.sample_row`` (pure), and buffers the rows; every ``flush`` seconds the buffer becomes one
-new complete Parquet file per kind (``store.append``), so a crash loses at most one flush
-interval. SIGINT/SIGTERM stop the loop, flush, and return normally (exit code 0).
+new complete Parquet file per kind (``flush.Buffers``), so a crash loses at most one flush
+interval, and a write the disk refuses keeps its rows for the next flush. SIGINT/SIGTERM stop the
+loop, flush, and return normally (exit code 0).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any, Literal
 
 from rightsize import store
 from rightsize.errors import RightsizeError
-from rightsize.sampling import CollectSummary, Columns, cpu_rates, event_row, sample_row
+from rightsize.flush import Buffers
+from rightsize.sampling import CollectSummary, cpu_rates, event_row, sample_row
 from rightsize.sources import cgroups
 from rightsize.sources import docker as engine
 from rightsize.sources.cgroups import Counters
@@ -125,13 +127,11 @@ class _Run:
         self.tracked: dict[str, _Tracked] = {}
         self.known: dict[str, ContainerInfo] = {}  # every matching container seen (for events)
         self.rejected: set[str] = set()
-        self.samples = Columns("samples")
-        self.events = Columns("events")
+        self.buffers = Buffers(out, self.host)
+        self.samples, self.events = self.buffers.samples, self.buffers.events
         self.stop = threading.Event()
-        self.n_samples = self.n_events = self.n_files = self.ticks = self.missed = 0
+        self.n_samples = self.ticks = self.missed = 0  # n_samples: sampled so far (the progress bar)
         self.sources: dict[str, str] = {}  # container id -> how it is read
-        self.workloads: set[str] = set()
-        self.sampled: set[str] = set()
         self.cgroup_warned = False
         self.engine_warned = False
 
@@ -168,7 +168,6 @@ class _Run:
             stream = None if reader else engine.StatsStream(self.client, info.id)
             kind = f"cgroup v{reader.version}" if reader else "docker"
             self.sources[info.id] = kind
-            self.workloads.add(info.workload)
             self.tracked[info.id] = _Tracked(info, reader, stream)
 
     def _add(self, ids: list[str]) -> None:
@@ -250,7 +249,6 @@ class _Run:
                 sample_row(t.info, cur, t.rates, ts_ms=ts_ms, host=self.host, oom_events=t.oom_events)
             )
             self.n_samples += 1
-            self.sampled.add(cid)
 
     def _engine_trouble(self, exc: Exception) -> None:
         if not self.engine_warned:
@@ -267,18 +265,6 @@ class _Run:
             while t.stream is not None and t.stream.latest is None and not t.stream.ended.is_set():
                 if time.monotonic() > deadline or self.stop.wait(0.05):
                     return
-
-    def _flush(self) -> None:
-        try:
-            for buffer in (self.samples, self.events):
-                if len(buffer):
-                    written = store.append(self.out, buffer.table(), buffer.kind, self.host)
-                    self.n_files += len(written)
-                    if buffer.kind == "events":
-                        self.n_events += len(buffer)
-                    buffer.clear()
-        except OSError as exc:
-            raise RightsizeError(f"cannot write to {self.out}: {exc}") from None
 
     def run(self) -> CollectSummary:
         from rightsize.progress import Progress
@@ -319,7 +305,7 @@ class _Run:
                     self._sample(int(time.time() * 1000), time.monotonic())
                     self.ticks += 1
                     if now - last_flush >= self.flush_every:
-                        self._flush()
+                        self.buffers.flush()  # refused: the rows stay buffered for the next one
                         last_flush = now
                     progress.update(now - start, len(self.tracked), self.n_samples)
                     if self.on_tick:
@@ -334,26 +320,29 @@ class _Run:
                 progress.update(time.monotonic() - start, len(self.tracked), self.n_samples)
             for event in watcher.drain():
                 self._handle(event)
-            self._flush()
+            self.buffers.flush(final=True)
         finally:
             self._restore_signals(handlers)
             background.shutdown(wait=False, cancel_futures=True)
             watcher.stop()
             for cid in list(self.tracked):
                 self._drop(cid)
+        b = self.buffers  # counts of what reached the dataset, not of what was tracked or sampled
+        written_via = [how for cid, how in self.sources.items() if cid in b.containers]
         return CollectSummary(
             out=self.out,
             host=self.host,
             seconds=time.monotonic() - start,
             ticks=self.ticks,
             missed_ticks=self.missed,
-            samples=self.n_samples,
-            events=self.n_events,
-            containers=len(self.sampled),
-            workloads=len(self.workloads),
-            files=self.n_files,
-            sources={k: list(self.sources.values()).count(k) for k in sorted(set(self.sources.values()))},
+            samples=b.written["samples"],
+            events=b.written["events"],
+            containers=len(b.containers),
+            workloads=len(b.workloads),
+            files=b.files,
+            sources={k: written_via.count(k) for k in sorted(set(written_via))},
             interrupted=self.stop.is_set(),
+            dropped=sum(b.dropped.values()),
         )
 
     def _sleep_until(self, deadline: float) -> None:

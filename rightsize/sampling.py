@@ -20,7 +20,12 @@ from rightsize.units import format_duration
 
 @dataclass(frozen=True)
 class CollectSummary:
-    """What one ``collect`` run did (``str()`` is the summary the CLI prints)."""
+    """What one ``collect`` run wrote (``str()`` is the summary the CLI prints).
+
+    ``samples``, ``containers``, ``workloads`` and ``sources`` count only rows written to the
+    dataset: a container tracked but never sampled (stopped in the first seconds) is not in them.
+    ``dropped`` counts rows given up while the disk refused writes for too long (``flush.py``).
+    """
 
     out: Path
     host: str
@@ -34,19 +39,26 @@ class CollectSummary:
     files: int
     sources: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
+    dropped: int = 0
 
     def __str__(self) -> str:
         how = ", ".join(f"{n} via {s}" for s, n in sorted(self.sources.items())) or "none"
+        took = f"on {self.host} in {format_duration(round(self.seconds))}"
+        if self.samples:
+            first = (f"collected {_n(self.samples, 'sample')} from {_n(self.containers, 'container')} "
+                     f"({_n(self.workloads, 'workload')}) {took}")
+        else:
+            first = f"no samples written: no matching container was sampled {took}"
         lines = [
-            f"collected {_n(self.samples, 'sample')} from {_n(self.containers, 'container')} "
-            f"({_n(self.workloads, 'workload')}) on {self.host} in {format_duration(round(self.seconds))}"
-            + (" (stopped early by signal)" if self.interrupted else ""),
+            first + (" (stopped early by signal)" if self.interrupted else ""),
             f"  ticks: {self.ticks}" + (f" ({self.missed_ticks} missed: sampling fell behind)"
                                         if self.missed_ticks else ""),
             f"  sources: {how}",
             f"  events: {self.events}",
             f"  written: {self.files} files under {self.out}",
         ]
+        if self.dropped:
+            lines.append(f"  lost: {self.dropped} rows dropped while the disk refused writes (memory cap)")
         return "\n".join(lines)
 
 
