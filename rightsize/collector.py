@@ -76,7 +76,9 @@ def collect(
     Bad input (duration, interval, flush, source, filter, unwritable output, unreachable engine,
     invisible cgroup filesystem with ``source="cgroup"``) raises RightsizeError before any
     sampling. ``on_tick(ticks, containers, samples)`` is called after each tick (progress).
-    ``host`` names the rows and files (default: the engine's host name).
+    ``host`` names the rows and files (default: the engine's host name). A flush the disk refuses
+    warns once and keeps its rows for the next one; if the last flush is refused too, a
+    RightsizeError says how many rows could not be written.
     """
     total = _seconds(duration, "duration")
     step = _seconds(interval, "interval")

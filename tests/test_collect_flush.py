@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -77,17 +78,19 @@ def test_a_disk_full_mid_run_loses_no_row(run_container: Any, small_fs: Path) ->
         sampled.append(samples)
         if ticks == 2:
             filler.append(fill(small_fs))
-        elif ticks == 8:
+        elif ticks == 8:  # >= 1.25 s later: at least one flush (every 0.5 s) was refused
             filler[0].unlink()
+        elif ticks == 10:  # stop by ticks, not by time: a slow machine still frees the disk first
+            os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.warns(UserWarning, match="No space left on device") as caught:
         summary = rightsize.collect(
-            out, duration="3s", interval="0.25s", flush="0.5s", filters=[f"label=rs-full={tag}"],
+            out, duration="10m", interval="0.25s", flush="0.5s", filters=[f"label=rs-full={tag}"],
             quiet=True, on_tick=disk_full_from_tick_2_to_8,
         )  # fmt: skip
     assert len([w for w in caught if "No space left" in str(w.message)]) == 1  # once, not every flush
     rows = rightsize.load(out)
-    assert summary.samples == len(rows) == sampled[-1] >= 16  # every sampled row, kept through the full disk
+    assert summary.samples == len(rows) == sampled[-1] == 20  # every sampled row, kept through the full disk
     assert not rows.duplicated(["container_id", "ts"]).any()  # and none written twice
     assert summary.containers == 2 and summary.dropped == 0
     assert not [f for f in regular_files(out) if f.name.startswith(".")]  # no temporary file left
@@ -103,14 +106,15 @@ def test_a_final_flush_on_a_full_disk_is_one_line_exit_2(
     out.mkdir()
     fill(small_fs)
     with pytest.raises(SystemExit) as exc:
-        main(["collect", "--out", str(out), "--duration", "1s", "--interval", "0.5s",
+        main(["collect", "--out", str(out), "--duration", "1s", "--interval", "1s",
               "--filter", f"label=rs-final={tag}", "-q"])  # fmt: skip
     err = capsys.readouterr().err
     assert exc.value.code == 2
     assert err.count("\n") == 1 and err.startswith("rightsize: error: ")
     assert "No space left on device" in err and str(out) in err
-    # ticks at 0 s and 0.5 s, one container (and its start event, when it fell in the run's first second)
-    assert re.search(r": 2 samples( and 1 event)? could not be written$", err.strip())
+    # one tick (interval = duration), one container; its start event too when it fell in the run's
+    # first second (the event stream starts at a whole second)
+    assert re.search(r": 1 sample( and 1 event)? could not be written$", err.strip())
     assert regular_files(out) == []  # nothing half-written
 
 
