@@ -94,6 +94,7 @@ def import_trace(
     if not str(out).strip():
         raise RightsizeError("--out is empty: expected a dataset folder")
     store.check_host(host)  # the same rule as collect --host: it names rows and files
+    store.check_writable(Path(out))  # a file at --out failed only at the first write, cryptically
     if where is not None and not where.strip():  # not "no filter": that would import every row
         raise RightsizeError("--where is empty: expected a boolean column of the trace")
     path = Path(file)

@@ -1,0 +1,22 @@
+"""Mistakes a new user makes while following the README: each is one error line and exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import run_cli
+
+
+def test_import_out_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "trace.csv"
+    trace.write_text("vm,time,cpu\nvm1,1767225600,0.5\n")
+    out = tmp_path / "docker-compose.yml"
+    out.write_text("services: {}\n")
+    code, _, err = run_cli(
+        ["import", str(trace), "--map", "workload=vm,ts=time,cpu_cores=cpu", "--out", str(out)], capsys
+    )
+    assert code == 2
+    assert err == f"rightsize: error: output {out} exists and is not a folder\n"
+    assert out.read_text() == "services: {}\n"
