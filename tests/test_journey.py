@@ -20,3 +20,15 @@ def test_import_out_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert code == 2
     assert err == f"rightsize: error: output {out} exists and is not a folder\n"
     assert out.read_text() == "services: {}\n"
+
+
+@pytest.mark.parametrize("command", [["apply", "--dry-run"], ["check"]])
+def test_compose_file_without_services(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    # a CI gate must not pass (exit 0, "checklist met") on a file that defines no service at all
+    path = tmp_path / "docker-compose.yml"
+    path.write_text("services: {}\n")
+    code, out, err = run_cli([*command, "-f", str(path)], capsys)
+    assert code == 2, out
+    assert err == f"rightsize: error: {path}: defines no services\n"

@@ -29,6 +29,8 @@ def load_compose(files: Sequence[Path]) -> list[Doc]:
                 raise RightsizeError(f"{doc.source}: service {name!r} is not a mapping")
     if not any(isinstance(d.data.get("services"), CommentedMap) for d in docs):
         raise RightsizeError(f"{docs[0].source}: not a compose file (no 'services' mapping)")
+    if not service_names(docs):  # else apply changes nothing and check passes, both with exit 0
+        raise RightsizeError(f"{docs[0].source}: defines no services")
     return docs
 
 
