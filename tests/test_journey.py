@@ -32,3 +32,23 @@ def test_compose_file_without_services(
     code, out, err = run_cli([*command, "-f", str(path)], capsys)
     assert code == 2, out
     assert err == f"rightsize: error: {path}: defines no services\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["recommend", "--since", "7x"], "--since '7x': expected a duration"),
+        (["report", "--since", "7x", "--out", "{tmp}/r.html"], "--since '7x': expected a duration"),
+        (["check", "-f", "{tmp}/c.yml", "--since", "7x"], "--since '7x': expected a duration"),
+        (["backtest", "--train", "1x"], "not a duration: '1x'"),
+        (["backtest", "--strategies", "default,foo"], "unknown strategy 'foo'"),
+    ],
+)
+def test_bad_option_without_data_is_the_error_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    # the option is wrong whatever the data: no "using the bundled sample" warning before the error
+    (tmp_path / "c.yml").write_text("services:\n  db:\n    image: postgres\n")
+    code, _, err = run_cli([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
+    assert code == 2
+    assert err.startswith("rightsize: error: ") and message in err and err.count("\n") == 1, err

@@ -257,13 +257,6 @@ def backtest(
     """
     from rightsize.analysis.strategies import get_strategy
 
-    if data is None:
-        from rightsize.analysis.recommend import SampleDataWarning, sample_path
-
-        data = sample_path()
-        warnings.warn(
-            f"no --data given: using the bundled SYNTHETIC sample at {data}", SampleDataWarning, stacklevel=2
-        )
     train_ms, test_ms, every_ms = (
         _duration_ms(train, "train"),
         _duration_ms(test, "test"),
@@ -273,6 +266,13 @@ def backtest(
     for n in explicit:
         if n != CURRENT:
             get_strategy(n)  # an unknown name fails before the data is read
+    if data is None:  # after the checks above: a bad option is the only line, not after this warning
+        from rightsize.analysis.recommend import SampleDataWarning, sample_path
+
+        data = sample_path()
+        warnings.warn(
+            f"no --data given: using the bundled SYNTHETIC sample at {data}", SampleDataWarning, stacklevel=2
+        )
     series = load_series(data, events)
     if workloads:
         pats = [p.strip() for p in workloads.split(",") if p.strip()]

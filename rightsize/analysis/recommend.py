@@ -77,6 +77,7 @@ def profiles(
     workloads: str | None = None,
 ) -> list[Profile]:
     """The usage profile of every workload in ``data`` (None = the bundled sample)."""
+    since_start(since, 0)  # a bad --since is the only line, not after the bundled-sample warning
     if data is None:
         data = sample_path()
         warnings.warn(
