@@ -309,7 +309,7 @@ class _Run:
                     if now - last_flush >= self.flush_every:
                         self.buffers.flush()  # refused: the rows stay buffered for the next one
                         last_flush = now
-                    progress.update(now - start, len(self.tracked), self.n_samples)
+                    progress.update(now - start, len(self.tracked), self.n_samples, self.buffers.refused())
                     if self.on_tick:
                         self.on_tick(self.ticks, len(self.tracked), self.n_samples)
                     next_tick += self.step
@@ -319,7 +319,8 @@ class _Run:
                         self.missed += skipped
                         next_tick += skipped * self.step
                     self._sleep_until(min(next_tick, end))
-                progress.update(time.monotonic() - start, len(self.tracked), self.n_samples)
+                elapsed = time.monotonic() - start
+                progress.update(elapsed, len(self.tracked), self.n_samples, self.buffers.refused())
             for event in watcher.drain():
                 self._handle(event)
             self.buffers.flush(final=True)

@@ -78,6 +78,10 @@ class Buffers:
     def dropped(self) -> dict[store.Kind, int]:
         return {kind: k.dropped for kind, k in self._kinds.items()}
 
+    def refused(self) -> int:
+        """Rows kept because their flush was refused (0 while writes succeed)."""
+        return sum(t.num_rows for k in self._kinds.values() for t in k.unwritten)
+
     def unwritten(self) -> dict[store.Kind, int]:
         """Rows per kind not yet in the dataset (buffered, or kept after a refused write)."""
         return {kind: k.pending() for kind, k in self._kinds.items()}

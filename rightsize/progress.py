@@ -1,4 +1,5 @@
-"""The collector's progress bar (rich, on stderr): elapsed/ETA, containers, samples so far."""
+"""The collector's progress bar (rich, on stderr): elapsed/ETA, containers, samples so far, and the
+rows waiting for a disk that refuses writes."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class Progress:
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[containers]} containers, {task.fields[samples]} samples"),
+            TextColumn("{task.fields[containers]} containers, {task.fields[samples]} samples"
+                       "{task.fields[note]}"),
             console=Console(stderr=True),
             refresh_per_second=2,  # cheap: the collector itself must stay near-idle
             transient=False,
@@ -34,12 +36,14 @@ class Progress:
     def __enter__(self) -> Progress:
         if self._bar is not None:
             self._bar.start()
-            self._task = self._bar.add_task("collect", total=self._total, containers=0, samples=0)
+            self._task = self._bar.add_task("collect", total=self._total, containers=0, samples=0, note="")
         return self
 
-    def update(self, elapsed: float, containers: int, samples: int) -> None:
+    def update(self, elapsed: float, containers: int, samples: int, unwritten: int = 0) -> None:
+        """``unwritten``: rows kept because the disk refused their flush (0: nothing to show)."""
         if self._bar is not None:
-            self._bar.update(self._task, completed=elapsed, containers=containers, samples=samples)
+            note = f", {unwritten} unwritten (disk refused)" if unwritten else ""
+            self._bar.update(self._task, completed=elapsed, containers=containers, samples=samples, note=note)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -118,6 +118,27 @@ def test_a_final_flush_on_a_full_disk_is_one_line_exit_2(
     assert regular_files(out) == []  # nothing half-written
 
 
+@pytest.mark.docker
+def test_the_progress_bar_shows_the_rows_waiting_for_the_disk(
+    run_container: Any, small_fs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    run_container("sleep 3600", labels={"rs-bar": tag})
+    out = small_fs / "data"
+    out.mkdir()
+    fill(small_fs)
+    with pytest.raises(SystemExit) as exc:
+        main(["collect", "--out", str(out), "--duration", "3s", "--interval", "0.5s", "--flush", "0.5s",
+              "--filter", f"label=rs-bar={tag}"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert re.search(r"1 containers, \d+ samples, [1-9]\d* unwritten \(disk refused\)", err)
+    lines = err.strip().splitlines()
+    assert len([line for line in lines if line.startswith("rightsize: warning: ")]) == 1
+    lost = r"^rightsize: error: .*\(No space left on device\): \d+ samples? .*could not be written$"
+    assert re.search(lost, lines[-1])
+
+
 # ------------------------------------------------------------------------------- the summary
 
 
