@@ -387,8 +387,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning every expected failure into one line and exit 2."""
     warnings.showwarning = _show_warning
     try:
-        # without standalone mode click returns (not raises) the code of a typer.Exit
-        code = app(args=argv, standalone_mode=False)
+        # without standalone mode click returns (not raises) the code of a typer.Exit; no arguments
+        # is the help (no_args_is_help raises it as a usage error: "rightsize: error: Usage: ...")
+        code = app(args=(sys.argv[1:] if argv is None else argv) or ["--help"], standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

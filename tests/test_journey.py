@@ -52,3 +52,10 @@ def test_bad_option_without_data_is_the_error_alone(
     code, _, err = run_cli([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
     assert code == 2
     assert err.startswith("rightsize: error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_no_arguments_prints_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    # a new user's first try: the help, not "rightsize: error: Usage: ..."
+    code, out, err = run_cli([], capsys)
+    assert (code, err) == (0, "")
+    assert out.startswith("Usage: ") and "COMMAND [ARGS]" in out and "recommend" in out
