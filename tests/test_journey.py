@@ -59,3 +59,11 @@ def test_no_arguments_prints_the_help(capsys: pytest.CaptureFixture[str]) -> Non
     code, out, err = run_cli([], capsys)
     assert (code, err) == (0, "")
     assert out.startswith("Usage: ") and "COMMAND [ARGS]" in out and "recommend" in out
+
+
+def test_tolerance_out_of_range_says_what_fits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "docker-compose.yml"
+    path.write_text("services:\n  db:\n    image: postgres\n")
+    code, _, err = run_cli(["check", "-f", str(path), "--tolerance", "25"], capsys)  # meant 25%
+    assert code == 2
+    assert err == "rightsize: error: tolerance out of range: '25' (expected 0 to 10, e.g. 25% or 0.25)\n"

@@ -90,7 +90,7 @@ def parse_tolerance(text: str | float) -> float:
     except ValueError:
         raise RightsizeError(f"not a tolerance: {raw!r} (expected e.g. 25% or 0.25)") from None
     if not 0 <= value < 10:
-        raise RightsizeError(f"tolerance out of range: {raw!r}")
+        raise RightsizeError(f"tolerance out of range: {raw!r} (expected 0 to 10, e.g. 25% or 0.25)")
     return value
 
 
