@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 
+from rightsize.cli_checks import fail, not_empty, show_warning, split_names
 from rightsize.errors import RightsizeError
 
 # typer >= 0.26 vendors click (and does not install it): usage errors derive from TyperException.
@@ -25,41 +26,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-
-def fail(message: str) -> typer.Exit:
-    """Print one error line and return the Exit to raise (exit code 2)."""
-    typer.echo(f"rightsize: error: {message}", err=True)
-    return typer.Exit(2)
-
-
-# What an option that was given empty should have held. An empty value usually is a script's unset
-# variable: it must not silently mean "the current folder" (Path("") is ".") or "no filter".
-_EXPECTED = {
-    "FILE": "a Parquet or CSV trace file",
-    "--data": "a dataset folder (leave --data out for the bundled sample)",
-    "--compose": "a compose file",
-    "--helm": "a Helm values file",
-    "--workload": "a glob such as 'shop/*' (leave --workload out for every workload)",
-    "--since": "a duration such as 7d or a date such as 2026-11-01 (leave --since out for all the data)",
-    "--project": "a compose project name (leave --project out for every project)",
-    "--services": "compose service names a,b (leave --services out for every service)",
-    "--only": "resources among memory,cpu,pids (leave --only out for all three)",
-    "--strategies": "strategies such as default,safe,krr (leave --strategies out for default,krr,vpa)",
-    "--namespace": "a namespace (leave --namespace out for every namespace)",
-    "--docker-host": "an engine URL such as ssh://host (leave --docker-host out for DOCKER_HOST/local)",
-}
-
-
-def not_empty(option: str, value: str | list[str] | None, expected: str | None = None) -> None:
-    """Exit 2 with one line if ``value`` (or any item of a repeated option) is empty or blank."""
-    values = value if isinstance(value, list) else [] if value is None else [value]
-    if any(not v.strip() for v in values):
-        raise fail(f"{option} is empty: expected {expected or _EXPECTED[option]}")
-
-
-def _show_warning(message: Any, category: Any, filename: str, lineno: int, *args: Any, **kw: Any) -> None:
-    print(f"rightsize: warning: {message}", file=sys.stderr)
 
 
 # Commands are added below, one section each; every section only parses, calls and prints.
@@ -257,14 +223,6 @@ def _recs_for_writers(data: str | None, strategy: str, set_: list[str], since: s
     return run_recommend(data, strategy=strategy, overrides=parse_assignments(set_), since=since)
 
 
-def _split(option: str, value: str | None) -> list[str] | None:
-    """``a,b`` -> [a, b]; only commas (``"$A,$B"`` with both unset) is an error, not "no filter"."""
-    names = None if value is None else [v for v in value.split(",") if v.strip()]
-    if names == []:
-        raise fail(f"{option} is empty: expected {_EXPECTED[option]}")
-    return names
-
-
 @app.command()
 def apply(
     compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file (repeat: -f a -f b)."),
@@ -295,7 +253,7 @@ def apply(
         raise fail("--backup keeps a copy of a file; --live changes running containers (no file)")
     if fmt not in ("text", "json"):
         raise fail(f"--format {fmt!r}: choose text or json")
-    only_, services_ = _split("--only", only), _split("--services", services)
+    only_, services_ = split_names("--only", only), split_names("--services", services)
     from rightsize.targets.summary import summarize, to_json
 
     def recs() -> list[Any]:
@@ -348,7 +306,7 @@ def check(
 
     tol = parse_tolerance(tolerance)
     result = check_compose(compose, lambda: _recs_for_writers(data, strategy, set_, since), tolerance=tol,
-                           services=_split("--services", services), project=project)
+                           services=split_names("--services", services), project=project)
     typer.echo(result.to_json() if fmt == "json" else result.table())
     raise typer.Exit(1 if result.failed else 0)
 
@@ -385,7 +343,7 @@ def report(
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning every expected failure into one line and exit 2."""
-    warnings.showwarning = _show_warning
+    warnings.showwarning = show_warning
     try:
         # without standalone mode click returns (not raises) the code of a typer.Exit; no arguments
         # is the help (no_args_is_help raises it as a usage error: "rightsize: error: Usage: ...")

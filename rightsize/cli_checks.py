@@ -1,0 +1,51 @@
+"""Option checks shared by the ``rightsize`` commands: the one-line error and empty-value rules."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one error line and return the Exit to raise (exit code 2)."""
+    typer.echo(f"rightsize: error: {message}", err=True)
+    return typer.Exit(2)
+
+
+# What an option that was given empty should have held. An empty value usually is a script's unset
+# variable: it must not silently mean "the current folder" (Path("") is ".") or "no filter".
+_EXPECTED = {
+    "FILE": "a Parquet or CSV trace file",
+    "--data": "a dataset folder (leave --data out for the bundled sample)",
+    "--compose": "a compose file",
+    "--helm": "a Helm values file",
+    "--workload": "a glob such as 'shop/*' (leave --workload out for every workload)",
+    "--since": "a duration such as 7d or a date such as 2026-11-01 (leave --since out for all the data)",
+    "--project": "a compose project name (leave --project out for every project)",
+    "--services": "compose service names a,b (leave --services out for every service)",
+    "--only": "resources among memory,cpu,pids (leave --only out for all three)",
+    "--strategies": "strategies such as default,safe,krr (leave --strategies out for default,krr,vpa)",
+    "--namespace": "a namespace (leave --namespace out for every namespace)",
+    "--docker-host": "an engine URL such as ssh://host (leave --docker-host out for DOCKER_HOST/local)",
+}
+
+
+def not_empty(option: str, value: str | list[str] | None, expected: str | None = None) -> None:
+    """Exit 2 with one line if ``value`` (or any item of a repeated option) is empty or blank."""
+    values = value if isinstance(value, list) else [] if value is None else [value]
+    if any(not v.strip() for v in values):
+        raise fail(f"{option} is empty: expected {expected or _EXPECTED[option]}")
+
+
+def show_warning(message: Any, category: Any, filename: str, lineno: int, *args: Any, **kw: Any) -> None:
+    print(f"rightsize: warning: {message}", file=sys.stderr)
+
+
+def split_names(option: str, value: str | None) -> list[str] | None:
+    """``a,b`` -> [a, b]; only commas (``"$A,$B"`` with both unset) is an error, not "no filter"."""
+    names = None if value is None else [v for v in value.split(",") if v.strip()]
+    if names == []:
+        raise fail(f"{option} is empty: expected {_EXPECTED[option]}")
+    return names
