@@ -16,8 +16,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
-# Debian's prometheus package starts a server on :9090 through its service; tests start their own.
-pkill -x prometheus 2>/dev/null || true
+# Debian's prometheus package starts a server on :9090 through its service. Tests start their own
+# on free ports, so it only costs CPU: stop it only when this script just installed it (on a host
+# that already had Prometheus, that server is someone's monitoring and is left alone).
+if [[ " ${need_apt[*]} " == *" prometheus "* ]]; then
+  pkill -u prometheus -x prometheus 2>/dev/null || true
+fi
 
 if ! docker info >/dev/null 2>&1; then
   echo "test-env: starting dockerd"
