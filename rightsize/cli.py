@@ -194,7 +194,7 @@ def backtest(
 
 @app.command("import")
 def import_(
-    file: str = typer.Argument(..., help="The trace: a Parquet or CSV file."),
+    file: str = typer.Argument(..., metavar="FILE", help="The trace: a Parquet or CSV file."),
     map_: str = typer.Option(
         ...,
         "--map",

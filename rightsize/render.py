@@ -91,6 +91,11 @@ def change(rec: Recommendation) -> str:
     return "=" if abs(pct) < 0.5 else f"{pct:+.0f}%"
 
 
+def _about(seconds: float) -> str:
+    """A history length for people: minutes under 1.5 h (a few minutes read "0.0 h"), else hours."""
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
 def flags(rec: Recommendation) -> list[str]:
     out = []
     if rec.oom_kills:
@@ -98,7 +103,7 @@ def flags(rec: Recommendation) -> list[str]:
     if rec.throttled_share:
         out.append(f"throttled {rec.throttled_share:.0%}")
     if rec.recommended is not None and rec.confidence < LOW_CONFIDENCE:
-        out.append(f"low confidence ({rec.history_seconds / 3600:.1f} h of history)")
+        out.append(f"low confidence ({_about(rec.history_seconds)} of history)")
     return out
 
 

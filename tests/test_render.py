@@ -94,6 +94,11 @@ def test_low_confidence_is_marked() -> None:
         warnings.simplefilter("ignore")
         r = recommend(part, workloads="sutazai/redis")
     assert "low confidence (3.0 h of history)" in render(r, "table")
+    short = part[part["ts"] < part["ts"].min() + pd.Timedelta(minutes=70)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = recommend(short, workloads="sutazai/redis")
+    assert "low confidence (70 min of history)" in render(r, "table")
 
 
 def test_unknown_format_or_units() -> None:
