@@ -67,3 +67,18 @@ def test_tolerance_out_of_range_says_what_fits(tmp_path: Path, capsys: pytest.Ca
     code, _, err = run_cli(["check", "-f", str(path), "--tolerance", "25"], capsys)  # meant 25%
     assert code == 2
     assert err == "rightsize: error: tolerance out of range: '25' (expected 0 to 10, e.g. 25% or 0.25)\n"
+
+
+@pytest.mark.parametrize("command", [["apply"], ["check"]])
+def test_same_compose_file_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    # -f a.yml -f ./a.yml patched the file twice, printing "0 changed" and then "26 changed"
+    path = tmp_path / "a.yml"
+    path.write_text("services:\n  db:\n    image: postgres\n")
+    again = tmp_path / "sub" / ".." / "a.yml"
+    (tmp_path / "sub").mkdir()
+    code, _, err = run_cli([*command, "-f", str(path), "-f", str(again)], capsys)
+    assert code == 2
+    assert err == f"rightsize: error: {again}: given twice (as {path} too): give each compose file once\n"
+    assert path.read_text() == "services:\n  db:\n    image: postgres\n"

@@ -17,6 +17,12 @@ def load_compose(files: Sequence[Path]) -> list[Doc]:
     """Parse every file and check it looks like a compose file (a mapping; services a mapping)."""
     if not files:
         raise RightsizeError("no compose file given (--compose FILE)")
+    seen: dict[Path, Path] = {}
+    for f in files:  # one file twice would be patched twice, its second diff against the first
+        real = Path(f).resolve()
+        if real in seen:
+            raise RightsizeError(f"{f}: given twice (as {seen[real]} too): give each compose file once")
+        seen[real] = Path(f)
     docs = [read(Path(f)) for f in files]
     for doc in docs:
         if not isinstance(doc.data, CommentedMap):
