@@ -55,7 +55,7 @@ class CollectSummary:
                                         if self.missed_ticks else ""),
             f"  sources: {how}",
             f"  events: {self.events}",
-            f"  written: {self.files} files under {self.out}",
+            f"  written: {_n(self.files, 'file')} under {self.out}",
         ]
         if self.dropped:
             lines.append(f"  lost: {self.dropped} rows dropped while the disk refused writes (memory cap)")

@@ -248,7 +248,7 @@ def test_progress_bar_and_summary(sleeper: str, tmp_path: Path, capsys: pytest.C
     n = len(rightsize.load(out))
     assert "collecting" in captured.err and f"1 containers, {n} samples" in captured.err
     assert captured.out.startswith(f"collected {n} samples from 1 container (1 workload) on ")
-    assert f"written: 1 files under {out}" in captured.out
+    assert f"written: 1 file under {out}" in captured.out
 
 
 @pytest.mark.docker
