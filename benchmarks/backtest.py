@@ -31,12 +31,15 @@ from rightsize.importer import import_trace, parse_mapping
 from rightsize.store import load
 
 MAP = "workload=container_id,ts=ts,cpu_cores=cpu,mem_working_set=mem,mem_limit=mem_limit,cpu_limit=cpu_limit"
+# the same trace as a stack that never set limits: no current-limit ceiling, no ``current`` baseline
+MAP_NO_LIMITS = "workload=container_id,ts=ts,cpu_cores=cpu,mem_working_set=mem"
 DAY = 86_400_000
 FRONTIER = (
     {"mem_margin": "0.15", "mem_headroom_ref": "0", "mem_cap_current": "0", "mem_raise_max": "10"},
     {"mem_headroom_ref": "0"},
     {"mem_headroom_ref": "32M"},
     {"mem_headroom_ref": "64M"},
+    {"mem_headroom_ref": "96M"},
     {"mem_headroom_ref": "128M"},
     {"mem_headroom_ref": "512M"},
     {"mem_margin": "0.15", "mem_headroom_ref": "1G"},
@@ -163,39 +166,48 @@ def bounds(data: Path, krr_alloc: float) -> None:
         print(f"  hindsight, {label}: at krr's {krr_alloc:.2f}x {best}; <= 1 % overruns {need}")
 
 
-def holdout(data: Path) -> None:
+def holdout(data: Path, bare: Path) -> None:
     """Choose mem_headroom_ref on the VMs with an odd number, score it on the even ones, and back:
-    for ``default`` the most headroom at no more memory than krr, for ``safe`` the least memory
-    with <= 1 % overruns."""
+    for ``default`` the most headroom at no more memory than krr, with the trace's limits and
+    without them (``bare``); for ``safe`` the least memory with <= 1 % overruns."""
     halves = {"odd": "*1,*3,*5,*7,*9", "even": "*0,*2,*4,*6,*8"}
     goals = {
         "default": ("32M", "64M", "96M", "128M", "192M", "256M"),
         "safe": ("6G", "8G", "10G", "12G", "14G", "16G"),
     }
     for name, refs in goals.items():
+        sets = (data, bare) if name == "default" else (data,)
         for tune, test in (("odd", "even"), ("even", "odd")):
-            base = backtest(data, strategies="krr", workloads=halves[tune]).strategies["krr"]
             tried = []
             for ref in refs:
                 ov = {name: {"mem_headroom_ref": ref}}
-                sc = backtest(data, strategies=name, overrides=ov, workloads=halves[tune]).strategies[name]
-                tried.append((ref, sc.mem_overrun_share or 0.0, sc.mem_alloc_ratio or 0.0))
-            if name == "default":  # fewest overruns at no more memory than krr
-                ok = [t for t in tried if t[2] <= (base.mem_alloc_ratio or 0.0)] or tried[:1]
-                ref, share, ratio = min(ok, key=lambda t: t[1])
+                scores = []
+                for d in sets:
+                    r = backtest(d, strategies=f"{name},krr", overrides=ov, workloads=halves[tune])
+                    sc, base = r.strategies[name], r.strategies["krr"]
+                    scores.append(
+                        (sc.mem_overrun_share or 0.0, sc.mem_alloc_ratio or 0.0, base.mem_alloc_ratio)
+                    )
+                cheap = all(ratio <= (limit or 0.0) for _, ratio, limit in scores)
+                tried.append((ref, scores[0][0], scores[0][1], cheap))
+            if name == "default":  # fewest overruns at no more memory than krr, with and without limits
+                ok = [t for t in tried if t[3]] or tried[:1]
+                ref, share, ratio, _ = min(ok, key=lambda t: t[1])
             else:  # least memory at <= 1 % overruns
                 ok = [t for t in tried if t[1] <= 0.01] or tried[-1:]
-                ref, share, ratio = min(ok, key=lambda t: t[2])
+                ref, share, ratio, _ = min(ok, key=lambda t: t[2])
             ov = {name: {"mem_headroom_ref": ref}}
-            r = backtest(data, strategies=f"{name},krr,vpa,current", overrides=ov, workloads=halves[test])
-            print(
-                f"{name} tuned on {tune} VMs: mem_headroom_ref={ref} ({share:.2%}, {ratio:.2f}x there); "
-                f"on {test} VMs: "
-                + ", ".join(
-                    f"{n} {sc.mem_overrun_share:.2%} / {sc.mem_alloc_ratio:.2f}x"
-                    for n, sc in r.strategies.items()
+            for d in sets:
+                what = f"{name},krr,vpa" + (",current" if d == data else "")
+                r = backtest(d, strategies=what, overrides=ov, workloads=halves[test])
+                print(
+                    f"{name} tuned on {tune} VMs: mem_headroom_ref={ref} ({share:.2%}, {ratio:.2f}x there); "
+                    f"on {test} VMs{'' if d == data else ' without limits'}: "
+                    + ", ".join(
+                        f"{n} {sc.mem_overrun_share:.2%} / {sc.mem_alloc_ratio:.2f}x"
+                        for n, sc in r.strategies.items()
+                    )
                 )
-            )
 
 
 def main() -> None:
@@ -207,10 +219,14 @@ def main() -> None:
     ap.add_argument("--holdout", action="store_true", help="tune on odd VMs, score on even ones, and back")
     args = ap.parse_args()
     data = Path(args.data)
-    if not (data / "samples").is_dir():
-        t0 = time.perf_counter()
-        rows = import_trace(args.trace, parse_mapping(MAP), data, where="provisioned", host="bitbrains")
-        print(f"import: {rows:,} rows in {time.perf_counter() - t0:.1f} s wall")
+    bare = data.with_name(data.name + "-nolimits")
+    for folder, mapping in ((data, MAP), (bare, MAP_NO_LIMITS)):
+        if not (folder / "samples").is_dir():
+            t0 = time.perf_counter()
+            rows = import_trace(
+                args.trace, parse_mapping(mapping), folder, where="provisioned", host="bitbrains"
+            )
+            print(f"import into {folder}: {rows:,} rows in {time.perf_counter() - t0:.1f} s wall")
 
     wall, cpu = time.perf_counter(), time.process_time()
     result = backtest(data, train="14d", test="7d", every="7d", strategies="default,safe,krr,vpa,current")
@@ -227,8 +243,11 @@ def main() -> None:
         f"naive: {per * 1000:.2f} ms per window (pandas masks per window, {n} windows of 40 workloads, krr)"
     )
 
+    print("\nthe same trace without its limits (a stack that never set any):")
+    print(format_table(backtest(bare, strategies="default,safe,krr,vpa")))
+
     if args.holdout:
-        holdout(data)
+        holdout(data, bare)
     if args.frontier:
         bounds(data, result.strategies["krr"].mem_alloc_ratio or float("nan"))
         print("\ndefault at other settings (--set NAME=VALUE):")

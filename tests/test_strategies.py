@@ -166,8 +166,8 @@ def test_safe_is_the_default_chain_with_more_headroom() -> None:
     assert d is not None and s is not None and d.limit is not None and s.limit is not None
     peak = float(np.nanmax(h.mem))
     mult = (1 + 1 / default["memory"].history_seconds * 86400) ** 0.25
-    # default: max + sqrt(max x 128 MiB); safe: max x 1.15 + sqrt(max x 12 GiB); both x the multiplier
-    assert d.limit == est.round_memory((peak + (peak * 128 * MiB) ** 0.5) * mult)
+    # default: max + sqrt(max x 96 MiB); safe: max x 1.15 + sqrt(max x 12 GiB); both x the multiplier
+    assert d.limit == est.round_memory((peak + (peak * 96 * MiB) ** 0.5) * mult)
     assert s.limit == est.round_memory((peak * 1.15 + (peak * 12 * 1024 * MiB) ** 0.5) * mult)
     assert s.limit > d.limit and d.reservation == s.reservation
     assert default["cpu"].recommended == safe["cpu"].recommended

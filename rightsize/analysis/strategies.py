@@ -52,13 +52,15 @@ class DefaultSettings(BaseSettings):
     mem_limit_percentile: float = opt(
         1.0, "memory limit from this percentile of the working set", "fraction", hi=1
     )
-    # No relative margin and a small sqrt headroom: on the Bitbrains VMs this is the cheapest point
-    # of the curve with fewer overruns than krr and vpa at no more memory than either (6.98 % at
-    # 9.63x against 9.42 %/9.67x and 8.84 %/9.83x). The issue's <= 1 % costs 13.5x there (see
-    # ``safe``); no rule reaches it at krr's memory, not even one fitted in hindsight (BENCHMARKS.md).
+    # No relative margin and a small sqrt headroom: on the Bitbrains VMs this is the most headroom
+    # with fewer overruns than krr and vpa at no more memory than either, both with the trace's own
+    # limits (7.42 % at 9.56x against krr 9.42 %/9.67x, vpa 8.84 %/9.83x) and without them, like
+    # a stack that never set any (7.42 % at 9.65x); 128 MiB costs more than krr there. The issue's
+    # <= 1 % costs 13.5x (see ``safe``); no rule reaches it at krr's memory, not even one fitted in
+    # hindsight (BENCHMARKS.md).
     mem_margin: float = opt(0.0, "memory limit margin (fraction)", "fraction", hi=10)
     mem_headroom_ref: float = opt(
-        128 * MiB,
+        96 * MiB,
         "memory limit + sqrt(highest x this): relatively more headroom for small workloads",
         "bytes",
     )
