@@ -96,20 +96,25 @@ def test_a_disk_full_mid_run_loses_no_row(run_container: Any, small_fs: Path) ->
     assert not [f for f in regular_files(out) if f.name.startswith(".")]  # no temporary file left
 
 
-@pytest.mark.docker
-def test_a_final_flush_on_a_full_disk_is_one_line_exit_2(
-    run_container: Any, small_fs: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def collect_on_a_full_disk(run_container: Any, small_fs: Path, *args: str) -> tuple[Path, int]:
+    """One sleeping container, the output folder on a full file system: collect's exit code."""
     tag = uuid.uuid4().hex[:8]
-    run_container("sleep 3600", labels={"rs-final": tag})
+    run_container("sleep 3600", labels={"rs-full": tag})
     out = small_fs / "data"
     out.mkdir()
     fill(small_fs)
     with pytest.raises(SystemExit) as exc:
-        main(["collect", "--out", str(out), "--duration", "1s", "--interval", "1s",
-              "--filter", f"label=rs-final={tag}", "-q"])  # fmt: skip
+        main(["collect", "--out", str(out), *args, "--filter", f"label=rs-full={tag}"])
+    return out, int(exc.value.code or 0)
+
+
+@pytest.mark.docker
+def test_a_final_flush_on_a_full_disk_is_one_line_exit_2(
+    run_container: Any, small_fs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, code = collect_on_a_full_disk(run_container, small_fs, "--duration", "1s", "--interval", "1s", "-q")
     err = capsys.readouterr().err
-    assert exc.value.code == 2
+    assert code == 2
     assert err.count("\n") == 1 and err.startswith("rightsize: error: ")
     assert "No space left on device" in err and str(out) in err
     # one tick (interval = duration), one container; its start event too when it fell in the run's
@@ -122,16 +127,11 @@ def test_a_final_flush_on_a_full_disk_is_one_line_exit_2(
 def test_the_progress_bar_shows_the_rows_waiting_for_the_disk(
     run_container: Any, small_fs: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    tag = uuid.uuid4().hex[:8]
-    run_container("sleep 3600", labels={"rs-bar": tag})
-    out = small_fs / "data"
-    out.mkdir()
-    fill(small_fs)
-    with pytest.raises(SystemExit) as exc:
-        main(["collect", "--out", str(out), "--duration", "3s", "--interval", "0.5s", "--flush", "0.5s",
-              "--filter", f"label=rs-bar={tag}"])  # fmt: skip
+    _, code = collect_on_a_full_disk(
+        run_container, small_fs, "--duration", "3s", "--interval", "0.5s", "--flush", "0.5s"
+    )
     err = capsys.readouterr().err
-    assert exc.value.code == 2
+    assert code == 2
     assert re.search(r"1 containers, \d+ samples, [1-9]\d* unwritten \(disk refused\)", err)
     lines = err.strip().splitlines()
     assert len([line for line in lines if line.startswith("rightsize: warning: ")]) == 1
