@@ -214,8 +214,12 @@ def dataset_dir(path: str | os.PathLike[str], kind: Kind = "samples") -> Path:
         return p
     if (p / kind).is_dir():
         return p / kind
-    other = "events" if kind == "samples" else "samples"
-    if p.name == other:  # ROOT/samples given: its events live beside it, at ROOT/events
+    if kind == "samples" and p.name == "events" and (p.parent / "samples").is_dir():
+        # reading ROOT/samples instead would hide the slip; say which folder was meant
+        raise RightsizeError(
+            f"{p} holds events (OOM kills, restarts), not samples: give the dataset {p.parent}"
+        )
+    if kind == "events" and p.name == "samples":  # ROOT/samples given: its events live at ROOT/events
         return p.parent / kind
     if p.name == kind or any(p.glob("date=*")) or any(p.glob("*.parquet")):
         return p

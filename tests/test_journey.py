@@ -82,3 +82,21 @@ def test_same_compose_file_twice(
     assert code == 2
     assert err == f"rightsize: error: {again}: given twice (as {path} too): give each compose file once\n"
     assert path.read_text() == "services:\n  db:\n    image: postgres\n"
+
+
+def test_the_events_folder_given_as_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --data ROOT/events silently read ROOT/samples: the slip is named instead
+    from rightsize import store
+    from rightsize.analysis.recommend import sample_path
+
+    root = tmp_path / "ds"
+    frame = store.load(sample_path())
+    store.append(root, store.to_table(frame[frame["workload"] == "sutazai/redis"], "samples"), "samples", "h")
+    store.append(root, store.to_table(store.load_events(sample_path()), "events"), "events", "h")
+    code, _, err = run_cli(["recommend", "--data", str(root / "events")], capsys)
+    assert code == 2
+    events = root / "events"
+    why = "holds events (OOM kills, restarts), not samples"
+    assert err == f"rightsize: error: {events} {why}: give the dataset {root}\n"
+    code, out, _ = run_cli(["recommend", "--data", str(root / "samples"), "--format", "csv"], capsys)
+    assert code == 0 and "sutazai/redis" in out
