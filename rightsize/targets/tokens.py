@@ -196,7 +196,9 @@ def block_end(doc: Doc, node: CommentedMap) -> int:
         if not stripped or stripped.startswith("#"):
             i += 1
             continue
-        if len(ln) - len(ln.lstrip(" ")) > col:
+        indent = len(ln) - len(ln.lstrip(" "))
+        # a sequence may sit at its key's own column (`devices:` then `- driver: nvidia`)
+        if indent > col or (indent == col and re.match(r"-(\s|$)", stripped)):
             last = i
             i += 1
             continue

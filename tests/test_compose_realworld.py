@@ -1,0 +1,66 @@
+"""Compose constructs seen in real-world files that the writers must handle (one test per construct)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from writer_recs import G, M, rec
+
+from rightsize.targets.compose import patch_compose
+
+
+def load(path: Path) -> dict:
+    return YAML(typ="safe").load(path.read_text())
+
+
+def test_keys_are_added_after_a_sequence_at_its_keys_column(tmp_path: Path) -> None:
+    """GPU reservations as Docker's docs write them, with the dashes at the key's own column: the new
+    reservation goes after the whole ``devices`` list, not between ``devices:`` and its items."""
+    text = (
+        "services:\n"
+        "  ollama:\n"
+        "    image: ollama/ollama\n"
+        "    deploy:\n"
+        "      resources:\n"
+        "        reservations:\n"
+        "          devices:\n"
+        "          - driver: nvidia\n"
+        "            count: 1\n"
+        "            capabilities: [gpu]\n"
+        "  web:\n"
+        "    image: nginx\n"
+    )
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    (result,) = patch_compose([path], [rec("p/ollama", "memory", 6 * G, 8 * G)])
+    assert result.written
+    out = path.read_text()
+    assert out.startswith(text.split("  web:")[0])  # every original line kept, in place
+    assert out.endswith("  web:\n    image: nginx\n")
+    res = load(path)["services"]["ollama"]["deploy"]["resources"]
+    assert res["reservations"] == {
+        "devices": [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}],
+        "memory": "6G",
+    }
+    assert res["limits"] == {"memory": "8G"}
+    (again,) = patch_compose([path], [rec("p/ollama", "memory", 6 * G, 8 * G)])
+    assert not again.diff
+
+
+def test_a_top_level_sequence_at_column_zero_is_not_taken_into_the_block(tmp_path: Path) -> None:
+    """The last service's ``volumes:`` list at its key's column, then the top-level ``volumes:``."""
+    text = (
+        "services:\n"
+        "  db:\n"
+        "    image: postgres\n"
+        "    volumes:\n"
+        "    - data:/var/lib/postgresql/data\n"
+        "volumes:\n"
+        "  data: {}\n"
+    )
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    patch_compose([path], [rec("p/db", "memory", None, 512 * M)])
+    added = "    deploy:\n      resources:\n        limits:\n          memory: 512M\n"
+    assert path.read_text() == text.replace("data\nvolumes:", f"data\n{added}volumes:")
