@@ -7,6 +7,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from writer_recs import G, M, rec
 
+from rightsize.targets.check import check_compose
 from rightsize.targets.compose import patch_compose
 
 
@@ -64,3 +65,17 @@ def test_a_top_level_sequence_at_column_zero_is_not_taken_into_the_block(tmp_pat
     patch_compose([path], [rec("p/db", "memory", None, 512 * M)])
     added = "    deploy:\n      resources:\n        limits:\n          memory: 512M\n"
     assert path.read_text() == text.replace("data\nvolumes:", f"data\n{added}volumes:")
+
+
+def test_check_reads_an_unlimited_limit_as_no_limit(tmp_path: Path) -> None:
+    """``pids_limit: -1``, ``mem_limit: 0`` and ``cpus: 0`` are Docker's "unlimited": check fails them as
+    a missing limit (the plan's checklist), not as a value some percent below the recommendation."""
+    text = "services:\n  db:\n    restart: always\n    mem_limit: 0\n    cpus: 0\n    pids_limit: -1\n"
+    path = tmp_path / "c.yml"
+    path.write_text(text)
+    recs = [rec("p/db", "memory", None, G), rec("p/db", "cpu", None, 1.0), rec("p/db", "pids", None, 100)]
+    rows = {r.resource: r for r in check_compose([path], recs).rows}
+    assert rows["memory"].why == "0 = unlimited: no memory limit (plan checklist: Memory limits set)"
+    assert rows["cpu"].why == "0 = unlimited: no cpu limit (plan checklist: CPU limits set)"
+    assert rows["pids"].why == "-1 = unlimited: no pids limit (plan checklist: PID limits configured)"
+    assert not any(rows[r].ok for r in ("memory", "cpu", "pids")) and rows["restart"].ok

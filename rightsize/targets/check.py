@@ -222,6 +222,9 @@ def _row(
     if not checkable:
         return CheckRow(svc, res, shown, _rec_text(rec), True, "interpolated without a default: not checked")
     current = parse_value(res, value, "compose", where or svc)
+    if current <= 0:  # Docker reads 0 (and -1 for PIDs) as no limit at all
+        why = f"{shown} = unlimited: no {res} limit (plan checklist: {CHECKLIST[res]})"
+        return CheckRow(svc, res, shown, _rec_text(rec), False, why)
     if rec is None:
         return CheckRow(svc, res, shown, None, True, why_not or "no recommendation for this resource")
     if rec.recommended is None:
