@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from ruamel.yaml import YAML
 from writer_recs import G, M, rec
 
@@ -79,3 +80,24 @@ def test_check_reads_an_unlimited_limit_as_no_limit(tmp_path: Path) -> None:
     assert rows["cpu"].why == "0 = unlimited: no cpu limit (plan checklist: CPU limits set)"
     assert rows["pids"].why == "-1 = unlimited: no pids limit (plan checklist: PID limits configured)"
     assert not any(rows[r].ok for r in ("memory", "cpu", "pids")) and rows["restart"].ok
+
+
+def test_an_included_file_not_given_is_named_in_a_warning(tmp_path: Path) -> None:
+    """``include:`` (Compose 2.20+) brings services from another file: apply and check say that they do
+    not follow it, instead of passing the gate while its services have no limits at all."""
+    (tmp_path / "db").mkdir()
+    db = tmp_path / "db" / "compose.yml"
+    db.write_text("services:\n  postgres:\n    image: postgres\n")
+    top = tmp_path / "compose.yml"
+    top.write_text("include:\n  - db/compose.yml\n  - path: [other.yml]\nservices:\n  web:\n    image: x\n")
+    recs = [rec("p/postgres", "memory", None, G), rec("p/web", "memory", None, G)]
+    with pytest.warns(UserWarning) as caught:
+        check_compose([top], recs)
+    assert [str(w.message) for w in caught] == [
+        f"{top}: include {inc} is not followed: its services are not patched or checked (give it with -f too)"
+        for inc in ("db/compose.yml", "other.yml")
+    ]
+    with pytest.warns(UserWarning, match="include other.yml is not followed") as caught:
+        results = patch_compose([top, db], recs)  # given with -f too: followed, no warning for it
+    assert len(caught) == 1
+    assert [len(r.changes) for r in results] == [1, 1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,24 @@ def load_compose(files: Sequence[Path]) -> list[Doc]:
         raise RightsizeError(f"{docs[0].source}: not a compose file (no 'services' mapping)")
     if not service_names(docs):  # else apply changes nothing and check passes, both with exit 0
         raise RightsizeError(f"{docs[0].source}: defines no services")
+    for doc in docs:
+        for inc in (i for i in included(doc) if (Path(doc.source).parent / i).resolve() not in seen):
+            warnings.warn(  # else its services are silently neither patched nor checked
+                f"{doc.source}: include {inc} is not followed: its services are not patched or checked "
+                "(give it with -f too)",
+                stacklevel=2,
+            )
     return docs
+
+
+def included(doc: Doc) -> list[str]:
+    """The files a compose file's top-level ``include`` names (short or long syntax)."""
+    out: list[str] = []
+    items = doc.data.get("include")
+    for item in items if isinstance(items, list) else []:
+        paths = item.get("path") if isinstance(item, CommentedMap) else item
+        out += [str(p) for p in (paths if isinstance(paths, list) else [paths]) if p is not None]
+    return out
 
 
 def service_names(docs: Sequence[Doc]) -> list[str]:
