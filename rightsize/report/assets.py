@@ -38,6 +38,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .down { color: #1a7f37; } .up { color: #b35900; } .same { color: #555; } .none { color: #888; }
 .warn { background: #fff8e1; border-left: 4px solid #f0a500; padding: 8px 12px; margin: 8px 0; }
 .warn li { margin: 2px 0; }
+.warn li, .meta { overflow-wrap: anywhere; }  /* a 500-character name must not widen the page */
 .bad { color: #b00020; font-weight: 600; }
 section.workload { border-top: 2px solid #e5e5e5; padding-top: 14px; margin-top: 26px; }
 ul.reasons { margin: 4px 0 8px 18px; padding: 0; }

@@ -26,10 +26,10 @@ from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Recommendation
 from rightsize.report import assets, charts, frames
 from rightsize.report.summary import (
-    LOW_CONFIDENCE,
     fmt_value,
     totals_rows,
     warnings_for,
+    warnings_html,
 )
 from rightsize.units import format_duration
 
@@ -250,7 +250,7 @@ def _span(groups: Mapping[str, pd.DataFrame]) -> str:
 def _overview(names: Sequence[str], by_workload: Mapping[str, Mapping[str, Recommendation]]) -> str:
     recs = [r for w in names for r in by_workload.get(w, {}).values()]
     out = ['<section id="overview"><h2>Overview</h2>']
-    out.append(_warnings_html(names, by_workload))
+    out.append(warnings_html(names, by_workload))
     out.append(
         "<h3>Totals</h3><table><tr><th>resource</th><th>reserved now</th><th>reserved after</th>"
         "<th>limits now</th><th>limits after</th></tr>"
@@ -302,19 +302,6 @@ def _change_cell(rec: Recommendation | None, field: str) -> str:
     return (
         f'<td class="{cls}">{esc(fmt_value(rec.resource, now))} → '
         f"<b>{esc(fmt_value(rec.resource, new))}</b></td>"
-    )
-
-
-def _warnings_html(names: Sequence[str], by_workload: Mapping[str, Mapping[str, Recommendation]]) -> str:
-    items = []
-    for i, name in enumerate(names):
-        for text in warnings_for(by_workload.get(name, {})):
-            items.append(f'<li><a href="#w{i}">{esc(name)}</a>: {esc(text)}</li>')
-    if not items:
-        return '<p class="meta">No OOM kills, no CPU throttling, no low-confidence recommendations.</p>'
-    return (
-        f'<div class="warn"><b>Warnings</b> (OOM kills, CPU throttling, confidence below '
-        f"{LOW_CONFIDENCE:.2f}, no recommendation)<ul>{''.join(items)}</ul></div>"
     )
 
 

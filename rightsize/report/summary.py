@@ -1,9 +1,11 @@
-"""Words and numbers for the report's overview: formatted values, totals, warnings (pure functions)."""
+"""Words and numbers for the report's overview: formatted values, totals, the warning box (pure
+functions)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
 
 from rightsize.models import Recommendation, Resource
 from rightsize.units import format_cpus, human_bytes
@@ -29,25 +31,34 @@ def warnings_for(recs: Mapping[str, Recommendation], missing: bool = True) -> li
     """The things a reviewer must see for one workload's recommendations, in words.
 
     ``missing=False`` leaves out "no recommendation" (where the reasons already say why)."""
+    return [text for _, text in warning_items(recs, missing)]
+
+
+def warning_items(recs: Mapping[str, Recommendation], missing: bool = True) -> list[tuple[str, str]]:
+    """``warnings_for`` as ``(kind, text)``: the kind groups one warning across many workloads."""
     out = []
     for resource in ("memory", "cpu", "pids"):
         rec = recs.get(resource)
         if rec is None:
             continue
         if rec.oom_kills:
-            out.append(
-                f"OOM-killed {rec.oom_kills}x with memory limit {fmt_value('memory', rec.current.limit)}"
-            )
+            limit = fmt_value("memory", rec.current.limit)
+            out.append(("OOM-killed", f"OOM-killed {rec.oom_kills}x with memory limit {limit}"))
         if rec.throttled_share is not None and rec.throttled_share > THROTTLED:
             out.append(
-                f"CPU throttled in {rec.throttled_share:.0%} of periods under limit "
-                f"{fmt_value('cpu', rec.current.limit)}"
+                (
+                    "CPU throttled",
+                    f"CPU throttled in {rec.throttled_share:.0%} of periods under limit "
+                    f"{fmt_value('cpu', rec.current.limit)}",
+                )
             )
         if rec.recommended is None:
             if missing:
-                out.append(f"no {resource} recommendation: {'; '.join(rec.reasons) or 'unknown reason'}")
+                kind = f"no {resource} recommendation"
+                out.append((kind, f"{kind}: {'; '.join(rec.reasons) or 'unknown reason'}"))
         elif rec.confidence < LOW_CONFIDENCE:
-            out.append(f"low confidence in the {resource} recommendation ({rec.confidence:.2f})")
+            kind = f"low confidence in the {resource} recommendation"
+            out.append((kind, f"{kind} ({rec.confidence:.2f})"))
     return out
 
 
@@ -80,3 +91,32 @@ def totals_rows(recs: Iterable[Recommendation]) -> list[tuple[str, str, str, str
 def _total(resource: str, value: float, unset: int) -> str:
     text = fmt_value(resource, value)
     return f"{text} ({unset} not set)" if unset else text
+
+
+# More workloads than this with one kind of warning (a trace without PIDs: all of them) fold into one
+# line; listed, they would bury the few OOM kills that matter.
+FOLD_AFTER = 10
+
+
+def warnings_html(names: Sequence[str], by_workload: Mapping[str, Mapping[str, Recommendation]]) -> str:
+    """The overview's warning box: one line per warning, a folded line per kind that many share."""
+    kinds: dict[str, list[str]] = {}
+    items = []
+    for i, name in enumerate(names):
+        for kind, text in warning_items(by_workload.get(name, {})):
+            item = f'<li><a href="#w{i}">{escape(name)}</a>: {escape(text)}</li>'
+            kinds.setdefault(kind, []).append(item)
+            items.append((kind, item))
+    if not items:
+        return '<p class="meta">No OOM kills, no CPU throttling, no low-confidence recommendations.</p>'
+    shown = [item for kind, item in items if len(kinds[kind]) <= FOLD_AFTER]
+    shown += [
+        f"<li><details><summary>{escape(kind)}: {len(group)} of {len(names)} workloads</summary>"
+        f"<ul>{''.join(group)}</ul></details></li>"
+        for kind, group in kinds.items()
+        if len(group) > FOLD_AFTER
+    ]
+    return (
+        f'<div class="warn"><b>Warnings</b> (OOM kills, CPU throttling, confidence below '
+        f"{LOW_CONFIDENCE:.2f}, no recommendation)<ul>{''.join(shown)}</ul></div>"
+    )

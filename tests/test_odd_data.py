@@ -1,0 +1,59 @@
+"""Odd and big data through the report and the table: many workloads, one warning everywhere, long names."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from test_report import rec, samples_frame
+from test_report_browser import CHROMIUM, FLAGS
+
+from rightsize.models import Values
+from rightsize.report.html import build_page
+
+
+def test_a_warning_every_workload_shares_is_one_folded_line_not_hundreds() -> None:
+    # A trace without PIDs (Bitbrains, most Prometheus pulls) gives every workload "no pids
+    # recommendation": 500 such lines buried the one OOM kill that matters at the bottom of the list.
+    names = [f"vm/{i:03d}" for i in range(40)]
+    recs = [rec(n, "memory", Values(None, 256 * 2**20), oom_kills=3 if n == "vm/039" else 0) for n in names]
+    recs += [rec(n, "pids", None, reasons=("no pids samples: all 2160 missing",)) for n in names]
+    page = build_page(recs, samples_frame(names[:1], hours=1), None, source="x")
+    box = page[page.index('<div class="warn"><b>Warnings') :]
+    box = box[: box.index("</ul></div>")]
+    folded = re.search(r"<details><summary>(.*?)</summary>(.*?)</details>", box, re.S)
+    assert folded and "no pids recommendation" in folded.group(1) and "40 of 40 workloads" in folded.group(1)
+    assert folded.group(2).count("<li>") == 40  # still one click away, each with its link and reason
+    shown = box.replace(folded.group(0), "")
+    assert shown.count("<li>") == 2  # the OOM kill and the folded group, both in plain sight
+    assert 'href="#w39">vm/039</a>: OOM-killed 3x' in shown
+
+
+def test_few_warnings_of_a_kind_stay_listed_one_per_line() -> None:
+    names = ["a", "b"]
+    recs = [rec(n, "pids", None, reasons=("no pids samples: all 10 missing",)) for n in names]
+    page = build_page(recs, samples_frame(["a"], hours=1), None, source="x")
+    box = page[page.index('<div class="warn"><b>Warnings') :]
+    assert "<details>" not in box[: box.index("</ul></div>")]
+    assert box.count("no pids recommendation: no pids samples") == 2
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_500_character_name_does_not_widen_the_page_in_chromium(tmp_path: Path) -> None:
+    # Container names and imported trace ids can be this long: the warning link and the
+    # "containers: ..." line pushed the page to 4,000 px wide (a sideways scroll for every reader).
+    name = "x" * 500
+    recs = [rec(name, "memory", Values(None, 256 * 2**20), oom_kills=1)]
+    out = tmp_path / "long.html"
+    out.write_text(build_page(recs, samples_frame([name], hours=1), None, source="x"))
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page.goto(out.as_uri(), wait_until="load")
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        browser.close()
+    assert widths[0] <= widths[1]
