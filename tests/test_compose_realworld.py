@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
@@ -101,3 +104,49 @@ def test_an_included_file_not_given_is_named_in_a_warning(tmp_path: Path) -> Non
         results = patch_compose([top, db], recs)  # given with -f too: followed, no warning for it
     assert len(caught) == 1
     assert [len(r.changes) for r in results] == [1, 1]
+
+
+def test_a_cfs_quota_is_updated_instead_of_adding_cpus(tmp_path: Path) -> None:
+    """Docker refuses ``cpus`` beside ``cpu_quota`` or ``cpu_period`` ("Conflicting options: Nano CPUs
+    and CPU Quota cannot both be set"): the quota is rescaled instead; a period alone is skipped."""
+    text = (
+        "services:\n"
+        "  db:\n    image: x\n    cpu_quota: 50000   # half a CPU\n    cpu_period: 50000\n"
+        "  web:\n    image: x\n    cpu_period: 100000\n    mem_limit: 1g\n"
+    )
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    recs = [rec("p/db", "cpu", None, 1.5), rec("p/web", "cpu", None, 0.5)]
+    (result,) = patch_compose([path], recs)
+    assert path.read_text() == text.replace("cpu_quota: 50000 ", "cpu_quota: 75000 ")
+    assert [(c.key, c.old, c.new) for c in result.changes] == [("services.db.cpu_quota", "50000", "75000")]
+    (skip,) = result.skipped
+    assert skip.reason == (
+        "cpu_period is set without cpu_quota (Docker refuses cpus beside it): "
+        "set cpu_quota: 50000 for 0.5 CPUs"
+    )
+    (again,) = patch_compose([path], recs)
+    assert not again.diff and not again.changes
+    rows = {(r.service, r.resource): r for r in check_compose([path], recs).rows}
+    assert (rows[("db", "cpu")].configured, rows[("db", "cpu")].ok) == ("1.5", True)
+    assert rows[("web", "cpu")].why == "no cpu limit (plan checklist: CPU limits set)"
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_rescaled_quota_comes_up_with_docker_compose(tmp_path: Path, docker_client: Any) -> None:
+    path = tmp_path / "compose.yml"
+    path.write_text(
+        "services:\n  db:\n    image: rightsize-test/busybox:1\n    command: sleep 3600\n"
+        "    labels: {rightsize-test: '1'}\n    cpu_quota: 50000\n"
+    )
+    patch_compose([path], [rec("p/db", "cpu", 0.25, 0.75)])
+    project = f"rsq{uuid.uuid4().hex[:8]}"
+    cmd = ["docker-compose", "-p", project, "-f", str(path)]
+    try:
+        up = subprocess.run([*cmd, "up", "-d"], capture_output=True, text=True, timeout=240)
+        assert up.returncode == 0, up.stderr  # with a `cpus` added beside the quota the engine refused
+        (c,) = docker_client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
+        assert (c.attrs["HostConfig"]["CpuQuota"], c.attrs["HostConfig"]["NanoCpus"]) == (75000, 0)
+    finally:
+        subprocess.run([*cmd, "down", "-t", "0"], capture_output=True, timeout=240)

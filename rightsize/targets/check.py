@@ -23,6 +23,7 @@ from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
 from rightsize.targets.compose import DEPLOY, LEGACY, validate_units
 from rightsize.targets.composefile import Stack, load_compose, select, service_node
+from rightsize.targets.cpuquota import quota_limit
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.values import lookup, parse_value
 from rightsize.units import format_bytes, format_cpus
@@ -136,6 +137,8 @@ def check_compose(
         for res in ("memory", "cpu", "pids"):
             paths = [(LEGACY[(res, "limit")],), DEPLOY[(res, "limit")]]
             value, where = _effective(stack, svc, paths)
+            if res == "cpu" and value is None:  # the CFS spelling (cpu_quota/cpu_period)
+                value, where = quota_limit(stack, svc)
             rows.append(_row(svc, res, value, where, by_res.get(res), tolerance, why_not))
             if res != "pids":
                 pair = (res, "reservation")

@@ -30,6 +30,7 @@ from rightsize.targets.composefile import (
     select,
     service_node,
 )
+from rightsize.targets.cpuquota import QuotaEdit, plan_quota
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.schema import check_patched
@@ -227,6 +228,13 @@ def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan
                 why = f"not written: {raw} would exceed the {w.resource} limit left in place"
                 plan.skip(docs, home, w.workload, w.resource, why, raw)
                 continue
+        q = plan_quota(docs, svc, home, w.value) if (w.resource, w.kind) == ("cpu", "limit") else None
+        if q is not None:
+            if isinstance(q, QuotaEdit):
+                plan.add(q.index, svc, ("cpu_quota",), q.new, w.workload, q.old, q.note)
+            elif q:
+                plan.skip(docs, home, w.workload, "cpu", q, format_value("cpu", w.value, "compose").raw)
+            continue
         limit_interpolated = not _plan_value(docs, svc, home, w, legacy_style, plan) and w.kind == "limit"
 
 
@@ -381,5 +389,6 @@ def _resource(path: tuple[str, ...]) -> str:
         "cpus": "cpu",
         "pids_limit": "pids",
         "pids": "pids",
+        "cpu_quota": "cpu",
         "memory": "memory",
     }.get(last, last)
