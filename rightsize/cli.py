@@ -137,7 +137,7 @@ def recommend(
     not_empty("--workload", workload)
     from rightsize.analysis.settings import parse_assignments
     from rightsize.analysis.strategies import get_strategy
-    from rightsize.render import FORMATS, UNITS, render
+    from rightsize.render import FORMATS, UNITS, render, table_width
 
     overrides = parse_assignments(set_)
     strat = get_strategy(strategy, overrides)
@@ -151,7 +151,7 @@ def recommend(
     recs = run_recommend(
         data, strategy=strategy, overrides=overrides, since=since, workloads=workload, compose=compose
     )
-    typer.echo(render(recs, fmt, units), nl=False)
+    typer.echo(render(recs, fmt, units, width=table_width(sys.stdout.isatty())), nl=False)
 
 
 # --- backtest ---

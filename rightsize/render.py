@@ -12,6 +12,8 @@ import csv
 import io
 import json
 import math
+import os
+import shutil
 import string
 import unicodedata
 from collections.abc import Sequence
@@ -107,15 +109,26 @@ def flags(rec: Recommendation) -> list[str]:
     return out
 
 
-def render(recs: Sequence[Recommendation], fmt: str = "table", units: str = "compose") -> str:
+def table_width(isatty: bool) -> int:
+    """COLUMNS if set, else the terminal's width; 160 into a pipe or file (where nothing wraps)."""
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return max(int(env), 40)
+    return max(shutil.get_terminal_size((160, 24)).columns, 40) if isatty else 160
+
+
+def render(
+    recs: Sequence[Recommendation], fmt: str = "table", units: str = "compose", *, width: int = 160
+) -> str:
+    """``recs`` as ``fmt`` text; ``width`` is the table's (``table_width`` for a terminal)."""
     if fmt not in FORMATS:
         raise RightsizeError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     if units not in UNITS:
         raise RightsizeError(f"unknown units {units!r}; choose one of: {', '.join(UNITS)}")
     dialect: Dialect = "k8s" if units == "k8s" else "compose"
-    return {"table": _table, "json": _json, "yaml": _yaml, "csv": _csv, "markdown": _markdown}[fmt](
-        recs, dialect
-    )
+    if fmt == "table":
+        return _table(recs, dialect, width)
+    return {"json": _json, "yaml": _yaml, "csv": _csv, "markdown": _markdown}[fmt](recs, dialect)
 
 
 def _json(recs: Sequence[Recommendation], units: Dialect) -> str:
@@ -189,7 +202,7 @@ def _markdown(recs: Sequence[Recommendation], units: Dialect) -> str:
                       *notes]) + "\n"  # fmt: skip
 
 
-def _table(recs: Sequence[Recommendation], units: Dialect) -> str:
+def _table(recs: Sequence[Recommendation], units: Dialect, width: int = 160) -> str:
     from rich.console import Console
     from rich.table import Table
 
@@ -217,5 +230,5 @@ def _table(recs: Sequence[Recommendation], units: Dialect) -> str:
         last = r.workload
     buf = io.StringIO()
     # markup=False: a name like "[bold]x" is text to show, not a style to apply (or a MarkupError)
-    Console(file=buf, width=160, force_terminal=False, color_system=None, markup=False).print(t)
+    Console(file=buf, width=width, force_terminal=False, color_system=None, markup=False).print(t)
     return buf.getvalue()

@@ -255,3 +255,16 @@ def test_machine_formats_give_names_back_exactly(
         rows = list(csv.DictReader(io.StringIO(out, newline="")))
     assert len(rows) == 3 * len(ROUND_TRIP_NAMES)
     assert sorted({r["workload"] for r in rows}) == sorted(ROUND_TRIP_NAMES)
+
+
+def test_table_fits_the_terminal_width_from_columns(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An 80-column terminal got 160-column lines: each row wrapped into two, the box lines broken.
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run_cli(["recommend"], capsys)
+    assert code == 0 and "sutazai/" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    monkeypatch.delenv("COLUMNS")  # a pipe or file (no terminal, no COLUMNS): 160 wide, as before
+    code, out, _ = run_cli(["recommend"], capsys)
+    assert 80 < max(len(line) for line in out.splitlines()) <= 160
