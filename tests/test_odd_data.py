@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_report import rec, samples_frame
 from test_report_browser import CHROMIUM, FLAGS
 
 from rightsize.models import Values
+from rightsize.report import charts
 from rightsize.report.html import build_page
 
 
@@ -57,3 +60,24 @@ def test_a_500_character_name_does_not_widen_the_page_in_chromium(tmp_path: Path
         widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         browser.close()
     assert widths[0] <= widths[1]
+
+
+def _decoded(spec: dict[str, str]) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.float32 if spec["dtype"] == "f4" else "f8")
+
+
+def test_charts_leave_out_the_negative_cpu_that_recommend_ignores() -> None:
+    # A cumulative-counter reset gives a -5 cores sample: recommend warns and ignores it, but the
+    # charts drew it, squashing the real 0.1-core usage into a flat line at the top of a -5..0 axis.
+    frame = samples_frame(["a"], hours=2)
+    frame.loc[frame.index[::50], "cpu_cores"] = -5.0
+    frame.loc[frame.index[7], "mem_working_set"] = -1
+    fig = charts.usage_figure(frame, {}, charts.markers(frame, None), buckets=100)
+    for axis in ("y", "y2"):
+        used = next(t for t in fig["data"] if t["yaxis"] == axis and t["name"].startswith("used"))
+        assert np.nanmin(_decoded(used["y"])) >= 0
+    dist = charts.distribution_figure(frame, {})
+    bars = [t for t in dist["data"] if t["type"] == "bar"]  # memory, CPU, PIDs
+    for bar in bars:
+        assert _decoded(bar["x"]).min() - _decoded(bar["width"]).max() / 2 >= -1e-6
+    assert _decoded(bars[1]["y"]).sum() == (frame["cpu_cores"] >= 0).sum()

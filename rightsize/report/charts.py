@@ -88,6 +88,13 @@ def markers(samples: pd.DataFrame, events: pd.DataFrame | None) -> Markers:
     return Markers(oom=found[0], restarts=found[1])
 
 
+def usage(samples: pd.DataFrame, column: str, scale: float) -> npt.NDArray[np.float64]:
+    """A usage column in chart units; a negative value (a counter reset) is a gap, as recommend
+    ignores it: drawn, one -5 cores sample flattened a 0.1-core history into the top of the axis."""
+    values = samples[column].to_numpy(dtype=np.float64) / scale
+    return np.where(values < 0, np.nan, values)
+
+
 def _axis(letter: str, n: int) -> str:
     return letter if n == 1 else f"{letter}{n}"
 
@@ -153,11 +160,11 @@ def usage_figure(
         layout[axis_name] = {"domain": domains[row], "title": {"text": title}, "rangemode": "tozero"}
         top = domains[row][1]
         layout[legend] = {"x": 1.01, "xanchor": "left", "y": top, "yanchor": "top", "font": {"size": 11}}
-        series = samples[usage_col].to_numpy(dtype=np.float64) / scale
+        series = usage(samples, usage_col, scale)
         x, y = minmax_envelope(t, series, buckets)
         traces.append(_line(typed(x, "f8"), typed(y), "used (min/max per bucket)", USAGE, row, legend=legend))
         if peak_col and peak_col in samples and samples[peak_col].notna().any():
-            x, y = minmax_envelope(t, samples[peak_col].to_numpy(dtype=np.float64) / scale, buckets)
+            x, y = minmax_envelope(t, usage(samples, peak_col, scale), buckets)
             traces.append(
                 _line(typed(x, "f8"), typed(y), "kernel peak", PEAK, row, dash="dot", legend=legend)
             )
@@ -243,9 +250,7 @@ def distribution_figure(samples: pd.DataFrame, recs: Mapping[str, Recommendation
         rec = recs.get(resource)
         lines = _lines(rec)
         drawn = [v for _, value, _, _ in lines if (v := _scaled(value, scale)) is not None and np.isfinite(v)]
-        left, widths, counts = histogram(
-            samples[usage_col].to_numpy(dtype=np.float64) / scale, upto=max(drawn) if drawn else None
-        )
+        left, widths, counts = histogram(usage(samples, usage_col, scale), upto=max(drawn) if drawn else None)
         if not len(counts):
             continue
         traces.append(
