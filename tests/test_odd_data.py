@@ -81,3 +81,16 @@ def test_charts_leave_out_the_negative_cpu_that_recommend_ignores() -> None:
     for bar in bars:
         assert _decoded(bar["x"]).min() - _decoded(bar["width"]).max() / 2 >= -1e-6
     assert _decoded(bars[1]["y"]).sum() == (frame["cpu_cores"] >= 0).sum()
+
+
+def test_samples_all_at_one_instant_are_drawn_as_points() -> None:
+    # One sample, or 500 with the same timestamp: a line through one x is invisible, and the chart
+    # looked empty beside a table that counted 500 samples.
+    frame = samples_frame(["a"], hours=1).head(500)
+    frame["ts"] = frame["ts"].iloc[0]
+    for part in (frame, frame.head(1)):
+        fig = charts.usage_figure(part, {}, charts.markers(part, None), buckets=100)
+        used = [t for t in fig["data"] if t["name"].startswith("used")]
+        assert len(used) == 3 and all("markers" in t["mode"] for t in used)
+    fig = charts.usage_figure(samples_frame(["a"], hours=1), {}, charts.Markers(np.zeros(0), np.zeros(0)))
+    assert all(t["mode"] == "lines" for t in fig["data"] if t["name"].startswith("used"))

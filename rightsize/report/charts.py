@@ -163,6 +163,8 @@ def usage_figure(
         series = usage(samples, usage_col, scale)
         x, y = minmax_envelope(t, series, buckets)
         traces.append(_line(typed(x, "f8"), typed(y), "used (min/max per bucket)", USAGE, row, legend=legend))
+        if len(np.unique(x[np.isfinite(y)])) < 2:  # one instant: a line through one x is invisible
+            traces[-1]["mode"] = "lines+markers"
         if peak_col and peak_col in samples and samples[peak_col].notna().any():
             x, y = minmax_envelope(t, usage(samples, peak_col, scale), buckets)
             traces.append(
