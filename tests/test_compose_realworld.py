@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 from writer_recs import G, M, rec
 
 from rightsize.targets.check import check_compose
 from rightsize.targets.compose import patch_compose
+from rightsize.targets.yaml import plain_yaml
 
 
-def load(path: Path) -> dict:
-    return YAML(typ="safe").load(path.read_text())
+def load(path: Path) -> Any:
+    return plain_yaml().load(path.read_text())  # compose's !reset / !override tags read
 
 
 def test_keys_are_added_after_a_sequence_at_its_keys_column(tmp_path: Path) -> None:
@@ -150,3 +150,45 @@ def test_a_rescaled_quota_comes_up_with_docker_compose(tmp_path: Path, docker_cl
         assert (c.attrs["HostConfig"]["CpuQuota"], c.attrs["HostConfig"]["NanoCpus"]) == (75000, 0)
     finally:
         subprocess.run([*cmd, "down", "-t", "0"], capture_output=True, timeout=240)
+
+
+def test_reset_and_override_tags_in_a_later_file_hide_the_earlier_values(tmp_path: Path) -> None:
+    """``!reset`` drops what earlier files set (apply skips it and says so; check sees no limit);
+    ``!override`` replaces the block, so new keys go into it, not into the file it hides."""
+    base = tmp_path / "compose.yml"
+    base.write_text(
+        "services:\n"
+        "  db:\n    image: x\n    restart: always\n    mem_limit: 4g\n    cpus: 2\n"
+        "  web:\n    image: x\n    restart: always\n"
+        "    deploy:\n      resources:\n        limits:\n          memory: 2g\n          cpus: '1'\n"
+        "        reservations:\n          memory: 1g\n"
+    )
+    over = tmp_path / "compose.override.yml"
+    over.write_text(
+        "services:\n  db:\n    mem_limit: !reset null\n    cpus: !reset\n"
+        "  web:\n    deploy: !override\n      resources:\n        limits:\n          memory: 1g\n"
+    )
+    recs = [
+        rec("p/db", "memory", None, G),
+        rec("p/db", "cpu", None, 1.0),
+        rec("p/web", "memory", 256 * M, 512 * M),
+        rec("p/web", "cpu", None, 0.5),
+    ]
+    rows = {(r.service, r.resource, r.kind): r for r in check_compose([base, over], recs).rows}
+    assert rows[("db", "memory", "limit")].why == "no memory limit (plan checklist: Memory limits set)"
+    assert rows[("db", "cpu", "limit")].configured is None
+    assert rows[("web", "memory", "limit")].configured == "1g"
+    assert rows[("web", "cpu", "limit")].configured is None  # the override dropped base's cpus
+    assert ("web", "memory", "reservation") not in rows
+
+    before = base.read_text()
+    results = patch_compose([base, over], recs)
+    assert base.read_text() == before  # what compose reads of these services is all in the override
+    assert [s.reason for s in results[1].skipped] == [
+        "mem_limit is !reset in " + str(over) + ": not written; set it to 1G",
+        "cpus is !reset in " + str(over) + ": not written; set it to 1",
+    ]
+    web = load(over)["services"]["web"]["deploy"]["resources"]
+    assert web == {"limits": {"memory": "512m", "cpus": "0.5"}, "reservations": {"memory": "256m"}}
+    rows = {(r.service, r.resource): r for r in check_compose([base, over], recs).rows}
+    assert rows[("web", "memory")].ok and rows[("web", "cpu")].ok

@@ -25,6 +25,7 @@ from rightsize.targets.compose import DEPLOY, LEGACY, validate_units
 from rightsize.targets.composefile import Stack, load_compose, select, service_node
 from rightsize.targets.cpuquota import quota_limit
 from rightsize.targets.match import Recs, match_workloads, resolve
+from rightsize.targets.mergetags import tag, visible
 from rightsize.targets.values import lookup, parse_value
 from rightsize.units import format_bytes, format_cpus
 
@@ -97,12 +98,13 @@ def parse_tolerance(text: str | float) -> float:
 
 def _effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[Any, str | None]:
     """The value compose would use (last file wins, then what ``extends`` brings), and where it is."""
-    nodes = [(service_node(d, svc), d.source) for d in reversed(docs)]
-    nodes += [(n, f"services extended by {svc}") for n in docs.extends.get(svc, ())]
-    for node, source in nodes:
+    lo = {path: visible(docs, svc, path)[0] for path in paths}  # !reset / !override hide earlier files
+    nodes = [(service_node(d, svc), d.source, i) for i, d in reversed(list(enumerate(docs)))]
+    nodes += [(n, f"services extended by {svc}", 0) for n in docs.extends.get(svc, ())]
+    for node, source, i in nodes:
         for path in paths:
             found, value = lookup(node, path)
-            if found and value is not None:
+            if found and value is not None and i >= lo[path] and tag(value) != "!reset":
                 return value, f"{source}: {'.'.join(path)}"
     return None, None
 

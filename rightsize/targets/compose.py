@@ -33,6 +33,7 @@ from rightsize.targets.composefile import (
 from rightsize.targets.cpuquota import QuotaEdit, plan_quota
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.match import Recs, match_workloads, resolve
+from rightsize.targets.mergetags import dropped, tag, visible
 from rightsize.targets.schema import check_patched
 from rightsize.targets.values import (
     Wanted,
@@ -148,6 +149,8 @@ def validate_units(docs: Sequence[Doc], names: Sequence[str]) -> None:
                 found, value = lookup(service_node(doc, svc), path)
                 if not found or value is None or interpolated(value) or str(value).strip() == "-1":
                     continue
+                if tag(value) == "!reset":  # compose drops the value: nothing to parse
+                    continue
                 resource = {"cpus": "cpu", "pids": "pids", "pids_limit": "pids"}.get(path[-1], "memory")
                 parse_value(resource, value, "compose", f"{doc.source}: services.{svc}.{'.'.join(path)}")
 
@@ -171,20 +174,23 @@ def _home(docs: Stack, svc: str) -> int:
 
 def _where(docs: Stack, svc: str, path: tuple[str, ...], home: int) -> tuple[int, bool, Any]:
     """(file index, exists, current value): the last file setting path, else where it fits best."""
-    for i in range(len(docs) - 1, -1, -1):
+    lo, _ = visible(docs, svc, path)  # files before lo set nothing compose reads (!reset, !override)
+    for i in range(len(docs) - 1, lo - 1, -1):
         found, value = lookup(service_node(docs[i], svc), path)
         if found:
             return i, True, value
-    inherited = next((v for found, v in (lookup(n, path) for n in docs.extends.get(svc, ())) if found), None)
-    depths = [depth(service_node(d, svc), path) for d in docs]
+    chain = docs.extends.get(svc, ()) if lo == 0 else ()
+    inherited = next((v for found, v in (lookup(n, path) for n in chain) if found), None)
+    depths = [depth(service_node(d, svc), path) if i >= lo else -2 for i, d in enumerate(docs)]
     best = max(depths)
     at = home if depths[home] == best else max(i for i, d in enumerate(depths) if d == best)
     return at, False, inherited
 
 
 def _exists(docs: Stack, svc: str, path: tuple[str, ...]) -> bool:
-    """Whether the service has path, in a file or through ``extends``."""
-    nodes = [*(service_node(d, svc) for d in docs), *docs.extends.get(svc, ())]
+    """Whether the service has path, in a file or through ``extends`` (as compose reads it)."""
+    lo, _ = visible(docs, svc, path)
+    nodes = [*(service_node(d, svc) for d in docs[lo:]), *(docs.extends.get(svc, ()) if lo == 0 else ())]
     return any(lookup(n, path)[0] for n in nodes)
 
 
@@ -255,6 +261,10 @@ def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool,
     raw = format_value(w.resource, w.value, "compose").raw
     candidates = [p for p in ((legacy,) if legacy else None, DEPLOY[pair]) if p and _exists(docs, svc, p)]
     if not candidates:
+        reset = dropped(docs, svc, [(legacy,) if legacy else (), DEPLOY[pair]])
+        if reset:  # the user dropped it in a later file: adding it in another spelling would undo that
+            plan.skip(docs, home, w.workload, w.resource, f"{reset}: not written; set it to {raw}", raw)
+            return True
         if legacy_style and not legacy:
             plan.skip(
                 docs,
@@ -382,13 +392,6 @@ def _execute(
 
 def _resource(path: tuple[str, ...]) -> str:
     last = path[-1]
-    return {
-        "mem_limit": "memory",
-        "mem_reservation": "memory",
-        "memswap_limit": "memory",
-        "cpus": "cpu",
-        "pids_limit": "pids",
-        "pids": "pids",
-        "cpu_quota": "cpu",
-        "memory": "memory",
-    }.get(last, last)
+    if last in ("mem_limit", "mem_reservation", "memswap_limit"):
+        return "memory"
+    return {"cpus": "cpu", "cpu_quota": "cpu", "pids_limit": "pids"}.get(last, last)
