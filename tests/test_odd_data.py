@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_report import rec, samples_frame
 from test_report_browser import CHROMIUM, FLAGS
@@ -14,6 +15,7 @@ from test_report_browser import CHROMIUM, FLAGS
 from rightsize.models import Values
 from rightsize.report import charts
 from rightsize.report.html import build_page
+from rightsize.store import append, to_table
 
 
 def test_a_warning_every_workload_shares_is_one_folded_line_not_hundreds() -> None:
@@ -94,3 +96,16 @@ def test_samples_all_at_one_instant_are_drawn_as_points() -> None:
         assert len(used) == 3 and all("markers" in t["mode"] for t in used)
     fig = charts.usage_figure(samples_frame(["a"], hours=1), {}, charts.Markers(np.zeros(0), np.zeros(0)))
     assert all(t["mode"] == "lines" for t in fig["data"] if t["name"].startswith("used"))
+
+
+def test_report_since_leaves_out_workloads_without_samples_in_the_window(tmp_path: Path) -> None:
+    # On the 500-VM trace, --since 1h listed 53 VMs that had stopped earlier as empty sections
+    # ("no samples in the dataset", though they are in it); recommend leaves them out.
+    from rightsize.report.html import report
+
+    frame = samples_frame(["gone", "live"], hours=2)
+    frame = frame[(frame["workload"] == "live") | (frame["ts"] < frame["ts"].min() + pd.Timedelta("30min"))]
+    append(tmp_path / "ds", to_table(frame))
+    page = report(tmp_path / "ds", out=tmp_path / "r.html", since="1h").read_text()
+    assert page.count('<section class="workload"') == 1 and "<h3>live</h3>" in page
+    assert ">gone<" not in page and "1 workloads" in page

@@ -139,7 +139,9 @@ def _narrow(
         latest = max((int(charts.ts_ms(g).max()) for g in groups.values() if len(g)), default=None)
         start = since_start(since, latest)
         if start is not None:
-            groups = {k: v[charts.ts_ms(v) >= start] for k, v in groups.items()}
+            # a workload with no sample in the window is left out, as recommend leaves it out
+            kept = {k: v[charts.ts_ms(v) >= start] for k, v in groups.items()}
+            groups = {k: v for k, v in kept.items() if len(v)}
             if events is not None and len(events):
                 events = events[charts.ts_ms(events) >= start]
     if workloads:
