@@ -192,3 +192,65 @@ def test_reset_and_override_tags_in_a_later_file_hide_the_earlier_values(tmp_pat
     assert web == {"limits": {"memory": "512m", "cpus": "0.5"}, "reservations": {"memory": "256m"}}
     rows = {(r.service, r.resource): r for r in check_compose([base, over], recs).rows}
     assert rows[("web", "memory")].ok and rows[("web", "cpu")].ok
+
+
+# compose-go's checkConsistency (loader/validate.go, Docker Compose v2): a service-level key set
+# beside a deploy block that exists must equal its twin there, an absent twin counting as 0.
+TWINS = (
+    ("cpus", "limits", "cpus"),
+    ("mem_limit", "limits", "memory"),
+    ("mem_reservation", "reservations", "memory"),
+    ("pids_limit", "limits", "pids"),
+)
+
+
+def compose_v2_conflicts(path: Path) -> list[str]:
+    from rightsize.units import parse_bytes, parse_cpus
+
+    def norm(key: str, value: Any) -> float | str:
+        if value is None:
+            return 0.0
+        if "$" in str(value):
+            return str(value)  # interpolated: equal only to the same text
+        return parse_cpus(value) if key == "cpus" else float(parse_bytes(value) if "mem" in key else value)
+
+    out = []
+    for name, svc in load(path)["services"].items():
+        res = (svc.get("deploy") or {}).get("resources") or {}
+        for key, block, twin in TWINS:
+            value = norm(key, svc.get(key))
+            if value and block in res and value != norm(key, (res[block] or {}).get(twin)):
+                out.append(f"{name}: {key} / deploy.resources.{block}.{twin}")
+    return out
+
+
+def test_no_service_level_key_is_left_beside_a_deploy_block_without_its_twin(tmp_path: Path) -> None:
+    """Docker Compose v2 refuses ``mem_limit`` (``cpus``, ``pids_limit``, ``mem_reservation``) beside a
+    ``deploy.resources.limits`` (``reservations``) block that says otherwise or nothing: "can't set
+    distinct values on 'mem_limit' and 'deploy.resources.limits.memory'". New limits go beside the
+    service-level ones instead of starting a limits block; an existing block gets the twin too."""
+    text = (
+        "services:\n"
+        "  a:\n    image: x\n    mem_limit: 1g\n"  # reservations only: a limits block must not appear
+        "    deploy:\n      resources:\n        reservations:\n          memory: 256m\n"
+        "  b:\n    image: x\n    pids_limit: 200\n"  # a limits block without pids (v2 already refuses)
+        "    deploy:\n      resources:\n        limits:\n          memory: 1g\n"
+        "  c:\n    image: x\n    mem_reservation: 128m\n"  # a CPU reservation would start a block
+        "    deploy:\n      resources:\n        limits:\n          memory: 1g\n"
+    )
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    recs = [
+        *(rec(f"p/{s}", "memory", 256 * M, 512 * M) for s in "abc"),
+        *(rec(f"p/{s}", "cpu", 0.5, 1.0) for s in "abc"),
+        *(rec(f"p/{s}", "pids", None, 100) for s in "abc"),
+    ]
+    (result,) = patch_compose([path], recs)
+    assert compose_v2_conflicts(path) == []
+    data = load(path)["services"]
+    assert data["a"]["mem_limit"] == "512m" and data["a"]["cpus"] == "1" and data["a"]["pids_limit"] == 100
+    assert data["a"]["deploy"] == {"resources": {"reservations": {"memory": "256m", "cpus": "0.5"}}}
+    assert data["b"]["pids_limit"] == 100 and data["b"]["deploy"]["resources"]["limits"]["pids"] == 100
+    assert "reservations" not in data["c"]["deploy"]["resources"]
+    assert data["c"]["mem_reservation"] == "256m"
+    assert [(s.workload, s.resource) for s in result.skipped] == [("p/c", "cpu")]

@@ -32,12 +32,15 @@ from rightsize.targets.composefile import (
 )
 from rightsize.targets.cpuquota import QuotaEdit, plan_quota
 from rightsize.targets.edit import NewScalar
+from rightsize.targets.locate import DEPLOY, LEGACY, LEGACY_KEYS, spelling
+from rightsize.targets.locate import exists as _exists
+from rightsize.targets.locate import home as _home
+from rightsize.targets.locate import where as _where
 from rightsize.targets.match import Recs, match_workloads, resolve
-from rightsize.targets.mergetags import dropped, tag, visible
+from rightsize.targets.mergetags import dropped, tag
 from rightsize.targets.schema import check_patched
 from rightsize.targets.values import (
     Wanted,
-    depth,
     format_value,
     interpolated,
     lookup,
@@ -48,21 +51,6 @@ from rightsize.targets.values import (
 from rightsize.targets.write import atomic_write, check_writable, unified_diff
 from rightsize.targets.yaml import Doc, verify_written
 from rightsize.units import human_bytes
-
-DEPLOY: dict[tuple[str, str], tuple[str, ...]] = {
-    ("memory", "limit"): ("deploy", "resources", "limits", "memory"),
-    ("memory", "reservation"): ("deploy", "resources", "reservations", "memory"),
-    ("cpu", "limit"): ("deploy", "resources", "limits", "cpus"),
-    ("cpu", "reservation"): ("deploy", "resources", "reservations", "cpus"),
-    ("pids", "limit"): ("deploy", "resources", "limits", "pids"),
-}
-LEGACY: dict[tuple[str, str], str] = {
-    ("memory", "limit"): "mem_limit",
-    ("memory", "reservation"): "mem_reservation",
-    ("cpu", "limit"): "cpus",
-    ("pids", "limit"): "pids_limit",
-}
-LEGACY_KEYS = ("mem_limit", "mem_reservation", "cpus", "pids_limit", "memswap_limit")
 
 
 @dataclass
@@ -155,45 +143,6 @@ def validate_units(docs: Sequence[Doc], names: Sequence[str]) -> None:
                 parse_value(resource, value, "compose", f"{doc.source}: services.{svc}.{'.'.join(path)}")
 
 
-def _home(docs: Stack, svc: str) -> int:
-    """The file where the service keeps its resources (else the last file defining it)."""
-    last = 0
-    for i, doc in enumerate(docs):
-        node = service_node(doc, svc)
-        if not isinstance(node, CommentedMap):
-            continue
-        last = i
-    for i in range(len(docs) - 1, -1, -1):
-        node = service_node(docs[i], svc)
-        if isinstance(node, CommentedMap) and (
-            any(k in node for k in LEGACY_KEYS) or lookup(node, ("deploy", "resources"))[0]
-        ):
-            return i
-    return last
-
-
-def _where(docs: Stack, svc: str, path: tuple[str, ...], home: int) -> tuple[int, bool, Any]:
-    """(file index, exists, current value): the last file setting path, else where it fits best."""
-    lo, _ = visible(docs, svc, path)  # files before lo set nothing compose reads (!reset, !override)
-    for i in range(len(docs) - 1, lo - 1, -1):
-        found, value = lookup(service_node(docs[i], svc), path)
-        if found:
-            return i, True, value
-    chain = docs.extends.get(svc, ()) if lo == 0 else ()
-    inherited = next((v for found, v in (lookup(n, path) for n in chain) if found), None)
-    depths = [depth(service_node(d, svc), path) if i >= lo else -2 for i, d in enumerate(docs)]
-    best = max(depths)
-    at = home if depths[home] == best else max(i for i, d in enumerate(depths) if d == best)
-    return at, False, inherited
-
-
-def _exists(docs: Stack, svc: str, path: tuple[str, ...]) -> bool:
-    """Whether the service has path, in a file or through ``extends`` (as compose reads it)."""
-    lo, _ = visible(docs, svc, path)
-    nodes = [*(service_node(d, svc) for d in docs[lo:]), *(docs.extends.get(svc, ()) if lo == 0 else ())]
-    return any(lookup(n, path)[0] for n in nodes)
-
-
 def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan, min_conf: float) -> None:
     if not rec.ok:
         plan.skip(
@@ -260,12 +209,16 @@ def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool,
     legacy = LEGACY.get(pair)
     raw = format_value(w.resource, w.value, "compose").raw
     candidates = [p for p in ((legacy,) if legacy else None, DEPLOY[pair]) if p and _exists(docs, svc, p)]
+    twin = candidates == [(legacy,)] and _exists(docs, svc, DEPLOY[pair][:-1])
+    if twin:  # compose v2 refuses the block without it (see locate.spelling)
+        candidates.append(DEPLOY[pair])
     if not candidates:
         reset = dropped(docs, svc, [(legacy,) if legacy else (), DEPLOY[pair]])
         if reset:  # the user dropped it in a later file: adding it in another spelling would undo that
             plan.skip(docs, home, w.workload, w.resource, f"{reset}: not written; set it to {raw}", raw)
             return True
-        if legacy_style and not legacy:
+        style = spelling(docs, svc, pair, legacy_style)
+        if style == "none":
             plan.skip(
                 docs,
                 home,
@@ -276,7 +229,7 @@ def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool,
                 raw,
             )
             return True
-        candidates = [(legacy,) if legacy_style and legacy else DEPLOY[pair]]
+        candidates = [(legacy,) if style == "legacy" and legacy else DEPLOY[pair]]
     located = [(p, *_where(docs, svc, p, home)) for p in candidates]
     for path, i, _, old in located:
         if interpolated(old):
@@ -297,6 +250,8 @@ def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool,
         ):
             continue
         note = "" if exists or old is None else "inherited through extends: own override written"
+        if twin and path == DEPLOY[pair] and not exists:
+            note = f"the twin of {legacy}: Docker Compose v2 refuses a {path[2]} block without it"
         plan.add(i, svc, path, new, w.workload, old, note)
         if pair == ("memory", "limit"):
             _plan_swap(docs, svc, home, w, old, new, plan)
