@@ -254,3 +254,23 @@ def test_no_service_level_key_is_left_beside_a_deploy_block_without_its_twin(tmp
     assert "reservations" not in data["c"]["deploy"]["resources"]
     assert data["c"]["mem_reservation"] == "256m"
     assert [(s.workload, s.resource) for s in result.skipped] == [("p/c", "cpu")]
+
+
+def test_check_fails_the_two_spellings_disagreeing_and_apply_mends_it(tmp_path: Path) -> None:
+    text = (
+        "services:\n  db:\n    image: x\n    restart: always\n    cpus: 1\n    pids_limit: 100\n"
+        "    deploy:\n      resources:\n        limits:\n          memory: 1g\n          pids: 100\n"
+    )
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    recs = [rec("p/db", "memory", None, G), rec("p/db", "cpu", None, 1.0), rec("p/db", "pids", None, 100)]
+    conflicts = [r for r in check_compose([path], recs).rows if r.kind == "conflict"]
+    assert [(r.resource, r.configured, r.ok) for r in conflicts] == [("cpu", "1", False)]
+    assert conflicts[0].why == (
+        "cpus and deploy.resources.limits.cpus (unset) disagree: Docker Compose v2 refuses the file"
+    )
+    assert compose_v2_conflicts(path) == ["db: cpus / deploy.resources.limits.cpus"]
+    patch_compose([path], recs)  # the values are right already: only the missing twin is written
+    assert path.read_text() == text.replace("pids: 100\n", 'pids: 100\n          cpus: "1"\n')
+    assert compose_v2_conflicts(path) == []
+    assert not check_compose([path], recs).failed

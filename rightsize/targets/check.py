@@ -41,7 +41,7 @@ class CheckRow:
     recommended: str | None
     ok: bool
     why: str
-    kind: str = "limit"  # limit | reservation | policy (restart)
+    kind: str = "limit"  # limit | reservation | policy (restart) | conflict (two spellings disagree)
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,7 @@ def check_compose(
                                           else [DEPLOY[pair]])  # fmt: skip
                 if value is not None:  # an unset reservation is allowed: nothing to judge
                     rows.append(_reservation_row(svc, res, value, where, by_res.get(res), tolerance, why_not))
+        rows += _twin_rows(stack, svc)
         restart, _ = _effective(stack, svc, [("restart",), ("deploy", "restart_policy")])
         ok = restart is not None and str(restart) != "no"
         rows.append(
@@ -162,6 +163,25 @@ def check_compose(
             )
         )
     return CheckResult(tuple(rows), tolerance)
+
+
+def _twin_rows(docs: Stack, svc: str) -> list[CheckRow]:
+    """Docker Compose v2 refuses ``mem_limit`` (``cpus``, ...) beside a ``deploy.resources.limits``
+    (``reservations``) block whose twin says otherwise or nothing (compose-go's checkConsistency)."""
+    rows = []
+    for (res, kind), key in LEGACY.items():
+        value, where = _effective(docs, svc, [(key,)])
+        block, _ = _effective(docs, svc, [DEPLOY[(res, kind)][:-1]])
+        twin, _ = _effective(docs, svc, [DEPLOY[(res, kind)]])
+        if value is None or block is None or "$" in f"{value}{twin}":
+            continue
+        current = parse_value(res, value, "compose", where or svc)
+        other = 0.0 if twin is None else parse_value(res, twin, "compose", where or svc)
+        if current != 0 and abs(current - other) > 1e-6 * max(abs(current), 1):
+            twin_key = ".".join(DEPLOY[(res, kind)])
+            why = f"{key} and {twin_key} ({twin or 'unset'}) disagree: Docker Compose v2 refuses the file"
+            rows.append(CheckRow(svc, res, str(value), None, False, why, "conflict"))
+    return rows
 
 
 def _short(value: Any) -> str:
