@@ -35,7 +35,7 @@ _K8S_MULT = {
     "P": 10**15,
 }
 _NUMBER = r"(?P<num>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)"
-_COMPOSE_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[bkmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
+_COMPOSE_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[bkmgtp]?)i?b?\s*$", re.IGNORECASE)
 _K8S_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>Ki|Mi|Gi|Ti|Pi|k|M|G|T|P|)\s*$")
 _DURATION_RE = re.compile(r"^\s*(?P<num>[0-9]*\.?[0-9]+)\s*(?P<unit>ms|s|m|h|d|w)\s*$")
 _DURATION_MULT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

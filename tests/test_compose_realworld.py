@@ -274,3 +274,16 @@ def test_check_fails_the_two_spellings_disagreeing_and_apply_mends_it(tmp_path: 
     assert path.read_text() == text.replace("pids: 100\n", 'pids: 100\n          cpus: "1"\n')
     assert compose_v2_conflicts(path) == []
     assert not check_compose([path], recs).failed
+
+
+def test_kubernetes_style_binary_units_are_compose_sizes_too(tmp_path: Path) -> None:
+    """Compose reads sizes as go-units' RAMInBytes does (``^\\d+(\\.\\d+)* ?[kmgtp]?i?b?$``, any case):
+    ``1Gi`` and ``512Mi`` are valid there; apply and check took them for an error (exit 2)."""
+    text = "services:\n  db:\n    image: x\n    mem_limit: 1Gi\n    mem_reservation: 512Mi\n"
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    recs = [rec("p/db", "memory", 512 * M, G)]
+    rows = {(r.resource, r.kind): r for r in check_compose([path], recs).rows}
+    assert rows[("memory", "limit")].ok and rows[("memory", "reservation")].ok
+    (result,) = patch_compose([path], recs)
+    assert not result.diff  # 1Gi and 512Mi are the recommended values already
