@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import run_cli
 from test_report import rec, samples_frame
 from test_report_browser import CHROMIUM, FLAGS
 
@@ -109,3 +110,19 @@ def test_report_since_leaves_out_workloads_without_samples_in_the_window(tmp_pat
     page = report(tmp_path / "ds", out=tmp_path / "r.html", since="1h").read_text()
     assert page.count('<section class="workload"') == 1 and "<h3>live</h3>" in page
     assert ">gone<" not in page and "1 workloads" in page
+
+
+def test_report_takes_integers_past_2_to_the_53(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # cgroup v1 reports "no memory limit" as 9223372036854771712 bytes; an imported trace that keeps
+    # it (or a 2**63-1 sample) made the report's Arrow cast to float raise: a traceback, exit 1.
+    frame = samples_frame(["a"], hours=2)
+    frame["mem_limit"] = 9223372036854771712
+    frame["cpu_limit"] = 1e308  # past float32 (the charts' values): no numpy "overflow" warning line
+    frame.loc[frame.index[3], "mem_working_set"] = 2**63 - 1
+    append(tmp_path / "ds", to_table(frame))
+    out = tmp_path / "r.html"
+    code, _, err = run_cli(["report", "--data", str(tmp_path / "ds"), "--out", str(out)], capsys)
+    assert code == 0 and "Traceback" not in err and "overflow" not in err and out.stat().st_size > 0
+    page = out.read_text()
+    assert "<h3>a</h3>" in page and "1e+308 cores" in page  # not its 309 digits across the table
+    assert not re.search(r"\d{20}", page.split("<script")[0])

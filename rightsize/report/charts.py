@@ -46,7 +46,8 @@ class Markers:
 
 def typed(values: npt.ArrayLike, dtype: str = "f4") -> dict[str, str]:
     """A plotly.js typed-array spec; float32 is plenty for plotted values, time needs float64."""
-    arr = np.ascontiguousarray(np.asarray(values, dtype=np.float32 if dtype == "f4" else np.float64))
+    with np.errstate(over="ignore"):  # past float32 (a 1e308 limit) is inf: off the chart, no warning
+        arr = np.ascontiguousarray(np.asarray(values, dtype=np.float32 if dtype == "f4" else np.float64))
     return {"dtype": dtype, "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
 
 

@@ -61,7 +61,8 @@ def split_arrow(table: pa.Table) -> tuple[dict[str, pd.DataFrame], About]:
         if column == "container_id":
             columns[column] = _encode(table[column])[0][order]
         else:
-            columns[column] = pc.cast(table[column], pa.float64()).to_numpy()[order]
+            # unsafe: an int64 past 2**53 (cgroup v1's 'no limit' 9223372036854771712) rounds, not raises
+            columns[column] = pc.cast(table[column], pa.float64(), safe=False).to_numpy()[order]
     return _groups(names, bounds, columns), about
 
 

@@ -20,6 +20,8 @@ def fmt_value(resource: Resource | str, value: float | None) -> str:
     """A value in base units as a person reads it: ``1.5 GiB``, ``0.25 cores``, ``200``; ``-`` if unset."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if not math.isfinite(value) or (resource != "memory" and abs(value) >= 1e15):  # a broken counter
+        return f"{value:.3g}" + (" cores" if resource == "cpu" else "")
     if resource == "memory":
         return human_bytes(value)
     if resource == "cpu":
