@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from writer_recs import G, M, rec
 
+from rightsize.errors import RightsizeError
 from rightsize.targets.check import check_compose
 from rightsize.targets.compose import patch_compose
 from rightsize.targets.yaml import plain_yaml
@@ -287,3 +288,19 @@ def test_kubernetes_style_binary_units_are_compose_sizes_too(tmp_path: Path) -> 
     assert rows[("memory", "limit")].ok and rows[("memory", "reservation")].ok
     (result,) = patch_compose([path], recs)
     assert not result.diff  # 1Gi and 512Mi are the recommended values already
+
+
+def test_tabs_separating_values_and_comments_are_read_and_kept(tmp_path: Path) -> None:
+    """Trailing tabs, a tab before a comment or after ``key:`` are valid YAML that Docker Compose v2
+    reads (ruamel.yaml and PyYAML refuse them); a tab in the indentation stays one error line."""
+    text = "services:\n  db:\n    image: x\t\n    mem_limit: 2g\t# tabbed\n    cpus:\t1\t\n"
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    recs = [rec("p/db", "memory", None, G), rec("p/db", "cpu", None, 0.5)]
+    (result,) = patch_compose([path], recs)
+    assert path.read_text() == text.replace("2g\t", "1g\t").replace("\t1\t", "\t0.5\t")
+    assert [c.new for c in result.changes] == ["1g", "0.5"]
+    assert not patch_compose([path], recs)[0].diff
+    path.write_text("services:\n  db:\n\timage: x\n")
+    with pytest.raises(RightsizeError, match=r"compose.yml:3:1: invalid YAML"):
+        patch_compose([path], recs)

@@ -11,7 +11,7 @@ from importlib import resources
 from typing import Any
 
 from rightsize.errors import RightsizeError
-from rightsize.targets.yaml import plain_yaml
+from rightsize.targets.yaml import loadable, plain_yaml
 
 SCHEMA = resources.files("rightsize.targets") / "compose-spec" / "compose-spec.json"
 
@@ -29,8 +29,8 @@ def schema_errors(data: Any) -> list[tuple[str, str]]:
 def check_patched(before: str, after: str, source: str) -> None:
     """RightsizeError if ``after`` breaks the compose schema where ``before`` did not (a writer bug)."""
     load = plain_yaml().load
-    old = set(schema_errors(load(before)))
-    new = [e for e in schema_errors(load(after)) if e not in old]
+    old = set(schema_errors(load(loadable(before))))
+    new = [e for e in schema_errors(load(loadable(after))) if e not in old]
     if new:
         path, message = new[0]
         more = f" (and {len(new) - 1} more)" if len(new) > 1 else ""

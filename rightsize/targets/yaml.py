@@ -121,10 +121,23 @@ class Doc:
         return lo
 
 
+# Tabs as separating white space (trailing, before a comment, after `key:`): YAML allows them and
+# Docker Compose v2 reads them, ruamel.yaml (like PyYAML) refuses them. Parsing sees spaces there,
+# one for one, so every offset into the original text stays right.
+_SEP_TABS = re.compile(r"[ \t]*\t[ \t]*(?=\r?$)|(?<=\S)[ \t]*\t[ \t]*(?=#)|(?<=:)[ \t]*\t[ \t]*(?=\S)", re.M)
+
+
+def loadable(text: str) -> str:
+    """The text the YAML loaders read: separating tabs as spaces (indentation tabs stay an error)."""
+    if "\t" not in text:
+        return text
+    return _SEP_TABS.sub(lambda m: " " * len(m.group(0)), text)
+
+
 def parse(text: str, source: str) -> Doc:
     """Parse YAML text; any YAML problem becomes one RightsizeError line naming file, line and cause."""
     try:
-        data = make_yaml().load(text)
+        data = make_yaml().load(loadable(text))
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         where = f"{source}:{mark.line + 1}" if mark is not None else source
@@ -137,7 +150,7 @@ def parse(text: str, source: str) -> Doc:
     except YAMLError as exc:
         raise RightsizeError(f"{source}: invalid YAML: {_one_line(str(exc))}") from None
     try:  # what compose and helm read: plain data (a tag like !custom has no meaning to them)
-        plain_yaml().load(text)
+        plain_yaml().load(loadable(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
@@ -168,7 +181,7 @@ def verify_written(text: str, source: str, expected: list[tuple[tuple[str, ...],
     """Re-read patched text (with the faster safe loader: merges resolved, as compose reads it): it must
     parse and hold every value a writer claims to have written. Any failure is ours: nothing is written."""
     try:
-        data = plain_yaml().load(text)
+        data = plain_yaml().load(loadable(text))
     except YAMLError as exc:
         raise RightsizeError(
             f"internal error, nothing written: {source} would not parse ({_one_line(str(exc))})"
