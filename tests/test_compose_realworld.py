@@ -304,3 +304,16 @@ def test_tabs_separating_values_and_comments_are_read_and_kept(tmp_path: Path) -
     path.write_text("services:\n  db:\n\timage: x\n")
     with pytest.raises(RightsizeError, match=r"compose.yml:3:1: invalid YAML"):
         patch_compose([path], recs)
+
+
+def test_an_empty_flow_service_gets_its_keys_inside_the_braces(tmp_path: Path) -> None:
+    """``redis: {}`` (an override that only names a service) has no flow style set in ruamel.yaml:
+    apply stopped with 'cannot add keys to an empty block mapping'."""
+    text = "services:\n  redis: {}\n  db: !override {}\n"
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    patch_compose([path], [rec("p/redis", "memory", None, 512 * M), rec("p/db", "memory", None, G)])
+    assert path.read_text() == (
+        "services:\n  redis: {deploy: {resources: {limits: {memory: 512M}}}}\n"
+        "  db: !override {deploy: {resources: {limits: {memory: 1G}}}}\n"
+    )

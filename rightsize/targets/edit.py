@@ -7,6 +7,7 @@ anchored block that other places reuse is never edited in place (skipped, with t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -270,7 +271,9 @@ def _indent(text: str, col: int) -> str:
 
 def _insert(doc: Doc, node: CommentedMap, inserts: dict[str, Any]) -> Edit:
     """One edit adding all new keys to a mapping, in its own style (block or flow)."""
-    if node.fa.flow_style():
+    start = doc.offset(node.lc.line, node.lc.col)  # an empty `{}` has no flow style set: read the text
+    empty_flow = len(node) == 0 and re.match(r"(?:![^\s{]*\s*)?\{", doc.text[start:]) is not None
+    if node.fa.flow_style() or empty_flow:
         parts = []
         for key, val in inserts.items():
             if isinstance(val, CommentedMap):
