@@ -317,3 +317,20 @@ def test_an_empty_flow_service_gets_its_keys_inside_the_braces(tmp_path: Path) -
         "services:\n  redis: {deploy: {resources: {limits: {memory: 512M}}}}\n"
         "  db: !override {deploy: {resources: {limits: {memory: 1G}}}}\n"
     )
+
+
+def test_an_anchor_whose_name_starts_another_alias_is_not_taken_as_shared(tmp_path: Path) -> None:
+    text = (
+        "x-small: &mem_small 256m\n"
+        "services:\n  a:\n    image: x\n    mem_limit: &mem 1g\n"
+        "  b:\n    image: x\n    mem_limit: *mem_small\n  c:\n    image: x\n    mem_limit: *mem\n"
+    )
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    (result,) = patch_compose([path], [rec("p/a", "memory", None, 512 * M)])
+    reasons = [s.reason for s in result.skipped if s.workload == "p/a"]
+    assert reasons == ["services.a.mem_limit is shared through anchor &mem; not edited"]  # c uses *mem
+    path.write_text(text.replace("mem_limit: *mem\n", "mem_limit: 2g\n"))
+    (result,) = patch_compose([path], [rec("p/a", "memory", None, 512 * M)])
+    assert not [s for s in result.skipped if s.workload == "p/a"]
+    assert "mem_limit: &mem 512m\n" in path.read_text()  # *mem_small is no alias of &mem

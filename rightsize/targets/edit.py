@@ -223,7 +223,7 @@ def _set_scalar(
     elif tok.kind == "alias":
         edits.append(Edit(tok.start, tok.end, new.text))
         results[full] = Outcome(True, f"was the alias {tok.text(doc)}: own value written, anchor untouched")
-    elif tok.anchor and f"*{tok.anchor}" in doc.text:
+    elif tok.anchor and re.search(rf"\*{re.escape(tok.anchor)}(?![^\s,\[\]{{}}])", doc.text):  # not *mem2
         results[full] = Outcome(False, f"{'.'.join(full)} is shared through anchor &{tok.anchor}; not edited")
     elif tok.kind == "scalar":
         edits.append(Edit(tok.start, tok.end, requote(tok.text(doc), new.raw)))
