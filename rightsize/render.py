@@ -132,7 +132,18 @@ def render(
 
 
 def _json(recs: Sequence[Recommendation], units: Dialect) -> str:
-    return json.dumps([r.to_dict() for r in recs], indent=2) + "\n"
+    return json.dumps([_finite(r.to_dict()) for r in recs], indent=2, allow_nan=False) + "\n"
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no NaN or Infinity (from a broken reading, e.g. an inf CPU rate): they become null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _yaml(recs: Sequence[Recommendation], units: Dialect) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from pathlib import Path
 
@@ -126,3 +127,21 @@ def test_report_takes_integers_past_2_to_the_53(tmp_path: Path, capsys: pytest.C
     page = out.read_text()
     assert "<h3>a</h3>" in page and "1e+308 cores" in page  # not its 309 digits across the table
     assert not re.search(r"\d{20}", page.split("<script")[0])
+
+
+def test_json_stays_json_when_a_cpu_sample_is_infinite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A rate over a zero time delta is inf; the observed max came out NaN and --format json wrote a
+    # bare NaN, which no strict JSON reader (jq, JSON.parse, Go) accepts.
+    frame = samples_frame(["a"], hours=2)
+    frame.loc[frame.index[5], "cpu_cores"] = np.inf
+    append(tmp_path / "ds", to_table(frame))
+    code, out, _ = run_cli(["recommend", "--data", str(tmp_path / "ds"), "--format", "json"], capsys)
+    assert code == 0
+
+    def strict(name: str) -> None:
+        raise ValueError(f"not JSON: {name}")
+
+    cpu = next(r for r in json.loads(out, parse_constant=strict) if r["resource"] == "cpu")
+    assert cpu["recommended"]["limit"] > 0 and cpu["observed"]["p50"] > 0
