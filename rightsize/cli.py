@@ -251,6 +251,12 @@ def apply(
         raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
     if live and backup:  # a running container has no file to back up: say so rather than ignore it
         raise fail("--backup keeps a copy of a file; --live changes running containers (no file)")
+    misplaced = {"--map": bool(map_) and helm is None, "--services": services is not None and not compose,
+                 "--project": project is not None and helm is not None,
+                 "--docker-host": docker_host is not None and not live}  # fmt: skip
+    for option in (o for o, unused in misplaced.items() if unused):  # ignored, it would patch too much
+        target = {"--map": "--helm", "--services": "--compose", "--docker-host": "--live"}
+        raise fail(f"{option} works with {target.get(option, '--compose or --live')} only")
     if fmt not in ("text", "json"):
         raise fail(f"--format {fmt!r}: choose text or json")
     only_, services_ = split_names("--only", only), split_names("--services", services)

@@ -334,3 +334,27 @@ def test_an_anchor_whose_name_starts_another_alias_is_not_taken_as_shared(tmp_pa
     (result,) = patch_compose([path], [rec("p/a", "memory", None, 512 * M)])
     assert not [s for s in result.skipped if s.workload == "p/a"]
     assert "mem_limit: &mem 512m\n" in path.read_text()  # *mem_small is no alias of &mem
+
+
+@pytest.mark.parametrize(
+    ("target", "extra", "message"),
+    [
+        (["--helm", "{v}"], ["--services", "db"], "--services works with --compose only"),
+        (["--helm", "{v}"], ["--project", "p"], "--project works with --compose or --live only"),
+        (["-f", "{c}"], ["--map", "p/db=db"], "--map works with --helm only"),
+        (["-f", "{c}"], ["--docker-host", "unix:///x.sock"], "--docker-host works with --live only"),
+    ],
+)
+def test_apply_refuses_an_option_its_target_would_ignore(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: list[str], extra: list[str], message: str
+) -> None:
+    """``--helm v.yaml --services db`` patched every workload: the filter was silently ignored."""
+    from cli_helpers import run_cli
+
+    files = {"c": tmp_path / "compose.yml", "v": tmp_path / "values.yaml"}
+    files["c"].write_text("services:\n  db:\n    image: x\n")
+    files["v"].write_text("db:\n  resources: {}\n")
+    code, _, err = run_cli(["apply", *(a.format(**files) for a in target), *extra], capsys)
+    assert (code, err) == (2, f"rightsize: error: {message}\n")
+    assert files["c"].read_text() == "services:\n  db:\n    image: x\n"
+    assert files["v"].read_text() == "db:\n  resources: {}\n"
