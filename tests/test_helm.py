@@ -103,6 +103,10 @@ def test_bad_input_is_one_error_and_the_file_is_byte_identical(
 def test_map_spelling_is_checked() -> None:
     with pytest.raises(RightsizeError, match=r"WORKLOAD=dotted\.path"):
         parse_map(["backend"])
+    for path in ("a..b", ".a", "a.", "a. .b"):  # was read as a.b and written there
+        with pytest.raises(RightsizeError, match="an empty key in the dotted path"):
+            parse_map([f"shop/db={path}"])
+    assert parse_map(["shop/db = a.b "]) == {"shop/db": "a.b"}
 
 
 @pytest.mark.parametrize("seed", range(6))

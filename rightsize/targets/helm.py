@@ -92,6 +92,8 @@ def parse_map(items: Iterable[str]) -> dict[str, str]:
         workload, sep, path = item.partition("=")
         if not sep or not workload.strip() or not path.strip():
             raise RightsizeError(f"--map {item!r}: expected WORKLOAD=dotted.path")
+        if any(not part.strip() for part in path.strip().split(".")):  # `a..b` would write under a.b
+            raise RightsizeError(f"--map {item!r}: an empty key in the dotted path")
         out[workload.strip()] = path.strip()
     return out
 
