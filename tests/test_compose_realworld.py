@@ -358,3 +358,20 @@ def test_apply_refuses_an_option_its_target_would_ignore(
     assert (code, err) == (2, f"rightsize: error: {message}\n")
     assert files["c"].read_text() == "services:\n  db:\n    image: x\n"
     assert files["v"].read_text() == "db:\n  resources: {}\n"
+
+
+def test_a_limit_is_never_written_below_the_reservation_left_in_place(tmp_path: Path) -> None:
+    """Docker refuses to start such a container ("Minimum memory limit can not be less than memory
+    reservation limit"): a recommendation with a limit only must not go under the file's reservation."""
+    text = (
+        "services:\n  db:\n    image: x\n    mem_limit: 4g\n    mem_reservation: 2g\n"
+        "  web:\n    image: x\n    deploy:\n      resources:\n"
+        "        limits: {memory: 4g}\n        reservations: {memory: 512m}\n"
+    )
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    (result,) = patch_compose([path], [rec("p/db", "memory", None, G), rec("p/web", "memory", None, G)])
+    assert path.read_text() == text.replace("{memory: 4g}", "{memory: 1g}")  # web: 1g >= 512m
+    assert [(s.workload, s.reason) for s in result.skipped] == [
+        ("p/db", "not written: 1G would be below the memory reservation left in place")
+    ]

@@ -177,10 +177,17 @@ def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan
             )
             continue
         if w.kind == "reservation" and getattr(rec.recommended, "limit", None) is None:
-            kept = _current_limit(docs, svc, w.resource)
+            kept = _current(docs, svc, w.resource)
             if kept is not None and w.value > kept:
                 raw = format_value(w.resource, w.value, "compose").raw
                 why = f"not written: {raw} would exceed the {w.resource} limit left in place"
+                plan.skip(docs, home, w.workload, w.resource, why, raw)
+                continue
+        if w.kind == "limit" and w.resource != "pids" and rec.recommended.reservation is None:
+            kept = _current(docs, svc, w.resource, "reservation")
+            if kept is not None and w.value < kept:  # Docker refuses a memory limit below the reservation
+                raw = format_value(w.resource, w.value, "compose").raw
+                why = f"not written: {raw} would be below the {w.resource} reservation left in place"
                 plan.skip(docs, home, w.workload, w.resource, why, raw)
                 continue
         q = plan_quota(docs, svc, home, w.value) if (w.resource, w.kind) == ("cpu", "limit") else None
@@ -193,10 +200,11 @@ def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan
         limit_interpolated = not _plan_value(docs, svc, home, w, legacy_style, plan) and w.kind == "limit"
 
 
-def _current_limit(docs: Stack, svc: str, resource: str) -> float | None:
-    """The limit compose would apply now (last file wins), in base units; None when unset or unknown."""
-    for path in ((LEGACY[(resource, "limit")],), DEPLOY[(resource, "limit")]):
-        if _exists(docs, svc, path):
+def _current(docs: Stack, svc: str, resource: str, kind: str = "limit") -> float | None:
+    """The limit (reservation) compose would apply now, in base units; None when unset or unknown."""
+    legacy = LEGACY.get((resource, kind))
+    for path in ((legacy,) if legacy else (), DEPLOY[(resource, kind)]):
+        if path and _exists(docs, svc, path):
             i, _, value = _where(docs, svc, path, 0)
             if value is not None and not interpolated(value):
                 return parse_value(resource, value, "compose", f"{docs[i].source}: services.{svc}")
