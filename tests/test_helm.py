@@ -169,3 +169,20 @@ def test_min_confidence_applies_to_helm_and_is_checked(
         assert [ln for ln in err.splitlines() if "error" in ln] == [
             f"rightsize: error: --min-confidence {float(bad)}: expected a number from 0 to 1"
         ]
+
+
+def test_a_request_never_exceeds_the_limit_left_in_place(tmp_path: Path) -> None:
+    """krr recommends a CPU request and no limit: above the chart's CPU limit, Kubernetes refuses the
+    pod ("must be less than or equal to cpu limit"); the reverse holds for a lone limit."""
+    path = tmp_path / "values.yaml"
+    text = "db:\n  resources:\n    limits:\n      cpu: 500m\n    requests:\n      memory: 2Gi\n"
+    path.write_text(text)
+    result = patch_helm(path, [rec("shop/db", "cpu", 2.0, None), rec("shop/db", "memory", None, 1024 * M)])
+    assert path.read_text() == text
+    assert [s.reason for s in result.skipped] == [
+        "no CPU limit recommended; the existing limit is left as it is",
+        "not written: 2 would be above limits.cpu 500m left in place",
+        "not written: 1Gi would be below requests.memory 2Gi left in place",
+    ]
+    patch_helm(path, [rec("shop/db", "cpu", 0.25, None)])  # under the limit: written
+    assert "    requests:\n      memory: 2Gi\n      cpu: 250m\n" in path.read_text()

@@ -240,9 +240,33 @@ def _plan_rec(
         path = (*where, KEYS[w.kind], K8S_NAME[w.resource])
         found, old = lookup(doc.data, path)
         new = format_value(w.resource, w.value, "k8s")
+        clash = _clash(doc, where, rec, w.kind, w.value, new.raw)
+        if clash:
+            skipped.append(Skipped(doc.source, rec.workload, w.resource, clash, new.raw))
+            continue
         if found and old is not None:
             current = parse_value(w.resource, old, "k8s", f"{doc.source}: {'.'.join(path)}")
             if same(w.resource, current, new.raw, "k8s"):
                 continue
         assigns[path] = new
         meta[path] = (rec.workload, "" if old is None else str(old))
+
+
+def _clash(
+    doc: Doc, where: tuple[str, ...], rec: Recommendation, kind: str, value: float, raw: str
+) -> str | None:
+    """Why a request (limit) that the file's limit (request), left in place, contradicts is not written:
+    Kubernetes refuses requests above limits."""
+    other = "reservation" if kind == "limit" else "limit"
+    assert rec.recommended is not None
+    if getattr(rec.recommended, other) is not None:
+        return None
+    path = (*where, KEYS[other], K8S_NAME[rec.resource])
+    found, kept = lookup(doc.data, path)
+    if not found or kept is None:
+        return None
+    current = parse_value(rec.resource, kept, "k8s", f"{doc.source}: {'.'.join(path)}")
+    if (value > current) if kind == "reservation" else (value < current):
+        side = "above" if kind == "reservation" else "below"
+        return f"not written: {raw} would be {side} {'.'.join(path[-2:])} {kept} left in place"
+    return None
