@@ -375,3 +375,20 @@ def test_a_limit_is_never_written_below_the_reservation_left_in_place(tmp_path: 
     assert [(s.workload, s.reason) for s in result.skipped] == [
         ("p/db", "not written: 1G would be below the memory reservation left in place")
     ]
+
+
+def test_keys_that_are_not_strings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A label or variable named ``1:`` is read (jsonschema raised a TypeError: a traceback); a service
+    named ``123:`` is one error line, as docker-compose says it must be a quoted string."""
+    from cli_helpers import run_cli
+
+    path = tmp_path / "compose.yml"
+    path.write_text("services:\n  db:\n    image: x\n    labels:\n      1: one\n    environment: {2: two}\n")
+    (result,) = patch_compose([path], [rec("p/db", "memory", None, G)])
+    assert [c.new for c in result.changes] == ["1G"]
+    text = "services:\n  123:\n    image: x\n"
+    path.write_text(text)
+    for command in ("apply", "check"):
+        code, _, err = run_cli([command, "-f", str(path)], capsys)
+        assert (code, err) == (2, f"rightsize: error: {path}: service name 123 is not a string: quote it\n")
+    assert path.read_text() == text

@@ -32,6 +32,8 @@ def load_compose(files: Sequence[Path]) -> list[Doc]:
         if services is not None and not isinstance(services, CommentedMap):
             raise RightsizeError(f"{doc.source}: not a compose file ('services' is not a mapping)")
         for name, svc in (services or {}).items():
+            if not isinstance(name, str):  # `123:` or `yes:`: compose wants a string (and so do we)
+                raise RightsizeError(f"{doc.source}: service name {name!r} is not a string: quote it")
             if svc is not None and not isinstance(svc, CommentedMap):
                 raise RightsizeError(f"{doc.source}: service {name!r} is not a mapping")
     if not any(isinstance(d.data.get("services"), CommentedMap) for d in docs):

@@ -22,8 +22,19 @@ def schema_errors(data: Any) -> list[tuple[str, str]]:
 
     validator = Draft7Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
     return [
-        (".".join(map(str, e.absolute_path)) or "(top level)", e.message) for e in validator.iter_errors(data)
+        (".".join(map(str, e.absolute_path)) or "(top level)", e.message)
+        for e in validator.iter_errors(_string_keys(data))
     ]
+
+
+def _string_keys(node: Any) -> Any:
+    """Keys as compose reads them (``1: x`` under labels is "1"); jsonschema's patternProperties
+    raises a TypeError on a key that is not a string."""
+    if isinstance(node, dict):
+        return {str(k): _string_keys(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_string_keys(v) for v in node]
+    return node
 
 
 def check_patched(before: str, after: str, source: str) -> None:
