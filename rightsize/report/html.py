@@ -80,7 +80,7 @@ def report(
     path written. The file is written to a temporary name and renamed: never half a report.
     """
     from rightsize.analysis.recommend import recommend, sample_path
-    from rightsize.store import events_beside, read_table
+    from rightsize.store import events_beside
 
     if buckets < 10:
         raise RightsizeError(f"--buckets must be at least 10, not {buckets}")
@@ -105,15 +105,17 @@ def report(
         recs = list(recommendations)
     columns = sorted(set(charts.COLUMNS) | set(META_COLUMNS))
     samples: Mapping[str, pd.DataFrame]
+    latest = None
     if isinstance(source, pd.DataFrame):
         samples, about = frames.split(source)
         events, label = None, "a DataFrame"
     else:
         # Straight from Arrow into per-workload numpy-backed frames: no sort of the whole table,
         # no pandas copy of millions of name strings (3x less CPU than load() + groupby).
-        samples, about = frames.split_arrow(read_table(source, "samples", columns))
+        table, latest = frames.read_arrow(source, columns, workloads)
+        samples, about = frames.split_arrow(table)
         events, label = events_beside(source), str(source)  # none beside a single file
-    samples, events = _narrow(samples, events, since, workloads)
+    samples, events = _narrow(samples, events, since, workloads, latest)
     settings = None
     if recommendations is None:
         from rightsize.analysis.strategies import get_strategy
@@ -131,12 +133,15 @@ def _narrow(
     events: pd.DataFrame | None,
     since: str | None,
     workloads: str | None,
+    latest: int | None = None,
 ) -> tuple[Mapping[str, pd.DataFrame], pd.DataFrame | None]:
-    """The chart data for the same window and workloads that ``recommend`` looked at."""
+    """The chart data for the same window and workloads that ``recommend`` looked at; ``latest``:
+    the dataset's last sample (ms) when ``groups`` hold only the chosen workloads already."""
     from rightsize.analysis.recommend import since_start
 
     if since:  # relative to the latest sample of the whole dataset, before the workload filter
-        latest = max((int(charts.ts_ms(g).max()) for g in groups.values() if len(g)), default=None)
+        if latest is None:
+            latest = max((int(charts.ts_ms(g).max()) for g in groups.values() if len(g)), default=None)
         start = since_start(since, latest)
         if start is not None:
             # a workload with no sample in the window is left out, as recommend leaves it out
