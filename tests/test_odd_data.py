@@ -158,9 +158,10 @@ def test_report_reads_only_the_chosen_workloads_chart_rows(tmp_path: Path) -> No
     frame.loc[later, "ts"] = frame.loc[later, "ts"] + pd.Timedelta("2h")  # the dataset's latest sample
     append(tmp_path / "ds", to_table(frame[~later]))
     append(tmp_path / "ds", to_table(frame[later]))
-    table, latest = frames.read_arrow(tmp_path / "ds", ["ts", "workload", "mem_working_set"], "a/*")
+    table, about, latest = frames.read_arrow(tmp_path / "ds", ["ts", "workload", "host"], "a/*")
     assert table.num_rows == (~later).sum() and set(table["workload"].to_pylist()) == {"a/1", "a/2"}
     assert latest == int(frame["ts"].max().value // 10**6)
+    assert about == {"a/1": {"hosts": ["h1"]}, "a/2": {"hosts": ["h1"]}} and "host" not in table.column_names
     # --since counts back from that latest sample, whichever workloads are drawn (as recommend does)
     with pytest.raises(RightsizeError):  # a/* have no sample in b/1's last hour
         report(tmp_path / "ds", out=tmp_path / "r.html", since="1h", workloads="a/*")

@@ -47,10 +47,10 @@ def split(samples: pd.DataFrame, about: About | None = None) -> tuple[dict[str, 
     return _groups(list(names), bounds, columns), about if about is not None else _meta(samples, codes, names)
 
 
-def split_arrow(table: pa.Table) -> tuple[dict[str, pd.DataFrame], About]:
+def split_arrow(table: pa.Table, about: About | None = None) -> tuple[dict[str, pd.DataFrame], About]:
     """``split`` for an Arrow table as read from the store: no pandas conversion of the whole table,
     strings become dictionary codes in Arrow, numbers go straight to numpy."""
-    about = meta_from_arrow(table)
+    about = meta_from_arrow(table) if about is None else about
     if not table.num_rows:
         return {}, about
     codes, names = _encode(table["workload"])
@@ -70,16 +70,19 @@ def split_arrow(table: pa.Table) -> tuple[dict[str, pd.DataFrame], About]:
 
 def read_arrow(
     source: str | os.PathLike[str], columns: Sequence[str], workloads: str | None
-) -> tuple[pa.Table, int | None]:
-    """``(columns of the samples whose workload matches the glob, latest ts in ms of all samples)``.
+) -> tuple[pa.Table, About, int | None]:
+    """``(chart columns of the samples whose workload matches the glob, their names as
+    meta_from_arrow lists them, latest ts in ms of all samples)``.
 
-    Filtered file by file: a report on 10 of 500 workloads holds 10 workloads' rows, not all 12 M.
+    Filtered file by file: a report on 10 of 500 workloads holds 10 workloads' rows, not all 12 M;
+    the container, image and host names are listed per file and not kept (12 M strings each).
     The latest sample is the whole dataset's, which ``--since`` counts back from (as recommend does).
     """
     from rightsize.store import SAMPLES_SCHEMA, iter_tables
 
-    tables, latest = [], None
-    for _, table in iter_tables(source, "samples", columns):
+    keys = ["workload", *(c for c, _ in META if c in columns)]
+    tables, metas, latest = [], [], None
+    for _, table in iter_tables(source, "samples", [*columns, *(c for c in keys if c not in columns)]):
         if table.num_rows:
             top = int(pc.max(table["ts"]).cast(pa.int64()).as_py())
             latest = top if latest is None else max(latest, top)
@@ -87,10 +90,11 @@ def read_arrow(
             codes, names = _encode(table["workload"])
             keep = np.array([fnmatch.fnmatchcase(n, workloads) for n in names], dtype=bool)
             table = table.filter(keep[codes]) if len(names) else table
-        tables.append(table)
+        metas.append(table.select(keys).group_by(keys).aggregate([]))
+        tables.append(table.drop_columns([c for c, _ in META if c in table.column_names]))
     if not tables:
-        return pa.schema([SAMPLES_SCHEMA.field(c) for c in columns]).empty_table(), None
-    return pa.concat_tables(tables), latest
+        return pa.schema([SAMPLES_SCHEMA.field(c) for c in columns]).empty_table(), {}, None
+    return pa.concat_tables(tables), meta_from_arrow(pa.concat_tables(metas)), latest
 
 
 def _encode(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:

@@ -112,8 +112,8 @@ def report(
     else:
         # Straight from Arrow into per-workload numpy-backed frames: no sort of the whole table,
         # no pandas copy of millions of name strings (3x less CPU than load() + groupby).
-        table, latest = frames.read_arrow(source, columns, workloads)
-        samples, about = frames.split_arrow(table)
+        table, about, latest = frames.read_arrow(source, columns, workloads)
+        samples, about = frames.split_arrow(table, about)
         events, label = events_beside(source), str(source)  # none beside a single file
     samples, events = _narrow(samples, events, since, workloads, latest)
     settings = None
