@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -392,3 +393,27 @@ def test_keys_that_are_not_strings(tmp_path: Path, capsys: pytest.CaptureFixture
         code, _, err = run_cli([command, "-f", str(path)], capsys)
         assert (code, err) == (2, f"rightsize: error: {path}: service name 123 is not a string: quote it\n")
     assert path.read_text() == text
+
+
+def test_the_override_file_compose_merges_by_default_is_named(tmp_path: Path) -> None:
+    """``docker compose up`` reads docker-compose.override.yml beside docker-compose.yml: limits set there
+    win, so a patch of the base alone (or a check of it) would be silently off."""
+    base = tmp_path / "docker-compose.yml"
+    base.write_text("services:\n  db:\n    image: x\n    mem_limit: 4g\n")
+    recs = [rec("p/db", "memory", None, G)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_compose([base], recs)
+    assert not caught  # no override: nothing to say
+    override = tmp_path / "docker-compose.override.yml"
+    override.write_text("services:\n  db:\n    mem_limit: 8g\n")
+    with pytest.warns(UserWarning, match="docker-compose.override.yml is beside") as caught:
+        check_compose([base], recs)
+    assert str(caught[0].message) == (
+        f"{override} is beside {base}: docker compose merges it unless -f is given; "
+        "its values are not read (give it with -f too)"
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = patch_compose([base, override], recs)
+    assert not caught and [len(r.changes) for r in results] == [0, 1]

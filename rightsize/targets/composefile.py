@@ -47,6 +47,15 @@ def load_compose(files: Sequence[Path]) -> list[Doc]:
                 "(give it with -f too)",
                 stacklevel=2,
             )
+    base = Path(files[0])
+    if len(files) == 1 and base.stem in ("compose", "docker-compose"):  # compose's default file names
+        for override in (base.parent / f"{base.stem}.override.{ext}" for ext in ("yaml", "yml")):
+            if override.is_file():  # `docker compose up` without -f merges it over these values
+                warnings.warn(
+                    f"{override} is beside {base}: docker compose merges it unless -f is given; "
+                    "its values are not read (give it with -f too)",
+                    stacklevel=2,
+                )
     return docs
 
 
