@@ -417,3 +417,15 @@ def test_the_override_file_compose_merges_by_default_is_named(tmp_path: Path) ->
         warnings.simplefilter("always")
         results = patch_compose([base, override], recs)
     assert not caught and [len(r.changes) for r in results] == [0, 1]
+
+
+def test_a_new_twin_beside_mem_limit_leaves_the_swap_alone_without_a_word(tmp_path: Path) -> None:
+    text = (
+        "services:\n  db:\n    image: x\n    mem_limit: 1g\n    memswap_limit: 2g\n"
+        "    deploy:\n      resources:\n        limits: {cpus: '1'}\n"
+    )
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    (result,) = patch_compose([path], [rec("p/db", "memory", None, G)])
+    assert path.read_text() == text.replace("{cpus: '1'}", "{cpus: '1', memory: 1g}")
+    assert not result.skipped  # it said 'memswap_limit 2g left as it is (no known swap allowance)'

@@ -261,8 +261,8 @@ def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool,
         if twin and path == DEPLOY[pair] and not exists:
             note = f"the twin of {legacy}: Docker Compose v2 refuses a {path[2]} block without it"
         plan.add(i, svc, path, new, w.workload, old, note)
-        if pair == ("memory", "limit"):
-            _plan_swap(docs, svc, home, w, old, new, plan)
+        if pair == ("memory", "limit") and not (twin and path == DEPLOY[pair] and not exists):
+            _plan_swap(docs, svc, home, w, old, new, plan)  # (a new twin moves no limit: no swap change)
     return True
 
 
