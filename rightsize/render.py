@@ -54,6 +54,11 @@ def one_line(text: str) -> str:
     return "".join(repr(ch)[1:-1] if unicodedata.category(ch) in _UNSAFE else ch for ch in text)
 
 
+def shown_name(name: str) -> str:
+    """A workload name to display: a blank one ("", "   ") quoted, or it reads as no name at all."""
+    return name if name.strip() else repr(name)
+
+
 # controls, line breaks, and format characters: bidi overrides (U+202E) would reorder the line a
 # terminal or browser shows, zero-width ones hide text; surrogates cannot be printed at all
 _UNSAFE = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
@@ -203,10 +208,11 @@ def _markdown(recs: Sequence[Recommendation], units: Dialect) -> str:
                 marks += [x for x in rec.reasons if x not in marks]
         cells.append("; ".join(marks))
         # the numbers are ours (16G, 1.5); the name and the notes are escaped so they show as text
-        lines.append("| " + " | ".join([md_text(wl), *cells[1:-1], md_text(cells[-1])]) + " |")
+        name = md_text(shown_name(wl))
+        lines.append("| " + " | ".join([name, *cells[1:-1], md_text(cells[-1])]) + " |")
         for r in rs.values():
             if r.recommended is not None:
-                notes.append(f"- **{md_text(wl)}** {r.resource}: {_pair(r.resource, r.recommended, units)} "
+                notes.append(f"- **{name}** {r.resource}: {_pair(r.resource, r.recommended, units)} "
                              f"(reservation / limit) — {'; '.join(r.reasons)}")  # fmt: skip
     strategy = recs[0].strategy if recs else "-"
     return "\n".join(["**Optimized Resource Matrix** (limits; strategy `" + strategy + "`)", "", *lines, "",
@@ -229,7 +235,7 @@ def _table(recs: Sequence[Recommendation], units: Dialect, width: int = 160) -> 
         notes = flags(r) + ([r.reasons[0]] if r.recommended is None and r.reasons else [])
         style = "red" if r.oom_kills else ("yellow" if r.recommended is None else None)
         t.add_row(
-            one_line(r.workload) if r.workload != last else "",
+            one_line(shown_name(r.workload)) if r.workload != last else "",
             r.resource,
             _pair(r.resource, r.current, units),
             _pair(r.resource, r.recommended, units),

@@ -17,7 +17,7 @@ from test_report_browser import CHROMIUM, FLAGS
 from rightsize.errors import RightsizeError
 from rightsize.models import Values
 from rightsize.report import charts
-from rightsize.report.html import build_page
+from rightsize.report.html import build_page, report
 from rightsize.store import append, to_table
 
 
@@ -104,8 +104,6 @@ def test_samples_all_at_one_instant_are_drawn_as_points() -> None:
 def test_report_since_leaves_out_workloads_without_samples_in_the_window(tmp_path: Path) -> None:
     # On the 500-VM trace, --since 1h listed 53 VMs that had stopped earlier as empty sections
     # ("no samples in the dataset", though they are in it); recommend leaves them out.
-    from rightsize.report.html import report
-
     frame = samples_frame(["gone", "live"], hours=2)
     frame = frame[(frame["workload"] == "live") | (frame["ts"] < frame["ts"].min() + pd.Timedelta("30min"))]
     append(tmp_path / "ds", to_table(frame))
@@ -151,7 +149,6 @@ def test_json_stays_json_when_a_cpu_sample_is_infinite(
 def test_report_reads_only_the_chosen_workloads_chart_rows(tmp_path: Path) -> None:
     # report --workload 'x*' on the 500-VM trace held all 12 M rows (4.5 GB) to chart 10 VMs.
     from rightsize.report import frames
-    from rightsize.report.html import report
 
     frame = samples_frame(["a/1", "a/2", "b/1"], hours=1)
     later = frame["workload"] == "b/1"
@@ -167,3 +164,20 @@ def test_report_reads_only_the_chosen_workloads_chart_rows(tmp_path: Path) -> No
         report(tmp_path / "ds", out=tmp_path / "r.html", since="1h", workloads="a/*")
     page = report(tmp_path / "ds", out=tmp_path / "r.html", since="4h", workloads="a/*").read_text()
     assert page.count('<section class="workload"') == 2 and "<h3>a/2</h3>" in page
+
+
+def test_blank_workload_names_show_quoted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An imported trace with "" or "   " as a workload: the table showed an empty name cell (read as
+    # more rows of the workload above), the report an empty, unclickable link.
+    frame = samples_frame(["", "   ", "b"], hours=2)
+    append(tmp_path / "ds", to_table(frame))
+    code, out, _ = run_cli(["recommend", "--data", str(tmp_path / "ds")], capsys)
+    assert code == 0
+    names = [line.split("│")[1].strip() for line in out.splitlines() if "│ memory" in line]
+    assert names == ["''", "'   '", "b"]
+    code, out, _ = run_cli(["recommend", "--data", str(tmp_path / "ds"), "--format", "markdown"], capsys)
+    assert "| \\'\\' |" in out and "| \\'   \\' |" in out
+    code, out, _ = run_cli(["recommend", "--data", str(tmp_path / "ds"), "--format", "csv"], capsys)
+    assert out.count("\n,memory,") == 1  # the data formats keep the name exact
+    page = report(tmp_path / "ds", out=tmp_path / "r.html").read_text()
+    assert '<a href="#w0">&#x27;&#x27;</a>' in page and "<h3>&#x27;   &#x27;</h3>" in page

@@ -24,6 +24,7 @@ import pandas as pd
 
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Recommendation
+from rightsize.render import shown_name
 from rightsize.report import assets, charts, frames
 from rightsize.report.summary import (
     fmt_value,
@@ -280,7 +281,7 @@ def _overview(names: Sequence[str], by_workload: Mapping[str, Mapping[str, Recom
     )
     for i, name in enumerate(names):
         recs_w = by_workload.get(name, {})
-        cells = [f'<td class="name"><a href="#w{i}">{esc(name)}</a></td>']
+        cells = [f'<td class="name"><a href="#w{i}">{esc(shown_name(name))}</a></td>']
         for resource in RESOURCES:
             rec = recs_w.get(resource)
             if resource != "pids":  # a PID count has no reservation
@@ -321,7 +322,7 @@ def _workload_section(
     about: Mapping[str, list[str]],
     buckets: int,
 ) -> tuple[str, list[str]]:
-    out = [f'<section class="workload" id="w{i}"><h3>{esc(name)}</h3>']
+    out = [f'<section class="workload" id="w{i}"><h3>{esc(shown_name(name))}</h3>']
     meta = " · ".join(f"{label}: {_listing(values)}" for label, values in about.items())
     out.append(f'<p class="meta">{meta}</p>')
     out.append(

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
 from rightsize.models import Recommendation, Resource
+from rightsize.render import shown_name
 from rightsize.units import format_cpus, human_bytes
 
 # Below this the strategy had too little or too uneven history to be trusted without a look.
@@ -106,7 +107,7 @@ def warnings_html(names: Sequence[str], by_workload: Mapping[str, Mapping[str, R
     items = []
     for i, name in enumerate(names):
         for kind, text in warning_items(by_workload.get(name, {})):
-            item = f'<li><a href="#w{i}">{escape(name)}</a>: {escape(text)}</li>'
+            item = f'<li><a href="#w{i}">{escape(shown_name(name))}</a>: {escape(text)}</li>'
             kinds.setdefault(kind, []).append(item)
             items.append((kind, item))
     if not items:
