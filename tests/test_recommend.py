@@ -171,6 +171,7 @@ def test_cli_nan_negative_and_counter_resets_warn_and_still_recommend(
     mem[6] = -1
     cpu = rng.random(n)
     cpu[100] = -35.0  # cumulative counter reset after a restart
+    cpu[200] = np.inf  # a broken source (Prometheus can answer "+Inf")
     frame = pd.DataFrame(
         {
             "ts": ts,
@@ -188,8 +189,12 @@ def test_cli_nan_negative_and_counter_resets_warn_and_still_recommend(
     store.append(tmp_path / "d", store.to_table(frame))
     code, out, err = run_cli(["recommend", "--data", str(tmp_path / "d"), "--format", "json"], capsys)
     assert code == 0
-    assert "rightsize: warning: ignored 1 negative memory values, 1 negative CPU values" in err
+    bad = "1 negative or infinite memory values, 2 negative or infinite CPU values"
+    assert f"rightsize: warning: ignored {bad}" in err and "invalid value" not in err, err
     assert '"resource": "memory"' in out and '"recommended": null' not in out
+    cpu_rec = next(r for r in json.loads(out) if r["resource"] == "cpu")
+    valid = cpu[(cpu >= 0) & np.isfinite(cpu)]
+    assert cpu_rec["observed"]["max"] == pytest.approx(valid.max(), rel=1e-3)
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@
 
 This is the in-memory path: the backtest slices histories into train/test windows and calls a
 strategy on each, so building them must be cheap (one lexsort for the whole frame, then views).
-Bad values are cleaned here, once: negative or NaN memory/PIDs and negative CPU (a cumulative
-counter that reset when a container restarted) become NaN, with one warning saying how many.
+Bad values are cleaned here, once: negative, infinite or NaN memory/PIDs and negative or infinite
+CPU (a cumulative counter that reset when a container restarted) become NaN, with one warning
+saying how many.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def clean(values: np.ndarray, what: str, counts: dict[str, int]) -> np.ndarray:
-    """Negative values -> NaN (counted under ``what`` for one warning later)."""
-    bad = values < 0
+    """Negative and infinite values -> NaN (counted under ``what`` for one warning later)."""
+    bad = (values < 0) | np.isposinf(values)
     n = int(bad.sum())
     if n:
         counts[what] = counts.get(what, 0) + n
@@ -143,14 +144,13 @@ def histories(samples: pd.DataFrame, events: pd.DataFrame | None = None) -> Iter
     ts, codes = ts[order], codes[order]
     mem_raw = _col(samples, "mem_working_set")[order]
     nan_mem = int(np.isnan(mem_raw).sum())
-    mem = clean(mem_raw, "negative memory values", counts)
-    peak = clean(_col(samples, "mem_peak")[order], "negative memory peaks", counts)
-    cpu = clean(
-        _col(samples, "cpu_cores")[order], "negative CPU values (counter reset after a restart?)", counts
-    )
+    mem = clean(mem_raw, "negative or infinite memory values", counts)
+    peak = clean(_col(samples, "mem_peak")[order], "negative or infinite memory peaks", counts)
+    cpu_bad = "negative or infinite CPU values (counter reset after a restart?)"
+    cpu = clean(_col(samples, "cpu_cores")[order], cpu_bad, counts)
     thr = _col(samples, "cpu_throttled")[order]
     thr = np.where((thr < 0) | (thr > 1), np.nan, thr)
-    pids = clean(_col(samples, "pids")[order], "negative PID counts", counts)
+    pids = clean(_col(samples, "pids")[order], "negative or infinite PID counts", counts)
     limits = {c: _col(samples, c)[order] for cols in LIMIT_COLUMNS.values() for c in cols if c}
     if "container_id" in samples.columns:
         cont = samples["container_id"].astype("string").fillna("").to_numpy(dtype=object)[order]

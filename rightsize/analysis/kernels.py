@@ -26,6 +26,8 @@ from numba.extending import intrinsic
 
 from rightsize.analysis.exact import SHIFT  # the bins are exact.Binning's
 
+INF = np.inf
+
 DAY_MS = 86_400_000
 NO_NULLS = np.zeros(0, np.uint8)
 NO_NULLS.flags.writeable = False
@@ -71,10 +73,10 @@ def _bin(v: float, first: int, last: int) -> int:
 
 @_jit
 def _count(table: np.ndarray, g: int, v: float, first: int) -> int:
-    """Count v in table[g]: 1 if counted, 0 if NaN, -1 if negative (skipped)."""
+    """Count v in table[g]: 1 if counted, 0 if NaN, -1 if negative or infinite (skipped)."""
     if v != v:
         return 0
-    if v < 0:
+    if v < 0 or v == INF:  # +inf: a broken source (Prometheus can answer "+Inf"), not a usage
         return -1
     table[g, _bin(v, first, table.shape[1] - 1)] += 1
     return 1
@@ -124,7 +126,7 @@ def daily_max(
             continue
         v = float(values[i])
         d = ts[i] // DAY_MS - day0
-        if v >= 0 and v > peaks[g, d]:  # NaN: False
+        if v >= 0 and v < INF and v > peaks[g, d]:  # NaN: False
             peaks[g, d] = v
 
 
@@ -174,7 +176,7 @@ def keep_wanted(
         if g < 0 or not _valid(ok, off, i):
             continue
         v = float(values[i])
-        if not v >= 0:  # NaN too
+        if not (v >= 0 and v < INF):  # NaN too
             continue
         key = g * nb + _bin(v, first, nb - 1)
         if wanted[key]:

@@ -42,10 +42,10 @@ METRICS = {"mem": "mem_working_set", "cpu": "cpu_cores", "pids": "pids", "peak":
 BINNINGS = {"mem": Binning(16, 42), "cpu": Binning(-16, 10), "pids": Binning(0, 20, integer=True),
             "peak": Binning(16, 42)}  # fmt: skip
 BAD = {
-    "mem": "negative memory values",
-    "cpu": "negative CPU values (counter reset after a restart?)",
-    "pids": "negative PID counts",
-    "peak": "negative memory peaks",
+    "mem": "negative or infinite memory values",
+    "cpu": "negative or infinite CPU values (counter reset after a restart?)",
+    "pids": "negative or infinite PID counts",
+    "peak": "negative or infinite memory peaks",
 }
 LIMITS = ["mem_reservation", "mem_limit", "cpu_reservation", "cpu_limit", "pids_limit"]
 COUNTERS = ("oom_kills", "restarts")

@@ -145,7 +145,7 @@ def _split(tables: Iterable[pa.Table], events: pd.DataFrame | None) -> list[Seri
         v = full[keep]
         del full
         if c in _NEGATIVE_IS_MISSING:
-            v[v < 0] = np.nan  # a negative usage is a reset counter or a broken source, not a value
+            v[(v < 0) | np.isposinf(v)] = np.nan  # a reset counter or a broken source, not a usage
         values[c] = v
     by_code = {i: n for n, i in names.items()}
     ooms = _oom_times(events)
