@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -197,3 +198,14 @@ def test_describe_lists_every_setting_with_help() -> None:
     for key in ("target_percentile", "upper_percentile", "margin", "oom_bump_bytes", "min_history"):
         assert key in text
     assert "100 MiB" in text
+
+
+def test_a_floor_says_so() -> None:
+    # constant 0 B working set: "0 B +0 B headroom" stood unexplained beside the 32M limit
+    h = make_history(8, n=3000, step_s=600, mem_limit=None)
+    h = dataclasses.replace(h, mem=np.zeros_like(h.mem), cpu=np.zeros_like(h.cpu))
+    recs = {r.resource: r for r in get_strategy("default").recommend(h)}
+    mem, cpu = recs["memory"], recs["cpu"]
+    assert mem.recommended is not None and mem.recommended.limit == 32 * MiB
+    assert "raised to the floor 32 MiB (mem_floor)" in mem.reasons
+    assert "raised to the floor 0.05 cores (cpu_floor)" in cpu.reasons

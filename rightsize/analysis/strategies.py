@@ -208,8 +208,11 @@ def _pids(p: Profile, s: BaseSettings) -> Draft:
 
 
 def _guard_memory(d: Draft, p: Profile, s: BaseSettings) -> Draft:
-    lim = est.floor_at(d.limit if d.limit is not None else p.mem.max, s.mem_floor)
+    raw = d.limit if d.limit is not None else p.mem.max
+    lim = est.floor_at(raw, s.mem_floor)
     res = est.floor_at(d.reservation, s.mem_floor) if d.reservation is not None else None
+    if lim > raw:  # else "0 B +0 B headroom" would stand beside a 32M limit unexplained
+        d = d.why(f"raised to the floor {human_bytes(s.mem_floor)} (mem_floor)")
     if lim < p.mem.max:
         lim = p.mem.max
         d = d.why(f"limit raised to the highest working set observed ({human_bytes(p.mem.max)})")
@@ -229,6 +232,10 @@ def _guard_memory(d: Draft, p: Profile, s: BaseSettings) -> Draft:
 def _guard_cpu(d: Draft, p: Profile, s: BaseSettings) -> Draft:
     res = est.floor_at(d.reservation, s.cpu_floor) if d.reservation is not None else None
     lim = est.floor_at(d.limit, s.cpu_floor) if d.limit is not None else None
+    if (lim is not None and d.limit is not None and lim > d.limit) or (
+        res is not None and d.reservation is not None and res > d.reservation
+    ):
+        d = d.why(f"raised to the floor {_cores(s.cpu_floor)} (cpu_floor)")
     cur = p.current.get("cpu", Values()).limit
     share = p.throttled_share
     if share is not None and share >= s.throttled_min and cur is not None:
