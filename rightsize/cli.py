@@ -125,7 +125,7 @@ def recommend(
     fmt: str = typer.Option("table", "--format", help="table|json|yaml|csv|markdown."),
     compose: str | None = typer.Option(None, help="Take the current values from this compose file."),
     since: str | None = typer.Option(None, help="Only the last 7d/24h of the data (or since a date)."),
-    workload: str | None = typer.Option(None, help="Only workloads matching this glob, e.g. 'shop/*'."),
+    workload: str | None = typer.Option(None, help="Only workloads matching these globs, e.g. 'shop/*,db'."),
     units: str = typer.Option("compose", help="compose (1536M, 1.5) or k8s (1536Mi, 1500m)."),
     set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE (repeatable)"),
     settings: bool = typer.Option(False, "--settings", help="Print the strategy's settings, and exit."),
@@ -328,7 +328,7 @@ def report(
     strategy: str = typer.Option("default", help="default|safe|krr|vpa (see recommend --settings)."),
     set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE (repeatable)"),
     since: str | None = typer.Option(None, help="Only the last 7d/24h of the data (or since a date)."),
-    workload: str | None = typer.Option(None, help="Only workloads matching this glob, e.g. 'shop/*'."),
+    workload: str | None = typer.Option(None, help="Only workloads matching these globs, e.g. 'shop/*,db'."),
     buckets: int = typer.Option(500, help="Time buckets per chart (each keeps its min and max sample)."),
 ) -> None:
     """Write one self-contained HTML report: current vs recommended, usage over time, distributions."""

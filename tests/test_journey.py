@@ -100,3 +100,15 @@ def test_the_events_folder_given_as_data(tmp_path: Path, capsys: pytest.CaptureF
     assert err == f"rightsize: error: {events} {why}: give the dataset {root}\n"
     code, out, _ = run_cli(["recommend", "--data", str(root / "samples"), "--format", "csv"], capsys)
     assert code == 0 and "sutazai/redis" in out
+
+
+@pytest.mark.parametrize("command", [["recommend", "--format", "csv"], ["report", "--out", "{tmp}/r.html"]])
+def test_workload_takes_several_globs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    # backtest took 'a,b'; recommend and report said "no workload matches 'a,b'"
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    code, out, err = run_cli([*argv, "--workload", "sutazai/redis, sutazai/neo*"], capsys)
+    assert code == 0, err
+    text = out if command[0] == "recommend" else (tmp_path / "r.html").read_text()
+    assert "sutazai/redis" in text and "sutazai/neo4j" in text and "sutazai/ollama" not in text

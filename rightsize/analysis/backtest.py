@@ -13,7 +13,6 @@ week: each earlier test window in which usage exceeded the limit it set counts a
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,7 @@ import pandas as pd
 from rightsize.analysis.scoring import FIELDS, Limits, Score, score_window, summarize
 from rightsize.analysis.series import Series, load_series
 from rightsize.errors import RightsizeError
+from rightsize.globs import matches
 from rightsize.models import Recommendation, Values
 from rightsize.units import format_duration, parse_duration
 
@@ -275,8 +275,7 @@ def backtest(
         )
     series = load_series(data, events)
     if workloads:
-        pats = [p.strip() for p in workloads.split(",") if p.strip()]
-        series = [s for s in series if any(fnmatch.fnmatchcase(s.workload, p) for p in pats)]
+        series = [s for s in series if matches(s.workload, workloads)]
         if not series:
             raise RightsizeError(f"no workload matches {workloads!r}")
     has_limits = any(np.isfinite(s["mem_limit"]).any() for s in series)

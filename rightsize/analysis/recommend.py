@@ -8,7 +8,6 @@ the same answer either way.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import os
 import warnings
 from collections.abc import Iterable
@@ -22,6 +21,7 @@ from rightsize.analysis.history import histories, ts_ms
 from rightsize.analysis.profile import Profile, profile_of
 from rightsize.analysis.strategies import get_strategy
 from rightsize.errors import RightsizeError
+from rightsize.globs import matches
 from rightsize.models import RESOURCES, Recommendation
 from rightsize.units import parse_duration
 
@@ -91,7 +91,7 @@ def profiles(
         store.dataset_dir(data)  # an empty path is an error, not Path("") = the current folder
         out = scan_profiles(Path(data), since=since, qs=qs, workloads=workloads)
     if workloads:
-        out = [p for p in out if fnmatch.fnmatchcase(p.workload, workloads)]
+        out = [p for p in out if matches(p.workload, workloads)]
         if not out:
             raise RightsizeError(f"no workload matches {workloads!r}")
     return out
@@ -118,7 +118,7 @@ def recommend(
     if isinstance(data, pd.DataFrame):
         profs = _frame_profiles(data, events, since, strat.quantiles())
         if workloads:
-            profs = [p for p in profs if fnmatch.fnmatchcase(p.workload, workloads)]
+            profs = [p for p in profs if matches(p.workload, workloads)]
             if not profs:
                 raise RightsizeError(f"no workload matches {workloads!r}")
     else:

@@ -7,7 +7,6 @@ values its own rows hold in the bins the merged plan wants.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from rightsize.analysis.parquetio import (
 )
 from rightsize.analysis.profile import DAY_MS
 from rightsize.errors import RightsizeError
+from rightsize.globs import matches
 
 PASS1 = ["ts", "workload", "mem_working_set", "cpu_cores", "pids", "cpu_throttled", "mem_peak",
          "oom_kills", "restarts"]  # fmt: skip
@@ -98,7 +98,7 @@ class Part:
     def code_lut(self, dictionary: pa.Array) -> np.ndarray:
         lut = np.full(len(dictionary) + 1, -1, np.int64)  # last slot: null
         for i, name in enumerate(dictionary.to_pylist()):
-            if name is None or (self.match and not fnmatch.fnmatchcase(name, self.match)):
+            if name is None or (self.match and not matches(name, self.match)):
                 continue
             if name not in self.index:
                 self.index[name] = len(self.names)

@@ -8,7 +8,6 @@ sort by time themselves where it matters (the envelope, the step lines, the coun
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Sequence
 
@@ -17,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rightsize.globs import matches
 from rightsize.report.charts import COLUMNS
 
 META = (("container", "containers"), ("image", "images"), ("host", "hosts"))
@@ -88,7 +88,7 @@ def read_arrow(
             latest = top if latest is None else max(latest, top)
         if workloads:
             codes, names = _encode(table["workload"])
-            keep = np.array([fnmatch.fnmatchcase(n, workloads) for n in names], dtype=bool)
+            keep = np.array([matches(n, workloads) for n in names], dtype=bool)
             table = table.filter(keep[codes]) if len(names) else table
         metas.append(table.select(keys).group_by(keys).aggregate([]))
         tables.append(table.drop_columns([c for c, _ in META if c in table.column_names]))

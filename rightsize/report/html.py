@@ -8,7 +8,6 @@ reasons) is HTML-escaped in the page and never placed in a figure.
 
 from __future__ import annotations
 
-import fnmatch
 import html
 import json
 import math
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from rightsize.errors import RightsizeError
+from rightsize.globs import matches
 from rightsize.models import RESOURCES, Recommendation
 from rightsize.render import shown_name
 from rightsize.report import assets, charts, frames
@@ -151,7 +151,7 @@ def _narrow(
             if events is not None and len(events):
                 events = events[charts.ts_ms(events) >= start]
     if workloads:
-        groups = {k: v for k, v in groups.items() if fnmatch.fnmatchcase(k, workloads)}
+        groups = {k: v for k, v in groups.items() if matches(k, workloads)}
     return groups, events
 
 
