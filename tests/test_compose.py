@@ -172,11 +172,14 @@ def test_alias_gets_its_own_copy_and_a_shared_definition_is_not_edited(tmp_path:
         "  b:\n"
         "    image: x\n"
         "    deploy: {resources: *res}\n"
+        "  c:\n"
+        "    deploy: {resources: *res}   # not in the data: keeps sharing a's block\n"
     )
     recs = [rec("p/a", "memory", None, 256 * M), rec("p/b", "memory", None, 768 * M)]
     out, result = _patch_text(tmp_path, text, recs)
     assert out.splitlines()[:9] == text.splitlines()[:9]  # a's anchored block untouched
     assert out.splitlines()[9] == "    deploy: {resources: {limits: {memory: 768m}}}"
+    assert out.splitlines()[10:] == text.splitlines()[10:]
     skipped = {s.workload: s.reason for s in result.skipped}
     assert "shared through anchor &res" in skipped["p/a"]
     data = YAML(typ="safe").load(out)

@@ -429,3 +429,22 @@ def test_a_new_twin_beside_mem_limit_leaves_the_swap_alone_without_a_word(tmp_pa
     (result,) = patch_compose([path], [rec("p/db", "memory", None, G)])
     assert path.read_text() == text.replace("{cpus: '1'}", "{cpus: '1', memory: 1g}")
     assert not result.skipped  # it said 'memswap_limit 2g left as it is (no known swap allowance)'
+
+
+def test_a_block_whose_every_alias_gets_its_own_copy_is_edited_in_the_same_run(tmp_path: Path) -> None:
+    """The anchor's owner was skipped as shared although the one alias was replaced by a copy in that
+    run: a second apply then changed the file (applying twice must change nothing)."""
+    text = (
+        "services:\n  db:\n    image: x\n    deploy: &dep\n      resources:\n        limits:\n"
+        "          memory: 4g\n  web:\n    image: y\n    deploy: *dep\n"
+    )
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    recs = [rec("p/db", "memory", None, G), rec("p/web", "memory", None, 2 * G)]
+    (result,) = patch_compose([path], recs)
+    assert not result.skipped
+    assert path.read_text() == text.replace("memory: 4g", "memory: 1g").replace(
+        "deploy: *dep\n", "deploy:\n      resources:\n        limits:\n          memory: 2g\n"
+    )
+    (again,) = patch_compose([path], recs)
+    assert not again.diff

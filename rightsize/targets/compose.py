@@ -311,7 +311,8 @@ def _execute(
         changes: list[Change] = []
         written_paths: list[tuple[tuple[str, ...], str]] = []
         skipped = [s for j, s in plan.skipped if j == i]
-        shared = edit.shared_nodes(doc.data)
+        mine = [(service_node(doc, svc), list(a)) for (j, svc), a in plan.assigns.items() if j == i]
+        shared = edit.settled_shared(doc, mine)
         for (j, svc), assigns in plan.assigns.items():
             if j != i:
                 continue

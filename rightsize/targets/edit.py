@@ -8,6 +8,7 @@ anchored block that other places reuse is never edited in place (skipped, with t
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,16 +63,17 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
     return out
 
 
-def shared_nodes(root: Any) -> dict[int, str]:
-    """id -> anchor name for every container reachable from more than one place (and all below it)."""
-    count: dict[int, int] = {}
+def shared_nodes(root: Any, copied: Counter[int] | None = None) -> dict[int, str]:
+    """id -> anchor name for every container reachable from more than one place (and all below it);
+    ``copied`` counts the alias references this patch replaces by own copies (they no longer share)."""
+    count: dict[int, int] = {k: -v for k, v in (copied or Counter()).items()}
     nodes: dict[int, Any] = {}
 
     def visit(node: Any) -> None:
         if not isinstance(node, CommentedMap | CommentedSeq):
             return
         count[id(node)] = count.get(id(node), 0) + 1
-        if count[id(node)] > 1:
+        if id(node) in nodes:
             return
         nodes[id(node)] = node
         if isinstance(node, CommentedMap):
@@ -98,6 +100,41 @@ def shared_nodes(root: Any) -> dict[int, str]:
             anchor = nodes[nid].anchor.value or "?"
             mark(nodes[nid], anchor)
     return shared
+
+
+def settled_shared(doc: Doc, targets: list[tuple[Any, list[Path]]]) -> dict[int, str]:
+    """``shared_nodes`` once the aliases the writes under ``targets`` (node, paths below it) replace by
+    own copies are gone: the block they pointed at may then be edited in place in the same run (else
+    a second apply would still change it)."""
+    shared = shared_nodes(doc.data)
+    for _ in range(8):  # each round can only free more blocks
+        found: dict[tuple[int, str], Any] = {}  # (mapping, key) -> the block its alias points at
+        for node, paths in targets:
+            for path in paths:
+                hit = _copied_alias(doc, node, path, shared)
+                if hit:
+                    found[hit[0]] = hit[1]
+        settled = shared_nodes(doc.data, Counter(id(block) for block in found.values()))
+        if settled == shared:
+            break
+        shared = settled
+    return shared
+
+
+def _copied_alias(
+    doc: Doc, node: Any, path: Path, shared: dict[int, str]
+) -> tuple[tuple[int, str], CommentedMap] | None:
+    """The alias on the way to path that ``plan`` replaces by an own copy (as ``_walk`` decides)."""
+    for key in path[:-1]:
+        if not isinstance(node, CommentedMap) or id(node) in shared or key not in node:
+            return None
+        if key not in {k for k, _ in node.non_merged_items()}:
+            return None  # inherited through a merge key: an override is added, the merge stays
+        child = node[key]
+        if isinstance(child, CommentedMap) and value_token(doc, node, key).kind == "alias":
+            return (id(node), key), child
+        node = child
+    return None
 
 
 def plan(

@@ -157,7 +157,7 @@ def patch_helm(
                 skipped.append(Skipped(doc.source, wl, rec.resource, low))
                 continue
             _plan_rec(doc, where, rec, assigns, meta, skipped)
-    edits, outcomes = edit.plan(doc, data, assigns, (), edit.shared_nodes(data))
+    edits, outcomes = edit.plan(doc, data, assigns, (), edit.settled_shared(doc, [(data, list(assigns))]))
     changes = []
     for p, out in outcomes.items():
         wl, old = meta[p]
