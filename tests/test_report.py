@@ -433,3 +433,13 @@ def test_page_shows_workloads_without_samples_or_recommendations() -> None:
     data_only = page[page.index("<h3>only/data</h3>") :]
     assert "No recommendation for this workload." in data_only[: data_only.index("</section>")]
     assert page.count('<script type="application/json"') == 2  # figures only where there are samples
+
+
+def test_sections_come_in_natural_order_and_lead_back_to_the_overview() -> None:
+    # 500 VMs sorted rnd_1, rnd_10, rnd_100, ... on a 680,000 px page with no way back up
+    names = ["vm_10", "vm_2", "vm_1"]
+    recs = [rec(n, "memory", Values(None, 400 * 2**20)) for n in names]
+    page = build_page(recs, samples_frame(names), None, source="test")
+    titles = re.findall(r'<section class="workload" id="w\d+"><h3>([^<]+)</h3>', page)
+    assert titles == ["vm_1", "vm_2", "vm_10"]
+    assert 'id="overview"' in page and page.count('<a class="top" href="#overview">') == 3

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from rightsize.errors import RightsizeError
-from rightsize.globs import matches
+from rightsize.globs import matches, natural
 from rightsize.models import RESOURCES, Recommendation
 from rightsize.render import shown_name
 from rightsize.report import assets, charts, frames
@@ -201,7 +201,7 @@ def build_page(
     else:
         groups, about = dict(samples), about or {}
     ev_groups = events.groupby("workload", sort=False).indices if events is not None and len(events) else {}
-    names = sorted(set(by_workload) | {str(w) for w in groups})
+    names = sorted(set(by_workload) | {str(w) for w in groups}, key=natural)
     strategies = sorted({r.strategy for r in recs})
     count = sum(len(g) for g in groups.values())
     when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
@@ -324,7 +324,8 @@ def _workload_section(
 ) -> tuple[str, list[str]]:
     out = [f'<section class="workload" id="w{i}"><h3>{esc(shown_name(name))}</h3>']
     meta = " · ".join(f"{label}: {_listing(values)}" for label, values in about.items())
-    out.append(f'<p class="meta">{meta}</p>')
+    top = '<a class="top" href="#overview">↑ overview</a>'  # the page is long: a way back up
+    out.append(f'<p class="meta">{meta}{" · " if meta else ""}{top}</p>')
     out.append(
         "<table><tr><th>resource</th><th>reservation now → recommended</th>"
         "<th>limit now → recommended</th><th>p50</th><th>p95</th><th>p99</th><th>max</th>"
