@@ -448,3 +448,21 @@ def test_a_block_whose_every_alias_gets_its_own_copy_is_edited_in_the_same_run(t
     )
     (again,) = patch_compose([path], recs)
     assert not again.diff
+
+
+def test_a_scalar_anchor_whose_every_alias_gets_its_own_value_is_edited_in_the_same_run(
+    tmp_path: Path,
+) -> None:
+    text = "services:\n  db:\n    image: x\n    mem_limit: &mem 4g\n  web:\n    mem_limit: *mem\n"
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    recs = [rec("p/db", "memory", None, G), rec("p/web", "memory", None, 2 * G)]
+    (result,) = patch_compose([path], recs)
+    assert path.read_text() == text.replace("&mem 4g", "&mem 1g").replace("*mem", "2g")
+    assert not result.skipped and not patch_compose([path], recs)[0].diff
+    path.write_text(text + "  api:\n    image: z\n    mem_limit: *mem\n")  # api keeps using it
+    (result,) = patch_compose([path], recs)
+    assert "&mem 4g" in path.read_text()
+    assert [s.reason for s in result.skipped if s.workload == "p/db"] == [
+        "services.db.mem_limit is shared through anchor &mem; not edited"
+    ]

@@ -102,37 +102,52 @@ def shared_nodes(root: Any, copied: Counter[int] | None = None) -> dict[int, str
     return shared
 
 
-def settled_shared(doc: Doc, targets: list[tuple[Any, list[Path]]]) -> dict[int, str]:
+class Shared(dict[int, str]):
+    """``shared_nodes``, plus the offsets of the scalar aliases (``*mem``) this patch replaces."""
+
+    freed: frozenset[int] = frozenset()
+
+
+def settled_shared(doc: Doc, targets: list[tuple[Any, list[Path]]]) -> Shared:
     """``shared_nodes`` once the aliases the writes under ``targets`` (node, paths below it) replace by
-    own copies are gone: the block they pointed at may then be edited in place in the same run (else
-    a second apply would still change it)."""
-    shared = shared_nodes(doc.data)
-    for _ in range(8):  # each round can only free more blocks
-        found: dict[tuple[int, str], Any] = {}  # (mapping, key) -> the block its alias points at
+    own copies or values are gone: what they pointed at may then be edited in place in the same run
+    (else a second apply would still change it)."""
+    shared: dict[int, str] = shared_nodes(doc.data)
+    for _ in range(8):  # each round can only free more
+        blocks: dict[tuple[int, str], Any] = {}  # (mapping, key) -> the block its alias points at
+        freed: set[int] = set()
         for node, paths in targets:
             for path in paths:
-                hit = _copied_alias(doc, node, path, shared)
-                if hit:
-                    found[hit[0]] = hit[1]
-        settled = shared_nodes(doc.data, Counter(id(block) for block in found.values()))
+                hit = _alias_on_path(doc, node, path, shared)
+                if isinstance(hit, int):
+                    freed.add(hit)
+                elif hit:
+                    blocks[hit[:2]] = hit[2]
+        settled = shared_nodes(doc.data, Counter(id(block) for block in blocks.values()))
         if settled == shared:
             break
         shared = settled
-    return shared
+    out = Shared(shared)
+    out.freed = frozenset(freed)
+    return out
 
 
-def _copied_alias(
+def _alias_on_path(
     doc: Doc, node: Any, path: Path, shared: dict[int, str]
-) -> tuple[tuple[int, str], CommentedMap] | None:
-    """The alias on the way to path that ``plan`` replaces by an own copy (as ``_walk`` decides)."""
-    for key in path[:-1]:
+) -> tuple[int, str, CommentedMap] | int | None:
+    """The alias on the way to path that ``plan`` replaces (as ``_walk`` decides): a block's
+    (mapping id, key, block), or the offset of a scalar alias at the end of the path."""
+    for depth, key in enumerate(path):
         if not isinstance(node, CommentedMap) or id(node) in shared or key not in node:
             return None
         if key not in {k for k, _ in node.non_merged_items()}:
             return None  # inherited through a merge key: an override is added, the merge stays
         child = node[key]
-        if isinstance(child, CommentedMap) and value_token(doc, node, key).kind == "alias":
-            return (id(node), key), child
+        tok = value_token(doc, node, key)
+        if tok.kind == "alias" and depth == len(path) - 1:
+            return None if isinstance(child, CommentedMap | CommentedSeq) else tok.start
+        if isinstance(child, CommentedMap) and tok.kind == "alias":
+            return id(node), key, child
         node = child
     return None
 
@@ -186,7 +201,7 @@ def _walk(
                 inserts[key] = new.text
                 results[full] = Outcome(True, note)
             else:
-                _set_scalar(doc, node, key, new, full, edits, results)
+                _set_scalar(doc, node, key, new, full, edits, results, getattr(shared, "freed", frozenset()))
         elif key in own:
             child = node[key]
             tok = value_token(doc, node, key)
@@ -253,6 +268,7 @@ def _set_scalar(
     full: Path,
     edits: list[Edit],
     results: dict[Path, Outcome],
+    freed: frozenset[int],
 ) -> None:
     tok = value_token(doc, node, key)
     if isinstance(node[key], CommentedMap | CommentedSeq):
@@ -260,7 +276,9 @@ def _set_scalar(
     elif tok.kind == "alias":
         edits.append(Edit(tok.start, tok.end, new.text))
         results[full] = Outcome(True, f"was the alias {tok.text(doc)}: own value written, anchor untouched")
-    elif tok.anchor and re.search(rf"\*{re.escape(tok.anchor)}(?![^\s,\[\]{{}}])", doc.text):  # not *mem2
+    elif tok.anchor and any(  # `*mem` (not `*mem2`) still somewhere after this run
+        m.start() not in freed for m in re.finditer(rf"\*{re.escape(tok.anchor)}(?![^\s,\[\]{{}}])", doc.text)
+    ):
         results[full] = Outcome(False, f"{'.'.join(full)} is shared through anchor &{tok.anchor}; not edited")
     elif tok.kind == "scalar":
         edits.append(Edit(tok.start, tok.end, requote(tok.text(doc), new.raw)))
