@@ -272,6 +272,8 @@ def test_check_fails_the_two_spellings_disagreeing_and_apply_mends_it(tmp_path: 
         "cpus and deploy.resources.limits.cpus (unset) disagree: Docker Compose v2 refuses the file"
     )
     assert compose_v2_conflicts(path) == ["db: cpus / deploy.resources.limits.cpus"]
+    table = check_compose([path], recs).table()
+    assert "cpu conflict  1           -            FAIL    cpus and deploy.resources.limits.cpus" in table
     patch_compose([path], recs)  # the values are right already: only the missing twin is written
     assert path.read_text() == text.replace("pids: 100\n", 'pids: 100\n          cpus: "1"\n')
     assert compose_v2_conflicts(path) == []

@@ -62,7 +62,7 @@ class CheckResult:
         body = [
             (
                 r.service,
-                f"{r.resource} reservation" if r.kind == "reservation" else r.resource,
+                f"{r.resource} {r.kind}" if r.kind in ("reservation", "conflict") else r.resource,
                 r.configured or "-",
                 r.recommended or "-",
                 "ok" if r.ok else "FAIL",
