@@ -186,3 +186,18 @@ def test_a_request_never_exceeds_the_limit_left_in_place(tmp_path: Path) -> None
     ]
     patch_helm(path, [rec("shop/db", "cpu", 0.25, None)])  # under the limit: written
     assert "    requests:\n      memory: 2Gi\n      cpu: 250m\n" in path.read_text()
+
+
+@pytest.mark.parametrize("text", ["", "# prod overrides\n", "# no final newline"])
+def test_an_empty_values_file_gets_the_mapped_resources(tmp_path: Path, text: str) -> None:
+    """An overrides file with nothing in it yet (empty, or comments only) was refused as 'not a Helm
+    values file'; with --map the resources start it, the comments kept."""
+    path = tmp_path / "values-prod.yaml"
+    path.write_text(text)
+    recs = [rec("shop/StatefulSet/db/postgresql", "memory", 512 * M, 1024 * M)]
+    mapping = parse_map(["shop/StatefulSet/db/postgresql=postgresql.primary"])
+    patch_helm(path, recs, mapping=mapping)
+    body = "postgresql:\n  primary:\n    resources:\n      limits:\n        memory: 1Gi\n"
+    body += "      requests:\n        memory: 512Mi\n"
+    assert path.read_text() == (text + "\n" if text and not text.endswith("\n") else text) + body
+    assert not patch_helm(path, recs, mapping=mapping).diff

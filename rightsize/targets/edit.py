@@ -326,8 +326,10 @@ def _indent(text: str, col: int) -> str:
 
 def _insert(doc: Doc, node: CommentedMap, inserts: dict[str, Any]) -> Edit:
     """One edit adding all new keys to a mapping, in its own style (block or flow)."""
-    start = doc.offset(node.lc.line, node.lc.col)  # an empty `{}` has no flow style set: read the text
-    empty_flow = len(node) == 0 and re.match(r"(?:![^\s{]*\s*)?\{", doc.text[start:]) is not None
+    empty_flow = False  # an empty `{}` has no flow style set: read the text
+    if len(node) == 0 and node.lc.line is not None:  # (an empty document's root has no position)
+        start = doc.offset(node.lc.line, node.lc.col)
+        empty_flow = re.match(r"(?:![^\s{]*\s*)?\{", doc.text[start:]) is not None
     if node.fa.flow_style() or empty_flow:
         parts = []
         for key, val in inserts.items():
@@ -344,9 +346,9 @@ def _insert(doc: Doc, node: CommentedMap, inserts: dict[str, Any]) -> Edit:
         while doc.text[pos - 1] in " \t\r\n":
             pos -= 1
         return Edit(pos, pos, ", " + ", ".join(parts))
-    if len(node) == 0:
+    if len(node) == 0 and node is not doc.data:
         raise RightsizeError(f"{doc.source}: cannot add keys to an empty block mapping")
-    col = block_col(node)
+    col = block_col(node) if len(node) else 0  # an empty document: the new keys start it
     chunks = []
     for key, val in inserts.items():
         if isinstance(val, CommentedMap):
@@ -355,7 +357,7 @@ def _insert(doc: Doc, node: CommentedMap, inserts: dict[str, Any]) -> Edit:
             chunks.append(render_block({key: val}, doc.indent.mapping, col))
         else:
             chunks.append(f"{' ' * col}{key}: {val}\n")
-    pos = block_end(doc, node)
+    pos = block_end(doc, node) if len(node) else len(doc.text)
     text = "".join(chunks)
     if pos == len(doc.text) and doc.text and not doc.text.endswith("\n"):
         text = "\n" + text

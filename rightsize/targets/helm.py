@@ -8,6 +8,7 @@ Where a workload's resources live is recognised from the usual layouts: ``<name>
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -100,6 +101,8 @@ def parse_map(items: Iterable[str]) -> dict[str, str]:
 
 def load_values(path: Path) -> Doc:
     doc = read(path)
+    if doc.data is None:  # empty, or comments only: an overrides file waiting for its first values
+        doc = dataclasses.replace(doc, data=CommentedMap())
     if not isinstance(doc.data, CommentedMap):
         raise RightsizeError(f"{path}: not a Helm values file (the top level is not a mapping)")
     return doc
