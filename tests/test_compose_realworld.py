@@ -468,3 +468,11 @@ def test_a_scalar_anchor_whose_every_alias_gets_its_own_value_is_edited_in_the_s
     assert [s.reason for s in result.skipped if s.workload == "p/db"] == [
         "services.db.mem_limit is shared through anchor &mem; not edited"
     ]
+
+
+def test_new_values_follow_the_unit_spelling_inherited_through_extends(tmp_path: Path) -> None:
+    text = "services:\n  base:\n    image: x\n    mem_limit: 2g\n  db:\n    extends: base\n"
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    patch_compose([path], [rec("p/db", "memory", 896 * M, 1792 * M)])
+    assert path.read_text() == text + "    mem_limit: 1792m\n    mem_reservation: 896m\n"  # was 896M

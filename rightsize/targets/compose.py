@@ -269,8 +269,8 @@ def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool,
 def _unit_hint(docs: Stack, svc: str) -> Any:
     """A memory value the service already has, so that new ones follow its spelling (``1g`` vs ``1G``)."""
     for path in (("mem_limit",), DEPLOY[("memory", "limit")], ("mem_reservation",), ("memswap_limit",)):
-        _, found, value = _where(docs, svc, path, 0)
-        if found and not interpolated(value):
+        _, _, value = _where(docs, svc, path, 0)  # (a value inherited through extends counts too)
+        if value is not None and not interpolated(value):
             return value
     return None
 
