@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from rightsize.errors import RightsizeError
 REQUIRED = ("workload", "ts")
 USAGE = ("cpu_cores", "mem_working_set")
 _BATCH_ROWS = 1 << 20
+_CSV_BLOCK = 64 << 20  # bytes arrow reads per CSV block
 _FLUSH_ROWS = 2 << 20  # rows buffered per append: few, large files, bounded memory (~0.5 GB a flush)
 _TS = pa.timestamp("ms", tz="UTC")
 _TIME_FORMS = "expected ISO 8601 text (2026-01-31T12:00:00Z), epoch numbers or a timestamp column"
@@ -103,7 +104,7 @@ def import_trace(
     if not path.is_file():
         raise RightsizeError(f"no trace file at {path}")
     _check_mapping(mapping)
-    reader = _open(path)
+    reader = _open(path, lambda schema: _csv_types(schema, mapping, where))
     columns = next(reader)
     assert isinstance(columns, list)
     sources = {k: _source(k, v, columns) for k, v in mapping.items()}
@@ -167,8 +168,40 @@ def _check_mapping(mapping: dict[str, str]) -> None:
         )
 
 
-def _open(path: Path) -> Iterator[list[str] | pa.RecordBatch]:
-    """First yields the column names, then record batches."""
+_TEXT = ("workload", "host", "container_id", "container", "image")
+
+
+def _csv_types(schema: pa.Schema, mapping: dict[str, str], where: str | None) -> dict[str, pa.DataType]:
+    """CSV types for the mapped columns that a later block can still hold: an idle VM's CPU "0" (or
+    blanks) in the first block must not make a later "0.5" a parse error, nor whole-second ISO times
+    a later fractional one (ISO text is parsed per value, with its own zone)."""
+    names = list(schema.names)
+    out: dict[str, pa.DataType] = {}
+    for key, value in mapping.items():
+        col = _source(key, value, names)[0]
+        if col not in names:
+            continue  # import_trace names the missing column
+        kind = schema.field(col).type
+        if key in _TEXT:
+            out[col] = pa.string()
+        elif key == "ts":
+            numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+            out[col] = pa.float64() if numeric else pa.string()
+        elif pa.types.is_integer(kind) or pa.types.is_null(kind):
+            out[col] = pa.float64()
+        else:
+            out.setdefault(col, kind)
+    if where in names:
+        kind = schema.field(where).type
+        out[str(where)] = pa.bool_() if pa.types.is_null(kind) else kind
+    return out
+
+
+def _open(
+    path: Path, types: Callable[[pa.Schema], dict[str, pa.DataType]] | None = None
+) -> Iterator[list[str] | pa.RecordBatch]:
+    """First yields the column names, then record batches; ``types`` picks CSV column types from
+    the types arrow infers from the first block."""
     suffix = path.suffix.lower()
     kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
     try:
@@ -186,8 +219,14 @@ def _open(path: Path) -> Iterator[list[str] | pa.RecordBatch]:
             yield list(pf.schema_arrow.names)
             yield from pf.iter_batches(batch_size=_BATCH_ROWS)
         elif suffix in (".csv", ".gz", ".txt"):
-            csv = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=64 << 20))
-            yield list(csv.schema.names)
+            read = pacsv.ReadOptions(block_size=_CSV_BLOCK)
+            csv = pacsv.open_csv(path, read_options=read)
+            names = list(csv.schema.names)
+            if types:  # arrow fixes types from the first block only: later blocks must fit them
+                fixed = types(csv.schema)  # (the columns not imported are not read at all)
+                convert = pacsv.ConvertOptions(column_types=fixed, include_columns=list(fixed))
+                csv = pacsv.open_csv(path, read_options=read, convert_options=convert)
+            yield names
             yield from csv
         else:
             raise RightsizeError(
@@ -267,6 +306,8 @@ def _numeric(kind: pa.DataType) -> bool:
 
 def _timestamps(col: pa.Array, source: str) -> pa.Array:
     """Timestamps as they come (naive = UTC), ISO strings, or epoch numbers (unit from magnitude)."""
+    if pa.types.is_date(col.type):  # a daily trace: midnight UTC, as the same ISO text would be
+        col = col.cast(pa.timestamp("ms"))
     if pa.types.is_timestamp(col.type):
         if col.type.tz is None:
             col = pc.assume_timezone(col, "UTC")

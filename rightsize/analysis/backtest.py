@@ -185,8 +185,9 @@ def _run_current(s: Series, wins: list[Window]) -> list[np.ndarray]:
         if w.test_hi <= w.test_lo:
             continue
         lim = s["mem_limit"][te]
-        cres = s["cpu_limit"][te]
-        last = (float(lim[-1]), float(cres[-1]))
+        clim, cres = s["cpu_limit"][te], s["cpu_reservation"][te]
+        cres = np.where(cres > 0, cres, clim)  # the limit only where no reservation is recorded
+        last = (float(lim[-1]), float(clim[-1]))
         changed = prev is not None and not np.array_equal(np.array(prev), np.array(last), equal_nan=True)
         row = score_window(
             s["mem_working_set"][te], s["cpu_cores"][te], lim, cres,
@@ -280,6 +281,11 @@ def backtest(
             raise RightsizeError(f"no workload matches {workloads!r}")
     has_limits = any(np.isfinite(s["mem_limit"]).any() for s in series)
     names = _strategy_names(strategies, has_limits)
+    if CURRENT in names and not has_limits:  # no setting can help: say what is missing
+        why = f"--strategies {CURRENT}: the data records no memory limit (mem_limit) to score as {CURRENT}"
+        if names == [CURRENT]:
+            raise RightsizeError(why)
+        warnings.warn(why, stacklevel=2)
     unknown = set(overrides or {}) - set(names)
     if unknown:
         raise RightsizeError(f"--set names strategy {', '.join(sorted(unknown))}, which is not backtested")

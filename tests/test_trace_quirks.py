@@ -1,0 +1,117 @@
+"""Real-world trace quirks through ``rightsize import`` and ``rightsize backtest`` (traces built here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from cli_helpers import run_cli
+
+from rightsize import importer, store
+from rightsize.analysis.backtest import backtest
+
+H_MS = 3_600_000
+T0_MS = 1_767_225_600_000  # 2026-01-01T00:00Z
+
+
+def test_a_csv_column_whose_first_block_holds_only_integers_or_blanks_takes_later_decimals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # arrow's streaming CSV reader fixes each column's type from the first block (64 MB in a real
+    # run): an idle VM's CPU "0" or an empty column there made a later "0.5" a parse error, and
+    # whole-second ISO times made a later fractional one fail
+    rows = [f"vm_{i % 3},{1_767_225_600 + 300 * i},0,,2026-01-01T00:00:{i % 60:02d}Z" for i in range(400)]
+    rows.append("vm_0,1767345900,0.5,1.5,2026-01-01T01:00:00.500+01:00")
+    trace = tmp_path / "late-decimals.csv"
+    trace.write_text("vm,epoch,cpu,mem_mb,iso\n" + "\n".join(rows) + "\n")
+    monkeypatch.setattr(importer, "_CSV_BLOCK", 1 << 12)  # many blocks from a small file
+    mapping = importer.parse_mapping("workload=vm,ts=epoch,cpu_cores=cpu,mem_working_set=mem_mb*1048576")
+    assert importer.import_trace(trace, mapping, tmp_path / "a") == 401
+    got = store.load(tmp_path / "a").sort_values("ts", ignore_index=True)
+    assert got["cpu_cores"].iloc[-1] == 0.5 and got["cpu_cores"].iloc[:-1].eq(0).all()
+    assert got["mem_working_set"].iloc[-1] == 1.5 * 2**20 and got["mem_working_set"].iloc[:-1].isna().all()
+    iso = importer.parse_mapping("workload=vm,ts=iso,cpu_cores=cpu")
+    assert importer.import_trace(trace, iso, tmp_path / "b") == 401
+    times = store.load(tmp_path / "b")["ts"]
+    assert pd.Timestamp("2026-01-01T00:00:00.500Z") in set(times)
+
+
+def test_a_date_column_is_midnight_utc_like_the_same_iso_text(tmp_path: Path) -> None:
+    # a daily trace: arrow reads "2026-03-29" as a date column; it was refused as "date32[day]
+    # values; expected ISO 8601 text", which it is
+    trace = tmp_path / "daily.csv"
+    trace.write_text("vm,day,mem\na,2026-03-29,10\na,2026-03-30,20\n")
+    n = importer.import_trace(
+        trace, importer.parse_mapping("workload=vm,ts=day,mem_working_set=mem"), tmp_path / "o"
+    )
+    assert n == 2
+    got = store.load(tmp_path / "o")
+    days = [pd.Timestamp("2026-03-29T00:00Z"), pd.Timestamp("2026-03-30T00:00Z")]
+    assert got["ts"].tolist() == days
+    parquet = tmp_path / "daily.parquet"
+    pq.write_table(pacsv.read_csv(trace), parquet)  # the date32 column as arrow inferred it
+    assert pq.read_schema(parquet).field("day").type == pa.date32()
+    importer.import_trace(
+        parquet, importer.parse_mapping("workload=vm,ts=day,mem_working_set=mem"), tmp_path / "p"
+    )
+    assert store.load(tmp_path / "p")["ts"].tolist() == days
+
+
+def _with_limits(days: int = 29) -> tuple[pd.DataFrame, np.ndarray]:
+    n = days * 24
+    cpu = np.full(n, 1.0)
+    cpu[15 * 24 : 15 * 24 + 5] = 3.0  # above both the reservation and the limit, in the first test week
+    frame = pd.DataFrame(
+        {
+            "ts": pd.to_datetime(T0_MS + H_MS * np.arange(n), unit="ms", utc=True),
+            "workload": "w",
+            "mem_working_set": np.full(n, 500),
+            "mem_limit": 1000,
+            "cpu_cores": cpu,
+            "cpu_limit": 2.0,
+            "cpu_reservation": 1.5,
+        }
+    )
+    return frame, cpu
+
+
+def test_current_cpu_slack_is_against_the_recorded_reservation_as_documented() -> None:
+    # README: cpu_slack = (reservation - usage) / reservation, the limit only where no reservation is
+    # given; `current` used the recorded cpu_limit even where a cpu_reservation was recorded
+    frame, cpu = _with_limits()
+    got = backtest(frame, strategies="current").strategies["current"]
+    test = cpu[14 * 24 : 28 * 24]  # the two test weeks [14d, 21d) and [21d, 28d)
+    assert got.windows == 2
+    assert got.cpu_slack == pytest.approx(float(np.mean((1.5 - test) / 1.5)))
+    assert got.cpu_over_reservation_share == pytest.approx(float(np.mean(test > 1.5)))
+    # without a recorded reservation the limit stands in, as for the strategies
+    no_res = backtest(frame.drop(columns="cpu_reservation"), strategies="current").strategies["current"]
+    assert no_res.cpu_slack == pytest.approx(float(np.mean((2.0 - test) / 2.0)))
+
+
+def test_current_without_recorded_limits_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # it said "no training window has enough samples for the strategies", which no setting fixes
+    frame, _ = _with_limits()
+    data = tmp_path / "ds"
+    store.append(data, store.to_table(frame.drop(columns=["mem_limit"]), "samples"), "samples", "h")
+    code, out, err = run_cli(["backtest", "--data", str(data), "--strategies", "current"], capsys)
+    assert code == 2 and out == ""
+    assert err == (
+        "rightsize: error: --strategies current: the data records no memory limit (mem_limit) "
+        "to score as current\n"
+    )
+    # beside other strategies it is one warning line and an empty row, the others are scored
+    code, out, err = run_cli(
+        ["backtest", "--data", str(data), "--strategies", "krr,current", "--format", "json"], capsys
+    )
+    assert code == 0, err
+    assert err == (
+        "rightsize: warning: --strategies current: the data records no memory limit (mem_limit) "
+        "to score as current\n"
+    )
+    assert '"windows": 2' in out and '"windows": 0' in out
