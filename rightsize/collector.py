@@ -53,7 +53,6 @@ class _Tracked:
     stream: engine.StatsStream | None
     prev: Counters | None = None
     rates: tuple[float | None, float | None] = (None, None)
-    oom_events: int = 0
 
 
 def collect(
@@ -129,6 +128,8 @@ class _Run:
         self.tracked: dict[str, _Tracked] = {}
         self.known: dict[str, ContainerInfo] = {}  # every matching container seen (for events)
         self.rejected: set[str] = set()
+        # OOM events per container id, kept across its restarts: the fresh cgroup counts from 0
+        self.ooms: dict[str, int] = {}
         self.buffers = Buffers(out, self.host)
         self.samples, self.events = self.buffers.samples, self.buffers.events
         self.stop = threading.Event()
@@ -204,7 +205,7 @@ class _Run:
         if not cid or not self._matches(cid):
             return
         before = self.known.get(cid)
-        if action == "update":  # new limits (docker update, apply --live): the rows must say so
+        if action in ("update", "rename"):  # new limits (docker update, apply --live) or name
             if (info := self._inspect(cid)) is not None:
                 self.known[cid] = info
                 if cid in self.tracked:
@@ -222,8 +223,8 @@ class _Run:
                 self._track([info])
         elif action == "die":
             self._drop(cid)
-        elif action == "oom" and cid in self.tracked:
-            self.tracked[cid].oom_events += 1
+        elif action == "oom":
+            self.ooms[cid] = self.ooms.get(cid, 0) + 1
         self.events.append(event_row(event, self.known.get(cid), self.host))
 
     # -- sampling --------------------------------------------------------------------------
@@ -247,9 +248,9 @@ class _Run:
             rates = cpu_rates(t.prev, cur, t.info.cpu_limit)
             if rates is not None:  # a fresh reading; a stale one repeats the last rates
                 t.rates, t.prev = rates, cur
-            self.samples.append(
-                sample_row(t.info, cur, t.rates, ts_ms=ts_ms, host=self.host, oom_events=t.oom_events)
-            )
+            ooms = self.ooms.get(cid, 0)
+            row = sample_row(t.info, cur, t.rates, ts_ms=ts_ms, host=self.host, oom_events=ooms)
+            self.samples.append(row)
             self.n_samples += 1
 
     def _engine_trouble(self, exc: Exception) -> None:

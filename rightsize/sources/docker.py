@@ -220,7 +220,8 @@ class StatsStream:
 class EventWatcher:
     """The engine's container event stream, read in a daemon thread into a queue."""
 
-    ACTIONS = ("start", "die", "oom", "restart", "update")  # update: `docker update`, apply --live
+    # update: `docker update`, apply --live; rename: the rows' container (and workload) name
+    ACTIONS = ("start", "die", "oom", "restart", "update", "rename")
 
     def __init__(self, client: Any, since: float) -> None:
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue()

@@ -1,0 +1,68 @@
+"""`rightsize collect` while containers live their lives on the real engine: an OOM kill followed by a
+policy restart, and a `docker rename`, seen through the dataset afterwards (one ~10 s run)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rightsize
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+MiB = 1024**2
+# First run: OOM-killed after 2 s (dd's 64 MiB buffer in a 16 MiB container). The restart keeps the
+# container's file system, so the second run finds the marker and just sleeps.
+OOM_ONCE = (
+    "if [ -e /tmp/ran ]; then exec sleep 3600; fi; touch /tmp/ran; sleep 2; "
+    "dd if=/dev/zero of=/dev/null bs=64M"
+)
+
+
+def test_oom_restart_and_rename_during_collect(run_container: Any, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-life": tag}
+    oomer = run_container(
+        OOM_ONCE, name=f"rs-{tag}-oomer", labels=labels, mem_limit="16m", memswap_limit="16m",
+        restart_policy={"Name": "on-failure", "MaximumRetryCount": 1},
+    )
+    old = run_container("sleep 3600", name=f"rs-{tag}-old", labels=labels)
+    ticked = threading.Event()
+    renamed = threading.Event()
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks == 4 and not renamed.is_set():
+            old.rename(f"rs-{tag}-new")
+            renamed.set()
+        ticked.set()
+
+    out = tmp_path / "data"
+    summary = rightsize.collect(
+        out, duration="10s", interval="0.5s", flush="3s", filters=[f"label=rs-life={tag}"],
+        quiet=True, on_tick=on_tick,
+    )
+    assert renamed.is_set() and summary.samples > 0
+    samples = rightsize.load(out).sort_values("ts")
+    events = rightsize.load_events(out)
+    oomer.reload()
+    assert oomer.attrs["RestartCount"] == 1 and oomer.status == "running"
+
+    mine = events[events["container_id"] == oomer.id]
+    assert (mine["kind"] == "oom").sum() == 1  # one kill, recorded once
+    assert (mine["kind"] == "restart").sum() == 1
+    rows = samples[samples["container_id"] == oomer.id]
+    assert (rows["mem_limit"] == 16 * MiB).all()
+    last = rows.iloc[-1]
+    assert last["restarts"] == 1
+    # the counter is cumulative over the container's life: the restart does not forget the kill
+    assert last["oom_kills"] == 1
+
+    # a renamed container's rows carry its new name from the rename on (apply --live finds it by it)
+    named = samples[samples["container_id"] == old.id]
+    assert named.iloc[0]["container"] == f"rs-{tag}-old"
+    assert named.iloc[-1]["container"] == f"rs-{tag}-new"
+    assert named.iloc[-1]["workload"] == f"rs-{tag}-new"
