@@ -115,3 +115,19 @@ def test_current_without_recorded_limits_says_so(tmp_path: Path, capsys: pytest.
         "to score as current\n"
     )
     assert '"windows": 2' in out and '"windows": 0' in out
+
+
+def test_a_cpu_only_trace_says_the_backtest_needs_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # import accepts a trace with cpu_cores only; the backtest then blamed min_samples/min_history
+    frame, _ = _with_limits()
+    data = tmp_path / "ds"
+    cpu_only = frame[["ts", "workload", "cpu_cores"]]
+    store.append(data, store.to_table(cpu_only, "samples"), "samples", "h")
+    code, out, err = run_cli(["backtest", "--data", str(data)], capsys)
+    assert code == 2 and out == ""
+    assert err == (
+        "rightsize: error: no window to score: the data has no memory usage (mem_working_set), and every "
+        "window is scored on the memory limit it sets (CPU is scored beside it)\n"
+    )

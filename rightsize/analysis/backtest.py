@@ -223,6 +223,11 @@ def _no_window(series: Sequence[Series], train_ms: int, test_ms: int) -> str:
     """Why nothing was scored, with a hint that can work (never "shorter" windows that fit already)."""
     longest = max((int(s.ts[-1] - s.ts[0]) for s in series if len(s.ts)), default=0) / 1000
     span = format_duration((train_ms + test_ms) / 1000)
+    if not any(np.isfinite(s["mem_working_set"]).any() for s in series):  # e.g. a CPU-only import
+        return (
+            "no window to score: the data has no memory usage (mem_working_set), and every window is "
+            "scored on the memory limit it sets (CPU is scored beside it)"
+        )
     if longest < 2:  # below 1 s: no windows of whole seconds can fit
         return f"no window to score: no workload has history over time (longest {format_duration(longest)})"
     if train_ms + test_ms > longest * 1000:
