@@ -245,6 +245,15 @@ def _convert(
 ) -> pa.Table:
     if where is not None:
         mask = table[where]
+        if pa.types.is_integer(mask.type):  # a 0/1 flag (CSV, or int8 from pandas)
+            flags = pc.drop_null(mask)
+            other = pc.filter(flags, pc.invert(pc.is_in(flags, pa.array([0, 1]))))
+            if len(other):
+                raise RightsizeError(
+                    f"--where {where}: column {where!r} holds {other[0].as_py()}, "
+                    "expected a boolean (true/false or 0/1) column"
+                )
+            mask = pc.not_equal(mask, 0)
         if not pa.types.is_boolean(mask.type):
             raise RightsizeError(
                 f"--where {where}: column {where!r} is {mask.type}, expected a boolean (true/false) column"

@@ -110,7 +110,11 @@ def test_csv_with_epoch_seconds_and_iso_times(tmp_path: Path) -> None:
         ("workload=container_id,ts=ts,cpu_cores=nope", [], "has no column 'nope'"),
         ("workload=container_id,ts", [], "bad --map entry 'ts'"),
         ("workload=container_id,ts=ts,ts=ts,cpu_cores=cpu", [], "twice: expected each samples column once"),
-        ("workload=container_id,ts=ts,cpu_cores=cpu", ["--where", "mem"], "int64, expected a boolean"),
+        (
+            "workload=container_id,ts=ts,cpu_cores=cpu",
+            ["--where", "mem"],
+            "holds 652833587, expected a boolean (true/false or 0/1)",
+        ),
         (
             "workload=container_id,ts=ts,cpu_cores=container_id",
             [],
@@ -227,7 +231,10 @@ def test_imported_real_trace_backtests_end_to_end(tmp_path: Path, capsys: pytest
     ],
 )
 def test_empty_paths_are_one_line_and_write_nothing_here(
-    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # an unset variable in a script must not import into (or from) the current folder
@@ -280,10 +287,14 @@ def test_numbers_too_large_say_so_and_large_integers_still_import_as_floats(
     argv = ["import", str(tmp_path / "big.parquet"), "--out", str(tmp_path / "o"), "--map"]
     # 2**62 x 4 is past int64: the message says so (it said "holds int64 values, expected numbers")
     code, _, err = run_cli([*argv, f"{base},mem_working_set=mem*4"], capsys)
-    assert code == 2 and err.startswith(
-        "rightsize: error: --map mem_working_set=mem: column 'mem' holds values out of range for "
-        "mem_working_set (int64) once scaled ("
-    ) and err.endswith("), expected numbers that fit in int64\n"), err
+    assert (
+        code == 2
+        and err.startswith(
+            "rightsize: error: --map mem_working_set=mem: column 'mem' holds values out of range for "
+            "mem_working_set (int64) once scaled ("
+        )
+        and err.endswith("), expected numbers that fit in int64\n")
+    ), err
     assert not (tmp_path / "o").exists()
     # an int64 beyond 2**53 is valid in a float64 column (to the nearest float), not an error
     code, _, err = run_cli([*argv, f"{base},cpu_cores=mem"], capsys)

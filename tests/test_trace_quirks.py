@@ -131,3 +131,27 @@ def test_a_cpu_only_trace_says_the_backtest_needs_memory(
         "rightsize: error: no window to score: the data has no memory usage (mem_working_set), and every "
         "window is scored on the memory limit it sets (CPU is scored beside it)\n"
     )
+
+
+def test_where_takes_a_0_1_flag_column_and_names_a_value_that_is_neither(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a flag written as 0/1 (CSV, or an int8 Parquet column from pandas, with nulls) was refused as
+    # "int64, expected a boolean"; a null is false, as in a boolean column
+    csv = tmp_path / "flags.csv"
+    csv.write_text("vm,t,mem,up\na,1767225600,1,1\nb,1767225600,2,0\nc,1767225600,3,\nd,1767225600,4,1\n")
+    parquet = tmp_path / "flags.parquet"
+    frame = pd.DataFrame({"vm": list("abcd"), "t": [1767225600] * 4, "mem": [1, 2, 3, 4]})
+    frame.assign(up=pd.array([1, 0, None, 1], dtype="Int8")).to_parquet(parquet)
+    mapping = importer.parse_mapping("workload=vm,ts=t,mem_working_set=mem")
+    for i, trace in enumerate((csv, parquet)):
+        assert importer.import_trace(trace, mapping, tmp_path / f"o{i}", where="up") == 2
+        assert sorted(store.load(tmp_path / f"o{i}")["workload"]) == ["a", "d"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("vm,t,mem,up\na,1767225600,1,1\nb,1767225600,2,2\n")
+    argv = ["import", str(bad), "--map", "workload=vm,ts=t,mem_working_set=mem", "--where", "up"]
+    code, out, err = run_cli([*argv, "--out", str(tmp_path / "bad")], capsys)
+    assert code == 2 and out == "" and not (tmp_path / "bad").exists()
+    assert err == (
+        "rightsize: error: --where up: column 'up' holds 2, expected a boolean (true/false or 0/1) column\n"
+    )
