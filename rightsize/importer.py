@@ -220,12 +220,14 @@ def _open(
             yield from pf.iter_batches(batch_size=_BATCH_ROWS)
         elif suffix in (".csv", ".gz", ".txt"):
             read = pacsv.ReadOptions(block_size=_CSV_BLOCK)
-            csv = pacsv.open_csv(path, read_options=read)
+            # a quoted value may span lines (and a block boundary); no slower on a 190 MB trace
+            parse = pacsv.ParseOptions(newlines_in_values=True)
+            csv = pacsv.open_csv(path, read_options=read, parse_options=parse)
             names = list(csv.schema.names)
             if types:  # arrow fixes types from the first block only: later blocks must fit them
                 fixed = types(csv.schema)  # (the columns not imported are not read at all)
                 convert = pacsv.ConvertOptions(column_types=fixed, include_columns=list(fixed))
-                csv = pacsv.open_csv(path, read_options=read, convert_options=convert)
+                csv = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
             yield names
             yield from csv
         else:

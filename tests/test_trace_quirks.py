@@ -155,3 +155,16 @@ def test_where_takes_a_0_1_flag_column_and_names_a_value_that_is_neither(
     assert err == (
         "rightsize: error: --where up: column 'up' holds 2, expected a boolean (true/false or 0/1) column\n"
     )
+
+
+def test_quoted_newlines_across_csv_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a quoted value spanning lines imported from a small file, but failed ("CSV parser got out of
+    # sync with chunker") once it straddled a block boundary, i.e. only in a trace over 64 MB
+    trace = tmp_path / "names.csv"
+    trace.write_text("vm,t,mem\n" + "".join(f'"vm\n{i % 3}",{1767225600 + i},{i}\n' for i in range(2000)))
+    monkeypatch.setattr(importer, "_CSV_BLOCK", 1 << 12)
+    mapping = importer.parse_mapping("workload=vm,ts=t,mem_working_set=mem")
+    assert importer.import_trace(trace, mapping, tmp_path / "o") == 2000
+    got = store.load(tmp_path / "o")
+    assert sorted(set(got["workload"])) == ["vm\n0", "vm\n1", "vm\n2"]
+    assert sorted(got["mem_working_set"]) == list(range(2000))
