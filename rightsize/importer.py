@@ -120,10 +120,11 @@ def import_trace(
     files: list[Path] = []  # written so far: a bad value in a later batch removes them again
     buffer: list[pa.Table] = []
     buffered = written = 0
+    scales: list[float] = []  # the epoch unit of the first batch holds for the whole file
     try:
         for batch in reader:
             assert isinstance(batch, pa.RecordBatch)
-            table = _convert(pa.Table.from_batches([batch]), sources, where, host)
+            table = _convert(pa.Table.from_batches([batch]), sources, where, host, scales)
             if table.num_rows:
                 buffer.append(table)
                 buffered += table.num_rows
@@ -243,7 +244,11 @@ def _open(
 
 
 def _convert(
-    table: pa.Table, sources: dict[str, tuple[str, float]], where: str | None, host: str
+    table: pa.Table,
+    sources: dict[str, tuple[str, float]],
+    where: str | None,
+    host: str,
+    scales: list[float] | None = None,
 ) -> pa.Table:
     if where is not None:
         mask = table[where]
@@ -267,7 +272,7 @@ def _convert(
         name = field.name
         if name in sources:
             source, factor = sources[name]
-            cols[name] = _cast(table[source], field, source, factor)
+            cols[name] = _cast(table[source], field, source, factor, scales)
         elif name == "host":
             cols[name] = pa.array([host] * n, pa.string()) if n else pa.array([], pa.string())
         elif name in ("container_id", "container") and "workload" in cols:
@@ -280,7 +285,13 @@ def _convert(
     return out if pc.all(keep).as_py() else out.filter(keep)
 
 
-def _cast(column: pa.ChunkedArray, field: pa.Field, source: str, factor: float = 1.0) -> pa.Array:
+def _cast(
+    column: pa.ChunkedArray,
+    field: pa.Field,
+    source: str,
+    factor: float = 1.0,
+    scales: list[float] | None = None,
+) -> pa.Array:
     col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_dictionary(col.type):
         col = col.dictionary_decode()
@@ -289,7 +300,7 @@ def _cast(column: pa.ChunkedArray, field: pa.Field, source: str, factor: float =
         if factor != 1.0:  # a unit conversion asked for in --map (KiB -> bytes, percent -> cores)
             col = pc.multiply(col.cast(pa.float64(), safe=False), pa.scalar(factor, pa.float64()))
         if field.name == "ts":
-            return _timestamps(col, source)
+            return _timestamps(col, source, [] if scales is None else scales)
         if pa.types.is_string(field.type):
             return col.cast(pa.string())
         if pa.types.is_integer(field.type) and pa.types.is_floating(col.type):
@@ -315,8 +326,9 @@ def _numeric(kind: pa.DataType) -> bool:
     return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
 
 
-def _timestamps(col: pa.Array, source: str) -> pa.Array:
-    """Timestamps as they come (naive = UTC), ISO strings, or epoch numbers (unit from magnitude)."""
+def _timestamps(col: pa.Array, source: str, scales: list[float]) -> pa.Array:
+    """Timestamps as they come (naive = UTC), ISO strings, or epoch numbers (unit from magnitude;
+    ``scales`` holds the unit of earlier batches of the same file)."""
     if pa.types.is_date(col.type):  # a daily trace: midnight UTC, as the same ISO text would be
         col = col.cast(pa.timestamp("ms"))
     if pa.types.is_timestamp(col.type):
@@ -340,6 +352,15 @@ def _timestamps(col: pa.Array, source: str) -> pa.Array:
         top = float(np.abs(finite).max()) if finite.size else 0.0
         # epoch seconds reach 1e11 only in the year 5138; the same rule for ms/us/ns
         scale = 1000.0 if top < 1e11 else 1.0 if top < 1e14 else 1e-3 if top < 1e17 else 1e-6
+        if finite.size and scales and scale != scales[0]:  # relative times (µs since the trace began)
+            units = {1000.0: "seconds", 1.0: "ms", 1e-3: "µs", 1e-6: "ns"}
+            raise RightsizeError(
+                f"--map ts={source}: epoch numbers change magnitude within the file (read as "
+                f"{units[scales[0]]} at first, as {units[scale]} later, up to {top:.0f}): times since "
+                "the trace began, not since 1970? convert them to epoch or ISO times first"
+            )
+        if finite.size and not scales:
+            scales.append(scale)
         ms = np.round(values * scale)
         bad = ~np.isfinite(ms)
         return pa.array(np.where(bad, 0, ms).astype("int64"), mask=bad).cast(_TS)

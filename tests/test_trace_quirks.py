@@ -168,3 +168,28 @@ def test_quoted_newlines_across_csv_blocks(tmp_path: Path, monkeypatch: pytest.M
     got = store.load(tmp_path / "o")
     assert sorted(set(got["workload"])) == ["vm\n0", "vm\n1", "vm\n2"]
     assert sorted(got["mem_working_set"]) == list(range(2000))
+
+
+def test_epoch_numbers_that_change_magnitude_between_batches_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # times in µs since the trace began (as in Google's cluster traces): the unit was chosen per
+    # batch, so the first hours were read as seconds and the rest as ms, silently
+    us = np.arange(0, 200 * 3600 * 10**6, 3600 * 10**6, dtype=np.int64)  # 200 hours, in µs
+    trace = tmp_path / "relative.parquet"
+    pd.DataFrame({"job": "j", "time": us, "mem": 1}).to_parquet(trace)
+    monkeypatch.setattr(importer, "_BATCH_ROWS", 20)
+    monkeypatch.setattr(importer, "_FLUSH_ROWS", 40)
+    argv = ["import", str(trace), "--map", "workload=job,ts=time,mem_working_set=mem"]
+    code, out, err = run_cli([*argv, "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and out == "" and not list(tmp_path.glob("o/**/*.parquet"))
+    assert err.startswith(
+        "rightsize: error: --map ts=time: epoch numbers change magnitude within the file (read as seconds "
+        "at first, as ms later, up to 140400000000): times since the trace began, not since 1970? "
+    ), err
+    # absolute epochs in any unit keep one unit through every batch
+    ms = 1_767_225_600_000 + us // 1000
+    pd.DataFrame({"job": "j", "time": ms, "mem": 1}).to_parquet(trace)
+    code, out, err = run_cli([*argv, "--out", str(tmp_path / "p")], capsys)
+    assert code == 0, err
+    assert store.load(tmp_path / "p")["ts"].astype("int64").tolist() == ms.tolist()
