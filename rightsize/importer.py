@@ -114,8 +114,11 @@ def import_trace(
     needed = sorted({*(c for c, _ in sources.values()), *([where] if where else [])})
     missing = [c for c in needed if c not in columns]
     if missing:
+        seps = [sep for sep in ";\t|" if len(columns) == 1 and sep in columns[0]]
+        hint = f"; a {seps[0]!r}-separated file? only comma-separated CSV is read" if seps else ""
         raise RightsizeError(
-            f"{path.name} has no column {', '.join(repr(c) for c in missing)} (it has: {', '.join(columns)})"
+            f"{path.name} has no column {', '.join(repr(c) for c in missing)} "
+            f"(it has: {', '.join(columns)}){hint}"
         )
     files: list[Path] = []  # written so far: a bad value in a later batch removes them again
     buffer: list[pa.Table] = []
@@ -240,6 +243,8 @@ def _open(
         # arrow quotes the offending row: keep the reason, drop bytes that are not printable
         reason = str(exc).strip("'\"").split(": \\x")[0].splitlines()[0] if str(exc) else repr(exc)
         reason = "".join(ch for ch in reason if ch.isprintable())
+        if "Expected 1 columns, got" in reason:  # one header name, rows with commas: "1,5" beside ";"
+            reason += " (the header has no comma: ';'- or tab-separated? only comma-separated CSV is read)"
         raise RightsizeError(f"cannot read {path.name} as {kind}: {reason}") from None
 
 

@@ -193,3 +193,32 @@ def test_epoch_numbers_that_change_magnitude_between_batches_are_refused(
     code, out, err = run_cli([*argv, "--out", str(tmp_path / "p")], capsys)
     assert code == 0, err
     assert store.load(tmp_path / "p")["ts"].astype("int64").tolist() == ms.tolist()
+
+
+def test_a_semicolon_separated_file_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "excel.csv"
+    trace.write_text("vm;t;mem\na;1767225600;15\n")
+    argv = [
+        "import",
+        str(trace),
+        "--map",
+        "workload=vm,ts=t,mem_working_set=mem",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and out == "" and not (tmp_path / "o").exists()
+    assert err == (
+        "rightsize: error: excel.csv has no column 'mem', 't', 'vm' (it has: vm;t;mem); "
+        "a ';'-separated file? only comma-separated CSV is read\n"
+    )
+    trace.write_text("vm;t;mem\na;1767225600;1,5\n")  # a decimal comma: arrow fails at the first row
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and out == "" and not (tmp_path / "o").exists()
+    assert err == (
+        "rightsize: error: cannot read excel.csv as CSV: CSV parse error: Expected 1 columns, got 2: "
+        "a;1767225600;1,5 (the header has no comma: ';'- or tab-separated? "
+        "only comma-separated CSV is read)\n"
+    )
