@@ -222,3 +222,30 @@ def test_a_semicolon_separated_file_is_named_as_such(
         "a;1767225600;1,5 (the header has no comma: ';'- or tab-separated? "
         "only comma-separated CSV is read)\n"
     )
+
+
+def test_set_for_current_and_absurdly_many_windows_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame, _ = _with_limits()
+    data = tmp_path / "ds"
+    store.append(data, store.to_table(frame, "samples"), "samples", "h")
+    argv = ["backtest", "--data", str(data)]
+    # `current` has no settings: the value was ignored without a word
+    code, out, err = run_cli(
+        [*argv, "--strategies", "krr,current", "--set", "current.mem_margin=0.3"], capsys
+    )
+    assert code == 2 and out == ""
+    assert err == (
+        "rightsize: error: --set current.mem_margin: current has no settings "
+        "(it is the limits recorded in the data)\n"
+    )
+    # 40 days slid by 1 s: 1,638,001 windows, an hour or more of fitting with no output; now refused
+    long = tmp_path / "long"
+    store.append(long, store.to_table(_with_limits(days=40)[0], "samples"), "samples", "h")
+    code, out, err = run_cli(["backtest", "--data", str(long), "--every", "1s"], capsys)
+    assert code == 2 and out == ""
+    assert err == (
+        "rightsize: error: --every 1s makes 1,638,001 train/test windows (w: 1,638,001); the backtest "
+        "scores at most 1,000,000: use a longer --every\n"
+    )

@@ -49,12 +49,19 @@ class Window:
     test_end: int
 
 
+MAX_WINDOWS = 1_000_000  # workload-windows in one run (a year of 50 workloads slid hourly: 411,600)
+
+
+def _window_count(ts: np.ndarray, train_ms: int, test_ms: int, every_ms: int) -> int:
+    return max(0, (int(ts[-1]) - int(ts[0]) - train_ms - test_ms) // every_ms + 1) if len(ts) else 0
+
+
 def windows(ts: np.ndarray, train_ms: int, test_ms: int, every_ms: int) -> list[Window]:
     """The rolling windows over sorted ``ts`` whose test window ends inside the history."""
     if not len(ts):
         return []
-    first, last = int(ts[0]), int(ts[-1])
-    count = (last - first - train_ms - test_ms) // every_ms + 1
+    first = int(ts[0])
+    count = _window_count(ts, train_ms, test_ms, every_ms)
     if count <= 0:
         return []
     starts = first + every_ms * np.arange(count, dtype=np.int64)
@@ -294,6 +301,19 @@ def backtest(
     unknown = set(overrides or {}) - set(names)
     if unknown:
         raise RightsizeError(f"--set names strategy {', '.join(sorted(unknown))}, which is not backtested")
+    if (overrides or {}).get(CURRENT):
+        first = next(iter((overrides or {})[CURRENT]))
+        raise RightsizeError(
+            f"--set {CURRENT}.{first}: {CURRENT} has no settings (it is the limits recorded in the data)"
+        )
+    counts = {s.workload: _window_count(s.ts, train_ms, test_ms, every_ms) for s in series}
+    total = sum(counts.values())
+    if total > MAX_WINDOWS:  # ~1 ms a fit: an hour or more with no output; nobody asks for that
+        top = max(counts, key=lambda k: counts[k])
+        raise RightsizeError(
+            f"--every {format_duration(every_ms / 1000)} makes {total:,} train/test windows "
+            f"({top}: {counts[top]:,}); the backtest scores at most {MAX_WINDOWS:,}: use a longer --every"
+        )
     fitted = {n: get_strategy(n, dict((overrides or {}).get(n, {}))) for n in names if n != CURRENT}
     per: dict[str, list[np.ndarray]] = {n: [] for n in names}
     ws: list[WorkloadScore] = []
