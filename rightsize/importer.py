@@ -28,6 +28,7 @@ _BATCH_ROWS = 1 << 20
 _CSV_BLOCK = 64 << 20  # bytes arrow reads per CSV block
 _FLUSH_ROWS = 2 << 20  # rows buffered per append: few, large files, bounded memory (~0.5 GB a flush)
 _TS = pa.timestamp("ms", tz="UTC")
+_MIN_MS, _MAX_MS = -62_135_596_800_000, 253_402_300_800_000  # years 1..9999 (date partitions)
 _TIME_FORMS = "expected ISO 8601 text (2026-01-31T12:00:00Z), epoch numbers or a timestamp column"
 
 
@@ -120,6 +121,11 @@ def import_trace(
             f"{path.name} has no column {', '.join(repr(c) for c in missing)} "
             f"(it has: {', '.join(columns)}){hint}"
         )
+    twice = [c for c in needed if columns.count(c) > 1]
+    if twice:
+        raise RightsizeError(
+            f"{path.name} has {columns.count(twice[0])} columns named {twice[0]!r}: rename one"
+        )
     files: list[Path] = []  # written so far: a bad value in a later batch removes them again
     buffer: list[pa.Table] = []
     buffered = written = 0
@@ -183,8 +189,8 @@ def _csv_types(schema: pa.Schema, mapping: dict[str, str], where: str | None) ->
     out: dict[str, pa.DataType] = {}
     for key, value in mapping.items():
         col = _source(key, value, names)[0]
-        if col not in names:
-            continue  # import_trace names the missing column
+        if names.count(col) != 1:
+            continue  # import_trace names the missing (or twice named) column
         kind = schema.field(col).type
         if key in _TEXT:
             out[col] = pa.string()
@@ -195,7 +201,7 @@ def _csv_types(schema: pa.Schema, mapping: dict[str, str], where: str | None) ->
             out[col] = pa.float64()
         else:
             out.setdefault(col, kind)
-    if where in names:
+    if where is not None and names.count(where) == 1:
         kind = schema.field(where).type
         out[str(where)] = pa.bool_() if pa.types.is_null(kind) else kind
     return out
@@ -368,5 +374,13 @@ def _timestamps(col: pa.Array, source: str, scales: list[float]) -> pa.Array:
             scales.append(scale)
         ms = np.round(values * scale)
         bad = ~np.isfinite(ms)
+        odd = ~bad & ((ms < _MIN_MS) | (ms >= _MAX_MS))  # no calendar (nor date partition) holds it
+        if odd.any():
+            unit = {1000.0: "seconds", 1.0: "ms", 1e-3: "µs", 1e-6: "ns"}[scale]
+            raise RightsizeError(
+                f"--map ts={source}: {values[odd][0]:g} is out of range for a time (epoch {unit} by "
+                "magnitude, between the years 1 and 9999); "
+                f"{_TIME_FORMS}"
+            )
         return pa.array(np.where(bad, 0, ms).astype("int64"), mask=bad).cast(_TS)
     raise RightsizeError(f"--map ts={source}: column {source!r} holds {col.type} values; {_TIME_FORMS}")

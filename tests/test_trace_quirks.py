@@ -249,3 +249,33 @@ def test_set_for_current_and_absurdly_many_windows_are_one_line(
         "rightsize: error: --every 1s makes 1,638,001 train/test windows (w: 1,638,001); the backtest "
         "scores at most 1,000,000: use a longer --every\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # two columns of one name (a careless export): a KeyError traceback
+        ("vm,t,mem,mem\na,1767225600,1,2\n", "x.csv has 2 columns named 'mem': rename one"),
+        # an epoch number no calendar holds: 'invalid value encountered in cast', then an OverflowError
+        (
+            "vm,t,mem\na,1e30,1\n",
+            "--map ts=t: 1e+30 is out of range for a time (epoch ns by magnitude, between the years 1 and",
+        ),
+    ],
+)
+def test_broken_exports_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    trace = tmp_path / "x.csv"
+    trace.write_text(text)
+    argv = [
+        "import",
+        str(trace),
+        "--map",
+        "workload=vm,ts=t,mem_working_set=mem",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and out == "" and not list(tmp_path.glob("o/**/*.parquet"))
+    assert err.startswith(f"rightsize: error: {message}") and err.count("\n") == 1, err
