@@ -356,7 +356,8 @@ def _timestamps(col: pa.Array, source: str, scales: list[float]) -> pa.Array:
         if unparsed.any():  # name the first value, not pandas' advice about formats
             first = text[unparsed].iloc[0]
             raise RightsizeError(f"--map ts={source}: {first!r} is not a time; {_TIME_FORMS}")
-        return pa.array(parsed, pa.timestamp("ns", tz="UTC")).cast(_TS, safe=False)
+        # in pandas' own unit (µs for years past 2262, where ns overflows)
+        return pa.array(parsed).cast(_TS, safe=False)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
         values = col.to_numpy(zero_copy_only=False).astype("float64")
         finite = values[np.isfinite(values)]

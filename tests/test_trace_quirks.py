@@ -279,3 +279,14 @@ def test_broken_exports_are_one_line(
     code, out, err = run_cli(argv, capsys)
     assert code == 2 and out == "" and not list(tmp_path.glob("o/**/*.parquet"))
     assert err.startswith(f"rightsize: error: {message}") and err.count("\n") == 1, err
+
+
+def test_iso_times_outside_the_nanosecond_range_import_like_epoch_numbers(tmp_path: Path) -> None:
+    # "3000-01-01T00:00:00Z" failed with "holds string values (Casting from timestamp[us] to
+    # timestamp[ns, tz=UTC] would result in out of bounds ...)"; the same time as epoch seconds imported
+    trace = tmp_path / "far.csv"
+    trace.write_text("vm,t,mem\na,3000-01-01T00:00:00Z,1\na,1600-01-01T00:00:00+01:00,2\n")
+    mapping = importer.parse_mapping("workload=vm,ts=t,mem_working_set=mem")
+    assert importer.import_trace(trace, mapping, tmp_path / "o") == 2
+    got = store.load(tmp_path / "o").sort_values("ts")
+    assert got["ts"].tolist() == [pd.Timestamp("1599-12-31T23:00Z"), pd.Timestamp("3000-01-01T00:00Z")]
