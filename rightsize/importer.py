@@ -306,6 +306,8 @@ def _cast(
     col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_dictionary(col.type):
         col = col.dictionary_decode()
+    if pa.types.is_decimal(col.type) and field.name != "ts":  # SQL numeric: a number like a float one
+        col = col.cast(pa.float64())
     try:
         # safe=False here and for float columns: an int64 beyond 2**53 becomes the nearest float
         if factor != 1.0:  # a unit conversion asked for in --map (KiB -> bytes, percent -> cores)

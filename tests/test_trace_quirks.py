@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from pathlib import Path
 
 import numpy as np
@@ -290,3 +291,18 @@ def test_iso_times_outside_the_nanosecond_range_import_like_epoch_numbers(tmp_pa
     assert importer.import_trace(trace, mapping, tmp_path / "o") == 2
     got = store.load(tmp_path / "o").sort_values("ts")
     assert got["ts"].tolist() == [pd.Timestamp("1599-12-31T23:00Z"), pd.Timestamp("3000-01-01T00:00Z")]
+
+
+def test_decimal_columns_are_numbers(tmp_path: Path) -> None:
+    # a SQL export's numeric(10,2): "1.50" bytes failed ("holds decimal128(10, 2) values (Rescaling
+    # Decimal value would cause data loss), expected numbers"); a float 1.5 is rounded, so is it now
+    trace = tmp_path / "sql.parquet"
+    mem = pa.array([decimal.Decimal("1.50"), decimal.Decimal("2048.25")], pa.decimal128(10, 2))
+    cpu = pa.array([decimal.Decimal("0.25"), decimal.Decimal("1.75")], pa.decimal128(10, 2))
+    pq.write_table(pa.table({"vm": ["a", "b"], "t": [1767225600, 1767225600], "mem": mem, "cpu": cpu}), trace)
+    mapping = importer.parse_mapping("workload=vm,ts=t,mem_working_set=mem,cpu_cores=cpu,mem_limit=mem*1024")
+    assert importer.import_trace(trace, mapping, tmp_path / "o") == 2
+    got = store.load(tmp_path / "o").sort_values("workload")
+    assert got["mem_working_set"].tolist() == [2, 2048]
+    assert got["cpu_cores"].tolist() == [0.25, 1.75]
+    assert got["mem_limit"].tolist() == [1536, 2097408]
