@@ -352,7 +352,9 @@ def _timestamps(col: pa.Array, source: str, scales: list[float]) -> pa.Array:
         import pandas as pd
 
         text = pd.Series(col.to_pandas())
-        text = text.where(text.str.strip() != "")  # a blank cell is a missing time: the row is dropped
+        # a blank cell (or N/A, NULL: what arrow reads as null in a number column) is a missing time:
+        # the row is dropped
+        text = text.where(~text.str.strip().isin(["", *pacsv.ConvertOptions().null_values]))
         parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
         unparsed = parsed.isna() & text.notna()
         if unparsed.any():  # name the first value, not pandas' advice about formats

@@ -306,3 +306,14 @@ def test_decimal_columns_are_numbers(tmp_path: Path) -> None:
     assert got["mem_working_set"].tolist() == [2, 2048]
     assert got["cpu_cores"].tolist() == [0.25, 1.75]
     assert got["mem_limit"].tolist() == [1536, 2097408]
+
+
+def test_a_missing_time_spelled_na_or_null_drops_its_row_like_a_blank_one(tmp_path: Path) -> None:
+    # a blank ISO time dropped its row, "N/A" or "NULL" (null in every number column) was "not a time"
+    trace = tmp_path / "gaps.csv"
+    trace.write_text(
+        "vm,t,mem\na,2026-01-01T00:00:00Z,1\na,N/A,2\na,NULL,3\na,,4\na,2026-01-01T00:05:00Z,5\n"
+    )
+    mapping = importer.parse_mapping("workload=vm,ts=t,mem_working_set=mem")
+    assert importer.import_trace(trace, mapping, tmp_path / "o") == 2
+    assert store.load(tmp_path / "o")["mem_working_set"].tolist() == [1, 5]
