@@ -130,6 +130,9 @@ class _Run:
         self.rejected: set[str] = set()
         # OOM events per container id, kept across its restarts: the fresh cgroup counts from 0
         self.ooms: dict[str, int] = {}
+        # restart count already accounted for per container id; not ``known``, which a relist
+        # refreshes while the container waits to restart (its count already raised)
+        self.restarts: dict[str, int] = {}
         self.buffers = Buffers(out, self.host)
         self.samples, self.events = self.buffers.samples, self.buffers.events
         self.stop = threading.Event()
@@ -155,6 +158,7 @@ class _Run:
     def _track(self, infos: list[ContainerInfo]) -> None:
         for info in infos:
             self.known[info.id] = info
+            self.restarts.setdefault(info.id, info.restarts)
             if info.id in self.tracked or info.pid is None:
                 continue
             reader = None
@@ -204,7 +208,6 @@ class _Run:
         action = str(event.get("Action") or event.get("status") or "")
         if not cid or not self._matches(cid):
             return
-        before = self.known.get(cid)
         if action in ("update", "rename"):  # new limits (docker update, apply --live) or name
             if (info := self._inspect(cid)) is not None:
                 self.known[cid] = info
@@ -213,13 +216,16 @@ class _Run:
             return  # not a dataset event
         if action == "start":
             info = self._inspect(cid)
+            # against the count accounted for: a relist may already track this run
+            if info and info.restarts > self.restarts.get(cid, info.restarts):
+                self.events.append(event_row({**event, "Action": "restart"}, info, self.host))
+            if info:
+                self.restarts[cid] = info.restarts
             tracked = self.tracked.get(cid)
             if info and tracked and tracked.info.pid == info.pid:
-                info = None  # already sampled since the initial list: keep its counters
+                info = None  # already sampled since the initial list or a relist: keep its counters
             elif info:
                 self._drop(cid)  # a restarted container starts from fresh counters
-                if before and info.restarts > before.restarts:
-                    self.events.append(event_row({**event, "Action": "restart"}, info, self.host))
                 self._track([info])
         elif action == "die":
             self._drop(cid)

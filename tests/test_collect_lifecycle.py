@@ -66,3 +66,25 @@ def test_oom_restart_and_rename_during_collect(run_container: Any, tmp_path: Pat
     assert named.iloc[0]["container"] == f"rs-{tag}-old"
     assert named.iloc[-1]["container"] == f"rs-{tag}-new"
     assert named.iloc[-1]["workload"] == f"rs-{tag}-new"
+
+
+def test_every_policy_restart_is_an_event_while_relists_run(
+    run_container: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rightsize import collector
+
+    # A crash loop waits longer and longer (0.1 s, 0.2 s, ... doubling) in the "restarting" state;
+    # a relist then sees the container with its restart count already raised.
+    monkeypatch.setattr(collector, "RELIST_SECONDS", 0.3)
+    tag = uuid.uuid4().hex[:8]
+    loop = run_container(
+        "sleep 0.5; exit 3", name=f"rs-{tag}-loop", labels={"rs-life": tag}, restart_policy={"Name": "always"}
+    )
+    out = tmp_path / "data"
+    rightsize.collect(out, duration="9s", interval="0.5s", flush="9s", filters=[f"label=rs-life={tag}"],
+                      quiet=True)
+    events = rightsize.load_events(out)
+    kinds = events[events["container_id"] == loop.id].sort_values(["ts", "kind"])["kind"].tolist()
+    restarted = [i for i, k in enumerate(kinds) if k == "start" and "die" in kinds[:i]]
+    assert len(restarted) >= 3
+    assert kinds.count("restart") == len(restarted), " ".join(kinds)  # each restart seen in the run, once
