@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import json
 from pathlib import Path
 
 import numpy as np
@@ -317,3 +318,34 @@ def test_a_missing_time_spelled_na_or_null_drops_its_row_like_a_blank_one(tmp_pa
     mapping = importer.parse_mapping("workload=vm,ts=t,mem_working_set=mem")
     assert importer.import_trace(trace, mapping, tmp_path / "o") == 2
     assert store.load(tmp_path / "o")["mem_working_set"].tolist() == [1, 5]
+
+
+def test_current_json_metrics_match_a_hand_computation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame, cpu = _with_limits()
+    mem = np.full(len(frame), 500.0)
+    mem[16 * 24 + 3] = 900  # inside the first test week, below its 1000 limit
+    mem[23 * 24] = 850  # the second test week's limit is 800: one overrun
+    limit = np.where(np.arange(len(frame)) < 21 * 24, 1000.0, 800.0)
+    frame = frame.assign(mem_working_set=mem.astype("int64"), mem_limit=limit.astype("int64"))
+    data = tmp_path / "ds"
+    store.append(data, store.to_table(frame, "samples"), "samples", "h")
+    code, out, err = run_cli(
+        ["backtest", "--data", str(data), "--strategies", "current", "--format", "json"], capsys
+    )
+    assert code == 0, err
+    got = json.loads(out)["strategies"]["current"]
+    weeks = [slice(14 * 24, 21 * 24), slice(21 * 24, 28 * 24)]
+    slack = np.concatenate([(limit[w] - mem[w]) / limit[w] for w in weeks])
+    test = np.concatenate([cpu[w] for w in weeks])
+    assert got == {
+        "mem_slack": round(float(slack.mean()), 6),
+        "mem_overrun_share": 0.5,
+        "mem_alloc_ratio": round((1000 + 800) / sum(float(mem[w].mean()) for w in weeks), 6),
+        "cpu_slack": round(float(np.mean((1.5 - test) / 1.5)), 6),
+        "cpu_over_reservation_share": round(float(np.mean(test > 1.5)), 6),
+        "limit_changes": 1,
+        "windows": 2,
+        "mem_overruns": 1,
+    }
