@@ -216,10 +216,13 @@ class _Run:
             return  # not a dataset event
         if action == "start":
             info = self._inspect(cid)
-            # against the count accounted for: a relist may already track this run
-            if info and info.restarts > self.restarts.get(cid, info.restarts):
+            # One per start, against the count accounted for: a relist may already track this
+            # run, and the count read now may include the next exit (raised as it dies).
+            seen = self.restarts.get(cid, info.restarts) if info else 0
+            if info and info.restarts > seen:
                 self.events.append(event_row({**event, "Action": "restart"}, info, self.host))
-            if info:
+                self.restarts[cid] = seen + 1
+            elif info:
                 self.restarts[cid] = info.restarts
             tracked = self.tracked.get(cid)
             if info and tracked and tracked.info.pid == info.pid:

@@ -78,7 +78,7 @@ def test_every_policy_restart_is_an_event_while_relists_run(
     monkeypatch.setattr(collector, "RELIST_SECONDS", 0.3)
     tag = uuid.uuid4().hex[:8]
     loop = run_container(
-        "sleep 0.5; exit 3", name=f"rs-{tag}-loop", labels={"rs-life": tag}, restart_policy={"Name": "always"}
+        "sleep 0.2; exit 3", name=f"rs-{tag}-loop", labels={"rs-life": tag}, restart_policy={"Name": "always"}
     )
     out = tmp_path / "data"
     rightsize.collect(out, duration="9s", interval="0.5s", flush="9s", filters=[f"label=rs-life={tag}"],
