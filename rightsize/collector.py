@@ -128,6 +128,7 @@ class _Run:
         self.tracked: dict[str, _Tracked] = {}
         self.known: dict[str, ContainerInfo] = {}  # every matching container seen (for events)
         self.rejected: set[str] = set()
+        self.gone: set[str] = set()  # matching containers removed before they could be inspected
         # OOM events per container id, kept across its restarts: the fresh cgroup counts from 0
         self.ooms: dict[str, int] = {}
         # restart count already accounted for per container id; not ``known``, which a relist
@@ -190,8 +191,8 @@ class _Run:
         if t and t.stream:
             t.stream.stop()
 
-    def _matches(self, cid: str) -> bool:
-        if cid in self.known:
+    def _matches(self, cid: str, event: dict[str, Any]) -> bool:
+        if cid in self.known or cid in self.gone:
             return True
         if cid in self.rejected:
             return False
@@ -200,13 +201,16 @@ class _Run:
             if info:
                 self.known[cid] = info
                 return True
+        elif self._inspect(cid) is None and engine.event_matches(self.filters, event):
+            self.gone.add(cid)  # removed already (docker run --rm killed at once): its events count
+            return True
         self.rejected.add(cid)
         return False
 
     def _handle(self, event: dict[str, Any]) -> None:
         cid = str(event.get("id") or "")
         action = str(event.get("Action") or event.get("status") or "")
-        if not cid or not self._matches(cid):
+        if not cid or not self._matches(cid, event):
             return
         if action in ("update", "rename"):  # new limits (docker update, apply --live) or name
             if (info := self._inspect(cid)) is not None:

@@ -88,3 +88,28 @@ def test_every_policy_restart_is_an_event_while_relists_run(
     restarted = [i for i, k in enumerate(kinds) if k == "start" and "die" in kinds[:i]]
     assert len(restarted) >= 3
     assert kinds.count("restart") == len(restarted), " ".join(kinds)  # each restart seen in the run, once
+
+
+def test_a_removed_container_oom_killed_between_ticks_is_recorded(run_container: Any, tmp_path: Path) -> None:
+    # `docker run --rm` jobs killed at once: gone before the next tick could look them up
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-life": tag}
+    started: list[Any] = []
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks in (2, 3):
+            started.append(run_container(
+                "dd if=/dev/zero of=/dev/null bs=64M", labels=labels, mem_limit="16m", memswap_limit="16m",
+                auto_remove=True,
+            ))
+
+    out = tmp_path / "data"
+    run_container("sleep 3600", labels=labels)  # something to sample, so the dataset exists
+    rightsize.collect(out, duration="5s", interval="0.5s", flush="5s", filters=[f"label=rs-life={tag}"],
+                      quiet=True, on_tick=on_tick)
+    events = rightsize.load_events(out)
+    for c in started:
+        mine = events[events["container_id"] == c.id]
+        assert sorted(mine["kind"]) == ["die", "oom", "start"], c.name
+        assert (mine["container"] == c.name).all()
+        assert mine.loc[mine["kind"] == "die", "exit_code"].tolist() == [137]

@@ -129,6 +129,37 @@ def parse_filters(filters: list[str] | tuple[str, ...] | None, project: str | No
     return out
 
 
+def event_matches(filters: Mapping[str, list[str]], event: Mapping[str, Any]) -> bool:
+    """Pure: whether the container an event is about passes ``filters``, judged from the event
+    alone (its Attributes hold the labels, name and image): for a container already removed.
+
+    As the engine does: every label filter must hold; any one of the names, ids or images will do.
+    """
+    attrs = (event.get("Actor") or {}).get("Attributes") or {}
+    cid = str(event.get("id") or "")
+    for item in filters.get("label", []):
+        key, sep, value = item.partition("=")
+        if key not in attrs or (sep and attrs[key] != value):
+            return False
+    names = filters.get("name")
+    if names and not any(_search(n, str(attrs.get("name") or "")) for n in names):
+        return False
+    if filters.get("id") and not any(cid.startswith(i) for i in filters["id"]):
+        return False
+    image = str(attrs.get("image") or "")
+    ancestors = filters.get("ancestor")
+    return not ancestors or any(a in (image, image.removesuffix(":latest")) for a in ancestors)
+
+
+def _search(pattern: str, text: str) -> bool:
+    import re
+
+    try:
+        return re.search(pattern, text) is not None
+    except re.error:
+        return pattern in text
+
+
 def parse_time(text: str | None) -> float | None:
     """RFC 3339 with nanoseconds (``2024-08-31T22:02:27.639190522Z``) -> epoch seconds."""
     if not text or text.startswith("0001-01-01"):
