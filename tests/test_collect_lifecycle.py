@@ -1,5 +1,6 @@
 """`rightsize collect` while containers live their lives on the real engine: an OOM kill followed by a
-policy restart, and a `docker rename`, seen through the dataset afterwards (one ~10 s run)."""
+policy restart, a crash loop, `docker run --rm` jobs killed at once, a `docker rename`, seen through
+the dataset afterwards (~30 s of collect runs)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from typing import Any
 import pytest
 
 import rightsize
-
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+from rightsize.sources.docker import event_matches
 
 MiB = 1024**2
 # First run: OOM-killed after 2 s (dd's 64 MiB buffer in a 16 MiB container). The restart keeps the
@@ -23,6 +23,8 @@ OOM_ONCE = (
 )
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_oom_restart_and_rename_during_collect(run_container: Any, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:8]
     labels = {"rs-life": tag}
@@ -68,6 +70,8 @@ def test_oom_restart_and_rename_during_collect(run_container: Any, tmp_path: Pat
     assert named.iloc[-1]["workload"] == f"rs-{tag}-new"
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_every_policy_restart_is_an_event_while_relists_run(
     run_container: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -90,6 +94,8 @@ def test_every_policy_restart_is_an_event_while_relists_run(
     assert kinds.count("restart") == len(restarted), " ".join(kinds)  # each restart seen in the run, once
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_a_removed_container_oom_killed_between_ticks_is_recorded(run_container: Any, tmp_path: Path) -> None:
     # `docker run --rm` jobs killed at once: gone before the next tick could look them up
     tag = uuid.uuid4().hex[:8]
@@ -113,3 +119,34 @@ def test_a_removed_container_oom_killed_between_ticks_is_recorded(run_container:
         assert sorted(mine["kind"]) == ["die", "oom", "start"], c.name
         assert (mine["container"] == c.name).all()
         assert mine.loc[mine["kind"] == "die", "exit_code"].tolist() == [137]
+
+
+# a real `die` event: docker run --rm --label tier=db --name rt9-ev IMAGE sh -c 'exit 3'
+DIE = {
+    "status": "die", "id": "1a47be4653d1dd915859299abe79548c560bad72916178ef14caac430a7b77fc",
+    "from": "rightsize-test/busybox:1", "Type": "container", "Action": "die",
+    "Actor": {"ID": "1a47be4653d1dd915859299abe79548c560bad72916178ef14caac430a7b77fc", "Attributes": {
+        "exitCode": "3", "image": "rightsize-test/busybox:1", "name": "rt9-ev", "rightsize-test": "1",
+        "tier": "db"}},
+    "scope": "local", "time": 1795865894, "timeNano": 1795865894798664975,
+}
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, True),
+        ({"label": ["tier=db", "rightsize-test"]}, True),  # every label must hold
+        ({"label": ["tier=db", "tier2"]}, False),
+        ({"label": ["tier=web"]}, False),
+        ({"name": ["nope", "rt9"]}, True),  # any name will do (a regular expression, as the engine's)
+        ({"name": ["^ev"]}, False),
+        ({"id": ["1a47be"]}, True),
+        ({"id": ["47be"]}, False),
+        ({"ancestor": ["rightsize-test/busybox:1"]}, True),
+        ({"ancestor": ["busybox"]}, False),
+        ({"label": ["tier=db"], "name": ["other"]}, False),
+    ],
+)
+def test_a_removed_container_is_matched_from_its_event(filters: dict[str, list[str]], expected: bool) -> None:
+    assert event_matches(filters, DIE) is expected
