@@ -21,6 +21,10 @@ H_MS = 3_600_000
 T0_MS = 1_767_225_600_000  # 2026-01-01T00:00Z
 
 
+def import_argv(trace: Path, out: Path) -> list[str]:
+    return ["import", str(trace), "--map", "workload=vm,ts=t,mem_working_set=mem", "--out", str(out)]
+
+
 def test_a_csv_column_whose_first_block_holds_only_integers_or_blanks_takes_later_decimals(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -202,14 +206,7 @@ def test_a_semicolon_separated_file_is_named_as_such(
 ) -> None:
     trace = tmp_path / "excel.csv"
     trace.write_text("vm;t;mem\na;1767225600;15\n")
-    argv = [
-        "import",
-        str(trace),
-        "--map",
-        "workload=vm,ts=t,mem_working_set=mem",
-        "--out",
-        str(tmp_path / "o"),
-    ]
+    argv = import_argv(trace, tmp_path / "o")
     code, out, err = run_cli(argv, capsys)
     assert code == 2 and out == "" and not (tmp_path / "o").exists()
     assert err == (
@@ -270,14 +267,7 @@ def test_broken_exports_are_one_line(
 ) -> None:
     trace = tmp_path / "x.csv"
     trace.write_text(text)
-    argv = [
-        "import",
-        str(trace),
-        "--map",
-        "workload=vm,ts=t,mem_working_set=mem",
-        "--out",
-        str(tmp_path / "o"),
-    ]
+    argv = import_argv(trace, tmp_path / "o")
     code, out, err = run_cli(argv, capsys)
     assert code == 2 and out == "" and not list(tmp_path.glob("o/**/*.parquet"))
     assert err.startswith(f"rightsize: error: {message}") and err.count("\n") == 1, err
