@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from rightsize import store
 from rightsize.errors import RightsizeError
+from rightsize.reimport import Earlier
 
 REQUIRED = ("workload", "ts")
 USAGE = ("cpu_cores", "mem_working_set")
@@ -126,6 +127,7 @@ def import_trace(
         raise RightsizeError(
             f"{path.name} has {columns.count(twice[0])} columns named {twice[0]!r}: rename one"
         )
+    earlier = Earlier(out, host)  # before this import writes anything
     files: list[Path] = []  # written so far: a bad value in a later batch removes them again
     buffer: list[pa.Table] = []
     buffered = written = 0
@@ -138,10 +140,10 @@ def import_trace(
                 buffer.append(table)
                 buffered += table.num_rows
             if buffered >= _FLUSH_ROWS:
-                _flush(out, buffer, host, files)
+                _flush(out, buffer, host, files, earlier)
                 written, buffer, buffered = written + buffered, [], 0
         if buffer:
-            _flush(out, buffer, host, files)
+            _flush(out, buffer, host, files, earlier)
             written += buffered
     except BaseException:
         for f in files:
@@ -150,7 +152,9 @@ def import_trace(
     return written
 
 
-def _flush(out: str | os.PathLike[str], tables: list[pa.Table], host: str, files: list[Path]) -> None:
+def _flush(
+    out: str | os.PathLike[str], tables: list[pa.Table], host: str, files: list[Path], earlier: Earlier
+) -> None:
     """Append sorted by time, one UTC day at a time (store.append then scans each day's rows once);
     every file written is added to ``files`` at once (so a failure can remove it)."""
     table = pa.concat_tables(tables)
@@ -159,7 +163,9 @@ def _flush(out: str | os.PathLike[str], tables: list[pa.Table], host: str, files
     day = ms // 86_400_000
     cuts = np.flatnonzero(np.diff(day)) + 1
     for start, stop in zip(np.r_[0, cuts], np.r_[cuts, len(ms)], strict=True):
-        files += store.append(out, table.slice(int(start), int(stop - start)), "samples", host)
+        part = table.slice(int(start), int(stop - start))
+        earlier.check(part)
+        files += store.append(out, part, "samples", host)
 
 
 def _check_mapping(mapping: dict[str, str]) -> None:

@@ -339,3 +339,23 @@ def test_current_json_metrics_match_a_hand_computation(
         "windows": 2,
         "mem_overruns": 1,
     }
+
+
+def test_importing_the_same_trace_twice_is_refused_and_leaves_the_dataset_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the second import doubled every sample without a word (sample counts, confidence, backtest)
+    trace = tmp_path / "t.csv"
+    trace.write_text("vm,t,mem\na,1767225600,15\na,1767229200,16\nb,1767225600,20\n")
+    other = tmp_path / "u.csv"  # another VM on the same day: a trace split per VM imports file by file
+    other.write_text("vm,t,mem\nc,1767225600,15\n")
+    out = tmp_path / "o"
+    assert run_cli(import_argv(trace, out), capsys)[0] == 0
+    assert run_cli(import_argv(other, out), capsys)[0] == 0
+    before = sorted(out.rglob("*.parquet"))
+    code, _, err = run_cli(import_argv(trace, out), capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "already holds samples of 'a' on 2026-01-01 from host 'import'" in err and "twice" in err
+    assert sorted(out.rglob("*.parquet")) == before and len(store.load(out)) == 4
+    code, _, _ = run_cli([*import_argv(trace, out), "--host", "replay"], capsys)  # said to be other samples
+    assert code == 0 and len(store.load(out)) == 7

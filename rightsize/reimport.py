@@ -1,0 +1,57 @@
+"""Refusing an import that would count samples twice: the same workload, host and day again."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from rightsize import store
+from rightsize.errors import RightsizeError
+
+
+class Earlier:
+    """The dataset's files of ``host`` from before this import, checked one UTC day at a time.
+
+    A second import of the same trace (or of overlapping parts) would double every sample: the
+    percentiles barely move, so nothing would show it, but sample counts and confidence would be
+    wrong. Other workloads, hosts or days are fine (a trace split into
+    one file per VM imports file by file)."""
+
+    def __init__(self, out: str | os.PathLike[str], host: str) -> None:
+        self.out, self.host = Path(out), host
+        # <host>-<first ts ms>-<8 hex>.parquet (store.append): host "import" is not "import-2"
+        name = re.compile(rf"{re.escape(store.safe_host(host))}--?\d+-[0-9a-f]{{8}}\.parquet")
+        root = self.out / "samples"
+        self.files: dict[str, list[Path]] = {}
+        for f in sorted(root.glob("date=*/*.parquet")) if root.is_dir() else []:
+            if name.fullmatch(f.name):
+                self.files.setdefault(f.parent.name, []).append(f)
+
+    def files_of(self, day_dir: str) -> list[Path]:
+        return self.files.get(day_dir, [])
+
+    def check(self, day: pa.Table) -> None:
+        """Raise if a workload of ``day`` (one UTC day's rows) is already there for this host."""
+        if not self.files or not day.num_rows:
+            return
+        first = pc.min(day["ts"]).cast(pa.int64()).as_py()
+        date = datetime.fromtimestamp(first / 1000, UTC).strftime("%Y-%m-%d")
+        earlier = self.files_of(f"date={date}")
+        if not earlier:
+            return
+        new = set(pc.unique(day["workload"]).to_pylist())
+        for f in earlier:
+            old = set(pc.unique(pq.read_table(f, columns=["workload"])["workload"]).to_pylist())
+            both = sorted(str(w) for w in new & old)
+            if both:
+                raise RightsizeError(
+                    f"{self.out} already holds samples of {both[0]!r} on {date} from host {self.host!r} "
+                    f"({f.name}): importing them again would count them twice; give another --host "
+                    "if they are different samples"
+                )
