@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,7 +41,8 @@ class Earlier:
         if not self.files or not day.num_rows:
             return
         first = pc.min(day["ts"]).cast(pa.int64()).as_py()
-        date = datetime.fromtimestamp(first / 1000, UTC).strftime("%Y-%m-%d")
+        # as store.append names the folder (fromtimestamp fails on some years this data may hold)
+        date = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=first // 86_400_000)).strftime("%Y-%m-%d")
         earlier = self.files_of(f"date={date}")
         if not earlier:
             return
