@@ -240,6 +240,7 @@ def apply(
     project: str | None = typer.Option(None, help="Compose project name (workloads are project/service)."),
     docker_host: str | None = typer.Option(None, "--docker-host", help="--live: engine URL (default: env)."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="Skip recommendations below this."),
+    swap: str | None = typer.Option(None, "--swap", help="Swap beyond each memory limit set: 0, 256M."),
     fmt: str = typer.Option("text", "--format", help="text (diff + summary) or json."),
 ) -> None:
     """Write the recommendations into compose files or Helm values, or apply them to running containers."""
@@ -259,8 +260,13 @@ def apply(
         raise fail(f"{option} works with {target.get(option, '--compose or --live')} only")
     if fmt not in ("text", "json"):
         raise fail(f"--format {fmt!r}: choose text or json")
+    if swap is not None and helm is not None:
+        raise fail("--swap works with --compose or --live only: Kubernetes has no per-container swap limit")
     only_, services_ = split_names("--only", only), split_names("--services", services)
+    from rightsize.cli_checks import swap_bytes
     from rightsize.targets.summary import summarize, to_json
+
+    swap_ = swap_bytes(swap)
 
     def recs() -> list[Any]:
         return _recs_for_writers(data, strategy, set_, since)
@@ -269,7 +275,8 @@ def apply(
         from rightsize.targets.compose import patch_compose
 
         results = patch_compose(compose, recs, dry_run=dry_run, backup=backup, only=only_,
-                                services=services_, project=project, min_confidence=min_confidence)
+                                services=services_, project=project, min_confidence=min_confidence,
+                                swap=swap_)
     elif helm is not None:
         from rightsize.targets.helm import parse_map, patch_helm
 
@@ -279,7 +286,7 @@ def apply(
         from rightsize.targets.live import apply_live
 
         results = [apply_live(recs, project=project, docker_host=docker_host, dry_run=dry_run,
-                              only=only_, min_confidence=min_confidence)]
+                              only=only_, min_confidence=min_confidence, swap=swap_)]
     if fmt == "json":
         typer.echo(to_json(results, dry_run=dry_run))
         return

@@ -29,6 +29,7 @@ _EXPECTED = {
     "--strategies": "strategies such as default,safe,krr (leave --strategies out for default,krr,vpa)",
     "--namespace": "a namespace (leave --namespace out for every namespace)",
     "--docker-host": "an engine URL such as ssh://host (leave --docker-host out for DOCKER_HOST/local)",
+    "--swap": "a swap size such as 0 or 256M (leave --swap out to keep the swap as it is)",
 }
 
 
@@ -49,3 +50,26 @@ def split_names(option: str, value: str | None) -> list[str] | None:
     if names == []:
         raise fail(f"{option} is empty: expected {_EXPECTED[option]}")
     return names
+
+
+def swap_bytes(value: str | None) -> int | None:
+    """``--swap``: the swap allowed beyond the memory limit, in bytes (None: leave the swap as it is).
+
+    A bare number other than 0 is refused: compose reads it as bytes, and ``--swap 512`` meant as
+    512 MiB would quietly allow half a kilobyte."""
+    if value is None:
+        return None
+    not_empty("--swap", value)
+    from rightsize.errors import RightsizeError
+    from rightsize.units import parse_bytes
+
+    text = value.strip()
+    if text.startswith("-"):  # -1 (unlimited in compose) included: --swap is there to bound the swap
+        raise fail(f"--swap {value!r}: a size cannot be negative; 0 means no swap beyond the memory limit")
+    try:
+        size = parse_bytes(text)
+    except RightsizeError:
+        raise fail(f"--swap {value!r}: expected {_EXPECTED['--swap']}") from None
+    if size and (text[-1].isdigit() or text[-1] == "."):
+        raise fail(f"--swap {value!r}: give a unit (e.g. {text}M); a bare number would be bytes")
+    return size

@@ -39,6 +39,7 @@ from rightsize.targets.locate import where as _where
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.mergetags import dropped, tag
 from rightsize.targets.schema import check_patched
+from rightsize.targets.swap import keep_swap, set_swap, skip_swap
 from rightsize.targets.values import (
     Wanted,
     format_value,
@@ -50,7 +51,6 @@ from rightsize.targets.values import (
 )
 from rightsize.targets.write import atomic_write, check_writable, unified_diff
 from rightsize.targets.yaml import Doc, verify_written
-from rightsize.units import human_bytes
 
 
 @dataclass
@@ -60,6 +60,7 @@ class _Plan:
     assigns: dict[tuple[int, str], dict[tuple[str, ...], NewScalar]] = field(default_factory=dict)
     meta: dict[tuple[int, str, tuple[str, ...]], tuple[str, str, str]] = field(default_factory=dict)
     skipped: list[tuple[int, Skipped]] = field(default_factory=list)
+    swap: int | None = None  # --swap: bytes of swap beyond each memory limit set; None keeps the swap
 
     def skip(
         self, docs: Stack, i: int, wl: str, resource: str, why: str, recommended: str | None = None
@@ -83,8 +84,13 @@ def patch_compose(
     services: Iterable[str] | None = None,
     project: str | None = None,
     min_confidence: float = 0.0,
+    swap: int | None = None,
 ) -> list[PatchResult]:
-    """Patch compose files in place (or only diff them); one PatchResult per file."""
+    """Patch compose files in place (or only diff them); one PatchResult per file.
+
+    ``swap`` (bytes, from ``--swap``) sets ``memswap_limit`` to each memory limit set plus that much
+    swap; None keeps the swap allowance a service already has.
+    """
     check_min_confidence(min_confidence)
     paths = [Path(f) for f in files]
     files_ = load_compose(paths)
@@ -97,7 +103,9 @@ def patch_compose(
     validate_units(docs, names)
     recs = resolve(recs)
     project = project or next((str(d.data["name"]) for d in reversed(docs) if d.data.get("name")), None)
-    plan = _Plan()
+    if swap is not None and swap < 0:
+        raise RightsizeError(f"swap {swap}: a swap size cannot be negative (0: no swap beyond the limit)")
+    plan = _Plan(swap=swap)
     unmatched = 0
     for svc in names:
         container = next(
@@ -249,6 +257,8 @@ def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool,
                 f"{'.'.join(path)} is interpolated ({old}): not replaced; set it to {raw}",
                 raw,
             )
+            if pair == ("memory", "limit") and plan.swap is not None:
+                skip_swap(docs, i, w, plan, "the memory limit is interpolated", None)
             return False
     for path, i, exists, old in located:
         where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
@@ -261,8 +271,11 @@ def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool,
         if twin and path == DEPLOY[pair] and not exists:
             note = f"the twin of {legacy}: Docker Compose v2 refuses a {path[2]} block without it"
         plan.add(i, svc, path, new, w.workload, old, note)
-        if pair == ("memory", "limit") and not (twin and path == DEPLOY[pair] and not exists):
-            _plan_swap(docs, svc, home, w, old, new, plan)  # (a new twin moves no limit: no swap change)
+        new_twin = twin and path == DEPLOY[pair] and not exists  # it moves no limit: no swap change
+        if pair == ("memory", "limit") and plan.swap is None and not new_twin:
+            keep_swap(docs, svc, home, w, old, new, plan)
+    if pair == ("memory", "limit") and plan.swap is not None:  # also when the limit is already right
+        set_swap(docs, svc, home, w, plan, _unit_hint(docs, svc))
     return True
 
 
@@ -273,32 +286,6 @@ def _unit_hint(docs: Stack, svc: str) -> Any:
         if value is not None and not interpolated(value):
             return value
     return None
-
-
-def _plan_swap(
-    docs: Stack, svc: str, home: int, w: Wanted, old_limit: Any, new: NewScalar, plan: _Plan
-) -> None:
-    """Keep the swap allowance (memswap_limit - mem_limit) when the memory limit moves."""
-    if not _exists(docs, svc, ("memswap_limit",)):
-        return
-    i, _, swap = _where(docs, svc, ("memswap_limit",), home)
-    if (i, svc, ("memswap_limit",)) in plan.meta:
-        return  # both a legacy and a deploy limit changed: one swap update is enough
-    where = f"{docs[i].source}: services.{svc}.memswap_limit"
-    if interpolated(swap) or old_limit is None or interpolated(old_limit) or str(swap).strip() == "-1":
-        plan.skip(
-            docs, i, w.workload, "memory", f"memswap_limit {swap} left as it is (no known swap allowance)"
-        )
-        return
-    allowance = parse_value("memory", swap, "compose", where) - parse_value(
-        "memory", old_limit, "compose", where
-    )
-    if allowance < 0:
-        return
-    total = parse_value("memory", new.raw, "compose", where) + allowance
-    value = format_value("memory", total, "compose", swap)
-    note = f"kept the swap allowance of {human_bytes(allowance)}"
-    plan.add(i, svc, ("memswap_limit",), value, w.workload, swap, note)
 
 
 def _execute(

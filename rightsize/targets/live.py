@@ -4,11 +4,19 @@
 CpuQuota when the container was started with a quota: the engine refuses to mix the two) and
 PidsLimit in place. A memory limit below what the container uses now (working set) is refused, as
 is a PID limit below its current PID count: the kernel would have to reclaim or kill to honour it.
+
+MemorySwap is memory + swap. With ``swap`` (``--swap``) it is set to the memory limit + swap for
+every container whose limit is set (or already right). Without it the swap allowance is kept when
+the limit moves: the engine stores its default (twice the limit, when no swap was given) as a plain
+number, so it cannot be told from an explicit ``--memory-swap`` of twice the limit, and keeping the
+allowance never takes swap away behind the user's back. The summary says so, and how to bound it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +51,14 @@ def _client(docker_host: str | None) -> Any:
     return client
 
 
+def _swap_accounting(client: Any) -> bool:
+    """Whether the engine can limit swap (``SwapLimit`` in ``docker info``); unknown counts as yes."""
+    try:
+        return bool(client.info().get("SwapLimit", True))
+    except Exception:  # the update itself reports an engine that cannot answer
+        return True
+
+
 def _usage(container: Any) -> tuple[float | None, int | None]:
     """Working-set bytes (usage minus inactive file cache, cgroup v1 or v2) and current PID count."""
     stats = container.stats(stream=False, one_shot=True)
@@ -63,14 +79,26 @@ def apply_live(
     dry_run: bool = False,
     only: Sequence[str] | None = None,
     min_confidence: float = 0.0,
+    swap: int | None = None,
 ) -> PatchResult:
-    """Update running containers whose workload has a recommendation (only ``project``'s, if given)."""
+    """Update running containers whose workload has a recommendation (only ``project``'s, if given).
+
+    ``swap`` (bytes): MemorySwap = memory limit + swap; None keeps each container's swap allowance.
+    """
     from rightsize.targets.composefile import check_min_confidence, low_confidence, parse_only
 
     resources = parse_only(only)
     check_min_confidence(min_confidence)
+    if swap is not None and swap < 0:
+        raise RightsizeError(f"swap {swap}: a swap size cannot be negative (0: no swap beyond the limit)")
     client = _client(docker_host)
     target = docker_host or "docker"
+    if swap is not None and not _swap_accounting(client):
+        warnings.warn(
+            f"{target} has no swap accounting (docker info: no swap limit support): the engine ignores "
+            "MemorySwap, so --swap bounds nothing there (cgroup v1 needs swapaccount=1 on the kernel line)",
+            stacklevel=2,
+        )
     try:
         recs = resolve(recs)
     except BaseException:
@@ -93,7 +121,7 @@ def apply_live(
             skipped.extend(Skipped(c.name, wl, r.resource, why) for r, why in lows)
             mine = [r for r in mine if not low_confidence(r, min_confidence)]
             if mine:
-                ch, sk = _update(client, c, wl, mine, dry_run)
+                ch, sk = _update(client, c, wl, mine, dry_run, swap)
                 changes.extend(ch)
                 skipped.extend(sk)
     finally:
@@ -102,10 +130,11 @@ def apply_live(
 
 
 def _update(
-    client: Any, c: Any, wl: str, recs: Sequence[Recommendation], dry_run: bool
+    client: Any, c: Any, wl: str, recs: Sequence[Recommendation], dry_run: bool, swap: int | None = None
 ) -> tuple[list[Change], list[Skipped]]:
     host = c.attrs["HostConfig"]
     body: dict[str, int] = {}
+    kept_limit = None  # a memory limit already as recommended: --swap still applies to it
     changes: list[Change] = []
     skipped: list[Skipped] = []
     try:
@@ -124,6 +153,8 @@ def _update(
             continue
         for w in wanted(rec):
             key, old, new, text = _field(host, w.resource, w.kind, w.value)
+            if key == "Memory" and old == new:
+                kept_limit = new
             if key is None or old == new:
                 continue
             if key == "Memory" and ws is not None and new < ws:
@@ -150,14 +181,7 @@ def _update(
                 continue
             body[key] = new
             changes.append(Change(c.name, wl, key, _show(key, old, host), text))
-    if "Memory" in body:
-        old_mem, old_swap = host.get("Memory") or 0, host.get("MemorySwap") or 0
-        if old_swap == -1:  # unlimited swap stays so; the engine wants it restated with the limit
-            body["MemorySwap"] = -1
-        elif old_mem > 0 and old_swap > 0:  # keep the swap allowance, or the engine rejects the update
-            body["MemorySwap"] = body["Memory"] + (old_swap - old_mem)
-        else:
-            body["MemorySwap"] = body["Memory"] * 2
+    _plan_swap(c.name, wl, host, body, changes, swap, kept_limit)
     limit = body.get("Memory", host.get("Memory") or 0)
     reservation = body.get("MemoryReservation", host.get("MemoryReservation") or 0)
     if limit and reservation > limit:  # the engine refuses a reservation above the limit
@@ -176,6 +200,47 @@ def _update(
             skipped.append(Skipped(c.name, wl, "all", f"the engine refused the update: {_msg(exc)}"))
             return [], skipped
     return changes, skipped
+
+
+def _plan_swap(
+    name: str,
+    wl: str,
+    host: dict[str, Any],
+    body: dict[str, int],
+    changes: list[Change],
+    swap: int | None,
+    kept_limit: int | None,
+) -> None:
+    """Add MemorySwap to an update that sets a memory limit (the engine wants it restated, or it
+    rejects a limit above the old MemorySwap), and say in the summary what swap the container keeps."""
+    old_mem, old_swap = int(host.get("Memory") or 0), int(host.get("MemorySwap") or 0)
+    if swap is not None and ("Memory" in body or kept_limit is not None):
+        mem = body.get("Memory", kept_limit or 0)
+        if old_swap != mem + swap or "Memory" in body:
+            body["Memory"], body["MemorySwap"] = mem, mem + swap
+        if old_swap != mem + swap:
+            what = "no swap" if swap == 0 else f"{human_bytes(swap)} of swap"
+            old = "-1" if old_swap == -1 else _show("MemorySwap", old_swap, host)
+            changes.append(Change(name, wl, "MemorySwap", old, format_bytes(mem + swap), f"--swap: {what}"))
+        return
+    if "Memory" not in body:
+        return
+    mem = body["Memory"]
+    if old_swap == -1:  # unlimited stays so; the engine wants it restated with the limit
+        body["MemorySwap"], note = -1, "swap stays unlimited (MemorySwap -1)"
+    elif old_mem > 0 and old_swap > 0:  # keep the swap allowance, or the engine rejects the update
+        body["MemorySwap"] = mem + (old_swap - old_mem)
+        allowance = human_bytes(old_swap - old_mem)
+        note = f"swap allowance kept: {allowance}" if old_swap > old_mem else "no swap, as before"
+        if old_swap == 2 * old_mem:  # also what the engine stores when no swap was given
+            note += " (MemorySwap was twice the limit, as the engine sets it when no swap is given)"
+    else:
+        body["MemorySwap"] = mem * 2
+        note = "swap as much as the limit (MemorySwap twice it, the engine's default)"
+    if body["MemorySwap"] == -1 or body["MemorySwap"] > mem:  # it can swap: say how to bound it
+        note += "; --swap SIZE bounds it"
+    i = next(k for k, ch in enumerate(changes) if ch.key == "Memory")
+    changes[i] = dataclasses.replace(changes[i], note="; ".join(n for n in (changes[i].note, note) if n))
 
 
 def _msg(exc: Exception) -> str:
@@ -201,7 +266,7 @@ def _field(host: dict[str, Any], resource: str, kind: str, value: float) -> tupl
 def _show(key: str, old: int, host: dict[str, Any]) -> str | None:
     if not old:
         return None
-    if key in ("Memory", "MemoryReservation"):
+    if key in ("Memory", "MemoryReservation", "MemorySwap"):
         return format_bytes(old)
     if key == "NanoCpus":
         return format_cpus(old / 1e9)

@@ -1,0 +1,95 @@
+"""``memswap_limit`` beside a memory limit that moves: keep the swap allowance, or set ``--swap``.
+
+Compose reads ``memswap_limit`` as memory + swap (equal to the limit: no swap; ``-1``: unlimited).
+It has no ``deploy.resources`` key for swap, so the service-level key is written beside
+``deploy.resources`` too: Compose v2 takes MemorySwap from it whichever spelling holds the limit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rightsize.targets.composefile import Stack
+from rightsize.targets.edit import NewScalar
+from rightsize.targets.locate import exists as _exists
+from rightsize.targets.locate import where as _where
+from rightsize.targets.mergetags import dropped
+from rightsize.targets.values import Wanted, format_value, interpolated, parse_value, same
+from rightsize.units import human_bytes
+
+if TYPE_CHECKING:
+    from rightsize.targets.compose import _Plan
+
+SWAP = ("memswap_limit",)
+
+
+def keep_swap(
+    docs: Stack, svc: str, home: int, w: Wanted, old_limit: Any, new: NewScalar, plan: _Plan
+) -> None:
+    """Keep the swap allowance (memswap_limit - mem_limit) when the memory limit moves."""
+    if not _exists(docs, svc, SWAP):
+        return
+    i, _, swap = _where(docs, svc, SWAP, home)
+    if (i, svc, SWAP) in plan.meta:
+        return  # both a legacy and a deploy limit changed: one swap update is enough
+    where = f"{docs[i].source}: services.{svc}.memswap_limit"
+    if interpolated(swap) or old_limit is None or interpolated(old_limit) or str(swap).strip() == "-1":
+        plan.skip(
+            docs, i, w.workload, "memory", f"memswap_limit {swap} left as it is (no known swap allowance)"
+        )
+        return
+    allowance = parse_value("memory", swap, "compose", where) - parse_value(
+        "memory", old_limit, "compose", where
+    )
+    if allowance < 0:
+        return
+    total = parse_value("memory", new.raw, "compose", where) + allowance
+    value = format_value("memory", total, "compose", swap)
+    note = f"kept the swap allowance of {human_bytes(allowance)}"
+    plan.add(i, svc, SWAP, value, w.workload, swap, note)
+
+
+def set_swap(docs: Stack, svc: str, home: int, w: Wanted, plan: _Plan, hint: Any) -> None:
+    """``--swap``: memswap_limit = the memory limit written + the swap asked for, whatever it was
+    (``-1`` included: the option is there to bound the swap). ``hint``: the file's unit spelling."""
+    assert plan.swap is not None
+    i, exists, old = _where(docs, svc, SWAP, home)
+    if (i, svc, SWAP) in plan.meta:
+        return
+    limit, total = _limit_and_total(w, plan.swap)
+    unlimited = exists and str(old).strip() == "-1"
+    sized = exists and not interpolated(old) and not unlimited  # a size whose spelling to follow
+    value = format_value("memory", total, "compose", old if sized else hint)
+    if exists and interpolated(old):
+        skip_swap(docs, i, w, plan, f"it is interpolated ({old})", value.raw)
+        return
+    reset = None if exists else dropped(docs, svc, [SWAP])
+    if reset:  # the user dropped it in a later file: adding it back would undo that
+        skip_swap(docs, i, w, plan, reset, value.raw)
+        return
+    if sized:
+        where = f"{docs[i].source}: services.{svc}.memswap_limit"
+        if same("memory", parse_value("memory", old, "compose", where), value.raw, "compose"):
+            return
+    swap = "no swap" if plan.swap == 0 else f"{human_bytes(plan.swap)} of swap"
+    note = f"--swap: memory limit {human_bytes(limit)} + {swap}" + (
+        "; it was -1, unlimited" if unlimited else ""
+    )
+    plan.add(i, svc, SWAP, value, w.workload, old if exists else None, note)
+
+
+def skip_swap(docs: Stack, i: int, w: Wanted, plan: _Plan, why: str, raw: str | None) -> None:
+    """Report a ``--swap`` value that is not written, and what to set by hand (the recommended limit
+    + the swap when ``raw`` is None)."""
+    assert plan.swap is not None
+    raw = raw or format_value("memory", _limit_and_total(w, plan.swap)[1], "compose").raw
+    plan.skip(
+        docs, i, w.workload, "memory", f"--swap: memswap_limit not written: {why}; set it to {raw}", raw
+    )
+
+
+def _limit_and_total(w: Wanted, swap: int) -> tuple[float, float]:
+    """The limit as it is written (whole MiB, rounded up) and memswap_limit: from the written limit, so
+    that rounding never puts memswap_limit below it (Docker refuses that)."""
+    limit = parse_value("memory", format_value("memory", w.value, "compose").raw, "compose", "internal")
+    return limit, limit + swap
