@@ -203,13 +203,20 @@ def import_(
     out: str = typer.Option(..., "--out", help="Dataset folder to write into (created if missing)."),
     where: str | None = typer.Option(None, help="Import only rows where this boolean column is true."),
     host: str = typer.Option("import", help="Value of the host column (and file name prefix)."),
+    tz: str | None = typer.Option(
+        None,
+        "--tz",
+        metavar="ZONE",
+        help="Zone of times written without one (Europe/Berlin, UTC, +02:00); default UTC, with a "
+        "warning. Times with an offset keep it; epoch numbers are UTC by definition and never shifted.",
+    ),
 ) -> None:
     """Import an outside trace into the samples dataset through a column mapping."""
     not_empty("FILE", file)
     not_empty("--out", out, "a dataset folder")
     from rightsize.importer import import_trace, parse_mapping
 
-    rows = import_trace(file, parse_mapping(map_), out, where=where, host=host)
+    rows = import_trace(file, parse_mapping(map_), out, where=where, host=host, tz=tz)
     typer.echo(f"imported {rows} rows into {out}")
 
 

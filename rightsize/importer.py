@@ -7,9 +7,11 @@ written in a few large appends, so a 12 M row trace never sits in memory whole.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,8 +21,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from rightsize import store
+from rightsize import importcsv, store
 from rightsize.errors import RightsizeError
+from rightsize.importtime import Clock, timestamps
 from rightsize.reimport import Earlier
 
 REQUIRED = ("workload", "ts")
@@ -28,9 +31,6 @@ USAGE = ("cpu_cores", "mem_working_set")
 _BATCH_ROWS = 1 << 20
 _CSV_BLOCK = 64 << 20  # bytes arrow reads per CSV block
 _FLUSH_ROWS = 2 << 20  # rows buffered per append: few, large files, bounded memory (~0.5 GB a flush)
-_TS = pa.timestamp("ms", tz="UTC")
-_MIN_MS, _MAX_MS = -62_135_596_800_000, 253_402_300_800_000  # years 1..9999 (date partitions)
-_TIME_FORMS = "expected ISO 8601 text (2026-01-31T12:00:00Z), epoch numbers or a timestamp column"
 
 
 def parse_mapping(text: str) -> dict[str, str]:
@@ -82,6 +82,7 @@ def import_trace(
     out: str | os.PathLike[str],
     where: str | None = None,
     host: str = "import",
+    tz: str | None = None,
 ) -> int:
     """Copy ``file`` into the dataset at ``out`` (samples schema); returns the number of rows written.
 
@@ -89,6 +90,8 @@ def import_trace(
     least one of ``cpu_cores``/``mem_working_set``. ``where`` names a boolean trace column: only rows
     where it is true are imported. A numeric source may be scaled (``mem_kb*1024``). Unmapped columns
     are null, except ``host`` (the ``host`` argument) and ``container_id``/``container`` (the workload).
+    ``tz`` is the zone of naive times (an IANA name, UTC or +02:00; without it they are UTC, and a
+    warning says so); times with an offset keep it, epoch numbers are UTC.
     All or nothing: on an error (or an interrupt) the files this import wrote are removed again.
     """
     # Path("") is ".": an unset variable in a script must not read or fill the current folder
@@ -106,7 +109,9 @@ def import_trace(
     if not path.is_file():
         raise RightsizeError(f"no trace file at {path}")
     _check_mapping(mapping)
-    reader = _open(path, lambda schema: _csv_types(schema, mapping, where))
+    clock = Clock(tz)  # an unknown zone is refused before anything is read or written
+    labels: dict[str, tuple[str, str]] = {}  # how the user named each column, for a bad CSV value
+    reader = _open(path, lambda schema: _csv_types(schema, mapping, where), labels)
     columns = next(reader)
     assert isinstance(columns, list)
     sources = {k: _source(k, v, columns) for k, v in mapping.items()}
@@ -127,15 +132,19 @@ def import_trace(
         raise RightsizeError(
             f"{path.name} has {columns.count(twice[0])} columns named {twice[0]!r}: rename one"
         )
+    labels.update(importcsv.labels(sources, where))
     earlier = Earlier(out, host)  # before this import writes anything
+    fresh = [d for d in (Path(out), Path(out) / "samples") if not d.exists()]  # removed on failure
     files: list[Path] = []  # written so far: a bad value in a later batch removes them again
     buffer: list[pa.Table] = []
     buffered = written = 0
-    scales: list[float] = []  # the epoch unit of the first batch holds for the whole file
+    offset = 0  # rows of the file before this batch (for error lines)
     try:
         for batch in reader:
             assert isinstance(batch, pa.RecordBatch)
-            table = _convert(pa.Table.from_batches([batch]), sources, where, host, scales)
+            at = _rows(path.name, offset)
+            table = _convert(pa.Table.from_batches([batch]), sources, where, host, clock, at)
+            offset += batch.num_rows
             if table.num_rows:
                 buffer.append(table)
                 buffered += table.num_rows
@@ -146,10 +155,28 @@ def import_trace(
             _flush(out, buffer, host, files, earlier)
             written += buffered
     except BaseException:
-        for f in files:
-            f.unlink(missing_ok=True)
+        _remove(files, fresh)
         raise
+    if clock.naive and not clock.explicit:
+        warnings.warn(
+            f"{path.name}: times without a zone (column {sources['ts'][0]!r}) were read as UTC; "
+            "if they are local times, give their zone with --tz (e.g. --tz Europe/Berlin)",
+            stacklevel=2,
+        )
     return written
+
+
+def _rows(name: str, offset: int) -> Callable[[int], str]:
+    return lambda i: f"{name} row {offset + i + 1}"
+
+
+def _remove(files: list[Path], fresh: list[Path]) -> None:
+    """Undo a failed import: its files, then the folders it made (emptied now)."""
+    for f in files:
+        f.unlink(missing_ok=True)
+    for folder in [*sorted({f.parent for f in files}), *reversed(fresh)]:
+        with contextlib.suppress(OSError):  # not empty: other files were there before
+            folder.rmdir()
 
 
 def _flush(
@@ -214,7 +241,9 @@ def _csv_types(schema: pa.Schema, mapping: dict[str, str], where: str | None) ->
 
 
 def _open(
-    path: Path, types: Callable[[pa.Schema], dict[str, pa.DataType]] | None = None
+    path: Path,
+    types: Callable[[pa.Schema], dict[str, pa.DataType]] | None = None,
+    labels: dict[str, tuple[str, str]] | None = None,
 ) -> Iterator[list[str] | pa.RecordBatch]:
     """First yields the column names, then record batches; ``types`` picks CSV column types from
     the types arrow infers from the first block."""
@@ -245,7 +274,7 @@ def _open(
                 convert = pacsv.ConvertOptions(column_types=fixed, include_columns=list(fixed))
                 csv = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
             yield names
-            yield from csv
+            yield from importcsv.batches(csv, path, names, {} if labels is None else labels, read, parse)
         else:
             raise RightsizeError(
                 f"{path.name}: unknown trace format {suffix or path.name!r} "
@@ -265,7 +294,8 @@ def _convert(
     sources: dict[str, tuple[str, float]],
     where: str | None,
     host: str,
-    scales: list[float] | None = None,
+    clock: Clock,
+    at: Callable[[int], str],
 ) -> pa.Table:
     if where is not None:
         mask = table[where]
@@ -282,20 +312,30 @@ def _convert(
             raise RightsizeError(
                 f"--where {where}: column {where!r} is {mask.type}, expected a boolean (true/false) column"
             )
-        table = table.filter(pc.fill_null(mask, False))
+        mask = pc.fill_null(mask, False)
+        kept = np.flatnonzero(mask.to_numpy(zero_copy_only=False))  # rows of the file, for errors
+        at = (lambda where_at: lambda i: where_at(int(kept[i])))(at)
+        table = table.filter(mask)
     n = table.num_rows
     cols: dict[str, pa.Array | pa.ChunkedArray] = {}
     for field in store.SAMPLES_SCHEMA:
         name = field.name
-        if name in sources:
+        if name == "ts":
+            cols[name] = pa.nulls(0)  # below: a DST fold needs each row's series
+        elif name in sources:
             source, factor = sources[name]
-            cols[name] = _cast(table[source], field, source, factor, scales)
+            cols[name] = _cast(table[source], field, source, factor)
         elif name == "host":
             cols[name] = pa.array([host] * n, pa.string()) if n else pa.array([], pa.string())
         elif name in ("container_id", "container") and "workload" in cols:
             cols[name] = cols["workload"]
         else:
             cols[name] = pa.nulls(n, field.type)
+    ts = table[sources["ts"][0]]
+    ts = ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
+    if pa.types.is_dictionary(ts.type):
+        ts = ts.dictionary_decode()
+    cols["ts"] = timestamps(ts, sources["ts"][0], clock, cols.get("container_id", cols["workload"]), at)
     # a sample without a time or a workload cannot be placed anywhere
     keep = pc.and_(pc.is_valid(cols["ts"]), pc.is_valid(cols["workload"]))
     out = pa.table(cols, schema=store.SAMPLES_SCHEMA)
@@ -307,7 +347,6 @@ def _cast(
     field: pa.Field,
     source: str,
     factor: float = 1.0,
-    scales: list[float] | None = None,
 ) -> pa.Array:
     col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_dictionary(col.type):
@@ -318,8 +357,6 @@ def _cast(
         # safe=False here and for float columns: an int64 beyond 2**53 becomes the nearest float
         if factor != 1.0:  # a unit conversion asked for in --map (KiB -> bytes, percent -> cores)
             col = pc.multiply(col.cast(pa.float64(), safe=False), pa.scalar(factor, pa.float64()))
-        if field.name == "ts":
-            return _timestamps(col, source, [] if scales is None else scales)
         if pa.types.is_string(field.type):
             return col.cast(pa.string())
         if pa.types.is_integer(field.type) and pa.types.is_floating(col.type):
@@ -343,55 +380,3 @@ def _cast(
 
 def _numeric(kind: pa.DataType) -> bool:
     return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
-
-
-def _timestamps(col: pa.Array, source: str, scales: list[float]) -> pa.Array:
-    """Timestamps as they come (naive = UTC), ISO strings, or epoch numbers (unit from magnitude;
-    ``scales`` holds the unit of earlier batches of the same file)."""
-    if pa.types.is_date(col.type):  # a daily trace: midnight UTC, as the same ISO text would be
-        col = col.cast(pa.timestamp("ms"))
-    if pa.types.is_timestamp(col.type):
-        if col.type.tz is None:
-            col = pc.assume_timezone(col, "UTC")
-        return col.cast(pa.timestamp(col.type.unit, tz="UTC")).cast(_TS, safe=False)
-    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        import pandas as pd
-
-        text = pd.Series(col.to_pandas())
-        # a blank cell (or N/A, NULL: what arrow reads as null in a number column) is a missing time:
-        # the row is dropped
-        text = text.where(~text.str.strip().isin(["", *pacsv.ConvertOptions().null_values]))
-        parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-        unparsed = parsed.isna() & text.notna()
-        if unparsed.any():  # name the first value, not pandas' advice about formats
-            first = text[unparsed].iloc[0]
-            raise RightsizeError(f"--map ts={source}: {first!r} is not a time; {_TIME_FORMS}")
-        # in pandas' own unit (µs for years past 2262, where ns overflows)
-        return pa.array(parsed).cast(_TS, safe=False)
-    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        values = col.to_numpy(zero_copy_only=False).astype("float64")
-        finite = values[np.isfinite(values)]
-        top = float(np.abs(finite).max()) if finite.size else 0.0
-        # epoch seconds reach 1e11 only in the year 5138; the same rule for ms/us/ns
-        scale = 1000.0 if top < 1e11 else 1.0 if top < 1e14 else 1e-3 if top < 1e17 else 1e-6
-        if finite.size and scales and scale != scales[0]:  # relative times (µs since the trace began)
-            units = {1000.0: "seconds", 1.0: "ms", 1e-3: "µs", 1e-6: "ns"}
-            raise RightsizeError(
-                f"--map ts={source}: epoch numbers change magnitude within the file (read as "
-                f"{units[scales[0]]} at first, as {units[scale]} later, up to {top:.0f}): times since "
-                "the trace began, not since 1970? convert them to epoch or ISO times first"
-            )
-        if finite.size and not scales:
-            scales.append(scale)
-        ms = np.round(values * scale)
-        bad = ~np.isfinite(ms)
-        odd = ~bad & ((ms < _MIN_MS) | (ms >= _MAX_MS))  # no calendar (nor date partition) holds it
-        if odd.any():
-            unit = {1000.0: "seconds", 1.0: "ms", 1e-3: "µs", 1e-6: "ns"}[scale]
-            raise RightsizeError(
-                f"--map ts={source}: {values[odd][0]:g} is out of range for a time (epoch {unit} by "
-                "magnitude, between the years 1 and 9999); "
-                f"{_TIME_FORMS}"
-            )
-        return pa.array(np.where(bad, 0, ms).astype("int64"), mask=bad).cast(_TS)
-    raise RightsizeError(f"--map ts={source}: column {source!r} holds {col.type} values; {_TIME_FORMS}")
