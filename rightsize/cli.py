@@ -245,6 +245,7 @@ def apply(
     only: str | None = typer.Option(None, help="Only these resources: memory,cpu,pids."),
     services: str | None = typer.Option(None, help="Only these compose services: a,b."),
     project: str | None = typer.Option(None, help="Compose project name (workloads are project/service)."),
+    env_file: list[str] = typer.Option([], "--env-file", help="Compose: ${VAR} values (default: .env)."),
     docker_host: str | None = typer.Option(None, "--docker-host", help="--live: engine URL (default: env)."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="Skip recommendations below this."),
     swap: str | None = typer.Option(None, "--swap", help="Swap beyond each memory limit set: 0, 256M."),
@@ -255,15 +256,18 @@ def apply(
              "--only": only, "--project": project, "--docker-host": docker_host}  # fmt: skip
     for option, value in given.items():
         not_empty(option, value)
+    not_empty("--env-file", env_file, "an env file, e.g. --env-file .env.prod")
     if sum([bool(compose), helm is not None, live]) != 1:
         raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
     if live and backup:  # a running container has no file to back up: say so rather than ignore it
         raise fail("--backup keeps a copy of a file; --live changes running containers (no file)")
     misplaced = {"--map": bool(map_) and helm is None, "--services": services is not None and not compose,
                  "--project": project is not None and helm is not None,
-                 "--docker-host": docker_host is not None and not live}  # fmt: skip
+                 "--docker-host": docker_host is not None and not live,
+                 "--env-file": bool(env_file) and not compose}  # fmt: skip
     for option in (o for o, unused in misplaced.items() if unused):  # ignored, it would patch too much
-        target = {"--map": "--helm", "--services": "--compose", "--docker-host": "--live"}
+        target = {"--map": "--helm", "--services": "--compose", "--docker-host": "--live",
+                  "--env-file": "--compose"}  # fmt: skip
         raise fail(f"{option} works with {target.get(option, '--compose or --live')} only")
     if fmt not in ("text", "json"):
         raise fail(f"--format {fmt!r}: choose text or json")
@@ -283,7 +287,7 @@ def apply(
 
         results = patch_compose(compose, recs, dry_run=dry_run, backup=backup, only=only_,
                                 services=services_, project=project, min_confidence=min_confidence,
-                                swap=swap_)
+                                swap=swap_, env_files=env_file or None)
     elif helm is not None:
         from rightsize.targets.helm import parse_map, patch_helm
 
@@ -312,12 +316,14 @@ def check(
     tolerance: str = typer.Option("25%", help="Allowed distance from the recommended limit."),
     services: str | None = typer.Option(None, help="Only these compose services: a,b."),
     project: str | None = typer.Option(None, help="Compose project name."),
+    env_file: list[str] = typer.Option([], "--env-file", help="Values for ${VAR} (default: .env beside -f)."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """CI gate: exit 1 when a limit or a set reservation is off the recommendation, or a checklist fails."""
     given = {"--compose": compose, "--data": data, "--since": since, "--services": services}
     for option, value in {**given, "--project": project}.items():
         not_empty(option, value)
+    not_empty("--env-file", env_file, "an env file, e.g. --env-file .env.prod")
     if not compose:
         raise fail("give the compose file(s) to check: --compose FILE")
     if fmt not in ("table", "json"):
@@ -326,7 +332,8 @@ def check(
 
     tol = parse_tolerance(tolerance)
     result = check_compose(compose, lambda: _recs_for_writers(data, strategy, set_, since), tolerance=tol,
-                           services=split_names("--services", services), project=project)
+                           services=split_names("--services", services), project=project,
+                           env_files=env_file or None)
     typer.echo(result.to_json() if fmt == "json" else result.table())
     raise typer.Exit(1 if result.failed else 0)
 

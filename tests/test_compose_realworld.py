@@ -87,25 +87,22 @@ def test_check_reads_an_unlimited_limit_as_no_limit(tmp_path: Path) -> None:
     assert not any(rows[r].ok for r in ("memory", "cpu", "pids")) and rows["restart"].ok
 
 
-def test_an_included_file_not_given_is_named_in_a_warning(tmp_path: Path) -> None:
-    """``include:`` (Compose 2.20+) brings services from another file: apply and check say that they do
-    not follow it, instead of passing the gate while its services have no limits at all."""
+def test_an_included_file_is_followed_and_patched_once(tmp_path: Path) -> None:
+    """``include:`` (Compose 2.20+) brings services from another file: apply and check follow it (more
+    in test_compose_include.py); the file also given with -f, as the old workaround did, is read once."""
     (tmp_path / "db").mkdir()
     db = tmp_path / "db" / "compose.yml"
     db.write_text("services:\n  postgres:\n    image: postgres\n")
     top = tmp_path / "compose.yml"
-    top.write_text("include:\n  - db/compose.yml\n  - path: [other.yml]\nservices:\n  web:\n    image: x\n")
+    top.write_text("include:\n  - db/compose.yml\nservices:\n  web:\n    image: x\n")
     recs = [rec("p/postgres", "memory", None, G), rec("p/web", "memory", None, G)]
-    with pytest.warns(UserWarning) as caught:
-        check_compose([top], recs)
-    assert [str(w.message) for w in caught] == [
-        f"{top}: include {inc} is not followed: its services are not patched or checked (give it with -f too)"
-        for inc in ("db/compose.yml", "other.yml")
-    ]
-    with pytest.warns(UserWarning, match="include other.yml is not followed") as caught:
-        results = patch_compose([top, db], recs)  # given with -f too: followed, no warning for it
-    assert len(caught) == 1
-    assert [len(r.changes) for r in results] == [1, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = check_compose([top], recs).rows
+        assert {r.service for r in rows} == {"web", "postgres"}
+        results = patch_compose([top, db], recs)
+    assert [(r.target, len(r.changes)) for r in results] == [(str(top), 1), (str(db), 1)]
+    assert load(db)["services"]["postgres"]["deploy"]["resources"]["limits"]["memory"] == "1G"
 
 
 def test_a_cfs_quota_is_updated_instead_of_adding_cpus(tmp_path: Path) -> None:

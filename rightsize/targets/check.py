@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,15 @@ from ruamel.yaml.comments import CommentedMap
 from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
 from rightsize.targets.compose import DEPLOY, LEGACY, validate_units
-from rightsize.targets.composefile import Stack, load_compose, select, service_node
+from rightsize.targets.composefile import Stack, load_compose, project_name, select, service_node
 from rightsize.targets.cpuquota import quota_limit
+from rightsize.targets.include import doc_env
+from rightsize.targets.interpolate import interpolated, substitute, unset_names
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.mergetags import tag, visible
 from rightsize.targets.values import lookup, parse_value
 from rightsize.units import format_bytes, format_cpus
 
-_DEFAULT = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}$")
 CHECKLIST = {"memory": "Memory limits set", "cpu": "CPU limits set", "pids": "PID limits configured"}
 
 
@@ -96,17 +96,23 @@ def parse_tolerance(text: str | float) -> float:
     return value
 
 
-def _effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[Any, str | None]:
-    """The value compose would use (last file wins, then what ``extends`` brings), and where it is."""
+Env = Mapping[str, str]
+
+
+def _effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[Any, str | None, Env]:
+    """The value compose would use (last file wins, then what ``extends`` brings), where it is, and
+    the environment compose interpolates it from (each included file has its own)."""
     lo = {path: visible(docs, svc, path)[0] for path in paths}  # !reset / !override hide earlier files
-    nodes = [(service_node(d, svc), d.source, i) for i, d in reversed(list(enumerate(docs)))]
-    nodes += [(n, f"services extended by {svc}", 0) for n in docs.extends.get(svc, ())]
-    for node, source, i in nodes:
+    nodes = [(service_node(d, svc), f"{d.source}: services.{svc}", i, doc_env(d)) for i, d in
+             reversed(list(enumerate(docs)))]  # fmt: skip
+    env = next((e for n, _, _, e in nodes if isinstance(n, CommentedMap)), {})
+    nodes += [(n, f"services extended by {svc}", 0, env) for n in docs.extends.get(svc, ())]
+    for node, source, i, env in nodes:
         for path in paths:
             found, value = lookup(node, path)
             if found and value is not None and i >= lo[path] and tag(value) != "!reset":
-                return value, f"{source}: {'.'.join(path)}"
-    return None, None
+                return value, f"{source}.{'.'.join(path)}", env
+    return None, None, {}
 
 
 def _fmt(resource: str, value: float) -> str:
@@ -124,10 +130,12 @@ def check_compose(
     tolerance: float = 0.25,
     services: Sequence[str] | None = None,
     project: str | None = None,
+    env_files: Sequence[Path | str] | None = None,
 ) -> CheckResult:
-    """Compare each service's limits with the recommendations and the plan's checklist."""
-    docs = load_compose([Path(f) for f in files])
-    project = project or next((str(d.data["name"]) for d in reversed(docs) if d.data.get("name")), None)
+    """Compare each service's limits with the recommendations and the plan's checklist; ``${VAR}``
+    values are read as compose reads them (environment, then ``env_files``, default ``.env``)."""
+    docs = load_compose([Path(f) for f in files], env_files)
+    project = project or project_name(docs)
     names = select(docs, services)
     validate_units(docs, names)
     stack = Stack(docs, names)
@@ -138,18 +146,24 @@ def check_compose(
         by_res = {r.resource: r for r in found}
         for res in ("memory", "cpu", "pids"):
             paths = [(LEGACY[(res, "limit")],), DEPLOY[(res, "limit")]]
-            value, where = _effective(stack, svc, paths)
+            value, where, env = _effective(stack, svc, paths)
+            read: Env | None = env
             if res == "cpu" and value is None:  # the CFS spelling (cpu_quota/cpu_period)
                 value, where = quota_limit(stack, svc)
-            rows.append(_row(svc, res, value, where, by_res.get(res), tolerance, why_not))
+                read = None  # an interpolated quota is not read: its default is no CPU amount
+            rows.append(_row(svc, res, value, where, by_res.get(res), tolerance, why_not, read))
             if res != "pids":
                 pair = (res, "reservation")
-                value, where = _effective(stack, svc, [(LEGACY[pair],), DEPLOY[pair]] if pair in LEGACY
-                                          else [DEPLOY[pair]])  # fmt: skip
+                value, where, env = _effective(stack, svc, [(LEGACY[pair],), DEPLOY[pair]] if pair in LEGACY
+                                               else [DEPLOY[pair]])  # fmt: skip
                 if value is not None:  # an unset reservation is allowed: nothing to judge
-                    rows.append(_reservation_row(svc, res, value, where, by_res.get(res), tolerance, why_not))
+                    rows.append(
+                        _reservation_row(svc, res, value, where, by_res.get(res), tolerance, why_not, env)
+                    )
         rows += _twin_rows(stack, svc)
-        restart, _ = _effective(stack, svc, [("restart",), ("deploy", "restart_policy")])
+        restart, where, env = _effective(stack, svc, [("restart",), ("deploy", "restart_policy")])
+        if interpolated(restart):
+            restart = substitute(restart, env, where or svc) or None
         ok = restart is not None and str(restart) != "no"
         rows.append(
             CheckRow(
@@ -170,17 +184,22 @@ def _twin_rows(docs: Stack, svc: str) -> list[CheckRow]:
     (``reservations``) block whose twin says otherwise or nothing (compose-go's checkConsistency)."""
     rows = []
     for (res, kind), key in LEGACY.items():
-        value, where = _effective(docs, svc, [(key,)])
-        block, _ = _effective(docs, svc, [DEPLOY[(res, kind)][:-1]])
-        twin, _ = _effective(docs, svc, [DEPLOY[(res, kind)]])
-        if value is None or block is None or "$" in f"{value}{twin}":
+        value, where, env = _effective(docs, svc, [(key,)])
+        block, _, _ = _effective(docs, svc, [DEPLOY[(res, kind)][:-1]])
+        twin, twin_where, twin_env = _effective(docs, svc, [DEPLOY[(res, kind)]])
+        if value is None or block is None:
+            continue
+        shown = value
+        value = _read(value, env, where or svc)[0]
+        twin = _read(twin, twin_env, twin_where or svc)[0] if twin is not None else None
+        if value == "" or twin == "":  # an unset variable: the limit rows say so
             continue
         current = parse_value(res, value, "compose", where or svc)
         other = 0.0 if twin is None else parse_value(res, twin, "compose", where or svc)
         if current != 0 and abs(current - other) > 1e-6 * max(abs(current), 1):
             twin_key = ".".join(DEPLOY[(res, kind)])
             why = f"{key} and {twin_key} ({twin or 'unset'}) disagree: Docker Compose v2 refuses the file"
-            rows.append(CheckRow(svc, res, str(value), None, False, why, "conflict"))
+            rows.append(CheckRow(svc, res, str(shown), None, False, why, "conflict"))
     return rows
 
 
@@ -190,12 +209,18 @@ def _short(value: Any) -> str:
     return str(value)
 
 
-def _interpolated(value: Any) -> tuple[Any, bool]:
-    """``${VAR:-2g}`` -> ("2g", True); ``${VAR}`` -> (None, False): no value to check."""
-    if isinstance(value, str) and "$" in value:
-        m = _DEFAULT.match(value.strip())
-        return (m.group(1), True) if m else (None, False)
-    return value, True
+def _read(value: Any, env: Env, where: str) -> tuple[Any, str]:
+    """(the value compose reads, how an interpolated one was read: "" when it is not)."""
+    if not interpolated(value):
+        return value, ""
+    read = substitute(value, env, where).strip()
+    unset = unset_names(value, env)
+    if not read:
+        return "", (
+            f"{value} is empty ({', '.join(unset) or 'its variables are'} not set: in the environment, "
+            ".env or --env-file)"
+        )
+    return read, f"is {read}: "
 
 
 def _outside(res: str, current: float, target: float, tol: float, what: str) -> str | None:
@@ -208,18 +233,26 @@ def _outside(res: str, current: float, target: float, tol: float, what: str) -> 
 
 
 def _reservation_row(
-    svc: str, res: str, value: Any, where: str | None, rec: Recommendation | None, tol: float, why_not: str
+    svc: str,
+    res: str,
+    value: Any,
+    where: str | None,
+    rec: Recommendation | None,
+    tol: float,
+    why_not: str,
+    env: Env,
 ) -> CheckRow:
     shown = str(value)
     target = rec.recommended.reservation if rec is not None and rec.recommended is not None else None
     text = None if target is None else _fmt(res, target)
+    value, read = _read(value, env, where or svc)
 
     def row(ok: bool, why: str) -> CheckRow:
-        return CheckRow(svc, res, shown, text, ok, why, "reservation")
+        return CheckRow(svc, res, shown, text, ok, read + why, "reservation")
 
-    value, checkable = _interpolated(value)
-    if not checkable:
-        return row(True, "interpolated without a default: not checked")
+    if value == "":  # an unset variable: no reservation, which is allowed
+        read += ": no reservation to judge"
+        return row(True, "")
     current = parse_value(res, value, "compose", where or svc)
     if current == 0:  # Docker reads a zero reservation as none set
         return row(True, "0 = no reservation: nothing to judge")
@@ -236,29 +269,42 @@ def _reservation_row(
 
 
 def _row(
-    svc: str, res: str, value: Any, where: str | None, rec: Recommendation | None, tol: float, why_not: str
+    svc: str,
+    res: str,
+    value: Any,
+    where: str | None,
+    rec: Recommendation | None,
+    tol: float,
+    why_not: str,
+    env: Env | None,
 ) -> CheckRow:
+    """One limit's row; ``env`` None: an interpolated value is not read (a CFS quota's default)."""
+    checklist = f"(plan checklist: {CHECKLIST[res]})"
     if value is None:
-        return CheckRow(
-            svc, res, None, _rec_text(rec), False, f"no {res} limit (plan checklist: {CHECKLIST[res]})"
-        )
+        return CheckRow(svc, res, None, _rec_text(rec), False, f"no {res} limit {checklist}")
     shown = str(value)
-    value, checkable = _interpolated(value)
-    if not checkable:
-        return CheckRow(svc, res, shown, _rec_text(rec), True, "interpolated without a default: not checked")
+    if env is None and interpolated(value):
+        return CheckRow(svc, res, shown, _rec_text(rec), True, "interpolated: not checked")
+    value, read = _read(value, env or {}, where or svc)
+
+    def row(ok: bool, why: str, recommended: str | None = _rec_text(rec)) -> CheckRow:
+        return CheckRow(svc, res, shown, recommended, ok, read + why)
+
+    if value == "":  # compose reads an unset ${VAR} as "": no limit it could apply
+        read += f": no {res} limit {checklist}"
+        return row(False, "")
     current = parse_value(res, value, "compose", where or svc)
     if current <= 0:  # Docker reads 0 (and -1 for PIDs) as no limit at all
-        why = f"{shown} = unlimited: no {res} limit (plan checklist: {CHECKLIST[res]})"
-        return CheckRow(svc, res, shown, _rec_text(rec), False, why)
+        return row(False, f"{value if read else shown} = unlimited: no {res} limit {checklist}")
     if rec is None:
-        return CheckRow(svc, res, shown, None, True, why_not or "no recommendation for this resource")
+        return row(True, why_not or "no recommendation for this resource", None)
     if rec.recommended is None:
-        return CheckRow(svc, res, shown, None, True, "no recommendation: " + "; ".join(rec.reasons))
+        return row(True, "no recommendation: " + "; ".join(rec.reasons), None)
     target = rec.recommended.limit
     if target is None:
-        return CheckRow(svc, res, shown, "no limit", True, "strategy recommends no limit; not checked")
+        return row(True, "strategy recommends no limit; not checked", "no limit")
     off = _outside(res, current, target, tol, "recommendation")
-    return CheckRow(svc, res, shown, _rec_text(rec), off is None, off or "within the band")
+    return row(off is None, off or "within the band")
 
 
 def _rec_text(rec: Recommendation | None) -> str | None:

@@ -27,11 +27,14 @@ from rightsize.targets.composefile import (
     load_compose,
     low_confidence,
     parse_only,
+    project_name,
     select,
     service_node,
 )
 from rightsize.targets.cpuquota import QuotaEdit, plan_quota
 from rightsize.targets.edit import NewScalar
+from rightsize.targets.include import doc_env
+from rightsize.targets.interpolate import resolve as interpolate
 from rightsize.targets.locate import DEPLOY, LEGACY, LEGACY_KEYS, spelling
 from rightsize.targets.locate import exists as _exists
 from rightsize.targets.locate import home as _home
@@ -83,6 +86,7 @@ def patch_compose(
     only: Iterable[str] | None = None,
     services: Iterable[str] | None = None,
     project: str | None = None,
+    env_files: Sequence[Path | str] | None = None,
     min_confidence: float = 0.0,
     swap: int | None = None,
 ) -> list[PatchResult]:
@@ -93,7 +97,8 @@ def patch_compose(
     """
     check_min_confidence(min_confidence)
     paths = [Path(f) for f in files]
-    files_ = load_compose(paths)
+    files_ = load_compose(paths, env_files)
+    paths = [Path(d.source) for d in files_]  # with the included files, in the order of files_
     if not dry_run:
         for p in paths:
             check_writable(p)
@@ -102,7 +107,7 @@ def patch_compose(
     docs = Stack(files_, names)
     validate_units(docs, names)
     recs = resolve(recs)
-    project = project or next((str(d.data["name"]) for d in reversed(docs) if d.data.get("name")), None)
+    project = project or project_name(docs)
     if swap is not None and swap < 0:
         raise RightsizeError(f"swap {swap}: a swap size cannot be negative (0: no swap beyond the limit)")
     plan = _Plan(swap=swap)
@@ -214,8 +219,10 @@ def _current(docs: Stack, svc: str, resource: str, kind: str = "limit") -> float
     for path in ((legacy,) if legacy else (), DEPLOY[(resource, kind)]):
         if path and _exists(docs, svc, path):
             i, _, value = _where(docs, svc, path, 0)
-            if value is not None and not interpolated(value):
-                return parse_value(resource, value, "compose", f"{docs[i].source}: services.{svc}")
+            where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
+            value = interpolate(value, doc_env(docs[i]), where)  # ${MEM:-1g}: as compose reads it now
+            if value is not None and value != "":  # ("": an unset variable, no known value)
+                return parse_value(resource, value, "compose", where)
     return None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +11,18 @@ from ruamel.yaml.comments import CommentedMap
 
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Recommendation
+from rightsize.targets.include import ComposeDoc, load_project
 from rightsize.targets.yaml import Doc, read
 
 
-def load_compose(files: Sequence[Path]) -> list[Doc]:
-    """Parse every file and check it looks like a compose file (a mapping; services a mapping)."""
+def load_compose(
+    files: Sequence[Path],
+    env_files: Sequence[Path | str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[ComposeDoc]:
+    """Parse every file, and the files they include, and check each looks like a compose file (a
+    mapping; services a mapping). Each file carries the environment compose interpolates it from
+    (``environ``, default the process environment, then ``env_files``, default ``.env``)."""
     if not files:
         raise RightsizeError("no compose file given (--compose FILE)")
     seen: dict[Path, Path] = {}
@@ -24,7 +31,7 @@ def load_compose(files: Sequence[Path]) -> list[Doc]:
         if real in seen:
             raise RightsizeError(f"{f}: given twice (as {seen[real]} too): give each compose file once")
         seen[real] = Path(f)
-    docs = [read(Path(f)) for f in files]
+    docs = load_project([Path(f) for f in files], env_files, environ)
     for doc in docs:
         if not isinstance(doc.data, CommentedMap):
             raise RightsizeError(f"{doc.source}: not a compose file (the top level is not a mapping)")
@@ -37,16 +44,9 @@ def load_compose(files: Sequence[Path]) -> list[Doc]:
             if svc is not None and not isinstance(svc, CommentedMap):
                 raise RightsizeError(f"{doc.source}: service {name!r} is not a mapping")
     if not any(isinstance(d.data.get("services"), CommentedMap) for d in docs):
-        raise RightsizeError(f"{docs[0].source}: not a compose file (no 'services' mapping)")
+        raise RightsizeError(f"{Path(files[0])}: not a compose file (no 'services' mapping)")
     if not service_names(docs):  # else apply changes nothing and check passes, both with exit 0
-        raise RightsizeError(f"{docs[0].source}: defines no services")
-    for doc in docs:
-        for inc in (i for i in included(doc) if (Path(doc.source).parent / i).resolve() not in seen):
-            warnings.warn(  # else its services are silently neither patched nor checked
-                f"{doc.source}: include {inc} is not followed: its services are not patched or checked "
-                "(give it with -f too)",
-                stacklevel=2,
-            )
+        raise RightsizeError(f"{Path(files[0])}: defines no services")
     base = Path(files[0])
     if len(files) == 1 and base.stem in ("compose", "docker-compose"):  # compose's default file names
         for override in (base.parent / f"{base.stem}.override.{ext}" for ext in ("yaml", "yml")):
@@ -59,14 +59,10 @@ def load_compose(files: Sequence[Path]) -> list[Doc]:
     return docs
 
 
-def included(doc: Doc) -> list[str]:
-    """The files a compose file's top-level ``include`` names (short or long syntax)."""
-    out: list[str] = []
-    items = doc.data.get("include")
-    for item in items if isinstance(items, list) else []:
-        paths = item.get("path") if isinstance(item, CommentedMap) else item
-        out += [str(p) for p in (paths if isinstance(paths, list) else [paths]) if p is not None]
-    return out
+def project_name(docs: Sequence[Doc]) -> str | None:
+    """The ``name:`` compose gives the project (the last -f file's; an included file's is not read)."""
+    tops = [d for d in docs if not (isinstance(d, ComposeDoc) and d.included_by)]
+    return next((str(d.data["name"]) for d in reversed(tops) if d.data.get("name")), None)
 
 
 def service_names(docs: Sequence[Doc]) -> list[str]:
@@ -90,9 +86,14 @@ def select(docs: Sequence[Doc], services: Iterable[str] | None) -> list[str]:
     missing = [s for s in wanted_names if s not in names]
     if missing:
         raise RightsizeError(
-            f"no service named {', '.join(missing)} in {docs[0].source} (services: {', '.join(names)})"
+            f"no service named {', '.join(missing)} in {_first(docs)} (services: {', '.join(names)})"
         )
     return [n for n in names if n in wanted_names]
+
+
+def _first(docs: Sequence[Doc]) -> str:
+    """The first -f file (an included file comes before the file including it)."""
+    return next((d.source for d in docs if not (isinstance(d, ComposeDoc) and d.included_by)), docs[0].source)
 
 
 def parse_only(only: Iterable[str] | None) -> tuple[str, ...]:

@@ -1,0 +1,189 @@
+"""Following a compose file's top-level ``include`` (Compose 2.20+) the way Docker Compose v2 does.
+
+Each included file is read as a file of its own (patched and checked there, its comments kept), with
+the environment compose interpolates it from: the including project's environment, then the
+include's ``env_file`` (default: ``.env`` in its project directory). Relative paths in an include
+resolve against the including project's directory (the first ``-f`` file's folder, or an included
+project's ``project_directory``, by default its first file's folder). As compose, an include cycle, a
+missing file and a service both defined by a file and brought in by its includes are refused.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap
+
+from rightsize.errors import RightsizeError
+from rightsize.targets.interpolate import project_env, read_env_files, substitute
+from rightsize.targets.yaml import Doc, read
+
+# git (https://host/repo.git#ref:path, git@host:repo) and oci:// includes are fetched by compose's remote
+# loaders. rightsize warns and goes on rather than failing: it reads and writes local files only (a
+# remote file cannot be patched in place), and an error would make apply and check unusable on the
+# project's local services; the warning says that the remote services are neither patched nor checked.
+_REMOTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|git@)")
+
+
+@dataclass(frozen=True)
+class ComposeDoc(Doc):
+    """A compose file with the environment compose interpolates it from, and who included it."""
+
+    env: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    included_by: str | None = None
+
+
+def doc_env(doc: Doc) -> Mapping[str, str]:
+    return doc.env if isinstance(doc, ComposeDoc) else {}
+
+
+@dataclass(frozen=True)
+class _Include:
+    paths: tuple[str, ...]
+    project_directory: str | None
+    env_files: tuple[str, ...]
+
+
+@dataclass
+class _Walk:
+    out: list[ComposeDoc] = field(default_factory=list)
+    done: set[Path] = field(default_factory=set)
+    given: set[Path] = field(default_factory=set)
+
+
+def load_project(
+    files: Sequence[Path],
+    env_files: Sequence[Path | str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[ComposeDoc]:
+    """The ``-f`` files in order, each preceded by what it includes (nested includes first)."""
+    env = project_env(files[0], env_files, environ)
+    workdir = Path(files[0]).parent  # compose's project directory: relative paths resolve here
+    walk = _Walk(given={Path(f).resolve() for f in files})
+    for f in files:
+        _load(Path(f), workdir, env, (), None, walk)
+    return walk.out
+
+
+def _load(
+    path: Path, workdir: Path, env: Mapping[str, str], chain: tuple[Path, ...], by: str | None, walk: _Walk
+) -> None:
+    real = path.resolve()
+    if real in chain:
+        cycle = " -> ".join(str(p) for p in (*chain[chain.index(real) :], real))
+        raise RightsizeError(f"include cycle: {cycle}")
+    if real in walk.done or (by is not None and real in walk.given):
+        return  # read once: a file given with -f, or included twice (compose accepts identical copies)
+    walk.done.add(real)
+    doc = read(path)
+    if not isinstance(doc.data, CommentedMap):
+        raise RightsizeError(f"{doc.source}: not a compose file (the top level is not a mapping)")
+    imported: dict[str, Doc] = {}  # service -> the included file that brings it
+    for item in _items(doc, env):
+        remote = [p for p in item.paths if _REMOTE.match(p)]
+        if remote:
+            warnings.warn(
+                f"{doc.source}: include {remote[0]} is remote: not followed (rightsize reads local files "
+                "only): its services are neither patched nor checked",
+                stacklevel=4,
+            )
+            continue
+        paths = [workdir / p for p in item.paths]
+        for p, given in zip(paths, item.paths, strict=True):
+            if not p.is_file():
+                what = "is a directory" if p.is_dir() else "no such file"
+                raise RightsizeError(f"{doc.source}: include {given}: {what} ({p})")
+        project = workdir / item.project_directory if item.project_directory else paths[0].parent
+        if item.env_files:
+            files = [workdir / f for f in item.env_files]
+        else:
+            files = [f for f in (project / ".env",) if f.is_file()]
+        inc_env = {**read_env_files(files, env), **env}  # the including environment wins (compose's Merge)
+        mark = len(walk.out)
+        for p in paths:
+            _load(p, project, inc_env, (*chain, real), doc.source, walk)
+        brought: dict[str, Doc] = {}  # (one include's own files merge like -f files: no conflict there)
+        for inc in walk.out[mark:]:
+            for name in _services(inc):
+                brought.setdefault(name, inc)
+        for name, src in brought.items():
+            if name in imported:
+                _conflict(doc, name, imported[name], src)
+            imported[name] = src
+    for name in _services(doc):
+        if name in imported:
+            _conflict(doc, name, doc, imported[name])
+    walk.out.append(
+        ComposeDoc(doc.source, doc.text, doc.data, doc.indent, doc.line_starts, env=env, included_by=by)
+    )
+
+
+def _services(doc: Doc) -> list[str]:
+    services = doc.data.get("services")
+    return [str(n) for n in services] if isinstance(services, CommentedMap) else []
+
+
+def _conflict(doc: Doc, name: str, first: Doc, second: Doc) -> None:
+    same = _plain(_node(first, name)) == _plain(_node(second, name))
+    why = (
+        "identical copies (compose accepts them, but a patch to one would make them conflict): keep one"
+        if same
+        else f"Docker Compose v2 refuses that (services.{name} conflicts with imported resource)"
+    )
+    raise RightsizeError(
+        f"{doc.source}: service {name!r} is defined in both {first.source} and {second.source}: {why}"
+    )
+
+
+def _node(doc: Doc, name: str) -> Any:
+    return (doc.data.get("services") or {}).get(name)
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _items(doc: Doc, env: Mapping[str, str]) -> list[_Include]:
+    """The top-level ``include`` entries (short and long syntax), interpolated as compose does."""
+    raw = doc.data.get("include")
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise RightsizeError(f"{doc.source}: include must be a list of files")
+    out = []
+    for n, item in enumerate(raw):
+        where = f"{doc.source}: include[{n}]"
+        if isinstance(item, str):
+            item = {"path": item}
+        if not isinstance(item, dict):
+            raise RightsizeError(f"{where}: expected a path or a mapping with 'path'")
+        unknown = sorted(str(k) for k in item if k not in ("path", "project_directory", "env_file"))
+        if unknown:
+            raise RightsizeError(
+                f"{where}: unknown key {', '.join(unknown)} (path, project_directory, env_file)"
+            )
+        paths = _strings(item.get("path"), f"{where}.path", env)
+        if not paths:
+            raise RightsizeError(f"{where}: no path")
+        directory = _strings(item.get("project_directory"), f"{where}.project_directory", env)
+        env_files = _strings(item.get("env_file"), f"{where}.env_file", env)
+        out.append(_Include(tuple(paths), directory[0] if directory else None, tuple(env_files)))
+    return out
+
+
+def _strings(value: Any, where: str, env: Mapping[str, str]) -> list[str]:
+    if value is None:
+        return []
+    values = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, str) and v.strip() for v in values):
+        raise RightsizeError(f"{where}: expected a file name or a list of them")
+    return [substitute(v, env, where) for v in values]
