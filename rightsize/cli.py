@@ -278,6 +278,8 @@ def apply(
     from rightsize.targets.summary import summarize, to_json
 
     swap_ = swap_bytes(swap)
+    if swap_ is not None and only_ is not None and "memory" not in (o.strip() for o in only_):
+        raise fail(f"--swap is set with each memory limit: --only {only} leaves memory out")
 
     def recs() -> list[Any]:
         return _recs_for_writers(data, strategy, set_, since)

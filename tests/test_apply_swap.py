@@ -196,9 +196,20 @@ def test_bad_swap_values_are_one_line_and_the_file_untouched(
 ) -> None:
     path = tmp_path / "compose.yml"
     path.write_text(STACK)
-    code, out, err = _cli(["apply", "-f", str(path), f"--swap={value}"], capsys)
+    code, out, err = _cli(["apply", "-f", str(path), "--swap", value], capsys)
     assert code == 2 and out == ""
     assert err.startswith(f"rightsize: error: {message}") and err.count("\n") == 1, err
+    assert path.read_text() == STACK
+
+
+def test_swap_with_only_cpu_would_change_nothing_and_is_an_error(tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "compose.yml"
+    path.write_text(STACK)
+    code, _, err = _cli(["apply", "-f", str(path), "--swap", "0", "--only", "cpu,pids"], capsys)
+    assert code == 2
+    assert (
+        err == "rightsize: error: --swap is set with each memory limit: --only cpu,pids leaves memory out\n"
+    )
     assert path.read_text() == STACK
 
 
@@ -347,3 +358,19 @@ def test_compose_up_reads_memswap_limit_beside_deploy_resources(tmp_path: Path, 
         assert _kernel_memsw(c) == 80 * M
     finally:
         subprocess.run([*cmd, "down", "-t", "0"], capture_output=True, timeout=240)
+
+
+@pytest.mark.docker
+def test_cli_live_dry_run_summary_shows_the_swap_change(run_container: Any, capsys: Any) -> None:
+    """The bundled sample's sutazai/redis through the real analysis; a dry run writes nothing."""
+    c = run_container("sleep 3600", labels=_labels("sutazai", "redis"), mem_limit="256m")
+    code, out, err = _cli(
+        ["apply", "--live", "--project", "sutazai", "--only", "memory", "--swap", "0", "--dry-run"], capsys
+    )
+    assert code == 0 and out == "", err  # a dry run: the summary goes to stderr
+    mine = [line for line in err.splitlines() if f"({c.name})" in line]
+    memory = next(line for line in mine if ": Memory: " in line)
+    new = memory.split(" -> ")[1].split()[0]  # the limit the analysis recommends, e.g. 192M
+    assert f"  sutazai/redis ({c.name}): MemorySwap: 512M -> {new}  (--swap: no swap)" in mine
+    c.reload()
+    assert (c.attrs["HostConfig"]["Memory"], c.attrs["HostConfig"]["MemorySwap"]) == (256 * M, 512 * M)
