@@ -220,7 +220,7 @@ def _read(value: Any, env: Env, where: str) -> tuple[Any, str]:
             f"{value} is empty ({', '.join(unset) or 'its variables are'} not set: in the environment, "
             ".env or --env-file)"
         )
-    return read, f"is {read}: "
+    return read, f"reads {read}: "
 
 
 def _outside(res: str, current: float, target: float, tol: float, what: str) -> str | None:
