@@ -112,8 +112,8 @@ def _from_text(
     parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     unparsed = parsed.isna() & text.notna()
     if unparsed.any():  # name the first value, not pandas' advice about formats
-        first = text[unparsed].iloc[0]
-        raise RightsizeError(f"--map ts={source}: {first!r} is not a time; {TIME_FORMS}")
+        i = int(np.flatnonzero(unparsed.to_numpy())[0])
+        raise RightsizeError(f"{where(i)}: --map ts={source}: {text.iloc[i]!r} is not a time; {TIME_FORMS}")
     # in pandas' own unit (µs for years past 2262, where ns overflows); naive text was read as UTC
     utc = pa.array(parsed).cast(TS, safe=False)
     valid = np.asarray(utc.is_valid(), dtype=bool)
