@@ -314,3 +314,39 @@ def test_other_bad_values_in_a_later_csv_block(
     code, _, err = run_cli([*argv(trace, tmp_path / "o"), *extra], capsys)
     assert code == 2 and not (tmp_path / "o").exists()
     assert err == f"rightsize: error: late.csv row 1235: {message}\n"
+
+
+def test_parquet_aware_timestamps_stay_and_dates_are_local_midnight(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "typed.parquet"
+    aware = pd.to_datetime(["2026-07-01T12:00:00+02:00", "2026-07-01T13:00:00+02:00"], utc=True)
+    days = pd.Series(pd.to_datetime(["2026-07-01", "2026-12-01"]).date)  # a date32 column
+    pd.DataFrame({"vm": ["a", "b"], "aware": aware, "day": days, "mem": [1, 2]}).to_parquet(trace)
+    base = ["import", str(trace), "--tz", "America/New_York", "--out"]
+    code, _, err = run_cli(
+        [*base, str(tmp_path / "a"), "--map", "workload=vm,ts=aware,mem_working_set=mem"], capsys
+    )
+    assert code == 0 and err == "", err
+    assert store.load(tmp_path / "a").sort_values("workload")["ts"].tolist() == aware.tolist()
+    code, _, err = run_cli(
+        [*base, str(tmp_path / "d"), "--map", "workload=vm,ts=day,mem_working_set=mem"], capsys
+    )
+    assert code == 0 and err == "", err
+    got = store.load(tmp_path / "d").sort_values("workload")["ts"].tolist()
+    assert got == [pd.Timestamp("2026-07-01T04:00Z"), pd.Timestamp("2026-12-01T05:00Z")]  # EDT, EST
+
+
+def test_a_skipped_time_behind_a_where_filter_names_its_row_in_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "flagged.csv"
+    trace.write_text(
+        "vm,t,mem,up\na,2026-03-29 01:50:00,1,true\n"
+        "b,2026-03-29 02:30:00,3,false\nb,2026-03-29 02:40:00,3,true\n"
+    )
+    code, _, err = run_cli([*argv(trace, tmp_path / "o", "--tz", "Europe/Berlin"), "--where", "up"], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    assert err.startswith(
+        "rightsize: error: flagged.csv row 3: --map ts=t: 2026-03-29 02:40:00 is not a time"
+    ), err
