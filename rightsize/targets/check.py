@@ -139,6 +139,7 @@ def check_compose(
     names = select(docs, services)
     validate_units(docs, names)
     stack = Stack(docs, names)
+    _validate_interpolated(stack, names)
     recs = resolve(recs)
     rows: list[CheckRow] = []
     for svc in names:
@@ -177,6 +178,21 @@ def check_compose(
             )
         )
     return CheckResult(tuple(rows), tolerance)
+
+
+def _validate_interpolated(docs: Stack, names: Sequence[str]) -> None:
+    """Read every interpolated value a row will judge before the (slower) analysis runs: an unset
+    ``${VAR:?msg}``, a bad template or a unit compose cannot read fails fast, as ``docker compose`` does."""
+    paths = [*((k,) for k in LEGACY.values()), *DEPLOY.values(), ("restart",)]
+    for svc in names:
+        for path in paths:
+            value, where, env = _effective(docs, svc, [path])
+            if not interpolated(value):
+                continue
+            read = _read(value, env, where or svc)[0]
+            if read and path != ("restart",):
+                resource = {"cpus": "cpu", "pids": "pids", "pids_limit": "pids"}.get(path[-1], "memory")
+                parse_value(resource, read, "compose", f"{where} ({value})")
 
 
 def _twin_rows(docs: Stack, svc: str) -> list[CheckRow]:
