@@ -335,7 +335,11 @@ def _convert(
     ts = ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
     if pa.types.is_dictionary(ts.type):
         ts = ts.dictionary_decode()
-    cols["ts"] = timestamps(ts, sources["ts"][0], clock, cols.get("container_id", cols["workload"]), at)
+    try:
+        cols["ts"] = timestamps(ts, sources["ts"][0], clock, cols["container_id"], at)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # one line, never a traceback
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RightsizeError(f"--map ts={sources['ts'][0]}: {ts.type} values ({reason})") from None
     # a sample without a time or a workload cannot be placed anywhere
     keep = pc.and_(pc.is_valid(cols["ts"]), pc.is_valid(cols["workload"]))
     out = pa.table(cols, schema=store.SAMPLES_SCHEMA)

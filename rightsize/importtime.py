@@ -184,10 +184,7 @@ def _resolve(
     the second when the series' previous row (in file order) is not before the first already."""
     n = len(ms)
     codes = pd.factorize(np.asarray(keys.to_pandas(), dtype=object))[0] if keys is not None else np.zeros(n)
-    uniques: dict[int, object] = {}
-    if keys is not None:
-        values = keys.to_pylist()
-        uniques = {int(codes[i]): values[i] for i in rows}
+    uniques = {int(codes[i]): keys[int(i)].as_py() for i in rows} if keys is not None else {}
     codes = np.where(valid, codes, -1).astype(np.int64)
     order = np.argsort(codes, kind="stable")
     prev = np.full(n, -1, dtype=np.int64)
