@@ -227,3 +227,24 @@ def test_apply_reads_the_limit_it_leaves_in_place_from_dotenv(
     (result,) = patch_compose([path], [rec("p/db", "memory", None, G)])
     assert path.read_text() == text  # the variable is not written away
     assert result.skipped[0].reason.startswith("mem_limit is interpolated (${MEM:-2g}): not replaced")
+
+
+def test_the_project_name_is_read_as_compose_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``COMPOSE_PROJECT_NAME`` (environment or ``.env``) wins over ``name:``, which is interpolated."""
+    for var in ("STACK", "COMPOSE_PROJECT_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    path = tmp_path / "compose.yml"
+    path.write_text("name: ${STACK:-shop}\nservices:\n  db:\n    image: x\n")
+    recs = [rec(f"{p}/db", "memory", None, (i + 1) * G) for i, p in enumerate(("shop", "prod", "ci"))]
+
+    def written() -> str:
+        (result,) = patch_compose([path], recs, dry_run=True)
+        return str(result.changes[0].new)
+
+    assert written() == "1G"
+    (tmp_path / ".env").write_text("STACK=prod\n")
+    assert written() == "2G"
+    (tmp_path / ".env").write_text("STACK=prod\nCOMPOSE_PROJECT_NAME=ci\n")
+    assert written() == "3G"

@@ -11,7 +11,8 @@ from ruamel.yaml.comments import CommentedMap
 
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Recommendation
-from rightsize.targets.include import ComposeDoc, load_project
+from rightsize.targets.include import ComposeDoc, doc_env, load_project
+from rightsize.targets.interpolate import resolve
 from rightsize.targets.yaml import Doc, read
 
 
@@ -60,9 +61,16 @@ def load_compose(
 
 
 def project_name(docs: Sequence[Doc]) -> str | None:
-    """The ``name:`` compose gives the project (the last -f file's; an included file's is not read)."""
+    """The project name compose uses: ``COMPOSE_PROJECT_NAME`` (environment or ``.env``), else the
+    last -f file's ``name:``, interpolated (an included file's ``name`` is not read)."""
     tops = [d for d in docs if not (isinstance(d, ComposeDoc) and d.included_by)]
-    return next((str(d.data["name"]) for d in reversed(tops) if d.data.get("name")), None)
+    env = doc_env(tops[0]) if tops else {}
+    if env.get("COMPOSE_PROJECT_NAME"):
+        return env["COMPOSE_PROJECT_NAME"]
+    named = next((d for d in reversed(tops) if d.data.get("name")), None)
+    if named is None:
+        return None
+    return str(resolve(named.data["name"], doc_env(named), f"{named.source}: name")) or None
 
 
 def service_names(docs: Sequence[Doc]) -> list[str]:
