@@ -159,7 +159,7 @@ def _localize(
         i = int(rows[np.argmax(gap)])
         raise RightsizeError(
             f"{where(i)}: --map ts={source}: {_wall(ms[i])} is not a time in {clock.name} "
-            f"({_change(zone, ms[i])}, so that hour is skipped): are the times in another zone, "
+            f"({_change(zone, ms[i])}, skipping it): are the times in another zone, "
             f"or in standard time all year (then --tz {_offset(zone, ms[i] - 86_400_000)})?"
         )
     early, late = np.minimum(first, second), np.maximum(first, second)
@@ -199,10 +199,11 @@ def _resolve(
             ms[i] = second
             continue
         series = f" of {uniques[code]!r}" if code in uniques else ""
+        wall = _wall_ms(clock, second)
         raise RightsizeError(
-            f"{where(i)}: --map ts={source}: {_wall(_wall_ms(clock, second))} happens twice in "
-            f"{clock.name} ({_change(clock.zone, second)}), and the rows{series} before it are later "
-            "than both: sort the file by time, or write the times with their offset (+02:00)"
+            f"{where(i)}: --map ts={source}: {_wall(wall)} happens twice in {clock.name} "
+            f"({_change(clock.zone, wall)}), and the rows{series} before it are later than both: "
+            "sort the file by time, or write the times with their UTC offset"
         )
     # the last row of each series seen at a fold, for a fold that goes on in the next batch
     last = np.full(int(codes.max()) + 1 if n else 0, -1, dtype=np.int64)

@@ -116,7 +116,7 @@ def test_a_skipped_local_time_is_one_line_and_nothing_is_written(
     assert code == 2 and out == "" and not (tmp_path / "bad").exists()
     assert err == (
         f"rightsize: error: spring.csv row 5: --map ts=t: {skipped} is not a time in {zone} (its clocks "
-        f"change from {change}, so that hour is skipped): are the times in another zone, or in "
+        f"change from {change}, skipping it): are the times in another zone, or in "
         f"standard time all year (then --tz {standard})?\n"
     )
     # standard time all year, as the line suggests: every wall time exists
@@ -128,21 +128,26 @@ def test_a_skipped_local_time_is_one_line_and_nothing_is_written(
     assert pd.Timestamp(skipped, tz="UTC") - sign * pd.Timedelta(hours=hours) in set(got["ts"])
 
 
+@pytest.mark.parametrize(
+    ("zone", "day", "change"),
+    [
+        ("Europe/Berlin", "2026-10-25", "UTC+02:00 to UTC+01:00"),
+        ("Australia/Sydney", "2026-04-05", "UTC+11:00 to UTC+10:00"),  # 16:00 UTC the day before
+    ],
+)
 def test_a_repeated_time_out_of_order_names_its_row(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    zone: str, day: str, change: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     trace = tmp_path / "unsorted.csv"
     trace.write_text(
-        "vm,t,mem\na,2026-10-25 02:40:00,1\nb,2026-10-25 02:00:00,1\na,2026-10-25 03:10:00,1\n"
-        "a,2026-10-25 02:20:00,1\n"
+        f"vm,t,mem\na,{day} 02:40:00,1\nb,{day} 02:00:00,1\na,{day} 03:10:00,1\na,{day} 02:20:00,1\n"
     )
-    code, out, err = run_cli(argv(trace, tmp_path / "o", "--tz", "Europe/Berlin"), capsys)
+    code, out, err = run_cli(argv(trace, tmp_path / "o", "--tz", zone), capsys)
     assert code == 2 and out == "" and not (tmp_path / "o").exists()
     assert err == (
-        "rightsize: error: unsorted.csv row 4: --map ts=t: 2026-10-25 02:20:00 happens twice in "
-        "Europe/Berlin (its clocks change from UTC+02:00 to UTC+01:00 on 2026-10-25), and the rows of 'a' "
-        "before it are later than both: sort the file by time, or write the times with their offset "
-        "(+02:00)\n"
+        f"rightsize: error: unsorted.csv row 4: --map ts=t: {day} 02:20:00 happens twice in {zone} "
+        f"(its clocks change from {change} on {day}), and the rows of 'a' before it are later than both: "
+        "sort the file by time, or write the times with their UTC offset\n"
     )
 
 
