@@ -202,7 +202,7 @@ def test_check_fails_a_limit_an_unset_variable_empties(
         "${PG_MEM} is empty (PG_MEM not set: in the environment, .env or --env-file): "
         "no memory limit (plan checklist: Memory limits set)"
     )
-    assert reservation.ok and reservation.why.endswith("no reservation to judge")
+    assert reservation.ok and reservation.why == "${PG_RES-} is empty: no reservation to judge"
     monkeypatch.setenv("PG_MEM", "1g")
     rows = {(r.resource, r.kind): r for r in check_compose([path], [rec("p/pg", "memory", 512 * M, G)]).rows}
     assert rows[("memory", "limit")].ok

@@ -232,10 +232,8 @@ def _read(value: Any, env: Env, where: str) -> tuple[Any, str]:
     read = substitute(value, env, where).strip()
     unset = unset_names(value, env)
     if not read:
-        return "", (
-            f"{value} is empty ({', '.join(unset) or 'its variables are'} not set: in the environment, "
-            ".env or --env-file)"
-        )
+        where_set = "in the environment, .env or --env-file"
+        return "", f"{value} is empty" + (f" ({', '.join(unset)} not set: {where_set})" if unset else "")
     return read, f"reads {read}: "
 
 
