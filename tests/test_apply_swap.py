@@ -374,3 +374,16 @@ def test_cli_live_dry_run_summary_shows_the_swap_change(run_container: Any, caps
     assert f"  sutazai/redis ({c.name}): MemorySwap: 512M -> {new}  (--swap: no swap)" in mine
     c.reload()
     assert (c.attrs["HostConfig"]["Memory"], c.attrs["HostConfig"]["MemorySwap"]) == (256 * M, 512 * M)
+
+
+def test_library_refuses_a_negative_swap_before_touching_anything(tmp_path: Path) -> None:
+    from rightsize.errors import RightsizeError
+    from rightsize.targets.live import apply_live
+
+    path = tmp_path / "compose.yml"
+    path.write_text(STACK)
+    with pytest.raises(RightsizeError, match="a swap size cannot be negative"):
+        patch_compose([path], _recs(), swap=-1)
+    assert path.read_text() == STACK
+    with pytest.raises(RightsizeError, match="a swap size cannot be negative"):
+        apply_live(_recs(), docker_host="unix:///nonexistent/docker.sock", swap=-5)
