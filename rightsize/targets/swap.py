@@ -71,7 +71,8 @@ def set_swap(docs: Stack, svc: str, home: int, w: Wanted, plan: _Plan, hint: Any
         where = f"{docs[i].source}: services.{svc}.memswap_limit"
         if same("memory", parse_value("memory", old, "compose", where), value.raw, "compose"):
             return
-    swap = "no swap" if plan.swap == 0 else f"{human_bytes(plan.swap)} of swap"
+    written = parse_value("memory", value.raw, "compose", "internal") - limit  # whole MiB in a file
+    swap = "no swap" if written == 0 else f"{human_bytes(written)} of swap"
     note = f"--swap: memory limit {human_bytes(limit)} + {swap}" + (
         "; it was -1, unlimited" if unlimited else ""
     )
