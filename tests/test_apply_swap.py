@@ -387,3 +387,22 @@ def test_library_refuses_a_negative_swap_before_touching_anything(tmp_path: Path
     assert path.read_text() == STACK
     with pytest.raises(RightsizeError, match="a swap size cannot be negative"):
         apply_live(_recs(), docker_host="unix:///nonexistent/docker.sock", swap=-5)
+
+
+@pytest.mark.parametrize("swap", [0, None])
+def test_no_memswap_limit_is_written_beside_a_limit_that_could_not_be(
+    tmp_path: Path, swap: int | None
+) -> None:
+    """mem_limit shared through a scalar anchor is not edited; a memswap_limit planned from the new
+    512m limit would not fit the 1g left in place (with --swap 0 it is below it: Docker refuses)."""
+    text = (
+        "services:\n  a:\n    image: x\n    mem_limit: &mem 1g\n    memswap_limit: 2g\n"
+        "  b:\n    mem_limit: *mem\n"
+    )
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    (result,) = patch_compose([path], [rec("p/a", "memory", None, 512 * M)], swap=swap)
+    assert path.read_text() == text and not result.changes
+    reasons = [s.reason for s in result.skipped if s.workload == "p/a"]
+    assert "services.a.mem_limit is shared through anchor &mem; not edited" in reasons
+    assert any("memswap_limit not written: neither is the memory limit" in r for r in reasons), reasons

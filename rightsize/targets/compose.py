@@ -42,7 +42,7 @@ from rightsize.targets.locate import where as _where
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.mergetags import dropped, tag
 from rightsize.targets.schema import check_patched
-from rightsize.targets.swap import keep_swap, set_swap, skip_swap
+from rightsize.targets.swap import drop_unbacked, keep_swap, set_swap, skip_swap
 from rightsize.targets.values import (
     Wanted,
     format_value,
@@ -138,6 +138,7 @@ def patch_compose(
             f"no service matched a workload in the data (it has {some}); check --project or the file's name:",
             stacklevel=2,
         )
+    drop_unbacked(docs, plan)
     return _execute(docs, paths, plan, dry_run=dry_run, backup=backup)
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rightsize.targets.composefile import Stack
+from ruamel.yaml.comments import CommentedMap
+
+from rightsize.targets import edit
+from rightsize.targets.composefile import Stack, service_node
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.locate import exists as _exists
 from rightsize.targets.locate import where as _where
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from rightsize.targets.compose import _Plan
 
 SWAP = ("memswap_limit",)
+LIMITS = (("mem_limit",), ("deploy", "resources", "limits", "memory"))
 
 
 def keep_swap(
@@ -94,3 +98,27 @@ def _limit_and_total(w: Wanted, swap: int) -> tuple[float, float]:
     that rounding never puts memswap_limit below it (Docker refuses that)."""
     limit = parse_value("memory", format_value("memory", w.value, "compose").raw, "compose", "internal")
     return limit, limit + swap
+
+
+def drop_unbacked(docs: Stack, plan: _Plan) -> None:
+    """A memswap_limit planned with a memory limit that cannot be written (an anchor other services
+    share) would sit below the limit left in place, which Docker refuses: it is not written either."""
+    failed: set[str] = set()
+    for i, doc in enumerate(docs):
+        mine = [(service_node(doc, svc), list(a)) for (j, svc), a in plan.assigns.items() if j == i]
+        shared = edit.settled_shared(doc, mine)
+        for (j, svc), assigns in plan.assigns.items():
+            node = service_node(doc, svc)
+            if j != i or not isinstance(node, CommentedMap) or not any(p in LIMITS for p in assigns):
+                continue
+            _, outcomes = edit.plan(doc, node, assigns, ("services", svc), shared)
+            if any(p[2:] in LIMITS and not o.ok for p, o in outcomes.items()):
+                failed.add(svc)
+    for (j, svc), assigns in list(plan.assigns.items()):
+        if svc in failed and SWAP in assigns:
+            new = assigns.pop(SWAP)
+            wl = plan.meta.pop((j, svc, SWAP))[0]
+            why = "memswap_limit not written: neither is the memory limit it goes with (see its line)"
+            plan.skip(docs, j, wl, "memory", ("--swap: " if plan.swap is not None else "") + why, new.raw)
+            if not assigns:
+                del plan.assigns[(j, svc)]
