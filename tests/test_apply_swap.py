@@ -256,10 +256,15 @@ def _labels(project: str, service: str) -> dict[str, str]:
 
 
 def _kernel_memsw(c: Any) -> int:
-    """The cgroup v1 memory+swap limit the kernel enforces for the container (what the engine set)."""
+    """The memory+swap limit the kernel enforces for the container: cgroup v1's memsw limit, or
+    cgroup v2's memory.max + memory.swap.max (v2 limits swap alone)."""
     code, out = c.exec_run(["cat", "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"])
+    if code == 0:
+        return int(out)
+    code, out = c.exec_run(["cat", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.swap.max"])
     assert code == 0, out
-    return int(out)
+    mem, swap = (int(v) for v in out.split())
+    return mem + swap
 
 
 @pytest.mark.docker
