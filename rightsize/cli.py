@@ -248,7 +248,7 @@ def apply(
     env_file: list[str] = typer.Option([], "--env-file", help="Compose: ${VAR} values (default: .env)."),
     docker_host: str | None = typer.Option(None, "--docker-host", help="--live: engine URL (default: env)."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="Skip recommendations below this."),
-    swap: str | None = typer.Option(None, "--swap", metavar="SIZE", help="Swap beyond each memory limit: 0, 1G."),
+    swap: str | None = typer.Option(None, "--swap", metavar="SIZE", help="Swap beyond the limit: 0, 256M."),
     fmt: str = typer.Option("text", "--format", help="text (diff + summary) or json."),
 ) -> None:
     """Write the recommendations into compose files or Helm values, or apply them to running containers."""
