@@ -6,22 +6,24 @@ with ``sampling.sample_row`` (pure), and buffers the rows; every ``flush`` secon
 new complete Parquet file per kind (``flush.Buffers``), so a crash loses at most one flush
 interval, and a write the disk refuses keeps its rows for the next flush. SIGINT/SIGTERM stop the
 loop, flush, and return normally (exit code 0).
+
+Engine events are handled as they arrive, between ticks too: a container that lives two seconds
+is tracked at its start, and at its end gets one last row from its freshest reading
+(``endings.py``), so it has a CPU value even when it was never sampled twice.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import signal
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from rightsize import store
+from rightsize.endings import describe, no_cpu_reason
 from rightsize.errors import RightsizeError
 from rightsize.flush import Buffers
 from rightsize.sampling import CollectSummary, cpu_rates, event_row, sample_row
@@ -29,7 +31,9 @@ from rightsize.sources import cgroups
 from rightsize.sources import docker as engine
 from rightsize.sources.cgroups import Counters
 from rightsize.sources.docker import ContainerInfo
+from rightsize.tracked import Tracked
 from rightsize.units import parse_duration
+from rightsize.waker import Waker
 
 Source = Literal["auto", "docker", "cgroup"]
 SOURCES = ("auto", "docker", "cgroup")
@@ -44,15 +48,6 @@ def _seconds(value: str | float, what: str) -> float:
 
 
 # ------------------------------------------------------------------------------- the loop
-
-
-@dataclass
-class _Tracked:
-    info: ContainerInfo
-    reader: cgroups.CgroupReader | None
-    stream: engine.StatsStream | None
-    prev: Counters | None = None
-    rates: tuple[float | None, float | None] = (None, None)
 
 
 def collect(
@@ -125,7 +120,7 @@ class _Run:
         self.flush_every, self.source, self.filters, self.root = flush_every, source, filters, root
         self.quiet, self.on_tick = quiet, on_tick
         self.host = host or str(client.info().get("Name") or "localhost")
-        self.tracked: dict[str, _Tracked] = {}
+        self.tracked: dict[str, Tracked] = {}
         self.known: dict[str, ContainerInfo] = {}  # every matching container seen (for events)
         self.rejected: set[str] = set()
         self.gone: set[str] = set()  # matching containers removed before they could be inspected
@@ -136,11 +131,16 @@ class _Run:
         self.restarts: dict[str, int] = {}
         self.buffers = Buffers(out, self.host)
         self.samples, self.events = self.buffers.samples, self.buffers.events
-        self.stop = threading.Event()
+        self.waker = Waker()
+        self.stop = self.waker.stop
         self.n_samples = self.ticks = self.missed = 0  # n_samples: sampled so far (the progress bar)
         self.sources: dict[str, str] = {}  # container id -> how it is read
         self.cgroup_warned = False
         self.engine_warned = False
+        self.began = time.time()
+        self.no_cpu: list[str] = []  # one reason per container life without any CPU value
+        self.finished: set[str] = set()  # ended since their last start (their reason is counted)
+        self.untracked: set[str] = set()  # matching but unreadable (cgroup not found)
 
     # -- discovery -------------------------------------------------------------------------
 
@@ -166,6 +166,7 @@ class _Run:
             if self.source in ("auto", "cgroup"):
                 reader = cgroups.locate(info.id, info.pid, self.root)
                 if reader is None and self.source == "cgroup":
+                    self.untracked.add(info.id)
                     if not self.cgroup_warned:
                         import warnings
 
@@ -176,7 +177,7 @@ class _Run:
             stream = None if reader else engine.StatsStream(self.client, info.id)
             kind = f"cgroup v{reader.version}" if reader else "docker"
             self.sources[info.id] = kind
-            self.tracked[info.id] = _Tracked(info, reader, stream)
+            self.tracked[info.id] = Tracked(info, reader, stream)
 
     def _add(self, ids: list[str]) -> None:
         new = [i for i in ids if i not in self.tracked]
@@ -190,6 +191,27 @@ class _Run:
         t = self.tracked.pop(cid, None)
         if t and t.stream:
             t.stream.stop()
+
+    def _finish(self, cid: str) -> None:
+        """A tracked container ended (die, cgroup gone, stream closed): its last row, then drop it."""
+        t = self.tracked.get(cid)
+        if t is None:
+            return
+        self._last_row(cid, t)
+        if not t.has_cpu:
+            self.no_cpu.append(no_cpu_reason(t.rows, ended=True))
+        self.finished.add(cid)
+        self._drop(cid)
+
+    def _last_row(self, cid: str, t: Tracked) -> None:
+        if (last := t.last_reading(self.began)) is not None:
+            self._append(cid, t, *last)
+
+    def _append(self, cid: str, t: Tracked, cur: Counters, ts_ms: int) -> None:
+        ooms = self.ooms.get(cid, 0)
+        self.samples.append(sample_row(t.info, cur, t.rates, ts_ms=ts_ms, host=self.host, oom_events=ooms))
+        self.n_samples += 1
+        t.wrote(ts_ms)
 
     def _matches(self, cid: str, event: dict[str, Any]) -> bool:
         if cid in self.known or cid in self.gone:
@@ -219,6 +241,7 @@ class _Run:
                     self.tracked[cid].info = info
             return  # not a dataset event
         if action == "start":
+            self.finished.discard(cid)
             info = self._inspect(cid)
             # One per start, against the count accounted for: a relist may already track this
             # run, and the count read now may include the next exit (raised as it dies).
@@ -232,10 +255,14 @@ class _Run:
             if info and tracked and tracked.info.pid == info.pid:
                 info = None  # already sampled since the initial list or a relist: keep its counters
             elif info:
-                self._drop(cid)  # a restarted container starts from fresh counters
+                self._finish(cid)  # a restarted container starts from fresh counters
                 self._track([info])
         elif action == "die":
-            self._drop(cid)
+            if cid in self.tracked:
+                self._finish(cid)
+            elif cid not in self.finished and cid not in self.untracked:
+                self.no_cpu.append(no_cpu_reason(0, ended=True))  # gone before it could be read
+                self.finished.add(cid)
         elif action == "oom":
             self.ooms[cid] = self.ooms.get(cid, 0) + 1
         self.events.append(event_row(event, self.known.get(cid), self.host))
@@ -248,12 +275,12 @@ class _Run:
                 try:
                     cur = t.reader.read(clock)
                 except cgroups.CgroupGone:
-                    self._drop(cid)
+                    self._finish(cid)
                     continue
             else:
                 assert t.stream is not None
                 if t.stream.ended.is_set():
-                    self._drop(cid)
+                    self._finish(cid)
                     continue
                 if t.stream.latest is None:
                     continue  # no payload yet: nothing measured to record
@@ -261,10 +288,15 @@ class _Run:
             rates = cpu_rates(t.prev, cur, t.info.cpu_limit)
             if rates is not None:  # a fresh reading; a stale one repeats the last rates
                 t.rates, t.prev = rates, cur
-            ooms = self.ooms.get(cid, 0)
-            row = sample_row(t.info, cur, t.rates, ts_ms=ts_ms, host=self.host, oom_events=ooms)
-            self.samples.append(row)
-            self.n_samples += 1
+            self._append(cid, t, cur, max(ts_ms, t.last_ts + 1))
+
+    def _drain(self, watcher: engine.EventWatcher) -> None:
+        """Handle the events received so far (at each tick, and between ticks as they arrive)."""
+        try:
+            for event in watcher.drain():
+                self._handle(event)
+        except Exception as exc:  # engine unreachable for a moment: keep sampling what we have
+            self._engine_trouble(exc)
 
     def _engine_trouble(self, exc: Exception) -> None:
         if not self.engine_warned:
@@ -285,8 +317,9 @@ class _Run:
     def run(self) -> CollectSummary:
         from rightsize.progress import Progress
 
-        watcher = engine.EventWatcher(self.client, since=time.time())
-        handlers = self._install_signals()
+        self.began = time.time()
+        watcher = engine.EventWatcher(self.client, since=self.began, wake=self.waker.wake)
+        handlers = self.waker.install_signals()
         progress = Progress(self.total, disabled=self.quiet)
         background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relist")
         start = time.monotonic()
@@ -306,15 +339,14 @@ class _Run:
                     now = time.monotonic()
                     if now >= end:
                         break
+                    self._drain(watcher)
                     try:
-                        for event in watcher.drain():
-                            self._handle(event)
                         if relist is None and now - last_list >= RELIST_SECONDS:
                             relist = background.submit(self._list)  # a slow list never delays a tick
                         elif relist is not None and relist.done():
                             current, relist, last_list = set(relist.result()), None, now
                             for cid in set(self.tracked) - current:
-                                self._drop(cid)
+                                self._finish(cid)
                             self._add(sorted(current))
                     except Exception as exc:  # engine unreachable for a moment: keep sampling what we have
                         self._engine_trouble(exc)
@@ -332,17 +364,18 @@ class _Run:
                         skipped = math.floor(late / self.step)
                         self.missed += skipped
                         next_tick += skipped * self.step
-                    self._sleep_until(min(next_tick, end))
+                    self.waker.sleep_until(min(next_tick, end), lambda: self._drain(watcher))
                 elapsed = time.monotonic() - start
                 progress.update(elapsed, len(self.tracked), self.n_samples, self.buffers.refused())
-            for event in watcher.drain():
-                self._handle(event)
+            self._drain(watcher)
             self.buffers.flush(final=True)
         finally:
-            self._restore_signals(handlers)
+            self.waker.restore_signals(handlers)
             background.shutdown(wait=False, cancel_futures=True)
             watcher.stop()
-            for cid in list(self.tracked):
+            for cid, t in list(self.tracked.items()):
+                if t.rows and not t.has_cpu:
+                    self.no_cpu.append(no_cpu_reason(t.rows, ended=False))
                 self._drop(cid)
         b = self.buffers  # counts of what reached the dataset, not of what was tracked or sampled
         written_via = [how for cid, how in self.sources.items() if cid in b.containers]
@@ -360,22 +393,5 @@ class _Run:
             sources={k: written_via.count(k) for k in sorted(set(written_via))},
             interrupted=self.stop.is_set(),
             dropped=sum(b.dropped.values()),
+            no_cpu=describe(self.no_cpu),
         )
-
-    def _sleep_until(self, deadline: float) -> None:
-        # in slices: one wait of a --interval like 1000000d overflows the platform's time_t
-        while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
-            self.stop.wait(min(left, 86400.0))
-
-    def _install_signals(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        previous: dict[int, Any] = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda *_: self.stop.set())
-        return previous
-
-    @staticmethod
-    def _restore_signals(previous: dict[int, Any]) -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -25,6 +25,7 @@ class CollectSummary:
     ``samples``, ``containers``, ``workloads`` and ``sources`` count only rows written to the
     dataset: a container tracked but never sampled (stopped in the first seconds) is not in them.
     ``dropped`` counts rows given up while the disk refused writes for too long (``flush.py``).
+    ``no_cpu``: container lives without any CPU value, by reason (``endings.py``).
     """
 
     out: Path
@@ -40,6 +41,7 @@ class CollectSummary:
     sources: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
     dropped: int = 0
+    no_cpu: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         how = ", ".join(f"{n} via {s}" for s, n in sorted(self.sources.items())) or "none"
@@ -57,6 +59,9 @@ class CollectSummary:
             f"  events: {self.events}",
             f"  written: {_n(self.files, 'file')} under {self.out}",
         ]
+        if self.no_cpu:
+            why = ", ".join(f"{n} {reason}" for reason, n in self.no_cpu.items())
+            lines.append(f"  no CPU value: {_n(sum(self.no_cpu.values()), 'container')} ({why})")
         if self.dropped:
             lines.append(f"  lost: {self.dropped} rows dropped while the disk refused writes (memory cap)")
         return "\n".join(lines)

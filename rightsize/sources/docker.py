@@ -24,6 +24,9 @@ from rightsize.sources.cgroups import Counters
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
+# `docker-compose run` (v1.29) and `docker compose run` (v2) both set "True"; `up` replicas "False"
+COMPOSE_ONEOFF = "com.docker.compose.oneoff"
+ONEOFF_SUFFIX = " (run)"
 FILTER_KEYS = ("name", "label", "id", "ancestor")
 
 
@@ -42,6 +45,7 @@ class ContainerInfo:
     pids_limit: int | None
     restarts: int
     oom_killed: bool = False
+    started_at: float | None = None  # epoch seconds (State.StartedAt), this run of the container
 
 
 def connect(docker_host: str | None = None, *, pool_size: int = 512, timeout: int = 60) -> Any:
@@ -73,14 +77,26 @@ def _first_line(exc: BaseException) -> str:
 
 
 def workload_name(labels: Mapping[str, str] | None, name: str) -> str:
-    """Compose ``project/service`` (replicas pool into one workload), else the container name."""
+    """Compose ``project/service`` (replicas pool into one workload), else the container name.
+
+    ``docker-compose run`` one-offs (a migration, a shell, a batch job) carry the service's labels
+    plus ``com.docker.compose.oneoff=True``; they are ``project/service (run)``, so a short job's
+    usage never moves the long-running service's percentiles. No compose service or container name
+    can hold a space or parentheses, so the name never collides with one (``targets/match.py``).
+    """
     labels = labels or {}
     project, service = labels.get(COMPOSE_PROJECT), labels.get(COMPOSE_SERVICE)
+    suffix = ONEOFF_SUFFIX if str(labels.get(COMPOSE_ONEOFF, "")).lower() == "true" else ""
     if project and service:
-        return f"{project}/{service}"
+        return f"{project}/{service}{suffix}"
     if service:
-        return service
+        return service + suffix
     return name.lstrip("/")
+
+
+def is_oneoff(workload: str) -> bool:
+    """Whether a workload is a compose service's ``run`` one-offs (never patched into the service)."""
+    return workload.endswith(ONEOFF_SUFFIX)
 
 
 def _positive(value: Any) -> int | None:
@@ -110,6 +126,7 @@ def info_from_inspect(attrs: Mapping[str, Any]) -> ContainerInfo:
         pids_limit=_positive(host.get("PidsLimit")),
         restarts=int(attrs.get("RestartCount") or 0),
         oom_killed=bool(state.get("OOMKilled")),
+        started_at=parse_time(state.get("StartedAt")),
     )
 
 
@@ -201,12 +218,18 @@ def counters_from_stats(payload: Mapping[str, Any]) -> Counters | None:
 class StatsStream:
     """One streaming stats connection for one container, read in a daemon thread.
 
-    ``latest`` is the newest Counters (None until the first payload); ``ended`` is set when the
-    stream closes (the container stopped, or ``stop()``).
+    ``latest`` is the newest Counters (None until the first payload), ``first`` the first one;
+    ``ended`` is set when the stream closes (``stop()``, an engine that closes it at exit).
+
+    The engine sends a first payload at once (its cumulative ``total_usage`` is all the CPU since
+    the start), then one a second. Engine 20.10 keeps the stream open after the container exits,
+    sending empty payloads (``read`` 0001-01-01, ignored), and ``/stats`` of an exited container
+    is empty too: the last real payload is the final reading there is, so it is kept in ``latest``.
     """
 
     def __init__(self, client: Any, container_id: str) -> None:
         self.container_id = container_id
+        self.first: Counters | None = None
         self.latest: Counters | None = None
         self.ended = threading.Event()
         self._client = client
@@ -234,6 +257,8 @@ class StatsStream:
                 except (ValueError, TypeError):
                     continue
                 if counters is not None:
+                    if self.first is None:
+                        self.first = counters
                     self.latest = counters
         except Exception:  # any failure ends this stream, never the run
             pass
@@ -254,8 +279,9 @@ class EventWatcher:
     # update: `docker update`, apply --live; rename: the rows' container (and workload) name
     ACTIONS = ("start", "die", "oom", "restart", "update", "rename")
 
-    def __init__(self, client: Any, since: float) -> None:
+    def __init__(self, client: Any, since: float, wake: threading.Event | None = None) -> None:
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._wake = wake  # set on every event: the loop handles a start at once, not at the next tick
         self._stream = client.api.events(
             since=int(since), decode=True, filters={"type": "container", "event": list(self.ACTIONS)}
         )
@@ -266,6 +292,8 @@ class EventWatcher:
         try:
             for event in self._stream:
                 self.queue.put(event)
+                if self._wake is not None:
+                    self._wake.set()
         except Exception:  # the stream closes on stop() or engine shutdown
             pass
 

@@ -1,0 +1,62 @@
+"""Pure rules for a container's end: its last reading (CPU for a short-lived container), or why it has no CPU.
+
+CPU is a difference of two cumulative readings, and the loop reads a container once a tick: a
+container living less than two intervals would never get one. The engine's stats stream already
+holds a fresher reading when the container dies (its first payload comes at once, then one a
+second), so the collector writes one last row from it, its CPU measured from:
+
+- the container's last sampled reading, when it was sampled;
+- else its start (``State.StartedAt``; the fresh cgroup's counters are 0 then), when it started
+  during the run: the mean over its whole life;
+- else the stream's first payload, when it is older than the last.
+
+Where no second reading exists the CPU stays null, and the summary counts the container with
+one of the reasons below.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from rightsize.sources.cgroups import Counters
+
+NO_READING = "exited before its first reading"
+ONE_READING = "exited after one reading"
+RUN_ENDED = "read once before the run ended"
+
+
+def final_base(
+    prev: Counters | None,
+    first: Counters | None,
+    latest: Counters | None,
+    started_at: float | None,
+    began: float,
+) -> tuple[Counters | None, Counters] | None:
+    """(reading to measure CPU from, or None; last reading) for a container's last row.
+
+    None when there is no reading newer than the last one sampled (nothing left to write).
+    Times: ``prev``, ``first`` and ``latest`` come from one source's clock; ``started_at`` and
+    ``began`` (the run's start) are epoch seconds, as the engine's stream readings are.
+    """
+    if latest is None:
+        return None
+    if prev is not None:
+        return (prev, latest) if latest.t > prev.t else None
+    if started_at is not None and began <= started_at < latest.t:
+        return Counters(t=started_at, cpu_ns=0, periods=0, throttled=0), latest
+    if first is not None and first.t < latest.t:
+        return first, latest
+    return None, latest
+
+
+def no_cpu_reason(rows: int, ended: bool) -> str:
+    """Why a container life whose rows carry no CPU value has none."""
+    if not ended:
+        return RUN_ENDED
+    return ONE_READING if rows else NO_READING
+
+
+def describe(reasons: Iterable[str]) -> dict[str, int]:
+    """Reason -> number of container lives, most frequent first (the summary's ``no_cpu``)."""
+    return dict(Counter(reasons).most_common())
