@@ -186,6 +186,10 @@ def test_cli_apply_env_file_needs_a_compose_target(tmp_path: Path, capsys: Any) 
     code, _, err = run(["apply", "--helm", str(values), "--env-file", str(tmp_path / ".env")], capsys)
     assert (code, err) == (2, "rightsize: error: --env-file works with --compose only\n")
     assert sha(values) == before
+    path = tmp_path / "compose.yml"
+    path.write_text("services:\n  db:\n    image: x\n")
+    code, _, err = run(["apply", "-f", str(path), "--env-file", str(tmp_path / "prod.env")], capsys)
+    assert (code, err) == (2, f"rightsize: error: env file {tmp_path / 'prod.env'}: no such file\n")
 
 
 def test_check_fails_a_limit_an_unset_variable_empties(
