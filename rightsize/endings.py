@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 from rightsize.sources.cgroups import Counters
 
-NO_READING = "exited before its first reading"
+NO_READING = "exited before any reading"
 ONE_READING = "exited after one reading"
 RUN_ENDED = "read once before the run ended"
 

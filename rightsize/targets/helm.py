@@ -17,6 +17,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from rightsize.errors import RightsizeError
 from rightsize.models import Change, PatchResult, Recommendation, Skipped
+from rightsize.sources.docker import is_oneoff
 from rightsize.targets import edit
 from rightsize.targets.composefile import check_min_confidence, low_confidence, parse_only
 from rightsize.targets.edit import NewScalar
@@ -190,6 +191,8 @@ def _place(
     if wl in mapping:
         parts = tuple(p for p in mapping[wl].split(".") if p)
         return (parts if parts and parts[-1] == "resources" else (*parts, "resources")), ""
+    if is_oneoff(wl):  # `docker-compose run` jobs: "web (run)" must not land in web's values by a near name
+        return None
     found = _find(data, candidate_names(wl))
     if found is None and single and "resources" in data:
         return ("resources",), ""

@@ -22,6 +22,7 @@ from typing import Any
 
 from rightsize.errors import RightsizeError
 from rightsize.models import Change, PatchResult, Recommendation, Skipped
+from rightsize.sources.docker import workload_name
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.values import wanted
 from rightsize.units import format_bytes, format_cpus, human_bytes
@@ -31,10 +32,13 @@ SERVICE_LABEL = "com.docker.compose.service"
 
 
 def workload_of(container: Any) -> str:
-    """``project/service`` for compose containers, else the container name (as the collector names them)."""
+    """``project/service`` for compose containers, else the container name (as the collector names them).
+
+    A ``docker-compose run`` one-off is ``project/service (run)``: it never gets the service's values.
+    """
     labels = container.labels or {}
     if PROJECT_LABEL in labels and SERVICE_LABEL in labels:
-        return f"{labels[PROJECT_LABEL]}/{labels[SERVICE_LABEL]}"
+        return workload_name(labels, str(container.name))
     return str(container.name)
 
 

@@ -2,7 +2,9 @@
 
 Workload names: compose ``project/service``; Kubernetes ``namespace/kind/name/container``; else the
 container name. A service ``svc`` matches ``project/svc`` when the project is known, else ``*/svc``,
-or a workload named like its ``container_name``.
+or a workload named like its ``container_name``. ``docker-compose run`` one-offs of a service
+(``project/svc (run)``, see ``sources.docker.workload_name``) never match it: a migration's or a
+batch job's usage is not the service's.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from rightsize.models import Recommendation
+from rightsize.sources.docker import ONEOFF_SUFFIX, is_oneoff
 
 
 def match_workloads(
     service: str, recs: Sequence[Recommendation], *, project: str | None = None, aliases: Iterable[str] = ()
 ) -> tuple[list[Recommendation], str]:
     """The recommendations for one service, or ([], why not)."""
-    names = {r.workload for r in recs}
+    names = {r.workload for r in recs if not is_oneoff(r.workload)}
     exact = [f"{project}/{service}"] if project else []
     hit = [w for w in exact if w in names]
     if not hit:
@@ -26,6 +29,11 @@ def match_workloads(
         )
         hit = list(dict.fromkeys(alias_hits or compose_hits))
     if not hit:
+        run = f"{service}{ONEOFF_SUFFIX}"
+        runs = sorted({w for w in (r.workload for r in recs) if w == f"{project}/{run}" or (
+            not project and w.count("/") == 1 and w.split("/")[1] == run)})
+        if runs:  # say why, rather than "not in the data"
+            return [], f"only its one-off runs are in the data ({', '.join(runs)}): not the service's usage"
         return [], "service not in the data"
     if len(hit) > 1:
         return [], f"ambiguous: workloads {', '.join(hit)} in the data (pass --project)"
