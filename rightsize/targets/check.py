@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,14 @@ from ruamel.yaml.comments import CommentedMap
 from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
 from rightsize.targets.compose import DEPLOY, LEGACY, validate_units
-from rightsize.targets.composefile import Stack, load_compose, project_name, select, service_node
+from rightsize.targets.composefile import Stack, load_compose, project_name, select
 from rightsize.targets.cpuquota import quota_limit
-from rightsize.targets.include import doc_env
-from rightsize.targets.interpolate import interpolated, substitute, unset_names
+from rightsize.targets.effective import Env
+from rightsize.targets.effective import effective as _effective
+from rightsize.targets.effective import read as _read
+from rightsize.targets.interpolate import interpolated, substitute
 from rightsize.targets.match import Recs, match_workloads, resolve
-from rightsize.targets.mergetags import tag, visible
-from rightsize.targets.values import lookup, parse_value
+from rightsize.targets.values import parse_value
 from rightsize.units import format_bytes, format_cpus
 
 CHECKLIST = {"memory": "Memory limits set", "cpu": "CPU limits set", "pids": "PID limits configured"}
@@ -94,25 +95,6 @@ def parse_tolerance(text: str | float) -> float:
     if not 0 <= value < 10:
         raise RightsizeError(f"tolerance out of range: {raw!r} (expected 0 to 10, e.g. 25% or 0.25)")
     return value
-
-
-Env = Mapping[str, str]
-
-
-def _effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[Any, str | None, Env]:
-    """The value compose would use (last file wins, then what ``extends`` brings), where it is, and
-    the environment compose interpolates it from (each included file has its own)."""
-    lo = {path: visible(docs, svc, path)[0] for path in paths}  # !reset / !override hide earlier files
-    nodes = [(service_node(d, svc), f"{d.source}: services.{svc}", i, doc_env(d)) for i, d in
-             reversed(list(enumerate(docs)))]  # fmt: skip
-    env = next((e for n, _, _, e in nodes if isinstance(n, CommentedMap)), {})
-    nodes += [(n, f"services extended by {svc}", 0, env) for n in docs.extends.get(svc, ())]
-    for node, source, i, env in nodes:
-        for path in paths:
-            found, value = lookup(node, path)
-            if found and value is not None and i >= lo[path] and tag(value) != "!reset":
-                return value, f"{source}.{'.'.join(path)}", env
-    return None, None, {}
 
 
 def _fmt(resource: str, value: float) -> str:
@@ -223,18 +205,6 @@ def _short(value: Any) -> str:
     if isinstance(value, CommentedMap):
         return str(value.get("condition", "set"))
     return str(value)
-
-
-def _read(value: Any, env: Env, where: str) -> tuple[Any, str]:
-    """(the value compose reads, how an interpolated one was read: "" when it is not)."""
-    if not interpolated(value):
-        return value, ""
-    read = substitute(value, env, where).strip()
-    unset = unset_names(value, env)
-    if not read:
-        where_set = "in the environment, .env or --env-file"
-        return "", f"{value} is empty" + (f" ({', '.join(unset)} not set: {where_set})" if unset else "")
-    return read, f"reads {read}: "
 
 
 def _outside(res: str, current: float, target: float, tol: float, what: str) -> str | None:

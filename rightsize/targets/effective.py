@@ -1,0 +1,49 @@
+"""The value compose uses for a service key across ``-f`` files, ``include``, ``extends`` and merge tags,
+read through ``${VAR}`` interpolation: shared by ``check``, its swap rows and ``recommend --compose``.
+
+Read-only and light (no writer imports): ``recommend`` loads it only when given a compose file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap
+
+from rightsize.targets.composefile import Stack, service_node
+from rightsize.targets.include import doc_env
+from rightsize.targets.interpolate import interpolated, substitute, unset_names
+from rightsize.targets.mergetags import tag, visible
+from rightsize.targets.values import lookup
+
+Env = Mapping[str, str]
+
+
+def effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[Any, str | None, Env]:
+    """The value compose would use (last file wins, then what ``extends`` brings), where it is, and
+    the environment compose interpolates it from (each included file has its own)."""
+    lo = {path: visible(docs, svc, path)[0] for path in paths}  # !reset / !override hide earlier files
+    nodes = [(service_node(d, svc), f"{d.source}: services.{svc}", i, doc_env(d)) for i, d in
+             reversed(list(enumerate(docs)))]  # fmt: skip
+    env = next((e for n, _, _, e in nodes if isinstance(n, CommentedMap)), {})
+    nodes += [(n, f"services extended by {svc}", 0, env) for n in docs.extends.get(svc, ())]
+    for node, source, i, env in nodes:
+        for path in paths:
+            found, value = lookup(node, path)
+            if found and value is not None and i >= lo[path] and tag(value) != "!reset":
+                return value, f"{source}.{'.'.join(path)}", env
+    return None, None, {}
+
+
+def read(value: Any, env: Env, where: str) -> tuple[Any, str]:
+    """(the value compose reads, how an interpolated one was read: "" when it is not); an interpolated
+    value compose reads as empty is ``""`` (an unset variable: no value), its note naming the unset."""
+    if not interpolated(value):
+        return value, ""
+    text = substitute(value, env, where).strip()
+    unset = unset_names(value, env)
+    if not text:
+        where_set = "in the environment, .env or --env-file"
+        return "", f"{value} is empty" + (f" ({', '.join(unset)} not set: {where_set})" if unset else "")
+    return text, f"reads {text}: "
