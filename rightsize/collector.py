@@ -177,7 +177,9 @@ class _Run:
             stream = None if reader else engine.StatsStream(self.client, info.id)
             kind = f"cgroup v{reader.version}" if reader else "docker"
             self.sources[info.id] = kind
-            self.tracked[info.id] = Tracked(info, reader, stream)
+            fresh = self.source == "auto" and reader and (info.started_at or 0) >= self.began
+            backup = engine.StatsStream(self.client, info.id) if fresh else None
+            self.tracked[info.id] = Tracked(info, reader, stream, backup)
 
     def _add(self, ids: list[str]) -> None:
         new = [i for i in ids if i not in self.tracked]
@@ -189,8 +191,8 @@ class _Run:
 
     def _drop(self, cid: str) -> None:
         t = self.tracked.pop(cid, None)
-        if t and t.stream:
-            t.stream.stop()
+        if t:
+            t.close()
 
     def _finish(self, cid: str) -> None:
         """A tracked container ended (die, cgroup gone, stream closed): its last row, then drop it."""

@@ -18,6 +18,9 @@ class Tracked:
     info: ContainerInfo
     reader: cgroups.CgroupReader | None
     stream: engine.StatsStream | None
+    # auto source, a container started during the run: an engine stream kept until the cgroup
+    # reads give a CPU value, since the files are gone by the die event of a short-lived one
+    backup: engine.StatsStream | None = None
     prev: Counters | None = None
     rates: tuple[float | None, float | None] = (None, None)
     rows: int = 0
@@ -29,26 +32,44 @@ class Tracked:
         self.rows += 1
         self.last_ts = ts_ms
         self.has_cpu = self.has_cpu or self.rates[0] is not None
+        if self.has_cpu and self.backup is not None:  # no longer needed
+            self.backup.stop()
+            self.backup = None
+
+    def close(self) -> None:
+        for stream in (self.stream, self.backup):
+            if stream is not None:
+                stream.stop()
 
     def last_reading(self, began: float) -> tuple[Counters, int] | None:
         """At the container's end: its final reading and row time, rates updated; None if nothing new.
 
         The engine stream's newest payload (``endings.final_base``), or one more read of the cgroup
-        files when they are still there (usually gone by the ``die`` event).
+        files when they are still there (usually gone by the ``die`` event: then the backup stream's).
         """
-        if self.stream is not None:
-            picked = final_base(self.prev, self.stream.first, self.stream.latest, self.info.started_at, began)
-            if picked is None:
-                return None
-            base, cur = picked
-            ts_ms = int(cur.t * 1000)  # the engine's read time (epoch)
-        else:
-            assert self.reader is not None
-            try:
-                cur = self.reader.read(time.monotonic())
-            except cgroups.CgroupGone:
-                return None
-            base, ts_ms = self.prev, int(time.time() * 1000)
+        if self.reader is None:
+            return self._from_stream(self.stream, self.prev, began)
+        try:
+            cur = self.reader.read(time.monotonic())
+        except cgroups.CgroupGone:
+            return None if self.has_cpu else self._from_stream(self.backup, None, began)
+        return self._rated(self.prev, cur, int(time.time() * 1000))
+
+    def _from_stream(
+        self, stream: engine.StatsStream | None, prev: Counters | None, began: float
+    ) -> tuple[Counters, int] | None:
+        if stream is None:
+            return None
+        picked = final_base(prev, stream.first, stream.latest, self.info.started_at, began)
+        if picked is None:
+            return None
+        base, cur = picked
+        ts_ms = int(cur.t * 1000)  # the engine's read time (epoch)
+        if stream is self.backup and ts_ms <= self.last_ts:
+            return None  # not newer than what the cgroup files gave
+        return self._rated(base, cur, ts_ms)
+
+    def _rated(self, base: Counters | None, cur: Counters, ts_ms: int) -> tuple[Counters, int] | None:
         rates = cpu_rates(base, cur, self.info.cpu_limit) if base is not None else (None, None)
         if rates is None:
             return None

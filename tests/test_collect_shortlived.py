@@ -1,6 +1,7 @@
 """Containers that live ~2 s, shorter than one --interval, on the real engine: with `--source docker`
-they get a CPU value from the engine's stats stream (read at their start and at their die event);
-where no second reading exists (the cgroup files are gone by the die event) the summary says so."""
+or `auto` they get a CPU value from the engine's stats stream (read from their start to their die
+event); with `--source cgroup` no second reading exists (the files are gone by the die event), and
+the summary says so."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 import rightsize
 from rightsize.endings import NO_READING, ONE_READING, RUN_ENDED
+from rightsize.sources import cgroups
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -43,15 +45,20 @@ def _start_at_first_tick(run_container: Any, tag: str, started: list[Any]) -> An
     return on_tick
 
 
-def test_docker_source_gives_a_two_second_container_its_cpu(run_container: Any, tmp_path: Path) -> None:
+# docker: the container's own stream; auto: cgroup files at ticks, and for a container started
+# during the run an engine stream until the files give a CPU value (they are gone at its die)
+@pytest.mark.parametrize("source", ["docker", "auto"])
+def test_a_two_second_container_gets_its_cpu(run_container: Any, tmp_path: Path, source: str) -> None:
     tag = uuid.uuid4().hex[:8]
     started: list[Any] = []
+    on_tick = _start_at_first_tick(run_container, tag, started)
     run_container("sleep 3600", labels={"rs-short": tag})  # sampled at the tick: the dataset exists
     summary = rightsize.collect(
-        tmp_path, duration="60s", interval="10s", flush="10s", source="docker",
-        filters=[f"label=rs-short={tag}"], quiet=True, on_tick=_start_at_first_tick(run_container, tag, started),
+        tmp_path, duration="60s", interval="10s", flush="10s", source=source,
+        filters=[f"label=rs-short={tag}"], quiet=True, on_tick=on_tick,
     )
     busy, idle = started
+    assert set(summary.sources) == {"docker" if source == "docker" else f"cgroup v{cgroups.detect_version()}"}
     samples = rightsize.load(tmp_path)
     events = rightsize.load_events(tmp_path)
     for c in (busy, idle):
@@ -82,10 +89,11 @@ def test_a_short_container_without_a_second_reading_is_counted(run_container: An
     # a container living between two ticks has no CPU value there, and the summary names why.
     tag = uuid.uuid4().hex[:8]
     started: list[Any] = []
+    on_tick = _start_at_first_tick(run_container, tag, started)
     run_container("sleep 3600", labels={"rs-short": tag})
     summary = rightsize.collect(
         tmp_path, duration="60s", interval="10s", flush="10s", source="cgroup",
-        filters=[f"label=rs-short={tag}"], quiet=True, on_tick=_start_at_first_tick(run_container, tag, started),
+        filters=[f"label=rs-short={tag}"], quiet=True, on_tick=on_tick,
     )
     samples = rightsize.load(tmp_path)
     for c in started:
