@@ -19,8 +19,6 @@ import rightsize
 from rightsize.endings import NO_READING, ONE_READING, RUN_ENDED
 from rightsize.sources import cgroups
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
 BUSY_2S = "yes >/dev/null & sleep 2"
 
 
@@ -48,6 +46,8 @@ def _start_at_first_tick(run_container: Any, tag: str, started: list[Any]) -> An
 # docker: the container's own stream; auto: cgroup files at ticks, and for a container started
 # during the run an engine stream until the files give a CPU value (they are gone at its die)
 @pytest.mark.parametrize("source", ["docker", "auto"])
+@pytest.mark.docker
+@pytest.mark.slow
 def test_a_two_second_container_gets_its_cpu(run_container: Any, tmp_path: Path, source: str) -> None:
     tag = uuid.uuid4().hex[:8]
     started: list[Any] = []
@@ -84,6 +84,8 @@ def test_a_two_second_container_gets_its_cpu(run_container: Any, tmp_path: Path,
     assert f"no CPU value: 1 container (1 {RUN_ENDED})" in str(summary)
 
 
+@pytest.mark.docker
+@pytest.mark.slow
 def test_a_short_container_without_a_second_reading_is_counted(run_container: Any, tmp_path: Path) -> None:
     # The cgroup path reads the files at ticks only, and they are removed when the container exits:
     # a container living between two ticks has no CPU value there, and the summary names why.
@@ -101,3 +103,54 @@ def test_a_short_container_without_a_second_reading_is_counted(run_container: An
     counted = {k: v for k, v in summary.no_cpu.items() if k in (NO_READING, ONE_READING)}
     assert sum(counted.values()) == 2 and summary.no_cpu[RUN_ENDED] == 1, summary.no_cpu
     assert "no CPU value: 3 containers (" in str(summary)
+
+
+# A real stream, trimmed to what is read: `docker run --cpus 0.5 IMAGE sh -c 'yes >/dev/null & sleep 2'`
+# on engine 20.10 (cgroup v1). Two payloads while it ran, then the empty one sent after its exit.
+STARTED_AT = "2026-11-28T12:29:55.985192688Z"
+PAYLOADS = [
+    {"read": "2026-11-28T12:29:56.01838574Z",
+     "cpu_stats": {"cpu_usage": {"total_usage": 34986105},
+                   "throttling_data": {"periods": 3, "throttled_periods": 0, "throttled_time": 0}},
+     "memory_stats": {"usage": 782336, "max_usage": 4087808,
+                      "stats": {"total_inactive_file": 0, "total_rss": 110592}},
+     "pids_stats": {"current": 2}},
+    {"read": "2026-11-28T12:29:57.028628937Z",
+     "cpu_stats": {"cpu_usage": {"total_usage": 450189372},
+                   "throttling_data": {"periods": 13, "throttled_periods": 0, "throttled_time": 0}},
+     "memory_stats": {"usage": 782336, "max_usage": 4087808,
+                      "stats": {"total_inactive_file": 0, "total_rss": 110592}},
+     "pids_stats": {"current": 2}},
+    {"read": "0001-01-01T00:00:00Z",
+     "cpu_stats": {"cpu_usage": {"total_usage": 0},
+                   "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
+     "memory_stats": {}, "pids_stats": {}},
+]
+
+
+def test_the_last_reading_of_a_recorded_short_life() -> None:
+    from rightsize.endings import final_base
+    from rightsize.sampling import cpu_rates
+    from rightsize.sources.docker import counters_from_stats, parse_time
+
+    first, latest, after_exit = (counters_from_stats(p) for p in PAYLOADS)
+    assert first is not None and latest is not None
+    assert after_exit is None  # nothing to read once it exited
+    started = parse_time(STARTED_AT)
+    assert started is not None
+
+    # started during the run: from its start (fresh counters) to the last payload, its whole life
+    picked = final_base(None, first, latest, started, began=started - 5)
+    assert picked is not None and picked[0] is not None and picked[0].t == started
+    rates = cpu_rates(picked[0], latest, 0.5)
+    assert rates is not None and rates[0] == pytest.approx(450189372 / (latest.t - started) / 1e9)
+    assert rates[1] == 0.0  # 13 periods, none throttled
+
+    # running before the run: from the stream's first payload
+    picked = final_base(None, first, latest, started, began=started + 5)
+    assert picked == (first, latest)
+    # sampled at a tick already: from that reading; nothing new when the tick had the last one
+    assert final_base(first, first, latest, started, began=started - 5) == (first, latest)
+    assert final_base(latest, first, latest, started, began=started - 5) is None
+    # one payload only, started before the run: a row, but no second reading for CPU
+    assert final_base(None, first, first, started, began=started + 5) == (None, first)
