@@ -320,8 +320,8 @@ def _convert(
     cols: dict[str, pa.Array | pa.ChunkedArray] = {}
     for field in store.SAMPLES_SCHEMA:
         name = field.name
-        if name == "ts":
-            cols[name] = pa.nulls(0)  # below: a DST fold needs each row's series
+        if name == "ts":  # first: parsing text times is the peak of memory, before other columns exist
+            cols[name] = _times(table, sources, clock, at)
         elif name in sources:
             source, factor = sources[name]
             cols[name] = _cast(table[source], field, source, factor)
@@ -331,19 +331,24 @@ def _convert(
             cols[name] = cols["workload"]
         else:
             cols[name] = pa.nulls(n, field.type)
-    ts = table[sources["ts"][0]]
-    ts = ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
-    if pa.types.is_dictionary(ts.type):
-        ts = ts.dictionary_decode()
-    try:
-        cols["ts"] = timestamps(ts, sources["ts"][0], clock, cols["container_id"], at)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # one line, never a traceback
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RightsizeError(f"--map ts={sources['ts'][0]}: {ts.type} values ({reason})") from None
     # a sample without a time or a workload cannot be placed anywhere
     keep = pc.and_(pc.is_valid(cols["ts"]), pc.is_valid(cols["workload"]))
     out = pa.table(cols, schema=store.SAMPLES_SCHEMA)
     return out if pc.all(keep).as_py() else out.filter(keep)
+
+
+def _times(
+    table: pa.Table, sources: dict[str, tuple[str, float]], clock: Clock, at: Callable[[int], str]
+) -> pa.Array:
+    ts = table[sources["ts"][0]].combine_chunks()
+    if pa.types.is_dictionary(ts.type):
+        ts = ts.dictionary_decode()
+    keys = table[sources.get("container_id", sources["workload"])[0]]  # each row's series (DST fold)
+    try:
+        return timestamps(ts, sources["ts"][0], clock, keys, at)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # one line, never a traceback
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RightsizeError(f"--map ts={sources['ts'][0]}: {ts.type} values ({reason})") from None
 
 
 def _cast(

@@ -78,7 +78,7 @@ def timestamps(
     col: pa.Array,
     source: str,
     clock: Clock,
-    keys: pa.Array | None = None,
+    keys: pa.Array | pa.ChunkedArray | None = None,
     where: Callable[[int], str] = lambda i: f"row {i + 1}",
 ) -> pa.Array:
     """``col`` as UTC ms. ``keys`` names each row's series (container) for the DST fold; ``where``
@@ -103,7 +103,11 @@ def timestamps(
 
 
 def _from_text(
-    col: pa.Array, source: str, clock: Clock, keys: pa.Array | None, where: Callable[[int], str]
+    col: pa.Array,
+    source: str,
+    clock: Clock,
+    keys: pa.Array | pa.ChunkedArray | None,
+    where: Callable[[int], str],
 ) -> pa.Array:
     text = pd.Series(col.to_pandas())
     # a blank cell (or N/A, NULL: what arrow reads as null in a number column) is a missing time:
@@ -122,6 +126,8 @@ def _from_text(
     if not naive.any():
         return utc
     clock.naive = True
+    if clock.zone is None or clock.zone is UTC:  # read as UTC already
+        return utc
     ms = utc.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False).copy()
     _localize(ms, naive, clock, source, keys, where, valid)
     return pa.array(ms, mask=~valid).cast(TS)
@@ -132,7 +138,7 @@ def _localize(
     naive: np.ndarray,
     clock: Clock,
     source: str,
-    keys: pa.Array | None,
+    keys: pa.Array | pa.ChunkedArray | None,
     where: Callable[[int], str],
     valid: np.ndarray | None = None,
 ) -> None:
@@ -177,7 +183,7 @@ def _resolve(
     valid: np.ndarray,
     clock: Clock,
     source: str,
-    keys: pa.Array | None,
+    keys: pa.Array | pa.ChunkedArray | None,
     where: Callable[[int], str],
 ) -> None:
     """Wall times the zone repeats (``ms[rows]`` holds the first occurrence, ``late`` the second):
