@@ -78,7 +78,7 @@ def test_current_values_from_a_compose_file(dataset: Path, tmp_path: Path) -> No
     assert by["sutazai/ollama", "cpu"].current.limit == 6.0
     assert by["sutazai/ollama", "pids"].current.limit == 300
     assert by["sutazai/redis", "memory"].current.limit == 256 * 2**20
-    assert by["sutazai/grafana", "memory"].current.limit is None  # interpolation is not guessed
+    assert by["sutazai/grafana", "memory"].current.limit == GiB  # read as compose does (GRAFANA_MEM unset)
     assert by["sutazai/postgres", "memory"].current.limit == 2 * GiB  # not in the file: from samples
 
 

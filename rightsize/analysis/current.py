@@ -1,75 +1,74 @@
-"""What a compose file says the services run with now (``recommend --compose FILE``).
+"""What compose files say the services run with now (``recommend --compose FILE``, ``report``).
 
-Read-only and lenient about the rest of the file: only the resource keys are read, from both the
-Compose Specification (``deploy.resources``) and the legacy v2 keys (``mem_limit``, ``cpus``, ...).
-A value written as an environment interpolation (``${MEM:-1g}``) is not guessed: it is left unset.
+Read as ``check`` reads them (``rightsize.targets.effective``): ``-f`` files in order, what they
+``include``, ``extends``, merge tags, both the Compose Specification (``deploy.resources``) and the
+legacy keys (``mem_limit``, ``cpus``, ``cpu_quota``...), and ``${VAR}`` interpolated from the
+environment, then ``--env-file`` files (default ``.env`` beside the first file). A variable compose
+reads as empty is no value; an unset ``${VAR:?msg}`` is bad input, as ``docker compose`` says.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml.error import YAMLError
+from typing import TYPE_CHECKING
 
 from rightsize.errors import RightsizeError
 from rightsize.models import Values
-from rightsize.targets.yaml import plain_yaml
-from rightsize.units import parse_bytes, parse_cpus
+
+if TYPE_CHECKING:
+    from rightsize.targets.composefile import Stack
 
 Current = dict[str, Values]
+PathArg = str | os.PathLike[str]
 
 
-def _get(d: Any, *keys: str) -> Any:
-    for k in keys:
-        if not isinstance(d, dict) or k not in d:
-            return None
-        d = d[k]
-    return d
+def compose_current(
+    path: PathArg | Sequence[PathArg],
+    env_files: Sequence[PathArg] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Current]:
+    """Service name -> {"memory"/"cpu"/"pids": Values(reservation, limit)} from one compose file or
+    several (``-f a -f b``: a later file's value wins)."""
+    # the compose reader (ruamel.yaml) loads only when a compose file is given
+    from rightsize.targets.composefile import Stack, load_compose, service_names
 
-
-def _num(value: Any, kind: str, where: str) -> float | None:
-    if value is None or (isinstance(value, str) and "$" in value):
-        return None
-    try:
-        if kind == "memory":
-            return float(parse_bytes(value))
-        if kind == "cpu":
-            return parse_cpus(value)
-        return float(int(value))
-    except (RightsizeError, ValueError, TypeError):
-        raise RightsizeError(f"{where}: cannot read {value!r} as a {kind} value") from None
-
-
-def compose_current(path: str | os.PathLike[str]) -> dict[str, Current]:
-    """Service name -> {"memory"/"cpu"/"pids": Values(reservation, limit)} from a compose file."""
-    p = Path(path)
-    if not p.is_file():
-        raise RightsizeError(f"compose file not found: {p}")
-    try:
-        doc = plain_yaml().load(p.read_text(encoding="utf-8"))
-    except (YAMLError, UnicodeDecodeError) as exc:
-        raise RightsizeError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    services = _get(doc, "services")
-    if not isinstance(services, dict):
-        raise RightsizeError(f"{p}: not a compose file (no services mapping)")
+    files = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
+    for p in files:
+        if not p.is_file():
+            raise RightsizeError(f"compose file not found: {p}")
+    docs = load_compose(files, [Path(f) for f in env_files] if env_files else None, environ)
+    names = service_names(docs)
+    stack = Stack(docs, names)
     out: dict[str, Current] = {}
-    for name, svc in services.items():
-        if not isinstance(svc, dict):
-            continue
-        lim = _get(svc, "deploy", "resources", "limits") or {}
-        res = _get(svc, "deploy", "resources", "reservations") or {}
-        w = f"{p}: services.{name}"
-        out[str(name)] = {
-            "memory": Values(
-                _num(res.get("memory", svc.get("mem_reservation")), "memory", w),
-                _num(lim.get("memory", svc.get("mem_limit")), "memory", w),
-            ),
-            "cpu": Values(_num(res.get("cpus"), "cpu", w), _num(lim.get("cpus", svc.get("cpus")), "cpu", w)),
-            "pids": Values(None, _num(lim.get("pids", svc.get("pids_limit")), "pids", w)),
-        }
+    for svc in names:
+        res = {r: _value(stack, svc, r, "reservation") for r in ("memory", "cpu")}
+        out[svc] = {r: Values(res.get(r), _value(stack, svc, r, "limit")) for r in ("memory", "cpu", "pids")}
     return out
+
+
+def _value(stack: Stack, svc: str, resource: str, kind: str) -> float | None:
+    from rightsize.targets.cpuquota import quota_limit
+    from rightsize.targets.effective import effective, read
+    from rightsize.targets.interpolate import interpolated
+    from rightsize.targets.locate import DEPLOY, LEGACY
+    from rightsize.targets.values import parse_value
+
+    pair = (resource, kind)
+    paths = [(LEGACY[pair],), DEPLOY[pair]] if pair in LEGACY else [DEPLOY[pair]]
+    raw, where, env = effective(stack, svc, paths)
+    if raw is None and pair == ("cpu", "limit"):  # the CFS spelling (cpu_quota/cpu_period)
+        raw, where = quota_limit(stack, svc)
+        if interpolated(raw):
+            return None  # as check: an interpolated quota's default is no CPU amount
+    if raw is None:
+        return None
+    value, _ = read(raw, env, where or svc)
+    if value == "":  # an unset variable: compose applies no value
+        return None
+    shown = f"{where} ({raw})" if interpolated(raw) else str(where or svc)
+    return parse_value(resource, value, "compose", shown)
 
 
 def service_of(workload: str) -> str:

@@ -1,0 +1,174 @@
+"""`recommend --compose` and `report --compose` read current values as `check` does: a file's
+``include:`` is followed and ``${VAR}`` is read from the environment, then ``.env`` (or an include's
+``env_file``). Real files, the bundled sample, through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from writer_recs import G, M, rec
+
+from rightsize.analysis.current import compose_current
+from rightsize.cli import main
+from rightsize.targets.check import check_compose
+
+TOP = """\
+name: sutazai
+include:
+  - path: cache/compose.yml
+    env_file: cache/values.env
+services:
+  postgres:
+    image: postgres:16
+    mem_limit: ${PG_MEM:-2g}
+    cpus: ${PG_CPUS:?set PG_CPUS}
+    mem_reservation: ${PG_RES}
+"""
+CACHE = """\
+services:
+  redis:
+    image: redis:7
+    deploy:
+      resources:
+        limits: {memory: "${REDIS_MEM}", pids: 77}
+        reservations: {cpus: "0.125"}
+"""
+
+
+def run(argv: list[str], capsys: Any) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def project(tmp_path: Path, dotenv: str = "PG_MEM=1536m\nPG_CPUS=3\n") -> Path:
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "compose.yml").write_text(CACHE)
+    (tmp_path / "cache" / "values.env").write_text("REDIS_MEM=384M\n")
+    (tmp_path / ".env").write_text(dotenv)
+    top = tmp_path / "compose.yml"
+    top.write_text(TOP)
+    return top
+
+
+def current(out: str) -> dict[tuple[str, str], Any]:
+    return {(r["workload"], r["resource"]): r["current"] for r in json.loads(out)}
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("PG_MEM", "PG_CPUS", "PG_RES", "REDIS_MEM"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_cli_recommend_reads_included_and_interpolated_limits(
+    tmp_path: Path, capsys: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    """The sample's own limits (postgres 2 GiB / 2 cores, redis 512 MiB / 0.5) are replaced by the
+    file's: postgres from .env (the environment wins for PG_CPUS), redis from the included file and
+    its env_file; ${PG_RES} is unset and has no default: compose reads no reservation."""
+    top = project(tmp_path)
+    clean_env.setenv("PG_CPUS", "1.25")
+    args = [
+        "recommend",
+        "--compose",
+        str(top),
+        "--format",
+        "json",
+        "--workload",
+        "sutazai/postgres,sutazai/redis",
+    ]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    cur = current(out)
+    assert cur["sutazai/postgres", "memory"] == {"reservation": None, "limit": 1536 * M}
+    assert cur["sutazai/postgres", "cpu"] == {"reservation": None, "limit": 1.25}
+    assert cur["sutazai/redis", "memory"] == {"reservation": None, "limit": 384 * M}
+    assert cur["sutazai/redis", "cpu"] == {"reservation": 0.125, "limit": None}
+    assert cur["sutazai/redis", "pids"] == {"reservation": None, "limit": 77}
+    # check reads the same file the same way
+    recs = [rec("sutazai/postgres", "memory", None, 1536 * M), rec("sutazai/redis", "memory", None, 384 * M)]
+    rows = {(r.service, r.resource, r.kind): r for r in check_compose([top], recs).rows}
+    assert rows["postgres", "memory", "limit"].ok and rows["postgres", "memory", "limit"].why.startswith(
+        "reads 1536m"
+    )
+    assert rows["redis", "memory", "limit"].ok and rows["redis", "memory", "limit"].why.startswith(
+        "reads 384M"
+    )
+
+
+def test_without_env_the_defaults_are_read_and_a_required_variable_fails_in_one_line(
+    tmp_path: Path, capsys: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    top = project(tmp_path, dotenv="PG_CPUS=3\n")
+    code, out, err = run(["recommend", "--compose", str(top), "--format", "json"], capsys)
+    assert code == 0, err
+    assert current(out)["sutazai/postgres", "memory"]["limit"] == 2 * G  # ${PG_MEM:-2g}
+    (tmp_path / ".env").write_text("# PG_CPUS left out\n")
+    for command in (["recommend", "--format", "json"], ["report", "--out", str(tmp_path / "r.html")]):
+        code, out, err = run([*command, "--compose", str(top)], capsys)
+        assert code == 2 and out == ""
+        lines = [ln for ln in err.splitlines() if not ln.startswith("rightsize: warning:")]
+        assert lines == [
+            f"rightsize: error: {top}: services.postgres.cpus: required variable PG_CPUS is missing a value: "
+            "set PG_CPUS"
+        ]
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_value_compose_cannot_read_is_one_line(
+    tmp_path: Path, capsys: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    top = project(tmp_path, dotenv="PG_MEM=lots\nPG_CPUS=3\n")
+    code, out, err = run(["recommend", "--compose", str(top)], capsys)
+    assert code == 2 and out == ""
+    assert (
+        f"rightsize: error: {top}: services.postgres.mem_limit (${{PG_MEM:-2g}}): not a memory size: 'lots'"
+        in err
+    )
+
+
+@pytest.mark.slow
+def test_cli_report_shows_the_included_services_current_limit(
+    tmp_path: Path, capsys: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    top = project(tmp_path)
+    out = tmp_path / "r.html"
+    args = [
+        "report",
+        "--out",
+        str(out),
+        "--compose",
+        str(top),
+        "--workload",
+        "sutazai/redis,sutazai/postgres",
+    ]
+    code, _, err = run(args, capsys)
+    assert code == 0, err
+    page = out.read_text()
+    redis = page[page.index("<h3>sutazai/redis</h3>") :]
+    redis = redis[: redis.index("</table>")]
+    postgres = page[page.index("<h3>sutazai/postgres</h3>") :]
+    postgres = postgres[: postgres.index("</table>")]
+    assert "384 MiB → <b>" in redis and "512 MiB →" not in redis  # the file's, not the sample's
+    assert "1.5 GiB → <b>" in postgres and "3 cores → " in postgres
+
+
+def test_several_files_the_later_wins_as_check_reads_them(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    top = project(tmp_path)
+    over = tmp_path / "over.yml"
+    over.write_text(
+        "services:\n  redis:\n    deploy:\n      resources:\n        limits:\n          memory: !reset null\n"
+    )
+    cur = compose_current([top, over])
+    assert cur["redis"]["memory"].limit is None and cur["redis"]["pids"].limit == 77
+    assert cur["postgres"]["memory"].limit == 1536 * M
+    (tmp_path / "prod.env").write_text("PG_CPUS=1\n")  # --env-file replaces .env: PG_MEM's default
+    assert compose_current(top, env_files=[tmp_path / "prod.env"])["postgres"]["memory"].limit == 2 * G
