@@ -157,12 +157,9 @@ def import_trace(
     except BaseException:
         _remove(files, fresh)
         raise
-    if clock.naive and not clock.explicit:
-        warnings.warn(
-            f"{path.name}: times without a zone (column {sources['ts'][0]!r}) were read as UTC; "
-            "if they are local times, give their zone with --tz (e.g. --tz Europe/Berlin)",
-            stacklevel=2,
-        )
+    notice = clock.notice(path.name, sources["ts"][0]) if written else None
+    if notice:
+        warnings.warn(notice, stacklevel=2)
     return written
 
 

@@ -66,6 +66,20 @@ class Clock:
         self.scales: list[float] = []  # the epoch unit of the file's first batch holds for all
         self.last: dict[object, int] = {}  # per series: UTC ms of its last row in a batch at a fold
 
+    def notice(self, file: str, source: str) -> str | None:
+        """The warning after an import: naive times read as UTC unasked, or a --tz that shifted nothing."""
+        if self.naive and not self.explicit:
+            return (
+                f"{file}: times without a zone (column {source!r}) were read as UTC; "
+                "if they are local times, give their zone with --tz (e.g. --tz Europe/Berlin)"
+            )
+        if self.explicit and not self.naive and self.zone is not UTC:
+            return (
+                f"--tz {self.name} changed nothing: every time in column {source!r} is an epoch number "
+                "(UTC by definition) or carries its own zone"
+            )
+        return None
+
     @property
     def name(self) -> str:
         zone = self.zone

@@ -170,7 +170,10 @@ def test_times_with_an_offset_and_epoch_numbers_are_not_shifted(
     assert got == [pd.Timestamp(t) for t in [*expected, "2026-07-01T22:00Z"]]
     epoch = ["import", str(trace), "--map", "workload=vm,ts=epoch,mem_working_set=mem", "--tz", "Asia/Tokyo"]
     code, _, err = run_cli([*epoch, "--out", str(tmp_path / "e")], capsys)
-    assert code == 0 and err == "", err  # epoch numbers are UTC: no shift, and nothing to warn about
+    assert code == 0 and err == (  # epoch numbers are UTC: not shifted, and the user is told
+        "rightsize: warning: --tz Asia/Tokyo changed nothing: every time in column 'epoch' is an epoch "
+        "number (UTC by definition) or carries its own zone\n"
+    )
     got = store.load(tmp_path / "e").sort_values("mem_working_set")["ts"]
     assert (got.astype("int64") // 1000).tolist() == [1782907200 + 300 * i for i in range(5)]
 
@@ -332,7 +335,7 @@ def test_parquet_aware_timestamps_stay_and_dates_are_local_midnight(
     code, _, err = run_cli(
         [*base, str(tmp_path / "a"), "--map", "workload=vm,ts=aware,mem_working_set=mem"], capsys
     )
-    assert code == 0 and err == "", err
+    assert code == 0 and err.startswith("rightsize: warning: --tz America/New_York changed nothing: "), err
     assert store.load(tmp_path / "a").sort_values("workload")["ts"].tolist() == aware.tolist()
     code, _, err = run_cli(
         [*base, str(tmp_path / "d"), "--map", "workload=vm,ts=day,mem_working_set=mem"], capsys
