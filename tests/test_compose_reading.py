@@ -14,6 +14,7 @@ from writer_recs import G, M, rec
 from rightsize.analysis.current import compose_current
 from rightsize.cli import main
 from rightsize.targets.check import check_compose
+from rightsize.targets.compose import patch_compose
 
 TOP = """\
 name: sutazai
@@ -172,3 +173,88 @@ def test_several_files_the_later_wins_as_check_reads_them(
     assert cur["postgres"]["memory"].limit == 1536 * M
     (tmp_path / "prod.env").write_text("PG_CPUS=1\n")  # --env-file replaces .env: PG_MEM's default
     assert compose_current(top, env_files=[tmp_path / "prod.env"])["postgres"]["memory"].limit == 2 * G
+
+
+# ---- apply: an interpolated memswap_limit is read (never replaced) -------------------------------
+
+
+def _apply(
+    tmp_path: Path, text: str, limit: float, swap: int | None, reservation: float | None = None
+) -> Any:
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    (result,) = patch_compose([path], [rec("p/a", "memory", reservation, limit)], swap=swap)
+    return path.read_text(), {s.reason: s.recommended for s in result.skipped}
+
+
+def test_an_interpolated_limit_is_not_rewritten_so_its_swap_does_not_move(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    text = "services:\n  a:\n    image: x\n    mem_limit: ${MEM:-1g}\n    memswap_limit: 2g\n"
+    out, skipped = _apply(tmp_path, text, 512 * M, None)
+    assert out == text
+    assert skipped == {"mem_limit is interpolated (${MEM:-1g}): not replaced; set it to 512M": "512M"}
+
+
+def test_a_limit_written_beside_an_interpolated_swap_reports_the_swap_to_set(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    """The allowance (what ${SWAP:-2g} reads, minus the old limit) is known now; the variable stays,
+    reported with the value that keeps the allowance; twins (mem_limit and deploy) report it once."""
+    text = "services:\n  a:\n    image: x\n    mem_limit: 1g\n    memswap_limit: ${SWAP:-2g}\n"
+    out, skipped = _apply(tmp_path, text, 512 * M, None)
+    assert out == text.replace("mem_limit: 1g", "mem_limit: 512m")
+    why = "memswap_limit is interpolated (${SWAP:-2g}, reads 2g): not replaced; set it to 1536m"
+    assert skipped == {why + " to keep the swap allowance of 1 GiB": "1536m"}
+    (tmp_path / ".env").write_text("SWAP=1280m\n")  # read from .env, as compose does
+    twins = text + "    deploy:\n      resources:\n        limits:\n          memory: 1g\n"
+    out, skipped = _apply(tmp_path, twins, 512 * M, None)
+    assert out == twins.replace("1g", "512m")
+    why = "memswap_limit is interpolated (${SWAP:-2g}, reads 1280m): not replaced; set it to 768m"
+    assert skipped == {why + " to keep the swap allowance of 256 MiB": "768m"}
+    (tmp_path / ".env").write_text("OTHER=1\n")
+    out, skipped = _apply(tmp_path, text.replace(":-2g", ""), 512 * M, None)
+    assert skipped == {"memswap_limit ${SWAP} left as it is (it reads empty: no swap limit)": None}
+
+
+def test_a_limit_raised_above_an_interpolated_swap_is_not_written(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    """2g beside a memswap_limit reading 1536m is a pair Docker refuses ("Minimum memoryswap limit
+    should be larger than memory limit"): neither the limit nor a reservation above the old limit is
+    written; each line says what to set."""
+    text = (
+        "services:\n  a:\n    image: x\n    mem_limit: 1g\n    mem_reservation: 1g\n"
+        "    memswap_limit: ${SWAP:-1536m}\n"
+    )
+    out, skipped = _apply(tmp_path, text, 2 * G, None, reservation=1536 * M)
+    assert out == text
+    assert skipped == {
+        "memswap_limit is interpolated (${SWAP:-1536m}, reads 1536m): not replaced; set it to 2560m "
+        "to keep the swap allowance of 512 MiB": "2560m",
+        "mem_limit not written: 2g would be above memswap_limit ${SWAP:-1536m} (reads 1536m), which Docker "
+        "refuses: set it with memswap_limit": "2g",
+        "not written: 1536m would exceed the memory limit left in place": "1536m",
+    }
+    out, skipped = _apply(tmp_path, text, 2 * G, 0)
+    assert out == text
+    assert (
+        skipped["--swap: memswap_limit not written: it is interpolated (${SWAP:-1536m}); set it to 2g"]
+        == "2g"
+    )
+    clean_env.setenv("SWAP", "3g")  # the environment makes room: the limit is written, the swap reported
+    out, skipped = _apply(tmp_path, text, 2 * G, None)
+    assert "mem_limit: 2g" in out and "memswap_limit: ${SWAP:-1536m}" in out
+    assert list(skipped.values()) == ["4g"]
+
+
+def test_swap_an_interpolated_memswap_already_reading_the_value_asked_for_is_left_quietly(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    text = "services:\n  a:\n    image: x\n    mem_limit: 1g\n    memswap_limit: ${SWAP:-512m}\n"
+    out, skipped = _apply(tmp_path, text, 512 * M, 0)
+    assert out == text.replace("mem_limit: 1g", "mem_limit: 512m") and skipped == {}
+    out, skipped = _apply(tmp_path, text, 512 * M, 256 * M)  # asks for more: the variable is reported
+    assert skipped == {
+        "--swap: memswap_limit not written: it is interpolated (${SWAP:-512m}); set it to 768m": "768m"
+    }

@@ -14,6 +14,8 @@ from ruamel.yaml.comments import CommentedMap
 from rightsize.targets import edit
 from rightsize.targets.composefile import Stack, service_node
 from rightsize.targets.edit import NewScalar
+from rightsize.targets.include import doc_env
+from rightsize.targets.interpolate import resolve
 from rightsize.targets.locate import exists as _exists
 from rightsize.targets.locate import where as _where
 from rightsize.targets.mergetags import dropped
@@ -25,32 +27,49 @@ if TYPE_CHECKING:
 
 SWAP = ("memswap_limit",)
 LIMITS = (("mem_limit",), ("deploy", "resources", "limits", "memory"))
+RESERVATIONS = (("mem_reservation",), ("deploy", "resources", "reservations", "memory"))
 
 
 def keep_swap(
     docs: Stack, svc: str, home: int, w: Wanted, old_limit: Any, new: NewScalar, plan: _Plan
 ) -> None:
-    """Keep the swap allowance (memswap_limit - mem_limit) when the memory limit moves."""
+    """Keep the swap allowance (memswap_limit - mem_limit) when the memory limit moves. An interpolated
+    memswap_limit is read (as compose reads it now) but never replaced: the value to set is reported."""
     if not _exists(docs, svc, SWAP):
         return
     i, _, swap = _where(docs, svc, SWAP, home)
     if (i, svc, SWAP) in plan.meta:
         return  # both a legacy and a deploy limit changed: one swap update is enough
     where = f"{docs[i].source}: services.{svc}.memswap_limit"
-    if interpolated(swap) or old_limit is None or interpolated(old_limit) or str(swap).strip() == "-1":
-        plan.skip(
-            docs, i, w.workload, "memory", f"memswap_limit {swap} left as it is (no known swap allowance)"
-        )
+    read = str(resolve(swap, doc_env(docs[i]), where)).strip()
+    if old_limit is None or interpolated(old_limit) or read in ("-1", ""):
+        if not interpolated(swap):
+            why = "no known swap allowance"
+        elif read:
+            why = f"it reads {read}, unlimited"
+        else:
+            why = "it reads empty: no swap limit"
+        _skip_once(docs, i, w, plan, f"memswap_limit {swap} left as it is ({why})", None)
         return
-    allowance = parse_value("memory", swap, "compose", where) - parse_value(
-        "memory", old_limit, "compose", where
-    )
+    before = parse_value("memory", old_limit, "compose", where)
+    allowance = parse_value("memory", read, "compose", where) - before
     if allowance < 0:
         return
     total = parse_value("memory", new.raw, "compose", where) + allowance
-    value = format_value("memory", total, "compose", swap)
+    value = format_value("memory", total, "compose", read)
     note = f"kept the swap allowance of {human_bytes(allowance)}"
+    if interpolated(swap):
+        why = f"memswap_limit is interpolated ({swap}, reads {read}): not replaced; set it to {value.raw} to "
+        _skip_once(docs, i, w, plan, why + note.replace("kept", "keep"), value.raw)
+        return
     plan.add(i, svc, SWAP, value, w.workload, swap, note)
+
+
+def _skip_once(docs: Stack, i: int, w: Wanted, plan: _Plan, why: str, raw: str | None) -> None:
+    """A memory limit written in two spellings (twins) reaches the swap twice: report it once."""
+    if any(j == i and s.workload == w.workload and s.reason == why for j, s in plan.skipped):
+        return
+    plan.skip(docs, i, w.workload, "memory", why, raw)
 
 
 def set_swap(docs: Stack, svc: str, home: int, w: Wanted, plan: _Plan, hint: Any) -> None:
@@ -65,6 +84,11 @@ def set_swap(docs: Stack, svc: str, home: int, w: Wanted, plan: _Plan, hint: Any
     sized = exists and not interpolated(old) and not unlimited  # a size whose spelling to follow
     value = format_value("memory", total, "compose", old if sized else hint)
     if exists and interpolated(old):
+        where = f"{docs[i].source}: services.{svc}.memswap_limit"
+        read = str(resolve(old, doc_env(docs[i]), where)).strip()
+        if read not in ("", "-1") and same("memory", parse_value("memory", read, "compose", where), value.raw,
+                                           "compose"):  # fmt: skip
+            return  # it reads the value --swap asks for: nothing to set
         skip_swap(docs, i, w, plan, f"it is interpolated ({old})", value.raw)
         return
     reset = None if exists else dropped(docs, svc, [SWAP])
@@ -102,7 +126,9 @@ def _limit_and_total(w: Wanted, swap: int) -> tuple[float, float]:
 
 def drop_unbacked(docs: Stack, plan: _Plan) -> None:
     """A memswap_limit planned with a memory limit that cannot be written (an anchor other services
-    share) would sit below the limit left in place, which Docker refuses: it is not written either."""
+    share) would sit below the limit left in place, which Docker refuses: it is not written either.
+    Nor is a memory limit raised above an interpolated memswap_limit (see ``_hold_above_swap``)."""
+    _hold_above_swap(docs, plan)
     failed: set[str] = set()
     for i, doc in enumerate(docs):
         mine = [(service_node(doc, svc), list(a)) for (j, svc), a in plan.assigns.items() if j == i]
@@ -122,3 +148,46 @@ def drop_unbacked(docs: Stack, plan: _Plan) -> None:
             plan.skip(docs, j, wl, "memory", ("--swap: " if plan.swap is not None else "") + why, new.raw)
             if not assigns:
                 del plan.assigns[(j, svc)]
+
+
+def _hold_above_swap(docs: Stack, plan: _Plan) -> None:
+    """A memory limit raised above what an interpolated memswap_limit reads (``${SWAP:-1g}``, which is
+    never replaced) would make a pair Docker refuses (memory + swap below memory): the limit is not
+    written, nor a memory reservation above the limit left in place; the values to set are reported."""
+    planned: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+    for (j, svc), assigns in plan.assigns.items():
+        planned.setdefault(svc, []).extend((j, p) for p in assigns)
+    for svc, where_paths in planned.items():
+        limits = [(j, p) for j, p in where_paths if p in LIMITS]
+        if not limits or any(p == SWAP for _, p in where_paths) or not _exists(docs, svc, SWAP):
+            continue
+        i, _, swap = _where(docs, svc, SWAP, 0)
+        where = f"{docs[i].source}: services.{svc}.memswap_limit"
+        read = str(resolve(swap, doc_env(docs[i]), where)).strip() if interpolated(swap) else ""
+        if read in ("", "-1"):
+            continue
+        total = parse_value("memory", read, "compose", where)
+        new = max(_bytes(plan.assigns[(j, svc)][p].raw) for j, p in limits)
+        if new <= total:
+            continue
+        kept: float | None = None
+        for j, p in limits:
+            raw = plan.assigns[(j, svc)].pop(p).raw
+            wl, old, _ = plan.meta.pop((j, svc, p))
+            kept = max(kept or 0.0, _bytes(old)) if old else kept
+            why = f"{'.'.join(p)} not written: {raw} would be above memswap_limit {swap} (reads {read}), "
+            plan.skip(docs, j, wl, "memory", why + "which Docker refuses: set it with memswap_limit", raw)
+        for k, q in where_paths:  # a reservation above the limit left in place: Docker refuses it too
+            new_res = plan.assigns[(k, svc)].get(q) if q in RESERVATIONS else None
+            if new_res is not None and kept is not None and _bytes(new_res.raw) > kept:
+                plan.assigns[(k, svc)].pop(q)
+                wl = plan.meta.pop((k, svc, q))[0]
+                why = f"not written: {new_res.raw} would exceed the memory limit left in place"
+                plan.skip(docs, k, wl, "memory", why, new_res.raw)
+        for k, _ in where_paths:
+            if (k, svc) in plan.assigns and not plan.assigns[(k, svc)]:
+                del plan.assigns[(k, svc)]
+
+
+def _bytes(raw: str) -> float:
+    return parse_value("memory", raw, "compose", "internal")
