@@ -319,6 +319,9 @@ def check(
     services: str | None = typer.Option(None, help="Only these compose services: a,b."),
     project: str | None = typer.Option(None, help="Compose project name."),
     env_file: list[str] = typer.Option([], "--env-file", help="Values for ${VAR} (default: .env beside -f)."),
+    swap: str | None = typer.Option(
+        None, "--swap", metavar="SIZE", help="Require memswap_limit = memory limit + SIZE (0: no swap)."
+    ),
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """CI gate: exit 1 when a limit or a set reservation is off the recommendation, or a checklist fails."""
@@ -330,12 +333,13 @@ def check(
         raise fail("give the compose file(s) to check: --compose FILE")
     if fmt not in ("table", "json"):
         raise fail(f"--format {fmt!r}: choose table or json")
+    from rightsize.cli_checks import swap_bytes
     from rightsize.targets.check import check_compose, parse_tolerance
 
-    tol = parse_tolerance(tolerance)
+    tol, swap_ = parse_tolerance(tolerance), swap_bytes(swap)
     result = check_compose(compose, lambda: _recs_for_writers(data, strategy, set_, since), tolerance=tol,
                            services=split_names("--services", services), project=project,
-                           env_files=env_file or None)
+                           env_files=env_file or None, swap=swap_)
     typer.echo(result.to_json() if fmt == "json" else result.table())
     raise typer.Exit(1 if result.failed else 0)
 

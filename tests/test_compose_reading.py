@@ -134,7 +134,6 @@ def test_a_value_compose_cannot_read_is_one_line(
     )
 
 
-@pytest.mark.slow
 def test_cli_report_shows_the_included_services_current_limit(
     tmp_path: Path, capsys: Any, clean_env: pytest.MonkeyPatch
 ) -> None:

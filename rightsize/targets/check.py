@@ -20,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
+from rightsize.targets.checkswap import swap_verdict
 from rightsize.targets.compose import DEPLOY, LEGACY, validate_units
 from rightsize.targets.composefile import Stack, load_compose, project_name, select
 from rightsize.targets.cpuquota import quota_limit
@@ -37,18 +38,19 @@ CHECKLIST = {"memory": "Memory limits set", "cpu": "CPU limits set", "pids": "PI
 @dataclass(frozen=True)
 class CheckRow:
     service: str
-    resource: str  # memory | cpu | pids | restart
+    resource: str  # memory | cpu | pids | restart | swap (memswap_limit)
     configured: str | None
     recommended: str | None
     ok: bool
     why: str
-    kind: str = "limit"  # limit | reservation | policy (restart) | conflict (two spellings disagree)
+    kind: str = "limit"  # limit | reservation | policy (restart) | conflict (two spellings disagree) | swap
 
 
 @dataclass(frozen=True)
 class CheckResult:
     rows: tuple[CheckRow, ...]
     tolerance: float
+    swap: int | None = None  # --swap, in bytes
 
     @property
     def failed(self) -> bool:
@@ -56,7 +58,8 @@ class CheckResult:
 
     def to_json(self) -> str:
         rows = [dataclasses.asdict(r) for r in self.rows]
-        return json.dumps({"failed": self.failed, "tolerance": self.tolerance, "rows": rows}, indent=2)
+        head = {"failed": self.failed, "tolerance": self.tolerance, "swap": self.swap}
+        return json.dumps({**head, "rows": rows}, indent=2)
 
     def table(self) -> str:
         head = ("service", "resource", "configured", "recommended", "status", "why")
@@ -113,9 +116,14 @@ def check_compose(
     services: Sequence[str] | None = None,
     project: str | None = None,
     env_files: Sequence[Path | str] | None = None,
+    swap: int | None = None,
 ) -> CheckResult:
     """Compare each service's limits with the recommendations and the plan's checklist; ``${VAR}``
-    values are read as compose reads them (environment, then ``env_files``, default ``.env``)."""
+    values are read as compose reads them (environment, then ``env_files``, default ``.env``).
+    ``swap`` (bytes, ``--swap``): each memory limit needs memswap_limit = limit + swap; without it
+    only a memswap_limit Docker refuses fails (see ``checkswap``)."""
+    if swap is not None and swap < 0:
+        raise RightsizeError(f"swap {swap}: a swap size cannot be negative (0: no swap beyond the limit)")
     docs = load_compose([Path(f) for f in files], env_files)
     project = project or project_name(docs)
     names = select(docs, services)
@@ -144,6 +152,10 @@ def check_compose(
                         _reservation_row(svc, res, value, where, by_res.get(res), tolerance, why_not, env)
                     )
         rows += _twin_rows(stack, svc)
+        verdict = swap_verdict(stack, svc, swap)
+        if verdict is not None:
+            v = verdict
+            rows.append(CheckRow(svc, "swap", v.configured, v.expected, v.ok, v.why, "swap"))
         restart, where, env = _effective(stack, svc, [("restart",), ("deploy", "restart_policy")])
         if interpolated(restart):
             restart = substitute(restart, env, where or svc) or None
@@ -159,20 +171,20 @@ def check_compose(
                 "policy",
             )
         )
-    return CheckResult(tuple(rows), tolerance)
+    return CheckResult(tuple(rows), tolerance, swap)
 
 
 def _validate_interpolated(docs: Stack, names: Sequence[str]) -> None:
     """Read every interpolated value a row will judge before the (slower) analysis runs: an unset
     ``${VAR:?msg}``, a bad template or a unit compose cannot read fails fast, as ``docker compose`` does."""
-    paths = [*((k,) for k in LEGACY.values()), *DEPLOY.values(), ("restart",)]
+    paths = [*((k,) for k in LEGACY.values()), *DEPLOY.values(), ("restart",), ("memswap_limit",)]
     for svc in names:
         for path in paths:
             value, where, env = _effective(docs, svc, [path])
             if not interpolated(value):
                 continue
             read = _read(value, env, where or svc)[0]
-            if read and path != ("restart",):
+            if read and path != ("restart",) and read != "-1":  # (-1: unlimited swap)
                 resource = {"cpus": "cpu", "pids": "pids", "pids_limit": "pids"}.get(path[-1], "memory")
                 parse_value(resource, read, "compose", f"{where} ({value})")
 
