@@ -9,6 +9,7 @@ Markdown matrix use the units a deploy file takes (``--units compose``: 1536M / 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rightsize.errors import RightsizeError
-from rightsize.models import Recommendation, Values
+from rightsize.models import Observed, Recommendation, Values
 from rightsize.units import Dialect, format_bytes, format_cpus
 
 FORMATS = ("table", "json", "yaml", "csv", "markdown")
@@ -136,8 +137,38 @@ def render(
     return {"json": _json, "yaml": _yaml, "csv": _csv, "markdown": _markdown}[fmt](recs, dialect)
 
 
+def records(recs: Sequence[Recommendation]) -> list[dict[str, Any]]:
+    """``[r.to_dict() for r in recs]``, equal to it key for key and in order, without
+    ``dataclasses.asdict``'s recursive deep copy (1.2 s of the 3 s that 9,000 records took)."""
+    out = []
+    names = _FIELDS
+    for r in recs:
+        d = {name: getattr(r, name) for name in names}
+        d["reasons"] = list(r.reasons)
+        d["unit"] = r.unit
+        whole = r.resource in ("memory", "pids")
+        for key in ("current", "recommended", "observed"):
+            v = d[key]
+            if v is not None:
+                d[key] = {
+                    k: None if x is None else (round(x) if whole else round(float(x), 4))
+                    for k in _VALUE_FIELDS[key]
+                    for x in (getattr(v, k),)
+                }
+        out.append(d)
+    return out
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Recommendation))
+_VALUE_FIELDS = {
+    "current": tuple(f.name for f in dataclasses.fields(Values)),
+    "recommended": tuple(f.name for f in dataclasses.fields(Values)),
+    "observed": tuple(f.name for f in dataclasses.fields(Observed)),
+}
+
+
 def _json(recs: Sequence[Recommendation], units: Dialect) -> str:
-    return json.dumps([_finite(r.to_dict()) for r in recs], indent=2, allow_nan=False) + "\n"
+    return json.dumps([_finite(d) for d in records(recs)], indent=2, allow_nan=False) + "\n"
 
 
 def _finite(obj: Any) -> Any:
@@ -152,13 +183,10 @@ def _finite(obj: Any) -> Any:
 
 
 def _yaml(recs: Sequence[Recommendation], units: Dialect) -> str:
-    from ruamel.yaml import YAML
+    from rightsize.render_yaml import dump
 
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    buf = io.StringIO()
-    yaml.dump([r.to_dict() for r in recs], buf)
-    return buf.getvalue()
+    # ruamel's dumper took 21 s for 3,000 workloads; this writes the same bytes (see render_yaml)
+    return dump(records(recs))
 
 
 CSV_FIELDS = (
@@ -172,8 +200,7 @@ def _csv(recs: Sequence[Recommendation], units: Dialect) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     w.writeheader()
-    for r in recs:
-        d = r.to_dict()
+    for r, d in zip(recs, records(recs), strict=True):
         row: dict[str, Any] = {k: d.get(k) for k in CSV_FIELDS if k in d}
         for key in ("current", "recommended"):
             v = d[key] or {}

@@ -22,7 +22,8 @@ from rightsize import store
 from rightsize.analysis.recommend import recommend, sample_path
 from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
-from rightsize.render import FORMATS, render
+from rightsize.render import FORMATS, records, render
+from rightsize.render_yaml import dump
 
 
 @pytest.fixture(scope="module")
@@ -268,3 +269,92 @@ def test_table_fits_the_terminal_width_from_columns(
     monkeypatch.delenv("COLUMNS")  # a pipe or file (no terminal, no COLUMNS): 160 wide, as before
     code, out, _ = run_cli(["recommend"], capsys)
     assert 80 < max(len(line) for line in out.splitlines()) <= 160
+
+
+# Names that YAML writers get wrong: indicators, quotes, YAML 1.1/1.2 keywords and numbers, blanks,
+# control and format characters, line breaks, and long ones that fold at 80 columns.
+AWKWARD_NAMES = [
+    'shop/"quoted"', "shop/it's", "a: b", "a:b", "trailing:", "#hash", "x #y", "- dash", "-dash",
+    "? q", "---", "...", "[x]", "{x}", "&a", "*a", "!t", "|p", ">f", "%p", "@a", "`b", ",c", "=", "<<",
+    "é/ünïcode", "日本/サービス", "emoji/😀", "bidi/\u202eevil", "zw/\u200bx", "bom/\ufeffx",
+    "tab\tx", "nl\nx", "crlf\r\nx", "nel\x85x", "ls\u2028x", "nul\x00x", "bell\x07",
+    "yes", "no", "on", "off", "y", "n", "Yes", "NO", "null", "Null", "~", "true", "False",
+    "123", "-1", "1.5", "1e3", ".5", "0x1f", "0o17", "0b101", "1_000", "1:20", "2026-01-01",
+    "2026-01-01 10:00:00", ".inf", "-.Inf", ".nan", "", " ", " lead", "trail ", "a  b", "back\\slash",
+    "both ' and \" quotes", "'single'",
+    "svc " * 30, "x" * 120, "word " * 20 + "x" * 90, "kept: " + "long words " * 12,
+    "ns/" + "a-b " * 25 + ": tail", "it's " * 25, "tab\t " * 30, "é " * 60,
+] + [f"team-{i}/{kind}" for i, kind in enumerate(["api", "db: main", "#1", "yes", "0.5"] * 4)]  # fmt: skip
+# written differently from ruamel on purpose: 1.1 keywords quoted; line breaks, control characters
+# and quotes of both kinds double-quoted on one line (ruamel's folding lost a space after an escape)
+NOT_LIKE_RUAMEL = ("'", "  ")
+UNPRINTABLE = re.compile(
+    "[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+YAML11_WORDS = {"yes", "no", "on", "off", "y", "n", "Yes", "NO", "1:20"}
+
+
+@pytest.fixture(scope="module")
+def awkward_recs(tmp_path_factory: pytest.TempPathFactory) -> list[Recommendation]:
+    root = _dataset(str(tmp_path_factory.mktemp("awkward")), AWKWARD_NAMES)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return recommend(root)
+
+
+def _ruamel_yaml(recs: list[Recommendation]) -> str:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    buf = io.StringIO()
+    yaml.dump([r.to_dict() for r in recs], buf)
+    return buf.getvalue()
+
+
+def test_yaml_of_awkward_names_reads_back_as_the_json(awkward_recs: list[Recommendation]) -> None:
+    assert len(awkward_recs) == 3 * len(AWKWARD_NAMES)
+    text = render(awkward_recs, "yaml")
+    expected = json.loads(render(awkward_recs, "json"))
+    assert YAML(typ="safe").load(text) == expected  # YAML 1.2
+    old = YAML(typ="safe")
+    old.version = (1, 1)  # the older rules: yes/no/on/off are booleans, 1:20 is a number
+    assert old.load(text) == expected
+    assert sorted(d["workload"] for d in expected) == sorted(AWKWARD_NAMES * 3)
+
+
+def test_yaml_reads_back_with_pyyaml(awkward_recs: list[Recommendation]) -> None:
+    pyyaml = pytest.importorskip("yaml")  # PyYAML (YAML 1.1, libyaml): not a dependency
+    text = render(awkward_recs, "yaml")
+    assert pyyaml.load(text, Loader=pyyaml.CSafeLoader if pyyaml.__with_libyaml__ else pyyaml.SafeLoader) == (
+        json.loads(render(awkward_recs, "json"))
+    )
+
+
+def test_yaml_is_ruamels_safe_dump_byte_for_byte(
+    recs: list[Recommendation], awkward_recs: list[Recommendation]
+) -> None:
+    """The fast writer keeps the format the ruamel dumper gave (it took 21 s for 3,000 workloads)."""
+    assert render(recs, "yaml") == _ruamel_yaml(recs)
+    like = [
+        r for r in awkward_recs
+        if not UNPRINTABLE.search(r.workload)
+        and not any(s in r.workload for s in NOT_LIKE_RUAMEL) and r.workload not in YAML11_WORDS
+    ]  # fmt: skip
+    assert len(like) > 150
+    assert render(like, "yaml") == _ruamel_yaml(like)
+    assert any("\n    " in r for r in render(like, "yaml").split("\n- "))  # some names were folded
+    for name in YAML11_WORDS:
+        ours = [r for r in awkward_recs if r.workload == name]
+        assert f"workload: '{name}'\n" in render(ours, "yaml")
+        assert f"workload: {name}\n" in _ruamel_yaml(ours)
+
+
+def test_records_are_to_dict(recs: list[Recommendation], awkward_recs: list[Recommendation]) -> None:
+    for group in (recs, awkward_recs):
+        # the same keys in the same order: the JSON output is written from these
+        assert json.dumps(records(group)) == json.dumps([r.to_dict() for r in group])
+
+
+def test_yaml_writer_hands_shapes_it_does_not_know_to_ruamel() -> None:
+    odd = [{"a": [{"b": 1}]}, {"c": {"d": [1, 2]}}, {"": "empty key"}]
+    assert dump(odd) == "- a:\n  - b: 1\n- c:\n    d:\n    - 1\n    - 2\n- '': empty key\n"
+    assert dump([]) == "[]\n" and dump([{}]) == "- {}\n"
