@@ -112,7 +112,12 @@ def test_swap_size_wants_limit_plus_size_everywhere(stack: Path) -> None:
         False,
         "unlimited swap; --swap asks for 256 MiB of swap: set it to 1280M",
     )
-    assert rows["default"][2] is False and rows["lonely"][2] is False
+    assert rows["default"][2:] == (
+        False,
+        "0 = no memswap_limit (Docker allows as much swap as memory); --swap asks for 256 MiB of swap: "
+        "set memswap_limit: 1280m",
+    )
+    assert rows["lonely"][2] is False
     rows = swap_rows(stack, 0)
     assert rows["nothing"] == ("1g", "1g", True, "no swap, as --swap asks")
     assert rows["swapped"][2:] == (False, "allows 256 MiB of swap; --swap asks for no swap: set it to 1g")

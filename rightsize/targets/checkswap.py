@@ -75,7 +75,8 @@ def swap_verdict(docs: Stack, svc: str, swap: int | None) -> SwapVerdict | None:
     if unlimited:
         return verdict(False, f"unlimited swap; --swap asks for {asked}: set it to {expected}")
     if total is None:
-        why = f"no memswap_limit (Docker allows as much swap as memory); --swap asks for {asked}"
+        none = "0 = no memswap_limit" if raw is not None and not how else "no memswap_limit"
+        why = f"{none} (Docker allows as much swap as memory); --swap asks for {asked}"
         return verdict(False, f"{why}: set memswap_limit: {expected}")
     return verdict(False, f"{_allows(total - limit)}; --swap asks for {asked}: set it to {expected}")
 
