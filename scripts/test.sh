@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/test-env.sh
-python3 -m ruff check rightsize tests benchmarks
+python3 -m ruff check rightsize tests benchmarks notebooks
 python3 -m mypy
 python3 -m pytest -q "$@"
