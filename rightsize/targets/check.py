@@ -4,7 +4,8 @@ A limit outside ``recommended x (1 +- tolerance)`` or missing fails; so do the p
 checklist items (memory, CPU and PID limits set, a restart policy configured). A configured memory or
 CPU reservation fails when it is above the recommended limit or outside the same band around the
 recommended reservation; a missing reservation is not a failure (the checklist asks for limits).
-Services the data does not know are listed but cannot fail the band check.
+Services the data does not know are listed but cannot fail the band check. Swap rows
+(``memswap_limit``, ``--swap``) are judged in ``checkswap``.
 """
 
 from __future__ import annotations

@@ -57,12 +57,12 @@ def keep_swap(
         return
     total = parse_value("memory", new.raw, "compose", where) + allowance
     value = format_value("memory", total, "compose", read)
-    note = f"kept the swap allowance of {human_bytes(allowance)}"
+    allowed = f"the swap allowance of {human_bytes(allowance)}"
     if interpolated(swap):
-        why = f"memswap_limit is interpolated ({swap}, reads {read}): not replaced; set it to {value.raw} to "
-        _skip_once(docs, i, w, plan, why + note.replace("kept", "keep"), value.raw)
+        why = f"memswap_limit is interpolated ({swap}, reads {read}): not replaced; set it to {value.raw}"
+        _skip_once(docs, i, w, plan, f"{why} to keep {allowed}", value.raw)
         return
-    plan.add(i, svc, SWAP, value, w.workload, swap, note)
+    plan.add(i, svc, SWAP, value, w.workload, swap, f"kept {allowed}")
 
 
 def _skip_once(docs: Stack, i: int, w: Wanted, plan: _Plan, why: str, raw: str | None) -> None:
