@@ -94,11 +94,11 @@ def test_the_same_values_as_docker_compose_config(tmp_path: Path) -> None:
 
 
 def test_dotenv_details(tmp_path: Path) -> None:
-    text = 'A="two\\nlines"\nB = spaced\nINHERITED\nNOT_THERE\nC=${A:+x}\n'
+    text = 'A="two\\nlines"\nB = spaced\nINHERITED\nNOT_THERE\nC=${A/x/y}\n'
     with pytest.raises(RightsizeError, match=r"^f:5: invalid interpolation format"):
         parse_dotenv(text, "f", {"INHERITED": "from env"})
-    got = parse_dotenv(text.replace("${A:+x}", "'${A:+x}'"), "f", {"INHERITED": "from env"})
-    assert got == {"A": "two\nlines", "B": "spaced", "INHERITED": "from env", "C": "${A:+x}"}
+    got = parse_dotenv(text.replace("${A/x/y}", "'${A/x/y}'"), "f", {"INHERITED": "from env"})
+    assert got == {"A": "two\nlines", "B": "spaced", "INHERITED": "from env", "C": "${A/x/y}"}
     with pytest.raises(RightsizeError, match=r"^f:2: unterminated quoted value$"):
         parse_dotenv("OK=1\nX='open\n", "f", {})
     with pytest.raises(RightsizeError, match=r"^f:1: unexpected character '-' in variable name$"):

@@ -1,5 +1,6 @@
 """Compose's variable interpolation (``${VAR}``, ``${VAR:-d}``, ``${VAR-d}``, ``${VAR:?e}``, ``${VAR?e}``,
-``$VAR``, ``$$``) and its ``.env`` files, read the way Docker Compose v2 (compose-go) reads them.
+``${VAR:+alt}``, ``${VAR+alt}``, ``$VAR``, ``$$``) and its ``.env`` files, read the way Docker Compose v2
+(compose-go) reads them.
 
 Precedence, as ``docker compose`` builds it: the process environment first, then the env files
 (``--env-file``, else ``.env`` in the project directory, the first compose file's folder). Only
@@ -79,14 +80,15 @@ def _expand(text: str, lookup: Lookup, unset: list[str]) -> str:
 
 
 def _braced(name: str, rest: str, lookup: Lookup, unset: list[str]) -> str:
-    """``${name<rest>}``: rest is empty or an operator (``:-``, ``-``, ``:?``, ``?``) and its word."""
+    """``${name<rest>}``: rest is empty or an operator (``:-``, ``-``, ``:?``, ``?``, ``:+``, ``+``) and its
+    word."""
     value = lookup(name)
     if not rest:
         if value is None:
             unset.append(name)
         return value or ""
-    op = rest[:2] if rest[:2] in (":-", ":?") else rest[:1]
-    if op not in (":-", "-", ":?", "?"):
+    op = rest[:2] if rest[:2] in (":-", ":?", ":+") else rest[:1]
+    if op not in (":-", "-", ":?", "?", ":+", "+"):
         raise _Invalid
     word = _expand(rest[len(op) :], lookup, unset)  # the default (message) is interpolated too
     empty_counts = op.startswith(":")  # with a colon, set-but-empty counts as unset
@@ -95,6 +97,8 @@ def _braced(name: str, rest: str, lookup: Lookup, unset: list[str]) -> str:
         if missing:
             raise _Missing(name, word)
         return value or ""
+    if op.endswith("+"):  # the alternative value: word when set (with ':', and not empty), else empty
+        return "" if missing else word
     return word if missing else (value or "")
 
 

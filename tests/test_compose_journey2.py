@@ -1,0 +1,54 @@
+"""A user's multi-file compose project through ``check`` and ``apply``: bugs found by using it as a user
+would (include, ``${VAR}`` interpolation, ``.env``, ``--swap``), each pinned by a test here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_cli
+
+
+def _memory_rows(out: str) -> dict[str, str]:
+    rows = json.loads(out)["rows"]
+    return {r["service"]: r["why"] for r in rows if (r["resource"], r["kind"]) == ("memory", "limit")}
+
+
+def test_alternative_value_interpolation_is_read_as_compose_reads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``${VAR:+word}`` / ``${VAR+word}`` (Compose v2's alternative value, in Docker's interpolation
+    reference) read ``word`` when VAR is set (with the colon: and not empty), else empty. They used to be
+    refused as an invalid interpolation format (exit 2) on a file ``docker compose`` accepts."""
+    for var in ("STAGE", "LIMITS_ON", "COMPOSE_PROJECT_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(
+        "name: sutazai${STAGE:+-$STAGE}   # sutazai, or sutazai-prod\n"
+        "services:\n"
+        "  redis:\n"
+        "    image: rightsize-test/busybox:1\n"
+        "    mem_limit: ${LIMITS_ON:+192m}\n"
+        "  grafana:\n"
+        "    image: rightsize-test/busybox:1\n"
+        "    mem_limit: ${LIMITS_ON+384m}\n"
+    )
+    args = ["check", "-f", str(compose), "--format", "json"]
+    code, out, err = run_cli(args, capsys)  # unset: both empty
+    assert code == 1, err
+    rows = _memory_rows(out)
+    assert rows["redis"].startswith("${LIMITS_ON:+192m} is empty") and rows["grafana"].startswith(
+        "${LIMITS_ON+384m} is empty"
+    )
+    (tmp_path / ".env").write_text("LIMITS_ON=\n")  # set but empty: only '+' gives its word
+    rows = _memory_rows(run_cli(args, capsys)[1])
+    assert rows["redis"].startswith("${LIMITS_ON:+192m} is empty")
+    assert rows["grafana"] == "reads 384m: within the band"
+    (tmp_path / ".env").write_text("ON=1\nLIMITS_ON=${ON:+yes}\n")  # .env values use the same syntax
+    rows = _memory_rows(run_cli(args, capsys)[1])
+    assert rows == {"redis": "reads 192m: within the band", "grafana": "reads 384m: within the band"}
+    (tmp_path / ".env").write_text("STAGE=prod\nLIMITS_ON=1\n")  # project sutazai-prod: not in the data
+    code, _, err = run_cli(["apply", "-f", str(compose), "--dry-run"], capsys)
+    assert code == 0, err
+    assert "skipped redis all: service not in the data" in err
