@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,11 @@ from writer_recs import G, M, rec
 
 from rightsize.analysis.current import compose_current
 from rightsize.cli import main
+from rightsize.models import Values
 from rightsize.targets.check import check_compose
 from rightsize.targets.compose import patch_compose
+from rightsize.targets.yaml import plain_yaml
+from rightsize.units import parse_bytes
 
 TOP = """\
 name: sutazai
@@ -257,3 +262,44 @@ def test_swap_an_interpolated_memswap_already_reading_the_value_asked_for_is_lef
     assert skipped == {
         "--swap: memswap_limit not written: it is interpolated (${SWAP:-512m}); set it to 768m": "768m"
     }
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose (v1) not installed")
+def test_current_values_agree_with_docker_compose_config(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    """What `recommend --compose` reads equals what docker-compose itself resolves (`config`), for
+    defaults, .env values, the environment winning over .env, and a variable left blank."""
+    path = tmp_path / "compose.yml"
+    path.write_text(
+        "services:\n  a:\n    image: x\n    mem_limit: ${A_MEM:-2g}\n    mem_reservation: ${A_RES}\n"
+        "    cpus: ${A_CPU:-0.5}\n    pids_limit: ${A_PIDS}\n"
+        "  b:\n    image: x\n    deploy:\n      resources:\n        limits:\n          memory: ${B_MEM}\n"
+        "          cpus: ${B_CPU:-0.25}\n"
+    )
+    (tmp_path / ".env").write_text("A_MEM=1536m\nB_MEM=300M\nA_PIDS=99\nA_CPU=3\n")
+    clean_env.setenv("A_CPU", "1.25")
+    for name in ("A_RES", "B_CPU"):
+        clean_env.delenv(name, raising=False)
+    cfg = subprocess.run(
+        ["docker-compose", "-f", str(path), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert cfg.returncode == 0, cfg.stderr
+    svc = plain_yaml().load(cfg.stdout)["services"]
+    limits = svc["b"]["deploy"]["resources"]["limits"]
+    theirs = {
+        ("a", "memory"): Values(None, float(parse_bytes(svc["a"]["mem_limit"]))),  # mem_reservation: ''
+        ("a", "cpu"): Values(None, float(svc["a"]["cpus"])),
+        ("a", "pids"): Values(None, float(svc["a"]["pids_limit"])),
+        ("b", "memory"): Values(None, float(parse_bytes(limits["memory"]))),
+        ("b", "cpu"): Values(None, float(limits["cpus"])),
+    }
+    assert svc["a"]["mem_reservation"] == ""
+    cur = compose_current(path)
+    ours = {(s, r): cur[s][r] for s, r in theirs}
+    assert ours == theirs
+    assert ours[("a", "memory")].limit == 1536 * M and ours[("a", "cpu")].limit == 1.25  # not .env's 3
