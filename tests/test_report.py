@@ -7,6 +7,8 @@ import hashlib
 import json
 import re
 import shutil
+import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -443,3 +445,64 @@ def test_sections_come_in_natural_order_and_lead_back_to_the_overview() -> None:
     titles = re.findall(r'<section class="workload" id="w\d+"><h3>([^<]+)</h3>', page)
     assert titles == ["vm_1", "vm_2", "vm_10"]
     assert 'id="overview"' in page and page.count('<a class="top" href="#overview">') == 3
+
+
+@pytest.fixture(scope="module")
+def patchy_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four workloads over three files written out of order: kernel peaks only in one file, no
+    image anywhere, a missing container name, a container replaced halfway (a restart mark)."""
+    root = tmp_path_factory.mktemp("patchy")
+    frame = samples_frame(["a/1", "a/2", "b/1", ""], hours=3)
+    frame["image"] = None
+    frame.loc[frame.index[::7], "container"] = None
+    late = frame["ts"] > frame["ts"].quantile(0.5)
+    frame.loc[late & (frame["workload"] == "a/2"), "container_id"] = "c-new"
+    shuffled = frame.sample(frac=1.0, random_state=5)
+    thirds = np.array_split(np.arange(len(shuffled)), 3)
+    for k, rows in enumerate(thirds):
+        part = shuffled.iloc[rows].copy()
+        if k != 1:
+            part["mem_peak"] = None
+        append(root, to_table(part))
+    return root
+
+
+@pytest.mark.parametrize(
+    ("since", "workloads"), [(None, None), ("90m", None), (None, "a/*"), ("2h", "a/*,''")]
+)
+def test_file_by_file_frames_draw_the_same_page_as_the_whole_table(
+    patchy_dataset: Path, since: str | None, workloads: str | None
+) -> None:
+    """read_groups (the report's path since it peaked at 4 GB on the 500-VM trace) gives the same
+    frames, names and page as reading one table and splitting it (read_arrow + split_arrow)."""
+    from rightsize.analysis.recommend import recommend
+    from rightsize.report import frames
+    from rightsize.report.html import META_COLUMNS, _narrow
+
+    columns = sorted(set(charts.COLUMNS) | set(META_COLUMNS))
+    table, about_old, latest_old = frames.read_arrow(patchy_dataset, columns, workloads)
+    old, about_old = frames.split_arrow(table, about_old)
+    new, about_new, latest_new = frames.read_groups(patchy_dataset, columns, workloads)
+    assert (about_new, latest_new) == (about_old, latest_old)
+    assert about_new["a/2"]["containers"] == ["a/2"] and about_new["a/2"]["images"] == []
+    old_n, _ = _narrow(old, None, since, workloads, latest_old)
+    new_n, _ = _narrow(new, None, since, workloads, latest_new)
+    assert list(new_n) == list(old_n) and len(new_n) >= 1
+    for name, g in old_n.items():
+        got = new_n[name]
+        for column in g.columns:
+            want = g[column].to_numpy()
+            if column in got:
+                np.testing.assert_array_equal(got[column].to_numpy(), want)
+            else:  # left out because it holds no value in the dataset
+                assert column in ("mem_reservation", "cpu_reservation", "pids_limit") and np.isnan(want).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        recs = recommend(patchy_dataset, since=since, workloads=workloads)
+    when = datetime(2026, 11, 28, tzinfo=UTC)
+    pages = [
+        build_page(recs, g, None, source="x", about=a, generated=when)
+        for g, a in ((old_n, about_old), (new_n, about_new))
+    ]
+    assert pages[0] == pages[1]
+    assert "restart" in pages[1] or workloads == "a/*"

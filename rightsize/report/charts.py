@@ -92,6 +92,8 @@ def markers(samples: pd.DataFrame, events: pd.DataFrame | None) -> Markers:
 def usage(samples: pd.DataFrame, column: str, scale: float) -> npt.NDArray[np.float64]:
     """A usage column in chart units; a negative value (a counter reset) is a gap, as recommend
     ignores it: drawn, one -5 cores sample flattened a 0.1-core history into the top of the axis."""
+    if column not in samples:  # a column with no value in the dataset is left out when read
+        return np.full(len(samples), np.nan)
     values = samples[column].to_numpy(dtype=np.float64) / scale
     return np.where(values < 0, np.nan, values)
 
