@@ -155,8 +155,8 @@ def test_cli_check_reads_dotenv_then_the_environment_then_env_file(
          "{f}: services.postgres.mem_limit: required variable PG_MEM is missing a value: set PG_MEM in .env"),
         ("    mem_limit: ${PG_MEM?}\n", [],
          "{f}: services.postgres.mem_limit: required variable PG_MEM is missing a value"),
-        ("    mem_limit: $1g\n", [],
-         "{f}: services.postgres.mem_limit: invalid interpolation format '$1g' (escape a literal $ as $$)"),
+        ("    mem_limit: ${1g}\n", [],
+         "{f}: services.postgres.mem_limit: invalid interpolation format '${1g}' (escape a literal $ as $$)"),
         ("    cpus: ${CPUS:-lots}\n", [],
          "{f}: services.postgres.cpus (${CPUS:-lots}): not a CPU amount: 'lots' "
          "(expected e.g. 0.5, 1.5, 1500m)"),

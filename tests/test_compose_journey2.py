@@ -52,3 +52,34 @@ def test_alternative_value_interpolation_is_read_as_compose_reads_it(
     code, _, err = run_cli(["apply", "-f", str(compose), "--dry-run"], capsys)
     assert code == 0, err
     assert "skipped redis all: service not in the data" in err
+
+
+def test_a_dollar_starting_no_variable_is_kept_not_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``.env`` holds the stack's passwords too: ``DB_PASSWORD=p@ss$!word`` or ``PRICE=5$`` is a ``$``
+    that starts no variable, which Docker Compose keeps as it is (its interpolation reference: "In other
+    circumstances, it will be preserved"). check/apply used to stop on it (exit 2, invalid interpolation
+    format), though they never read these variables. An unclosed or nameless ``${`` is still refused."""
+    monkeypatch.delenv("PG_MEM", raising=False)
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(
+        "name: sutazai\nservices:\n  postgres:\n    image: rightsize-test/busybox:1\n"
+        "    environment:\n      POSTGRES_PASSWORD: ${DB_PASSWORD}\n"
+        "    mem_limit: ${PG_MEM:-2g}\n"
+    )
+    (tmp_path / ".env").write_text(
+        '# secrets\nDB_PASSWORD=p@ss$!word\nDOUBLE="x$ y$"\nPRICE=5$\nPG_MEM=1536m\n'
+    )
+    code, out, err = run_cli(["check", "-f", str(compose), "--format", "json"], capsys)
+    assert code == 1 and "invalid interpolation" not in err, err
+    assert _memory_rows(out)["postgres"] == "reads 1536m: within the band"
+    code, _, err = run_cli(["apply", "-f", str(compose), "--dry-run", "--only", "memory"], capsys)
+    assert code == 0 and "mem_limit is interpolated (${PG_MEM:-2g}): not replaced" in err
+    (tmp_path / ".env").write_text("DB_PASSWORD=${\n")
+    code, _, err = run_cli(["check", "-f", str(compose)], capsys)
+    env = tmp_path / ".env"
+    assert (code, err) == (
+        2,
+        f"rightsize: error: {env}:1: invalid interpolation format '${{' (escape a literal $ as $$)\n",
+    )

@@ -22,7 +22,7 @@ _NAME = re.compile(r"[_A-Za-z][_A-Za-z0-9]*")
 
 
 class _Invalid(Exception):
-    """A template compose refuses (``$`` not followed by a name, ``{`` or ``$``, an unclosed ``${``)."""
+    """A template compose refuses (``${`` without a name, an operator it knows, or its closing ``}``)."""
 
 
 class _Missing(Exception):
@@ -68,8 +68,10 @@ def _expand(text: str, lookup: Lookup, unset: list[str]) -> str:
             out.append(value or "")
             i = m.end()
             continue
-        if nxt != "{":
-            raise _Invalid
+        if nxt != "{":  # a $ starting no variable ("p@ss$!", "5$") stays as it is, as compose keeps it
+            out.append("$")
+            i = j + 1
+            continue
         end = _closing(text, j)
         m = _NAME.match(text, j + 2)
         if end < 0 or not m:
