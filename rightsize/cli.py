@@ -252,34 +252,13 @@ def apply(
     fmt: str = typer.Option("text", "--format", help="text (diff + summary) or json."),
 ) -> None:
     """Write the recommendations into compose files or Helm values, or apply them to running containers."""
-    given = {"--compose": compose, "--helm": helm, "--data": data, "--since": since, "--services": services,
-             "--only": only, "--project": project, "--docker-host": docker_host}  # fmt: skip
-    for option, value in given.items():
-        not_empty(option, value)
-    not_empty("--env-file", env_file, "an env file, e.g. --env-file .env.prod")
-    if sum([bool(compose), helm is not None, live]) != 1:
-        raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
-    if live and backup:  # a running container has no file to back up: say so rather than ignore it
-        raise fail("--backup keeps a copy of a file; --live changes running containers (no file)")
-    misplaced = {"--map": bool(map_) and helm is None, "--services": services is not None and not compose,
-                 "--project": project is not None and helm is not None,
-                 "--docker-host": docker_host is not None and not live,
-                 "--env-file": bool(env_file) and not compose}  # fmt: skip
-    for option in (o for o, unused in misplaced.items() if unused):  # ignored, it would patch too much
-        target = {"--map": "--helm", "--services": "--compose", "--docker-host": "--live",
-                  "--env-file": "--compose"}  # fmt: skip
-        raise fail(f"{option} works with {target.get(option, '--compose or --live')} only")
-    if fmt not in ("text", "json"):
-        raise fail(f"--format {fmt!r}: choose text or json")
-    if swap is not None and helm is not None:
-        raise fail("--swap works with --compose or --live only: Kubernetes has no per-container swap limit")
-    only_, services_ = split_names("--only", only), split_names("--services", services)
-    from rightsize.cli_checks import swap_bytes
+    from rightsize.cli_checks import check_apply_options
     from rightsize.targets.summary import summarize, to_json
 
-    swap_ = swap_bytes(swap)
-    if swap_ is not None and only_ is not None and "memory" not in (o.strip() for o in only_):
-        raise fail(f"--swap is set with each memory limit: --only {only} leaves memory out")
+    only_, services_, swap_ = check_apply_options(
+        compose=compose, helm=helm, live=live, map_=map_, data=data, since=since, backup=backup, only=only,
+        services=services, project=project, env_file=env_file, docker_host=docker_host, swap=swap, fmt=fmt,
+    )  # fmt: skip
 
     def recs() -> list[Any]:
         return _recs_for_writers(data, strategy, set_, since)

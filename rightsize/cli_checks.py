@@ -73,3 +73,37 @@ def swap_bytes(value: str | None) -> int | None:
     if size and (text[-1].isdigit() or text[-1] == "."):
         raise fail(f"--swap {value!r}: give a unit (e.g. {text}M); a bare number would be bytes")
     return size
+
+
+def check_apply_options(
+    *, compose: list[str], helm: str | None, live: bool, map_: list[str], data: str | None,
+    since: str | None, backup: bool, only: str | None, services: str | None, project: str | None,
+    env_file: list[str], docker_host: str | None, swap: str | None, fmt: str,
+) -> tuple[list[str] | None, list[str] | None, int | None]:
+    """``apply``'s option rules; returns (--only, --services, --swap bytes) parsed."""  # fmt: skip
+    given = {"--compose": compose, "--helm": helm, "--data": data, "--since": since, "--services": services,
+             "--only": only, "--project": project, "--docker-host": docker_host}  # fmt: skip
+    for option, value in given.items():
+        not_empty(option, value)
+    not_empty("--env-file", env_file, "an env file, e.g. --env-file .env.prod")
+    if sum([bool(compose), helm is not None, live]) != 1:
+        raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
+    if live and backup:  # a running container has no file to back up: say so rather than ignore it
+        raise fail("--backup keeps a copy of a file; --live changes running containers (no file)")
+    misplaced = {"--map": bool(map_) and helm is None, "--services": services is not None and not compose,
+                 "--project": project is not None and helm is not None,
+                 "--docker-host": docker_host is not None and not live,
+                 "--env-file": bool(env_file) and not compose}  # fmt: skip
+    for option in (o for o, unused in misplaced.items() if unused):  # ignored, it would patch too much
+        target = {"--map": "--helm", "--services": "--compose", "--docker-host": "--live",
+                  "--env-file": "--compose"}  # fmt: skip
+        raise fail(f"{option} works with {target.get(option, '--compose or --live')} only")
+    if fmt not in ("text", "json"):
+        raise fail(f"--format {fmt!r}: choose text or json")
+    if swap is not None and helm is not None:
+        raise fail("--swap works with --compose or --live only: Kubernetes has no per-container swap limit")
+    only_, services_ = split_names("--only", only), split_names("--services", services)
+    swap_ = swap_bytes(swap)
+    if swap_ is not None and only_ is not None and "memory" not in (o.strip() for o in only_):
+        raise fail(f"--swap is set with each memory limit: --only {only} leaves memory out")
+    return only_, services_, swap_
