@@ -83,3 +83,49 @@ def test_a_dollar_starting_no_variable_is_kept_not_refused(
         2,
         f"rightsize: error: {env}:1: invalid interpolation format '${{' (escape a literal $ as $$)\n",
     )
+
+
+RESERVED = """\
+name: sutazai
+services:
+  grafana:
+    image: rightsize-test/busybox:1
+    mem_limit: 512m              # lowered to 384m unless the reservation reads more
+    mem_reservation: ${GRAFANA_RES:-448m}
+  redis:
+    image: rightsize-test/busybox:1
+    deploy:
+      resources:
+        limits:
+          memory: 512M
+        reservations:
+          memory: ${REDIS_RES:-256M}   # from .env
+"""
+
+
+def test_a_limit_is_not_lowered_below_an_interpolated_reservation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interpolated reservation is never replaced, so it stays as compose reads it: a memory limit
+    written below that (grafana 384m under ${GRAFANA_RES:-448m}) is a pair Docker refuses ("Minimum memory
+    limit can not be less than memory reservation limit"). apply used to write it; now the limit is not
+    written and the summary says why, as for a literal reservation left in place. Once the variable reads
+    no more than the limit, the limit is written."""
+    for var in ("GRAFANA_RES", "REDIS_RES", "COMPOSE_PROJECT_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(RESERVED)
+    (tmp_path / ".env").write_text("REDIS_RES=256M\n")
+    code, out, err = run_cli(["apply", "-f", str(compose), "--only", "memory"], capsys)
+    assert code == 0, err
+    assert compose.read_text() == RESERVED
+    for svc, raw in (("grafana", "384M"), ("redis", "192M")):
+        assert (
+            f"skipped sutazai/{svc} memory: not written: {raw} would be below the memory reservation" in out
+        )
+    (tmp_path / ".env").write_text("GRAFANA_RES=128m\nREDIS_RES=64M\n")
+    code, _, err = run_cli(["apply", "-f", str(compose), "--only", "memory"], capsys)
+    assert code == 0, err
+    assert compose.read_text() == RESERVED.replace("mem_limit: 512m ", "mem_limit: 384m ").replace(
+        "memory: 512M", "memory: 192M"
+    )

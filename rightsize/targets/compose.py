@@ -197,7 +197,11 @@ def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan
                 why = f"not written: {raw} would exceed the {w.resource} limit left in place"
                 plan.skip(docs, home, w.workload, w.resource, why, raw)
                 continue
-        if w.kind == "limit" and w.resource != "pids" and rec.recommended.reservation is None:
+        if (
+            w.kind == "limit"
+            and w.resource != "pids"
+            and (rec.recommended.reservation is None or _interpolated(docs, svc, w.resource, "reservation"))
+        ):  # an interpolated reservation is never replaced: it stays as it reads
             kept = _current(docs, svc, w.resource, "reservation")
             if kept is not None and w.value < kept:  # Docker refuses a memory limit below the reservation
                 raw = format_value(w.resource, w.value, "compose").raw
@@ -225,6 +229,13 @@ def _current(docs: Stack, svc: str, resource: str, kind: str = "limit") -> float
             if value is not None and value != "":  # ("": an unset variable, no known value)
                 return parse_value(resource, value, "compose", where)
     return None
+
+
+def _interpolated(docs: Stack, svc: str, resource: str, kind: str) -> bool:
+    """Whether a value compose uses for the limit (reservation) is interpolated."""
+    legacy = LEGACY.get((resource, kind))
+    paths = [p for p in ((legacy,) if legacy else (), DEPLOY[(resource, kind)]) if p]
+    return any(_exists(docs, svc, p) and interpolated(_where(docs, svc, p, 0)[2]) for p in paths)
 
 
 def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool, plan: _Plan) -> bool:
