@@ -10,12 +10,25 @@ Target (issue 6): file <= 10 MB, written in <= 15 s. Measured in the same run:
 
 Run:  python3 benchmarks/report.py            (generates the seeded dataset under /tmp once)
       python3 benchmarks/report.py --services 10 --days 3     (smaller, quicker)
+
+``--trace DIR`` instead: the report on an imported dataset (the 500-VM Bitbrains trace:
+``benchmarks/backtest.py`` imports it to /tmp/rightsize-bench-bitbrains), ours beside the previous
+way of reading the chart rows (one Arrow table of every row, split per workload with every column
+as float64: ``frames.read_arrow`` + ``frames.split_arrow``), each in a fresh process (peak RSS),
+and whether the two pages are the same bytes.
+
+      python3 benchmarks/report.py --trace /tmp/rightsize-bench-bitbrains
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import re
+import resource
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -44,7 +57,7 @@ def generate(root: Path, services: int, days: int, interval: int, seed: int = 42
     leaky = rng.random(services) < 0.1
     for day in range(days):
         rows = []
-        events = []
+        events: list[dict[str, object]] = []
         for s in range(services):
             i = np.arange(day * per_day, (day + 1) * per_day)
             t = start + i.astype(np.int64) * interval * 1000
@@ -133,15 +146,65 @@ def _daily_max(t: np.ndarray, v: np.ndarray, t0: float) -> pd.Series:
     return pd.Series(v).groupby(((t - t0) // 86_400_000).astype(int)).max()
 
 
+def previous_report(data: Path, out: Path) -> Path:
+    """The report as written before reading file by file: the whole table, then split."""
+    from rightsize.analysis.recommend import recommend
+    from rightsize.analysis.strategies import get_strategy
+    from rightsize.report import charts, frames
+    from rightsize.report.html import META_COLUMNS, build_page, write_atomic
+    from rightsize.store import events_beside
+
+    recs = recommend(data)
+    table, about, _ = frames.read_arrow(data, sorted(set(charts.COLUMNS) | set(META_COLUMNS)), None)
+    samples, about = frames.split_arrow(table, about)
+    settings = get_strategy("default", None).describe()
+    page = build_page(recs, samples, events_beside(data), source=str(data), about=about, settings=settings)
+    return write_atomic(out, page)
+
+
+def child(which: str, data: Path, out: Path) -> None:
+    """One contender in this (fresh) process: prints wall, CPU and peak RSS as JSON."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    if which == "ours":
+        report(data, out=out)
+    else:
+        previous_report(data, out)
+    print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                      "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))  # fmt: skip
+
+
+def trace(data: Path) -> None:
+    out = Path("/tmp/rightsize-report-trace")
+    out.mkdir(exist_ok=True)
+    print(f"report on {data}, each in a fresh process")
+    print(f"{'':<44} {'wall':>8} {'cpu':>8} {'peak RSS':>10} {'page':>9}")
+    pages = {}
+    for which, label in (("ours", "ours (file by file)"), ("previous", "baseline: whole table, then split")):
+        path = out / f"{which}.html"
+        run = subprocess.run([sys.executable, __file__, "--child", which, str(data), str(path)],
+                             check=True, capture_output=True, text=True)  # fmt: skip
+        m = json.loads(run.stdout.strip().splitlines()[-1])
+        print(f"{label:<44} {m['wall']:7.1f}s {m['cpu']:7.1f}s {m['rss'] / 1e9:8.2f} GB "
+              f"{path.stat().st_size / 2**20:6.1f} MiB")  # fmt: skip
+        pages[which] = re.sub(r"generated [^<]*UTC", "", path.read_text())
+    print(f"same page (but for the generation time): {pages['ours'] == pages['previous']}")
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        warnings.simplefilter("ignore")
+        return child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--services", type=int, default=50)
     ap.add_argument("--days", type=int, default=14)
     ap.add_argument("--interval", type=int, default=10)
     ap.add_argument("--root", default="/tmp/rightsize-report-bench")
     ap.add_argument("--skip-full", action="store_true", help="skip the no-downsampling baseline")
+    ap.add_argument("--trace", type=Path, help="an imported dataset: ours beside the previous reading")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
+    if args.trace:
+        return trace(args.trace)
     ds = Path(args.root) / f"{args.services}x{args.days}d-{args.interval}s"
     t0 = time.perf_counter()
     generate(ds, args.services, args.days, args.interval)

@@ -5,7 +5,12 @@ same values in the tree, dump. Ours: parse once, splice only the changed scalars
 Both get the same recommendations. Counted: lines of the unified diff that are not resource values
 (lines nobody asked to change), and wall time on a generated compose file of N services.
 
+``--formats N``: ``recommend --format`` for N workloads (3 recommendations each, from the seeded
+analyzer generator, 1,000 samples each), every format timed; YAML beside ruamel.yaml's safe dump
+of the same records (what ``render`` called before), with a byte comparison.
+
     python benchmarks/writers.py [--services 500]
+    python benchmarks/writers.py --services 0 --formats 3000
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from __future__ import annotations
 import argparse
 import io
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -77,10 +84,45 @@ def generated(n: int) -> tuple[str, list]:
     return "".join(parts), recs
 
 
+def formats(workloads: int, root: Path) -> None:
+    """Every output format for ``workloads`` workloads; YAML beside the ruamel dump."""
+    from rightsize.analysis.recommend import recommend
+    from rightsize.render import FORMATS, render
+    from rightsize.render_yaml import _ruamel
+
+    data = root / f"{workloads}w"
+    if not (data / "samples").is_dir():
+        subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks/make_analyzer_data.py"), "--rows", str(workloads * 1000),
+             "--workloads", str(workloads), "--out", str(data)],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        recs = recommend(data)
+    print(f"\nrecommend --format, {workloads:,} workloads = {len(recs):,} recommendations ({data})")
+    print(f"{'format':<10}{'rightsize':>11}{'output':>11}")
+    out = {}
+    for fmt in FORMATS:
+        t0 = time.perf_counter()
+        out[fmt] = render(recs, fmt)
+        print(f"{fmt:<10}{time.perf_counter() - t0:>10.2f}s{len(out[fmt]) / 1e6:>9.1f} MB")
+    t0 = time.perf_counter()
+    old = _ruamel([r.to_dict() for r in recs])
+    print(f"{'baseline: ruamel.yaml safe dump (the old yaml)':<48}{time.perf_counter() - t0:>8.2f}s")
+    print(f"yaml identical to the ruamel dump: {out['yaml'] == old}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--services", type=int, default=500)
+    ap.add_argument("--formats", type=int, default=0, metavar="N", help="time every format for N workloads")
+    ap.add_argument("--root", default="/tmp/rightsize-bench-formats", help="--formats' dataset")
     args = ap.parse_args()
+    if args.formats:
+        formats(args.formats, Path(args.root))
+    if not args.services:
+        return
     tmp = Path(tempfile.mkdtemp(prefix="rs-bench-writers-"))
     try:
         print(f"{'file':<28}{'unrelated lines changed':>26}{'time':>18}")

@@ -358,3 +358,24 @@ def test_yaml_writer_hands_shapes_it_does_not_know_to_ruamel() -> None:
     odd = [{"a": [{"b": 1}]}, {"c": {"d": [1, 2]}}, {"": "empty key"}]
     assert dump(odd) == "- a:\n  - b: 1\n- c:\n    d:\n    - 1\n    - 2\n- '': empty key\n"
     assert dump([]) == "[]\n" and dump([{}]) == "- {}\n"
+
+
+@pytest.mark.parametrize("width", [160, 100, 60])
+def test_big_tables_are_drawn_as_rich_draws_them(
+    recs: list[Recommendation],
+    awkward_recs: list[Recommendation],
+    monkeypatch: pytest.MonkeyPatch,
+    width: int,
+) -> None:
+    """Plain rows are drawn without rich (it took 7 s for 3,000 workloads); the page is the same."""
+    from rightsize import render_table
+
+    mixed = [*recs, *awkward_recs[::9], *recs[::2]]  # mostly plain rows, some to wrap or measure
+    monkeypatch.setattr(render_table, "WHOLE", 10**9)
+    want = render(mixed, "table", width=width)
+    monkeypatch.setattr(render_table, "WHOLE", 0)
+    by_rich = []
+    real = render_table._rich_row
+    monkeypatch.setattr(render_table, "_rich_row", lambda *a: by_rich.append(a) or real(*a))
+    assert render(mixed, "table", width=width) == want
+    assert 0 < len(by_rich) < len(mixed) // 2 or width == 60  # both ways were used
