@@ -13,18 +13,18 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from rightsize.errors import RightsizeError
 from rightsize.models import Change, PatchResult, Recommendation, Skipped
 from rightsize.sources.docker import is_oneoff
-from rightsize.targets import edit
+from rightsize.targets import edit, valuepath
 from rightsize.targets.composefile import check_min_confidence, low_confidence, parse_only
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.values import format_value, lookup, parse_value, same, wanted
 from rightsize.targets.write import atomic_write, check_writable, unified_diff
-from rightsize.targets.yaml import Doc, read, verify_written
+from rightsize.targets.yaml import Doc, loadable, plain_yaml, read, verify_written
 
 KEYS = {"limit": "limits", "reservation": "requests"}
 K8S_NAME = {"memory": "memory", "cpu": "cpu"}
@@ -88,14 +88,17 @@ def _find(data: CommentedMap, names: Sequence[str]) -> tuple[tuple[str, ...], st
 
 
 def parse_map(items: Iterable[str]) -> dict[str, str]:
-    """``WORKLOAD=dotted.path`` options as a dict (bad spelling is bad input)."""
+    """``WORKLOAD=path`` options as a dict; the path's spelling is checked here (``valuepath``)."""
     out = {}
     for item in items:
         workload, sep, path = item.partition("=")
         if not sep or not workload.strip() or not path.strip():
             raise RightsizeError(f"--map {item!r}: expected WORKLOAD=dotted.path")
-        if any(not part.strip() for part in path.strip().split(".")):  # `a..b` would write under a.b
-            raise RightsizeError(f"--map {item!r}: an empty key in the dotted path")
+        try:
+            valuepath.parse(path.strip())
+        except RightsizeError as exc:  # the path's own errors name it; here the whole option is named
+            why = str(exc).removeprefix(f"{path.strip()!r}: ")
+            raise RightsizeError(f"--map {item.strip()!r}: {why}") from None
         out[workload.strip()] = path.strip()
     return out
 
@@ -107,6 +110,21 @@ def load_values(path: Path) -> Doc:
     if not isinstance(doc.data, CommentedMap):
         raise RightsizeError(f"{path}: not a Helm values file (the top level is not a mapping)")
     return doc
+
+
+@dataclasses.dataclass(frozen=True)
+class Place:
+    """Where a workload's ``resources`` go: keys under a mapping (the document, or a list item)."""
+
+    node: CommentedMap
+    label: str  # the path to node as spelled ("" for the document)
+    concrete: tuple[str | int, ...]  # the way to node in keys and indices (for the read-back)
+    keys: tuple[str, ...]  # from node down to ``resources``
+    note: str = ""
+
+    def show(self, rel: tuple[str, ...]) -> str:
+        keys = valuepath.render_keys(rel)
+        return f"{self.label}.{keys}" if self.label and keys else self.label or keys
 
 
 def patch_helm(
@@ -133,46 +151,57 @@ def patch_helm(
     if unknown:
         raise RightsizeError(f"--map {unknown[0]}: no such workload in the data")
     data: CommentedMap = doc.data
-    assigns: dict[tuple[str, ...], NewScalar] = {}
-    meta: dict[tuple[str, ...], tuple[str, str]] = {}
+    places: dict[int, Place] = {}  # one per mapping written under (the document, list items)
+    assigns: dict[int, dict[tuple[str, ...], NewScalar]] = {}
+    meta: dict[tuple[int, tuple[str, ...]], tuple[str, str]] = {}
     skipped: list[Skipped] = []
-    used: dict[tuple[str, ...], str] = {}
+    used: dict[tuple[int, tuple[str, ...]], str] = {}
     notes: dict[str, str] = {}
     for wl in names:
-        placed = _place(data, wl, mapping, single=len(names) == 1)
-        if placed is None:
-            skipped.append(
-                Skipped(
-                    doc.source,
-                    wl,
-                    "all",
-                    "cannot place: no values key matches this workload (use --map WORKLOAD=dotted.path)",
-                )
-            )
+        place = _place(doc, wl, mapping, single=len(names) == 1)
+        if place is None:
+            hint = _list_hint(data, candidate_names(wl)) if not is_oneoff(wl) else None
+            why = "cannot place: no values key matches this workload (use --map WORKLOAD=dotted.path)"
+            if hint:
+                why += f"; a list item matches: --map {wl}={hint}"
+            skipped.append(Skipped(doc.source, wl, "all", why))
             continue
-        where, notes[wl] = placed
-        if where in used:
-            skipped.append(Skipped(doc.source, wl, "all", f"{'.'.join(where)} already holds {used[where]}"))
+        group = id(place.node)
+        if (group, place.keys) in used:
+            where = place.show(place.keys)
+            skipped.append(Skipped(doc.source, wl, "all", f"{where} already holds {used[group, place.keys]}"))
             continue
-        used[where] = wl
+        used[group, place.keys] = wl
+        notes[wl] = place.note
+        places.setdefault(group, place)  # one item reached by two spellings is shown by the first
         for rec in (r for r in recs if r.workload == wl and r.resource in resources):
             low = low_confidence(rec, min_confidence)
             if low:
                 skipped.append(Skipped(doc.source, wl, rec.resource, low))
                 continue
-            _plan_rec(doc, where, rec, assigns, meta, skipped)
-    edits, outcomes = edit.plan(doc, data, assigns, (), edit.settled_shared(doc, [(data, list(assigns))]))
+            _plan_rec(doc, place, rec, assigns.setdefault(group, {}), meta, skipped)
+    shared = edit.settled_shared(doc, [(places[g].node, list(a)) for g, a in assigns.items()])
+    edits: list[edit.Edit] = []
     changes = []
-    for p, out in outcomes.items():
-        wl, old = meta[p]
-        if out.ok:
-            note = "; ".join(n for n in (notes.get(wl, ""), out.note) if n)
-            changes.append(Change(doc.source, wl, ".".join(p), old or None, assigns[p].raw, note))
-        else:
-            skipped.append(Skipped(doc.source, wl, p[-1], out.note, assigns[p].raw))
+    written: list[tuple[tuple[str | int, ...], str]] = []
+    for group, todo in assigns.items():
+        place = places[group]
+        prefix = (place.label,) if place.label else ()
+        more, outcomes = edit.plan(doc, place.node, todo, prefix, shared)
+        edits += more
+        for p, out in outcomes.items():
+            rel = p[len(prefix) :]
+            wl, old = meta[group, rel]
+            new = todo[rel].raw
+            if out.ok:
+                note = "; ".join(n for n in (notes[wl], out.note) if n)
+                changes.append(Change(doc.source, wl, place.show(rel), old or None, new, note))
+                written.append(((*place.concrete, *rel), new))
+            else:
+                skipped.append(Skipped(doc.source, wl, rel[-1], out.note, new))
     new_text = edit.apply_edits(doc.text, edits)
     if new_text != doc.text:
-        verify_written(new_text, doc.source, [(p, assigns[p].raw) for p, out in outcomes.items() if out.ok])
+        _read_back(new_text, doc.source, written)
     diff = unified_diff(path, doc.text, new_text)
     bak = atomic_write(path, new_text, backup=backup) if diff and not dry_run else None
     return PatchResult(
@@ -185,26 +214,74 @@ def patch_helm(
     )
 
 
-def _place(
-    data: CommentedMap, wl: str, mapping: Mapping[str, str], single: bool
-) -> tuple[tuple[str, ...], str] | None:
+def _read_back(text: str, source: str, expected: list[tuple[tuple[str | int, ...], str]]) -> None:
+    """The patched text must parse and hold every value written (list items included); else nothing
+    is written: the fault is ours."""
+    verify_written(text, source, [])  # parses, as helm would read it
+    data = plain_yaml().load(loadable(text))
+    for where, want in expected:
+        found, value = valuepath.follow(data, where)
+        if not found or str(value) != want:
+            raise RightsizeError(
+                f"internal error, nothing written: {where} would read {value!r}, not {want!r}"
+            )
+
+
+def _place(doc: Doc, wl: str, mapping: Mapping[str, str], single: bool) -> Place | None:
+    data: CommentedMap = doc.data
     if wl in mapping:
-        parts = tuple(p for p in mapping[wl].split(".") if p)
-        return (parts if parts and parts[-1] == "resources" else (*parts, "resources")), ""
+        return _mapped(doc, wl, mapping[wl])
     if is_oneoff(wl):  # `docker-compose run` jobs: "web (run)" must not land in web's values by a near name
         return None
     found = _find(data, candidate_names(wl))
     if found is None and single and "resources" in data:
-        return ("resources",), ""
-    return found
+        return Place(data, "", (), ("resources",))
+    return None if found is None else Place(data, "", (), found[0], found[1])
+
+
+def _mapped(doc: Doc, wl: str, spelled: str) -> Place:
+    """A ``--map`` path resolved in the file: list items must exist (exactly one per step), keys after
+    the last list step are created; a path through a value or the wrong kind of node is bad input."""
+    steps = valuepath.parse(spelled)
+    if steps[-1] != valuepath.Key("resources"):
+        steps = (*steps, valuepath.Key("resources"))
+    head, keys = valuepath.split_tail(steps)
+    try:
+        found = valuepath.resolve(doc.data, head)
+        label = valuepath.render(head)
+        valuepath.check_keys(found.node, keys, label)
+    except RightsizeError as exc:
+        raise RightsizeError(f"{doc.source}: --map {wl}={spelled}: {exc}") from None
+    return Place(found.node, label, found.concrete, keys)
+
+
+def _list_hint(data: CommentedMap, names: Sequence[str]) -> str | None:
+    """A ``--map`` path to a list item named like the workload (auto-matching never enters lists:
+    which list, sidecars or init containers, is the user's call), as a hint in the skip reason."""
+    targets = {_norm(n) for n in names}
+
+    def walk(node: object, at: tuple[valuepath.Step, ...], depth: int) -> str | None:
+        if depth > 4:
+            return None
+        if isinstance(node, CommentedMap):
+            for k, v in node.items():
+                if (hit := walk(v, (*at, valuepath.Key(str(k))), depth + 1)) is not None:
+                    return hit
+        elif isinstance(node, CommentedSeq):
+            for item in node:
+                if isinstance(item, CommentedMap) and _norm(str(item.get("name", ""))) in targets:
+                    return valuepath.render((*at, valuepath.Select("name", str(item["name"]))))
+        return None
+
+    return walk(data, (), 0)
 
 
 def _plan_rec(
     doc: Doc,
-    where: tuple[str, ...],
+    place: Place,
     rec: Recommendation,
     assigns: dict[tuple[str, ...], NewScalar],
-    meta: dict[tuple[str, ...], tuple[str, str]],
+    meta: dict[tuple[int, tuple[str, ...]], tuple[str, str]],
     skipped: list[Skipped],
 ) -> None:
     if rec.resource == "pids":
@@ -232,7 +309,7 @@ def _plan_rec(
     if (
         rec.resource == "cpu"
         and rec.recommended.limit is None
-        and lookup(doc.data, (*where, "limits", "cpu"))[0]
+        and lookup(place.node, (*place.keys, "limits", "cpu"))[0]
     ):
         skipped.append(
             Skipped(
@@ -243,35 +320,33 @@ def _plan_rec(
             )
         )
     for w in wanted(rec):
-        path = (*where, KEYS[w.kind], K8S_NAME[w.resource])
-        found, old = lookup(doc.data, path)
+        path = (*place.keys, KEYS[w.kind], K8S_NAME[w.resource])
+        found, old = lookup(place.node, path)
         new = format_value(w.resource, w.value, "k8s")
-        clash = _clash(doc, where, rec, w.kind, w.value, new.raw)
+        clash = _clash(doc, place, rec, w.kind, w.value, new.raw)
         if clash:
             skipped.append(Skipped(doc.source, rec.workload, w.resource, clash, new.raw))
             continue
         if found and old is not None:
-            current = parse_value(w.resource, old, "k8s", f"{doc.source}: {'.'.join(path)}")
+            current = parse_value(w.resource, old, "k8s", f"{doc.source}: {place.show(path)}")
             if same(w.resource, current, new.raw, "k8s"):
                 continue
         assigns[path] = new
-        meta[path] = (rec.workload, "" if old is None else str(old))
+        meta[id(place.node), path] = (rec.workload, "" if old is None else str(old))
 
 
-def _clash(
-    doc: Doc, where: tuple[str, ...], rec: Recommendation, kind: str, value: float, raw: str
-) -> str | None:
+def _clash(doc: Doc, place: Place, rec: Recommendation, kind: str, value: float, raw: str) -> str | None:
     """Why a request (limit) that the file's limit (request), left in place, contradicts is not written:
     Kubernetes refuses requests above limits."""
     other = "reservation" if kind == "limit" else "limit"
     assert rec.recommended is not None
     if getattr(rec.recommended, other) is not None:
         return None
-    path = (*where, KEYS[other], K8S_NAME[rec.resource])
-    found, kept = lookup(doc.data, path)
+    path = (*place.keys, KEYS[other], K8S_NAME[rec.resource])
+    found, kept = lookup(place.node, path)
     if not found or kept is None:
         return None
-    current = parse_value(rec.resource, kept, "k8s", f"{doc.source}: {'.'.join(path)}")
+    current = parse_value(rec.resource, kept, "k8s", f"{doc.source}: {place.show(path)}")
     if (value > current) if kind == "reservation" else (value < current):
         side = "above" if kind == "reservation" else "below"
         return f"not written: {raw} would be {side} {'.'.join(path[-2:])} {kept} left in place"
