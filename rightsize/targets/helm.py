@@ -143,11 +143,12 @@ def patch_helm(
     doc = load_values(path)
     if not dry_run:
         check_writable(path)
+    # a --map path that does not resolve in this file is reported before the analysis runs
+    mapped = {wl: _mapped(doc, wl, spelled) for wl, spelled in (mapping or {}).items()}
     recs = resolve(recs)
     resources = parse_only(only)
-    mapping = dict(mapping or {})
     names = list(dict.fromkeys(r.workload for r in recs))
-    unknown = [w for w in mapping if w not in names]
+    unknown = [w for w in mapped if w not in names]
     if unknown:
         raise RightsizeError(f"--map {unknown[0]}: no such workload in the data")
     data: CommentedMap = doc.data
@@ -158,7 +159,7 @@ def patch_helm(
     used: dict[tuple[int, tuple[str, ...]], str] = {}
     notes: dict[str, str] = {}
     for wl in names:
-        place = _place(doc, wl, mapping, single=len(names) == 1)
+        place = mapped.get(wl) or _place(doc, wl, single=len(names) == 1)
         if place is None:
             hint = _list_hint(data, candidate_names(wl)) if not is_oneoff(wl) else None
             why = "cannot place: no values key matches this workload (use --map WORKLOAD=dotted.path)"
@@ -227,10 +228,8 @@ def _read_back(text: str, source: str, expected: list[tuple[tuple[str | int, ...
             )
 
 
-def _place(doc: Doc, wl: str, mapping: Mapping[str, str], single: bool) -> Place | None:
+def _place(doc: Doc, wl: str, single: bool) -> Place | None:
     data: CommentedMap = doc.data
-    if wl in mapping:
-        return _mapped(doc, wl, mapping[wl])
     if is_oneoff(wl):  # `docker-compose run` jobs: "web (run)" must not land in web's values by a near name
         return None
     found = _find(data, candidate_names(wl))
