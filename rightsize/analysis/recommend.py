@@ -2,7 +2,9 @@
 
 A dataset folder is scanned file by file (``scan.py``: bounded memory, exact percentiles); a
 DataFrame goes through the in-memory ``histories`` path. Both yield Profiles, so a strategy gives
-the same answer either way.
+the same answer either way. A small dataset folder (fewer than ``SMALL_ROWS`` rows by the Parquet
+footers) is read whole into that in-memory path too: the scan's compiled loops (numba) cost ~1 s
+to load and seconds to compile on a machine's first run, more than such data takes in numpy.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -25,7 +28,17 @@ from rightsize.globs import matches
 from rightsize.models import RESOURCES, Recommendation
 from rightsize.units import parse_duration
 
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
 _ORDER = {r: i for i, r in enumerate(RESOURCES)}
+# Below this many rows a dataset folder is read whole (in-memory path, no numba); measured in
+# BENCHMARKS.md "cold start". RIGHTSIZE_SMALL_ROWS overrides it (0: always the streaming scan).
+SMALL_ROWS = 300_000
+SMALL_BYTES_PER_ROW = 64  # a bound before any footer is read: the bundled sample takes ~15
+_COLUMNS = ["ts", "workload", "container_id", "mem_working_set", "mem_peak", "cpu_cores", "cpu_throttled",
+            "pids", "mem_reservation", "mem_limit", "cpu_reservation", "cpu_limit", "pids_limit",
+            "oom_kills", "restarts"]  # fmt: skip
 
 
 class SampleDataWarning(UserWarning):
@@ -69,6 +82,66 @@ def _frame_profiles(
     return [profile_of(h, qs) for h in histories(samples, events)]
 
 
+def small_rows() -> int:
+    """The row count below which a dataset folder takes the in-memory path."""
+    raw = os.environ.get("RIGHTSIZE_SMALL_ROWS", "").strip()
+    try:
+        return int(raw) if raw else SMALL_ROWS
+    except ValueError:
+        raise RightsizeError(f"RIGHTSIZE_SMALL_ROWS={raw!r}: expected a number of rows") from None
+
+
+def small_dataset(files: list[Path], limit: int) -> ds.Dataset | None:
+    """The files as one Arrow dataset if they hold 1..limit-1 rows in all, by their footers (no data
+    read); None where a footer is unreadable or lacks a column too: the scan then warns or fails as
+    it always did. One dataset, not a file at a time: a collector's 1,440 one-minute files read
+    4x faster so."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    if limit <= 0 or sum(f.stat().st_size for f in files) >= limit * SMALL_BYTES_PER_ROW:
+        return None
+    rows = 0
+    try:
+        dataset = ds.dataset([str(f) for f in files], schema=store.SAMPLES_SCHEMA, format="parquet")
+        for frag in dataset.get_fragments():
+            rows += frag.metadata.num_rows  # the footer (kept for the read)
+            if rows >= limit or store.missing_columns(frag.physical_schema.names):
+                return None
+    except (OSError, pa.ArrowException):
+        return None
+    return dataset if rows else None
+
+
+def _small_profiles(
+    path: Path, dataset: ds.Dataset, since: str | None, qs: Iterable[float], workloads: str | None
+) -> list[Profile]:
+    """The scan's Profiles by the in-memory path: the rows it skips (no workload, before --since,
+    other workloads) are dropped first, so its counts, warnings and errors are the scan's."""
+    # as store.load reads it: columns added to the schema later are null in older files; sorted
+    # by ts with the files in order, so the later file's row is the latest on a tie, as in the scan
+    frame = dataset.to_table(columns=_COLUMNS).to_pandas().sort_values("ts", kind="stable", ignore_index=True)
+    ts = ts_ms(frame["ts"])
+    hi = int(ts.max())
+    start = since_start(since, hi)
+    if start is not None and start > hi:
+        last = pd.Timestamp(hi, unit="ms", tz="UTC").isoformat()
+        raise RightsizeError(f"--since {since!r}: no samples after it (the data ends at {last})")
+    keep = frame["workload"].notna().to_numpy(dtype=bool, copy=True)
+    if start is not None:
+        keep &= ts >= start
+    if workloads:
+        names = frame["workload"].astype("string")
+        ok = {n: matches(n, workloads) for n in names.dropna().unique()}
+        keep &= names.map(ok).fillna(False).to_numpy(dtype=bool)
+    frame = frame[keep]
+    if frame.empty:
+        raise RightsizeError(
+            f"no workload matches {workloads!r}" if workloads else "no samples with a workload"
+        )
+    return [profile_of(h, qs) for h in histories(frame, store.events_beside(path))]
+
+
 def profiles(
     data: str | os.PathLike[str] | pd.DataFrame | None,
     *,
@@ -86,10 +159,15 @@ def profiles(
     if isinstance(data, pd.DataFrame):
         out = _frame_profiles(data, None, since, qs)
     else:
-        from rightsize.analysis.scan import scan_profiles
-
         store.dataset_dir(data)  # an empty path is an error, not Path("") = the current folder
-        out = scan_profiles(Path(data), since=since, qs=qs, workloads=workloads)
+        files = store.list_files(data, "samples")
+        small = small_dataset(files, small_rows()) if files else None
+        if small is not None:
+            out = _small_profiles(Path(data), small, since, qs, workloads)
+        else:
+            from rightsize.analysis.scan import scan_profiles
+
+            out = scan_profiles(Path(data), since=since, qs=qs, workloads=workloads)
     if workloads:
         out = [p for p in out if matches(p.workload, workloads)]
         if not out:
