@@ -206,6 +206,12 @@ def block(col: int, step: int = 2, nl: str = "\n") -> str:
         ),
         pytest.param(
             'components:\n  "api.v2":\n    containers:\n    - name: api\n      image: i\n',
+            'components."api.v2".containers[name=api]',
+            block(6),
+            id="quoted-segment",
+        ),
+        pytest.param(
+            'components:\n  "api.v2":\n    containers:\n    - name: api\n      image: i\n',
             'components["api.v2"].containers[name=api]',
             block(6),
             id="quoted-key",
@@ -349,3 +355,25 @@ def test_auto_matching_never_enters_lists_and_says_where_a_named_item_is(
     assert reasons["sutazai/grafana"].endswith("--map sutazai/grafana=grafana[name=grafana]")
     hinted = apply(path, ["sutazai/backend=app.sidecars[name=backend]"], capsys)  # the hint works as given
     assert {c["key"] for c in hinted["changes"]} >= {"app.sidecars[name=backend].resources.limits.memory"}
+
+
+def test_an_item_and_its_parent_are_written_in_one_run_and_an_item_holds_one_workload(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """backend (found by its key) gets resources after its list, whose last item gets its own: both
+    blocks land at the same place in the text, the item's first; a second workload for that item is
+    refused under the path it was given."""
+    path = tmp_path / "values.yaml"
+    text = "backend:\n  sidecars:\n  - name: e\n    image: i\n"
+    path.write_text(text)
+    maps = ["sutazai/frontend=backend.sidecars[0]", "sutazai/grafana=backend.sidecars[name=e]"]
+    result = apply(path, maps, capsys)
+    new = {c["key"]: c["new"] for c in result["changes"]}
+    assert path.read_text() == text + block(4).format(
+        lim=new["backend.sidecars[0].resources.limits.memory"],
+        req=new["backend.sidecars[0].resources.requests.memory"],
+    ) + block(2).format(
+        lim=new["backend.resources.limits.memory"], req=new["backend.resources.requests.memory"]
+    )
+    reasons = {s["workload"]: s["reason"] for s in result["skipped"] if s["resource"] == "all"}
+    assert reasons["sutazai/grafana"] == "backend.sidecars[name=e].resources already holds sutazai/frontend"
