@@ -129,3 +129,38 @@ def test_a_limit_is_not_lowered_below_an_interpolated_reservation(
     assert compose.read_text() == RESERVED.replace("mem_limit: 512m ", "mem_limit: 384m ").replace(
         "memory: 512M", "memory: 192M"
     )
+
+
+def test_an_interpolated_extends_file_is_followed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """compose interpolates a file before applying ``extends``, so ``extends.file: ${PG_BASE:-base.yaml}``
+    (the base chosen per environment, here from the included stack's own .env) names a file to read.
+    check and apply used to stop with 'cannot read db/${PG_BASE:-base.yaml}' (exit 2)."""
+    for var in ("PG_BASE", "PG_SVC", "COMPOSE_PROJECT_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    db = tmp_path / "db"
+    db.mkdir()
+    (tmp_path / "compose.yaml").write_text(
+        "name: sutazai\ninclude:\n  - db/compose.yaml   # the database stack\nservices:\n"
+        "  backend:\n    image: rightsize-test/busybox:1\n    mem_limit: 1792m\n"
+    )
+    stack = (
+        "services:\n  postgres:\n    extends:\n      file: ${PG_BASE:-base.yaml}\n"
+        "      service: ${PG_SVC:-pg}\n    image: rightsize-test/busybox:1\n"
+    )
+    (db / "compose.yaml").write_text(stack)
+    base = "services:\n  pg:\n    mem_limit: 4g   # dev\n"
+    prod = "services:\n  pg-prod:\n    mem_limit: 2g   # prod\n"
+    (db / "base.yaml").write_text(base)
+    (db / "prod-base.yaml").write_text(prod)
+    (db / ".env").write_text("PG_BASE=prod-base.yaml\nPG_SVC=pg-prod\n")
+    compose = str(tmp_path / "compose.yaml")
+    code, out, err = run_cli(["check", "-f", compose, "--format", "json"], capsys)
+    assert code == 1, err
+    assert _memory_rows(out)["postgres"] == "33% above the recommendation (band 1152M..1920M)"  # 2g
+    code, out, err = run_cli(["apply", "-f", compose, "--only", "memory"], capsys)
+    assert code == 0, err
+    assert "postgres.mem_limit: 2g -> 1536m  (inherited through extends: own override written)" in out
+    assert (db / "compose.yaml").read_text() == stack + "    mem_limit: 1536m\n    mem_reservation: 896m\n"
+    assert (db / "prod-base.yaml").read_text() == prod and (db / "base.yaml").read_text() == base

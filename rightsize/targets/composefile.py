@@ -148,11 +148,13 @@ def extends_chain(docs: Sequence[Doc], svc: str) -> list[CommentedMap]:
             break
     chain: list[CommentedMap] = []
     seen: set[tuple[str, str]] = set()
+    env = doc_env(cur) if cur is not None else {}  # compose interpolates before extending: the whole chain
     while cur is not None and ext is not None and len(chain) < 10:
+        where = f"{cur.source}: services.{svc}.extends"
         if isinstance(ext, CommentedMap):
-            name, file = str(ext.get("service")), ext.get("file")
+            name, file = str(resolve(ext.get("service"), env, where)), resolve(ext.get("file"), env, where)
         else:
-            name, file = str(ext), None
+            name, file = str(resolve(ext, env, where)), None
         target = read(Path(cur.source).parent / str(file)) if file else cur
         if (target.source, name) in seen:
             break
