@@ -4,7 +4,7 @@ rich lays out and draws ~0.75 ms a row: 9,000 rows (3,000 workloads) took 7 s, 2
 host. Its layout depends only on each column's widest cell and longest word, so rich lays out
 and draws a table of those few rows (title, borders, header and column widths come from it), and
 every row whose cells are plain one-line ASCII that fit their column is drawn here as rich draws
-it: ``│ cell␣padded │ … │``. Any other row (a cell to wrap, non-ASCII, a ``:`` that rich may read
+it: ``│ cell␣padded │ … │``. Any other row (a cell to wrap, non-ASCII, ``:x:`` that rich may read
 as an emoji code, leading or trailing blanks) is drawn by rich alone at the same column widths.
 Small tables go to rich whole.
 """
@@ -16,7 +16,13 @@ import re
 from collections.abc import Sequence
 
 WHOLE = 200  # rows up to which rich draws the table itself (fast enough, nothing to gain)
-_PLAIN = re.compile(r"(?:[!-9;-~](?:[ !-9;-~]*[!-9;-~])?)?\Z")  # printable ASCII but ":", trimmed
+_WORD = re.compile(r"\S+")
+_ASCII = re.compile(r"(?:[!-~](?:[ -~]*[!-~])?)?\Z")  # printable ASCII, no blank at either end
+_EMOJI = re.compile(r":\S*:")  # what rich may replace with an emoji (":smile:")
+
+
+def _plain(cell: str) -> bool:
+    return _ASCII.match(cell) is not None and (":" not in cell or _EMOJI.search(cell) is None)
 
 
 Rows = Sequence[tuple[str, ...]]
@@ -29,10 +35,15 @@ def draw(title: str, headers: Sequence[str], rows: Rows, styles: Sequence[str | 
         return _rich(title, headers, rows, styles, width)
     picked: set[int] = set()
     for j in range(len(headers)):
-        picked.add(max(range(len(rows)), key=lambda i: len(rows[i][j])))
-        picked.add(max(range(len(rows)), key=lambda i: max((len(w) for w in rows[i][j].split()), default=0)))
-    wide = [i for i in range(len(rows)) if not all(_PLAIN.match(c) for c in rows[i])]
-    if len(wide) > len(rows) // 2:  # mostly names rich must measure itself: no gain
+        column = [row[j] for row in rows]
+        lengths = list(map(len, column))
+        picked.add(lengths.index(max(lengths)))  # the widest cell
+        longest = max(map(len, _WORD.findall("\n".join(column))), default=0)
+        if longest:  # the longest word (the narrowest the column can get without folding it)
+            word = re.compile(rf"\S{{{longest}}}")
+            picked.add(next(i for i, c in enumerate(column) if word.search(c)))
+    wide = [i for i in range(len(rows)) if not all(map(_plain, rows[i]))]
+    if len(wide) > len(rows) // 10:  # many names rich must measure itself: no gain
         return _rich(title, headers, rows, styles, width)
     # rich measures non-ASCII text in cells (wide characters) its own way: let it see those rows too
     sample = sorted(picked | set(wide))
@@ -40,9 +51,13 @@ def draw(title: str, headers: Sequence[str], rows: Rows, styles: Sequence[str | 
     sep = next(k for k, line in enumerate(frame) if line.startswith("┡"))
     bottom = next(k for k in range(len(frame) - 1, -1, -1) if frame[k].startswith("└"))
     widths = [len(part) - 2 for part in frame[sep][1:-1].split("╇")]
+    fast = [all(len(c) <= w and _plain(c) for c, w in zip(row, widths, strict=True)) for row in rows]
+    if len(rows) - sum(fast) > len(rows) // 10:  # a narrow terminal: many rows wrap; a row alone
+        # costs rich several times a row of one big table
+        return _rich(title, headers, rows, styles, width)
     body: list[str] = []
     for i, row in enumerate(rows):
-        if all(len(c) <= w and _PLAIN.match(c) for c, w in zip(row, widths, strict=True)):
+        if fast[i]:
             body.append("│ " + " │ ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " │")
         else:
             body.extend(_rich_row(row, styles[i], widths, width))
