@@ -164,3 +164,87 @@ def test_an_interpolated_extends_file_is_followed(
     assert "postgres.mem_limit: 2g -> 1536m  (inherited through extends: own override written)" in out
     assert (db / "compose.yaml").read_text() == stack + "    mem_limit: 1536m\n    mem_reservation: 896m\n"
     assert (db / "prod-base.yaml").read_text() == prod and (db / "base.yaml").read_text() == base
+
+
+MAIN = """\
+# sutazai: main stack
+name: ${PROJECT_NAME:-sutazai}
+include:
+  - db/compose.yaml          # the database stack, with its own .env
+x-defaults: &defaults
+  restart: unless-stopped    # always restart
+x-res: &res
+  deploy:
+    resources:
+      limits: {memory: 1g, cpus: "1"}   # shared
+services:
+  "frontend":
+    <<: *defaults
+    extends: {file: common.yaml, service: webbase}
+    image: rightsize-test/busybox:1
+  rabbitmq:
+    <<: [*defaults, *res]
+    image: rightsize-test/busybox:1
+  neo4j:
+    <<: *defaults
+    image: rightsize-test/busybox:1
+    mem_limit: 1g
+    memswap_limit: ${NEO4J_SWAP:-2g}   # 1g of swap
+"""
+DB_STACK = """\
+services:
+  postgres:
+    restart: always
+    image: rightsize-test/busybox:1
+    deploy:
+      resources:
+        limits:
+          memory: ${PG_MEM:-2g}   # from db/.env
+        reservations:
+          memory: 1g
+  redis:
+    restart: always
+    image: rightsize-test/busybox:1
+    mem_limit: 512m   # keep
+    memswap_limit: 1g
+"""
+
+
+def test_a_multi_file_project_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole journey on one project (include with its own .env, extends, merge keys, CRLF and a
+    BOM): apply writes each value in the file that defines it and keeps every comment, line ending and
+    interpolated value; a second apply changes nothing; apply --swap 0 then check --swap 0 agree."""
+    (tmp_path / "db").mkdir()
+    files = {
+        "compose.yaml": MAIN,
+        "common.yaml": "services:\n  webbase:\n    mem_limit: 512m   # base\n",
+        "db/compose.yaml": DB_STACK,
+        "db/.env": 'export PG_MEM="1536m"   # the DBA\'s value\n',
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_bytes(("\ufeff" + text).replace("\n", "\r\n").encode())
+    compose = str(tmp_path / "compose.yaml")
+    apply = ["apply", "-f", compose, "--only", "memory"]
+    code, out, err = run_cli(apply, capsys)
+    assert code == 0, err
+    texts = {n: (tmp_path / n).read_bytes().decode() for n in files}
+    for name, text in texts.items():  # CRLF, BOM and comments survive; only values and new keys differ
+        assert text.startswith("\ufeff") and "\n" not in text.replace("\r\n", ""), name
+        for line in files[name].splitlines():
+            if "#" in line:
+                assert line.split("#", 1)[1] in text, (name, line)
+    assert texts["common.yaml"] == "\ufeff" + files["common.yaml"].replace("\n", "\r\n")  # base untouched
+    assert "${PG_MEM:-2g}" in texts["db/compose.yaml"] and "${NEO4J_SWAP:-2g}" in texts["compose.yaml"]
+    assert "mem_limit: 192m   # keep\r\n    memswap_limit: 704m\r\n" in texts["db/compose.yaml"]
+    assert "set it to 2816m to keep the swap allowance of 1 GiB" in out  # neo4j: 1792m + (2g - 1g)
+    assert run_cli(apply, capsys)[1].endswith("total: 0 changed, 2 skipped\n")  # idempotent
+    code, out, err = run_cli([*apply, "--swap", "0"], capsys)
+    assert code == 0, err
+    assert run_cli([*apply, "--swap", "0"], capsys)[1].splitlines()[-1].startswith("total: 0 changed")
+    code, out, _ = run_cli(["check", "-f", compose, "--swap", "0", "--format", "json"], capsys)
+    swap = {r["service"]: r for r in json.loads(out)["rows"] if r["resource"] == "swap"}
+    assert {s for s, r in swap.items() if r["ok"]} == {"redis", "frontend", "rabbitmq"}
+    assert swap["neo4j"]["why"] == (
+        "reads 2g: allows 256 MiB of swap; --swap asks for no swap: set it to 1792m"
+    )  # never replaced
+    assert swap["postgres"]["why"].endswith("set memswap_limit: 1536m")  # its limit is interpolated
