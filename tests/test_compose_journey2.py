@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli
+from writer_recs import G, rec
+
+from rightsize.targets.compose import patch_compose
 
 
 def _memory_rows(out: str) -> dict[str, str]:
@@ -248,3 +251,21 @@ def test_a_multi_file_project_round_trip(tmp_path: Path, capsys: pytest.CaptureF
         "reads 2g: allows 256 MiB of swap; --swap asks for no swap: set it to 1792m"
     )  # never replaced
     assert swap["postgres"]["why"].endswith("set memswap_limit: 1536m")  # its limit is interpolated
+
+
+def test_a_container_name_alias_is_read_as_compose_reads_it(tmp_path: Path) -> None:
+    """A workload named like the service's ``container_name`` (an imported trace keyed by container
+    names) is matched by that name as compose sets it: interpolated (``${STACK:-shop}-db``), and from
+    the last file that sets it. The template itself used to be the alias, so nothing matched."""
+    base = tmp_path / "compose.yaml"
+    base.write_text(
+        "services:\n  db:\n    image: x\n    container_name: ${STACK:-shop}-db\n    mem_limit: 4g\n"
+    )
+    (tmp_path / ".env").write_text("STACK=prod\n")
+    recs = [rec("shop-db", "memory", None, 1 * G), rec("prod-db", "memory", None, 2 * G)]
+    (result,) = patch_compose([base], recs, dry_run=True)
+    assert [(c.key, c.new) for c in result.changes] == [("services.db.mem_limit", "2g")]
+    override = tmp_path / "compose.ci.yaml"
+    override.write_text("services:\n  db:\n    container_name: shop-db   # CI\n")
+    results = patch_compose([base, override], recs, dry_run=True)
+    assert [(c.key, c.new) for r in results for c in r.changes] == [("services.db.mem_limit", "1g")]

@@ -113,10 +113,12 @@ def patch_compose(
     plan = _Plan(swap=swap)
     unmatched = 0
     for svc in names:
-        container = next(
+        container = next(  # as compose sets it: from the last file, interpolated
             (
-                str(n["container_name"])
-                for d in docs
+                str(
+                    interpolate(n["container_name"], doc_env(d), f"{d.source}: services.{svc}.container_name")
+                )
+                for d in reversed(docs)
                 if isinstance(n := service_node(d, svc), CommentedMap) and n.get("container_name")
             ),
             None,
