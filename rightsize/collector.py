@@ -287,7 +287,7 @@ class _Run:
                 if t.stream.latest is None:
                     continue  # no payload yet: nothing measured to record
                 cur = t.stream.latest
-            rates = cpu_rates(t.prev, cur, t.info.cpu_limit)
+            rates = cpu_rates(t.baseline(cur, self.began), cur, t.info.cpu_limit)
             if rates is not None:  # a fresh reading; a stale one repeats the last rates
                 t.rates, t.prev = rates, cur
             self._append(cid, t, cur, max(ts_ms, t.last_ts + 1))

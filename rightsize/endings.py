@@ -7,7 +7,8 @@ second), so the collector writes one last row from it, its CPU measured from:
 
 - the container's last sampled reading, when it was sampled;
 - else its start (``State.StartedAt``; the fresh cgroup's counters are 0 then), when it started
-  during the run: the mean over its whole life;
+  during the run and the reading is at least ``MIN_SPAN`` later: the mean over its whole life (a
+  first payload ~30 ms after the start holds mostly start-up CPU, beyond any --cpus limit);
 - else the stream's first payload, when it is older than the last.
 
 Where no second reading exists the CPU stays null, and the summary counts the container with
@@ -24,6 +25,10 @@ from rightsize.sources.cgroups import Counters
 NO_READING = "exited before any reading"
 ONE_READING = "exited after one reading"
 RUN_ENDED = "read once before the run ended"
+# Shortest span measured from the start: a CPU quota holds per 100 ms CFS period, and 35 ms of
+# start-up CPU over 33 ms read 1.06 cores for a container held to 0.5 (0.6-1.5 for 0.3 s jobs);
+# over 0.5 s start-up is ~0.06 cores and the quota holds within a period or so
+MIN_SPAN = 0.5
 
 
 def final_base(
@@ -43,11 +48,19 @@ def final_base(
         return None
     if prev is not None:
         return (prev, latest) if latest.t > prev.t else None
-    if started_at is not None and began <= started_at < latest.t:
-        return Counters(t=started_at, cpu_ns=0, periods=0, throttled=0), latest
+    if (start := from_start(started_at, began, latest)) is not None:
+        return start, latest
     if first is not None and first.t < latest.t:
         return first, latest
     return None, latest
+
+
+def from_start(started_at: float | None, began: float, reading: Counters) -> Counters | None:
+    """The fresh counters at a container's start, to measure ``reading`` from: only for a start
+    during the run (``began``), at least ``MIN_SPAN`` before the reading."""
+    if started_at is None or started_at < began or reading.t - started_at < MIN_SPAN:
+        return None
+    return Counters(t=started_at, cpu_ns=0, periods=0, throttled=0)
 
 
 def no_cpu_reason(rows: int, ended: bool) -> str:

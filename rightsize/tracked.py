@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from rightsize.endings import final_base
+from rightsize.endings import final_base, from_start
 from rightsize.sampling import cpu_rates
 from rightsize.sources import cgroups
 from rightsize.sources import docker as engine
@@ -35,6 +35,14 @@ class Tracked:
         if self.has_cpu and self.backup is not None:  # no longer needed
             self.backup.stop()
             self.backup = None
+
+    def baseline(self, cur: Counters, began: float) -> Counters | None:
+        """The reading to measure ``cur``'s CPU from at a tick: the last one, else (read from the
+        engine stream, started during the run) its start, so a life sampled once before its last
+        payload still has a CPU value."""
+        if self.prev is not None or self.reader is not None:
+            return self.prev
+        return from_start(self.info.started_at, began, cur)
 
     def close(self) -> None:
         for stream in (self.stream, self.backup):

@@ -1,0 +1,109 @@
+"""A user's `rightsize collect` over a compose project and short jobs on the real engine, checked
+against what the containers did (found while hunting bugs in the one-off/short-lived features)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rightsize
+from rightsize.endings import final_base
+from rightsize.sampling import cpu_rates
+from rightsize.sources.docker import counters_from_stats, parse_time
+
+# A real first payload: `docker run --cpus 0.5 IMAGE sh -c 'yes >/dev/null & sleep 2'`, engine 20.10,
+# cgroup v1 (as in test_collect_shortlived): read 33 ms after StartedAt, 35 ms of CPU used by then
+# (the runtime starting the container, the shell forking yes).
+STARTED_AT = "2026-11-28T12:29:55.985192688Z"
+FIRST = {
+    "read": "2026-11-28T12:29:56.01838574Z",
+    "cpu_stats": {"cpu_usage": {"total_usage": 34986105},
+                  "throttling_data": {"periods": 3, "throttled_periods": 0, "throttled_time": 0}},
+    "memory_stats": {"usage": 782336, "max_usage": 4087808,
+                     "stats": {"total_inactive_file": 0, "total_rss": 110592}},
+    "pids_stats": {"current": 2},
+}
+
+
+def test_a_life_of_one_payload_gets_no_cpu_above_its_limit() -> None:
+    # 35 ms of start-up CPU over 33 ms is 1.06 cores for a container held to 0.5: a mean over less
+    # than a CFS period is not what the container uses. One payload only: a row, no CPU value.
+    first = counters_from_stats(FIRST)
+    started = parse_time(STARTED_AT)
+    assert first is not None and started is not None
+    picked = final_base(None, first, first, started, began=started - 5)
+    assert picked is not None
+    base, last = picked
+    cores = cpu_rates(base, last, 0.5)[0] if base is not None else None  # type: ignore[index]
+    assert cores is None or cores <= 0.5, cores
+
+
+def _stop_when_gone(client: Any, started: list[Any], expected: int) -> Any:
+    """on_tick: once all ``expected`` containers ran and were removed, and two more ticks handled
+    their events, stop the run (SIGINT, as Ctrl-C)."""
+    stop_at: list[int] = []
+
+    def gone(c: Any) -> bool:
+        try:
+            client.api.inspect_container(c.id)
+        except Exception:
+            return True
+        return False
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if not stop_at and len(started) == expected and all(gone(c) for c in started):
+            stop_at.append(ticks + 2)
+        elif stop_at and ticks >= stop_at[0]:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return on_tick
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_sub_second_jobs_at_half_a_core_never_read_above_it(docker_client: Any, tmp_path: Path) -> None:
+    # `docker run --rm --cpus 0.5` jobs of ~0.3 s (busy) and `true`: their one payload comes ~30 ms
+    # after the start; measured from the start that read 0.64-1.48 cores (and ~0.95 for `true`).
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rightsize-test": "1", "rs-journey": tag}
+    jobs = ["yes >/dev/null & sleep 0.3; kill $!", "true", "yes >/dev/null & sleep 2; kill $!"] * 2
+    started: list[Any] = []
+
+    def run_jobs() -> None:
+        time.sleep(0.5)  # after the run began: these start during it
+        for i, command in enumerate(jobs):
+            started.append(docker_client.containers.run(
+                "rightsize-test/busybox:1", ["sh", "-c", command], name=f"rs-{tag}-{i}", labels=labels,
+                nano_cpus=500_000_000, auto_remove=True, detach=True,
+            ))
+
+    keep = docker_client.containers.run("rightsize-test/busybox:1", ["sleep", "3600"], labels=labels,
+                                        detach=True)
+    threading.Thread(target=run_jobs, daemon=True).start()
+    try:
+        summary = rightsize.collect(
+            tmp_path, duration="120s", interval="1s", flush="60s", source="docker",
+            filters=[f"label=rs-journey={tag}"], quiet=True,
+            on_tick=_stop_when_gone(docker_client, started, len(jobs)),
+        )
+    finally:
+        keep.remove(force=True)
+    samples = rightsize.load(tmp_path)
+    jobs_rows = samples[samples["container"].str.startswith(f"rs-{tag}-")]
+    assert set(jobs_rows["cpu_limit"]) == {0.5}
+    cores = jobs_rows["cpu_cores"].dropna()
+    assert (cores <= 0.5 * 1.05).all(), jobs_rows[["container", "cpu_cores"]].to_string()
+    # the 2 s jobs still get their CPU (busy at the cap, less on a loaded machine)
+    for i in (2, 5):
+        assert jobs_rows.loc[jobs_rows["container"] == f"rs-{tag}-{i}", "cpu_cores"].notna().any()
+    # the summary counts exactly the jobs left without a CPU value (the sleeper has one by its 2nd tick)
+    with_cpu = set(jobs_rows.loc[jobs_rows["cpu_cores"].notna(), "container"])
+    without = [c for c in started if c.name not in with_cpu]
+    assert sum(summary.no_cpu.values()) == len(without), summary.no_cpu
