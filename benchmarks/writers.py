@@ -7,7 +7,8 @@ Both get the same recommendations. Counted: lines of the unified diff that are n
 
 ``--formats N``: ``recommend --format`` for N workloads (3 recommendations each, from the seeded
 analyzer generator, 1,000 samples each), every format timed; YAML beside ruamel.yaml's safe dump
-of the same records (what ``render`` called before), with a byte comparison.
+of the same records (what ``render`` called before) and the table beside rich drawing every row
+(as before), each with a byte comparison.
 
     python benchmarks/writers.py [--services 500]
     python benchmarks/writers.py --services 0 --formats 3000
@@ -101,15 +102,24 @@ def formats(workloads: int, root: Path) -> None:
         warnings.simplefilter("ignore")
         recs = recommend(data)
     print(f"\nrecommend --format, {workloads:,} workloads = {len(recs):,} recommendations ({data})")
-    print(f"{'format':<10}{'rightsize':>11}{'output':>11}")
+    print(f"{'format':<48}{'wall':>9}{'cpu':>9}{'output':>11}")
     out = {}
     for fmt in FORMATS:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out[fmt] = render(recs, fmt)
-        print(f"{fmt:<10}{time.perf_counter() - t0:>10.2f}s{len(out[fmt]) / 1e6:>9.1f} MB")
-    t0 = time.perf_counter()
+        print(f"{fmt:<48}{time.perf_counter() - t0:>8.2f}s{time.process_time() - c0:>8.2f}s"
+              f"{len(out[fmt]) / 1e6:>8.1f} MB")  # fmt: skip
+    t0, c0 = time.perf_counter(), time.process_time()
     old = _ruamel([r.to_dict() for r in recs])
-    print(f"{'baseline: ruamel.yaml safe dump (the old yaml)':<48}{time.perf_counter() - t0:>8.2f}s")
+    print(f"{'baseline: ruamel.yaml safe dump (the old yaml)':<48}{time.perf_counter() - t0:>8.2f}s"
+          f"{time.process_time() - c0:>8.2f}s")  # fmt: skip
+    from rightsize import render_table
+
+    render_table.WHOLE = 10**9  # the table as rich alone draws it (the old table)
+    t0, c0 = time.perf_counter(), time.process_time()
+    same = render(recs, "table") == out["table"]
+    print(f"{'baseline: rich draws every row (the old table)':<48}{time.perf_counter() - t0:>8.2f}s"
+          f"{time.process_time() - c0:>8.2f}s   identical: {same}")  # fmt: skip
     print(f"yaml identical to the ruamel dump: {out['yaml'] == old}")
 
 
