@@ -24,6 +24,7 @@ from rightsize.targets import edit
 from rightsize.targets.composefile import (
     Stack,
     check_min_confidence,
+    container_alias,
     load_compose,
     low_confidence,
     parse_only,
@@ -113,16 +114,7 @@ def patch_compose(
     plan = _Plan(swap=swap)
     unmatched = 0
     for svc in names:
-        container = next(  # as compose sets it: from the last file, interpolated
-            (
-                str(
-                    interpolate(n["container_name"], doc_env(d), f"{d.source}: services.{svc}.container_name")
-                )
-                for d in reversed(docs)
-                if isinstance(n := service_node(d, svc), CommentedMap) and n.get("container_name")
-            ),
-            None,
-        )
+        container = container_alias(docs, svc)
         home = _home(docs, svc)
         found, why = match_workloads(svc, recs, project=project, aliases=(container,) if container else ())
         if not found:

@@ -81,6 +81,17 @@ def service_names(docs: Sequence[Doc]) -> list[str]:
     return list(names)
 
 
+def container_alias(docs: Sequence[Doc], svc: str) -> str | None:
+    """The service's ``container_name`` as compose sets it (the last file's, interpolated): a workload
+    named so is the service's."""
+    for d in reversed(docs):
+        node = service_node(d, svc)
+        if isinstance(node, CommentedMap) and node.get("container_name"):
+            where = f"{d.source}: services.{svc}.container_name"
+            return str(resolve(node["container_name"], doc_env(d), where)) or None
+    return None
+
+
 def service_node(doc: Doc, svc: str) -> Any:
     return (doc.data.get("services") or {}).get(svc)
 
