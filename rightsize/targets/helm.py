@@ -223,9 +223,8 @@ def _read_back(text: str, source: str, expected: list[tuple[tuple[str | int, ...
     for where, want in expected:
         found, value = valuepath.follow(data, where)
         if not found or str(value) != want:
-            raise RightsizeError(
-                f"internal error, nothing written: {where} would read {value!r}, not {want!r}"
-            )
+            at = ".".join(map(str, where))
+            raise RightsizeError(f"internal error, nothing written: {at} would read {value!r}, not {want!r}")
 
 
 def _place(doc: Doc, wl: str, single: bool) -> Place | None:
