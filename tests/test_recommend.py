@@ -293,6 +293,8 @@ def test_many_small_files_read_in_batches_give_the_same_answer(
     kept from pass 1 (a budget of 0 forces the second pass to re-read the batches)."""
     from rightsize.analysis import scanpart
 
+    monkeypatch.setenv("RIGHTSIZE_SMALL_ROWS", "0")  # the scan, not the small-data path
+
     table = store.read_table(sample_path()).sort_by("ts")
     out = tmp_path / "many" / "samples" / "date=2026-11-16"
     out.mkdir(parents=True)
@@ -316,6 +318,7 @@ def test_files_from_before_cpu_reservation_mix_with_newer_ones(
 
     from rightsize.analysis import scanpart
 
+    monkeypatch.setenv("RIGHTSIZE_SMALL_ROWS", "0")  # the scan, not the small-data path
     root = tmp_path / "mixed"
     shutil.copytree(sample_path(), root)
     old = store.read_table(sample_path())

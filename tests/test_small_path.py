@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from cli_helpers import run_cli
@@ -159,6 +160,39 @@ def test_bundled_sample_equals_the_scan(monkeypatch: pytest.MonkeyPatch, kw: dic
     assert small_w == big_w
     if not kw:
         assert len(big) == 30 and any(r.oom_kills for r in big)
+
+
+def _sliced(root: Path) -> None:
+    """The sample in 120 files, as a collector's flushes lay it out (the scan reads them in batches)."""
+    table = store.read_table(sample_path()).sort_by("ts")
+    out = root / "samples" / "date=2026-11-16"
+    out.mkdir(parents=True)
+    step = table.num_rows // 120 + 1
+    for i in range(120):
+        pq.write_table(table.slice(i * step, step), out / f"h-{i:04d}.parquet")
+    shutil.copytree(sample_path() / "events", root / "events")
+
+
+def _other_writer(root: Path) -> None:
+    """Microsecond timestamps and float memory (pandas/other tools' Parquet), mixed with ours."""
+    shutil.copytree(sample_path(), root)
+    table = store.read_table(sample_path()).sort_by("ts").slice(0, 20_000)
+    i = table.schema.get_field_index("ts")
+    table = table.set_column(i, "ts", table["ts"].cast(pa.timestamp("us", tz="UTC")))
+    j = table.schema.get_field_index("mem_working_set")
+    table = table.set_column(j, "mem_working_set", table["mem_working_set"].cast(pa.float64()))
+    pq.write_table(table, root / "samples" / "date=2026-11-16" / "other.parquet")
+
+
+@pytest.mark.parametrize("layout", [_sliced, _other_writer], ids=["120 files", "other writer"])
+def test_other_layouts_equal_the_scan(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, layout: object
+) -> None:
+    root = tmp_path / "d"
+    layout(root)  # type: ignore[operator]
+    big, small, big_w, small_w = _both(monkeypatch, root, strategy="vpa")
+    assert [repr(r) for r in small] == [repr(r) for r in big] and small == big
+    assert small_w == big_w and len(big) == 30
 
 
 @pytest.mark.parametrize(
