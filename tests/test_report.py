@@ -492,7 +492,9 @@ def test_file_by_file_frames_draw_the_same_page_as_the_whole_table(
         got = new_n[name]
         for column in g.columns:
             want = g[column].to_numpy()
-            if column in got:
+            if column == "container_id":  # codes, compared for equality only: the same partition
+                np.testing.assert_array_equal(pd.factorize(got[column])[0], pd.factorize(want)[0])
+            elif column in got:
                 np.testing.assert_array_equal(got[column].to_numpy(), want)
             else:  # left out because it holds no value in the dataset
                 assert column in ("mem_reservation", "cpu_reservation", "pids_limit") and np.isnan(want).all()
