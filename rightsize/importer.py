@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from rightsize import importcsv, store
 from rightsize.errors import RightsizeError
 from rightsize.importtime import Clock, timestamps
-from rightsize.reimport import Earlier
+from rightsize.reimport import SOURCE_KEY, Earlier, fingerprint
 
 REQUIRED = ("workload", "ts")
 USAGE = ("cpu_cores", "mem_working_set")
@@ -133,7 +133,8 @@ def import_trace(
             f"{path.name} has {columns.count(twice[0])} columns named {twice[0]!r}: rename one"
         )
     labels.update(importcsv.labels(sources, where))
-    earlier = Earlier(out, host)  # before this import writes anything
+    source = fingerprint(path)
+    earlier = Earlier(out, host, path, source)  # before this import writes anything
     fresh = [d for d in (Path(out), Path(out) / "samples") if not d.exists()]  # removed on failure
     files: list[Path] = []  # written so far: a bad value in a later batch removes them again
     buffer: list[pa.Table] = []
@@ -149,10 +150,10 @@ def import_trace(
                 buffer.append(table)
                 buffered += table.num_rows
             if buffered >= _FLUSH_ROWS:
-                _flush(out, buffer, host, files, earlier)
+                _flush(out, buffer, host, files, earlier, source)
                 written, buffer, buffered = written + buffered, [], 0
         if buffer:
-            _flush(out, buffer, host, files, earlier)
+            _flush(out, buffer, host, files, earlier, source)
             written += buffered
     except BaseException:
         _remove(files, fresh)
@@ -177,11 +178,18 @@ def _remove(files: list[Path], fresh: list[Path]) -> None:
 
 
 def _flush(
-    out: str | os.PathLike[str], tables: list[pa.Table], host: str, files: list[Path], earlier: Earlier
+    out: str | os.PathLike[str],
+    tables: list[pa.Table],
+    host: str,
+    files: list[Path],
+    earlier: Earlier,
+    source: bytes,
 ) -> None:
     """Append sorted by time, one UTC day at a time (store.append then scans each day's rows once);
     every file written is added to ``files`` at once (so a failure can remove it)."""
     table = pa.concat_tables(tables)
+    # each file names its trace file, so the same file imported again (another --tz) is refused
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), SOURCE_KEY: source})
     table = table.take(pc.sort_indices(table, [("ts", "ascending")]))
     ms = table["ts"].combine_chunks().cast(pa.int64()).to_numpy()
     day = ms // 86_400_000
@@ -189,6 +197,7 @@ def _flush(
     for start, stop in zip(np.r_[0, cuts], np.r_[cuts, len(ms)], strict=True):
         part = table.slice(int(start), int(stop - start))
         earlier.check(part)
+        earlier.check_source()
         files += store.append(out, part, "samples", host)
 
 
