@@ -9,6 +9,7 @@ bit (``repr`` of a float is exact, and NaN-safe where ``==`` is not).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -244,6 +245,26 @@ def test_the_threshold_and_unreadable_files_send_the_data_to_the_scan(
     with pytest.warns(store.DatasetWarning, match="skipping .*junk.parquet"):
         recs = recommend(root)  # the scan skips it with its warning, as before
     assert len(recs) == 900
+
+
+def test_a_corrupt_page_behind_a_good_footer_gets_the_scans_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # the footer says 5,000 rows (small), the data pages do not decompress: the small path gives
+    # the folder back to the scan, whose one-line error names the file
+    path = tmp_path / "d" / "samples" / "date=2026-11-16" / "a.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(store.read_table(sample_path()).slice(0, 5000), path, compression="zstd")
+    data = bytearray(path.read_bytes())
+    for i in range(200, len(data) // 2, 7):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    assert rec_mod.small_dataset(store.list_files(tmp_path / "d"), rec_mod.SMALL_ROWS) is not None
+    code, out, err = run_cli(["recommend", "--data", str(tmp_path / "d")], capsys)
+    assert code == 2 and out == ""
+    assert re.fullmatch(
+        r"rightsize: error: \S+a\.parquet: corrupt row group 0 \(.*\); move the file away\n", err
+    )
 
 
 def test_bad_threshold_is_one_line_exit_2(

@@ -115,12 +115,18 @@ def small_dataset(files: list[Path], limit: int) -> ds.Dataset | None:
 
 def _small_profiles(
     path: Path, dataset: ds.Dataset, since: str | None, qs: Iterable[float], workloads: str | None
-) -> list[Profile]:
+) -> list[Profile] | None:
     """The scan's Profiles by the in-memory path: the rows it skips (no workload, before --since,
-    other workloads) are dropped first, so its counts, warnings and errors are the scan's."""
-    # as store.load reads it: columns added to the schema later are null in older files; sorted
-    # by ts with the files in order, so the later file's row is the latest on a tie, as in the scan
-    frame = dataset.to_table(columns=_COLUMNS).to_pandas().sort_values("ts", kind="stable", ignore_index=True)
+    other workloads) are dropped first, so its counts, warnings and errors are the scan's. None if
+    the data cannot be read so (a corrupt page, a column of another type): the scan says why."""
+    import pyarrow as pa
+
+    try:  # as store.load reads: columns added to the schema later are null in older files
+        table = dataset.to_table(columns=_COLUMNS)
+    except (OSError, pa.ArrowException):
+        return None
+    # sorted by ts, the files in order: the later file's row is the latest on a tie, as in the scan
+    frame = table.to_pandas().sort_values("ts", kind="stable", ignore_index=True)
     ts = ts_ms(frame["ts"])
     hi = int(ts.max())
     start = since_start(since, hi)
@@ -162,8 +168,9 @@ def profiles(
         store.dataset_dir(data)  # an empty path is an error, not Path("") = the current folder
         files = store.list_files(data, "samples")
         small = small_dataset(files, small_rows()) if files else None
-        if small is not None:
-            out = _small_profiles(Path(data), small, since, qs, workloads)
+        found = _small_profiles(Path(data), small, since, qs, workloads) if small is not None else None
+        if found is not None:
+            out = found
         else:
             from rightsize.analysis.scan import scan_profiles
 
