@@ -1,19 +1,21 @@
-"""YAML text for a list of flat records, written directly: the same bytes as ruamel.yaml's safe dump.
+"""YAML text for a list of flat records, written directly: the bytes of ruamel.yaml's safe dump.
 
 ruamel.yaml's pure-Python dumper builds a node, an event and a tag object for every scalar and
 took ~21 s for 3,000 workloads (9,000 records). The records here have one shape (a list of
 mappings whose values are scalars, mappings of scalars or lists of scalars), so the structure is
-plain string work; only string scalars need care. A string that is printable, has no line break,
-no leading or trailing space and no ``'`` that would need quoting is written here, plain or
-single-quoted, folded at 80 columns exactly as ruamel's emitter folds it (its rules are ported:
-``analyze_scalar``'s block indicators, ``write_plain``, ``write_single_quoted``). Any other
-string (control or format characters, line breaks, both quote kinds, empty) is handed to ruamel
-itself, in the same position of a one-record document, and the result is cached.
+plain string work; only string scalars need care. Their style and folding follow ruamel's
+emitter (ported: ``analyze_scalar``'s block indicators, ``choose_scalar_style``, ``write_plain``,
+``write_single_quoted``, the escapes of ``write_double_quoted``); the tests compare the output
+with ruamel's dump on awkward names and read it back with YAML 1.2 and 1.1 parsers. Any other
+shape or type is handed to ruamel whole.
 
-One deliberate difference: a string that YAML 1.1 would read as another type (``yes``, ``no``,
-``on``, ``y``, ``1:20``, ``0b1``) is single-quoted, so PyYAML and other 1.1 readers also get the
-string back; ruamel (YAML 1.2) writes those plain. Everything else is byte-identical (the tests
-compare both writers on awkward names).
+Deliberate differences, each where ruamel's text reads back as something else:
+- a string that YAML 1.1 reads as another type (``yes``, ``no``, ``on``, ``y``, ``1:20``) is
+  single-quoted: ruamel (YAML 1.2) writes it plain, and PyYAML reads a boolean or a number;
+- a double-quoted string (control, bidi-breaking or line-break characters; both quote kinds)
+  stays on one line: ruamel's folding dropped a space after an escape;
+- a plain string whose fold would fall after a run of spaces is single-quoted: a reader folds
+  the run into one space.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from typing import Any
 
 WIDTH = 80  # ruamel's default best_width
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-# Outside what the emitter writes as is (allow_unicode): controls, tab, U+0085, surrogates,
-# U+FEFF, U+FFFE/F. Line breaks are among the controls. Such strings go to ruamel (double quotes).
+# Outside what the emitter writes as is (allow_unicode): controls, tab, U+0085, U+2028/9,
+# surrogates, U+FEFF, U+FFFE/F. Such strings are double-quoted, with ruamel's escapes.
 _SPECIAL = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 _RUNS = re.compile(r" +|[^ ]+")
 # analyze_scalar's block indicators for a string without breaks or special characters
