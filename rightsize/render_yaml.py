@@ -12,8 +12,8 @@ shape or type is handed to ruamel whole.
 Deliberate differences, each where ruamel's text reads back as something else:
 - a string that YAML 1.1 reads as another type (``yes``, ``no``, ``on``, ``y``, ``1:20``) is
   single-quoted: ruamel (YAML 1.2) writes it plain, and PyYAML reads a boolean or a number;
-- a double-quoted string (control, bidi-breaking or line-break characters; both quote kinds)
-  stays on one line: ruamel's folding dropped a space after an escape;
+- a double-quoted string (control or line-break characters, U+FEFF, or a ``'`` in a string that
+  needs quotes) stays on one line: ruamel's folding dropped a space after an escape;
 - a plain string whose fold would fall after a run of spaces is single-quoted: a reader folds
   the run into one space.
 """
