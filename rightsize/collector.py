@@ -139,6 +139,7 @@ class _Run:
         self.engine_warned = False
         self.began = time.time()
         self.no_cpu: list[str] = []  # one reason per container life without any CPU value
+        self.no_cpu_ids: set[str] = set()  # the containers of those lives (a crash loop: one)
         self.finished: set[str] = set()  # ended since their last start (their reason is counted)
         self.untracked: set[str] = set()  # matching but unreadable (cgroup not found)
 
@@ -202,6 +203,7 @@ class _Run:
         self._last_row(cid, t)
         if not t.has_cpu:
             self.no_cpu.append(no_cpu_reason(t.rows, ended=True))
+            self.no_cpu_ids.add(cid)
         self.finished.add(cid)
         self._drop(cid)
 
@@ -264,6 +266,7 @@ class _Run:
                 self._finish(cid)
             elif cid not in self.finished and cid not in self.untracked:
                 self.no_cpu.append(no_cpu_reason(0, ended=True))  # gone before it could be read
+                self.no_cpu_ids.add(cid)
                 self.finished.add(cid)
         elif action == "oom":
             self.ooms[cid] = self.ooms.get(cid, 0) + 1
@@ -378,6 +381,7 @@ class _Run:
             for cid, t in list(self.tracked.items()):
                 if t.rows and not t.has_cpu:
                     self.no_cpu.append(no_cpu_reason(t.rows, ended=False))
+                    self.no_cpu_ids.add(cid)
                 self._drop(cid)
         b = self.buffers  # counts of what reached the dataset, not of what was tracked or sampled
         written_via = [how for cid, how in self.sources.items() if cid in b.containers]
@@ -396,4 +400,5 @@ class _Run:
             interrupted=self.stop.is_set(),
             dropped=sum(b.dropped.values()),
             no_cpu=describe(self.no_cpu),
+            no_cpu_containers=len(self.no_cpu_ids),
         )

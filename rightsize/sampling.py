@@ -25,7 +25,8 @@ class CollectSummary:
     ``samples``, ``containers``, ``workloads`` and ``sources`` count only rows written to the
     dataset: a container tracked but never sampled (stopped in the first seconds) is not in them.
     ``dropped`` counts rows given up while the disk refused writes for too long (``flush.py``).
-    ``no_cpu``: container lives without any CPU value, by reason (``endings.py``).
+    ``no_cpu``: container lives without any CPU value, by reason (``endings.py``);
+    ``no_cpu_containers``: how many containers those lives were (a crash loop is one, run many times).
     """
 
     out: Path
@@ -42,6 +43,7 @@ class CollectSummary:
     interrupted: bool = False
     dropped: int = 0
     no_cpu: dict[str, int] = field(default_factory=dict)
+    no_cpu_containers: int = 0
 
     def __str__(self) -> str:
         how = ", ".join(f"{n} via {s}" for s, n in sorted(self.sources.items())) or "none"
@@ -61,7 +63,12 @@ class CollectSummary:
         ]
         if self.no_cpu:
             why = ", ".join(f"{n} {reason}" for reason, n in self.no_cpu.items())
-            lines.append(f"  no CPU value: {_n(sum(self.no_cpu.values()), 'container')} ({why})")
+            lives = sum(self.no_cpu.values())
+            many = self.no_cpu_containers and self.no_cpu_containers != lives
+            counted = f"{_n(lives, 'run')} of {_n(self.no_cpu_containers, 'container')}" if many else _n(
+                lives, "container"
+            )
+            lines.append(f"  no CPU value: {counted} ({why})")
         if self.dropped:
             lines.append(f"  lost: {self.dropped} rows dropped while the disk refused writes (memory cap)")
         return "\n".join(lines)

@@ -107,3 +107,52 @@ def test_sub_second_jobs_at_half_a_core_never_read_above_it(docker_client: Any, 
     with_cpu = set(jobs_rows.loc[jobs_rows["cpu_cores"].notna(), "container"])
     without = [c for c in started if c.name not in with_cpu]
     assert sum(summary.no_cpu.values()) == len(without), summary.no_cpu
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_crash_loop_is_one_container_in_the_no_cpu_line(run_container: Any, tmp_path: Path) -> None:
+    # `--restart always` with `exit 1`: every run lives a few ms, never read by the cgroup source.
+    # The summary said "collected 2 samples from 1 container" and "no CPU value: 8 containers (8
+    # exited before any reading)": one container's eight runs counted as eight containers.
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-journey": tag}
+    steady = run_container("sleep 3600", labels=labels)
+    looping: list[Any] = []
+    stop_at: list[int] = []
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks == 1:
+            looping.append(run_container("exit 1", labels=labels, restart_policy={"Name": "always"}))
+        elif not stop_at and looping:
+            looping[0].reload()
+            if looping[0].attrs["RestartCount"] >= 3:  # four runs at least, then two ticks more
+                stop_at.append(ticks + 2)
+        elif stop_at and ticks >= stop_at[0]:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    summary = rightsize.collect(
+        tmp_path, duration="120s", interval="1s", flush="60s", source="cgroup",
+        filters=[f"label=rs-journey={tag}"], quiet=True, on_tick=on_tick,
+    )
+    events = rightsize.load_events(tmp_path)
+    runs = int(((events["container_id"] == looping[0].id) & (events["kind"] == "start")).sum())
+    assert runs >= 4
+    samples = rightsize.load(tmp_path)
+    assert samples.loc[samples["container_id"] == steady.id, "cpu_cores"].notna().any()
+    lives = sum(summary.no_cpu.values())
+    assert 4 <= lives <= runs  # each run without a reading, counted by reason
+    assert summary.no_cpu_containers == 1
+    assert f"no CPU value: {lives} runs of 1 container (" in str(summary)
+
+
+def test_the_no_cpu_line_counts_containers_and_their_runs() -> None:
+    from rightsize.endings import NO_READING, ONE_READING
+    from rightsize.sampling import CollectSummary
+
+    base = {"out": Path("d"), "host": "h", "seconds": 9.0, "ticks": 9, "missed_ticks": 0, "samples": 9,
+            "events": 9, "containers": 3, "workloads": 3, "files": 1}
+    one_each = CollectSummary(**base, no_cpu={NO_READING: 2, ONE_READING: 1}, no_cpu_containers=3)
+    assert f"no CPU value: 3 containers (2 {NO_READING}, 1 {ONE_READING})" in str(one_each)
+    loop = CollectSummary(**base, no_cpu={NO_READING: 8}, no_cpu_containers=1)
+    assert f"no CPU value: 8 runs of 1 container (8 {NO_READING})" in str(loop)
