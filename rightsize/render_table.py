@@ -4,14 +4,16 @@ rich lays out and draws ~0.75 ms a row: 9,000 rows (3,000 workloads) took 7 s, 2
 host. Its layout depends only on each column's widest cell and longest word, so rich lays out
 and draws a table of those few rows (title, borders, header and column widths come from it), and
 every row whose cells are plain one-line ASCII that fit their column is drawn here as rich draws
-it: ``│ cell␣padded │ … │``. Any other row (a cell to wrap, non-ASCII, ``:x:`` that rich may read
-as an emoji code, leading or trailing blanks) is drawn by rich alone at the same column widths.
+it: ``│ cell␣padded │ … │``, a cell too wide for its column wrapped by rich's own line division.
+Any other row (non-ASCII, ``:x:`` that rich may read as an emoji code, leading or trailing
+blanks) is drawn by rich alone at the same column widths.
 Small tables go to rich whole.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -51,17 +53,33 @@ def draw(title: str, headers: Sequence[str], rows: Rows, styles: Sequence[str | 
     sep = next(k for k, line in enumerate(frame) if line.startswith("┡"))
     bottom = next(k for k in range(len(frame) - 1, -1, -1) if frame[k].startswith("└"))
     widths = [len(part) - 2 for part in frame[sep][1:-1].split("╇")]
-    fast = [all(len(c) <= w and _plain(c) for c, w in zip(row, widths, strict=True)) for row in rows]
-    if len(rows) - sum(fast) > len(rows) // 10:  # a narrow terminal: many rows wrap; a row alone
-        # costs rich several times a row of one big table
-        return _rich(title, headers, rows, styles, width)
     body: list[str] = []
     for i, row in enumerate(rows):
-        if fast[i]:
-            body.append("│ " + " │ ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " │")
-        else:
+        if not all(map(_plain, row)):
             body.extend(_rich_row(row, styles[i], widths, width))
+        elif all(len(c) <= w for c, w in zip(row, widths, strict=True)):
+            body.append("│ " + " │ ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " │")
+        else:  # a cell to wrap (a narrow terminal)
+            cells = [_wrap(c, w) for c, w in zip(row, widths, strict=True)]
+            for k in range(max(map(len, cells))):
+                parts = ((c[k] if k < len(c) else "").ljust(w) for c, w in zip(cells, widths, strict=True))
+                body.append("│ " + " │ ".join(parts) + " │")
     return "\n".join([*frame[: sep + 1], *body, *frame[bottom:]])
+
+
+def _wrap(cell: str, width: int) -> list[str]:
+    """rich's ``Text.wrap`` with ``overflow="fold"`` for one line of plain ASCII: its own line
+    division, then whitespace past the width cut and every line cropped to the width."""
+    from rich._wrap import divide_line
+
+    bounds = [0, *divide_line(cell, width, fold=True), len(cell)]
+    lines = []
+    for a, b in itertools.pairwise(bounds):
+        line = cell[a:b]
+        if len(line) > width:
+            line = line[: max(width, len(line.rstrip()))]
+        lines.append(line[:width])
+    return lines
 
 
 def _rich(title: str, headers: Sequence[str], rows: Rows, styles: Sequence[str | None], width: int) -> str:
