@@ -104,11 +104,12 @@ def formats(workloads: int, root: Path) -> None:
     print(f"\nrecommend --format, {workloads:,} workloads = {len(recs):,} recommendations ({data})")
     print(f"{'format':<48}{'wall':>9}{'cpu':>9}{'output':>11}")
     out = {}
-    for fmt in FORMATS:
+    for fmt, width in [*((f, 160) for f in FORMATS), ("table", 80)]:
+        label = f"{fmt}, {width} columns" if fmt == "table" else fmt
         t0, c0 = time.perf_counter(), time.process_time()
-        out[fmt] = render(recs, fmt)
-        print(f"{fmt:<48}{time.perf_counter() - t0:>8.2f}s{time.process_time() - c0:>8.2f}s"
-              f"{len(out[fmt]) / 1e6:>8.1f} MB")  # fmt: skip
+        out[label] = render(recs, fmt, width=width)
+        print(f"{label:<48}{time.perf_counter() - t0:>8.2f}s{time.process_time() - c0:>8.2f}s"
+              f"{len(out[label]) / 1e6:>8.1f} MB")  # fmt: skip
     t0, c0 = time.perf_counter(), time.process_time()
     old = _ruamel([r.to_dict() for r in recs])
     print(f"{'baseline: ruamel.yaml safe dump (the old yaml)':<48}{time.perf_counter() - t0:>8.2f}s"
@@ -116,10 +117,11 @@ def formats(workloads: int, root: Path) -> None:
     from rightsize import render_table
 
     render_table.WHOLE = 10**9  # the table as rich alone draws it (the old table)
-    t0, c0 = time.perf_counter(), time.process_time()
-    same = render(recs, "table") == out["table"]
-    print(f"{'baseline: rich draws every row (the old table)':<48}{time.perf_counter() - t0:>8.2f}s"
-          f"{time.process_time() - c0:>8.2f}s   identical: {same}")  # fmt: skip
+    for width in (160, 80):
+        t0, c0 = time.perf_counter(), time.process_time()
+        same = render(recs, "table", width=width) == out[f"table, {width} columns"]
+        print(f"{f'baseline: rich draws every row, {width} columns':<48}{time.perf_counter() - t0:>8.2f}s"
+              f"{time.process_time() - c0:>8.2f}s   identical: {same}")  # fmt: skip
     print(f"yaml identical to the ruamel dump: {out['yaml'] == old}")
 
 
