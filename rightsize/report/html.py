@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow
 
 from rightsize.errors import RightsizeError
 from rightsize.globs import matches, natural
@@ -104,11 +105,9 @@ def report(
         )  # fmt: skip
     else:
         recs = list(recommendations)
-    import pyarrow as pa
-
-    # recommend's Arrow buffers are free but kept by the allocator: hand them back before the
-    # charts' numpy arrays (malloc, another heap) are allocated beside them
-    pa.default_memory_pool().release_unused()
+    # recommend's freed Arrow buffers are kept by its allocator: hand them back before the charts'
+    # numpy arrays (malloc, another heap) are allocated beside them
+    pyarrow.default_memory_pool().release_unused()
     columns = sorted(set(charts.COLUMNS) | set(META_COLUMNS))
     samples: Mapping[str, pd.DataFrame]
     latest = None
@@ -148,14 +147,13 @@ def _narrow(
         if latest is None:
             latest = max((int(charts.ts_ms(g).max()) for g in groups.values() if len(g)), default=None)
         start = since_start(since, latest)
-        if start is not None and isinstance(groups, frames.Groups):
-            groups = groups.since(start)
-            if events is not None and len(events):
-                events = events[charts.ts_ms(events) >= start]
-        elif start is not None:
+        if start is not None:
             # a workload with no sample in the window is left out, as recommend leaves it out
-            kept = {k: v[charts.ts_ms(v) >= start] for k, v in groups.items()}
-            groups = {k: v for k, v in kept.items() if len(v)}
+            if isinstance(groups, frames.Groups):
+                groups = groups.since(start)
+            else:
+                kept = {k: v[charts.ts_ms(v) >= start] for k, v in groups.items()}
+                groups = {k: v for k, v in kept.items() if len(v)}
             if events is not None and len(events):
                 events = events[charts.ts_ms(events) >= start]
     if workloads and not isinstance(groups, frames.Groups):  # Groups are read for these workloads only
