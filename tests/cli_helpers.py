@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
 
 from rightsize.cli import main
@@ -13,3 +16,8 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         main(args)
     out, err = capsys.readouterr()
     return int(exc.value.code or 0), out, err
+
+
+def sha(path: Path) -> str:
+    """A file's SHA-256: "nothing written" is the same bytes before and after."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -10,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli as run
+from cli_helpers import sha
 from ruamel.yaml import YAML
 from writer_recs import G, M, rec, stack_recs
 
-from rightsize.cli import main
 from rightsize.errors import RightsizeError
 from rightsize.targets.check import check_compose, parse_tolerance
 from rightsize.units import format_bytes, format_cpus, parse_bytes, parse_cpus
@@ -36,17 +36,6 @@ services:
       resources:
         limits: {memory: 512M, cpus: "0.5"}
 """
-
-
-def run(argv: list[str], capsys: Any) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def rows_by(result: Any) -> dict[tuple[str, str], Any]:

@@ -3,7 +3,6 @@ process environment first, then ``.env`` beside the first compose file, or ``--e
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -12,26 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli as run
+from cli_helpers import sha
 from writer_recs import G, M, rec
 
-from rightsize.cli import main
 from rightsize.errors import RightsizeError
 from rightsize.targets.check import check_compose
 from rightsize.targets.compose import patch_compose
 from rightsize.targets.interpolate import parse_dotenv, project_env, read_env_files, substitute
 from rightsize.targets.yaml import plain_yaml
-
-
-def run(argv: list[str], capsys: Any) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 DOTENV = """\
 # comment

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli as run
 from writer_recs import G, M, rec
 
-from rightsize.cli import main
 from rightsize.targets.check import check_compose
 
 STACK = """\
@@ -137,13 +137,6 @@ def test_a_later_file_and_an_interpolated_limit_are_read_as_compose_reads_them(
         "${SWAP} is empty (SWAP not set: in the environment, .env or --env-file): no memswap_limit "
         "(Docker allows as much swap as memory); --swap asks for no swap: set memswap_limit: 1g"
     )
-
-
-def run(argv: list[str], capsys: Any) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 def test_cli_apply_swap_then_check_swap_passes_and_another_size_fails(tmp_path: Path, capsys: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import sha
 from jsonschema import Draft7Validator
 from ruamel.yaml import YAML
 from writer_recs import G, M, rec, stack_recs
@@ -24,10 +24,6 @@ from rightsize.targets.compose import patch_compose
 FIX = Path(__file__).parent / "fixtures"
 SCHEMA = json.loads(schema.SCHEMA.read_text())
 RESOURCE_KEYS = ("memory", "cpus", "pids", "mem_limit", "mem_reservation", "memswap_limit", "pids_limit")
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def copy(tmp_path: Path, *names: str) -> list[Path]:

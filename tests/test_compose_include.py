@@ -3,30 +3,19 @@ Compose v2 does: services are patched and checked in the file that defines them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli as run
+from cli_helpers import sha
 from writer_recs import G, M, rec
 
-from rightsize.cli import main
 from rightsize.errors import RightsizeError
 from rightsize.targets.check import check_compose
 from rightsize.targets.compose import patch_compose
 from rightsize.targets.yaml import plain_yaml
-
-
-def run(argv: list[str], capsys: Any) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write(path: Path, text: str) -> Path:

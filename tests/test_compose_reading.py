@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli as run
 from writer_recs import G, M, rec
 
 from rightsize.analysis.current import compose_current
-from rightsize.cli import main
 from rightsize.models import Values
 from rightsize.targets.check import check_compose
 from rightsize.targets.compose import patch_compose
@@ -42,13 +42,6 @@ services:
         limits: {memory: "${REDIS_MEM}", pids: 77}
         reservations: {cpus: "0.125"}
 """
-
-
-def run(argv: list[str], capsys: Any) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 def project(tmp_path: Path, dotenv: str = "PG_MEM=1536m\nPG_CPUS=3\n") -> Path:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import run_cli, sha
 from ruamel.yaml import YAML
 from writer_recs import M, k8s_recs, rec
 
@@ -15,10 +14,6 @@ from rightsize.errors import RightsizeError
 from rightsize.targets.helm import candidate_names, parse_map, patch_helm
 
 FIX = Path(__file__).parent / "fixtures" / "helm"
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def values(tmp_path: Path, name: str = "values.yaml") -> Path:

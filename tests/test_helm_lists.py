@@ -9,13 +9,12 @@ the value, comments and styles are kept, a second run changes nothing.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import run_cli, sha
 
 from rightsize.targets import valuepath
 from rightsize.targets.yaml import plain_yaml
@@ -47,10 +46,6 @@ jobs:
 frontend:
   extraContainers: [{name: nginx, image: "nginx:1.25"}]
 """
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load(text: str) -> Any:
