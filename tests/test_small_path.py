@@ -331,13 +331,11 @@ def _one_container(root: Path, oom: list[int], mem_limit: list[float]) -> Path:
     return root
 
 
-@pytest.mark.xfail(strict=True, reason="known: the scan keeps only rows whose counter is above 0")
-def test_known_divergence_a_counter_reset_within_one_container(
+def test_a_counter_reset_within_one_container_counts_both_kills(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # OOM-killed, restarted in place (the cgroup counter starts again at 0), killed again: two
-    # kills. The in-memory path (DataFrames, backtest, and now small folders) counts 2; the scan
-    # sees the rows 1 ... 1 only and counts 1. Left as it is: see the report of this change.
+    # kills on both paths (the scan keeps the row where the counter fell back to 0)
     oom = [0] * 100 + [1] * 50 + [0] * 100 + [1] * 50
     root = _one_container(tmp_path / "d", oom, [2.0**30] * 300)
     big, small, _, _ = _both(monkeypatch, root)
@@ -345,12 +343,11 @@ def test_known_divergence_a_counter_reset_within_one_container(
     assert big[0].oom_kills == 2
 
 
-@pytest.mark.xfail(strict=True, reason="known: the scan reads the limit at a kill from counter rows only")
-def test_known_divergence_the_limit_at_an_oom_event_after_a_limit_change(
+def test_the_limit_at_an_oom_event_after_a_limit_change(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # An OOM event at 1 GiB, then the limit raised to 2 GiB, counters all 0: the in-memory path
-    # reports the kill at the 1 GiB in force then; the scan, with no counter row, at today's 2 GiB.
+    # An OOM event at 1 GiB, then the limit raised to 2 GiB, counters all 0: the kill is reported
+    # at the 1 GiB in force then on both paths, not at today's 2 GiB
     root = _one_container(tmp_path / "d", [0] * 300, [2.0**30] * 150 + [2.0**31] * 150)
     events = pd.DataFrame({
         "ts": [pd.Timestamp("2026-11-16T00:10", tz="UTC")], "host": "h", "workload": "sutazai/redis",
@@ -360,3 +357,40 @@ def test_known_divergence_the_limit_at_an_oom_event_after_a_limit_change(
     big, small, _, _ = _both(monkeypatch, root)
     assert "at limit 1 GiB" in " ".join(small[0].reasons)
     assert big == small
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["one scanner", "two scanners"])
+def test_a_reset_in_a_file_whose_counters_are_all_0_and_events_across_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, parallel: bool
+) -> None:
+    # killed (file 1), the counter back at 0 for a whole file (its statistics say "all 0": the
+    # scan must still read it), killed twice more, with non-monotonic values in one row group;
+    # and OOM events for a second workload whose limit changes in another file
+    from rightsize.analysis import scanpart
+    from rightsize.analysis.scan import scan_profiles
+
+    monkeypatch.setattr(scanpart, "SMALL_FILE_BYTES", 0)  # file by file, by their statistics
+    oom = [0] * 50 + [1] * 50 + [0] * 100 + [1] * 40 + [0] * 20 + [1] * 40
+    root = _one_container(tmp_path / "d", oom, [2.0**30] * 300)
+    (path,) = store.list_files(root)
+    frame = store.read_table(path).to_pandas().sort_values("ts", ignore_index=True)
+    path.unlink()
+    other = frame.assign(
+        workload="other", container_id="c2", oom_kills=0, mem_limit=[2**29] * 150 + [2**31] * 150
+    )
+    for k, lo in enumerate((0, 100, 200)):
+        part = pd.concat([frame.iloc[lo : lo + 100], other.iloc[lo : lo + 100]], ignore_index=True)
+        pq.write_table(store.to_table(part), path.parent / f"h-{k}.parquet")
+    events = pd.DataFrame({
+        "ts": pd.Timestamp("2026-11-16", tz="UTC") + pd.to_timedelta([-60, 30 * 20 + 5, 250 * 20], unit="s"),
+        "host": "h", "workload": "other", "container_id": "c1", "container": "c1", "kind": "oom",
+        "exit_code": 137,
+    })  # fmt: skip
+    store.append(root, store.to_table(events, "events"), "events", "h")
+    big, small, _, _ = _both(monkeypatch, root)
+    assert big == small
+    mem = {r.workload: r for r in small if r.resource == "memory"}
+    assert mem["sutazai/redis"].oom_kills == 3 and mem["other"].oom_kills == 3
+    scanned = {p.workload: p for p in scan_profiles(root, parallel=parallel)}
+    assert scanned["sutazai/redis"].oom_limits == (2.0**30,) * 3
+    assert repr(scanned["other"].oom_limits) == repr((float("nan"), 2.0**29, 2.0**31))

@@ -29,9 +29,10 @@ import pandas as pd
 
 from rightsize import store
 from rightsize.analysis.exact import Keeper, plan
-from rightsize.analysis.history import _current, counter_increments, ts_ms, warn_cleaned
+from rightsize.analysis.history import _current, counter_increments, warn_cleaned
 from rightsize.analysis.parquetio import ts_bounds
 from rightsize.analysis.profile import DAY_MS, OBSERVED_QS, Dist, Profile, dist_of
+from rightsize.analysis.scanoom import EventLimits, oom_events
 from rightsize.analysis.scanpart import BINNINGS, METRICS, Found, Kept, Part, pass1, pass2
 from rightsize.analysis.scanproc import receive, send_child, start_child
 from rightsize.errors import RightsizeError
@@ -42,17 +43,13 @@ Latest = dict[int, tuple[int, dict[str, float]]]
 
 
 def _oom_and_restarts(
-    names: list[str], changes: pd.DataFrame | None, events: pd.DataFrame, current: list[dict]
+    names: list[str], changes: pd.DataFrame | None, ev: dict[str, tuple[float, ...]]
 ) -> tuple[list[tuple[float, ...]], list[int]]:
-    """Per workload: the limit in force at each OOM kill, and the restart count (as histories() does)."""
+    """Per workload: the limit in force at each OOM kill (``ev``: from its OOM events, where it has
+    any), and the restart count (as histories() does)."""
     ooms: list[tuple[float, ...]] = [() for _ in names]
     restarts = [0] * len(names)
     ch = changes
-    ev: dict[str, np.ndarray] = {}
-    if not events.empty:
-        e = events[events["kind"].astype("string") == "oom"]
-        for name, grp in e.groupby(e["workload"].astype("string")):
-            ev[str(name)] = np.sort(ts_ms(grp["ts"]))
     groups = dict(iter(ch.sort_values("ts", kind="stable").groupby("code"))) if ch is not None else {}
     for code, name in enumerate(names):
         rows = groups.get(code)
@@ -60,15 +57,7 @@ def _oom_and_restarts(
             cont = rows["container"].to_numpy(dtype=object)
             restarts[code] = int(counter_increments(cont, rows["restarts"].to_numpy()).sum())
         if name in ev:
-            lim_now = current[code]["memory"].limit
-            found = []
-            for t in ev[name]:
-                if rows is not None and len(rows):
-                    i = int(np.searchsorted(rows["ts"].to_numpy(), t, side="right")) - 1
-                    found.append(float(rows["mem_limit"].to_numpy()[max(i, 0)]))
-                else:
-                    found.append(float("nan") if lim_now is None else float(lim_now))
-            ooms[code] = tuple(found)
+            ooms[code] = ev[name]
         elif rows is not None:
             inc = counter_increments(cont, rows["oom"].to_numpy())
             lim = rows["mem_limit"].to_numpy()
@@ -94,6 +83,7 @@ class Merged:
     peaks: np.ndarray
     thr: np.ndarray
     changes: pd.DataFrame | None
+    ev_limits: EventLimits
 
 
 def merge(found: list[Found]) -> Merged:
@@ -101,7 +91,7 @@ def merge(found: list[Found]) -> Merged:
         f = found[0]
         tables, f.tables = f.tables, {}
         return Merged(list(f.names), [np.arange(len(f.names))], f.n, f.ts_min, f.ts_max, tables,
-                      f.peaks, f.thr, f.changes)  # fmt: skip
+                      f.peaks, f.thr, f.changes, f.ev_limits)  # fmt: skip
     index: dict[str, int] = {}
     for f in found:
         for name in f.names:
@@ -113,7 +103,7 @@ def merge(found: list[Found]) -> Merged:
     m = Merged(
         list(index), maps, np.zeros(g, np.int64), np.full(g, np.iinfo(np.int64).max),
         np.full(g, np.iinfo(np.int64).min), {k: np.zeros((g, b.n), np.int32) for k, b in BINNINGS.items()},
-        np.full((g, days), -np.inf), np.zeros((g, 2)), None,
+        np.full((g, days), -np.inf), np.zeros((g, 2)), None, found[0].ev_limits,
     )  # fmt: skip
     changes = []
     for f, mp in zip(found, maps, strict=True):
@@ -125,6 +115,8 @@ def merge(found: list[Found]) -> Merged:
         cols = slice(f.day0 - d0, f.day0 - d0 + f.peaks.shape[1])
         m.peaks[mp, cols] = np.maximum(m.peaks[mp, cols], f.peaks)
         m.thr[mp] += f.thr
+        if f is not found[0]:
+            m.ev_limits.merge(f.ev_limits)
         if f.changes is not None:
             changes.append(f.changes.assign(code=mp[f.changes["code"].to_numpy()]))
         f.tables = {}  # merged: let them go
@@ -187,9 +179,10 @@ def scan_profiles(
         first = max(lo_ts, start) if start is not None else lo_ts
         days = (first // DAY_MS, int(hi_ts // DAY_MS - first // DAY_MS) + 1)
     halves = split(files, rows, parallel)
-    proc = start_child(halves[1], start, workloads, days) if len(halves) == 2 else None
+    events = oom_events(events_of(path))
+    proc = start_child(halves[1], start, workloads, days, events) if len(halves) == 2 else None
     try:
-        mine = Part(workloads, *days)
+        mine = Part(workloads, *days, events=events)
         found = [pass1(mine, halves[0], start)]
         if proc is not None:
             found.append(receive(proc, "found"))
@@ -223,7 +216,7 @@ def scan_profiles(
         _collect(part, mp, keepers, latest)
     q = {k: keepers[k].quantiles() for k in METRICS}
     current = [_current(latest[code][1] if code in latest else {}) for code in range(w)]
-    ooms, restarts = _oom_and_restarts(m.names, m.changes, events_of(path), current)
+    ooms, restarts = _oom_and_restarts(m.names, m.changes, m.ev_limits.by_workload())
     out = []
     for code in sorted(range(w), key=lambda i: m.names[i]):
         if not m.n[code]:

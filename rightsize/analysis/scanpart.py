@@ -29,10 +29,11 @@ from rightsize.analysis.parquetio import (
     open_batch,
     open_samples,
     read_ahead,
-    strings_at,
+    read_columns,
     ts_ms,
 )
 from rightsize.analysis.profile import DAY_MS
+from rightsize.analysis.scanoom import EventLimits, changed_rows
 from rightsize.errors import RightsizeError
 from rightsize.globs import matches
 
@@ -90,10 +91,15 @@ class Part:
     value_flats: set[int] = field(default_factory=set)
     value_bytes: int = 0
     early_latest: dict[int, tuple[int, int, dict[str, float]]] = field(default_factory=dict)
+    events: tuple[np.ndarray, np.ndarray] = (np.zeros(0, object), np.zeros(0, np.int64))  # oom_events()
+    ev_limits: EventLimits = field(init=False)
+    tracked: set[str] = field(default_factory=set)  # containers with a counter above 0 so far
+    tracked_codes: set[int] = field(default_factory=set)  # their workloads
 
     def __post_init__(self) -> None:
         self.counters = {m: Counter(b) for m, b in BINNINGS.items()}
         self.peaks = np.zeros((0, self.days))
+        self.ev_limits = EventLimits(*self.events)
 
     def code_lut(self, dictionary: pa.Array) -> np.ndarray:
         lut = np.full(len(dictionary) + 1, -1, np.int64)  # last slot: null
@@ -149,7 +155,8 @@ def _codes(s: Part, col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return idx.to_numpy(), lut
 
 
-def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa.Table) -> None:
+def _pass1_group(s: Part, item: Item, start: int | None, tb: pa.Table) -> None:
+    flat = item[3]
     local, lut = _codes(s, tb["workload"])
     ts = ts_ms(tb["ts"])
     if start is not None:
@@ -196,28 +203,27 @@ def _pass1_group(s: Part, f: Path, rg: int, flat: int, start: int | None, tb: pa
             kept[m] = (codes[ok], v[ok])
         s.values[flat], s.value_bytes = kept, s.value_bytes + row_bytes * rows
         s.value_flats.add(flat)
+    if "mem_limit" in tb.column_names:  # read where there are OOM events (_pass1_columns)
+        s.ev_limits.update(s.index, local, lut, ts, tb["mem_limit"])
+    # a container whose counter went above 0 before: its rows at 0 (a reset) count too, so a
+    # row group whose statistics said "all 0" is read for them where its workload is here
+    tracked_here = bool(s.tracked_codes) and bool(np.isin(lut, list(s.tracked_codes)).any())
     if "container_id" not in tb.column_names:  # the statistics said: no counter above 0
-        return
-    if not (any_positive(tb["oom_kills"]) or any_positive(tb["restarts"])):
+        if not tracked_here:
+            return
+        tb = read_columns(item[1], item[2], ["container_id", *COUNTERS, "mem_limit"])
+    elif not (tracked_here or any_positive(tb["oom_kills"]) or any_positive(tb["restarts"])):
         return
     oom, rst = (tb[k].fill_null(0).to_numpy() for k in COUNTERS)  # no copy without nulls
-    nz = np.flatnonzero((oom > 0) | (rst > 0))
-    nz = nz[lut[local[nz]] >= 0]
-    if not len(nz):
+    found = changed_rows(s.tracked, tb["container_id"], oom, rst, lut[local] >= 0)
+    if found is None:
         return
-    oom, rst = oom[nz].astype(np.int64), rst[nz].astype(np.int64)
-    # the first row of each (container, oom count, restart count) in this row group is enough
-    cont_col = tb["container_id"]
-    if pa.types.is_dictionary(cont_col.type) and cont_col.num_chunks == 1:
-        cidx = cont_col.chunk(0).indices.fill_null(-1).to_numpy()[nz].astype(np.int64)
-    else:
-        cidx = pd.factorize(strings_at(cont_col, nz))[0].astype(np.int64)
-    combo = (cidx + 1) * (1 << 42) + np.minimum(oom, 2**21 - 1) * (1 << 21) + np.minimum(rst, 2**21 - 1)
-    first = np.unique(combo, return_index=True)[1]
-    rows_at = nz[first]
+    rows_at, cont = found
+    codes_at = lut[local[rows_at]]
+    s.tracked_codes.update(np.unique(codes_at).tolist())
     lim = f64(tb["mem_limit"].take(pa.array(rows_at)))
     s.changes.append(
-        (lut[local[rows_at]], strings_at(cont_col, rows_at), ts[rows_at], oom[first], rst[first], lim)
+        (codes_at, cont, ts[rows_at], oom[rows_at].astype(np.int64), rst[rows_at].astype(np.int64), lim)
     )
 
 
@@ -236,6 +242,7 @@ class Found:
     changes: pd.DataFrame | None
     files: int  # readable files
     day0: int  # UTC day number of the first column of peaks
+    ev_limits: EventLimits
 
 
 @dataclass
@@ -246,9 +253,10 @@ class Kept:
     latest: dict[int, tuple[int, dict[str, float]]]  # code -> (ts, limits)
 
 
-def _pass1_columns(item: Item) -> list[str]:
+def _pass1_columns(p: Part, item: Item) -> list[str]:
     """PASS1, without the counters where the row-group statistics say they never exceed 0, and
-    with the container ids and limits (to attribute the counts) where they may."""
+    with the container ids and limits (to attribute the counts) where they may; the memory limit
+    where there are OOM events (the limit in force at each)."""
     if isinstance(item[1], Batch):  # no per-file statistics at hand: small anyway, read all
         return [*PASS1, "container_id", *LIMITS]
     md = item[1].metadata
@@ -258,7 +266,7 @@ def _pass1_columns(item: Item) -> list[str]:
         st = cols.column(names.index(name)).statistics
         if st is None or not st.has_min_max or st.max is None or st.max > 0:
             return [*PASS1, "container_id", "mem_limit"]
-    return [c for c in PASS1 if c not in COUNTERS]
+    return [c for c in PASS1 if c not in COUNTERS] + (["mem_limit"] if len(p.events[1]) else [])
 
 
 def _groups(files: list[Path]) -> Iterator[list[Path]]:
@@ -301,8 +309,8 @@ def pass1(p: Part, files: list[Path], start: int | None) -> Found:
                     yield f, pf, rg, flat
                     flat += 1
 
-    for (f, _, rg, flat), tb in read_ahead(items(), _pass1_columns):
-        _pass1_group(p, f, rg, flat, start, tb)
+    for item, tb in read_ahead(items(), lambda item: _pass1_columns(p, item)):
+        _pass1_group(p, item, start, tb)
     w = len(p.names)
     tables = {m: p.counters[m].table()[:w] for m in METRICS}
     p.counters = {m: Counter(b) for m, b in BINNINGS.items()}  # the caller owns the tables now
@@ -313,7 +321,7 @@ def pass1(p: Part, files: list[Path], start: int | None) -> Found:
             {k: np.concatenate([part[i] for part in p.changes]) for i, k in enumerate(cols)}
         )
     return Found(p.names, p.n[:w], p.ts_min[:w], p.ts_max[:w], tables, p.peaks[:w], p.thr[:w],
-                 p.bad, changes, len(p.good), p.day0)  # fmt: skip
+                 p.bad, changes, len(p.good), p.day0, p.ev_limits)  # fmt: skip
 
 
 def pass2(p: Part, wanted: dict[str, np.ndarray]) -> Kept:

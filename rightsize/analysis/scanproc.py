@@ -13,6 +13,8 @@ from pathlib import Path
 from subprocess import PIPE, Popen
 from typing import Any
 
+import numpy as np
+
 from rightsize.analysis.scanpart import Part, pass1, pass2
 from rightsize.errors import RightsizeError
 
@@ -32,8 +34,8 @@ def child_main() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            files, start, match, days = pickle.load(inp)
-            p = Part(match, *days)
+            files, start, match, days, events = pickle.load(inp)
+            p = Part(match, days[0], days[1], events=events)
             send("found", pass1(p, files, start), caught)
             caught.clear()
             wanted = pickle.load(inp)
@@ -45,13 +47,14 @@ def child_main() -> None:
 
 
 def start_child(
-    files: list[Path], start: int | None, match: str | None, days: tuple[int, int]
-) -> Popen[bytes]:
+    files: list[Path], start: int | None, match: str | None, days: tuple[int, int],
+    events: tuple[np.ndarray, np.ndarray],
+) -> Popen[bytes]:  # fmt: skip
     # import by name (not -m): pickled records must name this module, not __main__
     code = "from rightsize.analysis.scanproc import child_main; child_main()"
     proc = Popen([sys.executable, "-c", code], stdin=PIPE, stdout=PIPE)
     assert proc.stdin is not None
-    pickle.dump((files, start, match, days), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+    pickle.dump((files, start, match, days, events), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
     proc.stdin.flush()
     return proc
 
