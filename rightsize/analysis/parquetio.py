@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from rightsize import store
 from rightsize.analysis import kernels
+from rightsize.analysis.coltypes import check_types
 from rightsize.errors import RightsizeError
 
 
@@ -91,6 +92,7 @@ def ts_bounds(files: list[Path]) -> tuple[int, int, list[int]]:
         missing = store.missing_columns(meta.schema.names)
         if missing:  # say so here: the bounds below would read a ts column that is not there
             raise RightsizeError(f"{f} is not a rightsize samples file: missing column {', '.join(missing)}")
+        check_types(f, meta.schema.to_arrow_schema())
         col = meta.schema.names.index("ts")
         for i in range(meta.num_row_groups):
             st = meta.row_group(i).column(col).statistics if col is not None else None
@@ -130,6 +132,7 @@ def open_samples(f: Path) -> pq.ParquetFile | None:
     missing = store.missing_columns(names)
     if missing or pf is None:
         raise RightsizeError(f"{f} is not a rightsize samples file: missing column {', '.join(missing)}")
+    check_types(f, pf.schema_arrow)
     return pf
 
 
@@ -169,6 +172,7 @@ def open_batch(paths: list[Path]) -> Batch | None:
                 raise RightsizeError(
                     f"{frag.path} is not a rightsize samples file: missing column {', '.join(missing)}"
                 )
+            check_types(frag.path, frag.physical_schema)
             rows += frag.metadata.num_rows
         if any(s.names != schemas[0].names for s in schemas):
             # files from before and after a column was added: the dataset takes the first file's

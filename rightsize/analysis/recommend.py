@@ -99,6 +99,8 @@ def small_dataset(files: list[Path], limit: int) -> ds.Dataset | None:
     import pyarrow as pa
     import pyarrow.dataset as ds
 
+    from rightsize.analysis.coltypes import check_types
+
     if limit <= 0 or sum(f.stat().st_size for f in files) >= limit * SMALL_BYTES_PER_ROW:
         return None
     rows = 0
@@ -108,6 +110,7 @@ def small_dataset(files: list[Path], limit: int) -> ds.Dataset | None:
             rows += frag.metadata.num_rows  # the footer (kept for the read)
             if rows >= limit or store.missing_columns(frag.physical_schema.names):
                 return None
+            check_types(frag.path, frag.physical_schema)  # the scan's error, not a quiet cast
     except (OSError, pa.ArrowException):
         return None
     return dataset if rows else None
