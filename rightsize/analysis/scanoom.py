@@ -90,26 +90,33 @@ class EventLimits:
 
 
 def changed_rows(
-    tracked: set[str], cont: pa.ChunkedArray, oom: np.ndarray, rst: np.ndarray, counted: np.ndarray
+    tracked: set[str],
+    cont: pa.ChunkedArray,
+    oom: np.ndarray,
+    rst: np.ndarray,
+    codes: np.ndarray,
+    local: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The rows where a container's (oom, restarts) counters differ from its previous row in this
     row group, and its first row here, for containers with a counter above 0 (here or in row
-    groups before: ``tracked``, updated); with their container ids. ``counted``: the rows of
-    workloads the scan counts. A row at 0 after one above 0 is a reset: kept, so the kill after it
-    counts again (as ``counter_increments`` over all rows does)."""
+    groups before: ``tracked``, updated); with their container ids. Rows whose workload code
+    (``codes[local]``) is -1 are not counted. A row at 0 after one above 0 is a reset: kept, so
+    the kill after it counts again (as ``counter_increments`` over all rows does)."""
     if not pa.types.is_dictionary(cont.type):
         cont = cont.dictionary_encode()
     cont = cont.unify_dictionaries()
     arr = cont.combine_chunks() if cont.num_chunks != 1 else cont.chunk(0)
     names = np.array([n if n is not None else "" for n in arr.dictionary.to_pylist()] + [""], dtype=object)
-    cidx = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    cidx = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False)  # -1: names' last slot
     pos = (oom > 0) | (rst > 0)
-    nz = np.flatnonzero(pos & counted)
+    nz = np.flatnonzero(pos)
+    nz = nz[codes[local[nz]] >= 0]
     tracked.update(names[np.unique(cidx[nz])].tolist())
     hit = np.array([n in tracked for n in names])
     if not hit.any():
         return None
-    rows = np.flatnonzero((pos | hit[cidx]) & counted)
+    rows = np.flatnonzero(pos | hit[cidx])  # a tracked container's rows at 0 too
+    rows = rows[codes[local[rows]] >= 0]
     if not len(rows):
         return None
     combo = (np.minimum(oom[rows], 2**21 - 1).astype(np.int64) << 21) | np.minimum(rst[rows], 2**21 - 1)

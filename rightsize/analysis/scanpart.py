@@ -215,7 +215,7 @@ def _pass1_group(s: Part, item: Item, start: int | None, tb: pa.Table) -> None:
     elif not (tracked_here or any_positive(tb["oom_kills"]) or any_positive(tb["restarts"])):
         return
     oom, rst = (tb[k].fill_null(0).to_numpy() for k in COUNTERS)  # no copy without nulls
-    found = changed_rows(s.tracked, tb["container_id"], oom, rst, lut[local] >= 0)
+    found = changed_rows(s.tracked, tb["container_id"], oom, rst, lut, local)
     if found is None:
         return
     rows_at, cont = found
