@@ -36,7 +36,8 @@ def _edge_dataset(root: Path, workloads: int = 300, rows: int = 30_000, seed: in
     """Seeded samples over 3 UTC days in 4 files, with NaN, negative and infinite values, rows
     without a workload, a one-sample workload, cumulative OOM/restart counters per container, a
     memory limit raised mid-way for some workloads, an older file without ``cpu_reservation``,
-    and OOM events for two workloads (whose limit stays put: see the module's last test)."""
+    and OOM events for two workloads (whose limit stays put: a change is
+    test_the_limit_at_an_oom_event_after_a_limit_change's case)."""
     rng = np.random.default_rng(seed)
     t0 = pd.Timestamp("2026-11-10", tz="UTC")
     wl = rng.integers(0, workloads, rows)

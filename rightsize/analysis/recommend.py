@@ -121,7 +121,8 @@ def _small_profiles(
 ) -> list[Profile] | None:
     """The scan's Profiles by the in-memory path: the rows it skips (no workload, before --since,
     other workloads) are dropped first, so its counts, warnings and errors are the scan's. None if
-    the data cannot be read so (a corrupt page, a column of another type): the scan says why."""
+    the data cannot be read so (a corrupt page): the scan says why. A column of the wrong type
+    was refused with its file's name already (``small_dataset``)."""
     import pyarrow as pa
 
     try:  # as store.load reads: columns added to the schema later are null in older files
