@@ -23,6 +23,7 @@ from rightsize.errors import RightsizeError
 
 TS = pa.timestamp("ms", tz="UTC")
 _MIN_MS, _MAX_MS = -62_135_596_800_000, 253_402_300_800_000  # years 1..9999 (date partitions)
+_Y2000_MS = 946_684_800_000  # epoch times all before it: relative times, or not the time column
 TIME_FORMS = "expected ISO 8601 text (2026-01-31T12:00:00Z), epoch numbers or a timestamp column"
 _UNITS = {1000.0: "seconds", 1.0: "ms", 1e-3: "µs", 1e-6: "ns"}
 _NAT = np.iinfo(np.int64).min
@@ -65,9 +66,18 @@ class Clock:
         self.naive = False  # a naive time was read (without --tz: as UTC, which the import says)
         self.scales: list[float] = []  # the epoch unit of the file's first batch holds for all
         self.last: dict[object, int] = {}  # per series: UTC ms of its last row in a batch at a fold
+        self.epoch_top: float | None = None  # the latest epoch time read, in ms
 
     def notice(self, file: str, source: str) -> str | None:
         """The warning after an import: naive times read as UTC unasked, or a --tz that shifted nothing."""
+        if self.epoch_top is not None and self.epoch_top < _Y2000_MS:
+            # a mapped CPU or memory column reads as 1970 dates without a word otherwise
+            latest = datetime.fromtimestamp(self.epoch_top / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+            return (
+                f"{file}: every time in column {source!r} falls before the year 2000 (the latest reads "
+                f"{latest} UTC): times since the trace began work as they are, but if {source!r} is not "
+                "the time column, map the right one with --map ts=COLUMN"
+            )
         if self.naive and not self.explicit:
             return (
                 f"{file}: times without a zone (column {source!r}) were read as UTC; "
@@ -112,7 +122,7 @@ def timestamps(
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         return _from_text(col, source, clock, keys, where)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        return _from_epoch(col, source, clock.scales)
+        return _from_epoch(col, source, clock)
     raise RightsizeError(f"--map ts={source}: column {source!r} holds {col.type} values; {TIME_FORMS}")
 
 
@@ -260,9 +270,10 @@ def _change(zone: tzinfo | None, ms: int) -> str:
     return f"its clocks change from UTC{before} to UTC{after} on {day}"
 
 
-def _from_epoch(col: pa.Array, source: str, scales: list[float]) -> pa.Array:
+def _from_epoch(col: pa.Array, source: str, clock: Clock) -> pa.Array:
     """Epoch numbers, UTC by definition (``--tz`` does not apply); the unit from the magnitude of
-    the file's first batch (``scales``)."""
+    the file's first batch (``clock.scales``)."""
+    scales = clock.scales
     values = col.to_numpy(zero_copy_only=False).astype("float64")
     finite = values[np.isfinite(values)]
     top = float(np.abs(finite).max()) if finite.size else 0.0
@@ -285,4 +296,7 @@ def _from_epoch(col: pa.Array, source: str, scales: list[float]) -> pa.Array:
             "magnitude, between the years 1 and 9999); "
             f"{TIME_FORMS}"
         )
+    if not bad.all():
+        top_ms = float(ms[~bad].max())
+        clock.epoch_top = top_ms if clock.epoch_top is None else max(clock.epoch_top, top_ms)
     return pa.array(np.where(bad, 0, ms).astype("int64"), mask=bad).cast(TS)
