@@ -269,3 +269,43 @@ def test_a_container_name_alias_is_read_as_compose_reads_it(tmp_path: Path) -> N
     override.write_text("services:\n  db:\n    container_name: shop-db   # CI\n")
     results = patch_compose([base, override], recs, dry_run=True)
     assert [(c.key, c.new) for r in results for c in r.changes] == [("services.db.mem_limit", "1g")]
+
+
+def test_recommend_compose_reads_unlimited_as_no_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``mem_limit: 0``, ``cpus: 0`` and ``pids_limit: -1`` (also ``${PIDS:--1}``) are Docker's
+    "unlimited", which check reads as no limit; recommend --compose showed them as current limits
+    (``- / -1`` pids with a change of -10100%, ``- / 0K`` memory)."""
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(
+        "name: sutazai\nservices:\n  redis:\n    image: x\n    mem_limit: 0\n    cpus: 0\n"
+        "    pids_limit: ${PIDS:--1}   # unlimited\n    mem_reservation: 0\n"
+        "  grafana:\n    image: x\n    mem_limit: 512m\n    deploy:\n      resources:\n"
+        "        limits: {memory: 512m, pids: -1}\n"
+    )
+    code, out, err = run_cli(["recommend", "--compose", str(compose), "--format", "json"], capsys)
+    assert code == 0, err
+    current = {(r["workload"], r["resource"]): r["current"] for r in json.loads(out)}
+    none = {"reservation": None, "limit": None}
+    assert {r: current[("sutazai/redis", r)] for r in ("memory", "cpu", "pids")} == dict.fromkeys(
+        ("memory", "cpu", "pids"), none
+    )
+    assert current[("sutazai/grafana", "pids")] == none
+    assert current[("sutazai/grafana", "memory")] == {"reservation": None, "limit": 512 * 1024**2}
+
+
+def test_check_matches_a_container_name_alias_as_apply_does(tmp_path: Path) -> None:
+    """apply matches a service to a workload named like its ``container_name``; check did not, so it
+    passed ('service not in the data') a limit that apply would change."""
+    from rightsize.targets.check import check_compose
+
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(
+        "services:\n  db:\n    image: x\n    container_name: ${STACK:-shop}-db\n    mem_limit: 4g\n"
+    )
+    recs = [rec("shop-db", "memory", None, 1 * G)]
+    (result,) = patch_compose([compose], recs, dry_run=True)
+    assert [(c.key, c.new) for c in result.changes] == [("services.db.mem_limit", "1g")]
+    rows = [r for r in check_compose([compose], recs).rows if r.resource == "memory"]
+    assert [(r.ok, r.why) for r in rows] == [(False, "300% above the recommendation (band 768M..1280M)")]

@@ -68,7 +68,8 @@ def _value(stack: Stack, svc: str, resource: str, kind: str) -> float | None:
     if value == "":  # an unset variable: compose applies no value
         return None
     shown = f"{where} ({raw})" if interpolated(raw) else str(where or svc)
-    return parse_value(resource, value, "compose", shown)
+    parsed = parse_value(resource, value, "compose", shown)
+    return parsed if parsed > 0 else None  # 0 (-1 for PIDs) is Docker's "unlimited": none, as check reads it
 
 
 def service_of(workload: str) -> str:

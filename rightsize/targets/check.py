@@ -23,7 +23,7 @@ from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
 from rightsize.targets.checkswap import swap_verdict
 from rightsize.targets.compose import DEPLOY, LEGACY, validate_units
-from rightsize.targets.composefile import Stack, load_compose, project_name, select
+from rightsize.targets.composefile import Stack, container_alias, load_compose, project_name, select
 from rightsize.targets.cpuquota import quota_limit
 from rightsize.targets.effective import Env
 from rightsize.targets.effective import effective as _effective
@@ -134,7 +134,8 @@ def check_compose(
     recs = resolve(recs)
     rows: list[CheckRow] = []
     for svc in names:
-        found, why_not = match_workloads(svc, recs, project=project)
+        alias = container_alias(docs, svc)  # as apply matches it
+        found, why_not = match_workloads(svc, recs, project=project, aliases=(alias,) if alias else ())
         by_res = {r.resource: r for r in found}
         for res in ("memory", "cpu", "pids"):
             paths = [(LEGACY[(res, "limit")],), DEPLOY[(res, "limit")]]
