@@ -99,7 +99,9 @@ def test_sub_second_jobs_at_half_a_core_never_read_above_it(docker_client: Any, 
     jobs_rows = samples[samples["container"].str.startswith(f"rs-{tag}-")]
     assert set(jobs_rows["cpu_limit"]) == {0.5}
     cores = jobs_rows["cpu_cores"].dropna()
-    assert (cores <= 0.5 * 1.05).all(), jobs_rows[["container", "cpu_cores"]].to_string()
+    # The CFS quota holds per 100 ms period, so over a span of >= 0.5 s (endings.MIN_SPAN) a job can
+    # show at most one extra period's quota: 0.5 x (0.5 + 0.1) / 0.5 = 0.6 (0.525 failed under load)
+    assert (cores <= 0.6).all(), jobs_rows[["container", "cpu_cores"]].to_string()
     # the 2 s jobs still get their CPU (busy at the cap, less on a loaded machine)
     for i in (2, 5):
         assert jobs_rows.loc[jobs_rows["container"] == f"rs-{tag}-{i}", "cpu_cores"].notna().any()
