@@ -323,7 +323,7 @@ def test_yaml_of_awkward_names_reads_back_as_the_json(awkward_recs: list[Recomme
 
 
 def test_yaml_reads_back_with_pyyaml(awkward_recs: list[Recommendation]) -> None:
-    pyyaml = pytest.importorskip("yaml")  # PyYAML (YAML 1.1, libyaml): not a dependency
+    import yaml as pyyaml  # PyYAML (YAML 1.1, libyaml): a test dependency only
     text = render(awkward_recs, "yaml")
     assert pyyaml.load(text, Loader=pyyaml.CSafeLoader if pyyaml.__with_libyaml__ else pyyaml.SafeLoader) == (
         json.loads(render(awkward_recs, "json"))
