@@ -32,19 +32,12 @@ from rightsize.sources import docker as engine
 from rightsize.sources.cgroups import Counters
 from rightsize.sources.docker import ContainerInfo
 from rightsize.tracked import Tracked
-from rightsize.units import parse_duration
+from rightsize.units import parse_positive_duration
 from rightsize.waker import Waker
 
 Source = Literal["auto", "docker", "cgroup"]
 SOURCES = ("auto", "docker", "cgroup")
 RELIST_SECONDS = 30.0  # a full list now and then catches any event the stream missed
-
-
-def _seconds(value: str | float, what: str) -> float:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise RightsizeError(f"{what} must be greater than 0, got {value!r}")
-    return seconds
 
 
 # ------------------------------------------------------------------------------- the loop
@@ -74,9 +67,9 @@ def collect(
     warns once and keeps its rows for the next one; if the last flush is refused too, a
     RightsizeError says how many rows could not be written.
     """
-    total = _seconds(duration, "duration")
-    step = _seconds(interval, "interval")
-    flush_every = _seconds(flush, "flush")
+    total = parse_positive_duration(duration, "duration")
+    step = parse_positive_duration(interval, "interval")
+    flush_every = parse_positive_duration(flush, "flush")
     if source not in SOURCES:
         raise RightsizeError(f"unknown source {source!r} (expected one of: {', '.join(SOURCES)}, prometheus)")
     engine_filters = engine.parse_filters(list(filters or ()), project)

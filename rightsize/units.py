@@ -103,6 +103,14 @@ def parse_duration(value: str | int | float) -> float:
     return seconds
 
 
+def parse_positive_duration(value: str | int | float, what: str) -> float:
+    """``parse_duration``, refusing 0 (an interval or a duration of nothing)."""
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise RightsizeError(f"{what} must be greater than 0, got {value!r}")
+    return seconds
+
+
 def format_duration(seconds: float) -> str:
     """Shortest exact-ish spelling: 86400 -> ``"1d"``, 5400 -> ``"1.5h"``, 42 -> ``"42s"``."""
     for unit, mult in (("d", 86400), ("h", 3600), ("m", 60)):

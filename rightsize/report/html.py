@@ -12,7 +12,6 @@ import html
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow
 
+from rightsize.atomic import replace_text
 from rightsize.errors import RightsizeError
 from rightsize.globs import matches, natural
 from rightsize.models import RESOURCES, Recommendation
@@ -166,18 +166,7 @@ def _pathlike(data: str | os.PathLike[str] | pd.DataFrame | None) -> str | Path 
 
 
 def write_atomic(target: Path, text: str) -> Path:
-    """Write ``text`` next to ``target`` under a hidden temporary name, then rename over it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_text(target, text)
     return target
 
 

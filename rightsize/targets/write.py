@@ -6,9 +6,9 @@ import difflib
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 
+from rightsize.atomic import replace_text
 from rightsize.errors import RightsizeError
 
 
@@ -78,15 +78,5 @@ def atomic_write(path: Path, text: str, *, backup: bool = False) -> Path | None:
     if backup:
         bak = real.with_name(real.name + ".bak")
         shutil.copy2(real, bak)
-    fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".rightsize-tmp", dir=real.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, real)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_text(real, text, mode=mode, newline="")
     return bak
