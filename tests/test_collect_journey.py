@@ -100,8 +100,11 @@ def test_sub_second_jobs_at_half_a_core_never_read_above_it(docker_client: Any, 
     assert set(jobs_rows["cpu_limit"]) == {0.5}
     cores = jobs_rows["cpu_cores"].dropna()
     # The CFS quota holds per 100 ms period, so over a span of >= 0.5 s (endings.MIN_SPAN) a job can
-    # show at most one extra period's quota: 0.5 x (0.5 + 0.1) / 0.5 = 0.6 (0.525 failed under load)
-    assert (cores <= 0.6).all(), jobs_rows[["container", "cpu_cores"]].to_string()
+    # show one extra period's quota (0.5 x (0.5 + 0.1) / 0.5 = 0.6), and the kernel throttles only at
+    # its next check, so each of the <= 6 periods touched may overrun by up to one 5 ms bandwidth
+    # slice (6 x 5 ms / 0.5 s = 0.06). 0.525 and then 0.6 failed under load (0.61 seen in CI); the
+    # bug this guards against read 0.95-1.48.
+    assert (cores <= 0.66).all(), jobs_rows[["container", "cpu_cores"]].to_string()
     # the 2 s jobs still get their CPU (busy at the cap, less on a loaded machine)
     for i in (2, 5):
         assert jobs_rows.loc[jobs_rows["container"] == f"rs-{tag}-{i}", "cpu_cores"].notna().any()
