@@ -27,7 +27,7 @@ import pandas as pd
 from rightsize.analysis.backtest import backtest, format_table
 from rightsize.analysis.history import History
 from rightsize.analysis.strategies import get_strategy
-from rightsize.importer import import_trace, parse_mapping
+from rightsize.ingest.importer import import_trace, parse_mapping
 from rightsize.store import load
 
 MAP = "workload=container_id,ts=ts,cpu_cores=cpu,mem_working_set=mem,mem_limit=mem_limit,cpu_limit=cpu_limit"

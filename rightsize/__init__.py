@@ -17,10 +17,10 @@ __version__ = "0.1.0"
 _LAZY = {
     "load": "rightsize.store",
     "load_events": "rightsize.store",
-    "collect": "rightsize.collector",
+    "collect": "rightsize.collector.loop",
     "recommend": "rightsize.analysis.recommend",
     "backtest": "rightsize.analysis.backtest",
-    "import_trace": "rightsize.importer",
+    "import_trace": "rightsize.ingest.importer",
     "patch_compose": "rightsize.targets.compose",
     "patch_helm": "rightsize.targets.helm",
     "apply_live": "rightsize.targets.live",

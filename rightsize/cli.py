@@ -98,7 +98,7 @@ def collect(
         from rightsize.runtime import lean_collector_process
 
         lean_collector_process()
-        from rightsize.collector import collect as run_collect
+        from rightsize.collector.loop import collect as run_collect
 
         summary = run_collect(
             out,
@@ -214,7 +214,7 @@ def import_(
     """Import an outside trace into the samples dataset through a column mapping."""
     not_empty("FILE", file)
     not_empty("--out", out, "a dataset folder")
-    from rightsize.importer import import_trace, parse_mapping
+    from rightsize.ingest.importer import import_trace, parse_mapping
 
     rows = import_trace(file, parse_mapping(map_), out, where=where, host=host, tz=tz)
     typer.echo(f"imported {rows} rows into {out}")

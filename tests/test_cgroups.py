@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from rightsize.collector.sampling import cpu_rates, sample_row
 from rightsize.errors import RightsizeError
-from rightsize.sampling import cpu_rates, sample_row
 from rightsize.sources import cgroups
 from rightsize.sources.cgroups import Counters
 from rightsize.sources.docker import counters_from_stats, info_from_inspect, parse_filters, workload_name

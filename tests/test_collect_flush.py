@@ -25,8 +25,8 @@ import pytest
 import rightsize
 from rightsize import store
 from rightsize.cli import main
+from rightsize.collector.flush import Buffers
 from rightsize.errors import RightsizeError
-from rightsize.flush import Buffers
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import rightsize
-from rightsize.endings import final_base
-from rightsize.sampling import cpu_rates
+from rightsize.collector.endings import final_base
+from rightsize.collector.sampling import cpu_rates
 from rightsize.sources.docker import counters_from_stats, parse_time
 
 # A real first payload: `docker run --cpus 0.5 IMAGE sh -c 'yes >/dev/null & sleep 2'`, engine 20.10,
@@ -154,8 +154,8 @@ def test_a_crash_loop_is_one_container_in_the_no_cpu_line(run_container: Any, tm
 
 
 def test_the_no_cpu_line_counts_containers_and_their_runs() -> None:
-    from rightsize.endings import NO_READING, ONE_READING
-    from rightsize.sampling import CollectSummary
+    from rightsize.collector.endings import NO_READING, ONE_READING
+    from rightsize.collector.sampling import CollectSummary
 
     base = {"out": Path("d"), "host": "h", "seconds": 9.0, "ticks": 9, "missed_ticks": 0, "samples": 9,
             "events": 9, "containers": 3, "workloads": 3, "files": 1}

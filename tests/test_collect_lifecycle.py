@@ -79,7 +79,7 @@ def test_oom_restart_and_rename_during_collect(run_container: Any, tmp_path: Pat
 def test_every_policy_restart_is_an_event_while_relists_run(
     run_container: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rightsize import collector
+    from rightsize.collector import loop as collector
 
     # A crash loop waits longer and longer (0.1 s, 0.2 s, ... doubling) in the "restarting" state;
     # a relist then sees the container with its restart count already raised.

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import rightsize
-from rightsize.endings import NO_READING, ONE_READING, RUN_ENDED
+from rightsize.collector.endings import NO_READING, ONE_READING, RUN_ENDED
 from rightsize.sources import cgroups
 
 # 4 s, not 2: under load the engine's stream sent no payload at all within a 2 s life in 2-3 of 7
@@ -132,8 +132,8 @@ PAYLOADS = [
 
 
 def test_the_last_reading_of_a_recorded_short_life() -> None:
-    from rightsize.endings import final_base
-    from rightsize.sampling import cpu_rates
+    from rightsize.collector.endings import final_base
+    from rightsize.collector.sampling import cpu_rates
     from rightsize.sources.docker import counters_from_stats, parse_time
 
     first, latest, after_exit = (counters_from_stats(p) for p in PAYLOADS)

@@ -13,8 +13,9 @@ import pytest
 from cli_helpers import run_cli
 
 import rightsize
-from rightsize import importer, store
+from rightsize import store
 from rightsize.errors import RightsizeError
+from rightsize.ingest import importer
 
 EXCERPT = Path(__file__).parent / "fixtures" / "backtest" / "bitbrains-rnd-excerpt.parquet"
 BITBRAINS_MAP = (

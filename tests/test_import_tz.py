@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from cli_helpers import run_cli
 
-from rightsize import importer, store
+from rightsize import store
+from rightsize.ingest import importer
 
 MAP = "workload=vm,ts=t,mem_working_set=mem"
 

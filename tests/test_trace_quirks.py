@@ -14,8 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from cli_helpers import run_cli
 
-from rightsize import importer, store
+from rightsize import store
 from rightsize.analysis.backtest import backtest
+from rightsize.ingest import importer
 
 H_MS = 3_600_000
 T0_MS = 1_767_225_600_000  # 2026-01-01T00:00Z

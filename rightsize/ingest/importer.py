@@ -21,10 +21,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from rightsize import importcsv, store
+from rightsize import store
 from rightsize.errors import RightsizeError
-from rightsize.importtime import Clock, timestamps
-from rightsize.reimport import SOURCE_KEY, Earlier, fingerprint
+from rightsize.ingest import importcsv
+from rightsize.ingest.importtime import Clock, timestamps
+from rightsize.ingest.reimport import SOURCE_KEY, Earlier, fingerprint
 
 REQUIRED = ("workload", "ts")
 USAGE = ("cpu_cores", "mem_working_set")

@@ -1,6 +1,6 @@
 """Pure parts of sampling: counters -> rows, engine events -> rows, the column buffer, the summary.
 
-Kept apart from the loop (collector.py) so each rule is tested on recorded payloads alone.
+Kept apart from the loop (loop.py) so each rule is tested on recorded payloads alone.
 """
 
 from __future__ import annotations

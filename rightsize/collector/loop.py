@@ -23,17 +23,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rightsize import store
-from rightsize.endings import describe, no_cpu_reason
+from rightsize.collector.endings import describe, no_cpu_reason
+from rightsize.collector.flush import Buffers
+from rightsize.collector.sampling import CollectSummary, cpu_rates, event_row, sample_row
+from rightsize.collector.tracked import Tracked
+from rightsize.collector.waker import Waker
 from rightsize.errors import RightsizeError
-from rightsize.flush import Buffers
-from rightsize.sampling import CollectSummary, cpu_rates, event_row, sample_row
 from rightsize.sources import cgroups
 from rightsize.sources import docker as engine
 from rightsize.sources.cgroups import Counters
 from rightsize.sources.docker import ContainerInfo
-from rightsize.tracked import Tracked
 from rightsize.units import parse_positive_duration
-from rightsize.waker import Waker
 
 Source = Literal["auto", "docker", "cgroup"]
 SOURCES = ("auto", "docker", "cgroup")
@@ -313,7 +313,7 @@ class _Run:
                     return
 
     def run(self) -> CollectSummary:
-        from rightsize.progress import Progress
+        from rightsize.collector.progress import Progress
 
         self.began = time.time()
         watcher = engine.EventWatcher(self.client, since=self.began, wake=self.waker.wake)

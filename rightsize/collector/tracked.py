@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from rightsize.endings import final_base, from_start
-from rightsize.sampling import cpu_rates
+from rightsize.collector.endings import final_base, from_start
+from rightsize.collector.sampling import cpu_rates
 from rightsize.sources import cgroups
 from rightsize.sources import docker as engine
 from rightsize.sources.cgroups import Counters

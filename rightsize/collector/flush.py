@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rightsize import store
+from rightsize.collector.sampling import Columns
 from rightsize.errors import RightsizeError
-from rightsize.sampling import Columns
 
 MAX_UNWRITTEN_ROWS = 250_000
 _DAY_MS = 86_400_000

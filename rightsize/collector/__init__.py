@@ -1,0 +1,1 @@
+"""Sampling running containers into the dataset (`rightsize collect`)."""

@@ -1,0 +1,1 @@
+"""Reading outside traces into the dataset (`rightsize import`)."""
