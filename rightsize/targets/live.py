@@ -32,14 +32,12 @@ SERVICE_LABEL = "com.docker.compose.service"
 
 
 def workload_of(container: Any) -> str:
-    """``project/service`` for compose containers, else the container name (as the collector names them).
+    """``project/service`` for compose containers, else the container name: the collector's own rule
+    (``sources.docker.workload_name``), so a container carrying only a service label is its service.
 
     A ``docker-compose run`` one-off is ``project/service (run)``: it never gets the service's values.
     """
-    labels = container.labels or {}
-    if PROJECT_LABEL in labels and SERVICE_LABEL in labels:
-        return workload_name(labels, str(container.name))
-    return str(container.name)
+    return workload_name(container.labels, str(container.name))
 
 
 def _client(docker_host: str | None) -> Any:
