@@ -142,85 +142,132 @@ def resolve(value: Any, env: Mapping[str, str], where: str) -> Any:
 
 
 # ---- .env files ----------------------------------------------------------------------------------
+# Read as compose-go's dotenv parser (dotenv/parser.go) reads them; Docker Compose v1 (python-dotenv)
+# differs in places, and rightsize follows v2 where they do (noted below).
 
-_KEY_CHARS = re.compile(r"[\w.]")  # compose-go: letters, digits, '_' and '.'
+_SPACE = "\t\v\f\r \x85\xa0"  # compose-go's isSpace: white space, but not a line break
+_EXPORT = re.compile(r"export[\t\n\f\r ]+")  # Go's \s is ASCII only
+# The escapes compose-go expands in double quotes (Go's rune-literal escapes, plus \$ and \0NNN octal)
+_ESCAPE = re.compile(r"\\(?:[abcfnrtv$\"\\]|0[0-9]{0,3})")
+_CHARS = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", '"': '"'}
 
 
 def parse_dotenv(
     text: str, source: str, environ: Mapping[str, str], prior: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """``KEY=VALUE`` lines as compose-go's dotenv parser reads them: ``export`` prefix, ``#`` comments
-    (also after an unquoted value), single quotes literal, double quotes with ``\\n`` escapes; unquoted
-    and double-quoted values are interpolated (from ``environ``, the keys above, then ``prior``: the
-    env files read before); a bare ``KEY`` takes the value ``environ`` has, if any. A key ``environ``
-    sets keeps that value (the process environment wins over env files)."""
+    """``KEY=VALUE`` (or ``KEY: VALUE``) statements as compose-go's dotenv parser reads them.
+
+    Blank lines and lines starting with ``#`` are skipped; ``export`` before a key is dropped; a key
+    is letters, digits, ``_``, ``.``, ``-``, ``[`` and ``]``; a line holding only a key takes the value
+    the environment (or an earlier env file) has, if any. An unquoted value runs to the end of the
+    line, and ``#`` starts a comment only after a space (``A=x#y`` is ``x#y``); single quotes are
+    literal; double quotes expand ``\\n``, ``\\t``, ``\\"``, ``\\\\``, ``\\$``, ... Unquoted and double-quoted
+    values are interpolated from ``environ``, then ``prior`` (the env files read before), then the
+    keys above in this file. A key ``environ`` sets keeps that value (the environment wins)."""
     out: dict[str, str] = {}
     before = prior or {}
 
-    def env(name: str) -> str | None:
-        for source_ in (environ, out, before):
-            if name in source_:
-                return source_[name]
-        return None
+    def outside(name: str) -> str | None:  # compose-go's lookupFn: the environment, then earlier files
+        return environ[name] if name in environ else before.get(name)
+
+    def lookup(name: str) -> str | None:  # then the keys this file set above
+        value = outside(name)
+        return out.get(name) if value is None else value
 
     text = text.removeprefix("\ufeff")
     i, n = 0, len(text)
-    while i < n:
-        while i < n and text[i] in " \t\r\n\v\f":
-            i += 1
+    while True:
+        i = _statement_start(text, i)
         if i >= n:
-            break
-        line_no = text.count("\n", 0, i) + 1
-        where = f"{source}:{line_no}"
-        if text[i] == "#":
-            nl = text.find("\n", i)
-            i = n if nl < 0 else nl
-            continue
-        if text.startswith("export", i) and i + 6 < n and text[i + 6] in " \t":
+            return out
+        where = f"{source}:{text.count(chr(10), 0, i) + 1}"
+        m = _EXPORT.match(text, i)
+        if m:
             i += 6
-            while i < n and text[i] in " \t":
+            while i < n and text[i] in _SPACE:
                 i += 1
         j = i
-        while j < n and text[j] not in "=:\n":
-            if not (_KEY_CHARS.match(text[j]) or text[j] in " \t\r"):
+        while j < n and text[j] not in "=:\n":  # compose-go also reads the YAML-like KEY: VALUE
+            if not (text[j] in _SPACE or text[j].isalnum() or text[j] in "_.-[]"):
                 raise RightsizeError(f"{where}: unexpected character {text[j]!r} in variable name")
             j += 1
-        key = text[i:j].strip()
-        if not key or " " in key or "\t" in key:
-            raise RightsizeError(f"{where}: not a KEY=VALUE line")
-        if j >= n or text[j] == "\n":  # a bare KEY: inherited from the environment
-            if key in environ:
-                out[key] = environ[key]
-            i = j
+        if j >= n:  # a last key with no '=' and no newline: compose-go sets nothing visible
+            return out
+        key = text[i:j].rstrip()
+        if " " in key:
+            raise RightsizeError(f"{where}: key cannot contain a space ({key!r})")
+        if text[j] == "\n":  # a bare KEY: inherited from the environment or an earlier env file
+            value = outside(key)
+            if key and value is not None:
+                out[key] = value
+            i = j + 1
             continue
         i = j + 1
-        while i < n and text[i] in " \t":
+        while i < n and text[i] in _SPACE:
             i += 1
-        quote = text[i] if i < n and text[i] in "'\"" else ""
-        if quote:
-            end = i + 1
-            while end < n and (text[end] != quote or text[end - 1] == "\\"):
-                end += 1
-            if end >= n:
-                raise RightsizeError(f"{where}: unterminated quoted value")
-            raw = text[i + 1 : end]
-            i = end + 1
-            if quote == '"':
-                raw = _unescape(raw)
-                raw = _substitute(raw, env, where)
+        if i < n and text[i] in "'\"":
+            raw, i = _quoted(text, i, where)
+            value = raw if text[i - 1] == "'" else _substitute(_escapes(raw), lookup, where)
         else:
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            # only " #" starts a comment: "x\t#y" stays whole in compose-go (v1 cut it at the tab)
+            value = _substitute(text[i:end].split(" #", 1)[0].rstrip(), lookup, where)
+            i = end + 1
+        if key:  # compose-go accepts "=value" (an empty key); no ${} can name it
+            out[key] = environ.get(key, value)
+
+
+def _statement_start(text: str, i: int) -> int:
+    """The next statement: past white space (line breaks too) and ``#`` comment lines."""
+    n = len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+        elif text[i] == "#":
             nl = text.find("\n", i)
-            end = n if nl < 0 else nl
-            raw = text[i:end].split("#")[0].rstrip()
-            i = end
-            raw = _substitute(raw, env, where)
-        out[key] = environ.get(key, raw)
-    return out
+            i = n if nl < 0 else nl
+        else:
+            break
+    return i
 
 
-def _unescape(raw: str) -> str:
-    raw = re.sub(r"\\([nr])", lambda m: "\n" if m.group(1) == "n" else "\r", raw)
-    return re.sub(r"\\([^$])", r"\1", raw)
+def _quoted(text: str, start: int, where: str) -> tuple[str, int]:
+    """The quoted value at ``start`` (without its quotes) and the index after the closing quote. A
+    backslash before the quote character escapes it (and is dropped); before any other character
+    it is kept, for the double-quote escapes to expand."""
+    quote, chars, escaped = text[start], [], False
+    for k in range(start + 1, len(text)):
+        c = text[k]
+        if escaped:
+            escaped = False
+            chars.append(c if c == quote else "\\" + c)
+        elif c == "\\":
+            escaped = True
+        elif c == quote:
+            return "".join(chars), k + 1
+        else:
+            chars.append(c)
+    raise RightsizeError(f"{where}: unterminated quoted value")
+
+
+def _escapes(raw: str) -> str:
+    """compose-go's expandEscapes: Go's escapes through strconv.UnquoteChar; ``\\$`` becomes ``$$``
+    (a literal $ for the interpolation after); an escape Go refuses stays as written."""
+
+    def one(m: re.Match[str]) -> str:
+        text = m.group(0)
+        if text == "\\$":
+            return "$$"
+        if text[1] != "0":
+            return _CHARS[text[1]]
+        text = "\\" + text[2:]  # \0NNN is the octal \NNN; compose-go keeps this rewritten text on error
+        digits = text[1:]
+        if len(digits) == 3 and all(d in "01234567" for d in digits) and int(digits, 8) < 256:
+            return chr(int(digits, 8))
+        return text
+
+    return _ESCAPE.sub(one, raw)
 
 
 def read_env_files(files: Sequence[Path], base: Mapping[str, str]) -> dict[str, str]:
@@ -246,11 +293,25 @@ def project_env(
     first_file: Path, env_files: Sequence[Path | str] | None, environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """The environment compose interpolates a project's files from: the process environment, then
-    ``--env-file`` files (else ``.env`` beside the first compose file, when there is one)."""
+    ``--env-file`` files (else ``.env`` beside the first compose file, when there is one and
+    ``COMPOSE_DISABLE_ENV_FILE`` is not true)."""
     base = dict(os.environ if environ is None else environ)
     if env_files:
         files = [Path(f) for f in env_files]
     else:
         dot = Path(first_file).parent / ".env"
-        files = [dot] if dot.is_file() else []
+        files = [dot] if dot.is_file() and not _env_file_disabled(base) else []
     return {**read_env_files(files, base), **base}
+
+
+def _env_file_disabled(environ: Mapping[str, str]) -> bool:
+    """``COMPOSE_DISABLE_ENV_FILE`` (the environment only), read as Go's strconv.ParseBool, which
+    compose uses: a value it refuses is an error there too."""
+    value = environ.get("COMPOSE_DISABLE_ENV_FILE")
+    if value is None:
+        return False
+    if value in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if value in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise RightsizeError(f"COMPOSE_DISABLE_ENV_FILE={value!r}: expected true or false (as compose reads it)")
