@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rightsize import store
+from rightsize.collector.discovery import Discovery
 from rightsize.collector.endings import describe, no_cpu_reason
 from rightsize.collector.flush import Buffers
 from rightsize.collector.sampling import CollectSummary, cpu_rates, event_row, sample_row
@@ -32,7 +33,6 @@ from rightsize.errors import RightsizeError
 from rightsize.sources import cgroups
 from rightsize.sources import docker as engine
 from rightsize.sources.cgroups import Counters
-from rightsize.sources.docker import ContainerInfo
 from rightsize.units import parse_positive_duration
 
 Source = Literal["auto", "docker", "cgroup"]
@@ -92,7 +92,7 @@ def collect(
         client.close()
 
 
-class _Run:
+class _Run(Discovery):
     """State of one collect run (kept off the module: no global mutable state)."""
 
     def __init__(
@@ -109,84 +109,21 @@ class _Run:
         on_tick: Callable[[int, int, int], None] | None,
         host: str | None = None,
     ) -> None:
-        self.client, self.out, self.total, self.step = client, out, total, step
-        self.flush_every, self.source, self.filters, self.root = flush_every, source, filters, root
+        super().__init__(client, source, filters, root)
+        self.out, self.total, self.step, self.flush_every = out, total, step, flush_every
         self.quiet, self.on_tick = quiet, on_tick
         self.host = host or str(client.info().get("Name") or "localhost")
-        self.tracked: dict[str, Tracked] = {}
-        self.known: dict[str, ContainerInfo] = {}  # every matching container seen (for events)
-        self.rejected: set[str] = set()
-        self.gone: set[str] = set()  # matching containers removed before they could be inspected
         # OOM events per container id, kept across its restarts: the fresh cgroup counts from 0
         self.ooms: dict[str, int] = {}
-        # restart count already accounted for per container id; not ``known``, which a relist
-        # refreshes while the container waits to restart (its count already raised)
-        self.restarts: dict[str, int] = {}
         self.buffers = Buffers(out, self.host)
         self.samples, self.events = self.buffers.samples, self.buffers.events
         self.waker = Waker()
         self.stop = self.waker.stop
         self.n_samples = self.ticks = self.missed = 0  # n_samples: sampled so far (the progress bar)
-        self.sources: dict[str, str] = {}  # container id -> how it is read
-        self.cgroup_warned = False
         self.engine_warned = False
-        self.began = time.time()
         self.no_cpu: list[str] = []  # one reason per container life without any CPU value
         self.no_cpu_ids: set[str] = set()  # the containers of those lives (a crash loop: one)
         self.finished: set[str] = set()  # ended since their last start (their reason is counted)
-        self.untracked: set[str] = set()  # matching but unreadable (cgroup not found)
-
-    # -- discovery -------------------------------------------------------------------------
-
-    def _list(self, ids: list[str] | None = None, all_states: bool = False) -> list[str]:
-        filters = dict(self.filters)
-        if ids:
-            filters["id"] = ids
-        return [c["Id"] for c in self.client.api.containers(all=all_states, filters=filters)]
-
-    def _inspect(self, cid: str) -> ContainerInfo | None:
-        try:
-            return engine.info_from_inspect(self.client.api.inspect_container(cid))
-        except Exception:  # gone between list and inspect
-            return None
-
-    def _track(self, infos: list[ContainerInfo]) -> None:
-        for info in infos:
-            self.known[info.id] = info
-            self.restarts.setdefault(info.id, info.restarts)
-            if info.id in self.tracked or info.pid is None:
-                continue
-            reader = None
-            if self.source in ("auto", "cgroup"):
-                reader = cgroups.locate(info.id, info.pid, self.root)
-                if reader is None and self.source == "cgroup":
-                    self.untracked.add(info.id)
-                    if not self.cgroup_warned:
-                        import warnings
-
-                        msg = f"cgroup of {info.name} not found under {self.root}; skipped"
-                        warnings.warn(msg, stacklevel=2)
-                        self.cgroup_warned = True
-                    continue
-            stream = None if reader else engine.StatsStream(self.client, info.id)
-            kind = f"cgroup v{reader.version}" if reader else "docker"
-            self.sources[info.id] = kind
-            fresh = self.source == "auto" and reader and (info.started_at or 0) >= self.began
-            backup = engine.StatsStream(self.client, info.id) if fresh else None
-            self.tracked[info.id] = Tracked(info, reader, stream, backup)
-
-    def _add(self, ids: list[str]) -> None:
-        new = [i for i in ids if i not in self.tracked]
-        if not new:
-            return
-        with ThreadPoolExecutor(max_workers=min(8, len(new))) as pool:
-            infos = [i for i in pool.map(self._inspect, new) if i is not None]
-        self._track(infos)
-
-    def _drop(self, cid: str) -> None:
-        t = self.tracked.pop(cid, None)
-        if t:
-            t.close()
 
     def _finish(self, cid: str) -> None:
         """A tracked container ended (die, cgroup gone, stream closed): its last row, then drop it."""
@@ -209,22 +146,6 @@ class _Run:
         self.samples.append(sample_row(t.info, cur, t.rates, ts_ms=ts_ms, host=self.host, oom_events=ooms))
         self.n_samples += 1
         t.wrote(ts_ms)
-
-    def _matches(self, cid: str, event: dict[str, Any]) -> bool:
-        if cid in self.known or cid in self.gone:
-            return True
-        if cid in self.rejected:
-            return False
-        if self._list([cid], all_states=True):
-            info = self._inspect(cid)
-            if info:
-                self.known[cid] = info
-                return True
-        elif self._inspect(cid) is None and engine.event_matches(self.filters, event):
-            self.gone.add(cid)  # removed already (docker run --rm killed at once): its events count
-            return True
-        self.rejected.add(cid)
-        return False
 
     def _handle(self, event: dict[str, Any]) -> None:
         cid = str(event.get("id") or "")
