@@ -84,17 +84,25 @@ class Discovery:
             t.close()
 
     def _matches(self, cid: str, event: dict[str, Any]) -> bool:
+        """Whether the container an event is about passes the run's filters (asked once per id)."""
         if cid in self.known or cid in self.gone:
             return True
         if cid in self.rejected:
             return False
-        if self._list([cid], all_states=True):
-            info = self._inspect(cid)
-            if info:
-                self.known[cid] = info
-                return True
-        elif self._inspect(cid) is None and engine.event_matches(self.filters, event):
-            self.gone.add(cid)  # removed already (docker run --rm killed at once): its events count
+        # the id lookup below replaces any --filter id=, so that filter is judged here
+        if "id" in self.filters and not engine.event_matches({"id": self.filters["id"]}, event):
+            self.rejected.add(cid)
+            return False
+        listed = bool(self._list([cid], all_states=True))
+        info = self._inspect(cid)
+        if info is not None and listed:
+            self.known[cid] = info
+            return True
+        # Gone (inspect failed): removed before it could be looked up (docker run --rm killed at
+        # once), or between the list, which matched it against the filters, and the inspect: its
+        # events count, named from their own attributes.
+        if info is None and (listed or engine.event_matches(self.filters, event)):
+            self.gone.add(cid)
             return True
         self.rejected.add(cid)
         return False
