@@ -156,3 +156,68 @@ def test_compose_disable_env_file_must_be_a_boolean(
     assert err == (
         "rightsize: error: COMPOSE_DISABLE_ENV_FILE='maybe': expected true or false (as compose reads it)\n"
     )
+
+
+# ---- COMPOSE_FILE -----------------------------------------------------------------------------------
+# rightsize reads (and writes) the files given with -f, as `docker compose -f` does; `docker compose`
+# without -f reads COMPOSE_FILE instead. A COMPOSE_FILE naming other files gets one warning line.
+
+
+def two_files(tmp_path: Path) -> tuple[Path, Path]:
+    base = tmp_path / "compose.yml"
+    base.write_text("name: sutazai\nservices:\n  postgres:\n    image: x\n    restart: always\n")
+    prod = tmp_path / "prod.yml"
+    prod.write_text("services:\n  postgres:\n    mem_limit: 1536m\n")
+    return base, prod
+
+
+def warnings_of(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("rightsize: warning:") and "bundled" not in line]
+
+
+@pytest.mark.slow
+def test_compose_file_naming_other_files_than_f_is_one_warning(
+    tmp_path: Path, capsys: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.delenv("COMPOSE_FILE", raising=False)
+    clean_env.delenv("COMPOSE_PATH_SEPARATOR", raising=False)
+    base, prod = two_files(tmp_path)
+    (tmp_path / ".env").write_text("COMPOSE_FILE=compose.yml:prod.yml\n")
+    code, out, err = run(["check", "-f", str(base), "--format", "json"], capsys)
+    assert code == 1  # prod.yml's limit is not read: no memory limit
+    assert warnings_of(err) == [
+        f"rightsize: warning: COMPOSE_FILE (from the env file) names {base}, {prod}: docker compose "
+        f"without -f reads those, rightsize reads only {base}; give the same files with -f"
+    ]
+    code, out, err = run(["check", "-f", str(base), "-f", str(prod), "--format", "json"], capsys)
+    memory = next(r for r in json.loads(out)["rows"] if r["resource"] == "memory")
+    assert memory["configured"] == "1536m" and warnings_of(err) == []
+    # the separator, and a COMPOSE_FILE from the shell: relative to the current folder
+    (tmp_path / ".env").write_text("COMPOSE_PATH_SEPARATOR=;\n")
+    clean_env.chdir(tmp_path)
+    clean_env.setenv("COMPOSE_FILE", "compose.yml;prod.yml")
+    code, out, err = run(["check", "-f", "compose.yml", "-f", "prod.yml"], capsys)
+    assert warnings_of(err) == []
+    clean_env.setenv("COMPOSE_FILE", "prod.yml")
+    code, out, err = run(["check", "-f", "compose.yml"], capsys)
+    assert warnings_of(err) == [
+        f"rightsize: warning: COMPOSE_FILE (from the environment) names {prod}: docker compose without -f "
+        "reads those, rightsize reads only compose.yml; give the same files with -f"
+    ]
+
+
+def test_no_override_warning_when_compose_file_picks_the_files(
+    tmp_path: Path, capsys: Any, clean_env: pytest.MonkeyPatch
+) -> None:
+    """compose.override.yml beside compose.yml is merged only when compose looks for default files,
+    which it does not when COMPOSE_FILE is set. (A fast, failing run: the warnings come first.)"""
+    clean_env.delenv("COMPOSE_FILE", raising=False)
+    base, _ = two_files(tmp_path)
+    (tmp_path / "compose.override.yml").write_text("services:\n  postgres:\n    cpus: 1\n")
+    argv = ["check", "-f", str(base), "--services", "nosuch"]
+    (tmp_path / ".env").write_text("COMPOSE_FILE=compose.yml\n")
+    code, _, err = run(argv, capsys)
+    assert code == 2 and warnings_of(err) == []
+    (tmp_path / ".env").unlink()  # (this order: Python shows one warning text once per process)
+    code, _, err = run(argv, capsys)
+    assert code == 2 and len(warnings_of(err)) == 1 and "compose.override.yml is beside" in err

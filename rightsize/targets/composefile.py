@@ -49,7 +49,8 @@ def load_compose(
     if not service_names(docs):  # else apply changes nothing and check passes, both with exit 0
         raise RightsizeError(f"{Path(files[0])}: defines no services")
     base = Path(files[0])
-    if len(files) == 1 and base.stem in ("compose", "docker-compose"):  # compose's default file names
+    named = doc_env(docs[-1]).get("COMPOSE_FILE", "").strip()  # then compose reads no override: see include
+    if len(files) == 1 and base.stem in ("compose", "docker-compose") and not named:  # compose's defaults
         for override in (base.parent / f"{base.stem}.override.{ext}" for ext in ("yaml", "yml")):
             if override.is_file():  # `docker compose up` without -f merges it over these values
                 warnings.warn(

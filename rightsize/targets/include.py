@@ -10,6 +10,7 @@ missing file and a service both defined by a file and brought in by its includes
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -64,10 +65,35 @@ def load_project(
     """The ``-f`` files in order, each preceded by what it includes (nested includes first)."""
     env = project_env(files[0], env_files, environ)
     workdir = Path(files[0]).parent  # compose's project directory: relative paths resolve here
+    _compose_file_differs(files, env, os.environ if environ is None else environ, workdir)
     walk = _Walk(given={Path(f).resolve() for f in files})
     for f in files:
         _load(Path(f), workdir, env, (), None, walk)
     return walk.out
+
+
+def _compose_file_differs(
+    files: Sequence[Path], env: Mapping[str, str], environ: Mapping[str, str], workdir: Path
+) -> None:
+    """Warn when ``COMPOSE_FILE`` names other files than the ``-f`` ones. rightsize reads (and writes)
+    only the files it is given, as ``docker compose -f`` does; but ``docker compose`` without ``-f``
+    reads COMPOSE_FILE (split on ``COMPOSE_PATH_SEPARATOR``, default ``:``), so its values could
+    come from files rightsize never saw. Its paths are relative to the working directory: the
+    current one for the shell's COMPOSE_FILE, the project directory for one from an env file (where
+    ``docker compose`` must run to read that file)."""
+    value = env.get("COMPOSE_FILE", "")
+    if not value.strip():
+        return
+    base = Path.cwd() if "COMPOSE_FILE" in environ else workdir
+    named = [base / p for p in value.split(env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep) if p]
+    if [p.resolve() for p in named] == [Path(f).resolve() for f in files]:
+        return
+    origin = "the environment" if "COMPOSE_FILE" in environ else "the env file"
+    warnings.warn(
+        f"COMPOSE_FILE (from {origin}) names {', '.join(str(p) for p in named)}: docker compose without -f "
+        f"reads those, rightsize reads only {', '.join(str(f) for f in files)}; give the same files with -f",
+        stacklevel=4,
+    )
 
 
 def _load(
