@@ -25,6 +25,7 @@ from rightsize import store
 from rightsize.errors import RightsizeError
 from rightsize.ingest import importcsv
 from rightsize.ingest.importtime import Clock, timestamps
+from rightsize.ingest.placed import check_placed
 from rightsize.ingest.reimport import SOURCE_KEY, Earlier, fingerprint
 
 REQUIRED = ("workload", "ts")
@@ -140,13 +141,14 @@ def import_trace(
     files: list[Path] = []  # written so far: a bad value in a later batch removes them again
     buffer: list[pa.Table] = []
     buffered = written = 0
-    offset = 0  # rows of the file before this batch (for error lines)
+    offset = matched = 0  # rows of the file before this batch (for error lines); rows --where kept
     try:
         for batch in reader:
             assert isinstance(batch, pa.RecordBatch)
             at = _rows(path.name, offset)
-            table = _convert(pa.Table.from_batches([batch]), sources, where, host, clock, at)
+            table, kept = _convert(pa.Table.from_batches([batch]), sources, where, host, clock, at)
             offset += batch.num_rows
+            matched += kept
             if table.num_rows:
                 buffer.append(table)
                 buffered += table.num_rows
@@ -159,6 +161,7 @@ def import_trace(
     except BaseException:
         _remove(files, fresh)
         raise
+    check_placed(path.name, offset, matched, written, where, mapping)
     notice = clock.notice(path.name, sources["ts"][0]) if written else None
     if notice:
         warnings.warn(notice, stacklevel=2)
@@ -303,7 +306,9 @@ def _convert(
     host: str,
     clock: Clock,
     at: Callable[[int], str],
-) -> pa.Table:
+) -> tuple[pa.Table, int]:
+    """The batch in the samples schema, and how many of its rows ``where`` kept (before rows
+    without a time or a workload are dropped)."""
     if where is not None:
         mask = table[where]
         if pa.types.is_integer(mask.type):  # a 0/1 flag (CSV, or int8 from pandas)
@@ -338,10 +343,12 @@ def _convert(
             cols[name] = cols["workload"]
         else:
             cols[name] = pa.nulls(n, field.type)
-    # a sample without a time or a workload cannot be placed anywhere
-    keep = pc.and_(pc.is_valid(cols["ts"]), pc.is_valid(cols["workload"]))
+    # a sample without a time or a workload cannot be placed anywhere; an empty CSV field is "", not
+    # null, and a workload named "" (or "  ") is no workload either
+    named = pc.not_equal(pc.utf8_trim_whitespace(cols["workload"]), "")
+    keep = pc.and_(pc.is_valid(cols["ts"]), pc.fill_null(named, False))
     out = pa.table(cols, schema=store.SAMPLES_SCHEMA)
-    return out if pc.all(keep).as_py() else out.filter(keep)
+    return (out if pc.all(keep).as_py() else out.filter(keep)), n
 
 
 def _times(

@@ -1,0 +1,74 @@
+"""A new user following the README, through the CLI: the bugs found on the way (session 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_cli
+
+import rightsize
+
+
+def _one_error(code: int, err: str) -> None:
+    assert code == 2, err
+    assert err.startswith("rightsize: error: ") and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+def test_import_of_a_trace_without_rows_is_an_error_not_imported_0_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A header-only export said "imported 0 rows into OUT" with exit 0, and OUT did not exist:
+    # the next `recommend --data OUT` then said "the path does not exist".
+    trace, out = tmp_path / "export.csv", tmp_path / "data"
+    trace.write_text("vm,time,cpu\n")
+    code, stdout, err = run_cli(["import", str(trace), "--map", "workload=vm,ts=time,cpu_cores=cpu",
+                                 "--out", str(out)], capsys)  # fmt: skip
+    _one_error(code, err)
+    assert "export.csv holds no rows" in err and stdout == ""
+    assert not out.exists()
+
+
+def test_import_where_that_keeps_no_row_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace, out = tmp_path / "t.csv", tmp_path / "data"
+    trace.write_text("vm,time,cpu,live\nweb,2026-06-01T00:00:00Z,0.5,false\n")
+    args = ["import", str(trace), "--map", "workload=vm,ts=time,cpu_cores=cpu", "--out", str(out)]
+    args += ["--where", "live"]
+    code, _, err = run_cli(args, capsys)
+    _one_error(code, err)
+    assert "no row of t.csv has --where live true" in err
+    assert not out.exists()
+
+
+def test_import_blank_workload_is_no_workload_and_skipped_rows_are_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An empty CSV field is "" (not null): such rows became a workload named '' (shown as '' in the
+    # table), while rows with a null time were dropped without a word.
+    trace, out = tmp_path / "t.csv", tmp_path / "data"
+    trace.write_text(
+        "vm,time,cpu\n"
+        ",2026-06-01T00:00:00Z,0.5\n"
+        "  ,2026-06-01T00:05:00Z,0.5\n"
+        "web,,0.5\n"
+        "web,2026-06-01T00:10:00Z,0.5\n"
+    )
+    code, stdout, err = run_cli(["import", str(trace), "--map", "workload=vm,ts=time,cpu_cores=cpu",
+                                 "--out", str(out)], capsys)  # fmt: skip
+    assert code == 0, err
+    assert "imported 1 rows" in stdout
+    assert "rightsize: warning: t.csv: skipped 3 rows without a time (--map ts=time) or a workload" in err
+    assert list(rightsize.load(out)["workload"]) == ["web"]
+
+    # nothing but blank workloads: an error, nothing written
+    only_blank = tmp_path / "blank.csv"
+    only_blank.write_text("vm,time,cpu\n,2026-06-01T00:00:00Z,0.5\n")
+    other = tmp_path / "other"
+    code, _, err = run_cli(["import", str(only_blank), "--map", "workload=vm,ts=time,cpu_cores=cpu",
+                            "--out", str(other)], capsys)  # fmt: skip
+    _one_error(code, err)
+    assert "no row of blank.csv has both a time (--map ts=time) and a workload (--map workload=vm)" in err
+    assert not other.exists()
