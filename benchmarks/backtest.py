@@ -229,7 +229,7 @@ def main() -> None:
             print(f"import into {folder}: {rows:,} rows in {time.perf_counter() - t0:.1f} s wall")
 
     wall, cpu = time.perf_counter(), time.process_time()
-    result = backtest(data, train="14d", test="7d", every="7d", strategies="default,safe,krr,vpa,current")
+    result = backtest(data, train="14d", test="7d", every="7d", strategies="default,safe,krr,vpa,p95,current")
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(format_table(result))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -244,7 +244,7 @@ def main() -> None:
     )
 
     print("\nthe same trace without its limits (a stack that never set any):")
-    print(format_table(backtest(bare, strategies="default,safe,krr,vpa")))
+    print(format_table(backtest(bare, strategies="default,safe,krr,vpa,p95")))
 
     if args.holdout:
         holdout(data, bare)

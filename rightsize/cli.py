@@ -121,7 +121,7 @@ def collect(
 @app.command()
 def recommend(
     data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
-    strategy: str = typer.Option("default", help="default|safe|krr|vpa (see --settings)."),
+    strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95 (see --settings)."),
     fmt: str = typer.Option("table", "--format", help="table|json|yaml|csv|markdown."),
     compose: str | None = typer.Option(None, help="Take the current values from this compose file."),
     since: str | None = typer.Option(None, help="Only the last 7d/24h of the data (or since a date)."),
@@ -165,7 +165,7 @@ def backtest(
     every: str = typer.Option("7d", help="Slide the windows by this much."),
     strategies: str | None = typer.Option(
         None,
-        help="Comma-separated default,safe,krr,vpa,current (leave out: default,krr,vpa, and current "
+        help="Comma-separated default,safe,krr,vpa,p95,current (leave out: default,krr,vpa, and current "
         "if the data has limits).",
     ),
     fmt: str = typer.Option("table", "--format", help="table|json."),
@@ -237,7 +237,7 @@ def apply(
     live: bool = typer.Option(False, "--live", help="Update running containers through the Engine API."),
     map_: list[str] = typer.Option([], "--map", help="Helm: WORKLOAD=dotted.path (repeatable)."),
     data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
-    strategy: str = typer.Option("default", help="default|safe|krr|vpa."),
+    strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95."),
     set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE."),
     since: str | None = typer.Option(None, help="Only the last 7d/24h of the data."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print a unified diff; write nothing."),
@@ -291,7 +291,7 @@ def apply(
 def check(
     compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file (repeat: -f a -f b)."),
     data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
-    strategy: str = typer.Option("default", help="default|safe|krr|vpa."),
+    strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95."),
     set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE."),
     since: str | None = typer.Option(None, help="Only the last 7d/24h of the data."),
     tolerance: str = typer.Option("25%", help="Allowed distance from the recommended limit."),
@@ -331,7 +331,7 @@ def report(
     data: str | None = typer.Option(None, help="Dataset folder (default: the bundled sample)."),
     out: str = typer.Option("rightsize-report.html", "--out", "-o", help="HTML file to write."),
     compose: str | None = typer.Option(None, help="Take the current values from this compose file."),
-    strategy: str = typer.Option("default", help="default|safe|krr|vpa (see recommend --settings)."),
+    strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95 (see recommend --settings)."),
     set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE (repeatable)"),
     since: str | None = typer.Option(None, help="Only the last 7d/24h of the data (or since a date)."),
     workload: str | None = typer.Option(None, help="Only workloads matching these globs, e.g. 'shop/*,db'."),

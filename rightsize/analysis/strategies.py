@@ -7,10 +7,13 @@
 - ``krr``: KRR "simple": CPU request p95 and no CPU limit; memory request = limit = max x 1.15.
 - ``vpa``: Kubernetes VPA: target p90 of daily memory peaks and of CPU, +15%; upper bound p95 with
   the confidence multiplier (1 + 1/days); OOM bump max(+100 MiB, x1.2); VPA's minimums.
+- ``p95``: the "p95 + 20 %" rule of Docker tools such as DockPulse, as a baseline: limits p95 x 1.2,
+  reservations p95. It alone is exempt from "limit >= highest working set", which is the point of it.
 
 Whatever the chain says, ``_guard`` then enforces the rules: memory limit >= the highest working set
-observed; OOM-killed at L -> limit > L; throttled CPU -> CPU limit not lowered; PIDs headroom and
-floor; reservation <= limit; rounding up to human steps (so never below what was computed).
+observed (unless the settings' ``keeps_max`` is False); OOM-killed at L -> limit > L; throttled
+CPU -> CPU limit not lowered; PIDs headroom and floor; reservation <= limit; rounding up to human
+steps (so never below what was computed).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rightsize.analysis import estimators as est
 from rightsize.analysis.history import History
@@ -32,6 +35,8 @@ from rightsize.units import GiB, MiB, format_duration, human_bytes
 
 @dataclass(frozen=True)
 class BaseSettings(Settings):
+    # Not a setting: a baseline that reproduces another tool's rule may leave it below the peak.
+    keeps_max: ClassVar[bool] = True
     min_history: float = opt(3600.0, "no recommendation below this much history", "duration")
     min_samples: float = opt(100, "no recommendation below this many samples", "count")
     oom_bump_bytes: float = opt(100 * MiB, "after an OOM kill at limit L: at least L + this", "bytes")
@@ -114,6 +119,15 @@ class VpaSettings(BaseSettings):
 
 
 @dataclass(frozen=True)
+class P95Settings(BaseSettings):
+    """DockPulse-style "p95 + 20 %": a baseline that shows what a percentile below the peak costs."""
+
+    keeps_max: ClassVar[bool] = False
+    percentile: float = opt(0.95, "limit and reservation percentile (memory and CPU)", "fraction", hi=1)
+    margin: float = opt(0.20, "limit = that percentile x (1 + this)", "fraction", hi=10)
+
+
+@dataclass(frozen=True)
 class Draft:
     reservation: float | None
     limit: float | None
@@ -183,6 +197,19 @@ def krr_chain(p: Profile, s: KrrSettings) -> dict[Resource, Draft]:
     return {"memory": mem, "cpu": cpu}
 
 
+def p95_chain(p: Profile, s: P95Settings) -> dict[Resource, Draft]:
+    pct = f"p{s.percentile * 100:g}"
+    m, c = est.percentile_of(p.mem, s.percentile), est.percentile_of(p.cpu, s.percentile)
+    mem = Draft(m, est.with_margin(m, s.margin)).why(
+        f"limit = {pct} working set {human_bytes(m)} +{s.margin:.0%}; reservation = {pct} "
+        f"(highest seen {human_bytes(p.mem.max)})"
+    )
+    cpu = Draft(c, est.with_margin(c, s.margin)).why(
+        f"limit = {pct} {_cores(c)} +{s.margin:.0%}; reservation = {pct}"
+    )
+    return {"memory": mem, "cpu": cpu}
+
+
 def vpa_chain(p: Profile, s: VpaSettings) -> dict[Resource, Draft]:
     mult = est.confidence_multiplier(p.days, s.upper_confidence_k)
     peaks = p.daily_mem_peaks
@@ -213,7 +240,7 @@ def _guard_memory(d: Draft, p: Profile, s: BaseSettings) -> Draft:
     res = est.floor_at(d.reservation, s.mem_floor) if d.reservation is not None else None
     if lim > raw:  # else "0 B +0 B headroom" would stand beside a 32M limit unexplained
         d = d.why(f"raised to the floor {human_bytes(s.mem_floor)} (mem_floor)")
-    if lim < p.mem.max:
+    if lim < p.mem.max and s.keeps_max:
         lim = p.mem.max
         d = d.why(f"limit raised to the highest working set observed ({human_bytes(p.mem.max)})")
     kills = len(p.oom_limits)
@@ -338,6 +365,7 @@ STRATEGIES: dict[str, tuple[type[BaseSettings], Chain, str]] = {
     ),
     "krr": (KrrSettings, krr_chain, "KRR simple: CPU request p95, no CPU limit; memory = max x 1.15"),
     "vpa": (VpaSettings, vpa_chain, "Kubernetes VPA: p90 of daily peaks +15%, upper p95 x (1+1/days)"),
+    "p95": (P95Settings, p95_chain, "DockPulse-style baseline: limits p95 +20%, reservations p95"),
 }
 
 
