@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -87,3 +88,60 @@ def test_an_id_filter_holds_for_containers_started_during_the_run(run_container:
     assert other
     assert set(rightsize.load(tmp_path)["container_id"]) == {keep.id}
     assert other[0].id not in set(rightsize.load_events(tmp_path)["container_id"])
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_events_logged_before_the_stop_but_not_delivered_are_drained(
+    run_container: Any, docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An OOM-killed `--rm` job just before the run stops: its start/oom/die were logged by the
+    # engine, but the run's event stream had not delivered them (made certain here by closing the
+    # stream, as the engine closing it would, right before the job starts). The end of the run asks
+    # the engine for what it logged up to the stop; events the stream did deliver are not repeated.
+    from rightsize.sources import docker as engine
+
+    watchers: list[engine.EventWatcher] = []
+    real_init = engine.EventWatcher.__init__
+
+    def keep(self: engine.EventWatcher, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        watchers.append(self)
+
+    monkeypatch.setattr(engine.EventWatcher, "__init__", keep)
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-race": tag}
+    since = int(time.time()) - 1
+    early: list[Any] = []
+    oomer: list[Any] = []
+    cut_at: list[int] = []
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks == 1:
+            early.append(run_container("sleep 0.3", labels=labels))  # delivered by the stream
+        elif not cut_at and early:
+            early[0].reload()
+            if early[0].status == "exited":
+                cut_at.append(ticks + 2)  # two more ticks: its events came through the stream
+        elif cut_at and ticks == cut_at[0]:
+            watchers[0].stop()
+            oomer.append(run_container("dd if=/dev/zero of=/dev/null bs=64M", labels=labels, mem_limit="16m",
+                                       memswap_limit="16m", auto_remove=True))
+        elif oomer and _gone(docker_client, oomer[0].id):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    run_container("sleep 3600", labels=labels)  # sampled: the dataset exists
+    summary = rightsize.collect(tmp_path, duration="120s", interval="0.5s", flush="60s",
+                                filters=[f"label=rs-race={tag}"], quiet=True, on_tick=on_tick)
+    assert summary.interrupted and oomer
+    logged = docker_client.api.events(
+        since=since, until=int(time.time()) + 1, decode=True,
+        filters={"type": "container", "label": [f"rs-race={tag}"], "event": ["start", "oom", "die"]},
+    )
+    engine_kinds = [(e["id"], e["Action"]) for e in logged]
+    events = rightsize.load_events(tmp_path)
+    for c in (early[0], oomer[0]):
+        mine = sorted(events.loc[events["container_id"] == c.id, "kind"])
+        assert mine == sorted(kind for cid, kind in engine_kinds if cid == c.id), c.name
+        assert {"start", "die"} <= set(mine)
+    assert events.loc[events["container_id"] == oomer[0].id, "container"].eq(oomer[0].name).all()

@@ -211,11 +211,26 @@ class _Run(Discovery):
 
     def _drain(self, watcher: engine.EventWatcher) -> None:
         """Handle the events received so far (at each tick, and between ticks as they arrive)."""
+        self._handle_all(watcher.drain())
+
+    def _drain_rest(self, watcher: engine.EventWatcher, until: float) -> None:
+        """At the run's end: every event the engine logged up to ``until`` (the stop) that the
+        stream had not delivered yet (an OOM kill in the last instant, a stream closed early)."""
+        watcher.stop()
+        self._drain(watcher)
         try:
-            for event in watcher.drain():
-                self._handle(event)
-        except Exception as exc:  # engine unreachable for a moment: keep sampling what we have
+            late = watcher.missed(until)
+        except Exception as exc:
             self._engine_trouble(exc)
+            return
+        self._handle_all(late)
+
+    def _handle_all(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            try:
+                self._handle(event)
+            except Exception as exc:  # engine unreachable for a moment: keep sampling what we have
+                self._engine_trouble(exc)
 
     def _engine_trouble(self, exc: Exception) -> None:
         if not self.engine_warned:
@@ -286,7 +301,7 @@ class _Run(Discovery):
                     self.waker.sleep_until(min(next_tick, end), lambda: self._drain(watcher))
                 elapsed = time.monotonic() - start
                 progress.update(elapsed, len(self.tracked), self.n_samples, self.buffers.refused())
-            self._drain(watcher)
+            self._drain_rest(watcher, until=time.time())
             self.buffers.flush(final=True)
         finally:
             self.waker.restore_signals(handlers)

@@ -274,17 +274,28 @@ class StatsStream:
 
 
 class EventWatcher:
-    """The engine's container event stream, read in a daemon thread into a queue."""
+    """The engine's container event stream, read in a daemon thread into a queue.
+
+    ``missed(until)`` closes it and asks the engine once more for what it logged up to ``until``
+    that was not handed out yet: an event logged just before a run stops may still be on its way
+    (or the stream may have closed early), and the engine's ``until`` bounds the answer.
+    """
 
     # update: `docker update`, apply --live; rename: the rows' container (and workload) name
     ACTIONS = ("start", "die", "oom", "restart", "update", "rename")
+    # handed-out events kept to tell a repeat: the stream is in the engine's log order, give or
+    # take events logged at once (each takes its time before the log's lock)
+    OVERLAP_NS = 1_000_000_000
 
     def __init__(self, client: Any, since: float, wake: threading.Event | None = None) -> None:
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._client = client
+        self._since = since
+        self._filters = {"type": "container", "event": list(self.ACTIONS)}
+        self._last_ns = 0  # the newest event handed out
+        self._recent: dict[tuple[str, str, int], int] = {}  # those within OVERLAP_NS of it
         self._wake = wake  # set on every event: the loop handles a start at once, not at the next tick
-        self._stream = client.api.events(
-            since=int(since), decode=True, filters={"type": "container", "event": list(self.ACTIONS)}
-        )
+        self._stream = client.api.events(since=int(since), decode=True, filters=self._filters)
         self._thread = threading.Thread(target=self._run, name="docker-events", daemon=True)
         self._thread.start()
 
@@ -303,8 +314,48 @@ class EventWatcher:
             try:
                 events.append(self.queue.get_nowait())
             except queue.Empty:
+                self._handed_out(events)
                 return events
+
+    def _handed_out(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            ns = event_ns(event)
+            self._recent[event_key(event)] = ns
+            self._last_ns = max(self._last_ns, ns)
+        if events:
+            oldest = self._last_ns - self.OVERLAP_NS
+            self._recent = {k: ns for k, ns in self._recent.items() if ns >= oldest}
+
+    def missed(self, until: float) -> list[dict[str, Any]]:
+        """Close the stream; then the events logged up to ``until`` (epoch seconds) not handed out
+        by ``drain`` yet, from the queue and from one more bounded request to the engine."""
+        self.stop()
+        self._thread.join(timeout=5)
+        events = self.drain()
+        since = (self._last_ns - self.OVERLAP_NS) / 1e9 if self._last_ns else self._since
+        seen = set(self._recent)
+        stream = self._client.api.events(
+            since=f"{max(since, 0):.9f}", until=f"{until:.9f}", decode=True, filters=self._filters
+        )
+        try:
+            late = [e for e in stream if event_key(e) not in seen]
+        finally:
+            with contextlib.suppress(Exception):
+                stream.close()
+        self._handed_out(late)
+        return events + late
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             self._stream.close()
+
+
+def event_ns(event: Mapping[str, Any]) -> int:
+    """An engine event's time, nanoseconds since the epoch."""
+    return int(event.get("timeNano") or 0) or int(event.get("time") or 0) * 1_000_000_000
+
+
+def event_key(event: Mapping[str, Any]) -> tuple[str, str, int]:
+    """What tells two engine events apart: container, action, time."""
+    action = str(event.get("Action") or event.get("status") or "")
+    return (str(event.get("id") or ""), action, event_ns(event))
