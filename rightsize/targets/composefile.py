@@ -11,7 +11,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Recommendation
-from rightsize.targets.include import ComposeDoc, doc_env, load_project
+from rightsize.targets.include import ComposeDoc, doc_env, extends_file, load_project
 from rightsize.targets.interpolate import resolve
 from rightsize.targets.yaml import Doc, read
 
@@ -167,7 +167,7 @@ def extends_chain(docs: Sequence[Doc], svc: str) -> list[CommentedMap]:
             name, file = str(resolve(ext.get("service"), env, where)), resolve(ext.get("file"), env, where)
         else:
             name, file = str(resolve(ext, env, where)), None
-        target = read(Path(cur.source).parent / str(file)) if file else cur
+        target = read(extends_file(cur, str(file))) if file else cur
         if (target.source, name) in seen:
             break
         seen.add((target.source, name))

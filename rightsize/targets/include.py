@@ -10,6 +10,7 @@ missing file and a service both defined by a file and brought in by its includes
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import warnings
@@ -37,10 +38,23 @@ class ComposeDoc(Doc):
 
     env: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     included_by: str | None = None
+    workdir: Path | None = None  # the project directory its relative paths resolve against
 
 
 def doc_env(doc: Doc) -> Mapping[str, str]:
     return doc.env if isinstance(doc, ComposeDoc) else {}
+
+
+def extends_file(doc: Doc, file: str) -> Path:
+    """Where a service of ``doc`` finds ``extends.file``, as compose-go resolves it: a relative path
+    against the project directory for a ``-f`` file (the first file's folder, also for a later
+    ``-f`` file in another folder), against the include's project directory for an included file
+    (``project_directory``, by default its first file's folder), and against the extended file's own
+    folder for a file reached through ``extends.file``; ``~`` is the home folder."""
+    if file.startswith("~"):
+        return Path.home() / file[1:].lstrip("/")
+    base = doc.workdir if isinstance(doc, ComposeDoc) and doc.workdir is not None else None
+    return (base if base is not None else Path(doc.source).parent) / file
 
 
 @dataclass(frozen=True)
@@ -144,9 +158,8 @@ def _load(
     for name in _services(doc):
         if name in imported:
             _conflict(doc, name, doc, imported[name])
-    walk.out.append(
-        ComposeDoc(doc.source, doc.text, doc.data, doc.indent, doc.line_starts, env=env, included_by=by)
-    )
+    kept = ComposeDoc(doc.source, doc.text, doc.data, doc.indent, doc.line_starts, env=env, included_by=by)
+    walk.out.append(dataclasses.replace(kept, workdir=workdir))
 
 
 def _services(doc: Doc) -> list[str]:
