@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Iterable
 
 
 def matches(name: str, patterns: str) -> bool:
     """True if ``name`` matches any of the comma-separated globs in ``patterns`` (case-sensitive)."""
     return any(fnmatch.fnmatchcase(name, p.strip()) for p in patterns.split(",") if p.strip())
+
+
+def joined(patterns: str | Iterable[str] | None) -> str | None:
+    """The library's ``workloads=["shop/*", "db"]`` as the CLI's one ``"shop/*,db"`` (a list failed
+    with AttributeError: 'list' object has no attribute 'split')."""
+    return patterns if patterns is None or isinstance(patterns, str) else ",".join(patterns)
 
 
 def natural(name: str) -> tuple[tuple[int, int | str], ...]:

@@ -72,3 +72,19 @@ def test_import_blank_workload_is_no_workload_and_skipped_rows_are_counted(
     _one_error(code, err)
     assert "no row of blank.csv has both a time (--map ts=time) and a workload (--map workload=vm)" in err
     assert not other.exists()
+
+
+def test_library_workloads_take_a_list_of_globs_as_the_cli_takes_a_comma_list() -> None:
+    # README: rightsize.recommend(..., workloads=) / rightsize.backtest(..., workloads=); a list
+    # (what a Python caller writes) failed with AttributeError: 'list' object has no attribute 'split'
+    data = rightsize.sample_path()
+    listed = rightsize.recommend(data, workloads=["sutazai/redis", "sutazai/neo*"])
+    text = rightsize.recommend(data, workloads="sutazai/redis,sutazai/neo*")
+    assert [r.to_dict() for r in listed] == [r.to_dict() for r in text]
+    assert {r.workload for r in listed} == {"sutazai/redis", "sutazai/neo4j"}
+    frame = rightsize.load(data)
+    assert {r.workload for r in rightsize.recommend(frame, workloads=("sutazai/redis",))} == {"sutazai/redis"}
+    result = rightsize.backtest(data, train="12h", test="6h", every="6h", workloads=["sutazai/redis"])
+    assert [w["workload"] for w in result.to_dict()["workloads"]] == ["sutazai/redis"]
+    with pytest.raises(rightsize.RightsizeError, match="no workload matches"):
+        rightsize.recommend(data, workloads=["nothing/*"])

@@ -25,7 +25,7 @@ import pandas as pd
 from rightsize.analysis.scoring import FIELDS, Limits, Score, score_window, summarize
 from rightsize.analysis.series import Series, load_series
 from rightsize.errors import RightsizeError
-from rightsize.globs import matches
+from rightsize.globs import joined, matches
 from rightsize.models import Recommendation, Values
 from rightsize.units import format_duration, parse_duration
 
@@ -258,7 +258,7 @@ def backtest(
     every: str | float = "7d",
     strategies: Sequence[str] | str | None = None,
     overrides: Mapping[str, Mapping[str, str]] | None = None,
-    workloads: str | None = None,
+    workloads: str | Sequence[str] | None = None,
     events: pd.DataFrame | None = None,
 ) -> BacktestResult:
     """Rolling train/test evaluation of ``strategies`` on ``data`` (a dataset path or samples frame;
@@ -287,6 +287,7 @@ def backtest(
             f"no --data given: using the bundled SYNTHETIC sample at {data}", SampleDataWarning, stacklevel=2
         )
     series = load_series(data, events)
+    workloads = joined(workloads)  # one glob string, as --workload gives it
     if workloads:
         series = [s for s in series if matches(s.workload, workloads)]
         if not series:

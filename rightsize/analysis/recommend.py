@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,7 @@ from rightsize.analysis.history import histories, ts_ms
 from rightsize.analysis.profile import Profile, profile_of
 from rightsize.analysis.strategies import get_strategy
 from rightsize.errors import RightsizeError
-from rightsize.globs import matches
+from rightsize.globs import joined, matches
 from rightsize.models import RESOURCES, Recommendation
 from rightsize.units import parse_duration
 
@@ -192,7 +192,7 @@ def recommend(
     strategy: str = "default",
     overrides: dict[str, str] | None = None,
     since: str | None = None,
-    workloads: str | None = None,
+    workloads: str | Sequence[str] | None = None,
     compose: str | Path | None = None,
     events: pd.DataFrame | None = None,
 ) -> list[Recommendation]:
@@ -203,6 +203,7 @@ def recommend(
     ``compose``: take the current values from this file instead of the samples.
     """
     strat = get_strategy(strategy, overrides)  # fail on a bad name/setting before reading data
+    workloads = joined(workloads)  # one glob string, as --workload gives it
     current = compose_current(compose) if compose is not None else None
     if isinstance(data, pd.DataFrame):
         profs = _frame_profiles(data, events, since, strat.quantiles())
