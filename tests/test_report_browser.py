@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from rightsize.analysis.recommend import sample_path
@@ -119,6 +120,47 @@ def test_plots_render_with_data(page: tuple[Any, list[str], list[str]]) -> None:
     assert len(lines) == workloads and min(lines) >= 5
     assert len(bars) == workloads and min(bars) >= 3
     assert p.locator("#overview table.matrix tr").count() == workloads + 1
+
+
+def test_drawn_lines_reach_each_workloads_true_peak(page: tuple[Any, list[str], list[str]]) -> None:
+    """The figures arrive through the packed payload (gzip, typed arrays, shared time grid): the
+    memory line plotly.js holds reaches the working set's true maximum, the CPU line its CPU's."""
+    p, _, _ = page
+    p.evaluate("window.rightsizeRenderAll()")
+    drawn = p.evaluate(
+        """() => Array.from(document.querySelectorAll('section.workload')).map(s => {
+             const gd = s.querySelector('div.plot.usage');
+             const top = axis => Math.max(...gd.data
+               .filter(t => t.yaxis === axis && t.name.startsWith('used')).map(t => Array.from(t.y))
+               .flat().filter(Number.isFinite));
+             return [s.querySelector('h3').textContent, top('y'), top('y2'), gd.data[0].x === undefined];
+           })"""
+    )
+    samples = load(sample_path(), columns=["workload", "mem_working_set", "cpu_cores"])
+    peaks = samples.groupby("workload")[["mem_working_set", "cpu_cores"]].max()
+    assert len(drawn) == len(peaks)
+    for name, memory, cpu, on_grid in drawn:
+        want = peaks.loc[name] if name in peaks.index else peaks.iloc[-1]  # the renamed (hostile) one
+        assert memory == float(np.float32(want["mem_working_set"] / 2**20))
+        assert cpu == float(np.float32(want["cpu_cores"]))
+        assert on_grid  # 8,641+ samples: drawn on the shared time grid, no time array shipped
+
+
+def test_without_decompression_the_charts_say_why_and_the_tables_stay(
+    browser: Any, report_file: Path
+) -> None:
+    p = browser.new_page()
+    errors: list[str] = []
+    try:
+        p.on("pageerror", lambda e: errors.append(str(e)))
+        p.add_init_script("delete window.DecompressionStream;")
+        p.goto(report_file.as_uri(), wait_until="load")
+        p.wait_for_function("() => document.querySelectorAll('div.plot.failed').length > 0")
+        texts = p.locator("div.plot").all_inner_texts()
+        assert texts and all("could not be drawn here" in t for t in texts)
+        assert p.locator("#overview table.matrix tr").count() > 1 and errors == []
+    finally:
+        p.close()
 
 
 def test_hostile_name_is_text_and_runs_nothing(page: tuple[Any, list[str], list[str]]) -> None:

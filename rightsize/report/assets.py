@@ -44,31 +44,80 @@ section.workload { border-top: 2px solid #e5e5e5; padding-top: 14px; margin-top:
 ul.reasons { margin: 4px 0 8px 18px; padding: 0; }
 .plot { width: 100%; min-height: 330px; }
 .plot.usage { min-height: 640px; }
+.plot.failed { min-height: 0; color: #b00020; }
 .small { font-size: 12px; color: #666; }
 details { margin: 0 0 12px; }
 details pre { font-size: 12px; white-space: pre-wrap; background: #f7f7f9; padding: 8px; }
 @media print { section.workload { break-before: page; } }
 """
 
-# Plots render when they come near the viewport: 100 plots at once would freeze the page for
-# seconds on a 50-service report. Printing renders them all first.
+# The page unpacks plotly.js and the figures (pack.py) with the browser's own gunzip, then draws
+# plots when they come near the viewport: 1,000 plots at once would freeze the page. Printing draws
+# them all first. plotly.js runs as an inline script the policy allows by its hash.
 SCRIPT = """
 (function () {
   "use strict";
   var config = {displaylogo: false, responsive: true};
   var plots = Array.prototype.slice.call(document.querySelectorAll("div.plot"));
-  function render(el) {
-    if (el.getAttribute("data-rendered")) { return; }
-    el.setAttribute("data-rendered", "1");
-    var spec = JSON.parse(document.getElementById(el.getAttribute("data-spec")).textContent);
-    Plotly.newPlot(el, spec.data, spec.layout, config);
+  var TYPES = {f4: Float32Array, f8: Float64Array};
+  var figure = null;
+  function gunzip(id) {
+    var text = atob(document.getElementById(id).textContent);
+    var bytes = new Uint8Array(text.length);
+    for (var i = 0; i < text.length; i++) { bytes[i] = text.charCodeAt(i); }
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).arrayBuffer();
   }
-  window.rightsizeRenderAll = function () { plots.forEach(render); };
-  window.addEventListener("beforeprint", window.rightsizeRenderAll);
+  function copy(obj) { return JSON.parse(JSON.stringify(obj)); }
+  function reader(buffer) {
+    var size = new DataView(buffer).getUint32(0, true);
+    var header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, size)));
+    var base = 4 + size + (8 - (4 + size) % 8) % 8;
+    function value(v) {
+      return v && v.buf ? new TYPES[v.buf[0]](buffer, base + v.buf[1], v.buf[2]) : v;
+    }
+    return function (id) {
+      var fig = header.figures[id];
+      var data = fig.data.map(function (t) {
+        var trace = copy(header.styles[t.style]);
+        Object.keys(t).forEach(function (k) { if (k !== "style") { trace[k] = value(t[k]); } });
+        return trace;
+      });
+      return {data: data, layout: copy(header.layouts[fig.layout])};
+    };
+  }
+  var ready = typeof DecompressionStream === "undefined"
+    ? Promise.reject(new Error("this browser has no DecompressionStream"))
+    : Promise.all([gunzip("rightsize-plotly"), gunzip("rightsize-data")]).then(function (parts) {
+        var script = document.createElement("script");
+        script.textContent = new TextDecoder().decode(parts[0]);
+        document.head.appendChild(script);
+        figure = reader(parts[1]);
+      });
+  ready.catch(function (e) {
+    plots.forEach(function (el) {
+      el.className += " failed";
+      el.textContent = "The charts could not be drawn here (" + e.message + "): open the report in a " +
+        "current Chrome, Edge, Firefox or Safari.";
+    });
+  });
+  function render(el) {
+    if (!figure || el.getAttribute("data-rendered")) { return null; }
+    el.setAttribute("data-rendered", "1");
+    var fig = figure(el.getAttribute("data-spec"));
+    return Plotly.newPlot(el, fig.data, fig.layout, config);
+  }
+  window.rightsizeRenderAll = function () {
+    return ready.then(function () { return Promise.all(plots.map(render)); }).then(function () {});
+  };
+  window.addEventListener("beforeprint", function () { plots.forEach(render); });
   if (!("IntersectionObserver" in window)) { window.rightsizeRenderAll(); return; }
   var io = new IntersectionObserver(function (entries) {
     entries.forEach(function (e) {
-      if (e.isIntersecting) { io.unobserve(e.target); render(e.target); }
+      if (e.isIntersecting) {
+        io.unobserve(e.target);
+        ready.then(function () { render(e.target); }, function () {});
+      }
     });
   }, {rootMargin: "800px 0px"});
   plots.forEach(function (p) { io.observe(p); });

@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from rightsize.models import RESOURCES, Recommendation, Resource
-from rightsize.report.downsample import histogram, minmax_envelope, step_points
+from rightsize.report.downsample import grid_envelope, histogram, minmax_envelope, step_points
 
 MIB = float(2**20)
 # resource -> (usage column, kernel-peak column or None, limit column, reservation column, scale, axis title)
@@ -141,6 +141,43 @@ def _hline(
     return [_line([t0, t1], [value, value], name, color, row, dash=dash, width=1.6, legend=legend)]
 
 
+def _envelope(
+    t: npt.NDArray[np.float64],
+    values: npt.NDArray[np.float64],
+    bounds: tuple[float, float],
+    buckets: int,
+    name: str,
+    color: str,
+    row: int,
+    dash: str = "solid",
+) -> dict[str, Any]:
+    """A usage line that keeps every bucket's min and max. Long series sit on the chart's shared
+    time grid (``x0``/``dx``: no time array at all, half the bytes); short ones keep their own times."""
+    legend = "legend" if row == 1 else f"legend{row}"
+    if len(t) <= 2 * buckets:
+        x, y = minmax_envelope(t, values, buckets)
+        return _line(typed(x, "f8"), typed(y), name, color, row, dash=dash, legend=legend)
+    span = bounds[1] - bounds[0]
+    trace = _line(None, typed(grid_envelope(t, values, bounds[0], span, buckets)), name, color, row,
+                  dash=dash, legend=legend)  # fmt: skip
+    del trace["x"]
+    step = span / (2 * buckets)
+    trace.update(x0=bounds[0] + step / 2, dx=step)
+    return trace
+
+
+def _no_samples(row: int) -> dict[str, Any]:
+    return {
+        "text": "no samples",
+        "xref": "paper",
+        "yref": f"{_axis('y', row)} domain",
+        "x": 0.5,
+        "y": 0.5,
+        "showarrow": False,
+        "font": {"color": "#888"},
+    }
+
+
 def usage_figure(
     samples: pd.DataFrame, recs: Mapping[str, Recommendation], marks: Markers, buckets: int = 500
 ) -> dict[str, Any]:
@@ -164,15 +201,19 @@ def usage_figure(
         top = domains[row][1]
         layout[legend] = {"x": 1.01, "xanchor": "left", "y": top, "yanchor": "top", "font": {"size": 11}}
         series = usage(samples, usage_col, scale)
-        x, y = minmax_envelope(t, series, buckets)
-        traces.append(_line(typed(x, "f8"), typed(y), "used (min/max per bucket)", USAGE, row, legend=legend))
-        if len(np.unique(x[np.isfinite(y)])) < 2:  # one instant: a line through one x is invisible
-            traces[-1]["mode"] = "lines+markers"
+        if not np.isfinite(series).any():  # a trace without PIDs: words, not 1,000 NaN points
+            layout.setdefault("annotations", []).append(_no_samples(row))
+            # an empty row keeps its axes (the time axis is drawn under the last row) only with a trace
+            traces.append({**_line([t0, t1], [None, None], "", USAGE, row, legend=legend, show=False),
+                           "hoverinfo": "skip"})  # fmt: skip
+        else:
+            traces.append(_envelope(t, series, (t0, t1), buckets, "used (min/max per bucket)", USAGE, row))
+            seen = t[np.isfinite(series)]
+            if seen.min() == seen.max():  # one instant: a line through one x is invisible
+                traces[-1]["mode"] = "lines+markers"
         if peak_col and peak_col in samples and samples[peak_col].notna().any():
-            x, y = minmax_envelope(t, usage(samples, peak_col, scale), buckets)
-            traces.append(
-                _line(typed(x, "f8"), typed(y), "kernel peak", PEAK, row, dash="dot", legend=legend)
-            )
+            peak_series = usage(samples, peak_col, scale)
+            traces.append(_envelope(t, peak_series, (t0, t1), buckets, "kernel peak", PEAK, row, "dot"))
         rec = recs.get(resource)
         if rec is not None and rec.recommended is not None:
             r = rec.recommended

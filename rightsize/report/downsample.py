@@ -55,6 +55,44 @@ def minmax_envelope(ts: npt.ArrayLike, values: npt.ArrayLike, buckets: int) -> t
     return t[keep], v[keep]
 
 
+def grid_envelope(
+    ts: npt.ArrayLike, values: npt.ArrayLike, start: float, span: float, buckets: int
+) -> FloatArray:
+    """``2 * buckets`` values on a fixed time grid: bucket ``k`` of ``[start, start + span]`` gives
+    its min and max sample in the order they happened (NaN, NaN where it has no finite value).
+
+    Every series of one chart shares the grid, so no time travels with the values: the chart
+    draws point ``i`` at ``start + (i + 0.5) * span / (2 * buckets)`` (plotly's ``x0``/``dx``).
+    A peak keeps its true height; its time moves by at most half a bucket (a pixel or two).
+    """
+    if buckets < 1:
+        raise ValueError("buckets must be >= 1")
+    t = np.asarray(ts, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    if t.shape != v.shape or t.ndim != 1:
+        raise ValueError("ts and values must be 1-D arrays of the same length")
+    out = np.full(2 * buckets, np.nan)
+    finite = np.isfinite(v) & np.isfinite(t)
+    t, v = t[finite], v[finite]
+    if not len(t):
+        return out
+    order = np.argsort(t, kind="stable")
+    t, v = t[order], v[order]
+    scaled = (t - start) / span * buckets if span > 0 else np.zeros(len(t))
+    bucket = np.clip(scaled.astype(np.int64), 0, buckets - 1)
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])  # one contiguous run per bucket
+    lengths = np.diff(np.r_[starts, len(t)])
+    hi = np.maximum.reduceat(v, starts)
+    lo = np.minimum.reduceat(v, starts)
+    seg = np.repeat(np.arange(len(starts)), lengths)
+    imax = _first_per_segment(np.flatnonzero(v == hi[seg]), seg, len(starts))
+    imin = _first_per_segment(np.flatnonzero(v == lo[seg]), seg, len(starts))
+    k = bucket[starts]
+    out[2 * k] = np.where(imin <= imax, lo, hi)
+    out[2 * k + 1] = np.where(imin <= imax, hi, lo)
+    return out
+
+
 def _first_per_segment(
     positions: npt.NDArray[np.int64], seg: npt.NDArray[np.int64], n: int
 ) -> npt.NDArray[np.int64]:

@@ -1,15 +1,14 @@
 """``rightsize report``: one self-contained HTML file that shows why each limit was chosen.
 
-plotly.js is inlined once, every figure's data sits in an inert ``<script type="application/json">``
-block, and a content security policy forbids any request, so the file opens offline and can be
-attached to a ticket. Everything that comes from the data (workload, container, image, host names,
-reasons) is HTML-escaped in the page and never placed in a figure.
+plotly.js and every figure's data sit once each in an inert compressed block (``pack.py``) that the
+page's one script unpacks, and a content security policy forbids any request, so the file opens
+offline and can be attached to a ticket. Everything that comes from the data (workload, container,
+image, host names, reasons) is HTML-escaped in the page and never placed in a figure.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,7 +25,7 @@ from rightsize.errors import RightsizeError
 from rightsize.globs import matches, natural
 from rightsize.models import RESOURCES, Recommendation
 from rightsize.render import shown_name
-from rightsize.report import assets, charts, frames
+from rightsize.report import assets, charts, frames, pack
 from rightsize.report.summary import (
     fmt_value,
     totals_rows,
@@ -42,22 +41,6 @@ META_COLUMNS = ["workload", "container", "image", "host"]
 def esc(value: object) -> str:
     """Text from anywhere -> safe HTML text or attribute value."""
     return html.escape(str(value), quote=True)
-
-
-def json_for_script(obj: Any) -> str:
-    """JSON that cannot end its ``<script>`` block or open a comment: ``<``, ``>``, ``&`` become
-    ``\\u003c``-style escapes, which JSON.parse turns back into the same characters."""
-    text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def plotly_js() -> str:
-    """The plotly.js bundle that ships inside the plotly package (no CDN)."""
-    from plotly.offline import get_plotlyjs
-
-    js = get_plotlyjs()
-    # A literal "</script" inside would end the block early; "<\/" means the same in JS strings.
-    return js.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
 
 
 # ------------------------------------------------------------------------------------- the API
@@ -201,7 +184,8 @@ def build_page(
     strategies = sorted({r.strategy for r in recs})
     when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
 
-    sections, specs = [], []
+    sections: list[str] = []
+    figures: dict[str, dict[str, Any]] = {}
     count, spans = 0, []  # counted while drawing: Groups put each frame together once
     for i, name in enumerate(names):
         frame = groups[name] if name in groups else pd.DataFrame({"ts": np.zeros(0, "datetime64[ms]")})
@@ -214,10 +198,10 @@ def build_page(
             i, name, by_workload.get(name, {}), frame, ev, about.get(name, {}), buckets
         )
         sections.append(section)
-        specs.extend(spec)
+        figures.update(spec)
         del frame  # the next workload's frame need not sit beside this one
 
-    bundle = plotly_js()
+    bundle, packed_bundle = pack.plotly_bundle()
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -238,8 +222,8 @@ def build_page(
         _overview(names, by_workload),
         *sections,
         "</main>",
-        *specs,
-        f"<script>{bundle}</script>",
+        f'<script type="application/octet-stream" id="rightsize-plotly">{packed_bundle}</script>',
+        f'<script type="application/octet-stream" id="rightsize-data">{pack.pack(figures)}</script>',
         f"<script>{assets.SCRIPT}</script>",
         "</body></html>",
     ]
@@ -321,7 +305,7 @@ def _workload_section(
     events: pd.DataFrame | None,
     about: Mapping[str, list[str]],
     buckets: int,
-) -> tuple[str, list[str]]:
+) -> tuple[str, dict[str, dict[str, Any]]]:
     out = [f'<section class="workload" id="w{i}"><h3>{esc(shown_name(name))}</h3>']
     meta = " · ".join(f"{label}: {_listing(values)}" for label, values in about.items())
     top = '<a class="top" href="#overview">↑ overview</a>'  # the page is long: a way back up
@@ -360,7 +344,7 @@ def _workload_section(
             f'<p class="small">Why (strategy {esc(_strategy(recs))}):</p>'
             f'<ul class="reasons">{"".join(reasons)}</ul>'
         )
-    specs = []
+    specs: dict[str, dict[str, Any]] = {}
     if len(frame):
         marks = charts.markers(frame, events)
         figures = (
@@ -370,7 +354,7 @@ def _workload_section(
         for kind, fig in figures:
             spec_id = f"spec-{i}-{kind}"
             out.append(f'<div class="plot {kind}" id="plot-{i}-{kind}" data-spec="{spec_id}"></div>')
-            specs.append(f'<script type="application/json" id="{spec_id}">{json_for_script(fig)}</script>')
+            specs[spec_id] = fig
         if len(marks.oom) or len(marks.restarts):
             out.append(
                 f'<p class="small">{len(marks.oom)} OOM kill(s), {len(marks.restarts)} restart(s) '
@@ -392,4 +376,4 @@ def _listing(values: Iterable[str], limit: int = 6) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "") if items else "-"
 
 
-__all__ = ["build_page", "esc", "json_for_script", "report", "write_atomic"]
+__all__ = ["build_page", "esc", "report", "write_atomic"]
