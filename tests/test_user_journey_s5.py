@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,32 @@ def test_library_workloads_take_a_list_of_globs_as_the_cli_takes_a_comma_list() 
     assert [w["workload"] for w in result.to_dict()["workloads"]] == ["sutazai/redis"]
     with pytest.raises(rightsize.RightsizeError, match="no workload matches"):
         rightsize.recommend(data, workloads=["nothing/*"])
+
+
+class _PlainHttp(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_https_url_to_a_plain_http_server_does_not_ask_for_a_ca(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # https:// given for a plain-HTTP Prometheus said "TLS verification failed (... (_ssl.c:...);
+    # point RIGHTSIZE_PROM_CA at the CA certificate": no certificate can fix that
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _PlainHttp)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{httpd.server_address[1]}"
+    out = tmp_path / "data"
+    try:
+        code, _, err = run_cli(["collect", "--source", "prometheus", "--url", url, "--since", "1h",
+                                "--out", str(out), "--quiet"], capsys)  # fmt: skip
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    _one_error(code, err)
+    assert "does the server speak HTTPS? a plain-HTTP Prometheus is http://" in err
+    assert "RIGHTSIZE_PROM_CA" not in err and not out.exists()

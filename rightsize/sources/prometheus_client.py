@@ -161,6 +161,11 @@ class PromClient:
             try:
                 resp = self.session.get(url, params=params, timeout=self.timeout, verify=self._verify)
             except requests.exceptions.SSLError as exc:
+                if "certificate verify failed" not in str(exc).lower():  # no certificate to trust
+                    raise RightsizeError(  # e.g. https:// to a plain-HTTP server: a CA cannot help
+                        f"no TLS handshake with {self.url} ({_short(exc)}): does the server speak "
+                        "HTTPS? a plain-HTTP Prometheus is http://"
+                    ) from None
                 raise RightsizeError(
                     f"TLS verification failed for {self.url} ({_short(exc)}); point {CA_ENV} at the "
                     "CA certificate that signed the server's"
@@ -291,7 +296,7 @@ def _short(exc: BaseException) -> str:
     """The reason inside requests' nested wrapper text ("[Errno 111] Connection refused")."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     m = re.search(r"\[Errno -?\d+\] ([^'\")]+)|(Read timed out|Connection aborted|RemoteDisconnected[^'\")]*)"
-                  r"|certificate verify failed: ([^'\")(]+)", text)
+                  r"|certificate verify failed: ([^'\")(]+)|\[SSL: \w+\] ([^'\")(]+)", text)
     if m:
         return next(g for g in m.groups() if g).strip()
     return text if len(text) < 200 else text[:197] + "..."
