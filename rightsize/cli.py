@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from rightsize.cli_checks import fail, not_empty, show_warning, split_names
+from rightsize.cli_checks import check_compose_options, fail, not_empty, show_warning, split_names
 from rightsize.errors import RightsizeError
 
 # typer >= 0.26 vendors click (and does not install it): usage errors derive from TyperException.
@@ -123,7 +123,8 @@ def recommend(
     data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
     strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95 (see --settings)."),
     fmt: str = typer.Option("table", "--format", help="table|json|yaml|csv|markdown."),
-    compose: str | None = typer.Option(None, help="Take the current values from this compose file."),
+    compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file(s) with current values."),
+    env_file: list[str] = typer.Option([], "--env-file", help="${VAR} values (default: .env beside -f)."),
     since: str | None = typer.Option(None, help="Only the last 7d/24h of the data (or since a date)."),
     workload: str | None = typer.Option(None, help="Only workloads matching these globs, e.g. 'shop/*,db'."),
     units: str = typer.Option("compose", help="compose (1536M, 1.5) or k8s (1536Mi, 1500m)."),
@@ -132,7 +133,7 @@ def recommend(
 ) -> None:
     """Recommend memory, CPU and PID reservations/limits from the percentiles of the history."""
     not_empty("--data", data)
-    not_empty("--compose", compose)
+    check_compose_options(compose, env_file)
     not_empty("--since", since)
     not_empty("--workload", workload)
     from rightsize.analysis.settings import parse_assignments
@@ -148,9 +149,8 @@ def recommend(
         render([], fmt, units)  # raises the one-line error before any data is read
     from rightsize.analysis.recommend import recommend as run_recommend
 
-    recs = run_recommend(
-        data, strategy=strategy, overrides=overrides, since=since, workloads=workload, compose=compose
-    )
+    recs = run_recommend(data, strategy=strategy, overrides=overrides, since=since, workloads=workload,
+                         compose=compose or None, env_files=env_file or None)  # fmt: skip
     typer.echo(render(recs, fmt, units, width=table_width(sys.stdout.isatty())), nl=False)
 
 
@@ -330,7 +330,8 @@ def check(
 def report(
     data: str | None = typer.Option(None, help="Dataset folder (default: the bundled sample)."),
     out: str = typer.Option("rightsize-report.html", "--out", "-o", help="HTML file to write."),
-    compose: str | None = typer.Option(None, help="Take the current values from this compose file."),
+    compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file(s) with current values."),
+    env_file: list[str] = typer.Option([], "--env-file", help="${VAR} values (default: .env beside -f)."),
     strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95 (see recommend --settings)."),
     set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE (repeatable)"),
     since: str | None = typer.Option(None, help="Only the last 7d/24h of the data (or since a date)."),
@@ -342,13 +343,20 @@ def report(
     not_empty("--out", out, "an HTML file, e.g. --out report.html")
     not_empty("--since", since)
     not_empty("--workload", workload)
-    not_empty("--compose", compose)
+    check_compose_options(compose, env_file)
     from rightsize.analysis.settings import parse_assignments
     from rightsize.report.html import report as write_report
 
+    recs = None
+    if len(compose) > 1 or env_file:  # report() reads one file: recommend here, as it would
+        from rightsize.analysis.recommend import recommend as run_recommend
+
+        recs = run_recommend(data, strategy=strategy, overrides=parse_assignments(set_), since=since,
+                             workloads=workload, compose=compose, env_files=env_file)  # fmt: skip
     path = write_report(
-        data, out=out, strategy=strategy, overrides=parse_assignments(set_) or None, compose=compose,
-        since=since, workloads=workload, buckets=buckets,
+        data, out=out, strategy=strategy, overrides=parse_assignments(set_) or None, since=since,
+        compose=compose[0] if compose and recs is None else None, recommendations=recs, workloads=workload,
+        buckets=buckets,
     )  # fmt: skip
     typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 

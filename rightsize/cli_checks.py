@@ -75,6 +75,15 @@ def swap_bytes(value: str | None) -> int | None:
     return size
 
 
+def check_compose_options(compose: list[str], env_file: list[str]) -> None:
+    """``recommend`` and ``report``: ``--compose`` files (repeatable, merged as ``-f a -f b``) and the
+    ``--env-file`` files their ``${VAR}`` values are read from."""
+    not_empty("--compose", compose)
+    not_empty("--env-file", env_file, "an env file, e.g. --env-file .env.prod")
+    if env_file and not compose:  # else silently unused
+        raise fail("--env-file works with --compose only")
+
+
 def check_apply_options(
     *, compose: list[str], helm: str | None, live: bool, map_: list[str], data: str | None,
     since: str | None, backup: bool, only: str | None, services: str | None, project: str | None,

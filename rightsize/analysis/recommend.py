@@ -193,18 +193,20 @@ def recommend(
     overrides: dict[str, str] | None = None,
     since: str | None = None,
     workloads: str | Sequence[str] | None = None,
-    compose: str | Path | None = None,
+    compose: str | Path | Sequence[str | Path] | None = None,
     events: pd.DataFrame | None = None,
+    env_files: Sequence[str | Path] | None = None,
 ) -> list[Recommendation]:
     """Recommendations sorted by workload, then memory, cpu, pids.
 
     ``data``: a dataset root (or its ``samples`` folder, or one file), a samples DataFrame (with
     ``events`` optionally), or None for the bundled sample (with a warning saying so).
-    ``compose``: take the current values from this file instead of the samples.
+    ``compose``: take the current values from this file (or these, merged as ``-f a -f b``), with
+    ``${VAR}`` read from the environment, then ``env_files`` (default ``.env`` beside the first file).
     """
     strat = get_strategy(strategy, overrides)  # fail on a bad name/setting before reading data
     workloads = joined(workloads)  # one glob string, as --workload gives it
-    current = compose_current(compose) if compose is not None else None
+    current = compose_current(compose, env_files) if compose is not None else None
     if isinstance(data, pd.DataFrame):
         profs = _frame_profiles(data, events, since, strat.quantiles())
         if workloads:
