@@ -14,6 +14,7 @@ is tracked at its start, and at its end gets one last row from its freshest read
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -115,6 +116,7 @@ class _Run(Discovery):
         self.host = host or str(client.info().get("Name") or "localhost")
         # OOM events per container id, kept across its restarts: the fresh cgroup counts from 0
         self.ooms: dict[str, int] = {}
+        self.sampled: set[str] = set()  # containers with a row in this run
         self.buffers = Buffers(out, self.host)
         self.samples, self.events = self.buffers.samples, self.buffers.events
         self.waker = Waker()
@@ -145,7 +147,28 @@ class _Run(Discovery):
         ooms = self.ooms.get(cid, 0)
         self.samples.append(sample_row(t.info, cur, t.rates, ts_ms=ts_ms, host=self.host, oom_events=ooms))
         self.n_samples += 1
+        self.sampled.add(cid)
         t.wrote(ts_ms)
+
+    def _oom_row(self, cid: str, event: dict[str, Any]) -> None:
+        """An OOM kill of a container without a row yet: one row at the kill, carrying the limits it
+        ran with (from its inspect), so the kill's limit is known (the analysis takes it from the
+        latest row at or before the kill); measured when its cgroup is still there."""
+        if cid in self.sampled:
+            return
+        if (info := self.known.get(cid) or self._inspect(cid)) is None:  # gone before any look-up
+            return
+        ts_ms = engine.event_ns(event) // 1_000_000
+        cur, t = Counters(t=ts_ms / 1000), self.tracked.get(cid)
+        if t is not None and t.reader is not None:
+            with contextlib.suppress(cgroups.CgroupGone):
+                cur = t.prev = t.reader.read(time.monotonic())  # the next reading's CPU is from here
+        row = sample_row(info, cur, (None, None), ts_ms=ts_ms, host=self.host, oom_events=self.ooms[cid])
+        self.samples.append(row)
+        self.n_samples += 1
+        self.sampled.add(cid)
+        if t is not None:
+            t.wrote(ts_ms)
 
     def _handle(self, event: dict[str, Any]) -> None:
         cid = str(event.get("id") or "")
@@ -184,6 +207,7 @@ class _Run(Discovery):
                 self.finished.add(cid)
         elif action == "oom":
             self.ooms[cid] = self.ooms.get(cid, 0) + 1
+            self._oom_row(cid, event)
         self.events.append(event_row(event, self.known.get(cid), self.host))
 
     # -- sampling --------------------------------------------------------------------------
