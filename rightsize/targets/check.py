@@ -144,15 +144,14 @@ def check_compose(
             if res == "cpu" and value is None:  # the CFS spelling (cpu_quota/cpu_period)
                 value, where = quota_limit(stack, svc)
                 read = None  # an interpolated quota is not read: its default is no CPU amount
-            rows.append(_row(svc, res, value, where, by_res.get(res), tolerance, why_not, read))
+            rows.append(_row(_Judged(svc, res, value, where, by_res.get(res), tolerance, why_not), read))
             if res != "pids":
                 pair = (res, "reservation")
                 value, where, env = _effective(stack, svc, [(LEGACY[pair],), DEPLOY[pair]] if pair in LEGACY
                                                else [DEPLOY[pair]])  # fmt: skip
                 if value is not None:  # an unset reservation is allowed: nothing to judge
-                    rows.append(
-                        _reservation_row(svc, res, value, where, by_res.get(res), tolerance, why_not, env)
-                    )
+                    judged = _Judged(svc, res, value, where, by_res.get(res), tolerance, why_not)
+                    rows.append(_reservation_row(judged, env))
         rows += _twin_rows(stack, svc)
         verdict = swap_verdict(stack, svc, swap)
         if verdict is not None:
@@ -230,20 +229,26 @@ def _outside(res: str, current: float, target: float, tol: float, what: str) -> 
     return f"{abs(current / target - 1):.0%} {side} the {what} (band {_fmt(res, lo)}..{_fmt(res, hi)})"
 
 
-def _reservation_row(
-    svc: str,
-    res: str,
-    value: Any,
-    where: str | None,
-    rec: Recommendation | None,
-    tol: float,
-    why_not: str,
-    env: Env,
-) -> CheckRow:
-    shown = str(value)
+@dataclass(frozen=True)
+class _Judged:
+    """What a limit or reservation row judges: one service's configured value for one resource (and
+    where it is), its recommendation (None: ``why_not`` says why) and the tolerance."""
+
+    svc: str
+    res: str
+    value: Any
+    where: str | None
+    rec: Recommendation | None
+    tol: float
+    why_not: str
+
+
+def _reservation_row(j: _Judged, env: Env) -> CheckRow:
+    svc, res, rec = j.svc, j.res, j.rec
+    shown = str(j.value)
     target = rec.recommended.reservation if rec is not None and rec.recommended is not None else None
     text = None if target is None else _fmt(res, target)
-    value, read = _read(value, env, where or svc)
+    value, read = _read(j.value, env, j.where or svc)
 
     def row(ok: bool, why: str) -> CheckRow:
         return CheckRow(svc, res, shown, text, ok, read + why, "reservation")
@@ -251,39 +256,31 @@ def _reservation_row(
     if value == "":  # an unset variable: no reservation, which is allowed
         read += ": no reservation to judge"
         return row(True, "")
-    current = parse_value(res, value, "compose", where or svc)
+    current = parse_value(res, value, "compose", j.where or svc)
     if current == 0:  # Docker reads a zero reservation as none set
         return row(True, "0 = no reservation: nothing to judge")
     if rec is None or rec.recommended is None:
-        return row(True, why_not or "no recommendation for this resource")
+        return row(True, j.why_not or "no recommendation for this resource")
     limit = rec.recommended.limit
     if limit is not None and current > limit:
         return row(False, f"above the recommended limit {_fmt(res, limit)}: a reservation cannot exceed it")
     if target is None:
         bound = f"; below the recommended limit {_fmt(res, limit)}" if limit is not None else ""
         return row(True, f"no reservation recommended{bound}")
-    off = _outside(res, current, target, tol, "recommended reservation")
+    off = _outside(res, current, target, j.tol, "recommended reservation")
     return row(off is None, off or "within the band")
 
 
-def _row(
-    svc: str,
-    res: str,
-    value: Any,
-    where: str | None,
-    rec: Recommendation | None,
-    tol: float,
-    why_not: str,
-    env: Env | None,
-) -> CheckRow:
+def _row(j: _Judged, env: Env | None) -> CheckRow:
     """One limit's row; ``env`` None: an interpolated value is not read (a CFS quota's default)."""
+    svc, res, rec = j.svc, j.res, j.rec
     checklist = f"(plan checklist: {CHECKLIST[res]})"
-    if value is None:
+    if j.value is None:
         return CheckRow(svc, res, None, _rec_text(rec), False, f"no {res} limit {checklist}")
-    shown = str(value)
-    if env is None and interpolated(value):
+    shown = str(j.value)
+    if env is None and interpolated(j.value):
         return CheckRow(svc, res, shown, _rec_text(rec), True, "interpolated: not checked")
-    value, read = _read(value, env or {}, where or svc)
+    value, read = _read(j.value, env or {}, j.where or svc)
 
     def row(ok: bool, why: str, recommended: str | None = _rec_text(rec)) -> CheckRow:
         return CheckRow(svc, res, shown, recommended, ok, read + why)
@@ -291,17 +288,17 @@ def _row(
     if value == "":  # compose reads an unset ${VAR} as "": no limit it could apply
         read += f": no {res} limit {checklist}"
         return row(False, "")
-    current = parse_value(res, value, "compose", where or svc)
+    current = parse_value(res, value, "compose", j.where or svc)
     if current <= 0:  # Docker reads 0 (and -1 for PIDs) as no limit at all
         return row(False, f"{value if read else shown} = unlimited: no {res} limit {checklist}")
     if rec is None:
-        return row(True, why_not or "no recommendation for this resource", None)
+        return row(True, j.why_not or "no recommendation for this resource", None)
     if rec.recommended is None:
         return row(True, "no recommendation: " + "; ".join(rec.reasons), None)
     target = rec.recommended.limit
     if target is None:
         return row(True, "strategy recommends no limit; not checked", "no limit")
-    off = _outside(res, current, target, tol, "recommendation")
+    off = _outside(res, current, target, j.tol, "recommendation")
     return row(off is None, off or "within the band")
 
 
