@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -119,3 +120,32 @@ def test_https_url_to_a_plain_http_server_does_not_ask_for_a_ca(
     _one_error(code, err)
     assert "does the server speak HTTPS? a plain-HTTP Prometheus is http://" in err
     assert "RIGHTSIZE_PROM_CA" not in err and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("pids_floor=1.5", "setting pids_floor: cannot read '1.5' as a whole number"),
+        ("mem_floor=-1", "setting mem_floor: cannot read '-1' as a size (100M, 1.5g, 512Mi)"),
+        ("cpu_floor=half", "setting cpu_floor: cannot read 'half' as CPU cores (0.5, 500m)"),
+    ],
+)
+def test_set_bad_values_say_what_is_expected(
+    setting: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # said "cannot read '-1' as a bytes" / "as a cores"; pids_floor=1.5 was taken as a PID count
+    code, _, err = run_cli(["recommend", "--set", setting, "--workload", "sutazai/redis"], capsys)
+    _one_error(code, err)
+    assert expected in err
+
+
+def test_set_cpu_settings_take_millicores(capsys: pytest.CaptureFixture[str]) -> None:
+    # --cpus and Kubernetes write 500m; --set cpu_floor=500m said "cannot read '500m' as a cores"
+    args = ["recommend", "--format", "json", "--workload", "sutazai/redis"]
+    code, out, err = run_cli([*args, "--set", "cpu_floor=500m"], capsys)
+    assert code == 0, err
+    code, same, err = run_cli([*args, "--set", "cpu_floor=0.5"], capsys)
+    assert code == 0, err
+    assert out == same
+    cpu = next(r for r in json.loads(out) if r["resource"] == "cpu")
+    assert cpu["recommended"]["reservation"] == 0.5  # the floor applied

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
 from rightsize.errors import RightsizeError
-from rightsize.units import format_duration, human_bytes, parse_bytes, parse_duration
+from rightsize.units import format_duration, human_bytes, parse_bytes, parse_cpus, parse_duration
 
 Kind = Literal["number", "fraction", "duration", "bytes", "cores", "count"]
 S = TypeVar("S", bound="Settings")
@@ -51,12 +51,22 @@ def parse_value(kind: str, text: str) -> float:
         return parse_duration(text)
     if kind == "bytes":
         return float(parse_bytes(text))
+    if kind == "cores":  # 0.5 or 500m, as --cpus and Kubernetes write them
+        return parse_cpus(text)
+    if kind == "count" and float(text) != int(float(text)):  # pids_floor=1.5 is no count
+        raise ValueError(text)
     if kind == "fraction" and text.endswith("%"):
         return float(text[:-1]) / 100.0
     if kind == "fraction" and text.lower().startswith("p"):  # p95 -> 0.95
         return float(text[1:]) / 100.0
     return float(text)
 
+
+_EXPECTED: dict[str, str] = {
+    "bytes": "a size (100M, 1.5g, 512Mi)", "duration": "a duration (90s, 2h, 7d)",
+    "number": "a number", "fraction": "a fraction (0.2, 20%, p95)", "cores": "CPU cores (0.5, 500m)",
+    "count": "a whole number",
+}  # fmt: skip
 
 # sanity ceilings for --set values (far above any real setting: 1 EiB, ~31 years, a million)
 _OVERRIDE_CAP: dict[str, float] = {
@@ -78,7 +88,7 @@ def with_overrides(settings: S, overrides: Mapping[str, str] | None) -> S:
         try:
             value = parse_value(kind, str(text))
         except (ValueError, OverflowError, RightsizeError):
-            raise RightsizeError(f"setting {name}: cannot read {text!r} as a {kind}") from None
+            raise RightsizeError(f"setting {name}: cannot read {text!r} as {_EXPECTED[kind]}") from None
         # inf or 1e308 passes a ">= 0" range but overflows (or never ends) in the estimators
         cap = _OVERRIDE_CAP[kind]
         if not math.isfinite(value) or abs(value) > cap:
