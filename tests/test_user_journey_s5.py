@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import run_cli, sha
 
 import rightsize
 
@@ -149,3 +149,26 @@ def test_set_cpu_settings_take_millicores(capsys: pytest.CaptureFixture[str]) ->
     assert out == same
     cpu = next(r for r in json.loads(out) if r["resource"] == "cpu")
     assert cpu["recommended"]["reservation"] == 0.5  # the floor applied
+
+
+def test_helm_map_to_a_limits_block_is_refused_not_nested(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --map W=backend.resources.limits wrote backend.resources.limits.resources.limits.memory: a key
+    # no chart reads, reported as a change
+    values = tmp_path / "values.yaml"
+    values.write_text("backend:\n  resources:\n    limits:\n      memory: 4Gi\n")
+    before = sha(values)
+    for path, want in [
+        ("backend.resources.limits", "give the component (backend) or its resources (backend.resources)"),
+        ("resources.requests", "names the requests block: give resources"),
+    ]:
+        code, out, err = run_cli(["apply", "--helm", str(values), "--map", f"sutazai/backend={path}"], capsys)
+        _one_error(code, err)
+        assert want in err and out == ""
+        assert sha(values) == before
+    code, out, err = run_cli(
+        ["apply", "--helm", str(values), "--map", "sutazai/backend=backend.resources", "--dry-run"], capsys
+    )
+    assert code == 0, err
+    assert "backend.resources.limits.memory: 4Gi -> 1792Mi" in err

@@ -237,10 +237,20 @@ def _place(doc: Doc, wl: str, single: bool) -> Place | None:
     return None if found is None else Place(data, "", (), found[0], found[1])
 
 
+_BLOCKS = (valuepath.Key("limits"), valuepath.Key("requests"))
+
+
 def _mapped(doc: Doc, wl: str, spelled: str) -> Place:
     """A ``--map`` path resolved in the file: list items must exist (exactly one per step), keys after
     the last list step are created; a path through a value or the wrong kind of node is bad input."""
     steps = valuepath.parse(spelled)
+    if len(steps) > 1 and steps[-2] == valuepath.Key("resources") and steps[-1] in _BLOCKS:
+        # x.resources.limits would get its own resources.limits inside: a values key no chart reads
+        owner, res = valuepath.render(steps[:-2]), valuepath.render(steps[:-1])
+        want = f"the component ({owner}) or its resources ({res})" if owner else res
+        raise RightsizeError(
+            f"{doc.source}: --map {wl}={spelled} names the {valuepath.render(steps[-1:])} block: give {want}"
+        )
     if steps[-1] != valuepath.Key("resources"):
         steps = (*steps, valuepath.Key("resources"))
     head, keys = valuepath.split_tail(steps)
