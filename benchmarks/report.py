@@ -12,12 +12,13 @@ Run:  python3 benchmarks/report.py            (generates the seeded dataset unde
       python3 benchmarks/report.py --services 10 --days 3     (smaller, quicker)
 
 ``--trace DIR`` instead: the report on an imported dataset (the 500-VM Bitbrains trace:
-``benchmarks/backtest.py`` imports it to /tmp/rightsize-bench-bitbrains), ours beside the previous
-way of reading the chart rows (one Arrow table of every row, split per workload with every column
-as float64: ``frames.read_arrow`` + ``frames.split_arrow``), each in a fresh process (peak RSS),
-and whether the two pages are the same bytes.
+``benchmarks/backtest.py`` imports it to /tmp/rightsize-bench-bitbrains), ours beside the baseline:
+the package as it was before the compact page (``git archive`` of the parent of the commit that
+added ``rightsize/report/pack.py``, or ``--baseline-rev``), each in a fresh process: wall, CPU, the
+peak RSS of recommend and of the rest of the report apart, the page size; ``--chromium``: the time
+to open each page and draw its first chart in headless Chromium. Recommend alone is run first.
 
-      python3 benchmarks/report.py --trace /tmp/rightsize-bench-bitbrains
+      python3 benchmarks/report.py --trace /tmp/rightsize-bench-bitbrains --chromium
 """
 
 from __future__ import annotations
@@ -25,19 +26,19 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import re
-import resource
+import os
 import subprocess
 import sys
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow
 
-from rightsize.report.downsample import minmax_envelope
 from rightsize.report.html import report
 from rightsize.store import append, load, to_table
 
@@ -127,6 +128,8 @@ def timed(label: str, fn: Callable[[], Path]) -> tuple[float, Path]:
 def peaks_shown(ds: Path, buckets: int) -> tuple[float, float]:
     """Share of (service, day) working-set maxima that the plotted points show (within 1%):
     the min/max envelope vs taking every k-th sample for the same number of points."""
+    from rightsize.report.downsample import grid_envelope  # here: the baseline's child lacks it
+
     frame = load(ds, columns=["ts", "workload", "mem_working_set"])
     shown_env = shown_stride = total = 0
     for _, g in frame.groupby("workload", sort=False):
@@ -134,7 +137,9 @@ def peaks_shown(ds: Path, buckets: int) -> tuple[float, float]:
         v = g["mem_working_set"].to_numpy(dtype=float)
         k = max(1, len(v) // (2 * buckets))
         truth = _daily_max(t, v, t[0])
-        env = _daily_max(*minmax_envelope(t, v, buckets), t[0])
+        span = t[-1] - t[0]  # the page's grid: point i at t0 + (i + 0.5) * span / (2 * buckets)
+        grid = t[0] + (np.arange(2 * buckets) + 0.5) * span / (2 * buckets)
+        env = _daily_max(grid, grid_envelope(t, v, t[0], span, buckets), t[0])
         stride = _daily_max(t[::k], v[::k], t[0])
         total += len(truth)
         shown_env += int((env.reindex(truth.index) >= 0.99 * truth).sum())
@@ -146,65 +151,120 @@ def _daily_max(t: np.ndarray, v: np.ndarray, t0: float) -> pd.Series:
     return pd.Series(v).groupby(((t - t0) // 86_400_000).astype(int)).max()
 
 
-def previous_report(data: Path, out: Path) -> Path:
-    """The report as written before reading file by file: the whole table, then split."""
+def child(data: Path, out: Path | None) -> None:
+    """One contender in this (fresh) process: recommend, then (``out``) the rest of the report with
+    those recommendations, as ``rightsize report`` does. Prints wall, CPU and the peak RSS of each
+    step as JSON: the kernel's high-water mark (VmHWM), reset between the steps."""
     from rightsize.analysis.recommend import recommend
-    from rightsize.analysis.strategies import get_strategy
-    from rightsize.report import charts, frames
-    from rightsize.report.html import META_COLUMNS, build_page, write_atomic
-    from rightsize.store import events_beside
 
-    recs = recommend(data)
-    table, about, _ = frames.read_arrow(data, sorted(set(charts.COLUMNS) | set(META_COLUMNS)), None)
-    samples, about = frames.split_arrow(table, about)
-    settings = get_strategy("default", None).describe()
-    page = build_page(recs, samples, events_beside(data), source=str(data), about=about, settings=settings)
-    return write_atomic(out, page)
-
-
-def child(which: str, data: Path, out: Path) -> None:
-    """One contender in this (fresh) process: prints wall, CPU and peak RSS as JSON."""
     t0, c0 = time.perf_counter(), time.process_time()
-    if which == "ours":
-        report(data, out=out)
-    else:
-        previous_report(data, out)
-    print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
-                      "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))  # fmt: skip
+    recs = recommend(data)
+    result: dict[str, object] = {"recommend_wall": time.perf_counter() - t0, "recommend_rss": _hwm()}
+    if out is not None:
+        # what the report does first (recommend's freed Arrow buffers back), before the mark is reset
+        pyarrow.default_memory_pool().release_unused()
+        gc.collect()
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+        t1, base = time.perf_counter(), _hwm()
+        report(data, out=out, recommendations=recs)
+        result.update(report_wall=time.perf_counter() - t1, report_rss=_hwm(), report_base=base)
+    result.update(wall=time.perf_counter() - t0, cpu=time.process_time() - c0)
+    result["module"] = str(Path(sys.modules["rightsize"].__file__ or "").parent)
+    print(json.dumps(result))
 
 
-def trace(data: Path) -> None:
+def _hwm() -> int:
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+
+
+def baseline_tree(rev: str | None) -> tuple[str, Path]:
+    """The package as it was before the compact page (the parent of the commit that added
+    report/pack.py, or ``rev``), unpacked with ``git archive`` (no worktree, no checkout)."""
+    repo = Path(__file__).resolve().parents[1]
+    git = ["git", "-C", str(repo)]
+    if rev is None:
+        log = [*git, "log", "--diff-filter=A", "--format=%H", "--", "rightsize/report/pack.py"]
+        added = subprocess.run(log, check=True, capture_output=True, text=True).stdout.split()
+        rev = f"{added[-1]}~1"
+    sha = subprocess.run([*git, "rev-parse", "--short", rev], check=True, capture_output=True, text=True)
+    tree = Path(f"/tmp/rightsize-report-baseline-{sha.stdout.strip()}")
+    if not (tree / "rightsize").is_dir():
+        tree.mkdir(parents=True, exist_ok=True)
+        tar = subprocess.run([*git, "archive", rev, "rightsize"], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=tar, check=True)
+    return sha.stdout.strip(), tree
+
+
+def run_child(data: Path, out: Path | None, tree: Path | None = None) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(tree)) if tree else None
+    args = [sys.executable, __file__, "--child", str(data), str(out or "-")]
+    run = subprocess.run(args, capture_output=True, text=True, env=env)
+    if run.returncode:
+        sys.exit(f"{' '.join(args)} failed:\n{run.stderr}")
+    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return result
+
+
+def open_in_chromium(path: Path) -> tuple[float, float] | None:
+    """(seconds to the load event, seconds to the first usage chart drawn) in headless Chromium."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    with sync_playwright() as pw:
+        flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=flags)
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        t0 = time.perf_counter()
+        page.goto(path.as_uri(), wait_until="load", timeout=300_000)
+        loaded = time.perf_counter() - t0
+        page.locator("div.plot.usage").first.scroll_into_view_if_needed()
+        page.wait_for_function("() => document.querySelector('div.plot.usage .main-svg') !== null",
+                               polling=20, timeout=300_000)  # fmt: skip
+        drawn = time.perf_counter() - t0
+        browser.close()
+    return loaded, drawn
+
+
+def trace(data: Path, rev: str | None, chromium: bool) -> None:
     out = Path("/tmp/rightsize-report-trace")
     out.mkdir(exist_ok=True)
-    print(f"report on {data}, each in a fresh process")
-    print(f"{'':<44} {'wall':>8} {'cpu':>8} {'peak RSS':>10} {'page':>9}")
-    pages = {}
-    for which, label in (("ours", "ours (file by file)"), ("previous", "baseline: whole table, then split")):
+    sha, tree = baseline_tree(rev)
+    print(f"report on {data}, each in a fresh process; baseline: rightsize at {sha}, before the compact page")
+    alone = run_child(data, None)
+    print(f"recommend alone: {alone['wall']:.1f} s wall, peak RSS {alone['recommend_rss'] / 1e9:.2f} GB")
+    print("peak RSS: of recommend; of the rest of the report (from the RSS left after recommend)")
+    head = f"{'':<28} {'wall':>7} {'cpu':>7} {'recommend':>10} {'the rest':>22} {'page':>9}"
+    print(head + ("  Chromium: load / first chart" if chromium else ""))
+    for label, which, where in (("ours", "ours", None), (f"baseline ({sha})", "baseline", tree)):
         path = out / f"{which}.html"
-        run = subprocess.run([sys.executable, __file__, "--child", which, str(data), str(path)],
-                             check=True, capture_output=True, text=True)  # fmt: skip
-        m = json.loads(run.stdout.strip().splitlines()[-1])
-        print(f"{label:<44} {m['wall']:7.1f}s {m['cpu']:7.1f}s {m['rss'] / 1e9:8.2f} GB "
-              f"{path.stat().st_size / 2**20:6.1f} MiB")  # fmt: skip
-        pages[which] = re.sub(r"generated [^<]*UTC", "", path.read_text())
-    print(f"same page (but for the generation time): {pages['ours'] == pages['previous']}")
+        m = run_child(data, path, where)
+        assert (where is None) == (m["module"] == str(Path(__file__).resolve().parents[1] / "rightsize")), m
+        line = (f"{label:<28} {m['wall']:6.1f}s {m['cpu']:6.1f}s {m['recommend_rss'] / 1e9:7.2f} GB "
+                f"{m['report_rss'] / 1e9:7.2f} GB (from {m['report_base'] / 1e9:4.2f} GB) "
+                f"{path.stat().st_size / 2**20:5.1f} MiB")  # fmt: skip
+        opened = open_in_chromium(path) if chromium else None
+        print(line + (f"  {opened[0]:5.1f} s / {opened[1]:4.1f} s" if opened else ""))
 
 
 def main() -> None:
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
         warnings.simplefilter("ignore")
-        return child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
+        return child(Path(sys.argv[2]), None if sys.argv[3] == "-" else Path(sys.argv[3]))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--services", type=int, default=50)
     ap.add_argument("--days", type=int, default=14)
     ap.add_argument("--interval", type=int, default=10)
     ap.add_argument("--root", default="/tmp/rightsize-report-bench")
     ap.add_argument("--skip-full", action="store_true", help="skip the no-downsampling baseline")
-    ap.add_argument("--trace", type=Path, help="an imported dataset: ours beside the previous reading")
+    ap.add_argument("--trace", type=Path, help="an imported dataset: ours beside the baseline revision")
+    ap.add_argument("--baseline-rev", help="git revision of the baseline (default: before report/pack.py)")
+    ap.add_argument("--chromium", action="store_true", help="also time opening both pages in Chromium")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     if args.trace:
-        return trace(args.trace)
+        return trace(args.trace, args.baseline_rev, args.chromium)
     ds = Path(args.root) / f"{args.services}x{args.days}d-{args.interval}s"
     t0 = time.perf_counter()
     generate(ds, args.services, args.days, args.interval)
