@@ -261,7 +261,7 @@ def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool,
         candidates = [(legacy,) if style == "legacy" and legacy else DEPLOY[pair]]
     located = [(p, *_where(docs, svc, p, home)) for p in candidates]
     for path, i, _, old in located:
-        if interpolated(old):
+        if interpolated(old) and not _reads_as(docs, svc, path, i, old, w):
             plan.skip(
                 docs,
                 i,
@@ -274,6 +274,8 @@ def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool,
                 skip_swap(docs, i, w, plan, "the memory limit is interpolated", None)
             return False
     for path, i, exists, old in located:
+        if interpolated(old):
+            continue  # it reads as the recommendation (above): already right, like a literal value
         where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
         new = format_value(w.resource, w.value, "compose", old if old is not None else _unit_hint(docs, svc))
         if old is not None and same(
@@ -290,6 +292,18 @@ def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool,
     if pair == ("memory", "limit") and plan.swap is not None:  # also when the limit is already right
         set_swap(docs, svc, home, w, plan, _unit_hint(docs, svc))
     return True
+
+
+def _reads_as(docs: Stack, svc: str, path: tuple[str, ...], i: int, old: str, w: Wanted) -> bool:
+    """Whether an interpolated value (in ``docs[i]``) reads, as compose reads it now, as the value apply
+    would write; a value compose could not read is bad input, as ``check`` says."""
+    where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
+    read = str(interpolate(old, doc_env(docs[i]), where)).strip()
+    if read == "":  # an unset variable: no value applied now
+        return False
+    current = parse_value(w.resource, read, "compose", f"{where} ({old})")
+    return current > 0 and same(w.resource, current, format_value(w.resource, w.value, "compose", read).raw,
+                                "compose")  # fmt: skip
 
 
 def _unit_hint(docs: Stack, svc: str) -> Any:
