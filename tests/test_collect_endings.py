@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -55,3 +56,62 @@ def test_an_oom_kill_before_the_first_sample_carries_its_limit(run_container: An
     assert (rows["oom_kills"] == 1).all()
     [history] = [h for h in histories(samples, events) if h.workload == c.name]
     assert history.oom_limits == (16 * MiB,)
+
+
+@pytest.mark.parametrize("source", ["auto", "cgroup"])
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_container_stopped_before_its_second_tick_has_a_cpu_value(
+    run_container: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    # Read from the cgroup files, which are gone by the die event: a container running when the run
+    # began (auto, cgroup) or started during it (cgroup), killed after its first reading and before
+    # the next tick, had no CPU value. The collector's row writes are watched (a seam that observes,
+    # changes nothing) so each container is killed right after its second row, or 2.5 s after its
+    # first when no second comes sooner (the interval is 4 s).
+    from rightsize.collector import loop
+
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-end": tag}
+    rows: dict[str, list[threading.Event]] = {}
+    real_append = loop._Run._append
+
+    def counting(self: loop._Run, cid: str, *args: Any) -> None:
+        real_append(self, cid, *args)
+        waiting = rows.get(cid, [])
+        if waiting:
+            waiting.pop(0).set()
+
+    monkeypatch.setattr(loop._Run, "_append", counting)
+    killed: list[Any] = []
+
+    def kill_after_second_row(c: Any) -> None:
+        first, second = rows[c.id]
+        first.wait(30)
+        second.wait(2.5)
+        c.kill()
+        killed.append(c)
+        if len(killed) == 2:
+            c.wait(timeout=30)
+            os.kill(os.getpid(), signal.SIGINT)  # its die is among the events drained at the stop
+
+    def watch(c: Any) -> None:
+        rows[c.id] = [threading.Event(), threading.Event()]
+        threading.Thread(target=kill_after_second_row, args=(c,), daemon=True).start()
+
+    before = run_container("sleep 3600", labels=labels)  # running when the run begins
+    watch(before)
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks == 1:
+            watch(run_container("sleep 3600", labels=labels))  # first read at the second tick
+
+    summary = rightsize.collect(tmp_path, duration="120s", interval="4s", flush="60s", source=source,
+                                filters=[f"label=rs-end={tag}"], quiet=True, on_tick=on_tick)
+    assert summary.interrupted and len(killed) == 2
+    samples = rightsize.load(tmp_path)
+    for c in killed:
+        cores = samples.loc[samples["container_id"] == c.id, "cpu_cores"]
+        assert cores.notna().any(), (c.name, cores.tolist())
+        assert (cores.dropna() < 0.05).all()  # sleep: next to nothing, but measured
+    assert summary.no_cpu == {}, summary.no_cpu

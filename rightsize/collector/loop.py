@@ -39,6 +39,11 @@ from rightsize.units import parse_positive_duration
 Source = Literal["auto", "docker", "cgroup"]
 SOURCES = ("auto", "docker", "cgroup")
 RELIST_SECONDS = 30.0  # a full list now and then catches any event the stream missed
+# A life read from its cgroup files gets its second reading this soon after its first, not a whole
+# interval later: the files are gone by its die event, so one dying before its second reading had
+# no CPU value (a container running when the run began and stopped in its first interval, any life
+# under --source cgroup). 1 s: ten CFS periods, as the engine's stream spaces its payloads.
+EARLY_READ = 1.0
 
 
 # ------------------------------------------------------------------------------- the loop
@@ -212,8 +217,13 @@ class _Run(Discovery):
 
     # -- sampling --------------------------------------------------------------------------
 
-    def _sample(self, ts_ms: int, clock: float) -> None:
+    def _sample(self, ts_ms: int, clock: float, only_due: bool = False) -> None:
+        """Read every tracked container (a tick), or ``only_due`` those whose early second reading
+        fell due."""
         for cid, t in list(self.tracked.items()):
+            if only_due and (t.due is None or t.due > clock):
+                continue
+            t.due = None
             if t.reader is not None:
                 try:
                     cur = t.reader.read(clock)
@@ -232,6 +242,18 @@ class _Run(Discovery):
             if rates is not None:  # a fresh reading; a stale one repeats the last rates
                 t.rates, t.prev = rates, cur
             self._append(cid, t, cur, max(ts_ms, t.last_ts + 1))
+            if t.reader is not None and t.backup is None and t.rows == 1 and self.step > EARLY_READ:
+                t.due = clock + EARLY_READ  # its first reading: the second comes soon
+
+    def _sleep(self, deadline: float, watcher: engine.EventWatcher) -> None:
+        """Until ``deadline`` (the next tick, or the end), handling events as they arrive and taking
+        early second readings as they fall due."""
+        while not self.stop.is_set():
+            due = min((t.due for t in self.tracked.values() if t.due is not None), default=deadline)
+            self.waker.sleep_until(min(due, deadline), lambda: self._drain(watcher))
+            if due >= deadline or self.stop.is_set():
+                return
+            self._sample(int(time.time() * 1000), time.monotonic(), only_due=True)
 
     def _drain(self, watcher: engine.EventWatcher) -> None:
         """Handle the events received so far (at each tick, and between ticks as they arrive)."""
@@ -322,7 +344,7 @@ class _Run(Discovery):
                         skipped = math.floor(late / self.step)
                         self.missed += skipped
                         next_tick += skipped * self.step
-                    self.waker.sleep_until(min(next_tick, end), lambda: self._drain(watcher))
+                    self._sleep(min(next_tick, end), watcher)
                 elapsed = time.monotonic() - start
                 progress.update(elapsed, len(self.tracked), self.n_samples, self.buffers.refused())
             self._drain_rest(watcher, until=time.time())

@@ -26,6 +26,7 @@ class Tracked:
     rows: int = 0
     has_cpu: bool = False  # any row of this life with a CPU value
     last_ts: int = 0
+    due: float | None = None  # monotonic time of an early second reading (``loop.EARLY_READ``)
 
     def wrote(self, ts_ms: int) -> None:
         """Account for one row written from ``prev`` with ``rates`` at ``ts_ms``."""
