@@ -41,7 +41,10 @@ def not_empty(option: str, value: str | list[str] | None, expected: str | None =
 
 
 def show_warning(message: Any, category: Any, filename: str, lineno: int, *args: Any, **kw: Any) -> None:
-    print(f"rightsize: warning: {message}", file=sys.stderr)
+    # one line, whatever the text: pyarrow's "Couldn't deserialize thrift: ... Invalid data\n" left a
+    # lone ")" on a line of its own
+    text = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    print(f"rightsize: warning: {text}", file=sys.stderr)
 
 
 def split_names(option: str, value: str | None) -> list[str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -172,3 +173,28 @@ def test_helm_map_to_a_limits_block_is_refused_not_nested(
     )
     assert code == 0, err
     assert "backend.resources.limits.memory: 4Gi -> 1792Mi" in err
+
+
+def test_a_corrupt_parquet_file_is_one_warning_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pyarrow's "Couldn't deserialize thrift: TProtocolException: Invalid data\n" ended the warning
+    # with a lone ")" on a second stderr line
+    trace, data = tmp_path / "t.csv", tmp_path / "data"
+    rows = "".join(f"web,{1_700_000_000 + 60 * i},0.5,{100 + i}\n" for i in range(300))
+    trace.write_text("vm,t,cpu,mem\n" + rows)
+    mapping = "workload=vm,ts=t,cpu_cores=cpu,mem_working_set=mem"
+    code, _, err = run_cli(["import", str(trace), "--map", mapping, "--out", str(data)], capsys)
+    assert code == 0, err
+    bad = data / "samples" / "date=2023-11-14" / "other-1700000000000-0.parquet"
+    shutil.copy(next(data.rglob("*.parquet")), bad)
+    raw = bytearray(bad.read_bytes())
+    for i in range(200, len(raw) // 2, 7):  # the footer stays readable, the pages do not
+        raw[i] ^= 0xFF
+    bad.write_bytes(bytes(raw))
+    for command in (["recommend"], ["backtest", "--train", "2h", "--test", "1h"]):
+        code, _, err = run_cli([*command, "--data", str(data)], capsys)
+        assert code in (0, 2), err
+        lines = err.strip().splitlines()
+        assert any(bad.name in line for line in lines), err
+        assert all(line.startswith(("rightsize: warning: ", "rightsize: error: ")) for line in lines), err
