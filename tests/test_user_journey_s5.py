@@ -198,3 +198,31 @@ def test_a_corrupt_parquet_file_is_one_warning_line(
         lines = err.strip().splitlines()
         assert any(bad.name in line for line in lines), err
         assert all(line.startswith(("rightsize: warning: ", "rightsize: error: ")) for line in lines), err
+
+
+def test_library_patch_compose_takes_one_path_and_comma_lists(tmp_path: Path) -> None:
+    # rightsize.patch_compose("compose.yml", recs) read the path letter by letter ("c: given twice"),
+    # only="memory" said "unknown resource m, e, m, o, r, y", services="db" "no service named d, b"
+    compose = tmp_path / "compose.yml"
+    compose.write_text(
+        "name: sutazai\nservices:\n  postgres:\n    image: postgres\n    mem_limit: 2g\n"
+        "  redis:\n    image: redis\n    mem_limit: 512m\n"
+    )
+    env = tmp_path / "prod.env"
+    env.write_text("UNUSED=1\n")
+    recs = rightsize.recommend(rightsize.sample_path())
+    one = rightsize.patch_compose(
+        str(compose), recs, dry_run=True, only="memory,cpu", services="postgres", env_files=str(env)
+    )
+    listed = rightsize.patch_compose(
+        [compose], recs, dry_run=True, only=["memory", "cpu"], services=["postgres"], env_files=[env]
+    )
+    assert one == listed
+    changed = {(c.workload, c.key) for c in one[0].changes}
+    assert ("sutazai/postgres", "services.postgres.mem_limit") in changed
+    assert all(c.workload == "sutazai/postgres" for c in one[0].changes)
+    assert not any(c.key.endswith("pids_limit") for c in one[0].changes)
+    helm = tmp_path / "values.yaml"
+    helm.write_text("postgresql:\n  resources: {}\n")
+    result = rightsize.patch_helm(helm, recs, dry_run=True, only="memory")
+    assert result.changes and all("memory" in c.key for c in result.changes)

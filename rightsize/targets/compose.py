@@ -28,6 +28,7 @@ from rightsize.targets.composefile import (
     load_compose,
     low_confidence,
     parse_only,
+    paths_of,
     project_name,
     select,
     service_node,
@@ -79,13 +80,13 @@ class _Plan:
 
 
 def patch_compose(
-    files: Sequence[Path | str],
+    files: Path | str | Sequence[Path | str],
     recs: Recs,
     *,
     dry_run: bool = False,
     backup: bool = False,
-    only: Iterable[str] | None = None,
-    services: Iterable[str] | None = None,
+    only: str | Iterable[str] | None = None,
+    services: str | Iterable[str] | None = None,
     project: str | None = None,
     env_files: Sequence[Path | str] | None = None,
     min_confidence: float = 0.0,
@@ -97,7 +98,7 @@ def patch_compose(
     swap; None keeps the swap allowance a service already has.
     """
     check_min_confidence(min_confidence)
-    paths = [Path(f) for f in files]
+    paths = paths_of(files)
     files_ = load_compose(paths, env_files)
     paths = [Path(d.source) for d in files_]  # with the included files, in the order of files_
     if not dry_run:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ def load_compose(
     (``environ``, default the process environment, then ``env_files``, default ``.env``)."""
     if not files:
         raise RightsizeError("no compose file given (--compose FILE)")
+    env_files = None if env_files is None else paths_of(env_files)
     seen: dict[Path, Path] = {}
     for f in files:  # one file twice would be patched twice, its second diff against the first
         real = Path(f).resolve()
@@ -102,7 +104,7 @@ def select(docs: Sequence[Doc], services: Iterable[str] | None) -> list[str]:
     names = service_names(docs)
     if not services:
         return names
-    wanted_names = [s.strip() for s in services if s.strip()]
+    wanted_names = [s.strip() for s in names_of(services) if s.strip()]
     missing = [s for s in wanted_names if s not in names]
     if missing:
         raise RightsizeError(
@@ -116,10 +118,22 @@ def _first(docs: Sequence[Doc]) -> str:
     return next((d.source for d in docs if not (isinstance(d, ComposeDoc) and d.included_by)), docs[0].source)
 
 
-def parse_only(only: Iterable[str] | None) -> tuple[str, ...]:
+def names_of(value: str | Iterable[str]) -> Iterable[str]:
+    """A library caller's ``only="memory,cpu"`` / ``services="db"`` as the CLI's list (a str was read
+    letter by letter: "unknown resource m, e, m, o, r, y")."""
+    return value.split(",") if isinstance(value, str) else value
+
+
+def paths_of(files: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """One path or several: ``patch_compose("compose.yml", ...)`` read "compose.yml" letter by letter
+    ("c: given twice")."""
+    return [Path(files)] if isinstance(files, str | os.PathLike) else [Path(f) for f in files]
+
+
+def parse_only(only: str | Iterable[str] | None) -> tuple[str, ...]:
     if not only:
         return RESOURCES
-    picked = tuple(o.strip() for o in only if o.strip())
+    picked = tuple(o.strip() for o in names_of(only) if o.strip())
     bad = [o for o in picked if o not in RESOURCES]
     if bad:
         raise RightsizeError(f"unknown resource {', '.join(bad)} (choose from memory, cpu, pids)")
