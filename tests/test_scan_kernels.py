@@ -119,3 +119,36 @@ def test_many_workloads_in_one_file_uint16_codes_and_table_growth(tmp_path: Path
     for got, want in zip(scanned, expected, strict=True):
         assert (got.workload, got.samples) == (want.workload, want.samples)
         assert (got.mem, got.cpu, got.pids, got.mem_peaks) == (want.mem, want.cpu, want.pids, want.mem_peaks)
+
+
+def test_small_files_are_batched_by_rows_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small files are read many at a time, in batches bounded by rows as well as by bytes: a
+    5-minute trace compresses ~20x, and 16 MiB batches of it decoded to ~5 M rows each."""
+    from rightsize.analysis import scanpart
+    from rightsize.analysis.recommend import recommend
+
+    table = store.read_table(sample_path()).sort_by("ts")
+    root = tmp_path / "d"
+    step = 2_500
+    for i in range(0, table.num_rows, step):  # ~38 files of ~100 KB: batched, not read one by one
+        part = root / "samples" / "date=2026-11-16" / f"h-{i:06d}.parquet"
+        part.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table.slice(i, step), part)
+    monkeypatch.setenv("RIGHTSIZE_SMALL_ROWS", "0")  # the scan, not the small-data path
+    whole = recommend(root)
+
+    sizes: list[int] = []
+    real = scanpart.open_batch
+
+    def spy(paths: list[Path]) -> object:
+        batch = real(paths)
+        if batch is not None:
+            sizes.append(batch.rows)
+        return batch
+
+    monkeypatch.setattr(scanpart, "open_batch", spy)
+    monkeypatch.setattr(scanpart, "BATCH_ROWS", 10_000)
+    assert recommend(root) == whole
+    read = sizes[1:]  # the first is the whole group, opened to count its rows, then split
+    assert sizes[0] == table.num_rows and len(read) >= table.num_rows // 10_000
+    assert max(read) <= 10_000 and sum(read) >= table.num_rows  # pass 2 opens them again

@@ -20,6 +20,7 @@ from rightsize.analysis import kernels
 from rightsize.analysis.exact import Binning, Counter, Keeper, Targets
 from rightsize.analysis.parquetio import (
     BATCH_BYTES,
+    BATCH_ROWS,
     SMALL_FILE_BYTES,
     Batch,
     Item,
@@ -290,11 +291,20 @@ def _groups(files: list[Path]) -> Iterator[list[Path]]:
         yield batch
 
 
+def _sources(group: list[Path]) -> Iterator[tuple[list[Path], Batch | None]]:
+    """A group of small files as Batches of at most BATCH_ROWS rows (None: read file by file)."""
+    batch = open_batch(group) if len(group) > 1 else None
+    if batch is None or batch.rows <= BATCH_ROWS:
+        yield group, batch
+        return
+    for part in batch.split(BATCH_ROWS):
+        yield part, open_batch(part) if len(part) > 1 else None
+
+
 def pass1(p: Part, files: list[Path], start: int | None) -> Found:
     def items() -> Iterator[Item]:
         flat = 0
-        for group in _groups(files):
-            batch = open_batch(group) if len(group) > 1 else None
+        for group, batch in (s for g in _groups(files) for s in _sources(g)):
             if batch is not None:
                 p.good.append((tuple(group), flat, 1))
                 yield group[0], batch, 0, flat
