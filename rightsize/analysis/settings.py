@@ -53,7 +53,7 @@ def parse_value(kind: str, text: str) -> float:
         return float(parse_bytes(text))
     if kind == "cores":  # 0.5 or 500m, as --cpus and Kubernetes write them
         return parse_cpus(text)
-    if kind == "count" and float(text) != int(float(text)):  # pids_floor=1.5 is no count
+    if kind == "count" and math.isfinite(float(text)) and float(text) % 1:  # pids_floor=1.5: no count
         raise ValueError(text)
     if kind == "fraction" and text.endswith("%"):
         return float(text[:-1]) / 100.0
