@@ -226,3 +226,24 @@ def test_library_patch_compose_takes_one_path_and_comma_lists(tmp_path: Path) ->
     helm.write_text("postgresql:\n  resources: {}\n")
     result = rightsize.patch_helm(helm, recs, dry_run=True, only="memory")
     assert result.changes and all("memory" in c.key for c in result.changes)
+
+
+def test_the_raise_ceiling_reason_says_the_limit_was_rounded_up_past_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # bitbrains_rnd_14 ran at 97% of its 2G limit: the reason said "at most +15% over the current
+    # limit 2 GiB" beside a 2560M limit (+25%), the ceiling rounded up to the 256M step
+    excerpt = Path(__file__).parent / "fixtures" / "backtest" / "bitbrains-rnd-excerpt.parquet"
+    data = tmp_path / "data"
+    mapping = "workload=container_id,ts=ts,cpu_cores=cpu,mem_working_set=mem,mem_limit=mem_limit"
+    code, _, err = run_cli(["import", str(excerpt), "--where", "provisioned", "--map", mapping,
+                            "--out", str(data)], capsys)  # fmt: skip
+    assert code == 0, err
+    args = ["recommend", "--data", str(data), "--format", "json", "--workload", "bitbrains_rnd_14"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    memory = json.loads(out)[0]
+    assert memory["current"]["limit"] == 2 * 2**30
+    assert memory["recommended"]["limit"] == 2560 * 2**20  # 2 GiB x 1.15 = 2355.2 MiB, rounded up
+    said = "at most +15% over the current limit 2 GiB (2.3 GiB before rounding up to a step)"
+    assert any(said in reason for reason in memory["reasons"]), memory["reasons"]

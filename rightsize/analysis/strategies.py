@@ -173,7 +173,11 @@ def default_chain(p: Profile, s: DefaultSettings) -> dict[Resource, Draft]:
             why = f"kept at the current limit {human_bytes(cur)}: usage < {s.mem_cap_current:.0%} of it"
         else:
             ceiling = max(cur, p.mem.max) * (1 + s.mem_raise_max)
-            why = f"no OOM kill: at most +{s.mem_raise_max:.0%} over the current limit {human_bytes(cur)}"
+            # the limit is then rounded up to a step: say so, or "+15%" reads wrong beside +25%
+            why = (
+                f"no OOM kill: at most +{s.mem_raise_max:.0%} over the current limit {human_bytes(cur)} "
+                f"({human_bytes(ceiling)} before rounding up to a step)"
+            )
         if mem_limit > ceiling:
             mem = Draft(mem.reservation, ceiling, mem.reasons).why(why)
     c_lim = est.percentile_of(p.cpu, s.cpu_limit_percentile)
