@@ -76,8 +76,9 @@ def grid_envelope(
     t, v = t[finite], v[finite]
     if not len(t):
         return out
-    order = np.argsort(t, kind="stable")
-    t, v = t[order], v[order]
+    if np.any(np.diff(t) < 0):
+        order = np.argsort(t, kind="stable")
+        t, v = t[order], v[order]
     scaled = (t - start) / span * buckets if span > 0 else np.zeros(len(t))
     bucket = np.clip(scaled.astype(np.int64), 0, buckets - 1)
     starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])  # one contiguous run per bucket
