@@ -100,7 +100,10 @@ def change(rec: Recommendation) -> str:
 
 
 def _about(seconds: float) -> str:
-    """A history length for people: minutes under 1.5 h (a few minutes read "0.0 h"), else hours."""
+    """A history length for people: seconds under 90 s (25 s read "0 min"), minutes under 1.5 h (a few
+    minutes read "0.0 h"), else hours."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 

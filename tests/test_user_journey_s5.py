@@ -247,3 +247,15 @@ def test_the_raise_ceiling_reason_says_the_limit_was_rounded_up_past_it(
     assert memory["recommended"]["limit"] == 2560 * 2**20  # 2 GiB x 1.15 = 2355.2 MiB, rounded up
     said = "at most +15% over the current limit 2 GiB (2.3 GiB before rounding up to a step)"
     assert any(said in reason for reason in memory["reasons"]), memory["reasons"]
+
+
+def test_a_history_under_a_minute_is_not_0_min(capsys: pytest.CaptureFixture[str]) -> None:
+    # a first try after `collect --duration 25s` said "low confidence (0 min of history)"
+    args = ["recommend", "--since", "30s", "--set", "min_samples=2", "--set", "min_history=10s",
+            "--workload", "sutazai/redis"]  # fmt: skip
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    assert "low confidence (30 s of history)" in out and "0 min" not in out
+    code, out, err = run_cli([*args, "--format", "markdown"], capsys)
+    assert code == 0, err
+    assert "30 s of history" in out
