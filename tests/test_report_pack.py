@@ -76,6 +76,27 @@ def test_long_series_share_one_time_grid_and_keep_their_peak() -> None:
     assert np.nanmax(_floats(memory["y"])) == peak  # the true peak, to float32
 
 
+def test_a_limit_that_changes_is_drawn_on_the_grid_where_it_changed() -> None:
+    frame = samples_frame(["a"], hours=6)  # 2,160 samples
+    change = len(frame) * 3 // 4 + 7
+    frame["mem_limit"] = np.where(np.arange(len(frame)) < change, 512 * 2**20, 768 * 2**20)
+    frame.loc[frame.index[:100], "mem_limit"] = None  # no limit at first: a gap
+    fig = charts.usage_figure(frame, {}, charts.markers(frame, None), buckets=100)
+    limit = _floats(next(t for t in fig["data"] if t["name"] == "current limit" and t["yaxis"] == "y")["y"])
+    t = charts.ts_ms(frame)
+    bucket = np.minimum(((t - t.min()) / (t.max() - t.min()) * 100).astype(int), 99)
+    first_set, changed = bucket[100], bucket[change]
+    assert np.isnan(limit[: 2 * bucket[99]]).all()  # buckets with no limit at all: a gap
+    assert (limit[2 * first_set + 2 : 2 * changed] == 512).all()
+    assert limit[2 * changed : 2 * changed + 2].tolist() == [512, 768]  # the step, in order
+    assert (limit[2 * changed + 2 :] == 768).all()
+    short = samples_frame(["a"], hours=1)  # 360 samples: its own times, one point per run end
+    short["mem_limit"] = np.where(np.arange(len(short)) < 200, 512 * 2**20, 768 * 2**20)
+    fig = charts.usage_figure(short, {}, charts.markers(short, None), buckets=500)
+    limit_trace = next(t for t in fig["data"] if t["name"] == "current limit" and t["yaxis"] == "y")
+    assert _floats(limit_trace["y"]).tolist() == [512, 512, 768, 768] and "x" in limit_trace
+
+
 def test_a_row_without_samples_says_so_instead_of_drawing_nan() -> None:
     frame = samples_frame(["a"], hours=6)
     frame["pids"] = pd.array([pd.NA] * len(frame), dtype="Int32")  # a trace without PIDs

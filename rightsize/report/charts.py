@@ -150,16 +150,18 @@ def _envelope(
     color: str,
     row: int,
     dash: str = "solid",
+    width: float = 1.2,
 ) -> dict[str, Any]:
-    """A usage line that keeps every bucket's min and max. Long series sit on the chart's shared
-    time grid (``x0``/``dx``: no time array at all, half the bytes); short ones keep their own times."""
+    """A line that keeps every bucket's min and max. Long series sit on the chart's shared time
+    grid (``x0``/``dx``: no time array at all); short ones keep their own times. A step series (a
+    limit) on the grid changes within the bucket where it changed."""
     legend = "legend" if row == 1 else f"legend{row}"
     if len(t) <= 2 * buckets:
         x, y = minmax_envelope(t, values, buckets)
-        return _line(typed(x, "f8"), typed(y), name, color, row, dash=dash, legend=legend)
+        return _line(typed(x, "f8"), typed(y), name, color, row, dash=dash, width=width, legend=legend)
     span = bounds[1] - bounds[0]
     trace = _line(None, typed(grid_envelope(t, values, bounds[0], span, buckets)), name, color, row,
-                  dash=dash, legend=legend)  # fmt: skip
+                  dash=dash, width=width, legend=legend)  # fmt: skip
     del trace["x"]
     step = span / (2 * buckets)
     trace.update(x0=bounds[0] + step / 2, dx=step)
@@ -236,10 +238,12 @@ def usage_figure(
             (res_col, "current reservation", "dashdot"),
         ):
             if col and col in samples and samples[col].notna().any():
-                x, y = step_points(t, samples[col].to_numpy(dtype=np.float64) / scale)
-                traces.append(
-                    _line(typed(x, "f8"), typed(y), name, CURRENT, row, dash=dash, width=1.6, legend=legend)
-                )
+                values = samples[col].to_numpy(dtype=np.float64) / scale
+                if len(t) > 2 * buckets:  # on the grid too: a limit changing hourly cost 2/3 of the bytes
+                    traces.append(_envelope(t, values, (t0, t1), buckets, name, CURRENT, row, dash, 1.6))
+                else:
+                    x, y = (typed(a, f) for a, f in zip(step_points(t, values), ("f8", "f4"), strict=True))
+                    traces.append(_line(x, y, name, CURRENT, row, dash=dash, width=1.6, legend=legend))
         if resource == "memory":
             peak = float(np.nanmax(series)) if np.isfinite(series).any() else 0.0
             # OOM kills at the peak, restarts on the floor: both stay visible when they coincide.
