@@ -333,6 +333,10 @@ class EventWatcher:
         self._thread.join(timeout=5)
         events = self.drain()
         since = (self._last_ns - self.OVERLAP_NS) / 1e9 if self._last_ns else self._since
+        # never past the engine's own clock (a remote engine's may lag ours): the request would
+        # stream on until then instead of answering at once
+        engine_now = parse_time(str(self._client.info().get("SystemTime") or ""))
+        until = min(until, engine_now) if engine_now is not None else until
         seen = set(self._recent)
         stream = self._client.api.events(
             since=f"{max(since, 0):.9f}", until=f"{until:.9f}", decode=True, filters=self._filters
