@@ -8,6 +8,7 @@ import os
 import signal
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +146,45 @@ def test_events_logged_before_the_stop_but_not_delivered_are_drained(
         assert mine == sorted(kind for cid, kind in engine_kinds if cid == c.id), c.name
         assert {"start", "die"} <= set(mine)
     assert events.loc[events["container_id"] == oomer[0].id, "container"].eq(oomer[0].name).all()
+
+
+@pytest.mark.docker
+def test_a_run_ending_before_its_cgroup_is_found_is_counted_not_skipped(
+    run_container: Any, docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A crash loop's run can end between the collector's inspect (running) and its cgroup lookup
+    # (gone). It was taken for a container whose cgroup is not visible: a "not found" warning, and
+    # its die, and every later run's, went uncounted. The seam ends it, for real, in that instant.
+    from rightsize.sources import cgroups
+
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-race": tag}
+    victim: list[Any] = []
+    real_locate = cgroups.locate
+
+    def end_then_locate(container_id: str, *args: Any, **kwargs: Any) -> Any:
+        if victim and container_id == victim[0].id:
+            docker_client.api.kill(container_id)
+            docker_client.api.wait(container_id, timeout=30)
+        return real_locate(container_id, *args, **kwargs)
+
+    monkeypatch.setattr(cgroups, "locate", end_then_locate)
+    stop_at: list[int] = []
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks == 1:
+            victim.append(run_container("sleep 3600", labels=labels))
+        elif not stop_at and victim:
+            victim[0].reload()
+            if victim[0].status == "exited":
+                stop_at.append(ticks + 2)
+        elif stop_at and ticks >= stop_at[0]:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    run_container("sleep 3600", labels=labels)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = rightsize.collect(tmp_path, duration="60s", interval="0.5s", flush="60s", source="cgroup",
+                                    filters=[f"label=rs-race={tag}"], quiet=True, on_tick=on_tick)
+    assert not [w for w in caught if "not found" in str(w.message)]
+    assert summary.no_cpu == {NO_READING: 1}, summary.no_cpu

@@ -57,6 +57,9 @@ class Discovery:
             if self.source in ("auto", "cgroup"):
                 reader = cgroups.locate(info.id, info.pid, self.root)
                 if reader is None and self.source == "cgroup":
+                    again = self._inspect(info.id)
+                    if again is None or again.pid != info.pid:
+                        continue  # this run ended before its cgroup was found: its die counts it
                     self.untracked.add(info.id)
                     if not self.cgroup_warned:
                         msg = f"cgroup of {info.name} not found under {self.root}; skipped"

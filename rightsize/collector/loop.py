@@ -9,7 +9,9 @@ loop, flush, and return normally (exit code 0).
 
 Engine events are handled as they arrive, between ticks too: a container that lives two seconds
 is tracked at its start, and at its end gets one last row from its freshest reading
-(``endings.py``), so it has a CPU value even when it was never sampled twice.
+(``endings.py``), so it has a CPU value even when it was never sampled twice. A life read from its
+cgroup files alone is read a second time ``EARLY_READ`` after its first. At the stop, the engine
+is asked for the events it logged up to then that its stream had not delivered.
 """
 
 from __future__ import annotations
@@ -188,6 +190,7 @@ class _Run(Discovery):
             return  # not a dataset event
         if action == "start":
             self.finished.discard(cid)
+            self.untracked.discard(cid)  # each run is looked for anew (a crash loop's may end first)
             info = self._inspect(cid)
             # One per start, against the count accounted for: a relist may already track this
             # run, and the count read now may include the next exit (raised as it dies).
