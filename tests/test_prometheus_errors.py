@@ -54,6 +54,11 @@ def test_cli_pulls_into_the_dataset(
     assert code == 0, err
     assert out.startswith("pulled ") and "4 containers (3 workloads, 2 namespaces, 2 nodes)" in out
     assert set(store.load(tmp_path)["workload"]) == {WEB, DB, WORKER}
+    # one namespace: its counts are singular ("1 namespaces, 1 nodes" before)
+    batch = _collect(server.url, tmp_path / "b", "--since", "1d", "--namespace", "batch")
+    code, out, err = _cli(batch, capsys)
+    assert code == 0, err
+    assert "events of 1 container (1 workload, 1 namespace, 1 node)" in out
 
 
 def test_cli_unreachable_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -71,12 +71,18 @@ class PullSummary:
     def __str__(self) -> str:
         lost = f"; missing metrics: {', '.join(self.missing)}" if self.missing else ""
         return (
-            f"pulled {self.samples:,} samples and {self.events:,} events of {self.containers} containers "
-            f"({self.workloads} workloads, {len(self.namespaces)} namespaces, {len(self.hosts)} nodes) "
+            f"pulled {self.samples:,} samples and {self.events:,} events of "
+            f"{_n(self.containers, 'container')} ({_n(self.workloads, 'workload')}, "
+            f"{_n(len(self.namespaces), 'namespace')}, "
+            f"{_n(len(self.hosts), 'node')}) "
             f"from {self.url}: {format_duration(self.end - self.start)} at {format_duration(self.step)} "
             f"steps, {self.queries} queries ({self.retries} retries, {self.bytes / 1e6:.1f} MB) "
             f"in {self.seconds:.1f}s -> {self.out}{lost}"
         )
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")  # "1 namespaces" after one --namespace
 
 
 def pull(
