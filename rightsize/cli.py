@@ -217,7 +217,7 @@ def import_(
     from rightsize.ingest.importer import import_trace, parse_mapping
 
     rows = import_trace(file, parse_mapping(map_), out, where=where, host=host, tz=tz)
-    typer.echo(f"imported {rows} rows into {out}")
+    typer.echo(f"imported {rows} row{'' if rows == 1 else 's'} into {out}")
 
 
 # --- apply ---

@@ -63,8 +63,9 @@ def test_import_blank_workload_is_no_workload_and_skipped_rows_are_counted(
     code, stdout, err = run_cli(["import", str(trace), "--map", "workload=vm,ts=time,cpu_cores=cpu",
                                  "--out", str(out)], capsys)  # fmt: skip
     assert code == 0, err
-    assert "imported 1 rows" in stdout
+    assert "imported 1 row into" in stdout
     assert "rightsize: warning: t.csv: skipped 3 rows without a time (--map ts=time) or a workload" in err
+    assert "imported 1 rows" not in stdout
     assert list(rightsize.load(out)["workload"]) == ["web"]
 
     # nothing but blank workloads: an error, nothing written

@@ -23,4 +23,5 @@ def check_placed(
         raise RightsizeError(f"no row of {name}{kept} has both {time} and {workload}: nothing imported")
     if matched > written:
         skipped = matched - written
-        warnings.warn(f"{name}: skipped {skipped:,} rows without {time} or {workload}", stacklevel=3)
+        rows_ = f"{skipped:,} row{'' if skipped == 1 else 's'}"
+        warnings.warn(f"{name}: skipped {rows_} without {time} or {workload}", stacklevel=3)
