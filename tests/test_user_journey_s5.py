@@ -260,3 +260,31 @@ def test_a_history_under_a_minute_is_not_0_min(capsys: pytest.CaptureFixture[str
     code, out, err = run_cli([*args, "--format", "markdown"], capsys)
     assert code == 0, err
     assert "30 s of history" in out
+
+
+def test_apply_to_a_compose_file_written_as_json_keeps_it_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # new keys went in as YAML (`mem_reservation: 64m`, `deploy: {resources: ...}`): compose still
+    # loaded the file, json.load and every JSON tool no longer did
+    compose = tmp_path / "compose.json"
+    compose.write_text(
+        '{\n  "name": "sutazai",\n  "services": {\n'
+        '    "redis": {"image": "redis", "mem_limit": "1g", "cpus": 1},\n'
+        '    "postgres": {"image": "postgres", "deploy": {}},\n'
+        '    "qdrant": {"image": "q", "deploy": {"resources": {"limits": {"memory": "2g"}}}}\n  }\n}\n'
+    )
+    code, _, err = run_cli(["apply", "-f", str(compose)], capsys)
+    assert code == 0, err
+    services = json.loads(compose.read_text())["services"]
+    assert services["redis"] == {"image": "redis", "mem_limit": "192m", "cpus": 0.1, "mem_reservation": "64m",
+                                 "pids_limit": 100}  # fmt: skip
+    assert services["postgres"]["deploy"]["resources"] == {
+        "limits": {"memory": "1536M", "cpus": "2", "pids": 100},
+        "reservations": {"memory": "896M", "cpus": "0.75"},
+    }
+    assert services["qdrant"]["deploy"]["resources"]["limits"]["pids"] == 100
+    before = sha(compose)
+    code, out, err = run_cli(["apply", "-f", str(compose)], capsys)  # applying twice changes nothing
+    assert code == 0 and "0 changed" in out, err
+    assert sha(compose) == before

@@ -7,6 +7,7 @@ anchored block that other places reuse is never edited in place (skipped, with t
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -289,7 +290,32 @@ def _set_scalar(
         results[full] = Outcome(True)
 
 
+def _json_like(doc: Doc) -> bool:
+    """A compose file written as JSON (``{"services": ...}``): new keys must stay JSON too, or the
+    file still loads as YAML but no JSON tool reads it."""
+    m = re.match(r"[\ufeff\s]*\{\s*(.)", doc.text)
+    return m is not None and m.group(1) == '"'
+
+
+def _json(value: Any, text: bool) -> str:
+    """``value`` as JSON; ``text``: scalars are YAML as written (``64m``, ``"0.1"``, ``'2'``, ``100``)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {_json(v, text)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_json(v, text) for v in value) + "]"
+    if not text or not isinstance(value, str):
+        return json.dumps(value if isinstance(value, bool | int | float) or value is None else str(value))
+    if value.startswith('"'):
+        return value
+    if value.startswith("'"):
+        return json.dumps(value[1:-1].replace("''", "'"))
+    return value if re.fullmatch(r"-?\d+(\.\d+)?", value) else json.dumps(value)
+
+
 def _flow_text(copy: CommentedMap, doc: Doc) -> str:
+    if _json_like(doc):
+        return _json(copy, False)
+
     def flowify(n: Any) -> None:
         if isinstance(n, CommentedMap | CommentedSeq):
             n.fa.set_flow_style()
@@ -333,7 +359,9 @@ def _insert(doc: Doc, node: CommentedMap, inserts: dict[str, Any]) -> Edit:
     if node.fa.flow_style() or empty_flow:
         parts = []
         for key, val in inserts.items():
-            if isinstance(val, CommentedMap):
+            if _json_like(doc):
+                parts.append(f"{json.dumps(key)}: {_json(val, not isinstance(val, CommentedMap))}")
+            elif isinstance(val, CommentedMap):
                 parts.append(f"{key}: {_flow_text(val, doc)}")
             elif isinstance(val, dict):
                 parts.append(f"{key}: {{{render_flow(val)}}}")
