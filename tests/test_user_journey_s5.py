@@ -288,3 +288,21 @@ def test_apply_to_a_compose_file_written_as_json_keeps_it_json(
     code, out, err = run_cli(["apply", "-f", str(compose)], capsys)  # applying twice changes nothing
     assert code == 0 and "0 changed" in out, err
     assert sha(compose) == before
+
+
+def test_backup_onto_a_folder_is_refused_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a folder named FILE.bak got the backup copied inside it (FILE.bak/FILE) while the summary
+    # said "backup: FILE.bak", and the file was rewritten
+    compose, values = tmp_path / "compose.yml", tmp_path / "values.yaml"
+    compose.write_text("name: sutazai\nservices:\n  redis:\n    image: redis\n    mem_limit: 1g\n")
+    values.write_text("redis:\n  resources: {}\n")
+    for target, path in (("-f", compose), ("--helm", values)):
+        folder = path.with_name(path.name + ".bak")
+        folder.mkdir()
+        before = sha(path)
+        code, out, err = run_cli(["apply", target, str(path), "--backup"], capsys)
+        _one_error(code, err)
+        assert f"cannot keep the backup {folder}: it is a folder; nothing written" in err and out == ""
+        assert sha(path) == before and list(folder.iterdir()) == []

@@ -103,7 +103,7 @@ def patch_compose(
     paths = [Path(d.source) for d in files_]  # with the included files, in the order of files_
     if not dry_run:
         for p in paths:
-            check_writable(p)
+            check_writable(p, backup)
     resources = parse_only(only)
     names = select(files_, services)
     docs = Stack(files_, names)

@@ -142,7 +142,7 @@ def patch_helm(
     path = Path(file)
     doc = load_values(path)
     if not dry_run:
-        check_writable(path)
+        check_writable(path, backup)
     # a --map path that does not resolve in this file is reported before the analysis runs
     mapped = {wl: _mapped(doc, wl, spelled) for wl, spelled in (mapping or {}).items()}
     recs = resolve(recs)

@@ -12,12 +12,16 @@ from rightsize.atomic import replace_text
 from rightsize.errors import RightsizeError
 
 
-def check_writable(path: Path) -> None:
+def check_writable(path: Path, backup: bool = False) -> None:
     """Refuse before any work a file that cannot (or, by its mode, should not) be written.
 
     Root ignores permission bits, so a file without any write bit is treated as read-only on purpose.
+    With ``backup``, a ``FILE.bak`` that is a folder is refused too (the copy went inside it).
     """
     real = Path(os.path.realpath(path))
+    bak = real.with_name(real.name + ".bak")
+    if backup and (bak.is_dir() or (bak.exists() and not bak.is_file())):
+        raise RightsizeError(f"{path}: cannot keep the backup {bak}: it is a folder; nothing written")
     try:
         st = real.stat()
     except OSError as exc:
