@@ -306,3 +306,20 @@ def test_backup_onto_a_folder_is_refused_before_writing(
         _one_error(code, err)
         assert f"cannot keep the backup {folder}: it is a folder; nothing written" in err and out == ""
         assert sha(path) == before and list(folder.iterdir()) == []
+
+
+def test_set_a_percent_written_as_a_bare_number_gets_a_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    # --set mem_margin=20 (meant: 20 %) said "out of range: expected 0..10" and nothing more;
+    # mem_margin=5 silently meant +500 %
+    base = ["recommend", "--format", "json", "--workload", "sutazai/redis"]
+    code, _, err = run_cli([*base, "--set", "mem_margin=20"], capsys)
+    _one_error(code, err)
+    assert "for 20 percent write 20% or 0.2" in err
+    code, _, err = run_cli([*base, "--set", "mem_reservation_percentile=95"], capsys)
+    _one_error(code, err)
+    assert "for 95 percent write 95% or 0.95" in err
+    code, _, err = run_cli([*base, "--set", "mem_margin=5"], capsys)
+    assert code == 0 and "rightsize: warning: --set mem_margin=5 reads as 500%; for 5 percent write 5%" in err
+    for meant in ("mem_margin=0.05", "mem_margin=5%", "mem_raise_max=10", "mem_limit_percentile=1"):
+        code, _, err = run_cli([*base, "--set", meant], capsys)
+        assert code == 0 and "reads as" not in err, (meant, err)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
@@ -93,8 +94,27 @@ def with_overrides(settings: S, overrides: Mapping[str, str] | None) -> S:
         cap = _OVERRIDE_CAP[kind]
         if not math.isfinite(value) or abs(value) > cap:
             raise RightsizeError(f"setting {name}={text!r} out of range: expected at most {cap:g}")
+        if kind == "fraction":
+            _check_fraction(name, str(text).strip(), value, fields[name].metadata["hi"])
         changes[name] = int(value) if kind == "count" and value == int(value) else value
     return dataclasses.replace(settings, **changes)
+
+
+def _check_fraction(name: str, text: str, value: float, hi: float) -> None:
+    """A bare number >= 1 for a fraction is most likely meant as percent: --set mem_margin=20 was
+    "out of range" with no hint, and mem_margin=5 silently meant +500 %."""
+    if value <= 1 or text.endswith("%") or text.lower().startswith("p"):
+        return
+    if value > hi:
+        raise RightsizeError(
+            f"setting {name}={text} out of range: expected {_range(0, hi)}; for {text} percent write "
+            f"{text}% or {value / 100:g}"
+        )
+    if math.isfinite(hi):  # mem_raise_max=10 (no ceiling) is meant as it is written
+        warnings.warn(
+            f"--set {name}={text} reads as {value:.0%}; for {text} percent write {text}% or {value / 100:g}",
+            stacklevel=3,
+        )
 
 
 def parse_assignments(items: list[str] | None) -> dict[str, str]:
