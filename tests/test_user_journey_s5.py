@@ -323,3 +323,14 @@ def test_set_a_percent_written_as_a_bare_number_gets_a_hint(capsys: pytest.Captu
     for meant in ("mem_margin=0.05", "mem_margin=5%", "mem_raise_max=10", "mem_limit_percentile=1"):
         code, _, err = run_cli([*base, "--set", meant], capsys)
         assert code == 0 and "reads as" not in err, (meant, err)
+
+
+def test_library_import_trace_takes_the_cli_mapping_text(tmp_path: Path) -> None:
+    # rightsize.import_trace(file, "workload=vm,ts=t,...", out) said "unknown samples column 'w', 'o', ..."
+    trace = tmp_path / "t.csv"
+    trace.write_text("vm,t,cpu\nweb,2026-06-01T00:00:00Z,50\nweb,2026-06-01T00:10:00Z,70\n")
+    text = rightsize.import_trace(trace, "workload=vm,ts=t,cpu_cores=cpu/100", tmp_path / "a")
+    mapping = {"workload": "vm", "ts": "t", "cpu_cores": "cpu/100"}
+    mapped = rightsize.import_trace(trace, mapping, tmp_path / "b")
+    assert text == mapped == 2
+    assert list(rightsize.load(tmp_path / "a")["cpu_cores"]) == pytest.approx([0.5, 0.7])

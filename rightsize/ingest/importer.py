@@ -8,7 +8,6 @@ written in a few large appends, so a 12 M row trace never sits in memory whole.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import warnings
@@ -25,6 +24,7 @@ from rightsize import store
 from rightsize.errors import RightsizeError
 from rightsize.ingest import importcsv
 from rightsize.ingest.importtime import Clock, timestamps
+from rightsize.ingest.mapping import parse_mapping, source_of
 from rightsize.ingest.placed import check_placed
 from rightsize.ingest.reimport import SOURCE_KEY, Earlier, fingerprint
 
@@ -35,52 +35,9 @@ _CSV_BLOCK = 64 << 20  # bytes arrow reads per CSV block
 _FLUSH_ROWS = 2 << 20  # rows buffered per append: few, large files, bounded memory (~0.5 GB a flush)
 
 
-def parse_mapping(text: str) -> dict[str, str]:
-    """``"workload=vm,ts=time"`` -> ``{"workload": "vm", "ts": "time"}`` (RightsizeError if malformed).
-
-    A numeric source may carry a unit factor: ``mem_working_set=mem_kb*1024``, ``cpu_cores=cpu_pct/100``.
-    """
-    mapping: dict[str, str] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        key, sep, value = part.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key or not value:
-            raise RightsizeError(f"bad --map entry {part!r}: expected SAMPLES_COLUMN=TRACE_COLUMN")
-        if key in mapping:
-            raise RightsizeError(f"--map names {key!r} twice: expected each samples column once")
-        mapping[key] = value
-    return mapping
-
-
-_SCALED = re.compile(r"^(?P<col>.+?)\s*(?P<op>[*/])\s*(?P<num>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)$")
-
-
-def _source(key: str, value: str, columns: list[str]) -> tuple[str, float]:
-    """``"mem_kb*1024"`` -> ("mem_kb", 1024.0); a name that is itself a column is taken as it is."""
-    m = _SCALED.match(value)
-    if value in columns:
-        return value, 1.0
-    if not m:
-        col, op, factor = value.rpartition("*") if "*" in value else value.rpartition("/")
-        if op and col.strip() in columns:  # a column with a factor that is not a number: say so
-            raise RightsizeError(
-                f"--map {key}={value}: factor {factor.strip()!r} is not a positive decimal number "
-                f"(expected {col.strip()}*NUMBER or {col.strip()}/NUMBER, e.g. *1024 or /100)"
-            )
-        return value, 1.0
-    num = float(m.group("num"))
-    if num == 0:
-        raise RightsizeError(f"--map {key}={value}: cannot scale by zero")
-    if not math.isfinite(num):  # 1e400 parses as inf: every value would be written as null
-        raise RightsizeError(f"--map {key}={value}: cannot scale by {num}")
-    return m.group("col"), num if m.group("op") == "*" else 1.0 / num
-
-
 def import_trace(
     file: str | os.PathLike[str],
-    mapping: dict[str, str],
+    mapping: dict[str, str] | str,
     out: str | os.PathLike[str],
     where: str | None = None,
     host: str = "import",
@@ -96,6 +53,8 @@ def import_trace(
     warning says so); times with an offset keep it, epoch numbers are UTC.
     All or nothing: on an error (or an interrupt) the files this import wrote are removed again.
     """
+    if isinstance(mapping, str):  # the CLI's "workload=vm,ts=time" (was read letter by letter)
+        mapping = parse_mapping(mapping)
     # Path("") is ".": an unset variable in a script must not read or fill the current folder
     if not str(file).strip():
         raise RightsizeError("FILE is empty: expected a Parquet or CSV trace file")
@@ -116,7 +75,7 @@ def import_trace(
     reader = _open(path, lambda schema: _csv_types(schema, mapping, where), labels)
     columns = next(reader)
     assert isinstance(columns, list)
-    sources = {k: _source(k, v, columns) for k, v in mapping.items()}
+    sources = {k: source_of(k, v, columns) for k, v in mapping.items()}
     for key, (_, factor) in sources.items():
         if factor != 1.0 and key in ("ts", "workload", "host", "container_id", "container", "image"):
             raise RightsizeError(f"--map {key}={mapping[key]}: only numeric columns can be scaled")
@@ -231,7 +190,7 @@ def _csv_types(schema: pa.Schema, mapping: dict[str, str], where: str | None) ->
     names = list(schema.names)
     out: dict[str, pa.DataType] = {}
     for key, value in mapping.items():
-        col = _source(key, value, names)[0]
+        col = source_of(key, value, names)[0]
         if names.count(col) != 1:
             continue  # import_trace names the missing (or twice named) column
         kind = schema.field(col).type
