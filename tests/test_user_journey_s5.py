@@ -334,3 +334,21 @@ def test_library_import_trace_takes_the_cli_mapping_text(tmp_path: Path) -> None
     mapped = rightsize.import_trace(trace, mapping, tmp_path / "b")
     assert text == mapped == 2
     assert list(rightsize.load(tmp_path / "a")["cpu_cores"]) == pytest.approx([0.5, 0.7])
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("1GB", "1792MB"), ("1 GB", "1792 MB"), ("1GiB", "1792MiB"), ("1gb", "1792mb"), ("1Gi", "1792Mi"),
+     ("1g", "1792m"), ("1G", "1792M"), ("1073741824b", "1792m")],
+)  # fmt: skip
+def test_apply_keeps_the_unit_spelling_of_a_size(
+    old: str, new: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the plan's "memory: 1GB" became "1792M" (the B dropped); README: unit spelling survives
+    compose = tmp_path / "compose.yml"
+    compose.write_text(f"name: sutazai\nservices:\n  neo4j:\n    image: neo4j\n    mem_limit: {old}\n")
+    code, _, err = run_cli(["apply", "-f", str(compose), "--only", "memory"], capsys)
+    assert code == 0, err
+    assert f"    mem_limit: {new}\n" in compose.read_text()
+    code, out, err = run_cli(["apply", "-f", str(compose), "--only", "memory"], capsys)
+    assert code == 0 and "0 changed" in out, err  # read back as the same size: applying twice changes nothing

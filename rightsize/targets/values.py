@@ -57,11 +57,21 @@ def parse_value(resource: str, value: Any, dialect: Dialect, where: str) -> floa
         raise RightsizeError(f"{where}: {exc}") from None
 
 
+# a compose size with a unit: its spacing, the unit letter's case, and what follows it (B, iB, i)
+_UNIT_STYLE = re.compile(r"\s*[\d.]+( ?)([kKmMgGtTpP])([iI]?[bB]?)\s*")
+
+
 def format_value(resource: str, value: float, dialect: Dialect, old: Any = None) -> NewScalar:
-    """The scalar to write; memory keeps the file's lower-case unit style (``2g`` -> ``1536m``)."""
+    """The scalar to write; memory keeps the file's unit style (``2g`` -> ``1536m``, ``2GB`` ->
+    ``1536MB``, ``2 GiB`` -> ``1536 MiB``: compose reads them all alike)."""
     if resource == "memory":
         text = format_bytes(value, dialect)
-        if dialect == "compose" and isinstance(old, str) and re.fullmatch(r"\s*[\d.]+[a-z]+\s*", old):
+        style = _UNIT_STYLE.fullmatch(old) if dialect == "compose" and isinstance(old, str) else None
+        unit = re.fullmatch(r"([\d.]+)([KMGTP])", text)
+        if style and unit:
+            space, letter, tail = style.groups()
+            text = unit[1] + space + (unit[2].lower() if letter.islower() else unit[2]) + tail
+        elif isinstance(old, str) and re.fullmatch(r"\s*[\d.]+[a-z]+\s*", old):  # 2147483648b
             text = text.lower()
         return NewScalar(text, text, text)
     if resource == "cpu":
