@@ -102,7 +102,9 @@ def _skip_spaces(text: str, pos: int) -> int:
 def _skip_key(text: str, pos: int) -> int:
     """From the start of a key to just after its ``:``."""
     if text[pos] in "\"'":
-        pos = _quoted_end(text, pos)
+        pos = _skip_spaces(text, _quoted_end(text, pos))
+        if text[pos : pos + 1] == ":":  # a quoted key's colon needs no space after it: {"a":"b"} (JSON)
+            return pos + 1
     while pos < len(text):
         if text[pos] == ":" and (pos + 1 >= len(text) or text[pos + 1] in " \t\r\n,}]"):
             return pos + 1
