@@ -352,3 +352,20 @@ def test_apply_keeps_the_unit_spelling_of_a_size(
     assert f"    mem_limit: {new}\n" in compose.read_text()
     code, out, err = run_cli(["apply", "-f", str(compose), "--only", "memory"], capsys)
     assert code == 0 and "0 changed" in out, err  # read back as the same size: applying twice changes nothing
+
+
+@pytest.mark.parametrize("small_rows", ["", "0"])  # the small-dataset path and the streaming scanner
+def test_a_dangling_link_in_the_dataset_is_skipped_with_a_warning(
+    small_rows: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a file gone from a synced folder (here a dangling link) failed recommend as a whole:
+    # "rightsize: error: .../broken.parquet No such file or directory"; backtest skipped it
+    monkeypatch.setenv("RIGHTSIZE_SMALL_ROWS", small_rows)
+    data = tmp_path / "data"
+    shutil.copytree(rightsize.sample_path(), data)
+    broken = data / "samples" / "date=2026-11-16" / "gone.parquet"
+    broken.symlink_to(tmp_path / "nowhere.parquet")
+    code, out, err = run_cli(["recommend", "--data", str(data), "--format", "json"], capsys)
+    assert code == 0, err
+    assert f"rightsize: warning: skipping {broken}: not a readable Parquet file" in err
+    assert len(json.loads(out)) == 30

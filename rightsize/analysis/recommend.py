@@ -21,6 +21,7 @@ import pandas as pd
 from rightsize import store
 from rightsize.analysis.current import compose_current, service_of
 from rightsize.analysis.history import histories, ts_ms
+from rightsize.analysis.parquetio import size_of
 from rightsize.analysis.profile import Profile, profile_of
 from rightsize.analysis.strategies import get_strategy
 from rightsize.errors import RightsizeError
@@ -101,7 +102,7 @@ def small_dataset(files: list[Path], limit: int) -> ds.Dataset | None:
 
     from rightsize.analysis.coltypes import check_types
 
-    if limit <= 0 or sum(f.stat().st_size for f in files) >= limit * SMALL_BYTES_PER_ROW:
+    if limit <= 0 or sum(size_of(f) for f in files) >= limit * SMALL_BYTES_PER_ROW:
         return None
     rows = 0
     try:

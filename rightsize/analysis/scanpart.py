@@ -31,6 +31,7 @@ from rightsize.analysis.parquetio import (
     open_samples,
     read_ahead,
     read_columns,
+    size_of,
     ts_ms,
 )
 from rightsize.analysis.profile import DAY_MS
@@ -275,7 +276,7 @@ def _groups(files: list[Path]) -> Iterator[list[Path]]:
     batch: list[Path] = []
     size = 0
     for f in files:
-        n = f.stat().st_size
+        n = size_of(f)
         if n > SMALL_FILE_BYTES:
             if batch:
                 yield batch
