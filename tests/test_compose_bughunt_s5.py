@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cli_helpers import run_cli as run
+from cli_helpers import sha
 
 COMPACT = '{"name":"sutazai","services":{"postgres":{"image":"x","mem_limit":"1g"}}}'
 
@@ -22,3 +23,46 @@ def test_apply_to_compact_json_keeps_it_json(tmp_path: Path, capsys: Any) -> Non
     assert code == 0, err
     service = json.loads(path.read_text())["services"]["postgres"]
     assert service["mem_limit"] == "1536m" and service["mem_reservation"]
+
+
+def _check(path: Path, capsys: Any) -> tuple[int, str, str]:
+    return run(["check", "-f", str(path), "--services", "postgres", "--format", "json"], capsys)
+
+
+def _memory(out: str) -> dict[str, Any]:
+    return next(r for r in json.loads(out)["rows"] if r["resource"] == "memory")
+
+
+def test_extends_cycles_are_one_error_line(tmp_path: Path, capsys: Any) -> None:
+    """compose (v1 and v2) refuses an extends cycle ("Circular reference"); check and apply read the
+    service as if the cycle were not there."""
+    (tmp_path / "self.yml").write_text(
+        "name: sutazai\nservices:\n  postgres:\n    image: x\n    mem_limit: 1g\n    extends: postgres\n"
+    )
+    (tmp_path / "a.yml").write_text(
+        "name: sutazai\nservices:\n  postgres:\n    image: x\n    extends: {file: b.yml, service: db}\n"
+    )
+    (tmp_path / "b.yml").write_text(
+        "services:\n  db:\n    mem_limit: 1g\n    extends: {file: a.yml, service: postgres}\n"
+    )
+    for name in ("self.yml", "a.yml"):
+        before = sha(tmp_path / name)
+        for cmd in ("check", "apply"):
+            code, out, err = run([cmd, "-f", str(tmp_path / name)], capsys)
+            assert code == 2 and out == "", (cmd, name, out, err)
+            (line,) = [ln for ln in err.splitlines() if "warning: no --data" not in ln]
+            assert line.startswith("rightsize: error: ") and "extends cycle" in line, line
+        assert sha(tmp_path / name) == before
+
+
+def test_a_long_extends_chain_is_followed_to_its_end(tmp_path: Path, capsys: Any) -> None:
+    """Twelve services deep (compose has no depth limit): the limit at the end was not read (the
+    chain stopped after ten), so check said 'no memory limit'."""
+    lines = ["name: sutazai", "services:", "  postgres:", "    image: x", "    extends: s1"]
+    for i in range(1, 13):
+        lines += [f"  s{i}:", "    image: x", f"    extends: s{i + 1}" if i < 12 else "    mem_limit: 1g"]
+    path = tmp_path / "compose.yml"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = _check(path, capsys)
+    assert code == 1, err
+    assert _memory(out)["configured"] == "1g"

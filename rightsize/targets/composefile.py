@@ -173,18 +173,21 @@ def extends_chain(docs: Sequence[Doc], svc: str) -> list[CommentedMap]:
             cur, ext = doc, node["extends"]
             break
     chain: list[CommentedMap] = []
-    seen: set[tuple[str, str]] = set()
     env = doc_env(cur) if cur is not None else {}  # compose interpolates before extending: the whole chain
-    while cur is not None and ext is not None and len(chain) < 10:
-        where = f"{cur.source}: services.{svc}.extends"
+    seen = [(Path(cur.source).resolve(), svc)] if cur is not None else []
+    while cur is not None and ext is not None:  # no depth limit in compose: a cycle is what ends it
+        where = f"{cur.source}: services.{seen[-1][1]}.extends"
         if isinstance(ext, CommentedMap):
-            name, file = str(resolve(ext.get("service"), env, where)), resolve(ext.get("file"), env, where)
+            name, file = resolve(ext.get("service"), env, where), resolve(ext.get("file"), env, where)
         else:
-            name, file = str(resolve(ext, env, where)), None
+            name, file = resolve(ext, env, where), None
+        if not isinstance(name, str) or not name:  # compose: "extends.<svc>.service is required"
+            raise RightsizeError(f"{where}: expected a service name (extends: NAME, or {{service: NAME}})")
         target = read(extends_file(cur, str(file))) if file else cur
-        if (target.source, name) in seen:
-            break
-        seen.add((target.source, name))
+        if (Path(target.source).resolve(), name) in seen:  # compose refuses it: "Circular reference"
+            cycle = " -> ".join(f"{n} ({s})" for s, n in [*seen, (Path(target.source).resolve(), name)])
+            raise RightsizeError(f"{cur.source}: extends cycle: {cycle}")
+        seen.append((Path(target.source).resolve(), name))
         node = service_node(target, name)
         if not isinstance(node, CommentedMap):
             raise RightsizeError(
