@@ -21,7 +21,6 @@ import pandas as pd
 from rightsize import store
 from rightsize.analysis.current import compose_current, service_of
 from rightsize.analysis.history import histories, ts_ms
-from rightsize.analysis.parquetio import size_of
 from rightsize.analysis.profile import Profile, profile_of
 from rightsize.analysis.strategies import get_strategy
 from rightsize.errors import RightsizeError
@@ -92,6 +91,15 @@ def small_rows() -> int:
         raise RightsizeError(f"RIGHTSIZE_SMALL_ROWS={raw!r}: expected a number of rows") from None
 
 
+def _size(f: Path) -> int:
+    """parquetio.size_of without importing it (it loads numba): 0 for a file gone or a dangling link,
+    which the read then skips with a warning."""
+    try:
+        return f.stat().st_size
+    except OSError:
+        return 0
+
+
 def small_dataset(files: list[Path], limit: int) -> ds.Dataset | None:
     """The files as one Arrow dataset if they hold 1..limit-1 rows in all, by their footers (no data
     read); None where a footer is unreadable or lacks a column too: the scan then warns or fails as
@@ -102,7 +110,7 @@ def small_dataset(files: list[Path], limit: int) -> ds.Dataset | None:
 
     from rightsize.analysis.coltypes import check_types
 
-    if limit <= 0 or sum(size_of(f) for f in files) >= limit * SMALL_BYTES_PER_ROW:
+    if limit <= 0 or sum(_size(f) for f in files) >= limit * SMALL_BYTES_PER_ROW:
         return None
     rows = 0
     try:
