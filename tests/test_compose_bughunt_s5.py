@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cli_helpers import run_cli as run
 from cli_helpers import sha
 
@@ -66,3 +67,21 @@ def test_a_long_extends_chain_is_followed_to_its_end(tmp_path: Path, capsys: Any
     code, out, err = _check(path, capsys)
     assert code == 1, err
     assert _memory(out)["configured"] == "1g"
+
+
+@pytest.mark.parametrize("target", ["over.yml", "over.yml.bak"])  # a link to the file; a link loop
+def test_apply_backup_that_cannot_be_made_writes_no_file(tmp_path: Path, capsys: Any, target: str) -> None:
+    """-f compose.yml -f over.yml --backup, where over.yml.bak cannot be written: compose.yml was
+    already rewritten (and backed up) when over.yml's copy failed, with a Python repr for a message
+    ("PosixPath('...') and PosixPath('...') are the same file")."""
+    base, over = tmp_path / "compose.yml", tmp_path / "over.yml"
+    base.write_text("name: sutazai\nservices:\n  postgres:\n    image: x\n    mem_limit: 1g\n")
+    over.write_text("services:\n  postgres:\n    cpus: 0.5\n")
+    (tmp_path / "over.yml.bak").symlink_to(target)
+    before = sha(base), sha(over)
+    code, out, err = run(["apply", "-f", str(base), "-f", str(over), "--backup"], capsys)
+    assert code == 2 and out == ""
+    (line,) = [ln for ln in err.splitlines() if "warning: no --data" not in ln]
+    assert line.startswith("rightsize: error: ") and "over.yml.bak" in line and "PosixPath" not in line
+    assert (sha(base), sha(over)) == before
+    assert not (tmp_path / "compose.yml.bak").exists()

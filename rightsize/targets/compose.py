@@ -54,7 +54,7 @@ from rightsize.targets.values import (
     same,
     wanted,
 )
-from rightsize.targets.write import atomic_write, check_writable, unified_diff
+from rightsize.targets.write import atomic_write, check_writable, make_backup, unified_diff
 from rightsize.targets.yaml import Doc, verify_written
 
 
@@ -360,9 +360,13 @@ def _execute(
             check_patched(doc.text, new_text, doc.source)
         diff = unified_diff(paths[i], doc.text, new_text)
         pending.append((i, new_text, diff, tuple(changes), tuple(skipped)))
-    # every file is checked before the first is written: a bad second file leaves the first as it was
+    # every file is checked, and backed up, before the first is written: a bad second file (or its
+    # backup) leaves the first as it was
+    baks = {i: make_backup(paths[i]) for i, _, diff, _, _ in pending if backup and diff and not dry_run}
     for i, new_text, diff, changes_, skipped_ in pending:
-        bak = atomic_write(paths[i], new_text, backup=backup) if diff and not dry_run else None
+        bak = baks.get(i)
+        if diff and not dry_run:
+            atomic_write(paths[i], new_text)
         written = bool(diff) and not dry_run
         extra = {"backup": str(bak)} if bak else {}
         results.append(PatchResult(docs[i].source, changes_, skipped_, diff, written, extra))

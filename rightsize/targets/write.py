@@ -22,6 +22,10 @@ def check_writable(path: Path, backup: bool = False) -> None:
     bak = real.with_name(real.name + ".bak")
     if backup and (bak.is_dir() or (bak.exists() and not bak.is_file())):
         raise RightsizeError(f"{path}: cannot keep the backup {bak}: it is a folder; nothing written")
+    if backup and bak.is_symlink() and os.path.realpath(bak) == str(real):
+        raise RightsizeError(f"{path}: cannot keep the backup {bak}: it links to the file itself")
+    if backup and bak.is_symlink() and not bak.exists() and not _creatable(bak):  # a loop, a missing folder
+        raise RightsizeError(f"{path}: cannot keep the backup {bak}: a link that leads nowhere")
     try:
         st = real.stat()
     except OSError as exc:
@@ -32,6 +36,17 @@ def check_writable(path: Path, backup: bool = False) -> None:
         raise RightsizeError(f"{path}: file is read-only; nothing written")
     if not os.access(real.parent, os.W_OK | os.X_OK):
         raise RightsizeError(f"{path}: its directory is not writable (needed for an atomic replace)")
+
+
+def _creatable(link: Path) -> bool:
+    """Whether copying to a dangling ``link`` would create its target (its folder exists)."""
+    try:
+        target = Path(os.path.realpath(link, strict=True))
+    except FileNotFoundError:
+        target = Path(os.path.realpath(link))
+    except OSError:  # a loop
+        return False
+    return target.parent.is_dir()
 
 
 def unified_diff(path: Path, old: str, new: str) -> str:
@@ -78,9 +93,20 @@ def atomic_write(path: Path, text: str, *, backup: bool = False) -> Path | None:
     """
     real = Path(os.path.realpath(path))
     mode = stat.S_IMODE(real.stat().st_mode)
-    bak = None
-    if backup:
-        bak = real.with_name(real.name + ".bak")
-        shutil.copy2(real, bak)
+    bak = make_backup(path) if backup else None
     replace_text(real, text, mode=mode, newline="")
+    return bak
+
+
+def make_backup(path: Path) -> Path:
+    """Copy the file's bytes to ``<name>.bak`` beside it (a symlink followed); a copy that fails is
+    one error line (the writers make every backup before the first write)."""
+    real = Path(os.path.realpath(path))
+    bak = real.with_name(real.name + ".bak")
+    try:
+        shutil.copy2(real, bak)
+    except shutil.SameFileError:
+        raise RightsizeError(f"{path}: cannot keep the backup {bak}: it links to the file itself") from None
+    except OSError as exc:
+        raise RightsizeError(f"{path}: cannot keep the backup {bak}: {exc.strerror or exc}") from None
     return bak
