@@ -85,3 +85,31 @@ def test_apply_backup_that_cannot_be_made_writes_no_file(tmp_path: Path, capsys:
     assert line.startswith("rightsize: error: ") and "over.yml.bak" in line and "PosixPath" not in line
     assert (sha(base), sha(over)) == before
     assert not (tmp_path / "compose.yml.bak").exists()
+
+
+STACK = {
+    "name": "sutazai",
+    "services": {
+        "postgres": {"image": "x", "mem_limit": "1g"},
+        "backend": {"image": "y", "deploy": {"resources": {"limits": {"memory": "1g"}}}},
+    },
+}
+
+
+@pytest.mark.parametrize(("indent", "newline"), [(2, "\n"), (2, "\r\n"), ("\t", "\n")])
+def test_apply_to_indented_json_writes_one_key_a_line(
+    tmp_path: Path, capsys: Any, indent: int | str, newline: str
+) -> None:
+    """An indented JSON file (as json.dump writes it) got its new keys on the line of the last one
+    ('"mem_limit": "1536m", "mem_reservation": "896m"') and a new block as one line; now the file
+    reads as json.dump would write the new values."""
+    path = tmp_path / "compose.json"
+    path.write_bytes((json.dumps(STACK, indent=indent) + "\n").replace("\n", newline).encode())
+    code, _, err = run(["apply", "-f", str(path), "--only", "memory"], capsys)
+    assert code == 0, err
+    text = path.read_bytes().decode()
+    assert text.count(newline) == text.count("\n")  # one line ending throughout
+    got = json.loads(text)
+    assert got["services"]["postgres"] == {"image": "x", "mem_limit": "1536m", "mem_reservation": "896m"}
+    assert got["services"]["backend"]["deploy"]["resources"]["reservations"] == {"memory": "896m"}
+    assert text.replace("\r\n", "\n") == json.dumps(got, indent=indent) + "\n"

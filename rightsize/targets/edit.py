@@ -17,6 +17,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import ScalarString
 
 from rightsize.errors import RightsizeError
+from rightsize.targets.jsonstyle import json_items, json_like, json_text
 from rightsize.targets.tokens import block_col, block_end, flow_close, line_end, requote, value_token
 from rightsize.targets.yaml import Doc, dump_copy, plain_copy, render_block, render_flow
 
@@ -290,31 +291,9 @@ def _set_scalar(
         results[full] = Outcome(True)
 
 
-def _json_like(doc: Doc) -> bool:
-    """A compose file written as JSON (``{"services": ...}``): new keys must stay JSON too, or the
-    file still loads as YAML but no JSON tool reads it."""
-    m = re.match(r"[\ufeff\s]*\{\s*(.)", doc.text)
-    return m is not None and m.group(1) == '"'
-
-
-def _json(value: Any, text: bool) -> str:
-    """``value`` as JSON; ``text``: scalars are YAML as written (``64m``, ``"0.1"``, ``'2'``, ``100``)."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))}: {_json(v, text)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_json(v, text) for v in value) + "]"
-    if not text or not isinstance(value, str):
-        return json.dumps(value if isinstance(value, bool | int | float) or value is None else str(value))
-    if value.startswith('"'):
-        return value
-    if value.startswith("'"):
-        return json.dumps(value[1:-1].replace("''", "'"))
-    return value if re.fullmatch(r"-?\d+(\.\d+)?", value) else json.dumps(value)
-
-
 def _flow_text(copy: CommentedMap, doc: Doc) -> str:
-    if _json_like(doc):
-        return _json(copy, False)
+    if json_like(doc):
+        return json_text(copy, False)
 
     def flowify(n: Any) -> None:
         if isinstance(n, CommentedMap | CommentedSeq):
@@ -359,8 +338,8 @@ def _insert(doc: Doc, node: CommentedMap, inserts: dict[str, Any]) -> Edit:
     if node.fa.flow_style() or empty_flow:
         parts = []
         for key, val in inserts.items():
-            if _json_like(doc):
-                parts.append(f"{json.dumps(key)}: {_json(val, not isinstance(val, CommentedMap))}")
+            if json_like(doc):
+                parts.append(f"{json.dumps(key)}: {json_text(val, not isinstance(val, CommentedMap))}")
             elif isinstance(val, CommentedMap):
                 parts.append(f"{key}: {_flow_text(val, doc)}")
             elif isinstance(val, dict):
@@ -373,6 +352,8 @@ def _insert(doc: Doc, node: CommentedMap, inserts: dict[str, Any]) -> Edit:
         pos = close
         while doc.text[pos - 1] in " \t\r\n":
             pos -= 1
+        if json_like(doc):  # an indented JSON file: one key a line
+            return Edit(pos, pos, json_items(doc, node, inserts, pos, close))
         return Edit(pos, pos, ", " + ", ".join(parts))
     if len(node) == 0 and node is not doc.data:
         raise RightsizeError(f"{doc.source}: cannot add keys to an empty block mapping")
