@@ -113,3 +113,21 @@ def test_apply_to_indented_json_writes_one_key_a_line(
     assert got["services"]["postgres"] == {"image": "x", "mem_limit": "1536m", "mem_reservation": "896m"}
     assert got["services"]["backend"]["deploy"]["resources"]["reservations"] == {"memory": "896m"}
     assert text.replace("\r\n", "\n") == json.dumps(got, indent=indent) + "\n"
+
+
+def test_extends_in_two_files_both_count(tmp_path: Path, capsys: Any) -> None:
+    """Docker Compose v2 applies each -f file's extends before merging the files: postgres gets
+    mem_limit from a.yml's base and cpus from over.yml's. Only the last file's chain was read, so
+    check said 'no memory limit' for a service running with 1g."""
+    (tmp_path / "a.yml").write_text(
+        "name: sutazai\nservices:\n  postgres:\n    image: x\n    extends: b1\n"
+        "  b1:\n    image: x\n    mem_limit: 1g\n"
+    )
+    (tmp_path / "over.yml").write_text(
+        "services:\n  postgres:\n    extends: b2\n  b2:\n    image: x\n    cpus: 1\n"
+    )
+    files = ["-f", str(tmp_path / "a.yml"), "-f", str(tmp_path / "over.yml")]
+    code, out, err = run(["check", *files, "--services", "postgres", "--format", "json"], capsys)
+    assert code == 1, err
+    rows = {r["resource"]: r["configured"] for r in json.loads(out)["rows"] if r["kind"] == "limit"}
+    assert rows["memory"] == "1g" and rows["cpu"] == "1"

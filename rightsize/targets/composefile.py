@@ -164,18 +164,24 @@ class Stack(list[Doc]):
 
 
 def extends_chain(docs: Sequence[Doc], svc: str) -> list[CommentedMap]:
-    """The services ``svc`` extends, nearest first, from the same file or ``extends.file``."""
-    cur: Doc | None = None
-    ext: Any = None
+    """The services ``svc`` extends, nearest first, from the same file or ``extends.file``. Compose v2
+    applies each file's ``extends`` before it merges the files, so with several files defining ``svc``
+    with ``extends`` the last file's chain comes first, then the one before (a value only an earlier
+    file's base sets is still used)."""
+    chain: list[CommentedMap] = []
     for doc in reversed(docs):
         node = service_node(doc, svc)
         if isinstance(node, CommentedMap) and "extends" in node:
-            cur, ext = doc, node["extends"]
-            break
+            chain += [n for n in _chain_of(doc, svc, node["extends"]) if all(n is not c for c in chain)]
+    return chain
+
+
+def _chain_of(cur: Doc, svc: str, ext: Any) -> list[CommentedMap]:
+    """One file's chain: what ``ext`` (the ``extends`` of ``svc`` in ``cur``) brings, nearest first."""
     chain: list[CommentedMap] = []
-    env = doc_env(cur) if cur is not None else {}  # compose interpolates before extending: the whole chain
-    seen = [(Path(cur.source).resolve(), svc)] if cur is not None else []
-    while cur is not None and ext is not None:  # no depth limit in compose: a cycle is what ends it
+    env = doc_env(cur)  # compose interpolates before extending: the whole chain
+    seen = [(Path(cur.source).resolve(), svc)]
+    while ext is not None:  # no depth limit in compose: a cycle is what ends it
         where = f"{cur.source}: services.{seen[-1][1]}.extends"
         if isinstance(ext, CommentedMap):
             name, file = resolve(ext.get("service"), env, where), resolve(ext.get("file"), env, where)
