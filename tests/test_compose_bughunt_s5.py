@@ -131,3 +131,12 @@ def test_extends_in_two_files_both_count(tmp_path: Path, capsys: Any) -> None:
     assert code == 1, err
     rows = {r["resource"]: r["configured"] for r in json.loads(out)["rows"] if r["kind"] == "limit"}
     assert rows["memory"] == "1g" and rows["cpu"] == "1"
+
+
+@pytest.mark.parametrize("cmd", ["recommend", "report"])
+def test_recommend_and_report_name_a_folder_as_a_folder(tmp_path: Path, capsys: Any, cmd: str) -> None:
+    """-f FOLDER said 'compose file not found: FOLDER' (apply and check: 'is a directory')."""
+    out_file = ["-o", str(tmp_path / "r.html")] if cmd == "report" else []
+    code, out, err = run([cmd, "-f", str(tmp_path), *out_file], capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines()[-1] == f"rightsize: error: {tmp_path}: is a directory, not a compose file"

@@ -36,6 +36,8 @@ def compose_current(
 
     files = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
     for p in files:
+        if p.is_dir():  # (it said "not found", apply and check "is a directory")
+            raise RightsizeError(f"{p}: is a directory, not a compose file")
         if not p.is_file():
             raise RightsizeError(f"compose file not found: {p}")
     docs = load_compose(files, [Path(f) for f in env_files] if env_files else None, environ)
