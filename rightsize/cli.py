@@ -347,16 +347,9 @@ def report(
     from rightsize.analysis.settings import parse_assignments
     from rightsize.report.html import report as write_report
 
-    recs = None
-    if len(compose) > 1 or env_file:  # report() reads one file: recommend here, as it would
-        from rightsize.analysis.recommend import recommend as run_recommend
-
-        recs = run_recommend(data, strategy=strategy, overrides=parse_assignments(set_), since=since,
-                             workloads=workload, compose=compose, env_files=env_file)  # fmt: skip
     path = write_report(
         data, out=out, strategy=strategy, overrides=parse_assignments(set_) or None, since=since,
-        compose=compose[0] if compose and recs is None else None, recommendations=recs, workloads=workload,
-        buckets=buckets,
+        compose=compose or None, env_files=env_file or None, workloads=workload, buckets=buckets,
     )  # fmt: skip
     typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 

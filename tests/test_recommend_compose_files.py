@@ -56,6 +56,7 @@ def test_report_reads_several_compose_files_and_env_files(
     row = next(r for r in re.findall(r"<tr[^>]*>.*?</tr>", html.read_text(), re.S) if "sutazai/postgres" in r)
     cells = re.sub(r"<[^>]+>", "|", row)
     assert "|1.2 GiB → |" in cells and "|3 cores → |" in cells  # the current values: 1234m and prod's cpus
+    assert "Strategy settings" in html.read_text()  # report() itself read the files, as with one -f
 
 
 @pytest.mark.parametrize("command", [["recommend"], ["report", "-o", "{d}/r.html"]])

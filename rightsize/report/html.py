@@ -52,7 +52,8 @@ def report(
     out: str | os.PathLike[str] = "rightsize-report.html",
     strategy: str = "default",
     overrides: dict[str, str] | None = None,
-    compose: str | os.PathLike[str] | None = None,
+    compose: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+    env_files: Sequence[str | os.PathLike[str]] | None = None,
     recommendations: Sequence[Recommendation] | None = None,
     buckets: int = 500,
     since: str | None = None,
@@ -61,7 +62,8 @@ def report(
     """Recommend (or take ``recommendations``) for the dataset ``data`` and write the HTML report.
 
     ``data`` is a dataset root (``None``: the bundled sample) or a samples DataFrame; ``since``
-    (``7d`` or a date) and ``workloads`` (a glob) narrow it as for ``recommend``. Returns the
+    (``7d`` or a date) and ``workloads`` (a glob) narrow it, and ``compose`` (one file or several,
+    merged as ``-f a -f b``) with ``env_files`` gives the current values, as for ``recommend``. Returns the
     path written. The file is written to a temporary name and renamed: never half a report.
     """
     from rightsize.analysis.recommend import recommend, sample_path
@@ -81,10 +83,11 @@ def report(
         raise RightsizeError(f"cannot write {given}: not a regular file; give a file name, e.g. report.html")
     source: str | os.PathLike[str] | pd.DataFrame = sample_path() if data is None else data
     if recommendations is None:  # data=None lets recommend() warn that this is the sample
-        compose_path = None if compose is None else Path(compose)
+        given_files = [compose] if isinstance(compose, str | os.PathLike) else compose or []
+        files = [Path(c) for c in given_files] or None
         recs = recommend(
-            _pathlike(data), strategy=strategy, overrides=overrides, compose=compose_path, since=since,
-            workloads=workloads,
+            _pathlike(data), strategy=strategy, overrides=overrides, compose=files, since=since,
+            workloads=workloads, env_files=[Path(e) for e in env_files] if env_files else None,
         )  # fmt: skip
     else:
         recs = list(recommendations)
