@@ -188,3 +188,47 @@ def test_a_run_ending_before_its_cgroup_is_found_is_counted_not_skipped(
                                     filters=[f"label=rs-race={tag}"], quiet=True, on_tick=on_tick)
     assert not [w for w in caught if "not found" in str(w.message)]
     assert summary.no_cpu == {NO_READING: 1}, summary.no_cpu
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_an_event_stream_the_engine_closes_is_opened_again(
+    run_container: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stream closed from the engine's side (a restart, a socket proxy's idle timeout) delivered
+    # nothing more: a container started after it was found by the 30 s relist at best, and its
+    # events only at the stop. The seam closes the run's stream's connection, as the engine would.
+    from rightsize.collector import loop
+    from rightsize.sources import docker as engine
+
+    monkeypatch.setattr(loop, "RELIST_SECONDS", 3600.0)  # only its events can make it known
+    watchers: list[engine.EventWatcher] = []
+    real_init = engine.EventWatcher.__init__
+
+    def keep(self: engine.EventWatcher, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        watchers.append(self)
+
+    monkeypatch.setattr(engine.EventWatcher, "__init__", keep)
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-race": tag}
+    late: list[Any] = []
+    stop_at: list[int] = []
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks == 1:
+            watchers[0]._stream.close()
+        elif ticks == 2:
+            late.append(run_container("sleep 3600", labels=labels))
+        elif not stop_at and (containers == 2 or ticks == 40):  # tracked (or 20 s gone by: failed)
+            stop_at.append(ticks + 2)
+        elif stop_at and ticks >= stop_at[0]:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    run_container("sleep 3600", labels=labels)
+    rightsize.collect(tmp_path, duration="60s", interval="0.5s", flush="60s",
+                      filters=[f"label=rs-race={tag}"], quiet=True, on_tick=on_tick)
+    samples, events = rightsize.load(tmp_path), rightsize.load_events(tmp_path)
+    assert (samples["container_id"] == late[0].id).sum() >= 2  # sampled during the run
+    mine = events[events["container_id"] == late[0].id]
+    assert mine["kind"].tolist() == ["start"]  # once, though asked for again from before it

@@ -273,40 +273,83 @@ class StatsStream:
                 stream.close()
 
 
+class _Seen:
+    """The events seen lately (within ``overlap_ns`` of the newest), to tell a repeat when the
+    engine is asked again from a little before the last one: its log is in order, give or take
+    events logged at once (each takes its time before the log's lock)."""
+
+    def __init__(self, overlap_ns: int) -> None:
+        self.overlap_ns = overlap_ns
+        self.last_ns = 0
+        self.recent: dict[tuple[str, str, int], int] = {}
+
+    def add(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            ns = event_ns(event)
+            self.recent[event_key(event)] = ns
+            self.last_ns = max(self.last_ns, ns)
+        if events:
+            oldest = self.last_ns - self.overlap_ns
+            self.recent = {k: ns for k, ns in self.recent.items() if ns >= oldest}
+
+    def since(self, default: float) -> float:
+        """Where to ask again from (epoch seconds): a little before the last event seen."""
+        return (self.last_ns - self.overlap_ns) / 1e9 if self.last_ns else default
+
+    def __contains__(self, event: dict[str, Any]) -> bool:
+        return event_key(event) in self.recent
+
+
 class EventWatcher:
     """The engine's container event stream, read in a daemon thread into a queue.
 
-    ``missed(until)`` closes it and asks the engine once more for what it logged up to ``until``
-    that was not handed out yet: an event logged just before a run stops may still be on its way
-    (or the stream may have closed early), and the engine's ``until`` bounds the answer.
+    A stream the engine closes (a restart, a proxy's idle timeout) is opened again from the last
+    event received, repeats skipped. ``missed(until)`` closes it and asks the engine once more for
+    what it logged up to ``until`` that was not handed out yet: an event logged just before a run
+    stops may still be on its way, and the engine's ``until`` bounds the answer.
     """
 
     # update: `docker update`, apply --live; rename: the rows' container (and workload) name
     ACTIONS = ("start", "die", "oom", "restart", "update", "rename")
-    # handed-out events kept to tell a repeat: the stream is in the engine's log order, give or
-    # take events logged at once (each takes its time before the log's lock)
     OVERLAP_NS = 1_000_000_000
+    REOPEN_SECONDS = 1.0  # pause before opening a closed stream again (an engine that is down)
 
     def __init__(self, client: Any, since: float, wake: threading.Event | None = None) -> None:
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue()
         self._client = client
         self._since = since
         self._filters = {"type": "container", "event": list(self.ACTIONS)}
-        self._last_ns = 0  # the newest event handed out
-        self._recent: dict[tuple[str, str, int], int] = {}  # those within OVERLAP_NS of it
+        self._handed = _Seen(self.OVERLAP_NS)  # by drain (the loop's thread)
+        self._queued = _Seen(self.OVERLAP_NS)  # by the reading thread
+        self._stopped = threading.Event()
         self._wake = wake  # set on every event: the loop handles a start at once, not at the next tick
-        self._stream = client.api.events(since=int(since), decode=True, filters=self._filters)
+        self._stream = self._open(int(since))
         self._thread = threading.Thread(target=self._run, name="docker-events", daemon=True)
         self._thread.start()
 
+    def _open(self, since: float) -> Any:
+        return self._client.api.events(since=f"{max(since, 0):.9f}", decode=True, filters=self._filters)
+
     def _run(self) -> None:
-        try:
-            for event in self._stream:
-                self.queue.put(event)
-                if self._wake is not None:
-                    self._wake.set()
-        except Exception:  # the stream closes on stop() or engine shutdown
-            pass
+        stream = self._stream
+        while True:
+            try:
+                for event in stream:
+                    if event in self._queued:
+                        continue  # sent again after a reopen
+                    self._queued.add([event])
+                    self.queue.put(event)
+                    if self._wake is not None:
+                        self._wake.set()
+            except Exception:  # closed by stop(), or by the engine
+                pass
+            if self._stopped.wait(self.REOPEN_SECONDS):
+                return
+            with contextlib.suppress(Exception):  # still unreachable: try again after the pause
+                stream = self._stream = self._open(self._queued.since(self._since))
+                if self._stopped.is_set():  # stop() came while opening
+                    stream.close()
+                    return
 
     def drain(self) -> list[dict[str, Any]]:
         events = []
@@ -314,17 +357,8 @@ class EventWatcher:
             try:
                 events.append(self.queue.get_nowait())
             except queue.Empty:
-                self._handed_out(events)
+                self._handed.add(events)
                 return events
-
-    def _handed_out(self, events: list[dict[str, Any]]) -> None:
-        for event in events:
-            ns = event_ns(event)
-            self._recent[event_key(event)] = ns
-            self._last_ns = max(self._last_ns, ns)
-        if events:
-            oldest = self._last_ns - self.OVERLAP_NS
-            self._recent = {k: ns for k, ns in self._recent.items() if ns >= oldest}
 
     def missed(self, until: float) -> list[dict[str, Any]]:
         """Close the stream; then the events logged up to ``until`` (epoch seconds) not handed out
@@ -332,24 +366,24 @@ class EventWatcher:
         self.stop()
         self._thread.join(timeout=5)
         events = self.drain()
-        since = (self._last_ns - self.OVERLAP_NS) / 1e9 if self._last_ns else self._since
         # never past the engine's own clock (a remote engine's may lag ours): the request would
         # stream on until then instead of answering at once
         engine_now = parse_time(str(self._client.info().get("SystemTime") or ""))
         until = min(until, engine_now) if engine_now is not None else until
-        seen = set(self._recent)
+        since = self._handed.since(self._since)
         stream = self._client.api.events(
             since=f"{max(since, 0):.9f}", until=f"{until:.9f}", decode=True, filters=self._filters
         )
         try:
-            late = [e for e in stream if event_key(e) not in seen]
+            late = [e for e in stream if e not in self._handed]
         finally:
             with contextlib.suppress(Exception):
                 stream.close()
-        self._handed_out(late)
+        self._handed.add(late)
         return events + late
 
     def stop(self) -> None:
+        self._stopped.set()
         with contextlib.suppress(Exception):
             self._stream.close()
 
