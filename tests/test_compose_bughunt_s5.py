@@ -140,3 +140,26 @@ def test_recommend_and_report_name_a_folder_as_a_folder(tmp_path: Path, capsys: 
     code, out, err = run([cmd, "-f", str(tmp_path), *out_file], capsys)
     assert code == 2 and out == ""
     assert err.splitlines()[-1] == f"rightsize: error: {tmp_path}: is a directory, not a compose file"
+
+
+def test_a_read_only_file_with_nothing_to_change_does_not_stop_apply(tmp_path: Path, capsys: Any) -> None:
+    """A read-only included file (or -f base file) that needs no change stopped the whole apply
+    ('lib/base.yml: file is read-only; nothing written'), though only compose.yml had changes."""
+    (tmp_path / "lib").mkdir()
+    top = tmp_path / "compose.yml"
+    head = "name: sutazai\ninclude:\n  - lib/base.yml\nservices:\n"
+    top.write_text(head + "  postgres:\n    image: x\n    mem_limit: 1g\n")
+    lib = tmp_path / "lib" / "base.yml"
+    lib.write_text("services:\n  vendored:\n    image: x\n")
+    lib.chmod(0o444)
+    before = sha(lib)
+    code, _, err = run(["apply", "-f", str(top), "--only", "memory", "--backup"], capsys)
+    assert code == 0, err
+    assert "mem_limit: 1536m" in top.read_text() and sha(lib) == before
+    assert not (tmp_path / "lib" / "base.yml.bak").exists()
+    lib.write_text("services:\n  postgres:\n    image: x\n    mem_limit: 1g\n")  # now it has a change
+    top.write_text(head + "  web:\n    image: y\n    mem_limit: 1g\n")
+    before = (sha(top), sha(lib))
+    code, _, err = run(["apply", "-f", str(top), "--only", "memory"], capsys)
+    assert code == 2 and err.strip().endswith("base.yml: file is read-only; nothing written")
+    assert (sha(top), sha(lib)) == before

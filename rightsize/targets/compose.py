@@ -101,9 +101,8 @@ def patch_compose(
     paths = paths_of(files)
     files_ = load_compose(paths, env_files)
     paths = [Path(d.source) for d in files_]  # with the included files, in the order of files_
-    if not dry_run:
-        for p in paths:
-            check_writable(p, backup)
+    if not dry_run and len(paths) == 1:  # the one file a change can go to: refused before the analysis
+        check_writable(paths[0], backup)
     resources = parse_only(only)
     names = select(files_, services)
     docs = Stack(files_, names)
@@ -362,6 +361,9 @@ def _execute(
         pending.append((i, new_text, diff, tuple(changes), tuple(skipped)))
     # every file is checked, and backed up, before the first is written: a bad second file (or its
     # backup) leaves the first as it was
+    for i, _, diff, _, _ in pending:  # a file with no change may be read-only (a vendored include)
+        if diff and not dry_run:
+            check_writable(paths[i], backup)
     baks = {i: make_backup(paths[i]) for i, _, diff, _, _ in pending if backup and diff and not dry_run}
     for i, new_text, diff, changes_, skipped_ in pending:
         bak = baks.get(i)
