@@ -12,9 +12,10 @@ many workloads overshot two weeks earlier (a cluster-wide event). Gradient-boost
 predict log(test peak / 14-day peak) at eight quantiles; each window then takes the quantile that
 minimises limit bytes + lambda x overrun probability (big workloads get tight limits, small ones
 generous ones, as the metric rewards). lambda is tuned to <= 1 % overruns on one half of the VMs
-(out-of-fold predictions) and scored on the other half, and back. The baseline in the same run is
-krr's rule in the same frame (1.15 x the 14-day peak; no OOM feedback, so its overruns are higher
-than the real backtest's).
+(out-of-fold predictions) and scored on the other half, and back. Each is scored three ways: as
+predicted, capped at the current limit as ``default`` caps, and capped with the backtest's OOM rule
+simulated week by week. The baseline in the same run is krr's rule in the same frame (1.15 x the
+14-day peak), without and with that OOM rule.
 """
 
 from __future__ import annotations
@@ -117,15 +118,38 @@ def limits(q: np.ndarray, base: np.ndarray, lam: float, cap: np.ndarray | None =
     return lim[np.arange(len(base)), pick]
 
 
+def with_feedback(
+    choice: np.ndarray, cap: np.ndarray, peak: np.ndarray, vm: np.ndarray, k: np.ndarray
+) -> np.ndarray:
+    """Limits as the backtest's OOM rule leaves them: after a week whose peak passed limit L, every
+    later limit of that workload is >= max(1.2 L, L + 100 MiB), and the current-limit ceiling is
+    off (an OOM kill is evidence against it), as in ``default``."""
+    out = np.empty_like(choice)
+    floor: dict[int, float] = {}
+    for i in np.lexsort((k, vm)):
+        v = int(vm[i])
+        lim = choice[i] if v in floor or cap[i] <= 0 else min(choice[i], cap[i])
+        lim = max(lim, floor.get(v, 0.0))
+        out[i] = lim
+        if peak[i] > lim:
+            floor[v] = max(floor.get(v, 0.0), 1.2 * lim, lim + 100 * 2**20)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="/tmp/rightsize-bench-bitbrains")
     data = Path(ap.parse_args().data)
     f = features(data)
-    x, y = matrix(f), np.log(f["test_max"] / f["base"]).to_numpy()
+    x, y = matrix(f), np.log((f["test_max"] / f["base"]).to_numpy(dtype=float))
     base, peak, used = f["base"].to_numpy(), f["test_max"].to_numpy(), f["test_mean"].to_numpy()
     cur = np.nan_to_num(f["lim"].to_numpy(dtype=float), nan=0.0)
+    kk = f["k"].to_numpy()
     vm = pd.factorize(f["w"])[0]
+
+    def pick(q: np.ndarray, m: np.ndarray, lam: float) -> np.ndarray:
+        return with_feedback(limits(q, base[m], lam), cur[m], peak[m], vm[m], kk[m])
+
     print(f"{len(f):,} workload-windows; perfect foresight {peak.sum() / used.sum():.2f}x")
     for half in (0, 1):
         tr, te = vm % 2 != half, vm % 2 == half
@@ -140,26 +164,34 @@ def main() -> None:
         krr_tr = 1.15 * base[tr].sum() / used[tr].sum()
         q_te = quantiles(x, y, tr, te)
         krr = 1.15 * base[te]
+        krr_fb = with_feedback(krr, np.zeros(int(te.sum())), peak[te], vm[te], kk[te])
         print(
             f"tuned on half {1 - half}, scored on half {half}: "
-            f"krr rule {(peak[te] > krr).mean():.2%} overruns at {krr.sum() / used[te].sum():.2f}x"
+            f"krr rule {(peak[te] > krr).mean():.2%} overruns at {krr.sum() / used[te].sum():.2f}x, "
+            f"with OOM feedback {(peak[te] > krr_fb).mean():.2%} at {krr_fb.sum() / used[te].sum():.2f}x"
         )
-        for ceiling in (False, True):
+        for ceiling in (False, True, "feedback"):
             cap_tr, cap_te = (cur[tr], cur[te]) if ceiling else (None, None)
-            curve = [(lam, limits(q_tr, base[tr], lam, cap_tr)) for lam in np.geomspace(1e6, 1e16, 80)]
-            curve = [(lam, lim.sum() / used[tr].sum(), (peak[tr] > lim).mean()) for lam, lim in curve]
+            lams = np.geomspace(1e6, 1e16, 80)
+            # with feedback the ceiling is applied inside, where no kill lifted it
+            tried = [
+                (lam, pick(q_tr, tr, lam) if ceiling == "feedback" else limits(q_tr, base[tr], lam, cap_tr))
+                for lam in lams
+            ]
+            curve = [(lam, lim.sum() / used[tr].sum(), (peak[tr] > lim).mean()) for lam, lim in tried]
             # two settings: the least memory for <= 1 % overruns, the fewest overruns at krr's memory
             none: tuple[float, float | None] = (0, None)
             picks = {
                 "<= 1 % overruns": min(((r, lam) for lam, r, ov in curve if ov <= 0.01), default=none)[1],
                 "krr's memory": min(((ov, lam) for lam, r, ov in curve if r <= krr_tr), default=none)[1],
             }
-            how = "with the current-limit ceiling" if ceiling else "no ceiling"
+            how = {False: "no ceiling", True: "with the current-limit ceiling",
+                   "feedback": "ceiling and OOM feedback"}[ceiling]  # fmt: skip
             for label, lam in picks.items():
                 if lam is None:
                     print(f"  learned ({how}), tuned for {label}: not reached on the tuning half")
                     continue
-                lim = limits(q_te, base[te], lam, cap_te)
+                lim = pick(q_te, te, lam) if ceiling == "feedback" else limits(q_te, base[te], lam, cap_te)
                 print(
                     f"  learned ({how}), tuned for {label}: "
                     f"{(peak[te] > lim).mean():.2%} at {lim.sum() / used[te].sum():.2f}x"
