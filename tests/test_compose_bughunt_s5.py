@@ -163,3 +163,15 @@ def test_a_read_only_file_with_nothing_to_change_does_not_stop_apply(tmp_path: P
     code, _, err = run(["apply", "-f", str(top), "--only", "memory"], capsys)
     assert code == 2 and err.strip().endswith("base.yml: file is read-only; nothing written")
     assert (sha(top), sha(lib)) == before
+
+
+def test_apply_to_json_quotes_a_size_that_replaces_a_number_or_null(tmp_path: Path, capsys: Any) -> None:
+    """"mem_limit": 1073741824 (bytes, a JSON number) became "mem_limit": 1536M, which no JSON tool
+    reads (compose still did, as YAML); null likewise."""
+    path = tmp_path / "compose.json"
+    service = {"image": "x", "mem_limit": 1073741824, "mem_reservation": None, "cpus": 0.5, "pids_limit": 50}
+    path.write_text(json.dumps({"name": "sutazai", "services": {"postgres": service}}, indent=2) + "\n")
+    code, _, err = run(["apply", "-f", str(path)], capsys)
+    assert code == 0, err
+    got = json.loads(path.read_text())["services"]["postgres"]
+    assert got == {**service, "mem_limit": "1536M", "mem_reservation": "896M", "cpus": 2, "pids_limit": 100}

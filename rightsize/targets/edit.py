@@ -283,11 +283,13 @@ def _set_scalar(
     ):
         results[full] = Outcome(False, f"{'.'.join(full)} is shared through anchor &{tok.anchor}; not edited")
     elif tok.kind == "scalar":
-        edits.append(Edit(tok.start, tok.end, requote(tok.text(doc), new.raw)))
+        text = requote(tok.text(doc), new.raw)  # (a JSON number replaced by 1536M gets quotes)
+        edits.append(Edit(tok.start, tok.end, json_text(text, True) if json_like(doc) else text))
         results[full] = Outcome(True)
     else:  # `key:` or `key: ~` with no value yet
         pad = "" if doc.text[tok.start - 1] in " \t" else " "
-        edits.append(Edit(tok.start, tok.end, pad + new.text))
+        text = json_text(new.text, True) if json_like(doc) else new.text  # (JSON null: a quoted size)
+        edits.append(Edit(tok.start, tok.end, pad + text))
         results[full] = Outcome(True)
 
 
