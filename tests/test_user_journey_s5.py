@@ -369,3 +369,25 @@ def test_a_dangling_link_in_the_dataset_is_skipped_with_a_warning(
     assert code == 0, err
     assert f"rightsize: warning: skipping {broken}: not a readable Parquet file" in err
     assert len(json.loads(out)) == 30
+
+
+def test_backtest_set_for_a_misspelt_strategy_fails_before_the_data_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --set defualt.mem_margin=0.1 said "--set names strategy defualt, which is not backtested", and
+    # only after the whole dataset was read; a library caller's flat overrides={"mem_margin": ...} too
+    missing = tmp_path / "no-such-dataset"
+    args = ["backtest", "--data", str(missing), "--set", "defualt.mem_margin=0.1"]
+    code, _, err = run_cli(args, capsys)
+    _one_error(code, err)
+    assert "unknown strategy 'defualt'; choose one of: default, safe, krr, vpa" in err  # not "no dataset"
+    code, _, err = run_cli(["backtest", "--data", str(missing), "--set", "krr.nosuch=1"], capsys)
+    _one_error(code, err)
+    assert "unknown setting 'nosuch'" in err
+    sample = str(rightsize.sample_path())
+    args = ["backtest", "--data", sample, "--train", "12h", "--test", "6h", "--set", "safe.mem_margin=0.1"]
+    code, _, err = run_cli(args, capsys)
+    _one_error(code, err)
+    assert "which is not backtested (add it to --strategies)" in err
+    with pytest.raises(rightsize.RightsizeError, match=r"overrides maps a strategy to its settings"):
+        rightsize.backtest(rightsize.sample_path(), train="12h", test="6h", overrides={"mem_margin": "0.3"})

@@ -219,6 +219,21 @@ def _strategy_names(strategies: Sequence[str] | str | None, has_limits: bool) ->
     return names
 
 
+def _check_overrides(overrides: Mapping[str, Mapping[str, str]] | None) -> None:
+    from rightsize.analysis.strategies import STRATEGIES, get_strategy
+
+    for name, settings in (overrides or {}).items():
+        if name in STRATEGIES:
+            get_strategy(name, dict(settings))
+        elif name != CURRENT:  # a typo, or a library caller's flat {"mem_margin": "0.3"}
+            flat = " (overrides maps a strategy to its settings: {'default': {...}})" if isinstance(
+                settings, str
+            ) else ""
+            raise RightsizeError(
+                f"--set {name}.…: unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}{flat}"
+            )
+
+
 def _duration_ms(value: str | float, what: str) -> int:
     ms = round(parse_duration(value) * 1000)
     if ms <= 0:
@@ -279,6 +294,7 @@ def backtest(
     for n in explicit:
         if n != CURRENT:
             get_strategy(n)  # an unknown name fails before the data is read
+    _check_overrides(overrides)  # so does a bad --set: it failed only after a large dataset was read
     if data is None:  # after the checks above: a bad option is the only line, not after this warning
         from rightsize.analysis.recommend import SampleDataWarning, sample_path
 
@@ -301,7 +317,10 @@ def backtest(
         warnings.warn(why, stacklevel=2)
     unknown = set(overrides or {}) - set(names)
     if unknown:
-        raise RightsizeError(f"--set names strategy {', '.join(sorted(unknown))}, which is not backtested")
+        raise RightsizeError(
+            f"--set names strategy {', '.join(sorted(unknown))}, which is not backtested "
+            f"(add it to --strategies)"
+        )
     if (overrides or {}).get(CURRENT):
         first = next(iter((overrides or {})[CURRENT]))
         raise RightsizeError(
