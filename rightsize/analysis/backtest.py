@@ -226,11 +226,10 @@ def _check_overrides(overrides: Mapping[str, Mapping[str, str]] | None) -> None:
         if name in STRATEGIES:
             get_strategy(name, dict(settings))
         elif name != CURRENT:  # a typo, or a library caller's flat {"mem_margin": "0.3"}
-            flat = " (overrides maps a strategy to its settings: {'default': {...}})" if isinstance(
-                settings, str
-            ) else ""
+            flat = " (overrides maps a strategy to its settings: {'default': {...}})"
             raise RightsizeError(
-                f"--set {name}.…: unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}{flat}"
+                f"--set {name}.…: unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}"
+                + (flat if isinstance(settings, str) else "")
             )
 
 
