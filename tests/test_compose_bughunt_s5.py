@@ -175,3 +175,12 @@ def test_apply_to_json_quotes_a_size_that_replaces_a_number_or_null(tmp_path: Pa
     assert code == 0, err
     got = json.loads(path.read_text())["services"]["postgres"]
     assert got == {**service, "mem_limit": "1536M", "mem_reservation": "896M", "cpus": 2, "pids_limit": 100}
+
+
+@pytest.mark.parametrize("cmd", ["apply", "check", "recommend"])
+def test_compose_from_stdin_is_named(tmp_path: Path, capsys: Any, cmd: str) -> None:
+    """`-f -` (docker compose reads stdin) said 'cannot read -: No such file or directory'."""
+    code, out, err = run([cmd, "-f", "-"], capsys)
+    assert code == 2 and out == ""
+    expected = "-f -: compose from stdin is not supported; give the file's path"
+    assert err.splitlines()[-1] == f"rightsize: error: {expected}"

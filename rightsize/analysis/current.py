@@ -38,7 +38,7 @@ def compose_current(
     for p in files:
         if p.is_dir():  # (it said "not found", apply and check "is a directory")
             raise RightsizeError(f"{p}: is a directory, not a compose file")
-        if not p.is_file():
+        if not p.is_file() and str(p) != "-":  # (-f -, stdin: load_compose says it is not supported)
             raise RightsizeError(f"compose file not found: {p}")
     docs = load_compose(files, [Path(f) for f in env_files] if env_files else None, environ)
     names = service_names(docs)

@@ -30,6 +30,8 @@ def load_compose(
     env_files = None if env_files is None else paths_of(env_files)
     seen: dict[Path, Path] = {}
     for f in files:  # one file twice would be patched twice, its second diff against the first
+        if str(f) == "-":  # docker compose -f - reads stdin; there is no file to patch or name in a diff
+            raise RightsizeError("-f -: compose from stdin is not supported; give the file's path")
         real = Path(f).resolve()
         if real in seen:
             raise RightsizeError(f"{f}: given twice (as {seen[real]} too): give each compose file once")
