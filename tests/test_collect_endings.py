@@ -17,11 +17,12 @@ import rightsize
 from rightsize.analysis.history import histories
 
 MiB = 1024**2
-# The first run is OOM-killed after 1 s (dd's 64 MiB buffer in 16 MiB; killed at once, the engine
-# sometimes logs no oom under load: its watch was not set yet); the policy restart finds the marker
-# in the container's file system and sleeps.
+# The first run is OOM-killed after 0.5 s (dd's 64 MiB buffer in 16 MiB): before the collector's
+# first row of it (1 s after its start event under --source cgroup, tracked.EARLY_READ). Killed at
+# once, the engine sometimes logs no oom under load (its watch was not set yet). The policy restart
+# finds the marker in the container's file system and sleeps.
 OOM_SOON = (
-    "if [ -e /tmp/ran ]; then exec sleep 3600; fi; touch /tmp/ran; sleep 1; "
+    "if [ -e /tmp/ran ]; then exec sleep 3600; fi; touch /tmp/ran; sleep 0.5; "
     "dd if=/dev/zero of=/dev/null bs=64M"
 )
 
@@ -29,7 +30,7 @@ OOM_SOON = (
 @pytest.mark.docker
 @pytest.mark.slow
 def test_an_oom_kill_before_the_first_sample_carries_its_limit(run_container: Any, tmp_path: Path) -> None:
-    # Started just after the first tick of a 5 s interval and killed 1 s later: no row of it existed
+    # Started just after the first tick of a 5 s interval and killed 0.5 s later: no row of it existed
     # at its kill, so the analysis found no limit in force for it (NaN), only rows after the restart.
     # --source cgroup: no engine stream whose last payload would give it a row at its die.
     tag = uuid.uuid4().hex[:8]

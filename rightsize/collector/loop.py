@@ -10,8 +10,8 @@ loop, flush, and return normally (exit code 0).
 Engine events are handled as they arrive, between ticks too: a container that lives two seconds
 is tracked at its start, and at its end gets one last row from its freshest reading
 (``endings.py``), so it has a CPU value even when it was never sampled twice. A life read from its
-cgroup files alone is read a second time ``EARLY_READ`` after its first. At the stop, the engine
-is asked for the events it logged up to then that its stream had not delivered.
+cgroup files alone is read again ``tracked.EARLY_READ`` after its first reading. At the stop, the
+engine is asked for the events it logged up to then that its stream had not delivered.
 """
 
 from __future__ import annotations
@@ -41,11 +41,6 @@ from rightsize.units import parse_positive_duration
 Source = Literal["auto", "docker", "cgroup"]
 SOURCES = ("auto", "docker", "cgroup")
 RELIST_SECONDS = 30.0  # a full list now and then catches any event the stream missed
-# A life read from its cgroup files gets its second reading this soon after its first, not a whole
-# interval later: the files are gone by its die event, so one dying before its second reading had
-# no CPU value (a container running when the run began and stopped in its first interval, any life
-# under --source cgroup). 1 s: ten CFS periods, as the engine's stream spaces its payloads.
-EARLY_READ = 1.0
 
 
 # ------------------------------------------------------------------------------- the loop
@@ -206,6 +201,8 @@ class _Run(Discovery):
             elif info:
                 self._finish(cid)  # a restarted container starts from fresh counters
                 self._track([info])
+                if (fresh := self.tracked.get(cid)) is not None:
+                    fresh.base_reading(self.step)  # --source cgroup: its first row has a CPU value
         elif action == "die":
             if cid in self.tracked:
                 self._finish(cid)
@@ -245,16 +242,18 @@ class _Run(Discovery):
             if rates is not None:  # a fresh reading; a stale one repeats the last rates
                 t.rates, t.prev = rates, cur
             self._append(cid, t, cur, max(ts_ms, t.last_ts + 1))
-            if t.reader is not None and t.backup is None and t.rows == 1 and self.step > EARLY_READ:
-                t.due = clock + EARLY_READ  # its first reading: the second comes soon
+            if t.rows == 1 and not t.has_cpu:
+                t.read_soon(clock, self.step)  # its first reading: the second comes soon
 
     def _sleep(self, deadline: float, watcher: engine.EventWatcher) -> None:
         """Until ``deadline`` (the next tick, or the end), handling events as they arrive and taking
         early second readings as they fall due."""
+        def wake_at() -> float:  # an event (a start) may bring an early reading forward
+            return min((t.due for t in self.tracked.values() if t.due is not None), default=deadline)
+
         while not self.stop.is_set():
-            due = min((t.due for t in self.tracked.values() if t.due is not None), default=deadline)
-            self.waker.sleep_until(min(due, deadline), lambda: self._drain(watcher))
-            if due >= deadline or self.stop.is_set():
+            self.waker.sleep_until(lambda: min(wake_at(), deadline), lambda: self._drain(watcher))
+            if self.stop.is_set() or time.monotonic() >= deadline:
                 return
             self._sample(int(time.time() * 1000), time.monotonic(), only_due=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -11,6 +12,12 @@ from rightsize.sources import cgroups
 from rightsize.sources import docker as engine
 from rightsize.sources.cgroups import Counters
 from rightsize.sources.docker import ContainerInfo
+
+# A life read from its cgroup files alone gets its second reading this soon after its first, not a
+# whole interval later: the files are gone by its die event, so one dying before its second reading
+# had no CPU value (a container running when the run began and stopped in its first interval, any
+# life under --source cgroup). 1 s: ten CFS periods, as the engine's stream spaces its payloads.
+EARLY_READ = 1.0
 
 
 @dataclass
@@ -26,7 +33,7 @@ class Tracked:
     rows: int = 0
     has_cpu: bool = False  # any row of this life with a CPU value
     last_ts: int = 0
-    due: float | None = None  # monotonic time of an early second reading (``loop.EARLY_READ``)
+    due: float | None = None  # monotonic time of an early reading (``EARLY_READ``)
 
     def wrote(self, ts_ms: int) -> None:
         """Account for one row written from ``prev`` with ``rates`` at ``ts_ms``."""
@@ -44,6 +51,22 @@ class Tracked:
         if self.prev is not None or self.reader is not None:
             return self.prev
         return from_start(self.info.started_at, began, cur)
+
+    def read_soon(self, clock: float, step: float) -> None:
+        """Have its next reading ``EARLY_READ`` after ``clock`` (cgroup files alone, a long interval)."""
+        if self.reader is not None and self.backup is None and step > EARLY_READ:
+            self.due = clock + EARLY_READ
+
+    def base_reading(self, step: float) -> None:
+        """A life started during the run, read from its cgroup files alone (--source cgroup): its
+        counters at its start event, no row, so its first row (``EARLY_READ`` later, not at the
+        next tick) has a CPU value, and a job of a few seconds is measured before its files go."""
+        if self.reader is None or self.backup is not None:
+            return
+        clock = time.monotonic()
+        with contextlib.suppress(cgroups.CgroupGone):
+            self.prev = self.reader.read(clock)
+            self.read_soon(clock, step)
 
     def close(self) -> None:
         for stream in (self.stream, self.backup):
