@@ -151,21 +151,50 @@ def _envelope(
     row: int,
     dash: str = "solid",
     width: float = 1.2,
-) -> dict[str, Any]:
-    """A line that keeps every bucket's min and max. Long series sit on the chart's shared time
-    grid (``x0``/``dx``: no time array at all); short ones keep their own times. A step series (a
-    limit) on the grid changes within the bucket where it changed."""
+) -> list[dict[str, Any]]:
+    """A line that keeps every bucket's min and max (and markers for its lone points). Long series
+    sit on the chart's shared time grid (``x0``/``dx``: no time array at all); short ones keep their
+    own times. A step series (a limit) on the grid changes within the bucket where it changed."""
     legend = "legend" if row == 1 else f"legend{row}"
     if len(t) <= 2 * buckets:
         x, y = minmax_envelope(t, values, buckets)
-        return _line(typed(x, "f8"), typed(y), name, color, row, dash=dash, width=width, legend=legend)
+        trace = _line(typed(x, "f8"), typed(y), name, color, row, dash=dash, width=width, legend=legend)
+        return [trace, *_lone_points(trace, x, y)]
     span = bounds[1] - bounds[0]
-    trace = _line(None, typed(grid_envelope(t, values, bounds[0], span, buckets)), name, color, row,
-                  dash=dash, width=width, legend=legend)  # fmt: skip
+    y = grid_envelope(t, values, bounds[0], span, buckets)
+    trace = _line(None, typed(y), name, color, row, dash=dash, width=width, legend=legend)
     del trace["x"]
     step = span / (2 * buckets)
     trace.update(x0=bounds[0] + step / 2, dx=step)
-    return trace
+    return [trace, *_lone_points(trace, trace["x0"] + step * np.arange(len(y)), y)]
+
+
+def _lone_points(
+    trace: dict[str, Any], x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+) -> list[dict[str, Any]]:
+    """Markers for the values with a gap on both sides, which a line alone does not draw at all: a
+    crash loop's CPU (null on each container's first sample), a sparse stretch on the grid. They
+    share the line's legend entry."""
+    finite = np.isfinite(y)
+    lone = finite & ~np.r_[False, finite[:-1]] & ~np.r_[finite[1:], False]
+    if not lone.any():
+        return []
+    trace["legendgroup"] = group = f"{trace['yaxis']}:{trace['name']}"
+    return [
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "x": typed(x[lone], "f8"),
+            "y": typed(y[lone]),
+            "name": trace["name"],
+            "marker": {"color": trace["line"]["color"], "size": 4},
+            "xaxis": trace["xaxis"],
+            "yaxis": trace["yaxis"],
+            "legend": trace["legend"],
+            "legendgroup": group,
+            "showlegend": False,
+        }
+    ]
 
 
 def _no_samples(row: int) -> dict[str, Any]:
@@ -209,13 +238,14 @@ def usage_figure(
             traces.append({**_line([t0, t1], [None, None], "", USAGE, row, legend=legend, show=False),
                            "hoverinfo": "skip"})  # fmt: skip
         else:
-            traces.append(_envelope(t, series, (t0, t1), buckets, "used (min/max per bucket)", USAGE, row))
+            used = _envelope(t, series, (t0, t1), buckets, "used (min/max per bucket)", USAGE, row)
             seen = t[np.isfinite(series)]
             if seen.min() == seen.max():  # one instant: a line through one x is invisible
-                traces[-1]["mode"] = "lines+markers"
+                used = [{**used[0], "mode": "lines+markers"}]
+            traces += used
         if peak_col and peak_col in samples and samples[peak_col].notna().any():
             peak_series = usage(samples, peak_col, scale)
-            traces.append(_envelope(t, peak_series, (t0, t1), buckets, "kernel peak", PEAK, row, "dot"))
+            traces += _envelope(t, peak_series, (t0, t1), buckets, "kernel peak", PEAK, row, "dot")
         rec = recs.get(resource)
         if rec is not None and rec.recommended is not None:
             r = rec.recommended
@@ -240,10 +270,12 @@ def usage_figure(
             if col and col in samples and samples[col].notna().any():
                 values = samples[col].to_numpy(dtype=np.float64) / scale
                 if len(t) > 2 * buckets:  # on the grid too: a limit changing hourly cost 2/3 of the bytes
-                    traces.append(_envelope(t, values, (t0, t1), buckets, name, CURRENT, row, dash, 1.6))
+                    traces += _envelope(t, values, (t0, t1), buckets, name, CURRENT, row, dash, 1.6)
                 else:
-                    x, y = (typed(a, f) for a, f in zip(step_points(t, values), ("f8", "f4"), strict=True))
-                    traces.append(_line(x, y, name, CURRENT, row, dash=dash, width=1.6, legend=legend))
+                    x, y = step_points(t, values)
+                    line = _line(typed(x, "f8"), typed(y), name, CURRENT, row, dash=dash, width=1.6,
+                                 legend=legend)  # fmt: skip
+                    traces += [line, *_lone_points(line, x, y)]
         if resource == "memory":
             peak = float(np.nanmax(series)) if np.isfinite(series).any() else 0.0
             # OOM kills at the peak, restarts on the floor: both stay visible when they coincide.
