@@ -157,7 +157,7 @@ def _envelope(
     own times. A step series (a limit) on the grid changes within the bucket where it changed."""
     legend = "legend" if row == 1 else f"legend{row}"
     if len(t) <= 2 * buckets:
-        x, y = minmax_envelope(t, values, buckets)
+        x, y = _break_gaps(*minmax_envelope(t, values, buckets), (bounds[1] - bounds[0]) / buckets)
         trace = _line(typed(x, "f8"), typed(y), name, color, row, dash=dash, width=width, legend=legend)
         return [trace, *_lone_points(trace, x, y)]
     span = bounds[1] - bounds[0]
@@ -167,6 +167,21 @@ def _envelope(
     step = span / (2 * buckets)
     trace.update(x0=bounds[0] + step / 2, dx=step)
     return [trace, *_lone_points(trace, trace["x0"] + step * np.arange(len(y)), y)]
+
+
+def _break_gaps(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], bucket: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """A gap in the line where no sample came for longer than a grid bucket (and than 4 usual
+    intervals): the grid leaves such stretches empty, and a short series drew a straight line across
+    days when the collector was down, as if it had measured them."""
+    if len(x) < 3:
+        return x, y
+    step = np.diff(x)
+    at = np.flatnonzero(step > max(bucket, 4 * float(np.median(step))))
+    if not len(at):
+        return x, y
+    return np.insert(x, at + 1, (x[at] + x[at + 1]) / 2), np.insert(y, at + 1, np.nan)
 
 
 def _lone_points(
