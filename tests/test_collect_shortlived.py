@@ -5,6 +5,7 @@ files are gone by the die event); one gone before any reading is counted in the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -159,12 +160,21 @@ def test_the_last_reading_of_a_recorded_short_life() -> None:
     started = parse_time(STARTED_AT)
     assert started is not None
 
-    # started during the run: from its start (fresh counters) to the last payload, its whole life
+    # started during the run: from the stream's first payload, 1.01 s before the last (both the
+    # engine's readings; the 35 ms of CPU before the first, in the 33 ms after the engine's start
+    # time, would count start-up CPU over too short a span: 0.431 cores from the start)
     picked = final_base(None, first, latest, started, began=started - 5)
+    assert picked == (first, latest)
+    rates = cpu_rates(first, latest, 0.5)
+    assert rates is not None
+    assert rates[0] == pytest.approx((450189372 - 34986105) / (latest.t - first.t) / 1e9)  # 0.411
+    assert rates[1] == 0.0  # 10 more periods, none throttled
+    # a first payload under MIN_SPAN before the last: from the start (fresh counters), its whole life
+    near = dataclasses.replace(first, t=latest.t - 0.4)
+    picked = final_base(None, near, latest, started, began=started - 5)
     assert picked is not None and picked[0] is not None and picked[0].t == started
     rates = cpu_rates(picked[0], latest, 0.5)
     assert rates is not None and rates[0] == pytest.approx(450189372 / (latest.t - started) / 1e9)
-    assert rates[1] == 0.0  # 13 periods, none throttled
 
     # running before the run: from the stream's first payload
     picked = final_base(None, first, latest, started, began=started + 5)

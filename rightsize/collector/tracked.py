@@ -6,7 +6,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from rightsize.collector.endings import final_base, from_start
+from rightsize.collector.endings import final_base, first_or_start
 from rightsize.collector.sampling import cpu_rates
 from rightsize.sources import cgroups
 from rightsize.sources import docker as engine
@@ -46,11 +46,15 @@ class Tracked:
 
     def baseline(self, cur: Counters, began: float) -> Counters | None:
         """The reading to measure ``cur``'s CPU from at a tick: the last one, else (read from the
-        engine stream, started during the run) its start, so a life sampled once before its last
-        payload still has a CPU value."""
+        engine stream, started during the run) its first payload or its start
+        (``endings.first_or_start``), so a life sampled once before its last payload still has a
+        CPU value. A container running before the run has none on its first row."""
         if self.prev is not None or self.reader is not None:
             return self.prev
-        return from_start(self.info.started_at, began, cur)
+        started = self.info.started_at
+        if started is None or started < began:
+            return None
+        return first_or_start(self.stream.first if self.stream else None, started, began, cur)
 
     def read_soon(self, clock: float, step: float) -> None:
         """Have its next reading ``EARLY_READ`` after ``clock`` (cgroup files alone, a long interval)."""
