@@ -119,11 +119,11 @@ def test_values_with_gaps_on_both_sides_are_drawn(tmp_path: Path, opened: Any) -
     assert shown["y"].count(200) >= 40  # and so is the sparse stretch, not only its bucket neighbours
 
 
-GAPS = """(title) => {
+GAPS = """([title, line]) => {
   const section = Array.from(document.querySelectorAll('section.workload'))
     .find(s => s.querySelector('h3').textContent === title);
   const t = section.querySelector('div.plot.usage').data
-    .find(t => t.yaxis === 'y' && t.name.startsWith('used'));
+    .find(t => t.yaxis === 'y' && t.name.startsWith(line));
   const y = Array.from(t.y);
   const x = t.x ? Array.from(t.x) : y.map((_, i) => t.x0 + i * t.dx);
   return x.filter((_, i) => !Number.isFinite(y[i]));
@@ -140,8 +140,10 @@ def test_days_without_samples_are_a_gap_in_short_and_long_series(tmp_path: Path,
         ts = START + np.arange(count) * 10_000
         ts[count // 2 :] += 3 * day  # the collector was down for three days halfway through
         frames.append(rows(name, ts, np.full(count, 100 * MIB), np.full(count, 0.1)))
+        frames[-1]["mem_limit"] = np.int64(512 * MIB)
     page = opened(write_report(tmp_path, frames, buckets=500))
     for name, count in (("short", 400), ("long", 4_000)):
         down = (START + (count // 2 - 1) * 10_000, START + (count // 2) * 10_000 + 3 * day)
-        gaps = page.evaluate(GAPS, name)
-        assert gaps and all(down[0] < x < down[1] for x in gaps), name
+        for line in ("used", "current limit"):
+            gaps = page.evaluate(GAPS, [name, line])
+            assert gaps and all(down[0] < x < down[1] for x in gaps), (name, line)

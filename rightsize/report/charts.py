@@ -172,9 +172,9 @@ def _envelope(
 def _break_gaps(
     x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], bucket: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """A gap in the line where no sample came for longer than a grid bucket (and than 4 usual
-    intervals): the grid leaves such stretches empty, and a short series drew a straight line across
-    days when the collector was down, as if it had measured them."""
+    """A gap in the line (a NaN point) where no sample came for longer than a grid bucket and than
+    4 usual intervals: the grid leaves such stretches empty, and a short series (usage, or a
+    limit's steps) drew a straight line across days when the collector was down, as if measured."""
     if len(x) < 3:
         return x, y
     step = np.diff(x)
@@ -287,7 +287,8 @@ def usage_figure(
                 if len(t) > 2 * buckets:  # on the grid too: a limit changing hourly cost 2/3 of the bytes
                     traces += _envelope(t, values, (t0, t1), buckets, name, CURRENT, row, dash, 1.6)
                 else:
-                    x, y = step_points(t, values)
+                    order = np.argsort(t, kind="stable")  # the pauses are found in time order
+                    x, y = step_points(*_break_gaps(t[order], values[order], (t1 - t0) / buckets))
                     line = _line(typed(x, "f8"), typed(y), name, CURRENT, row, dash=dash, width=1.6,
                                  legend=legend)  # fmt: skip
                     traces += [line, *_lone_points(line, x, y)]
