@@ -12,7 +12,14 @@ from typing import Any
 
 import typer
 
-from rightsize.cli_checks import check_compose_options, fail, not_empty, show_warning, split_names
+from rightsize.cli_checks import (
+    check_collect_options,
+    check_compose_options,
+    fail,
+    not_empty,
+    show_warning,
+    split_names,
+)
 from rightsize.errors import RightsizeError
 
 # typer >= 0.26 vendors click (and does not install it): usage errors derive from TyperException.
@@ -41,10 +48,10 @@ def _root() -> None:
 
 @app.command()
 def collect(
-    duration: str = typer.Option("24h", help="How long to sample: 90s, 30m, 24h, 7d."),
-    interval: str = typer.Option("10s", help="Time between samples of each container."),
+    duration: str | None = typer.Option(None, help="How long to sample: 90s, 30m, 24h, 7d (default 24h)."),
+    interval: str | None = typer.Option(None, help="Time between samples of each container (default 10s)."),
     out: str = typer.Option("./rightsize-data", help="Dataset folder (appended to if it exists)."),
-    flush: str = typer.Option("60s", help="New Parquet file this often (a crash loses at most that)."),
+    flush: str | None = typer.Option(None, help="A new Parquet file this often (default 60s)."),
     source: str = typer.Option("auto", help="auto|docker|cgroup|prometheus (auto: cgroup files if visible)."),
     filter: list[str] = typer.Option(
         [], "--filter", help="name=…, label=KEY[=VALUE], id=…, ancestor=… (repeatable)."
@@ -53,9 +60,9 @@ def collect(
     docker_host: str | None = typer.Option(None, help="Engine URL (default: DOCKER_HOST or local socket)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     url: str | None = typer.Option(None, help="Prometheus base URL (--source prometheus)."),
-    since: str = typer.Option("14d", help="Prometheus: how much history to pull."),
-    step: str = typer.Option(
-        "1m", help="Prometheus: query resolution; at most 1,000,000 points per series (--since/--step)."
+    since: str | None = typer.Option(None, help="Prometheus: how much history to pull (default 14d)."),
+    step: str | None = typer.Option(
+        None, help="Prometheus: query resolution (default 1m); at most 1,000,000 points per series."
     ),
     namespace: list[str] = typer.Option(
         [], "--namespace", help="Prometheus: only these namespaces (repeatable)."
@@ -69,32 +76,28 @@ def collect(
     given = {"--project": project, "--namespace": namespace, "--docker-host": docker_host}
     for option, value in given.items():
         not_empty(option, value)
+    check_collect_options(source, {
+        "--filter": filter, "--project": project, "--docker-host": docker_host, "--host": host is not None,
+        "--duration": duration, "--interval": interval, "--flush": flush, "--url": url,
+        "--namespace": namespace, "--since": since, "--step": step,
+    })  # fmt: skip
     if source == "prometheus":
         from rightsize.units import parse_duration
 
-        if host is not None:
-            raise RightsizeError("--host applies to the docker and cgroup sources (Prometheus names nodes)")
-        engine_only = {"--filter": filter, "--project": project, "--docker-host": docker_host}
-        for option in (o for o, v in engine_only.items() if v):  # else ignored: it pulls every namespace
-            raise RightsizeError(f"{option} applies to the docker and cgroup sources (use --namespace)")
-        if not url:
-            raise RightsizeError("--source prometheus needs --url, e.g. --url http://localhost:9090")
         try:
             from rightsize.sources.prometheus import pull
         except ImportError as exc:
             raise RightsizeError(f"the prometheus source is not available: {exc}") from None
         summary: object = pull(
-            url=url,
+            url=url or "",  # checked above: given
             out=Path(out),
-            since=parse_duration(since),
-            step=parse_duration(step),
+            since=parse_duration(since or "14d"),
+            step=parse_duration(step or "1m"),
             namespaces=list(namespace),
             quiet=quiet,
             verify_tls=True,
         )
     else:
-        if url or namespace:  # silently ignored, a Docker collect would start instead of a pull
-            raise RightsizeError(f"{'--url' if url else '--namespace'} applies to --source prometheus")
         from rightsize.runtime import lean_collector_process
 
         lean_collector_process()
@@ -102,9 +105,9 @@ def collect(
 
         summary = run_collect(
             out,
-            duration=duration,
-            interval=interval,
-            flush=flush,
+            duration=duration or "24h",
+            interval=interval or "10s",
+            flush=flush or "60s",
             source=source,
             filters=filter,
             project=project,

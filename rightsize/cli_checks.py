@@ -119,3 +119,30 @@ def check_apply_options(
     if swap_ is not None and only_ is not None and "memory" not in (o.strip() for o in only_):
         raise fail(f"--swap is set with each memory limit: --only {only} leaves memory out")
     return only_, services_, swap_
+
+
+# Options of one kind of collect that the other kind would silently ignore (a Docker collect run
+# for 24 h instead of a Prometheus pull, or 14 days pulled when --duration 1h was asked for).
+_ENGINE_ONLY = {
+    "--filter": "use --namespace",
+    "--project": "use --namespace",
+    "--docker-host": "use --url",
+    "--host": "Prometheus names nodes",
+    "--duration": "a Prometheus pull takes --since",
+    "--interval": "a Prometheus pull takes --step",
+    "--flush": "a Prometheus pull writes when it is done",
+}
+_PROMETHEUS_ONLY = ("--url", "--namespace", "--since", "--step")
+
+
+def check_collect_options(source: str, given: dict[str, object]) -> None:
+    """One line, exit 2, for an option that does not apply to ``source`` (``given``: only the
+    options that were given)."""
+    if source == "prometheus":
+        if not given.get("--url"):
+            raise fail("--source prometheus needs --url, e.g. --url http://localhost:9090")
+        for option in (o for o in _ENGINE_ONLY if given.get(o)):
+            raise fail(f"{option} applies to the docker and cgroup sources ({_ENGINE_ONLY[option]})")
+        return
+    for option in (o for o in _PROMETHEUS_ONLY if given.get(o)):
+        raise fail(f"{option} applies to --source prometheus")

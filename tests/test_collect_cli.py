@@ -55,6 +55,10 @@ def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
         (["--source", "prometheus", "--url", "http://127.0.0.1:9", "--project", "shop"], "--project applies"),
         (["--url", "http://127.0.0.1:9"], "--url applies to --source prometheus"),
         (["--namespace", "shop"], "--namespace applies to --source prometheus"),
+        # ... and --duration (given above) with a pull, --since/--step with a Docker collect
+        (["--source", "prometheus", "--url", "http://127.0.0.1:9"], "--duration applies to the docker"),
+        (["--since", "7d"], "--since applies to --source prometheus"),
+        (["--step", "5m"], "--step applies to --source prometheus"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
@@ -264,6 +268,14 @@ def test_host_option_names_the_dataset_rows_and_files(
     assert len(samples) >= 2 and set(samples["host"]) == {"edge-7"}
     files = store.list_files(out)
     assert files and all(f.name.startswith("edge-7-") for f in files)
+
+
+@pytest.mark.docker
+def test_the_library_takes_one_filter_as_a_string(sleeper: str, tmp_path: Path) -> None:
+    # filters="label=..." was read letter by letter: "bad filter 'l'"
+    summary = rightsize.collect(tmp_path / "d", duration="1.5s", interval="0.5s", filters=sleeper, quiet=True)
+    assert summary.samples >= 1
+    assert set(rightsize.load(tmp_path / "d")["container"]) == {f"rs-{sleeper.rsplit('=', 1)[1]}-sleeper"}
 
 
 @pytest.mark.docker

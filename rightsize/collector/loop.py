@@ -53,7 +53,7 @@ def collect(
     interval: str | float = "10s",
     flush: str | float = "60s",
     source: str = "auto",
-    filters: Sequence[str] | None = None,
+    filters: str | Sequence[str] | None = None,
     project: str | None = None,
     docker_host: str | None = None,
     quiet: bool = False,
@@ -75,7 +75,8 @@ def collect(
     flush_every = parse_positive_duration(flush, "flush")
     if source not in SOURCES:
         raise RightsizeError(f"unknown source {source!r} (expected one of: {', '.join(SOURCES)}, prometheus)")
-    engine_filters = engine.parse_filters(list(filters or ()), project)
+    given = [filters] if isinstance(filters, str) else list(filters or ())  # one filter as a string too
+    engine_filters = engine.parse_filters(given, project)
     if host is not None:
         store.check_host(host)
     if not str(out).strip():  # Path("") is "." : an unset variable would fill the current folder
