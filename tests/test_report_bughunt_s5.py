@@ -5,6 +5,7 @@ Each test failed before its fix; the browser ones read what plotly.js holds and 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,3 +148,26 @@ def test_days_without_samples_are_a_gap_in_short_and_long_series(tmp_path: Path,
         for line in ("used", "current limit"):
             gaps = page.evaluate(GAPS, [name, line])
             assert gaps and all(down[0] < x < down[1] for x in gaps), (name, line)
+
+
+@pytest.mark.parametrize(("replicas", "jitter_ms"), [(1, 0), (3, 0), (20, 0), (20, 7), (50, 3)])
+def test_replicas_sampled_at_one_tick_draw_one_unbroken_line(replicas: int, jitter_ms: int) -> None:
+    """Pooled replicas share (or nearly share) each tick's time, so most intervals are ~0: the pause
+    rule must not read every tick as a pause (a line of dots), only the real one."""
+    from rightsize.report import charts
+
+    ticks = 1_000 // replicas
+    t = np.repeat(START + np.arange(ticks) * 10_000.0, replicas) + np.tile(
+        np.arange(replicas) * jitter_ms, ticks
+    )
+    t[len(t) // 2 :] += 1_200_000  # one real pause of 20 min, ~1/4 of the chart
+    frame = pd.DataFrame(
+        {
+            "ts": pd.to_datetime(t.astype(np.int64), unit="ms", utc=True),
+            "mem_working_set": np.full(len(t), 1.0 * MIB),
+        }
+    )
+    fig = charts.usage_figure(frame, {}, charts.markers(frame, None), buckets=500)
+    used = next(tr for tr in fig["data"] if tr["yaxis"] == "y" and tr["name"].startswith("used"))
+    y = np.frombuffer(base64.b64decode(used["y"]["bdata"]), "<f4")
+    assert np.isnan(y).sum() == 1  # the pause, and only it

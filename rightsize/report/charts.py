@@ -172,13 +172,16 @@ def _envelope(
 def _break_gaps(
     x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], bucket: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """A gap in the line (a NaN point) where no sample came for longer than a grid bucket and than
-    4 usual intervals: the grid leaves such stretches empty, and a short series (usage, or a
-    limit's steps) drew a straight line across days when the collector was down, as if measured."""
+    """A gap in the line (a NaN point) where no sample came for longer than a grid bucket, 4 usual
+    intervals and 1/20 of the chart: the grid leaves such stretches empty, and a short series (usage,
+    or a limit's steps) drew a straight line across days when the collector was down, as if measured.
+    The usual interval is the 90th percentile, and the 1/20 a floor, because replicas sampled at one
+    tick (or ms apart) make most intervals ~0: a median broke the line at every tick."""
     if len(x) < 3:
         return x, y
     step = np.diff(x)
-    at = np.flatnonzero(step > max(bucket, 4 * float(np.median(step))))
+    usual = float(np.quantile(step, 0.9))
+    at = np.flatnonzero(step > max(bucket, 4 * usual, (x[-1] - x[0]) / 20))
     if not len(at):
         return x, y
     return np.insert(x, at + 1, (x[at] + x[at + 1]) / 2), np.insert(y, at + 1, np.nan)
