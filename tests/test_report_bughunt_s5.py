@@ -171,3 +171,18 @@ def test_replicas_sampled_at_one_tick_draw_one_unbroken_line(replicas: int, jitt
     used = next(tr for tr in fig["data"] if tr["yaxis"] == "y" and tr["name"].startswith("used"))
     y = np.frombuffer(base64.b64decode(used["y"]["bdata"]), "<f4")
     assert np.isnan(y).sum() == 1  # the pause, and only it
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_distribution_without_samples_says_so(tmp_path: Path, opened: Any) -> None:
+    """A workload whose CPU is all null: the usage chart's CPU row said 'no samples', while the
+    distributions left a blank third with no axis, no title and no word of why."""
+    n = 50
+    frame = rows("nocpu", START + np.arange(n) * 10_000, np.full(n, 50 * MIB), np.full(n, np.nan))
+    page = opened(write_report(tmp_path, [frame]))
+    dist = page.locator("div.plot.dist")
+    assert dist.locator(".annotation-text").all_text_contents() == ["no samples"]
+    assert "CPU (cores)" in (dist.locator(".g-x2title").text_content() or "")
+    usage = page.locator("div.plot.usage")
+    assert usage.locator(".annotation-text").all_text_contents() == ["no samples"]

@@ -215,10 +215,10 @@ def _lone_points(
     ]
 
 
-def _no_samples(row: int) -> dict[str, Any]:
+def _no_samples(row: int, xref: str = "paper") -> dict[str, Any]:
     return {
         "text": "no samples",
-        "xref": "paper",
+        "xref": xref,
         "yref": f"{_axis('y', row)} domain",
         "x": 0.5,
         "y": 0.5,
@@ -352,7 +352,10 @@ def distribution_figure(samples: pd.DataFrame, recs: Mapping[str, Recommendation
         lines = _lines(rec)
         drawn = [v for _, value, _, _ in lines if (v := _scaled(value, scale)) is not None and np.isfinite(v)]
         left, widths, counts = histogram(usage(samples, usage_col, scale), upto=max(drawn) if drawn else None)
-        if not len(counts):
+        if not len(counts):  # as on the usage chart: words, not a blank third of the figure
+            layout.setdefault("annotations", []).append(_no_samples(col, f"{_axis('x', col)} domain"))
+            traces.append({**_line([0, 1], [None, None], "", USAGE, col, xaxis=col, show=False),
+                           "hoverinfo": "skip"})  # fmt: skip
             continue
         traces.append(
             {
