@@ -243,6 +243,15 @@ def list_files(path: str | os.PathLike[str], kind: Kind = "samples") -> list[Pat
     return sorted(files)
 
 
+def size_of(f: Path) -> int:
+    """A file's size for planning a read; 0 for one that vanished or is a dangling link (the read
+    then skips it with a DatasetWarning: a stat there failed the whole command)."""
+    try:
+        return f.stat().st_size
+    except OSError:
+        return 0
+
+
 def iter_tables(
     path: str | os.PathLike[str],
     kind: Kind = "samples",

@@ -75,15 +75,6 @@ def strings_at(col: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
     return np.asarray(picked.to_numpy(zero_copy_only=False), dtype=object)
 
 
-def size_of(f: Path) -> int:
-    """A file's size for planning the scan; 0 for one that vanished or is a dangling link (its read
-    then skips it with a warning: a stat here failed the whole command)."""
-    try:
-        return f.stat().st_size
-    except OSError:
-        return 0
-
-
 def ts_bounds(files: list[Path]) -> tuple[int, int, list[int]]:
     """Min and max ts over the files, from the row-group statistics (read ts where they lack them),
     and the rows of each file (0 if unreadable)."""

@@ -91,15 +91,6 @@ def small_rows() -> int:
         raise RightsizeError(f"RIGHTSIZE_SMALL_ROWS={raw!r}: expected a number of rows") from None
 
 
-def _size(f: Path) -> int:
-    """parquetio.size_of without importing it (it loads numba): 0 for a file gone or a dangling link,
-    which the read then skips with a warning."""
-    try:
-        return f.stat().st_size
-    except OSError:
-        return 0
-
-
 def small_dataset(files: list[Path], limit: int) -> ds.Dataset | None:
     """The files as one Arrow dataset if they hold 1..limit-1 rows in all, by their footers (no data
     read); None where a footer is unreadable or lacks a column too: the scan then warns or fails as
@@ -110,7 +101,7 @@ def small_dataset(files: list[Path], limit: int) -> ds.Dataset | None:
 
     from rightsize.analysis.coltypes import check_types
 
-    if limit <= 0 or sum(_size(f) for f in files) >= limit * SMALL_BYTES_PER_ROW:
+    if limit <= 0 or sum(store.size_of(f) for f in files) >= limit * SMALL_BYTES_PER_ROW:
         return None
     rows = 0
     try:

@@ -30,7 +30,7 @@ import pandas as pd
 from rightsize import store
 from rightsize.analysis.exact import Keeper, plan
 from rightsize.analysis.history import _current, counter_increments, warn_cleaned
-from rightsize.analysis.parquetio import size_of, ts_bounds
+from rightsize.analysis.parquetio import ts_bounds
 from rightsize.analysis.profile import DAY_MS, OBSERVED_QS, Dist, Profile, dist_of
 from rightsize.analysis.scanoom import EventLimits, oom_events
 from rightsize.analysis.scanpart import BINNINGS, METRICS, Found, Kept, Part, pass1, pass2
@@ -169,7 +169,7 @@ def scan_profiles(
     qs = tuple(sorted(set(qs) | set(OBSERVED_QS)))
     hint = partition_days(files)
     if since is None and hint is not None:  # the date partitions say enough: no footer to read twice
-        start, days, rows = None, hint, [size_of(f) // 16 for f in files]  # ~rows, for split()
+        start, days, rows = None, hint, [store.size_of(f) // 16 for f in files]  # ~rows, for split()
     else:
         lo_ts, hi_ts, rows = ts_bounds(files)
         start = since_start(since, hi_ts)

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rightsize import store
 from rightsize.analysis import kernels
 from rightsize.analysis.exact import Binning, Counter, Keeper, Targets
 from rightsize.analysis.parquetio import (
@@ -31,7 +32,6 @@ from rightsize.analysis.parquetio import (
     open_samples,
     read_ahead,
     read_columns,
-    size_of,
     ts_ms,
 )
 from rightsize.analysis.profile import DAY_MS
@@ -276,7 +276,7 @@ def _groups(files: list[Path]) -> Iterator[list[Path]]:
     batch: list[Path] = []
     size = 0
     for f in files:
-        n = size_of(f)
+        n = store.size_of(f)
         if n > SMALL_FILE_BYTES:
             if batch:
                 yield batch
