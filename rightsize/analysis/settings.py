@@ -101,8 +101,8 @@ def with_overrides(settings: S, overrides: Mapping[str, str] | None) -> S:
 
 
 def _check_fraction(name: str, text: str, value: float, hi: float) -> None:
-    """A bare number >= 1 for a fraction is most likely meant as percent: --set mem_margin=20 was
-    "out of range" with no hint, and mem_margin=5 silently meant +500 %."""
+    """A bare number above 1 for a fraction is most likely meant as percent: --set mem_margin=20 was
+    "out of range" with no hint, and mem_margin=5 silently meant +500 % (1 is taken as written)."""
     if value <= 1 or text.endswith("%") or text.lower().startswith("p"):
         return
     if value > hi:
