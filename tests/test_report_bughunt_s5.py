@@ -186,3 +186,35 @@ def test_a_distribution_without_samples_says_so(tmp_path: Path, opened: Any) -> 
     assert "CPU (cores)" in (dist.locator(".g-x2title").text_content() or "")
     usage = page.locator("div.plot.usage")
     assert usage.locator(".annotation-text").all_text_contents() == ["no samples"]
+
+
+DRAWN = """(title) => {
+  const section = Array.from(document.querySelectorAll('section.workload'))
+    .find(s => s.querySelector('h3').textContent === title);
+  const out = {};
+  section.querySelectorAll('div.plot.usage .scatterlayer .trace').forEach(g => {
+    const trace = g.__data__[0].trace;
+    out[trace.yaxis + ' ' + trace.name] = g.querySelectorAll('path.point').length;
+  });
+  return out;
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_limit_at_one_instant_is_drawn(tmp_path: Path, opened: Any) -> None:
+    """Every sample at one instant (a snapshot of 40 replicas): the usage was drawn as markers, but
+    the current limit, a line from that instant to itself, was in the legend and nowhere on the chart."""
+    n = 40
+    snap = rows(
+        "snapshot",
+        np.full(n, START),
+        (100 + np.arange(n)) * MIB,
+        np.full(n, 0.2),
+        [f"r{i}" for i in range(n)],
+    )
+    snap["mem_limit"] = np.int64(1024 * MIB)
+    page = opened(write_report(tmp_path, [snap]))
+    drawn = page.evaluate(DRAWN, "snapshot")
+    assert drawn["y current limit"] >= 1
+    assert drawn["y used (min/max per bucket)"] >= 1

@@ -316,6 +316,10 @@ def usage_figure(
                             "marker": {"symbol": symbol, "size": 11, "color": color, "line": {"width": 2}},
                         }
                     )
+    if t0 == t1:  # one instant: every line (the current limit, a recommended one) is a point, which
+        for trace in traces:  # a line alone does not draw: a marker does
+            if trace.get("mode") == "lines":
+                trace["mode"] = "lines+markers"
     return {"data": traces, "layout": layout}
 
 
