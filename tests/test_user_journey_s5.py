@@ -223,6 +223,10 @@ def test_library_patch_compose_takes_one_path_and_comma_lists(tmp_path: Path) ->
     assert ("sutazai/postgres", "services.postgres.mem_limit") in changed
     assert all(c.workload == "sutazai/postgres" for c in one[0].changes)
     assert not any(c.key.endswith("pids_limit") for c in one[0].changes)
+    # check_compose too: one path as a str, services as a comma list
+    checked = rightsize.check_compose(str(compose), recs, services="postgres", env_files=str(env))
+    assert checked == rightsize.check_compose([compose], recs, services=["postgres"], env_files=[env])
+    assert {r.service for r in checked.rows} == {"postgres"}
     helm = tmp_path / "values.yaml"
     helm.write_text("postgresql:\n  resources: {}\n")
     result = rightsize.patch_helm(helm, recs, dry_run=True, only="memory")

@@ -23,7 +23,14 @@ from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
 from rightsize.targets.checkswap import swap_verdict
 from rightsize.targets.compose import DEPLOY, LEGACY, validate_units
-from rightsize.targets.composefile import Stack, container_alias, load_compose, project_name, select
+from rightsize.targets.composefile import (
+    Stack,
+    container_alias,
+    load_compose,
+    paths_of,
+    project_name,
+    select,
+)
 from rightsize.targets.cpuquota import quota_limit
 from rightsize.targets.effective import Env
 from rightsize.targets.effective import effective as _effective
@@ -110,11 +117,11 @@ def _fmt(resource: str, value: float) -> str:
 
 
 def check_compose(
-    files: Sequence[Path | str],
+    files: Path | str | Sequence[Path | str],
     recs: Recs,
     *,
     tolerance: float = 0.25,
-    services: Sequence[str] | None = None,
+    services: str | Sequence[str] | None = None,
     project: str | None = None,
     env_files: Sequence[Path | str] | None = None,
     swap: int | None = None,
@@ -125,7 +132,7 @@ def check_compose(
     only a memswap_limit Docker refuses fails (see ``checkswap``)."""
     if swap is not None and swap < 0:
         raise RightsizeError(f"swap {swap}: a swap size cannot be negative (0: no swap beyond the limit)")
-    docs = load_compose([Path(f) for f in files], env_files)
+    docs = load_compose(paths_of(files), env_files)  # one path or several, as patch_compose
     project = project or project_name(docs)
     names = select(docs, services)
     validate_units(docs, names)
