@@ -219,8 +219,8 @@ class _Run(Discovery):
     # -- sampling --------------------------------------------------------------------------
 
     def _sample(self, ts_ms: int, clock: float, only_due: bool = False) -> None:
-        """Read every tracked container (a tick), or ``only_due`` those whose early second reading
-        fell due."""
+        """Read every tracked container (a tick), or ``only_due`` those whose early reading
+        (``tracked.EARLY_READ``) fell due."""
         for cid, t in list(self.tracked.items()):
             if only_due and (t.due is None or t.due > clock):
                 continue
@@ -248,12 +248,12 @@ class _Run(Discovery):
 
     def _sleep(self, deadline: float, watcher: engine.EventWatcher) -> None:
         """Until ``deadline`` (the next tick, or the end), handling events as they arrive and taking
-        early second readings as they fall due."""
+        early readings as they fall due."""
         def wake_at() -> float:  # an event (a start) may bring an early reading forward
-            return min((t.due for t in self.tracked.values() if t.due is not None), default=deadline)
+            return min([deadline, *(t.due for t in self.tracked.values() if t.due is not None)])
 
         while not self.stop.is_set():
-            self.waker.sleep_until(lambda: min(wake_at(), deadline), lambda: self._drain(watcher))
+            self.waker.sleep_until(wake_at, lambda: self._drain(watcher))
             if self.stop.is_set() or time.monotonic() >= deadline:
                 return
             self._sample(int(time.time() * 1000), time.monotonic(), only_due=True)

@@ -20,12 +20,11 @@ class Waker:
         self.stop.set()
         self.wake.set()
 
-    def sleep_until(self, deadline: float | Callable[[], float], on_wake: Callable[[], None]) -> None:
-        """Wait until ``deadline`` (monotonic; a callable is asked again after each wake, which may
-        have moved it) or stop; call ``on_wake`` whenever woken before it."""
-        at = deadline if callable(deadline) else (lambda: deadline)
+    def sleep_until(self, deadline: Callable[[], float], on_wake: Callable[[], None]) -> None:
+        """Wait until ``deadline()`` (monotonic; asked again after each wake, which may have moved
+        it) or stop; call ``on_wake`` whenever woken before it."""
         # in slices: one wait of a --interval like 1000000d overflows the platform's time_t
-        while not self.stop.is_set() and (left := at() - time.monotonic()) > 0:
+        while not self.stop.is_set() and (left := deadline() - time.monotonic()) > 0:
             if self.wake.wait(min(left, 86400.0)):
                 self.wake.clear()  # before on_wake: whatever arrives meanwhile wakes the next wait
                 if not self.stop.is_set():
