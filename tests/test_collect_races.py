@@ -232,3 +232,45 @@ def test_an_event_stream_the_engine_closes_is_opened_again(
     assert (samples["container_id"] == late[0].id).sum() >= 2  # sampled during the run
     mine = events[events["container_id"] == late[0].id]
     assert mine["kind"].tolist() == ["start"]  # once, though asked for again from before it
+
+
+
+@pytest.mark.docker
+def test_the_stop_asks_for_late_events_up_to_the_engines_clock(
+    run_container: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An engine whose clock runs ahead of ours (a remote one): the stop asked it for the events up to
+    # our stop time, seconds in its past, so those of the last seconds were never drained (a newer
+    # engine refuses a 'since' after that 'until': a warning that it did not answer). The seams: our
+    # stop time 5 s back, as a clock 5 s behind the engine's would give; the stream closed before a
+    # container starts, so its start can only come from the request at the stop.
+    from rightsize.sources import docker as engine
+
+    watchers: list[engine.EventWatcher] = []
+    real_init, real_missed = engine.EventWatcher.__init__, engine.EventWatcher.missed
+
+    def keep(self: engine.EventWatcher, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        watchers.append(self)
+
+    monkeypatch.setattr(engine.EventWatcher, "__init__", keep)
+    monkeypatch.setattr(engine.EventWatcher, "missed", lambda self, until: real_missed(self, until - 5))
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-race": tag}
+    late: list[Any] = []
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks == 1:
+            watchers[0].stop()
+            late.append(run_container("sleep 3600", labels=labels))
+        elif ticks == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    run_container("sleep 3600", labels=labels)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rightsize.collect(tmp_path, duration="60s", interval="0.5s", flush="60s",
+                          filters=[f"label=rs-race={tag}"], quiet=True, on_tick=on_tick)
+    assert not [str(w.message) for w in caught if "did not answer" in str(w.message)]
+    events = rightsize.load_events(tmp_path)
+    assert events.loc[events["container_id"] == late[0].id, "kind"].tolist() == ["start"]

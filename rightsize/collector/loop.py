@@ -263,8 +263,8 @@ class _Run(Discovery):
         self._handle_all(watcher.drain())
 
     def _drain_rest(self, watcher: engine.EventWatcher, until: float) -> None:
-        """At the run's end: every event the engine logged up to ``until`` (the stop) that the
-        stream had not delivered yet (an OOM kill in the last instant, a stream closed early)."""
+        """At the run's end: every event the engine logged up to the stop (its now; ``until`` if it
+        tells none) not delivered by the stream (an OOM kill in the last instant, a stream closed)."""
         watcher.stop()
         self._drain(watcher)
         try:

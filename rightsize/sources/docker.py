@@ -305,8 +305,8 @@ class EventWatcher:
 
     A stream the engine closes (a restart, a proxy's idle timeout) is opened again from the last
     event received, repeats skipped. ``missed(until)`` closes it and asks the engine once more for
-    what it logged up to ``until`` that was not handed out yet: an event logged just before a run
-    stops may still be on its way, and the engine's ``until`` bounds the answer.
+    what it logged up to its now that was not handed out yet: an event logged just before a run
+    stops may still be on its way, and the request's ``until`` bounds the answer.
     """
 
     # update: `docker update`, apply --live; rename: the rows' container (and workload) name
@@ -361,15 +361,15 @@ class EventWatcher:
                 return events
 
     def missed(self, until: float) -> list[dict[str, Any]]:
-        """Close the stream; then the events logged up to ``until`` (epoch seconds) not handed out
-        by ``drain`` yet, from the queue and from one more bounded request to the engine."""
+        """Close the stream; then the events logged up to the engine's now (``until`` if it gives
+        none) not handed out by ``drain`` yet: the queue's, and one more bounded request's."""
         self.stop()
         self._thread.join(timeout=5)
         events = self.drain()
-        # never past the engine's own clock (a remote engine's may lag ours): the request would
-        # stream on until then instead of answering at once
+        # the engine's clock, not ours: past a remote engine's now (one lagging ours) the request
+        # streams on until then; before it (one ahead) the last seconds' events are left out
         engine_now = parse_time(str(self._client.info().get("SystemTime") or ""))
-        until = min(until, engine_now) if engine_now is not None else until
+        until = engine_now if engine_now is not None else until
         since = self._handed.since(self._since)
         stream = self._client.api.events(
             since=f"{max(since, 0):.9f}", until=f"{until:.9f}", decode=True, filters=self._filters
