@@ -240,8 +240,8 @@ def test_the_stop_asks_for_late_events_up_to_the_engines_clock(
     run_container: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # An engine whose clock runs ahead of ours (a remote one): the stop asked it for the events up to
-    # our stop time, seconds in its past, so those of the last seconds were never drained (a newer
-    # engine refuses a 'since' after that 'until': a warning that it did not answer). The seams: our
+    # our stop time, seconds in its past, so those of the last seconds were never drained (a 'since'
+    # after that 'until' is a 400, which docker-py reads as no events). The seams: our
     # stop time 5 s back, as a clock 5 s behind the engine's would give; the stream closed before a
     # container starts, so its start can only come from the request at the stop.
     from rightsize.sources import docker as engine
