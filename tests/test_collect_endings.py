@@ -105,7 +105,8 @@ def test_a_container_stopped_before_its_second_tick_has_a_cpu_value(
 
     def on_tick(ticks: int, containers: int, samples: int) -> None:
         if ticks == 1:
-            watch(run_container("sleep 3600", labels=labels))  # first read at the second tick
+            # first row at the second tick (auto), or 1 s after its start event (cgroup)
+            watch(run_container("sleep 3600", labels=labels))
 
     summary = rightsize.collect(tmp_path, duration="120s", interval="4s", flush="60s", source=source,
                                 filters=[f"label=rs-end={tag}"], quiet=True, on_tick=on_tick)
