@@ -157,17 +157,24 @@ class Batch:
         self.paths, self.dataset, self.file_rows = paths, dataset, file_rows
         self.rows = sum(file_rows)
 
-    def split(self, most: int) -> list[list[Path]]:
-        """The files in runs of at most ``most`` rows (a larger file alone)."""
-        parts: list[list[Path]] = [[]]
+    def split(self, most: int) -> list[Batch]:
+        """Its files in runs of at most ``most`` rows (a larger file alone), from the fragments
+        already opened: their footers are not read again."""
+        runs: list[list[int]] = [[]]
         rows = 0
-        for path, n in zip(self.paths, self.file_rows, strict=True):
-            if parts[-1] and rows + n > most:
-                parts.append([])
+        for i, n in enumerate(self.file_rows):
+            if runs[-1] and rows + n > most:
+                runs.append([])
                 rows = 0
-            parts[-1].append(path)
+            runs[-1].append(i)
             rows += n
-        return parts
+        frags, d = list(self.dataset.get_fragments()), self.dataset
+        return [
+            Batch([self.paths[i] for i in run],
+                  ds.FileSystemDataset([frags[i] for i in run], d.schema, d.format, d.filesystem),
+                  [self.file_rows[i] for i in run])
+            for run in runs
+        ]  # fmt: skip
 
     def read_row_group(self, rg: int, columns: list[str], use_threads: bool = True) -> pa.Table:
         return self.dataset.to_table(columns=columns, use_threads=use_threads)

@@ -299,7 +299,7 @@ def _sources(group: list[Path]) -> Iterator[tuple[list[Path], Batch | None]]:
         yield group, batch
         return
     for part in batch.split(BATCH_ROWS):
-        yield part, open_batch(part) if len(part) > 1 else None
+        yield part.paths, part if len(part.paths) > 1 else None
 
 
 def pass1(p: Part, files: list[Path], start: int | None) -> Found:
