@@ -12,6 +12,7 @@ batch not yet flushed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -97,6 +98,23 @@ def fill_added(table: pa.Table, columns: Sequence[str], kind: Kind = "samples") 
             field = SCHEMAS[kind].field(c)
             table = table.append_column(field, pa.nulls(table.num_rows, field.type))
     return table
+
+
+@contextlib.contextmanager
+def warn_once(given: set[str]) -> Iterator[None]:
+    """Pass on the block's warnings, but not one whose text is in ``given`` (then add it): two
+    readers of the same files (recommend, then the report's charts) warn once about a bad file."""
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught_now:
+            warnings.simplefilter("always")
+            caught = caught_now
+            yield
+    finally:
+        for w in caught:
+            if str(w.message) not in given:
+                given.add(str(w.message))
+                warnings.warn(w.message, stacklevel=3)
 
 
 class DatasetWarning(UserWarning):

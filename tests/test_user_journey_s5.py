@@ -395,3 +395,22 @@ def test_backtest_set_for_a_misspelt_strategy_fails_before_the_data_is_read(
     assert "which is not backtested (add it to --strategies)" in err
     with pytest.raises(rightsize.RightsizeError, match=r"overrides maps a strategy to its settings"):
         rightsize.backtest(rightsize.sample_path(), train="12h", test="6h", overrides={"mem_margin": "0.3"})
+
+
+def test_report_warns_once_about_a_bad_file_and_takes_a_list_of_globs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # recommend and the chart reader both read the dataset: a corrupt file was warned about twice
+    data = tmp_path / "d"
+    shutil.copytree(rightsize.sample_path(), data)
+    good = sorted((data / "samples").rglob("*.parquet"))[0]
+    bad = good.with_name("broken.parquet")
+    bad.write_bytes(good.read_bytes()[:5000])
+    code, _, err = run_cli(["report", "--data", str(data), "--out", str(tmp_path / "r.html")], capsys)
+    assert code == 0, err
+    about = [line for line in err.splitlines() if "broken.parquet" in line]
+    assert len(about) == 1 and about[0].startswith("rightsize: warning: skipping"), err
+    # the library's workloads= takes a list, as recommend's does (it raised AttributeError)
+    page = rightsize.report(data, out=tmp_path / "one.html", workloads=["sutazai/redis", "sutazai/neo4j"])
+    text = page.read_text()
+    assert "2 workloads" in text and "sutazai/postgres" not in text

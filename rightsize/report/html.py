@@ -22,7 +22,7 @@ import pyarrow
 
 from rightsize.atomic import replace_text
 from rightsize.errors import RightsizeError
-from rightsize.globs import matches, natural
+from rightsize.globs import joined, matches, natural
 from rightsize.models import RESOURCES, Recommendation
 from rightsize.render import shown_name
 from rightsize.report import assets, charts, frames, pack
@@ -57,20 +57,22 @@ def report(
     recommendations: Sequence[Recommendation] | None = None,
     buckets: int = 500,
     since: str | None = None,
-    workloads: str | None = None,
+    workloads: str | Sequence[str] | None = None,
 ) -> Path:
     """Recommend (or take ``recommendations``) for the dataset ``data`` and write the HTML report.
 
     ``data`` is a dataset root (``None``: the bundled sample) or a samples DataFrame; ``since``
-    (``7d`` or a date) and ``workloads`` (a glob) narrow it, and ``compose`` (one file or several,
-    merged as ``-f a -f b``) with ``env_files`` gives the current values, as for ``recommend``. Returns the
-    path written. The file is written to a temporary name and renamed: never half a report.
+    (``7d`` or a date) and ``workloads`` (globs: ``"shop/*,db"`` or a list) narrow it, and
+    ``compose`` (one file or several, merged as ``-f a -f b``) with ``env_files`` gives the current
+    values, as for ``recommend``. Returns the path written. The file is written to a temporary
+    name and renamed: never half a report.
     """
     from rightsize.analysis.recommend import recommend, sample_path
-    from rightsize.store import events_beside
+    from rightsize.store import events_beside, warn_once
 
     if buckets < 10:
         raise RightsizeError(f"--buckets must be at least 10, not {buckets}")
+    workloads = joined(workloads)  # a list of globs, as recommend() takes it
     given = Path(out)
     target = given.resolve() if given.is_symlink() else given  # the rename would replace the link
     if not target.parent.is_dir():
@@ -82,13 +84,15 @@ def report(
     if target.exists() and not target.is_file():  # /dev/stdout, a FIFO: the rename would replace it
         raise RightsizeError(f"cannot write {given}: not a regular file; give a file name, e.g. report.html")
     source: str | os.PathLike[str] | pd.DataFrame = sample_path() if data is None else data
+    warned: set[str] = set()  # recommend and the chart reader read the same files: warn once
     if recommendations is None:  # data=None lets recommend() warn that this is the sample
         given_files = [compose] if isinstance(compose, str | os.PathLike) else compose or []
         files = [Path(c) for c in given_files] or None
-        recs = recommend(
-            _pathlike(data), strategy=strategy, overrides=overrides, compose=files, since=since,
-            workloads=workloads, env_files=[Path(e) for e in env_files] if env_files else None,
-        )  # fmt: skip
+        with warn_once(warned):
+            recs = recommend(
+                _pathlike(data), strategy=strategy, overrides=overrides, compose=files, since=since,
+                workloads=workloads, env_files=[Path(e) for e in env_files] if env_files else None,
+            )  # fmt: skip
     else:
         recs = list(recommendations)
     # recommend's freed Arrow buffers are kept by its allocator: hand them back before the charts'
@@ -103,8 +107,9 @@ def report(
     else:
         # File by file into per-workload slices, each workload's frame put together only when its
         # charts are drawn (frames.read_groups): 4 GB -> 1 GB on the 500-VM trace.
-        samples, about, latest = frames.read_groups(source, columns, workloads)
-        events, label = events_beside(source), str(source)  # none beside a single file
+        with warn_once(warned):
+            samples, about, latest = frames.read_groups(source, columns, workloads)
+            events, label = events_beside(source), str(source)  # none beside a single file
     samples, events = _narrow(samples, events, since, workloads, latest)
     settings = None
     if recommendations is None:
