@@ -360,3 +360,33 @@ def test_importing_the_same_trace_twice_is_refused_and_leaves_the_dataset_as_it_
     assert sorted(out.rglob("*.parquet")) == before and len(store.load(out)) == 4
     code, _, _ = run_cli([*import_argv(trace, out), "--host", "replay"], capsys)  # said to be other samples
     assert code == 0 and len(store.load(out)) == 7
+
+
+def test_cgroup_v1_no_limit_is_no_limit_in_an_import_and_in_a_frame(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a trace from raw cgroup v1 files holds "no memory limit" as 9223372036854771712 bytes: it was
+    # taken for a limit ("8388608 TiB -> 384 MiB") and drew the report's axis up to 8 EiB
+    unlimited = 9223372036854771712
+    rows = [f"vm_{i % 2},{1_767_225_600 + 60 * i},0.1,{100 + i % 7},{unlimited if i % 2 else 2 ** 30}"
+            for i in range(400)]  # fmt: skip
+    trace = tmp_path / "v1.csv"
+    trace.write_text("vm,t,cpu,mem_mb,limit\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "d"
+    mapping = "workload=vm,ts=t,cpu_cores=cpu,mem_working_set=mem_mb*1048576,mem_limit=limit"
+    argv = ["import", str(trace), "--out", str(out), "--map", mapping]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 0, err
+    samples = store.load(out)
+    by_vm = samples.groupby("workload")["mem_limit"]
+    assert by_vm.count().to_dict() == {"vm_0": 200, "vm_1": 0}  # null, not 8 EiB
+    code, text, err = run_cli(["recommend", "--data", str(out), "--format", "json"], capsys)
+    assert code == 0, err
+    current = {(r["workload"], r["resource"]): r["current"]["limit"] for r in json.loads(text)}
+    assert current["vm_0", "memory"] == 2**30 and current["vm_1", "memory"] is None
+    # a DataFrame that holds it (not through import) reads the same
+    from rightsize.analysis.recommend import recommend
+
+    frame = samples.assign(mem_limit=samples["mem_limit"].fillna(unlimited).astype("int64"))
+    recs = {(r.workload, r.resource): r for r in recommend(frame)}
+    assert recs["vm_1", "memory"].current.limit is None and recs["vm_0", "memory"].current.limit == 2**30

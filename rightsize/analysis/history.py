@@ -94,15 +94,18 @@ def warn_cleaned(counts: dict[str, int]) -> None:
         warnings.warn(f"ignored {parts}", DatasetWarning, stacklevel=3)
 
 
+def _limit(x: float | None) -> float | None:
+    """A recorded limit or reservation; 0 or less is none, and so is cgroup v1's "no limit"
+    (9223372036854771712 bytes), which a trace imported from raw cgroup files can hold."""
+    return None if x is None or np.isnan(x) or x <= 0 or x >= 2.0**62 else float(x)
+
+
 def _current(row: dict[str, float]) -> dict[str, Values]:
     out = {}
     for resource, (res_col, lim_col) in LIMIT_COLUMNS.items():
         res = row.get(res_col) if res_col else None
         lim = row.get(lim_col)
-        out[resource] = Values(
-            None if res is None or np.isnan(res) or res <= 0 else float(res),
-            None if lim is None or np.isnan(lim) or lim <= 0 else float(lim),
-        )
+        out[resource] = Values(_limit(res), _limit(lim))
     return out
 
 

@@ -29,6 +29,7 @@ from rightsize.ingest.placed import check_placed
 from rightsize.ingest.reimport import SOURCE_KEY, Earlier, fingerprint
 
 REQUIRED = ("workload", "ts")
+UNLIMITED = 2**62  # cgroup v1 writes "no memory limit" as 9223372036854771712 (2**63 - 4096)
 USAGE = ("cpu_cores", "mem_working_set")
 _BATCH_ROWS = 1 << 20
 _CSV_BLOCK = 64 << 20  # bytes arrow reads per CSV block
@@ -296,6 +297,8 @@ def _convert(
         elif name in sources:
             source, factor = sources[name]
             cols[name] = _cast(table[source], field, source, factor)
+            if name in ("mem_limit", "mem_reservation"):  # cgroup v1's "no limit" is no limit
+                cols[name] = pc.if_else(pc.greater_equal(cols[name], UNLIMITED), None, cols[name])
         elif name == "host":
             cols[name] = pa.array([host] * n, pa.string()) if n else pa.array([], pa.string())
         elif name in ("container_id", "container") and "workload" in cols:
