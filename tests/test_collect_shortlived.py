@@ -26,12 +26,22 @@ LIFE = 4
 BUSY = f"yes >/dev/null & sleep {LIFE}"
 
 
-def _start_at_first_tick(run_container: Any, tag: str, started: list[Any]) -> Any:
-    """Start the short-lived containers just after the first (and only) tick of a 10 s interval,
-    and stop the run (SIGINT, as Ctrl-C) once both have exited: however slow the engine, the run
-    sees both whole lives and never waits longer than it must."""
+def _start_at_first_tick(
+    run_container: Any, tag: str, started: list[Any], instant: list[Any] | None = None
+) -> Any:
+    """Start the short-lived containers just after the first (and only) tick of a 20 s interval
+    (and a `true` job into ``instant``, if given), and stop the run (SIGINT, as Ctrl-C) once they
+    have exited: however slow the engine, the run sees their whole lives and never waits longer
+    than it must. They start from a thread of their own, as containers start beside a real run:
+    from on_tick they blocked the collector's loop for the seconds `docker run` takes on a loaded
+    host, so it handled a 4 s job's start event when the job was nearly gone."""
 
-    def stop_when_exited() -> None:
+    def start_then_stop() -> None:
+        labels = {"rs-short": tag}
+        started.append(run_container(BUSY, labels=labels, nano_cpus=500_000_000))
+        started.append(run_container(f"sleep {LIFE}", labels=labels))
+        if instant is not None:
+            instant.append(run_container("true", labels=labels))
         for c in started:
             c.wait(timeout=60)
         time.sleep(1.0)  # for the die events to reach the collector's event stream
@@ -39,10 +49,7 @@ def _start_at_first_tick(run_container: Any, tag: str, started: list[Any]) -> An
 
     def on_tick(ticks: int, containers: int, samples: int) -> None:
         if ticks == 1:
-            labels = {"rs-short": tag}
-            started.append(run_container(BUSY, labels=labels, nano_cpus=500_000_000))
-            started.append(run_container(f"sleep {LIFE}", labels=labels))
-            threading.Thread(target=stop_when_exited, daemon=True).start()
+            threading.Thread(target=start_then_stop, daemon=True).start()
 
     return on_tick
 
@@ -58,7 +65,7 @@ def test_a_job_shorter_than_an_interval_gets_its_cpu(run_container: Any, tmp_pat
     on_tick = _start_at_first_tick(run_container, tag, started)
     run_container("sleep 3600", labels={"rs-short": tag})  # sampled at the tick: the dataset exists
     summary = rightsize.collect(
-        tmp_path, duration="60s", interval="10s", flush="10s", source=source,
+        tmp_path, duration="60s", interval="20s", flush="20s", source=source,
         filters=[f"label=rs-short={tag}"], quiet=True, on_tick=on_tick,
     )
     busy, idle = started
@@ -100,18 +107,12 @@ def test_the_cgroup_source_measures_a_job_from_its_start_event(run_container: An
     # event is handled (`true`) still has none, and the summary names why.
     tag = uuid.uuid4().hex[:8]
     started: list[Any] = []
-    on_tick = _start_at_first_tick(run_container, tag, started)
     instant: list[Any] = []
-
-    def also_an_instant_job(ticks: int, containers: int, samples: int) -> None:
-        on_tick(ticks, containers, samples)
-        if ticks == 1:
-            instant.append(run_container("true", labels={"rs-short": tag}))
-
+    on_tick = _start_at_first_tick(run_container, tag, started, instant)
     run_container("sleep 3600", labels={"rs-short": tag})
     summary = rightsize.collect(
-        tmp_path, duration="60s", interval="10s", flush="10s", source="cgroup",
-        filters=[f"label=rs-short={tag}"], quiet=True, on_tick=also_an_instant_job,
+        tmp_path, duration="60s", interval="20s", flush="20s", source="cgroup",
+        filters=[f"label=rs-short={tag}"], quiet=True, on_tick=on_tick,
     )
     assert summary.interrupted and summary.ticks == 1  # the jobs lived between two ticks
     samples = rightsize.load(tmp_path)
