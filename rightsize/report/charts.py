@@ -8,7 +8,6 @@ are fixed words, so the figures cannot carry markup from a container name.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from rightsize.models import RESOURCES, Recommendation, Resource
-from rightsize.report.downsample import grid_envelope, histogram, minmax_envelope, step_points
+from rightsize.report import traces as tr
+from rightsize.report.downsample import histogram, step_points
 
 MIB = float(2**20)
 # resource -> (usage column, kernel-peak column or None, limit column, reservation column, scale, axis title)
@@ -42,13 +42,6 @@ class Markers:
 
     oom: npt.NDArray[np.float64]
     restarts: npt.NDArray[np.float64]
-
-
-def typed(values: npt.ArrayLike, dtype: str = "f4") -> dict[str, str]:
-    """A plotly.js typed-array spec; float32 is plenty for plotted values, time needs float64."""
-    with np.errstate(over="ignore"):  # past float32 (a 1e308 limit) is inf: off the chart, no warning
-        arr = np.ascontiguousarray(np.asarray(values, dtype=np.float32 if dtype == "f4" else np.float64))
-    return {"dtype": dtype, "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
 
 
 def ts_ms(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
@@ -98,135 +91,6 @@ def usage(samples: pd.DataFrame, column: str, scale: float) -> npt.NDArray[np.fl
     return np.where(values < 0, np.nan, values)
 
 
-def _axis(letter: str, n: int) -> str:
-    return letter if n == 1 else f"{letter}{n}"
-
-
-def _line(
-    x: Any,
-    y: Any,
-    name: str,
-    color: str,
-    yaxis: int,
-    *,
-    xaxis: int = 1,
-    dash: str = "solid",
-    width: float = 1.2,
-    legend: str = "legend",
-    group: str | None = None,
-    show: bool = True,
-) -> dict[str, Any]:
-    trace: dict[str, Any] = {
-        "type": "scatter",
-        "mode": "lines",
-        "x": x,
-        "y": y,
-        "name": name,
-        "line": {"color": color, "dash": dash, "width": width},
-        "xaxis": _axis("x", xaxis),
-        "yaxis": _axis("y", yaxis),
-        "legend": legend,
-        "showlegend": show,
-    }
-    if group:
-        trace["legendgroup"] = group
-    return trace
-
-
-def _hline(
-    t0: float, t1: float, value: float | None, name: str, color: str, dash: str, row: int, legend: str
-) -> list[dict[str, Any]]:
-    if value is None or not np.isfinite(value):
-        return []
-    return [_line([t0, t1], [value, value], name, color, row, dash=dash, width=1.6, legend=legend)]
-
-
-def _envelope(
-    t: npt.NDArray[np.float64],
-    values: npt.NDArray[np.float64],
-    bounds: tuple[float, float],
-    buckets: int,
-    name: str,
-    color: str,
-    row: int,
-    dash: str = "solid",
-    width: float = 1.2,
-) -> list[dict[str, Any]]:
-    """A line that keeps every bucket's min and max (and markers for its lone points). Long series
-    sit on the chart's shared time grid (``x0``/``dx``: no time array at all); short ones keep their
-    own times. A step series (a limit) on the grid changes within the bucket where it changed."""
-    legend = "legend" if row == 1 else f"legend{row}"
-    if len(t) <= 2 * buckets:
-        x, y = _break_gaps(*minmax_envelope(t, values, buckets), (bounds[1] - bounds[0]) / buckets)
-        trace = _line(typed(x, "f8"), typed(y), name, color, row, dash=dash, width=width, legend=legend)
-        return [trace, *_lone_points(trace, x, y)]
-    span = bounds[1] - bounds[0]
-    y = grid_envelope(t, values, bounds[0], span, buckets)
-    trace = _line(None, typed(y), name, color, row, dash=dash, width=width, legend=legend)
-    del trace["x"]
-    step = span / (2 * buckets)
-    trace.update(x0=bounds[0] + step / 2, dx=step)
-    return [trace, *_lone_points(trace, trace["x0"] + step * np.arange(len(y)), y)]
-
-
-def _break_gaps(
-    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], bucket: float
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """A gap in the line (a NaN point) where no sample came for longer than a grid bucket, 4 usual
-    intervals and 1/20 of the chart: the grid leaves such stretches empty, and a short series (usage,
-    or a limit's steps) drew a straight line across days when the collector was down, as if measured.
-    The usual interval is the 90th percentile, and the 1/20 a floor, because replicas sampled at one
-    tick (or ms apart) make most intervals ~0: a median broke the line at every tick."""
-    if len(x) < 3:
-        return x, y
-    step = np.diff(x)
-    usual = float(np.quantile(step, 0.9))
-    at = np.flatnonzero(step > max(bucket, 4 * usual, (x[-1] - x[0]) / 20))
-    if not len(at):
-        return x, y
-    return np.insert(x, at + 1, (x[at] + x[at + 1]) / 2), np.insert(y, at + 1, np.nan)
-
-
-def _lone_points(
-    trace: dict[str, Any], x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
-) -> list[dict[str, Any]]:
-    """Markers for the values with a gap on both sides, which a line alone does not draw at all: a
-    crash loop's CPU (null on each container's first sample), a sparse stretch on the grid. They
-    share the line's legend entry."""
-    finite = np.isfinite(y)
-    lone = finite & ~np.r_[False, finite[:-1]] & ~np.r_[finite[1:], False]
-    if not lone.any():
-        return []
-    trace["legendgroup"] = group = f"{trace['yaxis']}:{trace['name']}"
-    return [
-        {
-            "type": "scatter",
-            "mode": "markers",
-            "x": typed(x[lone], "f8"),
-            "y": typed(y[lone]),
-            "name": trace["name"],
-            "marker": {"color": trace["line"]["color"], "size": 4},
-            "xaxis": trace["xaxis"],
-            "yaxis": trace["yaxis"],
-            "legend": trace["legend"],
-            "legendgroup": group,
-            "showlegend": False,
-        }
-    ]
-
-
-def _no_samples(row: int, xref: str = "paper") -> dict[str, Any]:
-    return {
-        "text": "no samples",
-        "xref": xref,
-        "yref": f"{_axis('y', row)} domain",
-        "x": 0.5,
-        "y": 0.5,
-        "showarrow": False,
-        "font": {"color": "#888"},
-    }
-
-
 def usage_figure(
     samples: pd.DataFrame, recs: Mapping[str, Recommendation], marks: Markers, buckets: int = 500
 ) -> dict[str, Any]:
@@ -251,26 +115,26 @@ def usage_figure(
         layout[legend] = {"x": 1.01, "xanchor": "left", "y": top, "yanchor": "top", "font": {"size": 11}}
         series = usage(samples, usage_col, scale)
         if not np.isfinite(series).any():  # a trace without PIDs: words, not 1,000 NaN points
-            layout.setdefault("annotations", []).append(_no_samples(row))
+            layout.setdefault("annotations", []).append(tr.no_samples(row))
             # an empty row keeps its axes (the time axis is drawn under the last row) only with a trace
-            traces.append({**_line([t0, t1], [None, None], "", USAGE, row, legend=legend, show=False),
+            traces.append({**tr.line([t0, t1], [None, None], "", USAGE, row, legend=legend, show=False),
                            "hoverinfo": "skip"})  # fmt: skip
         else:
-            used = _envelope(t, series, (t0, t1), buckets, "used (min/max per bucket)", USAGE, row)
+            used = tr.envelope(t, series, (t0, t1), buckets, "used (min/max per bucket)", USAGE, row)
             seen = t[np.isfinite(series)]
             if seen.min() == seen.max():  # one instant: a line through one x is invisible
                 used = [{**used[0], "mode": "lines+markers"}]
             traces += used
         if peak_col and peak_col in samples and samples[peak_col].notna().any():
             peak_series = usage(samples, peak_col, scale)
-            traces += _envelope(t, peak_series, (t0, t1), buckets, "kernel peak", PEAK, row, "dot")
+            traces += tr.envelope(t, peak_series, (t0, t1), buckets, "kernel peak", PEAK, row, "dot")
         rec = recs.get(resource)
         if rec is not None and rec.recommended is not None:
             r = rec.recommended
-            traces += _hline(
+            traces += tr.hline(
                 t0, t1, _scaled(r.limit, scale), "recommended limit", RECOMMENDED, "solid", row, legend
             )
-            traces += _hline(
+            traces += tr.hline(
                 t0,
                 t1,
                 _scaled(r.reservation, scale),
@@ -288,13 +152,13 @@ def usage_figure(
             if col and col in samples and samples[col].notna().any():
                 values = samples[col].to_numpy(dtype=np.float64) / scale
                 if len(t) > 2 * buckets:  # on the grid too: a limit changing hourly cost 2/3 of the bytes
-                    traces += _envelope(t, values, (t0, t1), buckets, name, CURRENT, row, dash, 1.6)
+                    traces += tr.envelope(t, values, (t0, t1), buckets, name, CURRENT, row, dash, 1.6)
                 else:
                     order = np.argsort(t, kind="stable")  # the pauses are found in time order
-                    x, y = step_points(*_break_gaps(t[order], values[order], (t1 - t0) / buckets))
-                    line = _line(typed(x, "f8"), typed(y), name, CURRENT, row, dash=dash, width=1.6,
+                    x, y = step_points(*tr.break_gaps(t[order], values[order], (t1 - t0) / buckets))
+                    line = tr.line(tr.typed(x, "f8"), tr.typed(y), name, CURRENT, row, dash=dash, width=1.6,
                                  legend=legend)  # fmt: skip
-                    traces += [line, *_lone_points(line, x, y)]
+                    traces += [line, *tr.lone_points(line, x, y)]
         if resource == "memory":
             peak = float(np.nanmax(series)) if np.isfinite(series).any() else 0.0
             # OOM kills at the peak, restarts on the floor: both stay visible when they coincide.
@@ -307,8 +171,8 @@ def usage_figure(
                         {
                             "type": "scatter",
                             "mode": "markers",
-                            "x": typed(times, "f8"),
-                            "y": typed(np.full(len(times), level)),
+                            "x": tr.typed(times, "f8"),
+                            "y": tr.typed(np.full(len(times), level)),
                             "name": name,
                             "legend": legend,
                             "xaxis": "x",
@@ -357,16 +221,16 @@ def distribution_figure(samples: pd.DataFrame, recs: Mapping[str, Recommendation
         drawn = [v for _, value, _, _ in lines if (v := _scaled(value, scale)) is not None and np.isfinite(v)]
         left, widths, counts = histogram(usage(samples, usage_col, scale), upto=max(drawn) if drawn else None)
         if not len(counts):  # as on the usage chart: words, not a blank third of the figure
-            layout.setdefault("annotations", []).append(_no_samples(col, f"{_axis('x', col)} domain"))
-            traces.append({**_line([0, 1], [None, None], "", USAGE, col, xaxis=col, show=False),
+            layout.setdefault("annotations", []).append(tr.no_samples(col, f"{tr.axis('x', col)} domain"))
+            traces.append({**tr.line([0, 1], [None, None], "", USAGE, col, xaxis=col, show=False),
                            "hoverinfo": "skip"})  # fmt: skip
             continue
         traces.append(
             {
                 "type": "bar",
-                "x": typed(left + widths / 2),
-                "y": typed(counts),
-                "width": typed(widths),
+                "x": tr.typed(left + widths / 2),
+                "y": tr.typed(counts),
+                "width": tr.typed(widths),
                 "marker": {"color": USAGE},
                 "name": "samples",
                 "showlegend": _first(shown, "samples"),
@@ -381,7 +245,7 @@ def distribution_figure(samples: pd.DataFrame, recs: Mapping[str, Recommendation
             if v is None or not np.isfinite(v):
                 continue
             traces.append(
-                _line(
+                tr.line(
                     [v, v],
                     [0.8, top * 1.5],
                     name,

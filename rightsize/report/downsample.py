@@ -14,6 +14,17 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 
 
+def _series(ts: npt.ArrayLike, values: npt.ArrayLike, buckets: int) -> tuple[FloatArray, FloatArray]:
+    """``ts`` and ``values`` as float64 arrays, checked for the envelopes."""
+    if buckets < 1:
+        raise ValueError("buckets must be >= 1")
+    t = np.asarray(ts, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    if t.shape != v.shape or t.ndim != 1:
+        raise ValueError("ts and values must be 1-D arrays of the same length")
+    return t, v
+
+
 def minmax_envelope(ts: npt.ArrayLike, values: npt.ArrayLike, buckets: int) -> tuple[FloatArray, FloatArray]:
     """Reduce ``(ts, values)`` to at most ``2 * buckets`` points: each bucket's min and max sample.
 
@@ -22,12 +33,7 @@ def minmax_envelope(ts: npt.ArrayLike, values: npt.ArrayLike, buckets: int) -> t
     finite value but with samples yields one NaN point so that a line shows the gap. Series that
     already fit (``len <= 2 * buckets``) are returned unchanged (sorted, as float64).
     """
-    if buckets < 1:
-        raise ValueError("buckets must be >= 1")
-    t = np.asarray(ts, dtype=np.float64)
-    v = np.asarray(values, dtype=np.float64)
-    if t.shape != v.shape or t.ndim != 1:
-        raise ValueError("ts and values must be 1-D arrays of the same length")
+    t, v = _series(ts, values, buckets)
     if len(t) and np.any(np.diff(t) < 0):
         order = np.argsort(t, kind="stable")
         t, v = t[order], v[order]
@@ -65,12 +71,7 @@ def grid_envelope(
     draws point ``i`` at ``start + (i + 0.5) * span / (2 * buckets)`` (plotly's ``x0``/``dx``).
     A peak keeps its true height; its time moves by at most half a bucket (a pixel or two).
     """
-    if buckets < 1:
-        raise ValueError("buckets must be >= 1")
-    t = np.asarray(ts, dtype=np.float64)
-    v = np.asarray(values, dtype=np.float64)
-    if t.shape != v.shape or t.ndim != 1:
-        raise ValueError("ts and values must be 1-D arrays of the same length")
+    t, v = _series(ts, values, buckets)
     out = np.full(2 * buckets, np.nan)
     finite = np.isfinite(v) & np.isfinite(t)
     t, v = t[finite], v[finite]
