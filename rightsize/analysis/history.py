@@ -9,6 +9,7 @@ saying how many.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -94,10 +95,10 @@ def warn_cleaned(counts: dict[str, int]) -> None:
         warnings.warn(f"ignored {parts}", DatasetWarning, stacklevel=3)
 
 
-def _limit(x: float | None) -> float | None:
-    """A recorded limit or reservation; 0 or less is none, and so is cgroup v1's "no limit"
-    (9223372036854771712 bytes), which a trace imported from raw cgroup files can hold."""
-    return None if x is None or np.isnan(x) or x <= 0 or x >= 2.0**62 else float(x)
+def _limit(x: float | None, unlimited: float = math.inf) -> float | None:
+    """A recorded limit or reservation; 0 or less is none, and so is ``unlimited`` or more (memory:
+    cgroup v1's "no limit", 9223372036854771712 bytes, which a trace from raw cgroup files holds)."""
+    return None if x is None or np.isnan(x) or x <= 0 or x >= unlimited else float(x)
 
 
 def _current(row: dict[str, float]) -> dict[str, Values]:
@@ -105,7 +106,8 @@ def _current(row: dict[str, float]) -> dict[str, Values]:
     for resource, (res_col, lim_col) in LIMIT_COLUMNS.items():
         res = row.get(res_col) if res_col else None
         lim = row.get(lim_col)
-        out[resource] = Values(_limit(res), _limit(lim))
+        unlimited = 2.0**62 if resource == "memory" else math.inf
+        out[resource] = Values(_limit(res, unlimited), _limit(lim, unlimited))
     return out
 
 
