@@ -423,3 +423,93 @@ def test_tls_is_verified_by_default(
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def _cert(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl to make a certificate")
+    cert, key = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def _tls_front(context: ssl.SSLContext) -> ThreadingHTTPServer:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+@pytest.mark.prometheus
+def test_mutual_tls_asks_for_a_client_certificate_then_works_with_one(
+    prom_cluster: tuple[Cluster, PrometheusServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A Prometheus behind mutual TLS used to be told "does the server speak HTTPS? a plain-HTTP
+    # Prometheus is http://", which is wrong, and rightsize could not send a client certificate.
+    cluster, server = prom_cluster
+    server_cert, server_key = _cert(tmp_path, "server")
+    client_cert, client_key = _cert(tmp_path, "client")
+    _Flaky.upstream, _Flaky.expect_auth, _Flaky.failures = server.url, "", []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(server_cert, server_key)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(client_cert)
+    httpd = _tls_front(context)
+    url = f"https://127.0.0.1:{httpd.server_address[1]}"
+    monkeypatch.setenv("RIGHTSIZE_PROM_CA", str(server_cert))
+    try:
+        code, _, err = _cli(_collect(url, tmp_path / "a", "--since", "1d"), capsys)
+        assert code == 2 and err.count("\n") == 1, err
+        assert "client certificate" in err and "RIGHTSIZE_PROM_CERT" in err
+        assert "http://" not in err and not (tmp_path / "a").exists()
+        monkeypatch.setenv("RIGHTSIZE_PROM_KEY", str(client_key))
+        code, _, err = _cli(_collect(url, tmp_path / "b", "--since", "1d"), capsys)
+        assert code == 2 and "RIGHTSIZE_PROM_KEY is set without RIGHTSIZE_PROM_CERT" in err
+        monkeypatch.setenv("RIGHTSIZE_PROM_CERT", str(tmp_path / "nope.crt"))
+        code, _, err = _cli(_collect(url, tmp_path / "b", "--since", "1d"), capsys)
+        assert code == 2 and "RIGHTSIZE_PROM_CERT=" in err and "no such file" in err
+        monkeypatch.setenv("RIGHTSIZE_PROM_CERT", str(client_cert))
+        s = pull(url, tmp_path / "c", 86400, 600, ["batch"], quiet=True, now=cluster.end)
+        assert s.samples == 86400 // 600 + 1
+        # the key inside the certificate's own file works too
+        both = tmp_path / "both.pem"
+        both.write_text(client_cert.read_text() + client_key.read_text())
+        monkeypatch.setenv("RIGHTSIZE_PROM_CERT", str(both))
+        monkeypatch.delenv("RIGHTSIZE_PROM_KEY")
+        s = pull(url, tmp_path / "d", 86400, 600, ["batch"], quiet=True, now=cluster.end)
+        assert s.samples == 86400 // 600 + 1
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
+def test_a_tls_version_mismatch_does_not_suggest_plain_http(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert, key = _cert(tmp_path, "server")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    # The client (requests) offers TLS 1.2 and 1.3 only; a server stuck at 1.1 or below fails it.
+    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    context.maximum_version = ssl.TLSVersion.TLSv1_1
+    try:
+        httpd = _tls_front(context)
+    except ssl.SSLError:
+        pytest.skip("this OpenSSL cannot serve TLS 1.1")
+    url = f"https://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        code, _, err = _cli(_collect(url, tmp_path / "a", "--since", "1d"), capsys)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"no TLS handshake with {url} (" in err
+    assert "http://" not in err and "RIGHTSIZE_PROM_CA" not in err and not (tmp_path / "a").exists()

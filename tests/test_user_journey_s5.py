@@ -120,7 +120,7 @@ def test_https_url_to_a_plain_http_server_does_not_ask_for_a_ca(
         httpd.shutdown()
         httpd.server_close()
     _one_error(code, err)
-    assert "does the server speak HTTPS? a plain-HTTP Prometheus is http://" in err
+    assert "the server does not speak HTTPS; a plain-HTTP Prometheus is http://" in err
     assert "RIGHTSIZE_PROM_CA" not in err and not out.exists()
 
 

@@ -25,6 +25,8 @@ TOKEN_ENV = "RIGHTSIZE_PROM_TOKEN"
 USER_ENV = "RIGHTSIZE_PROM_USER"
 PASSWORD_ENV = "RIGHTSIZE_PROM_PASSWORD"
 CA_ENV = "RIGHTSIZE_PROM_CA"  # a CA bundle to verify the server with (a cluster's private CA)
+CERT_ENV = "RIGHTSIZE_PROM_CERT"  # a client certificate, for a Prometheus behind mutual TLS
+KEY_ENV = "RIGHTSIZE_PROM_KEY"  # its key, when not in the certificate's file
 
 MAX_POINTS = 11_000  # Prometheus refuses range queries with more points per series than this
 CHUNK_POINTS = 10_000  # stay clearly below it (start/end rounding can add a point)
@@ -131,6 +133,7 @@ class PromClient:
             raise RightsizeError(f"{CA_ENV}={ca}: no such file")
         # passed with every request: requests lets REQUESTS_CA_BUNDLE override a session's verify
         self._verify: bool | str = (ca or True) if verify_tls else False
+        self._cert = client_cert(env)
 
     def abort(self) -> None:
         """Make queries still waiting to retry (in other threads) give up at once."""
@@ -159,17 +162,11 @@ class PromClient:
             if attempt == 0:
                 self._count(queries=1)
             try:
-                resp = self.session.get(url, params=params, timeout=self.timeout, verify=self._verify)
+                resp = self.session.get(
+                    url, params=params, timeout=self.timeout, verify=self._verify, cert=self._cert
+                )
             except requests.exceptions.SSLError as exc:
-                if "certificate verify failed" not in str(exc).lower():  # no certificate to trust
-                    raise RightsizeError(  # e.g. https:// to a plain-HTTP server: a CA cannot help
-                        f"no TLS handshake with {self.url} ({_short(exc)}): does the server speak "
-                        "HTTPS? a plain-HTTP Prometheus is http://"
-                    ) from None
-                raise RightsizeError(
-                    f"TLS verification failed for {self.url} ({_short(exc)}); point {CA_ENV} at the "
-                    "CA certificate that signed the server's"
-                ) from None
+                raise RightsizeError(tls_error(self.url, exc)) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt < retries:
                     attempt = self._wait(attempt)
@@ -288,6 +285,43 @@ class PromClient:
         )
 
 
+def client_cert(env: Mapping[str, str]) -> str | tuple[str, str] | None:
+    """``RIGHTSIZE_PROM_CERT`` (+ ``RIGHTSIZE_PROM_KEY``) as requests takes a client certificate."""
+    cert, key = env.get(CERT_ENV, ""), env.get(KEY_ENV, "")
+    if key and not cert:
+        raise RightsizeError(f"{KEY_ENV} is set without {CERT_ENV}: set both, or neither")
+    for name, path in ((CERT_ENV, cert), (KEY_ENV, key)):
+        if path and not os.path.isfile(path):
+            raise RightsizeError(f"{name}={path}: no such file")
+    if not cert:
+        return None
+    return (cert, key) if key else cert
+
+
+# What OpenSSL says when the other side does not speak TLS at all (https:// to a plain-HTTP port).
+_NOT_TLS = ("wrong version number", "record layer failure", "packet length too long", "http request")
+# ... and when the server wants (another) client certificate.
+_CLIENT_CERT = ("certificate required", "bad certificate", "unknown ca", "certificate unknown")
+
+
+def tls_error(url: str, exc: BaseException) -> str:
+    """One line that says which TLS problem this is, and what fixes it."""
+    text, why = str(exc).lower(), _short(exc)
+    if "certificate verify failed" in text:
+        return (f"TLS verification failed for {url} ({why}); point {CA_ENV} at the "
+                "CA certificate that signed the server's")  # fmt: skip
+    if any(s in text for s in _NOT_TLS):  # a CA cannot help here
+        return (f"no TLS handshake with {url} ({why}): the server does not speak HTTPS; "
+                "a plain-HTTP Prometheus is http://")  # fmt: skip
+    if any(s in text for s in _CLIENT_CERT):
+        return (f"{url} refused the TLS handshake ({why}): it asks for a client certificate; "
+                f"give one with {CERT_ENV} (and {KEY_ENV} when the key is in its own file)")  # fmt: skip
+    if "eof occurred" in text:  # TLS 1.3 servers often just hang up on a missing client certificate
+        return (f"{url} closed the connection during the TLS handshake; if it asks for a client "
+                f"certificate, give one with {CERT_ENV} (and {KEY_ENV})")  # fmt: skip
+    return f"no TLS handshake with {url} ({why})"
+
+
 def _fmt(x: float) -> str:
     return f"{x:.3f}".rstrip("0").rstrip(".")
 
@@ -296,6 +330,7 @@ def _short(exc: BaseException) -> str:
     """The reason inside requests' nested wrapper text ("[Errno 111] Connection refused")."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     m = re.search(r"\[Errno -?\d+\] ([^'\")]+)|(Read timed out|Connection aborted|RemoteDisconnected[^'\")]*)"
+                  r"|(EOF occurred in violation of protocol)"
                   r"|certificate verify failed: ([^'\")(]+)|\[SSL: \w+\] ([^'\")(]+)", text)
     if m:
         return next(g for g in m.groups() if g).strip()
