@@ -372,3 +372,32 @@ def test_an_item_and_its_parent_are_written_in_one_run_and_an_item_holds_one_wor
     )
     reasons = {s["workload"]: s["reason"] for s in result["skipped"] if s["resource"] == "all"}
     assert reasons["sutazai/grafana"] == "backend.sidecars[name=e].resources already holds sutazai/frontend"
+
+
+def test_a_selector_value_may_hold_a_bracket_or_a_dot_when_quoted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `]` ended the selector at the first one, so an item named "worker[gpu]" could not be picked
+    path = tmp_path / "values.yaml"
+    path.write_text(
+        "workers:\n  - name: worker[gpu]   # the GPU pool\n    image: w:1\n"
+        "  - name: worker.cpu\n    image: w:1\n  - name: worker\n    image: w:1\n"
+    )
+    maps = ['sutazai/ollama=workers[name="worker[gpu]"]', "sutazai/postgres=workers[name='worker.cpu']"]
+    result = apply(path, maps, capsys)
+    keys = sorted(c["key"] for c in result["changes"])
+    assert keys == [
+        f"{item}.resources.{kind}.memory"
+        for item in ('workers[name="worker[gpu]"]', "workers[name=worker.cpu]")
+        for kind in ("limits", "requests")
+    ], keys
+    data = load(path.read_text())
+    assert "resources" in data["workers"][0] and "resources" in data["workers"][1]
+    assert "resources" not in data["workers"][2]
+    assert "  - name: worker[gpu]   # the GPU pool\n" in path.read_text()
+    for ch in result["changes"]:  # the printed key is itself a path to the value written
+        found = valuepath.resolve(load_rt(path.read_text()), valuepath.parse(ch["key"].rsplit(".", 1)[0]))
+        assert str(found.node[ch["key"].rsplit(".", 1)[1]]) == ch["new"]
+    unclosed = 'sutazai/ollama=workers[name="worker[gpu]]'
+    code, _, err = run_cli(["apply", "--helm", str(path), "--map", unclosed], capsys)
+    assert code == 2 and err.count("\n") == 1 and "expected an index [0], a selector" in err

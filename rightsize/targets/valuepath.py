@@ -99,6 +99,10 @@ def _bracket(path: str, i: int) -> tuple[Step, int]:
         if not name:
             raise RightsizeError(f"{path!r}: an empty key in the dotted path")
         return Key(name), j + 1
+    # a quoted selector value may hold ']' (and '.'): [name="a]b"] ends at the quote's own ']'
+    quoted = re.compile(r"""\[\s*([^\]=\s]+)\s*=\s*(["'])(.*?)\2\s*\]""").match(path, i)
+    if quoted and quoted.group(3):
+        return Select(quoted.group(1), quoted.group(3)), quoted.end()
     end = path.find("]", i)
     if end < 0:
         raise RightsizeError(f"{path!r}: an unclosed '[' ({_BRACKET_HELP})")
@@ -107,9 +111,7 @@ def _bracket(path: str, i: int) -> tuple[Step, int]:
         return Index(int(inner)), end + 1
     field, eq, value = inner.partition("=")
     field, value = field.strip(), value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        value = value[1:-1]
-    if eq and field and value:
+    if eq and field and value and value[0] not in "\"'":
         return Select(field, value), end + 1
     raise RightsizeError(f"{path!r}: [{inner}]: {_BRACKET_HELP}")
 
@@ -127,7 +129,10 @@ def render(steps: tuple[Step, ...] | list[Step]) -> str:
         elif isinstance(step, Index):
             out += f"[{step.index}]"
         else:
-            out += f"[{step.field}={step.value}]"
+            value = step.value
+            if any(c in value for c in "[]\"'") or value != value.strip():
+                value = f'"{value}"' if '"' not in value else f"'{value}'"
+            out += f"[{step.field}={value}]"
     return out
 
 
