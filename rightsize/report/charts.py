@@ -151,13 +151,15 @@ def usage_figure(
         ):
             if col and col in samples and samples[col].notna().any():
                 values = samples[col].to_numpy(dtype=np.float64) / scale
+                # "hv": a limit holds until it changes; a straight line between two samples drew
+                # values it never had
                 if len(t) > 2 * buckets:  # on the grid too: a limit changing hourly cost 2/3 of the bytes
-                    traces += tr.envelope(t, values, (t0, t1), buckets, name, CURRENT, row, dash, 1.6)
+                    traces += tr.envelope(t, values, (t0, t1), buckets, name, CURRENT, row, dash, 1.6, "hv")
                 else:
                     order = np.argsort(t, kind="stable")  # the pauses are found in time order
                     x, y = step_points(*tr.break_gaps(t[order], values[order], (t1 - t0) / buckets))
                     line = tr.line(tr.typed(x, "f8"), tr.typed(y), name, CURRENT, row, dash=dash, width=1.6,
-                                 legend=legend)  # fmt: skip
+                                   legend=legend, shape="hv")  # fmt: skip
                     traces += [line, *tr.lone_points(line, x, y)]
         if resource == "memory":
             peak = float(np.nanmax(series)) if np.isfinite(series).any() else 0.0

@@ -39,14 +39,19 @@ def line(
     legend: str = "legend",
     group: str | None = None,
     show: bool = True,
+    shape: str = "linear",
 ) -> dict[str, Any]:
+    """A line trace; ``shape="hv"`` draws a step series (a limit holds until it changes)."""
+    style: dict[str, Any] = {"color": color, "dash": dash, "width": width}
+    if shape != "linear":
+        style["shape"] = shape
     trace: dict[str, Any] = {
         "type": "scatter",
         "mode": "lines",
         "x": x,
         "y": y,
         "name": name,
-        "line": {"color": color, "dash": dash, "width": width},
+        "line": style,
         "xaxis": axis("x", xaxis),
         "yaxis": axis("y", yaxis),
         "legend": legend,
@@ -75,18 +80,21 @@ def envelope(
     row: int,
     dash: str = "solid",
     width: float = 1.2,
+    shape: str = "linear",
 ) -> list[dict[str, Any]]:
     """A line that keeps every bucket's min and max (and markers for its lone points). Long series
     sit on the chart's shared time grid (``x0``/``dx``: no time array at all); short ones keep their
-    own times. A step series (a limit) on the grid changes within the bucket where it changed."""
+    own times. A step series (a limit, ``shape="hv"``) on the grid changes within the bucket where
+    it changed, as a step: each value holds until the next point."""
     legend = "legend" if row == 1 else f"legend{row}"
+    kw: dict[str, Any] = {"dash": dash, "width": width, "legend": legend, "shape": shape}
     if len(t) <= 2 * buckets:
         x, y = break_gaps(*minmax_envelope(t, values, buckets), (bounds[1] - bounds[0]) / buckets)
-        trace = line(typed(x, "f8"), typed(y), name, color, row, dash=dash, width=width, legend=legend)
+        trace = line(typed(x, "f8"), typed(y), name, color, row, **kw)
         return [trace, *lone_points(trace, x, y)]
     span = bounds[1] - bounds[0]
     y = grid_envelope(t, values, bounds[0], span, buckets)
-    trace = line(None, typed(y), name, color, row, dash=dash, width=width, legend=legend)
+    trace = line(None, typed(y), name, color, row, **kw)
     del trace["x"]
     step = span / (2 * buckets)
     trace.update(x0=bounds[0] + step / 2, dx=step)

@@ -1,0 +1,73 @@
+"""Session 6 report fixes, checked in headless Chromium on what plotly.js drew (SVG paths read back
+into data units), not on our dicts: limits drawn as steps, a stray sample far from the rest of its
+workload's time, a browser without ``DecompressionStream``.
+
+Each test failed before its fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from test_report_browser import browser  # noqa: F401  (the module-scoped Chromium fixture)
+from test_report_bughunt_s5 import MIB, START, opened, rows, write_report  # noqa: F401
+
+# The y value (data units) that a line trace's drawn SVG path has at each time ``at`` (ms): the
+# path is parsed (M/L/H/V, absolute, as plotly writes it) into segments in pixels, and the segment
+# spanning the pixel of each time gives y there; null where no segment spans it (a gap).
+DRAWN_AT = """([title, name, axis, at]) => {
+  const section = Array.from(document.querySelectorAll('section.workload'))
+    .find(s => s.querySelector('h3').textContent === title);
+  const gd = section.querySelector('div.plot.usage');
+  const g = Array.from(gd.querySelectorAll('.scatterlayer .trace')).find(g => {
+    const t = g.__data__[0].trace;
+    return t.name === name && t.yaxis === axis && t.mode.includes('lines');
+  });
+  const d = g.querySelector('path.js-line').getAttribute('d');
+  const segs = [];
+  let x = 0, y = 0;
+  for (const [, cmd, args] of d.matchAll(/([MLHV])([^MLHVZ]*)/g)) {
+    const n = args.split(/[ ,]+/).filter(s => s).map(Number);
+    const [x0, y0] = [x, y];
+    if (cmd === 'M') { [x, y] = n; continue; }
+    if (cmd === 'L') { [x, y] = n; } else if (cmd === 'H') { x = n[0]; } else { y = n[0]; }
+    segs.push([x0, y0, x, y]);
+  }
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout[axis === 'y' ? 'yaxis' : 'yaxis' + axis.slice(1)];
+  return at.map(ms => {
+    const px = xa.c2p(ms);
+    const s = segs.find(([a, , b]) => Math.min(a, b) < px && px < Math.max(a, b));
+    if (!s) { return null; }
+    const [a, ya0, b, yb] = s;
+    return ya.p2c(ya0 + (yb - ya0) * (px - a) / (b - a));
+  });
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("count", [150, 4_000])  # own times / on the shared grid (buckets=100)
+def test_a_limit_is_drawn_as_a_step(tmp_path: Path, opened: Any, count: int) -> None:  # noqa: F811
+    """A memory limit raised from 512 to 1024 MiB between two samples was drawn as a slope from
+    one to the other: a limit holds until changed, so between the two samples it is still 512."""
+    ts = START + np.arange(count) * 10_000
+    frame = rows("stepped", ts, np.full(count, 100 * MIB), np.full(count, 0.1))
+    change = count // 2
+    frame["mem_limit"] = np.where(np.arange(count) < change, 512 * MIB, 1024 * MIB).astype(np.int64)
+    page = opened(write_report(tmp_path, [frame], buckets=100))
+    if count <= 200:  # own times: between the two samples, exactly the old value
+        between = [float(ts[change - 1] + f * 10_000) for f in (0.25, 0.5, 0.75)]
+        assert page.evaluate(DRAWN_AT, ["stepped", "current limit", "y", between]) == [512, 512, 512]
+    # nowhere a value between the two: sampled every 1/8 of a pixel-ish around the change
+    bucket = (ts[-1] - ts[0]) / 100
+    around = np.linspace(ts[change] - 2 * bucket, ts[change] + 2 * bucket, 401).tolist()
+    drawn = page.evaluate(DRAWN_AT, ["stepped", "current limit", "y", around])
+    values = [v for v in drawn if v is not None]
+    assert len(values) > 300
+    assert {round(v, 3) for v in values} == {512.0, 1024.0}
+    # the step sits within one bucket of the change (the grid's resolution; exact on own times)
+    first_new = around[next(i for i, v in enumerate(drawn) if v is not None and round(v) == 1024)]
+    assert ts[change - 1] <= first_new <= ts[change] + bucket
