@@ -40,8 +40,20 @@ app = typer.Typer(
 # --- collect ---
 
 
+def _version(value: bool) -> None:
+    if value:
+        from rightsize import __version__
+
+        typer.echo(f"rightsize {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     """Measure what each container really uses; recommend and write memory, CPU and PID limits."""
     # A callback keeps `rightsize COMMAND` a command group even while only one command exists.
 

@@ -112,3 +112,11 @@ def test_workload_takes_several_globs(
     assert code == 0, err
     text = out if command[0] == "recommend" else (tmp_path / "r.html").read_text()
     assert "sutazai/redis" in text and "sutazai/neo4j" in text and "sutazai/ollama" not in text
+
+
+def test_version_is_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
+    code, out, err = run_cli(["--version"], capsys)
+    assert code == 0 and out == f"rightsize {project['version']}\n" and not err
