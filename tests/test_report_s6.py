@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_report_browser import browser  # noqa: F401  (the module-scoped Chromium fixture)
 from test_report_bughunt_s5 import MIB, START, opened, rows, write_report  # noqa: F401
@@ -71,3 +72,83 @@ def test_a_limit_is_drawn_as_a_step(tmp_path: Path, opened: Any, count: int) -> 
     # the step sits within one bucket of the change (the grid's resolution; exact on own times)
     first_new = around[next(i for i, v in enumerate(drawn) if v is not None and round(v) == 1024)]
     assert ts[change - 1] <= first_new <= ts[change] + bucket
+
+
+# The vertices of a line trace's drawn SVG path in data units ([ms, value]), and the x-axis range.
+VERTICES = """([title, name, axis]) => {
+  const section = Array.from(document.querySelectorAll('section.workload'))
+    .find(s => s.querySelector('h3').textContent === title);
+  const gd = section.querySelector('div.plot.usage');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout[axis === 'y' ? 'yaxis' : 'yaxis' + axis.slice(1)];
+  const out = [];
+  gd.querySelectorAll('.scatterlayer .trace').forEach(g => {
+    const t = g.__data__[0].trace;
+    if (t.name !== name || t.yaxis !== axis) { return; }
+    g.querySelectorAll('path.js-line').forEach(p => {
+      for (const m of p.getAttribute('d').matchAll(/[ML]([-\\d.e]+),([-\\d.e]+)/g)) {
+        out.push([xa.p2c(Number(m[1])), ya.p2c(Number(m[2]))]);
+      }
+    });
+  });
+  return {points: out, range: xa.range.map(r => xa.r2c(r))};
+}"""
+
+DAY = 86_400_000
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_stray_samples_far_in_time_do_not_flatten_the_chart(tmp_path: Path, opened: Any) -> None:  # noqa: F811
+    """One row at 1970-01-01 and two in 2100 stretched the usage chart's time grid over 130 years:
+    the real day fell into a bucket or two and its peaks were a few pixels wide. The chart covers
+    the dense day, the page and the CLI say once what was left out, and the strays still count
+    where recommend counts them (sample counts, the distribution)."""
+    n = 8_640
+    ts = START + np.arange(n) * 10_000
+    mem = (100 + np.arange(n) % 50) * MIB
+    mem[4_000] = 900 * MIB
+    cpu = np.full(n, 0.2)
+    cpu[6_000] = 1.5
+    clean = rows("clean", ts, mem, cpu)
+    odd_ts = ts.copy()
+    odd_ts[[17, 3_000, 5_000]] = [
+        0,
+        *(int(pd.Timestamp(f"2100-01-0{d}", tz="UTC").value // 10**6) for d in (1, 2)),
+    ]
+    strays = rows("strays", odd_ts, mem, cpu)
+    with pytest.warns(UserWarning) as caught:
+        path = write_report(tmp_path, [clean, strays], buckets=200)
+    said = [str(w.message) for w in caught if "far from the rest" in str(w.message)]
+    assert len(said) == 1 and "3 sample(s) of 'strays'" in said[0] and "1970-01-01" in said[0]
+    page = opened(path)
+
+    overview = page.locator("#overview .warn li").all_inner_texts()
+    noted = [t for t in overview if "far outside the rest" in t]
+    assert len(noted) == 1 and noted[0].startswith("strays:"), overview
+    assert "1 before it (at 1970-01-01 00:00) and 2 after it (from 2100-01-01" in noted[0]
+    header = page.locator("header p.meta").inner_text()
+    assert "2026-11-01 00:00 → 2026-11-01 23:59 UTC" in header and "1970" not in header
+
+    for name in ("clean", "strays"):
+        memory = page.evaluate(VERTICES, [name, "used (min/max per bucket)", "y"])
+        lo, hi = memory["range"]
+        assert lo > START - DAY / 10 and hi < START + 1.1 * DAY, (name, memory["range"])
+        values = [v for _, v in memory["points"]]
+        assert max(values) == pytest.approx(900, rel=0.01)  # the drawn line reaches the peak
+        assert len(values) > 300  # spread over the day's buckets, not a few
+        cores = [v for _, v in page.evaluate(VERTICES, [name, "used (min/max per bucket)", "y2"])["points"]]
+        assert max(cores) == pytest.approx(1.5, rel=0.01)
+
+    section = page.locator("section.workload", has=page.locator("h3", has_text="strays"))
+    assert "far outside the rest" in section.locator(".warn").inner_text()
+    # recommend counts the strays, and so do the table and the distribution
+    assert "8,640" in section.locator("table").first.inner_text()
+    counted = page.evaluate(
+        """() => {
+          const s = Array.from(document.querySelectorAll('section.workload'))
+            .find(s => s.querySelector('h3').textContent === 'strays');
+          const bars = s.querySelector('div.plot.dist').data.find(t => t.type === 'bar' && t.xaxis === 'x');
+          return Array.from(bars.y).reduce((a, b) => a + b, 0);
+        }"""
+    )
+    assert counted == n

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from rightsize.errors import RightsizeError
 from rightsize.globs import joined, matches, natural
 from rightsize.models import RESOURCES, Recommendation
 from rightsize.render import shown_name
-from rightsize.report import assets, charts, frames, pack
+from rightsize.report import assets, charts, frames, pack, span
 from rightsize.report.summary import (
     fmt_value,
     totals_rows,
@@ -195,19 +196,24 @@ def build_page(
     sections: list[str] = []
     figures: dict[str, dict[str, Any]] = {}
     count, spans = 0, []  # counted while drawing: Groups put each frame together once
+    strays: list[tuple[str, span.Span]] = []
     for i, name in enumerate(names):
         frame = groups[name] if name in groups else pd.DataFrame({"ts": np.zeros(0, "datetime64[ms]")})
         count += len(frame)
+        dense = span.dense_span(charts.ts_ms(frame))
         if len(frame):
-            t = charts.ts_ms(frame)
-            spans.append((float(t.min()), float(t.max())))
+            spans.append((dense.lo, dense.hi))
+        if dense.strays:
+            strays.append((name, dense))
         ev = events.take(np.asarray(ev_groups[name])) if events is not None and name in ev_groups else None
         section, spec = _workload_section(
-            i, name, by_workload.get(name, {}), frame, ev, about.get(name, {}), buckets
+            i, name, by_workload.get(name, {}), frame, ev, about.get(name, {}), buckets, dense
         )
         sections.append(section)
         figures.update(spec)
         del frame  # the next workload's frame need not sit beside this one
+    if strays:  # once for the report: the page names each workload
+        warnings.warn(span.strays_warning(strays), UserWarning, stacklevel=2)
 
     bundle, packed_bundle = pack.plotly_bundle()
     parts = [
@@ -220,14 +226,14 @@ def build_page(
         f"<style>{assets.CSS}</style>",
         "</head><body>",
         "<header><h1>rightsize report</h1>",
-        f'<p class="meta">{len(names)} workloads · {count:,} samples · {_span(spans)} · '
+        f'<p class="meta">{len(names)} workloads · {count:,} samples · {span.header_span(spans)} · '
         f"strategy {esc(', '.join(strategies) or '-')} · data {esc(source)} · generated {esc(when)}</p>",
         f"<details><summary>Strategy settings</summary><pre>{esc(settings)}</pre></details>"
         if settings
         else "",
         assets.HOW_TO_READ,
         "</header><main>",
-        _overview(names, by_workload),
+        _overview(names, by_workload, {n: [(span.KIND, span.stray_text(s))] for n, s in strays}),
         *sections,
         "</main>",
         f'<script type="application/octet-stream" id="rightsize-plotly">{packed_bundle}</script>',
@@ -238,19 +244,14 @@ def build_page(
     return "\n".join(parts)
 
 
-def _span(spans: Sequence[tuple[float, float]]) -> str:
-    if not spans:
-        return "no samples"
-    lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
-    first, last = pd.Timestamp(lo, unit="ms"), pd.Timestamp(hi, unit="ms")
-    seconds = (hi - lo) / 1000
-    return f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M} UTC ({format_duration(max(seconds, 0))})"
-
-
-def _overview(names: Sequence[str], by_workload: Mapping[str, Mapping[str, Recommendation]]) -> str:
+def _overview(
+    names: Sequence[str],
+    by_workload: Mapping[str, Mapping[str, Recommendation]],
+    notes: Mapping[str, Sequence[tuple[str, str]]],
+) -> str:
     recs = [r for w in names for r in by_workload.get(w, {}).values()]
     out = ['<section id="overview"><h2>Overview</h2>']
-    out.append(warnings_html(names, by_workload))
+    out.append(warnings_html(names, by_workload, notes))
     out.append(
         "<h3>Totals</h3><table><tr><th>resource</th><th>reserved now</th><th>reserved after</th>"
         "<th>limits now</th><th>limits after</th></tr>"
@@ -313,6 +314,7 @@ def _workload_section(
     events: pd.DataFrame | None,
     about: Mapping[str, list[str]],
     buckets: int,
+    dense: span.Span,
 ) -> tuple[str, dict[str, dict[str, Any]]]:
     out = [f'<section class="workload" id="w{i}"><h3>{esc(shown_name(name))}</h3>']
     meta = " · ".join(f"{label}: {_listing(values)}" for label, values in about.items())
@@ -345,6 +347,8 @@ def _workload_section(
     out.append("</table>")
     if not recs:
         out.append('<p class="none">No recommendation for this workload.</p>')
+    if dense.strays:
+        warned.append(f"<li>Time: {esc(span.stray_text(dense))}</li>")
     if warned:
         out.append(f'<div class="warn"><ul class="reasons">{"".join(warned)}</ul></div>')
     if reasons:
@@ -354,9 +358,13 @@ def _workload_section(
         )
     specs: dict[str, dict[str, Any]] = {}
     if len(frame):
-        marks = charts.markers(frame, events)
+        drawn = frame  # the usage chart covers the dense range; the distribution every sample
+        if dense.strays:
+            drawn = frame[dense.inside(charts.ts_ms(frame))]
+            events = None if events is None else events[dense.inside(charts.ts_ms(events))]
+        marks = charts.markers(drawn, events)
         figures = (
-            ("usage", charts.usage_figure(frame, recs, marks, buckets)),
+            ("usage", charts.usage_figure(drawn, recs, marks, buckets)),
             ("dist", charts.distribution_figure(frame, recs)),
         )
         for kind, fig in figures:

@@ -101,12 +101,18 @@ def _total(resource: str, value: float, unset: int) -> str:
 FOLD_AFTER = 10
 
 
-def warnings_html(names: Sequence[str], by_workload: Mapping[str, Mapping[str, Recommendation]]) -> str:
-    """The overview's warning box: one line per warning, a folded line per kind that many share."""
+def warnings_html(
+    names: Sequence[str],
+    by_workload: Mapping[str, Mapping[str, Recommendation]],
+    notes: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+) -> str:
+    """The overview's warning box: one line per warning, a folded line per kind that many share.
+
+    ``notes``: more ``(kind, text)`` per workload, from the data rather than the recommendations."""
     kinds: dict[str, list[str]] = {}
     items = []
     for i, name in enumerate(names):
-        for kind, text in warning_items(by_workload.get(name, {})):
+        for kind, text in [*warning_items(by_workload.get(name, {})), *(notes or {}).get(name, ())]:
             item = f'<li><a href="#w{i}">{escape(shown_name(name))}</a>: {escape(text)}</li>'
             kinds.setdefault(kind, []).append(item)
             items.append((kind, item))
