@@ -146,9 +146,12 @@ def test_drawn_lines_reach_each_workloads_true_peak(page: tuple[Any, list[str], 
         assert on_grid  # 8,641+ samples: drawn on the shared time grid, no time array shipped
 
 
-def test_without_decompression_the_charts_say_why_and_the_tables_stay(
+def test_without_decompression_the_page_says_so_once_and_the_tables_stay(
     browser: Any, report_file: Path
 ) -> None:
+    """A browser without ``DecompressionStream`` (Firefox < 113, Safari < 16.4): one message for the
+    page, at the top and still in view when scrolled down (it said so in every chart's place, ~20
+    copies, and in none near the top), the empty chart boxes are gone, the tables stay."""
     p = browser.new_page()
     errors: list[str] = []
     try:
@@ -156,9 +159,32 @@ def test_without_decompression_the_charts_say_why_and_the_tables_stay(
         p.add_init_script("delete window.DecompressionStream;")
         p.goto(report_file.as_uri(), wait_until="load")
         p.wait_for_function("() => document.querySelectorAll('div.plot.failed').length > 0")
-        texts = p.locator("div.plot").all_inner_texts()
-        assert texts and all("could not be drawn here" in t for t in texts)
+        notes = p.get_by_text("charts cannot be drawn in this browser")
+        assert notes.count() == 1 and notes.is_visible()
+        text = notes.inner_text()
+        assert "DecompressionStream" in text and "Firefox 113" in text and "Safari 16.4" in text
+        assert (notes.bounding_box() or {"y": -1})["y"] < 100  # at the top of the page
+        p.locator("section.workload").last.scroll_into_view_if_needed()
+        box = notes.bounding_box()
+        assert box is not None and 0 <= box["y"] < 100  # still in view down the page
+        assert all(not d.is_visible() for d in p.locator("div.plot").all())
         assert p.locator("#overview table.matrix tr").count() > 1 and errors == []
+    finally:
+        p.close()
+
+
+def test_without_javascript_the_page_says_so_once(browser: Any, report_file: Path) -> None:
+    """Scripts off: one line saying the charts need JavaScript, no screen-high empty chart boxes."""
+    p = browser.new_page()
+    try:
+        cdp = p.context.new_cdp_session(p)
+        cdp.send("Emulation.setScriptExecutionDisabled", {"value": True})
+        p.goto(report_file.as_uri(), wait_until="load")
+        notes = p.locator(".nocharts")  # (text search skips <noscript>, even when it is shown)
+        assert notes.count() == 1 and notes.is_visible()
+        assert "The charts need JavaScript" in notes.inner_text()
+        assert all(not d.is_visible() for d in p.locator("div.plot").all())
+        assert p.locator("#overview table.matrix tr").count() > 1
     finally:
         p.close()
 

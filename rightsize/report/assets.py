@@ -44,7 +44,9 @@ section.workload { border-top: 2px solid #e5e5e5; padding-top: 14px; margin-top:
 ul.reasons { margin: 4px 0 8px 18px; padding: 0; }
 .plot { width: 100%; min-height: 330px; }
 .plot.usage { min-height: 640px; }
-.plot.failed { min-height: 0; color: #b00020; }
+.plot.failed { display: none; }
+.nocharts { position: sticky; top: 0; z-index: 10; background: #fdecea; color: #8a1c12;
+  border-bottom: 2px solid #d93025; padding: 10px 20px; font-weight: 600; }
 .small { font-size: 12px; color: #666; }
 details { margin: 0 0 12px; }
 details pre { font-size: 12px; white-space: pre-wrap; background: #f7f7f9; padding: 8px; }
@@ -86,20 +88,26 @@ SCRIPT = """
       return {data: data, layout: copy(header.layouts[fig.layout])};
     };
   }
+  var NEED = "The charts cannot be drawn in this browser: it has no DecompressionStream " +
+    "(Chrome and Edge 80+, Firefox 113+ and Safari 16.4+ have it).";
   var ready = typeof DecompressionStream === "undefined"
-    ? Promise.reject(new Error("this browser has no DecompressionStream"))
+    ? Promise.reject(new Error(NEED))
     : Promise.all([gunzip("rightsize-plotly"), gunzip("rightsize-data")]).then(function (parts) {
         var script = document.createElement("script");
         script.textContent = new TextDecoder().decode(parts[0]);
         document.head.appendChild(script);
+        if (typeof Plotly === "undefined") { throw new Error("plotly.js did not run in this browser"); }
         figure = reader(parts[1]);
       });
+  // One message for the page, kept in view, instead of an empty box (or a copy) per chart.
   ready.catch(function (e) {
-    plots.forEach(function (el) {
-      el.className += " failed";
-      el.textContent = "The charts could not be drawn here (" + e.message + "): open the report in a " +
-        "current Chrome, Edge, Firefox or Safari.";
-    });
+    plots.forEach(function (el) { el.className += " failed"; });
+    var note = document.createElement("div");
+    note.className = "nocharts";
+    note.setAttribute("role", "alert");
+    var why = e.message === NEED ? NEED : "The charts could not be drawn (" + e.message + ").";
+    note.textContent = why + " The tables and recommendations are complete without them.";
+    document.body.insertBefore(note, document.body.firstChild);
   });
   function render(el) {
     if (!figure || el.getAttribute("data-rendered")) { return null; }

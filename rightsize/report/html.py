@@ -225,6 +225,8 @@ def build_page(
         "<title>rightsize report</title>",
         f"<style>{assets.CSS}</style>",
         "</head><body>",
+        '<noscript><style>.plot { display: none; }</style><div class="nocharts">The charts need '
+        "JavaScript; the tables and recommendations are complete without it.</div></noscript>",
         "<header><h1>rightsize report</h1>",
         f'<p class="meta">{len(names)} workloads · {count:,} samples · {span.header_span(spans)} · '
         f"strategy {esc(', '.join(strategies) or '-')} · data {esc(source)} · generated {esc(when)}</p>",
