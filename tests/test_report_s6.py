@@ -152,3 +152,32 @@ def test_stray_samples_far_in_time_do_not_flatten_the_chart(tmp_path: Path, open
         }"""
     )
     assert counted == n
+
+
+@pytest.mark.parametrize(
+    ("extra", "strays"),
+    [
+        ([], 0),  # a plain day
+        ([0.0], 1),  # a zero timestamp
+        ([0.0, 0.0, 4.1e12, 4.1e12 + 1], 4),  # both ends at once: each must not hide the other
+        (list(START + 5 * DAY + np.arange(360) * 10_000.0), 0),  # a second run 5 days on: real data
+        (list(START - 20 * DAY + np.arange(5) * 10_000.0), 5),  # 5 rows 20 days before a 1-day run
+    ],
+)
+def test_dense_span_leaves_out_only_few_far_samples(extra: list[float], strays: int) -> None:
+    from rightsize.report.span import dense_span
+
+    day = START + np.arange(8_640) * 10_000.0
+    span = dense_span(np.r_[day, extra])
+    assert span.strays == strays
+    if strays:
+        assert (span.lo, span.hi) == (day[0], day[-1])
+
+
+def test_dense_span_of_a_few_samples_or_one_instant_keeps_them_all() -> None:
+    from rightsize.report.span import dense_span
+
+    assert dense_span(np.r_[0.0, START + np.arange(8) * 10_000.0]).strays == 0  # too few to judge
+    burst = np.r_[np.full(50, float(START)), START + 60_000.0]  # a minute after a burst: not far
+    assert dense_span(burst).strays == 0
+    assert dense_span(np.zeros(0)).strays == 0
