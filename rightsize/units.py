@@ -65,6 +65,102 @@ def parse_bytes(value: str | int | float, dialect: Dialect = "compose") -> int:
     return round(float(m.group("num")) * mult)
 
 
+# ---- compose-file values, read as Docker Compose v2 reads them ------------------------------------
+# compose-go decodes mem_limit, mem_reservation, memswap_limit and deploy.resources.*.memory as
+# types.UnitBytes (strconv.ParseInt(s, 10, 64), else go-units v0.5.0 RAMInBytes), cpus with
+# strconv.ParseFloat, pids_limit and deploy.resources.limits.pids with strconv.ParseInt(s, 10, 64).
+# None of them trims white space: " 1g" and "1g " are errors there.
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+_GO_DEC = re.compile(r"[+-]?(?=\.?[0-9])[0-9_]*(?:\.[0-9_]*)?(?:[eE][+-]?[0-9_]+)?")
+_GO_HEX = re.compile(r"[+-]?0[xX](?=\.?[0-9a-fA-F_])[0-9a-fA-F_]*(?:\.[0-9a-fA-F_]*)?[pP][+-]?[0-9_]+")
+_GO_SPECIAL = re.compile(r"[+-]?(?:inf|infinity)|nan", re.IGNORECASE)
+_GO_UNITS = {"k": KiB, "m": MiB, "g": GiB, "t": TiB, "p": 1024**5}
+
+
+def go_parse_int(text: str) -> int | None:
+    """Go's ``strconv.ParseInt(text, 10, 64)``: an optional sign and ASCII digits, nothing else (no
+    space, no ``_``); None when Go returns an error (out of the int64 range too)."""
+    if not _GO_INT.fullmatch(text):
+        return None
+    n = int(text)
+    return n if -(2**63) <= n < 2**63 else None
+
+
+def go_parse_float(text: str) -> float | None:
+    """Go's ``strconv.ParseFloat(text, 64)``: decimal or hexadecimal (``0x1p4``, with its ``p``
+    exponent) floats, ``_`` only between digits, ``inf``/``nan`` in any case; no space. None when Go
+    returns an error (a value beyond the float64 range too)."""
+    if _GO_SPECIAL.fullmatch(text):
+        return float(text)
+    hexa = _GO_HEX.fullmatch(text)
+    if not (hexa or _GO_DEC.fullmatch(text)) or not _underscores_ok(text):
+        return None
+    plain = text.replace("_", "")
+    value = float.fromhex(plain) if hexa else float(plain)
+    return value if math.isfinite(value) else None  # ERANGE in Go
+
+
+def _underscores_ok(text: str) -> bool:
+    """Go's strconv.underscoreOK: each ``_`` between two digits (or after a ``0x`` prefix)."""
+    body = text.lstrip("+-")
+    hexa = body[:2].lower() == "0x"
+    body = "0" + body[2:] if hexa else body  # the prefix counts as a digit
+    digits = "0123456789abcdefABCDEF" if hexa else "0123456789"
+    return not re.search(rf"(?:^|[^{digits}])_|_(?:$|[^{digits}])", body)
+
+
+def parse_compose_bytes(value: str | int | float) -> int:
+    """A compose file's memory value as compose-go reads it (types.UnitBytes): a YAML number is bytes;
+    a string is ``strconv.ParseInt``, else go-units v0.5.0 ``RAMInBytes``: a number (Go's ParseFloat)
+    then at most one space, then ``b``, or ``k/m/g/t/p`` (binary, any case) with an optional ``b`` or
+    ``ib`` — ``1Gi`` is refused ("invalid suffix"), fractional bytes are truncated, and ``" 1g"``,
+    ``"1g "`` are errors (``"1 "`` is 1 byte: the space is read as the separator)."""
+    if not isinstance(value, str):
+        return parse_bytes(value)
+    text = value
+    n = go_parse_int(text)
+    if n is None:
+        sep = max(text.rfind(c) for c in "0123456789. ")  # the number ends there; a space is dropped
+        num, sfx = text[: sep + (text[sep : sep + 1] != " ")], text[sep + 1 :]
+        size = go_parse_float(num) if sep >= 0 else None
+        sfx = sfx.lower()
+        mult = 1 if sfx in ("", "b") else _GO_UNITS.get(sfx[:1]) if sfx[1:] in ("", "b", "ib") else None
+        if size is None or size < 0 or mult is None or not math.isfinite(size * mult):
+            raise RightsizeError(
+                f"not a memory size: {value!r} (expected e.g. 512m, 1.5g, 2GB, 1536MiB: Docker Compose "
+                "v2 refuses 1Gi and a space before or after the value)"
+            )
+        n = int(size * mult)  # Go: int64(size), toward zero
+    if n < 0 or n >= 2**63:
+        raise RightsizeError(f"not a memory size: {value!r}")
+    return n
+
+
+def parse_compose_cpus(value: str | int | float) -> float:
+    """A compose file's ``cpus`` as compose-go reads it: a YAML number, or a string Go's
+    ``strconv.ParseFloat`` takes (no ``1500m``, no space around it)."""
+    if isinstance(value, str):
+        cores = go_parse_float(value)
+        if cores is None:
+            raise RightsizeError(
+                f"not a CPU amount: {value!r} (expected e.g. 0.5, 1.5: Docker Compose v2 reads a plain "
+                "number, no 1500m, no space around it)"
+            )
+        value = cores
+    return parse_cpus(value)
+
+
+def parse_compose_count(value: str | int | float) -> int:
+    """A compose file's ``pids_limit`` (``deploy.resources.limits.pids``) as compose-go reads it: a
+    YAML integer, or a string Go's ``strconv.ParseInt(s, 10, 64)`` takes (no space, no ``_``)."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise RightsizeError(f"not a PID count: {value!r}")
+    n = go_parse_int(value) if isinstance(value, str) else int(value)
+    if n is None:
+        raise RightsizeError(f"not a PID count: {value!r} (expected a whole number, no space around it)")
+    return n
+
+
 def parse_cpus(value: str | int | float) -> float:
     """``"1.5"`` or ``"1500m"`` or ``2`` -> cores as a float."""
     if isinstance(value, bool):

@@ -147,7 +147,7 @@ def test_cli_check_reads_dotenv_then_the_environment_then_env_file(
          "{f}: services.postgres.mem_limit: invalid interpolation format '${1g}' (escape a literal $ as $$)"),
         ("    cpus: ${CPUS:-lots}\n", [],
          "{f}: services.postgres.cpus (${CPUS:-lots}): not a CPU amount: 'lots' "
-         "(expected e.g. 0.5, 1.5, 1500m)"),
+         "(expected e.g. 0.5, 1.5: Docker Compose v2 reads a plain number, no 1500m, no space around it)"),
         ("    mem_limit: 1g\n", ["--env-file", "{d}/missing.env"], "env file {d}/missing.env: no such file"),
         ("    mem_limit: 1g\n", ["--env-file", ""], "--env-file is empty: expected an env file, e.g. "
          "--env-file .env.prod"),

@@ -277,17 +277,31 @@ def test_check_fails_the_two_spellings_disagreeing_and_apply_mends_it(tmp_path: 
     assert not check_compose([path], recs).failed
 
 
-def test_kubernetes_style_binary_units_are_compose_sizes_too(tmp_path: Path) -> None:
-    """Compose reads sizes as go-units' RAMInBytes does (``^\\d+(\\.\\d+)* ?[kmgtp]?i?b?$``, any case):
-    ``1Gi`` and ``512Mi`` are valid there; apply and check took them for an error (exit 2)."""
-    text = "services:\n  db:\n    image: x\n    mem_limit: 1Gi\n    mem_reservation: 512Mi\n"
+def test_kubernetes_style_binary_units_are_refused_as_compose_v2_refuses_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r"""``1Gi`` is not a compose size. 0bc8cf2 took it for one from go-units' old regular expression
+    (``^\d+(\.\d+)* ?[kmgtp]?i?b?$``, v0.4.0), but compose-go requires go-units v0.5.0, whose parseSize
+    (docker/go-units#40, "size: stop using regexp") takes a suffix ``b``, ``k``..``p``, ``kb`` or ``kib``
+    only: ``1Gi`` is "invalid suffix: 'gi'" there, and ``docker compose`` stops on it. ``1GiB`` is fine."""
+    from cli_helpers import run_cli, sha
+
     path = tmp_path / "compose.yml"
-    path.write_text(text)
+    path.write_text("services:\n  postgres:\n    image: x\n    mem_limit: 1Gi\n")
+    before = sha(path)
+    for command in (["apply"], ["check"]):
+        code, out, err = run_cli([*command, "-f", str(path)], capsys)
+        lines = [x for x in err.splitlines() if "bundled SYNTHETIC sample" not in x]
+        assert (code, out, len(lines)) == (2, "", 1), err
+        want = f"rightsize: error: {path}: services.postgres.mem_limit: not a memory size: '1Gi'"
+        assert lines[0].startswith(want)
+    assert sha(path) == before
+    path.write_text("services:\n  db:\n    image: x\n    mem_limit: 1GiB\n    mem_reservation: 512 MiB\n")
     recs = [rec("p/db", "memory", 512 * M, G)]
     rows = {(r.resource, r.kind): r for r in check_compose([path], recs).rows}
     assert rows[("memory", "limit")].ok and rows[("memory", "reservation")].ok
     (result,) = patch_compose([path], recs)
-    assert not result.diff  # 1Gi and 512Mi are the recommended values already
+    assert not result.diff  # 1GiB and 512 MiB are the recommended values already
 
 
 def test_tabs_separating_values_and_comments_are_read_and_kept(tmp_path: Path) -> None:

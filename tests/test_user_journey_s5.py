@@ -342,9 +342,9 @@ def test_library_import_trace_takes_the_cli_mapping_text(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(
     ("old", "new"),
-    [("1GB", "1792MB"), ("1 GB", "1792 MB"), ("1GiB", "1792MiB"), ("1gb", "1792mb"), ("1Gi", "1792Mi"),
+    [("1GB", "1792MB"), ("1 GB", "1792 MB"), ("1GiB", "1792MiB"), ("1gb", "1792mb"), ("1 GiB", "1792 MiB"),
      ("1g", "1792m"), ("1G", "1792M"), ("1073741824b", "1792m")],
-)  # fmt: skip
+)  # fmt: skip  (no "1Gi": Docker Compose v2 refuses it, see test_compose_v2_values)
 def test_apply_keeps_the_unit_spelling_of_a_size(
     old: str, new: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

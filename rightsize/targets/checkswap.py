@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from rightsize.targets.composefile import Stack
 from rightsize.targets.effective import effective, read
 from rightsize.targets.locate import DEPLOY
-from rightsize.targets.values import format_value, parse_value, same
+from rightsize.targets.values import format_value, minus_one, parse_value, same
 from rightsize.units import human_bytes
 
 SWAP = ("memswap_limit",)
@@ -40,7 +40,7 @@ def swap_verdict(docs: Stack, svc: str, swap: int | None) -> SwapVerdict | None:
         limit = limit if limit else None  # 0: unlimited memory
     raw, where, env = effective(docs, svc, [SWAP])
     value, how = read(raw, env, where or svc) if raw is not None else (None, "")
-    unlimited = value is not None and str(value).strip() == "-1"
+    unlimited = value is not None and minus_one(value)
     sized = value not in (None, "") and not unlimited
     total = parse_value("memory", value, "compose", where or svc) if sized else None
     total = total if total else None  # 0: not set (Docker's default)

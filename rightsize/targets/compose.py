@@ -50,6 +50,7 @@ from rightsize.targets.values import (
     format_value,
     interpolated,
     lookup,
+    minus_one,
     parse_value,
     same,
     wanted,
@@ -143,7 +144,7 @@ def validate_units(docs: Sequence[Doc], names: Sequence[str]) -> None:
         for svc in names:
             for path in keys:
                 found, value = lookup(service_node(doc, svc), path)
-                if not found or value is None or interpolated(value) or str(value).strip() == "-1":
+                if not found or value is None or interpolated(value) or minus_one(value):
                     continue
                 if tag(value) == "!reset":  # compose drops the value: nothing to parse
                     continue
@@ -298,7 +299,7 @@ def _reads_as(docs: Stack, svc: str, path: tuple[str, ...], i: int, old: str, w:
     """Whether an interpolated value (in ``docs[i]``) reads, as compose reads it now, as the value apply
     would write; a value compose could not read is bad input, as ``check`` says."""
     where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
-    read = str(interpolate(old, doc_env(docs[i]), where)).strip()
+    read = str(interpolate(old, doc_env(docs[i]), where))  # not stripped: compose-go refuses " 1g"
     if read == "":  # an unset variable: no value applied now
         return False
     current = parse_value(w.resource, read, "compose", f"{where} ({old})")

@@ -41,7 +41,7 @@ def read(value: Any, env: Env, where: str) -> tuple[Any, str]:
     value compose reads as empty is ``""`` (an unset variable: no value), its note naming the unset."""
     if not interpolated(value):
         return value, ""
-    text = substitute(value, env, where).strip()
+    text = substitute(value, env, where)  # not stripped: compose-go refuses "1g " (units.parse_compose_*)
     unset = unset_names(value, env)
     if not text:
         where_set = "in the environment, .env or --env-file"

@@ -19,7 +19,7 @@ from rightsize.targets.interpolate import resolve
 from rightsize.targets.locate import exists as _exists
 from rightsize.targets.locate import where as _where
 from rightsize.targets.mergetags import dropped
-from rightsize.targets.values import Wanted, format_value, interpolated, parse_value, same
+from rightsize.targets.values import Wanted, format_value, interpolated, minus_one, parse_value, same
 from rightsize.units import human_bytes
 
 if TYPE_CHECKING:
@@ -41,8 +41,8 @@ def keep_swap(
     if (i, svc, SWAP) in plan.meta:
         return  # both a legacy and a deploy limit changed: one swap update is enough
     where = f"{docs[i].source}: services.{svc}.memswap_limit"
-    read = str(resolve(swap, doc_env(docs[i]), where)).strip()
-    if old_limit is None or interpolated(old_limit) or read in ("-1", ""):
+    read = str(resolve(swap, doc_env(docs[i]), where))  # not stripped: compose-go refuses "1g "
+    if old_limit is None or interpolated(old_limit) or read == "" or minus_one(read):
         if not interpolated(swap):
             why = "no known swap allowance"
         elif read:
@@ -80,14 +80,14 @@ def set_swap(docs: Stack, svc: str, home: int, w: Wanted, plan: _Plan, hint: Any
     if (i, svc, SWAP) in plan.meta:
         return
     limit, total = _limit_and_total(w, plan.swap)
-    unlimited = exists and str(old).strip() == "-1"
+    unlimited = exists and minus_one(old)
     sized = exists and not interpolated(old) and not unlimited  # a size whose spelling to follow
     value = format_value("memory", total, "compose", old if sized else hint)
     if exists and interpolated(old):
         where = f"{docs[i].source}: services.{svc}.memswap_limit"
-        read = str(resolve(old, doc_env(docs[i]), where)).strip()
-        if read not in ("", "-1") and same("memory", parse_value("memory", read, "compose", where), value.raw,
-                                           "compose"):  # fmt: skip
+        read = str(resolve(old, doc_env(docs[i]), where))
+        current = None if read == "" or minus_one(read) else parse_value("memory", read, "compose", where)
+        if current is not None and same("memory", current, value.raw, "compose"):
             return  # it reads the value --swap asks for: nothing to set
         skip_swap(docs, i, w, plan, f"it is interpolated ({old})", value.raw)
         return
@@ -163,8 +163,8 @@ def _hold_above_swap(docs: Stack, plan: _Plan) -> None:
             continue
         i, _, swap = _where(docs, svc, SWAP, 0)
         where = f"{docs[i].source}: services.{svc}.memswap_limit"
-        read = str(resolve(swap, doc_env(docs[i]), where)).strip() if interpolated(swap) else ""
-        if read in ("", "-1"):
+        read = str(resolve(swap, doc_env(docs[i]), where)) if interpolated(swap) else ""
+        if read == "" or minus_one(read):
             continue
         total = parse_value("memory", read, "compose", where)
         new = max(_bytes(plan.assigns[(j, svc)][p].raw) for j, p in limits)

@@ -12,7 +12,17 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
 from rightsize.targets.edit import NewScalar
-from rightsize.units import Dialect, format_bytes, format_cpus, parse_bytes, parse_cpus
+from rightsize.units import (
+    Dialect,
+    format_bytes,
+    format_cpus,
+    go_parse_int,
+    parse_bytes,
+    parse_compose_bytes,
+    parse_compose_count,
+    parse_compose_cpus,
+    parse_cpus,
+)
 
 Kind = str  # "limit" | "reservation"
 
@@ -43,6 +53,10 @@ def wanted(rec: Recommendation) -> list[Wanted]:
 def parse_value(resource: str, value: Any, dialect: Dialect, where: str) -> float:
     """A value found in a file, in base units; a unit that cannot be parsed is bad input."""
     try:
+        if dialect == "compose":  # as Docker Compose v2 reads the file (see units.parse_compose_*)
+            if resource == "memory":
+                return float(parse_compose_bytes(value))
+            return parse_compose_cpus(value) if resource == "cpu" else float(parse_compose_count(value))
         if resource == "memory":
             return float(parse_bytes(value, dialect))
         if resource == "cpu":
@@ -91,6 +105,14 @@ def same(resource: str, old: float, new_raw: str, dialect: Dialect) -> bool:
     if resource == "cpu":
         return abs(old - new) < 5e-4
     return round(old) == round(new)
+
+
+def minus_one(value: Any) -> bool:
+    """Whether a value reads as -1 (Docker's "unlimited" swap or PIDs) as compose-go reads it: a YAML
+    -1, or a string strconv.ParseInt reads as -1 ("-1", "-01"; not " -1", an error there)."""
+    if isinstance(value, bool):
+        return False
+    return value == -1 if isinstance(value, int | float) else go_parse_int(str(value)) == -1
 
 
 def interpolated(value: Any) -> bool:
