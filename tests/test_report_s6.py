@@ -181,3 +181,45 @@ def test_dense_span_of_a_few_samples_or_one_instant_keeps_them_all() -> None:
     burst = np.r_[np.full(50, float(START)), START + 60_000.0]  # a minute after a burst: not far
     assert dense_span(burst).strays == 0
     assert dense_span(np.zeros(0)).strays == 0
+
+
+def test_page_buckets_fall_past_500_workloads_unless_asked() -> None:
+    from rightsize.report.downsample import page_buckets
+
+    assert [page_buckets(n) for n in (1, 500, 501, 1_000, 2_000, 10_000)] == [500, 500, 499, 250, 125, 100]
+    assert page_buckets(2_000, 500) == 500 and page_buckets(3, 40) == 40
+
+
+@pytest.mark.slow
+def test_a_page_of_many_workloads_has_a_coarser_grid_and_every_peak(tmp_path: Path) -> None:
+    """1,000 workloads: each chart's series hold 2 x 250 points (not 2 x 500), the header says why,
+    and each workload's working-set line still reaches its true peak (a random sample of its 600)."""
+    import base64
+    import re
+
+    from rightsize.report import pack
+    from rightsize.report.html import build_page
+
+    rng = np.random.default_rng(7)
+    workloads, n = 1_000, 600
+    mem = rng.integers(50, 400, (workloads, n)) * MIB
+    mem[np.arange(workloads), rng.integers(0, n, workloads)] = 2_000 * MIB
+    frame = pd.DataFrame(
+        {
+            "ts": pd.to_datetime(np.tile(START + np.arange(n) * 60_000, workloads), unit="ms", utc=True),
+            "workload": np.repeat([f"w{i:04d}" for i in range(workloads)], n),
+            "mem_working_set": mem.ravel(),
+            "cpu_cores": 0.1,
+        }
+    )
+    page = build_page([], frame, None, source="test")
+    assert "charts at 250 time buckets (fewer for 1,000 workloads" in page
+    data = re.search(r'id="rightsize-data">([^<]*)<', page)
+    assert data
+    figures = pack.unpack(data.group(1))
+    usage = [f for k, f in figures.items() if k.endswith("-usage")]
+    assert len(usage) == workloads
+    for fig in usage:
+        used = next(t for t in fig["data"] if t["yaxis"] == "y" and t["name"].startswith("used"))
+        y = np.frombuffer(base64.b64decode(used["y"]["bdata"]), "<f4")
+        assert len(y) == 500 and np.nanmax(y) == 2_000

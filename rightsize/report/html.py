@@ -8,8 +8,6 @@ image, host names, reasons) is HTML-escaped in the page and never placed in a fi
 
 from __future__ import annotations
 
-import html
-import math
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,21 +25,12 @@ from rightsize.globs import joined, matches, natural
 from rightsize.models import RESOURCES, Recommendation
 from rightsize.render import shown_name
 from rightsize.report import assets, charts, frames, pack, span
-from rightsize.report.summary import (
-    fmt_value,
-    totals_rows,
-    warnings_for,
-    warnings_html,
-)
+from rightsize.report.downsample import BUCKETS, page_buckets
+from rightsize.report.overview import LABELS, change_cell, esc, overview
+from rightsize.report.summary import fmt_value, warnings_for
 from rightsize.units import format_duration
 
-LABELS = {"memory": "Memory", "cpu": "CPU", "pids": "PIDs"}
 META_COLUMNS = ["workload", "container", "image", "host"]
-
-
-def esc(value: object) -> str:
-    """Text from anywhere -> safe HTML text or attribute value."""
-    return html.escape(str(value), quote=True)
 
 
 # ------------------------------------------------------------------------------------- the API
@@ -56,7 +45,7 @@ def report(
     compose: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     env_files: Sequence[str | os.PathLike[str]] | None = None,
     recommendations: Sequence[Recommendation] | None = None,
-    buckets: int = 500,
+    buckets: int | None = None,
     since: str | None = None,
     workloads: str | Sequence[str] | None = None,
 ) -> Path:
@@ -71,7 +60,7 @@ def report(
     from rightsize.analysis.recommend import recommend, sample_path
     from rightsize.store import events_beside, warn_once
 
-    if buckets < 10:
+    if buckets is not None and buckets < 10:
         raise RightsizeError(f"--buckets must be at least 10, not {buckets}")
     workloads = joined(workloads)  # a list of globs, as recommend() takes it
     given = Path(out)
@@ -171,7 +160,7 @@ def build_page(
     events: pd.DataFrame | None,
     *,
     source: str,
-    buckets: int = 500,
+    buckets: int | None = None,
     generated: datetime | None = None,
     about: frames.About | None = None,
     settings: str | None = None,
@@ -190,6 +179,7 @@ def build_page(
         groups, about = samples, about or {}
     ev_groups = events.groupby("workload", sort=False).indices if events is not None and len(events) else {}
     names = sorted(set(by_workload) | {str(w) for w in groups}, key=natural)
+    buckets = page_buckets(len(names), buckets)
     strategies = sorted({r.strategy for r in recs})
     when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -229,13 +219,14 @@ def build_page(
         "JavaScript; the tables and recommendations are complete without it.</div></noscript>",
         "<header><h1>rightsize report</h1>",
         f'<p class="meta">{len(names)} workloads · {count:,} samples · {span.header_span(spans)} · '
-        f"strategy {esc(', '.join(strategies) or '-')} · data {esc(source)} · generated {esc(when)}</p>",
+        f"strategy {esc(', '.join(strategies) or '-')} · data {esc(source)} · generated {esc(when)}"
+        f"{_coarser(buckets, len(names))}</p>",
         f"<details><summary>Strategy settings</summary><pre>{esc(settings)}</pre></details>"
         if settings
         else "",
         assets.HOW_TO_READ,
         "</header><main>",
-        _overview(names, by_workload, {n: [(span.KIND, span.stray_text(s))] for n, s in strays}),
+        overview(names, by_workload, {n: [(span.KIND, span.stray_text(s))] for n, s in strays}),
         *sections,
         "</main>",
         f'<script type="application/octet-stream" id="rightsize-plotly">{packed_bundle}</script>',
@@ -246,66 +237,11 @@ def build_page(
     return "\n".join(parts)
 
 
-def _overview(
-    names: Sequence[str],
-    by_workload: Mapping[str, Mapping[str, Recommendation]],
-    notes: Mapping[str, Sequence[tuple[str, str]]],
-) -> str:
-    recs = [r for w in names for r in by_workload.get(w, {}).values()]
-    out = ['<section id="overview"><h2>Overview</h2>']
-    out.append(warnings_html(names, by_workload, notes))
-    out.append(
-        "<h3>Totals</h3><table><tr><th>resource</th><th>reserved now</th><th>reserved after</th>"
-        "<th>limits now</th><th>limits after</th></tr>"
-    )
-    for row in totals_rows(recs):
-        out.append(
-            "<tr>"
-            + "".join(f'<td class="{"num" if j else ""}">{esc(c)}</td>' for j, c in enumerate(row))
-            + "</tr>"
-        )
-    out.append(
-        '</table><p class="small">Sums over workloads, one container each; where a workload gets no '
-        'recommendation its current values count on both sides. "-" = not set.</p>'
-    )
-    out.append(
-        '<h3>Current → recommended</h3><table class="matrix"><tr><th>workload</th>'
-        + "".join(f"<th>{LABELS[r]} reservation</th><th>{LABELS[r]} limit</th>" for r in RESOURCES[:2])
-        + "<th>PIDs limit</th>"
-        + "<th>confidence</th></tr>"
-    )
-    for i, name in enumerate(names):
-        recs_w = by_workload.get(name, {})
-        cells = [f'<td class="name"><a href="#w{i}">{esc(shown_name(name))}</a></td>']
-        for resource in RESOURCES:
-            rec = recs_w.get(resource)
-            if resource != "pids":  # a PID count has no reservation
-                cells.append(_change_cell(rec, "reservation"))
-            cells.append(_change_cell(rec, "limit"))
-        conf = [r.confidence for r in recs_w.values() if r.ok]
-        cells.append(f'<td class="num">{min(conf):.2f}</td>' if conf else '<td class="none">-</td>')
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table></section>")
-    return "\n".join(out)
-
-
-def _change_cell(rec: Recommendation | None, field: str) -> str:
-    if rec is None:
-        return '<td class="none">-</td>'
-    now = getattr(rec.current, field)
-    if rec.recommended is None:
-        why = "; ".join(rec.reasons) or "no recommendation"
-        return f'<td class="none" title="{esc(why)}">{esc(fmt_value(rec.resource, now))} (kept)</td>'
-    new = getattr(rec.recommended, field)
-    cls = "same"
-    if new is not None and now is not None and not math.isclose(new, now, rel_tol=1e-6):
-        cls = "down" if new < now else "up"
-    elif new is not None and now is None:
-        cls = "up"
-    return (
-        f'<td class="{cls}">{esc(fmt_value(rec.resource, now))} → '
-        f"<b>{esc(fmt_value(rec.resource, new))}</b></td>"
-    )
+def _coarser(buckets: int, workloads: int) -> str:
+    if buckets >= BUCKETS:
+        return ""
+    return (f" · charts at {buckets} time buckets (fewer for {workloads:,} workloads, to keep the file "
+            "small; every peak is kept; --buckets sets it)")  # fmt: skip
 
 
 def _workload_section(
@@ -335,7 +271,7 @@ def _workload_section(
             continue
         obs = [fmt_value(resource, getattr(rec.observed, p)) for p in ("p50", "p95", "p99", "max")]
         out.append(
-            f"<tr><td>{LABELS[resource]}</td>{_change_cell(rec, 'reservation')}{_change_cell(rec, 'limit')}"
+            f"<tr><td>{LABELS[resource]}</td>{change_cell(rec, 'reservation')}{change_cell(rec, 'limit')}"
             + "".join(f'<td class="num">{esc(v)}</td>' for v in obs)
             + f'<td class="num">{rec.samples:,}</td>'
             + f'<td class="num">{esc(format_duration(rec.history_seconds))}</td>'
