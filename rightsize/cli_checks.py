@@ -64,18 +64,12 @@ def swap_bytes(value: str | None) -> int | None:
         return None
     not_empty("--swap", value)
     from rightsize.errors import RightsizeError
-    from rightsize.units import parse_bytes
+    from rightsize.targets.swapsize import parse_swap
 
-    text = value.strip()
-    if text.startswith("-"):  # -1 (unlimited in compose) included: --swap is there to bound the swap
-        raise fail(f"--swap {value!r}: a size cannot be negative; 0 means no swap beyond the memory limit")
     try:
-        size = parse_bytes(text)
-    except RightsizeError:
-        raise fail(f"--swap {value!r}: expected {_EXPECTED['--swap']}") from None
-    if size and (text[-1].isdigit() or text[-1] == "."):
-        raise fail(f"--swap {value!r}: give a unit (e.g. {text}M); a bare number would be bytes")
-    return size
+        return parse_swap(value, "--swap", _EXPECTED["--swap"])
+    except RightsizeError as exc:
+        raise fail(str(exc)) from None
 
 
 def check_compose_options(compose: list[str], env_file: list[str]) -> None:

@@ -3,12 +3,16 @@ bugs found on the way, each pinned by a test that failed before its fix."""
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 import rightsize
-from rightsize import store
+from rightsize import store, units
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore.ipynb"
 
@@ -40,7 +44,10 @@ def test_notebook_runs_to_the_end_on_a_short_history(tmp_path: Path, monkeypatch
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(
-        nb, timeout=300, kernel_name="python3", allow_errors=True,
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        allow_errors=True,
         resources={"metadata": {"path": str(tmp_path)}},
     ).execute()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
@@ -48,3 +55,121 @@ def test_notebook_runs_to_the_end_on_a_short_history(tmp_path: Path, monkeypatch
     text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "no backtest" in text and "18h" in text  # says why, in the cell's output
     assert (tmp_path / "rightsize-report.html").stat().st_size > 1_000_000
+
+
+# --- the library API, called as the CLI is (README: "The same steps are a library") ---
+
+VALUES = """\
+postgresql:
+  primary:
+    resources:
+      limits:
+        memory: 2Gi
+        cpu: 2
+backend:
+  resources: {}
+"""
+
+COMPOSE = """\
+name: sutazai
+services:
+  backend:
+    image: rightsize-test/busybox:1
+    mem_limit: 4g
+"""
+
+
+def _recs() -> list[rightsize.Recommendation]:
+    with pytest.warns(UserWarning):  # the bundled sample says it is synthetic
+        return rightsize.recommend(workloads="sutazai/backend,sutazai/postgres")
+
+
+def test_library_patch_helm_takes_the_map_option_as_the_cli_spells_it(tmp_path: Path) -> None:
+    # mapping="sutazai/backend=backend" (the --map text) was an AttributeError traceback
+    values = tmp_path / "values.yaml"
+    values.write_text(VALUES)
+    recs = _recs()
+    for mapping in ("sutazai/backend=backend", ["sutazai/backend=backend"], {"sutazai/backend": "backend"}):
+        result = rightsize.patch_helm(values, recs, mapping=mapping, dry_run=True)
+        assert {c.key for c in result.changes if c.workload == "sutazai/backend"} >= {
+            "backend.resources.limits.memory"
+        }, mapping
+    with pytest.raises(rightsize.RightsizeError, match=r"expected WORKLOAD=dotted\.path"):
+        rightsize.patch_helm(values, recs, mapping="backend", dry_run=True)
+
+
+def test_library_check_compose_takes_tolerance_and_swap_as_the_cli_spells_them(tmp_path: Path) -> None:
+    # tolerance="25%" and swap="256M" were TypeError tracebacks ('-' between int and str)
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(COMPOSE)
+    recs = _recs()
+    spelled = rightsize.check_compose(compose, recs, tolerance="25%", swap="256M")
+    numbers = rightsize.check_compose(compose, recs, tolerance=0.25, swap=256 * 2**20)
+    assert spelled.to_json() == numbers.to_json()
+    with pytest.raises(rightsize.RightsizeError, match="tolerance out of range"):
+        rightsize.check_compose(compose, recs, tolerance=25)  # 25 meant as 25 %: 2500 % passed everything
+    with pytest.raises(rightsize.RightsizeError, match="give a unit"):
+        rightsize.check_compose(compose, recs, swap="512")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rightsize/targets/compose.py (Compose owner, uncommitted changes): patch_compose compares "
+    "swap < 0 before parsing, so swap='256M' is a TypeError; the fix is cli_checks.swap_arg there",
+)
+def test_library_patch_compose_takes_swap_as_the_cli_spells_it(tmp_path: Path) -> None:
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(COMPOSE)
+    (result,) = rightsize.patch_compose(compose, _recs(), swap="256M", dry_run=True)
+    assert any(c.path.endswith("memswap_limit") for c in result.changes)
+
+
+@pytest.mark.docker
+def test_library_apply_live_takes_swap_as_the_cli_spells_it(run_container: Any) -> None:
+    # swap="0" was a TypeError before any container was looked at; now it is read as --swap is
+    project = f"rsjourney{uuid.uuid4().hex[:8]}"
+    labels = {"com.docker.compose.project": project, "com.docker.compose.service": "backend"}
+    run_container("sleep 60", labels=labels, mem_limit="4g")
+    recs = [dataclasses.replace(r, workload=f"{project}/backend") for r in _recs()]
+    result = rightsize.apply_live(recs, project=project, only="memory", swap="0", dry_run=True)
+    swaps = [c for c in result.changes if c.key == "MemorySwap"]
+    assert len(swaps) == 1 and swaps[0].old == "8G", result.changes
+    with pytest.raises(rightsize.RightsizeError, match="cannot be negative"):
+        rightsize.apply_live(recs, project=project, swap="-1", dry_run=True)
+    with pytest.raises(rightsize.RightsizeError, match="give a unit"):
+        rightsize.apply_live(recs, project=project, swap="512", dry_run=True)
+
+
+NEO4J_VALUES = """\
+neo4j:
+  neo4j:
+    name: sutazai
+    # used for both requests and limits (the neo4j chart's layout)
+    resources:
+      cpu: "1.5"
+      memory: "1Gi"
+  volumes:
+    data:
+      mode: defaultStorageClass
+"""
+
+
+def test_helm_values_with_the_cpu_memory_shorthand_get_the_limit_there(tmp_path: Path) -> None:
+    # The neo4j chart reads neo4j.resources.{cpu,memory} as both request and limit. apply --helm
+    # added limits/requests blocks beside them and reported the limit as "(unset) -> ...", leaving
+    # memory: 1Gi in place: a chart that reads only the shorthand kept running at 1Gi.
+    values = tmp_path / "values.yaml"
+    values.write_text(NEO4J_VALUES)
+    with pytest.warns(UserWarning):
+        recs = rightsize.recommend(workloads="sutazai/neo4j")
+    limit = next(r for r in recs if r.resource == "memory").recommended
+    assert limit is not None and limit.limit is not None
+    result = rightsize.patch_helm(values, recs)
+    data = yaml.safe_load(values.read_text())["neo4j"]["neo4j"]["resources"]
+    assert set(data) == {"cpu", "memory"}, data  # no limits/requests blocks beside the shorthand
+    assert units.parse_bytes(data["memory"], "k8s") == limit.limit
+    changed = {c.key: c.old for c in result.changes}
+    assert changed["neo4j.neo4j.resources.memory"] == "1Gi"
+    why = " ".join(s.reason for s in result.skipped if s.resource == "memory")
+    assert "both request and limit" in why
+    assert "# used for both requests and limits" in values.read_text()

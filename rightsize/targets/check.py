@@ -37,6 +37,7 @@ from rightsize.targets.effective import effective as _effective
 from rightsize.targets.effective import read as _read
 from rightsize.targets.interpolate import interpolated, substitute
 from rightsize.targets.match import Recs, match_workloads, resolve
+from rightsize.targets.swapsize import parse_swap
 from rightsize.targets.values import parse_value
 from rightsize.units import format_bytes, format_cpus
 
@@ -120,18 +121,17 @@ def check_compose(
     files: Path | str | Sequence[Path | str],
     recs: Recs,
     *,
-    tolerance: float = 0.25,
+    tolerance: float | str = 0.25,
     services: str | Sequence[str] | None = None,
     project: str | None = None,
     env_files: Sequence[Path | str] | None = None,
-    swap: int | None = None,
+    swap: int | str | None = None,
 ) -> CheckResult:
     """Compare each service's limits with the recommendations and the plan's checklist; ``${VAR}``
     values are read as compose reads them (environment, then ``env_files``, default ``.env``).
     ``swap`` (bytes, ``--swap``): each memory limit needs memswap_limit = limit + swap; without it
     only a memswap_limit Docker refuses fails (see ``checkswap``)."""
-    if swap is not None and swap < 0:
-        raise RightsizeError(f"swap {swap}: a swap size cannot be negative (0: no swap beyond the limit)")
+    tolerance, swap = parse_tolerance(tolerance), parse_swap(swap)  # "25%", "256M" as the CLI takes them
     docs = load_compose(paths_of(files), env_files)  # one path or several, as patch_compose
     project = project or project_name(docs)
     names = select(docs, services)

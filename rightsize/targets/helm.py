@@ -131,14 +131,17 @@ def patch_helm(
     file: Path | str,
     recs: Recs,
     *,
-    mapping: Mapping[str, str] | None = None,
+    mapping: Mapping[str, str] | str | Sequence[str] | None = None,
     dry_run: bool = False,
     backup: bool = False,
     only: Iterable[str] | None = None,
     min_confidence: float = 0.0,
 ) -> PatchResult:
-    """Patch one values file in place (or only diff it)."""
+    """Patch one values file in place (or only diff it). ``mapping``: ``{WORKLOAD: path}``, or the
+    ``--map`` text (``"shop/db=db.primary"``, or a list of them)."""
     check_min_confidence(min_confidence)
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = parse_map([mapping] if isinstance(mapping, str) else mapping)
     path = Path(file)
     doc = load_values(path)
     if not dry_run:
@@ -327,8 +330,17 @@ def _plan_rec(
                 "no CPU limit recommended; the existing limit is left as it is",
             )
         )
+    shorthand = _shorthand(place, rec.resource)
     for w in wanted(rec):
         path = (*place.keys, KEYS[w.kind], K8S_NAME[w.resource])
+        if shorthand and w.kind == "reservation":
+            why = (f"{place.show((*place.keys, rec.resource))} is both request and limit (a chart's "
+                   "shorthand, as neo4j's): the limit was written there")  # fmt: skip
+            skipped.append(Skipped(doc.source, rec.workload, rec.resource, why, format_value(
+                rec.resource, w.value, "k8s").raw))  # fmt: skip
+            continue
+        if shorthand:
+            path = (*place.keys, K8S_NAME[w.resource])
         found, old = lookup(place.node, path)
         new = format_value(w.resource, w.value, "k8s")
         clash = _clash(doc, place, rec, w.kind, w.value, new.raw)
@@ -341,6 +353,18 @@ def _plan_rec(
                 continue
         assigns[path] = new
         meta[id(place.node), path] = (rec.workload, "" if old is None else str(old))
+
+
+def _shorthand(place: Place, resource: str) -> bool:
+    """``resources: {cpu: "1", memory: 2Gi}`` without limits/requests: the neo4j chart reads those
+    keys as request and limit both (a ``limits`` block beside them would leave them in force)."""
+    found, block = lookup(place.node, place.keys)
+    return (
+        found
+        and isinstance(block, CommentedMap)
+        and not isinstance(block.get(resource), CommentedMap | type(None))
+        and not any(k in block for k in KEYS.values())
+    )
 
 
 def _clash(doc: Doc, place: Place, rec: Recommendation, kind: str, value: float, raw: str) -> str | None:

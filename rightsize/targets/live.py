@@ -24,6 +24,7 @@ from rightsize.errors import RightsizeError
 from rightsize.models import Change, PatchResult, Recommendation, Skipped
 from rightsize.sources.docker import workload_name
 from rightsize.targets.match import Recs, resolve
+from rightsize.targets.swapsize import parse_swap
 from rightsize.targets.values import wanted
 from rightsize.units import format_bytes, format_cpus, human_bytes
 
@@ -81,7 +82,7 @@ def apply_live(
     dry_run: bool = False,
     only: Sequence[str] | None = None,
     min_confidence: float = 0.0,
-    swap: int | None = None,
+    swap: int | str | None = None,
 ) -> PatchResult:
     """Update running containers whose workload has a recommendation (only ``project``'s, if given).
 
@@ -91,8 +92,7 @@ def apply_live(
 
     resources = parse_only(only)
     check_min_confidence(min_confidence)
-    if swap is not None and swap < 0:
-        raise RightsizeError(f"swap {swap}: a swap size cannot be negative (0: no swap beyond the limit)")
+    swap = parse_swap(swap)  # bytes, or the --swap text
     client = _client(docker_host)
     target = docker_host or "docker"
     if swap is not None and not _swap_accounting(client):
