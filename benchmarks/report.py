@@ -285,7 +285,7 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     print(f"{'':<34} {'wall':>9}  {'cpu':>9}  {'size':>11}")
     sha, tree = baseline_tree(args.baseline_rev)
-    for label, name, where in (("ours (500 min/max buckets)", "ours", None),
+    for label, name, where in (("ours (default min/max buckets)", "ours", None),
                                (f"baseline: page before, at {sha}", "before", tree)):  # fmt: skip
         m = run_child(ds, out / f"{name}.html", where)  # each in a fresh process
         size = (out / f"{name}.html").stat().st_size
