@@ -114,3 +114,12 @@ class PatchResult:
     diff: str = ""
     written: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def history_text(seconds: float) -> str:
+    """A history length for people, alike in the table's notes and the strategies' reasons: seconds
+    under 90 s (25 s read "0 min"), minutes under 1.5 h (a few minutes read "0.0 h"; "3.967m" read
+    as millicores beside a k8s CPU), else hours."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rightsize.errors import RightsizeError
-from rightsize.models import Observed, Recommendation, Values
+from rightsize.models import Observed, Recommendation, Values, history_text
 from rightsize.units import Dialect, format_bytes, format_cpus
 
 FORMATS = ("table", "json", "yaml", "csv", "markdown")
@@ -99,14 +99,6 @@ def change(rec: Recommendation) -> str:
     return "=" if abs(pct) < 0.5 else f"{pct:+.0f}%"
 
 
-def _about(seconds: float) -> str:
-    """A history length for people: seconds under 90 s (25 s read "0 min"), minutes under 1.5 h (a few
-    minutes read "0.0 h"), else hours."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
-
-
 def flags(rec: Recommendation) -> list[str]:
     out = []
     if rec.oom_kills:
@@ -114,7 +106,7 @@ def flags(rec: Recommendation) -> list[str]:
     if rec.throttled_share:
         out.append(f"throttled {rec.throttled_share:.0%}")
     if rec.recommended is not None and rec.confidence < LOW_CONFIDENCE:
-        out.append(f"low confidence ({_about(rec.history_seconds)} of history)")
+        out.append(f"low confidence ({history_text(rec.history_seconds)} of history)")
     return out
 
 

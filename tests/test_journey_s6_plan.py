@@ -4,12 +4,14 @@ bugs found on the way, each pinned by a test that failed before its fix."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from cli_helpers import run_cli
 
 import rightsize
 from rightsize import store, units
@@ -115,7 +117,7 @@ def test_library_check_compose_takes_tolerance_and_swap_as_the_cli_spells_them(t
 @pytest.mark.xfail(
     strict=True,
     reason="rightsize/targets/compose.py (Compose owner, uncommitted changes): patch_compose compares "
-    "swap < 0 before parsing, so swap='256M' is a TypeError; the fix is cli_checks.swap_arg there",
+    "swap < 0 before parsing, so swap='256M' is a TypeError; the fix: targets.swapsize.parse_swap",
 )
 def test_library_patch_compose_takes_swap_as_the_cli_spells_it(tmp_path: Path) -> None:
     compose = tmp_path / "compose.yaml"
@@ -173,3 +175,36 @@ def test_helm_values_with_the_cpu_memory_shorthand_get_the_limit_there(tmp_path:
     why = " ".join(s.reason for s in result.skipped if s.resource == "memory")
     assert "both request and limit" in why
     assert "# used for both requests and limits" in values.read_text()
+
+
+def test_a_history_reads_alike_in_the_notes_and_in_the_reasons(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # After a first collect the Markdown matrix said "low confidence (30 min of history)" and the
+    # reasons under it "x2.65 for 29.833m of history" (m: minutes here, millicores in --units k8s);
+    # "too little history: 180 samples over 29.833m".
+    data = _short_dataset(tmp_path / "data", 0.5)
+    args = ["recommend", "--data", str(data), "--workload", "sutazai/postgres"]
+    code, out, err = run_cli([*args, "--format", "markdown", "--set", "min_history=10m"], capsys)
+    assert code == 0, err
+    assert "low confidence \\(30 min of history\\)" in out and "x2.65 for 30 min of history" in out, out
+    assert "29.8" not in out
+    code, out, err = run_cli([*args, "--format", "json"], capsys)
+    assert code == 0, err
+    reasons = {r["reasons"][0] for r in json.loads(out)}
+    assert reasons == {"too little history: 180 samples over 30 min (needs >= 100 samples and >= 1h)"}
+
+
+def test_backtest_says_why_a_strategy_scored_no_window_beside_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --set without a prefix reaches default only: with windows shorter than krr's and vpa's
+    # min_history their rows were "0 - - -" with no word of why
+    data = _short_dataset(tmp_path / "data", 3)
+    args = ["backtest", "--data", str(data), "--train", "40m", "--test", "20m", "--every", "20m"]
+    code, out, err = run_cli([*args, "--set", "min_history=30m"], capsys)
+    assert code == 0, err
+    assert "default " in out and "krr " in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rightsize: warning: krr, vpa: no window scored"), err
+    assert "--set krr." in lines[0]

@@ -346,6 +346,9 @@ def backtest(
         ws.append(WorkloadScore(s.workload, scores))
     if not any(per.values()):
         raise RightsizeError(_no_window(series, train_ms, test_ms))
+    if idle := [n for n in names if n != CURRENT and not per[n]]:  # most often: a --set for default only
+        why = f"each training window was too short for their min_samples/min_history (--set {idle[0]}.…)"
+        warnings.warn(f"{', '.join(idle)}: no window scored: {why}", stacklevel=2)
     return BacktestResult(
         train_ms / 1000, test_ms / 1000, every_ms / 1000,
         {n: summarize(np.array(per[n])) for n in names},

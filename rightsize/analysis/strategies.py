@@ -29,7 +29,7 @@ from rightsize.analysis.history import History
 from rightsize.analysis.profile import Dist, Profile, profile_of
 from rightsize.analysis.settings import Settings, describe, opt, with_overrides
 from rightsize.errors import RightsizeError
-from rightsize.models import RESOURCES, Recommendation, Resource, Values
+from rightsize.models import RESOURCES, Recommendation, Resource, Values, history_text
 from rightsize.units import GiB, MiB, format_duration, human_bytes
 
 
@@ -141,7 +141,7 @@ Chain = Callable[[Profile, Any], dict[Resource, Draft]]
 
 
 def _days(p: Profile) -> str:
-    return f"{p.days:.1f} days" if p.days >= 1 else format_duration(p.history_seconds)
+    return f"{p.days:.1f} days" if p.days >= 1 else history_text(p.history_seconds)
 
 
 def _cores(x: float) -> str:
@@ -337,7 +337,7 @@ class Strategy:
                 throttled_share=p.throttled_share if r == "cpu" else None,
             )
             short_why = (
-                f"too little history: {p.samples} samples over {format_duration(p.history_seconds)} "
+                f"too little history: {p.samples} samples over {history_text(p.history_seconds)} "
                 f"(needs >= {s.min_samples:g} samples and >= {format_duration(s.min_history)})"
             )
             if not d.n:  # none recorded (a source that cannot read it): more history alone won't help
