@@ -35,9 +35,8 @@ from rightsize.targets.composefile import (
 )
 from rightsize.targets.cpuquota import QuotaEdit, plan_quota
 from rightsize.targets.edit import NewScalar
-from rightsize.targets.include import doc_env
 from rightsize.targets.interpolate import resolve as interpolate
-from rightsize.targets.locate import DEPLOY, LEGACY, LEGACY_KEYS, spelling
+from rightsize.targets.locate import DEPLOY, LEGACY, LEGACY_KEYS, env_at, spelling
 from rightsize.targets.locate import exists as _exists
 from rightsize.targets.locate import home as _home
 from rightsize.targets.locate import where as _where
@@ -220,7 +219,7 @@ def _current(docs: Stack, svc: str, resource: str, kind: str = "limit") -> float
         if path and _exists(docs, svc, path):
             i, _, value = _where(docs, svc, path, 0)
             where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
-            value = interpolate(value, doc_env(docs[i]), where)  # ${MEM:-1g}: as compose reads it now
+            value = interpolate(value, env_at(docs, svc, path, i), where)  # ${MEM:-1g}: as compose reads it
             if value is not None and value != "":  # ("": an unset variable, no known value)
                 return parse_value(resource, value, "compose", where)
     return None
@@ -299,7 +298,7 @@ def _reads_as(docs: Stack, svc: str, path: tuple[str, ...], i: int, old: str, w:
     """Whether an interpolated value (in ``docs[i]``) reads, as compose reads it now, as the value apply
     would write; a value compose could not read is bad input, as ``check`` says."""
     where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
-    read = str(interpolate(old, doc_env(docs[i]), where))  # not stripped: compose-go refuses " 1g"
+    read = str(interpolate(old, env_at(docs, svc, path, i), where))  # not stripped: compose-go refuses " 1g"
     if read == "":  # an unset variable: no value applied now
         return False
     current = parse_value(w.resource, read, "compose", f"{where} ({old})")

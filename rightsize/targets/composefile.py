@@ -158,30 +158,58 @@ def low_confidence(rec: Recommendation, min_confidence: float) -> str | None:
 
 class Stack(list[Doc]):
     """The compose files in precedence order, plus the services each one inherits through ``extends``
-    (nearest first; read-only: a value found there gets an override in the extending service)."""
+    (nearest first; read-only: a value found there gets an override in the extending service), each
+    with the environment compose interpolated it from (``extends_env``, in the same order)."""
 
     def __init__(self, docs: Sequence[Doc], names: Sequence[str]) -> None:
         super().__init__(docs)
-        self.extends: dict[str, list[CommentedMap]] = {n: extends_chain(docs, n) for n in names}
+        chains = {n: extends_chain(docs, n) for n in names}
+        self.extends: dict[str, list[CommentedMap]] = {n: [node for node, _ in c] for n, c in chains.items()}
+        self.extends_env: dict[str, list[Mapping[str, str]]] = {
+            n: [e for _, e in c] for n, c in chains.items()
+        }
 
 
-def extends_chain(docs: Sequence[Doc], svc: str) -> list[CommentedMap]:
-    """The services ``svc`` extends, nearest first, from the same file or ``extends.file``. Compose v2
-    applies each file's ``extends`` before it merges the files, so with several files defining ``svc``
-    with ``extends`` the last file's chain comes first, then the one before (a value only an earlier
-    file's base sets is still used)."""
-    chain: list[CommentedMap] = []
+Link = tuple[CommentedMap, Mapping[str, str]]  # a service extended, and the environment it was read with
+
+
+def extends_chain(docs: Sequence[Doc], svc: str) -> list[Link]:
+    """The services ``svc`` extends, nearest first, from the same file (or a file it includes) or
+    ``extends.file``. Compose v2 applies each file's ``extends`` before it merges the files, so with
+    several files defining ``svc`` with ``extends`` the last file's chain comes first, then the one
+    before (a value only an earlier file's base sets is still used)."""
+    chain: list[Link] = []
     for doc in reversed(docs):
         node = service_node(doc, svc)
         if isinstance(node, CommentedMap) and "extends" in node:
-            chain += [n for n in _chain_of(doc, svc, node["extends"]) if all(n is not c for c in chain)]
+            chain += [
+                n for n in _chain_of(docs, doc, svc, node["extends"]) if all(n[0] is not c for c, _ in chain)
+            ]
     return chain
 
 
-def _chain_of(cur: Doc, svc: str, ext: Any) -> list[CommentedMap]:
+def _scope(docs: Sequence[Doc], cur: Doc) -> list[Doc]:
+    """The files whose services an ``extends`` without ``file`` in ``cur`` can name: ``cur``, then what
+    it includes, nested includes too. compose-go (loader.go, loadYamlFile: "Process includes first so
+    that extended services have all merged attributes", the order since docker/compose#13606 and
+    compose-go#868) imports the included services before it applies ``extends``; a file read through
+    ``extends.file`` is loaded with SkipInclude (extends.go), so its includes are not seen."""
+    if not any(d is cur for d in docs):
+        return [cur]
+    scope, sources = [cur], {cur.source}
+    for _ in range(len(docs)):  # (a fixed point: each round adds the next level of includes)
+        more = [d for d in docs if isinstance(d, ComposeDoc) and d.included_by in sources and d not in scope]
+        if not more:
+            break
+        scope += more
+        sources |= {d.source for d in more}
+    return scope
+
+
+def _chain_of(docs: Sequence[Doc], cur: Doc, svc: str, ext: Any) -> list[Link]:
     """One file's chain: what ``ext`` (the ``extends`` of ``svc`` in ``cur``) brings, nearest first."""
-    chain: list[CommentedMap] = []
-    env = doc_env(cur)  # compose interpolates before extending: the whole chain
+    chain: list[Link] = []
+    env = doc_env(cur)  # compose interpolates before extending: the whole chain (an included file: its own)
     seen = [(Path(cur.source).resolve(), svc)]
     while ext is not None:  # no depth limit in compose: a cycle is what ends it
         where = f"{cur.source}: services.{seen[-1][1]}.extends"
@@ -191,16 +219,22 @@ def _chain_of(cur: Doc, svc: str, ext: Any) -> list[CommentedMap]:
             name, file = resolve(ext, env, where), None
         if not isinstance(name, str) or not name:  # compose: "extends.<svc>.service is required"
             raise RightsizeError(f"{where}: expected a service name (extends: NAME, or {{service: NAME}})")
-        target = read(extends_file(cur, str(file))) if file else cur
+        scope = [read(extends_file(cur, str(file)))] if file else _scope(docs, cur)
+        target = next((d for d in scope if isinstance(service_node(d, name), CommentedMap)), scope[0])
         if (Path(target.source).resolve(), name) in seen:  # compose refuses it: "Circular reference"
             cycle = " -> ".join(f"{n} ({s})" for s, n in [*seen, (Path(target.source).resolve(), name)])
             raise RightsizeError(f"{cur.source}: extends cycle: {cycle}")
         seen.append((Path(target.source).resolve(), name))
         node = service_node(target, name)
         if not isinstance(node, CommentedMap):
-            raise RightsizeError(
-                f"{cur.source}: service {svc!r} extends {name!r}, which {target.source} lacks"
+            which = (
+                f"{target.source} and the files it includes lack"
+                if len(scope) > 1
+                else f"{target.source} lacks"
             )
-        chain.append(node)
+            raise RightsizeError(f"{cur.source}: service {svc!r} extends {name!r}, which {which}")
+        if target is not cur and any(d is target for d in docs):
+            env = doc_env(target)  # an included file is interpolated with its include's environment
+        chain.append((node, env))
         cur, ext = target, node.get("extends")
     return chain

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap
-
 from rightsize.targets.composefile import Stack, service_node
 from rightsize.targets.include import doc_env
 from rightsize.targets.interpolate import interpolated, substitute, unset_names
@@ -26,8 +24,8 @@ def effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[
     lo = {path: visible(docs, svc, path)[0] for path in paths}  # !reset / !override hide earlier files
     nodes = [(service_node(d, svc), f"{d.source}: services.{svc}", i, doc_env(d)) for i, d in
              reversed(list(enumerate(docs)))]  # fmt: skip
-    env = next((e for n, _, _, e in nodes if isinstance(n, CommentedMap)), {})
-    nodes += [(n, f"services extended by {svc}", 0, env) for n in docs.extends.get(svc, ())]
+    chain = zip(docs.extends.get(svc, ()), docs.extends_env.get(svc, ()), strict=True)
+    nodes += [(n, f"services extended by {svc}", 0, e) for n, e in chain]  # each with its file's environment
     for node, source, i, env in nodes:
         for path in paths:
             found, value = lookup(node, path)

@@ -3,11 +3,13 @@ and which spelling (service-level ``mem_limit``... or ``deploy.resources``) a ne
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
 from rightsize.targets.composefile import Stack, service_node
+from rightsize.targets.include import doc_env
 from rightsize.targets.mergetags import visible
 from rightsize.targets.values import depth, lookup
 
@@ -57,6 +59,16 @@ def where(docs: Stack, svc: str, path: tuple[str, ...], home: int) -> tuple[int,
     best = max(depths)
     at = home if depths[home] == best else max(i for i, d in enumerate(depths) if d == best)
     return at, False, inherited
+
+
+def env_at(docs: Stack, svc: str, path: tuple[str, ...], i: int) -> Mapping[str, str]:
+    """The environment compose interpolates the value ``where`` gives for path (in file ``i``) from:
+    that file's, or for a value inherited through ``extends`` that of the file it comes from (an
+    included file has its include's environment)."""
+    if lookup(service_node(docs[i], svc), path)[0]:
+        return doc_env(docs[i])
+    chain = zip(docs.extends.get(svc, ()), docs.extends_env.get(svc, ()), strict=True)
+    return next((env for node, env in chain if lookup(node, path)[0]), doc_env(docs[i]))
 
 
 def exists(docs: Stack, svc: str, path: tuple[str, ...]) -> bool:

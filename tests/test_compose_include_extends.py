@@ -1,0 +1,108 @@
+"""``extends`` of a service that an ``include`` brings, as Docker Compose v2 resolves it.
+
+compose-go's loader (loader.go, loadYamlFile) applies a file's ``include`` before its ``extends``
+("Process includes first so that extended services have all merged attributes"; the order fixed for
+docker/compose#13606, compose-go#868), so ``extends: base`` finds a ``base`` that a file it includes
+(or a file those include) defines, read with the include's own environment. A file reached through
+``extends.file`` is loaded with SkipInclude (loader/extends.go): its includes are not seen. Cycles
+stay an error (cycleTracker). rightsize refused all of it ("extends 'base', which compose.yml lacks").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_cli, sha
+
+BASE = "services:\n  base:\n    image: x\n    mem_limit: ${BASE_MEM:-2g}\n    cpus: 2\n"
+TOP = "include:\n  - inc/base.yml\nservices:\n  postgres:\n    extends: base\n"
+
+
+def project(root: Path, *, top: str = TOP, base: str = BASE, env: str | None = None) -> Path:
+    (root / "inc").mkdir()
+    (root / "inc" / "base.yml").write_text(base)
+    if env is not None:  # the include's env_file by default: .env in its project directory (inc/)
+        (root / "inc" / ".env").write_text(env)
+    path = root / "compose.yml"
+    path.write_text(top)
+    return path
+
+
+def current(capsys: pytest.CaptureFixture[str], path: Path) -> dict[str, object]:
+    code, out, err = run_cli(["recommend", "-f", str(path), "--format", "json"], capsys)
+    assert code == 0, err
+    return {
+        r["resource"]: r["current"]["limit"] for r in json.loads(out) if r["workload"].endswith("/postgres")
+    }
+
+
+def test_apply_writes_the_override_where_the_extending_service_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BASE_MEM", raising=False)
+    path = project(tmp_path, base=BASE.replace("${BASE_MEM:-2g}", "2g"))
+    included = sha(tmp_path / "inc" / "base.yml")
+    assert current(capsys, path) == {"memory": 2 * 2**30, "cpu": 2.0, "pids": None}  # read from inc/
+    code, out, err = run_cli(["apply", "-f", str(path), "--only", "memory"], capsys)
+    assert code == 0, err
+    assert "inherited through extends: own override written" in out
+    text = path.read_text()
+    assert text.startswith(TOP) and "    mem_limit: 1536m\n" in text  # the unit spelling of base's 2g
+    assert sha(tmp_path / "inc" / "base.yml") == included  # base is not touched: others may extend it
+    code, out, err = run_cli(["apply", "-f", str(path), "--only", "memory"], capsys)
+    assert code == 0 and "total: 0 changed" in out, err
+    assert current(capsys, path)["memory"] == 1536 * 2**20
+
+
+def test_the_inherited_value_is_read_with_the_includes_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``${BASE_MEM}`` in the included file is interpolated from inc/.env (compose interpolates each
+    included file before it is imported), not from the top project's environment, which lacks it."""
+    monkeypatch.delenv("BASE_MEM", raising=False)
+    path = project(tmp_path, env="BASE_MEM=1536m\n")
+    assert current(capsys, path)["memory"] == 1536 * 2**20  # (2g, the default, read with the top env)
+    code, out, err = run_cli(["check", "-f", str(path)], capsys)
+    row = next(x for x in out.splitlines() if x.startswith("postgres") and " memory " in x)
+    assert "reads 1536m" in row and "ok" in row.split(), out
+    code, out, err = run_cli(["apply", "-f", str(path), "--only", "memory"], capsys)
+    assert code == 0, err
+    assert "mem_limit" not in path.read_text()  # it reads as the recommended 1536M already
+    assert "    mem_reservation: " in path.read_text()
+
+
+def test_a_nested_include_is_seen_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = project(tmp_path, base="include:\n  - deeper.yml\n")
+    (tmp_path / "inc" / "deeper.yml").write_text(BASE.replace("${BASE_MEM:-2g}", "3g"))
+    assert current(capsys, path) == {"memory": 3 * 2**30, "cpu": 2.0, "pids": None}
+
+
+@pytest.mark.parametrize(
+    ("base", "top", "message"),
+    [
+        # a cycle among included services is still one: compose's cycleTracker refuses it
+        ("services:\n  base:\n    extends: other\n  other:\n    extends: base\n    image: x\n", TOP,
+         "inc/base.yml: extends cycle: base ("),
+        # extends.file loads that file without its includes (SkipInclude): base is not found
+        ("services:\n  x:\n    image: x\n",
+         "services:\n  postgres:\n    extends:\n      file: lib.yml\n      service: base\n",
+         "which {d}/lib.yml lacks"),
+        # a name neither the file nor its includes define
+        (BASE, TOP.replace("extends: base", "extends: nope"),
+         "extends 'nope', which {d}/compose.yml and the files it includes lack"),
+    ],
+)  # fmt: skip
+def test_what_compose_refuses_stays_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], base: str, top: str, message: str
+) -> None:
+    path = project(tmp_path, base=base, top=top)
+    (tmp_path / "lib.yml").write_text("include:\n  - inc/base.yml\nservices:\n  y:\n    image: x\n")
+    before = sha(path)
+    for command in (["apply"], ["check"], ["recommend"]):
+        code, out, err = run_cli([*command, "-f", str(path)], capsys)
+        errors = [x for x in err.splitlines() if "bundled SYNTHETIC sample" not in x]
+        assert (code, out, len(errors)) == (2, "", 1), err
+        assert message.replace("{d}", str(tmp_path)) in errors[0], errors[0]
+    assert sha(path) == before
