@@ -146,6 +146,10 @@ def resolve(value: Any, env: Mapping[str, str], where: str) -> Any:
 # differs in places, and rightsize follows v2 where they do (noted below).
 
 _SPACE = "\t\v\f\r \x85\xa0"  # compose-go's isSpace: white space, but not a line break
+# Go's unicode.IsSpace (where compose-go trims a key, a value, or skips to a statement): Python's
+# str.isspace() also takes \x1c-\x1f, which Go reads as characters (a key starting with one is refused)
+_GO_SPACE = "".join(map(chr, [*b"\t\n\v\f\r \x85\xa0", 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F,
+                             0x205F, 0x3000]))  # fmt: skip
 _EXPORT = re.compile(r"export[\t\n\f\r ]+")  # Go's \s is ASCII only
 # The escapes compose-go expands in double quotes (Go's rune-literal escapes, plus \$ and \0NNN octal)
 _ESCAPE = re.compile(r"\\(?:[abcfnrtv$\"\\]|0[0-9]{0,3})")
@@ -193,7 +197,7 @@ def parse_dotenv(
             j += 1
         if j >= n:  # a last key with no '=' and no newline: compose-go sets nothing visible
             return out
-        key = text[i:j].rstrip()
+        key = text[i:j].rstrip(_GO_SPACE)
         if " " in key:
             raise RightsizeError(f"{where}: key cannot contain a space ({key!r})")
         if text[j] == "\n":  # a bare KEY: inherited from the environment or an earlier env file
@@ -212,7 +216,7 @@ def parse_dotenv(
             end = text.find("\n", i)
             end = n if end < 0 else end
             # only " #" starts a comment: "x\t#y" stays whole in compose-go (v1 cut it at the tab)
-            value = _substitute(text[i:end].split(" #", 1)[0].rstrip(), lookup, where)
+            value = _substitute(text[i:end].split(" #", 1)[0].rstrip(_GO_SPACE), lookup, where)
             i = end + 1
         if key:  # compose-go accepts "=value" (an empty key); no ${} can name it
             out[key] = environ.get(key, value)
@@ -222,7 +226,7 @@ def _statement_start(text: str, i: int) -> int:
     """The next statement: past white space (line breaks too) and ``#`` comment lines."""
     n = len(text)
     while i < n:
-        if text[i].isspace():
+        if text[i] in _GO_SPACE:
             i += 1
         elif text[i] == "#":
             nl = text.find("\n", i)
@@ -276,15 +280,15 @@ def read_env_files(files: Sequence[Path], base: Mapping[str, str]) -> dict[str, 
     found: dict[str, str] = {}
     for f in files:
         try:
-            text = Path(f).read_bytes().decode("utf-8")
+            # compose-go reads the bytes as a Go string: a byte that is not UTF-8 is U+FFFD to the key
+            # scanner (refused in a name, as compose refuses it) and kept in a value
+            text = Path(f).read_bytes().decode("utf-8", errors="replace")
         except IsADirectoryError:
             raise RightsizeError(f"env file {f}: is a directory") from None
         except FileNotFoundError:
             raise RightsizeError(f"env file {f}: no such file") from None
         except OSError as exc:
             raise RightsizeError(f"env file {f}: cannot read it: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise RightsizeError(f"env file {f}: not UTF-8 text") from None
         found.update(parse_dotenv(text, str(f), base, found))  # a later file's value wins
     return found
 
