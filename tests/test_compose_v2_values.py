@@ -147,3 +147,50 @@ def test_cpus_and_pids_spellings_compose_v2_reads(tmp_path: Path) -> None:
     recs = [rec("p/postgres", "cpu", None, 1.5), rec("p/postgres", "pids", None, 200)]
     (result,) = patch_compose([path], recs)
     assert not result.diff, result.diff
+
+
+@pytest.mark.parametrize(
+    ("legacy", "deploy", "conflict"),
+    [
+        ("mem_limit: 1073741823", "memory: 1g", True),  # one byte apart: int64s differ
+        ("mem_limit: 1024m", "memory: 1g", False),
+        ("cpus: 1.0000001", 'cpus: "1"', True),  # float32: 1.00000012 != 1
+        ("cpus: 0.1", 'cpus: "0.10000000000000001"', False),  # the same float32
+        ("pids_limit: 100", "pids: 101", True),
+    ],
+)
+def test_twins_disagree_exactly_when_compose_v2_says_they_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], legacy: str, deploy: str, conflict: bool
+) -> None:
+    """docker/compose's checkConsistency compares ``mem_limit`` with ``deploy.resources.limits.memory``
+    (and pids) as int64 and ``cpus`` with ``NanoCPUs`` as float32, exactly: check's conflict row used a
+    relative tolerance of 1e-6, so a value one byte off passed where compose refuses the file."""
+    path = tmp_path / "compose.yml"
+    block = f"    deploy:\n      resources:\n        limits:\n          {deploy}\n"
+    path.write_text(_service(f"    {legacy}\n{block}"))
+    code, out, err = run_cli(["check", "-f", str(path)], capsys)
+    assert code in (0, 1), err
+    rows = [x for x in out.splitlines() if " conflict " in x]
+    assert bool(rows) == conflict, out
+    if conflict:
+        assert "disagree: Docker Compose v2 refuses the file" in rows[0] and code == 1
+
+
+@pytest.mark.parametrize("value", ['" 50000"', '"5e4"', '"50_000"'])
+def test_a_cpu_quota_compose_v2_refuses_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """compose-go casts cpu_quota (and cpu_period) with strconv.ParseInt(s, 10, 64)
+    (loader/interpolate.go); rightsize read int(float(s.strip()))."""
+    path = tmp_path / "compose.yml"
+    path.write_text(_service(f"    cpu_quota: {value}\n"))
+    before = sha(path)
+    for command in (["apply"], ["check"]):
+        code, out, err = run_cli([*command, "-f", str(path)], capsys)
+        errors = [x for x in err.splitlines() if "bundled SYNTHETIC sample" not in x]
+        assert (code, out, len(errors)) == (2, "", 1), err
+        assert errors[0].startswith(f"rightsize: error: {path}: services.postgres: cpu_quota: not a number")
+    assert sha(path) == before
+    path.write_text(_service('    cpu_quota: 50000\n    cpu_period: "100000"\n'))
+    code, out, err = run_cli(["check", "-f", str(path)], capsys)
+    assert code in (0, 1) and "0.5" in next(x for x in out.splitlines() if " cpu " in x), err

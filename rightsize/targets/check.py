@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,11 +215,22 @@ def _twin_rows(docs: Stack, svc: str) -> list[CheckRow]:
             continue
         current = parse_value(res, value, "compose", where or svc)
         other = 0.0 if twin is None else parse_value(res, twin, "compose", where or svc)
-        if current != 0 and abs(current - other) > 1e-6 * max(abs(current), 1):
+        if current != 0 and not _equal_in_compose(res, current, other):
             twin_key = ".".join(DEPLOY[(res, kind)])
             why = f"{key} and {twin_key} ({twin or 'unset'}) disagree: Docker Compose v2 refuses the file"
             rows.append(CheckRow(svc, res, str(shown), None, False, why, "conflict"))
     return rows
+
+
+def _equal_in_compose(res: str, a: float, b: float) -> bool:
+    """Equal as Docker Compose v2's checkConsistency compares them: bytes and PIDs as int64 (1g and
+    1073741823 differ), cpus as the float32 compose-go stores (``cpus`` and ``NanoCPUs``)."""
+    if res != "cpu":
+        return a == b
+    try:
+        return struct.pack("f", a) == struct.pack("f", b)
+    except OverflowError:  # beyond float32: compose-go's ParseFloat(s, 32) refuses it anyway
+        return a == b
 
 
 def _short(value: Any) -> str:

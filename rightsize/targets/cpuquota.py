@@ -7,6 +7,7 @@ set"), so a service that limits CPU this way gets its quota updated, never a ``c
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from rightsize.errors import RightsizeError
 from rightsize.targets.composefile import Stack, service_node
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.values import interpolated, lookup
+from rightsize.units import go_parse_int
 
 PERIOD_US = 100_000  # Docker's default CFS period
 
@@ -42,10 +44,17 @@ def _last(docs: Stack, svc: str, key: str) -> tuple[int, Any, bool] | None:
 
 
 def _micros(value: Any, key: str, where: str) -> int:
-    try:
-        return int(float(str(value).strip()))
-    except (ValueError, OverflowError):
-        raise RightsizeError(f"{where}: {key}: not a number of microseconds: {value!r}") from None
+    """As compose-go reads cpu_quota/cpu_period (int64): a YAML number, or a string
+    strconv.ParseInt(s, 10, 64) takes (its interpolation cast: no " 50000", no "5e4")."""
+    if isinstance(value, str):
+        n = go_parse_int(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        n = int(value)
+    else:
+        n = None
+    if n is None:
+        raise RightsizeError(f"{where}: {key}: not a number of microseconds: {value!r}")
+    return n
 
 
 def quota_limit(docs: Stack, svc: str) -> tuple[str | None, str | None]:
