@@ -117,9 +117,11 @@ class PatchResult:
 
 
 def history_text(seconds: float) -> str:
-    """A history length for people, alike in the table's notes and the strategies' reasons: seconds
+    """A history length for people, alike in the notes, the strategies' reasons and the report: seconds
     under 90 s (25 s read "0 min"), minutes under 1.5 h (a few minutes read "0.0 h"; "3.967m" read
-    as millicores beside a k8s CPU), else hours."""
+    as millicores beside a k8s CPU), hours under a day, else days."""
     if seconds < 90:
         return f"{seconds:.0f} s"
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} days"
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"

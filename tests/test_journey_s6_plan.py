@@ -222,3 +222,15 @@ def test_the_markdown_matrix_notes_read_plainly_as_the_plans_do(capsys: pytest.C
     assert frontend.endswith("| throttled 24% |"), frontend
     assert "\\%" not in out and "\\(" not in out
     assert "<td>throttled 24%</td>" in cmarkgfm.github_flavored_markdown_to_html(out)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rightsize/report/html.py (report owner, active): its table spells history_seconds with "
+    "units.format_duration; models.history_text fixes it, but test_report pins '6h' (it would read '6.0 h')",
+)
+def test_the_report_spells_a_history_as_recommend_does(tmp_path: Path) -> None:
+    # The report's per-workload table said "29.833m" where recommend's notes say "30 min"
+    data = _short_dataset(tmp_path / "data", 0.5)
+    page = rightsize.report(data, out=tmp_path / "r.html", workloads="sutazai/postgres").read_text()
+    assert '<td class="num">30 min</td>' in page and '<td class="num">29.833m</td>' not in page

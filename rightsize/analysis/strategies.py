@@ -141,7 +141,7 @@ Chain = Callable[[Profile, Any], dict[Resource, Draft]]
 
 
 def _days(p: Profile) -> str:
-    return f"{p.days:.1f} days" if p.days >= 1 else history_text(p.history_seconds)
+    return history_text(p.history_seconds)
 
 
 def _cores(x: float) -> str:
