@@ -225,6 +225,8 @@ def _markdown(recs: Sequence[Recommendation], units: Dialect) -> str:
                 continue
             cells.append(fmt_value(res, rec.current.limit, units))
             new = fmt_value(res, rec.recommended.limit, units) if rec.recommended else "no recommendation"
+            if rec.recommended and rec.recommended.limit is None:  # krr's CPU: "-" would read "unknown"
+                new = "no limit"
             cells.append(new)
             marks += [f for f in flags(rec) if f not in marks]
             if rec.recommended is None:

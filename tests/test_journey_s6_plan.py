@@ -234,3 +234,12 @@ def test_the_report_spells_a_history_as_recommend_does(tmp_path: Path) -> None:
     data = _short_dataset(tmp_path / "data", 0.5)
     page = rightsize.report(data, out=tmp_path / "r.html", workloads="sutazai/postgres").read_text()
     assert '<td class="num">30 min</td>' in page and '<td class="num">29.833m</td>' not in page
+
+
+def test_the_matrix_says_no_limit_where_the_strategy_advises_none(capsys: pytest.CaptureFixture[str]) -> None:
+    # krr recommends no CPU limit: the matrix read "| 8 | - |", as if nothing were known, where the
+    # table says "removed"; "-" in the current columns means "not set"
+    code, out, err = run_cli(["recommend", "--strategy", "krr", "--format", "markdown"], capsys)
+    assert code == 0, err
+    ollama = next(line for line in out.splitlines() if line.startswith("| sutazai/ollama |"))
+    assert "| 16G | " in ollama and "| 8 | no limit |" in ollama, ollama
