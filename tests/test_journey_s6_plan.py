@@ -243,3 +243,49 @@ def test_the_matrix_says_no_limit_where_the_strategy_advises_none(capsys: pytest
     assert code == 0, err
     ollama = next(line for line in out.splitlines() if line.startswith("| sutazai/ollama |"))
     assert "| 16G | " in ollama and "| 8 | no limit |" in ollama, ollama
+
+
+OLLAMA_VALUES = """\
+replicaCount: 1
+image:
+  repository: ollama/ollama
+# Ollama parameters (the chart's own settings, not a subchart)
+ollama:
+  gpu:
+    enabled: false
+  defaultModel: "llama2"
+resources:
+  requests:
+    memory: 4096Mi
+    cpu: 2000m
+  limits:
+    memory: 8192Mi
+    cpu: 4000m
+"""
+
+
+def test_the_ollama_charts_settings_key_gets_no_resources_nobody_reads(tmp_path: Path) -> None:
+    # The ollama chart (otwld/ollama-helm) keeps its container's resources at the top level and
+    # its own settings (gpu, models) under `ollama:`. apply --helm wrote ollama.resources ("added
+    # resources under ollama"), which the chart never reads, and left the 8Gi limit in force.
+    values = tmp_path / "values.yaml"
+    values.write_text(OLLAMA_VALUES)
+    recs = _recs() + [r for r in _all_recs() if r.workload == "sutazai/ollama"]
+    before = values.read_text()
+    result = rightsize.patch_helm(values, recs, dry_run=True)
+    assert not [c for c in result.changes if c.workload == "sutazai/ollama"]
+    why = next(s.reason for s in result.skipped if s.workload == "sutazai/ollama")
+    assert "--map sutazai/ollama=resources" in why and "--map sutazai/ollama=ollama" in why, why
+    assert values.read_text() == before
+    # the data of that one workload: the chart's top-level resources, and said so
+    one = [r for r in recs if r.workload == "sutazai/ollama"]
+    result = rightsize.patch_helm(values, one)
+    keys = {c.key: c.note for c in result.changes}
+    assert keys.keys() >= {"resources.limits.cpu", "resources.requests.memory"}, keys  # 8Gi stays: as advised
+    assert "ollama holds none" in keys["resources.limits.cpu"]
+    assert "resources" not in yaml.safe_load(values.read_text())["ollama"]
+
+
+def _all_recs() -> list[rightsize.Recommendation]:
+    with pytest.warns(UserWarning):
+        return rightsize.recommend()

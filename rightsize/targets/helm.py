@@ -166,6 +166,9 @@ def patch_helm(
         if place is None:
             hint = _list_hint(data, candidate_names(wl)) if not is_oneoff(wl) else None
             why = "cannot place: no values key matches this workload (use --map WORKLOAD=dotted.path)"
+            if not is_oneoff(wl) and (key := _beside_top(data, _find(data, candidate_names(wl)))):
+                why = (f"cannot place: {key} holds no resources, and the top-level resources may be the "
+                       f"chart's own: --map {wl}=resources (the top level) or --map {wl}={key}")  # fmt: skip
             if hint:
                 why += f"; a list item matches: --map {wl}={hint}"
             skipped.append(Skipped(doc.source, wl, "all", why))
@@ -235,9 +238,21 @@ def _place(doc: Doc, wl: str, single: bool) -> Place | None:
     if is_oneoff(wl):  # `docker-compose run` jobs: "web (run)" must not land in web's values by a near name
         return None
     found = _find(data, candidate_names(wl))
+    if (key := _beside_top(data, found)) is not None:  # which one is the chart's: no guess, but one
+        note = f"the top-level resources: {key} holds none"
+        return Place(data, "", (), ("resources",), note) if single else None
     if found is None and single and "resources" in data:
         return Place(data, "", (), ("resources",))
     return None if found is None else Place(data, "", (), found[0], found[1])
+
+
+def _beside_top(data: CommentedMap, found: tuple[tuple[str, ...], str] | None) -> str | None:
+    """The key a workload matched, when resources would be created under it beside a top-level
+    ``resources``: that may be the chart's own container (the ollama chart's ``ollama:`` holds its
+    settings, gpu and models; ``ollama.resources`` is read by nothing), or a subchart's."""
+    if found is None or "resources" not in data or lookup(data, found[0])[0]:
+        return None
+    return found[0][0]
 
 
 _BLOCKS = (valuepath.Key("limits"), valuepath.Key("requests"))
