@@ -137,7 +137,10 @@ def test_collect_cgroup_path_known_workloads_churn_and_events(fleet: Fleet, tmp_
     samples = rightsize.load(out)
     events = rightsize.load_events(out)
     assert summary.samples == len(samples) > 0
-    assert set(summary.sources) == {"cgroup v1"}
+    # the cgroup files, but for a short life (oomdies, a restarter run) whose start the loop handled
+    # after it ended (a loaded host): read from the engine stream opened at its start (early.py)
+    assert summary.sources["cgroup v1"] >= 8 and set(summary.sources) <= {"cgroup v1", "docker"}
+    assert summary.sources.get("docker", 0) <= 2, summary.sources
     assert summary.files >= 4  # flushes every 4 s: several complete files, samples and events
     assert samples["host"].notna().all() and (samples["host"] != "").all()
     assert not samples.duplicated(["container_id", "ts"]).any()

@@ -47,7 +47,9 @@ class Discovery:
         except Exception:  # gone between list and inspect
             return None
 
-    def _track(self, infos: list[ContainerInfo]) -> None:
+    def _track(self, infos: list[ContainerInfo], early: engine.StatsStream | None = None) -> None:
+        """Track each running container; ``early``, the stream opened at the start of the one
+        container given (``early.py``), is adopted as its engine stream (the caller stops it if not)."""
         for info in infos:
             self.known[info.id] = info
             self.restarts.setdefault(info.id, info.restarts)
@@ -66,11 +68,12 @@ class Discovery:
                         warnings.warn(msg, stacklevel=2)
                         self.cgroup_warned = True
                     continue
-            stream = None if reader else engine.StatsStream(self.client, info.id)
+            stream = None if reader else early or engine.StatsStream(self.client, info.id)
             kind = f"cgroup v{reader.version}" if reader else "docker"
             self.sources[info.id] = kind
             fresh = self.source == "auto" and reader and (info.started_at or 0) >= self.began
-            backup = engine.StatsStream(self.client, info.id) if fresh else None
+            backup = (early or engine.StatsStream(self.client, info.id)) if fresh else None
+            early = None  # one container's
             self.tracked[info.id] = Tracked(info, reader, stream, backup)
 
     def _add(self, ids: list[str]) -> None:

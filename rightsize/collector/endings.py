@@ -25,7 +25,9 @@ from collections.abc import Iterable
 
 from rightsize.sources.cgroups import Counters
 
-NO_READING = "exited before any reading"
+# why, in the words of the summary line: a stopped container's cgroup files are gone by its die
+# event, and the engine answers its stats with an empty payload
+NO_READING = "exited before any reading (nothing is left to read after exit)"
 ONE_READING = "exited after one reading"
 RUN_ENDED = "read once before the run ended"
 # Shortest span measured from the start: a CPU quota holds per 100 ms CFS period, and 35 ms of

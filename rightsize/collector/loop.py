@@ -10,13 +10,14 @@ loop, flush, and return normally (exit code 0).
 Engine events are handled as they arrive, between ticks too: a container that lives two seconds
 is tracked at its start, and at its end gets one last row from its freshest reading
 (``endings.py``), so it has a CPU value even when it was never sampled twice. A life read from its
-cgroup files alone is read again ``tracked.EARLY_READ`` after its first reading. At the stop, the
-engine is asked for the events it logged up to then that its stream had not delivered.
+cgroup files alone is read again ``tracked.EARLY_READ`` after its first reading. What cannot wait
+for the loop (a create's inspect, a start's stats stream) is done in the event stream's thread
+(``early.py``); what each event does is in ``lives.py``. At the stop, the engine is asked for the
+events it logged up to its clock that its stream had not delivered (``sources/docker_events.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -26,16 +27,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rightsize import store
-from rightsize.collector.discovery import Discovery
 from rightsize.collector.endings import describe, no_cpu_reason
 from rightsize.collector.flush import Buffers
-from rightsize.collector.sampling import CollectSummary, cpu_rates, event_row, sample_row
-from rightsize.collector.tracked import Tracked
+from rightsize.collector.lives import Lives
+from rightsize.collector.sampling import CollectSummary, cpu_rates
 from rightsize.collector.waker import Waker
 from rightsize.errors import RightsizeError
-from rightsize.sources import cgroups
+from rightsize.sources import cgroups, docker_events
 from rightsize.sources import docker as engine
-from rightsize.sources.cgroups import Counters
 from rightsize.units import parse_positive_duration
 
 Source = Literal["auto", "docker", "cgroup"]
@@ -96,7 +95,7 @@ def collect(
         client.close()
 
 
-class _Run(Discovery):
+class _Run(Lives):
     """State of one collect run (kept off the module: no global mutable state)."""
 
     def __init__(
@@ -113,108 +112,14 @@ class _Run(Discovery):
         on_tick: Callable[[int, int, int], None] | None,
         host: str | None = None,
     ) -> None:
-        super().__init__(client, source, filters, root)
-        self.out, self.total, self.step, self.flush_every = out, total, step, flush_every
+        host = host or str(client.info().get("Name") or "localhost")
+        super().__init__(client, source, filters, root, host, Buffers(out, host), step)
+        self.out, self.total, self.flush_every = out, total, flush_every
         self.quiet, self.on_tick = quiet, on_tick
-        self.host = host or str(client.info().get("Name") or "localhost")
-        # OOM events per container id, kept across its restarts: the fresh cgroup counts from 0
-        self.ooms: dict[str, int] = {}
-        self.sampled: set[str] = set()  # containers with a row in this run
-        self.buffers = Buffers(out, self.host)
-        self.samples, self.events = self.buffers.samples, self.buffers.events
         self.waker = Waker()
         self.stop = self.waker.stop
-        self.n_samples = self.ticks = self.missed = 0  # n_samples: sampled so far (the progress bar)
+        self.ticks = self.missed = 0
         self.engine_warned = False
-        self.no_cpu: list[str] = []  # one reason per container life without any CPU value
-        self.no_cpu_ids: set[str] = set()  # the containers of those lives (a crash loop: one)
-        self.finished: set[str] = set()  # ended since their last start (their reason is counted)
-
-    def _finish(self, cid: str) -> None:
-        """A tracked container ended (die, cgroup gone, stream closed): its last row, then drop it."""
-        t = self.tracked.get(cid)
-        if t is None:
-            return
-        self._last_row(cid, t)
-        if not t.has_cpu:
-            self.no_cpu.append(no_cpu_reason(t.rows, ended=True))
-            self.no_cpu_ids.add(cid)
-        self.finished.add(cid)
-        self._drop(cid)
-
-    def _last_row(self, cid: str, t: Tracked) -> None:
-        if (last := t.last_reading(self.began)) is not None:
-            self._append(cid, t, *last)
-
-    def _append(self, cid: str, t: Tracked, cur: Counters, ts_ms: int) -> None:
-        ooms = self.ooms.get(cid, 0)
-        self.samples.append(sample_row(t.info, cur, t.rates, ts_ms=ts_ms, host=self.host, oom_events=ooms))
-        self.n_samples += 1
-        self.sampled.add(cid)
-        t.wrote(ts_ms)
-
-    def _oom_row(self, cid: str, event: dict[str, Any]) -> None:
-        """An OOM kill of a container without a row yet: one row at the kill, carrying the limits it
-        ran with (from its inspect), so the kill's limit is known (the analysis takes it from the
-        latest row at or before the kill); measured when its cgroup is still there."""
-        if cid in self.sampled:
-            return
-        if (info := self.known.get(cid) or self._inspect(cid)) is None:  # gone before any look-up
-            return
-        ts_ms = engine.event_ns(event) // 1_000_000
-        cur, t = Counters(t=ts_ms / 1000), self.tracked.get(cid)
-        if t is not None and t.reader is not None:
-            with contextlib.suppress(cgroups.CgroupGone):
-                cur = t.prev = t.reader.read(time.monotonic())  # the next reading's CPU is from here
-        row = sample_row(info, cur, (None, None), ts_ms=ts_ms, host=self.host, oom_events=self.ooms[cid])
-        self.samples.append(row)
-        self.n_samples += 1
-        self.sampled.add(cid)
-        if t is not None:
-            t.wrote(ts_ms)
-
-    def _handle(self, event: dict[str, Any]) -> None:
-        cid = str(event.get("id") or "")
-        action = str(event.get("Action") or event.get("status") or "")
-        if not cid or not self._matches(cid, event):
-            return
-        if action in ("update", "rename"):  # new limits (docker update, apply --live) or name
-            if (info := self._inspect(cid)) is not None:
-                self.known[cid] = info
-                if cid in self.tracked:
-                    self.tracked[cid].info = info
-            return  # not a dataset event
-        if action == "start":
-            self.finished.discard(cid)
-            self.untracked.discard(cid)  # each run is looked for anew (a crash loop's may end first)
-            info = self._inspect(cid)
-            # One per start, against the count accounted for: a relist may already track this
-            # run, and the count read now may include the next exit (raised as it dies).
-            seen = self.restarts.get(cid, info.restarts) if info else 0
-            if info and info.restarts > seen:
-                self.events.append(event_row({**event, "Action": "restart"}, info, self.host))
-                self.restarts[cid] = seen + 1
-            elif info:
-                self.restarts[cid] = info.restarts
-            tracked = self.tracked.get(cid)
-            if info and tracked and tracked.info.pid == info.pid:
-                info = None  # already sampled since the initial list or a relist: keep its counters
-            elif info:
-                self._finish(cid)  # a restarted container starts from fresh counters
-                self._track([info])
-                if (fresh := self.tracked.get(cid)) is not None:
-                    fresh.base_reading(self.step)  # --source cgroup: its first row has a CPU value
-        elif action == "die":
-            if cid in self.tracked:
-                self._finish(cid)
-            elif cid not in self.finished and cid not in self.untracked:
-                self.no_cpu.append(no_cpu_reason(0, ended=True))  # gone before it could be read
-                self.no_cpu_ids.add(cid)
-                self.finished.add(cid)
-        elif action == "oom":
-            self.ooms[cid] = self.ooms.get(cid, 0) + 1
-            self._oom_row(cid, event)
-        self.events.append(event_row(event, self.known.get(cid), self.host))
 
     # -- sampling --------------------------------------------------------------------------
 
@@ -246,7 +151,7 @@ class _Run(Discovery):
             if t.rows == 1 and not t.has_cpu:
                 t.read_soon(clock, self.step)  # its first reading: the second comes soon
 
-    def _sleep(self, deadline: float, watcher: engine.EventWatcher) -> None:
+    def _sleep(self, deadline: float, watcher: docker_events.EventWatcher) -> None:
         """Until ``deadline`` (the next tick, or the end), handling events as they arrive and taking
         early readings as they fall due."""
         def wake_at() -> float:  # an event (a start) may bring an early reading forward
@@ -258,15 +163,15 @@ class _Run(Discovery):
                 return
             self._sample(int(time.time() * 1000), time.monotonic(), only_due=True)
 
-    def _drain(self, watcher: engine.EventWatcher) -> None:
+    def _drain(self, watcher: docker_events.EventWatcher) -> None:
         """Handle the events received so far (at each tick, and between ticks as they arrive)."""
         self._handle_all(watcher.drain())
 
-    def _drain_rest(self, watcher: engine.EventWatcher, until: float) -> None:
+    def _drain_rest(self, watcher: docker_events.EventWatcher, until: float) -> None:
         """At the run's end: every event the engine logged up to the stop (its now; ``until`` if it
         tells none) not delivered by the stream (an OOM kill in the last instant, a stream closed)."""
-        watcher.stop()
-        self._drain(watcher)
+        watcher.close()
+        self._drain(watcher)  # all the stream delivered, handled even if the request below fails
         try:
             late = watcher.missed(until)
         except Exception as exc:
@@ -301,7 +206,9 @@ class _Run(Discovery):
         from rightsize.collector.progress import Progress
 
         self.began = time.time()
-        watcher = engine.EventWatcher(self.client, since=self.began, wake=self.waker.wake)
+        watcher = docker_events.EventWatcher(
+            self.client, since=self.began, wake=self.waker.wake, on_event=self.early.seen
+        )
         handlers = self.waker.install_signals()
         progress = Progress(self.total, disabled=self.quiet)
         background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relist")
@@ -356,6 +263,7 @@ class _Run(Discovery):
             self.waker.restore_signals(handlers)
             background.shutdown(wait=False, cancel_futures=True)
             watcher.stop()
+            self.early.close()
             for cid, t in list(self.tracked.items()):
                 if t.rows and not t.has_cpu:
                     self.no_cpu.append(no_cpu_reason(t.rows, ended=False))

@@ -1,4 +1,5 @@
-"""The Docker Engine side: connection, container discovery and metadata, events, streamed stats.
+"""The Docker Engine side: connection, container discovery and metadata, streamed stats (events:
+``docker_events.py``).
 
 The engine's one-shot stats call waits for two internal samples (about a second per container),
 so polling it serially cannot keep up with more than a handful of containers at 1 Hz. Instead each
@@ -12,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -271,129 +271,3 @@ class StatsStream:
         if stream is not None:
             with contextlib.suppress(Exception):  # closing a dead socket
                 stream.close()
-
-
-class _Seen:
-    """The events seen lately (within ``overlap_ns`` of the newest), to tell a repeat when the
-    engine is asked again from a little before the last one: its log is in order, give or take
-    events logged at once (each takes its time before the log's lock)."""
-
-    def __init__(self, overlap_ns: int) -> None:
-        self.overlap_ns = overlap_ns
-        self.last_ns = 0
-        self.recent: dict[tuple[str, str, int], int] = {}
-
-    def add(self, events: list[dict[str, Any]]) -> None:
-        for event in events:
-            ns = event_ns(event)
-            self.recent[event_key(event)] = ns
-            self.last_ns = max(self.last_ns, ns)
-        if events:
-            oldest = self.last_ns - self.overlap_ns
-            self.recent = {k: ns for k, ns in self.recent.items() if ns >= oldest}
-
-    def since(self, default: float) -> float:
-        """Where to ask again from (epoch seconds): a little before the last event seen."""
-        return (self.last_ns - self.overlap_ns) / 1e9 if self.last_ns else default
-
-    def __contains__(self, event: dict[str, Any]) -> bool:
-        return event_key(event) in self.recent
-
-
-class EventWatcher:
-    """The engine's container event stream, read in a daemon thread into a queue.
-
-    A stream the engine closes (a restart, a proxy's idle timeout) is opened again from the last
-    event received, repeats skipped. ``missed(until)`` closes it and asks the engine once more for
-    what it logged up to its now that was not handed out yet: an event logged just before a run
-    stops may still be on its way, and the request's ``until`` bounds the answer.
-    """
-
-    # update: `docker update`, apply --live; rename: the rows' container (and workload) name
-    ACTIONS = ("start", "die", "oom", "restart", "update", "rename")
-    OVERLAP_NS = 1_000_000_000
-    REOPEN_SECONDS = 1.0  # pause before opening a closed stream again (an engine that is down)
-
-    def __init__(self, client: Any, since: float, wake: threading.Event | None = None) -> None:
-        self.queue: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._client = client
-        self._since = since
-        self._filters = {"type": "container", "event": list(self.ACTIONS)}
-        self._handed = _Seen(self.OVERLAP_NS)  # by drain (the loop's thread)
-        self._queued = _Seen(self.OVERLAP_NS)  # by the reading thread
-        self._stopped = threading.Event()
-        self._wake = wake  # set on every event: the loop handles a start at once, not at the next tick
-        self._stream = self._open(int(since))
-        self._thread = threading.Thread(target=self._run, name="docker-events", daemon=True)
-        self._thread.start()
-
-    def _open(self, since: float) -> Any:
-        return self._client.api.events(since=f"{max(since, 0):.9f}", decode=True, filters=self._filters)
-
-    def _run(self) -> None:
-        stream = self._stream
-        while True:
-            try:
-                for event in stream:
-                    if event in self._queued:
-                        continue  # sent again after a reopen
-                    self._queued.add([event])
-                    self.queue.put(event)
-                    if self._wake is not None:
-                        self._wake.set()
-            except Exception:  # closed by stop(), or by the engine
-                pass
-            if self._stopped.wait(self.REOPEN_SECONDS):
-                return
-            with contextlib.suppress(Exception):  # still unreachable: try again after the pause
-                stream = self._stream = self._open(self._queued.since(self._since))
-                if self._stopped.is_set():  # stop() came while opening
-                    stream.close()
-                    return
-
-    def drain(self) -> list[dict[str, Any]]:
-        events = []
-        while True:
-            try:
-                events.append(self.queue.get_nowait())
-            except queue.Empty:
-                self._handed.add(events)
-                return events
-
-    def missed(self, until: float) -> list[dict[str, Any]]:
-        """Close the stream; then the events logged up to the engine's now (``until`` if it gives
-        none) not handed out by ``drain`` yet: the queue's, and one more bounded request's."""
-        self.stop()
-        self._thread.join(timeout=5)
-        events = self.drain()
-        # the engine's clock, not ours: past a remote engine's now (one lagging ours) the request
-        # streams on until then; before it (one ahead) the last seconds' events are left out
-        engine_now = parse_time(str(self._client.info().get("SystemTime") or ""))
-        until = engine_now if engine_now is not None else until
-        since = self._handed.since(self._since)
-        stream = self._client.api.events(
-            since=f"{max(since, 0):.9f}", until=f"{until:.9f}", decode=True, filters=self._filters
-        )
-        try:
-            late = [e for e in stream if e not in self._handed]
-        finally:
-            with contextlib.suppress(Exception):
-                stream.close()
-        self._handed.add(late)
-        return events + late
-
-    def stop(self) -> None:
-        self._stopped.set()
-        with contextlib.suppress(Exception):
-            self._stream.close()
-
-
-def event_ns(event: Mapping[str, Any]) -> int:
-    """An engine event's time, nanoseconds since the epoch."""
-    return int(event.get("timeNano") or 0) or int(event.get("time") or 0) * 1_000_000_000
-
-
-def event_key(event: Mapping[str, Any]) -> tuple[str, str, int]:
-    """What tells two engine events apart: container, action, time."""
-    action = str(event.get("Action") or event.get("status") or "")
-    return (str(event.get("id") or ""), action, event_ns(event))

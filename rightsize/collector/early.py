@@ -1,0 +1,93 @@
+"""What cannot wait for the loop: a matching container's create and start, acted on in the event
+stream's own thread the moment they arrive (``EventWatcher(on_event=...)``).
+
+The loop handles events one after another, with engine calls for each (list, inspect, cgroup
+lookup), between ticks, flushes and relists; a busy or loaded host handles a start seconds after
+it was logged. A short job is gone by then: its cgroup files and its stats (the engine answers an
+exited container's stats with an empty payload), and with ``--rm`` its inspect too. So:
+
+- at ``create`` its inspect is asked for at once (a small pool, the stream is never held up): the
+  limits it runs with are known before it starts, and an OOM kill of a ``--rm`` job removed before
+  the loop saw its start still has its memory limit;
+- at ``start`` (engine-stream sources) its stats stream is opened at once; the loop adopts it as
+  the container's stream, or, when the job already ended, writes its one row from that stream's
+  readings, CPU included.
+
+Events are judged against the filters from their own attributes (labels, name, image) here; the
+loop's own check still decides, and closes a stream it does not adopt.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from rightsize.sources import docker as engine
+from rightsize.sources.docker import ContainerInfo
+
+# inspects kept for containers created during the run (a few hundred bytes each); the oldest go
+# first, far after their container's start and OOM kill were handled
+MAX_CREATED = 10_000
+
+
+class Early:
+    """One run's early work (no global state). ``seen`` runs in the event thread, the rest in the loop."""
+
+    def __init__(self, client: Any, filters: dict[str, list[str]], streams: bool) -> None:
+        self.client, self.filters, self.streams = client, filters, streams
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inspect-at-create")
+        self._created: OrderedDict[str, Future[ContainerInfo | None]] = OrderedDict()
+        self._started: dict[str, engine.StatsStream] = {}
+        self._closed = False
+
+    def seen(self, event: dict[str, Any]) -> None:
+        """An event just read from the engine (the event thread: never blocks on the engine)."""
+        cid = str(event.get("id") or "")
+        action = str(event.get("Action") or event.get("status") or "")
+        if not cid or action not in ("create", "start") or not engine.event_matches(self.filters, event):
+            return
+        with self._lock:
+            if self._closed:
+                return
+            if action == "create":
+                self._created[cid] = self._pool.submit(self._inspect, cid)
+                while len(self._created) > MAX_CREATED:
+                    self._created.popitem(last=False)
+            elif self.streams:
+                old = self._started.pop(cid, None)  # a restart before the loop took the last one
+                self._started[cid] = engine.StatsStream(self.client, cid)
+                if old is not None:
+                    old.stop()
+
+    def _inspect(self, cid: str) -> ContainerInfo | None:
+        try:
+            return engine.info_from_inspect(self.client.api.inspect_container(cid))
+        except Exception:  # removed already, or the engine did not answer: as if never asked
+            return None
+
+    def created(self, cid: str) -> ContainerInfo | None:
+        """The container as created during this run (its limits), if it was inspected in time."""
+        with self._lock:
+            future = self._created.get(cid)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception:  # cancelled at the run's end
+            return None
+
+    def take_stream(self, cid: str) -> engine.StatsStream | None:
+        """The stats stream opened at the container's latest start; the caller adopts or stops it."""
+        with self._lock:
+            return self._started.pop(cid, None)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            streams, self._started = list(self._started.values()), {}
+        for stream in streams:
+            stream.stop()
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,161 @@
+"""A collector whose loop is busy (a loaded host, a burst of starts, a slow flush) handles a job's
+events after the job is gone, on the real engine. The seam holds the loop, for real, inside
+``on_tick`` until the job has ended (and, with ``--rm``, been removed); the engine's event stream is
+read meanwhile by its own thread, which inspects a new container at its create and opens its stats
+stream at its start (``collector/early.py``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+import rightsize
+from rightsize.analysis.history import histories
+from rightsize.collector.endings import NO_READING
+
+MiB = 1024 * 1024
+
+
+def _ended(client: Any, container_id: str) -> bool:
+    """Removed, or exited and no longer running."""
+    try:
+        state = client.api.inspect_container(container_id)["State"]
+    except docker.errors.NotFound:
+        return True
+    return not state["Running"] and state["Status"] in ("exited", "dead")
+
+
+def _hold_loop_until_gone(client: Any, started: list[Any], start: Any) -> Any:
+    """on_tick: at the first tick, start the job from the loop's own thread and hold the loop until
+    it ended; SIGINT (as Ctrl-C) two ticks later, the late events handled by then."""
+    stop_at: list[int] = []
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks == 1:
+            started.append(start())
+            deadline = time.monotonic() + 60
+            while not _ended(client, started[0].id) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # its die (and destroy) logged too
+            stop_at.append(ticks + 2)
+        elif stop_at and ticks >= stop_at[0]:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return on_tick
+
+
+def _engine_kinds(client: Any, container_id: str, since: float) -> list[str]:
+    logged = client.api.events(since=since, until=time.time() + 1, decode=True,
+                               filters={"type": "container", "container": [container_id]})
+    return [e["Action"] for e in logged]
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("source", ["docker", "cgroup"])
+def test_an_oom_killed_rm_job_removed_before_the_loop_saw_it_keeps_its_limit(
+    run_container: Any, docker_client: Any, tmp_path: Path, source: str
+) -> None:
+    # `docker run --rm -m 8m` whose memory grows at once: started, OOM-killed and removed before
+    # the loop looked at it, so its start's inspect failed and its OOM row was never written: the
+    # kill had no limit. The inspect at its create (in the event thread) keeps it.
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-late": tag}
+    since = time.time() - 1
+    started: list[Any] = []
+
+    def start() -> Any:
+        # the short sleep lets the engine register for the OOM notice: a process killed right at
+        # its start sometimes has no 'oom' event at all (seen on this engine, raw event stream)
+        return run_container("sleep 0.3; tail /dev/zero", labels=labels, mem_limit="8m",
+                             memswap_limit="8m", auto_remove=True)
+
+    on_tick = _hold_loop_until_gone(docker_client, started, start)
+    run_container("sleep 3600", labels=labels)  # sampled: the dataset exists
+    summary = rightsize.collect(tmp_path, duration="60s", interval="0.5s", flush="60s", source=source,
+                                filters=[f"label=rs-late={tag}"], quiet=True, on_tick=on_tick)
+    assert summary.interrupted
+    job = started[0]
+    with pytest.raises(docker.errors.NotFound):  # removed before the loop handled its start
+        docker_client.api.inspect_container(job.id)
+    logged = _engine_kinds(docker_client, job.id, since)
+    assert "oom" in logged, logged
+    events = rightsize.load_events(tmp_path)
+    mine = events[events["container_id"] == job.id]
+    assert sorted(mine["kind"]) == sorted(k for k in logged if k in ("start", "oom", "die")), mine
+    kill_ts = mine.loc[mine["kind"] == "oom", "ts"].iloc[0]
+    rows = rightsize.load(tmp_path)
+    rows = rows[rows["container_id"] == job.id]
+    # the analysis takes a kill's limit from the workload's latest row at or before it
+    before = rows[rows["ts"] <= kill_ts]
+    assert len(before) >= 1, rows[["ts", "mem_limit", "oom_kills"]]
+    assert (before["mem_limit"] == 8 * MiB).all()
+    assert (rows["container"] == job.name).all()
+    history = next(h for h in histories(rows, events) if h.workload == job.name)
+    assert history.oom_limits == (8 * MiB,)  # what the OOM bump raises from
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+# --source docker: the stream is its own; auto: it was a cgroup-read life's backup stream. With
+# --rm the job's own inspect fails too (its limits come from the inspect at its create)
+@pytest.mark.parametrize(("source", "auto_remove"), [("docker", False), ("auto", True)])
+def test_a_job_whose_start_is_handled_after_it_ended_has_its_cpu(
+    run_container: Any, docker_client: Any, tmp_path: Path, source: str, auto_remove: bool
+) -> None:
+    # A 2 s busy job held to 0.5 cores, whose start the loop handles only after it exited (or was
+    # removed, with --rm): its cgroup files are gone and the engine's stats of an exited container
+    # are empty. It had no row at all and was counted as 'exited before any reading'; the stream
+    # opened at its start (event thread) holds its readings.
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-late": tag}
+    started: list[Any] = []
+
+    def start() -> Any:
+        return run_container("yes >/dev/null & sleep 2", labels=labels, nano_cpus=500_000_000,
+                             auto_remove=auto_remove)
+
+    on_tick = _hold_loop_until_gone(docker_client, started, start)
+    run_container("sleep 3600", labels=labels)
+    summary = rightsize.collect(tmp_path, duration="60s", interval="0.5s", flush="60s", source=source,
+                                filters=[f"label=rs-late={tag}"], quiet=True, on_tick=on_tick)
+    assert summary.interrupted
+    job = started[0]
+    rows = rightsize.load(tmp_path)
+    mine = rows[rows["container_id"] == job.id]
+    cores = mine["cpu_cores"].dropna()
+    assert len(cores) == 1, mine
+    # held to its 0.5-core quota (less when the shared machine is busy)
+    assert 0.05 < cores.iloc[0] <= 0.6
+    assert (mine["cpu_limit"] == 0.5).all() and (mine["container"] == job.name).all()
+    assert mine["mem_working_set"].notna().all()
+    assert summary.no_cpu == {}, summary.no_cpu  # the sleeper has its CPU from its second tick
+    events = rightsize.load_events(tmp_path)
+    assert {"start", "die"} <= set(events.loc[events["container_id"] == job.id, "kind"])
+
+
+@pytest.mark.docker
+def test_the_cgroup_source_says_why_a_job_ended_before_its_start_was_handled_has_no_cpu(
+    run_container: Any, docker_client: Any, tmp_path: Path
+) -> None:
+    # --source cgroup reads no engine stats: a job gone before the loop handled its start has no
+    # reading at all (its files are gone, the engine keeps no CPU figures of an exited container).
+    # It is counted, and the summary line says why in words.
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-late": tag}
+    started: list[Any] = []
+    on_tick = _hold_loop_until_gone(docker_client, started,
+                                    lambda: run_container("sleep 1", labels=labels))
+    run_container("sleep 3600", labels=labels)
+    summary = rightsize.collect(tmp_path, duration="60s", interval="0.5s", flush="60s", source="cgroup",
+                                filters=[f"label=rs-late={tag}"], quiet=True, on_tick=on_tick)
+    assert summary.no_cpu == {NO_READING: 1}, summary.no_cpu
+    line = next(x for x in str(summary).splitlines() if "no CPU value" in x)
+    why = "exited before any reading (nothing is left to read after exit)"
+    assert line.strip() == f"no CPU value: 1 container (1 {why})"
