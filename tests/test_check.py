@@ -127,8 +127,8 @@ def test_a_zero_reservation_is_none_set_not_a_failure(tmp_path: Path) -> None:
     recs = [rec("p/db", "memory", 512 * M, 1 * G), rec("p/db", "cpu", 0.5, 1.0)]
     text = (
         "name: p\nservices:\n  db:\n    restart: always\n"
-        "    deploy: {resources: {limits: {memory: 1g, cpus: '1'}, reservations: {memory: 0, cpus: '0'}}}\n"
-    )
+        "    deploy: {resources: {limits: {memory: 1g, cpus: '1'}, reservations: {memory: '0', cpus: '0'}}}\n"
+    )  # ('0' quoted: the Compose Specification wants a string there; compose v2 refuses a bare 0)
     path = tmp_path / "c.yml"
     path.write_text(text)
     result = check_compose([path], recs, tolerance=0.25)

@@ -194,3 +194,39 @@ def test_a_cpu_quota_compose_v2_refuses_is_one_error_line(
     path.write_text(_service('    cpu_quota: 50000\n    cpu_period: "100000"\n'))
     code, out, err = run_cli(["check", "-f", str(path)], capsys)
     assert code in (0, 1) and "0.5" in next(x for x in out.splitlines() if " cpu " in x), err
+
+
+LIMITS = "    deploy:\n      resources:\n        limits:\n"
+
+
+@pytest.mark.parametrize(
+    ("lines", "key", "message"),
+    [
+        (LIMITS + "          memory: 1073741824\n", "deploy.resources.limits.memory",
+         '1073741824 is not a string (quote it: "1073741824")'),
+        ("    deploy:\n      resources:\n        reservations:\n          memory: 0\n",
+         "deploy.resources.reservations.memory", "0 is not a string"),
+        (LIMITS + "          pids: 100.5\n", "deploy.resources.limits.pids",
+         "100.5 is not a string or an integer"),
+        ("    mem_reservation: 5.5e8\n", "mem_reservation", "550000000.0 is not a string or an integer"),
+        ("    mem_limit: true\n", "mem_limit", "True is not a number or a string"),
+    ],
+)  # fmt: skip
+def test_a_type_the_compose_specification_refuses_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: str, key: str, message: str
+) -> None:
+    """compose-go validates the file against the Compose Specification's schema before it reads a value:
+    ``deploy.resources.*.memory`` is a string, ``limits.pids`` and ``mem_reservation`` a string or an
+    integer (rightsize read ``memory: 1073741824`` as 1 GiB, where compose stops)."""
+    path = tmp_path / "compose.yml"
+    path.write_text(_service(lines))
+    before = sha(path)
+    for command in (["apply"], ["check"], ["recommend"]):
+        code, out, err = run_cli([*command, "-f", str(path)], capsys)
+        errors = [x for x in err.splitlines() if "bundled SYNTHETIC sample" not in x]
+        assert (code, out, len(errors)) == (2, "", 1), err
+        assert errors[0].startswith(f"rightsize: error: {path}: services.postgres.{key}: {message}")
+    assert sha(path) == before
+    path.write_text(_service(LIMITS + '          memory: "1073741824"\n          pids: 100\n'))
+    code, _, err = run_cli(["check", "-f", str(path)], capsys)
+    assert code in (0, 1), err

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, TaggedScalar
 
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Recommendation
@@ -48,6 +48,7 @@ def load_compose(
                 raise RightsizeError(f"{doc.source}: service name {name!r} is not a string: quote it")
             if svc is not None and not isinstance(svc, CommentedMap):
                 raise RightsizeError(f"{doc.source}: service {name!r} is not a mapping")
+            _check_types(doc, name, svc)
     if not any(isinstance(d.data.get("services"), CommentedMap) for d in docs):
         raise RightsizeError(f"{Path(files[0])}: not a compose file (no 'services' mapping)")
     if not service_names(docs):  # else apply changes nothing and check passes, both with exit 0
@@ -63,6 +64,43 @@ def load_compose(
                     stacklevel=2,
                 )
     return docs
+
+
+# The Compose Specification's types for the resource values rightsize reads: compose-go validates
+# the file against its schema before it reads a value ("services.db.deploy.resources.limits.memory
+# must be a string"). A YAML boolean is none of them.
+_STRING, _INTEGER, _NUMBER = (
+    ((str,), "a string"),
+    ((str, int), "a string or an integer"),
+    ((str, int, float), "a number or a string"),
+)
+_TYPES: dict[tuple[str, ...], tuple[tuple[type, ...], str]] = {
+    ("deploy", "resources", "limits", "memory"): _STRING,
+    ("deploy", "resources", "reservations", "memory"): _STRING,
+    ("deploy", "resources", "limits", "pids"): _INTEGER,
+    ("mem_reservation",): _INTEGER,
+    **{
+        (k,): _NUMBER for k in ("mem_limit", "memswap_limit", "cpus", "pids_limit", "cpu_quota", "cpu_period")
+    },
+    ("deploy", "resources", "limits", "cpus"): _NUMBER,
+    ("deploy", "resources", "reservations", "cpus"): _NUMBER,
+}
+
+
+def _check_types(doc: Doc, svc: str, node: CommentedMap | None) -> None:
+    for path, (types, kinds) in _TYPES.items():
+        value: Any = node
+        for key in path:
+            value = value.get(key) if isinstance(value, CommentedMap) else None
+        if value is None or isinstance(value, TaggedScalar):  # !reset / !override: see mergetags
+            continue
+        if isinstance(value, types) and not isinstance(value, bool):
+            continue
+        quote = f' (quote it: "{value}")' if not isinstance(value, bool) else ""
+        raise RightsizeError(
+            f"{doc.source}: services.{svc}.{'.'.join(path)}: {value!r} is not {kinds}"
+            f"{quote}: Docker Compose v2 refuses it (the Compose Specification's type)"
+        )
 
 
 def project_name(docs: Sequence[Doc]) -> str | None:
