@@ -345,7 +345,7 @@ def _plan_rec(
                 "no CPU limit recommended; the existing limit is left as it is",
             )
         )
-    shorthand = _shorthand(place, rec.resource)
+    shorthand = _shorthand(place)
     for w in wanted(rec):
         path = (*place.keys, KEYS[w.kind], K8S_NAME[w.resource])
         if shorthand and w.kind == "reservation":
@@ -370,14 +370,15 @@ def _plan_rec(
         meta[id(place.node), path] = (rec.workload, "" if old is None else str(old))
 
 
-def _shorthand(place: Place, resource: str) -> bool:
+def _shorthand(place: Place) -> bool:
     """``resources: {cpu: "1", memory: 2Gi}`` without limits/requests: the neo4j chart reads those
-    keys as request and limit both (a ``limits`` block beside them would leave them in force)."""
+    keys as request and limit both (a ``limits`` block beside them would leave them in force, and
+    one holding only cpu would drop the memory limit)."""
     found, block = lookup(place.node, place.keys)
     return (
         found
         and isinstance(block, CommentedMap)
-        and not isinstance(block.get(resource), CommentedMap | type(None))
+        and any(not isinstance(block.get(k), CommentedMap | type(None)) for k in K8S_NAME.values())
         and not any(k in block for k in KEYS.values())
     )
 
