@@ -407,8 +407,9 @@ def test_report_since_and_workload_narrow_charts_like_recommend(
     assert code == 0
     page = out.read_text()
     assert page.count('<section class="workload"') == 1 and "<h3>sutazai/ollama</h3>" in page
-    assert "1 workloads · 2,161 samples" in page and "(6h)" in page
-    assert '<td class="num">6h</td>' in page  # the history the recommendation used
+    # the history the recommendation used, spelled as recommend spells it (models.history_text)
+    assert "1 workloads · 2,161 samples" in page and "(6.0 h)" in page
+    assert '<td class="num">6.0 h</td>' in page
 
 
 def test_page_shows_workloads_without_samples_or_recommendations() -> None:

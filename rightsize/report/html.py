@@ -22,13 +22,12 @@ import pyarrow
 from rightsize.atomic import replace_text
 from rightsize.errors import RightsizeError
 from rightsize.globs import joined, matches, natural
-from rightsize.models import RESOURCES, Recommendation
+from rightsize.models import RESOURCES, Recommendation, history_text
 from rightsize.render import shown_name
 from rightsize.report import assets, charts, frames, pack, span
 from rightsize.report.downsample import BUCKETS, page_buckets
 from rightsize.report.overview import LABELS, change_cell, esc, overview
 from rightsize.report.summary import fmt_value, warnings_for
-from rightsize.units import format_duration
 
 META_COLUMNS = ["workload", "container", "image", "host"]
 
@@ -274,7 +273,7 @@ def _workload_section(
             f"<tr><td>{LABELS[resource]}</td>{change_cell(rec, 'reservation')}{change_cell(rec, 'limit')}"
             + "".join(f'<td class="num">{esc(v)}</td>' for v in obs)
             + f'<td class="num">{rec.samples:,}</td>'
-            + f'<td class="num">{esc(format_duration(rec.history_seconds))}</td>'
+            + f'<td class="num">{esc(history_text(rec.history_seconds))}</td>'
             + f'<td class="num">{rec.confidence:.2f}</td></tr>'
         )
         warned.extend(

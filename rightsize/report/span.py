@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rightsize.units import format_duration
+from rightsize.models import history_text
 
 # A stray group is at most 1% of the samples (or one sample) and lies more than FAR times the span
 # of the rest away from it; the rest's span counts as at least an hour, so a burst at one instant
@@ -128,4 +128,4 @@ def header_span(spans: Sequence[tuple[float, float]]) -> str:
     if not spans:
         return "no samples"
     lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
-    return f"{_range(lo, hi)} ({format_duration(max((hi - lo) / 1000, 0))})"
+    return f"{_range(lo, hi)} ({history_text(max((hi - lo) / 1000, 0))})"
