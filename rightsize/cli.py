@@ -352,7 +352,7 @@ def report(
     since: str | None = typer.Option(None, help="Only the last 7d/24h of the data (or since a date)."),
     workload: str | None = typer.Option(None, help="Only workloads matching these globs, e.g. 'shop/*,db'."),
     buckets: int | None = typer.Option(
-        None, help="Time buckets per chart (each keeps its min and max sample); 500, fewer past 500 workloads."
+        None, help="Time buckets per chart (each keeps its min and max sample); 500, fewer past 500 workloads"
     ),
 ) -> None:
     """Write one self-contained HTML report: current vs recommended, usage over time, distributions."""
