@@ -114,16 +114,16 @@ def test_library_check_compose_takes_tolerance_and_swap_as_the_cli_spells_them(t
         rightsize.check_compose(compose, recs, swap="512")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rightsize/targets/compose.py (Compose owner, uncommitted changes): patch_compose compares "
-    "swap < 0 before parsing, so swap='256M' is a TypeError; the fix: targets.swapsize.parse_swap",
-)
 def test_library_patch_compose_takes_swap_as_the_cli_spells_it(tmp_path: Path) -> None:
+    # swap="256M" was a TypeError ('<' between str and int)
     compose = tmp_path / "compose.yaml"
     compose.write_text(COMPOSE)
     (result,) = rightsize.patch_compose(compose, _recs(), swap="256M", dry_run=True)
-    assert any(c.path.endswith("memswap_limit") for c in result.changes)
+    swap = next(c for c in result.changes if c.key.endswith("memswap_limit"))
+    limit = next(c for c in result.changes if c.key.endswith("mem_limit"))
+    assert units.parse_bytes(swap.new) == units.parse_bytes(limit.new) + 256 * 2**20, (swap, limit)
+    with pytest.raises(rightsize.RightsizeError, match="give a unit"):
+        rightsize.patch_compose(compose, _recs(), swap="512", dry_run=True)
 
 
 @pytest.mark.docker

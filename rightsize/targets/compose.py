@@ -44,6 +44,7 @@ from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.mergetags import dropped, tag
 from rightsize.targets.schema import check_patched
 from rightsize.targets.swap import drop_unbacked, keep_swap, set_swap, skip_swap
+from rightsize.targets.swapsize import parse_swap
 from rightsize.targets.values import (
     Wanted,
     format_value,
@@ -90,7 +91,7 @@ def patch_compose(
     project: str | None = None,
     env_files: Sequence[Path | str] | None = None,
     min_confidence: float = 0.0,
-    swap: int | None = None,
+    swap: int | str | None = None,
 ) -> list[PatchResult]:
     """Patch compose files in place (or only diff them); one PatchResult per file.
 
@@ -98,6 +99,7 @@ def patch_compose(
     swap; None keeps the swap allowance a service already has.
     """
     check_min_confidence(min_confidence)
+    swap = parse_swap(swap)  # bytes, or the --swap text ("256M")
     paths = paths_of(files)
     files_ = load_compose(paths, env_files)
     paths = [Path(d.source) for d in files_]  # with the included files, in the order of files_
@@ -109,8 +111,6 @@ def patch_compose(
     validate_units(docs, names)
     recs = resolve(recs)
     project = project or project_name(docs)
-    if swap is not None and swap < 0:
-        raise RightsizeError(f"swap {swap}: a swap size cannot be negative (0: no swap beyond the limit)")
     plan = _Plan(swap=swap)
     unmatched = 0
     for svc in names:
