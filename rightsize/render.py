@@ -65,11 +65,11 @@ def shown_name(name: str) -> str:
 _UNSAFE = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
 
 # CommonMark makes any backslash-escaped ASCII punctuation literal: no emphasis (* _ ~), code span,
-# link, HTML, entity (&lt;), cell split (|), math ($), emoji (:x:) or autolink (www. / https:). The
-# rest cannot start inline markup in a one-line cell ("( ) % ; ," are in nearly every note, "/ -" in
-# names), so they stay readable. (An e-mail-like a@b.co is still autolinked by GitHub whatever is
-# escaped; its text shows unchanged.)
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in string.punctuation if c not in "/-()%;,=+?'\"{}^@"})
+# link, HTML, entity (&lt;), cell split (|), math ($), emoji (:x:), autolink (www. / https:), issue
+# (#1) or mention (@a) reference. The rest cannot start inline markup in a one-line cell ("( ) % ; ,"
+# are in nearly every note, "/ -" in names), so they stay readable. (An e-mail-like a@b.co is still
+# autolinked by GitHub whatever is escaped; its text shows unchanged.)
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in string.punctuation if c not in "/-()%;,=+?'\"{}^"})
 
 
 def md_text(text: str) -> str:
