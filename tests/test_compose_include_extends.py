@@ -106,3 +106,29 @@ def test_what_compose_refuses_stays_one_error_line(
         assert (code, out, len(errors)) == (2, "", 1), err
         assert message.replace("{d}", str(tmp_path)) in errors[0], errors[0]
     assert sha(path) == before
+
+
+def test_a_later_files_extends_wins_over_an_earlier_files_own_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-f a.yml -f b.yml``, b.yml's postgres extending a base that sets 3g: compose-go applies each
+    file's ``extends`` before it merges the file over the ones before (loadYamlFile: ApplyExtends,
+    then override.Merge), so postgres runs with 3g, not a.yml's 1g. rightsize read 1g and patched
+    a.yml's mem_limit, which compose then ignored."""
+    a, b = tmp_path / "a.yml", tmp_path / "b.yml"
+    a.write_text("services:\n  postgres:\n    image: x\n    mem_limit: 1g\n")
+    b.write_text("services:\n  base:\n    image: x\n    mem_limit: 3g\n  postgres:\n    extends: base\n")
+    argv = ["-f", str(a), "-f", str(b)]
+    code, out, err = run_cli(["recommend", *argv, "--format", "json"], capsys)
+    assert code == 0, err
+    limits = {
+        r["resource"]: r["current"]["limit"] for r in json.loads(out) if r["workload"].endswith("/postgres")
+    }
+    assert limits["memory"] == 3 * 2**30
+    code, out, err = run_cli(["apply", *argv, "--only", "memory"], capsys)
+    assert code == 0, err
+    assert "    mem_limit: 1g\n" in a.read_text()  # not what compose uses: left alone
+    assert b.read_text().endswith("  postgres:\n    extends: base\n    mem_limit: 1536m\n")
+    code, out, err = run_cli(["check", *argv], capsys)
+    row = next(x for x in out.splitlines() if x.startswith("postgres") and " memory " in x)
+    assert row.split()[2] == "1536m" and " ok " in row, out

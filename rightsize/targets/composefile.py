@@ -194,36 +194,41 @@ def low_confidence(rec: Recommendation, min_confidence: float) -> str | None:
     return None
 
 
+Link = tuple[CommentedMap, Mapping[str, str]]  # a service extended, and the environment it was read with
+Layer = tuple[int, bool, Any, Mapping[str, str]]  # (file index, the file's own service?, node, environment)
+
+
 class Stack(list[Doc]):
-    """The compose files in precedence order, plus the services each one inherits through ``extends``
-    (nearest first; read-only: a value found there gets an override in the extending service), each
-    with the environment compose interpolated it from (``extends_env``, in the same order)."""
+    """The compose files in precedence order, plus what each file's ``extends`` brings to a service
+    (read-only: a value found there gets an override in the extending service); ``layers`` puts them
+    in the order compose lets them win."""
 
     def __init__(self, docs: Sequence[Doc], names: Sequence[str]) -> None:
         super().__init__(docs)
-        chains = {n: extends_chain(docs, n) for n in names}
-        self.extends: dict[str, list[CommentedMap]] = {n: [node for node, _ in c] for n, c in chains.items()}
-        self.extends_env: dict[str, list[Mapping[str, str]]] = {
-            n: [e for _, e in c] for n, c in chains.items()
-        }
+        self.chains: dict[str, dict[int, list[Link]]] = {n: extends_chains(docs, n) for n in names}
+
+    def layers(self, svc: str, lo: int = 0) -> list[Layer]:
+        """From the last file down to file ``lo``: each file's service, then what that file's
+        ``extends`` brings, nearest first. compose-go applies a file's ``extends`` before it merges
+        the file over the ones before (loader.go, loadYamlFile), so with ``-f a.yml -f b.yml`` a value
+        b.yml's base sets wins over a.yml's own."""
+        chains = self.chains.get(svc) or {}
+        out: list[Layer] = []
+        for i in range(len(self) - 1, lo - 1, -1):
+            out.append((i, True, service_node(self[i], svc), doc_env(self[i])))
+            out += [(i, False, node, env) for node, env in chains.get(i, ())]
+        return out
 
 
-Link = tuple[CommentedMap, Mapping[str, str]]  # a service extended, and the environment it was read with
-
-
-def extends_chain(docs: Sequence[Doc], svc: str) -> list[Link]:
-    """The services ``svc`` extends, nearest first, from the same file (or a file it includes) or
-    ``extends.file``. Compose v2 applies each file's ``extends`` before it merges the files, so with
-    several files defining ``svc`` with ``extends`` the last file's chain comes first, then the one
-    before (a value only an earlier file's base sets is still used)."""
-    chain: list[Link] = []
-    for doc in reversed(docs):
+def extends_chains(docs: Sequence[Doc], svc: str) -> dict[int, list[Link]]:
+    """File index -> the services ``svc`` extends there, nearest first, from the same file (or a file
+    it includes) or ``extends.file``."""
+    chains: dict[int, list[Link]] = {}
+    for i, doc in enumerate(docs):
         node = service_node(doc, svc)
         if isinstance(node, CommentedMap) and "extends" in node:
-            chain += [
-                n for n in _chain_of(docs, doc, svc, node["extends"]) if all(n[0] is not c for c, _ in chain)
-            ]
-    return chain
+            chains[i] = _chain_of(docs, doc, svc, node["extends"])
+    return chains
 
 
 def _scope(docs: Sequence[Doc], cur: Doc) -> list[Doc]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rightsize.errors import RightsizeError
-from rightsize.targets.composefile import Stack, service_node
+from rightsize.targets.composefile import Stack
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.values import interpolated, lookup
 from rightsize.units import go_parse_int
@@ -32,14 +32,10 @@ class QuotaEdit:
 
 def _last(docs: Stack, svc: str, key: str) -> tuple[int, Any, bool] | None:
     """(file index, value, inherited through extends) of the value compose uses, or None."""
-    for i in range(len(docs) - 1, -1, -1):
-        found, value = lookup(service_node(docs[i], svc), (key,))
-        if found and value is not None:
-            return i, value, False
-    for node in docs.extends.get(svc, ()):
+    for i, own, node, _ in docs.layers(svc):  # (a file's own value, then what its extends brings)
         found, value = lookup(node, (key,))
         if found and value is not None:
-            return -1, value, True
+            return (i, value, False) if own else (-1, value, True)
     return None
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rightsize.targets.composefile import Stack, service_node
-from rightsize.targets.include import doc_env
+from rightsize.targets.composefile import Stack
 from rightsize.targets.interpolate import interpolated, substitute, unset_names
 from rightsize.targets.mergetags import tag, visible
 from rightsize.targets.values import lookup
@@ -22,11 +21,8 @@ def effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[
     """The value compose would use (last file wins, then what ``extends`` brings), where it is, and
     the environment compose interpolates it from (each included file has its own)."""
     lo = {path: visible(docs, svc, path)[0] for path in paths}  # !reset / !override hide earlier files
-    nodes = [(service_node(d, svc), f"{d.source}: services.{svc}", i, doc_env(d)) for i, d in
-             reversed(list(enumerate(docs)))]  # fmt: skip
-    chain = zip(docs.extends.get(svc, ()), docs.extends_env.get(svc, ()), strict=True)
-    nodes += [(n, f"services extended by {svc}", 0, e) for n, e in chain]  # each with its file's environment
-    for node, source, i, env in nodes:
+    for i, own, node, env in docs.layers(svc):  # each with its file's environment (an include has its own)
+        source = f"{docs[i].source}: services.{svc}" if own else f"services extended by {svc}"
         for path in paths:
             found, value = lookup(node, path)
             if found and value is not None and i >= lo[path] and tag(value) != "!reset":

@@ -49,13 +49,15 @@ def home(docs: Stack, svc: str) -> int:
 def where(docs: Stack, svc: str, path: tuple[str, ...], home: int) -> tuple[int, bool, Any]:
     """(file index, exists, current value): the last file setting path, else where it fits best."""
     lo, _ = visible(docs, svc, path)  # files before lo set nothing compose reads (!reset, !override)
-    for i in range(len(docs) - 1, lo - 1, -1):
-        found, value = lookup(service_node(docs[i], svc), path)
-        if found:
+    floor, inherited = lo, None
+    for i, own, node, _ in docs.layers(svc, lo):
+        found, value = lookup(node, path)
+        if found and own:
             return i, True, value
-    chain = docs.extends.get(svc, ()) if lo == 0 else ()
-    inherited = next((v for found, v in (lookup(n, path) for n in chain) if found), None)
-    depths = [depth(service_node(d, svc), path) if i >= lo else -2 for i, d in enumerate(docs)]
+        if found:  # what file i's extends brings: an override must go to file i or a later one
+            floor, inherited = i, value
+            break
+    depths = [depth(service_node(d, svc), path) if i >= floor else -2 for i, d in enumerate(docs)]
     best = max(depths)
     at = home if depths[home] == best else max(i for i, d in enumerate(depths) if d == best)
     return at, False, inherited
@@ -67,15 +69,14 @@ def env_at(docs: Stack, svc: str, path: tuple[str, ...], i: int) -> Mapping[str,
     included file has its include's environment)."""
     if lookup(service_node(docs[i], svc), path)[0]:
         return doc_env(docs[i])
-    chain = zip(docs.extends.get(svc, ()), docs.extends_env.get(svc, ()), strict=True)
-    return next((env for node, env in chain if lookup(node, path)[0]), doc_env(docs[i]))
+    layers = docs.layers(svc, visible(docs, svc, path)[0])
+    return next((env for _, _, node, env in layers if lookup(node, path)[0]), doc_env(docs[i]))
 
 
 def exists(docs: Stack, svc: str, path: tuple[str, ...]) -> bool:
     """Whether the service has path, in a file or through ``extends`` (as compose reads it)."""
     lo, _ = visible(docs, svc, path)
-    nodes = [*(service_node(d, svc) for d in docs[lo:]), *(docs.extends.get(svc, ()) if lo == 0 else ())]
-    return any(lookup(n, path)[0] for n in nodes)
+    return any(lookup(node, path)[0] for _, _, node, _ in docs.layers(svc, lo))
 
 
 def spelling(docs: Stack, svc: str, pair: tuple[str, str], legacy_style: bool) -> str:
