@@ -290,3 +290,19 @@ def test_the_ollama_charts_settings_key_gets_no_resources_nobody_reads(tmp_path:
 def _all_recs() -> list[rightsize.Recommendation]:
     with pytest.warns(UserWarning):
         return rightsize.recommend()
+
+
+@pytest.mark.docker
+def test_apply_live_names_a_recommended_service_with_no_running_container(run_container: Any) -> None:
+    # A service that was down (crashed, restarting, stopped) when apply --live ran was left out
+    # without a word: "docker: 0 would change, 0 skipped" read as "all done"
+    project = f"rsjourney{uuid.uuid4().hex[:8]}"
+    labels = {"com.docker.compose.project": project, "com.docker.compose.service": "backend"}
+    run_container("sleep 60", labels=labels, mem_limit="4g")
+    stopped = run_container("true", labels={**labels, "com.docker.compose.service": "postgres"})
+    stopped.wait()
+    recs = [dataclasses.replace(r, workload=r.workload.replace("sutazai/", f"{project}/")) for r in _recs()]
+    result = rightsize.apply_live(recs, project=project, only="memory", dry_run=True)
+    assert {c.workload for c in result.changes} == {f"{project}/backend"}
+    (skip,) = [s for s in result.skipped if s.workload == f"{project}/postgres"]
+    assert "no running container" in skip.reason and skip.resource == "all", skip

@@ -22,7 +22,7 @@ from typing import Any
 
 from rightsize.errors import RightsizeError
 from rightsize.models import Change, PatchResult, Recommendation, Skipped
-from rightsize.sources.docker import workload_name
+from rightsize.sources.docker import is_oneoff, workload_name
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.swapsize import parse_swap
 from rightsize.targets.values import wanted
@@ -126,6 +126,11 @@ def apply_live(
                 ch, sk = _update(client, c, wl, mine, dry_run, swap)
                 changes.extend(ch)
                 skipped.extend(sk)
+        running = {workload_of(c) for c in containers}
+        for wl, rs in by_wl.items():  # down when this ran (crashed, restarting, stopped): say so
+            ours = (not project or wl.startswith(f"{project}/")) and not is_oneoff(wl)
+            if ours and wl not in running and any(r.ok and r.resource in resources for r in rs):
+                skipped.append(Skipped(target, wl, "all", "no running container of this workload"))
     finally:
         client.close()
     return PatchResult(target, tuple(changes), tuple(skipped), "", bool(changes) and not dry_run)
