@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 from cli_helpers import run_cli
@@ -22,15 +23,9 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore.ipynb"
 def _short_dataset(root: Path, hours: float) -> Path:
     """The bundled sample cut to its first ``hours``: a user's first day of collecting."""
     samples = rightsize.load(rightsize.sample_path())
-    cut = samples[samples["ts"] < samples["ts"].min() + pd_hours(hours)]
+    cut = samples[samples["ts"] < samples["ts"].min() + pd.Timedelta(hours=hours)]
     store.append(root, store.to_table(cut, "samples"), "samples", "journey")
     return root
-
-
-def pd_hours(hours: float):  # type: ignore[no-untyped-def]
-    import pandas as pd
-
-    return pd.Timedelta(hours=hours)
 
 
 @pytest.mark.slow
