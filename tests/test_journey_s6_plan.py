@@ -301,3 +301,16 @@ def test_apply_live_names_a_recommended_service_with_no_running_container(run_co
     assert {c.workload for c in result.changes} == {f"{project}/backend"}
     (skip,) = [s for s in result.skipped if s.workload == f"{project}/postgres"]
     assert "no running container" in skip.reason and skip.resource == "all", skip
+
+
+def test_backtest_suggests_windows_a_person_would_type_and_they_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "try shorter windows, e.g. --train 1.499h --test 44.958m": the hint now rounds down to whole
+    # units, and the windows it names run
+    data = _short_dataset(tmp_path / "data", 3)
+    code, _, err = run_cli(["backtest", "--data", str(data)], capsys)
+    assert code == 2 and err.rstrip().endswith("e.g. --train 89m --test 44m"), err
+    code, out, err = run_cli(["backtest", "--data", str(data), "--train", "89m", "--test", "44m"], capsys)
+    assert code == 0, err
+    assert "backtest: train 1.483h, test 44m" in out

@@ -251,11 +251,12 @@ def _no_window(series: Sequence[Series], train_ms: int, test_ms: int) -> str:
         )
     if longest < 2:  # below 1 s: no windows of whole seconds can fit
         return f"no window to score: no workload has history over time (longest {format_duration(longest)})"
-    if train_ms + test_ms > longest * 1000:
+    if train_ms + test_ms > longest * 1000:  # the hint in whole units (89m, not 1.499h), >= 1 each
+        u, n = next(((u, n) for u, n in ((86400, "d"), (3600, "h"), (60, "m")) if longest >= 4 * u), (1, "s"))
         return (
             f"no window to score: train + test ({span}) is longer than every workload's history "
             f"(longest {format_duration(longest)}); try shorter windows, e.g. "
-            f"--train {format_duration(longest / 2)} --test {format_duration(longest / 4)}"
+            f"--train {max(int(longest / 2 // u), 1)}{n} --test {max(int(longest / 4 // u), 1)}{n}"
         )
     return (
         f"no window to score: train + test ({span}) fits the history (longest "
