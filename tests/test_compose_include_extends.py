@@ -132,3 +132,27 @@ def test_a_later_files_extends_wins_over_an_earlier_files_own_value(
     code, out, err = run_cli(["check", *argv], capsys)
     row = next(x for x in out.splitlines() if x.startswith("postgres") and " memory " in x)
     assert row.split()[2] == "1536m" and " ok " in row, out
+
+
+def test_a_files_own_service_merges_over_the_included_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """compose-go#835 ("Allow importing compose file to override resource definition"): a service the
+    file defines and an include brings too is the included one with the file's own merged over it (an
+    error before: "services.postgres conflicts with imported resource", which rightsize repeated). An
+    ``extends`` of it gets both (docker/compose#13606: the included attributes too)."""
+    inc = "services:\n  postgres:\n    image: x\n    mem_limit: 2g\n    cpus: 2\n"
+    top = (
+        "include:\n  - inc/base.yml\nservices:\n  postgres:\n    cpus: 1\n  replica:\n    extends: postgres\n"
+    )
+    path = project(tmp_path, top=top, base=inc)
+    included = tmp_path / "inc" / "base.yml"
+    assert current(capsys, path) == {"memory": 2 * 2**30, "cpu": 1.0, "pids": None}
+    code, out, err = run_cli(["check", "-f", str(path)], capsys)
+    rows = {tuple(x.split()[:2]): x for x in out.splitlines() if x.startswith(("postgres", "replica"))}
+    assert rows[("replica", "memory")].split()[2] == "2g" and rows[("replica", "cpu")].split()[2] == "1"
+    code, out, err = run_cli(["apply", "-f", str(path), "--only", "memory,cpu"], capsys)
+    assert code == 0, err
+    assert "    mem_limit: 1536m\n" in included.read_text()  # set there only: changed there
+    own = "    cpus: 2\n    mem_reservation: 896m\n"  # the file's own value is the one compose uses
+    assert path.read_text() == top.replace("    cpus: 1\n", own)

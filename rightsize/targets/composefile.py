@@ -279,5 +279,9 @@ def _chain_of(docs: Sequence[Doc], cur: Doc, svc: str, ext: Any) -> list[Link]:
         if target is not cur and any(d is target for d in docs):
             env = doc_env(target)  # an included file is interpolated with its include's environment
         chain.append((node, env))
+        for d in scope[scope.index(target) + 1 :]:  # a file's own service merges over an included one
+            under = service_node(d, name)  # (compose-go#835): that one, and what its extends brings
+            if isinstance(under, CommentedMap):
+                chain += [(under, doc_env(d)), *_chain_of(docs, d, name, under.get("extends"))]
         cur, ext = target, node.get("extends")
     return chain

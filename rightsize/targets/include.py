@@ -4,8 +4,10 @@ Each included file is read as a file of its own (patched and checked there, its 
 the environment compose interpolates it from: the including project's environment, then the
 include's ``env_file`` (default: ``.env`` in its project directory). Relative paths in an include
 resolve against the including project's directory (the first ``-f`` file's folder, or an included
-project's ``project_directory``, by default its first file's folder). As compose, an include cycle, a
-missing file and a service both defined by a file and brought in by its includes are refused.
+project's ``project_directory``, by default its first file's folder). As compose, an include cycle and
+a missing file are refused. A service a file defines and its includes bring too is the included one
+with the file's own merged over it, as with ``-f`` (compose-go#835; before it compose refused it); one
+two includes bring is refused (since #835 compose merges them, the first include winning: not followed).
 """
 
 from __future__ import annotations
@@ -155,9 +157,6 @@ def _load(
             if name in imported:
                 _conflict(doc, name, imported[name], src)
             imported[name] = src
-    for name in _services(doc):
-        if name in imported:
-            _conflict(doc, name, doc, imported[name])
     kept = ComposeDoc(doc.source, doc.text, doc.data, doc.indent, doc.line_starts, env=env, included_by=by)
     walk.out.append(dataclasses.replace(kept, workdir=workdir))
 
@@ -172,7 +171,8 @@ def _conflict(doc: Doc, name: str, first: Doc, second: Doc) -> None:
     why = (
         "identical copies (compose accepts them, but a patch to one would make them conflict): keep one"
         if same
-        else f"Docker Compose v2 refuses that (services.{name} conflicts with imported resource)"
+        else f"Docker Compose v2 refused that (services.{name} conflicts with imported resource); since "
+        "compose-go#835 it merges them, the first include winning, which rightsize does not follow: keep one"
     )
     raise RightsizeError(
         f"{doc.source}: service {name!r} is defined in both {first.source} and {second.source}: {why}"
