@@ -17,11 +17,13 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from rightsize.analysis.backtest_table import format_table as format_table  # its old home: re-exported
 from rightsize.analysis.scoring import FIELDS, Limits, Score, score_window, summarize
 from rightsize.analysis.series import Series, load_series
 from rightsize.errors import RightsizeError
@@ -275,13 +277,15 @@ def backtest(
     overrides: Mapping[str, Mapping[str, str]] | None = None,
     workloads: str | Sequence[str] | None = None,
     events: pd.DataFrame | None = None,
+    now: datetime | None = None,
 ) -> BacktestResult:
     """Rolling train/test evaluation of ``strategies`` on ``data`` (a dataset path or samples frame;
     None = the bundled sample, with a warning).
 
     ``strategies`` defaults to default, krr, vpa, plus ``current`` when the data records limits.
     ``overrides`` maps a strategy name to its ``--set`` values; ``workloads`` is a comma-separated
-    list of glob patterns.
+    list of glob patterns. Samples with impossible times (``plausible.py``, ``now``: this machine's
+    clock by default) are left out, with one warning.
     """
     from rightsize.analysis.strategies import get_strategy
 
@@ -302,7 +306,7 @@ def backtest(
         warnings.warn(
             f"no --data given: using the bundled SYNTHETIC sample at {data}", SampleDataWarning, stacklevel=2
         )
-    series = load_series(data, events)
+    series = load_series(data, events, now=now)
     workloads = joined(workloads)  # one glob string, as --workload gives it
     if workloads:
         series = [s for s in series if matches(s.workload, workloads)]
@@ -355,38 +359,6 @@ def backtest(
         {n: summarize(np.array(per[n])) for n in names},
         tuple(ws),
     )  # fmt: skip
-
-
-def format_table(result: BacktestResult) -> str:
-    """The per-strategy summary as an aligned text table."""
-    head = ("strategy", "windows", "mem overruns", "mem alloc/used", "mem slack", "cpu slack",
-            "cpu > reservation", "limit changes")  # fmt: skip
-    lines = [head]
-    for name, sc in result.strategies.items():
-        lines.append((
-            name, str(sc.windows),
-            "-" if sc.mem_overrun_share is None else f"{sc.mem_overrun_share:.2%} ({sc.mem_overruns})",
-            "-" if sc.mem_alloc_ratio is None else f"{sc.mem_alloc_ratio:.2f}x",
-            _pct(sc.mem_slack), _pct(sc.cpu_slack), _pct(sc.cpu_over_reservation_share),
-            str(sc.limit_changes),
-        ))  # fmt: skip
-    widths = [max(len(r[i]) for r in lines) for i in range(len(head))]
-    out = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in lines
-    ]
-    title = (
-        f"backtest: train {format_duration(result.train_seconds)}, "
-        f"test {format_duration(result.test_seconds)}, every {format_duration(result.every_seconds)}; "
-        f"{len(result.workloads)} workloads"
-    )
-    return "\n".join([title, *out])
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1%}"
 
 
 def parse_overrides(items: Sequence[str] | None) -> dict[str, dict[str, str]]:

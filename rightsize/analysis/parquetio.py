@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from rightsize import store
 from rightsize.analysis import kernels
 from rightsize.analysis.coltypes import check_types
+from rightsize.analysis.plausible import Ignored, Plausible, none_possible
 from rightsize.errors import RightsizeError
 
 
@@ -75,10 +76,12 @@ def strings_at(col: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
     return np.asarray(picked.to_numpy(zero_copy_only=False), dtype=object)
 
 
-def ts_bounds(files: list[Path]) -> tuple[int, int, list[int]]:
-    """Min and max ts over the files, from the row-group statistics (read ts where they lack them),
-    and the rows of each file (0 if unreadable)."""
+def ts_bounds(files: list[Path], valid: Plausible) -> tuple[int, int, list[int]]:
+    """Min and max of the possible ts (``valid``) over the files, from the row-group statistics
+    (read ts where they lack them or hold an impossible time), and the rows of each file (0 if
+    unreadable)."""
     lo, hi = None, None
+    ignored = Ignored()
     rows: list[int] = []
     bad: list[tuple[Path, str]] = []
     for f in files:
@@ -96,22 +99,35 @@ def ts_bounds(files: list[Path]) -> tuple[int, int, list[int]]:
         col = meta.schema.names.index("ts")
         for i in range(meta.num_row_groups):
             st = meta.row_group(i).column(col).statistics if col is not None else None
-            if st is not None and st.has_min_max and st.physical_type == "INT64" and _is_ms(meta, col or 0):
-                a, b = int(st.min_raw), int(st.max_raw)  # the stored ms: no datetime round trip
-            elif st is not None and st.has_min_max:
-                a, b = pd.Timestamp(st.min).value // 10**6, pd.Timestamp(st.max).value // 10**6
-            else:
+            a, b = _stats_ms(st, _is_ms(meta, col or 0))
+            if not valid.all_ok(a, b):  # no statistics, or an impossible time among them: read ts
                 ts = ts_ms(pq.ParquetFile(f).read_row_group(i, columns=["ts"])["ts"])
-                if not len(ts):
+                ok = valid.ok(ts)
+                ignored = ignored.add(ts[~ok])
+                if not ok.any():
                     continue
-                a, b = int(ts.min()), int(ts.max())
+                a, b = int(ts[ok].min()), int(ts[ok].max())
             lo, hi = (a, b) if lo is None or hi is None else (min(lo, a), max(hi, b))
     if lo is None or hi is None:
         if bad:
             more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
             raise RightsizeError(f"no readable samples: {bad[0][0]} is not a readable Parquet file{more}")
+        if ignored.count:
+            raise RightsizeError(none_possible(ignored))
         raise RightsizeError("no samples in the dataset: every file is empty")
     return lo, hi, rows
+
+
+def _stats_ms(st: pq.Statistics | None, ms: bool) -> tuple[int, int]:
+    """A row group's (min, max) ts from its statistics; (1, 0) where they hold none that fits."""
+    if st is None or not st.has_min_max:
+        return 1, 0
+    if st.physical_type == "INT64" and ms:
+        return int(st.min_raw), int(st.max_raw)  # the stored ms: no datetime round trip
+    try:
+        return pd.Timestamp(st.min).value // 10**6, pd.Timestamp(st.max).value // 10**6
+    except (OverflowError, ValueError, TypeError):  # past what a ns Timestamp holds: read the column
+        return 1, 0
 
 
 def _is_ms(meta: pq.FileMetaData, col: int) -> bool:

@@ -13,6 +13,7 @@ import dataclasses
 import os
 import warnings
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ import pandas as pd
 from rightsize import store
 from rightsize.analysis.current import compose_current, service_of
 from rightsize.analysis.history import histories, ts_ms
+from rightsize.analysis.plausible import Plausible, keep_possible, plausible
 from rightsize.analysis.profile import Profile, profile_of
 from rightsize.analysis.strategies import get_strategy
 from rightsize.errors import RightsizeError
@@ -69,13 +71,15 @@ def since_start(since: str | None, latest_ms: int | None) -> int | None:
 
 
 def _frame_profiles(
-    samples: pd.DataFrame, events: pd.DataFrame | None, since: str | None, qs: Iterable[float]
-) -> list[Profile]:
+    samples: pd.DataFrame, events: pd.DataFrame | None, since: str | None, qs: Iterable[float],
+    valid: Plausible,
+) -> list[Profile]:  # fmt: skip
     missing = [c for c in ("ts", "workload", "mem_working_set") if c not in samples.columns]
     if missing:
         raise RightsizeError(f"samples frame lacks column(s): {', '.join(missing)}")
     if samples.empty:
         raise RightsizeError("no samples: the frame is empty")
+    samples = keep_possible(samples, valid)
     start = since_start(since, int(ts_ms(samples["ts"]).max()))
     if start is not None:
         samples = samples[ts_ms(samples["ts"]) >= start]
@@ -117,8 +121,9 @@ def small_dataset(files: list[Path], limit: int) -> ds.Dataset | None:
 
 
 def _small_profiles(
-    path: Path, dataset: ds.Dataset, since: str | None, qs: Iterable[float], workloads: str | None
-) -> list[Profile] | None:
+    path: Path, dataset: ds.Dataset, since: str | None, qs: Iterable[float], workloads: str | None,
+    valid: Plausible,
+) -> list[Profile] | None:  # fmt: skip
     """The scan's Profiles by the in-memory path: the rows it skips (no workload, before --since,
     other workloads) are dropped first, so its counts, warnings and errors are the scan's. None if
     the data cannot be read so (a corrupt page): the scan says why. A column of the wrong type
@@ -131,6 +136,7 @@ def _small_profiles(
         return None
     # sorted by ts, the files in order: the later file's row is the latest on a tie, as in the scan
     frame = table.to_pandas().sort_values("ts", kind="stable", ignore_index=True)
+    frame = keep_possible(frame, valid)  # a 1970 or 2100 row: no history, no latest sample
     ts = ts_ms(frame["ts"])
     hi = int(ts.max())
     start = since_start(since, hi)
@@ -158,8 +164,10 @@ def profiles(
     since: str | None = None,
     qs: Iterable[float] = (),
     workloads: str | None = None,
+    now: datetime | None = None,
 ) -> list[Profile]:
-    """The usage profile of every workload in ``data`` (None = the bundled sample)."""
+    """The usage profile of every workload in ``data`` (None = the bundled sample); samples with
+    impossible timestamps (``plausible.py``: before 2000, a day after ``now``) are left out."""
     since_start(since, 0)  # a bad --since is the only line, not after the bundled-sample warning
     if data is None:
         data = sample_path()
@@ -167,18 +175,19 @@ def profiles(
             f"no --data given: using the bundled SYNTHETIC sample at {data}", SampleDataWarning, stacklevel=3
         )
     if isinstance(data, pd.DataFrame):
-        out = _frame_profiles(data, None, since, qs)
+        out = _frame_profiles(data, None, since, qs, plausible(now))
     else:
         store.dataset_dir(data)  # an empty path is an error, not Path("") = the current folder
         files = store.list_files(data, "samples")
         small = small_dataset(files, small_rows()) if files else None
-        found = _small_profiles(Path(data), small, since, qs, workloads) if small is not None else None
+        valid = plausible(now)
+        found = _small_profiles(Path(data), small, since, qs, workloads, valid) if small is not None else None
         if found is not None:
             out = found
         else:
             from rightsize.analysis.scan import scan_profiles
 
-            out = scan_profiles(Path(data), since=since, qs=qs, workloads=workloads)
+            out = scan_profiles(Path(data), since=since, qs=qs, workloads=workloads, valid=valid)
     if workloads:
         out = [p for p in out if matches(p.workload, workloads)]
         if not out:
@@ -196,6 +205,7 @@ def recommend(
     compose: str | Path | Sequence[str | Path] | None = None,
     events: pd.DataFrame | None = None,
     env_files: Sequence[str | Path] | None = None,
+    now: datetime | None = None,
 ) -> list[Recommendation]:
     """Recommendations sorted by workload, then memory, cpu, pids.
 
@@ -203,18 +213,19 @@ def recommend(
     ``events`` optionally), or None for the bundled sample (with a warning saying so).
     ``compose``: take the current values from this file (or these, merged as ``-f a -f b``), with
     ``${VAR}`` read from the environment, then ``env_files`` (default ``.env`` beside the first file).
+    ``now``: the clock that samples more than a day ahead of are impossible (default: this machine's).
     """
     strat = get_strategy(strategy, overrides)  # fail on a bad name/setting before reading data
     workloads = joined(workloads)  # one glob string, as --workload gives it
     current = compose_current(compose, env_files) if compose is not None else None
     if isinstance(data, pd.DataFrame):
-        profs = _frame_profiles(data, events, since, strat.quantiles())
+        profs = _frame_profiles(data, events, since, strat.quantiles(), plausible(now))
         if workloads:
             profs = [p for p in profs if matches(p.workload, workloads)]
             if not profs:
                 raise RightsizeError(f"no workload matches {workloads!r}")
     else:
-        profs = profiles(data, since=since, qs=strat.quantiles(), workloads=workloads)
+        profs = profiles(data, since=since, qs=strat.quantiles(), workloads=workloads, now=now)
     recs: list[Recommendation] = []
     for p in profs:
         recs.extend(strat.recommend_profile(p))

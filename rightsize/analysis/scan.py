@@ -31,9 +31,11 @@ from rightsize import store
 from rightsize.analysis.exact import Keeper, plan
 from rightsize.analysis.history import _current, counter_increments, warn_cleaned
 from rightsize.analysis.parquetio import ts_bounds
+from rightsize.analysis.plausible import Ignored, Plausible, none_possible, plausible
 from rightsize.analysis.profile import DAY_MS, OBSERVED_QS, Dist, Profile, dist_of
+from rightsize.analysis.scanfound import Found, Kept
 from rightsize.analysis.scanoom import EventLimits, oom_events
-from rightsize.analysis.scanpart import BINNINGS, METRICS, Found, Kept, Part, pass1, pass2
+from rightsize.analysis.scanpart import BINNINGS, METRICS, Part, pass1, pass2
 from rightsize.analysis.scanproc import receive, send_child, start_child
 from rightsize.errors import RightsizeError
 
@@ -124,14 +126,19 @@ def merge(found: list[Found]) -> Merged:
     return m
 
 
-def partition_days(files: list[Path]) -> tuple[int, int] | None:
-    """(first UTC day number, number of days) from ``date=YYYY-MM-DD`` folders, if every file has one."""
+def partition_days(files: list[Path], valid: Plausible | None = None) -> tuple[int, int] | None:
+    """(first UTC day number, number of days) from ``date=YYYY-MM-DD`` folders, if every file has one;
+    a folder of an impossible day (``valid``: the store put a 1970 row in date=1970-01-01) is left
+    out: its rows are, and the tables would span decades."""
+    valid = valid or plausible()
     days = []
     for f in files:
         m = re.fullmatch(r"date=(\d{4})-(\d{2})-(\d{2})", f.parent.name)
         if m is None:
             return None
-        days.append(datetime.date(*map(int, m.groups())).toordinal() - EPOCH_ORDINAL)
+        day = datetime.date(*map(int, m.groups())).toordinal() - EPOCH_ORDINAL
+        if valid.day_ok(day):
+            days.append(day)
     return (min(days), max(days) - min(days) + 1) if days else None
 
 
@@ -155,11 +162,13 @@ def scan_profiles(
     qs: Iterable[float] = (),
     workloads: str | None = None,
     parallel: bool | None = None,
+    valid: Plausible | None = None,
 ) -> list[Profile]:
     """One Profile per workload under ``path`` (sorted by name); see the module docstring.
 
     ``parallel``: None = a second process for large datasets on multi-core machines; True/False
-    forces it (when there are at least two files) or not.
+    forces it (when there are at least two files) or not. ``valid``: the possible sample times
+    (default: ``plausible()``); rows outside them are left out and counted in one warning.
     """
     from rightsize.analysis.recommend import since_start
 
@@ -167,11 +176,12 @@ def scan_profiles(
     if not files:
         raise RightsizeError(f"no samples under {store.dataset_dir(path)}: the dataset is empty")
     qs = tuple(sorted(set(qs) | set(OBSERVED_QS)))
-    hint = partition_days(files)
+    valid = valid or plausible()
+    hint = partition_days(files, valid)
     if since is None and hint is not None:  # the date partitions say enough: no footer to read twice
         start, days, rows = None, hint, [store.size_of(f) // 16 for f in files]  # ~rows, for split()
     else:
-        lo_ts, hi_ts, rows = ts_bounds(files)
+        lo_ts, hi_ts, rows = ts_bounds(files, valid)
         start = since_start(since, hi_ts)
         if start is not None and start > hi_ts:  # a date after the data: nothing to scan
             last = pd.Timestamp(hi_ts, unit="ms", tz="UTC").isoformat()
@@ -180,14 +190,20 @@ def scan_profiles(
         days = (first // DAY_MS, int(hi_ts // DAY_MS - first // DAY_MS) + 1)
     halves = split(files, rows, parallel)
     events = oom_events(events_of(path))
-    proc = start_child(halves[1], start, workloads, days, events) if len(halves) == 2 else None
+    proc = start_child(halves[1], start, workloads, days, events, valid) if len(halves) == 2 else None
     try:
-        mine = Part(workloads, *days, events=events)
+        mine = Part(workloads, *days, events=events, valid=valid)
         found = [pass1(mine, halves[0], start)]
         if proc is not None:
             found.append(receive(proc, "found"))
         if not sum(f.files for f in found):
             raise RightsizeError(f"no readable samples under {store.dataset_dir(path)}")
+        ignored = Ignored()
+        for f in found:
+            ignored = ignored.merged(f.ignored)
+        if ignored.count and not sum(f.possible for f in found):
+            raise RightsizeError(none_possible(ignored))
+        ignored.warn()  # one line for both halves
         for f in found:
             warn_cleaned(f.bad)
         m = merge(found)
@@ -211,6 +227,9 @@ def scan_profiles(
         if proc is not None:
             proc.kill()  # done, or we failed: never leave it behind
             proc.wait()
+            for pipe in (proc.stdin, proc.stdout):  # else a ResourceWarning each
+                if pipe is not None:
+                    pipe.close()
     latest: Latest = {}
     for part, mp in zip(kept, m.maps, strict=True):
         _collect(part, mp, keepers, latest)

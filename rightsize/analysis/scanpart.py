@@ -34,7 +34,9 @@ from rightsize.analysis.parquetio import (
     read_columns,
     ts_ms,
 )
+from rightsize.analysis.plausible import Ignored, Plausible, plausible
 from rightsize.analysis.profile import DAY_MS
+from rightsize.analysis.scanfound import Found, Kept
 from rightsize.analysis.scanoom import EventLimits, changed_rows
 from rightsize.errors import RightsizeError
 from rightsize.globs import matches
@@ -97,6 +99,9 @@ class Part:
     ev_limits: EventLimits = field(init=False)
     tracked: set[str] = field(default_factory=set)  # containers with a counter above 0 so far
     tracked_codes: set[int] = field(default_factory=set)  # their workloads
+    valid: Plausible = field(default_factory=plausible)  # possible sample times; the rest is ignored
+    ignored: Ignored = field(default_factory=Ignored)
+    possible: int = 0  # rows of a possible time
 
     def __post_init__(self) -> None:
         self.counters = {m: Counter(b) for m, b in BINNINGS.items()}
@@ -161,14 +166,23 @@ def _pass1_group(s: Part, item: Item, start: int | None, tb: pa.Table) -> None:
     flat = item[3]
     local, lut = _codes(s, tb["workload"])
     ts = ts_ms(tb["ts"])
+    lo, hi = (int(ts.min()), int(ts.max())) if len(ts) else (0, -1)
+    good = len(ts)
+    if good and not s.valid.all_ok(lo, hi):  # a 1970 or 2100 row: no history, no latest sample
+        ok = s.valid.ok(ts)
+        good = int(ok.sum())
+        s.ignored = s.ignored.add(ts[~ok])
+        local = np.where(ok, local, len(lut) - 1)  # last slot: -1, skipped
+        lo, hi = (int(ts[ok].min()), int(ts[ok].max())) if good else (0, -1)
+    s.possible += good
     if start is not None:
-        local = np.where(ts >= start, local, len(lut) - 1)  # last slot: -1, skipped
+        local = np.where(ts >= start, local, len(lut) - 1)
     # the smallest integer type: pass 2 keeps it (1 byte a row mostly), and the loops read less
     small = np.uint8 if len(lut) <= 2**8 else np.uint16 if len(lut) <= 2**16 else np.int64
     local = local.astype(small)
     rg_max = np.full(s.cap, np.iinfo(np.int64).min)
-    if len(ts):
-        s.ensure_days(int(ts.min()) // DAY_MS, int(ts.max()) // DAY_MS)  # the hint may be wrong
+    if hi >= lo:
+        s.ensure_days(lo // DAY_MS, hi // DAY_MS)  # the hint may be wrong
     before = int(s.n.sum())
     kernels.count_rows(local, lut, ts, s.n, s.ts_min, rg_max)
     for m, col in METRICS.items():
@@ -227,32 +241,6 @@ def _pass1_group(s: Part, item: Item, start: int | None, tb: pa.Table) -> None:
     s.changes.append(
         (codes_at, cont, ts[rows_at], oom[rows_at].astype(np.int64), rst[rows_at].astype(np.int64), lim)
     )
-
-
-@dataclass
-class Found:
-    """What pass 1 of a Part found, in that Part's workload codes (picklable)."""
-
-    names: list[str]
-    n: np.ndarray
-    ts_min: np.ndarray
-    ts_max: np.ndarray
-    tables: dict[str, np.ndarray]
-    peaks: np.ndarray
-    thr: np.ndarray
-    bad: dict[str, int]
-    changes: pd.DataFrame | None
-    files: int  # readable files
-    day0: int  # UTC day number of the first column of peaks
-    ev_limits: EventLimits
-
-
-@dataclass
-class Kept:
-    """What pass 2 of a Part kept: (keys, values) per metric, and each workload's latest limits."""
-
-    values: dict[str, tuple[np.ndarray, np.ndarray]]
-    latest: dict[int, tuple[int, dict[str, float]]]  # code -> (ts, limits)
 
 
 def _pass1_columns(p: Part, item: Item) -> list[str]:
@@ -332,7 +320,7 @@ def pass1(p: Part, files: list[Path], start: int | None) -> Found:
             {k: np.concatenate([part[i] for part in p.changes]) for i, k in enumerate(cols)}
         )
     return Found(p.names, p.n[:w], p.ts_min[:w], p.ts_max[:w], tables, p.peaks[:w], p.thr[:w],
-                 p.bad, changes, len(p.good), p.day0, p.ev_limits)  # fmt: skip
+                 p.bad, changes, len(p.good), p.day0, p.ev_limits, p.ignored, p.possible)  # fmt: skip
 
 
 def pass2(p: Part, wanted: dict[str, np.ndarray]) -> Kept:

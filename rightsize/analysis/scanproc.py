@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from rightsize.analysis.plausible import Plausible
 from rightsize.analysis.scanpart import Part, pass1, pass2
 from rightsize.errors import RightsizeError
 
@@ -34,8 +35,8 @@ def child_main() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            files, start, match, days, events = pickle.load(inp)
-            p = Part(match, days[0], days[1], events=events)
+            files, start, match, days, events, valid = pickle.load(inp)
+            p = Part(match, days[0], days[1], events=events, valid=valid)
             send("found", pass1(p, files, start), caught)
             caught.clear()
             wanted = pickle.load(inp)
@@ -48,13 +49,13 @@ def child_main() -> None:
 
 def start_child(
     files: list[Path], start: int | None, match: str | None, days: tuple[int, int],
-    events: tuple[np.ndarray, np.ndarray],
+    events: tuple[np.ndarray, np.ndarray], valid: Plausible,
 ) -> Popen[bytes]:  # fmt: skip
     # import by name (not -m): pickled records must name this module, not __main__
     code = "from rightsize.analysis.scanproc import child_main; child_main()"
     proc = Popen([sys.executable, "-c", code], stdin=PIPE, stdout=PIPE)
     assert proc.stdin is not None
-    pickle.dump((files, start, match, days, events), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+    pickle.dump((files, start, match, days, events, valid), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
     proc.stdin.flush()
     return proc
 

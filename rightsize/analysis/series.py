@@ -11,6 +11,7 @@ import os
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 
 from rightsize import store
 from rightsize.analysis.history import counter_increments
+from rightsize.analysis.plausible import Ignored, Plausible, none_possible, plausible
 from rightsize.errors import RightsizeError
 
 VALUES = (
@@ -52,9 +54,11 @@ class Series:
 
 
 def load_series(
-    data: str | os.PathLike[str] | pd.DataFrame, events: pd.DataFrame | None = None
-) -> list[Series]:
-    """Every workload in ``data`` (a dataset path or a samples DataFrame), sorted by name."""
+    data: str | os.PathLike[str] | pd.DataFrame, events: pd.DataFrame | None = None,
+    now: datetime | None = None,
+) -> list[Series]:  # fmt: skip
+    """Every workload in ``data`` (a dataset path or a samples DataFrame), sorted by name; rows of
+    impossible times (``plausible.py``, ``now``: this machine's clock by default) left out."""
     if isinstance(data, pd.DataFrame):
         missing = [c for c in ("ts", "workload", "mem_working_set") if c not in data.columns]
         if missing:
@@ -64,7 +68,7 @@ def load_series(
         tables = _read(data)
         if events is None:
             events = store.events_beside(data)
-    out = _split(tables, events)
+    out = _split(tables, events, plausible(now))
     if not out:
         raise RightsizeError("no samples: the dataset is empty")
     return out
@@ -103,7 +107,7 @@ def _codes(table: pa.Table, column: str, names: dict[str, int]) -> np.ndarray:
     return np.asarray(local[col.indices.fill_null(len(col.dictionary)).to_numpy()], dtype=np.int32)
 
 
-def _split(tables: Iterable[pa.Table], events: pd.DataFrame | None) -> list[Series]:
+def _split(tables: Iterable[pa.Table], events: pd.DataFrame | None, valid: Plausible) -> list[Series]:
     names: dict[str, int] = {}
     containers: dict[str, int] = {}
     codes, stamps, conts = [], [], []
@@ -131,6 +135,13 @@ def _split(tables: Iterable[pa.Table], events: pd.DataFrame | None) -> list[Seri
     else:
         order = np.lexsort((ts, code))
     keep = order[code[order] >= 0]  # a row without a workload cannot be attributed
+    ok = valid.ok(ts)
+    if not ok.all():  # a 1970 or 2100 row: no window starts in 1970
+        ignored = Ignored().add(ts[~ok])
+        if not ok.any():
+            raise RightsizeError(none_possible(ignored))
+        ignored.warn(stacklevel=4)
+        keep = keep[ok[keep]]
     code, ts = code[keep], ts[keep]
     cont = np.concatenate(conts)[keep]
     values: dict[str, np.ndarray | None] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rightsize.globs import matches
+
+if TYPE_CHECKING:
+    from rightsize.analysis.plausible import Plausible
 from rightsize.report.charts import COLUMNS
 
 META = (("container", "containers"), ("image", "images"), ("host", "hosts"))
@@ -158,8 +162,9 @@ STRINGS = ("workload", "container_id", *(c for c, _ in META))
 
 
 def read_groups(
-    source: str | os.PathLike[str], columns: Sequence[str], workloads: str | None
-) -> tuple[Groups, About, int | None]:
+    source: str | os.PathLike[str], columns: Sequence[str], workloads: str | None,
+    valid: Plausible | None = None,
+) -> tuple[Groups, About, int | None]:  # fmt: skip
     """``(per-workload chart frames, names per workload, latest ts in ms of all samples)``, as
     :func:`read_arrow` + :func:`split_arrow` give them, file by file and in a fraction of the memory.
 
@@ -167,9 +172,13 @@ def read_groups(
     read time), a column with no value in a file is not materialized (a trace without PIDs or
     reservations), and each file's rows are sorted by workload and kept as slices: no 12 M-row
     table, no global sort, no float64 copy of every column at once (the old path peaked at 4 GB
-    on the 500-VM trace).
+    on the 500-VM trace). Rows of impossible times (``valid``, default ``plausible()``) are left
+    out as recommend leaves them out, with the same warning.
     """
+    from rightsize.analysis.plausible import Ignored, plausible
     from rightsize.store import SAMPLES_SCHEMA, DatasetWarning, list_files, missing_columns
+
+    valid, ignored = valid or plausible(), Ignored()
 
     numeric = [c for c in columns if c not in STRINGS and c != "ts"]
     wanted = ["ts", *numeric, *(c for c in STRINGS if c in columns or c == "workload")]
@@ -205,6 +214,13 @@ def read_groups(
         except (OSError, pa.ArrowException) as exc:
             warnings.warn(f"skipping {f}: unreadable ({exc})", DatasetWarning, stacklevel=2)
             continue
+        ok = valid.ok(ts)
+        if not ok.all():  # a 1970 or 2100 row (analysis/plausible.py): no chart over decades
+            ignored = ignored.add(ts[~ok])
+            if not ok.any():
+                continue
+            ts, values = ts[ok], {c: v[ok] for c, v in values.items()}
+            codes = {c: (v[0][ok], v[1]) for c, v in codes.items()}
         top = int(ts.max())
         latest = top if latest is None else max(latest, top)
         wcodes, wnames = codes["workload"][0], [n or "" for n in codes["workload"][1]]
@@ -227,6 +243,7 @@ def read_groups(
         for k in np.flatnonzero(np.diff(bounds)).tolist():
             lo, hi = int(bounds[k]), int(bounds[k + 1])
             parts.setdefault(wnames[k], []).append({c: v[lo:hi] for c, v in sorted_cols.items()})
+    ignored.warn()
     # a column with no value anywhere is left out: the charts treat it as all missing
     groups = Groups(parts, ["ts", "container_id", *(c for c in numeric if c in seen)])
     return groups, _about(metas, keys), latest

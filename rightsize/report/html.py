@@ -47,6 +47,7 @@ def report(
     buckets: int | None = None,
     since: str | None = None,
     workloads: str | Sequence[str] | None = None,
+    now: datetime | None = None,
 ) -> Path:
     """Recommend (or take ``recommendations``) for the dataset ``data`` and write the HTML report.
 
@@ -54,8 +55,10 @@ def report(
     (``7d`` or a date) and ``workloads`` (globs: ``"shop/*,db"`` or a list) narrow it, and
     ``compose`` (one file or several, merged as ``-f a -f b``) with ``env_files`` gives the current
     values, as for ``recommend``. Returns the path written. The file is written to a temporary
-    name and renamed: never half a report.
+    name and renamed: never half a report. Samples of impossible times (before 2000, a day after
+    ``now``: this machine's clock by default) are left out everywhere, as recommend leaves them out.
     """
+    from rightsize.analysis.plausible import keep_possible, plausible
     from rightsize.analysis.recommend import recommend, sample_path
     from rightsize.store import events_beside, warn_once
 
@@ -73,6 +76,7 @@ def report(
     if target.exists() and not target.is_file():  # /dev/stdout, a FIFO: the rename would replace it
         raise RightsizeError(f"cannot write {given}: not a regular file; give a file name, e.g. report.html")
     source: str | os.PathLike[str] | pd.DataFrame = sample_path() if data is None else data
+    now = now or datetime.now(UTC)  # one clock for recommend and the charts: the same rows left out
     warned: set[str] = set()  # recommend and the chart reader read the same files: warn once
     if recommendations is None:  # data=None lets recommend() warn that this is the sample
         given_files = [compose] if isinstance(compose, str | os.PathLike) else compose or []
@@ -80,7 +84,7 @@ def report(
         with warn_once(warned):
             recs = recommend(
                 _pathlike(data), strategy=strategy, overrides=overrides, compose=files, since=since,
-                workloads=workloads, env_files=[Path(e) for e in env_files] if env_files else None,
+                workloads=workloads, env_files=[Path(e) for e in env_files] if env_files else None, now=now,
             )  # fmt: skip
     else:
         recs = list(recommendations)
@@ -90,14 +94,16 @@ def report(
     columns = sorted(set(charts.COLUMNS) | set(META_COLUMNS))
     samples: Mapping[str, pd.DataFrame]
     latest = None
+    valid = plausible(now)
     if isinstance(source, pd.DataFrame):
-        samples, about = frames.split(source)
+        with warn_once(warned):
+            samples, about = frames.split(keep_possible(source, valid) if len(source) else source)
         events, label = None, "a DataFrame"
     else:
         # File by file into per-workload slices, each workload's frame put together only when its
         # charts are drawn (frames.read_groups): 4 GB -> 1 GB on the 500-VM trace.
         with warn_once(warned):
-            samples, about, latest = frames.read_groups(source, columns, workloads)
+            samples, about, latest = frames.read_groups(source, columns, workloads, valid)
             events, label = events_beside(source), str(source)  # none beside a single file
     samples, events = _narrow(samples, events, since, workloads, latest)
     settings = None

@@ -2,7 +2,9 @@
 
 One row with a broken timestamp (1970-01-01 from a zero, the year 2100 from a bad clock or unit)
 stretched the chart's shared time grid over decades: the real day of data fell into one or two of
-its 500 buckets. Such stray samples are few and far away, so the chart covers the dense range and
+its 500 buckets. Impossible times like those are now left out by every reader
+(``analysis/plausible.py``); possible but far ones (a file from a host whose clock was weeks off)
+still are. Such stray samples are few and far away, so the chart covers the dense range and
 the page says what it left out. They are not dropped from anything else: ``recommend`` counts
 them (its percentiles, sample counts and history length), so the tables and the distributions
 count them too.

@@ -1,0 +1,128 @@
+"""Which sample timestamps are possible for container metrics, and the one warning about the rest.
+
+A timestamp before 2000-01-01 UTC (1970 from a zero or a missing value) or more than a day after
+this machine's clock (a bad clock, seconds read as milliseconds) cannot be a container's sample.
+One such row made a one-day history decades long (the short-history margin gone) or became the
+"latest" sample that ``--since`` counts back from. Every reader of samples (recommend's three paths,
+the backtest, the report's charts) leaves them out and counts them in one warning line.
+Far-but-possible strays (a sample weeks away from the rest) are kept: the report's ``span.py``
+shows them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rightsize.errors import RightsizeError
+from rightsize.store import DatasetWarning
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+AHEAD = timedelta(days=1)  # clocks of other hosts may run a little ahead of this one
+DAY_MS = 86_400_000
+WHAT = "samples with impossible timestamps"
+
+
+def _ms(t: datetime) -> int:
+    t = t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+    return (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class Plausible:
+    """The possible sample times, ms since the epoch, both ends included."""
+
+    lo: int
+    hi: int
+
+    def ok(self, ts: np.ndarray) -> np.ndarray:
+        return (ts >= self.lo) & (ts <= self.hi)
+
+    def day_ok(self, day: int) -> bool:
+        """Whether a UTC day (number since the epoch) holds any possible time."""
+        return self.lo // DAY_MS <= day <= self.hi // DAY_MS
+
+    def all_ok(self, lo: int, hi: int) -> bool:
+        return lo >= self.lo and hi <= self.hi
+
+
+def plausible(now: datetime | None = None) -> Plausible:
+    """The bounds for a reader started at ``now`` (default: this machine's clock; naive is UTC)."""
+    return Plausible(_ms(EARLIEST), _ms((now or datetime.now(UTC)) + AHEAD))
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """How many rows were left out, the earliest and latest of their times (ms), and whether
+    any lies between those two."""
+
+    count: int = 0
+    first: int = 0
+    last: int = 0
+    more: bool = False
+
+    def add(self, bad: np.ndarray) -> Ignored:
+        """With the times ``bad`` (int64 ms) left out too."""
+        if not len(bad):
+            return self
+        lo, hi = int(bad.min()), int(bad.max())
+        return self.merged(Ignored(len(bad), lo, hi, bool(((bad > lo) & (bad < hi)).any())))
+
+    def merged(self, other: Ignored) -> Ignored:
+        if not other.count or not self.count:
+            return other if not self.count else self
+        lo, hi = min(self.first, other.first), max(self.last, other.last)
+        inner = any(lo < t < hi for t in (self.first, self.last, other.first, other.last))
+        return Ignored(self.count + other.count, lo, hi, self.more or other.more or inner)
+
+    def examples(self) -> str:
+        """``(1970-01-01 00:00:00, 2100-01-01 00:00:00)``; an ellipsis between where there are more."""
+        if self.first == self.last:
+            return f"({when(self.first)})"
+        mid = ", …" if self.more else ""
+        return f"({when(self.first)}{mid}, {when(self.last)})"
+
+    def warn(self, stacklevel: int = 3) -> None:
+        """The one warning line (nothing if no row was left out)."""
+        if self.count:
+            text = f"ignored {self.count} {WHAT} {self.examples()}"
+            warnings.warn(text, DatasetWarning, stacklevel=stacklevel)
+
+
+def when(ms: int) -> str:
+    """A time in ms as ``YYYY-MM-DD HH:MM:SS`` UTC (a value no calendar holds as its number)."""
+    try:
+        return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).strftime("%Y-%m-%d %H:%M:%S")
+    except OverflowError:
+        return f"{ms} ms since 1970"
+
+
+def none_possible(ignored: Ignored) -> str:
+    """The error when every sample was impossible."""
+    return (
+        f"no samples with a possible timestamp: all {ignored.count} lie before {EARLIEST:%Y-%m-%d} or "
+        f"more than a day after this machine's clock {ignored.examples()}"
+    )
+
+
+def keep_possible(frame: pd.DataFrame, valid: Plausible) -> pd.DataFrame:
+    """``frame`` without its rows of impossible times (one warning says how many); an error if
+    no row is left."""
+    from rightsize.analysis.history import ts_ms
+
+    ts = ts_ms(frame["ts"])
+    ok = valid.ok(ts)
+    if ok.all():
+        return frame
+    ignored = Ignored().add(ts[~ok])
+    if not ok.any():
+        raise RightsizeError(none_possible(ignored))
+    ignored.warn(stacklevel=4)
+    return frame[ok]
