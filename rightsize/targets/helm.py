@@ -350,7 +350,7 @@ def _plan_rec(
         path = (*place.keys, KEYS[w.kind], K8S_NAME[w.resource])
         if shorthand and w.kind == "reservation":
             why = (f"{place.show((*place.keys, rec.resource))} is both request and limit (a chart's "
-                   "shorthand, as neo4j's): the limit was written there")  # fmt: skip
+                   "shorthand, as neo4j's): it takes the limit")  # fmt: skip
             skipped.append(Skipped(doc.source, rec.workload, rec.resource, why, format_value(
                 rec.resource, w.value, "k8s").raw))  # fmt: skip
             continue
