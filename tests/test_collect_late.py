@@ -18,7 +18,8 @@ import pytest
 
 import rightsize
 from rightsize.analysis.history import histories
-from rightsize.collector.endings import NO_READING
+from rightsize.collector.endings import NO_READING, ONE_READING
+from rightsize.sources import cgroups
 
 MiB = 1024 * 1024
 
@@ -32,16 +33,16 @@ def _ended(client: Any, container_id: str) -> bool:
     return not state["Running"] and state["Status"] in ("exited", "dead")
 
 
-def _hold_loop_until_gone(client: Any, started: list[Any], start: Any) -> Any:
-    """on_tick: at the first tick, start the job from the loop's own thread and hold the loop until
-    it ended; SIGINT (as Ctrl-C) two ticks later, the late events handled by then."""
+def _hold_loop_until_gone(client: Any, started: list[Any], *starts: Any) -> Any:
+    """on_tick: at the first tick, start the jobs from the loop's own thread and hold the loop until
+    they ended; SIGINT (as Ctrl-C) two ticks later, the late events handled by then."""
     stop_at: list[int] = []
 
     def on_tick(ticks: int, containers: int, samples: int) -> None:
         if ticks == 1:
-            started.append(start())
+            started.extend(start() for start in starts)
             deadline = time.monotonic() + 60
-            while not _ended(client, started[0].id) and time.monotonic() < deadline:
+            while not all(_ended(client, c.id) for c in started) and time.monotonic() < deadline:
                 time.sleep(0.05)
             time.sleep(0.3)  # its die (and destroy) logged too
             stop_at.append(ticks + 2)
@@ -141,21 +142,34 @@ def test_a_job_whose_start_is_handled_after_it_ended_has_its_cpu(
 
 
 @pytest.mark.docker
-def test_the_cgroup_source_says_why_a_job_ended_before_its_start_was_handled_has_no_cpu(
+@pytest.mark.slow
+def test_the_cgroup_source_reads_a_job_whose_start_is_handled_after_it_ended(
     run_container: Any, docker_client: Any, tmp_path: Path
 ) -> None:
-    # --source cgroup reads no engine stats: a job gone before the loop handled its start has no
-    # reading at all (its files are gone, the engine keeps no CPU figures of an exited container).
-    # It is counted, and the summary line says why in words.
+    # --source cgroup opens no engine stream: a job gone before the loop handled its start had no
+    # reading at all. Its files are now read from its start event, in a thread of their own, once
+    # a second until they go: a 2 s job has its CPU. A job gone within a few ms (`true`) still has
+    # none; it is counted, and the summary line says why.
     tag = uuid.uuid4().hex[:8]
     labels = {"rs-late": tag}
     started: list[Any] = []
-    on_tick = _hold_loop_until_gone(docker_client, started,
-                                    lambda: run_container("sleep 1", labels=labels))
+    on_tick = _hold_loop_until_gone(
+        docker_client, started,
+        lambda: run_container("yes >/dev/null & sleep 2", labels=labels, nano_cpus=500_000_000),
+        lambda: run_container("true", labels=labels),
+    )
     run_container("sleep 3600", labels=labels)
     summary = rightsize.collect(tmp_path, duration="60s", interval="0.5s", flush="60s", source="cgroup",
                                 filters=[f"label=rs-late={tag}"], quiet=True, on_tick=on_tick)
-    assert summary.no_cpu == {NO_READING: 1}, summary.no_cpu
-    line = next(x for x in str(summary).splitlines() if "no CPU value" in x)
-    why = "exited before any reading (nothing is left to read after exit)"
-    assert line.strip() == f"no CPU value: 1 container (1 {why})"
+    busy, instant = started
+    rows = rightsize.load(tmp_path)
+    cores = rows.loc[rows["container_id"] == busy.id, "cpu_cores"].dropna()
+    assert len(cores) == 1 and 0.05 < cores.iloc[0] <= 0.6, cores.tolist()
+    assert set(summary.sources) == {f"cgroup v{cgroups.detect_version()}"}
+    if (rows["container_id"] == instant.id).any():  # read once in its few ms (a fast host)
+        assert summary.no_cpu == {ONE_READING: 1}, summary.no_cpu
+    else:
+        assert summary.no_cpu == {NO_READING: 1}, summary.no_cpu
+        line = next(x for x in str(summary).splitlines() if "no CPU value" in x)
+        why = "exited before any reading (nothing is left to read after exit)"
+        assert line.strip() == f"no CPU value: 1 container (1 {why})"

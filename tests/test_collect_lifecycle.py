@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import pandas as pd
 import pytest
 
 import rightsize
@@ -96,6 +97,48 @@ def test_every_policy_restart_is_an_event_while_relists_run(
     restarted = [i for i, k in enumerate(kinds) if k == "start" and "die" in kinds[:i]]
     assert len(restarted) >= 3
     assert kinds.count("restart") == len(restarted), " ".join(kinds)  # each restart seen in the run, once
+
+
+@pytest.mark.docker
+def test_a_restart_before_the_first_list_is_an_event_and_none_from_before_the_run(
+    run_container: Any, docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run's first list took each container's restart count as already accounted for: a policy
+    # restart after the event stream opened but before that list (a slow start on a loaded host)
+    # had its start event handled against a count that already held it, and no 'restart' row
+    # (test_every_policy_restart_is_an_event_while_relists_run failed so under load, its first
+    # restart missing). The stream also replayed up to a second of events from before the run. The
+    # seam holds the first list, for real, until the container has restarted once more.
+    from rightsize.collector.discovery import Discovery
+
+    tag = uuid.uuid4().hex[:8]
+    loop = run_container("sleep 0.5; exit 3", labels={"rs-life": tag}, restart_policy={"Name": "always"})
+    real_list = Discovery._list
+    held: list[int] = []
+
+    def state() -> tuple[int, bool]:
+        attrs = docker_client.api.inspect_container(loop.id)
+        return attrs["RestartCount"], attrs["State"]["Running"]
+
+    def list_after_a_restart(self: Discovery, ids: list[str] | None = None, all_states: bool = False) -> Any:
+        if not held:
+            held.append(state()[0])
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (lambda s: s[0] > held[0] and s[1])(state()):
+                time.sleep(0.02)
+        return real_list(self, ids, all_states)
+
+    monkeypatch.setattr(Discovery, "_list", list_after_a_restart)
+    began = time.time()
+    out = tmp_path / "data"
+    rightsize.collect(out, duration="3s", interval="0.5s", flush="9s", filters=[f"label=rs-life={tag}"],
+                      quiet=True)
+    events = rightsize.load_events(out)
+    mine = events[events["container_id"] == loop.id].sort_values(["ts", "kind"])
+    assert (mine["ts"] >= pd.Timestamp(began - 0.05, unit="s", tz="UTC")).all()
+    kinds = mine["kind"].tolist()
+    # it started before the run: every start in the run is a restart, each recorded once
+    assert kinds.count("restart") == kinds.count("start") >= 1, " ".join(kinds)
 
 
 @pytest.mark.docker

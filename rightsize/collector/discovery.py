@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from rightsize.collector.tracked import Tracked
+from rightsize.collector.tracked import Readings, Tracked
 from rightsize.sources import cgroups
 from rightsize.sources import docker as engine
 from rightsize.sources.docker import ContainerInfo
@@ -47,12 +47,16 @@ class Discovery:
         except Exception:  # gone between list and inspect
             return None
 
-    def _track(self, infos: list[ContainerInfo], early: engine.StatsStream | None = None) -> None:
+    def _track(self, infos: list[ContainerInfo], early: Readings | None = None) -> None:
         """Track each running container; ``early``, the stream opened at the start of the one
         container given (``early.py``), is adopted as its engine stream (the caller stops it if not)."""
         for info in infos:
             self.known[info.id] = info
-            self.restarts.setdefault(info.id, info.restarts)
+            # Restarts already accounted for, when first seen in a list: a life started during the
+            # run, or a container waiting to restart, has its count raised already and its start
+            # event (which counts that restart) still to be handled
+            pending = info.restarts > 0 and (info.restarting or (info.started_at or 0) >= self.began)
+            self.restarts.setdefault(info.id, info.restarts - pending)
             if info.id in self.tracked or info.pid is None:
                 continue
             reader = None

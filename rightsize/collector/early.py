@@ -9,9 +9,10 @@ exited container's stats with an empty payload), and with ``--rm`` its inspect t
 - at ``create`` its inspect is asked for at once (a small pool, the stream is never held up): the
   limits it runs with are known before it starts, and an OOM kill of a ``--rm`` job removed before
   the loop saw its start still has its memory limit;
-- at ``start`` (engine-stream sources) its stats stream is opened at once; the loop adopts it as
-  the container's stream, or, when the job already ended, writes its one row from that stream's
-  readings, CPU included.
+- at ``start`` its stats stream is opened at once (under ``--source cgroup``, which opens no engine
+  stream, a ``CgroupStream``: its cgroup files read at once and every ``EARLY_READ`` seconds); the
+  loop adopts it as the container's stream, or, when the job already ended, writes its one row
+  from that stream's readings, CPU included.
 
 Events are judged against the filters from their own attributes (labels, name, image) here; the
 loop's own check still decides, and closes a stream it does not adopt.
@@ -20,10 +21,14 @@ loop's own check still decides, and closes a stream it does not adopt.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+from rightsize.collector.tracked import EARLY_READ, Readings
+from rightsize.sources import cgroups
 from rightsize.sources import docker as engine
 from rightsize.sources.docker import ContainerInfo
 
@@ -32,15 +37,49 @@ from rightsize.sources.docker import ContainerInfo
 MAX_CREATED = 10_000
 
 
-class Early:
-    """One run's early work (no global state). ``seen`` runs in the event thread, the rest in the loop."""
+class CgroupStream:
+    """A container's cgroup files read in a thread of their own, at once and every ``every`` seconds
+    until they are gone or ``stop()``: what ``engine.StatsStream`` gives, without the engine. The
+    readings are stamped with epoch seconds, as the engine's are."""
 
-    def __init__(self, client: Any, filters: dict[str, list[str]], streams: bool) -> None:
-        self.client, self.filters, self.streams = client, filters, streams
+    def __init__(self, reader: cgroups.CgroupReader, every: float = EARLY_READ) -> None:
+        self.reader, self.every = reader, every
+        self.first: cgroups.Counters | None = None
+        self.latest: cgroups.Counters | None = None
+        self.ended = threading.Event()
+        self._stopping = threading.Event()
+        threading.Thread(target=self._run, name="cgroup-early", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                reading = self.reader.read(time.time())
+                if self.first is None:
+                    self.first = reading
+                self.latest = reading
+                if self._stopping.wait(self.every):
+                    return
+        except cgroups.CgroupGone:
+            pass
+        finally:
+            self.ended.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+
+class Early:
+    """One run's early work (no global state). ``seen`` runs in the event thread, the rest in the loop.
+
+    ``root``: read the cgroup files under it (``--source cgroup``); else open engine stats streams.
+    """
+
+    def __init__(self, client: Any, filters: dict[str, list[str]], root: Path | None) -> None:
+        self.client, self.filters, self.root = client, filters, root
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inspect-at-create")
         self._created: OrderedDict[str, Future[ContainerInfo | None]] = OrderedDict()
-        self._started: dict[str, engine.StatsStream] = {}
+        self._started: dict[str, Readings] = {}
         self._closed = False
 
     def seen(self, event: dict[str, Any]) -> None:
@@ -56,11 +95,19 @@ class Early:
                 self._created[cid] = self._pool.submit(self._inspect, cid)
                 while len(self._created) > MAX_CREATED:
                     self._created.popitem(last=False)
-            elif self.streams:
+            else:
                 old = self._started.pop(cid, None)  # a restart before the loop took the last one
-                self._started[cid] = engine.StatsStream(self.client, cid)
+                if (stream := self._stream(cid)) is not None:
+                    self._started[cid] = stream
                 if old is not None:
                     old.stop()
+
+    def _stream(self, cid: str) -> Readings | None:
+        if self.root is None:
+            return engine.StatsStream(self.client, cid)
+        # by its id alone (where Docker puts it): no inspect for its pid in this thread
+        reader = cgroups.locate(cid, None, self.root)
+        return CgroupStream(reader) if reader is not None else None
 
     def _inspect(self, cid: str) -> ContainerInfo | None:
         try:
@@ -79,7 +126,7 @@ class Early:
         except Exception:  # cancelled at the run's end
             return None
 
-    def take_stream(self, cid: str) -> engine.StatsStream | None:
+    def take_stream(self, cid: str) -> Readings | None:
         """The stats stream opened at the container's latest start; the caller adopts or stops it."""
         with self._lock:
             return self._started.pop(cid, None)

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from rightsize.collector.discovery import Discovery
-from rightsize.collector.early import Early
+from rightsize.collector.early import CgroupStream, Early
 from rightsize.collector.endings import no_cpu_reason
 from rightsize.collector.flush import Buffers
 from rightsize.collector.sampling import event_row, sample_row
-from rightsize.collector.tracked import Tracked
+from rightsize.collector.tracked import Readings, Tracked
 from rightsize.sources import cgroups, docker_events
 from rightsize.sources import docker as engine
 from rightsize.sources.cgroups import Counters
@@ -48,7 +48,7 @@ class Lives(Discovery):
         self.no_cpu: list[str] = []  # one reason per container life without any CPU value
         self.no_cpu_ids: set[str] = set()  # the containers of those lives (a crash loop: one)
         self.finished: set[str] = set()  # ended since their last start (their reason is counted)
-        self.early = Early(client, filters, streams=source in ("auto", "docker"))
+        self.early = Early(client, filters, root if source == "cgroup" else None)
 
     def _finish(self, cid: str) -> None:
         """A tracked container ended (die, cgroup gone, stream closed): its last row, then drop it."""
@@ -110,7 +110,7 @@ class Lives(Discovery):
                 early.stop()  # not adopted
 
     def _handle_matching(
-        self, cid: str, action: str, event: dict[str, Any], early: engine.StatsStream | None
+        self, cid: str, action: str, event: dict[str, Any], early: Readings | None
     ) -> None:
         if action in ("update", "rename"):  # new limits (docker update, apply --live) or name
             if (info := self._inspect(cid)) is not None:
@@ -138,7 +138,7 @@ class Lives(Discovery):
                 self._track([info], early)
                 if (fresh := self.tracked.get(cid)) is not None:
                     fresh.base_reading(self.step)  # --source cgroup: its first row has a CPU value
-            if early is not None and cid not in self.tracked:
+            if early is not None and cid not in self.tracked and (info is None or info.pid is None):
                 self._ended_unseen(cid, info or self.early.created(cid), event, early)
         elif action == "die":
             if cid in self.tracked:
@@ -153,16 +153,18 @@ class Lives(Discovery):
         self.events.append(event_row(event, self.known.get(cid), self.host))
 
     def _ended_unseen(
-        self, cid: str, info: engine.ContainerInfo | None, event: dict[str, Any], stream: engine.StatsStream
+        self, cid: str, info: engine.ContainerInfo | None, event: dict[str, Any], stream: Readings
     ) -> None:
         """A start handled after its container ended (a loaded host, a busy loop): its one row from
-        the stats stream opened at the start (``early.py``), with the CPU of its life if the stream
-        holds two readings (or one ``endings.MIN_SPAN`` after the start)."""
+        the readings taken since its start (``early.py``: the engine's stats stream, or its cgroup
+        files under --source cgroup), with the CPU of its life if they hold two readings (or one
+        ``endings.MIN_SPAN`` after the start)."""
         if info is None:  # never inspected, not even at its create: its die counts it
             return
         if info.started_at is None:  # inspected as created (since removed): it started at its event
             info = dataclasses.replace(info, started_at=docker_events.event_ns(event) / 1e9)
         self.known.setdefault(cid, info)
-        self.sources[cid] = "docker"
+        kind = f"cgroup v{stream.reader.version}" if isinstance(stream, CgroupStream) else "docker"
+        self.sources[cid] = kind
         self.tracked[cid] = Tracked(info, None, stream)
         self._finish(cid)

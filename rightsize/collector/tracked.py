@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
+from threading import Event
+from typing import Protocol
 
 from rightsize.collector.endings import final_base, first_or_start
 from rightsize.collector.sampling import cpu_rates
 from rightsize.sources import cgroups
-from rightsize.sources import docker as engine
 from rightsize.sources.cgroups import Counters
 from rightsize.sources.docker import ContainerInfo
 
@@ -20,14 +21,25 @@ from rightsize.sources.docker import ContainerInfo
 EARLY_READ = 1.0
 
 
+class Readings(Protocol):
+    """A container's readings taken by a thread of their own (``engine.StatsStream``,
+    ``early.CgroupStream``): the first, the newest, and whether they have ended."""
+
+    first: Counters | None
+    latest: Counters | None
+    ended: Event
+
+    def stop(self) -> None: ...
+
+
 @dataclass
 class Tracked:
     info: ContainerInfo
     reader: cgroups.CgroupReader | None
-    stream: engine.StatsStream | None
+    stream: Readings | None
     # auto source, a container started during the run: an engine stream kept until the cgroup
     # reads give a CPU value, since the files are gone by the die event of a short-lived one
-    backup: engine.StatsStream | None = None
+    backup: Readings | None = None
     prev: Counters | None = None
     rates: tuple[float | None, float | None] = (None, None)
     rows: int = 0
@@ -92,7 +104,7 @@ class Tracked:
         return self._rated(self.prev, cur, int(time.time() * 1000))
 
     def _from_stream(
-        self, stream: engine.StatsStream | None, prev: Counters | None, began: float
+        self, stream: Readings | None, prev: Counters | None, began: float
     ) -> tuple[Counters, int] | None:
         if stream is None:
             return None

@@ -46,6 +46,7 @@ class ContainerInfo:
     restarts: int
     oom_killed: bool = False
     started_at: float | None = None  # epoch seconds (State.StartedAt), this run of the container
+    restarting: bool = False  # waiting for its restart policy's next start (its count raised already)
 
 
 def connect(docker_host: str | None = None, *, pool_size: int = 512, timeout: int = 60) -> Any:
@@ -127,6 +128,7 @@ def info_from_inspect(attrs: Mapping[str, Any]) -> ContainerInfo:
         restarts=int(attrs.get("RestartCount") or 0),
         oom_killed=bool(state.get("OOMKilled")),
         started_at=parse_time(state.get("StartedAt")),
+        restarting=bool(state.get("Restarting")),
     )
 
 

@@ -66,8 +66,8 @@ class EventWatcher:
     OVERLAP_NS = 1_000_000_000
     REOPEN_SECONDS = 1.0  # pause before opening a closed stream again (an engine that is down)
     # an event's stamp-to-log delay is microseconds; a loaded host may hold the engine's thread
-    # for a scheduler slice or a few: far less than this
-    TAIL_SECONDS = 0.5
+    # for a scheduler slice or a few (milliseconds each): far less than this, which every stop waits
+    TAIL_SECONDS = 0.25
 
     def __init__(
         self,
@@ -85,7 +85,7 @@ class EventWatcher:
         self._stopped = threading.Event()
         self._wake = wake  # set on every event: the loop handles a start at once, not at the next tick
         self._on_event = on_event
-        self._stream = self._open(int(since))
+        self._stream = self._open(since)  # not a second earlier: events before the run are not its
         self._thread = threading.Thread(target=self._run, name="docker-events", daemon=True)
         self._thread.start()
 
