@@ -239,3 +239,14 @@ def test_report_does_not_stretch(
     assert head[0] == head[1]
     assert "2025-03-10 00:00 → 2025-03-10 23:59 UTC" in head[1][2] and "2,880 samples" in head[1][1]
     assert "far outside the rest" not in pages[1] and "1970" not in pages[1] and "2100" not in pages[1]
+
+
+def test_a_missing_time_in_a_dataframe_is_one_of_them() -> None:
+    """NaT read as the smallest int64 (a history of 292 million years before): left out too."""
+    frame = _frame(False)
+    odd = pd.concat([frame, frame.iloc[[5]].assign(ts=pd.NaT)], ignore_index=True)
+    with pytest.warns(UserWarning) as caught:
+        got = recommend(odd)
+    said = [str(w.message) for w in caught]
+    assert said == ["ignored 1 sample with an impossible timestamp (no time)"]
+    assert repr(got) == repr(recommend(frame))

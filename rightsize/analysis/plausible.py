@@ -92,12 +92,15 @@ class Ignored:
     def warn(self, stacklevel: int = 3) -> None:
         """The one warning line (nothing if no row was left out)."""
         if self.count:
-            text = f"ignored {self.count} {WHAT} {self.examples()}"
+            what = WHAT if self.count != 1 else "sample with an impossible timestamp"
+            text = f"ignored {self.count} {what} {self.examples()}"
             warnings.warn(text, DatasetWarning, stacklevel=stacklevel)
 
 
 def when(ms: int) -> str:
     """A time in ms as ``YYYY-MM-DD HH:MM:SS`` UTC (a value no calendar holds as its number)."""
+    if ms == np.iinfo(np.int64).min:  # NaT in a DataFrame's ts column
+        return "no time"
     try:
         return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).strftime("%Y-%m-%d %H:%M:%S")
     except OverflowError:
@@ -106,8 +109,9 @@ def when(ms: int) -> str:
 
 def none_possible(ignored: Ignored) -> str:
     """The error when every sample was impossible."""
+    which = f"all {ignored.count} lie" if ignored.count != 1 else "the one sample lies"
     return (
-        f"no samples with a possible timestamp: all {ignored.count} lie before {EARLIEST:%Y-%m-%d} or "
+        f"no samples with a possible timestamp: {which} before {EARLIEST:%Y-%m-%d} or "
         f"more than a day after this machine's clock {ignored.examples()}"
     )
 
