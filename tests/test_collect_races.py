@@ -354,3 +354,43 @@ def test_the_stop_keeps_an_event_stamped_at_the_engines_clock_and_none_after_it(
     assert mine["kind"].tolist() == ["start"]
     assert mine["ts"].iloc[0].value // 1_000_000 == stamps[0] // 1_000_000
     assert after[0].id not in set(events["container_id"])
+
+
+@pytest.mark.docker
+def test_the_stop_asks_for_late_events_from_the_run_start_on_the_engines_clock(
+    run_container: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Our clock ahead of the engine's (a remote one): the run's start, on our clock, was a time in
+    # the engine's future, and with no event delivered by the stream the stop asked for events
+    # since then, past the request's end: the engine refused it (a 400, which docker-py reads as
+    # no events) and the last events were lost. The seams: the run's start handed to the watcher 60 s
+    # ahead, as such a clock gives it; the stream closed before the only container starts.
+    from rightsize.sources import docker_events as engine
+
+    watchers: list[engine.EventWatcher] = []
+    real_init = engine.EventWatcher.__init__
+
+    def ahead(self: engine.EventWatcher, client: Any, since: float, *args: Any, **kwargs: Any) -> None:
+        real_init(self, client, since + 60, *args, **kwargs)
+        watchers.append(self)
+
+    monkeypatch.setattr(engine.EventWatcher, "__init__", ahead)
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-race": tag}
+    late: list[Any] = []
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks == 1:
+            watchers[0].stop()
+            late.append(run_container("sleep 3600", labels=labels))
+        elif ticks == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    run_container("sleep 3600", labels=labels)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rightsize.collect(tmp_path, duration="60s", interval="0.5s", flush="60s",
+                          filters=[f"label=rs-race={tag}"], quiet=True, on_tick=on_tick)
+    assert not [str(w.message) for w in caught if "did not answer" in str(w.message)]
+    events = rightsize.load_events(tmp_path)
+    assert events.loc[events["container_id"] == late[0].id, "kind"].tolist() == ["start"]

@@ -78,14 +78,18 @@ class EventWatcher:
     ) -> None:
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue()
         self._client = client
-        self._since = since
+        # the run's start on the engine's clock, which stamps the events (``since``, ours, if it
+        # tells none): from ours, a clock ahead of the engine's asked the stop's request for events
+        # since a time past its end (the engine refuses it), one behind replayed events of before
+        now_ns = parse_time_ns(str(client.info().get("SystemTime") or ""))
+        self._since = now_ns / 1e9 if now_ns is not None else since
         self._filters = {"type": "container", "event": list(self.ACTIONS)}
         self._handed = _Seen(self.OVERLAP_NS)  # by drain (the loop's thread)
         self._queued = _Seen(self.OVERLAP_NS)  # by the reading thread
         self._stopped = threading.Event()
         self._wake = wake  # set on every event: the loop handles a start at once, not at the next tick
         self._on_event = on_event
-        self._stream = self._open(since)  # not a second earlier: events before the run are not its
+        self._stream = self._open(self._since)  # not a second earlier: events before the run are not its
         self._thread = threading.Thread(target=self._run, name="docker-events", daemon=True)
         self._thread.start()
 
