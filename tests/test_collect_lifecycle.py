@@ -100,6 +100,7 @@ def test_every_policy_restart_is_an_event_while_relists_run(
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_a_restart_before_the_first_list_is_an_event_and_none_from_before_the_run(
     run_container: Any, docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
