@@ -20,10 +20,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rightsize.globs import matches
+from rightsize.report.charts import COLUMNS
 
 if TYPE_CHECKING:
     from rightsize.analysis.plausible import Plausible
-from rightsize.report.charts import COLUMNS
 
 META = (("container", "containers"), ("image", "images"), ("host", "hosts"))
 # Chart values are held as float32: the charts draw float32 anyway, and 12 M rows x 4 columns
