@@ -513,3 +513,45 @@ def test_a_tls_version_mismatch_does_not_suggest_plain_http(
     assert code == 2 and err.count("\n") == 1, err
     assert f"no TLS handshake with {url} (" in err
     assert "http://" not in err and "RIGHTSIZE_PROM_CA" not in err and not (tmp_path / "a").exists()
+
+
+def test_an_unusable_client_certificate_is_named_not_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A client certificate file that is not PEM, or a key that is not the certificate's, read
+    # "no TLS handshake with https://... (PEM lib)": the server was blamed for a local file.
+    server_cert, server_key = _cert(tmp_path, "server")
+    client_cert, _ = _cert(tmp_path, "client")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(server_cert, server_key)
+    httpd = _tls_front(context)
+    url = f"https://127.0.0.1:{httpd.server_address[1]}"
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    monkeypatch.setenv("RIGHTSIZE_PROM_CA", str(server_cert))
+    cases = [
+        (
+            {"RIGHTSIZE_PROM_CERT": garbage},
+            f"RIGHTSIZE_PROM_CERT={garbage}: not a PEM certificate and unencrypted key",
+        ),
+        (  # the key is in a file of its own, not given
+            {"RIGHTSIZE_PROM_CERT": client_cert},
+            f"RIGHTSIZE_PROM_CERT={client_cert}: not a PEM certificate and unencrypted key",
+        ),
+        (
+            {"RIGHTSIZE_PROM_CERT": client_cert, "RIGHTSIZE_PROM_KEY": server_key},
+            f"RIGHTSIZE_PROM_KEY={server_key}: not the key of {client_cert}",
+        ),
+    ]
+    try:
+        for i, (env, message) in enumerate(cases):
+            monkeypatch.delenv("RIGHTSIZE_PROM_KEY", raising=False)
+            for name, value in env.items():
+                monkeypatch.setenv(name, str(value))
+            code, _, err = _cli(_collect(url, tmp_path / f"out{i}", "--since", "1d"), capsys)
+            assert code == 2 and err.count("\n") == 1, err
+            assert message in err and "no TLS handshake" not in err, err
+            assert not (tmp_path / f"out{i}").exists()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -295,6 +296,17 @@ def client_cert(env: Mapping[str, str]) -> str | tuple[str, str] | None:
             raise RightsizeError(f"{name}={path}: no such file")
     if not cert:
         return None
+    try:  # here, not at the first request: there OpenSSL's failure read as the server's fault
+        ssl.create_default_context().load_cert_chain(cert, key or None, password=lambda: b"")
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc):
+            raise RightsizeError(f"{KEY_ENV}={key}: not the key of {cert}") from None
+        given = f", {KEY_ENV}={key}" if key else ""
+        hint = "" if key else f"; set {KEY_ENV} when the key is in its own file"
+        raise RightsizeError(
+            f"{CERT_ENV}={cert}{given}: not a PEM certificate and unencrypted key "
+            f"({exc.reason or exc}){hint}"
+        ) from None
     return (cert, key) if key else cert
 
 
