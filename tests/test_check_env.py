@@ -180,24 +180,33 @@ def test_cli_apply_env_file_needs_a_compose_target(tmp_path: Path, capsys: Any) 
     assert (code, err) == (2, f"rightsize: error: env file {tmp_path / 'prod.env'}: no such file\n")
 
 
-def test_check_fails_a_limit_an_unset_variable_empties(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_limit_an_unset_variable_empties_is_one_error_line(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """compose v2 reads an unset ``${VAR}`` (or ``${VAR-}``) as "", then refuses it where a size or a
+    number goes (UnitBytes: "invalid size: ''"; cpus: "failed to cast to expected type: strconv.ParseFloat:
+    parsing \"\""), so check, apply and recommend stop too (check reported a missing limit)."""
     monkeypatch.delenv("PG_MEM", raising=False)
+    monkeypatch.delenv("PG_RES", raising=False)
     path = tmp_path / "compose.yml"
     path.write_text(
-        "services:\n  pg:\n    image: x\n    mem_limit: ${PG_MEM}\n    mem_reservation: ${PG_RES-}\n"
+        "services:\n  pg:\n    image: x\n    mem_limit: ${PG_MEM}\n    mem_reservation: ${PG_RES-0}\n"
     )
-    rows = {(r.resource, r.kind): r for r in check_compose([path], [rec("p/pg", "memory", 512 * M, G)]).rows}
-    limit, reservation = rows[("memory", "limit")], rows[("memory", "reservation")]
-    assert not limit.ok and limit.why == (
-        "${PG_MEM} is empty (PG_MEM not set: in the environment, .env or --env-file): "
-        "no memory limit (plan checklist: Memory limits set)"
-    )
-    assert reservation.ok and reservation.why == "${PG_RES-} is empty: no reservation to judge"
+    for command in (["check"], ["apply"], ["recommend"]):
+        code, out, err = run([*command, "-f", str(path)], capsys)
+        lines = [x for x in err.splitlines() if "bundled SYNTHETIC sample" not in x]
+        want = (
+            f"rightsize: error: {path}: services.pg.mem_limit: ${{PG_MEM}} reads empty (PG_MEM not set: in "
+            "the environment, .env or --env-file): Docker Compose v2 refuses an empty value here (set it, or "
+            "0 for no limit)"
+        )
+        assert (code, out, lines) == (2, "", [want])
     monkeypatch.setenv("PG_MEM", "1g")
     rows = {(r.resource, r.kind): r for r in check_compose([path], [rec("p/pg", "memory", 512 * M, G)]).rows}
-    assert rows[("memory", "limit")].ok
+    assert rows[("memory", "limit")].ok and rows[("memory", "reservation")].ok  # (0: no reservation)
+    path.write_text("services:\n  pg:\n    image: x\n    cpus: ''\n")  # a literal '' too
+    code, out, err = run(["check", "-f", str(path)], capsys)
+    assert code == 2 and f"{path}: services.pg.cpus: '' reads empty: Docker Compose v2 refuses" in err, err
 
 
 def test_apply_reads_the_limit_it_leaves_in_place_from_dotenv(

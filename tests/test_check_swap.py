@@ -11,6 +11,7 @@ import pytest
 from cli_helpers import run_cli as run
 from writer_recs import G, M, rec
 
+from rightsize.errors import RightsizeError
 from rightsize.targets.check import check_compose
 
 STACK = """\
@@ -127,16 +128,20 @@ def test_a_later_file_and_an_interpolated_limit_are_read_as_compose_reads_them(
     stack: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     over = stack.parent / "over.yml"
-    over.write_text("services:\n  plain:\n    memswap_limit: ${SWAP}\n")
+    over.write_text("services:\n  plain:\n    memswap_limit: ${SWAP:-0}\n")  # 0: not set (Docker's default)
     monkeypatch.setenv("BELOW_MEM", "512m")
     recs = [rec(f"p/{n}", "memory", None, G) for n in NAMES]
     rows = {r.service: r for r in check_compose([stack, over], recs, swap=0).rows if r.kind == "swap"}
     assert rows["below"].ok and rows["below"].recommended == "512m"  # limit 512m (environment) + no swap
     assert not rows["plain"].ok
-    assert rows["plain"].why == (
-        "${SWAP} is empty (SWAP not set: in the environment, .env or --env-file): no memswap_limit "
-        "(Docker allows as much swap as memory); --swap asks for no swap: set memswap_limit: 1g"
-    )
+    assert rows["plain"].why.startswith("reads 0: ") and rows["plain"].why.endswith(
+        "--swap asks for no swap: set memswap_limit: 1g"
+    ), rows["plain"].why
+    over.write_text("services:\n  plain:\n    memswap_limit: ${SWAP}\n")  # empty: compose v2 refuses it
+    with pytest.raises(
+        RightsizeError, match=r"over.yml: services.plain.memswap_limit: \$\{SWAP\} reads empty"
+    ):
+        check_compose([stack, over], recs, swap=0)
 
 
 def test_cli_apply_swap_then_check_swap_passes_and_another_size_fails(tmp_path: Path, capsys: Any) -> None:

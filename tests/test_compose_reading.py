@@ -15,6 +15,7 @@ from cli_helpers import run_cli as run
 from writer_recs import G, M, rec
 
 from rightsize.analysis.current import compose_current
+from rightsize.errors import RightsizeError
 from rightsize.models import Values
 from rightsize.targets.check import check_compose
 from rightsize.targets.compose import patch_compose
@@ -31,7 +32,7 @@ services:
     image: postgres:16
     mem_limit: ${PG_MEM:-2g}
     cpus: ${PG_CPUS:?set PG_CPUS}
-    mem_reservation: ${PG_RES}
+    mem_reservation: ${PG_RES:-0}
 """
 CACHE = """\
 services:
@@ -70,7 +71,7 @@ def test_cli_recommend_reads_included_and_interpolated_limits(
 ) -> None:
     """The sample's own limits (postgres 2 GiB / 2 cores, redis 512 MiB / 0.5) are replaced by the
     file's: postgres from .env (the environment wins for PG_CPUS), redis from the included file and
-    its env_file; ${PG_RES} is unset and has no default: compose reads no reservation."""
+    its env_file; ${PG_RES} is unset: its default 0 is no reservation (empty, compose v2 refuses it)."""
     top = project(tmp_path)
     clean_env.setenv("PG_CPUS", "1.25")
     args = [
@@ -209,9 +210,9 @@ def test_a_limit_written_beside_an_interpolated_swap_reports_the_swap_to_set(
     assert out == twins.replace("1g", "512m")
     why = "memswap_limit is interpolated (${SWAP:-2g}, reads 1280m): not replaced; set it to 768m"
     assert skipped == {why + " to keep the swap allowance of 256 MiB": "768m"}
-    (tmp_path / ".env").write_text("OTHER=1\n")
-    out, skipped = _apply(tmp_path, text.replace(":-2g", ""), 512 * M, None)
-    assert skipped == {"memswap_limit ${SWAP} left as it is (it reads empty: no swap limit)": None}
+    (tmp_path / ".env").write_text("OTHER=1\n")  # unset, no default: compose v2 refuses the empty value
+    with pytest.raises(RightsizeError, match=r"memswap_limit: \$\{SWAP\} reads empty \(SWAP not set"):
+        _apply(tmp_path, text.replace(":-2g", ""), 512 * M, None)
 
 
 def test_a_limit_raised_above_an_interpolated_swap_is_not_written(
@@ -262,10 +263,11 @@ def test_current_values_agree_with_docker_compose_config(
     tmp_path: Path, clean_env: pytest.MonkeyPatch
 ) -> None:
     """What `recommend --compose` reads equals what docker-compose itself resolves (`config`), for
-    defaults, .env values, the environment winning over .env, and a variable left blank."""
+    defaults, .env values, the environment winning over .env, and a default of 0 (no reservation; a
+    variable left blank v1 reads as '', which compose v2 refuses: "invalid size: ''")."""
     path = tmp_path / "compose.yml"
     path.write_text(
-        "services:\n  a:\n    image: x\n    mem_limit: ${A_MEM:-2g}\n    mem_reservation: ${A_RES}\n"
+        "services:\n  a:\n    image: x\n    mem_limit: ${A_MEM:-2g}\n    mem_reservation: ${A_RES:-0}\n"
         "    cpus: ${A_CPU:-0.5}\n    pids_limit: ${A_PIDS}\n"
         "  b:\n    image: x\n    deploy:\n      resources:\n        limits:\n          memory: ${B_MEM}\n"
         "          cpus: ${B_CPU:-0.25}\n"
@@ -285,13 +287,13 @@ def test_current_values_agree_with_docker_compose_config(
     svc = plain_yaml().load(cfg.stdout)["services"]
     limits = svc["b"]["deploy"]["resources"]["limits"]
     theirs = {
-        ("a", "memory"): Values(None, float(parse_bytes(svc["a"]["mem_limit"]))),  # mem_reservation: ''
+        ("a", "memory"): Values(None, float(parse_bytes(svc["a"]["mem_limit"]))),  # mem_reservation: 0
         ("a", "cpu"): Values(None, float(svc["a"]["cpus"])),
         ("a", "pids"): Values(None, float(svc["a"]["pids_limit"])),
         ("b", "memory"): Values(None, float(parse_bytes(limits["memory"]))),
         ("b", "cpu"): Values(None, float(limits["cpus"])),
     }
-    assert svc["a"]["mem_reservation"] == ""
+    assert str(svc["a"]["mem_reservation"]) == "0"
     cur = compose_current(path)
     ours = {(s, r): cur[s][r] for s, r in theirs}
     assert ours == theirs

@@ -39,7 +39,7 @@ from rightsize.targets.effective import read as _read
 from rightsize.targets.interpolate import interpolated, substitute
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.swapsize import parse_swap
-from rightsize.targets.values import parse_value
+from rightsize.targets.values import minus_one, parse_value
 from rightsize.units import format_bytes, format_cpus
 
 CHECKLIST = {"memory": "Memory limits set", "cpu": "CPU limits set", "pids": "PID limits configured"}
@@ -192,8 +192,11 @@ def _validate_interpolated(docs: Stack, names: Sequence[str]) -> None:
             value, where, env = _effective(docs, svc, [path])
             if not interpolated(value):
                 continue
-            read = _read(value, env, where or svc)[0]
-            if read and path != ("restart",) and read != "-1":  # (-1: unlimited swap)
+            if path == ("restart",):
+                substitute(value, env, where or svc)  # (an unset ${VAR:?msg} fails here too)
+                continue
+            read = _read(value, env, where or svc)[0]  # (empty: compose refuses it, so does read)
+            if not minus_one(read):  # (-1: unlimited swap or PIDs)
                 resource = {"cpus": "cpu", "pids": "pids", "pids_limit": "pids"}.get(path[-1], "memory")
                 parse_value(resource, read, "compose", f"{where} ({value})")
 
@@ -211,8 +214,6 @@ def _twin_rows(docs: Stack, svc: str) -> list[CheckRow]:
         shown = value
         value = _read(value, env, where or svc)[0]
         twin = _read(twin, twin_env, twin_where or svc)[0] if twin is not None else None
-        if value == "" or twin == "":  # an unset variable: the limit rows say so
-            continue
         current = parse_value(res, value, "compose", where or svc)
         other = 0.0 if twin is None else parse_value(res, twin, "compose", where or svc)
         if current != 0 and not _equal_in_compose(res, current, other):
@@ -272,9 +273,6 @@ def _reservation_row(j: _Judged, env: Env) -> CheckRow:
     def row(ok: bool, why: str) -> CheckRow:
         return CheckRow(svc, res, shown, text, ok, read + why, "reservation")
 
-    if value == "":  # an unset variable: no reservation, which is allowed
-        read += ": no reservation to judge"
-        return row(True, "")
     current = parse_value(res, value, "compose", j.where or svc)
     if current == 0:  # Docker reads a zero reservation as none set
         return row(True, "0 = no reservation: nothing to judge")
@@ -304,9 +302,6 @@ def _row(j: _Judged, env: Env | None) -> CheckRow:
     def row(ok: bool, why: str, recommended: str | None = _rec_text(rec)) -> CheckRow:
         return CheckRow(svc, res, shown, recommended, ok, read + why)
 
-    if value == "":  # compose reads an unset ${VAR} as "": no limit it could apply
-        read += f": no {res} limit {checklist}"
-        return row(False, "")
     current = parse_value(res, value, "compose", j.where or svc)
     if current <= 0:  # Docker reads 0 (and -1 for PIDs) as no limit at all
         return row(False, f"{value if read else shown} = unlimited: no {res} limit {checklist}")

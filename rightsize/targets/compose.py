@@ -35,7 +35,8 @@ from rightsize.targets.composefile import (
 )
 from rightsize.targets.cpuquota import QuotaEdit, plan_quota
 from rightsize.targets.edit import NewScalar
-from rightsize.targets.interpolate import resolve as interpolate
+from rightsize.targets.effective import read as read_value
+from rightsize.targets.include import doc_env
 from rightsize.targets.locate import DEPLOY, LEGACY, LEGACY_KEYS, env_at, spelling
 from rightsize.targets.locate import exists as _exists
 from rightsize.targets.locate import home as _home
@@ -143,12 +144,14 @@ def validate_units(docs: Sequence[Doc], names: Sequence[str]) -> None:
         for svc in names:
             for path in keys:
                 found, value = lookup(service_node(doc, svc), path)
-                if not found or value is None or interpolated(value) or minus_one(value):
+                if not found or value is None or tag(value) == "!reset":  # (!reset: compose drops it)
                     continue
-                if tag(value) == "!reset":  # compose drops the value: nothing to parse
-                    continue
-                resource = {"cpus": "cpu", "pids": "pids", "pids_limit": "pids"}.get(path[-1], "memory")
-                parse_value(resource, value, "compose", f"{doc.source}: services.{svc}.{'.'.join(path)}")
+                where = f"{doc.source}: services.{svc}.{'.'.join(path)}"
+                text = read_value(value, doc_env(doc), where)[0]  # interpolated as compose does; "" refused
+                if not minus_one(text):
+                    resource = {"cpus": "cpu", "pids": "pids", "pids_limit": "pids"}.get(path[-1], "memory")
+                    shown = f"{where} ({value})" if interpolated(value) else where
+                    parse_value(resource, text, "compose", shown)
 
 
 def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan, min_conf: float) -> None:
@@ -219,8 +222,8 @@ def _current(docs: Stack, svc: str, resource: str, kind: str = "limit") -> float
         if path and _exists(docs, svc, path):
             i, _, value = _where(docs, svc, path, 0)
             where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
-            value = interpolate(value, env_at(docs, svc, path, i), where)  # ${MEM:-1g}: as compose reads it
-            if value is not None and value != "":  # ("": an unset variable, no known value)
+            if value is not None:  # ${MEM:-1g}: as compose reads it (empty: an error, as in compose)
+                value = read_value(value, env_at(docs, svc, path, i), where)[0]
                 return parse_value(resource, value, "compose", where)
     return None
 
@@ -298,9 +301,7 @@ def _reads_as(docs: Stack, svc: str, path: tuple[str, ...], i: int, old: str, w:
     """Whether an interpolated value (in ``docs[i]``) reads, as compose reads it now, as the value apply
     would write; a value compose could not read is bad input, as ``check`` says."""
     where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
-    read = str(interpolate(old, env_at(docs, svc, path, i), where))  # not stripped: compose-go refuses " 1g"
-    if read == "":  # an unset variable: no value applied now
-        return False
+    read = str(read_value(old, env_at(docs, svc, path, i), where)[0])  # (empty, " 1g": bad input)
     current = parse_value(w.resource, read, "compose", f"{where} ({old})")
     return current > 0 and same(w.resource, current, format_value(w.resource, w.value, "compose", read).raw,
                                 "compose")  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rightsize.errors import RightsizeError
 from rightsize.targets.composefile import Stack
 from rightsize.targets.interpolate import interpolated, substitute, unset_names
 from rightsize.targets.mergetags import tag, visible
@@ -31,13 +32,15 @@ def effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[
 
 
 def read(value: Any, env: Env, where: str) -> tuple[Any, str]:
-    """(the value compose reads, how an interpolated one was read: "" when it is not); an interpolated
-    value compose reads as empty is ``""`` (an unset variable: no value), its note naming the unset."""
-    if not interpolated(value):
-        return value, ""
-    text = substitute(value, env, where)  # not stripped: compose-go refuses "1g " (units.parse_compose_*)
-    unset = unset_names(value, env)
-    if not text:
-        where_set = "in the environment, .env or --env-file"
-        return "", f"{value} is empty" + (f" ({', '.join(unset)} not set: {where_set})" if unset else "")
-    return text, f"reads {text}: "
+    """(the value compose reads, how an interpolated one was read: "" when it is not). A value that
+    reads empty (``''``, an unset ``${VAR}``) is bad input: compose-go's casts refuse "" (a limit is
+    0 to mean none), e.g. "failed to cast to expected type: strconv.ParseFloat: parsing \"\""."""
+    text = substitute(value, env, where) if interpolated(value) else value  # not stripped (see units)
+    if text == "":  # compose-go casts "" as it casts any value (ParseFloat, ParseInt, RAMInBytes): an error
+        unset = unset_names(value, env) if interpolated(value) else []
+        why = f" ({', '.join(unset)} not set: in the environment, .env or --env-file)" if unset else ""
+        raise RightsizeError(
+            f"{where}: {value or repr('')} reads empty{why}: Docker Compose v2 refuses an empty value "
+            "here (set it, or 0 for no limit)"
+        )
+    return text, (f"reads {text}: " if interpolated(value) else "")

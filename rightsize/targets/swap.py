@@ -14,7 +14,7 @@ from ruamel.yaml.comments import CommentedMap
 from rightsize.targets import edit
 from rightsize.targets.composefile import Stack, service_node
 from rightsize.targets.edit import NewScalar
-from rightsize.targets.interpolate import resolve
+from rightsize.targets.effective import read as read_value
 from rightsize.targets.locate import env_at
 from rightsize.targets.locate import exists as _exists
 from rightsize.targets.locate import where as _where
@@ -41,14 +41,9 @@ def keep_swap(
     if (i, svc, SWAP) in plan.meta:
         return  # both a legacy and a deploy limit changed: one swap update is enough
     where = f"{docs[i].source}: services.{svc}.memswap_limit"
-    read = str(resolve(swap, env_at(docs, svc, SWAP, i), where))  # not stripped: compose-go refuses "1g "
-    if old_limit is None or interpolated(old_limit) or read == "" or minus_one(read):
-        if not interpolated(swap):
-            why = "no known swap allowance"
-        elif read:
-            why = f"it reads {read}, unlimited"
-        else:
-            why = "it reads empty: no swap limit"
+    read = str(read_value(swap, env_at(docs, svc, SWAP, i), where)[0])  # (empty, "1g ": bad input)
+    if old_limit is None or interpolated(old_limit) or minus_one(read):
+        why = f"it reads {read}, unlimited" if interpolated(swap) else "no known swap allowance"
         _skip_once(docs, i, w, plan, f"memswap_limit {swap} left as it is ({why})", None)
         return
     before = parse_value("memory", old_limit, "compose", where)
@@ -85,8 +80,8 @@ def set_swap(docs: Stack, svc: str, home: int, w: Wanted, plan: _Plan, hint: Any
     value = format_value("memory", total, "compose", old if sized else hint)
     if exists and interpolated(old):
         where = f"{docs[i].source}: services.{svc}.memswap_limit"
-        read = str(resolve(old, env_at(docs, svc, SWAP, i), where))
-        current = None if read == "" or minus_one(read) else parse_value("memory", read, "compose", where)
+        read = str(read_value(old, env_at(docs, svc, SWAP, i), where)[0])
+        current = None if minus_one(read) else parse_value("memory", read, "compose", where)
         if current is not None and same("memory", current, value.raw, "compose"):
             return  # it reads the value --swap asks for: nothing to set
         skip_swap(docs, i, w, plan, f"it is interpolated ({old})", value.raw)
@@ -163,7 +158,7 @@ def _hold_above_swap(docs: Stack, plan: _Plan) -> None:
             continue
         i, _, swap = _where(docs, svc, SWAP, 0)
         where = f"{docs[i].source}: services.{svc}.memswap_limit"
-        read = str(resolve(swap, env_at(docs, svc, SWAP, i), where)) if interpolated(swap) else ""
+        read = str(read_value(swap, env_at(docs, svc, SWAP, i), where)[0]) if interpolated(swap) else ""
         if read == "" or minus_one(read):
             continue
         total = parse_value("memory", read, "compose", where)
