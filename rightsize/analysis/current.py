@@ -3,8 +3,8 @@
 Read as ``check`` reads them (``rightsize.targets.effective``): ``-f`` files in order, what they
 ``include``, ``extends``, merge tags, both the Compose Specification (``deploy.resources``) and the
 legacy keys (``mem_limit``, ``cpus``, ``cpu_quota``...), and ``${VAR}`` interpolated from the
-environment, then ``--env-file`` files (default ``.env`` beside the first file). A variable compose
-reads as empty is no value; an unset ``${VAR:?msg}`` is bad input, as ``docker compose`` says.
+environment, then ``--env-file`` files (default ``.env`` beside the first file). A value that reads
+empty (an unset ``${VAR}``) and an unset ``${VAR:?msg}`` are bad input, as ``docker compose`` says.
 """
 
 from __future__ import annotations
@@ -66,9 +66,7 @@ def _value(stack: Stack, svc: str, resource: str, kind: str) -> float | None:
             return None  # as check: an interpolated quota's default is no CPU amount
     if raw is None:
         return None
-    value, _ = read(raw, env, where or svc)
-    if value == "":  # an unset variable: compose applies no value
-        return None
+    value, _ = read(raw, env, where or svc)  # (empty: an error there, as compose refuses it)
     shown = f"{where} ({raw})" if interpolated(raw) else str(where or svc)
     parsed = parse_value(resource, value, "compose", shown)
     return parsed if parsed > 0 else None  # 0 (-1 for PIDs) is Docker's "unlimited": none, as check reads it
