@@ -225,3 +225,21 @@ def test_a_page_of_many_workloads_has_a_coarser_grid_and_every_peak(tmp_path: Pa
         used = next(t for t in fig["data"] if t["yaxis"] == "y" and t["name"].startswith("used"))
         y = np.frombuffer(base64.b64decode(used["y"]["bdata"]), "<f4")
         assert len(y) == 500 and np.nanmax(y) == 2_000
+
+
+def test_a_grid_the_user_asked_for_is_not_said_to_be_chosen_for_the_page() -> None:
+    """``--buckets 100`` on a page of two workloads read "fewer for 2 workloads, to keep the file
+    small": the page claimed a choice it did not make."""
+    from rightsize.report.html import build_page
+
+    frame = pd.DataFrame(
+        {
+            "ts": pd.to_datetime(np.tile(START + np.arange(300) * 60_000, 2), unit="ms", utc=True),
+            "workload": np.repeat(["a", "b"], 300),
+            "mem_working_set": 100 * MIB,
+        }
+    )
+    page = build_page([], frame, None, source="test", buckets=100)
+    assert "charts at 100 time buckets (--buckets 100)" in page
+    assert "fewer for" not in page
+    assert "time buckets" not in build_page([], frame, None, source="test")

@@ -184,7 +184,7 @@ def build_page(
         groups, about = samples, about or {}
     ev_groups = events.groupby("workload", sort=False).indices if events is not None and len(events) else {}
     names = sorted(set(by_workload) | {str(w) for w in groups}, key=natural)
-    buckets = page_buckets(len(names), buckets)
+    asked, buckets = buckets, page_buckets(len(names), buckets)
     strategies = sorted({r.strategy for r in recs})
     when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -225,7 +225,7 @@ def build_page(
         "<header><h1>rightsize report</h1>",
         f'<p class="meta">{len(names)} workloads · {count:,} samples · {span.header_span(spans)} · '
         f"strategy {esc(', '.join(strategies) or '-')} · data {esc(source)} · generated {esc(when)}"
-        f"{_coarser(buckets, len(names))}</p>",
+        f"{_coarser(buckets, len(names), asked is not None)}</p>",
         f"<details><summary>Strategy settings</summary><pre>{esc(settings)}</pre></details>"
         if settings
         else "",
@@ -242,7 +242,9 @@ def build_page(
     return "\n".join(parts)
 
 
-def _coarser(buckets: int, workloads: int) -> str:
+def _coarser(buckets: int, workloads: int, asked: bool) -> str:
+    if asked:  # --buckets: not a choice made for the page
+        return f" · charts at {buckets} time buckets (--buckets {buckets})" if buckets != BUCKETS else ""
     if buckets >= BUCKETS:
         return ""
     return (f" · charts at {buckets} time buckets (fewer for {workloads:,} workloads, to keep the file "
