@@ -250,3 +250,38 @@ def test_a_missing_time_in_a_dataframe_is_one_of_them() -> None:
     said = [str(w.message) for w in caught]
     assert said == ["ignored 1 sample with an impossible timestamp (no time)"]
     assert repr(got) == repr(recommend(frame))
+
+
+def _relative(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A trace whose times count from its start (as Alibaba's and Google's cluster traces do),
+    imported as the import's warning says works: 1970-01-01 .. 1970-01-03, every 5 min."""
+    n = 2 * 576
+    rng = np.random.default_rng(5)
+    pd.DataFrame({
+        "t": np.tile(np.arange(576) * 300, 2), "vm": np.repeat(["a", "b"], 576),
+        "mem": rng.integers(1, 4, n) * 2**28, "cpu": rng.gamma(2, 0.1, n),
+    }).to_csv(tmp_path / "rel.csv", index=False)  # fmt: skip
+    mapping = "ts=t,workload=vm,mem_working_set=mem,cpu_cores=cpu"
+    args = ["import", str(tmp_path / "rel.csv"), "--map", mapping, "--out", str(tmp_path / "d")]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0 and "times since the trace began work as they are" in err, err
+    return tmp_path / "d"
+
+
+@pytest.mark.parametrize("path_kind", ["small", "scan"], indirect=True)
+def test_a_trace_of_times_since_its_start_is_read_whole(
+    tmp_path: Path, path_kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every time before 2000 is a relative trace, not 1970 strays: all of it is read (it was 'no
+    samples with a possible timestamp', beside the import's word that such times work)."""
+    data = _relative(tmp_path, capsys)
+    code, out, err = run_cli(["recommend", "--data", str(data), "--format", "json"], capsys)
+    assert code == 0 and not _warnings(err), err
+    recs = [r for r in json.loads(out) if r["resource"] != "pids"]  # (no PIDs in the trace)
+    assert len(recs) == 4 and {r["samples"] for r in recs} == {576}
+    assert {r["history_seconds"] for r in recs} == {575 * 300.0}
+    assert all(r["recommended"] for r in recs)
+    frame = store.load(data)
+    assert {r.samples for r in recommend(frame) if r.resource != "pids"} == {576}
+    code, _, err = run_cli(["backtest", "--data", str(data), "--train", "12h", "--test", "6h"], capsys)
+    assert code == 0, err

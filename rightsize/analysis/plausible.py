@@ -53,9 +53,46 @@ class Plausible:
         return lo >= self.lo and hi <= self.hi
 
 
-def plausible(now: datetime | None = None) -> Plausible:
-    """The bounds for a reader started at ``now`` (default: this machine's clock; naive is UTC)."""
-    return Plausible(_ms(EARLIEST), _ms((now or datetime.now(UTC)) + AHEAD))
+def plausible(now: datetime | None = None, data: object = None) -> Plausible:
+    """The bounds for a reader started at ``now`` (default: this machine's clock; naive is UTC).
+
+    ``data`` (a samples DataFrame or dataset path): where every time in it lies in 1970..1999, its
+    times count from a trace's start (``rightsize import`` keeps them so, and says they work), and
+    all of them are possible, not strays."""
+    valid = Plausible(_ms(EARLIEST), _ms((now or datetime.now(UTC)) + AHEAD))
+    if data is not None and _relative(data, valid):
+        return Plausible(0, valid.hi)
+    return valid
+
+
+def _relative(data: object, valid: Plausible) -> bool:
+    """Whether every time in ``data`` lies from 1970 to before ``valid.lo`` (a missing one aside)."""
+    import pandas as pd
+
+    from rightsize.analysis.history import ts_ms
+
+    if isinstance(data, pd.DataFrame):
+        if "ts" not in data.columns:
+            return False
+        ts = ts_ms(data["ts"])
+        ts = ts[ts != np.iinfo(np.int64).min]  # NaT
+        return bool(len(ts)) and int(ts.min()) >= 0 and int(ts.max()) < valid.lo
+    from rightsize import store
+    from rightsize.analysis.parquetio import ts_bounds
+
+    try:
+        files = store.list_files(data, "samples")  # type: ignore[arg-type]
+        if not files:
+            return False
+        from rightsize.analysis.scan import partition_days
+
+        since_1970 = Plausible(0, np.iinfo(np.int64).max)
+        days = partition_days(files, since_1970)
+        if days is not None:  # the store's date folders tell it without a footer read
+            return (days[0] + days[1] - 1) * DAY_MS < valid.lo
+        return ts_bounds(files, since_1970)[1] < valid.lo
+    except RightsizeError:  # unreadable or empty: the reader says so in its own words
+        return False
 
 
 @dataclass(frozen=True)

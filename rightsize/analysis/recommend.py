@@ -175,12 +175,12 @@ def profiles(
             f"no --data given: using the bundled SYNTHETIC sample at {data}", SampleDataWarning, stacklevel=3
         )
     if isinstance(data, pd.DataFrame):
-        out = _frame_profiles(data, None, since, qs, plausible(now))
+        out = _frame_profiles(data, None, since, qs, plausible(now, data))
     else:
         store.dataset_dir(data)  # an empty path is an error, not Path("") = the current folder
         files = store.list_files(data, "samples")
         small = small_dataset(files, small_rows()) if files else None
-        valid = plausible(now)
+        valid = plausible(now, data)
         found = _small_profiles(Path(data), small, since, qs, workloads, valid) if small is not None else None
         if found is not None:
             out = found
@@ -219,7 +219,7 @@ def recommend(
     workloads = joined(workloads)  # one glob string, as --workload gives it
     current = compose_current(compose, env_files) if compose is not None else None
     if isinstance(data, pd.DataFrame):
-        profs = _frame_profiles(data, events, since, strat.quantiles(), plausible(now))
+        profs = _frame_profiles(data, events, since, strat.quantiles(), plausible(now, data))
         if workloads:
             profs = [p for p in profs if matches(p.workload, workloads)]
             if not profs:

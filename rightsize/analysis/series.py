@@ -68,7 +68,7 @@ def load_series(
         tables = _read(data)
         if events is None:
             events = store.events_beside(data)
-    out = _split(tables, events, plausible(now))
+    out = _split(tables, events, plausible(now, data))
     if not out:
         raise RightsizeError("no samples: the dataset is empty")
     return out

@@ -94,7 +94,7 @@ def report(
     columns = sorted(set(charts.COLUMNS) | set(META_COLUMNS))
     samples: Mapping[str, pd.DataFrame]
     latest = None
-    valid = plausible(now)
+    valid = plausible(now, source)
     if isinstance(source, pd.DataFrame):
         with warn_once(warned):
             samples, about = frames.split(keep_possible(source, valid) if len(source) else source)
