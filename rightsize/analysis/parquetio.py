@@ -16,7 +16,6 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from rightsize import store
-from rightsize.analysis import kernels
 from rightsize.analysis.coltypes import check_types
 from rightsize.analysis.plausible import Ignored, Plausible, none_possible
 from rightsize.errors import RightsizeError
@@ -37,6 +36,8 @@ def native(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int]:
     """A numeric column as (values, validity bitmap or empty, bit offset), straight from Arrow's
     buffers (no conversion, no copy; null slots hold anything); other types or several chunks
     as float64 with NaN for nulls. Read-only either way: one compiled kernel variant per type."""
+    from rightsize.analysis import kernels  # numba: not for readers that only need ts_bounds
+
     if col.num_chunks == 1 and col.type in NATIVE:
         arr = col.chunk(0)
         if arr.null_count == 0:

@@ -11,9 +11,11 @@ shows them.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -84,8 +86,6 @@ def _relative(data: object, valid: Plausible) -> bool:
         files = store.list_files(data, "samples")  # type: ignore[arg-type]
         if not files:
             return False
-        from rightsize.analysis.scan import partition_days
-
         since_1970 = Plausible(0, np.iinfo(np.int64).max)
         days = partition_days(files, since_1970)
         if days is not None:  # the store's date folders tell it without a footer read
@@ -167,3 +167,22 @@ def keep_possible(frame: pd.DataFrame, valid: Plausible) -> pd.DataFrame:
         raise RightsizeError(none_possible(ignored))
     ignored.warn(stacklevel=4)
     return frame[ok]
+
+
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def partition_days(files: list[Path], valid: Plausible | None = None) -> tuple[int, int] | None:
+    """(first UTC day number, number of days) from ``date=YYYY-MM-DD`` folders, if every file has one;
+    a folder of an impossible day (``valid``: the store put a 1970 row in date=1970-01-01) is left
+    out: its rows are, and the tables would span decades."""
+    valid = valid or plausible()
+    days = []
+    for f in files:
+        m = re.fullmatch(r"date=(\d{4})-(\d{2})-(\d{2})", f.parent.name)
+        if m is None:
+            return None
+        day = date(*map(int, m.groups())).toordinal() - EPOCH_ORDINAL
+        if valid.day_ok(day):
+            days.append(day)
+    return (min(days), max(days) - min(days) + 1) if days else None

@@ -17,9 +17,7 @@ the busy 2-core development host it was not faster and doubled the memory (see B
 
 from __future__ import annotations
 
-import datetime
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,7 @@ from rightsize import store
 from rightsize.analysis.exact import Keeper, plan
 from rightsize.analysis.history import _current, counter_increments, warn_cleaned
 from rightsize.analysis.parquetio import ts_bounds
-from rightsize.analysis.plausible import Ignored, Plausible, none_possible, plausible
+from rightsize.analysis.plausible import Ignored, Plausible, none_possible, partition_days, plausible
 from rightsize.analysis.profile import DAY_MS, OBSERVED_QS, Dist, Profile, dist_of
 from rightsize.analysis.scanfound import Found, Kept
 from rightsize.analysis.scanoom import EventLimits, oom_events
@@ -39,7 +37,6 @@ from rightsize.analysis.scanpart import BINNINGS, METRICS, Part, pass1, pass2
 from rightsize.analysis.scanproc import receive, send_child, start_child
 from rightsize.errors import RightsizeError
 
-EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 PARALLEL_ROWS = 4_000_000  # below this, starting a second process costs more than it saves
 Latest = dict[int, tuple[int, dict[str, float]]]
 
@@ -124,22 +121,6 @@ def merge(found: list[Found]) -> Merged:
         f.tables = {}  # merged: let them go
     m.changes = pd.concat(changes, ignore_index=True) if changes else None
     return m
-
-
-def partition_days(files: list[Path], valid: Plausible | None = None) -> tuple[int, int] | None:
-    """(first UTC day number, number of days) from ``date=YYYY-MM-DD`` folders, if every file has one;
-    a folder of an impossible day (``valid``: the store put a 1970 row in date=1970-01-01) is left
-    out: its rows are, and the tables would span decades."""
-    valid = valid or plausible()
-    days = []
-    for f in files:
-        m = re.fullmatch(r"date=(\d{4})-(\d{2})-(\d{2})", f.parent.name)
-        if m is None:
-            return None
-        day = datetime.date(*map(int, m.groups())).toordinal() - EPOCH_ORDINAL
-        if valid.day_ok(day):
-            days.append(day)
-    return (min(days), max(days) - min(days) + 1) if days else None
 
 
 def split(files: list[Path], rows: list[int], parallel: bool | None = None) -> list[list[Path]]:
