@@ -215,6 +215,15 @@ def format_duration(seconds: float) -> str:
     return f"{_trim(seconds)}s"
 
 
+def format_duration_as_typed(seconds: float) -> str:
+    """A duration in the largest whole unit, as a person types it: 5340 -> ``"89m"`` (not
+    ``"1.483h"``), 1209600 -> ``"14d"``; what no unit divides falls back to ``format_duration``."""
+    for unit, mult in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= mult and float(seconds) % mult == 0:
+            return f"{int(seconds // mult)}{unit}"
+    return format_duration(seconds)
+
+
 def format_bytes(n: int | float, dialect: Dialect = "compose") -> str:
     """Bytes as a person writes them in a deploy file: ``8G``/``1536M`` (compose), ``8Gi``/``1536Mi`` (k8s).
 

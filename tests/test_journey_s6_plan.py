@@ -313,4 +313,4 @@ def test_backtest_suggests_windows_a_person_would_type_and_they_run(
     assert code == 2 and err.rstrip().endswith("e.g. --train 89m --test 44m"), err
     code, out, err = run_cli(["backtest", "--data", str(data), "--train", "89m", "--test", "44m"], capsys)
     assert code == 0, err
-    assert "backtest: train 1.483h, test 44m" in out
+    assert "backtest: train 89m, test 44m, every 7d;" in out  # as typed, not "1.483h"

@@ -90,3 +90,21 @@ def test_durations() -> None:
     for bad in ("24x", "", "h", "-5s"):
         with pytest.raises(RightsizeError, match="not a duration"):
             parse_duration(bad)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (5340, "89m"),
+        (5400, "90m"),
+        (1209600, "14d"),
+        (7200, "2h"),
+        (59, "59s"),
+        (90.5, "1.508m"),
+        (0.5, "0.5s"),
+    ],
+)
+def test_a_duration_reads_as_typed(seconds: float, text: str) -> None:
+    from rightsize.units import format_duration_as_typed
+
+    assert format_duration_as_typed(seconds) == text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rightsize.units import format_duration
+from rightsize.units import format_duration_as_typed
 
 if TYPE_CHECKING:
     from rightsize.analysis.backtest import BacktestResult
@@ -31,8 +31,9 @@ def format_table(result: BacktestResult) -> str:
         for r in lines
     ]
     title = (
-        f"backtest: train {format_duration(result.train_seconds)}, "
-        f"test {format_duration(result.test_seconds)}, every {format_duration(result.every_seconds)}; "
+        f"backtest: train {format_duration_as_typed(result.train_seconds)}, "
+        f"test {format_duration_as_typed(result.test_seconds)}, "
+        f"every {format_duration_as_typed(result.every_seconds)}; "
         f"{len(result.workloads)} workloads"
     )
     return "\n".join([title, *out])
