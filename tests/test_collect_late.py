@@ -173,3 +173,39 @@ def test_the_cgroup_source_reads_a_job_whose_start_is_handled_after_it_ended(
         line = next(x for x in str(summary).splitlines() if "no CPU value" in x)
         why = "exited before any reading (nothing is left to read after exit)"
         assert line.strip() == f"no CPU value: 1 container (1 {why})"
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_job_killed_right_after_its_first_tick_row_has_its_cpu(
+    run_container: Any, docker_client: Any, tmp_path: Path
+) -> None:
+    # --source auto, a job started during the run: read from its cgroup files at ticks, with its
+    # files also read once a second from its start (its backup, for its last reading). Killed right
+    # after its first tick row (which had no CPU value: a first reading), its backup's last reading
+    # was older than that row and was dropped: no CPU value at all ('exited after one reading', 1
+    # of 16 jobs on a loaded host). The first tick row now measures from the backup's first reading.
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-late": tag}
+    job: list[Any] = []
+    stop_at: list[int] = []
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks == 1:
+            job.append(run_container("yes >/dev/null & sleep 3600", labels=labels, nano_cpus=500_000_000))
+        elif ticks == 2:
+            docker_client.api.kill(job[0].id)  # right after the tick's row of it
+            docker_client.api.wait(job[0].id, timeout=30)
+            stop_at.append(ticks + 2)
+        elif stop_at and ticks >= stop_at[0]:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    run_container("sleep 3600", labels=labels)
+    summary = rightsize.collect(tmp_path, duration="60s", interval="2s", flush="60s", source="auto",
+                                filters=[f"label=rs-late={tag}"], quiet=True, on_tick=on_tick)
+    rows = rightsize.load(tmp_path)
+    mine = rows[rows["container_id"] == job[0].id]
+    cores = mine["cpu_cores"].dropna()
+    assert len(cores) >= 1, mine[["ts", "cpu_cores"]]
+    assert (cores > 0.05).all() and (cores <= 0.6).all(), cores.tolist()
+    assert summary.no_cpu == {}, summary.no_cpu

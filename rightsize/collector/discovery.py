@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from rightsize.collector.early import CgroupStream
 from rightsize.collector.tracked import Readings, Tracked
 from rightsize.sources import cgroups
 from rightsize.sources import docker as engine
@@ -76,7 +77,7 @@ class Discovery:
             kind = f"cgroup v{reader.version}" if reader else "docker"
             self.sources[info.id] = kind
             fresh = self.source == "auto" and reader and (info.started_at or 0) >= self.began
-            backup = (early or engine.StatsStream(self.client, info.id)) if fresh else None
+            backup = (early or CgroupStream(reader)) if fresh and reader else None
             early = None  # one container's
             self.tracked[info.id] = Tracked(info, reader, stream, backup)
 

@@ -9,10 +9,14 @@ exited container's stats with an empty payload), and with ``--rm`` its inspect t
 - at ``create`` its inspect is asked for at once (a small pool, the stream is never held up): the
   limits it runs with are known before it starts, and an OOM kill of a ``--rm`` job removed before
   the loop saw its start still has its memory limit;
-- at ``start`` its stats stream is opened at once (under ``--source cgroup``, which opens no engine
-  stream, a ``CgroupStream``: its cgroup files read at once and every ``EARLY_READ`` seconds); the
-  loop adopts it as the container's stream, or, when the job already ended, writes its one row
-  from that stream's readings, CPU included.
+- at ``start`` its readings begin at once: where its cgroup files are visible (``--source cgroup``
+  and ``auto``), a ``CgroupStream`` reads them at once and every ``EARLY_READ`` seconds; else
+  (``--source docker``, a remote engine) its engine stats stream is opened. The loop adopts them
+  (under ``auto`` as the backup a life started during the run keeps until its cgroup reads give a
+  CPU value), or, when the job already ended, writes its one row from them, CPU included. The
+  files are read rather than the engine's stream where they can be: on a loaded host the engine
+  sent no payload at all within a 2 s life now and then, where a read of the files takes a few
+  hundred microseconds.
 
 Events are judged against the filters from their own attributes (labels, name, image) here; the
 loop's own check still decides, and closes a stream it does not adopt.
@@ -71,11 +75,12 @@ class CgroupStream:
 class Early:
     """One run's early work (no global state). ``seen`` runs in the event thread, the rest in the loop.
 
-    ``root``: read the cgroup files under it (``--source cgroup``); else open engine stats streams.
+    ``root``: read the cgroup files under it where visible (else an engine stats stream);
+    ``engine``: open an engine stats stream where they are not (not under ``--source cgroup``).
     """
 
-    def __init__(self, client: Any, filters: dict[str, list[str]], root: Path | None) -> None:
-        self.client, self.filters, self.root = client, filters, root
+    def __init__(self, client: Any, filters: dict[str, list[str]], root: Path | None, engine: bool) -> None:
+        self.client, self.filters, self.root, self.engine = client, filters, root, engine
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inspect-at-create")
         self._created: OrderedDict[str, Future[ContainerInfo | None]] = OrderedDict()
@@ -103,11 +108,11 @@ class Early:
                     old.stop()
 
     def _stream(self, cid: str) -> Readings | None:
-        if self.root is None:
-            return engine.StatsStream(self.client, cid)
         # by its id alone (where Docker puts it): no inspect for its pid in this thread
-        reader = cgroups.locate(cid, None, self.root)
-        return CgroupStream(reader) if reader is not None else None
+        reader = cgroups.locate(cid, None, self.root) if self.root is not None else None
+        if reader is not None:
+            return CgroupStream(reader)
+        return engine.StatsStream(self.client, cid) if self.engine else None
 
     def _inspect(self, cid: str) -> ContainerInfo | None:
         try:

@@ -48,7 +48,7 @@ class Lives(Discovery):
         self.no_cpu: list[str] = []  # one reason per container life without any CPU value
         self.no_cpu_ids: set[str] = set()  # the containers of those lives (a crash loop: one)
         self.finished: set[str] = set()  # ended since their last start (their reason is counted)
-        self.early = Early(client, filters, root if source == "cgroup" else None)
+        self.early = Early(client, filters, None if source == "docker" else root, engine=source != "cgroup")
 
     def _finish(self, cid: str) -> None:
         """A tracked container ended (die, cgroup gone, stream closed): its last row, then drop it."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass
 from threading import Event
 from typing import Protocol
 
-from rightsize.collector.endings import final_base, first_or_start
+from rightsize.collector.endings import MIN_SPAN, final_base, first_or_start
 from rightsize.collector.sampling import cpu_rates
 from rightsize.sources import cgroups
 from rightsize.sources.cgroups import Counters
@@ -37,8 +38,9 @@ class Tracked:
     info: ContainerInfo
     reader: cgroups.CgroupReader | None
     stream: Readings | None
-    # auto source, a container started during the run: an engine stream kept until the cgroup
-    # reads give a CPU value, since the files are gone by the die event of a short-lived one
+    # auto source, a container started during the run: readings in a thread of their own from its
+    # start (early.py) kept until the tick's cgroup reads give a CPU value, since the files are gone
+    # by the die event of a short-lived one
     backup: Readings | None = None
     prev: Counters | None = None
     rates: tuple[float | None, float | None] = (None, None)
@@ -60,13 +62,27 @@ class Tracked:
         """The reading to measure ``cur``'s CPU from at a tick: the last one, else (read from the
         engine stream, started during the run) its first payload or its start
         (``endings.first_or_start``), so a life sampled once before its last payload still has a
-        CPU value. A container running before the run has none on its first row."""
-        if self.prev is not None or self.reader is not None:
+        CPU value; else (its cgroup files, started during the run under auto) the first reading of
+        its backup. A container running before the run has none on its first row."""
+        if self.prev is not None:
             return self.prev
+        if self.reader is not None:
+            return self._backup_first(cur)
         started = self.info.started_at
         if started is None or started < began:
             return None
         return first_or_start(self.stream.first if self.stream else None, started, began, cur)
+
+    def _backup_first(self, cur: Counters) -> Counters | None:
+        """For a life read from its cgroup files with readings of the same files since its start
+        (auto: ``early.CgroupStream``), its first one on the reader's clock, ``MIN_SPAN`` or more
+        before ``cur``: its first tick row has a CPU value (a job dying right after that tick had
+        none, the backup's last reading being older than the row)."""
+        backup = self.backup
+        if backup is None or backup.first is None or getattr(backup, "reader", None) != self.reader:
+            return None
+        first = dataclasses.replace(backup.first, t=backup.first.t - (time.time() - time.monotonic()))
+        return first if cur.t - first.t >= MIN_SPAN else None
 
     def read_soon(self, clock: float, step: float) -> None:
         """Have its next reading ``EARLY_READ`` after ``clock`` (cgroup files alone, a long interval)."""
