@@ -224,3 +224,55 @@ DIE = {
 )
 def test_a_removed_container_is_matched_from_its_event(filters: dict[str, list[str]], expected: bool) -> None:
     assert event_matches(filters, DIE) is expected
+
+
+class _ClockAhead:
+    """The ``time`` module as the collector's loop sees it, with our clock 60 s ahead of the engine's."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def time() -> float:
+        return time.time() + 60
+
+
+@pytest.mark.docker
+def test_a_restart_before_the_first_list_counts_with_our_clock_ahead_of_the_engines(
+    run_container: Any, docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run's start was taken on our clock and compared with the engine's start times: with our
+    # clock ahead (a remote engine's behind), a restart between the run's start and its first list
+    # looked older than the run, its count was taken as accounted for, and no 'restart' row was
+    # written. The seams: the loop's clock 60 s ahead; the first list held until a restart.
+    from rightsize.collector import loop as loop_module
+    from rightsize.collector.discovery import Discovery
+
+    tag = uuid.uuid4().hex[:8]
+    # one restart only, about 2 s after the start (a crash loop's later restarts caught the count up)
+    once = "if [ -f /ran ]; then exec sleep 3600; fi; touch /ran; sleep 2; exit 3"
+    crash = run_container(once, labels={"rs-life": tag}, restart_policy={"Name": "always"})
+    real_list = Discovery._list
+    held: list[int] = []
+
+    def state() -> tuple[int, bool]:
+        attrs = docker_client.api.inspect_container(crash.id)  # running again, done restarting
+        return attrs["RestartCount"], attrs["State"]["Running"] and not attrs["State"]["Restarting"]
+
+    def list_after_a_restart(self: Discovery, ids: list[str] | None = None, all_states: bool = False) -> Any:
+        if not held:
+            held.append(state()[0])
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (lambda s: s[0] > held[0] and s[1])(state()):
+                time.sleep(0.02)
+        return real_list(self, ids, all_states)
+
+    monkeypatch.setattr(Discovery, "_list", list_after_a_restart)
+    monkeypatch.setattr(loop_module, "time", _ClockAhead())
+    out = tmp_path / "data"
+    rightsize.collect(out, duration="3s", interval="0.5s", flush="9s", filters=[f"label=rs-life={tag}"],
+                      quiet=True)  # fmt: skip
+    events = rightsize.load_events(out)
+    kinds = events[events["container_id"] == crash.id].sort_values(["ts", "kind"])["kind"].tolist()
+    assert held == [0], held  # it had not restarted when the run began: the one restart is the run's
+    assert kinds.count("restart") == kinds.count("start") == 1, " ".join(kinds)

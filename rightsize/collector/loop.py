@@ -209,6 +209,9 @@ class _Run(Lives):
         watcher = docker_events.EventWatcher(
             self.client, since=self.began, wake=self.waker.wake, on_event=self.early.seen
         )
+        # compared with the engine's start times and stream readings: on its clock, not ours (a
+        # remote engine's clock behind ours made a restart during the run look older than the run)
+        self.began = watcher.run_start
         handlers = self.waker.install_signals()
         progress = Progress(self.total, disabled=self.quiet)
         background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relist")

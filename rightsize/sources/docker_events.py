@@ -93,6 +93,11 @@ class EventWatcher:
         self._thread = threading.Thread(target=self._run, name="docker-events", daemon=True)
         self._thread.start()
 
+    @property
+    def run_start(self) -> float:
+        """The run's start on the engine's clock (epoch seconds), which the engine's times are on."""
+        return self._since
+
     def _open(self, since: float) -> Any:
         return self._client.api.events(since=f"{max(since, 0):.9f}", decode=True, filters=self._filters)
 
