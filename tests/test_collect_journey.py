@@ -163,3 +163,13 @@ def test_the_no_cpu_line_counts_containers_and_their_runs() -> None:
     assert f"no CPU value: 3 containers (2 {NO_READING}, 1 {ONE_READING})" in str(one_each)
     loop = CollectSummary(**base, no_cpu={NO_READING: 8}, no_cpu_containers=1)
     assert f"no CPU value: 8 runs of 1 container (8 {NO_READING})" in str(loop)
+
+
+def test_the_summary_says_how_long_as_recommend_does() -> None:
+    # "collected ... on h in 2.517m": minutes written as recommend's notes write them, not 'm'
+    from rightsize.collector.sampling import CollectSummary
+
+    base = {"out": Path("d"), "host": "h", "ticks": 9, "missed_ticks": 0, "samples": 9,
+            "events": 9, "containers": 3, "workloads": 3, "files": 1}  # fmt: skip
+    for seconds, said in ((151.0, "3 min"), (42.4, "42 s"), (86400.0, "1.0 days"), (7200.0, "2.0 h")):
+        assert f"on h in {said}\n" in str(CollectSummary(**base, seconds=seconds)), seconds

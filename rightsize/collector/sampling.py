@@ -13,9 +13,9 @@ from typing import Any
 import pyarrow as pa
 
 from rightsize import store
+from rightsize.models import history_text
 from rightsize.sources.cgroups import Counters
 from rightsize.sources.docker import ContainerInfo, workload_name
-from rightsize.units import format_duration
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class CollectSummary:
 
     def __str__(self) -> str:
         how = ", ".join(f"{n} via {s}" for s, n in sorted(self.sources.items())) or "none"
-        took = f"on {self.host} in {format_duration(round(self.seconds))}"
+        took = f"on {self.host} in {history_text(self.seconds)}"  # "3 min", as recommend says it
         if self.samples:
             first = (f"collected {_n(self.samples, 'sample')} from {_n(self.containers, 'container')} "
                      f"({_n(self.workloads, 'workload')}) {took}")
