@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import struct
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
+from rightsize.render import one_line
 from rightsize.targets.checkswap import swap_verdict
 from rightsize.targets.compose import DEPLOY, LEGACY, validate_units
 from rightsize.targets.composefile import (
@@ -141,9 +143,11 @@ def check_compose(
     _validate_interpolated(stack, names)
     recs = resolve(recs)
     rows: list[CheckRow] = []
+    unmatched = 0
     for svc in names:
         alias = container_alias(docs, svc)  # as apply matches it
         found, why_not = match_workloads(svc, recs, project=project, aliases=(alias,) if alias else ())
+        unmatched += why_not == "service not in the data"
         by_res = {r.resource: r for r in found}
         for res in ("memory", "cpu", "pids"):
             paths = [(LEGACY[(res, "limit")],), DEPLOY[(res, "limit")]]
@@ -179,6 +183,12 @@ def check_compose(
                 "" if ok else "no restart policy (plan checklist: Restart policy configured)",
                 "policy",
             )
+        )
+    if recs and names and unmatched == len(names):  # a wrong --project would pass the gate silently
+        known = sorted({r.workload for r in recs})
+        some = one_line(", ".join(known[:5]) + (", ..." if len(known) > 5 else ""))
+        warnings.warn(
+            f"no service matched a workload in the data (it has {some}); check --project", stacklevel=2
         )
     return CheckResult(tuple(rows), tolerance, swap)
 
