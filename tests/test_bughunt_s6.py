@@ -25,3 +25,54 @@ def test_check_warns_when_no_service_matches_the_data(
     # the right project matches: no such warning
     code, out, err = run(["check", "-f", str(compose), "--project", "sutazai"], capsys)
     assert "no service matched" not in err
+
+
+@pytest.mark.prometheus
+def test_a_docker_hosts_cadvisor_is_named_in_the_no_series_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # cAdvisor run beside Docker (the usual compose + Prometheus setup) labels a container by
+    # name/id/image, with no Kubernetes namespace/pod/container: the pull found "no container
+    # series" and said nothing of why, though the working-set series were right there
+    import time
+
+    from prom_fixtures import PrometheusServer, backfill
+
+    now = int(time.time()) // 60 * 60
+    labels = 'id="/docker/4f1c",image="nginx:1.27",name="shop-web-1",instance="host1:8080",job="cadvisor"'
+    om = tmp_path / "om"
+    om.mkdir()
+    rows = [
+        f"container_memory_working_set_bytes{{{labels}}} {100_000_000 + i} {now - 3600 + 60 * i}"
+        for i in range(50)
+    ]
+    cpu = [
+        f'container_cpu_usage_seconds_total{{{labels},cpu="total"}} {30 * i} {now - 3600 + 60 * i}'
+        for i in range(50)
+    ]
+    (om / "docker.om").write_text(
+        "# TYPE container_memory_working_set_bytes gauge\n" + "\n".join(rows)
+        + "\n# TYPE container_cpu_usage_seconds_total counter\n" + "\n".join(cpu) + "\n# EOF\n"
+    )  # fmt: skip
+    backfill(om, tmp_path / "tsdb")
+    with PrometheusServer(tmp_path / "tsdb") as server:
+        out_dir = tmp_path / "out"
+        code, _out, err = run(
+            [
+                "collect",
+                "--source",
+                "prometheus",
+                "--url",
+                server.url,
+                "--since",
+                "2h",
+                "--out",
+                str(out_dir),
+            ],
+            capsys,
+        )
+    assert code == 2, err
+    error = [line for line in err.splitlines() if line.startswith("rightsize: error:")]
+    assert len(error) == 1 and "has no container series" in error[0]
+    assert 'name="shop-web-1"' in error[0] and "Kubernetes" in error[0], error[0]
+    assert not out_dir.exists()

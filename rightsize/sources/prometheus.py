@@ -276,6 +276,18 @@ def _usable_specs(
     return usable, tuple(missing)
 
 
+def _not_kubernetes(client: PromClient, start: float, end: float) -> str:
+    """Why, when the working-set series are there without Kubernetes labels: cAdvisor run beside
+    Docker names a container by ``name``/``id``, which no pod/container selector matches."""
+    for labels in client.series(f'{WORKING_SET}{{name!=""}}', start, end)[:1]:
+        return (
+            f"; its {WORKING_SET} series have no Kubernetes namespace/pod/container labels (e.g. "
+            f'name="{labels["name"]}": cAdvisor beside Docker?): --source prometheus reads a Kubernetes '
+            "cluster's cAdvisor; on a Docker host run rightsize collect there"
+        )
+    return ""
+
+
 def _inventory(
     client: PromClient, start: float, end: float, wanted: tuple[str, ...]
 ) -> dict[str, dict[Key, tuple[str, str]]]:
@@ -292,7 +304,10 @@ def _inventory(
     span = f"between {_iso(start)} and {_iso(end)}"
     if not found:
         where = f" in namespace(s) {', '.join(wanted)}" if wanted else ""
-        raise RightsizeError(f"Prometheus at {client.url} has no container series{where} {span}")
+        raise RightsizeError(
+            f"Prometheus at {client.url} has no container series{where} {span}"
+            + ("" if wanted else _not_kubernetes(client, start, end))
+        )
     absent = [n for n in wanted if n not in found]
     if absent:
         warnings.warn(f"no container series in namespace(s) {', '.join(absent)} {span}", PrometheusWarning,
@@ -309,9 +324,7 @@ def _owners(client: PromClient, present: set[str], ns_re: str, start: float, end
             continue
         for labels in client.series(f'{name}{{namespace=~"{ns_re}"}}', start, end):
             by_ns.setdefault(labels.get("namespace", ""), {}).setdefault(name, []).append(labels)
-    return {
-        ns: Owners.from_series(*(groups.get(n, []) for n in names)) for ns, groups in by_ns.items()
-    }
+    return {ns: Owners.from_series(*(groups.get(n, []) for n in names)) for ns, groups in by_ns.items()}
 
 
 def _rate_window(client: PromClient, step: float, ns_re: str, end: float) -> float:
