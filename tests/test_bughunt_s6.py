@@ -76,3 +76,35 @@ def test_a_docker_hosts_cadvisor_is_named_in_the_no_series_error(
     assert len(error) == 1 and "has no container series" in error[0]
     assert 'name="shop-web-1"' in error[0] and "Kubernetes" in error[0], error[0]
     assert not out_dir.exists()
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_true_false_column_mapped_to_a_number_is_refused(
+    suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --map cpu_cores=up (a health flag, not the CPU column) imported true/false as 1.0/0.0 cores
+    # (and a Parquet bool as mem_working_set as 1 byte) without a word
+    import pandas as pd
+
+    trace = tmp_path / f"trace.{suffix}"
+    frame = pd.DataFrame(
+        {"vm": ["a", "a"], "time": [1700000000, 1700000060], "cpu": [0.5, 0.6], "up": [True, False]}
+    )
+    if suffix == "csv":
+        trace.write_text("vm,time,cpu,up\na,1700000000,0.5,true\na,1700000060,0.6,false\n")
+    else:
+        frame.to_parquet(trace)
+    out = tmp_path / "out"
+    code, _out, err = run(
+        ["import", str(trace), "--map", "workload=vm,ts=time,cpu_cores=up", "--out", str(out)], capsys
+    )
+    assert code == 2, err
+    assert (
+        err.startswith("rightsize: error: --map cpu_cores=up: column 'up' holds true/false")
+        and err.count("\n") == 1
+    )
+    assert not out.exists()
+    code, _out, err = run(
+        ["import", str(trace), "--map", "workload=vm,ts=time,cpu_cores=cpu", "--out", str(out)], capsys
+    )
+    assert code == 0, err

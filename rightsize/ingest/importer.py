@@ -336,6 +336,10 @@ def _cast(
     col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_dictionary(col.type):
         col = col.dictionary_decode()
+    if pa.types.is_boolean(col.type) and not pa.types.is_string(field.type):  # a flag is no amount
+        raise RightsizeError(
+            f"--map {field.name}={source}: column {source!r} holds true/false values, expected numbers"
+        )
     if pa.types.is_decimal(col.type) and field.name != "ts":  # SQL numeric: a number like a float one
         col = col.cast(pa.float64())
     try:
