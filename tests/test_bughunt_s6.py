@@ -108,3 +108,17 @@ def test_a_true_false_column_mapped_to_a_number_is_refused(
         ["import", str(trace), "--map", "workload=vm,ts=time,cpu_cores=cpu", "--out", str(out)], capsys
     )
     assert code == 0, err
+
+
+def test_a_utf16_csv_is_named_as_such(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Excel's "Unicode Text" and PowerShell's Export-Csv (Windows PowerShell 5) write UTF-16 with a
+    # BOM: arrow read it as bytes and failed with "Expected 3 columns, got 1: " and nothing else
+    trace = tmp_path / "trace.csv"
+    trace.write_bytes("vm,time,mem\r\na,1700000000,5\r\n".encode("utf-16"))
+    out = tmp_path / "out"
+    code, _out, err = run(
+        ["import", str(trace), "--map", "workload=vm,ts=time,mem_working_set=mem", "--out", str(out)], capsys
+    )
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("rightsize: error: cannot read trace.csv as CSV: it is UTF-16 text"), err
+    assert not out.exists()

@@ -221,7 +221,10 @@ def _open(
     kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
     try:
         with path.open("rb") as f:
-            parquet = f.read(4) == b"PAR1"
+            head = f.read(4)
+        parquet = head == b"PAR1"
+        if kind == "CSV" and head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode Text"
+            raise RightsizeError(f"cannot read {path.name} as CSV: it is UTF-16 text; save it as UTF-8 CSV")
         if kind == "Parquet" and not parquet:
             raise RightsizeError(
                 f"cannot read {path.name}: not a Parquet file (it does not start with PAR1); "
