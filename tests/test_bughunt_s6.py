@@ -122,3 +122,16 @@ def test_a_utf16_csv_is_named_as_such(tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith("rightsize: error: cannot read trace.csv as CSV: it is UTF-16 text"), err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://host:99999", "http://:9090", "http://host:port"])
+def test_a_malformed_prometheus_url_is_one_error_line(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "http://[::1" raised ValueError out of urlsplit: a traceback and exit 1; a port out of range
+    # or no host at all reached requests and came back as its own wording
+    out = tmp_path / "out"
+    code, _out, err = run(["collect", "--source", "prometheus", "--url", url, "--out", str(out)], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"rightsize: error: not a Prometheus URL: {url!r}"), err
+    assert not out.exists()

@@ -110,8 +110,12 @@ class PromClient:
         backoff: float = 0.5,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:  # "http://[::1" and "host:99999" raise here, not as a traceback
+            parts = urlsplit(url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+        except ValueError:
+            ok = False
+        if not ok:
             raise RightsizeError(f"not a Prometheus URL: {url!r} (expected e.g. http://prometheus:9090)")
         in_url = None
         if "@" in parts.netloc:  # http://user:pass@host: sent as basic auth, never shown in a message
