@@ -221,7 +221,7 @@ def test_cli_json_shape(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> No
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--strategies", "nope"], "unknown strategy 'nope'"),
+        (["--strategies", "nope"], "unknown strategy 'nope'; choose one of: default, safe, krr, vpa, p95, current"),  # noqa: E501
         (["--format", "xml"], "--format 'xml'"),
         (["--train", "soon"], "not a duration"),
         (["--every", "0s"], "--every must be longer than 0"),

@@ -287,7 +287,7 @@ def backtest(
     list of glob patterns. Samples with impossible times (``plausible.py``, ``now``: this machine's
     clock by default) are left out, with one warning.
     """
-    from rightsize.analysis.strategies import get_strategy
+    from rightsize.analysis.strategies import STRATEGIES, get_strategy
 
     train_ms, test_ms, every_ms = (
         _duration_ms(train, "train"),
@@ -296,8 +296,11 @@ def backtest(
     )
     explicit = _strategy_names(strategies, True) if strategies is not None else []
     for n in explicit:
+        if n != CURRENT and n not in STRATEGIES:  # an unknown name fails before the data is read
+            known = ", ".join([*STRATEGIES, CURRENT])
+            raise RightsizeError(f"unknown strategy {n!r}; choose one of: {known}")
         if n != CURRENT:
-            get_strategy(n)  # an unknown name fails before the data is read
+            get_strategy(n)
     _check_overrides(overrides)  # so does a bad --set: it failed only after a large dataset was read
     if data is None:  # after the checks above: a bad option is the only line, not after this warning
         from rightsize.analysis.recommend import SampleDataWarning, sample_path
