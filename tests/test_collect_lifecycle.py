@@ -99,6 +99,32 @@ def test_every_policy_restart_is_an_event_while_relists_run(
     assert kinds.count("restart") == len(restarted), " ".join(kinds)  # each restart seen in the run, once
 
 
+def _hold_first_list_until_a_restart(
+    monkeypatch: pytest.MonkeyPatch, docker_client: Any, container_id: str, *, settled: bool = False
+) -> list[int]:
+    """Hold the run's first list, for real, until the container has restarted once more and runs
+    again (``settled``: done restarting too); -> [its restart count when the list was asked for]."""
+    from rightsize.collector.discovery import Discovery
+
+    real_list = Discovery._list
+    held: list[int] = []
+
+    def state() -> tuple[int, bool]:
+        st = docker_client.api.inspect_container(container_id)
+        return st["RestartCount"], st["State"]["Running"] and not (settled and st["State"]["Restarting"])
+
+    def list_after_a_restart(self: Discovery, ids: list[str] | None = None, all_states: bool = False) -> Any:
+        if not held:
+            held.append(state()[0])
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (lambda s: s[0] > held[0] and s[1])(state()):
+                time.sleep(0.02)
+        return real_list(self, ids, all_states)
+
+    monkeypatch.setattr(Discovery, "_list", list_after_a_restart)
+    return held
+
+
 @pytest.mark.docker
 @pytest.mark.slow
 def test_a_restart_before_the_first_list_is_an_event_and_none_from_before_the_run(
@@ -110,26 +136,9 @@ def test_a_restart_before_the_first_list_is_an_event_and_none_from_before_the_ru
     # (test_every_policy_restart_is_an_event_while_relists_run failed so under load, its first
     # restart missing). The stream also replayed up to a second of events from before the run. The
     # seam holds the first list, for real, until the container has restarted once more.
-    from rightsize.collector.discovery import Discovery
-
     tag = uuid.uuid4().hex[:8]
     loop = run_container("sleep 0.5; exit 3", labels={"rs-life": tag}, restart_policy={"Name": "always"})
-    real_list = Discovery._list
-    held: list[int] = []
-
-    def state() -> tuple[int, bool]:
-        attrs = docker_client.api.inspect_container(loop.id)
-        return attrs["RestartCount"], attrs["State"]["Running"]
-
-    def list_after_a_restart(self: Discovery, ids: list[str] | None = None, all_states: bool = False) -> Any:
-        if not held:
-            held.append(state()[0])
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not (lambda s: s[0] > held[0] and s[1])(state()):
-                time.sleep(0.02)
-        return real_list(self, ids, all_states)
-
-    monkeypatch.setattr(Discovery, "_list", list_after_a_restart)
+    _hold_first_list_until_a_restart(monkeypatch, docker_client, loop.id)
     began = time.time()
     out = tmp_path / "data"
     rightsize.collect(out, duration="3s", interval="0.5s", flush="9s", filters=[f"label=rs-life={tag}"],
@@ -246,28 +255,12 @@ def test_a_restart_before_the_first_list_counts_with_our_clock_ahead_of_the_engi
     # looked older than the run, its count was taken as accounted for, and no 'restart' row was
     # written. The seams: the loop's clock 60 s ahead; the first list held until a restart.
     from rightsize.collector import loop as loop_module
-    from rightsize.collector.discovery import Discovery
 
     tag = uuid.uuid4().hex[:8]
     # one restart only, about 2 s after the start (a crash loop's later restarts caught the count up)
     once = "if [ -f /ran ]; then exec sleep 3600; fi; touch /ran; sleep 2; exit 3"
     crash = run_container(once, labels={"rs-life": tag}, restart_policy={"Name": "always"})
-    real_list = Discovery._list
-    held: list[int] = []
-
-    def state() -> tuple[int, bool]:
-        attrs = docker_client.api.inspect_container(crash.id)  # running again, done restarting
-        return attrs["RestartCount"], attrs["State"]["Running"] and not attrs["State"]["Restarting"]
-
-    def list_after_a_restart(self: Discovery, ids: list[str] | None = None, all_states: bool = False) -> Any:
-        if not held:
-            held.append(state()[0])
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not (lambda s: s[0] > held[0] and s[1])(state()):
-                time.sleep(0.02)
-        return real_list(self, ids, all_states)
-
-    monkeypatch.setattr(Discovery, "_list", list_after_a_restart)
+    held = _hold_first_list_until_a_restart(monkeypatch, docker_client, crash.id, settled=True)
     monkeypatch.setattr(loop_module, "time", _ClockAhead())
     out = tmp_path / "data"
     rightsize.collect(out, duration="3s", interval="0.5s", flush="9s", filters=[f"label=rs-life={tag}"],
