@@ -395,21 +395,12 @@ def test_tls_is_verified_by_default(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    if not shutil.which("openssl"):
-        pytest.skip("no openssl to make a certificate")
     cluster, server = prom_cluster
-    cert, key = tmp_path / "ca.crt", tmp_path / "ca.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )
+    cert, key = _cert(tmp_path, "ca")
     _Flaky.upstream, _Flaky.expect_auth, _Flaky.failures = server.url, "", []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd = _tls_front(context)
     url = f"https://127.0.0.1:{httpd.server_address[1]}"
     try:
         code, _, err = _cli(_collect(url, tmp_path / "a", "--since", "1d"), capsys)
