@@ -242,6 +242,30 @@ def test_an_event_stream_the_engine_closes_is_opened_again(
 
 
 
+def _a_start_after_the_stream_closed_is_kept(run_container: Any, tmp_path: Path, watchers: list[Any]) -> None:
+    """A run whose event stream (``watchers[0]``) closes at its first tick, before a second container
+    starts: only the stop's request for undelivered events can bring that start; it must."""
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-race": tag}
+    late: list[Any] = []
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks == 1:
+            watchers[0].stop()
+            late.append(run_container("sleep 3600", labels=labels))
+        elif ticks == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    run_container("sleep 3600", labels=labels)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rightsize.collect(tmp_path, duration="60s", interval="0.5s", flush="60s",
+                          filters=[f"label=rs-race={tag}"], quiet=True, on_tick=on_tick)
+    assert not [str(w.message) for w in caught if "did not answer" in str(w.message)]
+    events = rightsize.load_events(tmp_path)
+    assert events.loc[events["container_id"] == late[0].id, "kind"].tolist() == ["start"]
+
+
 @pytest.mark.docker
 def test_the_stop_asks_for_late_events_up_to_the_engines_clock(
     run_container: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -262,25 +286,7 @@ def test_the_stop_asks_for_late_events_up_to_the_engines_clock(
 
     monkeypatch.setattr(engine.EventWatcher, "__init__", keep)
     monkeypatch.setattr(engine.EventWatcher, "missed", lambda self, until: real_missed(self, until - 5))
-    tag = uuid.uuid4().hex[:8]
-    labels = {"rs-race": tag}
-    late: list[Any] = []
-
-    def on_tick(ticks: int, containers: int, samples: int) -> None:
-        if ticks == 1:
-            watchers[0].stop()
-            late.append(run_container("sleep 3600", labels=labels))
-        elif ticks == 4:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    run_container("sleep 3600", labels=labels)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        rightsize.collect(tmp_path, duration="60s", interval="0.5s", flush="60s",
-                          filters=[f"label=rs-race={tag}"], quiet=True, on_tick=on_tick)
-    assert not [str(w.message) for w in caught if "did not answer" in str(w.message)]
-    events = rightsize.load_events(tmp_path)
-    assert events.loc[events["container_id"] == late[0].id, "kind"].tolist() == ["start"]
+    _a_start_after_the_stream_closed_is_kept(run_container, tmp_path, watchers)
 
 
 @pytest.mark.docker
@@ -375,22 +381,4 @@ def test_the_stop_asks_for_late_events_from_the_run_start_on_the_engines_clock(
         watchers.append(self)
 
     monkeypatch.setattr(engine.EventWatcher, "__init__", ahead)
-    tag = uuid.uuid4().hex[:8]
-    labels = {"rs-race": tag}
-    late: list[Any] = []
-
-    def on_tick(ticks: int, containers: int, samples: int) -> None:
-        if ticks == 1:
-            watchers[0].stop()
-            late.append(run_container("sleep 3600", labels=labels))
-        elif ticks == 4:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    run_container("sleep 3600", labels=labels)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        rightsize.collect(tmp_path, duration="60s", interval="0.5s", flush="60s",
-                          filters=[f"label=rs-race={tag}"], quiet=True, on_tick=on_tick)
-    assert not [str(w.message) for w in caught if "did not answer" in str(w.message)]
-    events = rightsize.load_events(tmp_path)
-    assert events.loc[events["container_id"] == late[0].id, "kind"].tolist() == ["start"]
+    _a_start_after_the_stream_closed_is_kept(run_container, tmp_path, watchers)
