@@ -3,17 +3,17 @@
 Where a workload's resources live is recognised from the usual layouts: ``<name>.resources``
 (a subchart such as ``postgresql:`` or a component key named like the service), one level deeper
 (``postgresql.primary.resources``), or a top-level ``resources`` when the file serves one workload.
-``--map WORKLOAD=dotted.path`` overrides the guess.
+``--map WORKLOAD=dotted.path`` overrides the guess. Finding the place is ``helmplace.py``; this
+module plans the values there and writes them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 
 from rightsize.errors import RightsizeError
 from rightsize.models import Change, PatchResult, Recommendation, Skipped
@@ -21,6 +21,15 @@ from rightsize.sources.docker import is_oneoff
 from rightsize.targets import edit, valuepath
 from rightsize.targets.composefile import check_min_confidence, low_confidence, parse_only
 from rightsize.targets.edit import NewScalar
+from rightsize.targets.helmplace import (
+    Place,
+    beside_top,
+    candidate_names,
+    list_hint,
+    mapped_place,
+    parse_map,
+    place_of,
+)
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.values import format_value, lookup, parse_value, same, wanted
 from rightsize.targets.write import atomic_write, check_writable, unified_diff
@@ -28,81 +37,6 @@ from rightsize.targets.yaml import Doc, loadable, plain_yaml, read, verify_writt
 
 KEYS = {"limit": "limits", "reservation": "requests"}
 K8S_NAME = {"memory": "memory", "cpu": "cpu"}
-MAIN_COMPONENTS = ("primary", "master", "main", "server")
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def candidate_names(workload: str) -> list[str]:
-    """Names a values key may use for a workload, most specific first."""
-    parts = workload.split("/")
-    if len(parts) == 4:  # namespace/kind/name/container
-        name, container = parts[2], parts[3]
-        names = [container, name]
-        if "-" in name:  # release-prefixed: "shop-postgresql" -> "postgresql"
-            names.append(name.split("-", 1)[1])
-    else:
-        names = [parts[-1]]
-    return list(dict.fromkeys(names))
-
-
-def _component(key: str, value: CommentedMap) -> tuple[str, ...] | None:
-    """``key.resources``, or ``key.<only or main part>.resources`` (bitnami: primary + readReplicas)."""
-    if "resources" in value:
-        return (key, "resources")
-    inner = [str(k) for k, v in value.items() if isinstance(v, CommentedMap) and "resources" in v]
-    main = [k for k in inner if k in MAIN_COMPONENTS]
-    if len(inner) == 1 or len(main) == 1:
-        return (key, (main or inner)[0], "resources")
-    return None
-
-
-def _find(data: CommentedMap, names: Sequence[str]) -> tuple[tuple[str, ...], str] | None:
-    """Where a workload's ``resources`` live (path, and a note when the match was not exact)."""
-    targets = [_norm(n) for n in names]
-    maps = [(str(k), v) for k, v in data.items() if isinstance(v, CommentedMap)]
-    for target in targets:
-        for key, value in maps:
-            if _norm(key) == target and (found := _component(key, value)):
-                return found, ""
-    for key, value in maps:  # one level down: global.<component>, components.<name>, ...
-        for target in targets:
-            for k2, v2 in value.items():
-                if _norm(str(k2)) == target and isinstance(v2, CommentedMap) and "resources" in v2:
-                    return (key, str(k2), "resources"), ""
-    for target in targets:  # the component is there, its resources are not yet
-        for key, _ in maps:
-            if _norm(key) == target:
-                return (key, "resources"), f"added resources under {key}"
-    near = [
-        (key, value)
-        for key, value in maps
-        if any(len(t) >= 4 and (_norm(key).startswith(t) or t.startswith(_norm(key))) for t in targets)
-    ]
-    if len(near) == 1:  # postgres ~ postgresql: one key only, and said so
-        key, value = near[0]
-        return _component(key, value) or (key, "resources"), f"placed by a similar name: {names[0]} ~ {key}"
-    return None
-
-
-def parse_map(items: Iterable[str]) -> dict[str, str]:
-    """``WORKLOAD=path`` options as a dict; the path's spelling is checked here (``valuepath``)."""
-    out = {}
-    for item in items:
-        workload, sep, path = item.partition("=")
-        if not sep or not workload.strip() or not path.strip():
-            raise RightsizeError(f"--map {item!r}: expected WORKLOAD=dotted.path")
-        try:
-            valuepath.parse(path.strip())
-        except RightsizeError as exc:  # the path's own errors name it; here the whole option is named
-            why = str(exc).removeprefix(f"{path.strip()!r}: ")
-            raise RightsizeError(f"--map {item.strip()!r}: {why}") from None
-        out[workload.strip()] = path.strip()
-    return out
-
-
 def load_values(path: Path) -> Doc:
     doc = read(path)
     if doc.data is None:  # empty, or comments only: an overrides file waiting for its first values
@@ -110,21 +44,6 @@ def load_values(path: Path) -> Doc:
     if not isinstance(doc.data, CommentedMap):
         raise RightsizeError(f"{path}: not a Helm values file (the top level is not a mapping)")
     return doc
-
-
-@dataclasses.dataclass(frozen=True)
-class Place:
-    """Where a workload's ``resources`` go: keys under a mapping (the document, or a list item)."""
-
-    node: CommentedMap
-    label: str  # the path to node as spelled ("" for the document)
-    concrete: tuple[str | int, ...]  # the way to node in keys and indices (for the read-back)
-    keys: tuple[str, ...]  # from node down to ``resources``
-    note: str = ""
-
-    def show(self, rel: tuple[str, ...]) -> str:
-        keys = valuepath.render_keys(rel)
-        return f"{self.label}.{keys}" if self.label and keys else self.label or keys
 
 
 def patch_helm(
@@ -147,7 +66,7 @@ def patch_helm(
     if not dry_run:
         check_writable(path, backup)
     # a --map path that does not resolve in this file is reported before the analysis runs
-    mapped = {wl: _mapped(doc, wl, spelled) for wl, spelled in (mapping or {}).items()}
+    mapped = {wl: mapped_place(doc, wl, spelled) for wl, spelled in (mapping or {}).items()}
     recs = resolve(recs)
     resources = parse_only(only)
     names = list(dict.fromkeys(r.workload for r in recs))
@@ -162,11 +81,11 @@ def patch_helm(
     used: dict[tuple[int, tuple[str, ...]], str] = {}
     notes: dict[str, str] = {}
     for wl in names:
-        place = mapped.get(wl) or _place(doc, wl, single=len(names) == 1)
+        place = mapped.get(wl) or place_of(doc, wl, single=len(names) == 1)
         if place is None:
-            hint = _list_hint(data, candidate_names(wl)) if not is_oneoff(wl) else None
+            hint = list_hint(data, candidate_names(wl)) if not is_oneoff(wl) else None
             why = "cannot place: no values key matches this workload (use --map WORKLOAD=dotted.path)"
-            if not is_oneoff(wl) and (key := _beside_top(data, _find(data, candidate_names(wl)))):
+            if not is_oneoff(wl) and (key := beside_top(data, wl)):
                 why = (f"cannot place: {key} holds no resources, and the top-level resources may be the "
                        f"chart's own: --map {wl}=resources (the top level) or --map {wl}={key}")  # fmt: skip
             if hint:
@@ -231,75 +150,6 @@ def _read_back(text: str, source: str, expected: list[tuple[tuple[str | int, ...
         if not found or str(value) != want:
             at = ".".join(map(str, where))
             raise RightsizeError(f"internal error, nothing written: {at} would read {value!r}, not {want!r}")
-
-
-def _place(doc: Doc, wl: str, single: bool) -> Place | None:
-    data: CommentedMap = doc.data
-    if is_oneoff(wl):  # `docker-compose run` jobs: "web (run)" must not land in web's values by a near name
-        return None
-    found = _find(data, candidate_names(wl))
-    if (key := _beside_top(data, found)) is not None:  # which one is the chart's: no guess, but one
-        note = f"the top-level resources: {key} holds none"
-        return Place(data, "", (), ("resources",), note) if single else None
-    if found is None and single and "resources" in data:
-        return Place(data, "", (), ("resources",))
-    return None if found is None else Place(data, "", (), found[0], found[1])
-
-
-def _beside_top(data: CommentedMap, found: tuple[tuple[str, ...], str] | None) -> str | None:
-    """The key a workload matched, when resources would be created under it beside a top-level
-    ``resources``: that may be the chart's own container (the ollama chart's ``ollama:`` holds its
-    settings, gpu and models; ``ollama.resources`` is read by nothing), or a subchart's."""
-    if found is None or "resources" not in data or lookup(data, found[0])[0]:
-        return None
-    return found[0][0]
-
-
-_BLOCKS = (valuepath.Key("limits"), valuepath.Key("requests"))
-
-
-def _mapped(doc: Doc, wl: str, spelled: str) -> Place:
-    """A ``--map`` path resolved in the file: list items must exist (exactly one per step), keys after
-    the last list step are created; a path through a value or the wrong kind of node is bad input."""
-    steps = valuepath.parse(spelled)
-    if len(steps) > 1 and steps[-2] == valuepath.Key("resources") and steps[-1] in _BLOCKS:
-        # x.resources.limits would get its own resources.limits inside: a values key no chart reads
-        owner, res = valuepath.render(steps[:-2]), valuepath.render(steps[:-1])
-        want = f"the component ({owner}) or its resources ({res})" if owner else res
-        raise RightsizeError(
-            f"{doc.source}: --map {wl}={spelled} names the {valuepath.render(steps[-1:])} block: give {want}"
-        )
-    if steps[-1] != valuepath.Key("resources"):
-        steps = (*steps, valuepath.Key("resources"))
-    head, keys = valuepath.split_tail(steps)
-    try:
-        found = valuepath.resolve(doc.data, head)
-        label = valuepath.render(head)
-        valuepath.check_keys(found.node, keys, label)
-    except RightsizeError as exc:
-        raise RightsizeError(f"{doc.source}: --map {wl}={spelled}: {exc}") from None
-    return Place(found.node, label, found.concrete, keys)
-
-
-def _list_hint(data: CommentedMap, names: Sequence[str]) -> str | None:
-    """A ``--map`` path to a list item named like the workload (auto-matching never enters lists:
-    which list, sidecars or init containers, is the user's call), as a hint in the skip reason."""
-    targets = {_norm(n) for n in names}
-
-    def walk(node: object, at: tuple[valuepath.Step, ...], depth: int) -> str | None:
-        if depth > 4:
-            return None
-        if isinstance(node, CommentedMap):
-            for k, v in node.items():
-                if (hit := walk(v, (*at, valuepath.Key(str(k))), depth + 1)) is not None:
-                    return hit
-        elif isinstance(node, CommentedSeq):
-            for item in node:
-                if isinstance(item, CommentedMap) and _norm(str(item.get("name", ""))) in targets:
-                    return valuepath.render((*at, valuepath.Select("name", str(item["name"]))))
-        return None
-
-    return walk(data, (), 0)
 
 
 def _plan_rec(

@@ -1,0 +1,180 @@
+"""Where a workload's ``resources`` live in a Helm values file: the usual layouts guessed from its
+name (``<name>.resources``, one level deeper, a top-level block for one workload), or a ``--map``
+path resolved into the file (``valuepath``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Sequence
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from rightsize.errors import RightsizeError
+from rightsize.sources.docker import is_oneoff
+from rightsize.targets import valuepath
+from rightsize.targets.values import lookup
+from rightsize.targets.yaml import Doc
+
+MAIN_COMPONENTS = ("primary", "master", "main", "server")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def candidate_names(workload: str) -> list[str]:
+    """Names a values key may use for a workload, most specific first."""
+    parts = workload.split("/")
+    if len(parts) == 4:  # namespace/kind/name/container
+        name, container = parts[2], parts[3]
+        names = [container, name]
+        if "-" in name:  # release-prefixed: "shop-postgresql" -> "postgresql"
+            names.append(name.split("-", 1)[1])
+    else:
+        names = [parts[-1]]
+    return list(dict.fromkeys(names))
+
+
+def _component(key: str, value: CommentedMap) -> tuple[str, ...] | None:
+    """``key.resources``, or ``key.<only or main part>.resources`` (bitnami: primary + readReplicas)."""
+    if "resources" in value:
+        return (key, "resources")
+    inner = [str(k) for k, v in value.items() if isinstance(v, CommentedMap) and "resources" in v]
+    main = [k for k in inner if k in MAIN_COMPONENTS]
+    if len(inner) == 1 or len(main) == 1:
+        return (key, (main or inner)[0], "resources")
+    return None
+
+
+def _find(data: CommentedMap, names: Sequence[str]) -> tuple[tuple[str, ...], str] | None:
+    """Where a workload's ``resources`` live (path, and a note when the match was not exact)."""
+    targets = [_norm(n) for n in names]
+    maps = [(str(k), v) for k, v in data.items() if isinstance(v, CommentedMap)]
+    for target in targets:
+        for key, value in maps:
+            if _norm(key) == target and (found := _component(key, value)):
+                return found, ""
+    for key, value in maps:  # one level down: global.<component>, components.<name>, ...
+        for target in targets:
+            for k2, v2 in value.items():
+                if _norm(str(k2)) == target and isinstance(v2, CommentedMap) and "resources" in v2:
+                    return (key, str(k2), "resources"), ""
+    for target in targets:  # the component is there, its resources are not yet
+        for key, _ in maps:
+            if _norm(key) == target:
+                return (key, "resources"), f"added resources under {key}"
+    near = [
+        (key, value)
+        for key, value in maps
+        if any(len(t) >= 4 and (_norm(key).startswith(t) or t.startswith(_norm(key))) for t in targets)
+    ]
+    if len(near) == 1:  # postgres ~ postgresql: one key only, and said so
+        key, value = near[0]
+        return _component(key, value) or (key, "resources"), f"placed by a similar name: {names[0]} ~ {key}"
+    return None
+
+
+def parse_map(items: Iterable[str]) -> dict[str, str]:
+    """``WORKLOAD=path`` options as a dict; the path's spelling is checked here (``valuepath``)."""
+    out = {}
+    for item in items:
+        workload, sep, path = item.partition("=")
+        if not sep or not workload.strip() or not path.strip():
+            raise RightsizeError(f"--map {item!r}: expected WORKLOAD=dotted.path")
+        try:
+            valuepath.parse(path.strip())
+        except RightsizeError as exc:  # the path's own errors name it; here the whole option is named
+            why = str(exc).removeprefix(f"{path.strip()!r}: ")
+            raise RightsizeError(f"--map {item.strip()!r}: {why}") from None
+        out[workload.strip()] = path.strip()
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Place:
+    """Where a workload's ``resources`` go: keys under a mapping (the document, or a list item)."""
+
+    node: CommentedMap
+    label: str  # the path to node as spelled ("" for the document)
+    concrete: tuple[str | int, ...]  # the way to node in keys and indices (for the read-back)
+    keys: tuple[str, ...]  # from node down to ``resources``
+    note: str = ""
+
+    def show(self, rel: tuple[str, ...]) -> str:
+        keys = valuepath.render_keys(rel)
+        return f"{self.label}.{keys}" if self.label and keys else self.label or keys
+
+
+def place_of(doc: Doc, wl: str, single: bool) -> Place | None:
+    data: CommentedMap = doc.data
+    if is_oneoff(wl):  # `docker-compose run` jobs: "web (run)" must not land in web's values by a near name
+        return None
+    found = _find(data, candidate_names(wl))
+    if (key := _beside_top(data, found)) is not None:  # which one is the chart's: no guess, but one
+        note = f"the top-level resources: {key} holds none"
+        return Place(data, "", (), ("resources",), note) if single else None
+    if found is None and single and "resources" in data:
+        return Place(data, "", (), ("resources",))
+    return None if found is None else Place(data, "", (), found[0], found[1])
+
+
+def _beside_top(data: CommentedMap, found: tuple[tuple[str, ...], str] | None) -> str | None:
+    """The key a workload matched, when resources would be created under it beside a top-level
+    ``resources``: that may be the chart's own container (the ollama chart's ``ollama:`` holds its
+    settings, gpu and models; ``ollama.resources`` is read by nothing), or a subchart's."""
+    if found is None or "resources" not in data or lookup(data, found[0])[0]:
+        return None
+    return found[0][0]
+
+
+def beside_top(data: CommentedMap, wl: str) -> str | None:
+    """The key this workload's name matches when that key holds no resources and the top level does."""
+    return _beside_top(data, _find(data, candidate_names(wl)))
+
+
+_BLOCKS = (valuepath.Key("limits"), valuepath.Key("requests"))
+
+
+def mapped_place(doc: Doc, wl: str, spelled: str) -> Place:
+    """A ``--map`` path resolved in the file: list items must exist (exactly one per step), keys after
+    the last list step are created; a path through a value or the wrong kind of node is bad input."""
+    steps = valuepath.parse(spelled)
+    if len(steps) > 1 and steps[-2] == valuepath.Key("resources") and steps[-1] in _BLOCKS:
+        # x.resources.limits would get its own resources.limits inside: a values key no chart reads
+        owner, res = valuepath.render(steps[:-2]), valuepath.render(steps[:-1])
+        want = f"the component ({owner}) or its resources ({res})" if owner else res
+        raise RightsizeError(
+            f"{doc.source}: --map {wl}={spelled} names the {valuepath.render(steps[-1:])} block: give {want}"
+        )
+    if steps[-1] != valuepath.Key("resources"):
+        steps = (*steps, valuepath.Key("resources"))
+    head, keys = valuepath.split_tail(steps)
+    try:
+        found = valuepath.resolve(doc.data, head)
+        label = valuepath.render(head)
+        valuepath.check_keys(found.node, keys, label)
+    except RightsizeError as exc:
+        raise RightsizeError(f"{doc.source}: --map {wl}={spelled}: {exc}") from None
+    return Place(found.node, label, found.concrete, keys)
+
+
+def list_hint(data: CommentedMap, names: Sequence[str]) -> str | None:
+    """A ``--map`` path to a list item named like the workload (auto-matching never enters lists:
+    which list, sidecars or init containers, is the user's call), as a hint in the skip reason."""
+    targets = {_norm(n) for n in names}
+
+    def walk(node: object, at: tuple[valuepath.Step, ...], depth: int) -> str | None:
+        if depth > 4:
+            return None
+        if isinstance(node, CommentedMap):
+            for k, v in node.items():
+                if (hit := walk(v, (*at, valuepath.Key(str(k))), depth + 1)) is not None:
+                    return hit
+        elif isinstance(node, CommentedSeq):
+            for item in node:
+                if isinstance(item, CommentedMap) and _norm(str(item.get("name", ""))) in targets:
+                    return valuepath.render((*at, valuepath.Select("name", str(item["name"]))))
+        return None
+
+    return walk(data, (), 0)
