@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rightsize.analysis.backtest import backtest, format_table
+from rightsize.analysis.backtest import BacktestResult, backtest, format_table
 from rightsize.analysis.history import History
 from rightsize.analysis.strategies import get_strategy
 from rightsize.ingest.importer import import_trace, parse_mapping
@@ -210,6 +210,16 @@ def holdout(data: Path, bare: Path) -> None:
                 )
 
 
+def first_overruns(result: BacktestResult) -> None:
+    """Overruns that were a workload's first: no feedback after a kill can prevent those."""
+    print("\nworkloads overrun at least once (a feedback that stopped every repeat would leave this share):")
+    for name, sc in result.strategies.items():
+        hit = sum(1 for w in result.workloads if name in w.scores and w.scores[name].mem_overruns > 0)
+        share = hit / sc.windows if sc.windows else float("nan")
+        n = len(result.workloads)
+        print(f"  {name:8s} {hit:4d} of {n} workloads = {share:.2%} of {sc.windows} windows")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     here = Path(__file__).resolve().parents[1]
@@ -232,6 +242,7 @@ def main() -> None:
     result = backtest(data, train="14d", test="7d", every="7d", strategies="default,safe,krr,vpa,p95,current")
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(format_table(result))
+    first_overruns(result)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     windows = sum(s.windows for n, s in result.strategies.items() if n != "current")
     print(
