@@ -21,6 +21,7 @@ import numpy as np
 import requests
 
 from rightsize.errors import RightsizeError
+from rightsize.sources.prometheus_url import base_hint
 
 TOKEN_ENV = "RIGHTSIZE_PROM_TOKEN"
 USER_ENV = "RIGHTSIZE_PROM_USER"
@@ -59,6 +60,10 @@ class Stats:
 
 class QueryTooBig(RightsizeError):
     """The server refused a query as too expensive (``query.max-samples`` or its timeout)."""
+
+
+class NotAnApi(RightsizeError):
+    """The URL answered, but not with Prometheus JSON (a web UI page, a 404, another server)."""
 
 
 def auth_from_env(env: Mapping[str, str] | None = None) -> tuple[dict[str, str], tuple[str, str] | None]:
@@ -210,12 +215,12 @@ class PromClient:
                     f"{self.retries} retries"
                 ) from None
             kind = resp.headers.get("Content-Type", "unknown content").split(";")[0]
-            raise RightsizeError(
+            raise NotAnApi(
                 f"{self.url} is not a Prometheus HTTP API: GET {path} returned {kind} "
                 f"(HTTP {resp.status_code}), not Prometheus JSON"
             ) from None
         if not isinstance(body, dict) or "status" not in body:
-            raise RightsizeError(f"{self.url} is not a Prometheus HTTP API: GET {path} returned other JSON")
+            raise NotAnApi(f"{self.url} is not a Prometheus HTTP API: GET {path} returned other JSON")
         if body["status"] != "success":
             msg = str(body.get("error") or body.get("errorType") or f"HTTP {resp.status_code}")
             if "too many samples" in msg or body.get("errorType") == "timeout" or "timed out" in msg:
@@ -229,15 +234,43 @@ class PromClient:
     def probe(self) -> str:
         """Check that the URL is a Prometheus API and return its version ("unknown" if it won't say)."""
         try:
-            # one retry only: a wrong URL should fail in about a second, not after the full backoff
-            info = self._get("/api/v1/status/buildinfo", {}, retries=1)
-        except RightsizeError as exc:
-            # Thanos / VictoriaMetrics may lack buildinfo; any working instant query proves the API.
-            if "rejected" not in str(exc) and "HTTP 404" not in str(exc):
-                raise
-            self._get("/api/v1/query", {"query": "vector(1)"})
-            return "unknown"
+            try:
+                # one retry only: a wrong URL should fail in about a second, not after the full backoff
+                info = self._get("/api/v1/status/buildinfo", {}, retries=1)
+            except RightsizeError as exc:
+                # Thanos / VictoriaMetrics may lack buildinfo; any working instant query proves the API.
+                if "rejected" not in str(exc) and "HTTP 404" not in str(exc):
+                    raise
+                self._get("/api/v1/query", {"query": "vector(1)"})
+                return "unknown"
+        except NotAnApi as exc:  # a URL pasted from the browser: name the base that answers
+            hint = base_hint(self.url, self._redirect("/"), self._answers)
+            raise NotAnApi(f"{exc}{hint}") from None
         return str(info.get("version", "unknown")) if isinstance(info, dict) else "unknown"
+
+    def _answers(self, base: str) -> bool:
+        """Whether ``base`` answers an instant query as Prometheus (one try, a short wait)."""
+        try:
+            resp = self._raw(f"{base}/api/v1/query", {"query": "vector(1)"})
+            body = resp.json()
+        except (requests.RequestException, ValueError):
+            return False
+        return isinstance(body, dict) and body.get("status") == "success"
+
+    def _redirect(self, path: str) -> str | None:
+        """Where the server's ``path`` redirects to (a route prefix shows there), if anywhere."""
+        parts = urlsplit(self.url)
+        try:
+            resp = self._raw(urlunsplit((parts.scheme, parts.netloc, path, "", "")), {}, follow=False)
+        except requests.RequestException:
+            return None
+        return resp.headers.get("Location") if resp.is_redirect else None
+
+    def _raw(self, url: str, params: Mapping[str, str], follow: bool = True) -> requests.Response:
+        return self.session.get(
+            url, params=params, timeout=min(self.timeout, 10.0), verify=self._verify, cert=self._cert,
+            allow_redirects=follow,
+        )  # fmt: skip
 
     def metric_names(self, start: float, end: float) -> set[str]:
         """Names of the metrics with samples between start and end (one index lookup)."""
