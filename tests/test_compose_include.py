@@ -188,13 +188,6 @@ def cases(tmp: Path) -> dict[str, tuple[dict[str, str], str]]:
             {"compose.yml": "include:\n  - path: gone.yml\nservices:\n  web: {image: x}\n"},
             f"{top}: include gone.yml: no such file ({tmp / 'gone.yml'})",
         ),
-        "conflict between two includes": (
-            {"compose.yml": "include: [a.yml, b.yml]\n",
-             "a.yml": "services:\n  db: {image: x}\n", "b.yml": "services:\n  db: {image: y}\n"},
-            f"{top}: service 'db' is defined in both {tmp / 'a.yml'} and {tmp / 'b.yml'}: Docker Compose v2 "
-            "refused that (services.db conflicts with imported resource); since compose-go#835 it merges "
-            "them, the first include winning, which rightsize does not follow: keep one",
-        ),
         "not a list": (
             {"compose.yml": "include: db.yml\nservices:\n  web: {image: x}\n"},
             f"{top}: include must be a list of files",

@@ -36,7 +36,7 @@ from rightsize.targets.composefile import (
 from rightsize.targets.cpuquota import QuotaEdit, plan_quota
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.effective import read as read_value
-from rightsize.targets.include import doc_env
+from rightsize.targets.include import doc_env, reading_order
 from rightsize.targets.locate import DEPLOY, LEGACY, LEGACY_KEYS, env_at, spelling
 from rightsize.targets.locate import exists as _exists
 from rightsize.targets.locate import home as _home
@@ -373,7 +373,8 @@ def _execute(
         written = bool(diff) and not dry_run
         extra = {"backup": str(bak)} if bak else {}
         results.append(PatchResult(docs[i].source, changes_, skipped_, diff, written, extra))
-    return results
+    order = {id(d): n for n, d in enumerate(reading_order(docs))}  # as written, not as compose merges
+    return [r for _, r in sorted(zip(docs, results, strict=True), key=lambda p: order[id(p[0])])]
 
 
 def _resource(path: tuple[str, ...]) -> str:

@@ -12,7 +12,7 @@ from ruamel.yaml.comments import CommentedMap, TaggedScalar
 
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Recommendation
-from rightsize.targets.include import ComposeDoc, doc_env, extends_file, load_project
+from rightsize.targets.include import ComposeDoc, doc_env, extends_file, load_project, reading_order
 from rightsize.targets.interpolate import resolve
 from rightsize.targets.yaml import Doc, read
 
@@ -118,7 +118,7 @@ def project_name(docs: Sequence[Doc]) -> str | None:
 
 def service_names(docs: Sequence[Doc]) -> list[str]:
     names: dict[str, None] = {}
-    for doc in docs:
+    for doc in reading_order(docs):
         for name in doc.data.get("services") or {}:
             names[str(name)] = None
     return list(names)
@@ -233,20 +233,22 @@ def extends_chains(docs: Sequence[Doc], svc: str) -> dict[int, list[Link]]:
 
 def _scope(docs: Sequence[Doc], cur: Doc) -> list[Doc]:
     """The files whose services an ``extends`` without ``file`` in ``cur`` can name: ``cur``, then what
-    it includes, nested includes too. compose-go (loader.go, loadYamlFile: "Process includes first so
-    that extended services have all merged attributes", the order since docker/compose#13606 and
-    compose-go#868) imports the included services before it applies ``extends``; a file read through
-    ``extends.file`` is loaded with SkipInclude (extends.go), so its includes are not seen."""
+    it includes, nested includes too, the one compose lets win first. compose-go (loader.go,
+    loadYamlFile: "Process includes first so that extended services have all merged attributes", the
+    order since docker/compose#13606 and compose-go#868) imports the included services before it
+    applies ``extends``; a file read through ``extends.file`` is loaded with SkipInclude (extends.go),
+    so its includes are not seen."""
     if not any(d is cur for d in docs):
         return [cur]
-    scope, sources = [cur], {cur.source}
+    sources, under = {cur.source}, []
     for _ in range(len(docs)):  # (a fixed point: each round adds the next level of includes)
-        more = [d for d in docs if isinstance(d, ComposeDoc) and d.included_by in sources and d not in scope]
+        more = [d for d in docs if isinstance(d, ComposeDoc) and d.included_by in sources and d not in under]
         if not more:
             break
-        scope += more
+        under += more
         sources |= {d.source for d in more}
-    return scope
+    # docs lists each file's includes in precedence order, lowest first (see include.load_project)
+    return [cur, *sorted(under, key=lambda d: -next(i for i, x in enumerate(docs) if x is d))]
 
 
 def _chain_of(docs: Sequence[Doc], cur: Doc, svc: str, ext: Any) -> list[Link]:

@@ -5,9 +5,13 @@ the environment compose interpolates it from: the including project's environmen
 include's ``env_file`` (default: ``.env`` in its project directory). Relative paths in an include
 resolve against the including project's directory (the first ``-f`` file's folder, or an included
 project's ``project_directory``, by default its first file's folder). As compose, an include cycle and
-a missing file are refused. A service a file defines and its includes bring too is the included one
-with the file's own merged over it, as with ``-f`` (compose-go#835; before it compose refused it); one
-two includes bring is refused (since #835 compose merges them, the first include winning: not followed).
+a missing file are refused.
+
+A service several places define is merged as compose-go merges it (loader/include.go, importResource:
+``MergeYaml(imported, existing)``, the one already in the model wins; compose-go#835, before it
+"conflicts with imported resource"): the file's own definition over what its includes bring, and an
+earlier include over a later one. One include's own paths merge like ``-f`` files, the later winning.
+``load_project`` lists the files in that precedence order, lowest first, as the ``-f`` files are.
 """
 
 from __future__ import annotations
@@ -41,6 +45,13 @@ class ComposeDoc(Doc):
     env: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     included_by: str | None = None
     workdir: Path | None = None  # the project directory its relative paths resolve against
+    seq: int = 0  # its place in reading order: included files first, each include in the file's order
+
+
+def reading_order(docs: Sequence[Doc]) -> list[Doc]:
+    """The files as they are written (what a user reads: an include's services where it stands), not
+    in the order compose lets them win (an earlier include wins over a later one)."""
+    return sorted(docs, key=lambda d: d.seq if isinstance(d, ComposeDoc) else 0)
 
 
 def doc_env(doc: Doc) -> Mapping[str, str]:
@@ -71,6 +82,7 @@ class _Walk:
     out: list[ComposeDoc] = field(default_factory=list)
     done: set[Path] = field(default_factory=set)
     given: set[Path] = field(default_factory=set)
+    read: int = 0  # files kept so far
 
 
 def load_project(
@@ -125,7 +137,7 @@ def _load(
     doc = read(path)
     if not isinstance(doc.data, CommentedMap):
         raise RightsizeError(f"{doc.source}: not a compose file (the top level is not a mapping)")
-    imported: dict[str, Doc] = {}  # service -> the included file that brings it
+    blocks: list[list[ComposeDoc]] = []  # per include entry: its files, in their own precedence order
     for item in _items(doc, env):
         remote = [p for p in item.paths if _REMOTE.match(p)]
         if remote:
@@ -147,48 +159,17 @@ def _load(
             files = [f for f in (project / ".env",) if f.is_file()]
         inc_env = {**read_env_files(files, env), **env}  # the including environment wins (compose's Merge)
         mark = len(walk.out)
-        for p in paths:
+        for p in paths:  # (loaded in the file's order: the first bad one is the one compose names)
             _load(p, project, inc_env, (*chain, real), doc.source, walk)
-        brought: dict[str, Doc] = {}  # (one include's own files merge like -f files: no conflict there)
-        for inc in walk.out[mark:]:
-            for name in _services(inc):
-                brought.setdefault(name, inc)
-        for name, src in brought.items():
-            if name in imported:
-                _conflict(doc, name, imported[name], src)
-            imported[name] = src
+        blocks.append(walk.out[mark:])
+        del walk.out[mark:]
+    # compose-go imports each include in turn under what the model already holds (the file's own
+    # services, then the earlier includes'): the first include wins over the later ones
+    for block in reversed(blocks):
+        walk.out.extend(block)
     kept = ComposeDoc(doc.source, doc.text, doc.data, doc.indent, doc.line_starts, env=env, included_by=by)
-    walk.out.append(dataclasses.replace(kept, workdir=workdir))
-
-
-def _services(doc: Doc) -> list[str]:
-    services = doc.data.get("services")
-    return [str(n) for n in services] if isinstance(services, CommentedMap) else []
-
-
-def _conflict(doc: Doc, name: str, first: Doc, second: Doc) -> None:
-    same = _plain(_node(first, name)) == _plain(_node(second, name))
-    why = (
-        "identical copies (compose accepts them, but a patch to one would make them conflict): keep one"
-        if same
-        else f"Docker Compose v2 refused that (services.{name} conflicts with imported resource); since "
-        "compose-go#835 it merges them, the first include winning, which rightsize does not follow: keep one"
-    )
-    raise RightsizeError(
-        f"{doc.source}: service {name!r} is defined in both {first.source} and {second.source}: {why}"
-    )
-
-
-def _node(doc: Doc, name: str) -> Any:
-    return (doc.data.get("services") or {}).get(name)
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
+    walk.out.append(dataclasses.replace(kept, workdir=workdir, seq=walk.read))
+    walk.read += 1
 
 
 def _items(doc: Doc, env: Mapping[str, str]) -> list[_Include]:
