@@ -148,7 +148,6 @@ def histories(samples: pd.DataFrame, events: pd.DataFrame | None = None) -> Iter
     order = np.lexsort((ts, codes))
     ts, codes = ts[order], codes[order]
     mem_raw = _col(samples, "mem_working_set")[order]
-    nan_mem = int(np.isnan(mem_raw).sum())
     mem = clean(mem_raw, "negative or infinite memory values", counts)
     peak = clean(_col(samples, "mem_peak")[order], "negative or infinite memory peaks", counts)
     cpu_bad = "negative or infinite CPU values (counter reset after a restart?)"
@@ -162,8 +161,12 @@ def histories(samples: pd.DataFrame, events: pd.DataFrame | None = None) -> Iter
     else:
         cont = np.zeros(len(ts), dtype=object)
     oom_c, restart_c = _col(samples, "oom_kills")[order], _col(samples, "restarts")[order]
-    if nan_mem == len(mem_raw):
-        counts["rows without a memory value"] = nan_mem
+    # A row that measured nothing at an OOM kill is the collector's record of the kill (the job died
+    # before any reading; the row holds the limit it was killed at): not a missing memory value
+    kills = np.isnan(mem_raw) & np.isnan(peak) & np.isnan(cpu) & np.isnan(pids) & (oom_c > 0)
+    rest = mem_raw[~kills]
+    if len(rest) and np.isnan(rest).all():
+        counts["rows without a memory value"] = len(rest)
     warn_cleaned(counts)
 
     ev_oom: dict[str, np.ndarray] = {}

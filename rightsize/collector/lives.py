@@ -48,6 +48,7 @@ class Lives(Discovery):
         self.no_cpu: list[str] = []  # one reason per container life without any CPU value
         self.no_cpu_ids: set[str] = set()  # the containers of those lives (a crash loop: one)
         self.finished: set[str] = set()  # ended since their last start (their reason is counted)
+        self.oom_unread = 0  # OOM rows holding the limits only: the kill came before any reading
         self.early = Early(client, filters, None if source == "docker" else root, engine=source != "cgroup")
 
     def _finish(self, cid: str) -> None:
@@ -90,6 +91,7 @@ class Lives(Discovery):
                 cur = t.prev = t.reader.read(time.monotonic())  # the next reading's CPU is from here
         row = sample_row(info, cur, (None, None), ts_ms=ts_ms, host=self.host, oom_events=self.ooms[cid])
         self.samples.append(row)
+        self.oom_unread += cur.working_set is None  # never the limit as a reading: nothing was measured
         self.n_samples += 1
         self.first_row[cid] = min(ts_ms, self.first_row.get(cid, ts_ms))
         if t is not None:

@@ -290,4 +290,6 @@ class _Run(Lives):
             dropped=sum(b.dropped.values()),
             no_cpu=describe(self.no_cpu),
             no_cpu_containers=len(self.no_cpu_ids),
+            oom_kills=sum(self.ooms.values()),
+            oom_unread=self.oom_unread,
         )

@@ -27,6 +27,8 @@ class CollectSummary:
     ``dropped`` counts rows given up while the disk refused writes for too long (``flush.py``).
     ``no_cpu``: container lives without any CPU value, by reason (``endings.py``);
     ``no_cpu_containers``: how many containers those lives were (a crash loop is one, run many times).
+    ``oom_kills``: OOM events of matching containers; ``oom_unread``: those recorded by a row that
+    holds the limits only (killed before any reading: counted in ``samples``, nothing measured).
     """
 
     out: Path
@@ -44,6 +46,8 @@ class CollectSummary:
     dropped: int = 0
     no_cpu: dict[str, int] = field(default_factory=dict)
     no_cpu_containers: int = 0
+    oom_kills: int = 0
+    oom_unread: int = 0
 
     def __str__(self) -> str:
         how = ", ".join(f"{n} via {s}" for s, n in sorted(self.sources.items())) or "none"
@@ -69,6 +73,13 @@ class CollectSummary:
                 lives, "container"
             )
             lines.append(f"  no CPU value: {counted} ({why})")
+        if self.oom_kills:
+            unread = ""
+            if self.oom_unread:  # their rows count as samples above, yet measured nothing
+                one = self.oom_unread == 1
+                whose = "its row holds the limits it" if one else "their rows hold the limits they"
+                unread = f" ({self.oom_unread} before any reading: {whose} ran with, no usage)"
+            lines.append(f"  OOM kills: {self.oom_kills}{unread}")
         if self.dropped:
             lines.append(f"  lost: {self.dropped} rows dropped while the disk refused writes (memory cap)")
         return "\n".join(lines)

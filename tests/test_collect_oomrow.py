@@ -1,0 +1,130 @@
+"""A job OOM-killed before any reading, through the CLI on the real engine: `rightsize collect`, then
+`rightsize recommend`. Under ``--source docker`` such a job has no reading at all (the engine sends
+no stats payload in its few milliseconds, and an empty one once it exited), so the collector
+records the kill by a row holding the limits it ran with and no usage. That row must carry the
+kill into the recommendation, and must not be reported as a missing memory value."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+import rightsize
+from rightsize.cli import main
+from rightsize.sources.docker import COMPOSE_PROJECT, COMPOSE_SERVICE
+
+MiB = 1024 * 1024
+
+
+def _wait_for(predicate: Any, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _gone(client: Any, container_id: str) -> bool:
+    try:
+        client.api.inspect_container(container_id)
+    except docker.errors.NotFound:
+        return True
+    return False
+
+
+def _recommend(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[list[dict[str, Any]], str]:
+    with pytest.raises(SystemExit) as exc:
+        main(["recommend", "--format", "json", *args])
+    captured = capsys.readouterr()
+    assert exc.value.code in (0, None), captured.err
+    return json.loads(captured.out), captured.err
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_job_oom_killed_before_any_reading_reaches_recommend_without_a_warning(
+    run_container: Any, docker_client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    labels = {"rs-oomrow": tag}
+    service = {**labels, COMPOSE_PROJECT: f"rs{tag}", COMPOSE_SERVICE: "work"}
+    run_container("sleep 3600", labels=service)  # the service's long-running replica: it is measured
+    out = tmp_path / "data"
+    # one tick at the start, the next an hour away: the jobs below are never sampled by a tick
+    collector = subprocess.Popen(
+        [sys.executable, "-m", "rightsize", "collect", "--source", "docker", "--duration", "10m",
+         "--interval", "1h", "--filter", f"label=rs-oomrow={tag}", "--out", str(out), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(out.exists, "the collector to start sampling")  # made after its event stream opened
+        # the short sleep lets the engine register for the OOM notice (a process killed right at its
+        # start sometimes has no 'oom' event at all); tail's line buffer then passes 8 MiB at once
+        oom = {"mem_limit": "8m", "memswap_limit": "8m", "auto_remove": True}
+        jobs = [run_container("sleep 0.3; tail /dev/zero", labels=service, **oom),  # a run of the service
+                run_container("sleep 0.3; tail /dev/zero", labels=labels, **oom)]  # a workload of its own
+        for job in jobs:
+            _wait_for(lambda job=job: _gone(docker_client, job.id), "the job to be killed and removed")
+    finally:
+        collector.send_signal(signal.SIGTERM)
+        stdout, stderr = collector.communicate(timeout=120)
+    assert collector.returncode == 0, stderr
+    assert b"warning" not in stderr, stderr
+    events = rightsize.load_events(out)
+    for job in jobs:
+        assert "oom" in set(events.loc[events["container_id"] == job.id, "kind"]), events
+    # the scenario: each kill is recorded by a row with its limit and no usage (no invented reading)
+    rows = rightsize.load(out)
+    kills = rows[rows["container_id"].isin([j.id for j in jobs]) & rows["mem_working_set"].isna()]
+    assert len(kills) == 2 and (kills["mem_limit"] == 8 * MiB).all(), rows
+    assert (kills["oom_kills"] == 1).all() and kills["pids"].isna().all()
+    assert b"OOM kills: 2 (2 before any reading: their rows hold the limits they ran with" in stdout, stdout
+
+    # the service: its replica's readings and the run's kill at 8M raise its memory limit
+    # (a few seconds of history: no minimum, and no confidence scaling, which would dwarf the bump)
+    few = ["--set", "min_samples=1", "--set", "min_history=0s", "--set", "mem_confidence_k=0"]
+    recs, err = _recommend(["--data", str(out), *few, "--workload", f"rs{tag}/work"], capsys)
+    assert "warning" not in err, err
+    memory = next(r for r in recs if r["resource"] == "memory")
+    assert memory["oom_kills"] == 1
+    assert memory["recommended"]["limit"] >= 8 * MiB + 100 * MiB, memory  # the default OOM bump
+    raised = "OOM-killed 1x at limit 8 MiB: limit raised"
+    assert any(why.startswith(raised) for why in memory["reasons"]), memory["reasons"]
+
+    # the job alone: nothing measured, and the kill still shows; no "rows without a memory value"
+    recs, err = _recommend(["--data", str(out), "--workload", jobs[1].name], capsys)
+    assert "without a memory value" not in err and "warning" not in err, err
+    memory = next(r for r in recs if r["resource"] == "memory")
+    assert memory["oom_kills"] == 1 and memory["current"]["limit"] == 8 * MiB, memory
+    assert memory["recommended"] is None  # nothing measured: no usage to recommend from
+
+
+def test_rows_that_measured_memory_nowhere_are_still_reported() -> None:
+    # the warning stays for what it is for: rows that measured something, but never memory
+    import warnings
+
+    import pandas as pd
+
+    from rightsize.analysis.history import histories
+
+    base = {"workload": "w", "container_id": "c", "mem_limit": 8 * MiB, "oom_kills": 0}
+    measured = pd.DataFrame([{**base, "ts": 1_700_000_000_000 + i, "cpu_cores": 0.1, "pids": 3}
+                             for i in range(3)])
+    kill = pd.DataFrame([{**base, "ts": 1_700_000_000_005, "oom_kills": 1}])
+    said = ["ignored 3 rows without a memory value"]  # the kill's row is not one of them
+    for frame, expected in ((measured, said), (pd.concat([measured, kill]), said), (kill, [])):
+        frame = frame.reindex(columns=[*kill.columns, "cpu_cores", "pids"]).astype(
+            {"cpu_cores": "float64", "pids": "float64"}).assign(mem_working_set=float("nan"))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert len(list(histories(frame))) == 1
+        assert [str(w.message) for w in caught] == expected
