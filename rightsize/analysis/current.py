@@ -9,13 +9,16 @@ empty (an unset ``${VAR}``) and an unset ``${VAR:?msg}`` are bad input, as ``doc
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rightsize.errors import RightsizeError
-from rightsize.models import Values
+from rightsize.models import Recommendation, Values
 
 if TYPE_CHECKING:
     from rightsize.targets.composefile import Stack
@@ -31,8 +34,32 @@ def compose_current(
 ) -> dict[str, Current]:
     """Service name -> {"memory"/"cpu"/"pids": Values(reservation, limit)} from one compose file or
     several (``-f a -f b``: a later file's value wins)."""
+    return read_compose(path, env_files, environ).services
+
+
+@dataclass(frozen=True)
+class ComposeCurrent:
+    """What the files set per service, and what matches a service to workloads as apply matches it:
+    the project (``name:`` or ``COMPOSE_PROJECT_NAME``) and each service's ``container_name``."""
+
+    services: dict[str, Current]
+    project: str | None
+    aliases: dict[str, str]
+
+
+def read_compose(
+    path: PathArg | Sequence[PathArg],
+    env_files: Sequence[PathArg] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ComposeCurrent:
     # the compose reader (ruamel.yaml) loads only when a compose file is given
-    from rightsize.targets.composefile import Stack, load_compose, service_names
+    from rightsize.targets.composefile import (
+        Stack,
+        container_alias,
+        load_compose,
+        project_name,
+        service_names,
+    )
 
     files = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
     for p in files:
@@ -44,9 +71,35 @@ def compose_current(
     names = service_names(docs)
     stack = Stack(docs, names)
     out: dict[str, Current] = {}
+    aliases: dict[str, str] = {}
     for svc in names:
         res = {r: _value(stack, svc, r, "reservation") for r in ("memory", "cpu")}
         out[svc] = {r: Values(res.get(r), _value(stack, svc, r, "limit")) for r in ("memory", "cpu", "pids")}
+        alias = container_alias(docs, svc)
+        if alias:
+            aliases[svc] = alias
+    return ComposeCurrent(out, project_name(docs), aliases)
+
+
+def with_current(recs: Sequence[Recommendation], compose: ComposeCurrent) -> list[Recommendation]:
+    """``recs`` with the current values of the service each belongs to, matched as ``apply`` and
+    ``check`` match them (``project/service``): a ``web`` of another project on the same host keeps
+    what its containers ran with."""
+    from rightsize.targets.match import match_workloads
+
+    out = list(recs)
+    for svc, current in compose.services.items():
+        alias = compose.aliases.get(svc)
+        found, why = match_workloads(svc, out, project=compose.project, aliases=(alias,) if alias else ())
+        if why.startswith("ambiguous"):
+            hits = why.split("workloads ", 1)[-1].split(" in the data", 1)[0]  # "a/web, b/web"
+            warnings.warn(
+                f"compose service {svc} matches {hits}: their current values are what the "
+                "containers ran with (give the file a name: or set COMPOSE_PROJECT_NAME)",
+                stacklevel=2,
+            )
+        ids = {id(r) for r in found}
+        out = [dataclasses.replace(r, current=current[r.resource]) if id(r) in ids else r for r in out]
     return out
 
 
@@ -71,8 +124,3 @@ def _value(stack: Stack, svc: str, resource: str, kind: str) -> float | None:
     parsed = parse_value(resource, value, "compose", shown)
     return parsed if parsed > 0 else None  # 0 (-1 for PIDs) is Docker's "unlimited": none, as check reads it
 
-
-def service_of(workload: str) -> str:
-    """Compose workloads are ``project/service``; anything else is matched by its full name."""
-    parts = workload.split("/")
-    return parts[1] if len(parts) == 2 else workload

@@ -9,7 +9,6 @@ to load and seconds to compile on a machine's first run, more than such data tak
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import warnings
 from collections.abc import Iterable, Sequence
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from rightsize import store
-from rightsize.analysis.current import compose_current, service_of
+from rightsize.analysis.current import read_compose, with_current
 from rightsize.analysis.history import histories, ts_ms
 from rightsize.analysis.plausible import Plausible, keep_possible, plausible
 from rightsize.analysis.profile import Profile, profile_of
@@ -217,7 +216,7 @@ def recommend(
     """
     strat = get_strategy(strategy, overrides)  # fail on a bad name/setting before reading data
     workloads = joined(workloads)  # one glob string, as --workload gives it
-    current = compose_current(compose, env_files) if compose is not None else None
+    current = read_compose(compose, env_files) if compose is not None else None
     if isinstance(data, pd.DataFrame):
         profs = _frame_profiles(data, events, since, strat.quantiles(), plausible(now, data))
         if workloads:
@@ -230,12 +229,6 @@ def recommend(
     for p in profs:
         recs.extend(strat.recommend_profile(p))
     if current is not None:
-        recs = [_with_current(r, current) for r in recs]
+        recs = with_current(recs, current)
     return sorted(recs, key=lambda r: (r.workload, _ORDER[r.resource]))
 
-
-def _with_current(rec: Recommendation, current: dict[str, dict]) -> Recommendation:
-    svc = current.get(service_of(rec.workload)) or current.get(rec.workload)
-    if svc is None:
-        return rec
-    return dataclasses.replace(rec, current=svc[rec.resource])

@@ -1,0 +1,68 @@
+"""Bugs found by using every README command as an operator would, on small inputs made for it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from cli_helpers import run_cli as run
+
+from rightsize import store
+
+M = 2**20
+
+
+def _dataset(root: Path, workloads: list[str], n: int = 1000, **columns: object) -> Path:
+    """``n`` samples 10 s apart per workload (2.8 h: enough history), 512 MiB / 1 CPU limits."""
+    ts = pd.Timestamp("2026-11-20", tz="UTC") + pd.to_timedelta(np.arange(n) * 10, unit="s")
+    rng = np.random.default_rng(7)
+    frames = []
+    for i, w in enumerate(workloads):
+        cols = {
+            "ts": ts, "host": "h", "workload": w, "container_id": f"id{i}", "container": f"c{i}",
+            "image": "img", "cpu_cores": rng.uniform(0.1, 0.3, n),
+            "mem_working_set": (200 * M + rng.integers(0, 8 * M, n)).astype("int64"), "pids": 10,
+            "mem_limit": 512 * M, "cpu_limit": 1.0, "oom_kills": 0, "restarts": 0, **columns,
+        }  # fmt: skip
+        frames.append(pd.DataFrame(cols))
+    store.append(root, store.to_table(pd.concat(frames, ignore_index=True)))
+    return root
+
+
+def test_recommend_compose_gives_a_named_projects_values_to_its_own_workloads_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One host runs two stacks with a service named web. `recommend -f shop/compose.yml` showed the
+    # shop file's limits as blog/web's current ones too (and blog's CPU limit as unset), where apply
+    # and check match project/service.
+    data = _dataset(tmp_path / "d", ["shop/web", "blog/web"])
+    compose = tmp_path / "compose.yml"
+    compose.write_text("name: shop\nservices:\n  web:\n    image: x\n    mem_limit: 1g\n")
+    code, out, err = run(["recommend", "--data", str(data), "-f", str(compose), "--format", "json"], capsys)
+    assert code == 0, err
+    cur = {(r["workload"], r["resource"]): r["current"] for r in json.loads(out)}
+    assert cur[("shop/web", "memory")]["limit"] == 1024 * M  # the file's
+    assert cur[("shop/web", "cpu")]["limit"] is None  # the file sets none
+    assert cur[("blog/web", "memory")]["limit"] == 512 * M  # what blog's containers ran with
+    assert cur[("blog/web", "cpu")]["limit"] == 1.0
+
+
+def test_recommend_compose_without_a_project_leaves_an_ambiguous_service_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # without `name:` a service web matches */web only when one project has it (as apply and check)
+    data = _dataset(tmp_path / "d", ["shop/web", "blog/web", "shop/db"])
+    compose = tmp_path / "compose.yml"
+    compose.write_text(
+        "services:\n  web:\n    image: x\n    mem_limit: 1g\n  db:\n    image: x\n    mem_limit: 2g\n"
+    )
+    code, out, err = run(["recommend", "--data", str(data), "-f", str(compose), "--format", "json"], capsys)
+    assert code == 0, err
+    cur = {(r["workload"], r["resource"]): r["current"] for r in json.loads(out)}
+    assert cur[("shop/db", "memory")]["limit"] == 2048 * M
+    assert cur[("shop/web", "memory")]["limit"] == 512 * M
+    assert cur[("blog/web", "memory")]["limit"] == 512 * M
+    assert "rightsize: warning: compose service web matches blog/web, shop/web" in err
