@@ -39,8 +39,8 @@ def current(capsys: pytest.CaptureFixture[str], top: Path) -> dict[str, object]:
     }
 
 
-def memory_row(capsys: pytest.CaptureFixture[str], top: Path) -> list[str]:
-    code, out, err = run_cli(["check", "-f", str(top)], capsys)
+def memory_row(capsys: pytest.CaptureFixture[str], *files: Path) -> list[str]:
+    code, out, err = run_cli(["check", *(x for f in files for x in ("-f", str(f)))], capsys)
     assert code in (0, 1), err
     return next(x.split() for x in out.splitlines() if x.startswith("postgres") and " memory " in x)
 
@@ -201,3 +201,69 @@ def test_one_include_entry_with_several_paths_merges_them_like_f_files(
     apply_memory(capsys, f["compose.yml"])
     assert (sha(f["a.yml"]), sha(f["deep.yml"])) == before
     assert f["b.yml"].read_text() == PG + "    mem_limit: 1536m\n    mem_reservation: 896m\n"
+
+
+RESET = PG + "    mem_limit: !reset null\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "argv", "memory", "patched"),
+    [
+        # a.yml's !reset drops what a.yml's own stack holds, not what b.yml brings after it
+        ({"compose.yml": "include: [a.yml, b.yml]\n", "a.yml": RESET, "b.yml": PG + "    mem_limit: 3g\n"},
+         ["compose.yml"], 3 * G, "b.yml"),
+        # an included file's !reset does not reach an earlier -f file (its include is merged first)
+        ({"one.yml": PG + "    mem_limit: 2g\n", "two.yml": "include: [inc.yml]\n", "inc.yml": RESET},
+         ["one.yml", "two.yml"], 2 * G, "one.yml"),
+    ],
+)  # fmt: skip
+def test_a_reset_in_an_included_file_drops_only_what_it_is_merged_over(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    files: dict[str, str],
+    argv: list[str],
+    memory: int,
+    patched: str,
+) -> None:
+    """compose-go drops a ``!reset`` key from the file's own content (ResetProcessor.resolveReset) and
+    applies the file's reset paths to what is merged under it in its own load: the files before it
+    in its ``-f`` list (or include entry) and what it includes; rightsize dropped every earlier file."""
+    f = write(tmp_path, files)
+    args = [x for rel in argv for x in ("-f", str(f[rel]))]
+    code, out, err = run_cli(["recommend", *args, "--format", "json"], capsys)
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [
+        r["current"]["limit"] for r in rows if r["resource"] == "memory" and "postgres" in r["workload"]
+    ] == [memory]
+    code, out, err = run_cli(["apply", *args, "--only", "memory"], capsys)
+    assert code == 0, err
+    assert "    mem_limit: 1536m\n" in f[patched].read_text()
+    # (the reservation may go beside the !reset: compose reads it there too)
+    assert {rel: p.read_text().replace("    mem_reservation: 896m\n", "") for rel, p in f.items()} == {
+        **files,
+        patched: f[patched].read_text().replace("    mem_reservation: 896m\n", ""),
+    }
+    row = memory_row(capsys, *(f[rel] for rel in argv))
+    assert row[2] == "1536m" and "ok" in row, row
+
+
+def test_the_including_files_reset_drops_what_every_include_brings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file's own reset paths apply to each imported resource (importResource: processor.Apply)."""
+    f = write(
+        tmp_path,
+        {
+            "compose.yml": "include: [a.yml, b.yml]\n" + RESET.replace("    image: x\n", ""),
+            "a.yml": PG + "    cpus: 1\n",
+            "b.yml": PG + "    mem_limit: 3g\n",
+        },
+    )
+    assert current(capsys, f["compose.yml"]) == {"memory": None, "cpu": 1.0, "pids": None}
+    before = {rel: sha(p) for rel, p in f.items() if rel != "compose.yml"}
+    code, out, err = run_cli(["apply", "-f", str(f["compose.yml"]), "--only", "memory"], capsys)
+    assert code == 0, err
+    assert f"mem_limit is !reset in {f['compose.yml']}: not written" in out
+    assert {rel: sha(p) for rel, p in f.items() if rel != "compose.yml"} == before
+    assert f["compose.yml"].read_text().endswith("    mem_limit: !reset null\n    mem_reservation: 896M\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -207,14 +208,14 @@ class Stack(list[Doc]):
         super().__init__(docs)
         self.chains: dict[str, dict[int, list[Link]]] = {n: extends_chains(docs, n) for n in names}
 
-    def layers(self, svc: str, lo: int = 0) -> list[Layer]:
-        """From the last file down to file ``lo``: each file's service, then what that file's
-        ``extends`` brings, nearest first. compose-go applies a file's ``extends`` before it merges
-        the file over the ones before (loader.go, loadYamlFile), so with ``-f a.yml -f b.yml`` a value
-        b.yml's base sets wins over a.yml's own."""
+    def layers(self, svc: str, hidden: AbstractSet[int] = frozenset()) -> list[Layer]:
+        """From the last file down, but the ``hidden`` ones (see mergetags.hidden): each file's service,
+        then what that file's ``extends`` brings, nearest first. compose-go applies a file's
+        ``extends`` before it merges the file over the ones before (loader.go, loadYamlFile), so with
+        ``-f a.yml -f b.yml`` a value b.yml's base sets wins over a.yml's own."""
         chains = self.chains.get(svc) or {}
         out: list[Layer] = []
-        for i in range(len(self) - 1, lo - 1, -1):
+        for i in (i for i in range(len(self) - 1, -1, -1) if i not in hidden):
             out.append((i, True, service_node(self[i], svc), doc_env(self[i])))
             out += [(i, False, node, env) for node, env in chains.get(i, ())]
         return out

@@ -12,7 +12,7 @@ from typing import Any
 from rightsize.errors import RightsizeError
 from rightsize.targets.composefile import Stack
 from rightsize.targets.interpolate import interpolated, substitute, unset_names
-from rightsize.targets.mergetags import tag, visible
+from rightsize.targets.mergetags import hidden, tag
 from rightsize.targets.values import lookup
 
 Env = Mapping[str, str]
@@ -21,12 +21,12 @@ Env = Mapping[str, str]
 def effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[Any, str | None, Env]:
     """The value compose would use (last file wins, then what ``extends`` brings), where it is, and
     the environment compose interpolates it from (each included file has its own)."""
-    lo = {path: visible(docs, svc, path)[0] for path in paths}  # !reset / !override hide earlier files
+    hide = {path: hidden(docs, svc, path)[0] for path in paths}  # !reset / !override hide earlier files
     for i, own, node, env in docs.layers(svc):  # each with its file's environment (an include has its own)
         source = f"{docs[i].source}: services.{svc}" if own else f"services extended by {svc}"
         for path in paths:
             found, value = lookup(node, path)
-            if found and value is not None and i >= lo[path] and tag(value) != "!reset":
+            if found and value is not None and i not in hide[path] and tag(value) != "!reset":
                 return value, f"{source}.{'.'.join(path)}", env
     return None, None, {}
 

@@ -46,6 +46,9 @@ class ComposeDoc(Doc):
     included_by: str | None = None
     workdir: Path | None = None  # the project directory its relative paths resolve against
     seq: int = 0  # its place in reading order: included files first, each include in the file's order
+    # the include entries that brought it, from the top: ((file, entry index), ...); () for a -f file.
+    # A !reset here drops what is merged under it in its own load: files whose stack starts with it
+    stack: tuple[tuple[str, int], ...] = ()
 
 
 def reading_order(docs: Sequence[Doc]) -> list[Doc]:
@@ -96,7 +99,7 @@ def load_project(
     _compose_file_differs(files, env, os.environ if environ is None else environ, workdir)
     walk = _Walk(given={Path(f).resolve() for f in files})
     for f in files:
-        _load(Path(f), workdir, env, (), None, walk)
+        _load(Path(f), workdir, env, (), None, (), walk)
     return walk.out
 
 
@@ -125,7 +128,13 @@ def _compose_file_differs(
 
 
 def _load(
-    path: Path, workdir: Path, env: Mapping[str, str], chain: tuple[Path, ...], by: str | None, walk: _Walk
+    path: Path,
+    workdir: Path,
+    env: Mapping[str, str],
+    chain: tuple[Path, ...],
+    by: str | None,
+    stack: tuple[tuple[str, int], ...],
+    walk: _Walk,
 ) -> None:
     real = path.resolve()
     if real in chain:
@@ -138,7 +147,7 @@ def _load(
     if not isinstance(doc.data, CommentedMap):
         raise RightsizeError(f"{doc.source}: not a compose file (the top level is not a mapping)")
     blocks: list[list[ComposeDoc]] = []  # per include entry: its files, in their own precedence order
-    for item in _items(doc, env):
+    for n, item in enumerate(_items(doc, env)):
         remote = [p for p in item.paths if _REMOTE.match(p)]
         if remote:
             warnings.warn(
@@ -160,7 +169,7 @@ def _load(
         inc_env = {**read_env_files(files, env), **env}  # the including environment wins (compose's Merge)
         mark = len(walk.out)
         for p in paths:  # (loaded in the file's order: the first bad one is the one compose names)
-            _load(p, project, inc_env, (*chain, real), doc.source, walk)
+            _load(p, project, inc_env, (*chain, real), doc.source, (*stack, (doc.source, n)), walk)
         blocks.append(walk.out[mark:])
         del walk.out[mark:]
     # compose-go imports each include in turn under what the model already holds (the file's own
@@ -168,7 +177,7 @@ def _load(
     for block in reversed(blocks):
         walk.out.extend(block)
     kept = ComposeDoc(doc.source, doc.text, doc.data, doc.indent, doc.line_starts, env=env, included_by=by)
-    walk.out.append(dataclasses.replace(kept, workdir=workdir, seq=walk.read))
+    walk.out.append(dataclasses.replace(kept, workdir=workdir, seq=walk.read, stack=stack))
     walk.read += 1
 
 

@@ -10,7 +10,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from rightsize.targets.composefile import Stack, service_node
 from rightsize.targets.include import doc_env
-from rightsize.targets.mergetags import visible
+from rightsize.targets.mergetags import hidden
 from rightsize.targets.values import depth, lookup
 
 DEPLOY: dict[tuple[str, str], tuple[str, ...]] = {
@@ -48,16 +48,18 @@ def home(docs: Stack, svc: str) -> int:
 
 def where(docs: Stack, svc: str, path: tuple[str, ...], home: int) -> tuple[int, bool, Any]:
     """(file index, exists, current value): the last file setting path, else where it fits best."""
-    lo, _ = visible(docs, svc, path)  # files before lo set nothing compose reads (!reset, !override)
-    floor, inherited = lo, None
-    for i, own, node, _ in docs.layers(svc, lo):
+    hide, _ = hidden(docs, svc, path)  # files that set nothing compose reads (!reset, !override)
+    floor, inherited = 0, None
+    for i, own, node, _ in docs.layers(svc, hide):
         found, value = lookup(node, path)
         if found and own:
             return i, True, value
         if found:  # what file i's extends brings: an override must go to file i or a later one
             floor, inherited = i, value
             break
-    depths = [depth(service_node(d, svc), path) if i >= floor else -2 for i, d in enumerate(docs)]
+    depths = [
+        depth(service_node(d, svc), path) if i >= floor and i not in hide else -2 for i, d in enumerate(docs)
+    ]
     best = max(depths)
     at = home if depths[home] == best else max(i for i, d in enumerate(depths) if d == best)
     return at, False, inherited
@@ -69,14 +71,14 @@ def env_at(docs: Stack, svc: str, path: tuple[str, ...], i: int) -> Mapping[str,
     included file has its include's environment)."""
     if lookup(service_node(docs[i], svc), path)[0]:
         return doc_env(docs[i])
-    layers = docs.layers(svc, visible(docs, svc, path)[0])
+    layers = docs.layers(svc, hidden(docs, svc, path)[0])
     return next((env for _, _, node, env in layers if lookup(node, path)[0]), doc_env(docs[i]))
 
 
 def exists(docs: Stack, svc: str, path: tuple[str, ...]) -> bool:
     """Whether the service has path, in a file or through ``extends`` (as compose reads it)."""
-    lo, _ = visible(docs, svc, path)
-    return any(lookup(node, path)[0] for _, _, node, _ in docs.layers(svc, lo))
+    hide, _ = hidden(docs, svc, path)
+    return any(lookup(node, path)[0] for _, _, node, _ in docs.layers(svc, hide))
 
 
 def spelling(docs: Stack, svc: str, pair: tuple[str, str], legacy_style: bool) -> str:

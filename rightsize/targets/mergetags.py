@@ -11,6 +11,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 
 from rightsize.targets.composefile import service_node
+from rightsize.targets.include import ComposeDoc
 from rightsize.targets.yaml import Doc
 
 
@@ -19,26 +20,41 @@ def tag(value: Any) -> str | None:
     return getattr(t, "value", None) if t is not None else None
 
 
-def visible(docs: Sequence[Doc], svc: str, path: tuple[str, ...]) -> tuple[int, str | None]:
-    """(first file index compose reads ``path`` from, reset file's source if a ``!reset`` cut it)."""
+def hidden(docs: Sequence[Doc], svc: str, path: tuple[str, ...]) -> tuple[frozenset[int], str | None]:
+    """(the files whose value at ``path`` compose does not use, the ``!reset`` that dropped it if one
+    did). compose-go removes a tagged key from the file's own content and applies the file's reset
+    paths to what is merged under it in that file's own load (loadYamlFile: ``processor.Apply`` on
+    the files before it; importResource: on what it includes): for a ``-f`` file every earlier file,
+    for an included one only the files before it in its include entry, and its own includes."""
+    out: set[int] = set()
+    reset: str | None = None
     for i in range(len(docs) - 1, -1, -1):
+        if i in out:
+            continue
         node: Any = service_node(docs[i], svc)
         for key in path:
             if not isinstance(node, CommentedMap) or key not in node:
                 break
             node = node[key]
             t = tag(node)
-            if t == "!reset":
-                return i + 1, docs[i].source
-            if t == "!override":
-                return i, None
-    return 0, None
+            if t in ("!reset", "!override"):
+                mine = _stack(docs[i])
+                out |= {j for j in range(i) if _stack(docs[j])[: len(mine)] == mine}
+                if t == "!reset":  # (its own content too; !override keeps it)
+                    out.add(i)
+                    reset = reset or docs[i].source
+                break
+    return frozenset(out), reset
+
+
+def _stack(doc: Doc) -> tuple[tuple[str, int], ...]:
+    return doc.stack if isinstance(doc, ComposeDoc) else ()
 
 
 def dropped(docs: Sequence[Doc], svc: str, paths: Sequence[tuple[str, ...]]) -> str | None:
     """``"<path> is !reset in <file>"`` for the first of paths a ``!reset`` drops, else None."""
     for path in (p for p in paths if p):
-        reset = visible(docs, svc, path)[1]
+        reset = hidden(docs, svc, path)[1]
         if reset:
             return f"{'.'.join(path)} is !reset in {reset}"
     return None
