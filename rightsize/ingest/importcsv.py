@@ -17,6 +17,15 @@ import pyarrow.csv as pacsv
 
 from rightsize.errors import RightsizeError
 
+
+class BadValue(RightsizeError):
+    """A value of a later block that does not fit the column's type (``at``: "trace.csv row 9")."""
+
+    def __init__(self, message: str, column: str, at: str, value: str) -> None:
+        super().__init__(message)
+        self.column, self.at, self.value = column, at, value
+
+
 _CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to (.+?): invalid value '(.*)'$", re.S)
 
 
@@ -44,10 +53,9 @@ def batches(
         if not expected:  # the --where flag: the kind the first block held
             expected = "true or false" if m.group(2) == "bool" else "0 or 1"
         row = _locate(path, column, value, rows, read, parse)
-        at = f"row {row + 1}" if row is not None else f"a row after row {rows}"
-        raise RightsizeError(
-            f"{path.name} {at}: {label} holds {value!r}, expected {expected} as in the rows before it"
-        ) from None
+        at = f"{path.name} row {row + 1}" if row is not None else f"{path.name} a row after row {rows}"
+        message = f"{at}: {label} holds {value!r}, expected {expected} as in the rows before it"
+        raise BadValue(message, column, at, value) from None
 
 
 def _locate(

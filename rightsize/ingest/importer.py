@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -23,7 +24,8 @@ import pyarrow.parquet as pq
 from rightsize import store
 from rightsize.errors import RightsizeError
 from rightsize.ingest import importcsv
-from rightsize.ingest.importtime import Clock, timestamps
+from rightsize.ingest.importrange import Span, remove_early
+from rightsize.ingest.importtime import Clock, mixed, timestamps
 from rightsize.ingest.mapping import parse_mapping, source_of
 from rightsize.ingest.placed import check_placed
 from rightsize.ingest.reimport import SOURCE_KEY, Earlier, fingerprint
@@ -78,7 +80,7 @@ def import_trace(
     assert isinstance(columns, list)
     sources = {k: source_of(k, v, columns) for k, v in mapping.items()}
     for key, (_, factor) in sources.items():
-        if factor != 1.0 and key in ("ts", "workload", "host", "container_id", "container", "image"):
+        if factor != 1.0 and key in ("workload", "host", "container_id", "container", "image"):
             raise RightsizeError(f"--map {key}={mapping[key]}: only numeric columns can be scaled")
     needed = sorted({*(c for c, _ in sources.values()), *([where] if where else [])})
     missing = [c for c in needed if c not in columns]
@@ -102,11 +104,12 @@ def import_trace(
     buffer: list[pa.Table] = []
     buffered = written = 0
     offset = matched = 0  # rows of the file before this batch (for error lines); rows --where kept
+    span = Span()  # times no reader would use: skipped, or the import refused
     try:
         for batch in reader:
             assert isinstance(batch, pa.RecordBatch)
             at = _rows(path.name, offset)
-            table, kept = _convert(pa.Table.from_batches([batch]), sources, where, host, clock, at)
+            table, kept = _convert(pa.Table.from_batches([batch]), sources, where, host, (clock, span), at)
             offset += batch.num_rows
             matched += kept
             if table.num_rows:
@@ -118,14 +121,29 @@ def import_trace(
         if buffer:
             _flush(out, buffer, host, files, earlier, source)
             written += buffered
+        skipped = span.finish(sources["ts"][0], clock.scales[0] if clock.scales else None, sources["ts"][1])
+        if span.early_files():  # 1970 rows beside later ones: readers would ignore them
+            remove_early(files, span.valid)
+            written -= span.early.count
+    except importcsv.BadValue as exc:
+        _remove(files, fresh)
+        if exc.column == sources["ts"][0] and clock.first_number and _is_date(exc.value):
+            raise mixed(exc.column, clock.first_number, (exc.at, exc.value)) from None
+        raise
     except BaseException:
         _remove(files, fresh)
         raise
-    check_placed(path.name, offset, matched, written, where, mapping)
-    notice = clock.notice(path.name, sources["ts"][0]) if written else None
+    if skipped:
+        warnings.warn(f"{path.name}: {skipped}", stacklevel=2)
+    check_placed(path.name, offset, matched - span.skipped(), written, where, mapping)
+    notice = clock.notice(path.name, sources["ts"][0], span.kept_latest()) if written else None
     if notice:
         warnings.warn(notice, stacklevel=2)
     return written
+
+
+def _is_date(text: str) -> bool:
+    return bool(pd.notna(pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")))
 
 
 def _rows(name: str, offset: int) -> Callable[[int], str]:
@@ -267,11 +285,12 @@ def _convert(
     sources: dict[str, tuple[str, float]],
     where: str | None,
     host: str,
-    clock: Clock,
+    times: tuple[Clock, Span],
     at: Callable[[int], str],
 ) -> tuple[pa.Table, int]:
     """The batch in the samples schema, and how many of its rows ``where`` kept (before rows
-    without a time or a workload are dropped)."""
+    without a time or a workload, or with a time no reader uses, are dropped)."""
+    clock, span = times
     if where is not None:
         mask = table[where]
         if pa.types.is_integer(mask.type):  # a 0/1 flag (CSV, or int8 from pandas)
@@ -311,9 +330,10 @@ def _convert(
     # a sample without a time or a workload cannot be placed anywhere; an empty CSV field is "", not
     # null, and a workload named "" (or "  ") is no workload either
     named = pc.not_equal(pc.utf8_trim_whitespace(cols["workload"]), "")
-    keep = pc.and_(pc.is_valid(cols["ts"]), pc.fill_null(named, False))
+    keep = pc.and_(pc.is_valid(cols["ts"]), pc.fill_null(named, False)).to_numpy(zero_copy_only=False)
+    keep = span.keep(cols["ts"], keep, at)
     out = pa.table(cols, schema=store.SAMPLES_SCHEMA)
-    return (out if pc.all(keep).as_py() else out.filter(keep)), n
+    return (out if keep.all() else out.filter(keep)), n
 
 
 def _times(
@@ -324,7 +344,7 @@ def _times(
         ts = ts.dictionary_decode()
     keys = table[sources.get("container_id", sources["workload"])[0]]  # each row's series (DST fold)
     try:
-        return timestamps(ts, sources["ts"][0], clock, keys, at)
+        return timestamps(ts, sources["ts"][0], clock, keys, at, sources["ts"][1])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # one line, never a traceback
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RightsizeError(f"--map ts={sources['ts'][0]}: {ts.type} values ({reason})") from None

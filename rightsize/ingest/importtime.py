@@ -30,6 +30,9 @@ _NAT = np.iinfo(np.int64).min
 # ISO text that carries its own zone: a time of day, then Z or an offset (as pandas' ISO8601 reads
 # them: +01, +0100, +01:00). A date alone ("2026-01-05") ends in "-05" but is naive.
 _AWARE = r"[Tt ]\d{2}(:?\d{2}(:?\d{2}([.,]\d+)?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)\s*$"
+# a plain decimal number (epoch time as text); "2026" and "20260101" also read as ISO dates, and
+# stay dates where every value of the batch does
+_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 _ZONE_FORMS = "expected an IANA zone such as Europe/Berlin or America/New_York, UTC, or an offset (+02:00)"
 
@@ -67,12 +70,17 @@ class Clock:
         self.scales: list[float] = []  # the epoch unit of the file's first batch holds for all
         self.last: dict[object, int] = {}  # per series: UTC ms of its last row in a batch at a fold
         self.epoch_top: float | None = None  # the latest epoch time read, in ms
+        # where the first epoch number and the first date text were (row, value): a column that
+        # holds both is named with one of each
+        self.first_number: tuple[str, str] | None = None
+        self.first_text: tuple[str, str] | None = None
 
-    def notice(self, file: str, source: str) -> str | None:
-        """The warning after an import: naive times read as UTC unasked, or a --tz that shifted nothing."""
-        if self.epoch_top is not None and self.epoch_top < _Y2000_MS:
+    def notice(self, file: str, source: str, latest_ms: int | None = None) -> str | None:
+        """The warning after an import: naive times read as UTC unasked, or a --tz that shifted nothing.
+        ``latest_ms``: the latest time imported, when every one lies before 2000."""
+        if self.epoch_top is not None and latest_ms is not None and latest_ms < _Y2000_MS:
             # a mapped CPU or memory column reads as 1970 dates without a word otherwise
-            latest = datetime.fromtimestamp(self.epoch_top / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+            latest = datetime.fromtimestamp(latest_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
             return (
                 f"{file}: every time in column {source!r} falls before the year 2000 (the latest reads "
                 f"{latest} UTC): times since the trace began work as they are, but if {source!r} is not "
@@ -90,6 +98,13 @@ class Clock:
             )
         return None
 
+    def saw(self, source: str, number: tuple[str, str] | None, text: tuple[str, str] | None) -> None:
+        """Note the first epoch number / date text of a batch; an error if the column now holds both."""
+        self.first_number = self.first_number or number
+        self.first_text = self.first_text or text
+        if self.first_number and self.first_text:
+            raise mixed(source, self.first_number, self.first_text)
+
     @property
     def name(self) -> str:
         zone = self.zone
@@ -98,15 +113,36 @@ class Clock:
         return zone.key if isinstance(zone, ZoneInfo) else str(zone)
 
 
+def mixed(source: str, number: tuple[str, str], text: tuple[str, str]) -> RightsizeError:
+    """The error for a time column that holds epoch numbers and date text, with a row of each."""
+    return RightsizeError(
+        f"--map ts={source}: column {source!r} mixes epoch numbers ({number[0]}: {number[1]}) and "
+        f"date text ({text[0]}: {text[1]!r}); write every time the same way, all epoch numbers or all "
+        "ISO 8601 text"
+    )
+
+
+def unit_scale(top: float) -> float:
+    """ms per unit of epoch numbers whose largest magnitude is ``top``: seconds reach 1e11 only in
+    the year 5138; the same rule for ms/µs/ns."""
+    return 1000.0 if top < 1e11 else 1.0 if top < 1e14 else 1e-3 if top < 1e17 else 1e-6
+
+
 def timestamps(
     col: pa.Array,
     source: str,
     clock: Clock,
     keys: pa.Array | pa.ChunkedArray | None = None,
     where: Callable[[int], str] = lambda i: f"row {i + 1}",
+    factor: float = 1.0,
 ) -> pa.Array:
     """``col`` as UTC ms. ``keys`` names each row's series (container) for the DST fold; ``where``
-    says where row ``i`` of this batch is in the file (for error lines)."""
+    says where row ``i`` of this batch is in the file (for error lines); ``factor`` (``--map
+    ts=t/10``) scales epoch numbers before their unit is told."""
+    numeric = pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
+    text = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+    if factor != 1.0 and not numeric and not text:  # text: scaled where it holds epoch numbers
+        raise RightsizeError(f"--map ts={source}: only numeric columns can be scaled (it holds {col.type})")
     if pa.types.is_date(col.type):  # a daily trace: midnight, as the same ISO text would be
         col = col.cast(pa.timestamp("ms"))
     if pa.types.is_timestamp(col.type):
@@ -119,10 +155,10 @@ def timestamps(
         ms = wall.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False).copy()
         _localize(ms, valid, clock, source, keys, where)
         return pa.array(ms, mask=~valid).cast(TS)
-    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        return _from_text(col, source, clock, keys, where)
-    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-        return _from_epoch(col, source, clock)
+    if text:
+        return _from_text(col, source, clock, keys, where, factor)
+    if numeric:
+        return _from_epoch(col, source, clock, where, factor)
     raise RightsizeError(f"--map ts={source}: column {source!r} holds {col.type} values; {TIME_FORMS}")
 
 
@@ -132,16 +168,31 @@ def _from_text(
     clock: Clock,
     keys: pa.Array | pa.ChunkedArray | None,
     where: Callable[[int], str],
+    factor: float = 1.0,
 ) -> pa.Array:
     text = pd.Series(col.to_pandas())
     # a blank cell (or N/A, NULL: what arrow reads as null in a number column) is a missing time:
     # the row is dropped
     text = text.where(~text.str.strip().isin(["", *pacsv.ConvertOptions().null_values]))
     parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-    unparsed = parsed.isna() & text.notna()
-    if unparsed.any():  # name the first value, not pandas' advice about formats
-        i = int(np.flatnonzero(unparsed.to_numpy())[0])
+    unparsed = (parsed.isna() & text.notna()).to_numpy()
+    if unparsed.any():  # (the regex only then: it costs as much as the parse)
+        number = text.str.match(_NUMBER, na=False).to_numpy()
+        if (number | text.isna().to_numpy()).all():  # epoch numbers as text (a Parquet string column)
+            return _from_epoch(pa.array(pd.to_numeric(text), pa.float64()), source, clock, where, factor)
+        i = int(np.flatnonzero(unparsed)[0])
+        dates = np.flatnonzero(~number & ~unparsed & text.notna().to_numpy())
+        if number[i] and dates.size:  # epoch numbers beside date text (each alone reads fine)
+            j = int(dates[0])
+            raise mixed(source, (where(i), str(text.iloc[i]).strip()), (where(j), str(text.iloc[j])))
+        # name the first value, not pandas' advice about formats
         raise RightsizeError(f"{where(i)}: --map ts={source}: {text.iloc[i]!r} is not a time; {TIME_FORMS}")
+    if factor != 1.0:
+        raise RightsizeError(f"--map ts={source}: only numeric columns can be scaled (it holds date text)")
+    valid_rows = np.flatnonzero(text.notna().to_numpy())
+    if valid_rows.size:
+        first = int(valid_rows[0])
+        clock.saw(source, None, (where(first), str(text.iloc[first])))
     # in pandas' own unit (µs for years past 2262, where ns overflows); naive text was read as UTC
     utc = pa.array(parsed).cast(TS, safe=False)
     valid = np.asarray(utc.is_valid(), dtype=bool)
@@ -270,15 +321,21 @@ def _change(zone: tzinfo | None, ms: int) -> str:
     return f"its clocks change from UTC{before} to UTC{after} on {day}"
 
 
-def _from_epoch(col: pa.Array, source: str, clock: Clock) -> pa.Array:
+def _from_epoch(
+    col: pa.Array, source: str, clock: Clock, where: Callable[[int], str], factor: float = 1.0
+) -> pa.Array:
     """Epoch numbers, UTC by definition (``--tz`` does not apply); the unit from the magnitude of
     the file's first batch (``clock.scales``)."""
     scales = clock.scales
     values = col.to_numpy(zero_copy_only=False).astype("float64")
+    present = np.flatnonzero(np.isfinite(values))
+    if present.size:
+        raw = float(values[present[0]])
+        clock.saw(source, (where(int(present[0])), f"{raw:.0f}" if raw.is_integer() else repr(raw)), None)
+    values = values * factor
     finite = values[np.isfinite(values)]
     top = float(np.abs(finite).max()) if finite.size else 0.0
-    # epoch seconds reach 1e11 only in the year 5138; the same rule for ms/us/ns
-    scale = 1000.0 if top < 1e11 else 1.0 if top < 1e14 else 1e-3 if top < 1e17 else 1e-6
+    scale = unit_scale(top)
     if finite.size and scales and scale != scales[0]:  # relative times (µs since the trace began)
         raise RightsizeError(
             f"--map ts={source}: epoch numbers change magnitude within the file (read as "
