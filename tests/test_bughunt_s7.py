@@ -66,3 +66,24 @@ def test_recommend_compose_without_a_project_leaves_an_ambiguous_service_alone(
     assert cur[("shop/web", "memory")]["limit"] == 512 * M
     assert cur[("blog/web", "memory")]["limit"] == 512 * M
     assert "rightsize: warning: compose service web matches blog/web, shop/web" in err
+
+
+@pytest.mark.parametrize(("column", "resource"), [("cpu_cores", "cpu"), ("pids", "pids")])
+def test_a_resource_with_too_few_samples_of_its_own_gets_no_recommendation(
+    column: str, resource: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 1000 memory samples over 2.8 h, but only 5 CPU (or PID) readings: the CPU limit was a p99 of
+    # 5 values, where "under 100 samples" gives no recommendation for a short history
+    n = 1000
+    values = np.full(n, np.nan)
+    values[:5] = [0.2, 0.1, 0.5, 0.1, 0.2] if column == "cpu_cores" else [10, 11, 12, 10, 10]
+    data = _dataset(tmp_path / "d", ["shop/web"], n=n, **{column: values})
+    code, out, err = run(["recommend", "--data", str(data), "--format", "json"], capsys)
+    assert code == 0, err
+    recs = {r["resource"]: r for r in json.loads(out)}
+    sparse = recs.pop(resource)
+    assert sparse["samples"] == 5 and sparse["recommended"] is None
+    assert sparse["reasons"] == [f"too few {resource} samples: 5 of {n} (needs >= 100)"]
+    assert all(r["recommended"] is not None for r in recs.values())  # the others are unchanged
+    code, out, _ = run(["recommend", "--data", str(data), "--set", "min_samples=5"], capsys)
+    assert code == 0 and "too few" not in out  # the same setting lowers both

@@ -345,6 +345,9 @@ class Strategy:
                 out.append(Recommendation(recommended=None, reasons=whys, **base))  # type: ignore[arg-type]
             elif short:
                 out.append(Recommendation(recommended=None, reasons=(short_why,), **base))  # type: ignore[arg-type]
+            elif d.n < s.min_samples:  # a long history with few readings of this one (a p99 of 5 values)
+                few = f"too few {r} samples: {d.n} of {p.samples} (needs >= {s.min_samples:g})"
+                out.append(Recommendation(recommended=None, reasons=(few,), **base))  # type: ignore[arg-type]
             elif r not in drafts:
                 out.append(Recommendation(recommended=None, reasons=(f"no {r} samples",), **base))  # type: ignore[arg-type]
             else:
