@@ -111,9 +111,17 @@ class Discovery:
             return True
         # Gone (inspect failed): removed before it could be looked up (docker run --rm killed at
         # once), or between the list, which matched it against the filters, and the inspect: its
-        # events count, named from their own attributes.
-        if info is None and (listed or engine.event_matches(self.filters, event)):
+        # events count, named from their own attributes (an image built from an ancestor= filter's
+        # is not in them: judged at its create).
+        if info is None and (
+            listed or engine.event_matches(self.filters, event) or self._matched_at_create(cid)
+        ):
             self.gone.add(cid)
             return True
         self.rejected.add(cid)
+        return False
+
+    def _matched_at_create(self, cid: str) -> bool:
+        """Whether a container removed before the engine could be asked was found matching when it
+        was created (``Lives``: ``early.py``, which judges an ``ancestor=`` filter by image ancestry)."""
         return False

@@ -51,6 +51,9 @@ class Lives(Discovery):
         self.oom_unread = 0  # OOM rows holding the limits only: the kill came before any reading
         self.early = Early(client, filters, None if source == "docker" else root, engine=source != "cgroup")
 
+    def _matched_at_create(self, cid: str) -> bool:
+        return self.early.created(cid) is not None
+
     def _finish(self, cid: str) -> None:
         """A tracked container ended (die, cgroup gone, stream closed): its last row, then drop it."""
         t = self.tracked.get(cid)
