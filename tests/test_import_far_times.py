@@ -149,3 +149,21 @@ def test_a_time_hours_ahead_of_this_clock_is_kept(tmp_path: Path, capsys: pytest
     trace.write_text("vm,t,mem\n" + "".join(f"a,{ahead - 60 * i},1\n" for i in range(5)))
     code, out, err = _import(trace, tmp_path / "o", capsys)
     assert code == 0 and err == "" and out.startswith("imported 5 rows"), err
+
+
+def test_times_since_the_start_beside_a_few_dates_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # readers would take the dates as the trace and ignore the 50 relative rows: the file needs a look
+    rows = [f"a,{60 * i},1" for i in range(50)] + [f"b,{1_767_225_600 + i},1" for i in range(3)]
+    trace = tmp_path / "eras.csv"
+    trace.write_text("vm,t,mem\n" + "\n".join(rows) + "\n")
+    code, _, err = _import(trace, tmp_path / "o", capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
+    assert err.startswith(
+        "rightsize: error: eras.csv row 1: --map ts=t reads 1970-01-01 00:00:00 UTC, before 2000"
+    )
+    assert "; 50 of 53 times in column 't'" in err
+    assert err.rstrip().endswith(
+        "times before 2000 are read only where every time is (times since a trace's start)"
+    )

@@ -90,10 +90,13 @@ class Span:
                 "more than a day after this machine's clock" if ms > self.valid.hi
                 else "before 1970" if ms < 0 else f"before {EARLIEST:%Y-%m-%d}"
             )  # fmt: skip
+            fix = _fix(ms, source, scale, factor)
+            if self.first_never is None:  # 1970..1999 beside later times
+                fix = "; times before 2000 are read only where every time is (times since a trace's start)"
             raise RightsizeError(
                 f"{at}: --map ts={source} reads {when(ms)} UTC, {why}; {which} times in column "
                 f"{source!r} lie before {EARLIEST:%Y-%m-%d} or more than a day ahead, where no reader "
-                f"uses them{_fix(ms, source, scale, factor)}"
+                f"uses them{fix}"
             )
         rows = f"{skipped.count:,} row{'' if skipped.count == 1 else 's'}"
         return (
