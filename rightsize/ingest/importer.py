@@ -53,7 +53,8 @@ def import_trace(
     where it is true are imported. A numeric source may be scaled (``mem_kb*1024``). Unmapped columns
     are null, except ``host`` (the ``host`` argument) and ``container_id``/``container`` (the workload).
     ``tz`` is the zone of naive times (an IANA name, UTC or +02:00; without it they are UTC, and a
-    warning says so); times with an offset keep it, epoch numbers are UTC.
+    warning says so); times with an offset keep it, epoch numbers are UTC. Times no reader uses
+    (``importrange``) are skipped with a warning, or refused where most rows have them.
     All or nothing: on an error (or an interrupt) the files this import wrote are removed again.
     """
     if isinstance(mapping, str):  # the CLI's "workload=vm,ts=time" (was read letter by letter)
