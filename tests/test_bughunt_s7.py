@@ -87,3 +87,38 @@ def test_a_resource_with_too_few_samples_of_its_own_gets_no_recommendation(
     assert all(r["recommended"] is not None for r in recs.values())  # the others are unchanged
     code, out, _ = run(["recommend", "--data", str(data), "--set", "min_samples=5"], capsys)
     assert code == 0 and "too few" not in out  # the same setting lowers both
+
+
+def test_helm_a_sidecar_does_not_take_the_main_containers_resources(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Deployment shop-web runs containers web and exporter; both names lead to the key `web` (one by
+    # its container name, one by its release-prefixed Deployment name). The exporter came first in
+    # name order and its numbers were written into web.resources; web itself was skipped.
+    web, exporter = "shop/Deployment/shop-web/web", "shop/Deployment/shop-web/exporter"
+    frame = pd.concat([
+        pd.read_parquet(_dataset(tmp_path / "a", [web]) / "samples"),
+        pd.read_parquet(_dataset(tmp_path / "b", [exporter]) / "samples").assign(
+            mem_working_set=lambda f: f["mem_working_set"] // 8),
+    ])  # fmt: skip
+    data = tmp_path / "d"
+    store.append(data, store.to_table(frame.drop(columns="date", errors="ignore")))
+    values = tmp_path / "values.yaml"
+    values.write_text("web:\n  resources:\n    limits: {memory: 1Gi}\n  sidecars:\n    - name: exporter\n")
+    args = ["apply", "--helm", str(values), "--data", str(data), "--format", "json", "--dry-run"]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    changes = json.loads(out)["results"][0]["changes"]
+    assert {c["workload"] for c in changes} == {web}
+    assert next(c for c in changes if c["key"] == "web.resources.limits.memory")["new"] == "512Mi"
+    (skip,) = [s for s in json.loads(out)["results"][0]["skipped"] if s["workload"] == exporter]
+    assert "web.resources already holds " + web in skip["reason"]
+    assert f"--map {exporter}=web.sidecars[name=exporter]" in skip["reason"]
+    # the hint works: each container gets its own block
+    code, out, err = run([*args, "--map", f"{exporter}=web.sidecars[name=exporter]"], capsys)
+    assert code == 0, err
+    changes = json.loads(out)["results"][0]["changes"]
+    assert {c["workload"] for c in changes} == {web, exporter}
+    assert {c["key"] for c in changes if c["workload"] == exporter} >= {
+        "web.sidecars[name=exporter].resources.limits.memory"
+    }

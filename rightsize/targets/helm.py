@@ -24,6 +24,7 @@ from rightsize.targets.edit import NewScalar
 from rightsize.targets.helmplace import (
     Place,
     beside_top,
+    by_own_name,
     candidate_names,
     list_hint,
     mapped_place,
@@ -80,8 +81,14 @@ def patch_helm(
     skipped: list[Skipped] = []
     used: dict[tuple[int, tuple[str, ...]], str] = {}
     notes: dict[str, str] = {}
-    for wl in names:
-        place = mapped.get(wl) or place_of(doc, wl, single=len(names) == 1)
+    guessed = {wl: mapped.get(wl) or place_of(doc, wl, single=len(names) == 1) for wl in names}
+    # --map first, then places found by a workload's own container name, then the other guesses
+    def rank(w: str) -> int:
+        return 0 if w in mapped else 1 if (g := guessed[w]) and by_own_name(g, w) else 2
+
+    ranked = sorted(names, key=rank)
+    for wl in ranked:
+        place = guessed[wl]
         if place is None:
             hint = list_hint(data, candidate_names(wl)) if not is_oneoff(wl) else None
             why = "cannot place: no values key matches this workload (use --map WORKLOAD=dotted.path)"
@@ -95,7 +102,10 @@ def patch_helm(
         group = id(place.node)
         if (group, place.keys) in used:
             where = place.show(place.keys)
-            skipped.append(Skipped(doc.source, wl, "all", f"{where} already holds {used[group, place.keys]}"))
+            why = f"{where} already holds {used[group, place.keys]}"
+            if not is_oneoff(wl) and (hint := list_hint(data, candidate_names(wl))):
+                why += f"; a list item matches: --map {wl}={hint}"
+            skipped.append(Skipped(doc.source, wl, "all", why))
             continue
         used[group, place.keys] = wl
         notes[wl] = place.note

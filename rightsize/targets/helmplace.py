@@ -119,6 +119,14 @@ def place_of(doc: Doc, wl: str, single: bool) -> Place | None:
     return None if found is None else Place(data, "", (), found[0], found[1])
 
 
+def by_own_name(place: Place, wl: str) -> bool:
+    """Whether a guessed place is under a key named like the workload's own container (``web`` for
+    ``shop/Deployment/shop-web/web``), not only like its Deployment: that container claims it before
+    a sidecar of the same pod (``.../shop-web/exporter``) that reached it by the Deployment's name."""
+    own = _norm(candidate_names(wl)[0])
+    return any(_norm(k) == own for k in place.keys[:-1])
+
+
 def _beside_top(data: CommentedMap, found: tuple[tuple[str, ...], str] | None) -> str | None:
     """The key a workload matched, when resources would be created under it beside a top-level
     ``resources``: that may be the chart's own container (the ollama chart's ``ollama:`` holds its
