@@ -267,3 +267,28 @@ def test_the_including_files_reset_drops_what_every_include_brings(
     assert f"mem_limit is !reset in {f['compose.yml']}: not written" in out
     assert {rel: sha(p) for rel, p in f.items() if rel != "compose.yml"} == before
     assert f["compose.yml"].read_text().endswith("    mem_limit: !reset null\n    mem_reservation: 896M\n")
+
+
+def test_extends_finds_a_base_in_a_file_two_includes_share(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """a.yml and b.yml both include common.yml (a diamond): rightsize reads it once, through a.yml, and
+    refused b.yml's ``extends: base`` ("which b.yml lacks"); compose loads b.yml with its includes."""
+    f = write(
+        tmp_path,
+        {
+            "compose.yml": "include: [a.yml, b.yml]\n",
+            "a.yml": "include: [common.yml]\nservices:\n  web:\n    image: x\n",
+            "b.yml": "include: [common.yml]\nservices:\n  postgres:\n    extends: base\n",
+            "common.yml": "services:\n  base:\n    image: x\n    mem_limit: 2g\n",
+        },
+    )
+    assert current(capsys, f["compose.yml"])["memory"] == 2 * G
+    before = sha(f["common.yml"])
+    apply_memory(capsys, f["compose.yml"])
+    assert (
+        f["b.yml"]
+        .read_text()
+        .endswith("    extends: base\n    mem_limit: 1536m\n    mem_reservation: 896m\n")
+    )
+    assert sha(f["common.yml"]) == before

@@ -243,7 +243,14 @@ def _scope(docs: Sequence[Doc], cur: Doc) -> list[Doc]:
         return [cur]
     sources, under = {cur.source}, []
     for _ in range(len(docs)):  # (a fixed point: each round adds the next level of includes)
-        more = [d for d in docs if isinstance(d, ComposeDoc) and d.included_by in sources and d not in under]
+        more = [
+            d
+            for d in docs
+            if isinstance(d, ComposeDoc)
+            and (d.included_by in sources or sources.intersection(d.also_by))
+            and d not in under
+            and d is not cur
+        ]
         if not more:
             break
         under += more

@@ -44,6 +44,7 @@ class ComposeDoc(Doc):
 
     env: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
     included_by: str | None = None
+    also_by: tuple[str, ...] = ()  # the other files that include it (it is read once)
     workdir: Path | None = None  # the project directory its relative paths resolve against
     seq: int = 0  # its place in reading order: included files first, each include in the file's order
     # the include entries that brought it, from the top: ((file, entry index), ...); () for a -f file.
@@ -86,6 +87,7 @@ class _Walk:
     done: set[Path] = field(default_factory=set)
     given: set[Path] = field(default_factory=set)
     read: int = 0  # files kept so far
+    also: dict[Path, list[str]] = field(default_factory=dict)  # a file read once, included again by
 
 
 def load_project(
@@ -93,14 +95,17 @@ def load_project(
     env_files: Sequence[Path | str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> list[ComposeDoc]:
-    """The ``-f`` files in order, each preceded by what it includes (nested includes first)."""
+    """The ``-f`` files in order, each preceded by what it includes (nested includes first), in the
+    order compose lets them win, lowest first: a file's last include first, its own content last."""
     env = project_env(files[0], env_files, environ)
     workdir = Path(files[0]).parent  # compose's project directory: relative paths resolve here
     _compose_file_differs(files, env, os.environ if environ is None else environ, workdir)
     walk = _Walk(given={Path(f).resolve() for f in files})
     for f in files:
         _load(Path(f), workdir, env, (), None, (), walk)
-    return walk.out
+    return [
+        dataclasses.replace(d, also_by=tuple(walk.also.get(Path(d.source).resolve(), ()))) for d in walk.out
+    ]
 
 
 def _compose_file_differs(
@@ -141,6 +146,8 @@ def _load(
         cycle = " -> ".join(str(p) for p in (*chain[chain.index(real) :], real))
         raise RightsizeError(f"include cycle: {cycle}")
     if real in walk.done or (by is not None and real in walk.given):
+        if by is not None:  # (its services are the including file's too: an extends there finds them)
+            walk.also.setdefault(real, []).append(by)
         return  # read once: a file given with -f, or included twice (compose accepts identical copies)
     walk.done.add(real)
     doc = read(path)
