@@ -1,12 +1,13 @@
 """``--filter ancestor=IMAGE`` judged at a container's create, as the engine judges it in a list.
 
 An event names the image as the container was created from (``rs-job:1``), so the image's name
-alone cannot tell that it was built ``FROM`` the filter's image. The engine's list matches a
-container whose image is the named one or one of its descendants by the image store's parent
-links (``Parent``: set by the classic builder and by ``docker commit``; BuildKit and pulled images
-have none, and the engine does not match those either). The same links are followed here, from
-the container's image ID up, each image's parent asked once per run (an image's parent never
-changes); the filter's names are resolved at each judgement, since a tag may move during a run.
+alone cannot tell that it was built ``FROM`` the filter's image. The engine's list (graph-driver
+image store) matches a container whose image is the named one or one of its descendants by the
+store's parent links (``Parent``: set by the classic builder and by ``docker commit``). The same
+links are followed here, from the container's image ID up, each image's parent asked once per run
+(an image's parent never changes); the filter's names are resolved at each judgement, since a tag
+may move during a run. An engine whose images record no parent (the containerd image store, which
+compares layers instead) is judged by its list alone, in the loop, as before.
 """
 
 from __future__ import annotations
