@@ -292,3 +292,27 @@ def test_extends_finds_a_base_in_a_file_two_includes_share(
         .endswith("    extends: base\n    mem_limit: 1536m\n    mem_reservation: 896m\n")
     )
     assert sha(f["common.yml"]) == before
+
+
+@pytest.mark.parametrize("command", ["check", "apply"])
+def test_bad_values_in_two_includes_name_the_first_file_one_line_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """compose-go casts each included file's values as it loads it, the includes in their order: a.yml
+    is refused first (b.yml's value, under a.yml's, is refused too: compose never gets that far)."""
+    f = write(
+        tmp_path,
+        {
+            "compose.yml": "include: [a.yml, b.yml]\n",
+            "a.yml": PG + "    mem_limit: lots\n",
+            "b.yml": PG + "    mem_limit: heaps\n",
+        },
+    )
+    before = {rel: sha(p) for rel, p in f.items()}
+    code, out, err = run_cli([command, "-f", str(f["compose.yml"])], capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith(
+        f"rightsize: error: {f['a.yml']}: services.postgres.mem_limit: not a memory size: 'lots'"
+    )
+    assert err.count("\n") == 1
+    assert {rel: sha(p) for rel, p in f.items()} == before

@@ -140,7 +140,7 @@ def patch_compose(
 def validate_units(docs: Sequence[Doc], names: Sequence[str]) -> None:
     """Every resource value already in the files must parse (before anything is computed or written)."""
     keys = [*((k,) for k in LEGACY_KEYS), *DEPLOY.values()]
-    for doc in docs:
+    for doc in reading_order(docs):  # (the first bad value named in the order the files are written)
         for svc in names:
             for path in keys:
                 found, value = lookup(service_node(doc, svc), path)

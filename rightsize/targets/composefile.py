@@ -38,7 +38,7 @@ def load_compose(
             raise RightsizeError(f"{f}: given twice (as {seen[real]} too): give each compose file once")
         seen[real] = Path(f)
     docs = load_project([Path(f) for f in files], env_files, environ)
-    for doc in docs:
+    for doc in reading_order(docs):  # (the first bad file named as before: in the order they are written)
         if not isinstance(doc.data, CommentedMap):
             raise RightsizeError(f"{doc.source}: not a compose file (the top level is not a mapping)")
         services = doc.data.get("services")
