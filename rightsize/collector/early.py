@@ -137,11 +137,12 @@ class Early:
 
     def _open_judged(self, cid: str, token: threading.Event, judged: Future[ContainerInfo | None]) -> None:
         """A start's ancestry judgement came: its readings opened if it matched (a pool thread)."""
+        stream = None
         try:
-            matched = judged.result() is not None
-        except Exception:  # cancelled at the run's end
-            matched = False
-        stream = self._stream(cid) if matched else None
+            if judged.result() is not None:
+                stream = self._stream(cid)
+        except Exception:  # cancelled at the run's end; or no stream (the loop reads it itself)
+            pass
         old = None
         with self._lock:
             current = not self._closed and self._judging.get(cid) is token
