@@ -122,3 +122,31 @@ def test_helm_a_sidecar_does_not_take_the_main_containers_resources(
     assert {c["key"] for c in changes if c["workload"] == exporter} >= {
         "web.sidecars[name=exporter].resources.limits.memory"
     }
+
+
+@pytest.mark.parametrize("cmd", ["recommend", "report"])
+@pytest.mark.parametrize("since", ["6H", "10M", "3S", "2300-01-01", "06:00"])
+def test_since_that_reads_as_no_date_is_one_error_line(
+    cmd: str, since: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "6H" (a duration in capitals) was parsed by pandas as 06:00 on 1 January of year 1, whose
+    # nanoseconds overflow: an OverflowError traceback, exit 1 (as for a date past 2262)
+    data = _dataset(tmp_path / "d", ["shop/web"])
+    args = [cmd, "--data", str(data), "--since", since]
+    args += ["--out", str(tmp_path / "r.html")] if cmd == "report" else []
+    code, out, err = run(args, capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"rightsize: error: --since {since!r}"), err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_since_dates_as_people_write_them_still_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _dataset(tmp_path / "d", ["shop/web"])  # 2026-11-20 00:00:00 to 02:46:30
+    cases = {"2026-11-20T01:00": 6390.0, "2026-11-20 01:00:00+00:00": 6390.0, "20 Nov 2026 01:00": 6390.0,
+             "1600-01-01": 9990.0, "1h": 3600.0}  # fmt: skip
+    for since, seconds in cases.items():
+        code, out, err = run(["recommend", "--data", str(data), "--since", since, "--format", "json"], capsys)
+        assert code == 0, (since, err)
+        assert {r["history_seconds"] for r in json.loads(out)} == {seconds}, since

@@ -10,6 +10,7 @@ to load and seconds to compile on a machine's first run, more than such data tak
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -59,14 +60,17 @@ def since_start(since: str | None, latest_ms: int | None) -> int | None:
         return latest_ms - int(parse_duration(since) * 1000)
     except RightsizeError:
         pass
+    bad = RightsizeError(
+        f"--since {since!r}: expected a duration (7d, 24h; units in lower case) or a date (2026-01-31)"
+    )
     try:
         t = pd.Timestamp(since)
     except (ValueError, TypeError):
-        raise RightsizeError(
-            f"--since {since!r}: expected a duration (7d, 24h) or a date (2026-01-31)"
-        ) from None
+        raise bad from None
+    if not re.search(rf"(?<!\d){t.year:04d}(?!\d)", since):  # no year written: "6H" reads as 06:00 in year 1
+        raise bad
     t = t.tz_localize("UTC") if t.tzinfo is None else t
-    return int(t.value // 1_000_000)
+    return int(t.as_unit("ms").asm8.view("i8"))  # (not .value: nanoseconds overflow past 2262)
 
 
 def _frame_profiles(
