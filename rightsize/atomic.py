@@ -7,8 +7,9 @@ import tempfile
 from pathlib import Path
 
 
-def replace_text(path: Path, text: str, *, mode: int = 0o644, newline: str | None = None) -> None:
-    """Write ``text`` to a hidden temporary file beside ``path``, then rename it over ``path``."""
+def stage_text(path: Path, text: str, *, mode: int = 0o644, newline: str | None = None) -> Path:
+    """Write ``text`` to a hidden temporary file beside ``path`` (flushed to disk) and return it; the
+    caller renames it over ``path`` (``os.replace``) or deletes it."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".rightsize-tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:
@@ -16,7 +17,17 @@ def replace_text(path: Path, text: str, *, mode: int = 0o644, newline: str | Non
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def replace_text(path: Path, text: str, *, mode: int = 0o644, newline: str | None = None) -> None:
+    """Write ``text`` to a hidden temporary file beside ``path``, then rename it over ``path``."""
+    tmp = stage_text(path, text, mode=mode, newline=newline)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise

@@ -150,3 +150,44 @@ def test_since_dates_as_people_write_them_still_work(
         code, out, err = run(["recommend", "--data", str(data), "--since", since, "--format", "json"], capsys)
         assert code == 0, (since, err)
         assert {r["history_seconds"] for r in json.loads(out)} == {seconds}, since
+
+
+def _limit_file_size(limit: int) -> None:
+    """In the child: files may grow to ``limit`` bytes; a write past it fails with EFBIG (the signal
+    that would kill the process is ignored), as a full disk or a quota refuses one."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_apply_to_several_files_changes_none_when_one_cannot_be_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # base.yml holds the limit, prod.yml the reservation. base.yml was replaced, then writing prod.yml
+    # failed (a full disk): the stack was left half-applied, a lowered limit below the old reservation.
+    import os
+    import subprocess
+    import sys
+
+    from cli_helpers import sha
+
+    base, prod = tmp_path / "base.yml", tmp_path / "prod.yml"
+    base.write_text("name: sutazai\nservices:\n  postgres:\n    image: postgres\n    mem_limit: 2g\n")
+    prod.write_text("# " + "x" * 3000 + "\nservices:\n  postgres:\n    mem_reservation: 1900m\n")
+    before = sha(base), sha(prod)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [sys.executable, "-m", "rightsize", "apply", "-f", str(base), "-f", str(prod), "--only", "memory"]
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, env=env, preexec_fn=lambda: _limit_file_size(2000), check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert (sha(base), sha(prod)) == before  # neither file changed
+    assert done.stderr.splitlines()[-1].startswith(f"rightsize: error: {prod}: cannot write it"), done.stderr
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yml", "prod.yml"]  # no temporary file left
+    # without the limit, both are written
+    code, _, err = run(cmd[3:], capsys)
+    assert code == 0, err
+    assert "mem_limit: 1536m" in base.read_text() and "mem_reservation: 896m" in prod.read_text()

@@ -56,7 +56,7 @@ from rightsize.targets.values import (
     same,
     wanted,
 )
-from rightsize.targets.write import atomic_write, check_writable, make_backup, unified_diff
+from rightsize.targets.write import check_writable, make_backup, unified_diff, write_all
 from rightsize.targets.yaml import Doc, verify_written
 
 
@@ -366,10 +366,10 @@ def _execute(
         if diff and not dry_run:
             check_writable(paths[i], backup)
     baks = {i: make_backup(paths[i]) for i, _, diff, _, _ in pending if backup and diff and not dry_run}
-    for i, new_text, diff, changes_, skipped_ in pending:
+    if not dry_run:  # all or none: every new text is on disk before the first file is replaced
+        write_all([(paths[i], new_text) for i, new_text, diff, _, _ in pending if diff])
+    for i, _, diff, changes_, skipped_ in pending:
         bak = baks.get(i)
-        if diff and not dry_run:
-            atomic_write(paths[i], new_text)
         written = bool(diff) and not dry_run
         extra = {"backup": str(bak)} if bak else {}
         results.append(PatchResult(docs[i].source, changes_, skipped_, diff, written, extra))

@@ -6,9 +6,10 @@ import difflib
 import os
 import shutil
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
-from rightsize.atomic import replace_text
+from rightsize.atomic import replace_text, stage_text
 from rightsize.errors import RightsizeError
 
 
@@ -96,6 +97,29 @@ def atomic_write(path: Path, text: str, *, backup: bool = False) -> Path | None:
     bak = make_backup(path) if backup else None
     replace_text(real, text, mode=mode, newline="")
     return bak
+
+
+def write_all(files: Sequence[tuple[Path, str]]) -> None:
+    """Replace several files as one change: every new text is written beside its file (temporary
+    name, flushed) before the first rename, so a write the disk refuses (full, a quota, a size limit)
+    leaves every file as it was, not the stack half-applied. Renames within a folder do not fill a disk."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, text in files:
+            real = Path(os.path.realpath(path))
+            try:
+                tmp = stage_text(real, text, mode=stat.S_IMODE(real.stat().st_mode), newline="")
+            except OSError as exc:
+                why = exc.strerror or exc
+                raise RightsizeError(f"{path}: cannot write it: {why}; no file changed") from None
+            staged.append((tmp, real))
+        while staged:
+            tmp, real = staged[0]
+            os.replace(tmp, real)
+            staged.pop(0)
+    finally:
+        for tmp, _ in staged:  # not renamed: an error above
+            tmp.unlink(missing_ok=True)
 
 
 def make_backup(path: Path) -> Path:
