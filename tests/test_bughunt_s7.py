@@ -191,3 +191,24 @@ def test_apply_to_several_files_changes_none_when_one_cannot_be_written(
     code, _, err = run(cmd[3:], capsys)
     assert code == 0, err
     assert "mem_limit: 1536m" in base.read_text() and "mem_reservation: 896m" in prod.read_text()
+
+
+def test_apply_helm_that_cannot_be_written_names_the_file(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from cli_helpers import sha
+
+    values = tmp_path / "values.yaml"
+    values.write_text("# " + "x" * 3000 + "\nredis:\n  resources:\n    limits: {memory: 1Gi}\n")
+    before = sha(values)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "rightsize", "apply", "--helm", str(values)],
+        capture_output=True, text=True, env=env, preexec_fn=lambda: _limit_file_size(2000), check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and sha(values) == before, done.stderr
+    want = f"rightsize: error: {values}: cannot write it: File too large; the file is unchanged"
+    assert done.stderr.splitlines()[-1] == want
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["values.yaml"]

@@ -95,7 +95,11 @@ def atomic_write(path: Path, text: str, *, backup: bool = False) -> Path | None:
     real = Path(os.path.realpath(path))
     mode = stat.S_IMODE(real.stat().st_mode)
     bak = make_backup(path) if backup else None
-    replace_text(real, text, mode=mode, newline="")
+    try:
+        replace_text(real, text, mode=mode, newline="")
+    except OSError as exc:  # a full disk: the file is as it was (only the temporary one was written)
+        why = exc.strerror or exc
+        raise RightsizeError(f"{path}: cannot write it: {why}; the file is unchanged") from None
     return bak
 
 
