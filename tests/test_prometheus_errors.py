@@ -158,13 +158,15 @@ def test_a_password_in_the_url_is_never_printed(
 
 
 class _Html(BaseHTTPRequestHandler):
+    status, kind = 200, "text/html; charset=utf-8"
+    body = b"<!doctype html><html><body>Grafana login</body></html>"
+
     def do_GET(self) -> None:
-        body = b"<!doctype html><html><body>Grafana login</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_response(self.status)
+        self.send_header("Content-Type", self.kind)
+        self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(self.body)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -186,6 +188,26 @@ def test_cli_not_a_prometheus(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         code, _, err = _cli(_collect(url, tmp_path), capsys)
         assert code == 2 and err.count("\n") == 1
         assert "is not a Prometheus HTTP API" in err and "text/html" in err
+
+
+class _NotFound(_Html):
+    """Some other web server: 404 for every path, no redirect."""
+
+    status, kind, body = 404, "text/plain; charset=utf-8", b"404 page not found\n"
+
+
+def test_a_browser_url_with_no_server_answering_says_what_a_base_url_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # (with a Prometheus that answers: test_prometheus_url.py)
+    for root in _serve(_NotFound):
+        code, _, err = _cli(_collect(f"{root}/prometheus/graph?g0.expr=up", tmp_path), capsys)
+        assert code == 2 and err.count("\n") == 1, err
+        assert f"--url must be the server's base URL (e.g. {root}/prometheus), with the path prefix" in err
+        # a bare host that is no Prometheus: nothing to suggest, no base-URL advice
+        code, _, err = _cli(_collect(root, tmp_path), capsys)
+        assert code == 2 and "is not a Prometheus HTTP API" in err and "base URL" not in err, err
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.prometheus

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
-from typing import Any
 
 import pytest
 from cli_helpers import run_cli
@@ -70,37 +67,3 @@ def test_a_route_prefix_is_kept_and_suggested_when_missing(
         assert code == 2 and err.count("\n") == 1, err
         assert err.rstrip().endswith(f"use --url {root}/prometheus"), err
     assert not any(tmp_path.iterdir())
-
-
-class _NotFound(BaseHTTPRequestHandler):
-    """Some other web server: 404 for every path, no redirect."""
-
-    def do_GET(self) -> None:
-        body = b"404 page not found\n"
-        self.send_response(404)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-def test_with_no_server_answering_the_hint_says_what_a_base_url_is(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
-    Thread(target=httpd.serve_forever, daemon=True).start()
-    root = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
-        code, _, err = run_cli(_collect(f"{root}/prometheus/graph?g0.expr=up", tmp_path / "d"), capsys)
-        assert code == 2 and err.count("\n") == 1, err
-        assert f"{BASE_URL} (e.g. {root}/prometheus), with the path prefix" in err, err
-        # a bare host that is no Prometheus: nothing to suggest, no base-URL advice
-        code, _, err = run_cli(_collect(root, tmp_path / "d"), capsys)
-        assert code == 2 and "is not a Prometheus HTTP API" in err and BASE_URL not in err, err
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-    assert not (tmp_path / "d").exists()
