@@ -212,3 +212,16 @@ def test_apply_helm_that_cannot_be_written_names_the_file(tmp_path: Path) -> Non
     want = f"rightsize: error: {values}: cannot write it: File too large; the file is unchanged"
     assert done.stderr.splitlines()[-1] == want
     assert sorted(p.name for p in tmp_path.iterdir()) == ["values.yaml"]
+
+
+def test_backtest_train_no_longer_than_min_history_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --train 1h: a window [s, s+1h) holds 59 min 50 s from its first sample to its last, under the
+    # strategies' min_history (1h), so none was scored; the warning only said "(--set default.…)"
+    data = _dataset(tmp_path / "d", ["shop/web"], n=2000)  # 5.6 h
+    code, out, err = run(["backtest", "--data", str(data), "--train", "1h", "--test", "1h"], capsys)
+    assert code == 0, err
+    (line,) = [ln for ln in err.splitlines() if "no window scored" in ln]
+    assert "a 1h training window spans less than their min_history (1h)" in line, line
+    assert "--train longer than 1h, or --set default.min_history=" in line, line

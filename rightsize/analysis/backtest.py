@@ -356,6 +356,12 @@ def backtest(
         raise RightsizeError(_no_window(series, train_ms, test_ms))
     if idle := [n for n in names if n != CURRENT and not per[n]]:  # most often: a --set for default only
         why = f"each training window was too short for their min_samples/min_history (--set {idle[0]}.…)"
+        least = min(float(fitted[n].settings.min_history) for n in idle)
+        if train_ms / 1000 <= least:  # [s, s+train) never spans train from its first sample to its last
+            hours = format_duration(least)
+            why = (f"a {format_duration(train_ms / 1000)} training window spans less than their min_history "
+                   f"({hours}): use a --train longer than {hours}, or --set {idle[0]}.min_history="
+                   f"{format_duration(train_ms / 2000)}")  # fmt: skip
         warnings.warn(f"{', '.join(idle)}: no window scored: {why}", stacklevel=2)
     return BacktestResult(
         train_ms / 1000, test_ms / 1000, every_ms / 1000,
