@@ -121,17 +121,47 @@ def test_the_first_includes_own_includes_win_over_a_later_include(
     assert sha(f["b.yml"]) == before
 
 
-def test_identical_copies_in_two_includes_are_patched_in_the_first(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("layout", "copies"),
+    [
+        ({"compose.yml": "include: [a.yml, b.yml]\n"}, ["a.yml", "b.yml"]),  # two entries of one include
+        ({"compose.yml": "include: [b.yml]\n" + PG + "    mem_limit: 2g\n"}, ["compose.yml", "b.yml"]),  # own
+        ({"compose.yml": "include: [a.yml, mid.yml]\n", "mid.yml": "include: [b.yml]\n"}, ["a.yml", "b.yml"]),
+    ],
+)
+def test_identical_copies_compose_compares_on_import_are_patched_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], layout: dict[str, str], copies: list[str]
 ) -> None:
-    """compose skips an identical copy (compose-go#906) and, once they differ, merges the later one
-    under the first: only the first needs the new value (rightsize refused both copies before)."""
+    """compose 5.0+ uses the first copy only (the file's own, else the first include's); compose
+    2.20-2.40 accepted identical copies (importResource: reflect.DeepEqual) and refused differing
+    ones, so every copy gets the change: the project loads on both (rightsize refused it before)."""
     copy = PG + "    mem_limit: 2g\n"
-    f = write(tmp_path, {"compose.yml": "include: [a.yml, b.yml]\n", "a.yml": copy, "b.yml": copy})
-    apply_memory(capsys, f["compose.yml"])
-    assert "mem_limit: 1536m" in f["a.yml"].read_text() and f["b.yml"].read_text() == copy
+    f = write(tmp_path, {"a.yml": copy, "b.yml": copy.replace("2g\n", "2g   # b's\n"), **layout})
+    code, out, err = run_cli(["apply", "-f", str(f["compose.yml"]), "--only", "memory"], capsys)
+    assert code == 0, err
+    assert f"(kept identical to the copy in {f[copies[0]]}: Docker Compose before 5.0 refuses" in out
+    for rel in copies:
+        text = f[rel].read_text()
+        assert (
+            "mem_limit: 2g" not in text and "    mem_limit: 1536m" in text and "mem_reservation: 896m" in text
+        )
+    assert f["b.yml"].read_text().startswith(PG + "    mem_limit: 1536m   # b's\n")  # (comment kept)
     row = memory_row(capsys, f["compose.yml"])
     assert row[2] == "1536m" and "ok" in row, row
+    assert "total: 0 changed" in apply_memory(capsys, f["compose.yml"])
+
+
+def test_identical_copies_in_two_f_files_are_not_synced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-f files merge (the later wins) in every compose release: only the one compose uses changes."""
+    copy = PG + "    mem_limit: 2g\n"
+    f = write(tmp_path, {"one.yml": copy, "two.yml": copy})
+    code, _, err = run_cli(
+        ["apply", "-f", str(f["one.yml"]), "-f", str(f["two.yml"]), "--only", "memory"], capsys
+    )
+    assert code == 0, err
+    assert f["one.yml"].read_text() == copy and "mem_limit: 1536m" in f["two.yml"].read_text()
 
 
 def test_the_files_own_service_wins_over_both_includes(

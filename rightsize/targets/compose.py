@@ -33,6 +33,7 @@ from rightsize.targets.composefile import (
     select,
     service_node,
 )
+from rightsize.targets.copies import sync_copies
 from rightsize.targets.cpuquota import QuotaEdit, plan_quota
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.effective import read as read_value
@@ -134,6 +135,7 @@ def patch_compose(
             stacklevel=2,
         )
     drop_unbacked(docs, plan)
+    sync_copies(docs, plan)
     return _execute(docs, paths, plan, dry_run=dry_run, backup=backup)
 
 
