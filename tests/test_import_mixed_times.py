@@ -117,3 +117,17 @@ def test_text_that_is_neither_still_names_the_value(
     code, err = _import(trace, tmp_path / "o", capsys)
     assert code == 2 and not (tmp_path / "o").exists()
     assert err.startswith("rightsize: error: odd.csv row 2: --map ts=t: 'yesterday' is not a time; "), err
+
+
+def test_a_text_batch_of_four_digit_numbers_after_epoch_numbers_stays_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # seconds since a trace's start as text: "1200" also reads as the ISO year 1200, so a batch of
+    # only such values was taken for date text ("mixes epoch numbers (row 1: 0) and date text")
+    trace = tmp_path / "rel.parquet"
+    seconds = [60 * i for i in range(200)]
+    pq.write_table(pa.table({"vm": ["a"] * 200, "t": [str(s) for s in seconds], "mem": [1] * 200}), trace)
+    monkeypatch.setattr(importer, "_BATCH_ROWS", 10)  # rows 21..30 are "1200".."1740"
+    code, err = _import(trace, tmp_path / "o", capsys)
+    assert code == 0, err
+    assert store.load(tmp_path / "o")["ts"].astype("int64").tolist() == [s * 1000 for s in seconds]

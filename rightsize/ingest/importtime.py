@@ -176,10 +176,13 @@ def _from_text(
     text = text.where(~text.str.strip().isin(["", *pacsv.ConvertOptions().null_values]))
     parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     unparsed = (parsed.isna() & text.notna()).to_numpy()
-    if unparsed.any():  # (the regex only then: it costs as much as the parse)
+    # the regex only where needed (it costs as much as the parse): after epoch numbers, "1200" is
+    # one more of them, not the ISO year 1200
+    if unparsed.any() or clock.first_number:
         number = text.str.match(_NUMBER, na=False).to_numpy()
         if (number | text.isna().to_numpy()).all():  # epoch numbers as text (a Parquet string column)
             return _from_epoch(pa.array(pd.to_numeric(text), pa.float64()), source, clock, where, factor)
+    if unparsed.any():
         i = int(np.flatnonzero(unparsed)[0])
         dates = np.flatnonzero(~number & ~unparsed & text.notna().to_numpy())
         if number[i] and dates.size:  # epoch numbers beside date text (each alone reads fine)
