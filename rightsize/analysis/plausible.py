@@ -172,6 +172,12 @@ def keep_possible(frame: pd.DataFrame, valid: Plausible) -> pd.DataFrame:
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
+def partition_day(file: Path) -> int | None:
+    """The UTC day number (since 1970) of a file in the store's ``date=YYYY-MM-DD`` folder, else None."""
+    m = re.fullmatch(r"date=(\d{4})-(\d{2})-(\d{2})", file.parent.name)
+    return None if m is None else date(*map(int, m.groups())).toordinal() - EPOCH_ORDINAL
+
+
 def partition_days(files: list[Path], valid: Plausible | None = None) -> tuple[int, int] | None:
     """(first UTC day number, number of days) from ``date=YYYY-MM-DD`` folders, if every file has one;
     a folder of an impossible day (``valid``: the store put a 1970 row in date=1970-01-01) is left
@@ -179,10 +185,9 @@ def partition_days(files: list[Path], valid: Plausible | None = None) -> tuple[i
     valid = valid or plausible()
     days = []
     for f in files:
-        m = re.fullmatch(r"date=(\d{4})-(\d{2})-(\d{2})", f.parent.name)
-        if m is None:
+        day = partition_day(f)
+        if day is None:
             return None
-        day = date(*map(int, m.groups())).toordinal() - EPOCH_ORDINAL
         if valid.day_ok(day):
             days.append(day)
     return (min(days), max(days) - min(days) + 1) if days else None

@@ -16,10 +16,8 @@ silently, and recommend then ignored every row. So the import applies the same r
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +26,9 @@ import pyarrow as pa
 from rightsize.analysis.plausible import (
     DAY_MS,
     EARLIEST,
-    EPOCH_ORDINAL,
     Ignored,
     Plausible,
+    partition_day,
     plausible,
     when,
 )
@@ -140,8 +138,8 @@ def remove_early(files: list[Path], valid: Plausible) -> None:
     ``date=YYYY-MM-DD``), and forget them in ``files``."""
     first_day = valid.lo // DAY_MS
     for f in list(files):
-        m = re.fullmatch(r"date=(\d{4})-(\d{2})-(\d{2})", f.parent.name)
-        if m and date(*map(int, m.groups())).toordinal() - EPOCH_ORDINAL < first_day:
+        day = partition_day(f)
+        if day is not None and day < first_day:
             f.unlink(missing_ok=True)
             files.remove(f)
             with contextlib.suppress(OSError):  # other files of that day were there before
