@@ -220,7 +220,7 @@ def test_backtest_train_no_longer_than_min_history_says_so(
     # --train 1h: a window [s, s+1h) holds 59 min 50 s from its first sample to its last, under the
     # strategies' min_history (1h), so none was scored; the warning only said "(--set default.…)"
     data = _dataset(tmp_path / "d", ["shop/web"], n=2000)  # 5.6 h
-    code, out, err = run(["backtest", "--data", str(data), "--train", "1h", "--test", "1h"], capsys)
+    code, _, err = run(["backtest", "--data", str(data), "--train", "1h", "--test", "1h"], capsys)
     assert code == 0, err
     (line,) = [ln for ln in err.splitlines() if "no window scored" in ln]
     assert "a 1h training window spans less than their min_history (1h)" in line, line
