@@ -13,7 +13,7 @@ from rightsize.analysis.history import History
 from rightsize.analysis.strategies import STRATEGIES, get_strategy
 from rightsize.errors import RightsizeError
 from rightsize.models import Values
-from rightsize.units import GiB, MiB
+from rightsize.units import GiB, MiB, human_bytes
 
 T0 = 1_790_000_000_000
 
@@ -232,3 +232,29 @@ def test_p95_baseline_leaves_the_limit_below_a_rare_peak() -> None:
     assert get_strategy("p95", {"margin": "0.5"}).settings.margin == 0.5
     with pytest.raises(RightsizeError, match="percentile"):
         get_strategy("p95", {"percentile": "1.5"})
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_a_kill_with_too_little_to_recommend_from_says_how_far_to_raise_the_limit(name: str) -> None:
+    # a job OOM-killed at 256M before any reading: no memory samples, one kill on record
+    h = make_history(3, n=10, ooms=(256 * MiB,))
+    h = dataclasses.replace(h, mem=np.full(10, np.nan), mem_peak=np.full(10, np.nan))
+    mem = next(r for r in get_strategy(name).recommend(h) if r.resource == "memory")
+    assert mem.recommended is None and mem.oom_kills == 1
+    # the OOM rule: max(256M x 1.2, 256M + 100M) = 356M, rounded up to a memory step
+    need = est.round_memory(356 * MiB)
+    assert mem.reasons[-1] == (
+        f"OOM-killed 1x at limit 256 MiB: that is too low; raise it to >= {human_bytes(need)} "
+        "and collect again"
+    )
+    # short but measured: the same hint after the short-history reason
+    short = make_history(4, n=10, ooms=(256 * MiB,))
+    mem = next(r for r in get_strategy(name).recommend(short) if r.resource == "memory")
+    assert mem.recommended is None and mem.reasons[0].startswith("too little history")
+    assert mem.reasons[-1].startswith("OOM-killed 1x at limit 256 MiB: that is too low")
+
+
+def test_no_kill_no_hint() -> None:
+    h = make_history(5, n=10)
+    mem = next(r for r in get_strategy("default").recommend(h) if r.resource == "memory")
+    assert mem.recommended is None and not any("OOM" in why for why in mem.reasons)

@@ -282,6 +282,18 @@ def _guard_cpu(d: Draft, p: Profile, s: BaseSettings) -> Draft:
     return Draft(res, lim, d.reasons)
 
 
+def _kill_hint(p: Profile, s: BaseSettings) -> tuple[str, ...]:
+    """With too little to recommend from, an OOM kill still says the limit it ran with was too low."""
+    need = est.oom_floor(p.oom_limits, s.oom_bump_bytes, s.oom_bump_factor)
+    if not p.oom_limits or need is None:
+        return ()
+    at = max(x for x in p.oom_limits if math.isfinite(x) and x > 0)
+    return (
+        f"OOM-killed {len(p.oom_limits)}x at limit {human_bytes(at)}: that is too low; "
+        f"raise it to >= {human_bytes(est.round_memory(need))} and collect again",
+    )
+
+
 ROUND = {"memory": est.round_memory, "cpu": est.round_cpu, "pids": est.round_pids}
 GUARD = {"memory": _guard_memory, "cpu": _guard_cpu}
 
@@ -340,11 +352,12 @@ class Strategy:
                 f"too little history: {p.samples} samples over {history_text(p.history_seconds)} "
                 f"(needs >= {s.min_samples:g} samples and >= {format_duration(s.min_history)})"
             )
+            kill = _kill_hint(p, s) if r == "memory" else ()
             if not d.n:  # none recorded (a source that cannot read it): more history alone won't help
-                whys = (f"no {r} samples: all {p.samples} missing", *((short_why,) if short else ()))
+                whys = (f"no {r} samples: all {p.samples} missing", *((short_why,) if short else ()), *kill)
                 out.append(Recommendation(recommended=None, reasons=whys, **base))  # type: ignore[arg-type]
             elif short:
-                out.append(Recommendation(recommended=None, reasons=(short_why,), **base))  # type: ignore[arg-type]
+                out.append(Recommendation(recommended=None, reasons=(short_why, *kill), **base))  # type: ignore[arg-type]
             elif d.n < s.min_samples:  # a long history with few readings of this one (a p99 of 5 values)
                 few = f"too few {r} samples: {d.n} of {p.samples} (needs >= {s.min_samples:g})"
                 out.append(Recommendation(recommended=None, reasons=(few,), **base))  # type: ignore[arg-type]
