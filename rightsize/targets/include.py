@@ -87,7 +87,7 @@ class _Walk:
     done: set[Path] = field(default_factory=set)
     given: set[Path] = field(default_factory=set)
     read: int = 0  # files kept so far
-    also: dict[Path, list[str]] = field(default_factory=dict)  # a file read once, included again by
+    also: dict[Path, list[str]] = field(default_factory=dict)  # a file read once -> its other includers
 
 
 def load_project(
