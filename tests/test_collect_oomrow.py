@@ -12,11 +12,12 @@ import subprocess
 import sys
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
+from engine_helpers import container_gone
 
 import rightsize
 from rightsize.cli import main
@@ -31,14 +32,6 @@ def _wait_for(predicate: Any, what: str, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
-
-
-def _gone(client: Any, container_id: str) -> bool:
-    try:
-        client.api.inspect_container(container_id)
-    except docker.errors.NotFound:
-        return True
-    return False
 
 
 def _recommend(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[list[dict[str, Any]], str]:
@@ -73,7 +66,7 @@ def test_a_job_oom_killed_before_any_reading_reaches_recommend_without_a_warning
         jobs = [run_container("sleep 0.3; tail /dev/zero", labels=service, **oom),  # a run of the service
                 run_container("sleep 0.3; tail /dev/zero", labels=labels, **oom)]  # a workload of its own
         for job in jobs:
-            _wait_for(lambda job=job: _gone(docker_client, job.id), "the job to be killed and removed")
+            _wait_for(partial(container_gone, docker_client, job.id), "the job to be killed and removed")
     finally:
         collector.send_signal(signal.SIGTERM)
         stdout, stderr = collector.communicate(timeout=120)

@@ -12,20 +12,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
+from engine_helpers import container_gone
 
 import rightsize
 from rightsize.collector.discovery import Discovery
 from rightsize.collector.endings import NO_READING, ONE_READING
-
-
-def _gone(client: Any, container_id: str) -> bool:
-    try:
-        client.api.inspect_container(container_id)
-    except docker.errors.NotFound:
-        return True
-    return False
 
 
 @pytest.mark.docker
@@ -53,7 +45,7 @@ def test_a_container_removed_between_list_and_inspect_keeps_its_events(
     def on_tick(ticks: int, containers: int, samples: int) -> None:
         if ticks == 1:
             victim.append(run_container("sleep 3600", labels=labels))
-        elif not stop_at and victim and _gone(docker_client, victim[0].id):
+        elif not stop_at and victim and container_gone(docker_client, victim[0].id):
             stop_at.append(ticks + 2)  # two more ticks handle its events
         elif stop_at and ticks >= stop_at[0]:
             os.kill(os.getpid(), signal.SIGINT)
@@ -135,7 +127,7 @@ def test_events_logged_before_the_stop_but_not_delivered_are_drained(
             watchers[0].stop()
             oomer.append(run_container("dd if=/dev/zero of=/dev/null bs=64M", labels=labels, mem_limit="16m",
                                        memswap_limit="16m", auto_remove=True))
-        elif oomer and _gone(docker_client, oomer[0].id):
+        elif oomer and container_gone(docker_client, oomer[0].id):
             os.kill(os.getpid(), signal.SIGINT)
 
     run_container("sleep 3600", labels=labels)  # sampled: the dataset exists
