@@ -48,7 +48,9 @@ class Lives(Discovery):
         self.no_cpu: list[str] = []  # one reason per container life without any CPU value
         self.no_cpu_ids: set[str] = set()  # the containers of those lives (a crash loop: one)
         self.finished: set[str] = set()  # ended since their last start (their reason is counted)
-        self.oom_unread = 0  # OOM rows holding the limits only: the kill came before any reading
+        # containers whose OOM row holds the limits only, until a reading of theirs is written (the
+        # engine's stream may hold one from before the kill, written at the die)
+        self.oom_unread: set[str] = set()
         self.early = Early(client, filters, None if source == "docker" else root, engine=source != "cgroup")
 
     def _matched_at_create(self, cid: str) -> bool:
@@ -75,6 +77,8 @@ class Lives(Discovery):
         self.samples.append(sample_row(t.info, cur, t.rates, ts_ms=ts_ms, host=self.host, oom_events=ooms))
         self.n_samples += 1
         self.first_row[cid] = min(ts_ms, self.first_row.get(cid, ts_ms))
+        if cur.working_set is not None:
+            self.oom_unread.discard(cid)
         t.wrote(ts_ms)
 
     def _oom_row(self, cid: str, event: dict[str, Any]) -> None:
@@ -94,7 +98,8 @@ class Lives(Discovery):
                 cur = t.prev = t.reader.read(time.monotonic())  # the next reading's CPU is from here
         row = sample_row(info, cur, (None, None), ts_ms=ts_ms, host=self.host, oom_events=self.ooms[cid])
         self.samples.append(row)
-        self.oom_unread += cur.working_set is None  # never the limit as a reading: nothing was measured
+        if cur.working_set is None:  # never the limit as a reading: nothing was measured
+            self.oom_unread.add(cid)
         self.n_samples += 1
         self.first_row[cid] = min(ts_ms, self.first_row.get(cid, ts_ms))
         if t is not None:

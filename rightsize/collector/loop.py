@@ -291,5 +291,5 @@ class _Run(Lives):
             no_cpu=describe(self.no_cpu),
             no_cpu_containers=len(self.no_cpu_ids),
             oom_kills=sum(self.ooms.values()),
-            oom_unread=self.oom_unread,
+            oom_unread=len(self.oom_unread),
         )
