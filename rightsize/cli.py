@@ -213,7 +213,8 @@ def import_(
     map_: str = typer.Option(
         ...,
         "--map",
-        help="SAMPLES_COLUMN=TRACE_COLUMN[*FACTOR],...: workload, ts, cpu_cores, mem_working_set, ...",
+        help="SAMPLES_COLUMN=TRACE_COLUMN[*FACTOR or /DIVISOR],...: workload, ts, cpu_cores, "
+        "mem_working_set, ... (e.g. mem_working_set=mem_kb*1024, cpu_cores=cpu_pct/100)",
     ),
     out: str = typer.Option(..., "--out", help="Dataset folder to write into (created if missing)."),
     where: str | None = typer.Option(None, help="Import only rows where this boolean column is true."),
