@@ -62,7 +62,10 @@ def parse_bytes(value: str | int | float, dialect: Dialect = "compose") -> int:
         mult = _COMPOSE_MULT[m.group("unit").lower()] if m else 0
     if not m:
         raise RightsizeError(f"not a memory size: {text!r} (expected e.g. 512M, 1.5g, 1536Mi)")
-    return round(float(m.group("num")) * mult)
+    size = float(m.group("num")) * mult
+    if not math.isfinite(size):  # "1e400M": round() of an infinity raised OverflowError
+        raise RightsizeError(f"not a memory size: {text!r} (too large)")
+    return round(size)
 
 
 # ---- compose-file values, read as Docker Compose v2 reads them ------------------------------------

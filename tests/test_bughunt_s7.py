@@ -125,7 +125,7 @@ def test_helm_a_sidecar_does_not_take_the_main_containers_resources(
 
 
 @pytest.mark.parametrize("cmd", ["recommend", "report"])
-@pytest.mark.parametrize("since", ["6H", "10M", "3S", "2300-01-01", "06:00"])
+@pytest.mark.parametrize("since", ["6H", "10M", "3S", "2300-01-01", "06:00", "nan", "NaT", "now"])
 def test_since_that_reads_as_no_date_is_one_error_line(
     cmd: str, since: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -225,3 +225,17 @@ def test_backtest_train_no_longer_than_min_history_says_so(
     (line,) = [ln for ln in err.splitlines() if "no window scored" in ln]
     assert "a 1h training window spans less than their min_history (1h)" in line, line
     assert "--train longer than 1h, or --set default.min_history=" in line, line
+
+
+@pytest.mark.parametrize("cmd", ["check", "apply"])
+@pytest.mark.parametrize("swap", ["1e400", "1e400M"])
+def test_a_swap_size_too_large_for_a_number_is_one_error_line(
+    cmd: str, swap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # parse_bytes multiplied into a float infinity and round() raised OverflowError: a traceback
+    compose = tmp_path / "compose.yml"
+    compose.write_text("name: sutazai\nservices:\n  redis:\n    image: r\n    mem_limit: 512m\n")
+    code, out, err = run([cmd, "-f", str(compose), "--swap", swap], capsys)
+    assert code == 2 and out == ""
+    want = "expected a swap size such as 0 or 256M (leave --swap out to keep the swap as it is)"
+    assert err == f"rightsize: error: --swap {swap!r}: {want}\n"

@@ -67,7 +67,8 @@ def since_start(since: str | None, latest_ms: int | None) -> int | None:
         t = pd.Timestamp(since)
     except (ValueError, TypeError):
         raise bad from None
-    if not re.search(rf"(?<!\d){t.year:04d}(?!\d)", since):  # no year written: "6H" reads as 06:00 in year 1
+    # NaT ("nan"), or no year written: "6H" reads as 06:00 on 1 January of year 1
+    if pd.isna(t) or not re.search(rf"(?<!\d){t.year:04d}(?!\d)", since):
         raise bad
     t = t.tz_localize("UTC") if t.tzinfo is None else t
     return int(t.as_unit("ms").asm8.view("i8"))  # (not .value: nanoseconds overflow past 2262)
