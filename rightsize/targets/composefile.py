@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
@@ -210,15 +210,40 @@ class Stack(list[Doc]):
 
     def layers(self, svc: str, hidden: AbstractSet[int] = frozenset()) -> list[Layer]:
         """From the last file down, but the ``hidden`` ones (see mergetags.hidden): each file's service,
-        then what that file's ``extends`` brings, nearest first. compose-go applies a file's
-        ``extends`` before it merges the file over the ones before (loader.go, loadYamlFile), so with
-        ``-f a.yml -f b.yml`` a value b.yml's base sets wins over a.yml's own."""
+        then what its includes bring, then what that file's ``extends`` brings, nearest first.
+        compose-go applies a file's ``extends`` after importing its includes and before it merges the
+        file over the ones before (loader.go, loadYamlFile), so with ``-f a.yml -f b.yml`` a value
+        b.yml's base sets wins over a.yml's own."""
         chains = self.chains.get(svc) or {}
         out: list[Layer] = []
-        for i in (i for i in range(len(self) - 1, -1, -1) if i not in hidden):
-            out.append((i, True, service_node(self[i], svc), doc_env(self[i])))
-            out += [(i, False, node, env) for node, env in chains.get(i, ())]
+        for i, own in _nested(self, [i for i in range(len(self) - 1, -1, -1) if i not in hidden]):
+            if own:
+                out.append((i, True, service_node(self[i], svc), doc_env(self[i])))
+            else:
+                out += [(i, False, node, env) for node, env in chains.get(i, ())]
         return out
+
+
+def _nested(docs: Sequence[Doc], order: Sequence[int]) -> Iterator[tuple[int, bool]]:
+    """``order`` (file indices, the winning first) as ``(i, True)`` for file i's own service and
+    ``(i, False)`` for what its ``extends`` brings: that comes after what the file's includes bring,
+    as compose-go imports a file's includes into its content before it applies its ``extends``
+    (loader.go, loadYamlFile), each included file already extended in its own load."""
+    waiting: list[int] = []
+    for i in order:
+        while waiting and not _includes(docs[waiting[-1]], docs[i]):
+            yield waiting.pop(), False
+        yield i, True
+        waiting.append(i)
+    while waiting:
+        yield waiting.pop(), False
+
+
+def _includes(outer: Doc, doc: Doc) -> bool:
+    """Whether ``doc`` is read through ``outer``'s includes (nested ones too)."""
+    mine = outer.stack if isinstance(outer, ComposeDoc) else ()
+    theirs = doc.stack if isinstance(doc, ComposeDoc) else ()
+    return len(theirs) > len(mine) and theirs[: len(mine)] == mine and theirs[len(mine)][0] == outer.source
 
 
 def extends_chains(docs: Sequence[Doc], svc: str) -> dict[int, list[Link]]:
@@ -262,6 +287,7 @@ def _scope(docs: Sequence[Doc], cur: Doc) -> list[Doc]:
 def _chain_of(docs: Sequence[Doc], cur: Doc, svc: str, ext: Any) -> list[Link]:
     """One file's chain: what ``ext`` (the ``extends`` of ``svc`` in ``cur``) brings, nearest first."""
     chain: list[Link] = []
+    later: list[list[Link]] = []  # copies outside each step's file: under the rest of the chain
     env = doc_env(cur)  # compose interpolates before extending: the whole chain (an included file: its own)
     seen = [(Path(cur.source).resolve(), svc)]
     while ext is not None:  # no depth limit in compose: a cycle is what ends it
@@ -289,9 +315,23 @@ def _chain_of(docs: Sequence[Doc], cur: Doc, svc: str, ext: Any) -> list[Link]:
         if target is not cur and any(d is target for d in docs):
             env = doc_env(target)  # an included file is interpolated with its include's environment
         chain.append((node, env))
-        for d in scope[scope.index(target) + 1 :]:  # a file's own service merges over an included one
-            under = service_node(d, name)  # (compose-go#835): that one, and what its extends brings
-            if isinstance(under, CommentedMap):
-                chain += [(under, doc_env(d)), *_chain_of(docs, d, name, under.get("extends"))]
+        # a file's own service merges over an included one (compose-go#835) before its extends
+        # applies; the copies outside target's includes come under target's whole chain
+        rest = scope[scope.index(target) + 1 :]
+        chain += _copies(docs, [d for d in rest if _includes(target, d)], name)
+        later.append(_copies(docs, [d for d in rest if not _includes(target, d)], name))
         cur, ext = target, node.get("extends")
+    for more in reversed(later):
+        chain += more
     return chain
+
+
+def _copies(docs: Sequence[Doc], among: Sequence[Doc], name: str) -> list[Link]:
+    """The service ``name`` as the files ``among`` (the winning first) define it, each followed by
+    what its ``extends`` brings once its includes' copies are merged (see ``_nested``)."""
+    order = [next(i for i, x in enumerate(docs) if x is d) for d in among]
+    out: list[Link] = []
+    for i, own in _nested(docs, [i for i in order if isinstance(service_node(docs[i], name), CommentedMap)]):
+        node = service_node(docs[i], name)
+        out += [(node, doc_env(docs[i]))] if own else _chain_of(docs, docs[i], name, node.get("extends"))
+    return out
