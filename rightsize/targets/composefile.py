@@ -13,7 +13,14 @@ from ruamel.yaml.comments import CommentedMap, TaggedScalar
 
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Recommendation
-from rightsize.targets.include import ComposeDoc, doc_env, extends_file, load_project, reading_order
+from rightsize.targets.include import (
+    ComposeDoc,
+    doc_env,
+    extends_file,
+    load_project,
+    reading_order,
+    stack_of,
+)
 from rightsize.targets.interpolate import resolve
 from rightsize.targets.yaml import Doc, read
 
@@ -241,8 +248,7 @@ def _nested(docs: Sequence[Doc], order: Sequence[int]) -> Iterator[tuple[int, bo
 
 def _includes(outer: Doc, doc: Doc) -> bool:
     """Whether ``doc`` is read through ``outer``'s includes (nested ones too)."""
-    mine = outer.stack if isinstance(outer, ComposeDoc) else ()
-    theirs = doc.stack if isinstance(doc, ComposeDoc) else ()
+    mine, theirs = stack_of(outer), stack_of(doc)
     return len(theirs) > len(mine) and theirs[: len(mine)] == mine and theirs[len(mine)][0] == outer.source
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml.comments import CommentedMap
 
 from rightsize.targets.composefile import Stack, service_node
-from rightsize.targets.include import ComposeDoc
+from rightsize.targets.include import stack_of
 from rightsize.targets.values import lookup
 from rightsize.targets.yaml import Doc
 
@@ -55,7 +55,7 @@ def _imported_against(a: Doc, b: Doc) -> bool:
     """Whether compose compares the two files' services when it imports an include (rather than
     merging them as ``-f`` files or one include entry's paths): one is the including file and the
     other comes from its includes, or they come from two entries of the same file's ``include``."""
-    sa, sb = _stack(a), _stack(b)
+    sa, sb = stack_of(a), stack_of(b)
     n = 0
     while n < min(len(sa), len(sb)) and sa[n] == sb[n]:
         n += 1
@@ -65,10 +65,6 @@ def _imported_against(a: Doc, b: Doc) -> bool:
         return False  # the same -f list or include entry: merged as -f files
     shorter, longer = (a, sb) if len(sa) == n else (b, sa)
     return shorter.source == longer[n][0]  # the including file itself
-
-
-def _stack(doc: Doc) -> tuple[tuple[str, int], ...]:
-    return doc.stack if isinstance(doc, ComposeDoc) else ()
 
 
 def _plain(node: Any) -> Any:

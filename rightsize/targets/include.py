@@ -52,6 +52,11 @@ class ComposeDoc(Doc):
     stack: tuple[tuple[str, int], ...] = ()
 
 
+def stack_of(doc: Doc) -> tuple[tuple[str, int], ...]:
+    """The include entries that brought the file (``ComposeDoc.stack``); () for a ``-f`` file."""
+    return doc.stack if isinstance(doc, ComposeDoc) else ()
+
+
 def reading_order(docs: Sequence[Doc]) -> list[Doc]:
     """The files as they are written (what a user reads: an include's services where it stands), not
     in the order compose lets them win (an earlier include wins over a later one)."""

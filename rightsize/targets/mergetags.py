@@ -11,7 +11,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 
 from rightsize.targets.composefile import service_node
-from rightsize.targets.include import ComposeDoc
+from rightsize.targets.include import stack_of
 from rightsize.targets.yaml import Doc
 
 
@@ -38,17 +38,13 @@ def hidden(docs: Sequence[Doc], svc: str, path: tuple[str, ...]) -> tuple[frozen
             node = node[key]
             t = tag(node)
             if t in ("!reset", "!override"):
-                mine = _stack(docs[i])
-                out |= {j for j in range(i) if _stack(docs[j])[: len(mine)] == mine}
+                mine = stack_of(docs[i])
+                out |= {j for j in range(i) if stack_of(docs[j])[: len(mine)] == mine}
                 if t == "!reset":  # (its own content too; !override keeps it)
                     out.add(i)
                     reset = reset or docs[i].source
                 break
     return frozenset(out), reset
-
-
-def _stack(doc: Doc) -> tuple[tuple[str, int], ...]:
-    return doc.stack if isinstance(doc, ComposeDoc) else ()
 
 
 def dropped(docs: Sequence[Doc], svc: str, paths: Sequence[tuple[str, ...]]) -> str | None:
