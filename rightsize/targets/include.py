@@ -88,11 +88,19 @@ class _Include:
 
 @dataclass
 class _Walk:
-    out: list[ComposeDoc] = field(default_factory=list)
+    out: list[ComposeDoc | _Again] = field(default_factory=list)
     done: set[Path] = field(default_factory=set)
     given: set[Path] = field(default_factory=set)
     read: int = 0  # files kept so far
     also: dict[Path, list[str]] = field(default_factory=dict)  # a file read once -> its other includers
+
+
+@dataclass(frozen=True)
+class _Again:
+    """A file read once, included again: at this place in ``_Walk.out`` (see ``_reassert``)."""
+
+    real: Path
+    stack: tuple[tuple[str, int], ...]
 
 
 def load_project(
@@ -108,9 +116,49 @@ def load_project(
     walk = _Walk(given={Path(f).resolve() for f in files})
     for f in files:
         _load(Path(f), workdir, env, (), None, (), walk)
-    return [
-        dataclasses.replace(d, also_by=tuple(walk.also.get(Path(d.source).resolve(), ()))) for d in walk.out
-    ]
+    out = _reassert(walk.out)
+    return [dataclasses.replace(d, also_by=tuple(walk.also.get(Path(d.source).resolve(), ()))) for d in out]
+
+
+def _reassert(items: list[ComposeDoc | _Again]) -> list[ComposeDoc]:
+    """Each file read once moved, with what it includes, to the highest place a file includes it.
+    compose-go loads each ``-f`` file (and each path of an include entry) with its includes, then
+    merges it over the ones before: a later file that includes a file an earlier one included too
+    brings its services again, over the earlier file's own (``-f f1.yml -f f2.yml`` both including
+    common.yml: common.yml's values win over f1.yml's). Where the first includer wins anyway (two
+    entries of one file's include: the first include's load wins) it stays."""
+    out = list(items)
+    while True:
+        place = {Path(d.source).resolve(): i for i, d in enumerate(out) if isinstance(d, ComposeDoc)}
+        above = [(j, m) for j, m in enumerate(out) if isinstance(m, _Again) and place[m.real] < j]
+        if not above:
+            return [d for d in out if isinstance(d, ComposeDoc)]
+        j, marker = above[-1]  # the highest place a file is included again
+        i = place[marker.real]
+        doc = out[i]
+        assert isinstance(doc, ComposeDoc)
+        start = i
+        while start and _under(out[start - 1], doc):
+            start -= 1
+        out[j : j + 1] = [_restack(x, doc.stack, marker.stack) for x in out[start : i + 1]]
+        del out[start : i + 1]
+        out = [x for x in out if not (isinstance(x, _Again) and x.real == marker.real)]
+
+
+def _under(item: ComposeDoc | _Again, doc: ComposeDoc) -> bool:
+    """Whether ``item`` came through ``doc``'s includes."""
+    mine = doc.stack
+    return (
+        len(item.stack) > len(mine)
+        and item.stack[: len(mine)] == mine
+        and item.stack[len(mine)][0] == doc.source
+    )
+
+
+def _restack(
+    item: ComposeDoc | _Again, old: tuple[tuple[str, int], ...], new: tuple[tuple[str, int], ...]
+) -> Any:
+    return dataclasses.replace(item, stack=new + item.stack[len(old) :])
 
 
 def _compose_file_differs(
@@ -153,12 +201,15 @@ def _load(
     if real in walk.done or (by is not None and real in walk.given):
         if by is not None:  # (its services are the including file's too: an extends there finds them)
             walk.also.setdefault(real, []).append(by)
+            walk.out.append(_Again(real, stack))  # (compose brings them again here: see _reassert)
         return  # read once: a file given with -f, or included twice (compose accepts identical copies)
     walk.done.add(real)
     doc = read(path)
     if not isinstance(doc.data, CommentedMap):
         raise RightsizeError(f"{doc.source}: not a compose file (the top level is not a mapping)")
-    blocks: list[list[ComposeDoc]] = []  # per include entry: its files, in their own precedence order
+    blocks: list[
+        list[ComposeDoc | _Again]
+    ] = []  # per include entry: its files, in their own precedence order
     for n, item in enumerate(_items(doc, env)):
         remote = [p for p in item.paths if _REMOTE.match(p)]
         if remote:
