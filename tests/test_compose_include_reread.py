@@ -86,3 +86,24 @@ def test_a_file_the_first_include_shares_stays_where_it_wins(
         },
     )
     assert memory_limit(capsys, f["compose.yml"]) == 2 * G
+
+
+def test_an_identical_copy_in_the_first_includer_is_still_patched_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """f1.yml's postgres is identical to common.yml's: Docker Compose before 5.0 compares them when
+    f1.yml imports common.yml, so both get the change (common.yml is read where f2.yml includes it)."""
+    f = write(
+        tmp_path,
+        {
+            "f1.yml": "include: [common.yml]\n" + COMMON,
+            "f2.yml": "include: [common.yml]\nservices:\n  web:\n    image: w\n",
+            "common.yml": COMMON,
+        },
+    )
+    code, _, err = run_cli(
+        ["apply", "-f", str(f["f1.yml"]), "-f", str(f["f2.yml"]), "--only", "memory"], capsys
+    )
+    assert code == 0, err
+    assert f["f1.yml"].read_text() == "include: [common.yml]\n" + f["common.yml"].read_text()
+    assert "    mem_limit: 1536m   # common\n" in f["common.yml"].read_text()

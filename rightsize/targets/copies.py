@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml.comments import CommentedMap
 
 from rightsize.targets.composefile import Stack, service_node
-from rightsize.targets.include import stack_of
+from rightsize.targets.include import ComposeDoc, stack_of
 from rightsize.targets.values import lookup
 from rightsize.targets.yaml import Doc
 
@@ -55,6 +55,8 @@ def _imported_against(a: Doc, b: Doc) -> bool:
     """Whether compose compares the two files' services when it imports an include (rather than
     merging them as ``-f`` files or one include entry's paths): one is the including file and the
     other comes from its includes, or they come from two entries of the same file's ``include``."""
+    if a.source in _includers(b) or b.source in _includers(a):  # (a file read once: any includer)
+        return True
     sa, sb = stack_of(a), stack_of(b)
     n = 0
     while n < min(len(sa), len(sb)) and sa[n] == sb[n]:
@@ -65,6 +67,10 @@ def _imported_against(a: Doc, b: Doc) -> bool:
         return False  # the same -f list or include entry: merged as -f files
     shorter, longer = (a, sb) if len(sa) == n else (b, sa)
     return shorter.source == longer[n][0]  # the including file itself
+
+
+def _includers(doc: Doc) -> set[str | None]:
+    return {doc.included_by, *doc.also_by} if isinstance(doc, ComposeDoc) else set()
 
 
 def _plain(node: Any) -> Any:
