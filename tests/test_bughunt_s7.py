@@ -239,3 +239,41 @@ def test_a_swap_size_too_large_for_a_number_is_one_error_line(
     assert code == 2 and out == ""
     want = "expected a swap size such as 0 or 256M (leave --swap out to keep the swap as it is)"
     assert err == f"rightsize: error: --swap {swap!r}: {want}\n"
+
+
+@pytest.mark.parametrize("cmd", ["check", "apply", "recommend"])
+def test_a_yaml_tagged_pid_count_is_read_or_refused_in_one_line(
+    cmd: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `pids_limit: !!str 1g` reached int() as ruamel's TaggedScalar: a TypeError traceback
+    compose = tmp_path / "compose.yml"
+    compose.write_text("name: sutazai\nservices:\n  redis:\n    image: r\n    pids_limit: !!str 1g\n")
+    code, out, err = run([cmd, "-f", str(compose)], capsys)
+    assert code == 2 and out == "", err
+    want = f"rightsize: error: {compose}: services.redis.pids_limit: not a PID count"
+    assert err.splitlines()[-1].startswith(want)
+    compose.write_text("name: sutazai\nservices:\n  redis:\n    image: r\n    pids_limit: !!str 100\n")
+    code, out, err = run([cmd, "-f", str(compose), "--format", "json"], capsys)  # a string, as YAML says
+    assert code in (0, 1) and "error" not in err, err
+
+
+@pytest.mark.parametrize("target", ["compose", "helm"])
+def test_a_value_with_an_explicit_int_tag_is_one_error_line_and_nothing_written(
+    target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `mem_limit: !!int 5` got 192M spliced after its tag; re-reading `!!int 192M` raised ValueError
+    from cli_helpers import sha
+
+    if target == "compose":
+        path = tmp_path / "compose.yml"
+        path.write_text("name: sutazai\nservices:\n  redis:\n    image: r\n    mem_limit: !!int 536870912\n")
+        args = ["apply", "-f", str(path)]
+    else:
+        path = tmp_path / "values.yaml"
+        path.write_text("redis:\n  resources:\n    limits:\n      memory: !!int 536870912\n")
+        args = ["apply", "--helm", str(path)]
+    before = sha(path)
+    code, _, err = run(args, capsys)
+    assert code == 2 and sha(path) == before, err
+    assert err.splitlines()[-1].startswith("rightsize: error: ") and "Traceback" not in err
+    assert "!!int" in err.splitlines()[-1]

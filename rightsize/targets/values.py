@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, TaggedScalar
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from rightsize.errors import RightsizeError
@@ -52,6 +52,8 @@ def wanted(rec: Recommendation) -> list[Wanted]:
 
 def parse_value(resource: str, value: Any, dialect: Dialect, where: str) -> float:
     """A value found in a file, in base units; a unit that cannot be parsed is bad input."""
+    if isinstance(value, TaggedScalar) and str(value.tag) == "tag:yaml.org,2002:str":
+        value = str(value.value)  # `!!str 100`: a string, as every YAML reader takes it
     try:
         if dialect == "compose":  # as Docker Compose v2 reads the file (see units.parse_compose_*)
             if resource == "memory":
@@ -69,6 +71,9 @@ def parse_value(resource: str, value: Any, dialect: Dialect, where: str) -> floa
             raise RightsizeError(f"not a PID count: {value!r}") from None
     except RightsizeError as exc:
         raise RightsizeError(f"{where}: {exc}") from None
+    except (TypeError, ValueError):  # a tag no reader here knows (`!foo 5`): not a number
+        noun = {"memory": "memory size", "cpu": "CPU amount"}.get(resource, "PID count")
+        raise RightsizeError(f"{where}: not a {noun}: {str(value)!r}") from None
 
 
 # a compose size with a unit: its spacing, the unit letter's case, and what follows it (B, iB, i)

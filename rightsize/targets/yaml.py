@@ -186,6 +186,12 @@ def verify_written(text: str, source: str, expected: list[tuple[tuple[str, ...],
         raise RightsizeError(
             f"internal error, nothing written: {source} would not parse ({_one_line(str(exc))})"
         ) from None
+    except (ValueError, TypeError) as exc:  # `!!int 192M`: a new value under the old one's explicit tag
+        tag = " a value rightsize rewrites has an explicit YAML tag (!!int, !!float): remove it;"
+        tag = tag if "!!" in text else ""
+        raise RightsizeError(
+            f"{source}:{tag} nothing written: the patched file would not read back ({_one_line(str(exc))})"
+        ) from None
     for path, want in expected:
         node: Any = data
         for key in path:
