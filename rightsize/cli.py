@@ -17,6 +17,7 @@ from rightsize.cli_checks import (
     check_compose_options,
     fail,
     not_empty,
+    one_line,
     show_warning,
     split_names,
 )
@@ -385,15 +386,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except _UsageError as exc:  # bad option, missing argument, ...
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        print(f"rightsize: error: {message}", file=sys.stderr)
+        print(f"rightsize: error: {one_line(message)}", file=sys.stderr)
         sys.exit(2)
     except RightsizeError as exc:
-        print(f"rightsize: error: {exc}", file=sys.stderr)
+        print(f"rightsize: error: {one_line(exc)}", file=sys.stderr)
         sys.exit(2)
     except (BrokenPipeError, KeyboardInterrupt):
         sys.exit(130)
     except OSError as exc:  # a file or folder the OS refused that no check foresaw: still one line
-        where = f" {exc.filename}" if exc.filename else ""
-        print(f"rightsize: error:{where} {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename} " if exc.filename else ""
+        print(f"rightsize: error: {one_line(f'{where}{exc.strerror or exc}')}", file=sys.stderr)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

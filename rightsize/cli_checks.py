@@ -40,11 +40,14 @@ def not_empty(option: str, value: str | list[str] | None, expected: str | None =
         raise fail(f"{option} is empty: expected {expected or _EXPECTED[option]}")
 
 
+def one_line(message: Any) -> str:
+    """The text on one line, whatever it holds: pyarrow's "Couldn't deserialize thrift: ... Invalid
+    data\n" left a lone ")" on a line of its own, and an option's value may hold a newline."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
 def show_warning(message: Any, category: Any, filename: str, lineno: int, *args: Any, **kw: Any) -> None:
-    # one line, whatever the text: pyarrow's "Couldn't deserialize thrift: ... Invalid data\n" left a
-    # lone ")" on a line of its own
-    text = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
-    print(f"rightsize: warning: {text}", file=sys.stderr)
+    print(f"rightsize: warning: {one_line(message)}", file=sys.stderr)
 
 
 def split_names(option: str, value: str | None) -> list[str] | None:
