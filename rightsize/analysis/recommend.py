@@ -25,6 +25,7 @@ from rightsize.analysis.history import histories, ts_ms
 from rightsize.analysis.plausible import Plausible, keep_possible, plausible
 from rightsize.analysis.profile import Profile, profile_of
 from rightsize.analysis.strategies import get_strategy
+from rightsize.analysis.unnamed import unnamed_rows, warn_unnamed
 from rightsize.errors import RightsizeError
 from rightsize.globs import joined, matches
 from rightsize.models import RESOURCES, Recommendation
@@ -183,6 +184,7 @@ def profiles(
     else:
         store.dataset_dir(data)  # an empty path is an error, not Path("") = the current folder
         files = store.list_files(data, "samples")
+        warn_unnamed(unnamed_rows(files))  # from the footers: the same line on either path
         small = small_dataset(files, small_rows()) if files else None
         valid = plausible(now, data)
         found = _small_profiles(Path(data), small, since, qs, workloads, valid) if small is not None else None

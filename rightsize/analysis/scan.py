@@ -185,9 +185,14 @@ def scan_profiles(
         if ignored.count and not sum(f.possible for f in found):
             raise RightsizeError(none_possible(ignored))
         ignored.warn()  # one line for both halves
-        for f in found:
-            warn_cleaned(f.bad)
         m = merge(found)
+        bad: dict[str, int] = {}
+        for f in found:  # one line for both halves too
+            for what, n in f.bad.items():
+                bad[what] = bad.get(what, 0) + n
+        if m.n.sum() and not m.tables["mem"].sum():  # as histories() says it on the in-memory path
+            bad["rows without a memory value"] = int(m.n.sum())
+        warn_cleaned(bad)
         w = len(m.names)
         if not w:
             raise RightsizeError(

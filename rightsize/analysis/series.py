@@ -19,8 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rightsize import store
+from rightsize.analysis.coltypes import check_types
 from rightsize.analysis.history import counter_increments
 from rightsize.analysis.plausible import Ignored, Plausible, none_possible, plausible
+from rightsize.analysis.unnamed import warn_unnamed
 from rightsize.errors import RightsizeError
 
 VALUES = (
@@ -77,12 +79,14 @@ def load_series(
 def _read(path: str | os.PathLike[str]) -> Iterator[pa.Table]:
     for f in store.list_files(path, "samples"):
         try:
-            names = pq.read_schema(f).names
+            schema = pq.read_schema(f)
+            names = schema.names
             missing = [c for c in ("ts", "workload") if c not in names]
             if missing:
                 raise RightsizeError(
                     f"{f} is not a rightsize samples file: missing column {', '.join(missing)}"
                 )
+            check_types(f, schema)  # as recommend: a text ts was read as times of its own guessing
             dicts = [c for c in ("workload", "container_id") if c in names]
             yield pq.read_table(f, columns=[c for c in COLUMNS if c in names], read_dictionary=dicts)
         except (OSError, pa.ArrowException) as exc:
@@ -135,6 +139,7 @@ def _split(tables: Iterable[pa.Table], events: pd.DataFrame | None, valid: Plaus
     else:
         order = np.lexsort((ts, code))
     keep = order[code[order] >= 0]  # a row without a workload cannot be attributed
+    warn_unnamed(len(order) - len(keep), stacklevel=4)  # as recommend says it
     ok = valid.ok(ts)
     if not ok.all():  # a 1970 or 2100 row: no window starts in 1970
         ignored = Ignored().add(ts[~ok])

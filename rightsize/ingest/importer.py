@@ -7,7 +7,6 @@ written in a few large appends, so a 12 M row trace never sits in memory whole.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import warnings
@@ -29,6 +28,7 @@ from rightsize.ingest.importtime import Clock, mixed, timestamps
 from rightsize.ingest.mapping import parse_mapping, source_of
 from rightsize.ingest.placed import check_placed
 from rightsize.ingest.reimport import SOURCE_KEY, Earlier, fingerprint
+from rightsize.ingest.written import Written
 
 REQUIRED = ("workload", "ts")
 UNLIMITED = 2**62  # cgroup v1 writes "no memory limit" as 9223372036854771712 (2**63 - 4096)
@@ -100,8 +100,8 @@ def import_trace(
     labels.update(importcsv.labels(sources, where))
     source = fingerprint(path)
     earlier = Earlier(out, host, path, source)  # before this import writes anything
-    fresh = [d for d in (Path(out), Path(out) / "samples") if not d.exists()]  # removed on failure
-    files: list[Path] = []  # written so far: a bad value in a later batch removes them again
+    written_ = Written(out, host, path.name)  # removed again on a failure: all or nothing
+    files = written_.files
     buffer: list[pa.Table] = []
     buffered = written = 0
     offset = matched = 0  # rows of the file before this batch (for error lines); rows --where kept
@@ -117,22 +117,22 @@ def import_trace(
                 buffer.append(table)
                 buffered += table.num_rows
             if buffered >= _FLUSH_ROWS:
-                _flush(out, buffer, host, files, earlier, source)
+                _flush(buffer, written_, earlier, source)
                 written, buffer, buffered = written + buffered, [], 0
         if buffer:
-            _flush(out, buffer, host, files, earlier, source)
+            _flush(buffer, written_, earlier, source)
             written += buffered
         skipped = span.finish(sources["ts"][0], clock.scales[0] if clock.scales else None, sources["ts"][1])
         if span.early_files():  # 1970 rows beside later ones: readers would ignore them
             remove_early(files, span.valid)
             written -= span.early.count
     except importcsv.BadValue as exc:
-        _remove(files, fresh)
+        written_.remove()
         if exc.column == sources["ts"][0] and clock.first_number and _is_date(exc.value):
             raise mixed(exc.column, clock.first_number, (exc.at, exc.value)) from None
         raise
     except BaseException:
-        _remove(files, fresh)
+        written_.remove()
         raise
     if skipped:
         warnings.warn(f"{path.name}: {skipped}", stacklevel=2)
@@ -151,25 +151,9 @@ def _rows(name: str, offset: int) -> Callable[[int], str]:
     return lambda i: f"{name} row {offset + i + 1}"
 
 
-def _remove(files: list[Path], fresh: list[Path]) -> None:
-    """Undo a failed import: its files, then the folders it made (emptied now)."""
-    for f in files:
-        f.unlink(missing_ok=True)
-    for folder in [*sorted({f.parent for f in files}), *reversed(fresh)]:
-        with contextlib.suppress(OSError):  # not empty: other files were there before
-            folder.rmdir()
-
-
-def _flush(
-    out: str | os.PathLike[str],
-    tables: list[pa.Table],
-    host: str,
-    files: list[Path],
-    earlier: Earlier,
-    source: bytes,
-) -> None:
+def _flush(tables: list[pa.Table], written: Written, earlier: Earlier, source: bytes) -> None:
     """Append sorted by time, one UTC day at a time (store.append then scans each day's rows once);
-    every file written is added to ``files`` at once (so a failure can remove it)."""
+    every file written is added to ``written`` at once (so a failure can remove it)."""
     table = pa.concat_tables(tables)
     # each file names its trace file, so the same file imported again (another --tz) is refused
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), SOURCE_KEY: source})
@@ -181,7 +165,7 @@ def _flush(
         part = table.slice(int(start), int(stop - start))
         earlier.check(part)
         earlier.check_source()
-        files += store.append(out, part, "samples", host)
+        written.append(part)
 
 
 def _check_mapping(mapping: dict[str, str]) -> None:
