@@ -40,11 +40,13 @@ def compose_current(
 @dataclass(frozen=True)
 class ComposeCurrent:
     """What the files set per service, and what matches a service to workloads as apply matches it:
-    the project (``name:`` or ``COMPOSE_PROJECT_NAME``) and each service's ``container_name``."""
+    the project (``name:`` or ``COMPOSE_PROJECT_NAME``), else the folder's (``targets.project``),
+    and each service's ``container_name``."""
 
     services: dict[str, Current]
     project: str | None
     aliases: dict[str, str]
+    folder: str | None = None  # compose's default project name: used if the data has workloads of it
 
 
 def read_compose(
@@ -57,9 +59,9 @@ def read_compose(
         Stack,
         container_alias,
         load_compose,
-        project_name,
         service_names,
     )
+    from rightsize.targets.project import folder_project, project_name
 
     files = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
     for p in files:
@@ -78,7 +80,7 @@ def read_compose(
         alias = container_alias(docs, svc)
         if alias:
             aliases[svc] = alias
-    return ComposeCurrent(out, project_name(docs), aliases)
+    return ComposeCurrent(out, project_name(docs), aliases, folder_project(docs))
 
 
 def with_current(recs: Sequence[Recommendation], compose: ComposeCurrent) -> list[Recommendation]:
@@ -86,11 +88,13 @@ def with_current(recs: Sequence[Recommendation], compose: ComposeCurrent) -> lis
     ``check`` match them (``project/service``): a ``web`` of another project on the same host keeps
     what its containers ran with."""
     from rightsize.targets.match import match_workloads
+    from rightsize.targets.project import project_for
 
     out = list(recs)
+    project = project_for(compose.project, compose.folder, out)
     for svc, current in compose.services.items():
         alias = compose.aliases.get(svc)
-        found, why = match_workloads(svc, out, project=compose.project, aliases=(alias,) if alias else ())
+        found, why = match_workloads(svc, out, project=project, aliases=(alias,) if alias else ())
         if why.startswith("ambiguous"):
             hits = why.split("workloads ", 1)[-1].split(" in the data", 1)[0]  # "a/web, b/web"
             warnings.warn(

@@ -31,7 +31,6 @@ from rightsize.targets.composefile import (
     container_alias,
     load_compose,
     paths_of,
-    project_name,
     select,
 )
 from rightsize.targets.cpuquota import quota_limit
@@ -40,6 +39,7 @@ from rightsize.targets.effective import effective as _effective
 from rightsize.targets.effective import read as _read
 from rightsize.targets.interpolate import interpolated, substitute
 from rightsize.targets.match import Recs, match_workloads, resolve
+from rightsize.targets.project import folder_project, project_for, project_name
 from rightsize.targets.swapsize import parse_swap
 from rightsize.targets.values import minus_one, parse_value
 from rightsize.units import format_bytes, format_cpus
@@ -136,12 +136,13 @@ def check_compose(
     only a memswap_limit Docker refuses fails (see ``checkswap``)."""
     tolerance, swap = parse_tolerance(tolerance), parse_swap(swap)  # "25%", "256M" as the CLI takes them
     docs = load_compose(paths_of(files), env_files)  # one path or several, as patch_compose
-    project = project or project_name(docs)
+    explicit = project_name(docs, project)  # refused before the analysis, as compose refuses it
     names = select(docs, services)
     validate_units(docs, names)
     stack = Stack(docs, names)
     _validate_interpolated(stack, names)
     recs = resolve(recs)
+    project = project_for(explicit, folder_project(docs), recs)
     rows: list[CheckRow] = []
     unmatched = 0
     for svc in names:

@@ -29,7 +29,6 @@ from rightsize.targets.composefile import (
     low_confidence,
     parse_only,
     paths_of,
-    project_name,
     select,
     service_node,
 )
@@ -44,6 +43,7 @@ from rightsize.targets.locate import home as _home
 from rightsize.targets.locate import where as _where
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.mergetags import dropped, tag
+from rightsize.targets.project import folder_project, project_for, project_name
 from rightsize.targets.schema import check_patched
 from rightsize.targets.swap import drop_unbacked, keep_swap, set_swap, skip_swap
 from rightsize.targets.swapsize import parse_swap
@@ -111,8 +111,9 @@ def patch_compose(
     names = select(files_, services)
     docs = Stack(files_, names)
     validate_units(docs, names)
+    explicit = project_name(docs, project)  # refused before the analysis, as compose refuses it
     recs = resolve(recs)
-    project = project or project_name(docs)
+    project = project_for(explicit, folder_project(docs), recs)
     plan = _Plan(swap=swap)
     unmatched = 0
     for svc in names:

@@ -111,19 +111,6 @@ def _check_types(doc: Doc, svc: str, node: CommentedMap | None) -> None:
         )
 
 
-def project_name(docs: Sequence[Doc]) -> str | None:
-    """The project name compose uses: ``COMPOSE_PROJECT_NAME`` (environment or ``.env``), else the
-    last -f file's ``name:``, interpolated (an included file's ``name`` is not read)."""
-    tops = [d for d in docs if not (isinstance(d, ComposeDoc) and d.included_by)]
-    env = doc_env(tops[0]) if tops else {}
-    if env.get("COMPOSE_PROJECT_NAME"):
-        return env["COMPOSE_PROJECT_NAME"]
-    named = next((d for d in reversed(tops) if d.data.get("name")), None)
-    if named is None:
-        return None
-    return str(resolve(named.data["name"], doc_env(named), f"{named.source}: name")) or None
-
-
 def service_names(docs: Sequence[Doc]) -> list[str]:
     names: dict[str, None] = {}
     for doc in reading_order(docs):
