@@ -172,6 +172,13 @@ def append(
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, final)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.filename is not None:
+                raise
+            # arrow's error names no file ("Error writing bytes to file. Detail: [errno 27] ..."): the
+            # caller's one-line message needs the file that was refused
+            raise OSError(exc.errno, exc.strerror or str(exc), str(final)) from exc
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

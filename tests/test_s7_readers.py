@@ -4,6 +4,7 @@ and backtest's column type check."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,8 @@ def test_import_the_disk_refuses_names_the_file_and_leaves_nothing(
     (line,) = done.stderr.splitlines()
     day = out / "samples" / "date=2026-11-20"
     assert line.startswith(f"rightsize: error: {day}/import-"), line
+    name = line.removeprefix(f"rightsize: error: {day}/").split(":")[0]
+    assert re.fullmatch(r"import-\d+-[0-9a-f]{8}\.parquet", name), line  # the very file refused
     assert ".parquet: cannot write it: File too large; nothing was imported from t.csv" in line, line
     assert _tree(tmp_path) == before  # no file, no folder left
     # without the limit the same import works

@@ -5,11 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from rightsize import store
 from rightsize.errors import RightsizeError
@@ -36,15 +34,9 @@ class Written:
             detail = str(exc.strerror or exc).split("Detail: ")[-1]
             reason = re.sub(r"^\[errno \d+\] ", "", detail, flags=re.I)
             raise RightsizeError(
-                f"{exc.filename or self._target(day)}: cannot write it: {reason}; nothing was imported "
+                f"{exc.filename or self.out}: cannot write it: {reason}; nothing was imported "
                 f"from {self.trace} (the files already written were removed)"
             ) from None
-
-    def _target(self, day: pa.Table) -> Path:
-        """The file store.append was writing (its random suffix is not known here)."""
-        first = int(pc.min(day["ts"]).cast(pa.int64()).as_py())
-        date = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=first // 86_400_000)).strftime("%Y-%m-%d")
-        return self.out / "samples" / f"date={date}" / f"{store.safe_host(self.host)}-{first}-*.parquet"
 
     def remove(self) -> None:
         """Undo a failed import: its files, then the folders it made (emptied now)."""
