@@ -87,23 +87,24 @@ def with_current(recs: Sequence[Recommendation], compose: ComposeCurrent) -> lis
     """``recs`` with the current values of the service each belongs to, matched as ``apply`` and
     ``check`` match them (``project/service``): a ``web`` of another project on the same host keeps
     what its containers ran with."""
-    from rightsize.targets.match import match_workloads
+    from rightsize.targets.match import candidates
     from rightsize.targets.project import project_for
 
     out = list(recs)
     project = project_for(compose.project, compose.folder, out)
     for svc, current in compose.services.items():
         alias = compose.aliases.get(svc)
-        found, why = match_workloads(svc, out, project=project, aliases=(alias,) if alias else ())
-        if why.startswith("ambiguous"):
-            hits = why.split("workloads ", 1)[-1].split(" in the data", 1)[0]  # "a/web, b/web"
+        hit = candidates(svc, out, project=project, aliases=(alias,) if alias else ())
+        if len(hit) > 1:
             warnings.warn(
-                f"compose service {svc} matches {hits}: their current values are what the "
+                f"compose service {svc} matches {', '.join(hit)}: their current values are what the "
                 "containers ran with (give the file a name: or set COMPOSE_PROJECT_NAME)",
                 stacklevel=2,
             )
-        ids = {id(r) for r in found}
-        out = [dataclasses.replace(r, current=current[r.resource]) if id(r) in ids else r for r in out]
+        elif hit:
+            mine = hit[0]
+            out = [dataclasses.replace(r, current=current[r.resource]) if r.workload == mine else r
+                   for r in out]  # fmt: skip
     return out
 
 

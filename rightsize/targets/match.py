@@ -15,10 +15,10 @@ from rightsize.models import Recommendation
 from rightsize.sources.docker import ONEOFF_SUFFIX, is_oneoff
 
 
-def match_workloads(
+def candidates(
     service: str, recs: Sequence[Recommendation], *, project: str | None = None, aliases: Iterable[str] = ()
-) -> tuple[list[Recommendation], str]:
-    """The recommendations for one service, or ([], why not)."""
+) -> list[str]:
+    """The workloads in ``recs`` that could be the service (more than one: ambiguous)."""
     names = {r.workload for r in recs if not is_oneoff(r.workload)}
     exact = [f"{project}/{service}"] if project else []
     hit = [w for w in exact if w in names]
@@ -28,6 +28,14 @@ def match_workloads(
             [] if project else sorted(w for w in names if w.count("/") == 1 and w.split("/")[1] == service)
         )
         hit = list(dict.fromkeys(alias_hits or compose_hits))
+    return hit
+
+
+def match_workloads(
+    service: str, recs: Sequence[Recommendation], *, project: str | None = None, aliases: Iterable[str] = ()
+) -> tuple[list[Recommendation], str]:
+    """The recommendations for one service, or ([], why not)."""
+    hit = candidates(service, recs, project=project, aliases=aliases)
     if not hit:
         run = f"{service}{ONEOFF_SUFFIX}"
         runs = sorted({w for w in (r.workload for r in recs) if w == f"{project}/{run}" or (
