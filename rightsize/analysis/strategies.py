@@ -250,8 +250,8 @@ def _guard_memory(d: Draft, p: Profile, s: BaseSettings) -> Draft:
     kills = len(p.oom_limits)
     need = est.oom_floor(p.oom_limits, s.oom_bump_bytes, s.oom_bump_factor)
     if kills:
-        at = [x for x in p.oom_limits if math.isfinite(x) and x > 0]
-        where = f" at limit {human_bytes(max(at))}" if at else " (no limit set)"
+        at = _kill_limit(p)
+        where = f" at limit {human_bytes(at)}" if at is not None else " (no limit set)"
         if need is not None and lim < need:
             lim = need
             d = d.why(f"OOM-killed {kills}x{where}: limit raised to >= {human_bytes(need)}")
@@ -282,16 +282,18 @@ def _guard_cpu(d: Draft, p: Profile, s: BaseSettings) -> Draft:
     return Draft(res, lim, d.reasons)
 
 
+def _kill_limit(p: Profile) -> float | None:
+    """The highest limit an OOM kill happened at (None: no kill, or none under a limit)."""
+    return max((x for x in p.oom_limits if math.isfinite(x) and x > 0), default=None)
+
+
 def _kill_hint(p: Profile, s: BaseSettings) -> tuple[str, ...]:
     """With too little to recommend from, an OOM kill still says the limit it ran with was too low."""
-    need = est.oom_floor(p.oom_limits, s.oom_bump_bytes, s.oom_bump_factor)
-    if not p.oom_limits or need is None:
+    if (at := _kill_limit(p)) is None:
         return ()
-    at = max(x for x in p.oom_limits if math.isfinite(x) and x > 0)
-    return (
-        f"OOM-killed {len(p.oom_limits)}x at limit {human_bytes(at)}: that is too low; "
-        f"raise it to >= {human_bytes(est.round_memory(need))} and collect again",
-    )
+    need = human_bytes(est.round_memory(est.oom_bump(at, s.oom_bump_bytes, s.oom_bump_factor)))
+    return (f"OOM-killed {len(p.oom_limits)}x at limit {human_bytes(at)}: that is too low; "
+            f"raise it to >= {need} and collect again",)  # fmt: skip
 
 
 ROUND = {"memory": est.round_memory, "cpu": est.round_cpu, "pids": est.round_pids}
