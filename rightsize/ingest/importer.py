@@ -100,8 +100,8 @@ def import_trace(
     labels.update(importcsv.labels(sources, where))
     source = fingerprint(path)
     earlier = Earlier(out, host, path, source)  # before this import writes anything
-    written_ = Written(out, host, path.name)  # removed again on a failure: all or nothing
-    files = written_.files
+    wrote = Written(out, host, path.name)  # removed again on a failure: all or nothing
+    files = wrote.files
     buffer: list[pa.Table] = []
     buffered = written = 0
     offset = matched = 0  # rows of the file before this batch (for error lines); rows --where kept
@@ -117,22 +117,22 @@ def import_trace(
                 buffer.append(table)
                 buffered += table.num_rows
             if buffered >= _FLUSH_ROWS:
-                _flush(buffer, written_, earlier, source)
+                _flush(buffer, wrote, earlier, source)
                 written, buffer, buffered = written + buffered, [], 0
         if buffer:
-            _flush(buffer, written_, earlier, source)
+            _flush(buffer, wrote, earlier, source)
             written += buffered
         skipped = span.finish(sources["ts"][0], clock.scales[0] if clock.scales else None, sources["ts"][1])
         if span.early_files():  # 1970 rows beside later ones: readers would ignore them
             remove_early(files, span.valid)
             written -= span.early.count
     except importcsv.BadValue as exc:
-        written_.remove()
+        wrote.remove()
         if exc.column == sources["ts"][0] and clock.first_number and _is_date(exc.value):
             raise mixed(exc.column, clock.first_number, (exc.at, exc.value)) from None
         raise
     except BaseException:
-        written_.remove()
+        wrote.remove()
         raise
     if skipped:
         warnings.warn(f"{path.name}: {skipped}", stacklevel=2)
