@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install and start what the tests need, idempotently: Debian's docker.io, docker-compose,
-# busybox-static, prometheus and chromium; a dockerd if none answers; the local busybox test image
+# busybox-static, prometheus and chromium; the Compose v2 plugin from Debian unstable; a dockerd if
+# none answers; the local busybox test image
 # (no registry is reachable, so it is imported from a rootfs); the Python package with its test extra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,28 @@ fi
 # that already had Prometheus, that server is someone's monitoring and is left alone).
 if [[ " ${need_apt[*]} " == *" prometheus "* ]]; then
   pkill -u prometheus -x prometheus 2>/dev/null || true
+fi
+
+# Compose v2 (the Go `docker compose` plugin) beside Debian bookworm's Compose v1: tests compare
+# what rightsize reads from a compose file with what a real v2 reads. Bookworm has no v2; Debian
+# testing/unstable have it as a static binary (libc only), so only that binary is taken from their
+# package, through a private apt state that leaves this host's sources and packages untouched.
+plugin=/usr/local/lib/docker/cli-plugins/docker-compose
+if ! "$plugin" version >/dev/null 2>&1; then
+  echo "test-env: installing the Compose v2 plugin from Debian unstable"
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" >"$tmp/sources.list"
+  apt_private=(-o "Dir::Etc::SourceList=$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache" -o APT::Sandbox::User=root)
+  apt-get "${apt_private[@]}" update -qq
+  # 2.40.3 is the version the tests were written against; take sid's current one if it is gone.
+  (cd "$tmp" && { apt-get "${apt_private[@]}" download -qq docker-compose=2.40.3-3 2>/dev/null \
+    || apt-get "${apt_private[@]}" download -qq docker-compose; })
+  dpkg-deb -x "$tmp"/docker-compose_*.deb "$tmp/x"
+  install -D -m 0755 "$tmp/x/usr/libexec/docker/cli-plugins/docker-compose" "$plugin"
+  rm -rf "$tmp"
+  "$plugin" version
 fi
 
 if ! docker info >/dev/null 2>&1; then
