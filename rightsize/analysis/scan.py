@@ -32,7 +32,7 @@ from rightsize.analysis.parquetio import ts_bounds
 from rightsize.analysis.plausible import Ignored, Plausible, none_possible, partition_days, plausible
 from rightsize.analysis.profile import DAY_MS, OBSERVED_QS, Dist, Profile, dist_of
 from rightsize.analysis.scanfound import Found, Kept
-from rightsize.analysis.scanoom import EventLimits, oom_events
+from rightsize.analysis.scanoom import KILL_ROWS, EventLimits, oom_events
 from rightsize.analysis.scanpart import BINNINGS, METRICS, Part, pass1, pass2
 from rightsize.analysis.scanproc import receive, send_child, start_child
 from rightsize.errors import RightsizeError
@@ -190,8 +190,9 @@ def scan_profiles(
         for f in found:  # one line for both halves too
             for what, n in f.bad.items():
                 bad[what] = bad.get(what, 0) + n
-        if m.n.sum() and not m.tables["mem"].sum():  # as histories() says it on the in-memory path
-            bad["rows without a memory value"] = int(m.n.sum())
+        kills = bad.pop(KILL_ROWS, 0)  # no missing values: the records of kills before any reading
+        if m.n.sum() > kills and not m.tables["mem"].sum():  # as histories() says it in memory
+            bad["rows without a memory value"] = int(m.n.sum()) - kills
         warn_cleaned(bad)
         w = len(m.names)
         if not w:

@@ -126,3 +126,15 @@ def changed_rows(
     keep[1:] = (c[order][1:] != c[order][:-1]) | (combo[order][1:] != combo[order][:-1])
     rows = rows[np.sort(order[keep])]
     return rows, names[cidx[rows]]
+
+
+KILL_ROWS = "rows recording an OOM kill"  # a count beside the warning counts, never warned itself
+
+
+def kill_rows(tb: pa.Table, codes: np.ndarray, oom: np.ndarray) -> int:
+    """Rows of wanted workloads (``codes`` >= 0) that measured nothing at an OOM kill: the collector's
+    record of a job killed before any reading, which ``histories`` counts as no missing value."""
+    none = np.ones(len(codes), bool)
+    for col in ("mem_working_set", "mem_peak", "cpu_cores", "pids"):
+        none &= tb[col].is_null().to_numpy(zero_copy_only=False)
+    return int((none & (oom > 0) & (codes >= 0)).sum())

@@ -37,7 +37,7 @@ from rightsize.analysis.parquetio import (
 from rightsize.analysis.plausible import Ignored, Plausible, plausible
 from rightsize.analysis.profile import DAY_MS
 from rightsize.analysis.scanfound import Found, Kept
-from rightsize.analysis.scanoom import EventLimits, changed_rows
+from rightsize.analysis.scanoom import KILL_ROWS, EventLimits, changed_rows, kill_rows
 from rightsize.errors import RightsizeError
 from rightsize.globs import matches
 
@@ -231,6 +231,8 @@ def _pass1_group(s: Part, item: Item, start: int | None, tb: pa.Table) -> None:
     elif not (tracked_here or any_positive(tb["oom_kills"]) or any_positive(tb["restarts"])):
         return
     oom, rst = (tb[k].fill_null(0).to_numpy() for k in COUNTERS)  # no copy without nulls
+    if "mem_working_set" in tb.column_names:  # else (read again above) no counter is above 0
+        s.bad[KILL_ROWS] = s.bad.get(KILL_ROWS, 0) + kill_rows(tb, lut[local], oom)
     found = changed_rows(s.tracked, tb["container_id"], oom, rst, lut, local)
     if found is None:
         return

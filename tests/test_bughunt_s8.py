@@ -1,0 +1,39 @@
+"""Bugs found by using the non-Compose commands as a new user would (session 8)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_cli as run
+
+from rightsize import store
+
+M = 2**20
+T0 = 1_790_000_000_000  # 2026-09-21, ms
+
+
+def _kill_row(workload: str, ts: int, limit: int = 8 * M, cid: str = "c1") -> dict[str, object]:
+    """The collector's row for a job OOM-killed before any reading: its limit, its kill, no usage."""
+    return {"ts": ts, "host": "h", "workload": workload, "container_id": cid, "container": workload,
+            "image": "i", "mem_limit": limit, "oom_kills": 1, "restarts": 0}  # fmt: skip
+
+
+@pytest.mark.parametrize("small_rows", ["300000", "0"])  # the in-memory path and the streaming scanner
+def test_a_kill_row_is_no_row_without_a_memory_value_on_either_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, small_rows: str
+) -> None:
+    # the streaming scanner warned "ignored 1 rows without a memory value" for the kill's record,
+    # which the in-memory path (and the README) take as the kill, not as a missing value
+    monkeypatch.setenv("RIGHTSIZE_SMALL_ROWS", small_rows)
+    rows = [_kill_row("job", T0), _kill_row("job", T0 + 5000, cid="c2")]
+    store.append(tmp_path / "d", store.to_table(rows))
+    code, out, err = run(["recommend", "--data", str(tmp_path / "d"), "--format", "json"], capsys)
+    assert code == 0 and err == "", err
+    assert {r["oom_kills"] for r in json.loads(out) if r["resource"] == "memory"} == {2}
+    # a row that measured nothing and is no kill's record is still one
+    blank = {**_kill_row("job", T0 + 9000, cid="c3"), "oom_kills": 0}
+    store.append(tmp_path / "d", store.to_table([blank]))
+    code, out, err = run(["recommend", "--data", str(tmp_path / "d"), "--format", "json"], capsys)
+    assert code == 0 and err == "rightsize: warning: ignored 1 rows without a memory value\n", err
