@@ -22,6 +22,7 @@ from rightsize.targets.include import (
     stack_of,
 )
 from rightsize.targets.interpolate import resolve
+from rightsize.targets.mergetags import hidden, tag
 from rightsize.targets.yaml import Doc, read
 
 
@@ -54,7 +55,7 @@ def load_compose(
         for name, svc in (services or {}).items():
             if not isinstance(name, str):  # `123:` or `yes:`: compose wants a string (and so do we)
                 raise RightsizeError(f"{doc.source}: service name {name!r} is not a string: quote it")
-            if svc is not None and not isinstance(svc, CommentedMap):
+            if svc is not None and not isinstance(svc, CommentedMap) and tag(svc) != "!reset":  # (db: !reset)
                 raise RightsizeError(f"{doc.source}: service {name!r} is not a mapping")
             _check_types(doc, name, svc)
     if not any(isinstance(d.data.get("services"), CommentedMap) for d in docs):
@@ -112,11 +113,18 @@ def _check_types(doc: Doc, svc: str, node: CommentedMap | None) -> None:
 
 
 def service_names(docs: Sequence[Doc]) -> list[str]:
+    """The services compose keeps: not one a later file drops whole (``db: !reset``) and no file after
+    defines again."""
     names: dict[str, None] = {}
     for doc in reading_order(docs):
         for name in doc.data.get("services") or {}:
             names[str(name)] = None
-    return list(names)
+    return [n for n in names if _kept(docs, n)]
+
+
+def _kept(docs: Sequence[Doc], svc: str) -> bool:
+    hide = hidden(docs, svc, ())[0]
+    return any(i not in hide and isinstance(service_node(d, svc), CommentedMap) for i, d in enumerate(docs))
 
 
 def container_alias(docs: Sequence[Doc], svc: str) -> str | None:

@@ -10,7 +10,6 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from rightsize.targets.composefile import service_node
 from rightsize.targets.include import stack_of
 from rightsize.targets.yaml import Doc
 
@@ -31,8 +30,8 @@ def hidden(docs: Sequence[Doc], svc: str, path: tuple[str, ...]) -> tuple[frozen
     for i in range(len(docs) - 1, -1, -1):
         if i in out:
             continue
-        node: Any = service_node(docs[i], svc)
-        for key in path:
+        node: Any = (docs[i].data.get("services") or {}) if isinstance(docs[i].data, CommentedMap) else None
+        for key in (svc, *path):  # (the service itself first: `db: !reset` drops it whole)
             if not isinstance(node, CommentedMap) or key not in node:
                 break
             node = node[key]

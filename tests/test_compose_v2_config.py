@@ -1,0 +1,493 @@
+"""rightsize reads compose files as the real Docker Compose v2 reads them: differential tests.
+
+Each case is a small project (or a committed fixture) read twice: by ``docker compose ... config
+--format json`` (Docker Compose 2.40.3, compose-go 2.9.1, installed by scripts/test-env.sh; no
+engine needed) and by ``rightsize.analysis.current.read_compose`` (what ``recommend -f`` and
+``report`` read; ``check`` reads the same ``targets.effective`` values). Per service the memory
+reservation/limit, the CPU reservation/limit and the PIDs limit must be equal, and so must the
+project name (``-p``, ``COMPOSE_PROJECT_NAME``, ``name:``, the folder). A file v2 refuses must not give
+numbers in rightsize either, except where noted (a version difference or a leniency that reads no
+other value).
+
+v2's config output keeps both spellings apart (``mem_limit`` beside ``deploy.resources``); a service
+setting both must set them equal there (compose-go's checkConsistency), so the effective value is the
+service-level key, else the deploy one; a CPU limit may be ``cpu_quota``/``cpu_period``. 0 (and -1 for
+PIDs) means none, as rightsize reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rightsize.analysis.current import read_compose
+from rightsize.errors import RightsizeError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "compose"
+
+
+def _have_v2() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    done = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, check=False)
+    return done.returncode == 0 and "version 2." in done.stdout
+
+
+pytestmark = pytest.mark.skipif(not _have_v2(), reason="Docker Compose v2 (docker compose) not installed")
+
+Values = dict[str, tuple[float | None, float | None]]  # resource -> (reservation, limit)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A project: files (relative path -> text), the ``-f`` files, the environment, options."""
+
+    files: Mapping[str, str]
+    f: Sequence[str] = ("compose.yml",)
+    env: Mapping[str, str] = field(default_factory=dict)
+    env_files: Sequence[str] = ()
+    project: str | None = None
+    project_dir: str | None = None
+    profiles: Sequence[str] = ()  # compose's --profile: rightsize reads every service whatever its profiles
+
+
+def _env(extra: Mapping[str, str]) -> dict[str, str]:
+    """A small, known process environment (no COMPOSE_* or test variables leak in from the shell)."""
+    base = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
+    return {**base, "DOCKER_CONFIG": "/nonexistent-rightsize", **extra}
+
+
+def _write(root: Path, files: Mapping[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def v2_config(root: Path, case: Case) -> tuple[dict[str, Any] | None, str]:
+    """(the config compose prints, None when it refuses; its stderr)."""
+    cmd = ["docker", "compose"]
+    for f in case.f:
+        cmd += ["-f", str(root / f)]
+    for e in case.env_files:
+        cmd += ["--env-file", str(root / e)]
+    if case.project:
+        cmd += ["-p", case.project]
+    if case.project_dir:
+        cmd += ["--project-directory", str(root / case.project_dir)]
+    for p in case.profiles:
+        cmd += ["--profile", p]
+    done = subprocess.run(
+        [*cmd, "config", "--format", "json"],
+        cwd=root,
+        env=_env(case.env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        return None, done.stderr.strip()
+    return json.loads(done.stdout), done.stderr
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    n = float(value)
+    return None if n <= 0 else n  # 0 (and -1 for PIDs): no limit
+
+
+def v2_values(svc: Mapping[str, Any]) -> Values:
+    res = (svc.get("deploy") or {}).get("resources") or {}
+    lim, rsv = res.get("limits") or {}, res.get("reservations") or {}
+    cpu = svc["cpus"] if svc.get("cpus") is not None else lim.get("cpus")
+    if cpu is None and svc.get("cpu_quota") is not None:
+        cpu = svc["cpu_quota"] / (svc.get("cpu_period") or 100_000)
+    return {
+        "memory": (
+            _num(svc.get("mem_reservation", rsv.get("memory"))),
+            _num(svc.get("mem_limit", lim.get("memory"))),
+        ),
+        "cpu": (_num(rsv.get("cpus")), _num(cpu)),
+        "pids": (None, _num(svc.get("pids_limit", lim.get("pids")))),
+    }
+
+
+def rs_read(root: Path, case: Case) -> tuple[dict[str, Values], str | None]:
+    """(what rightsize reads per service, the project name it gives the stack)."""
+    from rightsize.targets.project import folder_project, project_name
+
+    env = _env(case.env)
+    env_files = [root / e for e in case.env_files] or None
+    here = os.getcwd()
+    os.chdir(root)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = read_compose([root / f for f in case.f], env_files, env, **_pdir(root, case))
+    finally:
+        os.chdir(here)
+    values = {
+        name: {r: (v.reservation, v.limit) for r, v in cur.items()} for name, cur in got.services.items()
+    }
+    del project_name, folder_project
+    return values, (case.project or got.project or got.folder)
+
+
+def _pdir(root: Path, case: Case) -> dict[str, Any]:
+    return {"project_directory": root / case.project_dir} if case.project_dir else {}
+
+
+def agree(root: Path, case: Case) -> dict[str, Values]:
+    """Write the case, read it both ways, assert they agree; what they read."""
+    _write(root, case.files)
+    cfg, err = v2_config(root, case)
+    assert cfg is not None, f"docker compose refused the case: {err}"
+    want = {name: v2_values(svc) for name, svc in cfg["services"].items()}
+    got, name = rs_read(root, case)
+    assert got == want
+    assert name == cfg["name"]
+    return got
+
+
+def both_refuse(root: Path, case: Case) -> tuple[str, str]:
+    """The case is refused by compose and by rightsize: (compose's message, rightsize's)."""
+    _write(root, case.files)
+    cfg, err = v2_config(root, case)
+    assert cfg is None, f"docker compose accepted the case: {cfg}"
+    with pytest.raises(RightsizeError) as exc:
+        rs_read(root, case)
+    assert "\n" not in str(exc.value)
+    return err, str(exc.value)
+
+
+def _svc(body: str, name: str = "db", image: str = "x") -> str:
+    return f"services:\n  {name}:\n    image: {image}\n" + body
+
+
+# ---- the committed fixtures -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        ["stack.yml"],
+        ["base.yml"],
+        ["base.yml", "override.yml"],
+        ["stack.after.yml"],
+        ["up.yml"],
+        ["base.after.yml", "override.after.yml"],
+    ],
+    ids="+".join,
+)
+def test_committed_fixtures_read_as_compose_v2(tmp_path: Path, files: list[str]) -> None:
+    texts = {f.name: f.read_text() for f in FIXTURES.iterdir() if f.suffix == ".yml"}
+    agree(tmp_path, Case(texts, f=files, env={}))
+
+
+# ---- corners: each a small project both must read alike -------------------------------------
+
+_DEPLOY_ALL = """    deploy:
+      resources:
+        limits: {memory: 768M, cpus: "0.5", pids: 50}
+        reservations: {memory: 512mb, cpus: 0.25}
+"""
+
+CASES: dict[str, Case] = {
+    "units": Case(
+        {
+            "compose.yml": """services:
+  a: {image: x, mem_limit: 1.5g, mem_reservation: 768M, cpus: 1.5, pids_limit: 100}
+  b: {image: x, mem_limit: "512mb", mem_reservation: 1073741824, cpus: "0.75", pids_limit: "64"}
+  c: {image: x, mem_limit: 2147483648, cpus: 2, memswap_limit: 3g}
+  d: {image: x, mem_limit: 1536MiB, mem_reservation: "1 g", cpus: .5}
+  e: {image: x, mem_limit: 1e3m, mem_reservation: 100k, pids_limit: -1, cpus: 0}
+  f: {image: x, mem_limit: 0, cpus: "1e0"}
+"""
+        }
+    ),
+    "deploy": Case({"compose.yml": _svc(_DEPLOY_ALL)}),
+    "deploy-units": Case(
+        {
+            "compose.yml": """services:
+  a:
+    image: x
+    deploy: {resources: {limits: {memory: 2147483648b, cpus: 1, pids: "7"}, reservations: {memory: "1.5G"}}}
+  b:
+    image: x
+    deploy: {resources: {limits: {memory: "0"}, reservations: {cpus: "0.125"}}}
+"""
+        }
+    ),
+    "both-spellings-equal": Case(
+        {
+            "compose.yml": _svc(
+                """    mem_limit: 768m
+    cpus: 0.5
+    pids_limit: 50
+    mem_reservation: 536870912
+"""
+                + _DEPLOY_ALL
+            )
+        }
+    ),
+    "cpu-quota": Case(
+        {
+            "compose.yml": """services:
+  a: {image: x, cpu_quota: 50000}
+  b: {image: x, cpu_quota: 150000, cpu_period: 50000}
+  c: {image: x, cpu_quota: "25000", cpu_period: "100000"}
+"""
+        }
+    ),
+    "interpolation": Case(
+        {
+            "compose.yml": """services:
+  a:
+    image: x
+    mem_limit: ${MEM:-1g}
+    mem_reservation: ${RES-256m}
+    cpus: ${CPUS:-1.5}
+    pids_limit: ${PIDS}
+  b:
+    image: x
+    mem_limit: ${EMPTY:-2g}
+    mem_reservation: ${EMPTY-128m}0
+    cpus: ${SET:+0.5}
+    environment: [PRICE=$$5]
+""",
+            ".env": "PIDS=42\nRES=300m\nEMPTY=\nSET=yes\n",
+        }
+    ),
+    "process-env-wins": Case(
+        {"compose.yml": _svc("    mem_limit: ${MEM}\n    cpus: ${CPUS:-1}\n"), ".env": "MEM=1g\nCPUS=2\n"},
+        env={"MEM": "3g"},
+    ),
+    "env-file-option": Case(
+        {
+            "compose.yml": _svc("    mem_limit: ${MEM}\n    pids_limit: ${PIDS:-9}\n"),
+            ".env": "MEM=1g\n",
+            "prod.env": "MEM=4g\n",
+            "more.env": "PIDS=11\nMEM=5g\n",
+        },
+        env_files=("prod.env", "more.env"),
+    ),
+    "dotenv-refers-back": Case(
+        {
+            "compose.yml": _svc("    mem_limit: ${MEM}\n    mem_reservation: ${HALF}\n"),
+            ".env": 'UNIT=m\nMEM="512${UNIT}"\nHALF=256$UNIT\n',
+        }
+    ),
+    "three-files": Case(
+        {
+            "compose.yml": _svc("    mem_limit: 1g\n    cpus: 1\n    pids_limit: 10\n"),
+            "o1.yml": "services:\n  db:\n    mem_limit: 2g\n  web:\n    image: y\n    cpus: 0.5\n",
+            "o2.yml": "services:\n  db:\n    cpus: 3\n  web:\n    mem_limit: 64m\n",
+        },
+        f=("compose.yml", "o1.yml", "o2.yml"),
+    ),
+    "override-in-other-folder": Case(
+        {
+            "compose.yml": _svc("    mem_limit: ${MEM:-1g}\n"),
+            ".env": "MEM=2g\n",
+            "env/prod.yml": "services:\n  db:\n    cpus: ${CPUS:-0.5}\n",
+            "env/.env": "CPUS=4\n",
+        },
+        f=("compose.yml", "env/prod.yml"),
+    ),
+    "override-deploy-over-legacy": Case(
+        {
+            "compose.yml": _svc("    deploy:\n      resources:\n        limits: {memory: 1g, cpus: '1'}\n"),
+            "o.yml": "services:\n  db:\n    deploy:\n      resources:\n        limits: {memory: 2g}\n",
+        },
+        f=("compose.yml", "o.yml"),
+    ),
+    "anchors-and-merge-keys": Case(
+        {
+            "compose.yml": """x-small: &small
+  mem_limit: 256m
+  cpus: 0.5
+x-res: &res
+  deploy:
+    resources:
+      limits: {memory: 1g, pids: 30}
+      reservations: {memory: 512m}
+services:
+  a:
+    <<: *small
+    image: x
+  b:
+    <<: [*res, *small]
+    image: x
+    mem_limit: 1g
+    cpus: 0
+  c:
+    <<: *res
+    image: x
+  d:
+    image: x
+    mem_limit: *m
+    cpus: 2
+x-mem: &m 3g
+""".replace("    mem_limit: *m\n", "    mem_limit: 3g\n")
+        }
+    ),
+    "extends-same-file": Case(
+        {
+            "compose.yml": """services:
+  base:
+    image: x
+    mem_limit: 1g
+    cpus: 2
+    pids_limit: 10
+  mid:
+    extends: base
+    cpus: 1
+  top:
+    extends: {service: mid}
+    pids_limit: 20
+"""
+        }
+    ),
+    "extends-other-file": Case(
+        {
+            "compose.yml": _svc("    extends: {file: common/base.yml, service: big}\n    mem_limit: 3g\n"),
+            "common/base.yml": "services:\n  big:\n    image: x\n    mem_limit: 1g\n    cpus: 4\n"
+            "    extends: {file: more.yml, service: root}\n",
+            "common/more.yml": "services:\n  root:\n    image: x\n    pids_limit: 99\n"
+            "    mem_reservation: 64m\n",
+        }
+    ),
+    "extends-in-override-own-file": Case(
+        {
+            "compose.yml": _svc("    mem_limit: 1g\n")
+            + "  tmpl:\n    image: y\n    cpus: 2\n    pids_limit: 5\n",
+            "o.yml": "services:\n  db:\n    extends: {file: compose.yml, service: tmpl}\n    pids_limit: 6\n",
+        },
+        f=("compose.yml", "o.yml"),
+    ),
+    "include-single": Case(
+        {
+            "compose.yml": "include:\n  - sub/db.yml\nservices:\n  web:\n    image: y\n    cpus: 0.5\n",
+            "sub/db.yml": _svc("    mem_limit: ${MEM:-1g}\n    pids_limit: 50\n"),
+            "sub/.env": "MEM=2g\n",
+        }
+    ),
+    "include-nested": Case(
+        {
+            "compose.yml": "include:\n  - a/one.yml\nservices:\n  web:\n    image: y\n",
+            "a/one.yml": "include:\n  - ../b/two.yml\nservices:\n  one:\n    image: y\n"
+            "    mem_limit: ${M1:-1g}\n",
+            "a/.env": "M1=3g\n",
+            "b/two.yml": "services:\n  two:\n    image: y\n    cpus: ${C2:-1}\n",
+            "b/.env": "C2=7\n",
+        }
+    ),
+    "include-long-syntax": Case(
+        {
+            "compose.yml": """include:
+  - path: [sub/a.yml, sub/a-override.yml]
+    project_directory: sub
+    env_file: [sub/x.env, sub/y.env]
+services:
+  web: {image: y}
+""",
+            "sub/a.yml": _svc(
+                "    mem_limit: ${MEM}\n    cpus: ${CPUS:-1}\n    extends: {file: base.yml, service: b}\n"
+            ),
+            "sub/base.yml": "services:\n  b:\n    image: x\n    pids_limit: ${PIDS:-3}\n",
+            "sub/a-override.yml": "services:\n  db:\n    cpus: 2.5\n",
+            "sub/x.env": "MEM=1g\nPIDS=12\n",
+            "sub/y.env": "MEM=2g\n",
+            "sub/.env": "MEM=9g\n",
+        }
+    ),
+    "include-project-env-wins": Case(
+        {
+            "compose.yml": "include:\n  - sub/db.yml\nservices:\n  web: {image: y, mem_limit: '${MEM}'}\n",
+            ".env": "MEM=1g\n",
+            "sub/db.yml": _svc("    mem_limit: ${MEM}\n    cpus: ${CPUS}\n"),
+            "sub/.env": "MEM=2g\nCPUS=3\n",
+        },
+    ),
+    "profiles": Case(
+        {
+            "compose.yml": """services:
+  a: {image: x, mem_limit: 1g}
+  dbg: {image: x, mem_limit: 2g, profiles: [debug]}
+"""
+        },
+        profiles=("debug",),
+    ),
+    "reset-and-override": Case(
+        {
+            "compose.yml": _svc(
+                "    mem_limit: 1g\n    cpus: 1\n    pids_limit: 5\n"
+                + _DEPLOY_ALL.replace(
+                    'limits: {memory: 768M, cpus: "0.5", pids: 50}',
+                    'limits: {memory: 1g, cpus: "1", pids: 5}',
+                )
+            ),
+            "o.yml": """services:
+  db:
+    mem_limit: !reset null
+    cpus: !override 1
+    pids_limit: !reset
+    deploy:
+      resources:
+        limits: !override {cpus: "1"}
+        reservations: !reset {}
+""",
+        },
+        f=("compose.yml", "o.yml"),
+    ),
+    "reset-whole-service": Case(
+        {
+            "compose.yml": _svc("    mem_limit: 1g\n")
+            + "  web:\n    image: y\n    cpus: 2\n    pids_limit: 3\n"
+            "  api:\n    image: z\n    deploy: {resources: {limits: {pids: 4, memory: 1g}}}\n",
+            "o.yml": "services:\n  db: !reset\n  web: !override\n    image: y\n    cpus: 1\n"
+            "  api:\n    deploy: {resources: !reset {}}\n",
+            "o2.yml": "services:\n  db:\n    image: q\n    pids_limit: 9\n",
+        },
+        f=("compose.yml", "o.yml", "o2.yml"),
+    ),
+    "name-key": Case({"compose.yml": "name: My_App\n" + _svc("")}),
+    "name-interpolated": Case({"compose.yml": "name: ${STACK:-shop}\n" + _svc(""), ".env": "STACK=shop2\n"}),
+    "name-last-file": Case(
+        {"compose.yml": "name: first\n" + _svc(""), "o.yml": "name: second\nservices: {}\n"},
+        f=("compose.yml", "o.yml"),
+    ),
+    "name-from-env": Case(
+        {"compose.yml": "name: ignored\n" + _svc("")}, env={"COMPOSE_PROJECT_NAME": "fromenv"}
+    ),
+    "name-from-dotenv": Case(
+        {"compose.yml": "name: ignored\n" + _svc(""), ".env": "COMPOSE_PROJECT_NAME=dotted\n"}
+    ),
+    "name-from-p": Case(
+        {"compose.yml": "name: ignored\n" + _svc("")},
+        project="given",
+        env={"COMPOSE_PROJECT_NAME": "fromenv"},
+    ),
+    "name-folder": Case({"My.Folder_1/compose.yml": _svc("")}, f=("My.Folder_1/compose.yml",)),
+    "name-included-ignored": Case(
+        {
+            "compose.yml": "include: [sub/x.yml]\n" + _svc(""),
+            "sub/x.yml": "name: inner\nservices:\n  w: {image: y}\n",
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_corner_reads_as_compose_v2(tmp_path: Path, name: str) -> None:
+    agree(tmp_path / "proj", CASES[name])
