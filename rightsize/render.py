@@ -230,6 +230,7 @@ def _markdown(recs: Sequence[Recommendation], units: Dialect) -> str:
             cells.append(new)
             marks += [f for f in flags(rec) if f not in marks]
             if rec.recommended is None:
+                marks = [m for m in marks if not rec.reasons or not rec.reasons[0].startswith(m)]
                 marks += [x for x in rec.reasons if x not in marks]
         cells.append("; ".join(marks))
         # the numbers are ours (16G, 1.5); the name and the notes are escaped so they show as text
@@ -253,7 +254,9 @@ def _table(recs: Sequence[Recommendation], units: Dialect, width: int = 160) -> 
         obs = (
             f"{fmt_value(r.resource, r.observed.p95, units)} / {fmt_value(r.resource, r.observed.max, units)}"
         )
-        notes = flags(r) + ([r.reasons[0]] if r.recommended is None and r.reasons else [])
+        notes = flags(r)
+        if r.recommended is None and r.reasons:  # its first reason; a flag it opens with is not said twice
+            notes = [f for f in notes if not r.reasons[0].startswith(f)] + [r.reasons[0]]
         styles.append("red" if r.oom_kills else ("yellow" if r.recommended is None else None))
         rows.append(
             (

@@ -37,3 +37,27 @@ def test_a_kill_row_is_no_row_without_a_memory_value_on_either_path(
     store.append(tmp_path / "d", store.to_table([blank]))
     code, out, err = run(["recommend", "--data", str(tmp_path / "d"), "--format", "json"], capsys)
     assert code == 0 and err == "rightsize: warning: ignored 1 rows without a memory value\n", err
+
+
+@pytest.mark.parametrize("small_rows", ["300000", "0"])
+def test_a_job_killed_before_any_reading_opens_with_the_kill(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, small_rows: str
+) -> None:
+    # Its only row is the kill's: the reasons opened with "no memory samples: all 1 missing" (the
+    # kill row is no missing sample) and the table's notes showed that, not how far to raise the limit.
+    monkeypatch.setenv("RIGHTSIZE_SMALL_ROWS", small_rows)
+    store.append(tmp_path / "d", store.to_table([_kill_row("job", T0)]))
+    code, out, err = run(["recommend", "--data", str(tmp_path / "d"), "--format", "json"], capsys)
+    assert code == 0 and "warning" not in err, err
+    recs = {r["resource"]: r for r in json.loads(out)}
+    hint = "OOM-killed 1x at limit 8 MiB: that is too low; raise it to >= 128 MiB and collect again"
+    assert recs["memory"]["reasons"] == [hint, "no memory samples: OOM-killed before any reading"]
+    for r in ("cpu", "pids"):
+        assert recs[r]["reasons"] == [f"no {r} samples: OOM-killed before any reading"], recs[r]
+        assert not any("missing" in why for why in recs[r]["reasons"])
+    monkeypatch.setenv("COLUMNS", "300")  # one line per row
+    code, out, err = run(["recommend", "--data", str(tmp_path / "d")], capsys)
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "that is too low; raise it to >= 128 MiB" in text, out  # the table's notes show the hint
+    assert "OOM-killed 1x; OOM-killed 1x" not in text  # once, not the flag and then the hint

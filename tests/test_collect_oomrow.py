@@ -106,7 +106,7 @@ def test_a_job_oom_killed_before_any_reading_reaches_recommend_without_a_warning
     assert memory["oom_kills"] == 1 and memory["current"]["limit"] == 8 * MiB, memory
     assert memory["recommended"] is None  # nothing measured: no usage to recommend from
     # but the kill says the limit was too low, and how far to raise it (8M + 100M, up to a step)
-    assert "OOM-killed 1x at limit 8 MiB: that is too low; raise it to >= 128 MiB" in memory["reasons"][-1]
+    assert "OOM-killed 1x at limit 8 MiB: that is too low; raise it to >= 128 MiB" in memory["reasons"][0]
 
 
 def test_rows_that_measured_memory_nowhere_are_still_reported() -> None:

@@ -243,15 +243,17 @@ def test_a_kill_with_too_little_to_recommend_from_says_how_far_to_raise_the_limi
     assert mem.recommended is None and mem.oom_kills == 1
     # the OOM rule: max(256M x 1.2, 256M + 100M) = 356M, rounded up to a memory step
     need = est.round_memory(356 * MiB)
-    assert mem.reasons[-1] == (
+    assert mem.reasons[0] == (  # first: the kill matters more than what is missing
         f"OOM-killed 1x at limit 256 MiB: that is too low; raise it to >= {human_bytes(need)} "
         "and collect again"
     )
-    # short but measured: the same hint after the short-history reason
+    assert mem.reasons[1:] == ("no memory samples: all 10 missing", mem.reasons[-1])  # CPU/PIDs were read
+    assert mem.reasons[-1].startswith("too little history")
+    # short but measured: the same hint, before the short-history reason
     short = make_history(4, n=10, ooms=(256 * MiB,))
     mem = next(r for r in get_strategy(name).recommend(short) if r.resource == "memory")
-    assert mem.recommended is None and mem.reasons[0].startswith("too little history")
-    assert mem.reasons[-1].startswith("OOM-killed 1x at limit 256 MiB: that is too low")
+    assert mem.recommended is None and mem.reasons[1].startswith("too little history")
+    assert mem.reasons[0].startswith("OOM-killed 1x at limit 256 MiB: that is too low")
 
 
 def test_no_kill_no_hint() -> None:

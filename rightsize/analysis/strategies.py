@@ -19,7 +19,6 @@ steps (so never below what was computed).
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -28,9 +27,10 @@ from rightsize.analysis import estimators as est
 from rightsize.analysis.history import History
 from rightsize.analysis.profile import Dist, Profile, profile_of
 from rightsize.analysis.settings import Settings, describe, opt, with_overrides
+from rightsize.analysis.whynone import is_short, kill_limit, no_recommendation
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Recommendation, Resource, Values, history_text
-from rightsize.units import GiB, MiB, format_duration, human_bytes
+from rightsize.units import GiB, MiB, human_bytes
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ def _guard_memory(d: Draft, p: Profile, s: BaseSettings) -> Draft:
     kills = len(p.oom_limits)
     need = est.oom_floor(p.oom_limits, s.oom_bump_bytes, s.oom_bump_factor)
     if kills:
-        at = _kill_limit(p)
+        at = kill_limit(p)
         where = f" at limit {human_bytes(at)}" if at is not None else " (no limit set)"
         if need is not None and lim < need:
             lim = need
@@ -280,20 +280,6 @@ def _guard_cpu(d: Draft, p: Profile, s: BaseSettings) -> Draft:
         else:
             d = d.why(f"throttled in {share:.0%} of periods at limit {cur:g}: limit not lowered")
     return Draft(res, lim, d.reasons)
-
-
-def _kill_limit(p: Profile) -> float | None:
-    """The highest limit an OOM kill happened at (None: no kill, or none under a limit)."""
-    return max((x for x in p.oom_limits if math.isfinite(x) and x > 0), default=None)
-
-
-def _kill_hint(p: Profile, s: BaseSettings) -> tuple[str, ...]:
-    """With too little to recommend from, an OOM kill still says the limit it ran with was too low."""
-    if (at := _kill_limit(p)) is None:
-        return ()
-    need = human_bytes(est.round_memory(est.oom_bump(at, s.oom_bump_bytes, s.oom_bump_factor)))
-    return (f"OOM-killed {len(p.oom_limits)}x at limit {human_bytes(at)}: that is too low; "
-            f"raise it to >= {need} and collect again",)  # fmt: skip
 
 
 ROUND = {"memory": est.round_memory, "cpu": est.round_cpu, "pids": est.round_pids}
@@ -330,9 +316,8 @@ class Strategy:
         s = self.settings
         dists: dict[Resource, Dist] = {"memory": p.mem, "cpu": p.cpu, "pids": p.pids}
         conf = est.confidence(p.days)
-        short = p.samples < s.min_samples or p.history_seconds < s.min_history
         drafts: dict[Resource, Draft] = {}
-        if not short:
+        if not is_short(p, s):
             drafts = {**self.chain(p, s), "pids": _pids(p, s)}
             drafts = {r: d for r, d in drafts.items() if dists[r].n}
         out = []
@@ -350,19 +335,9 @@ class Strategy:
                 oom_kills=len(p.oom_limits) if r == "memory" else 0,
                 throttled_share=p.throttled_share if r == "cpu" else None,
             )
-            short_why = (
-                f"too little history: {p.samples} samples over {history_text(p.history_seconds)} "
-                f"(needs >= {s.min_samples:g} samples and >= {format_duration(s.min_history)})"
-            )
-            kill = _kill_hint(p, s) if r == "memory" else ()
-            if not d.n:  # none recorded (a source that cannot read it): more history alone won't help
-                whys = (f"no {r} samples: all {p.samples} missing", *((short_why,) if short else ()), *kill)
+            whys = no_recommendation(p, s, r, d)
+            if whys is not None:
                 out.append(Recommendation(recommended=None, reasons=whys, **base))  # type: ignore[arg-type]
-            elif short:
-                out.append(Recommendation(recommended=None, reasons=(short_why, *kill), **base))  # type: ignore[arg-type]
-            elif d.n < s.min_samples:  # a long history with few readings of this one (a p99 of 5 values)
-                few = f"too few {r} samples: {d.n} of {p.samples} (needs >= {s.min_samples:g})"
-                out.append(Recommendation(recommended=None, reasons=(few,), **base))  # type: ignore[arg-type]
             elif r not in drafts:
                 out.append(Recommendation(recommended=None, reasons=(f"no {r} samples",), **base))  # type: ignore[arg-type]
             else:
