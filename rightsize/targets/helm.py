@@ -21,6 +21,7 @@ from rightsize.sources.docker import is_oneoff
 from rightsize.targets import edit, valuepath
 from rightsize.targets.composefile import check_min_confidence, low_confidence, parse_only
 from rightsize.targets.edit import NewScalar
+from rightsize.targets.helmchart import read_chart
 from rightsize.targets.helmplace import (
     Place,
     beside_top,
@@ -30,6 +31,7 @@ from rightsize.targets.helmplace import (
     mapped_place,
     parse_map,
     place_of,
+    unread_subchart,
 )
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.values import format_value, lookup, parse_value, same, wanted
@@ -75,13 +77,14 @@ def patch_helm(
     if unknown:
         raise RightsizeError(f"--map {unknown[0]}: no such workload in the data")
     data: CommentedMap = doc.data
+    chart = read_chart(path, data)
     places: dict[int, Place] = {}  # one per mapping written under (the document, list items)
     assigns: dict[int, dict[tuple[str, ...], NewScalar]] = {}
     meta: dict[tuple[int, tuple[str, ...]], tuple[str, str]] = {}
     skipped: list[Skipped] = []
     used: dict[tuple[int, tuple[str, ...]], str] = {}
     notes: dict[str, str] = {}
-    guessed = {wl: mapped.get(wl) or place_of(doc, wl, single=len(names) == 1) for wl in names}
+    guessed = {wl: mapped.get(wl) or place_of(doc, wl, single=len(names) == 1, chart=chart) for wl in names}
     # --map first, then places found by a workload's own container name, then the other guesses
     def rank(w: str) -> int:
         return 0 if w in mapped else 1 if (g := guessed[w]) and by_own_name(g, w) else 2
@@ -92,7 +95,11 @@ def patch_helm(
         if place is None:
             hint = list_hint(data, candidate_names(wl)) if not is_oneoff(wl) else None
             why = "cannot place: no values key matches this workload (use --map WORKLOAD=dotted.path)"
-            if not is_oneoff(wl) and (key := beside_top(data, wl)):
+            if not is_oneoff(wl) and (sub := unread_subchart(chart, wl)):
+                why = (f"cannot place: {sub} is a subchart whose values hold no resources block (nor "
+                       "one level down), so none is known to be read; "
+                       f"--map {wl}={sub}.PATH writes one")  # fmt: skip
+            elif not is_oneoff(wl) and (key := beside_top(chart.view, wl)):
                 why = (f"cannot place: {key} holds no resources, and the top-level resources may be the "
                        f"chart's own: --map {wl}=resources (the top level) or --map {wl}={key}")  # fmt: skip
             if hint:
@@ -195,7 +202,7 @@ def _plan_rec(
     if (
         rec.resource == "cpu"
         and rec.recommended.limit is None
-        and lookup(place.node, (*place.keys, "limits", "cpu"))[0]
+        and lookup(place.effective, (*place.keys, "limits", "cpu"))[0]
     ):
         skipped.append(
             Skipped(
@@ -234,7 +241,7 @@ def _shorthand(place: Place) -> bool:
     """``resources: {cpu: "1", memory: 2Gi}`` without limits/requests: the neo4j chart reads those
     keys as request and limit both (a ``limits`` block beside them would leave them in force, and
     one holding only cpu would drop the memory limit)."""
-    found, block = lookup(place.node, place.keys)
+    found, block = lookup(place.effective, place.keys)
     return (
         found
         and isinstance(block, CommentedMap)
@@ -251,7 +258,7 @@ def _clash(doc: Doc, place: Place, rec: Recommendation, kind: str, value: float,
     if getattr(rec.recommended, other) is not None:
         return None
     path = (*place.keys, KEYS[other], K8S_NAME[rec.resource])
-    found, kept = lookup(place.node, path)
+    found, kept = lookup(place.effective, path)
     if not found or kept is None:
         return None
     current = parse_value(rec.resource, kept, "k8s", f"{doc.source}: {place.show(path)}")

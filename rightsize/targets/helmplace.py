@@ -13,6 +13,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from rightsize.errors import RightsizeError
 from rightsize.sources.docker import is_oneoff
 from rightsize.targets import valuepath
+from rightsize.targets.helmchart import Chart
 from rightsize.targets.values import lookup
 from rightsize.targets.yaml import Doc
 
@@ -51,6 +52,11 @@ def _find(data: CommentedMap, names: Sequence[str]) -> tuple[tuple[str, ...], st
     """Where a workload's ``resources`` live (path, and a note when the match was not exact)."""
     targets = [_norm(n) for n in names]
     maps = [(str(k), v) for k, v in data.items() if isinstance(v, CommentedMap)]
+    for key, value in maps:  # a sidecar's own block inside its pod's component: postgresql.metrics
+        if _norm(key) in targets[1:]:
+            for k2, v2 in value.items():
+                if _norm(str(k2)) == targets[0] and isinstance(v2, CommentedMap) and "resources" in v2:
+                    return (key, str(k2), "resources"), ""
     for target in targets:
         for key, value in maps:
             if _norm(key) == target and (found := _component(key, value)):
@@ -100,23 +106,48 @@ class Place:
     concrete: tuple[str | int, ...]  # the way to node in keys and indices (for the read-back)
     keys: tuple[str, ...]  # from node down to ``resources``
     note: str = ""
+    seen: CommentedMap | None = None  # node as the chart sees it (its defaults under the file), if known
+    owner: str = ""  # the chart whose own container's block this is (the top level, by Chart.yaml)
+
+    @property
+    def effective(self) -> CommentedMap:
+        return self.node if self.seen is None else self.seen
 
     def show(self, rel: tuple[str, ...]) -> str:
         keys = valuepath.render_keys(rel)
         return f"{self.label}.{keys}" if self.label and keys else self.label or keys
 
 
-def place_of(doc: Doc, wl: str, single: bool) -> Place | None:
+def place_of(doc: Doc, wl: str, single: bool, chart: Chart | None = None) -> Place | None:
+    """Where a workload's resources go, guessed from the values as the chart sees them (``chart``:
+    its defaults and subcharts' under the file; the file alone without it)."""
     data: CommentedMap = doc.data
+    view = chart.view if chart else data
     if is_oneoff(wl):  # `docker-compose run` jobs: "web (run)" must not land in web's values by a near name
         return None
-    found = _find(data, candidate_names(wl))
-    if (key := _beside_top(data, found)) is not None:  # which one is the chart's: no guess, but one
-        note = f"the top-level resources: {key} holds none"
-        return Place(data, "", (), ("resources",), note) if single else None
-    if found is None and single and "resources" in data:
-        return Place(data, "", (), ("resources",))
-    return None if found is None else Place(data, "", (), found[0], found[1])
+    names = candidate_names(wl)
+    found = _find(view, names)
+    if found and chart and found[0][0] in chart.subcharts and not lookup(view, found[0])[0]:
+        return None  # a subchart whose defaults hold no such block: nothing shows it is read
+    top = _beside_top(view, found)
+    own = chart is not None and chart.name and _norm(chart.name) in {_norm(n) for n in names}
+    if chart and own and (found is None or top) and "resources" in view:  # the chart's own container
+        note = f"the chart's own resources (Chart.yaml: name: {chart.name})"
+        return Place(data, "", (), ("resources",), note, view, chart.name)
+    if top is not None:  # which one is the chart's: no guess, but one
+        note = f"the top-level resources: {top} holds none"
+        return Place(data, "", (), ("resources",), note, view) if single else None
+    if found is None and single and "resources" in view:
+        return Place(data, "", (), ("resources",), "", view)
+    return None if found is None else Place(data, "", (), found[0], found[1], view)
+
+
+def unread_subchart(chart: Chart, wl: str) -> str | None:
+    """The subchart key a workload matched whose own values hold no resources block there."""
+    found = _find(chart.view, candidate_names(wl))
+    if found and found[0][0] in chart.subcharts and not lookup(chart.view, found[0])[0]:
+        return found[0][0]
+    return None
 
 
 def by_own_name(place: Place, wl: str) -> bool:
@@ -124,7 +155,7 @@ def by_own_name(place: Place, wl: str) -> bool:
     ``shop/Deployment/shop-web/web``), not only like its Deployment: that container claims it before
     a sidecar of the same pod (``.../shop-web/exporter``) that reached it by the Deployment's name."""
     own = _norm(candidate_names(wl)[0])
-    return any(_norm(k) == own for k in place.keys[:-1])
+    return any(_norm(k) == own for k in (*place.keys[:-1], place.owner))
 
 
 def _beside_top(data: CommentedMap, found: tuple[tuple[str, ...], str] | None) -> str | None:

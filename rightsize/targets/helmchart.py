@@ -1,0 +1,168 @@
+"""The chart a Helm values file sits in: its name, and the values as its templates see them.
+
+A values file beside a ``Chart.yaml`` belongs to that chart. Helm renders the chart with its own
+``values.yaml`` under the file, and each subchart in ``charts/`` (a folder, or a ``.tgz`` as
+``helm dependency build`` leaves it) with its own defaults under the parent's ``<name>:`` (or the
+dependency's ``alias``). So where a subchart reads its resources (``postgresql.primary.resources``)
+shows in the subchart's defaults, not in a parent file that only sets ``postgresql.auth``; writing
+``postgresql.resources`` there changes nothing ``helm template`` renders. The view built here is what
+the place finder reads; writes still go to the values file. A file outside a chart is read alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import tarfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap
+
+from rightsize.errors import RightsizeError
+from rightsize.targets.yaml import parse, plain_yaml
+
+MAX_DEPTH = 4  # subcharts of subcharts: deeper nesting is not followed
+MAX_BYTES = 64 * 1024**2  # a charts/ archive larger than this is not a chart
+
+
+@dataclasses.dataclass(frozen=True)
+class Chart:
+    name: str  # Chart.yaml's name ("" outside a chart)
+    view: CommentedMap  # defaults (the chart's, its subcharts' under their keys) with the file over them
+    subcharts: frozenset[str]  # top-level keys that are subcharts' values
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def read_chart(values: Path, data: CommentedMap) -> Chart:
+    """The chart ``values`` sits in, or the file alone (a bad chart is a warning: the file can still be
+    patched, only without the chart's help)."""
+    root = values.parent
+    if not (root / "Chart.yaml").is_file():
+        return Chart("", data, frozenset())
+    try:
+        name, defaults, subs = _load(_dir_files(root), str(root), 0)
+    except (_Unreadable, RightsizeError, OSError, tarfile.TarError) as exc:
+        warnings.warn(
+            f"{root}: chart not read ({_one_line(exc)}); {values.name} is placed from its own keys",
+            stacklevel=2,
+        )
+        return Chart("", data, frozenset())
+    return Chart(name, merged(defaults, data), subs)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def merged(base: Any, over: Any) -> Any:
+    """Helm's coalescing of values: mappings merge key by key, anything else in ``over`` wins, and a
+    null in ``over`` removes the key (new mappings; neither input is changed)."""
+    if not isinstance(base, CommentedMap) or not isinstance(over, CommentedMap):
+        return over
+    out = CommentedMap()
+    for key, value in base.items():
+        if key not in over:
+            out[key] = value
+    for key, value in over.items():
+        if value is None and key in base:
+            continue
+        out[key] = merged(base[key], value) if key in base else value
+    return out
+
+
+def _dir_files(root: Path) -> dict[str, bytes]:
+    """The files a chart folder's values come from: Chart.yaml, values.yaml, and charts/ below."""
+    out = {}
+    for rel in ("Chart.yaml", "values.yaml"):
+        if (root / rel).is_file():
+            out[rel] = (root / rel).read_bytes()
+    charts = root / "charts"
+    if charts.is_dir():
+        for path in sorted(charts.rglob("*")):
+            if path.is_file() and (path.name in ("Chart.yaml", "values.yaml") or _archive(path.name)):
+                if path.stat().st_size > MAX_BYTES:
+                    raise _Unreadable(f"{path}: larger than {MAX_BYTES // 1024**2} MiB")
+                out[path.relative_to(root).as_posix()] = path.read_bytes()
+    return out
+
+
+def _archive(name: str) -> bool:
+    return name.endswith((".tgz", ".tar.gz"))
+
+
+def _tar_files(blob: bytes, source: str) -> dict[str, bytes]:
+    """A packaged chart's files, under its one top folder (``postgresql/values.yaml`` -> ``values.yaml``)."""
+    out: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            top, _, rel = member.name.lstrip("./").partition("/")
+            name = rel.rsplit("/", 1)[-1]
+            if not member.isfile() or not (name in ("Chart.yaml", "values.yaml") or _archive(name)):
+                continue
+            if member.size > MAX_BYTES:
+                raise _Unreadable(f"{source}: {member.name} is larger than {MAX_BYTES // 1024**2} MiB")
+            handle = tar.extractfile(member)
+            if handle is not None and top and rel:
+                out[rel] = handle.read()
+    return out
+
+
+def _load(files: dict[str, bytes], source: str, depth: int) -> tuple[str, CommentedMap, frozenset[str]]:
+    """(name, default values with the subcharts' under their keys, those keys)."""
+    if "Chart.yaml" not in files:
+        raise _Unreadable(f"{source}: no Chart.yaml")
+    meta = plain_yaml().load(files["Chart.yaml"].decode("utf-8", "replace"))
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        raise _Unreadable(f"{source}/Chart.yaml: no chart name")
+    values: Any = CommentedMap()
+    if "values.yaml" in files:
+        values = parse(files["values.yaml"].decode("utf-8", "replace"), f"{source}/values.yaml").data
+    if values is None:
+        values = CommentedMap()
+    if not isinstance(values, CommentedMap):
+        raise _Unreadable(f"{source}/values.yaml: the top level is not a mapping")
+    if depth >= MAX_DEPTH:
+        return meta["name"], values, frozenset()
+    subs = _subcharts(files, source, depth)
+    deps = [
+        d for d in meta.get("dependencies") or [] if isinstance(d, dict) and isinstance(d.get("name"), str)
+    ]
+    keys: dict[str, CommentedMap] = {}
+    aliased = set()
+    for dep in deps:  # an aliased dependency is rendered under its alias only
+        if dep["name"] in subs:
+            alias = dep.get("alias")
+            keys[alias if isinstance(alias, str) and alias else dep["name"]] = subs[dep["name"]]
+            aliased |= {dep["name"]} if isinstance(alias, str) and alias else set()
+    for name, defaults in subs.items():
+        if name not in aliased:
+            keys.setdefault(name, defaults)
+    view = CommentedMap(values)
+    for key, defaults in keys.items():
+        over = values.get(key)  # `postgresql:` with nothing under it leaves the defaults whole
+        view[key] = defaults if over is None else merged(defaults, over)
+    return meta["name"], view, frozenset(keys)
+
+
+def _subcharts(files: dict[str, bytes], source: str, depth: int) -> dict[str, CommentedMap]:
+    """Each chart in charts/ by its Chart.yaml name: its defaults (with its own subcharts')."""
+    out: dict[str, CommentedMap] = {}
+    folders = sorted(
+        {rel.split("/")[1] for rel in files if rel.startswith("charts/") and rel.count("/") >= 2}
+    )
+    for folder in folders:
+        prefix = f"charts/{folder}/"
+        sub = {rel[len(prefix) :]: blob for rel, blob in files.items() if rel.startswith(prefix)}
+        if "Chart.yaml" in sub:
+            name, defaults, _ = _load(sub, source + "/" + prefix.rstrip("/"), depth + 1)
+            out[name] = defaults
+    for rel, blob in sorted(files.items()):
+        if rel.startswith("charts/") and rel.count("/") == 1 and _archive(rel):
+            name, defaults, _ = _load(_tar_files(blob, f"{source}/{rel}"), f"{source}/{rel}", depth + 1)
+            out.setdefault(name, defaults)  # an unpacked folder of the same chart is what helm reads
+    return out
