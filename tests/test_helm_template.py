@@ -172,3 +172,151 @@ def test_the_scaffold_among_other_workloads_is_found_by_its_chart_name(
     note = next(c["note"] for c in result["changes"] if c["workload"] == WEB)
     assert "Chart.yaml" in note, note
     helm("lint", "--strict", chart)
+
+
+# --- hand-written charts ----------------------------------------------------------------------------
+
+
+def workload_template(
+    kind: str, name: str, containers: dict[str, str], init: dict[str, str] | None = None
+) -> str:
+    """A Deployment/StatefulSet whose containers read ``resources`` from the given values paths, the
+    way charts do (``with`` + ``toYaml``: an empty block renders nothing)."""
+
+    def block(spec: dict[str, str]) -> str:
+        out = ""
+        for container, path in spec.items():
+            out += f"        - name: {container}\n          image: {container}:1\n"
+            out += f"          {{{{- with {path} }}}}\n          resources:\n"
+            out += "            {{- toYaml . | nindent 12 }}\n          {{- end }}\n"
+        return out
+
+    head = (
+        f"apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n"
+        f"  selector:\n    matchLabels: {{app: {name}}}\n"
+        f"  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n"
+    )
+    if init:
+        head += "      initContainers:\n" + block(init)
+    return head + "      containers:\n" + block(containers)
+
+
+def chart_dir(root: Path, name: str, values: str, templates: dict[str, str], deps: str = "") -> Path:
+    (root / "templates").mkdir(parents=True)
+    (root / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n{deps}")
+    (root / "values.yaml").write_text(values)
+    for file, text in templates.items():
+        (root / "templates" / file).write_text(text)
+    return root
+
+
+PG = "shop/StatefulSet/shop-postgresql/postgresql"
+PG_METRICS = "shop/StatefulSet/shop-postgresql/metrics"
+FRONTEND = "shop/Deployment/shop-frontend/frontend"  # an aliased chart is named by its alias
+REDIS = "shop/StatefulSet/shop-redis-master/redis"
+SHOP = "shop/Deployment/shop/shop"
+
+UMBRELLA_VALUES = """\
+# the shop umbrella: its own API, and the subcharts' settings under their names
+replicaCount: 1
+postgresql:
+  auth:
+    database: shop   # the app's database
+  metrics:
+    enabled: true    # the exporter sidecar
+frontend:            # the `web` chart, aliased
+  replicaCount: 2
+redis: {}
+"""
+
+
+def umbrella(tmp_path: Path) -> Path:
+    """``helm create shop`` with three subcharts: a bitnami-like postgresql folder (primary, a metrics
+    sidecar, read replicas), helm create's scaffold aliased as ``frontend``, and a packaged redis
+    (``charts/redis-0.1.0.tgz``) whose master block has a default limit."""
+    shop = create(tmp_path, "shop")
+    with (shop / "Chart.yaml").open("a") as f:
+        f.write("dependencies:\n  - name: postgresql\n    version: 0.1.0\n")
+        f.write(
+            "  - name: web\n    version: 0.1.0\n    alias: frontend\n  - name: redis\n    version: 0.1.0\n"
+        )
+    values = (shop / "values.yaml").read_text()
+    (shop / "values.yaml").write_text(UMBRELLA_VALUES + values.split("replicaCount: 1\n", 1)[1])
+    pg_values = (
+        "auth:\n  database: app\nprimary:\n  resources: {}\n"
+        "metrics:\n  enabled: false\n  resources: {}\nreadReplicas:\n  replicaCount: 0\n  resources: {}\n"
+    )
+    pg_sts = workload_template(
+        "StatefulSet",
+        "{{ .Release.Name }}-postgresql",
+        {"postgresql": ".Values.primary.resources", "metrics": ".Values.metrics.resources"},
+    ).replace("        - name: metrics", "        {{- if .Values.metrics.enabled }}\n        - name: metrics")
+    chart_dir(
+        shop / "charts" / "postgresql", "postgresql", pg_values, {"sts.yaml": pg_sts + "        {{- end }}\n"}
+    )
+    create(shop / "charts", "web")
+    redis = chart_dir(
+        tmp_path / "redis-src",
+        "redis",
+        "master:\n  resources:\n    limits:\n      memory: 1Gi\nreplica:\n  resources: {}\n",
+        {
+            "sts.yaml": workload_template(
+                "StatefulSet", "{{ .Release.Name }}-redis-master", {"redis": ".Values.master.resources"}
+            )
+        },
+    )
+    helm("package", redis, "--destination", shop / "charts")
+    assert (shop / "charts" / "redis-0.1.0.tgz").is_file()
+    return shop
+
+
+def test_an_umbrella_charts_subcharts_get_their_resources_where_they_read_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The parent values set postgresql.auth only; the subchart reads primary.resources (and its
+    # sidecar metrics.resources). rightsize wrote postgresql.resources ("added resources under
+    # postgresql"): helm template rendered no resources at all, and the sidecar was skipped.
+    shop = umbrella(tmp_path)
+    before = render(shop)
+    assert before["StatefulSet", "shop-postgresql"] == {"postgresql": {}, "metrics": {}}
+    assert before["StatefulSet", "shop-redis-master"]["redis"] == {"limits": {"memory": "1Gi"}}
+    usage = {
+        PG: (900, 1.0),
+        PG_METRICS: (30, 0.05),
+        FRONTEND: (200, 0.3),
+        REDIS: (100, 0.2),
+        SHOP: (150, 0.1),
+    }
+    data = dataset(tmp_path / "d", usage)
+    result = apply(shop / "values.yaml", data, capsys)
+    assert not [s for s in result["skipped"] if s["resource"] != "pids"], result["skipped"]
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys == {
+        PG: "postgresql.primary.resources",
+        PG_METRICS: "postgresql.metrics.resources",
+        FRONTEND: "frontend.resources",
+        REDIS: "redis.master.resources",
+        SHOP: "resources",
+    }
+    after = render(shop)
+    pods = {
+        PG: after["StatefulSet", "shop-postgresql"]["postgresql"],
+        PG_METRICS: after["StatefulSet", "shop-postgresql"]["metrics"],
+        FRONTEND: after["Deployment", "shop-frontend"]["frontend"],
+        REDIS: after["StatefulSet", "shop-redis-master"]["redis"],
+        SHOP: after["Deployment", "shop"]["shop"],
+    }
+    for wl, resources in pods.items():
+        assert as_text(resources) == written(result, wl), wl
+        assert resources["requests"]["memory"] and resources["limits"]["cpu"], wl
+        assert mib(resources["requests"]["memory"]) >= usage[wl][0], wl  # each its own numbers
+        check_sane(resources)
+    assert mib(pods[PG_METRICS]["limits"]["memory"]) < 900 <= mib(pods[PG]["requests"]["memory"])
+    text = (shop / "values.yaml").read_text()
+    for line in UMBRELLA_VALUES.splitlines():  # comments, the alias, the settings: all kept
+        if line != "redis: {}":
+            assert line in text.splitlines(), line
+    helm("lint", "--strict", shop)
+    before_sha = sha(shop / "values.yaml")
+    assert apply(shop / "values.yaml", data, capsys)["changes"] == []
+    assert sha(shop / "values.yaml") == before_sha
