@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli, sha
 
 from rightsize.analysis.current import read_compose
 from rightsize.errors import RightsizeError
@@ -485,9 +486,73 @@ services:
             "sub/x.yml": "name: inner\nservices:\n  w: {image: y}\n",
         }
     ),
+    # several YAML documents in one file: merged in order, each like a file of its own (v2 reads them)
+    "documents": Case(
+        {
+            "compose.yml": "name: one\n"
+            + _svc("    mem_limit: 1g\n    cpus: 1\n    pids_limit: 3\n")
+            + "---\nname: two\nservices:\n  db:\n    mem_limit: 2g\n    pids_limit: !reset null\n"
+            "  web:\n    image: y\n    extends: {file: multi.yml, service: b}\n"
+            "...\n---\ninclude: [inc.yml]\nservices:\n  db:\n    cpus: 0.5\n",
+            "multi.yml": "services:\n  b: {image: x, mem_limit: 1g, pids_limit: 8}\n---\n"
+            "services:\n  b: {cpus: 3}\n",
+            "inc.yml": "services:\n  i: {image: x, mem_reservation: 64m}\n---\n"
+            "services:\n  i: {cpus: 0.25}\n",
+        },
+    ),
 }
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_corner_reads_as_compose_v2(tmp_path: Path, name: str) -> None:
     agree(tmp_path / "proj", CASES[name])
+
+
+# ---- files both refuse ------------------------------------------------------------------------
+
+REFUSED: dict[str, tuple[Case, str]] = {
+    # (the case, a part of rightsize's one line)
+    "extends-across-documents": (
+        Case(
+            {"compose.yml": "services:\n  base: {image: x, cpus: 2}\n---\nservices:\n  db: {extends: base}\n"}
+        ),
+        "extends 'base', which",
+    ),
+    "empty-document": (Case({"compose.yml": _svc("    mem_limit: 1g\n") + "---\n# nothing\n"}), "document 2"),
+    "list-document": (Case({"compose.yml": _svc("    mem_limit: 1g\n") + "---\n- a\n"}), "document 2"),
+    "extends-other-f-file": (
+        Case(
+            {
+                "compose.yml": _svc("    mem_limit: 1g\n") + "  tmpl:\n    image: y\n    cpus: 2\n",
+                "o.yml": "services:\n  db:\n    extends: tmpl\n",
+            },
+            f=("compose.yml", "o.yml"),
+        ),
+        "extends 'tmpl', which",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_a_file_compose_v2_refuses_gives_no_numbers(tmp_path: Path, name: str) -> None:
+    case, part = REFUSED[name]
+    _, mine = both_refuse(tmp_path / "proj", case)
+    assert part in mine
+
+
+def test_apply_refuses_a_file_of_several_documents_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check and recommend -f read it as compose does; apply would patch each document apart (one
+    overwriting the other): refused, the file untouched."""
+    case = CASES["documents"]
+    _write(tmp_path, case.files)
+    path = tmp_path / "compose.yml"
+    before = sha(path)
+    code, out, err = run_cli(["apply", "-f", str(path)], capsys)
+    lines = [x for x in err.splitlines() if "SYNTHETIC" not in x]
+    assert (code, out, len(lines)) == (2, "", 1), err
+    assert lines[0].startswith(f"rightsize: error: {path}: holds several YAML documents")
+    assert sha(path) == before
+    code, out, err = run_cli(["check", "-f", str(path)], capsys)
+    assert code in (0, 1) and "db " in out, err  # read: a verdict per service, no error

@@ -69,7 +69,7 @@ def read_compose(
             raise RightsizeError(f"{p}: is a directory, not a compose file")
         if not p.is_file() and str(p) != "-":  # (-f -, stdin: load_compose says it is not supported)
             raise RightsizeError(f"compose file not found: {p}")
-    docs = load_compose(files, [Path(f) for f in env_files] if env_files else None, environ)
+    docs = load_compose(files, [Path(f) for f in env_files] if env_files else None, environ, documents=True)
     names = service_names(docs)
     stack = Stack(docs, names)
     out: dict[str, Current] = {}

@@ -135,7 +135,7 @@ def check_compose(
     ``swap`` (bytes, ``--swap``): each memory limit needs memswap_limit = limit + swap; without it
     only a memswap_limit Docker refuses fails (see ``checkswap``)."""
     tolerance, swap = parse_tolerance(tolerance), parse_swap(swap)  # "25%", "256M" as the CLI takes them
-    docs = load_compose(paths_of(files), env_files)  # one path or several, as patch_compose
+    docs = load_compose(paths_of(files), env_files, documents=True)  # one path or several, as patch_compose
     explicit = project_name(docs, project)  # refused before the analysis, as compose refuses it
     names = select(docs, services)
     validate_units(docs, names)

@@ -13,6 +13,7 @@ from ruamel.yaml.comments import CommentedMap, TaggedScalar
 
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Recommendation
+from rightsize.targets.documents import read_documents
 from rightsize.targets.include import (
     ComposeDoc,
     doc_env,
@@ -23,17 +24,21 @@ from rightsize.targets.include import (
 )
 from rightsize.targets.interpolate import resolve
 from rightsize.targets.mergetags import hidden, tag
-from rightsize.targets.yaml import Doc, read
+from rightsize.targets.yaml import Doc
 
 
 def load_compose(
     files: Sequence[Path],
     env_files: Sequence[Path | str] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    documents: bool = False,
 ) -> list[ComposeDoc]:
     """Parse every file, and the files they include, and check each looks like a compose file (a
     mapping; services a mapping). Each file carries the environment compose interpolates it from
-    (``environ``, default the process environment, then ``env_files``, default ``.env``)."""
+    (``environ``, default the process environment, then ``env_files``, default ``.env``).
+    ``documents``: a file of several YAML documents is read (each a ``ComposeDoc``, see documents);
+    else (writers: the documents would be patched apart) it is refused."""
     if not files:
         raise RightsizeError("no compose file given (--compose FILE)")
     env_files = None if env_files is None else paths_of(env_files)
@@ -46,6 +51,12 @@ def load_compose(
             raise RightsizeError(f"{f}: given twice (as {seen[real]} too): give each compose file once")
         seen[real] = Path(f)
     docs = load_project([Path(f) for f in files], env_files, environ)
+    several = next((d for d in docs if d.part > 1), None)
+    if several is not None and not documents:
+        raise RightsizeError(
+            f"{several.source}: holds several YAML documents (---): apply cannot patch such a file "
+            "(check and recommend -f read it as compose does); merge them into one document to apply"
+        )
     for doc in reading_order(docs):  # (the first bad file named as before: in the order they are written)
         if not isinstance(doc.data, CommentedMap):
             raise RightsizeError(f"{doc.source}: not a compose file (the top level is not a mapping)")
@@ -299,8 +310,10 @@ def _chain_of(docs: Sequence[Doc], cur: Doc, svc: str, ext: Any) -> list[Link]:
             name, file = resolve(ext, env, where), None
         if not isinstance(name, str) or not name:  # compose: "extends.<svc>.service is required"
             raise RightsizeError(f"{where}: expected a service name (extends: NAME, or {{service: NAME}})")
-        scope = [read(extends_file(cur, str(file)))] if file else _scope(docs, cur)
+        scope = read_documents(extends_file(cur, str(file)))[::-1] if file else _scope(docs, cur)
         target = next((d for d in scope if isinstance(service_node(d, name), CommentedMap)), scope[0])
+        if file:  # the file's other documents (the last wins): merged under target's chain
+            later.append(_other_documents(scope, target, name, env))
         if (Path(target.source).resolve(), name) in seen:  # compose refuses it: "Circular reference"
             cycle = " -> ".join(f"{n} ({s})" for s, n in [*seen, (Path(target.source).resolve(), name)])
             raise RightsizeError(f"{cur.source}: extends cycle: {cycle}")
@@ -318,13 +331,29 @@ def _chain_of(docs: Sequence[Doc], cur: Doc, svc: str, ext: Any) -> list[Link]:
         chain.append((node, env))
         # a file's own service merges over an included one (compose-go#835) before its extends
         # applies; the copies outside target's includes come under target's whole chain
-        rest = scope[scope.index(target) + 1 :]
+        rest = [] if file else scope[scope.index(target) + 1 :]
         chain += _copies(docs, [d for d in rest if _includes(target, d)], name)
         later.append(_copies(docs, [d for d in rest if not _includes(target, d)], name))
         cur, ext = target, node.get("extends")
     for more in reversed(later):
         chain += more
     return chain
+
+
+def _other_documents(parts: Sequence[Doc], target: Doc, name: str, env: Mapping[str, str]) -> list[Link]:
+    """The service ``name`` as an ``extends.file``'s other documents define it (see documents), the
+    winning first. A copy there with an ``extends`` of its own is not followed: refused."""
+    out: list[Link] = []
+    for d in parts[parts.index(target) + 1 :]:
+        node = service_node(d, name)
+        if isinstance(node, CommentedMap) and "extends" in node:
+            raise RightsizeError(
+                f"{d.source}: services.{name}.extends: not supported in one of several YAML documents "
+                "read through extends.file (put the documents in one)"
+            )
+        if isinstance(node, CommentedMap):
+            out.append((node, env))
+    return out
 
 
 def _copies(docs: Sequence[Doc], among: Sequence[Doc], name: str) -> list[Link]:

@@ -28,8 +28,9 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 
 from rightsize.errors import RightsizeError
+from rightsize.targets.documents import read_documents
 from rightsize.targets.interpolate import project_env, read_env_files, substitute
-from rightsize.targets.yaml import Doc, read
+from rightsize.targets.yaml import Doc
 
 # git (https://host/repo.git#ref:path, git@host:repo) and oci:// includes are fetched by compose's remote
 # loaders. rightsize warns and goes on rather than failing: it reads and writes local files only (a
@@ -50,6 +51,7 @@ class ComposeDoc(Doc):
     # the include entries that brought it, from the top: ((file, entry index), ...); () for a -f file.
     # A !reset here drops what is merged under it in its own load: files whose stack starts with it
     stack: tuple[tuple[str, int], ...] = ()
+    part: int = 0  # its YAML document (1, 2, ...) when the file holds several (see documents); else 0
 
 
 def stack_of(doc: Doc) -> tuple[tuple[str, int], ...]:
@@ -146,8 +148,10 @@ def _reassert(items: list[ComposeDoc | _Again]) -> list[ComposeDoc]:
 
 
 def _under(item: ComposeDoc | _Again, doc: ComposeDoc) -> bool:
-    """Whether ``item`` came through ``doc``'s includes."""
+    """Whether ``item`` came through ``doc``'s includes (or is an earlier document of its file)."""
     mine = doc.stack
+    if isinstance(item, ComposeDoc) and item.source == doc.source and item.stack == mine:
+        return True
     return (
         len(item.stack) > len(mine)
         and item.stack[: len(mine)] == mine
@@ -204,9 +208,23 @@ def _load(
             walk.out.append(_Again(real, stack))  # (compose brings them again here: see _reassert)
         return  # read once: a file given with -f, or included twice (compose accepts identical copies)
     walk.done.add(real)
-    doc = read(path)
+    parts = read_documents(path)
+    for n, doc in enumerate(parts, start=1):  # (several: each loads as a file of its own, see documents)
+        _load_doc(doc, n if len(parts) > 1 else 0, workdir, env, (*chain, real), by, stack, walk)
+
+
+def _load_doc(
+    doc: Doc,
+    part: int,
+    workdir: Path,
+    env: Mapping[str, str],
+    chain: tuple[Path, ...],
+    by: str | None,
+    stack: tuple[tuple[str, int], ...],
+    walk: _Walk,
+) -> None:
     if not isinstance(doc.data, CommentedMap):
-        raise RightsizeError(f"{doc.source}: not a compose file (the top level is not a mapping)")
+        raise RightsizeError(f"{doc.source}: not a compose file (the top level{_of(part)} is not a mapping)")
     blocks: list[
         list[ComposeDoc | _Again]
     ] = []  # per include entry: its files, in their own precedence order
@@ -232,7 +250,8 @@ def _load(
         inc_env = {**read_env_files(files, env), **env}  # the including environment wins (compose's Merge)
         mark = len(walk.out)
         for p in paths:  # (loaded in the file's order: the first bad one is the one compose names)
-            _load(p, project, inc_env, (*chain, real), doc.source, (*stack, (doc.source, n)), walk)
+            entry = (doc.source, n + 1000 * part)  # (each document's include entries are its own)
+            _load(p, project, inc_env, chain, doc.source, (*stack, entry), walk)
         blocks.append(walk.out[mark:])
         del walk.out[mark:]
     # compose-go imports each include in turn under what the model already holds (the file's own
@@ -240,8 +259,12 @@ def _load(
     for block in reversed(blocks):
         walk.out.extend(block)
     kept = ComposeDoc(doc.source, doc.text, doc.data, doc.indent, doc.line_starts, env=env, included_by=by)
-    walk.out.append(dataclasses.replace(kept, workdir=workdir, seq=walk.read, stack=stack))
+    walk.out.append(dataclasses.replace(kept, workdir=workdir, seq=walk.read, stack=stack, part=part))
     walk.read += 1
+
+
+def _of(part: int) -> str:
+    return f" of its document {part}" if part else ""
 
 
 def _items(doc: Doc, env: Mapping[str, str]) -> list[_Include]:
