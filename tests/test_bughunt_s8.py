@@ -61,3 +61,54 @@ def test_a_job_killed_before_any_reading_opens_with_the_kill(
     text = " ".join(out.split())
     assert "that is too low; raise it to >= 128 MiB" in text, out  # the table's notes show the hint
     assert "OOM-killed 1x; OOM-killed 1x" not in text  # once, not the flag and then the hint
+
+
+def _week(root: Path) -> Path:
+    """A week of one workload at 10 min steps, 2026-03-23 .. 2026-03-29 (a DST change in Europe)."""
+    import numpy as np
+    import pandas as pd
+
+    n = 7 * 144
+    ts = pd.Timestamp("2026-03-23", tz="UTC") + pd.to_timedelta(np.arange(n) * 600, unit="s")
+    store.append(root, store.to_table(pd.DataFrame({
+        "ts": ts, "host": "h", "workload": "w", "container_id": "c", "container": "c", "image": "i",
+        "cpu_cores": 0.2, "mem_working_set": 200 * M, "pids": 10, "oom_kills": 0, "restarts": 0,
+    })))  # fmt: skip
+    return root
+
+
+@pytest.mark.parametrize(
+    ("since", "said"),
+    [
+        # a compact ISO date read as 20,260,328 seconds (234 days): all the data, silently
+        ("20260328", "--since '20260328': a number without a unit"),
+        ("2026", "--since '2026': a number without a unit"),  # the year, read as 34 minutes
+        # day and month both <= 12: read month first (4 March: all the data), where most of the
+        # world means 3 April; a later date was "no samples after it"
+        ("03/04/2026", "--since '03/04/2026': is it 2026-03-04 or 2026-04-03?"),
+        ("03.04.2026", "--since '03.04.2026': is it 2026-03-04 or 2026-04-03?"),
+    ],
+)
+@pytest.mark.parametrize("command", ["recommend", "report"])
+def test_since_that_could_mean_two_things_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], since: str, said: str, command: str
+) -> None:
+    data = _week(tmp_path / "d")
+    extra = ["--out", str(tmp_path / "r.html")] if command == "report" else []
+    code, _, err = run([command, "--data", str(data), "--since", since, *extra], capsys)
+    assert code == 2 and err.startswith(f"rightsize: error: {said}") and err.count("\n") == 1, err
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize(("since", "samples"), [("28.03.2026", 288), ("2026-03-28", 288), ("2026/03/28", 288),
+                                                ("12/12/2026", None), ("1d", 145), ("3600s", 7)])  # fmt: skip
+def test_since_that_means_one_thing_still_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], since: str, samples: int | None
+) -> None:
+    data = _week(tmp_path / "d")
+    code, out, err = run(["recommend", "--data", str(data), "--since", since, "--format", "json"], capsys)
+    if samples is None:  # a date after the data
+        assert code == 2 and "no samples after it" in err, err
+        return
+    assert code == 0, err
+    assert json.loads(out)[0]["samples"] == samples

@@ -57,10 +57,22 @@ def since_start(since: str | None, latest_ms: int | None) -> int | None:
     """``7d`` -> ms of (latest sample - 7 days); an ISO date/time -> that instant; None -> None."""
     if since is None or latest_ms is None:
         return None
+    if isinstance(since, str) and re.fullmatch(r"\s*\d+(\.\d*)?\s*", since):  # seconds? a year? 20260131?
+        raise RightsizeError(
+            f"--since {since!r}: a number without a unit; write a duration with its unit (7d, 24h, "
+            f"{since.strip()}s) or a date with dashes (2026-01-31)"
+        )
     try:
         return latest_ms - int(parse_duration(since) * 1000)
     except RightsizeError:
         pass
+    # 03/04/2026 reads as 4 March (month first), where most of the world means 3 April
+    dm = re.match(r"\s*(\d{1,2})[./-](\d{1,2})[./-](\d{4})", since)
+    if dm and 1 <= int(dm[1]) <= 12 and 1 <= int(dm[2]) <= 12 and int(dm[1]) != int(dm[2]):
+        y, a, b = dm[3], int(dm[1]), int(dm[2])
+        raise RightsizeError(
+            f"--since {since!r}: is it {y}-{a:02d}-{b:02d} or {y}-{b:02d}-{a:02d}? Write it year first"
+        )
     bad = RightsizeError(
         f"--since {since!r}: expected a duration (7d, 24h; units in lower case) or a date (2026-01-31)"
     )
@@ -212,6 +224,7 @@ def recommend(
     events: pd.DataFrame | None = None,
     env_files: Sequence[str | Path] | None = None,
     now: datetime | None = None,
+    project_directory: str | Path | None = None,
 ) -> list[Recommendation]:
     """Recommendations sorted by workload, then memory, cpu, pids.
 
@@ -219,11 +232,12 @@ def recommend(
     ``events`` optionally), or None for the bundled sample (with a warning saying so).
     ``compose``: take the current values from this file (or these, merged as ``-f a -f b``), with
     ``${VAR}`` read from the environment, then ``env_files`` (default ``.env`` beside the first file).
+    ``project_directory``: compose's ``--project-directory`` (where ``.env`` and relative paths resolve).
     ``now``: the clock that samples more than a day ahead of are impossible (default: this machine's).
     """
     strat = get_strategy(strategy, overrides)  # fail on a bad name/setting before reading data
     workloads = joined(workloads)  # one glob string, as --workload gives it
-    current = read_compose(compose, env_files) if compose is not None else None
+    current = read_compose(compose, env_files, project_directory=project_directory) if compose is not None else None
     if isinstance(data, pd.DataFrame):
         profs = _frame_profiles(data, events, since, strat.quantiles(), plausible(now, data))
         if workloads:
@@ -238,4 +252,3 @@ def recommend(
     if current is not None:
         recs = with_current(recs, current)
     return sorted(recs, key=lambda r: (r.workload, _ORDER[r.resource]))
-
