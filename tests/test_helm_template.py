@@ -11,6 +11,7 @@ different amounts, so a container holding another's numbers shows.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -320,3 +321,277 @@ def test_an_umbrella_charts_subcharts_get_their_resources_where_they_read_them(
     before_sha = sha(shop / "values.yaml")
     assert apply(shop / "values.yaml", data, capsys)["changes"] == []
     assert sha(shop / "values.yaml") == before_sha
+
+
+DB = "shop/StatefulSet/shop-db/db"
+DB_EXPORTER = "shop/StatefulSet/shop-db/exporter"
+DB_MIGRATE = "shop/StatefulSet/shop-db/migrate"
+
+DB_VALUES = """\
+# the db chart: one StatefulSet, a metrics sidecar and a migration init container
+db:
+  image: postgres:16   # pinned
+  resources:           # the main container's
+    limits:
+      memory: 4Gi      # guessed in 2024
+  sidecars:
+    - name: exporter   # prometheus metrics
+      image: exporter:0.15
+  initContainers:
+  - name: migrate
+    image: migrate:1
+    resources: {}
+"""
+
+DB_STS = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: {{ .Release.Name }}-db
+spec:
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      initContainers:
+        {{- toYaml .Values.db.initContainers | nindent 8 }}
+      containers:
+        - name: db
+          image: {{ .Values.db.image }}
+          {{- with .Values.db.resources }}
+          resources:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+        {{- range .Values.db.sidecars }}
+        - {{- toYaml . | nindent 10 }}
+        {{- end }}
+"""
+
+
+def test_a_statefulsets_sidecar_and_init_container_get_their_own_blocks_through_the_hinted_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = chart_dir(tmp_path / "db", "db", DB_VALUES, {"sts.yaml": DB_STS})
+    usage = {DB_EXPORTER: (30, 0.05), DB_MIGRATE: (60, 0.5), DB: (900, 1.0)}
+    data = dataset(tmp_path / "d", usage)
+    result = apply(chart / "values.yaml", data, capsys)
+    assert {c["workload"] for c in result["changes"]} == {DB}  # the sidecars reach db by the pod's name
+    pod = render(chart)["StatefulSet", "shop-db"]
+    assert as_text(pod["db"]) == written(result, DB) and mib(pod["db"]["requests"]["memory"]) >= 900
+    assert pod["exporter"] == {} and pod["migrate"] == {}  # nothing of theirs went to db either
+    hints = {}
+    for skip in result["skipped"]:
+        if skip["resource"] == "all":
+            assert "db.resources already holds " + DB in skip["reason"]
+            hints[skip["workload"]] = skip["reason"].split("--map ", 1)[1]
+    assert hints == {
+        DB_EXPORTER: f"{DB_EXPORTER}=db.sidecars[name=exporter]",
+        DB_MIGRATE: f"{DB_MIGRATE}=db.initContainers[name=migrate]",
+    }
+    result = apply(chart / "values.yaml", data, capsys, *(a for h in hints.values() for a in ("--map", h)))
+    assert {c["workload"] for c in result["changes"]} == {DB_EXPORTER, DB_MIGRATE}
+    pod = render(chart)["StatefulSet", "shop-db"]
+    for container, wl in (("exporter", DB_EXPORTER), ("migrate", DB_MIGRATE)):
+        assert as_text(pod[container]) == written(result, wl), container
+        assert usage[wl][0] <= mib(pod[container]["requests"]["memory"]) < 900, container
+        check_sane(pod[container])
+    assert mib(pod["db"]["requests"]["memory"]) >= 900  # db kept its own
+    text = (chart / "values.yaml").read_text()
+    for line in DB_VALUES.splitlines():
+        if "#" in line and "4Gi" not in line:
+            assert line in text.splitlines(), line
+    assert re.search(r"^      memory: \d+[MG]i +# guessed in 2024$", text, re.M), text  # the comment kept
+    helm("lint", "--strict", chart)
+
+
+NEO4J_STS = workload_template("StatefulSet", "{{ .Release.Name }}-neo4j", {"neo4j": "$res"}).replace(
+    "{{- with $res }}\n          resources:\n            {{- toYaml . | nindent 12 }}",
+    "{{- with .Values.neo4j.resources }}\n          resources:\n"
+    "            requests: {cpu: {{ .cpu | quote }}, memory: {{ .memory | quote }}}\n"
+    "            limits: {cpu: {{ .cpu | quote }}, memory: {{ .memory | quote }}}",
+)
+
+
+def test_the_neo4j_shorthand_block_renders_the_limit_as_request_and_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # neo4j's chart reads resources.cpu/memory into both requests and limits: the limit is written
+    # there, the request is reported, not written (it would be read as the limit too)
+    values = (
+        "neo4j:\n  name: graph\n  resources:\n    cpu: '2'    # both request and limit\n    memory: 4Gi\n"
+    )
+    chart = chart_dir(tmp_path / "neo4j", "neo4j", values, {"sts.yaml": NEO4J_STS})
+    assert render(chart)["StatefulSet", "shop-neo4j"]["neo4j"]["limits"] == {"cpu": "2", "memory": "4Gi"}
+    wl = "shop/StatefulSet/shop-neo4j/neo4j"
+    result = apply(chart / "values.yaml", dataset(tmp_path / "d", {wl: (700, 0.6), SHOP: (50, 0.1)}), capsys)
+    new = {c["key"]: c["new"] for c in result["changes"]}
+    assert new.keys() == {"neo4j.resources.cpu", "neo4j.resources.memory"}
+    rendered = render(chart)["StatefulSet", "shop-neo4j"]["neo4j"]
+    want = {"cpu": new["neo4j.resources.cpu"], "memory": new["neo4j.resources.memory"]}
+    assert rendered == {"requests": want, "limits": want} and mib(want["memory"]) >= 700
+    assert {s["resource"] for s in result["skipped"] if s["workload"] == wl} == {"memory", "cpu", "pids"}
+    assert "cpu: '" in (chart / "values.yaml").read_text()  # its quoting kept
+    helm("lint", "--strict", chart)
+
+
+def test_an_overrides_file_beside_the_chart_gets_the_block_the_chart_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # values-prod.yaml holds only what prod changes; the resources block the chart reads is in its
+    # values.yaml. With other workloads in the data, the chart's name still places its container.
+    chart = create(tmp_path, "web")
+    prod = chart / "values-prod.yaml"
+    prod.write_text("# prod\nreplicaCount: 3\n")
+    defaults = sha(chart / "values.yaml")
+    data = dataset(tmp_path / "d", {WEB: (300, 0.4), "shop/Deployment/shop-api/api": (100, 0.1)})
+    result = apply(prod, data, capsys)
+    assert sha(chart / "values.yaml") == defaults
+    docs = yaml.safe_load_all(helm("template", "shop", chart, "-f", prod))
+    (deploy,) = [d for d in docs if d and d["kind"] == "Deployment"]
+    assert deploy["spec"]["replicas"] == 3
+    rendered = deploy["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert as_text(rendered) == written(result, WEB) and mib(rendered["requests"]["memory"]) >= 300
+    assert prod.read_text().startswith("# prod\nreplicaCount: 3\nresources:\n")
+    helm("lint", "--strict", chart, "-f", prod)
+    # the same file outside any chart is read alone: the chart's name is unknown there
+    alone = tmp_path / "elsewhere" / "values-prod.yaml"
+    alone.parent.mkdir()
+    alone.write_text("# prod\nreplicaCount: 3\n")
+    result = apply(alone, data, capsys)
+    assert result["changes"] == [] and alone.read_text() == "# prod\nreplicaCount: 3\n"
+
+
+def test_a_subchart_that_declares_no_resources_is_not_given_a_block_nobody_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shop = chart_dir(tmp_path / "shop", "shop", "# umbrella\nworker:\n  queue: jobs\n", {})
+    worker_dep = workload_template(
+        "Deployment", "{{ .Release.Name }}-worker", {"worker": ".Values.pod.resources"}
+    )
+    chart_dir(
+        shop / "charts" / "worker", "worker", "queue: default\nconcurrency: 4\n", {"d.yaml": worker_dep}
+    )
+    wl = "shop/Deployment/shop-worker/worker"
+    before = sha(shop / "values.yaml")
+    result = apply(shop / "values.yaml", dataset(tmp_path / "d", {wl: (120, 0.2)}), capsys)
+    assert result["changes"] == [] and sha(shop / "values.yaml") == before
+    (why,) = [s["reason"] for s in result["skipped"] if s["resource"] == "all"]
+    assert why.startswith("cannot place: worker is a subchart whose values hold no resources block"), why
+    assert f"--map {wl}=worker." in why
+    # the user knows where its templates look: --map writes it there, and helm renders it
+    result = apply(
+        shop / "values.yaml", dataset(tmp_path / "d2", {wl: (120, 0.2)}), capsys, "--map", f"{wl}=worker.pod"
+    )
+    rendered = render(shop)["Deployment", "shop-worker"]["worker"]
+    assert as_text(rendered) == written(result, wl) and mib(rendered["requests"]["memory"]) >= 120
+
+
+def test_a_request_above_a_limit_the_subchart_keeps_by_default_is_not_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # krr recommends a CPU request and no CPU limit. The packaged subchart's defaults hold
+    # master.resources.limits.cpu: 100m, which the parent's `resources: {}` does not clear (helm
+    # merges maps). rightsize wrote requests.cpu 500m: helm rendered a request above the limit, a pod
+    # the API server refuses. It is now skipped, naming the chart's default.
+    deps = "dependencies:\n  - name: redis\n    version: 0.1.0\n"
+    shop = chart_dir(tmp_path / "shop", "shop", "# parent\nredis:\n  master:\n    resources: {}\n", {}, deps)
+    tpl = workload_template(
+        "StatefulSet", "{{ .Release.Name }}-redis-master", {"redis": ".Values.master.resources"}
+    )
+    redis = chart_dir(
+        tmp_path / "src", "redis", "master:\n  resources:\n    limits:\n      cpu: 100m\n", {"s.yaml": tpl}
+    )
+    (shop / "charts").mkdir()
+    helm("package", redis, "--destination", shop / "charts")
+    result = apply(
+        shop / "values.yaml", dataset(tmp_path / "d", {REDIS: (100, 0.5)}), capsys, "--strategy", "krr"
+    )
+    why = [s["reason"] for s in result["skipped"] if s["resource"] == "cpu"]
+    assert any("above limits.cpu 100m (the chart's default) left in place" in w for w in why), why
+    rendered = render(shop)["StatefulSet", "shop-redis-master"]["redis"]
+    check_sane(rendered)
+    assert rendered["limits"]["cpu"] == "100m" and "cpu" not in rendered["requests"]
+    assert as_text(rendered)["requests"] == written(result, REDIS)["requests"]
+    helm("lint", "--strict", shop)
+
+
+# --- bad input: one line on stderr, exit 2, the values file unchanged ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "extra", "message"),
+    [
+        ("- a\n- b\n", [], "not a Helm values file (the top level is not a mapping)"),
+        ("web:\n  resources: {}\nweb: {}\n", [], "duplicate key"),
+        ("resources:\n  limits:\n    memory: lots\n", [], "not a memory size"),
+        (
+            "db:\n  sidecars:\n    - name: exporter\n",
+            ["--map", f"{DB_EXPORTER}=db.sidecars"],
+            "is a list, not a",
+        ),
+        (
+            "db:\n  sidecars:\n    - name: exporter\n",
+            ["--map", f"{DB_EXPORTER}=db.sidecars[name=x]"],
+            "no item",
+        ),
+        ("db: {}\n", ["--map", f"{DB}=db.resources.limits"], "names the limits block"),
+        ("db: {}\n", ["--map", f"{DB}=db..x"], "an empty key in the dotted path"),
+        ("db: {}\n", ["--map", "nobody/x=db"], "no such workload in the data"),
+        ("db: {}\n", ["--swap", "0"], "--swap"),
+    ],
+)
+def test_bad_input_is_one_error_line_exit_2_and_nothing_written(
+    values: str, extra: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = create(tmp_path, "web")  # inside a real chart: reading it must not change any of this
+    path = chart / "values.yaml"
+    path.write_text(values)
+    before = sha(path)
+    data = dataset(tmp_path / "d", {DB: (900, 1.0), DB_EXPORTER: (30, 0.05), WEB: (200, 0.3)})
+    code, out, err = run_cli(["apply", "--helm", str(path), "--data", str(data), *extra], capsys)
+    assert code == 2 and out == "", err
+    assert err.count("\n") == 1 and err.startswith("rightsize: error: ") and message in err, err
+    assert sha(path) == before
+    assert list(chart.glob("values.yaml?*")) == [] and list(chart.glob(".*")) == [chart / ".helmignore"]
+
+
+GOOD = "apiVersion: v2\nname: web\nversion: 0.1.0\ndependencies: 5\n"  # a bad dependencies list is ignored
+
+
+@pytest.mark.parametrize(
+    ("chart_yaml", "archive"),
+    [
+        ("name: [unclosed\n", None),
+        ("apiVersion: v2\nversion: 1\n", None),
+        ("- just\n- a list\n", None),
+        (GOOD, b"not gzip at all"),
+        (GOOD, "half"),  # a download cut short
+        (GOOD, b""),
+    ],
+)
+def test_a_chart_that_cannot_be_read_is_one_warning_and_the_file_is_placed_alone(
+    chart_yaml: str, archive: bytes | str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = tmp_path / "web"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text(chart_yaml)
+    if archive is not None:
+        (chart / "charts").mkdir()
+        if archive == "half":
+            helm("package", create(tmp_path, "redis"), "--destination", tmp_path)
+            blob = (tmp_path / "redis-0.1.0.tgz").read_bytes()
+            archive = blob[: len(blob) // 2]
+        assert isinstance(archive, bytes)
+        (chart / "charts" / "redis-0.1.0.tgz").write_bytes(archive)
+    path = chart / "values.yaml"
+    path.write_text("web:\n  resources: {}\n")
+    data = dataset(tmp_path / "d", {WEB: (200, 0.3)})
+    code, out, err = run_cli(["apply", "--helm", str(path), "--data", str(data), "--format", "json"], capsys)
+    assert code == 0, err
+    warns = [line for line in err.splitlines() if line.startswith("rightsize: warning: ")]
+    assert len(warns) == 1 and "chart not read" in warns[0] and str(chart) in warns[0], err
+    if archive is not None:
+        assert "charts/redis-0.1.0.tgz: not a chart archive" in warns[0], err
+    assert {c["key"].rsplit(".", 2)[0] for c in json.loads(out)["results"][0]["changes"]} == {"web.resources"}

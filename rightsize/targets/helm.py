@@ -264,5 +264,6 @@ def _clash(doc: Doc, place: Place, rec: Recommendation, kind: str, value: float,
     current = parse_value(rec.resource, kept, "k8s", f"{doc.source}: {place.show(path)}")
     if (value > current) if kind == "reservation" else (value < current):
         side = "above" if kind == "reservation" else "below"
-        return f"not written: {raw} would be {side} {'.'.join(path[-2:])} {kept} left in place"
+        whose = "" if lookup(place.node, path)[0] else " (the chart's default)"
+        return f"not written: {raw} would be {side} {'.'.join(path[-2:])} {kept}{whose} left in place"
     return None

@@ -15,10 +15,12 @@ import dataclasses
 import io
 import tarfile
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
 
 from rightsize.errors import RightsizeError
 from rightsize.targets.yaml import parse, plain_yaml
@@ -46,7 +48,7 @@ def read_chart(values: Path, data: CommentedMap) -> Chart:
         return Chart("", data, frozenset())
     try:
         name, defaults, subs = _load(_dir_files(root), str(root), 0)
-    except (_Unreadable, RightsizeError, OSError, tarfile.TarError) as exc:
+    except (_Unreadable, RightsizeError, OSError, EOFError, zlib.error, tarfile.TarError, YAMLError) as exc:
         warnings.warn(
             f"{root}: chart not read ({_one_line(exc)}); {values.name} is placed from its own keys",
             stacklevel=2,
@@ -130,7 +132,7 @@ def _load(files: dict[str, bytes], source: str, depth: int) -> tuple[str, Commen
         return meta["name"], values, frozenset()
     subs = _subcharts(files, source, depth)
     deps = [
-        d for d in meta.get("dependencies") or [] if isinstance(d, dict) and isinstance(d.get("name"), str)
+        d for d in _listed(meta.get("dependencies")) if isinstance(d, dict) and isinstance(d.get("name"), str)
     ]
     keys: dict[str, CommentedMap] = {}
     aliased = set()
@@ -149,6 +151,10 @@ def _load(files: dict[str, bytes], source: str, depth: int) -> tuple[str, Commen
     return meta["name"], view, frozenset(keys)
 
 
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _subcharts(files: dict[str, bytes], source: str, depth: int) -> dict[str, CommentedMap]:
     """Each chart in charts/ by its Chart.yaml name: its defaults (with its own subcharts')."""
     out: dict[str, CommentedMap] = {}
@@ -163,6 +169,10 @@ def _subcharts(files: dict[str, bytes], source: str, depth: int) -> dict[str, Co
             out[name] = defaults
     for rel, blob in sorted(files.items()):
         if rel.startswith("charts/") and rel.count("/") == 1 and _archive(rel):
-            name, defaults, _ = _load(_tar_files(blob, f"{source}/{rel}"), f"{source}/{rel}", depth + 1)
+            try:
+                packed = _tar_files(blob, f"{source}/{rel}")
+            except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
+                raise _Unreadable(f"{source}/{rel}: not a chart archive: {_one_line(exc)}") from None
+            name, defaults, _ = _load(packed, f"{source}/{rel}", depth + 1)
             out.setdefault(name, defaults)  # an unpacked folder of the same chart is what helm reads
     return out
