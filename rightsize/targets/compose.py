@@ -49,6 +49,7 @@ from rightsize.targets.swap import drop_unbacked, keep_swap, set_swap, skip_swap
 from rightsize.targets.swapsize import parse_swap
 from rightsize.targets.values import (
     Wanted,
+    engine_refuses,
     format_value,
     interpolated,
     lookup,
@@ -94,6 +95,7 @@ def patch_compose(
     env_files: Sequence[Path | str] | None = None,
     min_confidence: float = 0.0,
     swap: int | str | None = None,
+    project_directory: Path | str | None = None,
 ) -> list[PatchResult]:
     """Patch compose files in place (or only diff them); one PatchResult per file.
 
@@ -103,7 +105,7 @@ def patch_compose(
     check_min_confidence(min_confidence)
     swap = parse_swap(swap)  # bytes, or the --swap text ("256M")
     paths = paths_of(files)
-    files_ = load_compose(paths, env_files)
+    files_ = load_compose(paths, env_files, project_directory=project_directory)
     paths = [Path(d.source) for d in files_]  # with the included files, in the order of files_
     if not dry_run and len(paths) == 1:  # the one file a change can go to: refused before the analysis
         check_writable(paths[0], backup)
@@ -166,6 +168,10 @@ def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan
     low = low_confidence(rec, min_conf)
     if low:
         plan.skip(docs, home, rec.workload, rec.resource, low)
+        return
+    refused = engine_refuses(rec)
+    if refused:  # compose would load the file, but `up` would fail on it
+        plan.skip(docs, home, rec.workload, rec.resource, refused)
         return
     has_legacy = any(_exists(docs, svc, (k,)) for k in LEGACY_KEYS)
     legacy_style = has_legacy and not _exists(docs, svc, ("deploy", "resources"))

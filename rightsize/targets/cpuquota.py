@@ -14,7 +14,7 @@ from typing import Any
 from rightsize.errors import RightsizeError
 from rightsize.targets.composefile import Stack
 from rightsize.targets.edit import NewScalar
-from rightsize.targets.values import interpolated, lookup
+from rightsize.targets.values import MIN_QUOTA_US, interpolated, lookup
 from rightsize.units import go_parse_int
 
 PERIOD_US = 100_000  # Docker's default CFS period
@@ -81,6 +81,11 @@ def plan_quota(docs: Stack, svc: str, home: int, cores: float) -> QuotaEdit | st
     if p <= 0:
         return f"cpu_period {p_value} is not a period: cpu limit not written"
     new = round(cores * p)
+    if new < MIN_QUOTA_US:  # the engine: "CPU cfs quota can not be less than 1ms (i.e. 1000)"
+        return (
+            f"not written: {cores:g} CPUs at cpu_period {p} is cpu_quota {new}, below the {MIN_QUOTA_US} "
+            f"(1 ms) Docker accepts; a cpu_period of {math.ceil(MIN_QUOTA_US / cores)} or more allows it"
+        )
     if quota is None:
         return (
             f"cpu_period is set without cpu_quota (Docker refuses cpus beside it): "

@@ -50,6 +50,33 @@ def wanted(rec: Recommendation) -> list[Wanted]:
     return out
 
 
+# Below these the engine refuses a container (moby daemon_unix.go: "Minimum memory limit allowed is
+# 6MB", likewise the reservation) or the kernel its CFS quota (cpus 0.005: "cpu.cfs_quota_us: invalid
+# argument"); a CPU limit that rounds to "0" would read as no limit at all.
+ENGINE_MIN = {"memory": 6 * 1024**2, "cpu": 0.01}
+MIN_QUOTA_US = 1000  # "CPU cfs quota can not be less than 1ms (i.e. 1000)"
+_FLOOR_SETTING = {"memory": ("mem_floor", "6M"), "cpu": ("cpu_floor", "0.01")}
+
+
+def engine_refuses(rec: Recommendation, exact: bool = False) -> str | None:
+    """Why Docker would refuse the recommendation's memory limit or reservation, or CPU limit, as
+    written (``exact``: as sent to the engine, unrounded); None when it takes them."""
+    for w in wanted(rec):
+        if w.resource not in ENGINE_MIN or (w.resource, w.kind) == ("cpu", "reservation"):
+            continue  # (compose v2 gives a CPU reservation no engine field)
+        raw = format_value(w.resource, w.value, "compose").raw
+        value = w.value if exact else parse_value(w.resource, raw, "compose", "internal")
+        if value < ENGINE_MIN[w.resource]:
+            setting, least = _FLOOR_SETTING[w.resource]
+            noun = "CPU" if w.resource == "cpu" else w.resource
+            zero = ", and 0 reads as none at all" if value == 0 else ""
+            return (
+                f"not written: the {noun} {w.kind} {raw} is below the {least} Docker accepts{zero} "
+                f"(--set {setting}={least} raises it)"
+            )
+    return None
+
+
 def parse_value(resource: str, value: Any, dialect: Dialect, where: str) -> float:
     """A value found in a file, in base units; a unit that cannot be parsed is bad input."""
     if isinstance(value, TaggedScalar) and str(value.tag) == "tag:yaml.org,2002:str":
