@@ -595,3 +595,53 @@ def test_a_chart_that_cannot_be_read_is_one_warning_and_the_file_is_placed_alone
     if archive is not None:
         assert "charts/redis-0.1.0.tgz: not a chart archive" in warns[0], err
     assert {c["key"].rsplit(".", 2)[0] for c in json.loads(out)["results"][0]["changes"]} == {"web.resources"}
+
+
+PLAN_VALUES = """\
+# values.yaml, as the container optimization plan writes it for K3s
+global:
+  storageClass: local-path
+postgresql:
+  enabled: true
+  persistence:
+    size: 10Gi
+  resources:
+    limits:
+      memory: 1.5Gi
+      cpu: 1500m
+    requests:
+      memory: 512Mi
+      cpu: 500m
+"""
+
+
+def test_the_plans_postgresql_resources_which_the_subchart_never_reads_are_not_where_it_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The plan sets postgresql.resources; a bitnami-style postgresql reads primary.resources, so
+    # helm renders the container with no limits at all. rightsize changed postgresql.resources in
+    # place (helm template: still nothing). It now writes where the subchart declares its block and
+    # says that the other is not read.
+    shop = chart_dir(
+        tmp_path / "shop",
+        "shop",
+        PLAN_VALUES,
+        {},
+        "dependencies:\n  - name: postgresql\n    version: 0.1.0\n",
+    )
+    pg_values = "primary:\n  resources: {}\nmetrics:\n  enabled: false\n  resources: {}\n"
+    pg_sts = workload_template(
+        "StatefulSet", "{{ .Release.Name }}-postgresql", {"postgresql": ".Values.primary.resources"}
+    )
+    chart_dir(shop / "charts" / "postgresql", "postgresql", pg_values, {"sts.yaml": pg_sts})
+    assert render(shop)["StatefulSet", "shop-postgresql"]["postgresql"] == {}  # the plan's numbers: unread
+    result = apply(shop / "values.yaml", dataset(tmp_path / "d", {PG: (900, 1.0)}), capsys)
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"postgresql.primary.resources"}
+    note = result["changes"][0]["note"]
+    assert "postgresql.resources is not read by the subchart postgresql: it declares" in note, note
+    assert note.endswith("declares postgresql.primary.resources"), note
+    rendered = render(shop)["StatefulSet", "shop-postgresql"]["postgresql"]
+    assert as_text(rendered) == written(result, PG) and mib(rendered["requests"]["memory"]) >= 900
+    check_sane(rendered)
+    assert PLAN_VALUES in (shop / "values.yaml").read_text()  # the unread block is the user's to remove
+    helm("lint", "--strict", shop)

@@ -16,6 +16,7 @@ import io
 import tarfile
 import warnings
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ MAX_BYTES = 64 * 1024**2  # a charts/ archive larger than this is not a chart
 class Chart:
     name: str  # Chart.yaml's name ("" outside a chart)
     view: CommentedMap  # defaults (the chart's, its subcharts' under their keys) with the file over them
-    subcharts: frozenset[str]  # top-level keys that are subcharts' values
+    subcharts: Mapping[str, CommentedMap]  # top-level keys that are subcharts': their own defaults
 
 
 class _Unreadable(Exception):
@@ -45,7 +46,7 @@ def read_chart(values: Path, data: CommentedMap) -> Chart:
     patched, only without the chart's help)."""
     root = values.parent
     if not (root / "Chart.yaml").is_file():
-        return Chart("", data, frozenset())
+        return Chart("", data, {})
     try:
         name, defaults, subs = _load(_dir_files(root), str(root), 0)
     except (_Unreadable, RightsizeError, OSError, EOFError, zlib.error, tarfile.TarError, YAMLError) as exc:
@@ -53,7 +54,7 @@ def read_chart(values: Path, data: CommentedMap) -> Chart:
             f"{root}: chart not read ({_one_line(exc)}); {values.name} is placed from its own keys",
             stacklevel=2,
         )
-        return Chart("", data, frozenset())
+        return Chart("", data, {})
     return Chart(name, merged(defaults, data), subs)
 
 
@@ -114,8 +115,10 @@ def _tar_files(blob: bytes, source: str) -> dict[str, bytes]:
     return out
 
 
-def _load(files: dict[str, bytes], source: str, depth: int) -> tuple[str, CommentedMap, frozenset[str]]:
-    """(name, default values with the subcharts' under their keys, those keys)."""
+def _load(
+    files: dict[str, bytes], source: str, depth: int
+) -> tuple[str, CommentedMap, dict[str, CommentedMap]]:
+    """(name, default values with the subcharts' under their keys, those keys: the subchart's own)."""
     if "Chart.yaml" not in files:
         raise _Unreadable(f"{source}: no Chart.yaml")
     meta = plain_yaml().load(files["Chart.yaml"].decode("utf-8", "replace"))
@@ -129,7 +132,7 @@ def _load(files: dict[str, bytes], source: str, depth: int) -> tuple[str, Commen
     if not isinstance(values, CommentedMap):
         raise _Unreadable(f"{source}/values.yaml: the top level is not a mapping")
     if depth >= MAX_DEPTH:
-        return meta["name"], values, frozenset()
+        return meta["name"], values, {}
     subs = _subcharts(files, source, depth)
     deps = [
         d for d in _listed(meta.get("dependencies")) if isinstance(d, dict) and isinstance(d.get("name"), str)
@@ -148,7 +151,7 @@ def _load(files: dict[str, bytes], source: str, depth: int) -> tuple[str, Commen
     for key, defaults in keys.items():
         over = values.get(key)  # `postgresql:` with nothing under it leaves the defaults whole
         view[key] = defaults if over is None else merged(defaults, over)
-    return meta["name"], view, frozenset(keys)
+    return meta["name"], view, keys
 
 
 def _listed(value: Any) -> list[Any]:

@@ -126,7 +126,7 @@ def place_of(doc: Doc, wl: str, single: bool, chart: Chart | None = None) -> Pla
     if is_oneoff(wl):  # `docker-compose run` jobs: "web (run)" must not land in web's values by a near name
         return None
     names = candidate_names(wl)
-    found = _find(view, names)
+    found = _declared(chart, _find(view, names))
     if found and chart and found[0][0] in chart.subcharts and not lookup(view, found[0])[0]:
         return None  # a subchart whose defaults hold no such block: nothing shows it is read
     top = _beside_top(view, found)
@@ -142,9 +142,24 @@ def place_of(doc: Doc, wl: str, single: bool, chart: Chart | None = None) -> Pla
     return None if found is None else Place(data, "", (), found[0], found[1], view)
 
 
+def _declared(
+    chart: Chart | None, found: tuple[tuple[str, ...], str] | None
+) -> tuple[tuple[str, ...], str] | None:
+    """A subchart's block where its own defaults declare it (bitnami postgresql: ``primary.resources``),
+    not where the parent's file sets one the subchart never reads (the plan's ``postgresql.resources``)."""
+    if not chart or not found or found[0][0] not in chart.subcharts or len(found[0]) != 2:
+        return found
+    key = found[0][0]
+    own = chart.subcharts[key]
+    if "resources" in own or not (declared := _component(key, own)):
+        return found
+    note = f"{key}.resources is not read by the subchart {key}: it declares {'.'.join(declared)}"
+    return declared, "; ".join(n for n in (found[1], note) if n)
+
+
 def unread_subchart(chart: Chart, wl: str) -> str | None:
     """The subchart key a workload matched whose own values hold no resources block there."""
-    found = _find(chart.view, candidate_names(wl))
+    found = _declared(chart, _find(chart.view, candidate_names(wl)))
     if found and found[0][0] in chart.subcharts and not lookup(chart.view, found[0])[0]:
         return found[0][0]
     return None
