@@ -13,9 +13,9 @@ from typing import Any
 import typer
 
 from rightsize.cli_checks import (
+    PROJECT_DIRECTORY,
     check_collect_options,
     check_compose_options,
-    fail,
     not_empty,
     one_line,
     show_warning,
@@ -141,6 +141,7 @@ def recommend(
     fmt: str = typer.Option("table", "--format", help="table|json|yaml|csv|markdown."),
     compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file(s) with current values."),
     env_file: list[str] = typer.Option([], "--env-file", help="${VAR} values (default: .env beside -f)."),
+    project_directory: str | None = PROJECT_DIRECTORY,
     since: str | None = typer.Option(None, help="Only the last 7d/24h of the data (or since a date)."),
     workload: str | None = typer.Option(None, help="Only workloads matching these globs, e.g. 'shop/*,db'."),
     units: str = typer.Option("compose", help="compose (1536M, 1.5) or k8s (1536Mi, 1500m)."),
@@ -149,7 +150,7 @@ def recommend(
 ) -> None:
     """Recommend memory, CPU and PID reservations/limits from the percentiles of the history."""
     not_empty("--data", data)
-    check_compose_options(compose, env_file)
+    check_compose_options(compose, env_file, project_directory)
     not_empty("--since", since)
     not_empty("--workload", workload)
     from rightsize.analysis.settings import parse_assignments
@@ -166,7 +167,8 @@ def recommend(
     from rightsize.analysis.recommend import recommend as run_recommend
 
     recs = run_recommend(data, strategy=strategy, overrides=overrides, since=since, workloads=workload,
-                         compose=compose or None, env_files=env_file or None)  # fmt: skip
+                         compose=compose or None, env_files=env_file or None,
+                         project_directory=project_directory)  # fmt: skip
     typer.echo(render(recs, fmt, units, width=table_width(sys.stdout.isatty())), nl=False)
 
 
@@ -263,6 +265,7 @@ def apply(
     services: str | None = typer.Option(None, help="Only these compose services: a,b."),
     project: str | None = typer.Option(None, help="Compose project name (workloads are project/service)."),
     env_file: list[str] = typer.Option([], "--env-file", help="Compose: ${VAR} values (default: .env)."),
+    project_directory: str | None = PROJECT_DIRECTORY,
     docker_host: str | None = typer.Option(None, "--docker-host", help="--live: engine URL (default: env)."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="Skip recommendations below this."),
     swap: str | None = typer.Option(None, "--swap", metavar="SIZE", help="Swap beyond the limit: 0, 256M."),
@@ -275,6 +278,7 @@ def apply(
     only_, services_, swap_ = check_apply_options(
         compose=compose, helm=helm, live=live, map_=map_, data=data, since=since, backup=backup, only=only,
         services=services, project=project, env_file=env_file, docker_host=docker_host, swap=swap, fmt=fmt,
+        project_directory=project_directory,
     )  # fmt: skip
 
     def recs() -> list[Any]:
@@ -285,7 +289,7 @@ def apply(
 
         results = patch_compose(compose, recs, dry_run=dry_run, backup=backup, only=only_,
                                 services=services_, project=project, min_confidence=min_confidence,
-                                swap=swap_, env_files=env_file or None)
+                                swap=swap_, env_files=env_file or None, project_directory=project_directory)
     elif helm is not None:
         from rightsize.targets.helm import parse_map, patch_helm
 
@@ -315,27 +319,21 @@ def check(
     services: str | None = typer.Option(None, help="Only these compose services: a,b."),
     project: str | None = typer.Option(None, help="Compose project name."),
     env_file: list[str] = typer.Option([], "--env-file", help="Values for ${VAR} (default: .env beside -f)."),
+    project_directory: str | None = PROJECT_DIRECTORY,
     swap: str | None = typer.Option(
         None, "--swap", metavar="SIZE", help="Require memswap_limit = memory limit + SIZE (0: no swap)."
     ),
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """CI gate: exit 1 when a limit or a set reservation is off the recommendation, or a checklist fails."""
-    given = {"--compose": compose, "--data": data, "--since": since, "--services": services}
-    for option, value in {**given, "--project": project}.items():
-        not_empty(option, value)
-    not_empty("--env-file", env_file, "an env file, e.g. --env-file .env.prod")
-    if not compose:
-        raise fail("give the compose file(s) to check: --compose FILE")
-    if fmt not in ("table", "json"):
-        raise fail(f"--format {fmt!r}: choose table or json")
-    from rightsize.cli_checks import swap_bytes
+    from rightsize.cli_checks import check_check_options, swap_bytes
     from rightsize.targets.check import check_compose, parse_tolerance
 
+    check_check_options(compose, env_file, project_directory, fmt, data, since, services, project)
     tol, swap_ = parse_tolerance(tolerance), swap_bytes(swap)
     result = check_compose(compose, lambda: _recs_for_writers(data, strategy, set_, since), tolerance=tol,
                            services=split_names("--services", services), project=project,
-                           env_files=env_file or None, swap=swap_)
+                           env_files=env_file or None, swap=swap_, project_directory=project_directory)
     typer.echo(result.to_json() if fmt == "json" else result.table())
     raise typer.Exit(1 if result.failed else 0)
 
@@ -349,6 +347,7 @@ def report(
     out: str = typer.Option("rightsize-report.html", "--out", "-o", help="HTML file to write."),
     compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file(s) with current values."),
     env_file: list[str] = typer.Option([], "--env-file", help="${VAR} values (default: .env beside -f)."),
+    project_directory: str | None = PROJECT_DIRECTORY,
     strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95 (see recommend --settings)."),
     set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE (repeatable)"),
     since: str | None = typer.Option(None, help="Only the last 7d/24h of the data (or since a date)."),
@@ -362,13 +361,14 @@ def report(
     not_empty("--out", out, "an HTML file, e.g. --out report.html")
     not_empty("--since", since)
     not_empty("--workload", workload)
-    check_compose_options(compose, env_file)
+    check_compose_options(compose, env_file, project_directory)
     from rightsize.analysis.settings import parse_assignments
     from rightsize.report.html import report as write_report
 
     path = write_report(
         data, out=out, strategy=strategy, overrides=parse_assignments(set_) or None, since=since,
         compose=compose or None, env_files=env_file or None, workloads=workload, buckets=buckets,
+        project_directory=project_directory,
     )  # fmt: skip
     typer.echo(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 

@@ -30,7 +30,15 @@ _EXPECTED = {
     "--namespace": "a namespace (leave --namespace out for every namespace)",
     "--docker-host": "an engine URL such as ssh://host (leave --docker-host out for DOCKER_HOST/local)",
     "--swap": "a swap size such as 0 or 256M (leave --swap out to keep the swap as it is)",
+    "--project-directory": "a folder (leave --project-directory out for the first -f file's folder)",
 }
+
+# compose's --project-directory, for every command that reads -f files (one Option, shared)
+PROJECT_DIRECTORY: Any = typer.Option(
+    None, "--project-directory", metavar="DIR",
+    help="Compose: the project folder .env and relative paths resolve in, and the default project name "
+    "(default: the first -f file's folder), as docker compose --project-directory.",
+)  # fmt: skip
 
 
 def not_empty(option: str, value: str | list[str] | None, expected: str | None = None) -> None:
@@ -75,23 +83,47 @@ def swap_bytes(value: str | None) -> int | None:
         raise fail(str(exc)) from None
 
 
-def check_compose_options(compose: list[str], env_file: list[str]) -> None:
-    """``recommend`` and ``report``: ``--compose`` files (repeatable, merged as ``-f a -f b``) and the
-    ``--env-file`` files their ``${VAR}`` values are read from."""
+def check_compose_options(
+    compose: list[str], env_file: list[str], project_directory: str | None = None
+) -> None:
+    """``recommend`` and ``report``: ``--compose`` files (repeatable, merged as ``-f a -f b``), the
+    ``--env-file`` files their ``${VAR}`` values are read from and ``--project-directory``."""
     not_empty("--compose", compose)
     not_empty("--env-file", env_file, "an env file, e.g. --env-file .env.prod")
+    not_empty("--project-directory", project_directory)
     if env_file and not compose:  # else silently unused
         raise fail("--env-file works with --compose only")
+    if project_directory is not None and not compose:
+        raise fail("--project-directory works with --compose only")
+
+
+def check_check_options(
+    compose: list[str], env_file: list[str], project_directory: str | None, fmt: str,
+    data: str | None, since: str | None, services: str | None, project: str | None,
+) -> None:
+    """``check``'s option rules."""  # fmt: skip
+    given = {"--compose": compose, "--data": data, "--since": since, "--services": services,
+             "--project": project}  # fmt: skip
+    for option, value in given.items():
+        not_empty(option, value)
+    not_empty("--env-file", env_file, "an env file, e.g. --env-file .env.prod")
+    not_empty("--project-directory", project_directory)
+    if not compose:
+        raise fail("give the compose file(s) to check: --compose FILE")
+    if fmt not in ("table", "json"):
+        raise fail(f"--format {fmt!r}: choose table or json")
 
 
 def check_apply_options(
     *, compose: list[str], helm: str | None, live: bool, map_: list[str], data: str | None,
     since: str | None, backup: bool, only: str | None, services: str | None, project: str | None,
     env_file: list[str], docker_host: str | None, swap: str | None, fmt: str,
+    project_directory: str | None = None,
 ) -> tuple[list[str] | None, list[str] | None, int | None]:
     """``apply``'s option rules; returns (--only, --services, --swap bytes) parsed."""  # fmt: skip
     given = {"--compose": compose, "--helm": helm, "--data": data, "--since": since, "--services": services,
-             "--only": only, "--project": project, "--docker-host": docker_host}  # fmt: skip
+             "--only": only, "--project": project, "--docker-host": docker_host,
+             "--project-directory": project_directory}  # fmt: skip
     for option, value in given.items():
         not_empty(option, value)
     not_empty("--env-file", env_file, "an env file, e.g. --env-file .env.prod")
@@ -102,10 +134,11 @@ def check_apply_options(
     misplaced = {"--map": bool(map_) and helm is None, "--services": services is not None and not compose,
                  "--project": project is not None and helm is not None,
                  "--docker-host": docker_host is not None and not live,
-                 "--env-file": bool(env_file) and not compose}  # fmt: skip
+                 "--env-file": bool(env_file) and not compose,
+                 "--project-directory": project_directory is not None and not compose}  # fmt: skip
     for option in (o for o, unused in misplaced.items() if unused):  # ignored, it would patch too much
         target = {"--map": "--helm", "--services": "--compose", "--docker-host": "--live",
-                  "--env-file": "--compose"}  # fmt: skip
+                  "--env-file": "--compose", "--project-directory": "--compose"}  # fmt: skip
         raise fail(f"{option} works with {target.get(option, '--compose or --live')} only")
     if fmt not in ("text", "json"):
         raise fail(f"--format {fmt!r}: choose text or json")

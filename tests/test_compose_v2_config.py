@@ -486,6 +486,31 @@ services:
             "sub/x.yml": "name: inner\nservices:\n  w: {image: y}\n",
         }
     ),
+    # --project-directory: .env, relative include/extends paths and the default name come from it
+    "project-directory": Case(
+        {
+            "files/compose.yml": "include: [sub/inc.yml]\n"
+            + _svc("    mem_limit: ${MEM:-1g}\n    extends: {file: sub/base.yml, service: b}\n"),
+            "files/.env": "MEM=2g\n",
+            "files/sub/base.yml": "services:\n  b: {image: x, cpus: 1}\n",
+            "files/sub/inc.yml": "services:\n  i: {image: x, pids_limit: 1}\n",
+            "Other.Dir/.env": "MEM=3g\n",
+            "Other.Dir/sub/base.yml": "services:\n  b: {image: x, cpus: 2}\n",
+            "Other.Dir/sub/inc.yml": "services:\n  i: {image: x, pids_limit: 2}\n",
+        },
+        f=("files/compose.yml",),
+        project_dir="Other.Dir",
+    ),
+    "project-directory-with-override-and-name": Case(
+        {
+            "a/compose.yml": _svc("    mem_limit: ${MEM:-1g}\n"),
+            "b/o.yml": "name: ${STACK:-fallback}\nservices:\n  db: {cpus: '${CPUS:-1}'}\n",
+            "b/.env": "CPUS=3\nSTACK=from-b\n",
+            "a/.env": "MEM=5g\nSTACK=from-a\n",
+        },
+        f=("a/compose.yml", "b/o.yml"),
+        project_dir="b",
+    ),
     # several YAML documents in one file: merged in order, each like a file of its own (v2 reads them)
     "documents": Case(
         {
@@ -556,3 +581,51 @@ def test_apply_refuses_a_file_of_several_documents_in_one_line(
     assert sha(path) == before
     code, out, err = run_cli(["check", "-f", str(path)], capsys)
     assert code in (0, 1) and "db " in out, err  # read: a verdict per service, no error
+
+
+def test_project_directory_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """check reads the values --project-directory's .env gives (as docker compose config does), and
+    names the project after that folder; apply --dry-run finds the include there."""
+    case = CASES["project-directory"]
+    values = agree(tmp_path, case)
+    assert values["db"]["memory"] == (None, 3 * 2**30)  # Other.Dir/.env, not files/.env
+    compose = str(tmp_path / "files/compose.yml")
+    code, out, err = run_cli(
+        ["check", "-f", compose, "--project-directory", str(tmp_path / "Other.Dir"), "--format", "json"],
+        capsys,
+    )
+    assert code in (0, 1), err
+    rows = {(r["service"], r["resource"]): r for r in json.loads(out)["rows"]}
+    assert rows[("db", "memory")]["why"].startswith("reads 3g")
+    assert rows[("db", "cpu")]["configured"] == "2" and rows[("i", "pids")]["configured"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["check", "-f", "{c}", "--project-directory", "{t}/nope"],
+            "--project-directory {t}/nope: no such folder",
+        ),
+        (["recommend", "-f", "{c}", "--project-directory", "{c}"], "--project-directory {c}: not a folder"),
+        (["report", "-f", "{c}", "--project-directory", " "], "--project-directory is empty"),
+        (["recommend", "--project-directory", "{t}"], "--project-directory works with --compose only"),
+        (["apply", "--live", "--project-directory", "{t}"], "--project-directory works with --compose only"),
+        (
+            ["apply", "-f", "{c}", "--project-directory", "{t}/nope"],
+            "--project-directory {t}/nope: no such folder",
+        ),
+    ],
+)
+def test_a_bad_project_directory_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    compose = tmp_path / "compose.yml"
+    compose.write_text(_svc("    mem_limit: 1g\n"))
+    fill = {"c": str(compose), "t": str(tmp_path)}
+    before = sha(compose)
+    code, out, err = run_cli([a.format(**fill) for a in args], capsys)
+    lines = [x for x in err.splitlines() if "SYNTHETIC" not in x]
+    assert (code, out, len(lines)) == (2, "", 1), err
+    assert lines[0].startswith("rightsize: error: " + message.format(**fill)), lines[0]
+    assert sha(compose) == before

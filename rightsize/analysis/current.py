@@ -31,10 +31,11 @@ def compose_current(
     path: PathArg | Sequence[PathArg],
     env_files: Sequence[PathArg] | None = None,
     environ: Mapping[str, str] | None = None,
+    project_directory: PathArg | None = None,
 ) -> dict[str, Current]:
     """Service name -> {"memory"/"cpu"/"pids": Values(reservation, limit)} from one compose file or
     several (``-f a -f b``: a later file's value wins)."""
-    return read_compose(path, env_files, environ).services
+    return read_compose(path, env_files, environ, project_directory).services
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ def read_compose(
     path: PathArg | Sequence[PathArg],
     env_files: Sequence[PathArg] | None = None,
     environ: Mapping[str, str] | None = None,
+    project_directory: PathArg | None = None,
 ) -> ComposeCurrent:
     # the compose reader (ruamel.yaml) loads only when a compose file is given
     from rightsize.targets.composefile import (
@@ -69,7 +71,8 @@ def read_compose(
             raise RightsizeError(f"{p}: is a directory, not a compose file")
         if not p.is_file() and str(p) != "-":  # (-f -, stdin: load_compose says it is not supported)
             raise RightsizeError(f"compose file not found: {p}")
-    docs = load_compose(files, [Path(f) for f in env_files] if env_files else None, environ, documents=True)
+    docs = load_compose(files, [Path(f) for f in env_files] if env_files else None, environ, documents=True,
+                        project_directory=project_directory)  # fmt: skip
     names = service_names(docs)
     stack = Stack(docs, names)
     out: dict[str, Current] = {}

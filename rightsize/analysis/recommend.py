@@ -237,7 +237,7 @@ def recommend(
     """
     strat = get_strategy(strategy, overrides)  # fail on a bad name/setting before reading data
     workloads = joined(workloads)  # one glob string, as --workload gives it
-    current = read_compose(compose, env_files, project_directory=project_directory) if compose is not None else None
+    current = None if compose is None else read_compose(compose, env_files, None, project_directory)
     if isinstance(data, pd.DataFrame):
         profs = _frame_profiles(data, events, since, strat.quantiles(), plausible(now, data))
         if workloads:

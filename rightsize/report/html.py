@@ -48,6 +48,7 @@ def report(
     since: str | None = None,
     workloads: str | Sequence[str] | None = None,
     now: datetime | None = None,
+    project_directory: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Recommend (or take ``recommendations``) for the dataset ``data`` and write the HTML report.
 
@@ -85,6 +86,7 @@ def report(
             recs = recommend(
                 _pathlike(data), strategy=strategy, overrides=overrides, compose=files, since=since,
                 workloads=workloads, env_files=[Path(e) for e in env_files] if env_files else None, now=now,
+                project_directory=None if project_directory is None else Path(project_directory),
             )  # fmt: skip
     else:
         recs = list(recommendations)

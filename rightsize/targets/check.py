@@ -129,13 +129,14 @@ def check_compose(
     project: str | None = None,
     env_files: Sequence[Path | str] | None = None,
     swap: int | str | None = None,
+    project_directory: Path | str | None = None,
 ) -> CheckResult:
     """Compare each service's limits with the recommendations and the plan's checklist; ``${VAR}``
     values are read as compose reads them (environment, then ``env_files``, default ``.env``).
     ``swap`` (bytes, ``--swap``): each memory limit needs memswap_limit = limit + swap; without it
     only a memswap_limit Docker refuses fails (see ``checkswap``)."""
     tolerance, swap = parse_tolerance(tolerance), parse_swap(swap)  # "25%", "256M" as the CLI takes them
-    docs = load_compose(paths_of(files), env_files, documents=True)  # one path or several, as patch_compose
+    docs = load_compose(paths_of(files), env_files, documents=True, project_directory=project_directory)
     explicit = project_name(docs, project)  # refused before the analysis, as compose refuses it
     names = select(docs, services)
     validate_units(docs, names)

@@ -33,12 +33,15 @@ def load_compose(
     environ: Mapping[str, str] | None = None,
     *,
     documents: bool = False,
+    project_directory: str | os.PathLike[str] | None = None,
 ) -> list[ComposeDoc]:
     """Parse every file, and the files they include, and check each looks like a compose file (a
     mapping; services a mapping). Each file carries the environment compose interpolates it from
     (``environ``, default the process environment, then ``env_files``, default ``.env``).
     ``documents``: a file of several YAML documents is read (each a ``ComposeDoc``, see documents);
-    else (writers: the documents would be patched apart) it is refused."""
+    else (writers: the documents would be patched apart) it is refused. ``project_directory``
+    (compose's ``--project-directory``): where ``.env``, relative include and extends paths resolve
+    and the default project name comes from (default: the first file's folder)."""
     if not files:
         raise RightsizeError("no compose file given (--compose FILE)")
     env_files = None if env_files is None else paths_of(env_files)
@@ -50,7 +53,7 @@ def load_compose(
         if real in seen:
             raise RightsizeError(f"{f}: given twice (as {seen[real]} too): give each compose file once")
         seen[real] = Path(f)
-    docs = load_project([Path(f) for f in files], env_files, environ)
+    docs = load_project([Path(f) for f in files], env_files, environ, _directory(project_directory))
     several = next((d for d in docs if d.part > 1), None)
     if several is not None and not documents:
         raise RightsizeError(
@@ -84,6 +87,18 @@ def load_compose(
                     stacklevel=2,
                 )
     return docs
+
+
+def _directory(given: str | os.PathLike[str] | None) -> Path | None:
+    if given is None:
+        return None
+    if not str(given).strip():
+        raise RightsizeError("--project-directory: expected a folder, e.g. --project-directory .")
+    path = Path(given)
+    if not path.is_dir():
+        what = "not a folder" if path.exists() else "no such folder"
+        raise RightsizeError(f"--project-directory {given}: {what}")
+    return path
 
 
 # The Compose Specification's types for the resource values rightsize reads: compose-go validates

@@ -109,11 +109,14 @@ def load_project(
     files: Sequence[Path],
     env_files: Sequence[Path | str] | None = None,
     environ: Mapping[str, str] | None = None,
+    project_directory: Path | None = None,
 ) -> list[ComposeDoc]:
     """The ``-f`` files in order, each preceded by what it includes (nested includes first), in the
     order compose lets them win, lowest first: a file's last include first, its own content last."""
-    env = project_env(files[0], env_files, environ)
-    workdir = Path(files[0]).parent  # compose's project directory: relative paths resolve here
+    # compose's project directory (--project-directory, else the first file's folder): .env and
+    # relative paths resolve here
+    workdir = Path(files[0]).parent if project_directory is None else project_directory
+    env = project_env(files[0], env_files, environ, workdir)
     _compose_file_differs(files, env, os.environ if environ is None else environ, workdir)
     walk = _Walk(given={Path(f).resolve() for f in files})
     for f in files:

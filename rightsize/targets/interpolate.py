@@ -294,16 +294,19 @@ def read_env_files(files: Sequence[Path], base: Mapping[str, str]) -> dict[str, 
 
 
 def project_env(
-    first_file: Path, env_files: Sequence[Path | str] | None, environ: Mapping[str, str] | None = None
+    first_file: Path,
+    env_files: Sequence[Path | str] | None,
+    environ: Mapping[str, str] | None = None,
+    directory: Path | None = None,
 ) -> dict[str, str]:
     """The environment compose interpolates a project's files from: the process environment, then
-    ``--env-file`` files (else ``.env`` beside the first compose file, when there is one and
-    ``COMPOSE_DISABLE_ENV_FILE`` is not true)."""
+    ``--env-file`` files (else ``.env`` in the project ``directory``, default the first compose
+    file's folder, when there is one and ``COMPOSE_DISABLE_ENV_FILE`` is not true)."""
     base = dict(os.environ if environ is None else environ)
     if env_files:
         files = [Path(f) for f in env_files]
     else:
-        dot = Path(first_file).parent / ".env"
+        dot = (Path(first_file).parent if directory is None else directory) / ".env"
         files = [dot] if dot.is_file() and not _env_file_disabled(base) else []
     return {**read_env_files(files, base), **base}
 
