@@ -645,3 +645,52 @@ def test_the_plans_postgresql_resources_which_the_subchart_never_reads_are_not_w
     check_sane(rendered)
     assert PLAN_VALUES in (shop / "values.yaml").read_text()  # the unread block is the user's to remove
     helm("lint", "--strict", shop)
+
+
+ANCHOR_VALUES = """\
+# shared defaults
+defaults: &res
+  limits:
+    memory: 1Gi   # everyone
+    cpu: "1"
+web:
+  resources: *res
+api:
+  resources:
+    <<: *res
+    requests: {memory: 64Mi}
+worker: {image: w, resources: {limits: {memory: 2Gi}}}
+"""
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_anchors_merge_keys_and_flow_maps_render_as_helm_reads_them(
+    newline: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # helm's YAML reader (go-yaml) resolves the alias and the merge key itself: the alias gets its own
+    # copy, the merge key an override after it, the shared anchor stays 1Gi for whoever else uses it
+    names = ("web", "api", "worker")
+    templates = {
+        f"{n}.yaml": workload_template(
+            "Deployment", f"{{{{ .Release.Name }}}}-{n}", {n: f".Values.{n}.resources"}
+        )
+        for n in names
+    }
+    chart = chart_dir(tmp_path / "shop", "shop", ANCHOR_VALUES.replace("\n", newline), templates)
+    usage = {f"shop/Deployment/shop-{n}/{n}": (200 * (i + 1), 0.3 * (i + 1)) for i, n in enumerate(names)}
+    result = apply(chart / "values.yaml", dataset(tmp_path / "d", usage), capsys)
+    after = render(chart)
+    for n, wl in zip(names, usage, strict=True):
+        rendered = after["Deployment", f"shop-{n}"][n]
+        assert as_text(rendered) == written(result, wl), n  # every key rendered is one rightsize wrote
+        assert mib(rendered["requests"]["memory"]) >= usage[wl][0], n
+        check_sane(rendered)
+    text = (chart / "values.yaml").read_bytes().decode()
+    assert text.startswith(
+        "# shared defaults\r\ndefaults: &res\r\n" if newline == "\r\n" else "# shared defaults\n"
+    )
+    assert "\r\n" not in text.replace("\r\n", "") and ("\n" not in text.replace("\r\n", "")) == (
+        newline == "\r\n"
+    )
+    assert yaml.safe_load(text)["defaults"] == {"limits": {"memory": "1Gi", "cpu": "1"}}
+    helm("lint", "--strict", chart)
