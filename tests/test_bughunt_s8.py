@@ -112,3 +112,30 @@ def test_since_that_means_one_thing_still_works(
         return
     assert code == 0, err
     assert json.loads(out)[0]["samples"] == samples
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_import_reads_a_limit_beyond_int64_as_no_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    # The README: a mem_limit of 2^62 bytes or more is stored as no limit. 2^64 - 1 (an unsigned
+    # "no limit", as u64 counters write it) was an error line instead: "out of range for mem_limit"
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "vm": ["a", "a", "a"], "t": ["2026-11-20T00:00:00Z", "2026-11-20T00:01:00Z", "2026-11-20T00:02:00Z"],
+        "mem": [100, 200, 300],
+        "lim": pa.array([2**64 - 1, 9223372036854771712, 512 * M], pa.uint64()),
+    })  # fmt: skip
+    trace = tmp_path / f"t.{kind}"
+    pacsv.write_csv(table, trace) if kind == "csv" else pq.write_table(table, trace)
+    args = ["import", str(trace), "--out", str(tmp_path / "d"),
+            "--map", "workload=vm,ts=t,mem_working_set=mem,mem_limit=lim,mem_reservation=lim*1"]  # fmt: skip
+    code, _, err = run(args, capsys)
+    assert code == 0, err
+    got = store.load(tmp_path / "d").sort_values("ts")
+    assert got["mem_limit"].isna().tolist() == [True, True, False]
+    assert got["mem_limit"].iloc[2] == 512 * M
+    assert got["mem_reservation"].isna().tolist() == [True, True, False]  # scaled too

@@ -303,9 +303,10 @@ def _convert(
             cols[name] = _times(table, sources, clock, at)
         elif name in sources:
             source, factor = sources[name]
-            cols[name] = _cast(table[source], field, source, factor)
+            column = table[source]
             if name in ("mem_limit", "mem_reservation"):  # cgroup v1's "no limit" is no limit
-                cols[name] = pc.if_else(pc.greater_equal(cols[name], UNLIMITED), None, cols[name])
+                column = _unlimited_as_null(column, factor)
+            cols[name] = _cast(column, field, source, factor)
         elif name == "host":
             cols[name] = pa.array([host] * n, pa.string()) if n else pa.array([], pa.string())
         elif name in ("container_id", "container") and "workload" in cols:
@@ -373,6 +374,15 @@ def _cast(
             expected = f"numbers that fit in {field.type}"
         where = f"--map {field.name}={source}: column {source!r}"
         raise RightsizeError(f"{where} holds {what}, expected {expected}") from None
+
+
+def _unlimited_as_null(col: pa.ChunkedArray, factor: float) -> pa.ChunkedArray:
+    """Limits of 2**62 or more are "no limit" (cgroup v1: 2**63 - 4096; unsigned: 2**64 - 1), before
+    the cast to int64 refuses those beyond it."""
+    if not (_numeric(col.type) or pa.types.is_decimal(col.type)):
+        return col  # text: read (or refused) by _cast
+    scaled = pc.multiply(col.cast(pa.float64(), safe=False), pa.scalar(factor, pa.float64()))
+    return pc.if_else(pc.greater_equal(scaled, float(UNLIMITED)), pa.scalar(None, col.type), col)
 
 
 def _numeric(kind: pa.DataType) -> bool:
