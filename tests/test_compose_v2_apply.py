@@ -148,6 +148,12 @@ def hosts_of(client: Any, project: str) -> dict[str, dict[str, Any]]:
     return {c.labels["com.docker.compose.service"]: c.attrs["HostConfig"] for c in found}
 
 
+def started(client: Any, project: str) -> dict[str, tuple[str, str]]:
+    """Each service's container id and start time: an update in place changes neither."""
+    found = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+    return {c.labels["com.docker.compose.service"]: (c.id, c.attrs["State"]["StartedAt"]) for c in found}
+
+
 def _f(folder: Path, files: tuple[str, ...] = GIVEN) -> list[str]:
     return [a for f in files for a in ("-f", str(folder / f))]
 
@@ -418,3 +424,64 @@ def test_values_the_engine_refuses_are_not_written(
     hosts = hosts_of(docker_client, project)
     assert (hosts["idle"]["Memory"], hosts["idle"]["NanoCpus"]) == (64 * M, 500_000_000)
     assert (hosts["quota"]["CpuQuota"], hosts["quota"]["CpuPeriod"]) == (5000, 5000)
+
+
+LIVE = f"""\
+name: {{name}}         # v2 runs the project under this name, normalized
+services:
+  app:
+    image: {IMAGE}
+    command: sleep 3600
+    labels: [rightsize-test=1]
+    mem_limit: 256m
+    cpus: 1
+    pids_limit: 500
+  quota:                 # started with a short CFS period
+    image: {IMAGE}
+    command: sleep 3600
+    labels: [rightsize-test=1]
+    mem_limit: 256m
+    cpu_quota: 5000
+    cpu_period: 5000
+"""
+
+
+@pytest.mark.slow
+def test_live_updates_a_stack_v2_started_under_its_normalized_name(
+    stack: Any, docker_client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stack `docker compose up` started from a file named ``RS8.Live_x``: v2 labels its containers
+    with the normalized name and refuses ``-p RS8.Live_x``; `apply --live --project` does the same,
+    and with the normalized name updates the running containers (no restart). A CPU limit that is a
+    quota below 1 ms at the container's period is skipped, not sent: the engine refused the whole
+    update, so the memory limit was not applied either."""
+    given = f"RS8.Live_{uuid.uuid4().hex[:6]}"
+    project = given.lower().replace(".", "")
+    _, folder = stack({"compose.yml": LIVE.format(name=given)}, ("compose.yml",), project=project, p=False)
+    shown = v2(None, folder, ("compose.yml",), "config", "--format", "json").stdout
+    assert json.loads(shown)["name"] == project
+    refused = v2(given, folder, ("compose.yml",), "config", ok=False)
+    assert refused.returncode != 0 and "invalid project name" in refused.stderr
+    code, out, err = run_cli(["apply", "--live", "--project", given], capsys)
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1, err
+    assert f"--project: invalid project name {given!r}" in err and f"did you mean {project}?" in err
+
+    v2(None, folder, ("compose.yml",), "up", "-d")
+    before = started(docker_client, project)
+    assert set(before) == {"app", "quota"}
+    data = dataset(tmp_path / "data", {f"{project}/app": (20 * M, 0.08), f"{project}/quota": (20 * M, 0.08)})
+    from rightsize.analysis.recommend import recommend
+
+    recs = {(r.workload.split("/")[1], r.resource): r.recommended for r in recommend(data)}
+    assert round(recs[("quota", "cpu")].limit * 5000) < 1000  # what the engine would refuse
+    code, out, err = run_cli(["apply", "--live", "--project", project, "--data", data], capsys)
+    assert code == 0, err
+    hosts = hosts_of(docker_client, project)
+    for svc in ("app", "quota"):
+        mem = recs[(svc, "memory")]
+        assert (hosts[svc]["Memory"], hosts[svc]["MemoryReservation"]) == (mem.limit, mem.reservation), svc
+        assert hosts[svc]["PidsLimit"] == recs[(svc, "pids")].limit, svc
+    assert hosts["app"]["NanoCpus"] == round(recs[("app", "cpu")].limit * 1e9)
+    assert (hosts["quota"]["CpuQuota"], hosts["quota"]["CpuPeriod"]) == (5000, 5000)  # left as it was
+    assert "below 1000 (1 ms)" in out
+    assert started(docker_client, project) == before  # the same containers, never restarted

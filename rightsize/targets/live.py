@@ -24,8 +24,9 @@ from rightsize.errors import RightsizeError
 from rightsize.models import Change, PatchResult, Recommendation, Skipped
 from rightsize.sources.docker import is_oneoff, workload_name
 from rightsize.targets.match import Recs, resolve
+from rightsize.targets.project import project_name
 from rightsize.targets.swapsize import parse_swap
-from rightsize.targets.values import wanted
+from rightsize.targets.values import MIN_QUOTA_US, engine_refuses, wanted
 from rightsize.units import format_bytes, format_cpus, human_bytes
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -93,6 +94,8 @@ def apply_live(
     resources = parse_only(only)
     check_min_confidence(min_confidence)
     swap = parse_swap(swap)  # bytes, or the --swap text
+    if project:  # as `docker compose -p My.Shop` refuses it ("invalid project name"): no label has it
+        project_name((), project)
     client = _client(docker_host)
     target = docker_host or "docker"
     if swap is not None and not _swap_accounting(client):
@@ -158,11 +161,20 @@ def _update(
         if not rec.ok:
             skipped.append(Skipped(c.name, wl, rec.resource, "no recommendation: " + "; ".join(rec.reasons)))
             continue
+        refused = engine_refuses(rec, exact=True)
+        if refused:  # the engine would refuse the whole update: skip this resource, send the others
+            skipped.append(Skipped(c.name, wl, rec.resource, refused))
+            continue
         for w in wanted(rec):
             key, old, new, text = _field(host, w.resource, w.kind, w.value)
             if key == "Memory" and old == new:
                 kept_limit = new
             if key is None or old == new:
+                continue
+            if key == "CpuQuota" and new < MIN_QUOTA_US:
+                period = host.get("CpuPeriod") or 100_000
+                why = f"refused: {text} CPUs is CpuQuota {new} at CpuPeriod {period}, below 1000 (1 ms)"
+                skipped.append(Skipped(c.name, wl, "cpu", why, text))
                 continue
             if key == "Memory" and ws is not None and new < ws:
                 skipped.append(
