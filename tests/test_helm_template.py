@@ -700,3 +700,44 @@ def test_anchors_merge_keys_and_flow_maps_render_as_helm_reads_them(
     )
     assert yaml.safe_load(text)["defaults"] == {"limits": {"memory": "1Gi", "cpu": "1"}}
     helm("lint", "--strict", chart)
+
+
+OLLAMA_VALUES = """\
+replicaCount: 1
+# Ollama parameters (the chart's own settings, not a subchart)
+ollama:
+  gpu:
+    enabled: false
+  models:
+    pull: [llama3]
+resources:
+  requests:
+    memory: 4096Mi
+    cpu: 2000m
+  limits:
+    memory: 8192Mi
+    cpu: 4000m
+"""
+
+
+def test_the_ollama_charts_top_level_block_is_its_containers_by_the_charts_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # otwld/ollama-helm keeps its container's resources at the top level and its settings under
+    # `ollama:`. Read alone, which of the two is the container's is a guess (skipped, with both
+    # --map choices); beside its Chart.yaml (name: ollama, the container's name) it is not.
+    ollama = "sutazai/Deployment/sutazai-ollama/ollama"
+    tpl = workload_template("Deployment", "{{ .Release.Name }}-ollama", {"ollama": ".Values.resources"})
+    chart = chart_dir(tmp_path / "ollama", "ollama", OLLAMA_VALUES, {"deploy.yaml": tpl})
+    before = render(chart, "sutazai")["Deployment", "sutazai-ollama"]["ollama"]
+    data = dataset(
+        tmp_path / "d", {ollama: (5000, 2.5), "sutazai/StatefulSet/sutazai-postgresql/postgresql": (900, 1)}
+    )
+    result = apply(chart / "values.yaml", data, capsys)
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"] if c["workload"] == ollama} == {"resources"}
+    rendered = render(chart, "sutazai")["Deployment", "sutazai-ollama"]["ollama"]
+    new = written(result, ollama)  # what the recommendation keeps (8192Mi fits) is not reported
+    assert as_text(rendered) == {b: {**as_text(before)[b], **new.get(b, {})} for b in ("limits", "requests")}
+    assert new["requests"] and mib(rendered["requests"]["memory"]) >= 5000
+    assert "resources" not in yaml.safe_load((chart / "values.yaml").read_text())["ollama"]
+    helm("lint", "--strict", chart)
