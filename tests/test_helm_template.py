@@ -741,3 +741,34 @@ def test_the_ollama_charts_top_level_block_is_its_containers_by_the_charts_name(
     assert new["requests"] and mib(rendered["requests"]["memory"]) >= 5000
     assert "resources" not in yaml.safe_load((chart / "values.yaml").read_text())["ollama"]
     helm("lint", "--strict", chart)
+
+
+def test_a_subchart_declaring_only_its_sidecars_block_does_not_give_it_the_main_containers_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The cache subchart declares metrics.resources only; its main container reads an undeclared
+    # .Values.resources. The lone declared block was taken for the main container's: helm rendered
+    # the exporter with the cache's 900 MiB and the cache with nothing.
+    deps = "dependencies:\n  - name: cache\n    version: 0.1.0\n"
+    shop = chart_dir(tmp_path / "shop", "shop", "cache:\n  maxmemory: 800mb\n", {}, deps)
+    tpl = workload_template(
+        "StatefulSet",
+        "{{ .Release.Name }}-cache",
+        {"cache": ".Values.resources", "metrics": ".Values.metrics.resources"},
+    )
+    cache_values = "maxmemory: 100mb\nmetrics:\n  image: exporter:1\n  resources: {}\n"
+    chart_dir(shop / "charts" / "cache", "cache", cache_values, {"sts.yaml": tpl})
+    main, sidecar = "shop/StatefulSet/shop-cache/cache", "shop/StatefulSet/shop-cache/metrics"
+    data = dataset(tmp_path / "d", {main: (900, 1.0), sidecar: (30, 0.05)})
+    result = apply(shop / "values.yaml", data, capsys)
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"cache.metrics.resources"}
+    (why,) = [s["reason"] for s in result["skipped"] if s["resource"] == "all"]
+    assert why.startswith("cannot place: cache is a subchart whose values hold no resources block"), why
+    pod = render(shop)["StatefulSet", "shop-cache"]
+    assert pod["cache"] == {} and as_text(pod["metrics"]) == written(result, sidecar)
+    assert mib(pod["metrics"]["limits"]["memory"]) < 900
+    result = apply(shop / "values.yaml", data, capsys, "--map", f"{main}=cache")  # the user knows
+    pod = render(shop)["StatefulSet", "shop-cache"]
+    assert as_text(pod["cache"]) == written(result, main) and mib(pod["cache"]["requests"]["memory"]) >= 900
+    assert mib(pod["metrics"]["limits"]["memory"]) < 900
+    helm("lint", "--strict", shop)

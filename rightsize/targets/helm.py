@@ -99,7 +99,7 @@ def patch_helm(
                 why = (f"cannot place: {sub} is a subchart whose values hold no resources block (nor "
                        "one level down), so none is known to be read; "
                        f"--map {wl}={sub}.PATH writes one")  # fmt: skip
-            elif not is_oneoff(wl) and (key := beside_top(chart.view, wl)):
+            elif not is_oneoff(wl) and (key := beside_top(chart, wl)):
                 why = (f"cannot place: {key} holds no resources, and the top-level resources may be the "
                        f"chart's own: --map {wl}=resources (the top level) or --map {wl}={key}")  # fmt: skip
             if hint:

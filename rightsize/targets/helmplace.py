@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
@@ -37,19 +37,24 @@ def candidate_names(workload: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _component(key: str, value: CommentedMap) -> tuple[str, ...] | None:
-    """``key.resources``, or ``key.<only or main part>.resources`` (bitnami: primary + readReplicas)."""
+def _component(key: str, value: CommentedMap, lone: bool = True) -> tuple[str, ...] | None:
+    """``key.resources``, or ``key.<only or main part>.resources`` (bitnami: primary + readReplicas).
+    Not ``lone``: only a main part. A subchart declaring ``metrics.resources`` alone may read an
+    undeclared ``resources`` for its main container: its numbers must not land in the sidecar's."""
     if "resources" in value:
         return (key, "resources")
     inner = [str(k) for k, v in value.items() if isinstance(v, CommentedMap) and "resources" in v]
     main = [k for k in inner if k in MAIN_COMPONENTS]
-    if len(inner) == 1 or len(main) == 1:
+    if (lone and len(inner) == 1) or len(main) == 1:
         return (key, (main or inner)[0], "resources")
     return None
 
 
-def _find(data: CommentedMap, names: Sequence[str]) -> tuple[tuple[str, ...], str] | None:
-    """Where a workload's ``resources`` live (path, and a note when the match was not exact)."""
+def _find(
+    data: CommentedMap, names: Sequence[str], subs: Collection[str] = ()
+) -> tuple[tuple[str, ...], str] | None:
+    """Where a workload's ``resources`` live (path, and a note when the match was not exact); ``subs``:
+    the keys that are subcharts'."""
     targets = [_norm(n) for n in names]
     maps = [(str(k), v) for k, v in data.items() if isinstance(v, CommentedMap)]
     for key, value in maps:  # a sidecar's own block inside its pod's component: postgresql.metrics
@@ -59,7 +64,7 @@ def _find(data: CommentedMap, names: Sequence[str]) -> tuple[tuple[str, ...], st
                     return (key, str(k2), "resources"), ""
     for target in targets:
         for key, value in maps:
-            if _norm(key) == target and (found := _component(key, value)):
+            if _norm(key) == target and (found := _component(key, value, key not in subs)):
                 return found, ""
     for key, value in maps:  # one level down: global.<component>, components.<name>, ...
         for target in targets:
@@ -77,7 +82,8 @@ def _find(data: CommentedMap, names: Sequence[str]) -> tuple[tuple[str, ...], st
     ]
     if len(near) == 1:  # postgres ~ postgresql: one key only, and said so
         key, value = near[0]
-        return _component(key, value) or (key, "resources"), f"placed by a similar name: {names[0]} ~ {key}"
+        note = f"placed by a similar name: {names[0]} ~ {key}"
+        return _component(key, value, key not in subs) or (key, "resources"), note
     return None
 
 
@@ -88,6 +94,12 @@ def parse_map(items: Iterable[str]) -> dict[str, str]:
         workload, sep, path = item.partition("=")
         if not sep or not workload.strip() or not path.strip():
             raise RightsizeError(f"--map {item!r}: expected WORKLOAD=dotted.path")
+        # 'a=x,b=y' (import's --map is comma-separated) would write a key named 'x,b=y'
+        if "=" in re.sub(r"\[[^\]]*\]|\"[^\"]*\"|'[^']*'", "", path):
+            raise RightsizeError(
+                f"--map {item.strip()!r}: one WORKLOAD=path per --map (repeat --map for each; "
+                "quote a key that holds '=': [\"a=b\"])"
+            )
         try:
             valuepath.parse(path.strip())
         except RightsizeError as exc:  # the path's own errors name it; here the whole option is named
@@ -126,7 +138,7 @@ def place_of(doc: Doc, wl: str, single: bool, chart: Chart | None = None) -> Pla
     if is_oneoff(wl):  # `docker-compose run` jobs: "web (run)" must not land in web's values by a near name
         return None
     names = candidate_names(wl)
-    found = _declared(chart, _find(view, names))
+    found = _declared(chart, _find(view, names, chart.subcharts if chart else ()))
     if found and chart and found[0][0] in chart.subcharts and not lookup(view, found[0])[0]:
         return None  # a subchart whose defaults hold no such block: nothing shows it is read
     top = _beside_top(view, found)
@@ -151,7 +163,7 @@ def _declared(
         return found
     key = found[0][0]
     own = chart.subcharts[key]
-    if "resources" in own or not (declared := _component(key, own)):
+    if "resources" in own or not (declared := _component(key, own, lone=False)):
         return found
     note = f"{key}.resources is not read by the subchart {key}: it declares {'.'.join(declared)}"
     return declared, "; ".join(n for n in (found[1], note) if n)
@@ -159,7 +171,7 @@ def _declared(
 
 def unread_subchart(chart: Chart, wl: str) -> str | None:
     """The subchart key a workload matched whose own values hold no resources block there."""
-    found = _declared(chart, _find(chart.view, candidate_names(wl)))
+    found = _declared(chart, _find(chart.view, candidate_names(wl), chart.subcharts))
     if found and found[0][0] in chart.subcharts and not lookup(chart.view, found[0])[0]:
         return found[0][0]
     return None
@@ -182,9 +194,9 @@ def _beside_top(data: CommentedMap, found: tuple[tuple[str, ...], str] | None) -
     return found[0][0]
 
 
-def beside_top(data: CommentedMap, wl: str) -> str | None:
+def beside_top(chart: Chart, wl: str) -> str | None:
     """The key this workload's name matches when that key holds no resources and the top level does."""
-    return _beside_top(data, _find(data, candidate_names(wl)))
+    return _beside_top(chart.view, _declared(chart, _find(chart.view, candidate_names(wl), chart.subcharts)))
 
 
 _BLOCKS = (valuepath.Key("limits"), valuepath.Key("requests"))
