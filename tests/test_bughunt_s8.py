@@ -139,3 +139,47 @@ def test_import_reads_a_limit_beyond_int64_as_no_limit(
     assert got["mem_limit"].isna().tolist() == [True, True, False]
     assert got["mem_limit"].iloc[2] == 512 * M
     assert got["mem_reservation"].isna().tolist() == [True, True, False]  # scaled too
+
+
+def _workloads(root: Path, names: list[str]) -> Path:
+    """2.8 h of 10 s samples for each workload (enough history for a recommendation)."""
+    import numpy as np
+    import pandas as pd
+
+    n = 1000
+    ts = pd.Timestamp("2026-11-20", tz="UTC") + pd.to_timedelta(np.arange(n) * 10, unit="s")
+    frames = [pd.DataFrame({
+        "ts": ts, "host": "h", "workload": w, "container_id": f"id{i}", "container": f"c{i}", "image": "i",
+        "cpu_cores": 0.2, "mem_working_set": 200 * M, "pids": 10, "oom_kills": 0, "restarts": 0,
+    }) for i, w in enumerate(names)]  # fmt: skip
+    store.append(root, store.to_table(pd.concat(frames, ignore_index=True)))
+    return root
+
+
+def test_helm_map_with_two_mappings_in_one_option_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # import's --map is comma-separated, apply's is repeated: 'a=x,b=y' wrote a key named
+    # 'worker,shop/Deployment/web/nginx=web' (with resources) into the values file
+    from cli_helpers import sha
+
+    data = _workloads(tmp_path / "d", ["batch/Deployment/worker/worker", "shop/Deployment/web/nginx"])
+    values = tmp_path / "values.yaml"
+    values.write_text("web:\n  resources: {}\nbatch:\n  worker:\n    image: x\n")
+    before = sha(values)
+    both = "batch/Deployment/worker/worker=batch.worker,shop/Deployment/web/nginx=web"
+    code, _, err = run(["apply", "--helm", str(values), "--data", str(data), "--map", both], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"rightsize: error: --map {both!r}: one WORKLOAD=path per --map"), err
+    assert sha(values) == before
+    # '=' inside a selector or a quoted key is part of the path
+    for path in ('batch["worker=1"]', "jobs[name=migrate]"):
+        from rightsize.targets.helmplace import parse_map
+
+        assert parse_map([f"w={path}"]) == {"w": path}
+    # the two, each in its own --map, are written
+    args = ["--map", "batch/Deployment/worker/worker=batch.worker", "--map", "shop/Deployment/web/nginx=web"]
+    code, _, err = run(["apply", "--helm", str(values), "--data", str(data), *args], capsys)
+    assert code == 0, err
+    text = values.read_text()
+    assert "worker,shop" not in text and text.count("resources:") == 2, text
