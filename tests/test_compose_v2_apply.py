@@ -436,6 +436,12 @@ services:
     mem_limit: 256m
     cpus: 1
     pids_limit: 500
+  big:                   # busier than this engine has CPUs for
+    image: {IMAGE}
+    command: sleep 3600
+    labels: [rightsize-test=1]
+    mem_limit: 256m
+    cpus: 1
   quota:                 # started with a short CFS period
     image: {IMAGE}
     command: sleep 3600
@@ -453,8 +459,8 @@ def test_live_updates_a_stack_v2_started_under_its_normalized_name(
     """A stack `docker compose up` started from a file named ``RS8.Live_x``: v2 labels its containers
     with the normalized name and refuses ``-p RS8.Live_x``; `apply --live --project` does the same,
     and with the normalized name updates the running containers (no restart). A CPU limit that is a
-    quota below 1 ms at the container's period is skipped, not sent: the engine refused the whole
-    update, so the memory limit was not applied either."""
+    quota below 1 ms at the container's period, or more CPUs than the engine has, is skipped, not
+    sent: the engine refused the whole update, so the memory limit was not applied either."""
     given = f"RS8.Live_{uuid.uuid4().hex[:6]}"
     project = given.lower().replace(".", "")
     _, folder = stack({"compose.yml": LIVE.format(name=given)}, ("compose.yml",), project=project, p=False)
@@ -468,20 +474,24 @@ def test_live_updates_a_stack_v2_started_under_its_normalized_name(
 
     v2(None, folder, ("compose.yml",), "up", "-d")
     before = started(docker_client, project)
-    assert set(before) == {"app", "quota"}
-    data = dataset(tmp_path / "data", {f"{project}/app": (20 * M, 0.08), f"{project}/quota": (20 * M, 0.08)})
+    assert set(before) == {"app", "big", "quota"}
+    ncpu = docker_client.info()["NCPU"]
+    usage = {"app": (20 * M, 0.08), "big": (20 * M, ncpu + 1.0), "quota": (20 * M, 0.08)}
+    data = dataset(tmp_path / "data", {f"{project}/{svc}": u for svc, u in usage.items()})
     from rightsize.analysis.recommend import recommend
 
     recs = {(r.workload.split("/")[1], r.resource): r.recommended for r in recommend(data)}
     assert round(recs[("quota", "cpu")].limit * 5000) < 1000  # what the engine would refuse
+    assert recs[("big", "cpu")].limit > ncpu  # likewise ("Range of CPUs is from 0.01 to 2.00")
     code, out, err = run_cli(["apply", "--live", "--project", project, "--data", data], capsys)
     assert code == 0, err
     hosts = hosts_of(docker_client, project)
-    for svc in ("app", "quota"):
+    for svc in ("app", "big", "quota"):
         mem = recs[(svc, "memory")]
         assert (hosts[svc]["Memory"], hosts[svc]["MemoryReservation"]) == (mem.limit, mem.reservation), svc
         assert hosts[svc]["PidsLimit"] == recs[(svc, "pids")].limit, svc
     assert hosts["app"]["NanoCpus"] == round(recs[("app", "cpu")].limit * 1e9)
     assert (hosts["quota"]["CpuQuota"], hosts["quota"]["CpuPeriod"]) == (5000, 5000)  # left as it was
-    assert "below 1000 (1 ms)" in out
+    assert hosts["big"]["NanoCpus"] == 1_000_000_000  # left as it was
+    assert "below 1000 (1 ms)" in out and f"is more than the {ncpu} this engine has" in out
     assert started(docker_client, project) == before  # the same containers, never restarted

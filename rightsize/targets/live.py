@@ -55,12 +55,12 @@ def _client(docker_host: str | None) -> Any:
     return client
 
 
-def _swap_accounting(client: Any) -> bool:
-    """Whether the engine can limit swap (``SwapLimit`` in ``docker info``); unknown counts as yes."""
+def _info(client: Any) -> dict[str, Any]:
+    """``docker info``; empty when the engine cannot answer (the update itself then reports it)."""
     try:
-        return bool(client.info().get("SwapLimit", True))
-    except Exception:  # the update itself reports an engine that cannot answer
-        return True
+        return dict(client.info())
+    except Exception:
+        return {}
 
 
 def _usage(container: Any) -> tuple[float | None, int | None]:
@@ -98,7 +98,8 @@ def apply_live(
         project_name((), project)
     client = _client(docker_host)
     target = docker_host or "docker"
-    if swap is not None and not _swap_accounting(client):
+    info = _info(client)
+    if swap is not None and not info.get("SwapLimit", True):  # (unknown counts as yes)
         warnings.warn(
             f"{target} has no swap accounting (docker info: no swap limit support): the engine ignores "
             "MemorySwap, so --swap bounds nothing there (cgroup v1 needs swapaccount=1 on the kernel line)",
@@ -126,7 +127,7 @@ def apply_live(
             skipped.extend(Skipped(c.name, wl, r.resource, why) for r, why in lows)
             mine = [r for r in mine if not low_confidence(r, min_confidence)]
             if mine:
-                ch, sk = _update(client, c, wl, mine, dry_run, swap)
+                ch, sk = _update(client, c, wl, mine, dry_run, swap, info.get("NCPU"))
                 changes.extend(ch)
                 skipped.extend(sk)
         running = {workload_of(c) for c in containers}
@@ -140,7 +141,13 @@ def apply_live(
 
 
 def _update(
-    client: Any, c: Any, wl: str, recs: Sequence[Recommendation], dry_run: bool, swap: int | None = None
+    client: Any,
+    c: Any,
+    wl: str,
+    recs: Sequence[Recommendation],
+    dry_run: bool,
+    swap: int | None = None,
+    ncpu: int | None = None,
 ) -> tuple[list[Change], list[Skipped]]:
     host = c.attrs["HostConfig"]
     body: dict[str, int] = {}
@@ -170,6 +177,10 @@ def _update(
             if key == "Memory" and old == new:
                 kept_limit = new
             if key is None or old == new:
+                continue
+            if key == "NanoCpus" and ncpu and new > ncpu * 1e9:  # the engine refuses the whole update
+                why = f"refused: {text} CPUs is more than the {ncpu} this engine has (Docker's upper bound)"
+                skipped.append(Skipped(c.name, wl, "cpu", why, text))
                 continue
             if key == "CpuQuota" and new < MIN_QUOTA_US:
                 period = host.get("CpuPeriod") or 100_000
