@@ -115,11 +115,21 @@ def written(result: dict[str, Any], workload: str) -> dict[str, dict[str, str]]:
 
 
 def as_text(resources: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """A rendered block's values as text (after checking it is one Kubernetes accepts)."""
+    check_sane(resources)
     return {block: {k: str(v) for k, v in values.items()} for block, values in resources.items()}
 
 
+# resource.Quantity's grammar (k8s.io/apimachinery/pkg/api/resource/quantity.go): a number and a
+# binary (Ki..Ei), decimal (n, u, m, k, M..E) or exponent suffix
+QUANTITY = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?")
+
+
 def check_sane(resources: dict[str, Any]) -> None:
-    """Kubernetes units, and a request never above its limit (the API server refuses that pod)."""
+    """Kubernetes quantities, and a request never above its limit (the API server refuses that pod)."""
+    for block in resources.values():
+        for value in block.values():
+            assert QUANTITY.fullmatch(str(value)), resources
     for resource, parse in (("memory", lambda v: parse_bytes(v, "k8s")), ("cpu", parse_cpus)):
         req = resources.get("requests", {}).get(resource)
         lim = resources.get("limits", {}).get(resource)
@@ -772,3 +782,23 @@ def test_a_subchart_declaring_only_its_sidecars_block_does_not_give_it_the_main_
     assert as_text(pod["cache"]) == written(result, main) and mib(pod["cache"]["requests"]["memory"]) >= 900
     assert mib(pod["metrics"]["limits"]["memory"]) < 900
     helm("lint", "--strict", shop)
+
+
+@pytest.mark.parametrize("spelled", ['components["api.v2"]', "components.api\\.v2", "components['api.v2']"])
+def test_a_map_to_a_key_holding_a_dot_renders_where_index_reads_it(
+    spelled: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tpl = workload_template(
+        "Deployment", "{{ .Release.Name }}-api", {"api": '(index .Values.components "api.v2").resources'}
+    )
+    values = 'components:\n  "api.v2":\n    image: api:2   # the new API\n  api:\n    image: api:1\n'
+    chart = chart_dir(tmp_path / "shop", "shop", values, {"d.yaml": tpl})
+    wl = "shop/Deployment/shop-api/api"
+    result = apply(
+        chart / "values.yaml", dataset(tmp_path / "d", {wl: (300, 0.4)}), capsys, "--map", f"{wl}={spelled}"
+    )
+    # printed in one spelling, itself a --map path
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"components.api\\.v2.resources"}
+    rendered = render(chart)["Deployment", "shop-api"]["api"]
+    assert as_text(rendered) == written(result, wl) and mib(rendered["requests"]["memory"]) >= 300
+    assert "resources" not in yaml.safe_load((chart / "values.yaml").read_text())["components"]["api"]
