@@ -167,14 +167,19 @@ def test_the_scaffold_renders_the_recommendation_and_lints(
     assert sha(chart / "values.yaml") == before
 
 
+@pytest.mark.parametrize("empty", ["resources: {}\n", "resources:\n"])
 def test_the_scaffold_among_other_workloads_is_found_by_its_chart_name(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    empty: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The data of a cluster holds more than this chart's workload; the scaffold's values have no key
     # named like it, only the top-level resources the chart's one container reads. The chart's name
     # (Chart.yaml beside the values) says whose they are. A sidecar of the same Deployment (first in
     # name order) must not take them.
     chart = create(tmp_path, "web")
+    scaffold = (chart / "values.yaml").read_text()
+    (chart / "values.yaml").write_text(
+        scaffold.replace("resources: {}\n", empty)
+    )  # `resources:` alone is null
     exporter = "shop/Deployment/shop-web/aexporter"
     data = dataset(
         tmp_path / "d", {exporter: (30, 0.05), WEB: (200, 0.3), "shop/StatefulSet/shop-db/db": (900, 1.0)}

@@ -55,6 +55,8 @@ def read_chart(values: Path, data: CommentedMap) -> Chart:
             stacklevel=2,
         )
         return Chart("", data, {})
+    if values.name == "values.yaml":  # the chart's own: the defaults (a null there is kept, not a deletion)
+        return Chart(name, defaults, subs)
     return Chart(name, merged(defaults, data), subs)
 
 
