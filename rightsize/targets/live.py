@@ -1,9 +1,11 @@
 """Apply recommendations to running containers through the Docker Engine API, without a restart.
 
 ``POST /containers/{id}/update`` changes Memory, MemoryReservation, MemorySwap, NanoCpus (or
-CpuQuota when the container was started with a quota: the engine refuses to mix the two) and
-PidsLimit in place. A memory limit below what the container uses now (working set) is refused, as
+CpuQuota when the container was started with a quota or a period: the engine refuses to mix them)
+and PidsLimit in place. A memory limit below what the container uses now (working set) is refused, as
 is a PID limit below its current PID count: the kernel would have to reclaim or kill to honour it.
+Values the engine would refuse (more CPUs than it has, a quota under 1 ms, memory under 6 MiB) are
+skipped, not sent: it refuses the whole update, which would lose the container's other changes.
 
 MemorySwap is memory + swap. With ``swap`` (``--swap``) it is set to the memory limit + swap for
 every container whose limit is set (or already right). Without it the swap allowance is kept when
@@ -286,7 +288,7 @@ def _field(host: dict[str, Any], resource: str, kind: str, value: float) -> tupl
     if resource == "cpu":
         if kind != "limit":
             return None, 0, 0, ""  # a CPU reservation has no engine field (CpuShares is relative)
-        if host.get("CpuQuota"):
+        if host.get("CpuQuota") or host.get("CpuPeriod"):  # NanoCpus beside a CFS period: refused
             period = int(host.get("CpuPeriod") or 100_000)
             return "CpuQuota", int(host["CpuQuota"]), round(value * period), format_cpus(value)
         return "NanoCpus", int(host.get("NanoCpus") or 0), round(value * 1e9), format_cpus(value)
