@@ -807,3 +807,23 @@ def test_a_map_to_a_key_holding_a_dot_renders_where_index_reads_it(
     rendered = render(chart)["Deployment", "shop-api"]["api"]
     assert as_text(rendered) == written(result, wl) and mib(rendered["requests"]["memory"]) >= 300
     assert "resources" not in yaml.safe_load((chart / "values.yaml").read_text())["components"]["api"]
+
+
+def test_a_parents_empty_block_for_a_subchart_is_filled_where_the_subchart_reads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `primary: resources:` with only comments under it is a null: helm drops the subchart's default
+    # there, but that is still the block the subchart reads (it was taken for no block at all)
+    values = "postgresql:\n  primary:\n    resources:\n      # limits:\n      #   memory: 1Gi\n"
+    deps = "dependencies:\n  - name: postgresql\n    version: 0.1.0\n"
+    shop = chart_dir(tmp_path / "shop", "shop", values, {}, deps)
+    pg_values = "primary:\n  resources: {}\nmetrics:\n  resources: {}\n"
+    pg_sts = workload_template(
+        "StatefulSet", "{{ .Release.Name }}-postgresql", {"postgresql": ".Values.primary.resources"}
+    )
+    chart_dir(shop / "charts" / "postgresql", "postgresql", pg_values, {"sts.yaml": pg_sts})
+    result = apply(shop / "values.yaml", dataset(tmp_path / "d", {PG: (900, 1.0)}), capsys)
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"postgresql.primary.resources"}
+    rendered = render(shop)["StatefulSet", "shop-postgresql"]["postgresql"]
+    assert as_text(rendered) == written(result, PG) and mib(rendered["requests"]["memory"]) >= 900
+    assert "      # limits:\n      #   memory: 1Gi\n" in (shop / "values.yaml").read_text()

@@ -65,18 +65,18 @@ def _one_line(exc: BaseException) -> str:
 
 
 def merged(base: Any, over: Any) -> Any:
-    """Helm's coalescing of values: mappings merge key by key, anything else in ``over`` wins, and a
-    null in ``over`` removes the key (new mappings; neither input is changed)."""
+    """Helm's coalescing of values: mappings merge key by key, anything else in ``over`` wins (new
+    mappings, in ``over``'s order then the rest of ``base``; neither input is changed). A null in
+    ``over`` stays a null key: helm drops the default there, but the key is still where the chart
+    reads that value, which is what the places are found from."""
     if not isinstance(base, CommentedMap) or not isinstance(over, CommentedMap):
         return over
     out = CommentedMap()
+    for key, value in over.items():
+        out[key] = merged(base[key], value) if key in base else value
     for key, value in base.items():
         if key not in over:
             out[key] = value
-    for key, value in over.items():
-        if value is None and key in base:
-            continue
-        out[key] = merged(base[key], value) if key in base else value
     return out
 
 
