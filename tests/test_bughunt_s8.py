@@ -183,3 +183,31 @@ def test_helm_map_with_two_mappings_in_one_option_is_refused(
     assert code == 0, err
     text = values.read_text()
     assert "worker,shop" not in text and text.count("resources:") == 2, text
+
+
+@pytest.mark.parametrize("small_rows", ["300000", "0"])
+def test_the_library_takes_since_as_a_timestamp_or_a_timedelta(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_rows: str
+) -> None:
+    # A notebook passing pd.Timestamp / pd.Timedelta got a TypeError traceback (re on a non-str)
+    import pandas as pd
+
+    import rightsize
+
+    monkeypatch.setenv("RIGHTSIZE_SMALL_ROWS", small_rows)
+    data = _week(tmp_path / "d")
+    frame = rightsize.load(data)
+
+    from rightsize.analysis.recommend import recommend
+    from rightsize.report.html import report
+
+    def samples(since: object) -> list[int]:
+        return [r.samples for r in recommend(data, since=since)]  # type: ignore[arg-type]
+
+    assert samples(pd.Timedelta(days=1)) == samples("1d") == [145, 145, 145]
+    assert samples(pd.Timestamp("2026-03-28", tz="UTC")) == samples("2026-03-28")
+    assert samples(pd.Timestamp("2026-03-28").to_pydatetime()) == samples("2026-03-28")  # naive: UTC
+    assert [r.samples for r in recommend(frame, since=pd.Timedelta(days=1))] == [145, 145, 145]
+    with pytest.raises(rightsize.RightsizeError, match="negative"):
+        recommend(data, since=pd.Timedelta(days=-1))
+    assert Path(report(data, out=tmp_path / "r.html", since=pd.Timedelta(days=1))).exists()

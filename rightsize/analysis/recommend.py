@@ -13,7 +13,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,11 +53,26 @@ def sample_path() -> Path:
     return Path(__file__).resolve().parents[1] / "sample"
 
 
-def since_start(since: str | None, latest_ms: int | None) -> int | None:
-    """``7d`` -> ms of (latest sample - 7 days); an ISO date/time -> that instant; None -> None."""
+Since = str | float | timedelta | datetime | None  # text as --since takes it; from Python also a span/instant
+
+
+def since_start(since: Since, latest_ms: int | None) -> int | None:
+    """``7d`` -> ms of (latest sample - 7 days); an ISO date/time -> that instant; None -> None.
+    From Python also a ``timedelta``/``pd.Timedelta`` (a span) or ``datetime``/``pd.Timestamp``."""
     if since is None or latest_ms is None:
         return None
-    if isinstance(since, str) and re.fullmatch(r"\s*\d+(\.\d*)?\s*", since):  # seconds? a year? 20260131?
+    if isinstance(since, timedelta) and not pd.isna(since):  # the notebook's own types
+        if since < timedelta(0):
+            raise RightsizeError(f"since={since!r}: a negative span")
+        return latest_ms - int(since.total_seconds() * 1000)
+    if isinstance(since, datetime) and not pd.isna(since):
+        t = pd.Timestamp(since)
+        t = t.tz_localize("UTC") if t.tzinfo is None else t
+        return int(t.as_unit("ms").asm8.view("i8"))
+    if isinstance(since, int | float) and not isinstance(since, bool):
+        return latest_ms - int(parse_duration(since) * 1000)  # seconds, as every duration
+    since = str(since)
+    if re.fullmatch(r"\s*\d+(\.\d*)?\s*", since):  # seconds? a year? 20260131?
         raise RightsizeError(
             f"--since {since!r}: a number without a unit; write a duration with its unit (7d, 24h, "
             f"{since.strip()}s) or a date with dashes (2026-01-31)"
@@ -88,7 +103,7 @@ def since_start(since: str | None, latest_ms: int | None) -> int | None:
 
 
 def _frame_profiles(
-    samples: pd.DataFrame, events: pd.DataFrame | None, since: str | None, qs: Iterable[float],
+    samples: pd.DataFrame, events: pd.DataFrame | None, since: Since, qs: Iterable[float],
     valid: Plausible,
 ) -> list[Profile]:  # fmt: skip
     missing = [c for c in ("ts", "workload", "mem_working_set") if c not in samples.columns]
@@ -138,7 +153,7 @@ def small_dataset(files: list[Path], limit: int) -> ds.Dataset | None:
 
 
 def _small_profiles(
-    path: Path, dataset: ds.Dataset, since: str | None, qs: Iterable[float], workloads: str | None,
+    path: Path, dataset: ds.Dataset, since: Since, qs: Iterable[float], workloads: str | None,
     valid: Plausible,
 ) -> list[Profile] | None:  # fmt: skip
     """The scan's Profiles by the in-memory path: the rows it skips (no workload, before --since,
@@ -178,7 +193,7 @@ def _small_profiles(
 def profiles(
     data: str | os.PathLike[str] | pd.DataFrame | None,
     *,
-    since: str | None = None,
+    since: Since = None,
     qs: Iterable[float] = (),
     workloads: str | None = None,
     now: datetime | None = None,
@@ -218,7 +233,7 @@ def recommend(
     *,
     strategy: str = "default",
     overrides: dict[str, str] | None = None,
-    since: str | None = None,
+    since: Since = None,
     workloads: str | Sequence[str] | None = None,
     compose: str | Path | Sequence[str | Path] | None = None,
     events: pd.DataFrame | None = None,

@@ -21,6 +21,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,9 @@ from rightsize.analysis.scanoom import KILL_ROWS, EventLimits, oom_events
 from rightsize.analysis.scanpart import BINNINGS, METRICS, Part, pass1, pass2
 from rightsize.analysis.scanproc import receive, send_child, start_child
 from rightsize.errors import RightsizeError
+
+if TYPE_CHECKING:
+    from rightsize.analysis.recommend import Since
 
 PARALLEL_ROWS = 4_000_000  # below this, starting a second process costs more than it saves
 Latest = dict[int, tuple[int, dict[str, float]]]
@@ -139,7 +143,7 @@ def split(files: list[Path], rows: list[int], parallel: bool | None = None) -> l
 def scan_profiles(
     path: Path,
     *,
-    since: str | None = None,
+    since: Since = None,
     qs: Iterable[float] = (),
     workloads: str | None = None,
     parallel: bool | None = None,

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from rightsize.report import assets, charts, frames, pack, span
 from rightsize.report.downsample import BUCKETS, page_buckets
 from rightsize.report.overview import LABELS, change_cell, esc, overview
 from rightsize.report.summary import fmt_value, warnings_for
+
+if TYPE_CHECKING:
+    from rightsize.analysis.recommend import Since
 
 META_COLUMNS = ["workload", "container", "image", "host"]
 
@@ -45,7 +48,7 @@ def report(
     env_files: Sequence[str | os.PathLike[str]] | None = None,
     recommendations: Sequence[Recommendation] | None = None,
     buckets: int | None = None,
-    since: str | None = None,
+    since: Since = None,
     workloads: str | Sequence[str] | None = None,
     now: datetime | None = None,
     project_directory: str | os.PathLike[str] | None = None,
@@ -123,7 +126,7 @@ def report(
 def _narrow(
     groups: Mapping[str, pd.DataFrame],
     events: pd.DataFrame | None,
-    since: str | None,
+    since: Since,
     workloads: str | None,
     latest: int | None = None,
 ) -> tuple[Mapping[str, pd.DataFrame], pd.DataFrame | None]:
