@@ -590,6 +590,7 @@ GOOD = "apiVersion: v2\nname: web\nversion: 0.1.0\ndependencies: 5\n"  # a bad d
         (GOOD, b"not gzip at all"),
         (GOOD, "half"),  # a download cut short
         (GOOD, b""),
+        (GOOD, "bad values"),  # a subchart folder whose values.yaml is not YAML
     ],
 )
 def test_a_chart_that_cannot_be_read_is_one_warning_and_the_file_is_placed_alone(
@@ -600,12 +601,15 @@ def test_a_chart_that_cannot_be_read_is_one_warning_and_the_file_is_placed_alone
     (chart / "Chart.yaml").write_text(chart_yaml)
     if archive is not None:
         (chart / "charts").mkdir()
-        if archive == "half":
+        if archive == "bad values":
+            chart_dir(chart / "charts" / "redis", "redis", "master: [unclosed\n", {})
+            archive = None
+        elif archive == "half":
             helm("package", create(tmp_path, "redis"), "--destination", tmp_path)
             blob = (tmp_path / "redis-0.1.0.tgz").read_bytes()
             archive = blob[: len(blob) // 2]
-        assert isinstance(archive, bytes)
-        (chart / "charts" / "redis-0.1.0.tgz").write_bytes(archive)
+        if isinstance(archive, bytes):
+            (chart / "charts" / "redis-0.1.0.tgz").write_bytes(archive)
     path = chart / "values.yaml"
     path.write_text("web:\n  resources: {}\n")
     data = dataset(tmp_path / "d", {WEB: (200, 0.3)})
@@ -613,8 +617,10 @@ def test_a_chart_that_cannot_be_read_is_one_warning_and_the_file_is_placed_alone
     assert code == 0, err
     warns = [line for line in err.splitlines() if line.startswith("rightsize: warning: ")]
     assert len(warns) == 1 and "chart not read" in warns[0] and str(chart) in warns[0], err
-    if archive is not None:
+    if isinstance(archive, bytes):
         assert "charts/redis-0.1.0.tgz: not a chart archive" in warns[0], err
+    if not (chart / "charts" / "redis-0.1.0.tgz").exists() and (chart / "charts").exists():  # "bad values"
+        assert "charts/redis/values.yaml: invalid YAML" in warns[0], err
     assert {c["key"].rsplit(".", 2)[0] for c in json.loads(out)["results"][0]["changes"]} == {"web.resources"}
 
 

@@ -23,8 +23,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from rightsize.errors import RightsizeError
-from rightsize.targets.yaml import parse, plain_yaml
+from rightsize.targets.yaml import loadable, make_yaml, plain_yaml
 
 MAX_DEPTH = 4  # subcharts of subcharts: deeper nesting is not followed
 MAX_BYTES = 64 * 1024**2  # a charts/ archive larger than this is not a chart
@@ -49,7 +48,7 @@ def read_chart(values: Path, data: CommentedMap) -> Chart:
         return Chart("", data, {})
     try:
         name, defaults, subs = _load(_dir_files(root), str(root), 0)
-    except (_Unreadable, RightsizeError, OSError, EOFError, zlib.error, tarfile.TarError, YAMLError) as exc:
+    except (_Unreadable, OSError, EOFError, zlib.error, tarfile.TarError, YAMLError) as exc:
         warnings.warn(
             f"{root}: chart not read ({_one_line(exc)}); {values.name} is placed from its own keys",
             stacklevel=2,
@@ -128,7 +127,10 @@ def _load(
         raise _Unreadable(f"{source}/Chart.yaml: no chart name")
     values: Any = CommentedMap()
     if "values.yaml" in files:
-        values = parse(files["values.yaml"].decode("utf-8", "replace"), f"{source}/values.yaml").data
+        try:  # one round-trip load (no second check pass: only its shape is read)
+            values = make_yaml().load(loadable(files["values.yaml"].decode("utf-8", "replace")))
+        except YAMLError as exc:
+            raise _Unreadable(f"{source}/values.yaml: invalid YAML: {_one_line(exc)}") from None
     if values is None:
         values = CommentedMap()
     if not isinstance(values, CommentedMap):
