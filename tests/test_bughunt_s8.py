@@ -211,3 +211,20 @@ def test_the_library_takes_since_as_a_timestamp_or_a_timedelta(
     with pytest.raises(rightsize.RightsizeError, match="negative"):
         recommend(data, since=pd.Timedelta(days=-1))
     assert Path(report(data, out=tmp_path / "r.html", since=pd.Timedelta(days=1))).exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        # said 'expected at most 1e+06', where the setting's own range is 0..10 (as -0.1 says)
+        ("mem_margin=1e309", "setting mem_margin='1e309' out of range: expected 0..10"),
+        ("mem_margin=nan", "setting mem_margin='nan' out of range: expected 0..10"),
+        ("cpu_floor=1e300", "setting cpu_floor='1e300' out of range: expected 0..1e+06"),
+        ("mem_confidence_k=inf", "setting mem_confidence_k='inf' out of range: expected 0..5"),
+    ],
+)
+def test_set_out_of_range_names_the_settings_own_range(
+    capsys: pytest.CaptureFixture[str], setting: str, said: str
+) -> None:
+    code, _, err = run(["recommend", "--set", setting], capsys)
+    assert code == 2 and err == f"rightsize: error: {said}\n", err

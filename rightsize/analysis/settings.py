@@ -91,9 +91,11 @@ def with_overrides(settings: S, overrides: Mapping[str, str] | None) -> S:
         except (ValueError, OverflowError, RightsizeError):
             raise RightsizeError(f"setting {name}: cannot read {text!r} as {_EXPECTED[kind]}") from None
         # inf or 1e308 passes a ">= 0" range but overflows (or never ends) in the estimators
-        cap = _OVERRIDE_CAP[kind]
-        if not math.isfinite(value) or abs(value) > cap:
-            raise RightsizeError(f"setting {name}={text!r} out of range: expected at most {cap:g}")
+        cap, meta = _OVERRIDE_CAP[kind], fields[name].metadata
+        if not math.isfinite(value) or abs(value) > cap:  # said with the setting's own range, if any
+            raise RightsizeError(
+                f"setting {name}={text!r} out of range: expected {_range(meta['lo'], min(cap, meta['hi']))}"
+            )
         if kind == "fraction":
             _check_fraction(name, str(text).strip(), value, fields[name].metadata["hi"])
         changes[name] = int(value) if kind == "count" and value == int(value) else value
