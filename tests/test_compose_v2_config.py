@@ -216,6 +216,18 @@ CASES: dict[str, Case] = {
 """
         }
     ),
+    # compose-go's YAML reader (yaml.v3): a leading 0 is octal (017 = 15), 019 a float; a float
+    # where compose wants bytes (mem_limit: 1e9) is ignored: no limit at all
+    "yaml-numbers": Case(
+        {
+            "compose.yml": """services:
+  a: {image: x, pids_limit: 017, cpus: 019, mem_limit: 0100, mem_reservation: 010}
+  b: {image: x, mem_limit: 1e9, memswap_limit: 2.5e9, pids_limit: 0x40, cpus: 0o2}
+  c: {image: x, mem_limit: 1073741824.0, mem_reservation: 5.5e8, pids_limit: 1_000, cpus: 00}
+  d: {image: x, mem_limit: 019, pids_limit: 0b11, cpu_quota: 050000}
+"""
+        }
+    ),
     "deploy": Case({"compose.yml": _svc(_DEPLOY_ALL)}),
     "deploy-units": Case(
         {
@@ -545,6 +557,10 @@ REFUSED: dict[str, tuple[Case, str]] = {
     ),
     "empty-document": (Case({"compose.yml": _svc("    mem_limit: 1g\n") + "---\n# nothing\n"}), "document 2"),
     "list-document": (Case({"compose.yml": _svc("    mem_limit: 1g\n") + "---\n- a\n"}), "document 2"),
+    "float-reservation": (
+        Case({"compose.yml": _svc("    mem_reservation: 1.5\n")}),
+        "is not a string or an integer",
+    ),
     "extends-other-f-file": (
         Case(
             {
@@ -629,3 +645,18 @@ def test_a_bad_project_directory_is_one_line(
     assert (code, out, len(lines)) == (2, "", 1), err
     assert lines[0].startswith("rightsize: error: " + message.format(**fill)), lines[0]
     assert sha(compose) == before
+
+
+def test_a_float_memory_limit_is_no_limit_with_one_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``mem_limit: 1e9``: compose-go's UnitBytes takes an int or a string and lets a float through as
+    0, so the container runs unlimited; check says so (rightsize read 1e9 bytes: a limit that is not)."""
+    values = agree(tmp_path, Case({"compose.yml": _svc("    mem_limit: 1e9\n    cpus: 1\n")}))
+    assert values["db"]["memory"] == (None, None)
+    code, out, err = run_cli(["check", "-f", str(tmp_path / "compose.yml"), "--format", "json"], capsys)
+    assert code == 1, err
+    warned = [x for x in err.splitlines() if "YAML float" in x]
+    assert len(warned) == 1 and warned[0].startswith("rightsize: warning: ") and "(1000000000.0)" in warned[0]
+    row = next(r for r in json.loads(out)["rows"] if r["resource"] == "memory")
+    assert (row["configured"], row["ok"]) == (None, False) and row["why"].startswith("no memory limit")

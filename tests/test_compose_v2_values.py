@@ -208,7 +208,7 @@ LIMITS = "    deploy:\n      resources:\n        limits:\n"
          "deploy.resources.reservations.memory", "0 is not a string"),
         (LIMITS + "          pids: 100.5\n", "deploy.resources.limits.pids",
          "100.5 is not a string or an integer"),
-        ("    mem_reservation: 5.5e8\n", "mem_reservation", "550000000.0 is not a string or an integer"),
+        ("    mem_reservation: 1.5\n", "mem_reservation", "1.5 is not a string or an integer"),
         ("    mem_limit: true\n", "mem_limit", "True is not a number or a string"),
     ],
 )  # fmt: skip

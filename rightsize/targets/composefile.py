@@ -25,6 +25,7 @@ from rightsize.targets.include import (
 from rightsize.targets.interpolate import resolve
 from rightsize.targets.mergetags import hidden, tag
 from rightsize.targets.yaml import Doc
+from rightsize.targets.yamlnum import BYTES_KEYS, yaml_v3
 
 
 def load_compose(
@@ -128,6 +129,16 @@ def _check_types(doc: Doc, svc: str, node: CommentedMap | None) -> None:
         for key in path:
             value = value.get(key) if isinstance(value, CommentedMap) else None
         if value is None or isinstance(value, TaggedScalar):  # !reset / !override: see mergetags
+            continue
+        number = yaml_v3(value)
+        # a float where compose wants bytes: ignored (see effective), once the schema took it (an
+        # integer there is any whole number: mem_reservation: 5.5e8 loads, 1.5 is refused)
+        if path[0] in BYTES_KEYS and isinstance(number, float) and (float in types or number.is_integer()):
+            warnings.warn(
+                f"{doc.source}: services.{svc}.{path[0]}: a YAML float ({value}): Docker Compose v2 ignores "
+                "it (no limit at all); write a whole number of bytes or a size such as 1g",
+                stacklevel=4,
+            )
             continue
         if isinstance(value, types) and not isinstance(value, bool):
             continue

@@ -15,6 +15,7 @@ from rightsize.errors import RightsizeError
 from rightsize.targets.composefile import Stack
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.values import MIN_QUOTA_US, interpolated, lookup
+from rightsize.targets.yamlnum import yaml_v3
 from rightsize.units import go_parse_int
 
 PERIOD_US = 100_000  # Docker's default CFS period
@@ -42,6 +43,7 @@ def _last(docs: Stack, svc: str, key: str) -> tuple[int, Any, bool] | None:
 def _micros(value: Any, key: str, where: str) -> int:
     """As compose-go reads cpu_quota/cpu_period (int64): a YAML number, or a string
     strconv.ParseInt(s, 10, 64) takes (its interpolation cast: no " 50000", no "5e4")."""
+    value = yaml_v3(value)  # (050000 is octal to compose's YAML reader)
     if isinstance(value, str):
         n = go_parse_int(value)
     elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):

@@ -14,20 +14,28 @@ from rightsize.targets.composefile import Stack
 from rightsize.targets.interpolate import interpolated, substitute, unset_names
 from rightsize.targets.mergetags import hidden, tag
 from rightsize.targets.values import lookup
+from rightsize.targets.yamlnum import BYTES_KEYS, yaml_v3
 
 Env = Mapping[str, str]
+_BYTES = {(k,) for k in BYTES_KEYS}
 
 
 def effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[Any, str | None, Env]:
     """The value compose would use (last file wins, then what ``extends`` brings), where it is, and
-    the environment compose interpolates it from (each included file has its own)."""
+    the environment compose interpolates it from (each included file has its own). A plain YAML
+    number is the one compose's YAML reader reads (``yaml_v3``); a float where compose wants bytes is
+    none, as compose ignores it (``load_compose`` warns of it)."""
     hide = {path: hidden(docs, svc, path)[0] for path in paths}  # !reset / !override hide earlier files
     for i, own, node, env in docs.layers(svc):  # each with its file's environment (an include has its own)
         source = f"{docs[i].source}: services.{svc}" if own else f"services extended by {svc}"
         for path in paths:
             found, value = lookup(node, path)
             if found and value is not None and i not in hide[path] and tag(value) != "!reset":
-                return value, f"{source}.{'.'.join(path)}", env
+                where = f"{source}.{'.'.join(path)}"
+                value = yaml_v3(value)
+                if path in _BYTES and isinstance(value, float):  # (load_compose warned of it)
+                    return None, None, {}
+                return value, where, env
     return None, None, {}
 
 
