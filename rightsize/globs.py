@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import warnings
 from collections.abc import Iterable
 
 
 def matches(name: str, patterns: str) -> bool:
     """True if ``name`` matches any of the comma-separated globs in ``patterns`` (case-sensitive)."""
     return any(fnmatch.fnmatchcase(name, p.strip()) for p in patterns.split(",") if p.strip())
+
+
+def warn_unmatched(patterns: str | None, names: Iterable[str]) -> None:
+    """One warning naming the globs of several that match none of ``names`` (a typo among them
+    would otherwise just leave that workload out)."""
+    if not patterns:
+        return
+    seen = list(names)
+    missed = [p.strip() for p in patterns.split(",") if p.strip()]
+    missed = [p for p in missed if not any(fnmatch.fnmatchcase(n, p) for n in seen)]
+    if missed:
+        verb = "matches" if len(missed) == 1 else "match"
+        warnings.warn(f"--workload: {', '.join(missed)} {verb} no workload in the data", stacklevel=3)
 
 
 def joined(patterns: str | Iterable[str] | None) -> str | None:

@@ -228,3 +228,22 @@ def test_set_out_of_range_names_the_settings_own_range(
 ) -> None:
     code, _, err = run(["recommend", "--set", setting], capsys)
     assert code == 2 and err == f"rightsize: error: {said}\n", err
+
+
+@pytest.mark.parametrize("command", ["recommend", "backtest"])
+@pytest.mark.parametrize("small_rows", ["300000", "0"])
+def test_a_workload_glob_that_matches_nothing_beside_others_is_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str,
+    small_rows: str,
+) -> None:  # fmt: skip
+    # 'shop/web,shop/dbb' (a typo) gave shop/web alone, with no word about shop/dbb
+    monkeypatch.setenv("RIGHTSIZE_SMALL_ROWS", small_rows)
+    data = _workloads(tmp_path / "d", ["shop/web", "shop/db"])
+    extra = ["--train", "2h", "--test", "30m"] if command == "backtest" else []
+    globs = "shop/web, shop/dbb,x*"
+    code, out, err = run([command, "--data", str(data), "--workload", globs, *extra], capsys)
+    assert code == 0, err
+    assert "rightsize: warning: --workload: shop/dbb, x* match no workload in the data\n" in err, err
+    assert ("1 workloads" if command == "backtest" else "shop/web") in out and "shop/db " not in out
+    code, out, err = run([command, "--data", str(data), "--workload", "shop/*", *extra], capsys)
+    assert code == 0 and "--workload" not in err, err

@@ -27,7 +27,7 @@ from rightsize.analysis.backtest_table import format_table as format_table  # it
 from rightsize.analysis.scoring import FIELDS, Limits, Score, score_window, summarize
 from rightsize.analysis.series import Series, load_series
 from rightsize.errors import RightsizeError
-from rightsize.globs import joined, matches
+from rightsize.globs import joined, matches, warn_unmatched
 from rightsize.models import Recommendation, Values
 from rightsize.units import format_duration, parse_duration
 
@@ -315,6 +315,7 @@ def backtest(
         series = [s for s in series if matches(s.workload, workloads)]
         if not series:
             raise RightsizeError(f"no workload matches {workloads!r}")
+        warn_unmatched(workloads, (s.workload for s in series))
     has_limits = any(np.isfinite(s["mem_limit"]).any() for s in series)
     names = _strategy_names(strategies, has_limits)
     if CURRENT in names and not has_limits:  # no setting can help: say what is missing

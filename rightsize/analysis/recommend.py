@@ -27,7 +27,7 @@ from rightsize.analysis.profile import Profile, profile_of
 from rightsize.analysis.strategies import get_strategy
 from rightsize.analysis.unnamed import unnamed_rows, warn_unnamed
 from rightsize.errors import RightsizeError
-from rightsize.globs import joined, matches
+from rightsize.globs import joined, matches, warn_unmatched
 from rightsize.models import RESOURCES, Recommendation
 from rightsize.units import parse_duration
 
@@ -225,6 +225,7 @@ def profiles(
         out = [p for p in out if matches(p.workload, workloads)]
         if not out:
             raise RightsizeError(f"no workload matches {workloads!r}")
+        warn_unmatched(workloads, (p.workload for p in out))
     return out
 
 
@@ -259,6 +260,7 @@ def recommend(
             profs = [p for p in profs if matches(p.workload, workloads)]
             if not profs:
                 raise RightsizeError(f"no workload matches {workloads!r}")
+            warn_unmatched(workloads, (p.workload for p in profs))
     else:
         profs = profiles(data, since=since, qs=strat.quantiles(), workloads=workloads, now=now)
     recs: list[Recommendation] = []
