@@ -124,24 +124,29 @@ def v2_values(svc: Mapping[str, Any]) -> Values:
 
 
 def rs_read(root: Path, case: Case) -> tuple[dict[str, Values], str | None]:
-    """(what rightsize reads per service, the project name it gives the stack)."""
+    """(what rightsize reads per service, the project name it gives the stack: as check and apply name
+    it, ``project_name`` with ``--project``, else ``folder_project``)."""
+    from rightsize.targets.composefile import load_compose
     from rightsize.targets.project import folder_project, project_name
 
     env = _env(case.env)
     env_files = [root / e for e in case.env_files] or None
+    files = [root / f for f in case.f]
     here = os.getcwd()
     os.chdir(root)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            got = read_compose([root / f for f in case.f], env_files, env, **_pdir(root, case))
+            got = read_compose(files, env_files, env, **_pdir(root, case))
+            docs = load_compose(files, env_files, env, documents=True, **_pdir(root, case))
+            name = project_name(docs, case.project) or folder_project(docs)
     finally:
         os.chdir(here)
     values = {
         name: {r: (v.reservation, v.limit) for r, v in cur.items()} for name, cur in got.services.items()
     }
-    del project_name, folder_project
-    return values, (case.project or got.project or got.folder)
+    assert (got.project or got.folder) == (name if case.project is None else got.project or got.folder)
+    return values, name
 
 
 def _pdir(root: Path, case: Case) -> dict[str, Any]:
@@ -492,6 +497,11 @@ services:
         env={"COMPOSE_PROJECT_NAME": "fromenv"},
     ),
     "name-folder": Case({"My.Folder_1/compose.yml": _svc("")}, f=("My.Folder_1/compose.yml",)),
+    "name-empty-is-none": Case({"Dir/compose.yml": 'name: ""\n' + _svc("")}, f=("Dir/compose.yml",)),
+    "name-partly-unset": Case({"compose.yml": "name: x${N}\n" + _svc("")}),
+    "name-from-env-over-name": Case(
+        {"compose.yml": 'name: "${COMPOSE_PROJECT_NAME}x"\n' + _svc(""), ".env": "COMPOSE_PROJECT_NAME=dot\n"}
+    ),
     "name-included-ignored": Case(
         {
             "compose.yml": "include: [sub/x.yml]\n" + _svc(""),
@@ -557,6 +567,30 @@ REFUSED: dict[str, tuple[Case, str]] = {
     ),
     "empty-document": (Case({"compose.yml": _svc("    mem_limit: 1g\n") + "---\n# nothing\n"}), "document 2"),
     "list-document": (Case({"compose.yml": _svc("    mem_limit: 1g\n") + "---\n- a\n"}), "document 2"),
+    # the project name: name: must be a string in every file; read from name: it must not be empty
+    "name-unset": (Case({"compose.yml": 'name: "${N}"\n' + _svc("")}), "reads as an empty project name"),
+    "name-normalized-away": (Case({"compose.yml": 'name: "---"\n' + _svc("")}), "reads as an empty project"),
+    "name-in-override-unset": (
+        Case(
+            {"compose.yml": "name: good\n" + _svc(""), "o.yml": 'name: "${N:-}"\nservices: {}\n'},
+            f=("compose.yml", "o.yml"),
+        ),
+        "o.yml: name: '${N:-}' reads as an empty project name",
+    ),
+    "name-number": (
+        Case({"compose.yml": "name: 123\n" + _svc("")}, project="ok"),
+        "name: 123 is not a string",
+    ),
+    "name-null": (Case({"compose.yml": "name:\n" + _svc("")}), "name: None is not a string"),
+    "name-in-include": (
+        Case({"compose.yml": "include: [i.yml]\n" + _svc(""), "i.yml": "name: true\nservices: {}\n"}),
+        "i.yml: name: True is not a string",
+    ),
+    "project-name-invalid": (Case({"compose.yml": _svc("")}, project="Bad"), "invalid project name 'Bad'"),
+    "env-project-name-invalid": (
+        Case({"compose.yml": _svc(""), ".env": "COMPOSE_PROJECT_NAME=Up\n"}),
+        "invalid project name 'Up'",
+    ),
     "float-reservation": (
         Case({"compose.yml": _svc("    mem_reservation: 1.5\n")}),
         "is not a string or an integer",

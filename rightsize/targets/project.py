@@ -49,7 +49,13 @@ def _tops(docs: Sequence[Doc]) -> list[Doc]:
 
 def project_name(docs: Sequence[Doc], given: str | None = None) -> str | None:
     """The project set explicitly: ``given`` (``--project``), ``COMPOSE_PROJECT_NAME`` or the last
-    -f file's ``name:`` (an included file's ``name`` is not read); None when none is."""
+    -f file's ``name:`` (an included file's ``name`` is not read); None when none is. Every file's
+    ``name`` must be a string (the schema compose validates each file against, whatever names the
+    project); ``name: ""`` is as good as none (compose's merge skips it)."""
+    for d in docs:
+        if "name" in d.data and not isinstance(d.data["name"], str):  # (null, 123, true)
+            raise RightsizeError(f"{d.source}: name: {d.data['name']!r} is not a string: Docker Compose "
+                                 "refuses it")  # fmt: skip
     if given:
         return _checked(given, "--project")
     tops = _tops(docs)
@@ -59,8 +65,14 @@ def project_name(docs: Sequence[Doc], given: str | None = None) -> str | None:
     named = next((d for d in reversed(tops) if d.data.get("name")), None)
     if named is None:
         return None
-    # an empty result (name: ${UNSET}, name: "...") leaves compose's default, the folder's name
-    return normalize(str(resolve(named.data["name"], doc_env(named), f"{named.source}: name"))) or None
+    raw = named.data["name"]
+    name = normalize(str(resolve(raw, doc_env(named), f"{named.source}: name")))
+    if not name:  # name: ${UNSET}, name: "---": Docker Compose 2.40.3 says "project name must not be empty"
+        raise RightsizeError(
+            f"{named.source}: name: {raw!r} reads as an empty project name: Docker Compose refuses it "
+            "(set the variable, or leave name: out for the folder's name)"
+        )
+    return name
 
 
 def folder_project(docs: Sequence[Doc]) -> str | None:
