@@ -385,6 +385,30 @@ x-mem: &m 3g
             "    mem_reservation: 64m\n",
         }
     ),
+    "extends-chain-relative-paths": Case(
+        {
+            "a/compose.yml": "services:\n  db:\n    extends: {file: ../common/base.yml, service: base}\n"
+            "    mem_limit: ${MEM:-1g}\n  web:\n    extends: {file: b/web.yml, service: w}\n",
+            "a/.env": "MEM=2g\n",
+            "common/.env": "CPUS=3\n",  # (not read: extends interpolates with the project's environment)
+            "common/base.yml": "services:\n  base:\n    extends: {file: deep/root.yml, service: r}\n"
+            "    cpus: ${CPUS:-1}\n",
+            "common/deep/root.yml": """services:
+  r:
+    image: x
+    pids_limit: 42
+    mem_reservation: 100m
+    deploy: {resources: {reservations: {memory: 100m}}}
+    extends: sibling
+  sibling:
+    image: x
+    deploy: {resources: {reservations: {cpus: "0.25", memory: 50m}}}
+""",
+            "a/b/web.yml": "services:\n  w:\n    image: y\n    extends: w2\n    mem_limit: 3g\n"
+            "  w2:\n    image: y\n    cpus: 0.5\n    mem_limit: 1g\n",
+        },
+        f=("a/compose.yml",),
+    ),
     "extends-in-override-own-file": Case(
         {
             "compose.yml": _svc("    mem_limit: 1g\n")
@@ -436,6 +460,13 @@ services:
             "sub/db.yml": _svc("    mem_limit: ${MEM}\n    cpus: ${CPUS}\n"),
             "sub/.env": "MEM=2g\nCPUS=3\n",
         },
+    ),
+    "include-identical-copies": Case(
+        {
+            "compose.yml": "include: [a.yml, sub/b.yml]\n" + _svc("    mem_limit: 1g\n    pids_limit: 5\n"),
+            "a.yml": _svc("    mem_limit: 1g\n    pids_limit: 5\n"),
+            "sub/b.yml": _svc("    mem_limit: 1g\n    pids_limit: 5\n"),
+        }
     ),
     "profiles": Case(
         {
@@ -694,3 +725,60 @@ def test_a_float_memory_limit_is_no_limit_with_one_warning(
     assert len(warned) == 1 and warned[0].startswith("rightsize: warning: ") and "(1000000000.0)" in warned[0]
     row = next(r for r in json.loads(out)["rows"] if r["resource"] == "memory")
     assert (row["configured"], row["ok"]) == (None, False) and row["why"].startswith("no memory limit")
+
+
+# ---- a known version difference ---------------------------------------------------------------
+
+INCLUDE_CONFLICTS = {
+    # two includes bring db, differing: Compose 5.0 (compose-go 2.10+, #835) merges, the first wins
+    "two-includes": (
+        {
+            "compose.yml": "include: [a.yml, b.yml]\nservices:\n  web: {image: y}\n",
+            "a.yml": _svc("    mem_limit: 1g\n"),
+            "b.yml": _svc("    mem_limit: 2g\n    cpus: 2\n"),
+        },
+        {"memory": (None, 2**30), "cpu": (None, 2.0), "pids": (None, None)},
+    ),
+    # the file's own db and an included one: the own one merges over the included one
+    "own-and-included": (
+        {"compose.yml": "include: [a.yml]\n" + _svc("    cpus: 1\n"), "a.yml": _svc("    mem_limit: 1g\n")},
+        {"memory": (None, 2**30), "cpu": (None, 1.0), "pids": (None, None)},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(INCLUDE_CONFLICTS))
+def test_a_service_two_includes_bring_is_read_as_compose_5_merges_it(tmp_path: Path, name: str) -> None:
+    """rightsize deliberately follows Docker Compose 5.0 (compose-go 2.10+): the copies merge, the
+    including file's own first, then the first include. Compose 2.20-2.40 (here 2.40.3, compose-go
+    2.9.1) refuses copies that differ ("services.db conflicts with imported resource") and accepts
+    identical ones, which read alike in both (test_corner_reads_as_compose_v2[include-*]; apply keeps
+    identical copies identical, see copies.py)."""
+    files, want = INCLUDE_CONFLICTS[name]
+    root = tmp_path / "proj"
+    _write(root, files)
+    cfg, err = v2_config(root, Case(files))
+    assert cfg is None and "services.db conflicts with imported resource" in err
+    got, _ = rs_read(root, Case(files))
+    assert got["db"] == want
+
+
+def test_twin_keys_that_disagree_compose_refuses_check_flags_recommend_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``mem_reservation`` beside a ``deploy.resources.reservations`` block without ``memory``: v2
+    refuses the project (checkConsistency). rightsize is lenient here without reading another value:
+    check turns it into a failing 'conflict' row (exit 1, every other row still shown) and recommend
+    -f shows the service-level value, the one compose would use once the block agrees."""
+    body = "    mem_reservation: 100m\n    deploy: {resources: {reservations: {cpus: '0.25'}}}\n"
+    case = Case({"compose.yml": _svc(body)})
+    root = tmp_path / "proj"
+    _write(root, case.files)
+    cfg, err = v2_config(root, case)
+    assert cfg is None and "can't set distinct values on 'mem_reservation'" in err
+    got, _ = rs_read(root, case)
+    assert got["db"]["memory"] == (100 * 2**20, None)
+    code, out, err = run_cli(["check", "-f", str(root / "compose.yml"), "--format", "json"], capsys)
+    assert code == 1, err
+    conflict = [r for r in json.loads(out)["rows"] if "disagree" in r["why"]]
+    assert len(conflict) == 1 and "Docker Compose v2 refuses the file" in conflict[0]["why"]
