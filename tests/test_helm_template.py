@@ -833,3 +833,64 @@ def test_a_parents_empty_block_for_a_subchart_is_filled_where_the_subchart_reads
     rendered = render(shop)["StatefulSet", "shop-postgresql"]["postgresql"]
     assert as_text(rendered) == written(result, PG) and mib(rendered["requests"]["memory"]) >= 900
     assert "      # limits:\n      #   memory: 1Gi\n" in (shop / "values.yaml").read_text()
+
+
+def role_chart(root: Path, name: str, roles: dict[str, str], sidecar: str | None) -> Path:
+    """A bitnami-style chart: one StatefulSet per role (``<release>-<name>-<role>``), the main container
+    named like the chart reading ``<block>.resources``, and a sidecar reading ``metrics.resources``."""
+    templates = {}
+    for role, block in roles.items():
+        containers = {name: f".Values.{block}.resources"}
+        if sidecar:
+            containers[sidecar] = ".Values.metrics.resources"
+        templates[f"{role}.yaml"] = workload_template(
+            "StatefulSet", f"{{{{ .Release.Name }}}}-{name}-{role}", containers
+        )
+    values = "".join(f"{block}:\n  replicaCount: 1\n  resources: {{}}\n" for block in roles.values())
+    values += "metrics:\n  enabled: true\n  resources: {}\n" if sidecar else ""
+    return chart_dir(root, name, values, templates)
+
+
+def test_a_subcharts_roles_each_get_their_own_block_by_the_statefulsets_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # bitnami redis runs shop-redis-master and shop-redis-replicas, both with a container `redis`,
+    # whose blocks are redis.master and redis.replica; kafka's controller and broker likewise. The
+    # replicas reached redis.master by their container's name and, the master holding it, were
+    # skipped; kafka's two roles matched no block at all.
+    deps = "dependencies:\n  - name: redis\n    version: 0.1.0\n  - name: kafka\n    version: 0.1.0\n"
+    shop = chart_dir(tmp_path / "shop", "shop", "# umbrella\nredis:\n  auth: {enabled: false}\n", {}, deps)
+    role_chart(shop / "charts" / "redis", "redis", {"master": "master", "replicas": "replica"}, "metrics")
+    role_chart(shop / "charts" / "kafka", "kafka", {"controller": "controller", "broker": "broker"}, None)
+    wl = {
+        ("redis-master", "redis"): (300, 0.3),
+        ("redis-replicas", "redis"): (600, 0.6),
+        ("redis-master", "metrics"): (30, 0.05),
+        ("redis-replicas", "metrics"): (25, 0.05),
+        ("kafka-controller", "kafka"): (700, 0.5),
+        ("kafka-broker", "kafka"): (1200, 1.0),
+    }
+    usage = {f"shop/StatefulSet/shop-{sts}/{c}": u for (sts, c), u in wl.items()}
+    result = apply(shop / "values.yaml", dataset(tmp_path / "d", usage), capsys)
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys == {
+        "shop/StatefulSet/shop-redis-master/redis": "redis.master.resources",
+        "shop/StatefulSet/shop-redis-replicas/redis": "redis.replica.resources",
+        "shop/StatefulSet/shop-redis-master/metrics": "redis.metrics.resources",
+        "shop/StatefulSet/shop-kafka-controller/kafka": "kafka.controller.resources",
+        "shop/StatefulSet/shop-kafka-broker/kafka": "kafka.broker.resources",
+    }
+    (skip,) = [s for s in result["skipped"] if s["resource"] == "all"]  # one metrics block for both pods
+    assert skip["workload"] == "shop/StatefulSet/shop-redis-replicas/metrics"
+    assert (
+        "redis.metrics.resources already holds shop/StatefulSet/shop-redis-master/metrics" in skip["reason"]
+    )
+    after = render(shop)
+    for (sts, container), (mib_used, _) in wl.items():
+        rendered = after["StatefulSet", f"shop-{sts}"][container]
+        owner = f"shop/StatefulSet/shop-{sts}/{container}"
+        if container == "metrics":
+            owner = "shop/StatefulSet/shop-redis-master/metrics"
+        assert as_text(rendered) == written(result, owner), (sts, container)
+        assert mib(rendered["requests"]["memory"]) >= mib_used, (sts, container)
+    helm("lint", "--strict", shop)

@@ -50,18 +50,54 @@ def _component(key: str, value: CommentedMap, lone: bool = True) -> tuple[str, .
     return None
 
 
+def _pod(wl: str) -> str:
+    """The controller's name of a ``namespace/kind/name/container`` workload ("" for others)."""
+    parts = wl.split("/")
+    return parts[2] if len(parts) == 4 else ""
+
+
+def _after(pod: str, key: str) -> list[str]:
+    """What follows ``key`` as a run of dash-separated words in the pod's name, at each place it stands
+    (``shop-redis-replicas``, ``redis``: ``["replicas"]``; ``""`` where the name ends with it)."""
+    p, k = pod.lower(), key.lower()
+    out = []
+    for m in re.finditer(re.escape(k), p) if k else ():
+        if (m.start() == 0 or p[m.start() - 1] == "-") and (m.end() == len(p) or p[m.end()] == "-"):
+            out.append(p[m.end() + 1 :])
+    return out
+
+
+def _blocks(value: CommentedMap) -> list[str]:
+    return [str(k) for k, v in value.items() if isinstance(v, CommentedMap) and "resources" in v]
+
+
+def _role(pod: str, key: str, value: CommentedMap) -> str | None:
+    """The one inner block named like the pod's role after the component's name: bitnami's
+    ``shop-redis-replicas`` -> ``redis.replica``, ``shop-postgresql-read`` -> ``readReplicas``."""
+    for rest in _after(pod, key):
+        role = _norm(rest)
+        hits = [b for b in _blocks(value) if min(len(role), len(_norm(b))) >= 4
+                and (_norm(b).startswith(role) or role.startswith(_norm(b)))]  # fmt: skip
+        if len(hits) == 1:
+            return hits[0]
+    return None
+
+
 def _find(
-    data: CommentedMap, names: Sequence[str], subs: Collection[str] = ()
+    data: CommentedMap, names: Sequence[str], subs: Collection[str] = (), pod: str = ""
 ) -> tuple[tuple[str, ...], str] | None:
     """Where a workload's ``resources`` live (path, and a note when the match was not exact); ``subs``:
-    the keys that are subcharts'."""
+    the keys that are subcharts'; ``pod``: the controller's name (a sidecar's or a role's block)."""
     targets = [_norm(n) for n in names]
     maps = [(str(k), v) for k, v in data.items() if isinstance(v, CommentedMap)]
     for key, value in maps:  # a sidecar's own block inside its pod's component: postgresql.metrics
-        if _norm(key) in targets[1:]:
-            for k2, v2 in value.items():
-                if _norm(str(k2)) == targets[0] and isinstance(v2, CommentedMap) and "resources" in v2:
-                    return (key, str(k2), "resources"), ""
+        if _norm(key) in targets[1:] or _after(pod, key):
+            for k2 in _blocks(value):
+                if _norm(k2) == targets[0]:
+                    return (key, k2, "resources"), ""
+    for key, value in maps:  # a role of a component: redis.master / redis.replica by the pod's name
+        if role := _role(pod, key, value):
+            return (key, role, "resources"), ""
     for target in targets:
         for key, value in maps:
             if _norm(key) == target and (found := _component(key, value, key not in subs)):
@@ -138,7 +174,7 @@ def place_of(doc: Doc, wl: str, single: bool, chart: Chart | None = None) -> Pla
     if is_oneoff(wl):  # `docker-compose run` jobs: "web (run)" must not land in web's values by a near name
         return None
     names = candidate_names(wl)
-    found = _declared(chart, _find(view, names, chart.subcharts if chart else ()))
+    found = _declared(chart, _find(view, names, chart.subcharts if chart else (), _pod(wl)))
     if found and chart and found[0][0] in chart.subcharts and not lookup(view, found[0])[0]:
         return None  # a subchart whose defaults hold no such block: nothing shows it is read
     top = _beside_top(view, found)
@@ -171,7 +207,7 @@ def _declared(
 
 def unread_subchart(chart: Chart, wl: str) -> str | None:
     """The subchart key a workload matched whose own values hold no resources block there."""
-    found = _declared(chart, _find(chart.view, candidate_names(wl), chart.subcharts))
+    found = _declared(chart, _find(chart.view, candidate_names(wl), chart.subcharts, _pod(wl)))
     if found and found[0][0] in chart.subcharts and not lookup(chart.view, found[0])[0]:
         return found[0][0]
     return None
@@ -196,7 +232,8 @@ def _beside_top(data: CommentedMap, found: tuple[tuple[str, ...], str] | None) -
 
 def beside_top(chart: Chart, wl: str) -> str | None:
     """The key this workload's name matches when that key holds no resources and the top level does."""
-    return _beside_top(chart.view, _declared(chart, _find(chart.view, candidate_names(wl), chart.subcharts)))
+    found = _find(chart.view, candidate_names(wl), chart.subcharts, _pod(wl))
+    return _beside_top(chart.view, _declared(chart, found))
 
 
 _BLOCKS = (valuepath.Key("limits"), valuepath.Key("requests"))
