@@ -357,9 +357,13 @@ def load_events(path: str | os.PathLike[str], since: pd.Timestamp | None = None)
 
 
 def events_beside(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """The events that go with samples at ``path``: ROOT/events for ROOT or ROOT/samples; none for a
-    single file or a plain folder of sample files (whose files are samples, not events)."""
+    """The events that go with samples at ``path``: ROOT/events for ROOT or ROOT/samples, that day's
+    ROOT/events/date=D for ROOT/samples/date=D; none for a single file or a plain folder of sample
+    files (whose files are samples, not events)."""
     p = Path(path)
+    if p.name.startswith("date=") and p.parent.name == "samples" and p.is_dir():  # one day: its OOM kills
+        day = p.parent.parent / "events" / p.name
+        return load_events(day) if day.is_dir() else EVENTS_SCHEMA.empty_table().to_pandas()
     root = p.parent if p.name == "samples" else p
     if p.is_dir() and (root / "events").is_dir():
         return load_events(root)

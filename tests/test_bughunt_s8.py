@@ -247,3 +247,26 @@ def test_a_workload_glob_that_matches_nothing_beside_others_is_said(
     assert ("1 workloads" if command == "backtest" else "shop/web") in out and "shop/db " not in out
     code, out, err = run([command, "--data", str(data), "--workload", "shop/*", *extra], capsys)
     assert code == 0 and "--workload" not in err, err
+
+
+@pytest.mark.parametrize("small_rows", ["300000", "0"])
+def test_a_days_partition_folder_keeps_that_days_oom_kills(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, small_rows: str
+) -> None:
+    # --data ROOT/samples/date=2026-11-20 (one day, as the Hive layout invites) read no events: a job
+    # OOM-killed at 256M that day got a limit below it (oom_kills 0), where ROOT gave the OOM bump
+    import pandas as pd
+
+    monkeypatch.setenv("RIGHTSIZE_SMALL_ROWS", small_rows)
+    root = _workloads(tmp_path / "d", ["job"])
+    kill = {"ts": pd.Timestamp("2026-11-20T01:00", tz="UTC"), "host": "h", "workload": "job",
+            "container_id": "id0", "container": "c0", "kind": "oom", "exit_code": None}  # fmt: skip
+    store.append(root, store.to_table([kill], "events"), "events")
+    day = root / "samples" / "date=2026-11-20"
+    got = {}
+    for data in (root, day):
+        code, out, err = run(["recommend", "--data", str(data), "--format", "json"], capsys)
+        assert code == 0, err
+        got[data] = next(r for r in json.loads(out) if r["resource"] == "memory")
+    assert got[day]["oom_kills"] == got[root]["oom_kills"] == 1
+    assert got[day]["recommended"] == got[root]["recommended"]
