@@ -210,6 +210,32 @@ def test_bad_input_is_one_error_line_exit_2_and_nothing_written(
     assert list(chart.glob("values.yaml?*")) == [] and list(chart.glob(".*")) == [chart / ".helmignore"]
 
 
+def test_a_map_into_a_list_only_the_charts_values_hold_says_to_copy_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # prod.yaml overrides the db chart; the sidecars list is in the chart's values.yaml. An item can
+    # only be given resources by setting the whole list (helm does not merge lists).
+    chart = chart_dir(tmp_path / "db", "db", DB_VALUES, {"sts.yaml": DB_STS})
+    prod = chart / "prod.yaml"
+    prod.write_text("db:\n  image: postgres:16.4\n")
+    data = dataset(tmp_path / "d", {DB: (900, 1.0), DB_EXPORTER: (30, 0.05)})
+    args = [
+        "apply",
+        "--helm",
+        str(prod),
+        "--data",
+        str(data),
+        "--map",
+        f"{DB_EXPORTER}=db.sidecars[name=exporter]",
+    ]
+    code, out, err = run_cli(args, capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert (
+        "no key 'sidecars' under db" in err and "helm replaces a list as a whole: copy the list here" in err
+    )
+    assert prod.read_text() == "db:\n  image: postgres:16.4\n"
+
+
 GOOD = "apiVersion: v2\nname: web\nversion: 0.1.0\ndependencies: 5\n"  # a bad dependencies list is ignored
 
 

@@ -69,7 +69,8 @@ def patch_helm(
     if not dry_run:
         check_writable(path, backup)
     # a --map path that does not resolve in this file is reported before the analysis runs
-    mapped = {wl: mapped_place(doc, wl, spelled) for wl, spelled in (mapping or {}).items()}
+    chart = read_chart(path, doc.data)
+    mapped = {wl: mapped_place(doc, wl, spelled, chart.view) for wl, spelled in (mapping or {}).items()}
     recs = resolve(recs)
     resources = parse_only(only)
     names = list(dict.fromkeys(r.workload for r in recs))
@@ -77,7 +78,6 @@ def patch_helm(
     if unknown:
         raise RightsizeError(f"--map {unknown[0]}: no such workload in the data")
     data: CommentedMap = doc.data
-    chart = read_chart(path, data)
     places: dict[int, Place] = {}  # one per mapping written under (the document, list items)
     assigns: dict[int, dict[tuple[str, ...], NewScalar]] = {}
     meta: dict[tuple[int, tuple[str, ...]], tuple[str, str]] = {}

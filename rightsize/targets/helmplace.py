@@ -239,7 +239,7 @@ def beside_top(chart: Chart, wl: str) -> str | None:
 _BLOCKS = (valuepath.Key("limits"), valuepath.Key("requests"))
 
 
-def mapped_place(doc: Doc, wl: str, spelled: str) -> Place:
+def mapped_place(doc: Doc, wl: str, spelled: str, view: CommentedMap | None = None) -> Place:
     """A ``--map`` path resolved in the file: list items must exist (exactly one per step), keys after
     the last list step are created; a path through a value or the wrong kind of node is bad input."""
     steps = valuepath.parse(spelled)
@@ -258,8 +258,19 @@ def mapped_place(doc: Doc, wl: str, spelled: str) -> Place:
         label = valuepath.render(head)
         valuepath.check_keys(found.node, keys, label)
     except RightsizeError as exc:
-        raise RightsizeError(f"{doc.source}: --map {wl}={spelled}: {exc}") from None
+        hint = ""
+        if view is not None and head and _resolves(view, head):  # a list only the chart's defaults hold
+            hint = " (the chart's values have it, and helm replaces a list as a whole: copy the list here)"
+        raise RightsizeError(f"{doc.source}: --map {wl}={spelled}: {exc}{hint}") from None
     return Place(found.node, label, found.concrete, keys)
+
+
+def _resolves(data: CommentedMap, steps: tuple[valuepath.Step, ...]) -> bool:
+    try:
+        valuepath.resolve(data, steps)
+    except RightsizeError:
+        return False
+    return True
 
 
 def list_hint(data: CommentedMap, names: Sequence[str]) -> str | None:
