@@ -499,6 +499,39 @@ services:
         },
         f=("compose.yml", "o.yml"),
     ),
+    # merge tags beside extends in the same file: the own value replaces the base's (or drops it)
+    "tags-beside-extends": Case(
+        {
+            "compose.yml": """services:
+  tmpl:
+    image: x
+    pids_limit: 9
+    deploy: {resources: {limits: {pids: 9, memory: 1g}, reservations: {memory: 64m}}}
+  t2:
+    image: x
+    deploy: {resources: {limits: {pids: 9, memory: 2g}, reservations: {memory: 64m}}}
+  db:
+    extends: tmpl
+  own:
+    image: x
+    pids_limit: !reset 9
+    extends: tmpl
+  ovr:
+    extends: t2
+    deploy: !override {resources: {limits: {pids: 3}}}
+  ovr2:
+    extends: t2
+    deploy:
+      resources: !override {reservations: {memory: 32m}}
+  rst:
+    extends: t2
+    deploy: !reset {}
+""",
+            "o.yml": "services:\n  db:\n    pids_limit: !reset null\n    deploy:\n      resources:\n"
+            "        reservations: !reset {}\n",
+        },
+        f=("compose.yml", "o.yml"),
+    ),
     "reset-whole-service": Case(
         {
             "compose.yml": _svc("    mem_limit: 1g\n")

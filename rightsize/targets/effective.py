@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rightsize.errors import RightsizeError
-from rightsize.targets.composefile import Stack
+from rightsize.targets.composefile import Stack, service_node
 from rightsize.targets.interpolate import interpolated, substitute, unset_names
-from rightsize.targets.mergetags import hidden, tag
+from rightsize.targets.mergetags import hidden, replaces, tag
 from rightsize.targets.values import lookup
 from rightsize.targets.yamlnum import BYTES_KEYS, yaml_v3
 
@@ -29,6 +29,8 @@ def effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[
     for i, own, node, env in docs.layers(svc):  # each with its file's environment (an include has its own)
         source = f"{docs[i].source}: services.{svc}" if own else f"services extended by {svc}"
         for path in paths:
+            if not own and replaces(service_node(docs[i], svc), path):  # (!override beside extends)
+                continue
             found, value = lookup(node, path)
             if found and value is not None and i not in hide[path] and tag(value) != "!reset":
                 where = f"{source}.{'.'.join(path)}"

@@ -8,9 +8,9 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from rightsize.targets.composefile import Stack, service_node
+from rightsize.targets.composefile import Layer, Stack, service_node
 from rightsize.targets.include import doc_env
-from rightsize.targets.mergetags import hidden
+from rightsize.targets.mergetags import hidden, replaces
 from rightsize.targets.values import depth, lookup
 
 DEPLOY: dict[tuple[str, str], tuple[str, ...]] = {
@@ -50,7 +50,7 @@ def where(docs: Stack, svc: str, path: tuple[str, ...], home: int) -> tuple[int,
     """(file index, exists, current value): the last file setting path, else where it fits best."""
     hide, _ = hidden(docs, svc, path)  # files that set nothing compose reads (!reset, !override)
     floor, inherited = 0, None
-    for i, own, node, _ in docs.layers(svc, hide):
+    for i, own, node, _ in _layers(docs, svc, path, hide):
         found, value = lookup(node, path)
         if found and own:
             return i, True, value
@@ -71,14 +71,24 @@ def env_at(docs: Stack, svc: str, path: tuple[str, ...], i: int) -> Mapping[str,
     included file has its include's environment)."""
     if lookup(service_node(docs[i], svc), path)[0]:
         return doc_env(docs[i])
-    layers = docs.layers(svc, hidden(docs, svc, path)[0])
+    layers = _layers(docs, svc, path, hidden(docs, svc, path)[0])
     return next((env for _, _, node, env in layers if lookup(node, path)[0]), doc_env(docs[i]))
 
 
 def exists(docs: Stack, svc: str, path: tuple[str, ...]) -> bool:
     """Whether the service has path, in a file or through ``extends`` (as compose reads it)."""
     hide, _ = hidden(docs, svc, path)
-    return any(lookup(node, path)[0] for _, _, node, _ in docs.layers(svc, hide))
+    return any(lookup(node, path)[0] for _, _, node, _ in _layers(docs, svc, path, hide))
+
+
+def _layers(docs: Stack, svc: str, path: tuple[str, ...], hide: frozenset[int]) -> list[Layer]:
+    """``docs.layers`` without what a file's ``extends`` brings where that file's own service
+    replaces it (``deploy: !override {...}`` beside ``extends``: see mergetags.replaces)."""
+    return [
+        (i, own, node, env)
+        for i, own, node, env in docs.layers(svc, hide)
+        if own or not replaces(service_node(docs[i], svc), path)
+    ]
 
 
 def spelling(docs: Stack, svc: str, pair: tuple[str, str], legacy_style: bool) -> str:

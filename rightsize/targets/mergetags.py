@@ -46,6 +46,20 @@ def hidden(docs: Sequence[Doc], svc: str, path: tuple[str, ...]) -> tuple[frozen
     return frozenset(out), reset
 
 
+def replaces(node: Any, path: tuple[str, ...]) -> bool:
+    """Whether a service's own definition (``node``) replaces what its ``extends`` brings at ``path``:
+    an ``!override`` (or ``!reset``) on a key along it. compose-go merges the extended service under
+    the extending one with the same merge rules as files (Docker Compose 2.40.3: ``deploy: !override
+    {...}`` beside ``extends`` keeps none of the base's deploy)."""
+    for key in path:
+        if not isinstance(node, CommentedMap) or key not in node:
+            return False
+        node = node[key]
+        if tag(node) in ("!override", "!reset"):
+            return True
+    return False
+
+
 def dropped(docs: Sequence[Doc], svc: str, paths: Sequence[tuple[str, ...]]) -> str | None:
     """``"<path> is !reset in <file>"`` for the first of paths a ``!reset`` drops, else None."""
     for path in (p for p in paths if p):
