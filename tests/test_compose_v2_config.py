@@ -815,3 +815,52 @@ def test_twin_keys_that_disagree_compose_refuses_check_flags_recommend_reads(
     assert code == 1, err
     conflict = [r for r in json.loads(out)["rows"] if "disagree" in r["why"]]
     assert len(conflict) == 1 and "Docker Compose v2 refuses the file" in conflict[0]["why"]
+
+
+def test_recommend_reads_a_file_of_several_documents_as_compose(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """recommend -f on the bundled sample (project sutazai): the current values are the merged
+    documents' (the second document's 12g and 3 CPUs), the ones docker compose config gives."""
+    text = "name: sutazai\nservices:\n  ollama: {image: x, mem_limit: 16g}\n---\n"
+    text += "services:\n  ollama: {mem_limit: 12g, cpus: 3}\n"
+    values = agree(tmp_path, Case({"compose.yml": text}))
+    assert values["ollama"]["memory"] == (None, 12 * 2**30)
+    args = [
+        "recommend",
+        "-f",
+        str(tmp_path / "compose.yml"),
+        "--format",
+        "json",
+        "--workload",
+        "sutazai/ollama",
+    ]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    current = {r["resource"]: r["current"] for r in json.loads(out)}
+    assert current["memory"] == {"reservation": None, "limit": 12 * 2**30}
+    assert current["cpu"] == {"reservation": None, "limit": 3.0}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name: "${NOPE}"\nservices:\n  db: {image: x}\n', "reads as an empty project name"),
+        ("name: 7\nservices:\n  db: {image: x}\n", "name: 7 is not a string"),
+        ("services:\n  db: {image: x}\n---\n", "not a compose file (the top level of its document 2"),
+    ],
+)
+@pytest.mark.parametrize("command", ["check", "recommend", "apply"])
+def test_what_compose_v2_refuses_is_one_line_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, text: str, message: str
+) -> None:
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    cfg, _ = v2_config(tmp_path, Case({"compose.yml": text}))
+    assert cfg is None  # (docker compose refuses it too)
+    before = sha(path)
+    code, out, err = run_cli([command, "-f", str(path)], capsys)
+    lines = [x for x in err.splitlines() if "SYNTHETIC" not in x]
+    assert (code, out, len(lines)) == (2, "", 1), err
+    assert lines[0].startswith(f"rightsize: error: {path}") and message in lines[0]
+    assert sha(path) == before
