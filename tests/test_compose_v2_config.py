@@ -532,6 +532,26 @@ services:
         },
         f=("compose.yml", "o.yml"),
     ),
+    "tags-on-an-extends-chain": Case(
+        {
+            "compose.yml": """services:
+  base:
+    image: x
+    deploy: {resources: {limits: {memory: 1g, pids: 5}, reservations: {memory: 64m}}}
+  mid:
+    extends: base
+    deploy: !override {resources: {limits: {pids: 7}}}
+  top:
+    extends: mid
+    deploy: {resources: {limits: {cpus: "1"}}}
+  mid2:
+    extends: base
+    deploy: {resources: {reservations: !reset {}}}
+  top2:
+    extends: mid2
+"""
+        }
+    ),
     "reset-whole-service": Case(
         {
             "compose.yml": _svc("    mem_limit: 1g\n")

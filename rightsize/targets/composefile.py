@@ -23,7 +23,7 @@ from rightsize.targets.include import (
     stack_of,
 )
 from rightsize.targets.interpolate import resolve
-from rightsize.targets.mergetags import hidden, tag
+from rightsize.targets.mergetags import hidden, replaces, tag
 from rightsize.targets.yaml import Doc
 from rightsize.targets.yamlnum import BYTES_KEYS, yaml_v3
 
@@ -261,6 +261,23 @@ class Stack(list[Doc]):
             else:
                 out += [(i, False, node, env) for node, env in chains.get(i, ())]
         return out
+
+
+def visible(layers: Sequence[Layer], path: tuple[str, ...]) -> list[Layer]:
+    """``layers`` without what a service's ``extends`` brings at ``path`` below a node that replaces
+    it there: an ``!override``/``!reset`` along path in the file's own service or a service on its
+    chain (mergetags.replaces; compose-go merges each base under its extending service with the
+    same tags, so ``deploy: !override`` in ``mid`` keeps ``base``'s deploy out of ``top``)."""
+    out: list[Layer] = []
+    cut: set[int] = set()
+    for layer in layers:  # (the very tuples: effective tells them apart by identity)
+        i, own, node, _ = layer
+        if not own and i in cut:
+            continue
+        out.append(layer)
+        if replaces(node, path):
+            cut.add(i)
+    return out
 
 
 def _nested(docs: Sequence[Doc], order: Sequence[int]) -> Iterator[tuple[int, bool]]:

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rightsize.errors import RightsizeError
-from rightsize.targets.composefile import Stack, service_node
+from rightsize.targets.composefile import Stack, visible
 from rightsize.targets.interpolate import interpolated, substitute, unset_names
-from rightsize.targets.mergetags import hidden, replaces, tag
+from rightsize.targets.mergetags import hidden, tag
 from rightsize.targets.values import lookup
 from rightsize.targets.yamlnum import BYTES_KEYS, yaml_v3
 
@@ -26,10 +26,13 @@ def effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[
     number is the one compose's YAML reader reads (``yaml_v3``); a float where compose wants bytes is
     none, as compose ignores it (``load_compose`` warns of it)."""
     hide = {path: hidden(docs, svc, path)[0] for path in paths}  # !reset / !override hide earlier files
-    for i, own, node, env in docs.layers(svc):  # each with its file's environment (an include has its own)
+    layers = docs.layers(svc)  # each with its file's environment (an include has its own)
+    shown = {path: {id(layer) for layer in visible(layers, path)} for path in paths}  # (tags on a chain)
+    for layer in layers:
+        i, own, node, env = layer
         source = f"{docs[i].source}: services.{svc}" if own else f"services extended by {svc}"
         for path in paths:
-            if not own and replaces(service_node(docs[i], svc), path):  # (!override beside extends)
+            if id(layer) not in shown[path]:
                 continue
             found, value = lookup(node, path)
             if found and value is not None and i not in hide[path] and tag(value) != "!reset":

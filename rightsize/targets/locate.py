@@ -8,9 +8,9 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from rightsize.targets.composefile import Layer, Stack, service_node
+from rightsize.targets.composefile import Layer, Stack, service_node, visible
 from rightsize.targets.include import doc_env
-from rightsize.targets.mergetags import hidden, replaces
+from rightsize.targets.mergetags import hidden
 from rightsize.targets.values import depth, lookup
 
 DEPLOY: dict[tuple[str, str], tuple[str, ...]] = {
@@ -82,13 +82,8 @@ def exists(docs: Stack, svc: str, path: tuple[str, ...]) -> bool:
 
 
 def _layers(docs: Stack, svc: str, path: tuple[str, ...], hide: frozenset[int]) -> list[Layer]:
-    """``docs.layers`` without what a file's ``extends`` brings where that file's own service
-    replaces it (``deploy: !override {...}`` beside ``extends``: see mergetags.replaces)."""
-    return [
-        (i, own, node, env)
-        for i, own, node, env in docs.layers(svc, hide)
-        if own or not replaces(service_node(docs[i], svc), path)
-    ]
+    """``docs.layers`` without what an ``extends`` brings where a tag replaces it (see visible)."""
+    return visible(docs.layers(svc, hide), path)
 
 
 def spelling(docs: Stack, svc: str, pair: tuple[str, str], legacy_style: bool) -> str:
