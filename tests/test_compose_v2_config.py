@@ -468,6 +468,20 @@ services:
             "sub/b.yml": _svc("    mem_limit: 1g\n    pids_limit: 5\n"),
         }
     ),
+    "include-env-file-under-process-env": Case(
+        {
+            "compose.yml": "include:\n  - path: sub/a.yml\n    env_file: sub/x.env\n"
+            "services:\n  w: {image: y, mem_limit: '${M:-1g}'}\n",
+            "sub/a.yml": "services:\n  a: {image: x, cpus: '${CPUS}', mem_limit: '${M}'}\n",
+            "sub/x.env": "CPUS=2\nM=3g\n",
+            ".env": "M=2g\n",
+        },
+        env={"CPUS": "5"},
+    ),
+    "env-file-disabled": Case(
+        {"compose.yml": _svc("    mem_limit: ${M:-1g}\n    cpus: ${C:-1}\n"), ".env": "M=2g\nC=2\n"},
+        env={"COMPOSE_DISABLE_ENV_FILE": "1", "C": "3"},
+    ),
     "profiles": Case(
         {
             "compose.yml": """services:
