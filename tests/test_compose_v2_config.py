@@ -267,6 +267,8 @@ CASES: dict[str, Case] = {
 """
         }
     ),
+    # cpu_period 0 is Docker's default period (100000: the container's cfs_period_us), not "no limit"
+    "cpu-quota-default-period": Case({"compose.yml": _svc("    cpu_quota: 50000\n    cpu_period: 0\n")}),
     "interpolation": Case(
         {
             "compose.yml": """services:

@@ -66,7 +66,7 @@ def quota_limit(docs: Stack, svc: str) -> tuple[str | None, str | None]:
     if interpolated(quota[1]) or (period is not None and interpolated(period[1])):
         return "${cpu_quota}", where  # no default is read: a quota default is not a CPU amount
     q = _micros(quota[1], "cpu_quota", where)
-    p = _micros(period[1], "cpu_period", where) if period else PERIOD_US
+    p = (_micros(period[1], "cpu_period", where) if period else 0) or PERIOD_US  # 0: Docker's default
     return (f"{q / p:.6g}" if q > 0 and p > 0 else "0"), f"{where}.cpu_quota"
 
 
