@@ -270,3 +270,25 @@ def test_a_days_partition_folder_keeps_that_days_oom_kills(
         got[data] = next(r for r in json.loads(out) if r["resource"] == "memory")
     assert got[day]["oom_kills"] == got[root]["oom_kills"] == 1
     assert got[day]["recommended"] == got[root]["recommended"]
+
+
+@pytest.mark.parametrize("text", ["null\n", "~\n", "# values\n--- null # none yet\n"])
+def test_helm_values_holding_only_null_is_one_plain_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    # 'internal error, nothing written: v.yaml would not parse': the new block was appended after
+    # the document's 'null'
+    from cli_helpers import sha
+
+    data = _workloads(tmp_path / "d", ["shop/Deployment/web/nginx"])
+    values = tmp_path / "values.yaml"
+    values.write_text(text)
+    before = sha(values)
+    args = ["apply", "--helm", str(values), "--data", str(data), "--map", "shop/Deployment/web/nginx=web"]
+    code, _, err = run(args, capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "internal error" not in err and "the top level is null" in err, err
+    assert sha(values) == before
+    values.write_text("# no values yet\n")  # comments only: the block is added, as before
+    code, _, err = run(args, capsys)
+    assert code == 0 and "resources:" in values.read_text(), err

@@ -43,10 +43,18 @@ K8S_NAME = {"memory": "memory", "cpu": "cpu"}
 def load_values(path: Path) -> Doc:
     doc = read(path)
     if doc.data is None:  # empty, or comments only: an overrides file waiting for its first values
+        if any(_content(line) for line in doc.text.splitlines()):  # 'null' / '~': no room for keys
+            raise RightsizeError(f"{path}: the top level is null, not a mapping of values (remove it)")
         doc = dataclasses.replace(doc, data=CommentedMap())
     if not isinstance(doc.data, CommentedMap):
         raise RightsizeError(f"{path}: not a Helm values file (the top level is not a mapping)")
     return doc
+
+
+def _content(line: str) -> bool:
+    """A line holding more than a comment or a document marker."""
+    text = line.split("#", 1)[0].strip()
+    return bool(text) and text not in ("---", "...")
 
 
 def patch_helm(
