@@ -292,3 +292,20 @@ def test_helm_values_holding_only_null_is_one_plain_error_line(
     values.write_text("# no values yet\n")  # comments only: the block is added, as before
     code, _, err = run(args, capsys)
     assert code == 0 and "resources:" in values.read_text(), err
+
+
+@pytest.mark.parametrize("command", [["recommend"], ["backtest", "--train", "12h", "--test", "6h"],
+                                     ["report", "--out", "r.html"]])  # fmt: skip
+def test_no_data_beside_collects_default_out_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    # 'rightsize collect' (default --out ./rightsize-data) then 'rightsize recommend' read the
+    # bundled sample, saying only that; the warning now points at the collected data
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(command, capsys)
+    assert code == 0 and "SYNTHETIC" in err and "rightsize-data" not in err, err
+    _workloads(tmp_path / "rightsize-data", ["w"])
+    code, _, err = run(command, capsys)
+    assert code == 0, err
+    line = next(x for x in err.splitlines() if "SYNTHETIC" in x)
+    assert line.endswith("; ./rightsize-data (collect's default --out) is here: give --data ./rightsize-data")

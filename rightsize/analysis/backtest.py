@@ -303,12 +303,10 @@ def backtest(
             get_strategy(n)
     _check_overrides(overrides)  # so does a bad --set: it failed only after a large dataset was read
     if data is None:  # after the checks above: a bad option is the only line, not after this warning
-        from rightsize.analysis.recommend import SampleDataWarning, sample_path
+        from rightsize.analysis.recommend import SampleDataWarning, sample_path, sample_warning
 
         data = sample_path()
-        warnings.warn(
-            f"no --data given: using the bundled SYNTHETIC sample at {data}", SampleDataWarning, stacklevel=2
-        )
+        warnings.warn(sample_warning(), SampleDataWarning, stacklevel=2)
     series = load_series(data, events, now=now)
     workloads = joined(workloads)  # one glob string, as --workload gives it
     if workloads:

@@ -56,6 +56,14 @@ def sample_path() -> Path:
 Since = str | float | timedelta | datetime | None  # text as --since takes it; from Python also a span/instant
 
 
+def sample_warning() -> str:
+    """What ``--data`` left out means, and where collect's default ``--out`` is, if it is here."""
+    text = f"no --data given: using the bundled SYNTHETIC sample at {sample_path()}"
+    if Path("rightsize-data", "samples").is_dir():  # 'rightsize collect' then 'rightsize recommend'
+        text += "; ./rightsize-data (collect's default --out) is here: give --data ./rightsize-data"
+    return text
+
+
 def since_start(since: Since, latest_ms: int | None) -> int | None:
     """``7d`` -> ms of (latest sample - 7 days); an ISO date/time -> that instant; None -> None.
     From Python also a ``timedelta``/``pd.Timedelta`` (a span) or ``datetime``/``pd.Timestamp``."""
@@ -203,9 +211,7 @@ def profiles(
     since_start(since, 0)  # a bad --since is the only line, not after the bundled-sample warning
     if data is None:
         data = sample_path()
-        warnings.warn(
-            f"no --data given: using the bundled SYNTHETIC sample at {data}", SampleDataWarning, stacklevel=3
-        )
+        warnings.warn(sample_warning(), SampleDataWarning, stacklevel=3)
     if isinstance(data, pd.DataFrame):
         out = _frame_profiles(data, None, since, qs, plausible(now, data))
     else:
