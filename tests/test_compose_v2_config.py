@@ -568,6 +568,16 @@ services:
 """
         }
     ),
+    "override-scalars": Case(
+        {
+            "compose.yml": _svc("    mem_limit: 2g\n    pids_limit: 5\n    cpus: 2\n"),
+            "o.yml": "services:\n  db:\n    mem_limit: !reset 1g\n    pids_limit: !override 050\n"
+            '    cpus: !override "1.5"\n    mem_reservation: !override 256m\n',
+            # a tagged scalar is a string to compose-go, cast as an interpolated one: 050 is 50, 1e9 bytes
+            "o2.yml": "services:\n  db:\n    mem_limit: !override 1e9\n",
+        },
+        f=("compose.yml", "o.yml", "o2.yml"),
+    ),
     "reset-whole-service": Case(
         {
             "compose.yml": _svc("    mem_limit: 1g\n")

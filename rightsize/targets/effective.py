@@ -12,7 +12,7 @@ from typing import Any
 from rightsize.errors import RightsizeError
 from rightsize.targets.composefile import Stack, visible
 from rightsize.targets.interpolate import interpolated, substitute, unset_names
-from rightsize.targets.mergetags import hidden, tag
+from rightsize.targets.mergetags import hidden, tag, untagged
 from rightsize.targets.values import lookup
 from rightsize.targets.yamlnum import BYTES_KEYS, yaml_v3
 
@@ -37,7 +37,7 @@ def effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[
             found, value = lookup(node, path)
             if found and value is not None and i not in hide[path] and tag(value) != "!reset":
                 where = f"{source}.{'.'.join(path)}"
-                value = yaml_v3(value)
+                value = yaml_v3(untagged(value))
                 if path in _BYTES and isinstance(value, float):  # (load_compose warned of it)
                     return None, None, {}
                 return value, where, env
@@ -48,6 +48,7 @@ def read(value: Any, env: Env, where: str) -> tuple[Any, str]:
     """(the value compose reads, how an interpolated one was read: "" when it is not). A value that
     reads empty (``''``, an unset ``${VAR}``) is bad input: compose-go's casts refuse "" (a limit is
     0 to mean none), e.g. "failed to cast to expected type: strconv.ParseFloat: parsing \"\""."""
+    value = yaml_v3(untagged(value))  # (as effective gives it: a caller may pass a file's own node)
     text = substitute(value, env, where) if interpolated(value) else value  # not stripped (see units)
     if text == "":  # compose-go casts "" as it casts any value (ParseFloat, ParseInt, RAMInBytes): an error
         unset = unset_names(value, env) if interpolated(value) else []

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, TaggedScalar
 
 from rightsize.targets.include import stack_of
 from rightsize.targets.yaml import Doc
@@ -44,6 +44,15 @@ def hidden(docs: Sequence[Doc], svc: str, path: tuple[str, ...]) -> tuple[frozen
                     reset = reset or docs[i].source
                 break
     return frozenset(out), reset
+
+
+def untagged(value: Any) -> Any:
+    """A scalar tagged ``!override`` as compose-go reads it: its text, a string (then cast as an
+    interpolated value is: ``pids_limit: !override 050`` is 50, ``mem_limit: !override 1e9`` 1e9
+    bytes; Docker Compose 2.40.3)."""
+    if not isinstance(value, TaggedScalar) or tag(value) != "!override":
+        return value
+    return None if value.value is None else str(value.value)
 
 
 def replaces(node: Any, path: tuple[str, ...]) -> bool:
