@@ -442,6 +442,12 @@ services:
     labels: [rightsize-test=1]
     mem_limit: 256m
     cpus: 1
+  idle:                  # uses nothing: with floors 0, 0 is recommended (no limit to Docker)
+    image: {IMAGE}
+    command: sleep 3600
+    labels: [rightsize-test=1]
+    mem_limit: 256m
+    cpus: 1
   period:                # a CFS period and no quota: NanoCpus beside it is refused
     image: {IMAGE}
     command: sleep 3600
@@ -480,31 +486,38 @@ def test_live_updates_a_stack_v2_started_under_its_normalized_name(
 
     v2(None, folder, ("compose.yml",), "up", "-d")
     before = started(docker_client, project)
-    assert set(before) == {"app", "big", "period", "quota"}
+    assert set(before) == {"app", "big", "idle", "period", "quota"}
     ncpu = docker_client.info()["NCPU"]
     usage = {
         "app": (20 * M, 0.08),
         "big": (20 * M, ncpu + 1.0),
+        "idle": (0, 0.0),
         "period": (20 * M, 0.08),
         "quota": (20 * M, 0.08),
     }
     data = dataset(tmp_path / "data", {f"{project}/{svc}": u for svc, u in usage.items()})
     from rightsize.analysis.recommend import recommend
 
-    recs = {(r.workload.split("/")[1], r.resource): r.recommended for r in recommend(data)}
+    floors = {"mem_floor": "0", "cpu_floor": "0"}
+    recs = {(r.workload.split("/")[1], r.resource): r.recommended for r in recommend(data, overrides=floors)}
     assert round(recs[("quota", "cpu")].limit * 5000) < 1000  # what the engine would refuse
     assert recs[("big", "cpu")].limit > ncpu  # likewise ("Range of CPUs is from 0.01 to 2.00")
-    code, out, err = run_cli(["apply", "--live", "--project", project, "--data", data], capsys)
+    assert (recs[("idle", "memory")].limit, recs[("idle", "cpu")].limit) == (0, 0)  # "no limit"
+    floors_ = ["--set", "mem_floor=0", "--set", "cpu_floor=0"]
+    code, out, err = run_cli(["apply", "--live", "--project", project, "--data", data, *floors_], capsys)
     assert code == 0, err
     hosts = hosts_of(docker_client, project)
-    for svc in ("app", "big", "period", "quota"):
+    for svc in ("app", "big", "period", "quota"):  # (idle: below)
         mem = recs[(svc, "memory")]
         assert (hosts[svc]["Memory"], hosts[svc]["MemoryReservation"]) == (mem.limit, mem.reservation), svc
         assert hosts[svc]["PidsLimit"] == recs[(svc, "pids")].limit, svc
     assert hosts["app"]["NanoCpus"] == round(recs[("app", "cpu")].limit * 1e9)
     assert (hosts["quota"]["CpuQuota"], hosts["quota"]["CpuPeriod"]) == (5000, 5000)  # left as it was
     assert hosts["big"]["NanoCpus"] == 1_000_000_000  # left as it was
+    idle = (hosts["idle"]["Memory"], hosts["idle"]["NanoCpus"], hosts["idle"]["PidsLimit"])
+    assert idle == (256 * M, 1_000_000_000, recs[("idle", "pids")].limit)  # limits kept, PIDs set
     period = (hosts["period"]["CpuQuota"], hosts["period"]["CpuPeriod"], hosts["period"]["NanoCpus"])
     assert period == (round(recs[("period", "cpu")].limit * 50_000), 50_000, 0)  # a quota at its period
     assert "below 1000 (1 ms)" in out and f"is more than the {ncpu} this engine has" in out
+    assert "not sent: the memory limit 0K is below the 6M Docker accepts, and 0 reads as none" in out
     assert started(docker_client, project) == before  # the same containers, never restarted

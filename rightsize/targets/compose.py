@@ -171,7 +171,7 @@ def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan
         return
     refused = engine_refuses(rec)
     if refused:  # compose would load the file, but `up` would fail on it
-        plan.skip(docs, home, rec.workload, rec.resource, refused)
+        plan.skip(docs, home, rec.workload, rec.resource, "not written: " + refused)
         return
     has_legacy = any(_exists(docs, svc, (k,)) for k in LEGACY_KEYS)
     legacy_style = has_legacy and not _exists(docs, svc, ("deploy", "resources"))

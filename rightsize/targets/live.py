@@ -172,7 +172,7 @@ def _update(
             continue
         refused = engine_refuses(rec, exact=True)
         if refused:  # the engine would refuse the whole update: skip this resource, send the others
-            skipped.append(Skipped(c.name, wl, rec.resource, refused))
+            skipped.append(Skipped(c.name, wl, rec.resource, "not sent: " + refused))
             continue
         for w in wanted(rec):
             key, old, new, text = _field(host, w.resource, w.kind, w.value)

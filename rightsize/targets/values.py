@@ -71,7 +71,7 @@ def engine_refuses(rec: Recommendation, exact: bool = False) -> str | None:
             noun = "CPU" if w.resource == "cpu" else w.resource
             zero = ", and 0 reads as none at all" if value == 0 else ""
             return (
-                f"not written: the {noun} {w.kind} {raw} is below the {least} Docker accepts{zero} "
+                f"the {noun} {w.kind} {raw} is below the {least} Docker accepts{zero} "
                 f"(--set {setting}={least} raises it)"
             )
     return None
