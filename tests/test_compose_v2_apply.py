@@ -1,35 +1,29 @@
-"""`rightsize apply` against a real Docker Compose v2 (`docker compose`, 2.40.3 here) and the engine.
+"""`rightsize apply -f` against a real Docker Compose v2 (`docker compose`, 2.40.3 here) and the engine.
 
 One stack spells its limits every way compose takes them (deploy.resources limits and reservations,
 service-level keys with memswap_limit, a CFS quota, an override file, extends from another file, an
 included file, one resources block shared through merge keys, comments everywhere). `apply` writes
 the bundled sample's recommendations into it; then v2's own `config` must show exactly the values
 applied, v2's `up` must give containers whose HostConfig holds them, and every other line must be as
-it was. `--live` is checked on a stack v2 started, and a project name v2 refuses is refused alike.
+it was. `--live` on a stack v2 started: test_compose_v2_live.py.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import random
 import re
-import subprocess
-import uuid
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_helpers import run_cli, sha
+from compose_v2_helpers import IMAGE, M, config_of, dataset, effective, files_args, hosts_of, sample_recs, v2
+from compose_v2_helpers import stack as stack  # the fixture
 
 from rightsize.units import parse_compose_bytes
 
 pytestmark = pytest.mark.docker
-
-M = 1024**2
-IMAGE = "rightsize-test/busybox:1"
 BASE = f"""\
 # shared JVM settings (not a -f file: reached through extends only)
 services:
@@ -128,88 +122,6 @@ RESOURCE_LINE = re.compile(
 )
 
 
-def v2(project: str | None, folder: Path, files: tuple[str, ...], *args: str, ok: bool = True) -> Any:
-    """``docker compose [-p PROJECT] -f ... ARGS`` (the real Compose v2 plugin); no ``-p`` with None."""
-    flags = [*(("-p", project) if project else ()), *(a for f in files for a in ("-f", str(folder / f)))]
-    done = subprocess.run(["docker", "compose", *flags, *args], capture_output=True, text=True, timeout=120)
-    if ok:
-        assert done.returncode == 0, done.stderr
-    return done
-
-
-def config_of(project: str, folder: Path, files: tuple[str, ...] = GIVEN) -> dict[str, Any]:
-    """The services as v2's ``config --format json`` reads them."""
-    return dict(json.loads(v2(project, folder, files, "config", "--format", "json").stdout)["services"])
-
-
-def hosts_of(client: Any, project: str) -> dict[str, dict[str, Any]]:
-    """Each service's container HostConfig, as the engine runs it."""
-    found = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
-    return {c.labels["com.docker.compose.service"]: c.attrs["HostConfig"] for c in found}
-
-
-def started(client: Any, project: str) -> dict[str, tuple[str, str]]:
-    """Each service's container id and start time: an update in place changes neither."""
-    found = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
-    return {c.labels["com.docker.compose.service"]: (c.id, c.attrs["State"]["StartedAt"]) for c in found}
-
-
-def _f(folder: Path, files: tuple[str, ...] = GIVEN) -> list[str]:
-    return [a for f in files for a in ("-f", str(folder / f))]
-
-
-@pytest.fixture
-def stack(tmp_path: Path, docker_client: Any) -> Iterator[Any]:
-    """Write files into a folder; `up` through v2 later; `down -t 0` (and a sweep) at the end."""
-    made: list[tuple[str, Path, tuple[str, ...], bool]] = []
-
-    def _make(
-        files: dict[str, str], given: tuple[str, ...], project: str | None = None, p: bool = True
-    ) -> tuple[str, Path]:
-        """Files into a new folder; the project (``-p`` unless ``p`` is False: the file names it)."""
-        folder = tmp_path / "stack"
-        for rel, text in files.items():
-            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            (folder / rel).write_text(text)
-        project = project or f"rs8v2{uuid.uuid4().hex[:8]}"
-        made.append((project, folder, given, p))
-        return project, folder
-
-    yield _make
-    for project, folder, given, p in made:
-        v2(project if p else None, folder, given, "down", "-t", "0", ok=False)
-        label = {"label": f"com.docker.compose.project={project}"}
-        for c in docker_client.containers.list(all=True, filters=label):
-            c.remove(force=True)  # the files may no longer load: leave nothing behind
-
-
-def sample_recs() -> dict[tuple[str, str], Any]:
-    """The bundled sample's recommendations (what `apply` without --data writes), by (service, resource)."""
-    from rightsize.analysis.recommend import recommend
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "no --data given: the bundled SYNTHETIC sample"
-        recs = recommend(None)
-    return {(r.workload.split("/")[1], r.resource): r.recommended for r in recs if r.ok}
-
-
-def effective(svc: dict[str, Any]) -> dict[str, float | None]:
-    """What v2's `config --format json` says a service runs with, in base units."""
-    res = (svc.get("deploy") or {}).get("resources") or {}
-    lim, rsv = res.get("limits") or {}, res.get("reservations") or {}
-    mem, memres = lim.get("memory", svc.get("mem_limit")), rsv.get("memory", svc.get("mem_reservation"))
-    cpu = lim.get("cpus", svc.get("cpus"))
-    if svc.get("cpu_quota"):
-        cpu = svc["cpu_quota"] / (svc.get("cpu_period") or 100_000)
-    return {
-        "mem": None if mem is None else int(mem),
-        "memres": None if memres is None else int(memres),
-        "cpu": cpu,
-        "pids": lim.get("pids", svc.get("pids_limit")),
-        "swap": None if svc.get("memswap_limit") is None else int(svc["memswap_limit"]),
-    }
-
-
 def only_values_changed(before: str, after: str) -> None:
     """Every line apply did not mean to touch is as it was: a changed line keeps its key and its
     comment and holds a new value; an added line is a resource key; no line is dropped."""
@@ -236,7 +148,7 @@ def test_every_spelling_is_applied_as_v2_reads_and_runs_it(
     project, folder = stack(FILES, GIVEN)
     before = v2(project, folder, GIVEN, "config", "--format", "json")  # the stack is one v2 loads
     assert set(json.loads(before.stdout)["services"]) == set(SERVICES)
-    code, out, err = run_cli(["apply", *_f(folder), "--format", "json"], capsys)
+    code, out, err = run_cli(["apply", *files_args(folder, GIVEN), "--format", "json"], capsys)
     assert code == 0, err
     changes = [c for r in json.loads(out)["results"] for c in r["changes"]]
     assert {c["target"] for c in changes} == {str(folder / f) for f in ("compose.yml", "override.yml",
@@ -244,7 +156,7 @@ def test_every_spelling_is_applied_as_v2_reads_and_runs_it(
     assert (folder / "base.yml").read_text() == BASE  # the extended service's file is not touched
 
     # (a) v2 loads the patched files and shows exactly what apply wrote, and what was recommended
-    config = config_of(project, folder)
+    config = config_of(project, folder, GIVEN)
     for c in changes:
         _, svc, *path = c["key"].split(".")
         node = config[svc]
@@ -285,21 +197,21 @@ def test_every_spelling_is_applied_as_v2_reads_and_runs_it(
     text = (folder / "compose.yml").read_text()
     shared = COMPOSE[COMPOSE.index("x-shared") : COMPOSE.index("include:")]
     assert shared in text  # the anchor two services share is not edited: each got its own copy
-    code, out, _ = run_cli(["apply", *_f(folder)], capsys)
+    code, out, _ = run_cli(["apply", *files_args(folder, GIVEN)], capsys)
     assert code == 0 and out.splitlines()[-1].startswith("total: 0 changed")  # applying twice: no change
 
 
 def test_dry_run_writes_nothing_and_shows_the_diff(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
     project, folder = stack(FILES, GIVEN)
     shas = {rel: sha(folder / rel) for rel in FILES}
-    code, out, err = run_cli(["apply", *_f(folder), "--dry-run"], capsys)
+    code, out, err = run_cli(["apply", *files_args(folder, GIVEN), "--dry-run"], capsys)
     assert code == 0, err
     assert {rel: sha(folder / rel) for rel in FILES} == shas
     assert re.search(r"^\+          memory: \d+M   # redis limit$", out, re.M), out
     for rel in ("compose.yml", "override.yml", "inc/qdrant.yml"):
         assert f"+++ {folder / rel}" in out
     assert "total: " in err  # the summary goes to stderr, the diff alone to stdout
-    config = config_of(project, folder)
+    config = config_of(project, folder, GIVEN)
     assert effective(config["qdrant"])["mem"] == 2 * 1024**3  # v2 still reads the values as they were
 
 
@@ -328,7 +240,7 @@ def test_swap_is_memswap_limit_v2_runs_with(
 ) -> None:
     project, folder = stack({"compose.yml": SWAP}, ("compose.yml",))
     one = ("compose.yml",)
-    code, _, err = run_cli(["apply", *_f(folder, one), "--swap", "64M", "--only", "memory"], capsys)
+    code, _, err = run_cli(["apply", *files_args(folder, one), "--swap", "64M", "--only", "memory"], capsys)
     assert code == 0, err
     recs, config = sample_recs(), config_of(project, folder, one)
     v2(project, folder, one, "up", "-d")
@@ -356,26 +268,10 @@ def test_a_file_v2_refuses_is_refused_and_left_alone(
     text = f"services:\n  redis:\n    image: {IMAGE}\n" + lines
     project, folder = stack({"compose.yml": text}, ("compose.yml",))
     assert v2(project, folder, ("compose.yml",), "config", ok=False).returncode != 0  # v2 refuses it
-    code, out, err = run_cli(["apply", *_f(folder, ("compose.yml",))], capsys)
+    code, out, err = run_cli(["apply", *files_args(folder, ("compose.yml",))], capsys)
     assert (code, out) == (2, "")
     assert len(err.splitlines()) == 1 and err.startswith("rightsize: error: ") and key in err, err
     assert (folder / "compose.yml").read_text() == text
-
-
-def dataset(root: Path, usage: dict[str, tuple[float, float]]) -> str:
-    """Three hours of 10 s samples per workload (working set bytes, CPU cores), for the real analysis."""
-    from rightsize.store import append, to_table
-
-    rnd, t0 = random.Random(8), 1_767_225_600_000  # 2026-01-01T00:00Z, ms
-    rows = [
-        {"ts": t0 + i * 10_000, "host": "h", "workload": wl, "container_id": wl, "container": wl[-9:],
-         "image": IMAGE, "cpu_cores": cpu * rnd.uniform(0.9, 1.1), "pids": 2, "oom_kills": 0, "restarts": 0,
-         "mem_working_set": int(mem * rnd.uniform(0.9, 1.1)), "mem_rss": int(mem * 0.8)}
-        for wl, (mem, cpu) in usage.items()
-        for i in range(3 * 360)
-    ]  # fmt: skip
-    append(root, to_table(rows), "samples", host="h")
-    return str(root)
 
 
 ENGINE_MINIMUMS = f"""\
@@ -405,8 +301,8 @@ def test_values_the_engine_refuses_are_not_written(
     project, folder = stack({"compose.yml": ENGINE_MINIMUMS}, ("compose.yml",))
     data = dataset(tmp_path / "data", {f"{project}/idle": (0, 0.0), f"{project}/quota": (20 * M, 0.08)})
     floors = ["--set", "mem_floor=0", "--set", "cpu_floor=0"]
-    code, out, err = run_cli(["apply", *_f(folder, ("compose.yml",)), "--data", data, "--project", project,
-                              *floors, "--format", "json"], capsys)  # fmt: skip
+    args = [*files_args(folder, ("compose.yml",)), "--data", data, "--project", project, *floors]
+    code, out, err = run_cli(["apply", *args, "--format", "json"], capsys)
     assert code == 0, err
     result = json.loads(out)["results"][0]
     why: dict[tuple[str, str], str] = {}
@@ -424,100 +320,3 @@ def test_values_the_engine_refuses_are_not_written(
     hosts = hosts_of(docker_client, project)
     assert (hosts["idle"]["Memory"], hosts["idle"]["NanoCpus"]) == (64 * M, 500_000_000)
     assert (hosts["quota"]["CpuQuota"], hosts["quota"]["CpuPeriod"]) == (5000, 5000)
-
-
-LIVE = f"""\
-name: {{name}}         # v2 runs the project under this name, normalized
-services:
-  app:
-    image: {IMAGE}
-    command: sleep 3600
-    labels: [rightsize-test=1]
-    mem_limit: 256m
-    cpus: 1
-    pids_limit: 500
-  big:                   # busier than this engine has CPUs for
-    image: {IMAGE}
-    command: sleep 3600
-    labels: [rightsize-test=1]
-    mem_limit: 256m
-    cpus: 1
-  idle:                  # uses nothing: with floors 0, 0 is recommended (no limit to Docker)
-    image: {IMAGE}
-    command: sleep 3600
-    labels: [rightsize-test=1]
-    mem_limit: 256m
-    cpus: 1
-  period:                # a CFS period and no quota: NanoCpus beside it is refused
-    image: {IMAGE}
-    command: sleep 3600
-    labels: [rightsize-test=1]
-    mem_limit: 256m
-    cpu_period: 50000
-  quota:                 # started with a short CFS period
-    image: {IMAGE}
-    command: sleep 3600
-    labels: [rightsize-test=1]
-    mem_limit: 256m
-    cpu_quota: 5000
-    cpu_period: 5000
-"""
-
-
-@pytest.mark.slow
-def test_live_updates_a_stack_v2_started_under_its_normalized_name(
-    stack: Any, docker_client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A stack `docker compose up` started from a file named ``RS8.Live_x``: v2 labels its containers
-    with the normalized name and refuses ``-p RS8.Live_x``; `apply --live --project` does the same,
-    and with the normalized name updates the running containers (no restart). A CPU limit that is a
-    quota below 1 ms at the container's period, or more CPUs than the engine has, is skipped, not
-    sent: the engine refused the whole update, so the memory limit was not applied either."""
-    given = f"RS8.Live_{uuid.uuid4().hex[:6]}"
-    project = given.lower().replace(".", "")
-    _, folder = stack({"compose.yml": LIVE.format(name=given)}, ("compose.yml",), project=project, p=False)
-    shown = v2(None, folder, ("compose.yml",), "config", "--format", "json").stdout
-    assert json.loads(shown)["name"] == project
-    refused = v2(given, folder, ("compose.yml",), "config", ok=False)
-    assert refused.returncode != 0 and "invalid project name" in refused.stderr
-    code, out, err = run_cli(["apply", "--live", "--project", given], capsys)
-    assert (code, out) == (2, "") and len(err.splitlines()) == 1, err
-    assert f"--project: invalid project name {given!r}" in err and f"did you mean {project}?" in err
-
-    v2(None, folder, ("compose.yml",), "up", "-d")
-    before = started(docker_client, project)
-    assert set(before) == {"app", "big", "idle", "period", "quota"}
-    ncpu = docker_client.info()["NCPU"]
-    usage = {
-        "app": (20 * M, 0.08),
-        "big": (20 * M, ncpu + 1.0),
-        "idle": (0, 0.0),
-        "period": (20 * M, 0.08),
-        "quota": (20 * M, 0.08),
-    }
-    data = dataset(tmp_path / "data", {f"{project}/{svc}": u for svc, u in usage.items()})
-    from rightsize.analysis.recommend import recommend
-
-    floors = {"mem_floor": "0", "cpu_floor": "0"}
-    recs = {(r.workload.split("/")[1], r.resource): r.recommended for r in recommend(data, overrides=floors)}
-    assert round(recs[("quota", "cpu")].limit * 5000) < 1000  # what the engine would refuse
-    assert recs[("big", "cpu")].limit > ncpu  # likewise ("Range of CPUs is from 0.01 to 2.00")
-    assert (recs[("idle", "memory")].limit, recs[("idle", "cpu")].limit) == (0, 0)  # "no limit"
-    floors_ = ["--set", "mem_floor=0", "--set", "cpu_floor=0"]
-    code, out, err = run_cli(["apply", "--live", "--project", project, "--data", data, *floors_], capsys)
-    assert code == 0, err
-    hosts = hosts_of(docker_client, project)
-    for svc in ("app", "big", "period", "quota"):  # (idle: below)
-        mem = recs[(svc, "memory")]
-        assert (hosts[svc]["Memory"], hosts[svc]["MemoryReservation"]) == (mem.limit, mem.reservation), svc
-        assert hosts[svc]["PidsLimit"] == recs[(svc, "pids")].limit, svc
-    assert hosts["app"]["NanoCpus"] == round(recs[("app", "cpu")].limit * 1e9)
-    assert (hosts["quota"]["CpuQuota"], hosts["quota"]["CpuPeriod"]) == (5000, 5000)  # left as it was
-    assert hosts["big"]["NanoCpus"] == 1_000_000_000  # left as it was
-    idle = (hosts["idle"]["Memory"], hosts["idle"]["NanoCpus"], hosts["idle"]["PidsLimit"])
-    assert idle == (256 * M, 1_000_000_000, recs[("idle", "pids")].limit)  # limits kept, PIDs set
-    period = (hosts["period"]["CpuQuota"], hosts["period"]["CpuPeriod"], hosts["period"]["NanoCpus"])
-    assert period == (round(recs[("period", "cpu")].limit * 50_000), 50_000, 0)  # a quota at its period
-    assert "below 1000 (1 ms)" in out and f"is more than the {ncpu} this engine has" in out
-    assert "not sent: the memory limit 0K is below the 6M Docker accepts, and 0 reads as none" in out
-    assert started(docker_client, project) == before  # the same containers, never restarted
