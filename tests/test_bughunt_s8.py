@@ -309,3 +309,25 @@ def test_no_data_beside_collects_default_out_says_so(
     assert code == 0, err
     line = next(x for x in err.splitlines() if "SYNTHETIC" in x)
     assert line.endswith("; ./rightsize-data (collect's default --out) is here: give --data ./rightsize-data")
+
+
+@pytest.mark.parametrize("missing", ["workload", "ts", "kind"])
+def test_an_events_frame_lacking_a_column_is_one_error(tmp_path: Path, missing: str) -> None:
+    # recommend(frame, events=…) and backtest(frame, events=…) raised KeyError: 'workload' / 'ts'
+    # (a notebook's frame without them); without 'kind' the events were silently ignored
+    import rightsize
+    from rightsize.analysis.backtest import backtest
+    from rightsize.analysis.recommend import recommend
+
+    data = _week(tmp_path / "d")
+    frame = rightsize.load(data)
+    kill = {"ts": frame["ts"].iloc[500], "host": "h", "workload": "w", "container_id": "c", "container": "c",
+            "kind": "oom", "exit_code": 137}  # fmt: skip
+    events = store.to_table([kill], "events").to_pandas().drop(columns=[missing])
+    with pytest.raises(rightsize.RightsizeError, match=f"events frame lacks column\\(s\\): {missing}$"):
+        recommend(frame, events=events)
+    with pytest.raises(rightsize.RightsizeError, match=f"events frame lacks column\\(s\\): {missing}$"):
+        backtest(frame, events=events, train="2d", test="1d")
+    whole = store.to_table([kill], "events").to_pandas()  # the full frame counts the kill
+    assert next(r for r in recommend(frame, events=whole) if r.resource == "memory").oom_kills == 1
+    assert recommend(frame, events=whole.iloc[:0].drop(columns=[missing]))  # no rows: nothing to lack

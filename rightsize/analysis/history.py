@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from rightsize.errors import RightsizeError
 from rightsize.models import Values
 from rightsize.store import DatasetWarning
 
@@ -132,6 +133,15 @@ def counter_increments(container: np.ndarray, counter: np.ndarray) -> np.ndarray
     return out
 
 
+def check_events(events: pd.DataFrame | None) -> None:
+    """A caller's events frame holds what OOM kills are read from (KeyError, or ignored, else)."""
+    if events is None or events.empty:
+        return
+    lacking = [c for c in ("ts", "workload", "kind") if c not in events.columns]
+    if lacking:
+        raise RightsizeError(f"events frame lacks column(s): {', '.join(lacking)}")
+
+
 def histories(samples: pd.DataFrame, events: pd.DataFrame | None = None) -> Iterator[History]:
     """Group a samples frame by workload into Histories (sorted by workload name).
 
@@ -139,6 +149,7 @@ def histories(samples: pd.DataFrame, events: pd.DataFrame | None = None) -> Iter
     cumulative ``oom_kills`` counters; the limit in force is the ``mem_limit`` of the latest sample
     at or before the kill.
     """
+    check_events(events)
     if samples.empty:
         return
     counts: dict[str, int] = {}

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from rightsize import store
 from rightsize.analysis.coltypes import check_types
-from rightsize.analysis.history import counter_increments
+from rightsize.analysis.history import check_events, counter_increments
 from rightsize.analysis.plausible import Ignored, Plausible, none_possible, plausible
 from rightsize.analysis.unnamed import warn_unnamed
 from rightsize.errors import RightsizeError
@@ -183,7 +183,8 @@ def _split(tables: Iterable[pa.Table], events: pd.DataFrame | None, valid: Plaus
 
 
 def _oom_times(events: pd.DataFrame | None) -> dict[str, np.ndarray]:
-    if events is None or events.empty or "kind" not in events.columns:
+    check_events(events)
+    if events is None or events.empty:
         return {}
     oom = events[events["kind"].astype("string") == "oom"]
     if oom.empty:
