@@ -331,3 +331,15 @@ def test_an_events_frame_lacking_a_column_is_one_error(tmp_path: Path, missing: 
     whole = store.to_table([kill], "events").to_pandas()  # the full frame counts the kill
     assert next(r for r in recommend(frame, events=whole) if r.resource == "memory").oom_kills == 1
     assert recommend(frame, events=whole.iloc[:0].drop(columns=[missing]))  # no rows: nothing to lack
+
+
+def test_backtest_overrides_of_a_strategy_as_text_is_one_error(tmp_path: Path) -> None:
+    # backtest(overrides={'default': 'mem_margin=0.3'}) raised ValueError (dict() of a string)
+    import rightsize
+    from rightsize.analysis.backtest import backtest
+
+    data = _week(tmp_path / "d")
+    said = "overrides\\['default'\\]: expected a mapping of settings"
+    with pytest.raises(rightsize.RightsizeError, match=said):
+        backtest(data, train="2d", test="1d", overrides={"default": "mem_margin=0.3"})  # type: ignore[dict-item]
+    assert backtest(data, train="2d", test="1d", overrides={"default": {"mem_margin": "0.3"}}).strategies

@@ -226,6 +226,10 @@ def _check_overrides(overrides: Mapping[str, Mapping[str, str]] | None) -> None:
 
     for name, settings in (overrides or {}).items():
         if name in STRATEGIES:
+            if not isinstance(settings, Mapping):  # {'default': 'mem_margin=0.3'}: dict() raised ValueError
+                raise RightsizeError(
+                    f"overrides[{name!r}]: expected a mapping of settings, e.g. {{'mem_margin': '0.3'}}"
+                )
             get_strategy(name, dict(settings))
         elif name != CURRENT:  # a typo, or a library caller's flat {"mem_margin": "0.3"}
             flat = " (overrides maps a strategy to its settings: {'default': {...}})"
