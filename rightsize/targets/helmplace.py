@@ -262,15 +262,20 @@ def mapped_place(doc: Doc, wl: str, spelled: str, view: CommentedMap | None = No
         if view is not None and head and _resolves(view, head):  # a list only the chart's defaults hold
             hint = " (the chart's values have it, and helm replaces a list as a whole: copy the list here)"
         raise RightsizeError(f"{doc.source}: --map {wl}={spelled}: {exc}{hint}") from None
-    return Place(found.node, label, found.concrete, keys)
+    # the chart's defaults there count too: a request above the limit a subchart keeps is refused
+    seen = _resolved(view, head) if view is not None else None
+    return Place(found.node, label, found.concrete, keys, seen=seen)
 
 
 def _resolves(data: CommentedMap, steps: tuple[valuepath.Step, ...]) -> bool:
+    return _resolved(data, steps) is not None
+
+
+def _resolved(data: CommentedMap, steps: tuple[valuepath.Step, ...]) -> CommentedMap | None:
     try:
-        valuepath.resolve(data, steps)
+        return valuepath.resolve(data, steps).node
     except RightsizeError:
-        return False
-    return True
+        return None
 
 
 def list_hint(data: CommentedMap, names: Sequence[str]) -> str | None:
