@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_cli
 from helm_helpers import (
     apply,
     as_text,
@@ -14,6 +16,7 @@ from helm_helpers import (
     check_sane,
     dataset,
     helm,
+    mib,
     render,
     workload_template,
     written,
@@ -47,3 +50,56 @@ def test_a_map_beside_a_chart_keeps_a_request_under_the_limit_the_subchart_keeps
     assert rendered["limits"]["cpu"] == "100m" and "cpu" not in rendered["requests"]
     assert as_text(rendered)["requests"] == written(result, REDIS)["requests"]
     helm("lint", "--strict", shop)
+
+
+PG = "shop/StatefulSet/shop-postgresql/postgresql"
+
+
+def pg_chart(root: Path) -> Path:
+    """A bitnami-like postgresql: its container reads primary.resources."""
+    tpl = workload_template(
+        "StatefulSet", "{{ .Release.Name }}-postgresql", {"postgresql": ".Values.primary.resources"}
+    )
+    return chart_dir(root, "postgresql", "primary:\n  resources: {}\n", {"sts.yaml": tpl})
+
+
+def test_a_symlinked_subchart_folder_is_read_as_helm_follows_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # charts/postgresql -> ../../postgresql (a monorepo's shared chart): helm follows the link and
+    # renders the subchart; rightsize did not look into it, took postgresql: for a plain key and
+    # wrote postgresql.resources, which nothing reads (helm rendered no resources).
+    shop = chart_dir(
+        tmp_path / "app" / "shop", "shop", "# parent\npostgresql:\n  auth: {database: shop}\n", {}
+    )
+    pg_chart(tmp_path / "postgresql")
+    (shop / "charts").mkdir()
+    (shop / "charts" / "postgresql").symlink_to("../../../postgresql", target_is_directory=True)
+    result = apply(shop / "values.yaml", dataset(tmp_path / "d", {PG: (900, 1.0)}), capsys)
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"postgresql.primary.resources"}
+    rendered = render(shop)["StatefulSet", "shop-postgresql"]["postgresql"]
+    assert as_text(rendered) == written(result, PG) and mib(rendered["requests"]["memory"]) >= 900
+
+
+def test_a_large_archive_in_a_subcharts_files_does_not_hide_the_chart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only charts/*.tgz are charts to helm; every .tgz below charts/ was read, and one over 64 MiB in
+    # a subchart's files/ (that .helmignore keeps out of helm's way) made the whole chart unreadable:
+    # postgresql.resources was written from the file alone, where nothing reads it.
+    shop = chart_dir(tmp_path / "shop", "shop", "postgresql:\n  auth: {database: shop}\n", {})
+    pg = pg_chart(shop / "charts" / "postgresql")
+    (pg / "files").mkdir()
+    with (pg / "files" / "seed.tgz").open("wb") as f:
+        f.truncate(65 * 1024**2)  # sparse: no disk used
+    (shop / ".helmignore").write_text("seed.tgz\n")  # else helm refuses any chart file over 5 MiB
+    data = dataset(tmp_path / "d", {PG: (900, 1.0)})
+    code, out, err = run_cli(
+        ["apply", "--helm", str(shop / "values.yaml"), "--data", str(data), "--format", "json"], capsys
+    )
+    assert code == 0 and "warning" not in err, err
+    result = json.loads(out)["results"][0]
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"postgresql.primary.resources"}
+    rendered = render(shop)["StatefulSet", "shop-postgresql"]["postgresql"]
+    assert as_text(rendered) == written(result, PG)
+

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import tarfile
 import warnings
 import zlib
@@ -79,24 +80,41 @@ def merged(base: Any, over: Any) -> Any:
     return out
 
 
-def _dir_files(root: Path) -> dict[str, bytes]:
-    """The files a chart folder's values come from: Chart.yaml, values.yaml, and charts/ below."""
-    out = {}
-    for rel in ("Chart.yaml", "values.yaml"):
-        if (root / rel).is_file():
-            out[rel] = (root / rel).read_bytes()
+CHART_FILES = ("Chart.yaml", "values.yaml")
+# where helm looks for charts in an archive: its files, and charts/<sub>/ or charts/<sub>.tgz below
+# (helm skips names starting with '_' or '.'; a .tgz elsewhere, in files/ say, is not a chart)
+_SUB = r"charts/[^/_.][^/]*"
+_PART = re.compile(rf"({_SUB}/)*({'|'.join(map(re.escape, CHART_FILES))}|{_SUB}\.tgz)")
+
+
+def _dir_files(root: Path, depth: int = 0, above: frozenset[Path] = frozenset()) -> dict[str, bytes]:
+    """The files a chart folder's values come from: its own (CHART_FILES), and those of the charts in
+    its charts/ (folders, symlinked ones too as helm follows them, and .tgz), to MAX_DEPTH; not every
+    file below (a chart's files/ may hold archives no template reads, large ones too)."""
+    out = {name: _read(root / name) for name in CHART_FILES if (root / name).is_file()}
     charts = root / "charts"
-    if charts.is_dir():
-        for path in sorted(charts.rglob("*")):
-            if path.is_file() and (path.name in ("Chart.yaml", "values.yaml") or _archive(path.name)):
-                if path.stat().st_size > MAX_BYTES:
-                    raise _Unreadable(f"{path}: larger than {MAX_BYTES // 1024**2} MiB")
-                out[path.relative_to(root).as_posix()] = path.read_bytes()
+    if depth >= MAX_DEPTH or not charts.is_dir():
+        return out
+    here = above | {root.resolve()}
+    for entry in sorted(charts.iterdir()):
+        if entry.name.startswith(("_", ".")):
+            continue
+        if entry.is_file() and _archive(entry.name):
+            out[f"charts/{entry.name}"] = _read(entry)
+        elif entry.is_dir() and entry.resolve() not in here:  # a symlink back up is not walked round
+            for rel, blob in _dir_files(entry, depth + 1, here).items():
+                out[f"charts/{entry.name}/{rel}"] = blob
     return out
 
 
+def _read(path: Path) -> bytes:
+    if path.stat().st_size > MAX_BYTES:
+        raise _Unreadable(f"{path}: larger than {MAX_BYTES // 1024**2} MiB")
+    return path.read_bytes()
+
+
 def _archive(name: str) -> bool:
-    return name.endswith((".tgz", ".tar.gz"))
+    return name.endswith(".tgz")  # helm reads only these in charts/ (a .tar.gz there is an error)
 
 
 def _tar_files(blob: bytes, source: str) -> dict[str, bytes]:
@@ -105,13 +123,12 @@ def _tar_files(blob: bytes, source: str) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
         for member in tar.getmembers():
             top, _, rel = member.name.lstrip("./").partition("/")
-            name = rel.rsplit("/", 1)[-1]
-            if not member.isfile() or not (name in ("Chart.yaml", "values.yaml") or _archive(name)):
+            if not member.isfile() or not top or not _PART.fullmatch(rel):
                 continue
             if member.size > MAX_BYTES:
                 raise _Unreadable(f"{source}: {member.name} is larger than {MAX_BYTES // 1024**2} MiB")
             handle = tar.extractfile(member)
-            if handle is not None and top and rel:
+            if handle is not None:
                 out[rel] = handle.read()
     return out
 
