@@ -103,3 +103,28 @@ def test_a_large_archive_in_a_subcharts_files_does_not_hide_the_chart(
     rendered = render(shop)["StatefulSet", "shop-postgresql"]["postgresql"]
     assert as_text(rendered) == written(result, PG)
 
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_dependencies_in_requirements_yaml_are_read_with_their_aliases(
+    api: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An apiVersion v1 chart lists its dependencies in requirements.yaml (helm reads that file for v2
+    # too). Its alias was not seen: the subchart `web` aliased `frontend` was taken for a chart at
+    # `web:`. The frontend's numbers went to frontend.resources (the subchart reads main.resources)
+    # and another cluster's `web` workload got web.main.resources: helm rendered neither.
+    shop = chart_dir(tmp_path / "shop", "shop", "# parent\nfrontend:\n  replicas: 2\n", {})
+    (shop / "Chart.yaml").write_text(f"apiVersion: {api}\nname: shop\nversion: 0.1.0\n")
+    deps = "dependencies:\n  - name: web\n    version: 0.1.0\n    alias: frontend\n"
+    (shop / "requirements.yaml").write_text(deps)
+    tpl = workload_template(
+        "Deployment", "{{ .Release.Name }}-{{ .Chart.Name }}", {"{{ .Chart.Name }}": ".Values.main.resources"}
+    )
+    chart_dir(shop / "charts" / "web", "web", "main:\n  resources: {}\n", {"d.yaml": tpl})
+    frontend, other = "shop/Deployment/shop-frontend/frontend", "shop/Deployment/shop-web/web"
+    result = apply(
+        shop / "values.yaml", dataset(tmp_path / "d", {frontend: (100, 0.5), other: (300, 0.2)}), capsys
+    )
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys == {frontend: "frontend.main.resources"}
+    rendered = render(shop)["Deployment", "shop-frontend"]["frontend"]
+    assert as_text(rendered) == written(result, frontend) and mib(rendered["requests"]["memory"]) >= 100

@@ -80,7 +80,7 @@ def merged(base: Any, over: Any) -> Any:
     return out
 
 
-CHART_FILES = ("Chart.yaml", "values.yaml")
+CHART_FILES = ("Chart.yaml", "values.yaml", "requirements.yaml")
 # where helm looks for charts in an archive: its files, and charts/<sub>/ or charts/<sub>.tgz below
 # (helm skips names starting with '_' or '.'; a .tgz elsewhere, in files/ say, is not a chart)
 _SUB = r"charts/[^/_.][^/]*"
@@ -155,9 +155,7 @@ def _load(
     if depth >= MAX_DEPTH:
         return meta["name"], values, {}
     subs = _subcharts(files, source, depth)
-    deps = [
-        d for d in _listed(meta.get("dependencies")) if isinstance(d, dict) and isinstance(d.get("name"), str)
-    ]
+    deps = [d for d in _dependencies(meta, files) if isinstance(d, dict) and isinstance(d.get("name"), str)]
     keys: dict[str, CommentedMap] = {}
     aliased = set()
     for dep in deps:  # an aliased dependency is rendered under its alias only
@@ -175,8 +173,15 @@ def _load(
     return meta["name"], view, keys
 
 
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+def _dependencies(meta: dict[str, Any], files: dict[str, bytes]) -> list[Any]:
+    """Chart.yaml's dependencies, or requirements.yaml's (apiVersion v1 charts list them, aliases too,
+    there; helm reads that file over Chart.yaml's list whatever the apiVersion)."""
+    deps = meta.get("dependencies")
+    if "requirements.yaml" in files:
+        req = plain_yaml().load(files["requirements.yaml"].decode("utf-8", "replace"))
+        if isinstance(req, dict) and "dependencies" in req:
+            deps = req["dependencies"]
+    return deps if isinstance(deps, list) else []
 
 
 def _subcharts(files: dict[str, bytes], source: str, depth: int) -> dict[str, CommentedMap]:
