@@ -128,3 +128,26 @@ def test_dependencies_in_requirements_yaml_are_read_with_their_aliases(
     assert keys == {frontend: "frontend.main.resources"}
     rendered = render(shop)["Deployment", "shop-frontend"]["frontend"]
     assert as_text(rendered) == written(result, frontend) and mib(rendered["requests"]["memory"]) >= 100
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("Chart.yaml", b"\x00\x01 binary", "Chart.yaml: invalid YAML: unacceptable character #x0000"),
+        ("Chart.yaml", b"name: web\nname: web2\n", 'Chart.yaml: invalid YAML: found duplicate key "name"'),
+        ("requirements.yaml", b"dependencies: [\n", "requirements.yaml: invalid YAML: expected the node"),
+    ],
+)
+def test_a_chart_file_that_is_not_yaml_is_named_in_a_short_warning(
+    name: str, content: bytes, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The warning quoted the loader's whole message ('in "<unicode string>", line 1 ... To suppress
+    # this check see: https://...') and, for a binary Chart.yaml, named no file at all.
+    chart = chart_dir(tmp_path / "web", "web", "web:\n  resources: {}\n", {})
+    (chart / name).write_bytes(content)
+    data = dataset(tmp_path / "d", {"shop/Deployment/shop-web/web": (200, 0.3)})
+    code, _, err = run_cli(["apply", "--helm", str(chart / "values.yaml"), "--data", str(data)], capsys)
+    assert code == 0, err
+    (warn,) = [line for line in err.splitlines() if "warning" in line]
+    assert f"{chart}/{says}" in warn and "unicode string" not in warn and "https://" not in warn, warn
+    assert "values.yaml is placed from its own keys" in warn

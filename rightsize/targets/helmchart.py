@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from rightsize.targets.yaml import loadable, make_yaml, plain_yaml
 
@@ -60,8 +60,8 @@ def read_chart(values: Path, data: CommentedMap) -> Chart:
     return Chart(name, merged(defaults, data), subs)
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+def _one_line(what: BaseException | str) -> str:
+    return " ".join(str(what).split()) or type(what).__name__
 
 
 def merged(base: Any, over: Any) -> Any:
@@ -139,15 +139,12 @@ def _load(
     """(name, default values with the subcharts' under their keys, those keys: the subchart's own)."""
     if "Chart.yaml" not in files:
         raise _Unreadable(f"{source}: no Chart.yaml")
-    meta = plain_yaml().load(files["Chart.yaml"].decode("utf-8", "replace"))
+    meta = _parse(files, "Chart.yaml", source)
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
         raise _Unreadable(f"{source}/Chart.yaml: no chart name")
     values: Any = CommentedMap()
     if "values.yaml" in files:
-        try:  # one round-trip load (no second check pass: only its shape is read)
-            values = make_yaml().load(loadable(files["values.yaml"].decode("utf-8", "replace")))
-        except YAMLError as exc:
-            raise _Unreadable(f"{source}/values.yaml: invalid YAML: {_one_line(exc)}") from None
+        values = _parse(files, "values.yaml", source, round_trip=True)
     if values is None:
         values = CommentedMap()
     if not isinstance(values, CommentedMap):
@@ -155,7 +152,7 @@ def _load(
     if depth >= MAX_DEPTH:
         return meta["name"], values, {}
     subs = _subcharts(files, source, depth)
-    deps = [d for d in _dependencies(meta, files) if isinstance(d, dict) and isinstance(d.get("name"), str)]
+    deps = _dependencies(meta, files, source)
     keys: dict[str, CommentedMap] = {}
     aliased = set()
     for dep in deps:  # an aliased dependency is rendered under its alias only
@@ -173,15 +170,34 @@ def _load(
     return meta["name"], view, keys
 
 
-def _dependencies(meta: dict[str, Any], files: dict[str, bytes]) -> list[Any]:
+def _parse(files: dict[str, bytes], name: str, source: str, round_trip: bool = False) -> Any:
+    """One of a chart's YAML files; an error names it, short (the round-trip load keeps the values'
+    key order and null blocks; no second check pass: only their shape is read)."""
+    text = loadable(files[name].decode("utf-8", "replace"))
+    try:
+        return (make_yaml() if round_trip else plain_yaml()).load(text)
+    except YAMLError as exc:
+        raise _Unreadable(f"{source}/{name}: invalid YAML: {_problem(exc)}") from None
+
+
+def _problem(exc: YAMLError) -> str:
+    """What a YAML error says is wrong and on which line, without the loader's quoting of the text."""
+    if isinstance(exc, MarkedYAMLError) and exc.problem:
+        mark = exc.problem_mark
+        return _one_line(exc.problem) + (f" (line {mark.line + 1})" if mark is not None else "")
+    return _one_line(str(exc).split("\n", 1)[0])
+
+
+def _dependencies(meta: dict[str, Any], files: dict[str, bytes], source: str) -> list[dict[str, Any]]:
     """Chart.yaml's dependencies, or requirements.yaml's (apiVersion v1 charts list them, aliases too,
     there; helm reads that file over Chart.yaml's list whatever the apiVersion)."""
     deps = meta.get("dependencies")
     if "requirements.yaml" in files:
-        req = plain_yaml().load(files["requirements.yaml"].decode("utf-8", "replace"))
+        req = _parse(files, "requirements.yaml", source)
         if isinstance(req, dict) and "dependencies" in req:
             deps = req["dependencies"]
-    return deps if isinstance(deps, list) else []
+    listed = deps if isinstance(deps, list) else []
+    return [d for d in listed if isinstance(d, dict) and isinstance(d.get("name"), str)]
 
 
 def _subcharts(files: dict[str, bytes], source: str, depth: int) -> dict[str, CommentedMap]:
