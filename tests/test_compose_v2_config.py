@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import warnings
@@ -578,6 +579,40 @@ services:
         },
         f=("compose.yml", "o.yml", "o2.yml"),
     ),
+    # a zero is compose-go's unset: the other spelling's value applies (also through extends)
+    "zero-beside-the-other-spelling": Case(
+        {
+            "compose.yml": """services:
+  a:
+    image: x
+    deploy: {resources: {limits: {memory: 768M, cpus: '0.5', pids: 9}, reservations: {memory: 1.5g}}}
+  b:
+    extends: a
+    mem_limit: 0
+    mem_reservation: 0
+    cpus: 0
+    pids_limit: 0
+  d:
+    image: x
+    mem_limit: 1e9
+    deploy: {resources: {limits: {memory: 1g}}}
+  e: {image: x, mem_limit: 0, cpus: 0, pids_limit: 0}
+"""
+        }
+    ),
+    # a !reset under an !override keeps its content; what a !reset drops is not validated
+    "reset-under-override": Case(
+        {
+            "compose.yml": _svc("    mem_limit: 2g\n    deploy: {resources: {reservations: {memory: 1g}}}\n")
+            + "  web: {image: x, pids_limit: 5}\n",
+            "o.yml": "services:\n  db:\n    deploy: !override\n      resources:\n"
+            "        reservations: {memory: !reset 64m}\n  web: !override\n    image: x\n"
+            "    pids_limit: !reset 100\n",
+            "o2.yml": "services:\n  db:\n    deploy:\n      resources:\n"
+            "        limits: !reset {memory: 0, pids: 0}\n",
+        },
+        f=("compose.yml", "o.yml", "o2.yml"),
+    ),
     "reset-whole-service": Case(
         {
             "compose.yml": _svc("    mem_limit: 1g\n")
@@ -910,3 +945,87 @@ def test_what_compose_v2_refuses_is_one_line_through_the_cli(
     assert (code, out, len(lines)) == (2, "", 1), err
     assert lines[0].startswith(f"rightsize: error: {path}") and message in lines[0]
     assert sha(path) == before
+
+
+# ---- a seeded differential fuzz: -f overrides, extends, merge tags, both spellings --------------
+
+_MEM, _CPU, _PID = ["1g", "512m", "768M", "1.5g", "0"], ["0.5", "1", "2", "1.5"], [10, 50, 0]
+_TAGS = ["", "", "", "!reset ", "!override "]
+
+
+def _resources(r: random.Random, tags: bool) -> list[str]:
+    """A service's resource keys: the service-level ones or a deploy block (with merge tags)."""
+
+    def t() -> str:
+        return r.choice(_TAGS) if tags else ""
+
+    if r.random() < 0.5:
+        keys = [("mem_limit", _MEM, 0.6), ("mem_reservation", _MEM, 0.4), ("cpus", _CPU, 0.6)]
+        lines = [f"    {k}: {t()}{r.choice(pick)}" for k, pick, p in keys if r.random() < p]
+        return lines + ([f"    pids_limit: {t()}{r.choice(_PID)}"] if r.random() < 0.5 else [])
+    lim = [f"memory: '{r.choice(_MEM)}'"] if r.random() < 0.6 else []
+    lim += [f"cpus: '{r.choice(_CPU)}'"] if r.random() < 0.6 else []
+    lim += [f"pids: {r.choice(_PID)}"] if r.random() < 0.5 else []
+    rsv = [f"memory: '{r.choice(_MEM)}'"] if r.random() < 0.4 else []
+    rsv += [f"cpus: '{r.choice(_CPU)}'"] if r.random() < 0.4 else []
+    body = [f"        {k}: {t()}{{{', '.join(v)}}}" for k, v in (("limits", lim), ("reservations", rsv)) if v]
+    return [f"    deploy: {t()}", f"      resources: {t()}", *body] if body else []
+
+
+def _fuzz_case(seed: int) -> Case:
+    r = random.Random(seed)
+    base = ["services:"]
+    for n in "abc":
+        base += [f"  {n}:", "    image: x"]
+        base += (
+            [f"    extends: {r.choice([m for m in 'abc' if m < n])}"] if n != "a" and r.random() < 0.4 else []
+        )
+        base += _resources(r, False)
+    files, f = {"compose.yml": "\n".join(base) + "\n"}, ["compose.yml"]
+    for k in range(r.randint(0, 2)):
+        lines = ["services:"]
+        for n in r.sample("abc", r.randint(1, 3)):
+            roll = r.random()
+            if roll < 0.08:
+                lines.append(f"  {n}: !reset")
+                continue
+            lines += [f"  {n}: !override", "    image: z"] if roll < 0.15 else [f"  {n}:"]
+            lines += _resources(r, True) or ["    image: x"]
+        files[f"o{k}.yml"] = "\n".join(lines) + "\n"
+        f.append(f"o{k}.yml")
+    return Case(files, f=tuple(f))
+
+
+@pytest.mark.slow
+def test_seeded_projects_read_as_compose_v2(tmp_path: Path) -> None:
+    """60 generated projects (seeded): where compose reads the files, rightsize reads the same values;
+    where compose refuses them, rightsize refuses too, or the refusal is one check reports as a
+    'conflict' row (twin keys that disagree: see test_twin_keys_...) or a service without an image
+    (an override defining it anew after a !reset); rightsize refuses a project
+    every service of which a !reset drops ("defines no services": apply and check would do nothing)."""
+    outcomes: dict[str, int] = {}
+    for seed in range(60):
+        root = tmp_path / f"s{seed}"
+        case = _fuzz_case(seed)
+        _write(root, case.files)
+        cfg, err = v2_config(root, case)
+        try:
+            got: dict[str, Values] | None = rs_read(root, case)[0]
+        except RightsizeError as exc:
+            got, mine = None, str(exc)
+        if cfg is not None and got is not None:
+            assert got == {n: v2_values(svc) for n, svc in cfg["services"].items()}, f"seed {seed}"
+            kind = "agree"
+        elif cfg is None and got is not None:
+            # (leniencies that read no other value: check flags the conflict; a service an override
+            # defines anew without an image has its resources all the same)
+            lenient = ("can't set distinct values on", "has neither an image nor a build context")
+            assert any(x in err for x in lenient), f"seed {seed}: {err}"
+            kind = "lenient"
+        elif cfg is not None:
+            assert "defines no services" in mine and not cfg["services"], f"seed {seed}: {mine}"
+            kind = "no services"
+        else:
+            kind = "both refuse"
+        outcomes[kind] = outcomes.get(kind, 0) + 1
+    assert outcomes.get("agree", 0) >= 20, outcomes  # (the generator keeps most projects loadable)

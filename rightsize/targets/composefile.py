@@ -126,9 +126,15 @@ _TYPES: dict[tuple[str, ...], tuple[tuple[type, ...], str]] = {
 def _check_types(doc: Doc, svc: str, node: CommentedMap | None) -> None:
     for path, (types, kinds) in _TYPES.items():
         value: Any = node
+        tags = []
         for key in path:
+            tags.append(tag(value))
             value = value.get(key) if isinstance(value, CommentedMap) else None
-        if value is None or isinstance(value, TaggedScalar):  # !reset / !override: see mergetags
+        # what a !reset drops (unless an !override above keeps it: effective.dropped_here) compose
+        # drops before it validates the file
+        reset = tags.index("!reset") if "!reset" in tags else None
+        dropped = reset is not None and "!override" not in tags[:reset]
+        if value is None or isinstance(value, TaggedScalar) or dropped:
             continue
         number = yaml_v3(value)
         # a float where compose wants bytes: ignored (see effective), once the schema took it (an

@@ -50,8 +50,8 @@ def untagged(value: Any) -> Any:
     """A scalar tagged ``!override`` as compose-go reads it: its text, a string (then cast as an
     interpolated value is: ``pids_limit: !override 050`` is 50, ``mem_limit: !override 1e9`` 1e9
     bytes; Docker Compose 2.40.3)."""
-    if not isinstance(value, TaggedScalar) or tag(value) != "!override":
-        return value
+    if not isinstance(value, TaggedScalar) or tag(value) not in ("!override", "!reset"):
+        return value  # (a !reset kept: under an !override, see effective.dropped_here)
     return None if value.value is None else str(value.value)
 
 
