@@ -151,3 +151,36 @@ def test_a_chart_file_that_is_not_yaml_is_named_in_a_short_warning(
     (warn,) = [line for line in err.splitlines() if "warning" in line]
     assert f"{chart}/{says}" in warn and "unicode string" not in warn and "https://" not in warn, warn
     assert "values.yaml is placed from its own keys" in warn
+
+
+def test_another_pods_sidecar_named_like_a_subcharts_exporter_does_not_take_its_block(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The shop's api runs a sidecar `metrics` too. Looking one level down for a block named like the
+    # container, it found the postgresql subchart's metrics.resources (a default the parent file does
+    # not even hold): helm rendered the api sidecar's 400 MiB on postgresql's exporter, whose own
+    # numbers were skipped ('already holds shop-api/metrics').
+    deps = "dependencies:\n  - name: postgresql\n    version: 0.1.0\n"
+    api = workload_template(
+        "Deployment", "{{ .Release.Name }}-api", {"metrics": ".Values.apiMetrics.resources"}
+    )
+    values = "# parent\napiMetrics: {}\npostgresql:\n  auth: {database: shop}\n"
+    shop = chart_dir(tmp_path / "shop", "shop", values, {"api.yaml": api}, deps)
+    sts = workload_template(
+        "StatefulSet",
+        "{{ .Release.Name }}-postgresql",
+        {"postgresql": ".Values.primary.resources", "metrics": ".Values.metrics.resources"},
+    )
+    pg_values = "primary:\n  resources: {}\nmetrics:\n  resources: {}\n"
+    chart_dir(shop / "charts" / "postgresql", "postgresql", pg_values, {"sts.yaml": sts})
+    api_metrics, pg_metrics = "shop/Deployment/shop-api/metrics", "shop/StatefulSet/shop-postgresql/metrics"
+    data = dataset(tmp_path / "d", {api_metrics: (400, 0.4), PG: (900, 1.0), pg_metrics: (30, 0.05)})
+    result = apply(shop / "values.yaml", data, capsys)
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys == {PG: "postgresql.primary.resources", pg_metrics: "postgresql.metrics.resources"}
+    (skip,) = [s for s in result["skipped"] if s["resource"] == "all"]
+    assert skip["workload"] == api_metrics and skip["reason"].startswith("cannot place"), skip
+    after = render(shop)
+    exporter = after["StatefulSet", "shop-postgresql"]["metrics"]
+    assert as_text(exporter) == written(result, pg_metrics) and mib(exporter["limits"]["memory"]) < 400
+    assert after["Deployment", "shop-api"]["metrics"] == {}

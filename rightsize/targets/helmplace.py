@@ -102,8 +102,11 @@ def _find(
         for key, value in maps:
             if _norm(key) == target and (found := _component(key, value, key not in subs)):
                 return found, ""
+    by_pod = {_norm(n) for n in candidate_names(f"_/_/{pod}/_")[1:]} if pod else set()
     for key, value in maps:  # one level down: global.<component>, components.<name>, ...
-        for target in targets:
+        # a subchart's inner blocks are its own pods': another pod's sidecar named like one (metrics)
+        # must not take it; only the pod's own name leads into a subchart here (backend.api)
+        for target in [t for t in targets if t in by_pod] if key in subs and pod else targets:
             for k2, v2 in value.items():
                 if _norm(str(k2)) == target and isinstance(v2, CommentedMap) and "resources" in v2:
                     return (key, str(k2), "resources"), ""
