@@ -118,7 +118,7 @@ SERVICES = ("redis", "grafana", "frontend", "rabbitmq", "prometheus", "neo4j", "
 # a line apply may add or change: a resource key or a mapping that holds one
 RESOURCE_LINE = re.compile(
     r"\s*(memory|cpus|pids|mem_limit|mem_reservation|memswap_limit|cpu_quota|pids_limit|deploy|resources"
-    r"|limits|reservations):"
+    r"|limits|reservations)?:"  # (a bare `: value` is an explicit key's value, `? key` the line above)
 )
 
 
@@ -320,3 +320,29 @@ def test_values_the_engine_refuses_are_not_written(
     hosts = hosts_of(docker_client, project)
     assert (hosts["idle"]["Memory"], hosts["idle"]["NanoCpus"]) == (64 * M, 500_000_000)
     assert (hosts["quota"]["CpuQuota"], hosts["quota"]["CpuPeriod"]) == (5000, 5000)
+
+
+# YAML's explicit keys (`? key` then `: value`): new keys went between the two lines, which the
+# read-back caught ("internal error, nothing written: services.redis.mem_limit would read None")
+EXPLICIT = [
+    f"services:\n  redis:\n    image: {IMAGE}\n    ? mem_limit\n    : 1g\n",
+    f"services:\n  redis:\n    ? mem_limit   # first\n    : 1g\n    image: {IMAGE}\n",
+    f"services:\n  redis:\n    image: {IMAGE}\n    deploy:\n      resources:\n        limits:\n"
+    "          ? memory\n          : 1g\n",
+]
+
+
+@pytest.mark.parametrize("text", EXPLICIT)
+def test_explicit_keys_get_their_siblings_after_their_value(
+    stack: Any, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project, folder = stack({"compose.yml": text}, ("compose.yml",))
+    config_of(project, folder, ("compose.yml",))  # v2 reads it
+    code, _, err = run_cli(["apply", *files_args(folder, ("compose.yml",))], capsys)
+    assert code == 0, err
+    got, mem = (
+        effective(config_of(project, folder, ("compose.yml",))["redis"]),
+        sample_recs()[("redis", "memory")],
+    )
+    assert (got["mem"], got["memres"]) == (mem.limit, mem.reservation)
+    only_values_changed(text, (folder / "compose.yml").read_text())

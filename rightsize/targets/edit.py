@@ -359,7 +359,7 @@ def _insert(doc: Doc, node: CommentedMap, inserts: dict[str, Any]) -> Edit:
         return Edit(pos, pos, ", " + ", ".join(parts))
     if len(node) == 0 and node is not doc.data:
         raise RightsizeError(f"{doc.source}: cannot add keys to an empty block mapping")
-    col = block_col(node) if len(node) else 0  # an empty document: the new keys start it
+    col = block_col(node, doc) if len(node) else 0  # an empty document: the new keys start it
     chunks = []
     for key, val in inserts.items():
         if isinstance(val, CommentedMap):

@@ -178,16 +178,25 @@ def requote(old_token: str, new: str) -> str:
 # ---- where new lines go ------------------------------------------------------------------------
 
 
-def block_col(node: CommentedMap) -> int:
+def block_col(node: CommentedMap, doc: Doc | None = None) -> int:
     """The column of a block mapping's keys. ``lc.col`` is where the node starts, which for a tagged
-    mapping (``limits: !override``) is the tag, not the keys below it."""
+    mapping (``limits: !override``) is the tag, not the keys below it; an explicit key (``? key``)
+    sits after its ``?``, which is at the mapping's column (given ``doc``, that is read)."""
     first = next((k for k, _ in node.non_merged_items()), None)
-    return int(node.lc.key(first)[1]) if first is not None else int(node.lc.col)
+    if first is None:
+        return int(node.lc.col)
+    line, col = node.lc.key(first)
+    if doc is not None:
+        start = doc.offset(line, 0)
+        explicit = re.fullmatch(r"( *)\?[ \t]+", doc.text[start : start + col])
+        if explicit:
+            return len(explicit.group(1))
+    return int(col)
 
 
 def block_end(doc: Doc, node: CommentedMap) -> int:
     """Offset of the start of the line after the last content line of a block mapping."""
-    col = block_col(node)
+    col = block_col(node, doc)
     first = node.lc.line
     last = max([first, *(doc.line_of(doc.offset(*node.lc.key(k))) for k, _ in node.non_merged_items())])
     lines = doc.text.split("\n")
@@ -200,7 +209,8 @@ def block_end(doc: Doc, node: CommentedMap) -> int:
             continue
         indent = len(ln) - len(ln.lstrip(" "))
         # a sequence may sit at its key's own column (`devices:` then `- driver: nvidia`)
-        if indent > col or (indent == col and re.match(r"-(\s|$)", stripped)):
+        # and an explicit key's value (`? key` then `: value`) at the key's column
+        if indent > col or (indent == col and re.match(r"[-:](\s|$)", stripped)):
             last = i
             i += 1
             continue
