@@ -184,3 +184,31 @@ def test_another_pods_sidecar_named_like_a_subcharts_exporter_does_not_take_its_
     exporter = after["StatefulSet", "shop-postgresql"]["metrics"]
     assert as_text(exporter) == written(result, pg_metrics) and mib(exporter["limits"]["memory"]) < 400
     assert after["Deployment", "shop-api"]["metrics"] == {}
+
+
+def test_a_subcharts_pod_takes_its_block_before_another_pods_sidecar_of_the_same_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The shop's web runs a `redis` sidecar; the redis subchart's master runs a container `redis`.
+    # Both reached redis.master.resources by the container's name and the first in name order (the
+    # Deployment's sidecar) took it: helm rendered the master that uses 700 MiB with a 256 MiB
+    # limit, and the master's own numbers were skipped. The pod named like the block claims it first.
+    deps = "dependencies:\n  - name: redis\n    version: 0.1.0\n"
+    web = workload_template("Deployment", "{{ .Release.Name }}-web", {"redis": ".Values.webRedis.resources"})
+    shop = chart_dir(tmp_path / "shop", "shop", "# parent\nwebRedis: {}\n", {"web.yaml": web}, deps)
+    sts = workload_template(
+        "StatefulSet", "{{ .Release.Name }}-redis-master", {"redis": ".Values.master.resources"}
+    )
+    values = "master:\n  resources: {}\nreplica:\n  resources: {}\n"
+    chart_dir(shop / "charts" / "redis", "redis", values, {"sts.yaml": sts})
+    sidecar = "shop/Deployment/shop-web/redis"
+    result = apply(
+        shop / "values.yaml", dataset(tmp_path / "d", {sidecar: (50, 0.1), REDIS: (700, 0.5)}), capsys
+    )
+    assert {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {
+        REDIS: "redis.master.resources"
+    }
+    (skip,) = [s for s in result["skipped"] if s["resource"] == "all"]
+    assert skip["workload"] == sidecar and f"already holds {REDIS}" in skip["reason"], skip
+    master = render(shop)["StatefulSet", "shop-redis-master"]["redis"]
+    assert as_text(master) == written(result, REDIS) and mib(master["requests"]["memory"]) >= 700

@@ -25,8 +25,8 @@ from rightsize.targets.helmchart import read_chart
 from rightsize.targets.helmplace import (
     Place,
     beside_top,
-    by_own_name,
     candidate_names,
+    claim,
     list_hint,
     mapped_place,
     parse_map,
@@ -40,6 +40,8 @@ from rightsize.targets.yaml import Doc, loadable, plain_yaml, read, verify_writt
 
 KEYS = {"limit": "limits", "reservation": "requests"}
 K8S_NAME = {"memory": "memory", "cpu": "cpu"}
+
+
 def load_values(path: Path) -> Doc:
     doc = read(path)
     if doc.data is None:  # empty, or comments only: an overrides file waiting for its first values
@@ -93,9 +95,10 @@ def patch_helm(
     used: dict[tuple[int, tuple[str, ...]], str] = {}
     notes: dict[str, str] = {}
     guessed = {wl: mapped.get(wl) or place_of(doc, wl, single=len(names) == 1, chart=chart) for wl in names}
-    # --map first, then places found by a workload's own container name, then the other guesses
+
+    # --map first, then the guesses by how strongly each workload claims its place
     def rank(w: str) -> int:
-        return 0 if w in mapped else 1 if (g := guessed[w]) and by_own_name(g, w) else 2
+        return 0 if w in mapped else 1 + claim(g, w) if (g := guessed[w]) else 4
 
     ranked = sorted(names, key=rank)
     for wl in ranked:

@@ -216,12 +216,17 @@ def unread_subchart(chart: Chart, wl: str) -> str | None:
     return None
 
 
-def by_own_name(place: Place, wl: str) -> bool:
-    """Whether a guessed place is under a key named like the workload's own container (``web`` for
-    ``shop/Deployment/shop-web/web``), not only like its Deployment: that container claims it before
-    a sidecar of the same pod (``.../shop-web/exporter``) that reached it by the Deployment's name."""
+def claim(place: Place, wl: str) -> int:
+    """How strongly a workload claims a guessed place (lower first): 0 when it is under a key named like
+    the workload's own container and its pod's name holds that key too (bitnami's shop-redis-master
+    for ``redis.master``), 1 by the container's name alone (another pod's sidecar named ``redis``
+    reaches the same block), 2 by the Deployment's name only (``.../shop-web/exporter`` at ``web``):
+    the stronger claim takes a block two workloads reach."""
     own = _norm(candidate_names(wl)[0])
-    return any(_norm(k) == own for k in (*place.keys[:-1], place.owner))
+    keys = (*place.keys[:-1], place.owner)
+    if not any(_norm(k) == own for k in keys):
+        return 2
+    return 0 if any(k and _after(_pod(wl), k) for k in keys) else 1
 
 
 def _beside_top(data: CommentedMap, found: tuple[tuple[str, ...], str] | None) -> str | None:
