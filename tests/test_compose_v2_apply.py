@@ -322,20 +322,22 @@ def test_values_the_engine_refuses_are_not_written(
     assert (hosts["quota"]["CpuQuota"], hosts["quota"]["CpuPeriod"]) == (5000, 5000)
 
 
-# YAML's explicit keys (`? key` then `: value`): new keys went between the two lines, which the
-# read-back caught ("internal error, nothing written: services.redis.mem_limit would read None")
-EXPLICIT = [
+# Layouts the writer got wrong. YAML's explicit keys (`? key` then `: value`): new keys went between
+# the two lines, which the read-back caught ("internal error, nothing written: services.redis.mem_limit
+# would read None"). A file without a final line break: two blocks added at its end were parted by a
+# blank line.
+LAYOUTS = [
     f"services:\n  redis:\n    image: {IMAGE}\n    ? mem_limit\n    : 1g\n",
     f"services:\n  redis:\n    ? mem_limit   # first\n    : 1g\n    image: {IMAGE}\n",
     f"services:\n  redis:\n    image: {IMAGE}\n    deploy:\n      resources:\n        limits:\n"
     "          ? memory\n          : 1g\n",
+    f"services:\n  redis:\n    image: {IMAGE}\n    deploy:\n      resources:\n        limits:\n"
+    "          memory: 1g  # no line break after this",
 ]
 
 
-@pytest.mark.parametrize("text", EXPLICIT)
-def test_explicit_keys_get_their_siblings_after_their_value(
-    stack: Any, text: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.parametrize("text", LAYOUTS)
+def test_odd_layouts_keep_every_other_line(stack: Any, text: str, capsys: pytest.CaptureFixture[str]) -> None:
     project, folder = stack({"compose.yml": text}, ("compose.yml",))
     config_of(project, folder, ("compose.yml",))  # v2 reads it
     code, _, err = run_cli(["apply", *files_args(folder, ("compose.yml",))], capsys)

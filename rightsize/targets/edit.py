@@ -59,8 +59,13 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
     """Splice edits into text (edits never overlap: each touches its own token or insertion point)."""
     out = text
     crlf = "\r\n" in text  # added lines follow the file's line endings
-    for e in sorted(edits, key=lambda e: (e.start, e.end, e.order), reverse=True):
-        piece = e.text.replace("\n", "\r\n") if crlf else e.text
+    ordered = sorted(edits, key=lambda e: (e.start, e.end, e.order), reverse=True)
+    # insertions at the end of a file without a final line break each start with one: only the
+    # first of them in the result (the last spliced) keeps it, or a blank line parts them
+    opened = [e for e in ordered if e.start == len(text) and e.text.startswith("\n") and text[-1:] != "\n"]
+    for e in ordered:
+        piece = e.text[1:] if e in opened[:-1] else e.text
+        piece = piece.replace("\n", "\r\n") if crlf else piece
         out = out[: e.start] + piece + out[e.end :]
     return out
 
