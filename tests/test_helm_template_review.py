@@ -212,3 +212,27 @@ def test_a_subcharts_pod_takes_its_block_before_another_pods_sidecar_of_the_same
     assert skip["workload"] == sidecar and f"already holds {REDIS}" in skip["reason"], skip
     master = render(shop)["StatefulSet", "shop-redis-master"]["redis"]
     assert as_text(master) == written(result, REDIS) and mib(master["requests"]["memory"]) >= 700
+
+
+@pytest.mark.parametrize(
+    "parent", ["postgresql:\n    auth: {database: shop}\n", "postgresql:\n    resources: {}\n"]
+)
+def test_a_subcharts_own_subchart_gets_its_block_where_it_reads_it(
+    parent: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # shop -> backend -> postgresql (reads primary.resources), two levels down. Only the top-level
+    # subcharts were known: the workload could not be placed, or, when the parent's file held a
+    # backend.postgresql.resources, got that block, which the nested chart never reads.
+    deps = "dependencies:\n  - name: {}\n    version: 0.1.0\n"
+    values = f"# umbrella\nbackend:\n  replicas: 1\n  {parent}"
+    shop = chart_dir(tmp_path / "shop", "shop", values, {}, deps.format("backend"))
+    backend = chart_dir(
+        shop / "charts" / "backend", "backend", "replicas: 2\n", {}, deps.format("postgresql")
+    )
+    pg_chart(backend / "charts" / "postgresql")
+    assert render(shop)["StatefulSet", "shop-postgresql"]["postgresql"] == {}
+    result = apply(shop / "values.yaml", dataset(tmp_path / "d", {PG: (900, 1.0)}), capsys)
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"backend.postgresql.primary.resources"}
+    rendered = render(shop)["StatefulSet", "shop-postgresql"]["postgresql"]
+    assert as_text(rendered) == written(result, PG) and mib(rendered["requests"]["memory"]) >= 900
+    helm("lint", "--strict", shop)

@@ -35,6 +35,8 @@ class Chart:
     name: str  # Chart.yaml's name ("" outside a chart)
     view: CommentedMap  # defaults (the chart's, its subcharts' under their keys) with the file over them
     subcharts: Mapping[str, CommentedMap]  # top-level keys that are subcharts': their own defaults
+    # the same keys' charts as this view leaves them (their view: view[key]), for their own subcharts
+    nested: Mapping[str, Chart] = dataclasses.field(default_factory=dict)
 
 
 class _Unreadable(Exception):
@@ -48,7 +50,7 @@ def read_chart(values: Path, data: CommentedMap) -> Chart:
     if not (root / "Chart.yaml").is_file():
         return Chart("", data, {})
     try:
-        name, defaults, subs = _load(_dir_files(root), str(root), 0)
+        chart = _load(_dir_files(root), str(root), 0)
     except (_Unreadable, OSError, EOFError, zlib.error, tarfile.TarError, YAMLError) as exc:
         warnings.warn(
             f"{root}: chart not read ({_one_line(exc)}); {values.name} is placed from its own keys",
@@ -56,8 +58,18 @@ def read_chart(values: Path, data: CommentedMap) -> Chart:
         )
         return Chart("", data, {})
     if values.name == "values.yaml":  # the chart's own: the defaults (a null there is kept, not a deletion)
-        return Chart(name, defaults, subs)
-    return Chart(name, merged(defaults, data), subs)
+        return chart
+    return _seen_as(chart, merged(chart.view, data))
+
+
+def _seen_as(chart: Chart, view: Any) -> Chart:
+    """A chart under values set over its defaults, its subcharts under theirs, down (a subchart's key
+    set to null leaves its defaults whole, as helm does)."""
+    if not isinstance(view, CommentedMap):
+        view = chart.view
+    return Chart(
+        chart.name, view, chart.subcharts, {k: _seen_as(c, view.get(k)) for k, c in chart.nested.items()}
+    )
 
 
 def _one_line(what: BaseException | str) -> str:
@@ -133,10 +145,8 @@ def _tar_files(blob: bytes, source: str) -> dict[str, bytes]:
     return out
 
 
-def _load(
-    files: dict[str, bytes], source: str, depth: int
-) -> tuple[str, CommentedMap, dict[str, CommentedMap]]:
-    """(name, default values with the subcharts' under their keys, those keys: the subchart's own)."""
+def _load(files: dict[str, bytes], source: str, depth: int) -> Chart:
+    """The chart as its own defaults leave it: its values with its subcharts' under their keys."""
     if "Chart.yaml" not in files:
         raise _Unreadable(f"{source}: no Chart.yaml")
     meta = _parse(files, "Chart.yaml", source)
@@ -150,24 +160,24 @@ def _load(
     if not isinstance(values, CommentedMap):
         raise _Unreadable(f"{source}/values.yaml: the top level is not a mapping")
     if depth >= MAX_DEPTH:
-        return meta["name"], values, {}
+        return Chart(meta["name"], values, {})
     subs = _subcharts(files, source, depth)
     deps = _dependencies(meta, files, source)
-    keys: dict[str, CommentedMap] = {}
+    keys: dict[str, Chart] = {}
     aliased = set()
     for dep in deps:  # an aliased dependency is rendered under its alias only
         if dep["name"] in subs:
             alias = dep.get("alias")
             keys[alias if isinstance(alias, str) and alias else dep["name"]] = subs[dep["name"]]
             aliased |= {dep["name"]} if isinstance(alias, str) and alias else set()
-    for name, defaults in subs.items():
+    for name, sub in subs.items():
         if name not in aliased:
-            keys.setdefault(name, defaults)
+            keys.setdefault(name, sub)
     view = CommentedMap(values)
-    for key, defaults in keys.items():
+    for key, sub in keys.items():
         over = values.get(key)  # `postgresql:` with nothing under it leaves the defaults whole
-        view[key] = defaults if over is None else merged(defaults, over)
-    return meta["name"], view, keys
+        view[key] = sub.view if over is None else merged(sub.view, over)
+    return _seen_as(Chart(meta["name"], view, {k: c.view for k, c in keys.items()}, keys), view)
 
 
 def _parse(files: dict[str, bytes], name: str, source: str, round_trip: bool = False) -> Any:
@@ -200,9 +210,9 @@ def _dependencies(meta: dict[str, Any], files: dict[str, bytes], source: str) ->
     return [d for d in listed if isinstance(d, dict) and isinstance(d.get("name"), str)]
 
 
-def _subcharts(files: dict[str, bytes], source: str, depth: int) -> dict[str, CommentedMap]:
-    """Each chart in charts/ by its Chart.yaml name: its defaults (with its own subcharts')."""
-    out: dict[str, CommentedMap] = {}
+def _subcharts(files: dict[str, bytes], source: str, depth: int) -> dict[str, Chart]:
+    """Each chart in charts/ by its Chart.yaml name."""
+    out: dict[str, Chart] = {}
     folders = sorted(
         {rel.split("/")[1] for rel in files if rel.startswith("charts/") and rel.count("/") >= 2}
     )
@@ -210,14 +220,14 @@ def _subcharts(files: dict[str, bytes], source: str, depth: int) -> dict[str, Co
         prefix = f"charts/{folder}/"
         sub = {rel[len(prefix) :]: blob for rel, blob in files.items() if rel.startswith(prefix)}
         if "Chart.yaml" in sub:
-            name, defaults, _ = _load(sub, source + "/" + prefix.rstrip("/"), depth + 1)
-            out[name] = defaults
+            chart = _load(sub, source + "/" + prefix.rstrip("/"), depth + 1)
+            out[chart.name] = chart
     for rel, blob in sorted(files.items()):
         if rel.startswith("charts/") and rel.count("/") == 1 and _archive(rel):
             try:
                 packed = _tar_files(blob, f"{source}/{rel}")
             except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
                 raise _Unreadable(f"{source}/{rel}: not a chart archive: {_one_line(exc)}") from None
-            name, defaults, _ = _load(packed, f"{source}/{rel}", depth + 1)
-            out.setdefault(name, defaults)  # an unpacked folder of the same chart is what helm reads
+            chart = _load(packed, f"{source}/{rel}", depth + 1)
+            out.setdefault(chart.name, chart)  # an unpacked folder of the same chart is what helm reads
     return out

@@ -83,9 +83,12 @@ def _role(pod: str, key: str, value: CommentedMap) -> str | None:
     return None
 
 
+Found = tuple[tuple[str, ...], str]  # the keys down to ``resources``, and a note when not exact
+
+
 def _find(
     data: CommentedMap, names: Sequence[str], subs: Collection[str] = (), pod: str = ""
-) -> tuple[tuple[str, ...], str] | None:
+) -> Found | None:
     """Where a workload's ``resources`` live (path, and a note when the match was not exact); ``subs``:
     the keys that are subcharts'; ``pod``: the controller's name (a sidecar's or a role's block)."""
     targets = [_norm(n) for n in names]
@@ -177,7 +180,7 @@ def place_of(doc: Doc, wl: str, single: bool, chart: Chart | None = None) -> Pla
     if is_oneoff(wl):  # `docker-compose run` jobs: "web (run)" must not land in web's values by a near name
         return None
     names = candidate_names(wl)
-    found = _declared(chart, _find(view, names, chart.subcharts if chart else (), _pod(wl)))
+    found = _guess(chart or Chart("", data, {}), wl)
     if found and chart and found[0][0] in chart.subcharts and not lookup(view, found[0])[0]:
         return None  # a subchart whose defaults hold no such block: nothing shows it is read
     top = _beside_top(view, found)
@@ -193,9 +196,30 @@ def place_of(doc: Doc, wl: str, single: bool, chart: Chart | None = None) -> Pla
     return None if found is None else Place(data, "", (), found[0], found[1], view)
 
 
-def _declared(
-    chart: Chart | None, found: tuple[tuple[str, ...], str] | None
-) -> tuple[tuple[str, ...], str] | None:
+def _guess(chart: Chart, wl: str) -> Found | None:
+    return _located(chart, candidate_names(wl), _pod(wl))
+
+
+def _located(chart: Chart, names: Sequence[str], pod: str) -> Found | None:
+    """``_find`` in the chart's view, subcharts' blocks where they declare them; a subchart's own
+    subchart (shop -> backend -> postgresql) is searched when nothing matched, or only a block the
+    parent's file sets under it (backend.postgresql.resources, while it reads primary.resources)."""
+    found = _declared(chart, _find(chart.view, names, chart.subcharts, pod))
+    if found is not None and not _in_nested(chart, found[0]):
+        return found
+    for key, sub in chart.nested.items():
+        inner = _located(sub, names, pod) if sub.subcharts else None
+        if inner and inner[0][0] in sub.subcharts and lookup(sub.view, inner[0])[0]:
+            return (key, *inner[0]), f"under {key}: {inner[1]}" if inner[1] else ""
+    return found
+
+
+def _in_nested(chart: Chart, keys: tuple[str, ...]) -> bool:
+    """Whether keys lead into a subchart's own subchart (its defaults are that chart's to say)."""
+    return len(keys) > 2 and keys[0] in chart.nested and keys[1] in chart.nested[keys[0]].subcharts
+
+
+def _declared(chart: Chart | None, found: Found | None) -> Found | None:
     """A subchart's block where its own defaults declare it (bitnami postgresql: ``primary.resources``),
     not where the parent's file sets one the subchart never reads (the plan's ``postgresql.resources``)."""
     if not chart or not found or found[0][0] not in chart.subcharts or len(found[0]) != 2:
@@ -210,7 +234,7 @@ def _declared(
 
 def unread_subchart(chart: Chart, wl: str) -> str | None:
     """The subchart key a workload matched whose own values hold no resources block there."""
-    found = _declared(chart, _find(chart.view, candidate_names(wl), chart.subcharts, _pod(wl)))
+    found = _guess(chart, wl)
     if found and found[0][0] in chart.subcharts and not lookup(chart.view, found[0])[0]:
         return found[0][0]
     return None
@@ -240,8 +264,7 @@ def _beside_top(data: CommentedMap, found: tuple[tuple[str, ...], str] | None) -
 
 def beside_top(chart: Chart, wl: str) -> str | None:
     """The key this workload's name matches when that key holds no resources and the top level does."""
-    found = _find(chart.view, candidate_names(wl), chart.subcharts, _pod(wl))
-    return _beside_top(chart.view, _declared(chart, found))
+    return _beside_top(chart.view, _guess(chart, wl))
 
 
 _BLOCKS = (valuepath.Key("limits"), valuepath.Key("requests"))
