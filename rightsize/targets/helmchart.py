@@ -27,7 +27,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from rightsize.targets.yaml import loadable, make_yaml, plain_yaml
 
 MAX_DEPTH = 4  # subcharts of subcharts: deeper nesting is not followed
-MAX_BYTES = 64 * 1024**2  # a charts/ archive larger than this is not a chart
+MAX_BYTES = 64 * 1024**2  # a chart file larger is not read (helm refuses files over 5 MiB already)
 
 
 @dataclasses.dataclass(frozen=True)
