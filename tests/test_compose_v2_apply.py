@@ -325,7 +325,7 @@ def test_values_the_engine_refuses_are_not_written(
 # Layouts the writer got wrong. YAML's explicit keys (`? key` then `: value`): new keys went between
 # the two lines, which the read-back caught ("internal error, nothing written: services.redis.mem_limit
 # would read None"). A file without a final line break: two blocks added at its end were parted by a
-# blank line.
+# blank line. A flow mapping ending in a comma got a second one (would not parse; nothing written).
 LAYOUTS = [
     f"services:\n  redis:\n    image: {IMAGE}\n    ? mem_limit\n    : 1g\n",
     f"services:\n  redis:\n    ? mem_limit   # first\n    : 1g\n    image: {IMAGE}\n",
@@ -333,6 +333,9 @@ LAYOUTS = [
     "          ? memory\n          : 1g\n",
     f"services:\n  redis:\n    image: {IMAGE}\n    deploy:\n      resources:\n        limits:\n"
     "          memory: 1g  # no line break after this",
+    f"services:\n  redis:\n    image: {IMAGE}\n    deploy: {{\n      resources: {{\n"
+    "        limits: {memory: 1g},\n      },\n    }\n",  # a trailing comma: ', reservations' followed it
+    f"services:\n  redis:\n    image: {IMAGE}\n    deploy: {{resources: {{limits: {{memory: 1g,}},}},}}\n",
 ]
 
 

@@ -361,6 +361,8 @@ def _insert(doc: Doc, node: CommentedMap, inserts: dict[str, Any]) -> Edit:
             pos -= 1
         if json_like(doc):  # an indented JSON file: one key a line
             return Edit(pos, pos, json_items(doc, node, inserts, pos, close))
+        if doc.text[pos - 1] == ",":  # a trailing comma ({a: 1,}): the new keys go after it, as one
+            return Edit(pos, pos, " " + ", ".join(parts) + ",")
         return Edit(pos, pos, ", " + ", ".join(parts))
     if len(node) == 0 and node is not doc.data:
         raise RightsizeError(f"{doc.source}: cannot add keys to an empty block mapping")
