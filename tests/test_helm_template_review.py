@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from cli_helpers import run_cli
 from helm_helpers import (
     apply,
@@ -236,3 +237,23 @@ def test_a_subcharts_own_subchart_gets_its_block_where_it_reads_it(
     rendered = render(shop)["StatefulSet", "shop-postgresql"]["postgresql"]
     assert as_text(rendered) == written(result, PG) and mib(rendered["requests"]["memory"]) >= 900
     helm("lint", "--strict", shop)
+
+
+def test_an_overrides_files_null_subchart_key_leaves_the_subcharts_defaults_in_view(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `postgresql:` with only comments under it is null; helm still renders the subchart with its
+    # defaults. The view kept the null, so the subchart was not seen: 'cannot place: no values key
+    # matches this workload'.
+    deps = "dependencies:\n  - name: postgresql\n    version: 0.1.0\n"
+    shop = chart_dir(tmp_path / "shop", "shop", "postgresql:\n  auth: {database: shop}\n", {}, deps)
+    pg_chart(shop / "charts" / "postgresql")
+    prod = shop / "values-prod.yaml"
+    prod.write_text("postgresql:\n  # auth:\n  #   database: prod\n")
+    result = apply(prod, dataset(tmp_path / "d", {PG: (900, 1.0)}), capsys)
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"postgresql.primary.resources"}
+    assert "  #   database: prod\n" in prod.read_text()
+    docs = yaml.safe_load_all(helm("template", "shop", shop, "-f", prod))
+    (sts,) = [d for d in docs if d and d["kind"] == "StatefulSet"]
+    rendered = sts["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert as_text(rendered) == written(result, PG) and mib(rendered["requests"]["memory"]) >= 900

@@ -63,13 +63,16 @@ def read_chart(values: Path, data: CommentedMap) -> Chart:
 
 
 def _seen_as(chart: Chart, view: Any) -> Chart:
-    """A chart under values set over its defaults, its subcharts under theirs, down (a subchart's key
-    set to null leaves its defaults whole, as helm does)."""
+    """A chart under values set over its defaults, its subcharts under theirs, down. A subchart's key
+    set to null (``postgresql:`` with only comments under it, common in an overrides file) leaves
+    the subchart's defaults whole, as helm coalesces them; ``merged`` keeps that null."""
     if not isinstance(view, CommentedMap):
         view = chart.view
-    return Chart(
-        chart.name, view, chart.subcharts, {k: _seen_as(c, view.get(k)) for k, c in chart.nested.items()}
-    )
+    nested = {k: _seen_as(c, view.get(k)) for k, c in chart.nested.items()}
+    if any(not isinstance(view.get(k), CommentedMap) for k in nested):
+        view = CommentedMap(view)  # a copy: the view given may be the chart's own defaults
+        view.update({k: c.view for k, c in nested.items()})
+    return Chart(chart.name, view, chart.subcharts, nested)
 
 
 def _one_line(what: BaseException | str) -> str:
