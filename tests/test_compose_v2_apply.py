@@ -325,7 +325,8 @@ def test_values_the_engine_refuses_are_not_written(
 # Layouts the writer got wrong. YAML's explicit keys (`? key` then `: value`): new keys went between
 # the two lines, which the read-back caught ("internal error, nothing written: services.redis.mem_limit
 # would read None"). A file without a final line break: two blocks added at its end were parted by a
-# blank line. A flow mapping ending in a comma got a second one (would not parse; nothing written).
+# blank line. A flow mapping ending in a comma got a second one (would not parse; nothing written),
+# one whose last entry a comment follows got the new keys inside the comment.
 LAYOUTS = [
     f"services:\n  redis:\n    image: {IMAGE}\n    ? mem_limit\n    : 1g\n",
     f"services:\n  redis:\n    ? mem_limit   # first\n    : 1g\n    image: {IMAGE}\n",
@@ -336,6 +337,10 @@ LAYOUTS = [
     f"services:\n  redis:\n    image: {IMAGE}\n    deploy: {{\n      resources: {{\n"
     "        limits: {memory: 1g},\n      },\n    }\n",  # a trailing comma: ', reservations' followed it
     f"services:\n  redis:\n    image: {IMAGE}\n    deploy: {{resources: {{limits: {{memory: 1g,}},}},}}\n",
+    # a comment after a flow mapping's last entry: the new keys went into it (read back: not there)
+    f"services:\n  redis: {{\n    image: {IMAGE},  # img\n    mem_limit: 1g  # m, it's\n  }}\n",
+    f"services:\n  redis:\n    image: {IMAGE}\n    deploy: {{\n      resources: {{\n"
+    "        limits: {memory: 1g}  # lim\n      }\n    }\n",
 ]
 
 

@@ -18,7 +18,15 @@ from ruamel.yaml.scalarstring import ScalarString
 
 from rightsize.errors import RightsizeError
 from rightsize.targets.jsonstyle import json_items, json_like, json_text
-from rightsize.targets.tokens import block_col, block_end, flow_close, line_end, requote, value_token
+from rightsize.targets.tokens import (
+    block_col,
+    block_end,
+    content_end,
+    flow_close,
+    line_end,
+    requote,
+    value_token,
+)
 from rightsize.targets.yaml import Doc, dump_copy, plain_copy, render_block, render_flow
 
 Path = tuple[str, ...]
@@ -356,9 +364,7 @@ def _insert(doc: Doc, node: CommentedMap, inserts: dict[str, Any]) -> Edit:
         close = flow_close(doc, node)
         if len(node) == 0:
             return Edit(doc.text.rfind("{", 0, close) + 1, close, ", ".join(parts))
-        pos = close
-        while doc.text[pos - 1] in " \t\r\n":
-            pos -= 1
+        pos = content_end(doc.text, close)  # (not inside a comment after the last entry)
         if json_like(doc):  # an indented JSON file: one key a line
             return Edit(pos, pos, json_items(doc, node, inserts, pos, close))
         if doc.text[pos - 1] == ",":  # a trailing comma ({a: 1,}): the new keys go after it, as one

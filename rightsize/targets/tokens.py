@@ -235,3 +235,25 @@ def flow_close(doc: Doc, node: CommentedMap) -> int:
     if doc.text[start] != "{":
         start = doc.text.rfind("{", 0, start + 1)
     return _flow_end(doc.text, start) - 1
+
+
+def content_end(text: str, pos: int) -> int:
+    """Just after the last character before ``pos`` that is neither blank nor in a comment: where a
+    flow mapping's last entry ends, though a comment follows it (``{a: 1  # c`` then ``}``)."""
+    while True:
+        while pos > 0 and text[pos - 1] in " \t\r\n":
+            pos -= 1
+        start = text.rfind("\n", 0, pos) + 1
+        quote, cut = "", None
+        for i in range(start, pos):  # a '#' after a blank (or first), outside quotes, opens a comment
+            ch = text[i]
+            if quote:
+                quote = "" if ch == quote and not (ch == '"' and text[i - 1] == "\\") else quote
+            elif ch in "\"'" and (i == start or text[i - 1] in " \t{[,:"):  # (it's: no quote)
+                quote = ch
+            elif ch == "#" and (i == start or text[i - 1] in " \t"):
+                cut = i
+                break
+        if cut is None:
+            return pos
+        pos = cut
