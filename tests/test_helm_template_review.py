@@ -257,3 +257,50 @@ def test_an_overrides_files_null_subchart_key_leaves_the_subcharts_defaults_in_v
     (sts,) = [d for d in docs if d and d["kind"] == "StatefulSet"]
     rendered = sts["spec"]["template"]["spec"]["containers"][0]["resources"]
     assert as_text(rendered) == written(result, PG) and mib(rendered["requests"]["memory"]) >= 900
+
+
+def test_a_pod_named_after_the_longer_of_two_subcharts_gets_that_ones_blocks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # bitnami's postgresql (disabled) and postgresql-ha side by side: the HA StatefulSet
+    # shop-postgresql-ha-postgresql holds both names. Its exporter `metrics` got the postgresql
+    # subchart's metrics block (first in the file), which helm does not even render.
+    cond = "    version: 0.1.0\n    condition: {}.enabled\n"
+    deps = f"dependencies:\n  - name: postgresql\n{cond.format('postgresql')}"
+    deps += f"  - name: postgresql-ha\n{cond.format('postgresql-ha')}"
+    values = "postgresql:\n  enabled: false\npostgresql-ha:\n  enabled: true\n"
+    shop = chart_dir(tmp_path / "shop", "shop", values, {}, deps)
+    pg_chart(shop / "charts" / "postgresql")
+    (shop / "charts" / "postgresql" / "values.yaml").write_text(
+        "primary:\n  resources: {}\nmetrics:\n  resources: {}\n"
+    )
+    pods = {
+        "postgresql-ha-postgresql": {
+            "postgresql": ".Values.postgresql.resources",
+            "metrics": ".Values.metrics.resources",
+        },
+        "postgresql-ha-pgpool": {"pgpool": ".Values.pgpool.resources"},
+    }
+    tpl = {
+        f"{n}.yaml": workload_template("StatefulSet", f"{{{{ .Release.Name }}}}-{n}", c)
+        for n, c in pods.items()
+    }
+    ha_values = "postgresql:\n  resources: {}\npgpool:\n  resources: {}\nmetrics:\n  resources: {}\n"
+    chart_dir(shop / "charts" / "postgresql-ha", "postgresql-ha", ha_values, tpl)
+    usage = {
+        "shop/StatefulSet/shop-postgresql-ha-postgresql/postgresql": (900, 1.0),
+        "shop/StatefulSet/shop-postgresql-ha-postgresql/metrics": (40, 0.05),
+        "shop/StatefulSet/shop-postgresql-ha-pgpool/pgpool": (300, 0.3),
+    }
+    result = apply(shop / "values.yaml", dataset(tmp_path / "d", usage), capsys)
+    assert {c["workload"].rsplit("/", 1)[1]: c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {
+        "postgresql": "postgresql-ha.postgresql.resources",
+        "metrics": "postgresql-ha.metrics.resources",
+        "pgpool": "postgresql-ha.pgpool.resources",
+    }
+    after = render(shop)
+    for wl, (used, _) in usage.items():
+        sts, container = wl.split("/")[2:]
+        rendered = after["StatefulSet", sts][container]
+        assert as_text(rendered) == written(result, wl) and mib(rendered["requests"]["memory"]) >= used, wl
+    helm("lint", "--strict", shop)

@@ -93,12 +93,15 @@ def _find(
     the keys that are subcharts'; ``pod``: the controller's name (a sidecar's or a role's block)."""
     targets = [_norm(n) for n in names]
     maps = [(str(k), v) for k, v in data.items() if isinstance(v, CommentedMap)]
-    for key, value in maps:  # a sidecar's own block inside its pod's component: postgresql.metrics
+    # by the pod's name, the longest key first: shop-postgresql-ha-postgresql is postgresql-ha's
+    # (its metrics sidecar must not get the postgresql subchart's metrics block)
+    longest = sorted(maps, key=lambda item: -len(item[0]))
+    for key, value in longest:  # a sidecar's own block inside its pod's component: postgresql.metrics
         if _norm(key) in targets[1:] or _after(pod, key):
             for k2 in _blocks(value):
                 if _norm(k2) == targets[0]:
                     return (key, k2, "resources"), ""
-    for key, value in maps:  # a role of a component: redis.master / redis.replica by the pod's name
+    for key, value in longest:  # a role of a component: redis.master / redis.replica by the pod's name
         if role := _role(pod, key, value):
             return (key, role, "resources"), ""
     for target in targets:
