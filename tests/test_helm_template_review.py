@@ -1,6 +1,8 @@
 """``apply --helm`` against the real ``helm`` in chart layouts the other helm tests do not build: a
-``--map`` beside a Chart.yaml (the chart's defaults still count), dependencies declared in
-``requirements.yaml``, symlinked subchart folders, large files that are not charts under charts/."""
+``--map`` beside a Chart.yaml (the chart's defaults still count), symlinked subchart folders, large
+files under charts/ that are not charts, dependencies in ``requirements.yaml``, chart files that are
+not YAML, another pod's container named like a subchart's block, a subchart's own subchart, an
+overrides file's null subchart key, two subcharts whose names the same pod's name holds."""
 
 from __future__ import annotations
 
