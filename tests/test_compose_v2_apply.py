@@ -341,6 +341,9 @@ LAYOUTS = [
     f"services:\n  redis: {{\n    image: {IMAGE},  # img\n    mem_limit: 1g  # m, it's\n  }}\n",
     f"services:\n  redis:\n    image: {IMAGE}\n    deploy: {{\n      resources: {{\n"
     "        limits: {memory: 1g}  # lim\n      }\n    }\n",
+    # a last entry that is a flow collection closed at the key's column: new keys went before the ']'
+    f"services:\n  redis:\n    image: {IMAGE}\n    mem_limit: 1g\n"
+    "    command: [\n      sleep,\n      '3600',\n    ]\n",
 ]
 
 

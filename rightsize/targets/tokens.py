@@ -197,8 +197,11 @@ def block_col(node: CommentedMap, doc: Doc | None = None) -> int:
 def block_end(doc: Doc, node: CommentedMap) -> int:
     """Offset of the start of the line after the last content line of a block mapping."""
     col = block_col(node, doc)
-    first = node.lc.line
-    last = max([first, *(doc.line_of(doc.offset(*node.lc.key(k))) for k, _ in node.non_merged_items())])
+    keyed = [(doc.line_of(doc.offset(*node.lc.key(k))), k) for k, _ in node.non_merged_items()]
+    last, key = max(keyed, default=(node.lc.line, None), key=lambda lk: lk[0])
+    token = value_token(doc, node, key) if key is not None else None
+    if token is not None and token.kind == "flow":  # `labels: [` ... `]`: its closing line, at any column
+        last = max(last, doc.line_of(token.end - 1))
     lines = doc.text.split("\n")
     i = last + 1
     while i < len(lines):
