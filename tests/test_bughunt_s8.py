@@ -343,3 +343,16 @@ def test_backtest_overrides_of_a_strategy_as_text_is_one_error(tmp_path: Path) -
     with pytest.raises(rightsize.RightsizeError, match=said):
         backtest(data, train="2d", test="1d", overrides={"default": "mem_margin=0.3"})  # type: ignore[dict-item]
     assert backtest(data, train="2d", test="1d", overrides={"default": {"mem_margin": "0.3"}}).strategies
+
+
+def test_one_sample_is_said_in_the_singular(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 'too little history: 1 samples over 0 s'
+    import pandas as pd
+
+    row = {"ts": pd.Timestamp("2026-11-20", tz="UTC"), "host": "h", "workload": "w", "container_id": "c",
+           "container": "c", "image": "i", "mem_working_set": 200 * M, "pids": 3, "oom_kills": 0,
+           "restarts": 0}  # fmt: skip
+    store.append(tmp_path / "d", store.to_table([row]))
+    code, out, err = run(["recommend", "--data", str(tmp_path / "d"), "--format", "json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)[0]["reasons"][0].startswith("too little history: 1 sample over 0 s (needs")

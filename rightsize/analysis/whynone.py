@@ -51,7 +51,8 @@ def no_recommendation(p: Profile, s: Limits, r: Resource, d: Dist) -> tuple[str,
     """The reasons ``r`` gets no recommendation, the kill first; None when the chain may give one."""
     short = is_short(p, s)
     short_why = (
-        f"too little history: {p.samples} samples over {history_text(p.history_seconds)} "
+        f"too little history: {p.samples} sample{'s' * (p.samples != 1)} over "
+        f"{history_text(p.history_seconds)} "
         f"(needs >= {s.min_samples:g} samples and >= {format_duration(s.min_history)})"
     )
     kill = kill_hint(p, s) if r == "memory" else ()
