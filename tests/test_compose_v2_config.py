@@ -695,9 +695,28 @@ services:
 }
 
 
+# Docker Compose 2.40.3 reads these differently from run to run (Go map order: a tagged service that
+# others extend is resolved in place, so its !override/!reset is honoured or not; 4 in 12 runs kept
+# base's memory under mid's deploy: !override): rightsize reads them one way, the tags honoured,
+# which must be among what compose gave over a few runs
+UNSTABLE_IN_V2 = {"tags-on-an-extends-chain"}
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_corner_reads_as_compose_v2(tmp_path: Path, name: str) -> None:
-    agree(tmp_path / "proj", CASES[name])
+    if name not in UNSTABLE_IN_V2:
+        agree(tmp_path / "proj", CASES[name])
+        return
+    root, case = tmp_path / "proj", CASES[name]
+    _write(root, case.files)
+    seen = []
+    for _ in range(8):
+        cfg, err = v2_config(root, case)
+        assert cfg is not None, err
+        seen.append({n: v2_values(svc) for n, svc in cfg["services"].items()})
+    got, _ = rs_read(root, case)
+    assert got in seen
+    assert got["mid"]["memory"] == (None, None) and got["top2"]["memory"] == (None, 2**30)  # (honoured)
 
 
 # ---- files both refuse ------------------------------------------------------------------------
@@ -735,6 +754,15 @@ REFUSED: dict[str, tuple[Case, str]] = {
     "env-project-name-invalid": (
         Case({"compose.yml": _svc(""), ".env": "COMPOSE_PROJECT_NAME=Up\n"}),
         "invalid project name 'Up'",
+    ),
+    "extends-another-documents-include": (
+        Case(
+            {
+                "compose.yml": "services:\n  db: {extends: x, image: y}\n---\ninclude: [inc.yml]\n",
+                "inc.yml": "services:\n  x: {image: x, cpus: 2}\n",
+            }
+        ),
+        "extends 'x', which",
     ),
     "float-reservation": (
         Case({"compose.yml": _svc("    mem_reservation: 1.5\n")}),
@@ -1106,3 +1134,21 @@ def test_seeded_include_projects_read_as_compose_v2(tmp_path: Path) -> None:
             kind = "both refuse"
         outcomes[kind] = outcomes.get(kind, 0) + 1
     assert outcomes.get("agree", 0) >= 20, outcomes
+
+
+def test_extends_of_an_included_service_is_read_as_compose_5_reads_it(tmp_path: Path) -> None:
+    """``extends: x`` where ``x`` comes from the file's own ``include``: Docker Compose 2.40.3
+    (compose-go 2.9.1) refuses it ('service "x" not found', docker/compose#12533); Compose 5
+    resolves includes first (docker/compose#13606, compose-go#868), and rightsize follows it
+    (test_compose_include_extends). In a file of several documents only the same document's
+    includes count (test_a_file_compose_v2_refuses_gives_no_numbers[extends-another-documents-include])."""
+    files = {
+        "compose.yml": "include: [inc.yml]\nservices:\n  db: {extends: x, image: y}\n",
+        "inc.yml": "services:\n  x: {image: x, cpus: 2, mem_limit: 1g}\n",
+    }
+    root = tmp_path / "proj"
+    _write(root, files)
+    cfg, err = v2_config(root, Case(files))
+    assert cfg is None and 'service "x" not found' in err
+    got, _ = rs_read(root, Case(files))
+    assert got["db"] == {"memory": (None, 2**30), "cpu": (None, 2.0), "pids": (None, None)}

@@ -336,6 +336,7 @@ def _scope(docs: Sequence[Doc], cur: Doc) -> list[Doc]:
             and (d.included_by in sources or sources.intersection(d.also_by))
             and d not in under
             and d is not cur
+            and not _another_documents(d, cur)
         ]
         if not more:
             break
@@ -343,6 +344,20 @@ def _scope(docs: Sequence[Doc], cur: Doc) -> list[Doc]:
         sources |= {d.source for d in more}
     # docs lists each file's includes in precedence order, lowest first (see include.load_project)
     return [cur, *sorted(under, key=lambda d: -next(i for i, x in enumerate(docs) if x is d))]
+
+
+def _another_documents(d: Doc, cur: Doc) -> bool:
+    """Whether ``d`` comes through an include of another YAML document of ``cur``'s file (see
+    documents): each document's includes are imported in its own load, out of the others' reach
+    (Docker Compose 2.40.3: 'service "x" not found')."""
+    mine, theirs = stack_of(cur), stack_of(d)
+    part = cur.part if isinstance(cur, ComposeDoc) else 0
+    return (
+        len(theirs) > len(mine)
+        and theirs[: len(mine)] == mine
+        and theirs[len(mine)][0] == cur.source
+        and theirs[len(mine)][1] // 1000 != part  # (include.py numbers a document's entries from 1000 x part)
+    )
 
 
 def _chain_of(docs: Sequence[Doc], cur: Doc, svc: str, ext: Any) -> list[Link]:
