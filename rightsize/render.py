@@ -203,8 +203,21 @@ def _csv(recs: Sequence[Recommendation], units: Dialect) -> str:
             row[f"{key}_reservation"], row[f"{key}_limit"] = v.get("reservation"), v.get("limit")
         row.update(d["observed"])
         row["reasons"] = "; ".join(r.reasons)
-        w.writerow({k: "" if v is None else v for k, v in row.items()})
+        w.writerow({k: "" if v is None else csv_text(v) for k, v in row.items()})
     return buf.getvalue()
+
+
+# a cell opening with one of these is a formula to Excel, LibreOffice and Google Sheets (OWASP "CSV
+# injection"): a workload name "=cmd|' /C calc'!A0" would run when the file is opened
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: Any) -> Any:
+    """A text cell that a spreadsheet would read as a formula, with a leading ``'`` (shown as text,
+    the common practice); numbers are left as they are, so -1 stays a number."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _markdown(recs: Sequence[Recommendation], units: Dialect) -> str:
