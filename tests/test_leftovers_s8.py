@@ -8,10 +8,12 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_helpers import run_cli as run
 
 from rightsize import store
+from rightsize.analysis.strategies import measured_share
 from rightsize.models import Observed, Recommendation, Values
 from rightsize.render import render
 
@@ -75,3 +77,33 @@ def test_a_negative_number_in_csv_stays_a_number() -> None:
     row = next(csv.DictReader(io.StringIO(render([rec], "csv"))))
     assert row["current_reservation"] == "-1.0" and row["p50"] == "-0.5" and row["p90"] == "-0.25", row
     assert row["workload"] == "'-w" and row["reasons"] == "'-x"
+
+
+# --- the throttled share ---
+
+
+def test_the_throttled_share_is_the_measured_value_not_its_float32_noise(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _dataset(tmp_path, "svc")
+    assert float(np.float32(0.2)) == 0.20000000298023224  # what the float32 column reads back as
+    for small_rows in ("300000", "0"):  # the in-memory path and the streaming scanner
+        monkeypatch.setenv("RIGHTSIZE_SMALL_ROWS", small_rows)
+        code, out, err = run(["recommend", "--data", data, "--format", "json", *FEW], capsys)
+        assert code == 0, err
+        cpu = next(r for r in json.loads(out) if r["resource"] == "cpu")
+        assert cpu["throttled_share"] == 0.2, cpu
+        code, out, err = run(["recommend", "--data", data, "--format", "yaml", *FEW], capsys)
+        assert "throttled_share: 0.2\n" in out and "0.2000000" not in out, out
+        code, out, err = run(["recommend", "--data", data, "--format", "csv", *FEW], capsys)
+        cpu = next(r for r in csv.DictReader(io.StringIO(out)) if r["resource"] == "cpu")
+        assert cpu["throttled_share"] == "0.2", cpu
+        # other numbers keep their precision (the CPU values are exact to 4 decimals, as before)
+        assert cpu["p50"] == "0.195", cpu
+
+
+def test_measured_share_rounds_to_float32_precision_only() -> None:
+    mean = float(np.mean(np.array([0.1, 0.2, 0.3], dtype=np.float32), dtype=np.float64))
+    assert mean != 0.2 and measured_share(mean) == 0.2
+    assert measured_share(0.123456789) == 0.12345679  # float32 keeps ~7 digits, all of them kept
+    assert measured_share(None) is None and measured_share(1e-6) == 1e-6 and measured_share(0.0) == 0.0

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from rightsize.analysis import estimators as est
 from rightsize.analysis.history import History
 from rightsize.analysis.profile import Dist, Profile, profile_of
@@ -333,7 +335,7 @@ class Strategy:
                 confidence=conf,
                 strategy=self.name,
                 oom_kills=len(p.oom_limits) if r == "memory" else 0,
-                throttled_share=p.throttled_share if r == "cpu" else None,
+                throttled_share=measured_share(p.throttled_share) if r == "cpu" else None,
             )
             whys = no_recommendation(p, s, r, d)
             if whys is not None:
@@ -364,6 +366,14 @@ STRATEGIES: dict[str, tuple[type[BaseSettings], Chain, str]] = {
     "vpa": (VpaSettings, vpa_chain, "Kubernetes VPA: p90 of daily peaks +15%, upper p95 x (1+1/days)"),
     "p95": (P95Settings, p95_chain, "DockPulse-style baseline: limits p95 +20%, reservations p95"),
 }
+
+
+def measured_share(share: float | None) -> float | None:
+    """The throttled share at the precision it was measured in: the dataset stores float32, so a
+    share of 0.2 reads back as 0.20000000298023224; its shortest float32 text gives 0.2 again."""
+    if share is None or not np.isfinite(share):
+        return share
+    return float(str(np.float32(share)))
 
 
 def get_strategy(name: str, overrides: dict[str, str] | None = None) -> Strategy:
