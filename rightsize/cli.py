@@ -153,14 +153,14 @@ def recommend(
     check_compose_options(compose, env_file, project_directory)
     not_empty("--since", since)
     not_empty("--workload", workload)
-    from rightsize.analysis.settings import parse_assignments
+    from rightsize.analysis.settings import parse_assignments, show_settings
     from rightsize.analysis.strategies import get_strategy
     from rightsize.render import FORMATS, UNITS, render, table_width
 
     overrides = parse_assignments(set_)
     strat = get_strategy(strategy, overrides)
     if settings:
-        typer.echo(strat.describe())
+        typer.echo(show_settings(strat.name, strat.summary, strat.settings, fmt), nl=False)
         return
     if fmt not in FORMATS or units not in UNITS:
         render([], fmt, units)  # raises the one-line error before any data is read

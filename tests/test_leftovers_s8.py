@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import run_cli as run
+from typer.testing import CliRunner
 
 from rightsize import store
-from rightsize.analysis.strategies import measured_share
+from rightsize.analysis.settings import show_settings
+from rightsize.analysis.strategies import get_strategy, measured_share
+from rightsize.cli import app
 from rightsize.models import Observed, Recommendation, Values
 from rightsize.render import render
 
@@ -107,3 +110,36 @@ def test_measured_share_rounds_to_float32_precision_only() -> None:
     assert mean != 0.2 and measured_share(mean) == 0.2
     assert measured_share(0.123456789) == 0.12345679  # float32 keeps ~7 digits, all of them kept
     assert measured_share(None) is None and measured_share(1e-6) == 1e-6 and measured_share(0.0) == 0.0
+
+
+# --- recommend --settings --format ---
+
+
+def test_settings_honour_format_json() -> None:
+    result = CliRunner().invoke(app, ["recommend", "--settings", "--strategy", "vpa", "--format", "json",
+                                      "--set", "margin=0.2", "--set", "min_history=2h"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["strategy"] == "vpa" and doc["summary"].startswith("Kubernetes VPA")
+    by_name = {s["name"]: s for s in doc["settings"]}
+    assert by_name["margin"]["value"] == 0.2 and by_name["margin"]["kind"] == "fraction"
+    assert by_name["min_history"] == {
+        "name": "min_history", "value": 7200.0, "text": "2h", "kind": "duration", "min": 0.0, "max": None,
+        "help": "no recommendation below this much history",
+    }  # fmt: skip
+    assert by_name["mem_floor"]["value"] == 250 * M and by_name["mem_floor"]["text"] == "250 MiB"
+    assert by_name["upper_confidence_k"]["max"] == 5
+    # the same settings the table shows, one for one
+    table = CliRunner().invoke(app, ["recommend", "--settings", "--strategy", "vpa", "--set", "margin=0.2",
+                                     "--set", "min_history=2h"])  # fmt: skip
+    assert table.exit_code == 0
+    assert table.stdout == show_settings("vpa", doc["summary"], get_strategy("vpa", {"margin": "0.2",
+                                         "min_history": "2h"}).settings)  # fmt: skip
+    assert [line.split()[0] for line in table.stdout.splitlines()[1:]] == list(by_name)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "yaml", "markdown", "xml"])
+def test_settings_say_which_formats_they_take(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["recommend", "--settings", "--format", fmt], capsys)
+    assert code == 2 and out == ""
+    assert err == f"rightsize: error: --settings prints as --format table or json, not {fmt!r}\n"

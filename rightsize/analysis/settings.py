@@ -8,6 +8,7 @@ what is checked.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import warnings
 from collections.abc import Mapping
@@ -147,3 +148,29 @@ def describe(settings: Settings) -> str:
         valid = _range(f.metadata["lo"], f.metadata["hi"])
         lines.append(f"  {f.name} = {value}  [{kind}, {valid}]  {f.metadata['help']}")
     return "\n".join(lines)
+
+
+SETTINGS_FORMATS = ("table", "json")
+
+
+def settings_records(settings: Settings) -> list[dict[str, Any]]:
+    """One dict per setting: its value in base units (bytes, seconds, cores), as shown, and its range
+    (``max`` None when unbounded, as JSON has no infinity)."""
+    out = []
+    for f in dataclasses.fields(settings):
+        meta, value = f.metadata, getattr(settings, f.name)
+        out.append({
+            "name": f.name, "value": value, "text": show_value(meta["kind"], value), "kind": meta["kind"],
+            "min": meta["lo"], "max": None if meta["hi"] == math.inf else meta["hi"], "help": meta["help"],
+        })  # fmt: skip
+    return out
+
+
+def show_settings(name: str, summary: str, settings: Settings, fmt: str = "table") -> str:
+    """What ``recommend --settings`` prints: the strategy's settings as text or as JSON."""
+    if fmt == "table":
+        return f"{name}: {summary}\n{describe(settings)}\n"
+    if fmt == "json":
+        doc = {"strategy": name, "summary": summary, "settings": settings_records(settings)}
+        return json.dumps(doc, indent=2) + "\n"
+    raise RightsizeError(f"--settings prints as --format {' or '.join(SETTINGS_FORMATS)}, not {fmt!r}")
