@@ -13,10 +13,12 @@ import pytest
 import yaml
 from cli_helpers import run_cli
 from helm_helpers import (
+    SHOP,
     apply,
     as_text,
     chart_dir,
     check_sane,
+    create,
     dataset,
     helm,
     mib,
@@ -304,5 +306,41 @@ def test_a_pod_named_after_the_longer_of_two_subcharts_gets_that_ones_blocks(
     for wl, (used, _) in usage.items():
         sts, container = wl.split("/")[2:]
         rendered = after["StatefulSet", sts][container]
+        assert as_text(rendered) == written(result, wl) and mib(rendered["requests"]["memory"]) >= used, wl
+    helm("lint", "--strict", shop)
+
+
+def test_one_chart_under_two_aliases_from_a_renamed_folder_by_a_relative_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Layouts checked in this review that were already right (kept as a guard): the umbrella's folder
+    # is not named like its chart, helm create's scaffold is a dependency twice (frontend, admin) and
+    # a third time disabled (cache), and the values file is given relative to another folder.
+    shop = create(tmp_path, "shop-chart")
+    (shop / "Chart.yaml").write_text(
+        (shop / "Chart.yaml").read_text().replace("name: shop-chart", "name: shop")
+    )
+    dep = "  - name: web\n    version: 0.1.0\n    alias: {}\n"
+    deps = "dependencies:\n" + dep.format("frontend") + dep.format("admin") + dep.format("cache")
+    (shop / "Chart.yaml").write_text(
+        (shop / "Chart.yaml").read_text() + deps + "    condition: cache.enabled\n"
+    )
+    values = (shop / "values.yaml").read_text()
+    (shop / "values.yaml").write_text(
+        "frontend:\n  replicaCount: 2\nadmin: {}\ncache:\n  enabled: false\n" + values
+    )
+    create(shop / "charts", "web")
+    frontend, admin = "shop/Deployment/shop-frontend/frontend", "shop/Deployment/shop-admin/admin"
+    usage = {frontend: (100, 0.5), admin: (300, 0.2), SHOP: (150, 0.1)}
+    data = dataset(tmp_path / "d", usage)
+    monkeypatch.chdir(shop / "charts")
+    result = apply(Path("../values.yaml"), data, capsys)
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys == {frontend: "frontend.resources", admin: "admin.resources", SHOP: "resources"}
+    after = render(shop)
+    assert ("Deployment", "shop-cache") not in after
+    for wl, (used, _) in usage.items():
+        sts, container = wl.split("/")[2:]
+        rendered = after["Deployment", sts][container]
         assert as_text(rendered) == written(result, wl) and mib(rendered["requests"]["memory"]) >= used, wl
     helm("lint", "--strict", shop)
