@@ -485,6 +485,10 @@ services:
         {"compose.yml": _svc("    mem_limit: ${M:-1g}\n    cpus: ${C:-1}\n"), ".env": "M=2g\nC=2\n"},
         env={"COMPOSE_DISABLE_ENV_FILE": "1", "C": "3"},
     ),
+    "empty-service-in-override": Case(
+        {"compose.yml": _svc("    mem_limit: 1g\n"), "o.yml": "services:\n  db:\n"},
+        f=("compose.yml", "o.yml"),
+    ),
     "profiles": Case(
         {
             "compose.yml": """services:
@@ -763,6 +767,10 @@ REFUSED: dict[str, tuple[Case, str]] = {
             }
         ),
         "extends 'x', which",
+    ),
+    "empty-service": (
+        Case({"compose.yml": _svc("    mem_limit: 1g\n") + "  web:\n"}),
+        "service 'web' is empty",
     ),
     "float-reservation": (
         Case({"compose.yml": _svc("    mem_reservation: 1.5\n")}),

@@ -74,6 +74,13 @@ def load_compose(
             _check_types(doc, name, svc)
     if not any(isinstance(d.data.get("services"), CommentedMap) for d in docs):
         raise RightsizeError(f"{Path(files[0])}: not a compose file (no 'services' mapping)")
+    for doc in reading_order(docs):  # `web:` with nothing under it anywhere: compose refuses the project
+        for name, svc in (doc.data.get("services") or {}).items():
+            if svc is None and not any(isinstance(service_node(d, name), CommentedMap) for d in docs):
+                raise RightsizeError(
+                    f"{doc.source}: service {name!r} is empty: Docker Compose v2 refuses it "
+                    f"(services.{name} must be a mapping)"
+                )
     if not service_names(docs):  # else apply changes nothing and check passes, both with exit 0
         raise RightsizeError(f"{Path(files[0])}: defines no services")
     base = Path(files[0])
