@@ -27,14 +27,14 @@ def _norm(name: str) -> str:
 def candidate_names(workload: str) -> list[str]:
     """Names a values key may use for a workload, most specific first."""
     parts = workload.split("/")
-    if len(parts) == 4:  # namespace/kind/name/container
-        name, container = parts[2], parts[3]
-        names = [container, name]
-        if "-" in name:  # release-prefixed: "shop-postgresql" -> "postgresql"
-            names.append(name.split("-", 1)[1])
-    else:
-        names = [parts[-1]]
+    # namespace/kind/name/container: the container's, then its controller's names
+    names = [parts[3], *_pod_names(parts[2])] if len(parts) == 4 else [parts[-1]]
     return list(dict.fromkeys(names))
+
+
+def _pod_names(pod: str) -> list[str]:
+    """A controller's name, and without its release prefix: "shop-postgresql" -> "postgresql"."""
+    return [pod, pod.split("-", 1)[1]] if "-" in pod else [pod]
 
 
 def _component(key: str, value: CommentedMap, lone: bool = True) -> tuple[str, ...] | None:
@@ -108,7 +108,7 @@ def _find(
         for key, value in maps:
             if _norm(key) == target and (found := _component(key, value, key not in subs)):
                 return found, ""
-    by_pod = {_norm(n) for n in candidate_names(f"_/_/{pod}/_")[1:]} if pod else set()
+    by_pod = {_norm(n) for n in _pod_names(pod)} if pod else set()
     for key, value in maps:  # one level down: global.<component>, components.<name>, ...
         # a subchart's inner blocks are its own pods': another pod's sidecar named like one (metrics)
         # must not take it; only the pod's own name leads into a subchart here (backend.api)
