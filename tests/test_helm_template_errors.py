@@ -38,6 +38,7 @@ DB_EXPORTER = "shop/StatefulSet/shop-db/exporter"
         ("db: {}\n", ["--map", f"{DB}=db..x"], "an empty key in the dotted path"),
         ("db: {}\n", ["--map", "nobody/x=db"], "no such workload in the data"),
         ("db: {}\n", ["--swap", "0"], "--swap"),
+        pytest.param("a: " + "[" * 3000 + "]" * 3000 + "\n", [], "nested too deeply to read", id="deep"),
     ],
 )
 def test_bad_input_is_one_error_line_exit_2_and_nothing_written(

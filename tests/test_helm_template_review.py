@@ -344,3 +344,18 @@ def test_one_chart_under_two_aliases_from_a_renamed_folder_by_a_relative_path(
         rendered = after["Deployment", sts][container]
         assert as_text(rendered) == written(result, wl) and mib(rendered["requests"]["memory"]) >= used, wl
     helm("lint", "--strict", shop)
+
+
+def test_a_subchart_whose_values_nest_thousands_deep_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The walks over a chart's values recurse per level: this was a RecursionError traceback.
+    chart = chart_dir(tmp_path / "web", "web", "web:\n  resources: {}\n", {})
+    chart_dir(chart / "charts" / "deep", "deep", "a: " + "[" * 3000 + "]" * 3000 + "\n", {})
+    data = dataset(tmp_path / "d", {"shop/Deployment/shop-web/web": (200, 0.3)})
+    code, out, err = run_cli(["apply", "--helm", str(chart / "values.yaml"), "--data", str(data)], capsys)
+    assert code == 0, err
+    (warn,) = [line for line in err.splitlines() if "warning" in line]
+    why = "chart not read (values nested too deeply); values.yaml is placed from its own keys"
+    assert warn == f"rightsize: warning: {chart}: {why}"
+    assert "web.resources.limits.memory" in out

@@ -43,7 +43,10 @@ K8S_NAME = {"memory": "memory", "cpu": "cpu"}
 
 
 def load_values(path: Path) -> Doc:
-    doc = read(path)
+    try:
+        doc = read(path)
+    except RecursionError:  # ruamel's loader recurses per level: a few hundred nested [ or { end it
+        raise RightsizeError(f"{path}: nested too deeply to read as Helm values") from None
     if doc.data is None:  # empty, or comments only: an overrides file waiting for its first values
         if any(_content(line) for line in doc.text.splitlines()):  # 'null' / '~': no room for keys
             raise RightsizeError(f"{path}: the top level is null, not a mapping of values (remove it)")

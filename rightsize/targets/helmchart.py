@@ -55,15 +55,14 @@ def read_chart(values: Path, data: CommentedMap) -> Chart:
         return Chart("", data, {})
     try:
         chart = _load(_dir_files(root), str(root), 0)
+        # the chart's own values.yaml is the defaults as they stand (a null there is kept, not a deletion)
+        return chart if values.name == "values.yaml" else _seen_as(chart, merged(chart.view, data))
+    except RecursionError:  # values nested hundreds of levels deep (the walks here recurse per level)
+        why = "values nested too deeply"
     except (_Unreadable, OSError, EOFError, zlib.error, tarfile.TarError, YAMLError) as exc:
-        warnings.warn(
-            f"{root}: chart not read ({_one_line(exc)}); {values.name} is placed from its own keys",
-            stacklevel=2,
-        )
-        return Chart("", data, {})
-    if values.name == "values.yaml":  # the chart's own: the defaults (a null there is kept, not a deletion)
-        return chart
-    return _seen_as(chart, merged(chart.view, data))
+        why = _one_line(exc)
+    warnings.warn(f"{root}: chart not read ({why}); {values.name} is placed from its own keys", stacklevel=2)
+    return Chart("", data, {})
 
 
 def _seen_as(chart: Chart, view: Any) -> Chart:
