@@ -27,6 +27,9 @@ from helm_helpers import (
     written,
 )
 
+from rightsize.targets import valuepath
+from rightsize.targets.helmplace import parse_map
+
 REDIS = "shop/StatefulSet/shop-redis-master/redis"
 
 
@@ -359,3 +362,13 @@ def test_a_subchart_whose_values_nest_thousands_deep_is_a_warning(
     why = "chart not read (values nested too deeply); values.yaml is placed from its own keys"
     assert warn == f"rightsize: warning: {chart}: {why}"
     assert "web.resources.limits.memory" in out
+
+
+@pytest.mark.parametrize("key", ['"quoted"', "'single'", "a=b", "x.y", "[0]", "it's", "c:\\dir", "plain"])
+def test_a_key_renders_as_a_path_that_reads_back_and_map_takes(key: str) -> None:
+    # Change keys and --map hints are rendered paths. A key starting with a quote ('"0"') rendered
+    # as "0" (read back as the key 0), and one holding '=' (a=b) as a=b, which --map splits.
+    steps = (valuepath.Key("top"), valuepath.Key(key), valuepath.Key("resources"))
+    spelled = valuepath.render(steps)
+    assert valuepath.parse(spelled) == steps, spelled
+    assert parse_map([f"shop/web={spelled}"]) == {"shop/web": spelled}

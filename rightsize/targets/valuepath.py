@@ -117,7 +117,8 @@ def _bracket(path: str, i: int) -> tuple[Step, int]:
 
 
 def _escape(name: str) -> str:
-    return re.sub(r"([.\[\]\\])", r"\\\1", name)
+    # a leading quote too: unescaped, '"0"' would parse back as the quoted key 0
+    return re.sub(r"([.\[\]\\]|^[\"'])", r"\\\1", name)
 
 
 def render(steps: tuple[Step, ...] | list[Step]) -> str:
@@ -125,7 +126,7 @@ def render(steps: tuple[Step, ...] | list[Step]) -> str:
     out = ""
     for step in steps:
         if isinstance(step, Key):
-            out += ("." if out else "") + _escape(step.name)
+            out += _key(step.name, first=not out)
         elif isinstance(step, Index):
             out += f"[{step.index}]"
         else:
@@ -134,6 +135,15 @@ def render(steps: tuple[Step, ...] | list[Step]) -> str:
                 value = f'"{value}"' if '"' not in value else f"'{value}'"
             out += f"[{step.field}={value}]"
     return out
+
+
+def _key(name: str, first: bool) -> str:
+    """A key as spelled: escaped, or quoted in brackets when it holds '=' (``--map`` splits at the
+    first '=' outside quotes and brackets)."""
+    quote = next((q for q in "\"'" if q not in name), None)
+    if "=" in name and "]" not in name and quote:
+        return f"[{quote}{name}{quote}]"
+    return ("" if first else ".") + _escape(name)
 
 
 def render_keys(keys: tuple[str, ...]) -> str:
