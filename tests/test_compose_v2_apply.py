@@ -274,6 +274,37 @@ def test_a_file_v2_refuses_is_refused_and_left_alone(
     assert (folder / "compose.yml").read_text() == text
 
 
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+@pytest.mark.parametrize("command", [["apply"], ["check"], ["recommend"]])
+def test_a_yaml_directive_v2_refuses_is_refused_by_every_command(
+    stack: Any, version: str, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """v2 reads YAML 1.1 only ('yaml: found incompatible YAML document'); rightsize read and patched
+    a %YAML 1.2 file, and a %YAML 1.3 one was an AssertionError traceback from ruamel.yaml."""
+    text = f"%YAML {version}\n---\nservices:\n  redis:\n    image: {IMAGE}\n    mem_limit: 1g\n"
+    project, folder = stack({"compose.yml": text}, ("compose.yml",))
+    refusal = v2(project, folder, ("compose.yml",), "config", ok=False)
+    assert refusal.returncode != 0 and "incompatible YAML document" in refusal.stderr
+    code, out, err = run_cli([*command, *files_args(folder, ("compose.yml",))], capsys)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"rightsize: error: {folder / 'compose.yml'}:1: %YAML {version} directive: Docker Compose v2 and "
+        "Helm refuse the file (yaml: found incompatible YAML document; only 1.1 is read): remove that line\n"
+    )
+    assert (folder / "compose.yml").read_text() == text
+
+
+def test_a_yaml_1_1_directive_is_read_as_v2_reads_it(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    text = f"\ufeff%YAML 1.1\n---\nservices:\n  redis:\n    image: {IMAGE}\n    mem_limit: 1g\n"
+    project, folder = stack({"compose.yml": text}, ("compose.yml",))
+    config_of(project, folder, ("compose.yml",))  # v2 reads it
+    code, _, err = run_cli(["apply", *files_args(folder, ("compose.yml",))], capsys)
+    assert code == 0, err
+    got = effective(config_of(project, folder, ("compose.yml",))["redis"])
+    assert got["mem"] == sample_recs()[("redis", "memory")].limit
+    assert (folder / "compose.yml").read_text().startswith("\ufeff%YAML 1.1\n---\n")
+
+
 ENGINE_MINIMUMS = f"""\
 services:
   idle:                  # uses nothing: floors 0 would recommend 0, which Docker reads as no limit

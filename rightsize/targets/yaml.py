@@ -134,8 +134,24 @@ def loadable(text: str) -> str:
     return _SEP_TABS.sub(lambda m: " " * len(m.group(0)), text)
 
 
+# A `%YAML` directive other than 1.1: Go's YAML readers (compose-go's yaml.v3, Helm's go-yaml) refuse
+# the file ("yaml: found incompatible YAML document"); ruamel.yaml reads 1.2 (and asserts on 1.3).
+_DIRECTIVE = re.compile(r"^%YAML(?:[ \t]+([^\s#]*))?", re.M)
+
+
+def _check_directive(text: str, source: str) -> None:
+    for m in _DIRECTIVE.finditer(text):
+        if m.group(1) != "1.1":
+            line = text.count("\n", 0, m.start()) + 1
+            raise RightsizeError(
+                f"{source}:{line}: %YAML {m.group(1) or ''} directive: Docker Compose v2 and Helm refuse "
+                "the file (yaml: found incompatible YAML document; only 1.1 is read): remove that line"
+            )
+
+
 def parse(text: str, source: str) -> Doc:
     """Parse YAML text; any YAML problem becomes one RightsizeError line naming file, line and cause."""
+    _check_directive(text.removeprefix("\ufeff"), source)
     try:
         data = make_yaml().load(loadable(text))
     except DuplicateKeyError as exc:
