@@ -390,3 +390,28 @@ def test_odd_layouts_keep_every_other_line(stack: Any, text: str, capsys: pytest
     )
     assert (got["mem"], got["memres"]) == (mem.limit, mem.reservation)
     only_values_changed(text, (folder / "compose.yml").read_text())
+
+
+# a byte-order mark, then flow style on the first line: ruamel.yaml counts no column for the mark, so
+# every edit on that line landed one character early (read back: not there; nothing written, exit 2)
+BOM_FLOW = [
+    f"\ufeff{{services: {{redis: {{image: {IMAGE}, mem_limit: 1g}}}}}}  # one line\n",
+    f"\ufeffservices: {{redis: {{image: {IMAGE}, deploy: {{resources: {{limits: {{memory: 1g}}}}}}}}}}\n",
+]
+
+
+@pytest.mark.parametrize("text", BOM_FLOW)
+def test_a_byte_order_mark_before_a_flow_first_line(
+    stack: Any, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project, folder = stack({"compose.yml": text}, ("compose.yml",))
+    config_of(project, folder, ("compose.yml",))  # v2 reads it
+    code, _, err = run_cli(["apply", *files_args(folder, ("compose.yml",))], capsys)
+    assert code == 0, err
+    mem = sample_recs()[("redis", "memory")]
+    got = effective(config_of(project, folder, ("compose.yml",))["redis"])
+    assert (got["mem"], got["memres"]) == (mem.limit, mem.reservation)
+    after = (folder / "compose.yml").read_text()
+    head = text.split("mem_limit: 1g" if "mem_limit" in text else "memory: 1g")[0]
+    assert after.startswith(head) and after.count("\n") == 1, after
+    assert after.endswith("}}}  # one line\n" if "# one line" in text else "}}}}}\n"), after

@@ -108,7 +108,9 @@ class Doc:
     line_starts: tuple[int, ...]
 
     def offset(self, line: int, col: int) -> int:
-        return self.line_starts[line] + col
+        # ruamel.yaml counts no column for a byte-order mark: on the first line, the text has one more
+        bom = line == 0 and self.text.startswith("\ufeff")
+        return self.line_starts[line] + col + bom
 
     def line_of(self, offset: int) -> int:
         lo, hi = 0, len(self.line_starts) - 1
