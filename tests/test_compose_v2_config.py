@@ -489,6 +489,15 @@ services:
         {"compose.yml": _svc("    mem_limit: 1g\n"), "o.yml": "services:\n  db:\n"},
         f=("compose.yml", "o.yml"),
     ),
+    "interpolated-paths": Case(
+        {
+            "compose.yml": "include:\n  - ${SUB:-sub}/a.yml\nservices:\n  w:\n    image: y\n"
+            '    extends: {file: "${SUB:-sub}/b.yml", service: "${S:-x}"}\n',
+            "sub/a.yml": "services:\n  a: {image: x, cpus: 1}\n",
+            "sub/b.yml": "services:\n  b: {image: x, pids_limit: 3}\n",
+            ".env": "S=b\n",
+        }
+    ),
     "profiles": Case(
         {
             "compose.yml": """services:
