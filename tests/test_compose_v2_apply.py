@@ -375,6 +375,9 @@ LAYOUTS = [
     # a last entry that is a flow collection closed at the key's column: new keys went before the ']'
     f"services:\n  redis:\n    image: {IMAGE}\n    mem_limit: 1g\n"
     "    command: [\n      sleep,\n      '3600',\n    ]\n",
+    # a last entry that is a quoted scalar continued less indented than its key: new keys went inside it
+    f'services:\n  redis:\n    image: {IMAGE}\n    mem_limit: 1g\n    command: "sleep\n  3600"\n',
+    f"services:\n  redis:\n    image: {IMAGE}\n    mem_limit: 1g\n    command: 'sleep\n\n 3600'  # q\n",
 ]
 
 

@@ -200,7 +200,9 @@ def block_end(doc: Doc, node: CommentedMap) -> int:
     keyed = [(doc.line_of(doc.offset(*node.lc.key(k))), k) for k, _ in node.non_merged_items()]
     last, key = max(keyed, default=(node.lc.line, None), key=lambda lk: lk[0])
     token = value_token(doc, node, key) if key is not None else None
-    if token is not None and token.kind == "flow":  # `labels: [` ... `]`: its closing line, at any column
+    # the last value's own end, at any column: a flow collection's closing line (`labels: [` ... `]`),
+    # a quoted scalar's continuation line (`command: "sleep` then `  3600"`, less indented than the key)
+    if token is not None and token.kind in ("flow", "scalar") and token.end > token.start:
         last = max(last, doc.line_of(token.end - 1))
     lines = doc.text.split("\n")
     i = last + 1
