@@ -270,6 +270,17 @@ CASES: dict[str, Case] = {
     ),
     # cpu_period 0 is Docker's default period (100000: the container's cfs_period_us), not "no limit"
     "cpu-quota-default-period": Case({"compose.yml": _svc("    cpu_quota: 50000\n    cpu_period: 0\n")}),
+    # interpolated: substituted, then cast as an int64 (rightsize read no CPU limit)
+    "cpu-quota-interpolated": Case(
+        {
+            "compose.yml": "services:\n  a: {image: x, cpu_quota: '${Q:-25000}'}\n"
+            "  b: {image: x, cpu_quota: '${Q2}', cpu_period: '${P:-50000}'}\n"
+            "  c: {image: x, cpu_quota: '${Z:-0}'}\n"
+            "  d: {image: x, extends: a, cpu_period: '${P}'}\n",
+            ".env": "Q2=75000\nP=0\n",
+        },
+        env={"P": "200000"},
+    ),
     "interpolation": Case(
         {
             "compose.yml": """services:

@@ -121,14 +121,12 @@ def _value(stack: Stack, svc: str, resource: str, kind: str) -> float | None:
     pair = (resource, kind)
     paths = [(LEGACY[pair],), DEPLOY[pair]] if pair in LEGACY else [DEPLOY[pair]]
     raw, where, env = effective(stack, svc, paths)
-    if raw is None and pair == ("cpu", "limit"):  # the CFS spelling (cpu_quota/cpu_period)
-        raw, where = quota_limit(stack, svc)
-        if interpolated(raw):
-            return None  # as check: an interpolated quota's default is no CPU amount
+    if raw is None and pair == ("cpu", "limit"):  # the CFS spelling (cpu_quota/cpu_period), read through
+        raw, where, _ = quota_limit(stack, svc)  # its ${VAR}s: a CPU amount
+        env = {}
     if raw is None:
         return None
     value, _ = read(raw, env, where or svc)  # (empty: an error there, as compose refuses it)
     shown = f"{where} ({raw})" if interpolated(raw) else str(where or svc)
     parsed = parse_value(resource, value, "compose", shown)
     return parsed if parsed > 0 else None  # 0 (-1 for PIDs) is Docker's "unlimited": none, as check reads it
-

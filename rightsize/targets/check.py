@@ -154,11 +154,11 @@ def check_compose(
         for res in ("memory", "cpu", "pids"):
             paths = [(LEGACY[(res, "limit")],), DEPLOY[(res, "limit")]]
             value, where, env = _effective(stack, svc, paths)
-            read: Env | None = env
-            if res == "cpu" and value is None:  # the CFS spelling (cpu_quota/cpu_period)
-                value, where = quota_limit(stack, svc)
-                read = None  # an interpolated quota is not read: its default is no CPU amount
-            rows.append(_row(_Judged(svc, res, value, where, by_res.get(res), tolerance, why_not), read))
+            how = ""
+            if res == "cpu" and value is None:  # the CFS spelling (cpu_quota/cpu_period), read through
+                value, where, how = quota_limit(stack, svc)  # its ${VAR}s: a CPU amount
+            row = _row(_Judged(svc, res, value, where, by_res.get(res), tolerance, why_not), env)
+            rows.append(dataclasses.replace(row, why=how + row.why) if how else row)
             if res != "pids":
                 pair = (res, "reservation")
                 value, where, env = _effective(stack, svc, [(LEGACY[pair],), DEPLOY[pair]] if pair in LEGACY
@@ -200,6 +200,7 @@ def _validate_interpolated(docs: Stack, names: Sequence[str]) -> None:
     ``${VAR:?msg}``, a bad template or a unit compose cannot read fails fast, as ``docker compose`` does."""
     paths = [*((k,) for k in LEGACY.values()), *DEPLOY.values(), ("restart",), ("memswap_limit",)]
     for svc in names:
+        quota_limit(docs, svc)  # (cpu_quota/cpu_period: an empty or non-integer ${VAR} is refused)
         for path in paths:
             value, where, env = _effective(docs, svc, [path])
             if not interpolated(value):
@@ -300,16 +301,14 @@ def _reservation_row(j: _Judged, env: Env) -> CheckRow:
     return row(off is None, off or "within the band")
 
 
-def _row(j: _Judged, env: Env | None) -> CheckRow:
-    """One limit's row; ``env`` None: an interpolated value is not read (a CFS quota's default)."""
+def _row(j: _Judged, env: Env) -> CheckRow:
+    """One limit's row, its value read through ``env``."""
     svc, res, rec = j.svc, j.res, j.rec
     checklist = f"(plan checklist: {CHECKLIST[res]})"
     if j.value is None:
         return CheckRow(svc, res, None, _rec_text(rec), False, f"no {res} limit {checklist}")
     shown = str(j.value)
-    if env is None and interpolated(j.value):
-        return CheckRow(svc, res, shown, _rec_text(rec), True, "interpolated: not checked")
-    value, read = _read(j.value, env or {}, j.where or svc)
+    value, read = _read(j.value, env, j.where or svc)
 
     def row(ok: bool, why: str, recommended: str | None = _rec_text(rec)) -> CheckRow:
         return CheckRow(svc, res, shown, recommended, ok, read + why)

@@ -14,6 +14,7 @@ from typing import Any
 from rightsize.errors import RightsizeError
 from rightsize.targets.composefile import Stack
 from rightsize.targets.edit import NewScalar
+from rightsize.targets.effective import effective, read
 from rightsize.targets.values import MIN_QUOTA_US, interpolated, lookup
 from rightsize.targets.yamlnum import yaml_v3
 from rightsize.units import go_parse_int
@@ -55,19 +56,27 @@ def _micros(value: Any, key: str, where: str) -> int:
     return n
 
 
-def quota_limit(docs: Stack, svc: str) -> tuple[str | None, str | None]:
-    """The CPU limit ``cpu_quota``/``cpu_period`` set, as a CPU amount ("0" when unlimited,
-    ``${cpu_quota}`` when interpolated), and where; (None, None) when the service sets no quota."""
-    quota = _last(docs, svc, "cpu_quota")
+def quota_limit(docs: Stack, svc: str) -> tuple[str | None, str | None, str]:
+    """The CPU limit ``cpu_quota``/``cpu_period`` set, as a CPU amount ("0" when unlimited), where, and
+    how an interpolated quota or period read ("reads 25000: ", "" when neither is); (None, None, "")
+    when the service sets no quota. ``${Q:-25000}`` is read as compose reads it: substituted, then
+    cast as an int64 (Docker Compose 2.40.3 runs it as 0.25 CPUs; an empty or "2.5e4" one is refused)."""
+    quota, where, env = effective(docs, svc, [("cpu_quota",)])
     if quota is None:
-        return None, None
-    where = "services extended by " + svc if quota[2] else f"{docs[quota[0]].source}: services.{svc}"
-    period = _last(docs, svc, "cpu_period")
-    if interpolated(quota[1]) or (period is not None and interpolated(period[1])):
-        return "${cpu_quota}", where  # no default is read: a quota default is not a CPU amount
-    q = _micros(quota[1], "cpu_quota", where)
-    p = (_micros(period[1], "cpu_period", where) if period else 0) or PERIOD_US  # 0: Docker's default
-    return (f"{q / p:.6g}" if q > 0 and p > 0 else "0"), f"{where}.cpu_quota"
+        return None, None, ""
+    period, p_where, p_env = effective(docs, svc, [("cpu_period",)])
+    where = where or svc
+    q_text, q_read = read(quota, env, where)
+    q = _micros(q_text, "cpu_quota", where.removesuffix(".cpu_quota"))  # (_micros names the key)
+    p, p_read = 0, ""
+    if period is not None:
+        p_where = p_where or svc
+        p_text, p_read = read(period, p_env, p_where)
+        p = _micros(p_text, "cpu_period", p_where.removesuffix(".cpu_period"))
+    p = p or PERIOD_US  # 0: Docker's default
+    how = [f"{key} {text.removesuffix(': ')}" for key, text in (("cpu_quota", q_read), ("cpu_period", p_read))
+           if text]  # fmt: skip
+    return (f"{q / p:.6g}" if q > 0 and p > 0 else "0"), where, ("; ".join(how) + ": " if how else "")
 
 
 def plan_quota(docs: Stack, svc: str, home: int, cores: float) -> QuotaEdit | str | None:
