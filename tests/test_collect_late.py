@@ -10,6 +10,7 @@ import os
 import signal
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import rightsize
 from rightsize.analysis.history import histories
 from rightsize.collector.endings import NO_READING, ONE_READING
 from rightsize.sources import cgroups
+from rightsize.sources import docker as engine
 
 MiB = 1024 * 1024
 
@@ -33,18 +35,32 @@ def _ended(client: Any, container_id: str) -> bool:
     return not state["Running"] and state["Status"] in ("exited", "dead")
 
 
+def _wait_for(predicate: Any, what: str, timeout: float = 60) -> None:
+    """Poll ``predicate`` until true; a generous deadline, as the shared machine may be very busy."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _died_and_logged(client: Any, container_id: str, since: float) -> bool:
+    """Ended, and its die in the engine's event log (what the collector's event stream reads)."""
+    return _ended(client, container_id) and "die" in _engine_kinds(client, container_id, since, until=0)
+
+
 def _hold_loop_until_gone(client: Any, started: list[Any], *starts: Any) -> Any:
     """on_tick: at the first tick, start the jobs from the loop's own thread and hold the loop until
-    they ended; SIGINT (as Ctrl-C) two ticks later, the late events handled by then."""
+    they ended and the engine logged their die; SIGINT (as Ctrl-C) two ticks later, the late events
+    handled by then."""
     stop_at: list[int] = []
 
     def on_tick(ticks: int, containers: int, samples: int) -> None:
         if ticks == 1:
+            since = time.time() - 1
             started.extend(start() for start in starts)
-            deadline = time.monotonic() + 60
-            while not all(_ended(client, c.id) for c in started) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.3)  # its die (and destroy) logged too
+            for c in started:
+                _wait_for(partial(_died_and_logged, client, c.id, since), f"{c.name} to end")
             stop_at.append(ticks + 2)
         elif stop_at and ticks >= stop_at[0]:
             os.kill(os.getpid(), signal.SIGINT)
@@ -52,8 +68,9 @@ def _hold_loop_until_gone(client: Any, started: list[Any], *starts: Any) -> Any:
     return on_tick
 
 
-def _engine_kinds(client: Any, container_id: str, since: float) -> list[str]:
-    logged = client.api.events(since=since, until=time.time() + 1, decode=True,
+def _engine_kinds(client: Any, container_id: str, since: float, until: float = 1) -> list[str]:
+    """The container's events in the engine's log, from ``since`` to ``until`` seconds from now."""
+    logged = client.api.events(since=since, until=time.time() + until, decode=True,
                                filters={"type": "container", "container": [container_id]})
     return [e["Action"] for e in logged]
 
@@ -71,11 +88,19 @@ def test_an_oom_killed_rm_job_removed_before_the_loop_saw_it_keeps_its_limit(
     since = time.time() - 1
     started: list[Any] = []
 
+    gate = tmp_path / "gate"
+    gate.mkdir()
+
     def start() -> Any:
-        # the short sleep lets the engine register for the OOM notice: a process killed right at
-        # its start sometimes has no 'oom' event at all (seen on this engine, raw event stream)
-        return run_container("sleep 0.3; tail /dev/zero", labels=labels, mem_limit="8m",
-                             memswap_limit="8m", auto_remove=True)
+        # A process killed right at its start sometimes has no 'oom' event at all (seen on this
+        # engine, raw event stream): its shim watches the OOM notices once the start is done, and a
+        # fixed 0.3 s wait was too short on a loaded host. The job waits for the test's go, written
+        # once the engine answered its start, then fills 8 MiB at once.
+        job = run_container("until [ -e /gate/go ]; do sleep 0.05; done; tail /dev/zero", labels=labels,
+                            mem_limit="8m", memswap_limit="8m", auto_remove=True,
+                            volumes={str(gate): {"bind": "/gate", "mode": "ro"}})  # fmt: skip
+        (gate / "go").touch()
+        return job
 
     on_tick = _hold_loop_until_gone(docker_client, started, start)
     run_container("sleep 3600", labels=labels)  # sampled: the dataset exists
@@ -193,6 +218,15 @@ def test_a_job_killed_right_after_its_first_tick_row_has_its_cpu(
     def on_tick(ticks: int, containers: int, samples: int) -> None:
         if ticks == 1:
             job.append(run_container("yes >/dev/null & sleep 3600", labels=labels, nano_cpus=500_000_000))
+            # The scenario needs the tick after this one to read the job well past its start: a tick
+            # within MIN_SPAN (0.5 s) of its first reading has, by design, no CPU value, and
+            # starting a container took 1.3 s under load (the next tick came 0.4 s after its start,
+            # and the job killed right after it had no CPU value: 1 run in 3). The loop is held
+            # until the job has run 2.5 s, between two of its backup's once-a-second readings (so
+            # none falls between the next tick's row and the kill); the next tick then comes at once.
+            started = engine.info_from_inspect(docker_client.api.inspect_container(job[0].id)).started_at
+            assert started is not None
+            _wait_for(lambda: time.time() - started >= 2.5, "the job to have run 2.5 s")
         elif ticks == 2:
             docker_client.api.kill(job[0].id)  # right after the tick's row of it
             docker_client.api.wait(job[0].id, timeout=30)

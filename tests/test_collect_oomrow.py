@@ -24,6 +24,8 @@ from rightsize.cli import main
 from rightsize.sources.docker import COMPOSE_PROJECT, COMPOSE_SERVICE
 
 MiB = 1024 * 1024
+# waits for the test's go (its start done), then fills 8 MiB at once
+GATED_OOM = "until [ -e /gate/go ]; do sleep 0.05; done; tail /dev/zero"
 
 
 def _wait_for(predicate: Any, what: str, timeout: float = 60) -> None:
@@ -60,11 +62,17 @@ def test_a_job_oom_killed_before_any_reading_reaches_recommend_without_a_warning
     )
     try:
         _wait_for(out.exists, "the collector to start sampling")  # made after its event stream opened
-        # the short sleep lets the engine register for the OOM notice (a process killed right at its
-        # start sometimes has no 'oom' event at all); tail's line buffer then passes 8 MiB at once
-        oom = {"mem_limit": "8m", "memswap_limit": "8m", "auto_remove": True}
-        jobs = [run_container("sleep 0.3; tail /dev/zero", labels=service, **oom),  # a run of the service
-                run_container("sleep 0.3; tail /dev/zero", labels=labels, **oom)]  # a workload of its own
+        # A process killed right at its start sometimes has no 'oom' event at all: the engine's shim
+        # watches a container's OOM notices only once its start is done (a fixed 0.3 s wait was too
+        # short on a loaded host). So each job waits for a file the test writes once the engine has
+        # answered its start; tail's line buffer then passes 8 MiB at once.
+        gate = tmp_path / "gate"
+        gate.mkdir()
+        oom = {"mem_limit": "8m", "memswap_limit": "8m", "auto_remove": True,
+               "volumes": {str(gate): {"bind": "/gate", "mode": "ro"}}}  # fmt: skip
+        jobs = [run_container(GATED_OOM, labels=service, **oom),  # a run of the service
+                run_container(GATED_OOM, labels=labels, **oom)]  # a workload of its own
+        (gate / "go").touch()
         for job in jobs:
             _wait_for(partial(container_gone, docker_client, job.id), "the job to be killed and removed")
     finally:
