@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import YAMLError
 
 from rightsize.errors import RightsizeError
-from rightsize.targets.yaml import Doc, detect_indent, loadable, make_yaml, plain_yaml, read
+from rightsize.targets.yaml import Doc, detect_indent, load_error, loadable, make_yaml, plain_yaml, read
 
 _SEVERAL = "found another document"  # ruamel.yaml's ComposerError for a second document
 
@@ -36,21 +35,8 @@ def read_documents(path: Path) -> list[Doc]:
     try:
         trees = list(make_yaml().load_all(loadable(text)))
         list(plain_yaml().load_all(loadable(text)))  # what compose reads: plain data (see yaml.parse)
-    except DuplicateKeyError as exc:
-        mark = exc.problem_mark
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise RightsizeError(f"{where}: duplicate key: {_one_line(exc.problem)}") from None
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
-        cause = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise RightsizeError(f"{where}: invalid YAML: {_one_line(cause)}") from None
     except YAMLError as exc:
-        raise RightsizeError(f"{source}: invalid YAML: {_one_line(str(exc))}") from None
+        raise load_error(exc, source) from None
     starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
     indent = detect_indent(text)
     return [Doc(source, text, tree, indent, tuple(starts)) for tree in trees]
-
-
-def _one_line(text: str | None) -> str:
-    return " ".join((text or "").split())

@@ -151,22 +151,27 @@ def _check_directive(text: str, source: str) -> None:
             )
 
 
+def load_error(exc: YAMLError, source: str) -> RightsizeError:
+    """The round-trip loader's error as one line naming the file, the line (and column) and the cause."""
+    if isinstance(exc, DuplicateKeyError):
+        mark = exc.problem_mark
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        return RightsizeError(f"{where}: duplicate key: {_one_line(exc.problem)}")
+    if isinstance(exc, MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+        cause = " ".join(p for p in (exc.context, exc.problem) if p)
+        return RightsizeError(f"{where}: invalid YAML: {_one_line(cause)}")
+    return RightsizeError(f"{source}: invalid YAML: {_one_line(str(exc))}")
+
+
 def parse(text: str, source: str) -> Doc:
     """Parse YAML text; any YAML problem becomes one RightsizeError line naming file, line and cause."""
     _check_directive(text.removeprefix("\ufeff"), source)
     try:
         data = make_yaml().load(loadable(text))
-    except DuplicateKeyError as exc:
-        mark = exc.problem_mark
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise RightsizeError(f"{where}: duplicate key: {_one_line(exc.problem)}") from None
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
-        cause = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise RightsizeError(f"{where}: invalid YAML: {_one_line(cause)}") from None
     except YAMLError as exc:
-        raise RightsizeError(f"{source}: invalid YAML: {_one_line(str(exc))}") from None
+        raise load_error(exc, source) from None
     try:  # what compose and helm read: plain data (a tag like !custom has no meaning to them)
         plain_yaml().load(loadable(text))
     except MarkedYAMLError as exc:
