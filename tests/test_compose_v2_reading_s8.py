@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli
-from test_compose_v2_config import Case, _have_v2, _write, v2_config
+from test_compose_v2_config import Case, _have_v2, _write, agree, both_refuse, v2_config
 
 pytestmark = pytest.mark.skipif(not _have_v2(), reason="Docker Compose v2 (docker compose) not installed")
 
@@ -52,3 +52,69 @@ def test_an_interpolated_cpu_quota_compose_refuses_is_one_line(
     lines = [x for x in err.splitlines() if "SYNTHETIC" not in x]
     assert (code, out, len(lines)) == (2, "", 1), err
     assert lines[0].startswith(f"rightsize: error: {path}: services.ollama: cpu_quota: not a number")
+
+
+_INT_MEMORY = "services:\n  b:\n    image: x\n    deploy: {resources: {limits: {memory: 1073741824}}}\n"
+_EXTENDS = "services:\n  db:\n    image: x\n    extends: {file: base.yml, service: b}\n"
+
+# an integer memory in a file reached only through extends.file: compose validates the service once
+# extended ("services.db.deploy.resources.limits.memory must be a string"); rightsize read 1 GiB
+EXTENDS_FILE_REFUSED = {
+    "plain": {"compose.yml": _EXTENDS, "base.yml": _INT_MEMORY},
+    "another-document": {  # (the extended service's other document brings it)
+        "compose.yml": _EXTENDS,
+        "base.yml": _INT_MEMORY + "---\nservices:\n  b: {image: y}\n",
+    },
+    "through-a-middle-file": {
+        "compose.yml": _EXTENDS.replace("base.yml", "mid.yml").replace("service: b", "service: m"),
+        "mid.yml": "services:\n  m:\n    extends: {file: base.yml, service: b}\n    cpus: 1\n",
+        "base.yml": _INT_MEMORY,
+    },
+}
+
+# what compose accepts: the value is not on the chain, or a nearer service sets or replaces it
+EXTENDS_FILE_READ = {
+    "another-service": {
+        "compose.yml": _EXTENDS,
+        "base.yml": _INT_MEMORY.replace("  b:\n", "  b: {image: x}\n  o:\n"),
+    },
+    "set-nearer": {
+        "compose.yml": _EXTENDS + "    deploy: {resources: {limits: {memory: 1g}}}\n",
+        "base.yml": _INT_MEMORY,
+    },
+    "override-nearer": {
+        "compose.yml": _EXTENDS + "    deploy: !override {resources: {limits: {cpus: 1}}}\n",
+        "base.yml": _INT_MEMORY,
+    },
+    "reset-nearer": {
+        "compose.yml": _EXTENDS + "    deploy: {resources: {limits: {memory: !reset null}}}\n",
+        "base.yml": _INT_MEMORY,
+    },
+    "set-in-a-middle-file": {
+        "compose.yml": _EXTENDS.replace("base.yml", "mid.yml").replace("service: b", "service: m"),
+        "mid.yml": "services:\n  m:\n    extends: {file: base.yml, service: b}\n"
+        "    deploy: {resources: {limits: {memory: 2g}}}\n",
+        "base.yml": _INT_MEMORY,
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(EXTENDS_FILE_REFUSED))
+def test_a_type_compose_refuses_in_an_extends_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    files = EXTENDS_FILE_REFUSED[name]
+    _, mine = both_refuse(tmp_path, Case(files))
+    where = f"{tmp_path / 'base.yml'}: services.b.deploy.resources.limits.memory"
+    assert f"{where}: 1073741824 is not a string" in mine
+    path = tmp_path / "compose.yml"
+    for command in ("check", "recommend"):
+        code, out, err = run_cli([command, "-f", str(path)], capsys)
+        lines = [x for x in err.splitlines() if "SYNTHETIC" not in x]
+        assert (code, out, len(lines)) == (2, "", 1), err
+        assert lines[0] == f"rightsize: error: {mine}"
+
+
+@pytest.mark.parametrize("name", list(EXTENDS_FILE_READ))
+def test_a_type_compose_never_sees_in_an_extends_file_is_not_refused(tmp_path: Path, name: str) -> None:
+    agree(tmp_path, Case(EXTENDS_FILE_READ[name]))

@@ -15,6 +15,7 @@ from rightsize.errors import RightsizeError
 from rightsize.targets.documents import read_documents
 from rightsize.targets.include import ComposeDoc, doc_env, extends_file, stack_of
 from rightsize.targets.interpolate import resolve
+from rightsize.targets.valuetypes import check_types
 from rightsize.targets.yaml import Doc
 
 Link = tuple[CommentedMap, Mapping[str, str]]  # a service extended, and the environment it was read with
@@ -52,7 +53,7 @@ def extends_chains(docs: Sequence[Doc], svc: str) -> dict[int, list[Link]]:
     for i, doc in enumerate(docs):
         node = service_node(doc, svc)
         if isinstance(node, CommentedMap) and "extends" in node:
-            chains[i] = _chain_of(docs, doc, svc, node["extends"])
+            chains[i] = _chain_of(docs, doc, svc, node)
     return chains
 
 
@@ -98,9 +99,11 @@ def _another_documents(d: Doc, cur: Doc) -> bool:
     )
 
 
-def _chain_of(docs: Sequence[Doc], cur: Doc, svc: str, ext: Any) -> list[Link]:
-    """One file's chain: what ``ext`` (the ``extends`` of ``svc`` in ``cur``) brings, nearest first."""
+def _chain_of(docs: Sequence[Doc], cur: Doc, svc: str, own: Any) -> list[Link]:
+    """One file's chain: what the ``extends`` of ``svc`` (``own`` in ``cur``) brings, nearest first."""
+    ext = own.get("extends")
     chain: list[Link] = []
+    outside: list[tuple[Doc, str]] = []  # files only extends.file reaches: load_compose did not check them
     later: list[list[Link]] = []  # copies outside each step's file: under the rest of the chain
     env = doc_env(cur)  # compose interpolates before extending: the whole chain (an included file: its own)
     seen = [(Path(cur.source).resolve(), svc)]
@@ -116,6 +119,7 @@ def _chain_of(docs: Sequence[Doc], cur: Doc, svc: str, ext: Any) -> list[Link]:
         target = next((d for d in scope if isinstance(service_node(d, name), CommentedMap)), scope[0])
         if file:  # the file's other documents (the last wins): merged under target's chain
             later.append(_other_documents(scope, target, name, env))
+        outside += [(d, name) for d in (scope if file else [target]) if not any(d is x for x in docs)]
         if (Path(target.source).resolve(), name) in seen:  # compose refuses it: "Circular reference"
             cycle = " -> ".join(f"{n} ({s})" for s, n in [*seen, (Path(target.source).resolve(), name)])
             raise RightsizeError(f"{cur.source}: extends cycle: {cycle}")
@@ -139,7 +143,20 @@ def _chain_of(docs: Sequence[Doc], cur: Doc, svc: str, ext: Any) -> list[Link]:
         cur, ext = target, node.get("extends")
     for more in reversed(later):
         chain += more
+    _check_outside(chain, outside, own)
     return chain
+
+
+def _check_outside(chain: Sequence[Link], outside: Sequence[tuple[Doc, str]], own: Any) -> None:
+    """Type-check what the files only ``extends.file`` reaches bring, below what is merged over it
+    (``own``: the extending service): compose validates the service once extended, so a limit of the
+    wrong type there is refused unless a nearer service sets or replaces it."""
+    nodes = [node for node, _ in chain]
+    for d, name in outside:
+        node = service_node(d, name)
+        at = next((k for k, n in enumerate(nodes) if n is node), None)
+        if at is not None:  # (a copy not on the chain is not merged: not validated either)
+            check_types(d, name, node, [own, *nodes[:at]])
 
 
 def _other_documents(parts: Sequence[Doc], target: Doc, name: str, env: Mapping[str, str]) -> list[Link]:
@@ -165,5 +182,5 @@ def _copies(docs: Sequence[Doc], among: Sequence[Doc], name: str) -> list[Link]:
     out: list[Link] = []
     for i, own in nested(docs, [i for i in order if isinstance(service_node(docs[i], name), CommentedMap)]):
         node = service_node(docs[i], name)
-        out += [(node, doc_env(docs[i]))] if own else _chain_of(docs, docs[i], name, node.get("extends"))
+        out += [(node, doc_env(docs[i]))] if own else _chain_of(docs, docs[i], name, node)
     return out

@@ -9,7 +9,7 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, TaggedScalar
+from ruamel.yaml.comments import CommentedMap
 
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Recommendation
@@ -23,8 +23,8 @@ from rightsize.targets.include import (
 )
 from rightsize.targets.interpolate import resolve
 from rightsize.targets.mergetags import hidden, replaces, tag
+from rightsize.targets.valuetypes import check_types
 from rightsize.targets.yaml import Doc
-from rightsize.targets.yamlnum import BYTES_KEYS, yaml_v3
 
 
 def load_compose(
@@ -71,7 +71,7 @@ def load_compose(
                 raise RightsizeError(f"{doc.source}: service name {name!r} is not a string: quote it")
             if svc is not None and not isinstance(svc, CommentedMap) and tag(svc) != "!reset":  # (db: !reset)
                 raise RightsizeError(f"{doc.source}: service {name!r} is not a mapping")
-            _check_types(doc, name, svc)
+            check_types(doc, name, svc)
     if not any(isinstance(d.data.get("services"), CommentedMap) for d in docs):
         raise RightsizeError(f"{Path(files[0])}: not a compose file (no 'services' mapping)")
     for doc in reading_order(docs):  # `web:` with nothing under it anywhere: compose refuses the project
@@ -106,59 +106,6 @@ def _directory(given: str | os.PathLike[str] | None) -> Path | None:
         what = "not a folder" if path.exists() else "no such folder"
         raise RightsizeError(f"--project-directory {given}: {what}")
     return path
-
-
-# The Compose Specification's types for the resource values rightsize reads: compose-go validates
-# the file against its schema before it reads a value ("services.db.deploy.resources.limits.memory
-# must be a string"). A YAML boolean is none of them.
-_STRING, _INTEGER, _NUMBER = (
-    ((str,), "a string"),
-    ((str, int), "a string or an integer"),
-    ((str, int, float), "a number or a string"),
-)
-_TYPES: dict[tuple[str, ...], tuple[tuple[type, ...], str]] = {
-    ("deploy", "resources", "limits", "memory"): _STRING,
-    ("deploy", "resources", "reservations", "memory"): _STRING,
-    ("deploy", "resources", "limits", "pids"): _INTEGER,
-    ("mem_reservation",): _INTEGER,
-    **{
-        (k,): _NUMBER for k in ("mem_limit", "memswap_limit", "cpus", "pids_limit", "cpu_quota", "cpu_period")
-    },
-    ("deploy", "resources", "limits", "cpus"): _NUMBER,
-    ("deploy", "resources", "reservations", "cpus"): _NUMBER,
-}
-
-
-def _check_types(doc: Doc, svc: str, node: CommentedMap | None) -> None:
-    for path, (types, kinds) in _TYPES.items():
-        value: Any = node
-        tags = []
-        for key in path:
-            tags.append(tag(value))
-            value = value.get(key) if isinstance(value, CommentedMap) else None
-        # what a !reset drops (unless an !override above keeps it: effective.dropped_here) compose
-        # drops before it validates the file
-        reset = tags.index("!reset") if "!reset" in tags else None
-        dropped = reset is not None and "!override" not in tags[:reset]
-        if value is None or isinstance(value, TaggedScalar) or dropped:
-            continue
-        number = yaml_v3(value)
-        # a float where compose wants bytes: ignored (see effective), once the schema took it (an
-        # integer there is any whole number: mem_reservation: 5.5e8 loads, 1.5 is refused)
-        if path[0] in BYTES_KEYS and isinstance(number, float) and (float in types or number.is_integer()):
-            warnings.warn(
-                f"{doc.source}: services.{svc}.{path[0]}: a YAML float ({value}): Docker Compose v2 ignores "
-                "it (no limit at all); write a whole number of bytes or a size such as 1g",
-                stacklevel=4,
-            )
-            continue
-        if isinstance(value, types) and not isinstance(value, bool):
-            continue
-        quote = f' (quote it: "{value}")' if not isinstance(value, bool) else ""
-        raise RightsizeError(
-            f"{doc.source}: services.{svc}.{'.'.join(path)}: {value!r} is not {kinds}"
-            f"{quote}: Docker Compose v2 refuses it (the Compose Specification's type)"
-        )
 
 
 def service_names(docs: Sequence[Doc]) -> list[str]:
