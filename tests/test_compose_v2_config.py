@@ -1052,6 +1052,17 @@ def _fuzz_case(seed: int) -> Case:
     return Case(files, f=tuple(f))
 
 
+def _both_ways(root: Path, case: Case) -> tuple[dict[str, Any] | None, str, dict[str, Values] | None, str]:
+    """Write the case and read it both ways: (compose's config or None, its stderr, what rightsize
+    reads or None, rightsize's error)."""
+    _write(root, case.files)
+    cfg, err = v2_config(root, case)
+    try:
+        return cfg, err, rs_read(root, case)[0], ""
+    except RightsizeError as exc:
+        return cfg, err, None, str(exc)
+
+
 @pytest.mark.slow
 def test_seeded_projects_read_as_compose_v2(tmp_path: Path) -> None:
     """60 generated projects (seeded): where compose reads the files, rightsize reads the same values;
@@ -1062,13 +1073,7 @@ def test_seeded_projects_read_as_compose_v2(tmp_path: Path) -> None:
     outcomes: dict[str, int] = {}
     for seed in range(60):
         root = tmp_path / f"s{seed}"
-        case = _fuzz_case(seed)
-        _write(root, case.files)
-        cfg, err = v2_config(root, case)
-        try:
-            got: dict[str, Values] | None = rs_read(root, case)[0]
-        except RightsizeError as exc:
-            got, mine = None, str(exc)
+        cfg, err, got, mine = _both_ways(root, _fuzz_case(seed))
         if cfg is not None and got is not None:
             assert got == {n: v2_values(svc) for n, svc in cfg["services"].items()}, f"seed {seed}"
             kind = "agree"
@@ -1144,13 +1149,7 @@ def test_seeded_include_projects_read_as_compose_v2(tmp_path: Path) -> None:
     outcomes: dict[str, int] = {}
     for seed in range(40):
         root = tmp_path / f"s{seed}"
-        case = _include_case(seed)
-        _write(root, case.files)
-        cfg, err = v2_config(root, case)
-        try:
-            got: dict[str, Values] | None = rs_read(root, case)[0]
-        except RightsizeError as exc:
-            got, mine = None, str(exc)
+        cfg, err, got, mine = _both_ways(root, _include_case(seed))
         if cfg is not None:
             assert got == {n: v2_values(svc) for n, svc in cfg["services"].items()}, f"seed {seed}"
             kind = "agree"
