@@ -172,6 +172,8 @@ def parse(text: str, source: str) -> Doc:
         data = make_yaml().load(loadable(text))
     except YAMLError as exc:
         raise load_error(exc, source) from None
+    except RecursionError:  # ruamel's loader recurses per level: a few hundred nested [ or { end it
+        raise RightsizeError(f"{source}: nested too deeply to read") from None
     try:  # what compose and helm read: plain data (a tag like !custom has no meaning to them)
         plain_yaml().load(loadable(text))
     except MarkedYAMLError as exc:
