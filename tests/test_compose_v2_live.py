@@ -111,3 +111,42 @@ def test_live_updates_a_stack_v2_started_under_its_normalized_name(
     assert "below 1000 (1 ms)" in out and f"is more than the {ncpu} this engine has" in out
     assert "not sent: the memory limit 0K is below the 6M Docker accepts, and 0 reads as none" in out
     assert started(docker_client, project) == before  # the same containers, never restarted
+
+
+LONG_PERIOD = f"""\
+services:
+  long:                  # a 1 s CFS period: 0.005 CPUs is a 5000 us quota, which the engine takes
+    image: {IMAGE}
+    command: sleep 3600
+    labels: [rightsize-test=1]
+    mem_limit: 64m
+    cpu_quota: 50000     # kept until apply
+    cpu_period: 1000000
+"""
+
+
+@pytest.mark.slow
+def test_a_cpu_limit_under_001_at_a_long_cfs_period_is_written_and_sent(
+    stack: Any, docker_client: Any
+) -> None:
+    """The 0.01-CPU floor is NanoCpus' (a 1 ms quota at the 100 ms default period); at a container's
+    own period the floor is a 1 ms quota there. apply -f and --live skipped 0.005 CPUs at cpu_period
+    1000000 ('below the 0.01 Docker accepts'), which v2 `up` and the engine's update take. Through
+    the Python API: the analysis rounds CPU up to 0.05 steps."""
+    from writer_recs import rec
+
+    from rightsize.targets.compose import patch_compose
+    from rightsize.targets.live import apply_live
+
+    project, folder = stack({"compose.yml": LONG_PERIOD}, ("compose.yml",))
+    recs = [rec(f"{project}/long", "cpu", None, 0.005)]
+    (result,) = patch_compose(folder / "compose.yml", recs, project=project)
+    assert [(c.key, c.new) for c in result.changes] == [("services.long.cpu_quota", "5000")], result.skipped
+    v2(project, folder, ("compose.yml",), "up", "-d")
+    assert (hosts_of(docker_client, project)["long"]["CpuQuota"]) == 5000  # v2 ran it
+    live = apply_live([rec(f"{project}/long", "cpu", None, 0.004)], project=project)
+    assert [(c.key, c.new) for c in live.changes] == [("CpuQuota", "0.004")], live.skipped
+    assert hosts_of(docker_client, project)["long"]["CpuQuota"] == 4000  # the engine took it
+    live = apply_live([rec(f"{project}/long", "cpu", None, 0.0005)], project=project)  # 500 us: refused
+    assert not live.changes and "CpuQuota 500 at CpuPeriod 1000000, below 1000" in live.skipped[0].reason
+    assert hosts_of(docker_client, project)["long"]["CpuQuota"] == 4000

@@ -169,7 +169,9 @@ def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan
     if low:
         plan.skip(docs, home, rec.workload, rec.resource, low)
         return
-    refused = engine_refuses(rec)
+    # cpu_quota/cpu_period: plan_quota checks the quota's own floor at the file's period
+    cfs = rec.resource == "cpu" and bool(rec.recommended and rec.recommended.limit)
+    refused = engine_refuses(rec, cfs=cfs and plan_quota(docs, svc, home, 1.0) is not None)
     if refused:  # compose would load the file, but `up` would fail on it
         plan.skip(docs, home, rec.workload, rec.resource, "not written: " + refused)
         return

@@ -170,7 +170,8 @@ def _update(
         if not rec.ok:
             skipped.append(Skipped(c.name, wl, rec.resource, "no recommendation: " + "; ".join(rec.reasons)))
             continue
-        refused = engine_refuses(rec, exact=True)
+        cfs = bool(host.get("CpuQuota") or host.get("CpuPeriod"))  # a quota's floor: see CpuQuota below
+        refused = engine_refuses(rec, exact=True, cfs=cfs)
         if refused:  # the engine would refuse the whole update: skip this resource, send the others
             skipped.append(Skipped(c.name, wl, rec.resource, "not sent: " + refused))
             continue
