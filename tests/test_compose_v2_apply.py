@@ -418,3 +418,24 @@ def test_a_byte_order_mark_before_a_flow_first_line(
     head = text.split("mem_limit: 1g" if "mem_limit" in text else "memory: 1g")[0]
     assert after.startswith(head) and after.count("\n") == 1, after
     assert after.endswith("}}}  # one line\n" if "# one line" in text else "}}}}}\n"), after
+
+
+@pytest.mark.slow
+def test_cpu_period_0_is_the_default_period(
+    stack: Any, docker_client: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Docker runs `cpu_period: 0` at its default 100000 us period (as check reads it); apply said
+    'cpu_period 0 is not a period: cpu limit not written'."""
+    text = (
+        f"services:\n  redis:\n    image: {IMAGE}\n    command: sleep 3600\n    labels: [rightsize-test=1]\n"
+    )
+    text += "    cpu_quota: 50000   # half a CPU\n    cpu_period: 0\n"
+    project, folder = stack({"compose.yml": text}, ("compose.yml",))
+    code, _, err = run_cli(["apply", *files_args(folder, ("compose.yml",)), "--only", "cpu"], capsys)
+    assert code == 0, err
+    cores = sample_recs()[("redis", "cpu")].limit
+    quota = round(cores * 100_000)
+    assert f"cpu_quota: {quota}   # half a CPU\n    cpu_period: 0\n" in (folder / "compose.yml").read_text()
+    v2(project, folder, ("compose.yml",), "up", "-d")
+    host = hosts_of(docker_client, project)["redis"]
+    assert (host["CpuQuota"], host["CpuPeriod"], host["NanoCpus"]) == (quota, 0, 0)

@@ -88,8 +88,8 @@ def plan_quota(docs: Stack, svc: str, home: int, cores: float) -> QuotaEdit | st
     p_value = period[1] if period else PERIOD_US
     if interpolated(p_value) or (quota is not None and interpolated(quota[1])):
         return "cpu_quota/cpu_period are interpolated: not replaced (Docker refuses cpus beside them)"
-    p = _micros(p_value, "cpu_period", f"{docs[home].source}: services.{svc}")
-    if p <= 0:
+    p = _micros(p_value, "cpu_period", f"{docs[home].source}: services.{svc}") or PERIOD_US  # 0: the default
+    if p < 0:
         return f"cpu_period {p_value} is not a period: cpu limit not written"
     new = round(cores * p)
     if new < MIN_QUOTA_US:  # the engine: "CPU cfs quota can not be less than 1ms (i.e. 1000)"
