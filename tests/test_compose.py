@@ -204,6 +204,14 @@ def test_compose_merge_tags_reset_and_override_are_read_and_kept(tmp_path: Path)
     assert compose_current(tmp_path / "compose.yml")["a"]["memory"].limit == 768 * M
 
 
+def test_a_tagged_value_keeps_its_unit_style(tmp_path: Path) -> None:
+    # `mem_limit: !override 4g` was written back as `!override 8G`, and a key added beside it as 6G:
+    # the unit's case was read from the tag's node, not its text
+    text = "services:\n  a:\n    image: x\n    mem_limit: !override 4g\n"
+    out, _ = _patch_text(tmp_path, text, [rec("p/a", "memory", 6 * G, 8 * G)])
+    assert out == "services:\n  a:\n    image: x\n    mem_limit: !override 8g\n    mem_reservation: 6g\n"
+
+
 def test_block_alias_replaced_by_own_block(tmp_path: Path) -> None:
     text = (
         "x-res: &res\n"

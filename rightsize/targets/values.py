@@ -115,6 +115,8 @@ _UNIT_STYLE = re.compile(r"\s*[\d.]+( ?)([kKmMgGtTpP])([iI]?[bB]?)\s*")
 def format_value(resource: str, value: float, dialect: Dialect, old: Any = None) -> NewScalar:
     """The scalar to write; memory keeps the file's unit style (``2g`` -> ``1536m``, ``2GB`` ->
     ``1536MB``, ``2 GiB`` -> ``1536 MiB``: compose reads them all alike)."""
+    if isinstance(old, TaggedScalar):  # `!override 4g`: the style is the tagged text's
+        old = old.value
     if resource == "memory":
         text = format_bytes(value, dialect)
         style = _UNIT_STYLE.fullmatch(old) if dialect == "compose" and isinstance(old, str) else None
