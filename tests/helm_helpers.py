@@ -172,3 +172,19 @@ def chart_dir(root: Path, name: str, values: str, templates: dict[str, str], dep
     for file, text in templates.items():
         (root / "templates" / file).write_text(text)
     return root
+
+
+def with_packaged_redis(root: Path, parent_values: str) -> Path:
+    """A chart ``shop`` (values ``parent_values``) whose packaged subchart ``redis`` renders
+    ``.Values.master.resources`` into ``shop-redis-master`` and keeps ``limits.cpu: 100m`` by default."""
+    deps = "dependencies:\n  - name: redis\n    version: 0.1.0\n"
+    shop = chart_dir(root / "shop", "shop", parent_values, {}, deps)
+    tpl = workload_template(
+        "StatefulSet", "{{ .Release.Name }}-redis-master", {"redis": ".Values.master.resources"}
+    )
+    redis = chart_dir(
+        root / "src", "redis", "master:\n  resources:\n    limits:\n      cpu: 100m\n", {"s.yaml": tpl}
+    )
+    (shop / "charts").mkdir()
+    helm("package", redis, "--destination", shop / "charts")
+    return shop

@@ -28,6 +28,7 @@ from helm_helpers import (
     helm,
     mib,
     render,
+    with_packaged_redis,
     workload_template,
     written,
 )
@@ -227,16 +228,7 @@ def test_a_request_above_a_limit_the_subchart_keeps_by_default_is_not_written(
     # master.resources.limits.cpu: 100m, which the parent's `resources: {}` does not clear (helm
     # merges maps). rightsize wrote requests.cpu 500m: helm rendered a request above the limit, a pod
     # the API server refuses. It is now skipped, naming the chart's default.
-    deps = "dependencies:\n  - name: redis\n    version: 0.1.0\n"
-    shop = chart_dir(tmp_path / "shop", "shop", "# parent\nredis:\n  master:\n    resources: {}\n", {}, deps)
-    tpl = workload_template(
-        "StatefulSet", "{{ .Release.Name }}-redis-master", {"redis": ".Values.master.resources"}
-    )
-    redis = chart_dir(
-        tmp_path / "src", "redis", "master:\n  resources:\n    limits:\n      cpu: 100m\n", {"s.yaml": tpl}
-    )
-    (shop / "charts").mkdir()
-    helm("package", redis, "--destination", shop / "charts")
+    shop = with_packaged_redis(tmp_path, "# parent\nredis:\n  master:\n    resources: {}\n")
     result = apply(
         shop / "values.yaml", dataset(tmp_path / "d", {REDIS: (100, 0.5)}), capsys, "--strategy", "krr"
     )

@@ -23,6 +23,7 @@ from helm_helpers import (
     helm,
     mib,
     render,
+    with_packaged_redis,
     workload_template,
     written,
 )
@@ -39,16 +40,7 @@ def test_a_map_beside_a_chart_keeps_a_request_under_the_limit_the_subchart_keeps
     # krr recommends a CPU request and no limit; the packaged subchart keeps limits.cpu 100m by
     # default. Guessed, the place knew it; through --map it did not: requests.cpu 500m was written
     # and helm rendered a request above the limit, a pod the API server refuses.
-    deps = "dependencies:\n  - name: redis\n    version: 0.1.0\n"
-    shop = chart_dir(tmp_path / "shop", "shop", "# parent\nredis: {}\n", {}, deps)
-    tpl = workload_template(
-        "StatefulSet", "{{ .Release.Name }}-redis-master", {"redis": ".Values.master.resources"}
-    )
-    redis = chart_dir(
-        tmp_path / "src", "redis", "master:\n  resources:\n    limits:\n      cpu: 100m\n", {"s.yaml": tpl}
-    )
-    (shop / "charts").mkdir()
-    helm("package", redis, "--destination", shop / "charts")
+    shop = with_packaged_redis(tmp_path, "# parent\nredis: {}\n")
     data = dataset(tmp_path / "d", {REDIS: (100, 0.5)})
     result = apply(shop / "values.yaml", data, capsys, "--strategy", "krr", "--map", f"{REDIS}=redis.master")
     why = [s["reason"] for s in result["skipped"] if s["resource"] == "cpu"]
