@@ -43,10 +43,7 @@ K8S_NAME = {"memory": "memory", "cpu": "cpu"}
 
 
 def load_values(path: Path) -> Doc:
-    try:
-        doc = read(path)
-    except RecursionError:  # ruamel's loader recurses per level: a few hundred nested [ or { end it
-        raise RightsizeError(f"{path}: nested too deeply to read as Helm values") from None
+    doc = read(path)  # (a file nested too deeply for the loader is read's one-line error)
     if doc.data is None:  # empty, or comments only: an overrides file waiting for its first values
         if any(_content(line) for line in doc.text.splitlines()):  # 'null' / '~': no room for keys
             raise RightsizeError(f"{path}: the top level is null, not a mapping of values (remove it)")
