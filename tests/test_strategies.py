@@ -260,3 +260,35 @@ def test_no_kill_no_hint() -> None:
     h = make_history(5, n=10)
     mem = next(r for r in get_strategy("default").recommend(h) if r.resource == "memory")
     assert mem.recommended is None and not any("OOM" in why for why in mem.reasons)
+
+
+def _sparse(days_apart: int, per_day: int, days: int) -> History:
+    # `per_day` readings a minute apart at the start of each of `days` days, `days_apart` days apart
+    starts = np.arange(days) * days_apart * 86_400_000
+    ts = (T0 + starts[:, None] + np.arange(per_day)[None, :] * 60_000).ravel().astype(np.int64)
+    n = len(ts)
+    mem = np.full(n, 500 * MiB)
+    return History(
+        workload="p/sparse", ts=ts, mem=mem, mem_peak=mem, cpu=np.full(n, 0.2),
+        cpu_throttled=np.full(n, np.nan), pids=np.full(n, 10.0),
+        current={"memory": Values(None, None), "cpu": Values(None, None), "pids": Values(None, None)},
+    )
+
+
+@pytest.mark.parametrize("name", ["default", "vpa"])
+def test_readings_on_two_days_a_fortnight_apart_are_two_days_of_evidence(name: str) -> None:
+    # The span says 14 days; only two days had readings. VPA takes the smaller of its history's
+    # length and its sample count, and so do the confidence terms here.
+    sparse, dense = _sparse(14, 300, 2), _sparse(1, 300, 15)  # 14:13-19:13 UTC
+    assert sparse.history_seconds == dense.history_seconds
+    mem = {h.workload + str(i): next(r for r in get_strategy(name).recommend(h) if r.resource == "memory")
+           for i, h in enumerate((sparse, dense))}
+    rs, rd = mem["p/sparse0"], mem["p/sparse1"]
+    assert rs.recommended is not None and rd.recommended is not None
+    assert rs.recommended.limit is not None and rd.recommended.limit is not None
+    # default's k=0.25 multiplier may round to the same limit; vpa's k=1 may not
+    assert rs.recommended.limit > rd.recommended.limit if name == "vpa" else rs.recommended.limit >= rd.recommended.limit
+    assert rs.confidence == pytest.approx(est.confidence(2.0))
+    assert rd.confidence == pytest.approx(est.confidence(sparse.history_seconds / 86400))
+    if name == "default":
+        assert any("x1.11 for 2.0 days with readings in 14.2 days" in r for r in rs.reasons), rs.reasons

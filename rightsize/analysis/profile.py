@@ -86,7 +86,14 @@ class Profile:
 
     @property
     def days(self) -> float:
-        return self.history_seconds / 86400.0
+        """History for the confidence terms: the span, but no more days than had a memory reading.
+
+        Two readings a fortnight apart are not a fortnight of evidence; VPA likewise takes the
+        smaller of its history's length and its sample count.
+        """
+        span = self.history_seconds / 86400.0
+        seen = self.daily_mem_peaks.n
+        return min(span, float(seen)) if seen else span
 
     @property
     def mem_peak_max(self) -> float | None:

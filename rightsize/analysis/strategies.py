@@ -143,6 +143,9 @@ Chain = Callable[[Profile, Any], dict[Resource, Draft]]
 
 
 def _days(p: Profile) -> str:
+    seen = p.days * 86400.0
+    if seen < p.history_seconds:
+        return f"{history_text(seen)} with readings in {history_text(p.history_seconds)}"
     return history_text(p.history_seconds)
 
 
