@@ -255,6 +255,7 @@ def apply(
     helm: str | None = typer.Option(None, "--helm", help="Helm values file to write resources into."),
     live: bool = typer.Option(False, "--live", help="Update running containers through the Engine API."),
     map_: list[str] = typer.Option([], "--map", help="Helm: WORKLOAD=dotted.path (repeatable)."),
+    chart: str | None = typer.Option(None, "--chart", help="Helm: the values' chart (a folder or .tgz)."),
     data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
     strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95."),
     set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE."),
@@ -278,7 +279,7 @@ def apply(
     only_, services_, swap_ = check_apply_options(
         compose=compose, helm=helm, live=live, map_=map_, data=data, since=since, backup=backup, only=only,
         services=services, project=project, env_file=env_file, docker_host=docker_host, swap=swap, fmt=fmt,
-        project_directory=project_directory,
+        project_directory=project_directory, chart=chart,
     )  # fmt: skip
 
     def recs() -> list[Any]:
@@ -294,7 +295,7 @@ def apply(
         from rightsize.targets.helm import parse_map, patch_helm
 
         results = [patch_helm(helm, recs, mapping=parse_map(map_), dry_run=dry_run, backup=backup,
-                              only=only_, min_confidence=min_confidence)]
+                              only=only_, min_confidence=min_confidence, chart=chart)]
     else:
         from rightsize.targets.live import apply_live
 

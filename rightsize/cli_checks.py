@@ -21,6 +21,7 @@ _EXPECTED = {
     "--data": "a dataset folder (leave --data out for the bundled sample)",
     "--compose": "a compose file",
     "--helm": "a Helm values file",
+    "--chart": "a chart folder or .tgz (leave --chart out for the chart the values file sits in)",
     "--workload": "a glob such as 'shop/*' (leave --workload out for every workload)",
     "--since": "a duration such as 7d or a date such as 2026-11-01 (leave --since out for all the data)",
     "--project": "a compose project name (leave --project out for every project)",
@@ -118,12 +119,12 @@ def check_apply_options(
     *, compose: list[str], helm: str | None, live: bool, map_: list[str], data: str | None,
     since: str | None, backup: bool, only: str | None, services: str | None, project: str | None,
     env_file: list[str], docker_host: str | None, swap: str | None, fmt: str,
-    project_directory: str | None = None,
+    project_directory: str | None = None, chart: str | None = None,
 ) -> tuple[list[str] | None, list[str] | None, int | None]:
     """``apply``'s option rules; returns (--only, --services, --swap bytes) parsed."""  # fmt: skip
     given = {"--compose": compose, "--helm": helm, "--data": data, "--since": since, "--services": services,
              "--only": only, "--project": project, "--docker-host": docker_host,
-             "--project-directory": project_directory}  # fmt: skip
+             "--project-directory": project_directory, "--chart": chart}  # fmt: skip
     for option, value in given.items():
         not_empty(option, value)
     not_empty("--env-file", env_file, "an env file, e.g. --env-file .env.prod")
@@ -131,13 +132,15 @@ def check_apply_options(
         raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
     if live and backup:  # a running container has no file to back up: say so rather than ignore it
         raise fail("--backup keeps a copy of a file; --live changes running containers (no file)")
-    misplaced = {"--map": bool(map_) and helm is None, "--services": services is not None and not compose,
+    misplaced = {"--map": bool(map_) and helm is None, "--chart": chart is not None and helm is None,
+                 "--services": services is not None and not compose,
                  "--project": project is not None and helm is not None,
                  "--docker-host": docker_host is not None and not live,
                  "--env-file": bool(env_file) and not compose,
                  "--project-directory": project_directory is not None and not compose}  # fmt: skip
     for option in (o for o, unused in misplaced.items() if unused):  # ignored, it would patch too much
-        target = {"--map": "--helm", "--services": "--compose", "--docker-host": "--live",
+        target = {"--map": "--helm", "--chart": "--helm", "--services": "--compose",
+                  "--docker-host": "--live",
                   "--env-file": "--compose", "--project-directory": "--compose"}  # fmt: skip
         raise fail(f"{option} works with {target.get(option, '--compose or --live')} only")
     if fmt not in ("text", "json"):

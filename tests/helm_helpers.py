@@ -188,3 +188,18 @@ def with_packaged_redis(root: Path, parent_values: str) -> Path:
     (shop / "charts").mkdir()
     helm("package", redis, "--destination", shop / "charts")
     return shop
+
+
+def render_with(
+    chart: Path | str, *values: Path, release: str = "shop"
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """``render``, with ``-f`` values files given to ``helm template`` (an overrides file, or the values
+    of a chart that is not beside them: a packaged ``.tgz`` or a folder elsewhere)."""
+    files = [arg for v in values for arg in ("-f", str(v))]
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for doc in yaml.safe_load_all(helm("template", release, chart, "--namespace", release, *files)):
+        spec = (doc or {}).get("spec", {}).get("template", {}).get("spec")
+        if spec:
+            pods = [*spec.get("initContainers", []), *spec["containers"]]
+            out[doc["kind"], doc["metadata"]["name"]] = {c["name"]: c.get("resources", {}) for c in pods}
+    return out

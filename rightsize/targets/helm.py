@@ -29,6 +29,7 @@ from rightsize.targets.helmplace import (
     claim,
     list_hint,
     mapped_place,
+    off_subchart,
     parse_map,
     place_of,
     unread_subchart,
@@ -68,9 +69,11 @@ def patch_helm(
     backup: bool = False,
     only: Iterable[str] | None = None,
     min_confidence: float = 0.0,
+    chart: Path | str | None = None,
 ) -> PatchResult:
     """Patch one values file in place (or only diff it). ``mapping``: ``{WORKLOAD: path}``, or the
-    ``--map`` text (``"shop/db=db.primary"``, or a list of them)."""
+    ``--map`` text (``"shop/db=db.primary"``, or a list of them). ``chart``: the chart the file is
+    installed with (a folder or a ``.tgz``), when the file is not beside its ``Chart.yaml``."""
     check_min_confidence(min_confidence)
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = parse_map([mapping] if isinstance(mapping, str) else mapping)
@@ -79,8 +82,8 @@ def patch_helm(
     if not dry_run:
         check_writable(path, backup)
     # a --map path that does not resolve in this file is reported before the analysis runs
-    chart = read_chart(path, doc.data)
-    mapped = {wl: mapped_place(doc, wl, spelled, chart.view) for wl, spelled in (mapping or {}).items()}
+    seen = read_chart(path, doc.data, None if chart is None else Path(chart))
+    mapped = {wl: mapped_place(doc, wl, spelled, seen.view) for wl, spelled in (mapping or {}).items()}
     recs = resolve(recs)
     resources = parse_only(only)
     names = list(dict.fromkeys(r.workload for r in recs))
@@ -94,7 +97,7 @@ def patch_helm(
     skipped: list[Skipped] = []
     used: dict[tuple[int, tuple[str, ...]], str] = {}
     notes: dict[str, str] = {}
-    guessed = {wl: mapped.get(wl) or place_of(doc, wl, single=len(names) == 1, chart=chart) for wl in names}
+    guessed = {wl: mapped.get(wl) or place_of(doc, wl, single=len(names) == 1, chart=seen) for wl in names}
 
     # --map first, then the guesses by how strongly each workload claims its place
     def rank(w: str) -> int:
@@ -106,11 +109,13 @@ def patch_helm(
         if place is None:
             hint = list_hint(data, candidate_names(wl)) if not is_oneoff(wl) else None
             why = "cannot place: no values key matches this workload (use --map WORKLOAD=dotted.path)"
-            if not is_oneoff(wl) and (sub := unread_subchart(chart, wl)):
+            if off := off_subchart(seen, wl, data, path.name):
+                why = off
+            elif not is_oneoff(wl) and (sub := unread_subchart(seen, wl)):
                 why = (f"cannot place: {sub} is a subchart whose values hold no resources block (nor "
                        "one level down), so none is known to be read; "
                        f"--map {wl}={sub}.PATH writes one")  # fmt: skip
-            elif not is_oneoff(wl) and (key := beside_top(chart, wl)):
+            elif not is_oneoff(wl) and (key := beside_top(seen, wl)):
                 why = (f"cannot place: {key} holds no resources, and the top-level resources may be the "
                        f"chart's own: --map {wl}=resources (the top level) or --map {wl}={key}")  # fmt: skip
             if hint:

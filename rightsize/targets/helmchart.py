@@ -25,6 +25,8 @@ import yaml
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from rightsize.errors import RightsizeError
+from rightsize.targets.helmdeps import Off, Switch, judged, switch_of, tags_below
 from rightsize.targets.yaml import loadable, plain_yaml
 
 MAX_DEPTH = 4  # subcharts of subcharts: deeper nesting is not followed
@@ -41,15 +43,22 @@ class Chart:
     subcharts: Mapping[str, CommentedMap]  # top-level keys that are subcharts': their own defaults
     # the same keys' charts as this view leaves them (their view: view[key]), for their own subcharts
     nested: Mapping[str, Chart] = dataclasses.field(default_factory=dict)
+    switches: Mapping[str, Switch] = dataclasses.field(default_factory=dict)  # dependencies' condition/tags
+    own_tags: Any = None  # the chart's own values.yaml `tags:` (a subchart's fill in the top-level ones)
+    off: Mapping[str, Off] = dataclasses.field(default_factory=dict)  # subcharts helm does not render
 
 
 class _Unreadable(Exception):
     pass
 
 
-def read_chart(values: Path, data: CommentedMap) -> Chart:
+def read_chart(values: Path, data: CommentedMap, given: Path | None = None) -> Chart:
     """The chart ``values`` sits in, or the file alone (a bad chart is a warning: the file can still be
-    patched, only without the chart's help)."""
+    patched, only without the chart's help). ``given`` (``--chart``): the chart the file is installed
+    with, a folder or a ``.tgz`` (as ``helm pull`` leaves them), wherever the file is; bad input if it
+    cannot be read."""
+    if given is not None:
+        return _given_chart(values, data, given)
     root = values.parent
     if not (root / "Chart.yaml").is_file():
         return Chart("", data, {})
@@ -65,17 +74,49 @@ def read_chart(values: Path, data: CommentedMap) -> Chart:
     return Chart("", data, {})
 
 
-def _seen_as(chart: Chart, view: Any) -> Chart:
+def _given_chart(values: Path, data: CommentedMap, given: Path) -> Chart:
+    what = "give a chart folder (holding Chart.yaml) or a packaged chart .tgz, as helm pull leaves them"
+    try:
+        if given.is_dir():
+            if not (given / "Chart.yaml").is_file():
+                raise _Unreadable(f"no Chart.yaml in {given}: {what}")
+            chart = _load(_dir_files(given), str(given), 0)
+            own = (given / "values.yaml").resolve() == values.resolve()
+        elif given.is_file():
+            if not given.name.endswith((".tgz", ".tar.gz")):
+                raise _Unreadable(f"{given.name} is not a chart: {what}")
+            try:
+                files = _tar_files(_read(given), str(given))
+            except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
+                raise _Unreadable(f"not a chart archive: {_one_line(exc)}") from None
+            chart, own = _load(files, str(given), 0), False
+        else:
+            raise _Unreadable(f"no such chart folder or file: {what}")
+        return chart if own else _seen_as(chart, merged(chart.view, data))
+    except RecursionError:
+        why = "values nested too deeply"
+    except (_Unreadable, OSError, YAMLError) as exc:
+        why = _one_line(exc)
+    raise RightsizeError(f"--chart {given}: {why}")
+
+
+def _seen_as(chart: Chart, view: Any, tags: Any = None, prefix: tuple[str, ...] = ()) -> Chart:
     """A chart under values set over its defaults, its subcharts under theirs, down. A subchart's key
     set to null (``postgresql:`` with only comments under it, common in an overrides file) leaves
-    the subchart's defaults whole, as helm coalesces them; ``merged`` keeps that null."""
+    the subchart's defaults whole, as helm coalesces them; ``merged`` keeps that null. Which subcharts
+    are turned off is judged on this view (``tags``: the top-level table as this chart sees it)."""
     if not isinstance(view, CommentedMap):
         view = chart.view
-    nested = {k: _seen_as(c, view.get(k)) for k, c in chart.nested.items()}
+    if not prefix:
+        tags = view.get("tags")
+    below = {k: tags_below(c.own_tags, tags) for k, c in chart.nested.items()}
+    nested = {k: _seen_as(c, view.get(k), below[k], (*prefix, k)) for k, c in chart.nested.items()}
     if any(not isinstance(view.get(k), CommentedMap) for k in nested):
         view = CommentedMap(view)  # a copy: the view given may be the chart's own defaults
         view.update({k: c.view for k, c in nested.items()})
-    return Chart(chart.name, view, chart.subcharts, nested)
+    off = {k: o for k, s in chart.switches.items() if (o := judged(s, view, tags, prefix))}
+    off.update({k: o for k, o in chart.off.items() if o.how == "helmignore"})
+    return Chart(chart.name, view, chart.subcharts, nested, chart.switches, chart.own_tags, off)
 
 
 def _one_line(what: BaseException | str) -> str:
@@ -166,15 +207,17 @@ def _load(files: dict[str, bytes], source: str, depth: int) -> Chart:
     if not isinstance(values, CommentedMap):
         raise _Unreadable(f"{source}/values.yaml: the top level is not a mapping")
     if depth >= MAX_DEPTH:
-        return Chart(meta["name"], values, {})
+        return Chart(meta["name"], values, {}, own_tags=values.get("tags"))
     subs = _subcharts(files, source, depth)
     deps = _dependencies(meta, files, source)
     keys: dict[str, Chart] = {}
+    switches: dict[str, Switch] = {}
     aliased = set()
     for dep in deps:  # an aliased dependency is rendered under its alias only
         if dep["name"] in subs:
             alias = dep.get("alias")
-            keys[alias if isinstance(alias, str) and alias else dep["name"]] = subs[dep["name"]]
+            key = alias if isinstance(alias, str) and alias else dep["name"]
+            keys[key], switches[key] = subs[dep["name"]], switch_of(dep)
             aliased |= {dep["name"]} if isinstance(alias, str) and alias else set()
     for name, sub in subs.items():
         if name not in aliased:
@@ -183,7 +226,8 @@ def _load(files: dict[str, bytes], source: str, depth: int) -> Chart:
     for key, sub in keys.items():
         over = values.get(key)  # `postgresql:` with nothing under it leaves the defaults whole
         view[key] = sub.view if over is None else merged(sub.view, over)
-    return _seen_as(Chart(meta["name"], view, {k: c.view for k, c in keys.items()}, keys), view)
+    own = Chart(meta["name"], view, {k: c.view for k, c in keys.items()}, keys, switches, values.get("tags"))
+    return _seen_as(own, view)
 
 
 def _parse(files: dict[str, bytes], name: str, source: str) -> Any:

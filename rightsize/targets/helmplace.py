@@ -14,6 +14,7 @@ from rightsize.errors import RightsizeError
 from rightsize.sources.docker import is_oneoff
 from rightsize.targets import valuepath
 from rightsize.targets.helmchart import Chart
+from rightsize.targets.helmdeps import Off, off_reason
 from rightsize.targets.values import lookup
 from rightsize.targets.yaml import Doc
 
@@ -184,6 +185,8 @@ def place_of(doc: Doc, wl: str, single: bool, chart: Chart | None = None) -> Pla
         return None
     names = candidate_names(wl)
     found = _guess(chart or Chart("", data, {}), wl)
+    if found and chart and off_at(chart, found[0]):
+        return None  # a subchart helm does not render (a condition, tags, .helmignore): nothing reads it
     if found and chart and found[0][0] in chart.subcharts and not lookup(view, found[0])[0]:
         return None  # a subchart whose defaults hold no such block: nothing shows it is read
     top = _beside_top(view, found)
@@ -191,12 +194,25 @@ def place_of(doc: Doc, wl: str, single: bool, chart: Chart | None = None) -> Pla
     if chart and own and (found is None or top) and "resources" in view:  # the chart's own container
         note = f"the chart's own resources (Chart.yaml: name: {chart.name})"
         return Place(data, "", (), ("resources",), note, view, chart.name)
+    if chart and own and found is None and (inner := _own_component(chart, _pod(wl))):
+        note = f"the chart's own {inner} (Chart.yaml: name: {chart.name})"
+        return Place(data, "", (), (inner, "resources"), note, view, chart.name)
     if top is not None:  # which one is the chart's: no guess, but one
         note = f"the top-level resources: {top} holds none"
         return Place(data, "", (), ("resources",), note, view) if single else None
     if found is None and single and "resources" in view:
         return Place(data, "", (), ("resources",), "", view)
     return None if found is None else Place(data, "", (), found[0], found[1], view)
+
+
+def _own_component(chart: Chart, pod: str) -> str | None:
+    """The chart's own block for a workload named like the chart, when it has no top-level one: the
+    role its pod is named after (bitnami postgresql installed alone: ``shop-postgresql-read`` ->
+    ``readReplicas``), else its one main component (``primary``)."""
+    if role := _role(pod, chart.name, chart.view):
+        return role
+    found = _component("", chart.view, lone=False)
+    return found[1] if found else None
 
 
 def _guess(chart: Chart, wl: str) -> Found | None:
@@ -233,6 +249,22 @@ def _declared(chart: Chart | None, found: Found | None) -> Found | None:
         return found
     note = f"{key}.resources is not read by the subchart {key}: it declares {'.'.join(declared)}"
     return declared, "; ".join(n for n in (found[1], note) if n)
+
+
+def off_at(chart: Chart, keys: tuple[str, ...]) -> tuple[str, Off] | None:
+    """The subchart (its keys from the top, dotted) on the way down ``keys`` that helm leaves out."""
+    if keys and keys[0] in chart.off:
+        return keys[0], chart.off[keys[0]]
+    if len(keys) > 1 and keys[0] in chart.nested and (inner := off_at(chart.nested[keys[0]], keys[1:])):
+        return f"{keys[0]}.{inner[0]}", inner[1]
+    return None
+
+
+def off_subchart(chart: Chart, wl: str, data: CommentedMap, file: str) -> str | None:
+    """The skip reason of a workload whose block is in a subchart helm does not render."""
+    found = None if is_oneoff(wl) else _guess(chart, wl)
+    hit = off_at(chart, found[0]) if found else None
+    return off_reason(hit[1], hit[0], data, file) if hit else None
 
 
 def unread_subchart(chart: Chart, wl: str) -> str | None:
