@@ -61,8 +61,9 @@ def render(chart: Path, release: str = "shop") -> dict[tuple[str, str], dict[str
     return out
 
 
-def dataset(root: Path, usage: dict[str, tuple[int, float]]) -> Path:
-    """1,000 samples 10 s apart per workload: (working set in MiB, CPU cores) around the given levels."""
+def dataset(root: Path, usage: dict[str, tuple[int, float]], noise: int = 8 * M) -> Path:
+    """1,000 samples 10 s apart per workload: (working set in MiB, CPU cores) around the given levels
+    (the working set up to ``noise`` bytes above)."""
     n = 1000
     ts = pd.Timestamp("2026-11-20", tz="UTC") + pd.to_timedelta(np.arange(n) * 10, unit="s")
     rng = np.random.default_rng(11)
@@ -76,7 +77,7 @@ def dataset(root: Path, usage: dict[str, tuple[int, float]]) -> Path:
                 "container": f"c{i}",
                 "image": "img",
                 "cpu_cores": rng.uniform(cpu * 0.8, cpu, n),
-                "mem_working_set": (mib * M + rng.integers(0, 8 * M, n)).astype("int64"),
+                "mem_working_set": (mib * M + rng.integers(0, noise, n)).astype("int64"),
                 "pids": 10,
                 "mem_limit": 8192 * M,
                 "cpu_limit": 4.0,

@@ -22,6 +22,7 @@ from rightsize.targets import edit, valuepath
 from rightsize.targets.composefile import check_min_confidence, low_confidence, parse_only
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.helmchart import read_chart
+from rightsize.targets.helmmin import k8s_refuses
 from rightsize.targets.helmplace import (
     Place,
     beside_top,
@@ -229,6 +230,13 @@ def _plan_rec(
             )
         )
     shorthand = _shorthand(place)
+    refused = {w.kind: why for w in wanted(rec) if (why := _refused(w.resource, w.kind, w.value))}
+    for w in (w for w in wanted(rec) if w.kind in refused):
+        raw = format_value(w.resource, w.value, "k8s").raw
+        skipped.append(Skipped(doc.source, rec.workload, w.resource, refused[w.kind], raw))
+    if refused:  # a value not written leaves the file's in place: the other one is checked against it
+        kept = {k: None for k in refused}
+        rec = dataclasses.replace(rec, recommended=dataclasses.replace(rec.recommended, **kept))
     for w in wanted(rec):
         path = (*place.keys, KEYS[w.kind], K8S_NAME[w.resource])
         if shorthand and w.kind == "reservation":
@@ -251,6 +259,10 @@ def _plan_rec(
                 continue
         assigns[path] = new
         meta[id(place.node), path] = (rec.workload, "" if old is None else str(old))
+
+
+def _refused(resource: str, kind: str, value: float) -> str | None:
+    return k8s_refuses(resource, kind, format_value(resource, value, "k8s").raw)
 
 
 def _shorthand(place: Place) -> bool:
