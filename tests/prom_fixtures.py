@@ -250,10 +250,16 @@ def free_port() -> int:
 class PrometheusServer:
     """``prometheus`` over a TSDB folder on 127.0.0.1:<free port>; stopped (only this process) on exit."""
 
-    def __init__(self, data_dir: Path, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, data_dir: Path, extra_args: tuple[str, ...] = (), prefix: str = "",
+        auth: tuple[str, str] | None = None,
+    ) -> None:
+        """``prefix``: the path the server is served under (its --web.route-prefix); ``auth``: the
+        basic-auth pair its --web.config.file asks for (its readiness check needs it too)."""
         self.data_dir = Path(data_dir).resolve()
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://127.0.0.1:{self.port}{prefix}"
+        self.auth = auth
         self.extra_args = extra_args
         self._proc: subprocess.Popen[bytes] | None = None
         self._workdir = Path(tempfile.mkdtemp(prefix="rs-prom-cfg-"))
@@ -275,7 +281,7 @@ class PrometheusServer:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"prometheus exited: {self.log()[-2000:]}")
             try:
-                if requests.get(f"{self.url}/-/ready", timeout=2).status_code == 200:
+                if requests.get(f"{self.url}/-/ready", timeout=2, auth=self.auth).status_code == 200:
                     return self
             except requests.RequestException:
                 pass

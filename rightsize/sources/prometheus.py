@@ -124,12 +124,18 @@ def pull(
     with PromClient(url, verify_tls=verify_tls) as client:
         client.probe()
         present = client.metric_names(start, end)
-        specs, missing = _usable_specs(present, client.url, start, end)
+        with warnings.catch_warnings(record=True) as held:  # said once the namespaces are found:
+            warnings.simplefilter("always")  # a typo'd --namespace is then one error line alone
+            specs, missing = _usable_specs(present, client.url, start, end)
         inventory = _inventory(client, start, end, wanted)
+        for held_warning in held:
+            warnings.warn(held_warning.message, held_warning.category, stacklevel=2)
         # only the user's namespaces in the regex: all of a big cluster's would overflow the URL
         ns_re = "|".join(_escape(ns) for ns in inventory) if wanted else ".+"
         owners = _owners(client, present, ns_re, start, end)
-        window = _rate_window(client, step, ns_re, end)
+        scrape = _scrape_interval(client, ns_re, end)
+        window = float(math.ceil(max(step, 4 * scrape)))
+        peak_window = step if step > scrape else 0.0  # a step spans several scrapes: keep their max
         plan = [
             (ns, a, b)
             for ns, keys in inventory.items()
@@ -151,7 +157,9 @@ def pull(
             ):
                 for ns, a, b in plan:
                     futures = {
-                        spec.column: pool.submit(client.query_range_split, spec.query(ns, window), a, b, step)
+                        spec.column: pool.submit(
+                            client.query_range_split, spec.query(ns, window, peak_window), a, b, step
+                        )
                         for spec in specs
                     }
                     results = {}
@@ -251,6 +259,8 @@ def _usable_specs(
         if names:
             usable.append(spec.with_names(names))
             continue
+        if spec.absent_ok_with and spec.absent_ok_with in present:  # no container ever terminated
+            continue
         label = " or ".join(spec.names) if spec.any_of else " and ".join(spec.names)
         if spec.required:
             fatal.append(f"{label} ({spec.lost})")
@@ -327,9 +337,10 @@ def _owners(client: PromClient, present: set[str], ns_re: str, start: float, end
     return {ns: Owners.from_series(*(groups.get(n, []) for n in names)) for ns, groups in by_ns.items()}
 
 
-def _rate_window(client: PromClient, step: float, ns_re: str, end: float) -> float:
-    """The rate() window: at least one step and four scrape intervals (so a missed scrape or two
-    still leaves two samples), the scrape interval estimated from the last hour of CPU samples."""
+def _scrape_interval(client: PromClient, ns_re: str, end: float) -> float:
+    """The scrape interval, estimated from the last hour of CPU samples. It sets the rate() window
+    (at least one step and four scrapes, so a missed scrape or two still leaves two samples) and
+    whether a step spans several scrapes (then gauges are read as their max over the step)."""
     scrape = 60.0  # Prometheus's default scrape_interval, if the data won't tell
     query = (
         "quantile(0.5, count_over_time(container_cpu_usage_seconds_total"
@@ -341,7 +352,7 @@ def _rate_window(client: PromClient, step: float, ns_re: str, end: float) -> flo
         result = []
     if result and result[0][1] >= 2:
         scrape = 3600.0 / result[0][1]
-    return float(math.ceil(max(step, 4 * scrape)))
+    return scrape
 
 
 def _warn_overlap(staging: Path, out: Path) -> None:

@@ -138,6 +138,9 @@ class PromClient:
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", **headers})
         self.session.auth = basic or (None if headers else in_url)
+        # which credentials went out, so that a refusal names them instead of asking to set them
+        self._sent = (TOKEN_ENV if headers else f"{USER_ENV}/{PASSWORD_ENV}" if basic
+                      else "the user:password in --url" if in_url else "")  # fmt: skip
         ca = env.get(CA_ENV, "")
         if ca and not os.path.isfile(ca):
             raise RightsizeError(f"{CA_ENV}={ca}: no such file")
@@ -201,6 +204,11 @@ class PromClient:
                 setattr(self.stats, name, getattr(self.stats, name) + amount)
 
     def _data(self, resp: requests.Response, path: str) -> Any:
+        if resp.status_code in (401, 403) and self._sent:
+            raise RightsizeError(
+                f"Prometheus at {self.url} refused the credentials given (HTTP {resp.status_code}): "
+                f"check {self._sent}"
+            )
         if resp.status_code in (401, 403):
             raise RightsizeError(
                 f"Prometheus at {self.url} refused access (HTTP {resp.status_code}): set {TOKEN_ENV} "

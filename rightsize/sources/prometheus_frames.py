@@ -36,6 +36,10 @@ class MetricSpec:
     any_of: bool = False  # names are alternatives (the first present wins) rather than all needed
     ksm: bool = False  # a kube-state-metrics series: no cAdvisor container filter
     fallback_for: str = ""  # queried only when this metric is missing (and never warned about)
+    peak: bool = False  # a gauge whose highest value matters: the max over each step, not its last
+    # kube-state-metrics exports this only once something happened (a container's last termination):
+    # beside this metric, which it always exports, its absence loses nothing and is not warned about
+    absent_ok_with: str = ""
     chosen: tuple[str, ...] = ()
 
     def available(self, present: set[str]) -> tuple[str, ...]:
@@ -46,9 +50,16 @@ class MetricSpec:
     def with_names(self, names: tuple[str, ...]) -> MetricSpec:
         return replace(self, chosen=names)
 
-    def query(self, namespace: str, window: float) -> str:
+    def query(self, namespace: str, window: float, peak_window: float = 0.0) -> str:
+        """The PromQL for one namespace; ``peak_window`` > 0 (a step longer than the scrape
+        interval): a peak gauge is read as ``max_over_time`` over each step, since a plain range
+        query takes one sample per step and skips the scrapes between, a short spike among them."""
         sel = f'namespace="{namespace}"' if self.ksm else f'{CONTAINERS},namespace="{namespace}"'
-        text = self.template.replace("$sel", sel).replace("$w", f"{int(window)}s")
+        template = self.template
+        if self.peak and peak_window > 0:  # 1 ms short: Prometheus 2 ranges include both ends
+            span = f"[{round(peak_window * 1000) - 1}ms]"
+            template = template.replace("$m0{$sel}", f"max_over_time($m0{{$sel}}{span})")
+        text = template.replace("$sel", sel).replace("$w", f"{int(window)}s")
         for i, name in enumerate(self.chosen or self.names):
             text = text.replace(f"$m{i}", name)
         return text
@@ -60,26 +71,28 @@ def _ksm(column: str, name: str, extra: str, lost: str) -> MetricSpec:
 
 SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("mem_working_set", ("container_memory_working_set_bytes",), _BY + "($m0{$sel})",
-               "memory use, so memory recommendations", required=True),
+               "memory use, so memory recommendations", required=True, peak=True),
     MetricSpec("cpu_cores", ("container_cpu_usage_seconds_total",), _BY + "(rate($m0{$sel}[$w]))",
                "CPU use, so CPU recommendations", required=True),
-    MetricSpec("mem_rss", ("container_memory_rss",), _BY + "($m0{$sel})", "anonymous memory (mem_rss)"),
+    MetricSpec("mem_rss", ("container_memory_rss",), _BY + "($m0{$sel})", "anonymous memory (mem_rss)",
+               peak=True),
     MetricSpec("mem_peak", ("container_memory_max_usage_bytes",), _BY + "($m0{$sel})",
-               "peak memory between samples"),
+               "peak memory between samples", peak=True),
     MetricSpec("cpu_throttled",
                ("container_cpu_cfs_throttled_periods_total", "container_cpu_cfs_periods_total"),
                _BY + "(rate($m0{$sel}[$w]) / rate($m1{$sel}[$w]))", "CPU throttling"),
     # threads, not processes: a PIDs limit (pids.max) counts every task, threads included
     MetricSpec("pids", ("container_threads", "container_processes"), _BY + "($m0{$sel})",
-               "PID counts, so PID recommendations", any_of=True),
+               "PID counts, so PID recommendations", any_of=True, peak=True),
     MetricSpec("pids_limit", ("container_threads_max",), _BY + "($m0{$sel})", "current PID limits"),
     _ksm("mem_limit", "kube_pod_container_resource_limits", 'resource="memory"', "current limits"),
     _ksm("mem_reservation", "kube_pod_container_resource_requests", 'resource="memory"', "current requests"),
     _ksm("cpu_limit", "kube_pod_container_resource_limits", 'resource="cpu"', "current limits"),
     _ksm("cpu_reservation", "kube_pod_container_resource_requests", 'resource="cpu"', "current requests"),
     _ksm("restarts", "kube_pod_container_status_restarts_total", 'container!=""', "restarts"),
-    _ksm("oom_reason", "kube_pod_container_status_last_terminated_reason", 'reason="OOMKilled"',
-         "OOM kills that restarted a container"),
+    replace(_ksm("oom_reason", "kube_pod_container_status_last_terminated_reason", 'reason="OOMKilled"',
+                 "OOM kills that restarted a container"),
+            absent_ok_with="kube_pod_container_status_restarts_total"),
     MetricSpec("oom_events", ("container_oom_events_total",), _BY + "($m0{$sel})",
                "OOM kills inside running containers"),
     # without kube-state-metrics, the limits the kubelet set on the cgroup (cAdvisor's view)

@@ -21,6 +21,7 @@ _STATEFUL_POD = re.compile(r"^(?P<base>.+)-(?:0|[1-9][0-9]*)$")
 _GENERATED_POD = re.compile(rf"^(?P<base>.+)-{_SAFE}{{5}}$")
 _REPLICASET = re.compile(rf"^(?P<base>.+)-{_SAFE}{{6,10}}$")
 _CRONJOB_JOB = re.compile(r"^(?P<base>.+)-[0-9]{8,}$")  # a CronJob names its Jobs name-<minutes>
+_CRONJOB_POD = re.compile(rf"^(?P<base>.+)-[0-9]{{8,}}-{_SAFE}{{5}}$")  # ... and their pods <job>-<5>
 
 Owner = tuple[str, str]  # (kind, name)
 
@@ -59,9 +60,11 @@ def _owner(labels: Mapping[str, str]) -> Owner:
 
 def guess_owner(pod: str) -> Owner:
     """The owner a pod name implies: ``web-5d8f7c9b6-x2x4q`` -> Deployment web, ``db-0`` ->
-    StatefulSet db, ``agent-x2x4q`` -> DaemonSet agent (a Job's pod looks the same), else the pod.
+    StatefulSet db, ``backup-29412360-x2x4q`` -> CronJob backup (every run one workload, not a
+    workload per run), ``agent-x2x4q`` -> DaemonSet agent (a Job's pod looks the same), else the pod.
     """
     for pattern, kind in (
+        (_CRONJOB_POD, "CronJob"),
         (_DEPLOYMENT_POD, "Deployment"),
         (_STATEFUL_POD, "StatefulSet"),
         (_GENERATED_POD, "DaemonSet"),
