@@ -27,6 +27,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from rightsize.errors import RightsizeError
 from rightsize.targets.helmdeps import Off, Switch, judged, switch_of, tags_below
+from rightsize.targets.helmignore import IgnoreError, Rules, parse
 from rightsize.targets.yaml import loadable, plain_yaml
 
 MAX_DEPTH = 4  # subcharts of subcharts: deeper nesting is not followed
@@ -63,9 +64,10 @@ def read_chart(values: Path, data: CommentedMap, given: Path | None = None) -> C
     if not (root / "Chart.yaml").is_file():
         return Chart("", data, {})
     try:
-        chart = _load(_dir_files(root), str(root), 0)
+        files = _dir_files(root)
+        chart = _load(files, str(root), 0)
         # the chart's own values.yaml is the defaults as they stand (a null there is kept, not a deletion)
-        return chart if values.name == "values.yaml" else _seen_as(chart, merged(chart.view, data))
+        return chart if _own(files, root, values) else _seen_as(chart, merged(chart.view, data))
     except RecursionError:  # values nested hundreds of levels deep (the walks here recurse per level)
         why = "values nested too deeply"
     except (_Unreadable, OSError, EOFError, zlib.error, tarfile.TarError, YAMLError) as exc:
@@ -80,8 +82,8 @@ def _given_chart(values: Path, data: CommentedMap, given: Path) -> Chart:
         if given.is_dir():
             if not (given / "Chart.yaml").is_file():
                 raise _Unreadable(f"no Chart.yaml in {given}: {what}")
-            chart = _load(_dir_files(given), str(given), 0)
-            own = (given / "values.yaml").resolve() == values.resolve()
+            files = _dir_files(given)
+            chart, own = _load(files, str(given), 0), _own(files, given, values)
         elif given.is_file():
             if not given.name.endswith((".tgz", ".tar.gz")):
                 raise _Unreadable(f"{given.name} is not a chart: {what}")
@@ -98,6 +100,19 @@ def _given_chart(values: Path, data: CommentedMap, given: Path) -> Chart:
     except (_Unreadable, OSError, YAMLError) as exc:
         why = _one_line(exc)
     raise RightsizeError(f"--chart {given}: {why}")
+
+
+def _own(files: dict[str, bytes], root: Path, values: Path) -> bool:
+    """Whether ``values`` is the chart's own values.yaml, as helm loads it (a .helmignore may leave it
+    out: then helm reads it only if it is given with -f, and it is placed as such)."""
+    if (root / "values.yaml").resolve() != values.resolve():
+        return False
+    if "values.yaml" not in files:
+        why = files.get(_IGNORED_TOP, b"").decode()
+        warnings.warn(f"{root}/.helmignore leaves out values.yaml ({why}): helm reads it only if "
+                      "given with -f", stacklevel=3)  # fmt: skip
+        return False
+    return True
 
 
 def _seen_as(chart: Chart, view: Any, tags: Any = None, prefix: tuple[str, ...] = ()) -> Chart:
@@ -146,23 +161,50 @@ _SUB = r"charts/[^/_.][^/]*"
 _PART = re.compile(rf"({_SUB}/)*({'|'.join(map(re.escape, CHART_FILES))}|{_SUB}\.tgz)")
 
 
-def _dir_files(root: Path, depth: int = 0, above: frozenset[Path] = frozenset()) -> dict[str, bytes]:
+# a subchart (folder or .tgz) that the top chart's .helmignore leaves out is still read, for its
+# name, and marked: a file beside it by this name holds the rule (the loaders read no such file)
+IGNORED = ".helmignored"
+_IGNORED_TOP = "values.yaml" + IGNORED
+
+
+def _dir_files(
+    root: Path, depth: int = 0, above: frozenset[Path] = frozenset(), rules: Rules | None = None, at: str = ""
+) -> dict[str, bytes]:
     """The files a chart folder's values come from: its own (CHART_FILES), and those of the charts in
     its charts/ (folders, symlinked ones too as helm follows them, and .tgz), to MAX_DEPTH; not every
-    file below (a chart's files/ may hold archives no template reads, large ones too)."""
-    out = {name: _read(root / name) for name in CHART_FILES if (root / name).is_file()}
+    file below (a chart's files/ may hold archives no template reads, large ones too). The top
+    folder's .helmignore applies to all (``at``: this folder's path from the top)."""
+    if rules is None:
+        ignore = root / ".helmignore"
+        try:
+            rules = parse(_read(ignore).decode("utf-8", "replace")) if ignore.is_file() else Rules()
+        except IgnoreError as exc:
+            raise _Unreadable(f"{root}/{exc}") from None
+    out = {}
+    for name in (n for n in CHART_FILES if (root / n).is_file()):
+        if why := rules.ignored(at + name, False):
+            out[name + IGNORED] = why.encode()
+        else:
+            out[name] = _read(root / name)
     charts = root / "charts"
     if depth >= MAX_DEPTH or not charts.is_dir():
         return out
     here = above | {root.resolve()}
     for entry in sorted(charts.iterdir()):
+        rel = f"charts/{entry.name}"
+        why = rules.ignored(at + "charts", True) or rules.ignored(at + rel, entry.is_dir())
         if entry.name.startswith(("_", ".")):
             continue
         if entry.is_file() and _archive(entry.name):
-            out[f"charts/{entry.name}"] = _read(entry)
+            out[rel] = _read(entry)
         elif entry.is_dir() and entry.resolve() not in here:  # a symlink back up is not walked round
-            for rel, blob in _dir_files(entry, depth + 1, here).items():
-                out[f"charts/{entry.name}/{rel}"] = blob
+            inner = Rules() if why else rules  # left out: read whole, only to name it
+            for sub, blob in _dir_files(entry, depth + 1, here, inner, f"{at}{rel}/").items():
+                out[f"{rel}/{sub}"] = blob
+        else:
+            continue
+        if why:
+            out[rel + ("/" if entry.is_dir() else "") + IGNORED] = why.encode()
     return out
 
 
@@ -208,7 +250,7 @@ def _load(files: dict[str, bytes], source: str, depth: int) -> Chart:
         raise _Unreadable(f"{source}/values.yaml: the top level is not a mapping")
     if depth >= MAX_DEPTH:
         return Chart(meta["name"], values, {}, own_tags=values.get("tags"))
-    subs = _subcharts(files, source, depth)
+    subs, left = _subcharts(files, source, depth)
     deps = _dependencies(meta, files, source)
     keys: dict[str, Chart] = {}
     switches: dict[str, Switch] = {}
@@ -226,7 +268,10 @@ def _load(files: dict[str, bytes], source: str, depth: int) -> Chart:
     for key, sub in keys.items():
         over = values.get(key)  # `postgresql:` with nothing under it leaves the defaults whole
         view[key] = sub.view if over is None else merged(sub.view, over)
-    own = Chart(meta["name"], view, {k: c.view for k, c in keys.items()}, keys, switches, values.get("tags"))
+    off = {k: Off("helmignore", (left[c.name],)) for k, c in keys.items() if c.name in left}
+    own = Chart(
+        meta["name"], view, {k: c.view for k, c in keys.items()}, keys, switches, values.get("tags"), off
+    )
     return _seen_as(own, view)
 
 
@@ -284,9 +329,10 @@ def _dependencies(meta: dict[str, Any], files: dict[str, bytes], source: str) ->
     return [d for d in listed if isinstance(d, dict) and isinstance(d.get("name"), str)]
 
 
-def _subcharts(files: dict[str, bytes], source: str, depth: int) -> dict[str, Chart]:
-    """Each chart in charts/ by its Chart.yaml name."""
+def _subcharts(files: dict[str, bytes], source: str, depth: int) -> tuple[dict[str, Chart], dict[str, str]]:
+    """Each chart in charts/ by its Chart.yaml name; and those a .helmignore leaves out (the rule)."""
     out: dict[str, Chart] = {}
+    left: dict[str, str] = {}
     folders = sorted(
         {rel.split("/")[1] for rel in files if rel.startswith("charts/") and rel.count("/") >= 2}
     )
@@ -296,6 +342,8 @@ def _subcharts(files: dict[str, bytes], source: str, depth: int) -> dict[str, Ch
         if "Chart.yaml" in sub:
             chart = _load(sub, source + "/" + prefix.rstrip("/"), depth + 1)
             out[chart.name] = chart
+            if IGNORED in sub:
+                left[chart.name] = sub[IGNORED].decode()
     for rel, blob in sorted(files.items()):
         if rel.startswith("charts/") and rel.count("/") == 1 and _archive(rel):
             try:
@@ -303,5 +351,7 @@ def _subcharts(files: dict[str, bytes], source: str, depth: int) -> dict[str, Ch
             except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
                 raise _Unreadable(f"{source}/{rel}: not a chart archive: {_one_line(exc)}") from None
             chart = _load(packed, f"{source}/{rel}", depth + 1)
+            if chart.name not in out and rel + IGNORED in files:
+                left[chart.name] = files[rel + IGNORED].decode()
             out.setdefault(chart.name, chart)  # an unpacked folder of the same chart is what helm reads
-    return out
+    return out, left
