@@ -26,7 +26,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from rightsize.errors import RightsizeError
-from rightsize.targets.helmdeps import Off, Switch, judged, switch_of, tags_below
+from rightsize.targets.helmdeps import Off, Switch, imported, judged, switch_of, tags_below
 from rightsize.targets.helmignore import IgnoreError, Rules, parse
 from rightsize.targets.yaml import loadable, plain_yaml
 
@@ -254,12 +254,14 @@ def _load(files: dict[str, bytes], source: str, depth: int) -> Chart:
     deps = _dependencies(meta, files, source)
     keys: dict[str, Chart] = {}
     switches: dict[str, Switch] = {}
+    wired: list[tuple[str, Any]] = []  # (key, its import-values)
     aliased = set()
     for dep in deps:  # an aliased dependency is rendered under its alias only
         if dep["name"] in subs:
             alias = dep.get("alias")
             key = alias if isinstance(alias, str) and alias else dep["name"]
             keys[key], switches[key] = subs[dep["name"]], switch_of(dep)
+            wired.append((key, dep.get("import-values")))
             aliased |= {dep["name"]} if isinstance(alias, str) and alias else set()
     for name, sub in subs.items():
         if name not in aliased:
@@ -269,6 +271,9 @@ def _load(files: dict[str, bytes], source: str, depth: int) -> Chart:
         over = values.get(key)  # `postgresql:` with nothing under it leaves the defaults whole
         view[key] = sub.view if over is None else merged(sub.view, over)
     off = {k: Off("helmignore", (left[c.name],)) for k, c in keys.items() if c.name in left}
+    shut = set(off) | {k for k, s in switches.items() if judged(s, view, view.get("tags"), ())}
+    if extra := imported([(k, items) for k, items in wired if k not in shut], view):
+        view = merged(extra, view)  # the chart's own values (its subcharts' under them) over the imports
     own = Chart(
         meta["name"], view, {k: c.view for k, c in keys.items()}, keys, switches, values.get("tags"), off
     )

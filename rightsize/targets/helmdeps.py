@@ -112,3 +112,37 @@ def off_reason(off: Off, key: str, data: CommentedMap, file: str) -> str:
     what = "its condition" if off.how == "condition" else "its tags (none true)"
     return (f"cannot place: the subchart {key} is turned off by {what}: {source}; helm renders none "
             f"of it (turn it on, or --map the workload elsewhere)")  # fmt: skip
+
+
+def imported(wired: Sequence[tuple[str, Any]], view: Mapping[str, Any]) -> CommentedMap:
+    """What dependencies' ``import-values`` copy into their parent's values (helm's processImportValues):
+    ``- data`` the child's ``exports.data`` table into the parent's top level, ``- child: a.b /
+    parent: c`` the child's ``a.b`` table to ``c`` (``.``: the top). Read from the child's values as
+    the chart's defaults leave them (not the file's), only tables; the first import wins a key, and
+    the chart's own values win over all of them (the caller's merge)."""
+    out = CommentedMap()
+    for key, items in wired:
+        for item in items if isinstance(items, list) else ():
+            if isinstance(item, str):
+                child, parent = ["exports", *item.split(".")], "."
+            elif isinstance(item, Mapping) and isinstance(item.get("child"), str):
+                child, parent = str(item["child"]).split("."), str(item.get("parent", "."))
+            else:
+                continue
+            found, table = _path_value(view.get(key), child)
+            if not found or not isinstance(table, CommentedMap):
+                continue
+            for part in reversed(parent.split(".") if parent != "." else []):
+                table = CommentedMap({part: table})
+            out = _under(table, out)
+    return out
+
+
+def _under(base: Any, over: Any) -> Any:
+    """``over`` with ``base`` filling in what it lacks, mappings key by key (nothing changed in place)."""
+    if not isinstance(base, CommentedMap) or not isinstance(over, CommentedMap):
+        return over
+    out = CommentedMap(over)
+    for key, value in base.items():
+        out[key] = _under(value, over[key]) if key in over else value
+    return out
