@@ -37,8 +37,8 @@ class MetricSpec:
     ksm: bool = False  # a kube-state-metrics series: no cAdvisor container filter
     fallback_for: str = ""  # queried only when this metric is missing (and never warned about)
     peak: bool = False  # a gauge whose highest value matters: the max over each step, not its last
-    # kube-state-metrics exports this only once something happened (a container's last termination):
-    # beside this metric, which it always exports, its absence loses nothing and is not warned about
+    # beside this metric, this one's absence loses nothing and is not warned about (kube-state-metrics
+    # exports a last termination reason only once a container has terminated)
     absent_ok_with: str = ""
     chosen: tuple[str, ...] = ()
 
@@ -84,7 +84,10 @@ SPECS: tuple[MetricSpec, ...] = (
     # threads, not processes: a PIDs limit (pids.max) counts every task, threads included
     MetricSpec("pids", ("container_threads", "container_processes"), _BY + "($m0{$sel})",
                "PID counts, so PID recommendations", any_of=True, peak=True),
-    MetricSpec("pids_limit", ("container_threads_max",), _BY + "($m0{$sel})", "current PID limits"),
+    # Kubernetes sets no PID limit on a container's cgroup (podPidsLimit is the pod's), so this is
+    # "no limit" where present, and kube-prometheus-stack drops it by default: never warned about
+    MetricSpec("pids_limit", ("container_threads_max",), _BY + "($m0{$sel})", "current PID limits",
+               absent_ok_with="container_memory_working_set_bytes"),
     _ksm("mem_limit", "kube_pod_container_resource_limits", 'resource="memory"', "current limits"),
     _ksm("mem_reservation", "kube_pod_container_resource_requests", 'resource="memory"', "current requests"),
     _ksm("cpu_limit", "kube_pod_container_resource_limits", 'resource="cpu"', "current limits"),
