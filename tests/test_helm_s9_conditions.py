@@ -213,3 +213,17 @@ def test_a_subcharts_own_default_tags_turn_off_its_dependency(
     on = apply(shop / "values.yaml", data, capsys)
     assert next(c["key"] for c in on["changes"]).startswith("backend.postgresql.primary.resources.")
     assert as_text(render_with(shop)[PG_STS]["postgresql"]) == written(on, PG)
+
+
+def test_a_map_into_a_subchart_turned_off_is_written_as_asked_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = "web:\n  resources: {}\npostgresql:\n  enabled: false\n"
+    shop = shop_chart(tmp_path, values, DEPS)
+    data = dataset(tmp_path / "d", {PG: (900, 1.0)})
+    result = apply(shop / "values.yaml", data, capsys, "--map", f"{PG}=postgresql.primary")
+    notes = {c["note"] for c in result["changes"]}
+    assert notes == {
+        "the subchart postgresql is turned off by its condition (postgresql.enabled): helm renders none of it"
+    }
+    assert PG_STS not in render_with(shop)  # as the note says

@@ -30,6 +30,7 @@ from rightsize.targets.helmplace import (
     claim,
     list_hint,
     mapped_place,
+    off_noted,
     off_subchart,
     parse_map,
     place_of,
@@ -84,7 +85,10 @@ def patch_helm(
         check_writable(path, backup)
     # a --map path that does not resolve in this file is reported before the analysis runs
     seen = read_chart(path, doc.data, None if chart is None else Path(chart))
-    mapped = {wl: mapped_place(doc, wl, spelled, seen.view) for wl, spelled in (mapping or {}).items()}
+    mapped = {
+        wl: off_noted(seen, mapped_place(doc, wl, spelled, seen.view))
+        for wl, spelled in (mapping or {}).items()
+    }
     recs = resolve(recs)
     resources = parse_only(only)
     names = list(dict.fromkeys(r.workload for r in recs))

@@ -267,6 +267,21 @@ def off_subchart(chart: Chart, wl: str, data: CommentedMap, file: str) -> str | 
     return off_reason(hit[1], hit[0], data, file) if hit else None
 
 
+def off_noted(chart: Chart, place: Place) -> Place:
+    """A ``--map`` place inside a subchart helm does not render: written as asked, and said so."""
+    keys: list[str] = []
+    for step in (*place.concrete, *place.keys):
+        if not isinstance(step, str):
+            break
+        keys.append(step)
+    hit = off_at(chart, tuple(keys))
+    if hit is None:
+        return place
+    how = "by .helmignore" if hit[1].how == "helmignore" else f"by its {hit[1].how}"
+    note = f"the subchart {hit[0]} is turned off {how} ({'.'.join(hit[1].path)}): helm renders none of it"
+    return dataclasses.replace(place, note="; ".join(n for n in (place.note, note) if n))
+
+
 def unread_subchart(chart: Chart, wl: str) -> str | None:
     """The subchart key a workload matched whose own values hold no resources block there."""
     found = _guess(chart, wl)
