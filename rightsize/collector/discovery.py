@@ -76,7 +76,9 @@ class Discovery:
             stream = None if reader else early or engine.StatsStream(self.client, info.id)
             kind = f"cgroup v{reader.version}" if reader else "docker"
             self.sources[info.id] = kind
-            fresh = self.source == "auto" and reader and (info.started_at or 0) >= self.began
+            # a life started during the run (auto, cgroup): readings of its files from its start, kept
+            # until a tick's read gives a CPU value (they are gone at its die)
+            fresh = reader and (info.started_at or 0) >= self.began
             backup = (early or CgroupStream(reader)) if fresh and reader else None
             early = None  # one container's
             self.tracked[info.id] = Tracked(info, reader, stream, backup)

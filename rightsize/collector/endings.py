@@ -6,6 +6,11 @@ holds a fresher reading when the container dies (its first payload comes at once
 second), so the collector writes one last row from it, its CPU measured from:
 
 - the container's last sampled reading, when it was sampled;
+- else, read from its cgroup files, its counters' own start (``cgroups.life_start``: its oldest
+  process's start; the counters are 0 then), for a life started during the run: the mean over its
+  whole life, however short (a job of 0.3 s has one reading), with no start-up CPU left out of
+  the span. A restart makes a fresh cgroup with counters from 0 and a new first process, so the
+  start read with a reading is always that reading's life's;
 - else the stream's first payload, when it is at least ``MIN_SPAN`` older: both are the engine's
   readings on one clock (the engine's start time is taken after the process began, so a mean from
   it counts start-up CPU over too short a span: 0.61 cores for a job held to 0.5, under load);
@@ -53,6 +58,8 @@ def final_base(
         return None
     if prev is not None:
         return (prev, latest) if latest.t > prev.t else None
+    if (start := life_base(latest, began) or life_base(_same_life(first, latest), began)) is not None:
+        return start, latest
     if (start := first_or_start(first, started_at, began, latest)) is not None:
         return start, latest
     if first is not None and first.t < latest.t:
@@ -76,6 +83,24 @@ def from_start(started_at: float | None, began: float, reading: Counters) -> Cou
     if started_at is None or started_at < began or reading.t - started_at < MIN_SPAN:
         return None
     return Counters(t=started_at, cpu_ns=0, periods=0, throttled=0)
+
+
+def life_base(reading: Counters | None, began: float) -> Counters | None:
+    """The counters at the start of ``reading``'s life (all 0), when it knows that start
+    (``Counters.start``, cgroup reads) and it is during the run (``began``, on the reading's clock):
+    a life running before the run keeps no CPU value on its first row (one mean over days is not an
+    interval's)."""
+    if reading is None or reading.start is None or reading.start < began or reading.t <= reading.start:
+        return None
+    return Counters(t=reading.start, cpu_ns=0, periods=0, throttled=0)
+
+
+def _same_life(first: Counters | None, latest: Counters) -> Counters | None:
+    """``first`` with ``latest``'s time, for its life's start when ``latest`` was read as its processes
+    were gone (no start of its own): only if its counters did not go back (a restart between)."""
+    if first is None or first.cpu_ns is None or latest.cpu_ns is None or latest.cpu_ns < first.cpu_ns:
+        return None
+    return Counters(t=latest.t, start=first.start)
 
 
 def no_cpu_reason(rows: int, ended: bool) -> str:

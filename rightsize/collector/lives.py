@@ -146,8 +146,6 @@ class Lives(Discovery):
             elif info:
                 self._finish(cid)  # a restarted container starts from fresh counters
                 self._track([info], early)
-                if (fresh := self.tracked.get(cid)) is not None:
-                    fresh.base_reading(self.step)  # --source cgroup: its first row has a CPU value
             if early is not None and cid not in self.tracked and (info is None or info.pid is None):
                 self._ended_unseen(cid, info or self.early.created(cid), event, early)
         elif action == "die":
@@ -167,8 +165,8 @@ class Lives(Discovery):
     ) -> None:
         """A start handled after its container ended (a loaded host, a busy loop): its one row from
         the readings taken since its start (``early.py``: the engine's stats stream, or its cgroup
-        files under --source cgroup), with the CPU of its life if they hold two readings (or one
-        ``endings.MIN_SPAN`` after the start)."""
+        files), with the CPU of its life: from its counters' start (cgroup files), or if they hold two
+        readings (or one ``endings.MIN_SPAN`` after the start: ``endings.final_base``)."""
         if info is None:  # never inspected, not even at its create: its die counts it
             return
         if info.started_at is None:  # inspected as created (since removed): it started at its event

@@ -132,7 +132,7 @@ class _Run(Lives):
             t.due = None
             if t.reader is not None:
                 try:
-                    cur = t.reader.read(clock)
+                    cur = t.reader.read(clock, since=t.wants_start(self.began))
                 except cgroups.CgroupGone:
                     self._finish(cid)
                     continue

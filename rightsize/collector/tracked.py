@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass
 from threading import Event
 from typing import Protocol
 
-from rightsize.collector.endings import MIN_SPAN, final_base, first_or_start
+from rightsize.collector.endings import MIN_SPAN, final_base, first_or_start, life_base
 from rightsize.collector.sampling import cpu_rates
 from rightsize.sources import cgroups
 from rightsize.sources.cgroups import Counters
@@ -17,8 +16,8 @@ from rightsize.sources.docker import ContainerInfo
 
 # A life read from its cgroup files alone gets its second reading this soon after its first, not a
 # whole interval later: the files are gone by its die event, so one dying before its second reading
-# had no CPU value (a container running when the run began and stopped in its first interval, any
-# life under --source cgroup). 1 s: ten CFS periods, as the engine's stream spaces its payloads.
+# had no CPU value (a container running when the run began and stopped in its first interval).
+# 1 s: ten CFS periods, as the engine's stream spaces its payloads.
 EARLY_READ = 1.0
 
 
@@ -38,9 +37,9 @@ class Tracked:
     info: ContainerInfo
     reader: cgroups.CgroupReader | None
     stream: Readings | None
-    # auto source, a container started during the run: readings in a thread of their own from its
-    # start (early.py) kept until the tick's cgroup reads give a CPU value, since the files are gone
-    # by the die event of a short-lived one
+    # read from its cgroup files, a container started during the run: readings in a thread of their
+    # own from its start (early.py) kept until the tick's cgroup reads give a CPU value, since the
+    # files are gone by the die event of a short-lived one
     backup: Readings | None = None
     prev: Counters | None = None
     rates: tuple[float | None, float | None] = (None, None)
@@ -62,12 +61,13 @@ class Tracked:
         """The reading to measure ``cur``'s CPU from at a tick: the last one, else (read from the
         engine stream, started during the run) its first payload or its start
         (``endings.first_or_start``), so a life sampled once before its last payload still has a
-        CPU value; else (its cgroup files, started during the run under auto) the first reading of
-        its backup. A container running before the run has none on its first row."""
+        CPU value; else (its cgroup files, started during the run) its counters' start
+        (``endings.life_base``: ``cur`` read with ``since``), or the first reading of its backup.
+        A container running before the run has none on its first row."""
         if self.prev is not None:
             return self.prev
         if self.reader is not None:
-            return self._backup_first(cur)
+            return life_base(cur, began - (time.time() - time.monotonic())) or self._backup_first(cur)
         started = self.info.started_at
         if started is None or started < began:
             return None
@@ -89,16 +89,10 @@ class Tracked:
         if self.reader is not None and self.backup is None and step > EARLY_READ:
             self.due = clock + EARLY_READ
 
-    def base_reading(self, step: float) -> None:
-        """A life started during the run, read from its cgroup files alone (--source cgroup): its
-        counters at its start event, no row, so its first row (``EARLY_READ`` later, not at the
-        next tick) has a CPU value, and a job of a few seconds is measured before its files go."""
-        if self.reader is None or self.backup is not None:
-            return
-        clock = time.monotonic()
-        with contextlib.suppress(cgroups.CgroupGone):
-            self.prev = self.reader.read(clock)
-            self.read_soon(clock, step)
+    def wants_start(self, began: float) -> bool:
+        """Whether its next cgroup read should say when its counters began (``read(since=)``): its
+        first reading, of a life started during the run (``endings.life_base``)."""
+        return self.prev is None and (self.info.started_at or 0) >= began
 
     def close(self) -> None:
         for stream in (self.stream, self.backup):
@@ -114,10 +108,10 @@ class Tracked:
         if self.reader is None:
             return self._from_stream(self.stream, self.prev, began)
         try:
-            cur = self.reader.read(time.monotonic())
+            cur = self.reader.read(time.monotonic(), since=self.wants_start(began))
         except cgroups.CgroupGone:
             return None if self.has_cpu else self._from_stream(self.backup, None, began)
-        return self._rated(self.prev, cur, int(time.time() * 1000))
+        return self._rated(self.baseline(cur, began), cur, int(time.time() * 1000))
 
     def _from_stream(
         self, stream: Readings | None, prev: Counters | None, began: float
