@@ -227,3 +227,34 @@ def test_a_map_into_a_subchart_turned_off_is_written_as_asked_and_said_so(
         "the subchart postgresql is turned off by its condition (postgresql.enabled): helm renders none of it"
     }
     assert PG_STS not in render_with(shop)  # as the note says
+
+
+def test_each_alias_of_one_chart_has_its_own_condition(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One postgresql chart (.tgz) used twice: `db` (on) and `audit` (off by its alias's condition).
+    deps = (
+        "dependencies:\n"
+        "  - name: postgresql\n    version: 0.1.0\n    alias: db\n    condition: db.enabled\n"
+        "  - name: postgresql\n    version: 0.1.0\n    alias: audit\n    condition: audit.enabled\n"
+    )
+    shop = chart_dir(tmp_path / "shop", "shop", "db:\n  enabled: true\naudit:\n  enabled: false\n", {}, deps)
+    sts = workload_template(
+        "StatefulSet", "{{ .Release.Name }}-{{ .Chart.Name }}", {"postgresql": ".Values.primary.resources"}
+    )
+    src = chart_dir(tmp_path / "src", "postgresql", "primary:\n  resources: {}\n", {"sts.yaml": sts})
+    (shop / "charts").mkdir()
+    helm("package", src, "--destination", shop / "charts")
+    db, audit = "shop/StatefulSet/shop-db/postgresql", "shop/StatefulSet/shop-audit/postgresql"
+    assert ("StatefulSet", "shop-db") in render_with(shop) and (
+        "StatefulSet",
+        "shop-audit",
+    ) not in render_with(shop)
+    result = apply(shop / "values.yaml", dataset(tmp_path / "d", {db: (900, 1.0), audit: (300, 0.2)}), capsys)
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"db.primary.resources"}
+    assert (
+        "the subchart audit is turned off by its condition: values.yaml sets audit.enabled: False"
+        in (_reasons(result)[audit])
+    )
+    assert as_text(render_with(shop)["StatefulSet", "shop-db"]["postgresql"]) == written(result, db)
+    helm("lint", "--strict", shop)
