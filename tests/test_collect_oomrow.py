@@ -7,9 +7,11 @@ kill into the recommendation, and must not be reported as a missing memory value
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from functools import partial
@@ -21,6 +23,8 @@ from engine_helpers import container_gone
 
 import rightsize
 from rightsize.cli import main
+from rightsize.sources import docker as engine
+from rightsize.sources.cgroups import Counters
 from rightsize.sources.docker import COMPOSE_PROJECT, COMPOSE_SERVICE
 
 MiB = 1024 * 1024
@@ -139,34 +143,84 @@ def test_rows_that_measured_memory_nowhere_are_still_reported() -> None:
         assert [str(w.message) for w in caught] == expected
 
 
+def _watched_streams(monkeypatch: pytest.MonkeyPatch) -> dict[str, threading.Event]:
+    """Container id -> set once the run's engine stats stream for it has its first payload: the
+    real streams, observed (what the collector's own readings are), so a test waits for a reading
+    instead of a fixed time."""
+    read: dict[str, threading.Event] = {}
+    lock = threading.Lock()
+
+    class Observed(engine.StatsStream):
+        @property
+        def latest(self) -> Counters | None:
+            return self._observed
+
+        @latest.setter
+        def latest(self, value: Counters | None) -> None:
+            self._observed = value
+            if value is not None:
+                with lock:
+                    read.setdefault(self.container_id, threading.Event()).set()
+
+    monkeypatch.setattr(engine, "StatsStream", Observed)
+    return read
+
+
+def _payload_for(read: dict[str, threading.Event], container_id: str) -> bool:
+    event = read.get(container_id)
+    return event is not None and event.is_set()
+
+
 @pytest.mark.docker
 @pytest.mark.slow
 def test_a_job_read_before_its_kill_is_not_counted_as_killed_before_any_reading(
-    run_container: Any, docker_client: Any, tmp_path: Path
+    run_container: Any, docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The engine's stats stream reads the job during its first seconds; the kill comes after, so
-    # the job has a reading even though no tick sampled it: the summary must not say otherwise.
+    # The engine's stats stream reads the job during its life; the kill comes after, so the job has
+    # a reading even though no tick sampled it: the summary must not say otherwise. The job is
+    # killed once the run's stream for it has its first payload (not after a fixed time).
     tag = uuid.uuid4().hex[:8]
-    out = tmp_path / "data"
-    collector = subprocess.Popen(
-        [sys.executable, "-m", "rightsize", "collect", "--source", "docker", "--duration", "10m",
-         "--interval", "1h", "--filter", f"label=rs-oomread={tag}", "--out", str(out), "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    read = _watched_streams(monkeypatch)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    jobs: list[Any] = []
+
+    def job_then_stop() -> None:
+        try:
+            since = time.time() - 1
+            job = run_container(
+                GATED_OOM, labels={"rs-oomread": tag}, mem_limit="8m", memswap_limit="8m",
+                auto_remove=True, volumes={str(gate): {"bind": "/gate", "mode": "ro"}},
+            )  # fmt: skip
+            jobs.append(job)
+            _wait_for(partial(_payload_for, read, job.id), "the run's stream to read the job")
+            (gate / "go").touch()
+            _wait_for(partial(container_gone, docker_client, job.id), "the job to be killed and removed")
+            _wait_for(partial(_logged, docker_client, job.id, since, "die"), "its die in the engine's log")
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)  # the run's stop (as Ctrl-C), whatever happened
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks == 1:
+            threading.Thread(target=job_then_stop, daemon=True).start()
+
+    # one tick at the start, the next an hour away: the job is never sampled by a tick
+    summary = rightsize.collect(
+        tmp_path / "data", duration="10m", interval="1h", source="docker",
+        filters=[f"label=rs-oomread={tag}"], quiet=True, on_tick=on_tick,
     )  # fmt: skip
-    try:
-        _wait_for(out.exists, "the collector to start sampling")
-        job = run_container(
-            "sleep 4; tail /dev/zero", labels={"rs-oomread": tag},
-            mem_limit="8m", memswap_limit="8m", auto_remove=True,
-        )  # fmt: skip
-        _wait_for(partial(container_gone, docker_client, job.id), "the job to be killed and removed")
-    finally:
-        collector.send_signal(signal.SIGTERM)
-        stdout, stderr = collector.communicate(timeout=120)
-    assert collector.returncode == 0, stderr
-    events = rightsize.load_events(out)
+    assert summary.interrupted and len(jobs) == 1
+    job = jobs[0]
+    events = rightsize.load_events(tmp_path / "data")
     assert "oom" in set(events.loc[events["container_id"] == job.id, "kind"]), events
-    rows = rightsize.load(out)
+    rows = rightsize.load(tmp_path / "data")
     mine = rows[rows["container_id"] == job.id]
-    assert mine["mem_working_set"].notna().any(), mine  # the stream read it while it slept
-    assert b"before any reading" not in stdout, stdout
+    assert mine["mem_working_set"].notna().any(), mine  # the stream read it before its kill
+    assert summary.oom_kills == 1 and summary.oom_unread == 0
+    assert "  OOM kills: 1" in str(summary).splitlines(), str(summary)  # not "(1 before any reading...)"
+
+
+def _logged(client: Any, container_id: str, since: float, kind: str) -> bool:
+    logged = client.api.events(since=since, until=time.time(), decode=True,
+                               filters={"type": "container", "event": [kind], "container": [container_id]})
+    return any(True for _ in logged)
