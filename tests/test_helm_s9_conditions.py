@@ -258,3 +258,37 @@ def test_each_alias_of_one_chart_has_its_own_condition(
     )
     assert as_text(render_with(shop)["StatefulSet", "shop-db"]["postgresql"]) == written(result, db)
     helm("lint", "--strict", shop)
+
+
+def test_a_global_condition_two_levels_down_is_the_top_levels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # shop -> backend -> postgresql (condition global.db.enabled). backend's own defaults say true;
+    # helm copies shop's global down over them, so shop's `global.db.enabled: false` decides.
+    deps = "dependencies:\n  - name: backend\n    version: 0.1.0\n"
+    shop = chart_dir(tmp_path / "shop", "shop", "global:\n  db:\n    enabled: false\n", {}, deps)
+    backend = chart_dir(
+        shop / "charts" / "backend",
+        "backend",
+        "global:\n  db:\n    enabled: true\n",
+        {},
+        "dependencies:\n  - name: postgresql\n    version: 0.1.0\n    condition: global.db.enabled\n",
+    )
+    pg = workload_template(
+        "StatefulSet", "{{ .Release.Name }}-postgresql", {"postgresql": ".Values.primary.resources"}
+    )
+    chart_dir(
+        backend / "charts" / "postgresql", "postgresql", "primary:\n  resources: {}\n", {"sts.yaml": pg}
+    )
+    assert PG_STS not in render_with(shop)
+    data = dataset(tmp_path / "d", {PG: (900, 1.0)})
+    result = apply(shop / "values.yaml", data, capsys)
+    assert result["changes"] == []
+    assert (
+        "backend.postgresql is turned off by its condition: values.yaml sets global.db.enabled: False"
+        in (_reasons(result)[PG])
+    )
+    (shop / "values.yaml").write_text("global:\n  other: 1\n")  # backend's own true now decides
+    assert PG_STS in render_with(shop)
+    on = apply(shop / "values.yaml", data, capsys)
+    assert as_text(render_with(shop)[PG_STS]["postgresql"]) == written(on, PG)

@@ -26,7 +26,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from rightsize.errors import RightsizeError
-from rightsize.targets.helmdeps import Off, Switch, imported, judged, switch_of, tags_below
+from rightsize.targets.helmdeps import Off, Switch, globals_below, imported, judged, switch_of, tags_below
 from rightsize.targets.helmignore import IgnoreError, Rules, parse
 from rightsize.targets.yaml import loadable, plain_yaml
 
@@ -115,21 +115,26 @@ def _own(files: dict[str, bytes], root: Path, values: Path) -> bool:
     return True
 
 
-def _seen_as(chart: Chart, view: Any, tags: Any = None, prefix: tuple[str, ...] = ()) -> Chart:
+def _seen_as(
+    chart: Chart, view: Any, tags: Any = None, prefix: tuple[str, ...] = (), above: Any = None
+) -> Chart:
     """A chart under values set over its defaults, its subcharts under theirs, down. A subchart's key
     set to null (``postgresql:`` with only comments under it, common in an overrides file) leaves
     the subchart's defaults whole, as helm coalesces them; ``merged`` keeps that null. Which subcharts
-    are turned off is judged on this view (``tags``: the top-level table as this chart sees it)."""
+    are turned off is judged on this view (``tags``: the top-level table as this chart sees it;
+    ``above``: the parent's ``global:``, which helm copies down over the subchart's own)."""
     if not isinstance(view, CommentedMap):
         view = chart.view
     if not prefix:
         tags = view.get("tags")
+    glob = globals_below(view.get("global"), above)
     below = {k: tags_below(c.own_tags, tags) for k, c in chart.nested.items()}
-    nested = {k: _seen_as(c, view.get(k), below[k], (*prefix, k)) for k, c in chart.nested.items()}
+    nested = {k: _seen_as(c, view.get(k), below[k], (*prefix, k), glob) for k, c in chart.nested.items()}
     if any(not isinstance(view.get(k), CommentedMap) for k in nested):
         view = CommentedMap(view)  # a copy: the view given may be the chart's own defaults
         view.update({k: c.view for k, c in nested.items()})
-    off = {k: o for k, s in chart.switches.items() if (o := judged(s, view, tags, prefix))}
+    judge = view if glob is None or glob is view.get("global") else CommentedMap({**view, "global": glob})
+    off = {k: o for k, s in chart.switches.items() if (o := judged(s, judge, tags, prefix))}
     off.update({k: o for k, o in chart.off.items() if o.how == "helmignore"})
     return Chart(chart.name, view, chart.subcharts, nested, chart.switches, chart.own_tags, off)
 

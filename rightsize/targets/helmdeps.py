@@ -85,7 +85,9 @@ def judged(switch: Switch, view: Any, tags: Any, prefix: tuple[str, ...]) -> Off
             continue
         found, value = _path_value(view, cond.split("."))
         if found and (flag := as_bool(value)) is not None:
-            return None if flag else Off("condition", (*prefix, *cond.split(".")))
+            # a global is the top level's (copied down to every subchart), named so
+            where = () if cond.startswith("global.") else prefix
+            return None if flag else Off("condition", (*where, *cond.split(".")))
     return off
 
 
@@ -98,6 +100,13 @@ def tags_below(own: Any, tags: Any) -> Any:
     out = CommentedMap(own)
     out.update(tags)
     return out
+
+
+def globals_below(own: Any, above: Any) -> Any:
+    """A subchart's ``global:`` as helm leaves it: the parent's over its own, key by key."""
+    if not isinstance(above, CommentedMap):
+        return own
+    return _under(own, above) if isinstance(own, CommentedMap) else above
 
 
 def off_reason(off: Off, key: str, data: CommentedMap, file: str) -> str:
