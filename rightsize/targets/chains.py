@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ruamel.yaml.comments import CommentedMap
 
@@ -18,7 +18,18 @@ from rightsize.targets.interpolate import resolve
 from rightsize.targets.valuetypes import check_types
 from rightsize.targets.yaml import Doc
 
-Link = tuple[CommentedMap, Mapping[str, str]]  # a service extended, and the environment it was read with
+
+class Link(NamedTuple):
+    """A service extended, the environment it was read with, and where it is written ("FILE:
+    services.NAME": an error about one of its values names that file, not the extending service)."""
+
+    node: CommentedMap
+    env: Mapping[str, str]
+    where: str
+
+
+def _link(doc: Doc, name: str, env: Mapping[str, str]) -> Link:
+    return Link(service_node(doc, name), env, f"{doc.source}: services.{name}")
 
 
 def service_node(doc: Doc, svc: str) -> Any:
@@ -134,7 +145,7 @@ def _chain_of(docs: Sequence[Doc], cur: Doc, svc: str, own: Any) -> list[Link]:
             raise RightsizeError(f"{cur.source}: service {svc!r} extends {name!r}, which {which}")
         if target is not cur and any(d is target for d in docs):
             env = doc_env(target)  # an included file is interpolated with its include's environment
-        chain.append((node, env))
+        chain.append(_link(target, name, env))
         # a file's own service merges over an included one (compose-go#835) before its extends
         # applies; the copies outside target's includes come under target's whole chain
         rest = [] if file else scope[scope.index(target) + 1 :]
@@ -151,7 +162,7 @@ def _check_outside(chain: Sequence[Link], outside: Sequence[tuple[Doc, str]], ow
     """Type-check what the files only ``extends.file`` reaches bring, below what is merged over it
     (``own``: the extending service): compose validates the service once extended, so a limit of the
     wrong type there is refused unless a nearer service sets or replaces it."""
-    nodes = [node for node, _ in chain]
+    nodes = [link.node for link in chain]
     for d, name in outside:
         node = service_node(d, name)
         at = next((k for k, n in enumerate(nodes) if n is node), None)
@@ -171,7 +182,7 @@ def _other_documents(parts: Sequence[Doc], target: Doc, name: str, env: Mapping[
                 "read through extends.file (put the documents in one)"
             )
         if isinstance(node, CommentedMap):
-            out.append((node, env))
+            out.append(_link(d, name, env))
     return out
 
 
@@ -182,5 +193,5 @@ def _copies(docs: Sequence[Doc], among: Sequence[Doc], name: str) -> list[Link]:
     out: list[Link] = []
     for i, own in nested(docs, [i for i in order if isinstance(service_node(docs[i], name), CommentedMap)]):
         node = service_node(docs[i], name)
-        out += [(node, doc_env(docs[i]))] if own else _chain_of(docs, docs[i], name, node)
+        out += [_link(docs[i], name, doc_env(docs[i]))] if own else _chain_of(docs, docs[i], name, node)
     return out

@@ -139,8 +139,8 @@ def check_compose(
     docs = load_compose(paths_of(files), env_files, documents=True, project_directory=project_directory)
     explicit = project_name(docs, project)  # refused before the analysis, as compose refuses it
     names = select(docs, services)
-    validate_units(docs, names)
     stack = Stack(docs, names)
+    validate_units(stack, names)
     _validate_interpolated(stack, names)
     recs = resolve(recs)
     project = project_for(explicit, folder_project(docs), recs)
@@ -280,6 +280,7 @@ def _reservation_row(j: _Judged, env: Env) -> CheckRow:
     svc, res, rec = j.svc, j.res, j.rec
     shown = str(j.value)
     target = rec.recommended.reservation if rec is not None and rec.recommended is not None else None
+    target = target or None  # a recommended 0 is compose's unset: no reservation (apply writes none)
     text = None if target is None else _fmt(res, target)
     value, read = _read(j.value, env, j.where or svc)
 
@@ -291,7 +292,7 @@ def _reservation_row(j: _Judged, env: Env) -> CheckRow:
         return row(True, "0 = no reservation: nothing to judge")
     if rec is None or rec.recommended is None:
         return row(True, j.why_not or "no recommendation for this resource")
-    limit = rec.recommended.limit
+    limit = rec.recommended.limit or None  # (a recommended 0 is no limit, as compose reads it)
     if limit is not None and current > limit:
         return row(False, f"above the recommended limit {_fmt(res, limit)}: a reservation cannot exceed it")
     if target is None:
@@ -321,7 +322,7 @@ def _row(j: _Judged, env: Env) -> CheckRow:
     if rec.recommended is None:
         return row(True, "no recommendation: " + "; ".join(rec.reasons), None)
     target = rec.recommended.limit
-    if target is None:
+    if not target:  # (a recommended 0 reads as no limit too)
         return row(True, "strategy recommends no limit; not checked", "no limit")
     off = _outside(res, current, target, j.tol, "recommendation")
     return row(off is None, off or "within the band")

@@ -10,7 +10,7 @@ merges), a new one next to its siblings.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from ruamel.yaml.comments import CommentedMap
 from rightsize.errors import RightsizeError
 from rightsize.models import RESOURCES, Change, PatchResult, Recommendation, Skipped
 from rightsize.render import one_line
-from rightsize.targets import edit
+from rightsize.targets import edit, hostcpus
 from rightsize.targets.composefile import (
     Stack,
     check_min_confidence,
@@ -33,13 +33,15 @@ from rightsize.targets.composefile import (
     service_node,
 )
 from rightsize.targets.copies import sync_copies
-from rightsize.targets.cpuquota import QuotaEdit, plan_quota
+from rightsize.targets.cpuquota import QuotaEdit, plan_quota, quota_limit
 from rightsize.targets.edit import NewScalar
+from rightsize.targets.effective import effective as effective_value
 from rightsize.targets.effective import read as read_value
 from rightsize.targets.include import doc_env, reading_order
 from rightsize.targets.locate import DEPLOY, LEGACY, LEGACY_KEYS, env_at, spelling
 from rightsize.targets.locate import exists as _exists
 from rightsize.targets.locate import home as _home
+from rightsize.targets.locate import named as _named
 from rightsize.targets.locate import where as _where
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.mergetags import dropped, tag
@@ -56,10 +58,11 @@ from rightsize.targets.values import (
     minus_one,
     parse_value,
     same,
+    unreserved,
     wanted,
 )
 from rightsize.targets.write import check_writable, make_backup, unified_diff, write_all
-from rightsize.targets.yaml import Doc, verify_written
+from rightsize.targets.yaml import verify_written
 
 
 @dataclass
@@ -70,6 +73,7 @@ class _Plan:
     meta: dict[tuple[int, str, tuple[str, ...]], tuple[str, str, str]] = field(default_factory=dict)
     skipped: list[tuple[int, Skipped]] = field(default_factory=list)
     swap: int | None = None  # --swap: bytes of swap beyond each memory limit set; None keeps the swap
+    cpus: int = 1  # the CPU count of the host a CPU limit is checked against (hostcpus)
 
     def skip(
         self, docs: Stack, i: int, wl: str, resource: str, why: str, recommended: str | None = None
@@ -96,11 +100,13 @@ def patch_compose(
     min_confidence: float = 0.0,
     swap: int | str | None = None,
     project_directory: Path | str | None = None,
+    host_cpus: int | None = None,
 ) -> list[PatchResult]:
     """Patch compose files in place (or only diff them); one PatchResult per file.
 
     ``swap`` (bytes, from ``--swap``) sets ``memswap_limit`` to each memory limit set plus that much
-    swap; None keeps the swap allowance a service already has.
+    swap; None keeps the swap allowance a service already has. ``host_cpus``: the CPU count a CPU
+    limit is checked against (see hostcpus; default this machine's).
     """
     check_min_confidence(min_confidence)
     swap = parse_swap(swap)  # bytes, or the --swap text ("256M")
@@ -116,7 +122,7 @@ def patch_compose(
     explicit = project_name(docs, project)  # refused before the analysis, as compose refuses it
     recs = resolve(recs)
     project = project_for(explicit, folder_project(docs), recs)
-    plan = _Plan(swap=swap)
+    plan = _Plan(swap=swap, cpus=host_cpus or hostcpus.host_cpus())
     unmatched = 0
     for svc in names:
         container = container_alias(docs, svc)
@@ -142,21 +148,30 @@ def patch_compose(
     return _execute(docs, paths, plan, dry_run=dry_run, backup=backup)
 
 
-def validate_units(docs: Sequence[Doc], names: Sequence[str]) -> None:
-    """Every resource value already in the files must parse (before anything is computed or written)."""
+def validate_units(docs: Stack, names: Sequence[str]) -> None:
+    """Every resource value already in the files must parse (before anything is computed or written),
+    and so must one a service gets through ``extends`` (compose reads the service once extended)."""
     keys = [*((k,) for k in LEGACY_KEYS), *DEPLOY.values()]
     for doc in reading_order(docs):  # (the first bad value named in the order the files are written)
         for svc in names:
             for path in keys:
                 found, value = lookup(service_node(doc, svc), path)
-                if not found or value is None or tag(value) == "!reset":  # (!reset: compose drops it)
-                    continue
-                where = f"{doc.source}: services.{svc}.{'.'.join(path)}"
-                text = read_value(value, doc_env(doc), where)[0]  # interpolated as compose does; "" refused
-                if not minus_one(text):
-                    resource = {"cpus": "cpu", "pids": "pids", "pids_limit": "pids"}.get(path[-1], "memory")
-                    shown = f"{where} ({value})" if interpolated(value) else where
-                    parse_value(resource, text, "compose", shown)
+                if found and value is not None and tag(value) != "!reset":  # (!reset: compose drops it)
+                    _readable(path, value, doc_env(doc), f"{doc.source}: services.{svc}.{'.'.join(path)}")
+    for svc in names:
+        quota_limit(docs, svc)  # (cpu_quota/cpu_period: as compose casts them)
+        for path in keys:
+            value, where, env = effective_value(docs, svc, [path])
+            if value is not None and where is not None:  # (a value written where it comes from, above)
+                _readable(path, value, env, where)
+
+
+def _readable(path: tuple[str, ...], value: Any, env: Mapping[str, str], where: str) -> None:
+    text = read_value(value, env, where)[0]  # interpolated as compose does; "" refused
+    if not (minus_one(text) and path[-1] in ("memswap_limit", "pids_limit", "pids")):  # -1: unlimited
+        resource = {"cpus": "cpu", "pids": "pids", "pids_limit": "pids"}.get(path[-1], "memory")
+        shown = f"{where} ({value})" if interpolated(value) else where
+        parse_value(resource, text, "compose", shown)
 
 
 def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan, min_conf: float) -> None:
@@ -169,6 +184,7 @@ def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan
     if low:
         plan.skip(docs, home, rec.workload, rec.resource, low)
         return
+    rec = unreserved(hostcpus.fit_host(rec, svc, plan.cpus))
     # cpu_quota/cpu_period: plan_quota checks the quota's own floor at the file's period
     cfs = rec.resource == "cpu" and bool(rec.recommended and rec.recommended.limit)
     refused = engine_refuses(rec, cfs=cfs and plan_quota(docs, svc, home, 1.0) is not None)
@@ -232,7 +248,7 @@ def _current(docs: Stack, svc: str, resource: str, kind: str = "limit") -> float
     for path in ((legacy,) if legacy else (), DEPLOY[(resource, kind)]):
         if path and _exists(docs, svc, path):
             i, _, value = _where(docs, svc, path, 0)
-            where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
+            where = _named(docs, svc, path, i)
             if value is not None:  # ${MEM:-1g}: as compose reads it (empty: an error, as in compose)
                 value = read_value(value, env_at(docs, svc, path, i), where)[0]
                 return parse_value(resource, value, "compose", where)
@@ -290,7 +306,7 @@ def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool,
     for path, i, exists, old in located:
         if interpolated(old):
             continue  # it reads as the recommendation (above): already right, like a literal value
-        where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
+        where = _named(docs, svc, path, i)
         new = format_value(w.resource, w.value, "compose", old if old is not None else _unit_hint(docs, svc))
         if old is not None and same(
             w.resource, parse_value(w.resource, old, "compose", where), new.raw, "compose"
@@ -311,7 +327,7 @@ def _plan_value(docs: Stack, svc: str, home: int, w: Wanted, legacy_style: bool,
 def _reads_as(docs: Stack, svc: str, path: tuple[str, ...], i: int, old: str, w: Wanted) -> bool:
     """Whether an interpolated value (in ``docs[i]``) reads, as compose reads it now, as the value apply
     would write; a value compose could not read is bad input, as ``check`` says."""
-    where = f"{docs[i].source}: services.{svc}.{'.'.join(path)}"
+    where = _named(docs, svc, path, i)
     read = str(read_value(old, env_at(docs, svc, path, i), where)[0])  # (empty, " 1g": bad input)
     current = parse_value(w.resource, read, "compose", f"{where} ({old})")
     return current > 0 and same(w.resource, current, format_value(w.resource, w.value, "compose", read).raw,

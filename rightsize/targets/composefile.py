@@ -200,6 +200,14 @@ class Stack(list[Doc]):
     def __init__(self, docs: Sequence[Doc], names: Sequence[str]) -> None:
         super().__init__(docs)
         self.chains: dict[str, dict[int, list[Link]]] = {n: extends_chains(docs, n) for n in names}
+        links = [x for chains in self.chains.values() for chain in chains.values() for x in chain]
+        self._origins = {id(x.node): x.where for x in links}
+
+    def origin(self, node: Any, svc: str) -> str:
+        """Where a service node a layer holds is written: "FILE: services.NAME" (what ``extends``
+        brings is another service, maybe in another file)."""
+        own = next((d.source for d in self if service_node(d, svc) is node), None)
+        return f"{own}: services.{svc}" if own else self._origins.get(id(node), f"services extended by {svc}")
 
     def layers(self, svc: str, hidden: AbstractSet[int] = frozenset()) -> list[Layer]:
         """From the last file down, but the ``hidden`` ones (see mergetags.hidden): each file's service,
@@ -213,7 +221,7 @@ class Stack(list[Doc]):
             if own:
                 out.append((i, True, service_node(self[i], svc), doc_env(self[i])))
             else:
-                out += [(i, False, node, env) for node, env in chains.get(i, ())]
+                out += [(i, False, link.node, link.env) for link in chains.get(i, ())]
         return out
 
 

@@ -32,12 +32,14 @@ class QuotaEdit:
     note: str
 
 
-def _last(docs: Stack, svc: str, key: str) -> tuple[int, Any, bool] | None:
-    """(file index, value, inherited through extends) of the value compose uses, or None."""
+def _last(docs: Stack, svc: str, key: str) -> tuple[int, Any, bool, str] | None:
+    """(file index, value, inherited through extends, where it is written) of the value compose
+    uses, or None."""
     for i, own, node, _ in docs.layers(svc):  # (a file's own value, then what its extends brings)
         found, value = lookup(node, (key,))
         if found and value is not None:
-            return (i, value, False) if own else (-1, value, True)
+            where = f"{docs[i].source}: services.{svc}" if own else docs.origin(node, svc)
+            return (i, value, False, where) if own else (-1, value, True, where)
     return None
 
 
@@ -53,6 +55,8 @@ def _micros(value: Any, key: str, where: str) -> int:
         n = None
     if n is None:
         raise RightsizeError(f"{where}: {key}: not a number of microseconds: {value!r}")
+    if not -(2**63) <= n < 2**63:  # (a YAML integer: compose-go's int64 cannot hold it)
+        raise RightsizeError(f"{where}: {key}: {value} is beyond the int64 range Docker Compose v2 reads")
     return n
 
 
@@ -88,7 +92,8 @@ def plan_quota(docs: Stack, svc: str, home: int, cores: float) -> QuotaEdit | st
     p_value = period[1] if period else PERIOD_US
     if interpolated(p_value) or (quota is not None and interpolated(quota[1])):
         return "cpu_quota/cpu_period are interpolated: not replaced (Docker refuses cpus beside them)"
-    p = _micros(p_value, "cpu_period", f"{docs[home].source}: services.{svc}") or PERIOD_US  # 0: the default
+    p_where = period[3] if period else f"{docs[home].source}: services.{svc}"
+    p = _micros(p_value, "cpu_period", p_where) or PERIOD_US  # 0: the default
     if p < 0:
         return f"cpu_period {p_value} is not a period: cpu limit not written"
     new = round(cores * p)
@@ -102,8 +107,8 @@ def plan_quota(docs: Stack, svc: str, home: int, cores: float) -> QuotaEdit | st
             f"cpu_period is set without cpu_quota (Docker refuses cpus beside it): "
             f"set cpu_quota: {new} for {cores:g} CPUs"
         )
-    i, old, inherited = quota
-    if _micros(old, "cpu_quota", f"{docs[home].source}: services.{svc}") == new:
+    i, old, inherited, q_where = quota
+    if _micros(old, "cpu_quota", q_where) == new:
         return ""
     note = f"{cores:g} CPUs at cpu_period {p}; Docker refuses cpus beside a quota"
     if inherited:

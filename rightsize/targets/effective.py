@@ -35,7 +35,7 @@ def effective(docs: Stack, svc: str, paths: Sequence[tuple[str, ...]]) -> tuple[
     settled: set[tuple[str, ...]] = set()  # paths whose winning value is known (a zero)
     for layer in layers:
         i, own, node, env = layer
-        source = f"{docs[i].source}: services.{svc}" if own else f"services extended by {svc}"
+        source = f"{docs[i].source}: services.{svc}" if own else docs.origin(node, svc)
         for path in paths:
             if id(layer) not in shown[path] or path in settled:
                 continue

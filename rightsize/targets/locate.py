@@ -75,6 +75,17 @@ def env_at(docs: Stack, svc: str, path: tuple[str, ...], i: int) -> Mapping[str,
     return next((env for _, _, node, env in layers if lookup(node, path)[0]), doc_env(docs[i]))
 
 
+def named(docs: Stack, svc: str, path: tuple[str, ...], i: int) -> str:
+    """Where the value ``where`` gives for path (in file ``i``) is written, "FILE: services.NAME.KEY":
+    for a value inherited through ``extends``, the file and service it comes from."""
+    key = ".".join(path)
+    if lookup(service_node(docs[i], svc), path)[0]:
+        return f"{docs[i].source}: services.{svc}.{key}"
+    layers = _layers(docs, svc, path, hidden(docs, svc, path)[0])
+    node = next((node for _, _, node, _ in layers if lookup(node, path)[0]), None)
+    return f"{docs.origin(node, svc) if node is not None else f'{docs[i].source}: services.{svc}'}.{key}"
+
+
 def exists(docs: Stack, svc: str, path: tuple[str, ...]) -> bool:
     """Whether the service has path, in a file or through ``extends`` (as compose reads it)."""
     hide, _ = hidden(docs, svc, path)

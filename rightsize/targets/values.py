@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +53,15 @@ def wanted(rec: Recommendation) -> list[Wanted]:
     return out
 
 
+def unreserved(rec: Recommendation) -> Recommendation:
+    """A recommended reservation of 0 as what it means in compose and the engine, none: compose-go
+    reads a 0 as unset, so the limit is written and a reservation in the file is left as it is (the
+    whole resource was skipped: a "0K" reservation is below the engine's 6M minimum)."""
+    if rec.recommended is None or rec.recommended.reservation != 0:
+        return rec
+    return dataclasses.replace(rec, recommended=dataclasses.replace(rec.recommended, reservation=None))
+
+
 # Below these the engine refuses a container (moby daemon_unix.go: "Minimum memory limit allowed is
 # 6MB", likewise the reservation) or the kernel its CFS quota (cpus 0.005: "cpu.cfs_quota_us: invalid
 # argument"); a CPU limit that rounds to "0" would read as no limit at all.
@@ -82,15 +94,27 @@ def engine_refuses(rec: Recommendation, exact: bool = False, cfs: bool = False) 
     return None
 
 
+_NOUN = {"memory": "memory size", "cpu": "CPU amount", "pids": "PID count"}
+
+
 def parse_value(resource: str, value: Any, dialect: Dialect, where: str) -> float:
     """A value found in a file, in base units; a unit that cannot be parsed is bad input."""
     if isinstance(value, TaggedScalar) and str(value.tag) == "tag:yaml.org,2002:str":
         value = str(value.value)  # `!!str 100`: a string, as every YAML reader takes it
     try:
+        if isinstance(value, float) and math.isinf(value):  # `1e400` (a ScalarFloat) or `.inf`
+            big = "a number too large for a float" if type(value) is not float else "infinite"
+            raise RightsizeError(f"not a {_NOUN.get(resource, 'value')}: {value} ({big})")
         if dialect == "compose":  # as Docker Compose v2 reads the file (see units.parse_compose_*)
             if resource == "memory":
-                return float(parse_compose_bytes(value))
-            return parse_compose_cpus(value) if resource == "cpu" else float(parse_compose_count(value))
+                n = _int64(parse_compose_bytes(value), value, "no limit at all")
+                if isinstance(value, str) and float(n) >= 2**63:  # go-units: int64(a float64) wraps
+                    raise RightsizeError(f"{value!r} is 2^63 bytes or more: Docker Compose v2 reads it as "
+                                         "-9223372036854775808, which Docker refuses")  # fmt: skip
+                return float(n)
+            if resource == "pids":
+                return float(_int64(parse_compose_count(value), value, "a wrapped, negative: unlimited"))
+            return _float32(parse_compose_cpus(value), value)
         if resource == "memory":
             return float(parse_bytes(value, dialect))
         if resource == "cpu":
@@ -104,8 +128,34 @@ def parse_value(resource: str, value: Any, dialect: Dialect, where: str) -> floa
     except RightsizeError as exc:
         raise RightsizeError(f"{where}: {exc}") from None
     except (TypeError, ValueError):  # a tag no reader here knows (`!foo 5`): not a number
-        noun = {"memory": "memory size", "cpu": "CPU amount"}.get(resource, "PID count")
-        raise RightsizeError(f"{where}: not a {noun}: {str(value)!r}") from None
+        raise RightsizeError(f"{where}: not a {_NOUN.get(resource, 'value')}: {str(value)!r}") from None
+
+
+def _int64(n: int, value: Any, as_v2: str) -> int:
+    """A YAML integer compose-go cannot hold (int64): Docker Compose 2.40.3 reads ``mem_limit:
+    9223372036854775808`` as no limit and ``pids_limit`` so as -9223372036854775808 (unlimited);
+    refused here, in one line, rather than read as a limit it is not."""
+    if -(2**63) <= n < 2**63:
+        return n
+    raise RightsizeError(f"{value} is beyond the int64 range Docker Compose v2 reads ({as_v2})")
+
+
+def _float32(cores: float, value: Any) -> float:
+    """compose-go keeps cpus as a float32: a number beyond it reads as infinity (``config`` fails:
+    "json: unsupported value: +Inf"; a string: "value out of range")."""
+    if beyond_float32(cores):
+        raise RightsizeError(
+            f"{value} is beyond the float32 range Docker Compose v2 reads CPUs in (it reads as infinity)"
+        )
+    return cores
+
+
+def beyond_float32(x: float) -> bool:
+    """Whether a finite number becomes infinity as a float32 (Go's float32(x), rounded to nearest)."""
+    try:
+        return math.isfinite(x) and math.isinf(struct.unpack("f", struct.pack("f", x))[0])
+    except OverflowError:  # (struct refuses it outright)
+        return True
 
 
 # a compose size with a unit: its spacing, the unit letter's case, and what follows it (B, iB, i)

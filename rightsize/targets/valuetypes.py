@@ -4,6 +4,7 @@ checks them: each ``-f`` and included file's services as written, and a file rea
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -12,7 +13,7 @@ from ruamel.yaml.comments import CommentedMap, TaggedScalar
 
 from rightsize.errors import RightsizeError
 from rightsize.targets.mergetags import replaces, tag
-from rightsize.targets.values import lookup
+from rightsize.targets.values import beyond_float32, lookup
 from rightsize.targets.yaml import Doc
 from rightsize.targets.yamlnum import BYTES_KEYS, yaml_v3
 
@@ -57,6 +58,7 @@ def check_types(doc: Doc, svc: str, node: CommentedMap | None, nearer: Sequence[
         if value is None or isinstance(value, TaggedScalar) or dropped:
             continue
         number = yaml_v3(value)
+        _check_range(f"{doc.source}: services.{svc}.{'.'.join(path)}", path, number)
         # a float where compose wants bytes: ignored (see effective), once the schema took it (an
         # integer there is any whole number: mem_reservation: 5.5e8 loads, 1.5 is refused)
         if path[0] in BYTES_KEYS and isinstance(number, float) and (float in types or number.is_integer()):
@@ -73,6 +75,23 @@ def check_types(doc: Doc, svc: str, node: CommentedMap | None, nearer: Sequence[
             f"{doc.source}: services.{svc}.{'.'.join(path)}: {value!r} is not {kinds}"
             f"{quote}: Docker Compose v2 refuses it (the Compose Specification's type)"
         )
+
+
+def _check_range(where: str, path: tuple[str, ...], number: Any) -> None:
+    """Refuse a YAML number compose-go cannot hold, in one line (Docker Compose 2.40.3 misreads each:
+    ``mem_limit: 9223372036854775808`` is no limit, ``pids_limit`` so is -9223372036854775808, ``cpus:
+    1e39`` is +Inf, which ``config`` cannot print, and ``1e400`` is "value out of range")."""
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        return
+    if isinstance(number, int) and not -(2**63) <= number < 2**63:
+        why = "beyond the int64 range Docker Compose v2 reads"
+    elif isinstance(number, float) and not math.isfinite(number):
+        why = "not a finite number (1e400 is too large for a float): Docker Compose v2 cannot use it"
+    elif path[-1] == "cpus" and beyond_float32(float(number)):
+        why = "beyond the float32 range Docker Compose v2 reads CPUs in (it reads as infinity)"
+    else:
+        return
+    raise RightsizeError(f"{where}: {number} is {why}")
 
 
 def _shadows(node: Any, path: tuple[str, ...]) -> bool:
