@@ -161,3 +161,10 @@ def both_refuse(root: Path, case: Case) -> tuple[str, str]:
 
 def _svc(body: str, name: str = "db", image: str = "x") -> str:
     return f"services:\n  {name}:\n    image: {image}\n" + body
+
+
+_DEPLOY_ALL = """    deploy:
+      resources:
+        limits: {memory: 768M, cpus: "0.5", pids: 50}
+        reservations: {memory: 512mb, cpus: 0.25}
+"""  # every deploy.resources value (test_compose_v2_config*.py)
