@@ -25,7 +25,7 @@ from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
 from rightsize.render import one_line
 from rightsize.targets.checkswap import swap_verdict
-from rightsize.targets.compose import DEPLOY, LEGACY, validate_units
+from rightsize.targets.compose import DEPLOY, LEGACY
 from rightsize.targets.composefile import (
     Stack,
     container_alias,
@@ -41,6 +41,7 @@ from rightsize.targets.interpolate import interpolated, substitute
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.project import folder_project, project_for, project_name
 from rightsize.targets.swapsize import parse_swap
+from rightsize.targets.validate import validate_units
 from rightsize.targets.values import minus_one, parse_value
 from rightsize.units import format_bytes, format_cpus
 

@@ -10,7 +10,7 @@ merges), a new one next to its siblings.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,29 +33,27 @@ from rightsize.targets.composefile import (
     service_node,
 )
 from rightsize.targets.copies import sync_copies
-from rightsize.targets.cpuquota import QuotaEdit, plan_quota, quota_limit
+from rightsize.targets.cpuquota import QuotaEdit, plan_quota
 from rightsize.targets.edit import NewScalar
-from rightsize.targets.effective import effective as effective_value
 from rightsize.targets.effective import read as read_value
-from rightsize.targets.include import doc_env, reading_order
+from rightsize.targets.include import reading_order
 from rightsize.targets.locate import DEPLOY, LEGACY, LEGACY_KEYS, env_at, spelling
 from rightsize.targets.locate import exists as _exists
 from rightsize.targets.locate import home as _home
 from rightsize.targets.locate import named as _named
 from rightsize.targets.locate import where as _where
 from rightsize.targets.match import Recs, match_workloads, resolve
-from rightsize.targets.mergetags import dropped, tag
+from rightsize.targets.mergetags import dropped
 from rightsize.targets.project import folder_project, project_for, project_name
 from rightsize.targets.schema import check_patched
 from rightsize.targets.swap import drop_unbacked, keep_swap, set_swap, skip_swap
 from rightsize.targets.swapsize import parse_swap
+from rightsize.targets.validate import validate_units
 from rightsize.targets.values import (
     Wanted,
     engine_refuses,
     format_value,
     interpolated,
-    lookup,
-    minus_one,
     parse_value,
     same,
     unreserved,
@@ -146,32 +144,6 @@ def patch_compose(
     drop_unbacked(docs, plan)
     sync_copies(docs, plan)
     return _execute(docs, paths, plan, dry_run=dry_run, backup=backup)
-
-
-def validate_units(docs: Stack, names: Sequence[str]) -> None:
-    """Every resource value already in the files must parse (before anything is computed or written),
-    and so must one a service gets through ``extends`` (compose reads the service once extended)."""
-    keys = [*((k,) for k in LEGACY_KEYS), *DEPLOY.values()]
-    for doc in reading_order(docs):  # (the first bad value named in the order the files are written)
-        for svc in names:
-            for path in keys:
-                found, value = lookup(service_node(doc, svc), path)
-                if found and value is not None and tag(value) != "!reset":  # (!reset: compose drops it)
-                    _readable(path, value, doc_env(doc), f"{doc.source}: services.{svc}.{'.'.join(path)}")
-    for svc in names:
-        quota_limit(docs, svc)  # (cpu_quota/cpu_period: as compose casts them)
-        for path in keys:
-            value, where, env = effective_value(docs, svc, [path])
-            if value is not None and where is not None:  # (a value written where it comes from, above)
-                _readable(path, value, env, where)
-
-
-def _readable(path: tuple[str, ...], value: Any, env: Mapping[str, str], where: str) -> None:
-    text = read_value(value, env, where)[0]  # interpolated as compose does; "" refused
-    if not (minus_one(text) and path[-1] in ("memswap_limit", "pids_limit", "pids")):  # -1: unlimited
-        resource = {"cpus": "cpu", "pids": "pids", "pids_limit": "pids"}.get(path[-1], "memory")
-        shown = f"{where} ({value})" if interpolated(value) else where
-        parse_value(resource, text, "compose", shown)
 
 
 def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan, min_conf: float) -> None:
