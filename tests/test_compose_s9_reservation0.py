@@ -6,9 +6,11 @@ check divided by it (a ZeroDivisionError traceback). The CLI gives one with ``--
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cli_helpers import run_cli
 from writer_recs import M, rec
 
@@ -81,3 +83,18 @@ def test_the_cli_writes_the_limits_of_an_idle_workload_with_the_floors_at_0(
     text = path.read_text()
     assert "mem_limit: 1g" not in text and "cpus: 2\n" not in text  # both limits written
     assert "mem_reservation: 256m" in text  # the reservation: none recommended, left as it is
+
+
+@pytest.mark.docker
+def test_apply_live_sends_the_limit_of_a_zero_reservation(run_container: Any) -> None:
+    """--live skipped the whole memory recommendation too ("not sent: the memory reservation 0K ...")."""
+    from rightsize.targets.live import apply_live
+
+    project = f"rs9res{uuid.uuid4().hex[:6]}"
+    labels = {"com.docker.compose.project": project, "com.docker.compose.service": "web"}
+    box = run_container("sleep 3600", labels=labels, mem_limit="64m", mem_reservation="32m")
+    result = apply_live([rec(f"{project}/web", "memory", 0, 96 * M)], project=project)
+    assert result.skipped == () and [(c.key, c.new) for c in result.changes] == [("Memory", "96M")]
+    box.reload()
+    host = box.attrs["HostConfig"]
+    assert (host["Memory"], host["MemoryReservation"]) == (96 * M, 32 * M)  # the reservation left as it was

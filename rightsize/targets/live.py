@@ -28,7 +28,7 @@ from rightsize.sources.docker import is_oneoff, workload_name
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.project import project_name
 from rightsize.targets.swapsize import parse_swap
-from rightsize.targets.values import MIN_QUOTA_US, engine_refuses, wanted
+from rightsize.targets.values import MIN_QUOTA_US, engine_refuses, unreserved, wanted
 from rightsize.units import format_bytes, format_cpus, human_bytes
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -170,6 +170,7 @@ def _update(
         if not rec.ok:
             skipped.append(Skipped(c.name, wl, rec.resource, "no recommendation: " + "; ".join(rec.reasons)))
             continue
+        rec = unreserved(rec)  # a reservation of 0 is none: the limit is still sent
         cfs = bool(host.get("CpuQuota") or host.get("CpuPeriod"))  # a quota's floor: see CpuQuota below
         refused = engine_refuses(rec, exact=True, cfs=cfs)
         if refused:  # the engine would refuse the whole update: skip this resource, send the others
