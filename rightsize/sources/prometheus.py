@@ -135,7 +135,9 @@ def pull(
         owners = _owners(client, present, ns_re, start, end)
         scrape = _scrape_interval(client, ns_re, end)
         window = float(math.ceil(max(step, 4 * scrape)))
-        peak_window = step if step > scrape else 0.0  # a step spans several scrapes: keep their max
+        # a step of several scrapes: keep their max; only with a margin over the interval, which
+        # is estimated (3600 / 61 = 59 s for 60 s scrapes) and jitters: a step must never be empty
+        peak_window = step if step >= 1.1 * scrape else 0.0
         plan = [
             (ns, a, b)
             for ns, keys in inventory.items()

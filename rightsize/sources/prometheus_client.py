@@ -110,7 +110,7 @@ class PromClient:
         url: str,
         *,
         verify_tls: bool = True,
-        timeout: float = 120.0,
+        timeout: float = 150.0,  # past Prometheus's and Thanos' 2m query timeout: theirs answers first
         retries: int = 4,
         backoff: float = 0.5,
         env: Mapping[str, str] | None = None,
@@ -185,7 +185,7 @@ class PromClient:
                     attempt = self._wait(attempt)
                     continue
                 raise RightsizeError(f"cannot reach Prometheus at {self.url}: {_short(exc)}") from None
-            if resp.status_code in TRANSIENT_STATUS and attempt < retries:
+            if resp.status_code in TRANSIENT_STATUS and attempt < retries and not _timed_out(resp):
                 attempt = self._wait(attempt)
                 continue
             self._count(bytes=len(resp.content))
@@ -329,6 +329,16 @@ class PromClient:
         return self.query_range_split(query, start, mid, step) + self.query_range_split(
             query, mid + step, end, step
         )
+
+
+def _timed_out(resp: requests.Response) -> bool:
+    """The server's own query timeout (HTTP 503, errorType "timeout"): the same range would only
+    time out again after as long, so it is not retried but split (``query_range_split``)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("errorType") == "timeout"
 
 
 def client_cert(env: Mapping[str, str]) -> str | tuple[str, str] | None:

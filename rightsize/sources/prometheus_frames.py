@@ -51,9 +51,9 @@ class MetricSpec:
         return replace(self, chosen=names)
 
     def query(self, namespace: str, window: float, peak_window: float = 0.0) -> str:
-        """The PromQL for one namespace; ``peak_window`` > 0 (a step longer than the scrape
-        interval): a peak gauge is read as ``max_over_time`` over each step, since a plain range
-        query takes one sample per step and skips the scrapes between, a short spike among them."""
+        """The PromQL for one namespace; ``peak_window`` > 0 (a step of several scrapes): a peak
+        gauge is read as ``max_over_time`` over each step, since a plain range query takes one
+        sample per step and skips the scrapes between, a short spike among them."""
         sel = f'namespace="{namespace}"' if self.ksm else f'{CONTAINERS},namespace="{namespace}"'
         template = self.template
         if self.peak and peak_window > 0:  # 1 ms short: Prometheus 2 ranges include both ends
