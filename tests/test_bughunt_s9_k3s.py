@@ -9,6 +9,7 @@ CronJob in a namespace kube-state-metrics does not watch (its ``--namespaces`` a
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -301,3 +302,33 @@ def test_a_step_as_long_as_the_scrape_interval_has_no_gaps(
     pull(server.url, tmp_path, 2 * 3600, 60, ["batch"], quiet=True, now=cluster.end)
     ts = store.load(tmp_path, columns=["ts"])["ts"].to_numpy()
     assert len(ts) == 121 and (np.diff(ts) == np.timedelta64(60, "s")).all()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    """The small cluster with kube-state-metrics scraped as a plain annotated service endpoint whose
+    job sets ``namespace`` (honor_labels false): Prometheus stores the exporter's label as
+    ``exported_namespace`` and the exporter's own namespace as ``namespace``."""
+    import re
+
+    work = tmp_path_factory.mktemp("exported")
+    write_openmetrics(small_cluster(days=0.1), work / "om")
+    for f in (work / "om").glob("*.om"):
+        moved = r'\1{exported_namespace="\2",namespace="kube-system"'
+        f.write_text(re.sub(r'^(kube_\w+)\{namespace="([^"]*)"', moved, f.read_text(), flags=re.M))
+    backfill(work / "om", work / "tsdb")
+    with PrometheusServer(work / "tsdb") as server:
+        yield server
+
+
+def test_kube_state_metrics_under_exported_namespace_is_said(
+    exported: PrometheusServer, tmp_path: Path, capsys: Any
+) -> None:
+    # every kube-state-metrics query asks for namespace="shop": none matched, and the pull went on
+    # without current limits, restarts or owners, silently
+    for extra in ((), ("--namespace", "shop")):
+        code, out, err = run(collect_args(exported.url, tmp_path / "d", "--since", "2h", *extra), capsys)
+        assert code == 0 and out.startswith("pulled ")
+        assert err.count("\n") == 1 and "exported_namespace" in err and "honor_labels: true" in err
+        assert store.load(tmp_path / "d")["mem_limit"].isna().all()  # what the warning says is lost
+        shutil.rmtree(tmp_path / "d")

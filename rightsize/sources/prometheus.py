@@ -133,6 +133,8 @@ def pull(
         # only the user's namespaces in the regex: all of a big cluster's would overflow the URL
         ns_re = "|".join(_escape(ns) for ns in inventory) if wanted else ".+"
         owners = _owners(client, present, ns_re, start, end)
+        if "kube_pod_info" in present and not owners.keys() & inventory.keys():
+            _warn_exported(client, ns_re, start, end)
         scrape = _scrape_interval(client, ns_re, end)
         window = float(math.ceil(max(step, 4 * scrape)))
         # a step of several scrapes: keep their max; only with a margin over the interval, which
@@ -337,6 +339,18 @@ def _owners(client: PromClient, present: set[str], ns_re: str, start: float, end
         for labels in client.series(f'{name}{{namespace=~"{ns_re}"}}', start, end):
             by_ns.setdefault(labels.get("namespace", ""), {}).setdefault(name, []).append(labels)
     return {ns: Owners.from_series(*(groups.get(n, []) for n in names)) for ns, groups in by_ns.items()}
+
+
+def _warn_exported(client: PromClient, ns_re: str, start: float, end: float) -> None:
+    """kube-state-metrics scraped without ``honor_labels: true`` beside a job that sets ``namespace``:
+    Prometheus renames its labels ``exported_namespace``, and no per-namespace query finds them."""
+    if client.series(f'kube_pod_info{{exported_namespace=~"{ns_re}"}}', start, end)[:1]:
+        warnings.warn(
+            "kube-state-metrics' series carry the pods' namespace as exported_namespace (its scrape job "
+            "lacks honor_labels: true): current limits, requests, restarts and owners are not read",
+            PrometheusWarning,
+            stacklevel=3,
+        )
 
 
 def _scrape_interval(client: PromClient, ns_re: str, end: float) -> float:
