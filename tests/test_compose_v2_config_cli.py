@@ -17,7 +17,7 @@ from compose_v2_reading import (
     rs_read,
     v2_config,
 )
-from test_compose_v2_config import CASES  # the corner projects these CLI tests reuse
+from test_compose_v2_config_names import CASES  # the corner projects these CLI tests reuse
 
 pytestmark = pytest.mark.skipif(not _have_v2(), reason="Docker Compose v2 (docker compose) not installed")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli
-from test_compose_v2_config import Case, _have_v2, _write, agree, both_refuse, v2_config
+from compose_v2_reading import Case, _have_v2, _write, agree, both_refuse, v2_config
 
 pytestmark = pytest.mark.skipif(not _have_v2(), reason="Docker Compose v2 (docker compose) not installed")
 
