@@ -36,6 +36,11 @@ REFUSED: dict[str, tuple[str, str, Any]] = {
         'deploy: {resources: {limits: {memory: "8388608t"}}}', "deploy.resources.limits.memory",
         ("deploy.resources.limits.memory", str(MIN64)),
     ),
+    "pids-1e20": ("pids_limit: 1e20", "pids_limit", ("pids_limit", MIN64)),
+    "deploy-pids-1e20": (
+        "deploy: {resources: {limits: {pids: 1e20}}}", "deploy.resources.limits.pids",
+        ("deploy.resources.limits.pids", MIN64),
+    ),
     "pids-2^63": ("pids_limit: 9223372036854775808", "pids_limit", ("pids_limit", MIN64)),
     "deploy-pids-below-int64": (
         "deploy: {resources: {limits: {pids: -9223372036854775809}}}", "deploy.resources.limits.pids",
@@ -93,6 +98,7 @@ def test_each_command_refuses_it_in_one_line(name: str, tmp_path: Path, capsys: 
         "cpus: 3e38",  # near the largest float32 (3.4028235e38)
         "mem_limit: 8e18",  # a YAML float for bytes: ignored by both (no limit)
         "pids_limit: -2",  # negative: unlimited to both
+        "deploy: {resources: {limits: {pids: 5.0}}}",  # a whole float is a JSON Schema integer: 5
     ],
 )
 def test_the_largest_values_compose_holds_are_read_as_it_reads_them(line: str, tmp_path: Path) -> None:

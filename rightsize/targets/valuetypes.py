@@ -70,6 +70,8 @@ def check_types(doc: Doc, svc: str, node: CommentedMap | None, nearer: Sequence[
             continue
         if isinstance(value, types) and not isinstance(value, bool):
             continue
+        if int in types and isinstance(number, float) and number.is_integer():  # JSON Schema's integer
+            continue  # (deploy.resources.limits.pids: 5.0 is 5 to Docker Compose 2.40.3)
         quote = f' (quote it: "{value}")' if not isinstance(value, bool) else ""
         raise RightsizeError(
             f"{doc.source}: services.{svc}.{'.'.join(path)}: {value!r} is not {kinds}"
