@@ -25,7 +25,7 @@ from prom_cli import collect_args, run, serve
 from prom_fixtures import Cluster, MiB, Pod, PrometheusServer, backfill, small_cluster, write_openmetrics
 
 from rightsize import store
-from rightsize.sources.prometheus import pull
+from rightsize.sources.prometheus import PrometheusWarning, pull
 
 pytestmark = pytest.mark.prometheus
 
@@ -332,3 +332,27 @@ def test_kube_state_metrics_under_exported_namespace_is_said(
         assert err.count("\n") == 1 and "exported_namespace" in err and "honor_labels: true" in err
         assert store.load(tmp_path / "d")["mem_limit"].isna().all()  # what the warning says is lost
         shutil.rmtree(tmp_path / "d")
+
+
+def test_nodes_behind_the_apiserver_proxy_keep_their_names(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    # cAdvisor scraped through the apiserver (/api/v1/nodes/<node>/proxy/metrics/cadvisor, with the
+    # labelmap of node labels) has one instance for every node: without kube-state-metrics all
+    # containers were put on one host "kubernetes.default.svc"
+    import re
+
+    work = tmp_path_factory.mktemp("proxied")
+    cluster = small_cluster(days=0.1)
+    write_openmetrics(cluster, work / "om", keep="container_")
+    proxied = r'instance="kubernetes.default.svc:443",kubernetes_io_hostname="\1"'
+    for f in (work / "om").glob("*.om"):
+        f.write_text(re.sub(r'instance="([^":]+):10250"', proxied, f.read_text()))
+    backfill(work / "om", work / "tsdb")
+    with PrometheusServer(work / "tsdb") as server, pytest.warns(PrometheusWarning, match="limits"):
+        summary = pull(server.url, tmp_path, 2 * 3600, 60, quiet=True, now=cluster.end)
+    assert set(summary.hosts) == {"node-a", "node-b"}
+    rows = store.load(tmp_path, columns=["container_id", "host"]).drop_duplicates()
+    assert {(r.container_id, r.host) for r in rows.itertuples()} == {
+        (f"{p.namespace}/{p.pod}/{p.container}", p.node) for p in cluster.pods
+    }

@@ -27,21 +27,20 @@ from urllib.parse import urlsplit
 
 from rightsize import store
 from rightsize.errors import RightsizeError
+from rightsize.sources.prometheus_checks import (
+    PrometheusWarning,
+    check_size,
+    warn_exported,
+    warn_overlap,
+)
 from rightsize.sources.prometheus_client import CHUNK_POINTS, PromClient, chunks
 from rightsize.sources.prometheus_frames import CONTAINERS, SPECS, ChunkBuilder, Key, MetricSpec, Progress
 from rightsize.sources.prometheus_workloads import Owners
 from rightsize.units import format_duration
 
 POINTS_PER_QUERY = 1_000_000  # series x points in one response: ~25 MB of JSON
-# Steps per series a pull may ask for. 90d at 15s (518,401) or a year at 1m (525,601) fit; beyond
-# it a step finer than any scrape (1s) or years of history: hours of queries, for repeated samples.
-MAX_POINTS_PER_SERIES = 1_000_000
 PARALLEL = 3  # queries in flight: the server computes one while we parse another, and no more
 WORKING_SET = "container_memory_working_set_bytes"
-
-
-class PrometheusWarning(UserWarning):
-    """Something the pull could not get (a metric, a namespace); the rest is still usable."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ def pull(
     if start < 0:  # else hours of empty queries (1000000d), or an overflow in the time formatting
         too_far = f"--since {format_duration(since)} reaches back before 1970"
         raise RightsizeError(f"{too_far}: ask for less, e.g. 14d")
-    _check_size(since, step, round((end - start) / step) + 1)
+    check_size(since, step, round((end - start) / step) + 1)
     wanted = tuple(dict.fromkeys(n.strip() for n in (namespaces or ()) if n.strip()))
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -134,7 +133,7 @@ def pull(
         ns_re = "|".join(_escape(ns) for ns in inventory) if wanted else ".+"
         owners = _owners(client, present, ns_re, start, end)
         if "kube_pod_info" in present and not owners.keys() & inventory.keys():
-            _warn_exported(client, ns_re, start, end)
+            warn_exported(client, ns_re, start, end)
         scrape = _scrape_interval(client, ns_re, end)
         window = float(math.ceil(max(step, 4 * scrape)))
         # a step of several scrapes: keep their max; only with a margin over the interval, which
@@ -177,7 +176,7 @@ def pull(
                     tables = builder.build(ns, a, b, results, owners.get(ns, Owners()), inventory[ns])
                     for host, kind, table in tables:
                         store.append(staging, table, kind, host)
-            _warn_overlap(staging, out)
+            warn_overlap(staging, out)
             files, published = _publish(staging, out), True
         except OSError as exc:  # disk full, storage gone: nothing of this pull stays behind
             raise RightsizeError(f"writing {out} failed: {exc.strerror or exc}") from None
@@ -212,23 +211,6 @@ def pull(
     )
 
 
-def _check_size(since: float, step: float, points: int) -> None:
-    """Refuse a pull of more than MAX_POINTS_PER_SERIES steps, naming a step and a --since that fit."""
-    if points <= MAX_POINTS_PER_SERIES:
-        return
-    fits = MAX_POINTS_PER_SERIES - 1  # steps after the first point
-    units = (86400, 3600, 60, 1)
-    need = since / fits  # the smallest step that fits, rounded up to whole units of its size
-    unit = next((u for u in units if need >= u), 1)
-    larger = math.ceil(need / unit) * unit
-    longest = fits * step  # the longest --since that fits, rounded down likewise
-    unit = next((u for u in units if longest >= u), 1)
-    shorter = math.floor(longest / unit) * unit
-    raise RightsizeError(
-        f"--since {format_duration(since)} at --step {format_duration(step)} is {points:,} points per "
-        f"series (at most {MAX_POINTS_PER_SERIES:,}): use a larger --step ({format_duration(larger)}) "
-        f"or a shorter --since ({format_duration(shorter)})"
-    )
 
 
 def _term_as_interrupt() -> Any:
@@ -311,7 +293,10 @@ def _inventory(
     found: dict[str, dict[Key, tuple[str, str]]] = {}
     for labels in client.series(f"{WORKING_SET}{{{sel}}}", start, end):
         if labels.get("namespace") and labels.get("pod"):
-            node = labels.get("node") or labels.get("instance", "").rsplit(":", 1)[0]
+            # kubernetes_io_hostname: a node label the common labelmap adds, where every node's
+            # instance is the apiserver proxy ("kubernetes.default.svc:443")
+            node = (labels.get("node") or labels.get("kubernetes_io_hostname")
+                    or labels.get("instance", "").rsplit(":", 1)[0])  # fmt: skip
             info = found.setdefault(labels["namespace"], {})
             old = info.get((labels["pod"], labels["container"]), ("", ""))
             info[(labels["pod"], labels["container"])] = (labels.get("image") or old[0], node or old[1])
@@ -341,16 +326,6 @@ def _owners(client: PromClient, present: set[str], ns_re: str, start: float, end
     return {ns: Owners.from_series(*(groups.get(n, []) for n in names)) for ns, groups in by_ns.items()}
 
 
-def _warn_exported(client: PromClient, ns_re: str, start: float, end: float) -> None:
-    """kube-state-metrics scraped without ``honor_labels: true`` beside a job that sets ``namespace``:
-    Prometheus renames its labels ``exported_namespace``, and no per-namespace query finds them."""
-    if client.series(f'kube_pod_info{{exported_namespace=~"{ns_re}"}}', start, end)[:1]:
-        warnings.warn(
-            "kube-state-metrics' series carry the pods' namespace as exported_namespace (its scrape job "
-            "lacks honor_labels: true): current limits, requests, restarts and owners are not read",
-            PrometheusWarning,
-            stacklevel=3,
-        )
 
 
 def _scrape_interval(client: PromClient, ns_re: str, end: float) -> float:
@@ -371,21 +346,6 @@ def _scrape_interval(client: PromClient, ns_re: str, end: float) -> float:
     return scrape
 
 
-def _warn_overlap(staging: Path, out: Path) -> None:
-    """Say so when ``out`` already holds samples of the same nodes on the same days (an earlier
-    pull of an overlapping range): the dataset would count those samples twice."""
-    seen = set()
-    for f in staging.glob("samples/date=*/*.parquet"):
-        host = f.name.rsplit("-", 2)[0]
-        if any((out / f.parent.relative_to(staging)).glob(f"{host}-*.parquet")):
-            seen.add(host)
-    if seen:
-        warnings.warn(
-            f"{out} already holds samples of {', '.join(sorted(seen))} on the days just pulled: "
-            "overlapping pulls count those samples twice (pull into a new --out, or a later --since)",
-            PrometheusWarning,
-            stacklevel=3,
-        )
 
 
 def _publish(staging: Path, out: Path) -> list[Path]:

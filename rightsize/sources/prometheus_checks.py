@@ -1,0 +1,68 @@
+"""Checks of a Prometheus pull that end in an error line or one warning: the size asked for, how
+kube-state-metrics was scraped, and a dataset that already holds the days pulled."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+from rightsize.errors import RightsizeError
+from rightsize.sources.prometheus_client import PromClient
+from rightsize.units import format_duration
+
+# Steps per series a pull may ask for. 90d at 15s (518,401) or a year at 1m (525,601) fit; beyond
+# it a step finer than any scrape (1s) or years of history: hours of queries, for repeated samples.
+MAX_POINTS_PER_SERIES = 1_000_000
+
+
+class PrometheusWarning(UserWarning):
+    """Something the pull could not get (a metric, a namespace); the rest is still usable."""
+
+
+def check_size(since: float, step: float, points: int) -> None:
+    """Refuse a pull of more than MAX_POINTS_PER_SERIES steps, naming a step and a --since that fit."""
+    if points <= MAX_POINTS_PER_SERIES:
+        return
+    fits = MAX_POINTS_PER_SERIES - 1  # steps after the first point
+    units = (86400, 3600, 60, 1)
+    need = since / fits  # the smallest step that fits, rounded up to whole units of its size
+    unit = next((u for u in units if need >= u), 1)
+    larger = math.ceil(need / unit) * unit
+    longest = fits * step  # the longest --since that fits, rounded down likewise
+    unit = next((u for u in units if longest >= u), 1)
+    shorter = math.floor(longest / unit) * unit
+    raise RightsizeError(
+        f"--since {format_duration(since)} at --step {format_duration(step)} is {points:,} points per "
+        f"series (at most {MAX_POINTS_PER_SERIES:,}): use a larger --step ({format_duration(larger)}) "
+        f"or a shorter --since ({format_duration(shorter)})"
+    )
+
+
+def warn_exported(client: PromClient, ns_re: str, start: float, end: float) -> None:
+    """kube-state-metrics scraped without ``honor_labels: true`` beside a job that sets ``namespace``:
+    Prometheus renames its labels ``exported_namespace``, and no per-namespace query finds them."""
+    if client.series(f'kube_pod_info{{exported_namespace=~"{ns_re}"}}', start, end)[:1]:
+        warnings.warn(
+            "kube-state-metrics' series carry the pods' namespace as exported_namespace (its scrape job "
+            "lacks honor_labels: true): current limits, requests, restarts and owners are not read",
+            PrometheusWarning,
+            stacklevel=3,
+        )
+
+
+def warn_overlap(staging: Path, out: Path) -> None:
+    """Say so when ``out`` already holds samples of the same nodes on the same days (an earlier
+    pull of an overlapping range): the dataset would count those samples twice."""
+    seen = set()
+    for f in staging.glob("samples/date=*/*.parquet"):
+        host = f.name.rsplit("-", 2)[0]
+        if any((out / f.parent.relative_to(staging)).glob(f"{host}-*.parquet")):
+            seen.add(host)
+    if seen:
+        warnings.warn(
+            f"{out} already holds samples of {', '.join(sorted(seen))} on the days just pulled: "
+            "overlapping pulls count those samples twice (pull into a new --out, or a later --since)",
+            PrometheusWarning,
+            stacklevel=3,
+        )
