@@ -356,3 +356,24 @@ def test_nodes_behind_the_apiserver_proxy_keep_their_names(
     assert {(r.container_id, r.host) for r in rows.itertuples()} == {
         (f"{p.namespace}/{p.pod}/{p.container}", p.node) for p in cluster.pods
     }
+
+
+def test_current_limits_survive_a_last_step_without_kube_state_metrics(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, capsys: Any
+) -> None:
+    # a cluster switched off (a homelab K3s, Prometheus with it: no staleness markers) and pulled
+    # later: cAdvisor's last scrape (every 60 s) reaches one step further than kube-state-metrics'
+    # (every 120 s, the last a minute earlier), so the newest row had no limits, and recommend,
+    # which takes a workload's current values from its newest row, said "current: none" for all
+    work = tmp_path_factory.mktemp("switched-off")
+    cluster = small_cluster(days=145 / 1440)  # 145 minutes: the last KSM scrape is a minute early
+    write_openmetrics(cluster, work / "om")
+    backfill(work / "om", work / "tsdb")
+    with PrometheusServer(work / "tsdb") as server:
+        pull(server.url, tmp_path / "d", 3 * 3600, 60, ["shop"], quiet=True, now=cluster.end + 300)
+    rows = store.load(tmp_path / "d", columns=["ts", "workload", "mem_limit"])
+    assert rows["mem_limit"].notna().all()  # a pod's resources hold for its life
+    recs = _recommend(tmp_path / "d", capsys, "--workload", "shop/Deployment/*")
+    web = {r["resource"]: r["current"] for r in recs}
+    assert web["memory"] == {"reservation": 256 * MiB, "limit": 512 * MiB}
+    assert web["cpu"] == {"reservation": 0.25, "limit": 1.0}

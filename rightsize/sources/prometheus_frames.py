@@ -106,6 +106,10 @@ SPECS: tuple[MetricSpec, ...] = (
                fallback_for="kube_pod_container_resource_limits"),
 )
 _FALLBACKS = {"mem_limit": "spec_mem_limit", "cpu_limit": "spec_cpu_limit"}
+# A pod's requests and limits are fixed for its life (or change by an in-place resize): a step
+# without a sample of them (kube-state-metrics scraped less often than cAdvisor, its lookback
+# ending a step earlier, a new pod before its first scrape) holds the value next to it.
+_HELD = ("mem_limit", "mem_reservation", "cpu_limit", "cpu_reservation", "spec_mem_limit", "spec_cpu_limit")
 _UNLIMITED = 2.0**62  # cgroup v1 writes "no limit" as 9223372036854771712
 
 # dataset column -> Arrow type of the value arrays built here
@@ -120,6 +124,7 @@ class _Counters:
     restarts: float = np.nan
     oom_events: float = np.nan
     ooms: int = 0
+    held: dict[str, float] = field(default_factory=dict)  # the last limit/request seen, per column
 
 
 @dataclass
@@ -169,6 +174,10 @@ class ChunkBuilder:
             }
             state = self._state.setdefault((namespace, pod, container), _Counters())
             values = {c: cols[c].get(key) if c in cols else None for c in cols}
+            for col in _HELD:
+                held = values.get(col)
+                if held is not None:
+                    values[col] = _hold(held, state, col)
             ooms, rows = _events(grid, values.get("restarts"), values.get("oom_reason"),
                                  values.get("oom_events"), state)
             samples.setdefault(host, []).append(
@@ -228,6 +237,21 @@ def _events(
             rows.extend((int(grid[i]), "oom", 137) for _ in range(d))
     state.ooms += int(inc.sum())
     return state.ooms - int(inc.sum()) + np.cumsum(inc), rows
+
+
+def _hold(values: np.ndarray, state: _Counters, name: str) -> np.ndarray:
+    """``values`` with each NaN step taking the last value before it (from an earlier chunk too),
+    or, before the first, the first value after it; all NaN stays NaN (none known yet)."""
+    known = ~np.isnan(values)
+    before = state.held.get(name, np.nan)
+    if known.any():
+        last = np.maximum.accumulate(np.where(known, np.arange(len(values)), -1))
+        first = before if not np.isnan(before) else values[np.argmax(known)]
+        values = np.where(last >= 0, values[np.maximum(last, 0)], first)
+        state.held[name] = float(values[-1])
+    elif not np.isnan(before):
+        values = np.full(len(values), before)
+    return values
 
 
 def _increments(values: np.ndarray | None, state: _Counters, name: str) -> list[tuple[int, int]]:
