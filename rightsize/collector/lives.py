@@ -23,6 +23,7 @@ from rightsize.collector.tracked import Readings, Tracked
 from rightsize.sources import cgroups, docker_events
 from rightsize.sources import docker as engine
 from rightsize.sources.cgroups import Counters
+from rightsize.sources.kmsg import KernelLog
 
 
 class Lives(Discovery):
@@ -51,6 +52,10 @@ class Lives(Discovery):
         # containers whose OOM row holds the limits only, until a reading of theirs is written (the
         # engine's stream may hold one from before the kill, written at the die)
         self.oom_unread: set[str] = set()
+        # OOM kills the kernel logged for a container that the engine sent no event for
+        # (``sources/kmsg.py``), and how many of those an engine event may still come for
+        self.kernel = KernelLog()
+        self.inferred: dict[str, int] = {}
         self.early = Early(client, filters, None if source == "docker" else root, engine=source != "cgroup")
 
     def _matched_at_create(self, cid: str) -> bool:
@@ -149,6 +154,7 @@ class Lives(Discovery):
             if early is not None and cid not in self.tracked and (info is None or info.pid is None):
                 self._ended_unseen(cid, info or self.early.created(cid), event, early)
         elif action == "die":
+            self._kernel_kills(cid, event)  # before its last row, which carries the count
             if cid in self.tracked:
                 self._finish(cid)
             elif cid not in self.finished and cid not in self.untracked:
@@ -156,9 +162,40 @@ class Lives(Discovery):
                 self.no_cpu_ids.add(cid)
                 self.finished.add(cid)
         elif action == "oom":
+            if self.inferred.get(cid):  # a kill recorded from the kernel's log at its die, told late
+                self.inferred[cid] -= 1
+                return
             self.ooms[cid] = self.ooms.get(cid, 0) + 1
             self._oom_row(cid, event)
         self.events.append(event_row(event, self.known.get(cid), self.host))
+
+    def _kernel_kills(self, cid: str, event: dict[str, Any] | None = None) -> None:
+        """The OOM kills of a matching container that the kernel logged during the run beyond the
+        engine's ``oom`` events for it (one killed at its start: the engine watches only later),
+        recorded as the engine's would be: an ``oom`` event, and a row with the limits it ran with
+        when it has none at or before the kill. At its die and at the run's end: by then the
+        engine's event, if any, came first."""
+        self.kernel.read()
+        kills = self.kernel.kills.get(cid, [])
+        missing = len(kills) - self.ooms.get(cid, 0)
+        if missing <= 0:
+            return
+        last = docker_events.event_ns(event) if event else None
+        actor = (event or {}).get("Actor") or {}  # the die's: its name, image, labels; not its exit code
+        named = {k: v for k, v in (actor.get("Attributes") or {}).items() if k != "exitCode"}
+        for ns in kills[-missing:]:
+            ns = min(ns, last) if last else ns  # the log's clock, not quite the engine's: never after its die
+            kill = {"id": cid, "Action": "oom", "timeNano": ns, "Actor": {"ID": cid, "Attributes": named}}
+            self.ooms[cid] = self.ooms.get(cid, 0) + 1
+            self.inferred[cid] = self.inferred.get(cid, 0) + 1
+            self._oom_row(cid, kill)
+            self.events.append(event_row(kill, self.known.get(cid) or self.early.created(cid), self.host))
+
+    def _kernel_kills_all(self) -> None:
+        """At the run's end (after the engine's last events): each matching container's kills."""
+        self.kernel.read()
+        for cid in sorted(set(self.kernel.kills) & (set(self.known) | self.gone)):
+            self._kernel_kills(cid)
 
     def _ended_unseen(
         self, cid: str, info: engine.ContainerInfo | None, event: dict[str, Any], stream: Readings

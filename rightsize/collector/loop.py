@@ -261,12 +261,14 @@ class _Run(Lives):
                 elapsed = time.monotonic() - start
                 progress.update(elapsed, len(self.tracked), self.n_samples, self.buffers.refused())
             self._drain_rest(watcher, until=time.time())
+            self._kernel_kills_all()
             self.buffers.flush(final=True)
         finally:
             self.waker.restore_signals(handlers)
             background.shutdown(wait=False, cancel_futures=True)
             watcher.stop()
             self.early.close()
+            self.kernel.close()
             for cid, t in list(self.tracked.items()):
                 if t.rows and not t.has_cpu:
                     self.no_cpu.append(no_cpu_reason(t.rows, ended=False))
