@@ -98,6 +98,12 @@ SPECS: tuple[MetricSpec, ...] = (
             absent_ok_with="kube_pod_container_status_restarts_total"),
     MetricSpec("oom_events", ("container_oom_events_total",), _BY + "($m0{$sel})",
                "OOM kills inside running containers"),
+    # init containers' (native sidecars run beside the app: restartPolicy Always); a cluster without
+    # any init container has none of these series, which loses nothing: never warned about
+    *(replace(_ksm(f"init_{column}", f"kube_pod_init_container_resource_{kind}", f'resource="{res}"', ""),
+              absent_ok_with="container_memory_working_set_bytes")
+      for column, kind, res in (("mem_limit", "limits", "memory"), ("mem_reservation", "requests", "memory"),
+                                ("cpu_limit", "limits", "cpu"), ("cpu_reservation", "requests", "cpu"))),
     # without kube-state-metrics, the limits the kubelet set on the cgroup (cAdvisor's view)
     MetricSpec("spec_mem_limit", ("container_spec_memory_limit_bytes",), _BY + "($m0{$sel})",
                "current limits", fallback_for="kube_pod_container_resource_limits"),
@@ -105,11 +111,14 @@ SPECS: tuple[MetricSpec, ...] = (
                _BY + "($m0{$sel} / $m1{$sel})", "current limits",
                fallback_for="kube_pod_container_resource_limits"),
 )
-_FALLBACKS = {"mem_limit": "spec_mem_limit", "cpu_limit": "spec_cpu_limit"}
+# where a container has no value of its own column: an init container's, then cAdvisor's
+_FALLBACKS = {"mem_limit": ("init_mem_limit", "spec_mem_limit"), "mem_reservation": ("init_mem_reservation",),
+              "cpu_limit": ("init_cpu_limit", "spec_cpu_limit"), "cpu_reservation": ("init_cpu_reservation",)}
 # A pod's requests and limits are fixed for its life (or change by an in-place resize): a step
 # without a sample of them (kube-state-metrics scraped less often than cAdvisor, its lookback
 # ending a step earlier, a new pod before its first scrape) holds the value next to it.
-_HELD = ("mem_limit", "mem_reservation", "cpu_limit", "cpu_reservation", "spec_mem_limit", "spec_cpu_limit")
+_HELD = ("mem_limit", "mem_reservation", "cpu_limit", "cpu_reservation", "spec_mem_limit", "spec_cpu_limit",
+         "init_mem_limit", "init_mem_reservation", "init_cpu_limit", "init_cpu_reservation")
 _UNLIMITED = 2.0**62  # cgroup v1 writes "no limit" as 9223372036854771712
 
 # dataset column -> Arrow type of the value arrays built here
@@ -288,8 +297,8 @@ def _table(
             arrays[col] = pa.array(ooms.astype(np.int32))
             continue
         raw = values.get(col)
-        if raw is None and col in _FALLBACKS:
-            raw = values.get(_FALLBACKS[col])
+        for fallback in _FALLBACKS.get(col, ()):
+            raw = values.get(fallback) if raw is None else raw
         if raw is None:
             arrays[col] = pa.nulls(n, type=field_.type)
             continue
