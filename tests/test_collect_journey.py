@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -76,8 +75,7 @@ def test_sub_second_jobs_at_half_a_core_never_read_above_it(docker_client: Any, 
     jobs = ["yes >/dev/null & sleep 0.3; kill $!", "true", "yes >/dev/null & sleep 2; kill $!"] * 2
     started: list[Any] = []
 
-    def run_jobs() -> None:
-        time.sleep(0.5)  # after the run began: these start during it
+    def run_jobs() -> None:  # from the first tick: these start during the run
         for i, command in enumerate(jobs):
             started.append(docker_client.containers.run(
                 "rightsize-test/busybox:1", ["sh", "-c", command], name=f"rs-{tag}-{i}", labels=labels,
@@ -86,12 +84,17 @@ def test_sub_second_jobs_at_half_a_core_never_read_above_it(docker_client: Any, 
 
     keep = docker_client.containers.run("rightsize-test/busybox:1", ["sleep", "3600"], labels=labels,
                                         detach=True)
-    threading.Thread(target=run_jobs, daemon=True).start()
+    stop = _stop_when_gone(docker_client, started, len(jobs))
+
+    def on_tick(ticks: int, containers: int, samples: int) -> None:
+        if ticks == 1:
+            threading.Thread(target=run_jobs, daemon=True).start()
+        stop(ticks, containers, samples)
+
     try:
         summary = rightsize.collect(
             tmp_path, duration="120s", interval="1s", flush="60s", source="docker",
-            filters=[f"label=rs-journey={tag}"], quiet=True,
-            on_tick=_stop_when_gone(docker_client, started, len(jobs)),
+            filters=[f"label=rs-journey={tag}"], quiet=True, on_tick=on_tick,
         )
     finally:
         keep.remove(force=True)

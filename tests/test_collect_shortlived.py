@@ -26,6 +26,13 @@ LIFE = 4
 BUSY = f"yes >/dev/null & sleep {LIFE}"
 
 
+def _dies_logged(client: Any, containers: list[Any], since: float) -> bool:
+    ids = [c.id for c in containers]
+    logged = client.api.events(since=since, until=time.time(), decode=True,
+                               filters={"type": "container", "event": ["die"], "container": ids})
+    return {e["id"] for e in logged} == set(ids)
+
+
 def _start_at_first_tick(
     run_container: Any, tag: str, started: list[Any], instant: list[Any] | None = None
 ) -> Any:
@@ -37,6 +44,7 @@ def _start_at_first_tick(
     host, so it handled a 4 s job's start event when the job was nearly gone."""
 
     def start_then_stop() -> None:
+        since = time.time() - 1
         labels = {"rs-short": tag}
         started.append(run_container(BUSY, labels=labels, nano_cpus=500_000_000))
         started.append(run_container(f"sleep {LIFE}", labels=labels))
@@ -44,7 +52,11 @@ def _start_at_first_tick(
             instant.append(run_container("true", labels=labels))
         for c in started:
             c.wait(timeout=60)
-        time.sleep(1.0)  # for the die events to reach the collector's event stream
+        # their die in the engine's log (logged a moment after the wait returns): the stop asks for
+        # every event logged up to then
+        deadline = time.monotonic() + 60
+        while not _dies_logged(c.client, started, since) and time.monotonic() < deadline:
+            time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGINT)
 
     def on_tick(ticks: int, containers: int, samples: int) -> None:
