@@ -1,7 +1,7 @@
 """Bugs found by pulling a K3s cluster's history from a real Prometheus as a new user (session 9).
 
 The cluster is the K3s shape of tests/prom_fixtures.py (cAdvisor + kube-state-metrics series,
-backfilled with promtool), scraped every 15 s as kube-prometheus-stack does: a StatefulSet pod of
+backfilled with promtool), scraped every 15 s (kube-prometheus-stack: 30 s): a StatefulSet pod of
 the plan's PostgreSQL with one short working-set spike between two minute marks, and an hourly
 CronJob in a namespace kube-state-metrics does not watch (its ``--namespaces`` allow-list).
 """

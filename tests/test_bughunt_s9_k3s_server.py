@@ -12,6 +12,7 @@ import re
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -227,3 +228,20 @@ def test_a_native_sidecar_has_its_current_limits(
     current = {r["resource"]: r["current"] for r in recs}
     assert current["memory"] == {"reservation": 64 * MiB, "limit": 128 * MiB}
     assert current["cpu"] == {"reservation": 0.05, "limit": 0.2}
+
+
+def test_pulling_another_namespace_into_the_same_root_is_no_overlap(
+    prom_cluster: tuple[Cluster, PrometheusServer], tmp_path: Path
+) -> None:
+    # the overlap check compared node names and days only: a second pull of other namespaces (other
+    # containers, nothing counted twice) into the same --out warned "count those samples twice"
+    cluster, server = prom_cluster
+    out = tmp_path / "d"
+    pull(server.url, out, 6 * 3600, 300, ["batch"], quiet=True, now=cluster.end)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pull(server.url, out, 6 * 3600, 300, ["shop"], quiet=True, now=cluster.end)
+        # ... nor is the next six hours of the same containers
+        pull(server.url, out, 6 * 3600 - 300, 300, ["shop"], quiet=True, now=cluster.end - 6 * 3600 - 300)
+    with pytest.warns(PrometheusWarning, match="count those samples twice"):  # the same hours again
+        pull(server.url, out, 3600, 300, ["shop"], quiet=True, now=cluster.end)

@@ -7,6 +7,9 @@ import math
 import warnings
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from rightsize.errors import RightsizeError
 from rightsize.sources.prometheus_client import PromClient
 from rightsize.units import format_duration
@@ -52,17 +55,38 @@ def warn_exported(client: PromClient, ns_re: str, start: float, end: float) -> N
 
 
 def warn_overlap(staging: Path, out: Path) -> None:
-    """Say so when ``out`` already holds samples of the same nodes on the same days (an earlier
-    pull of an overlapping range): the dataset would count those samples twice."""
+    """Say so when ``out`` already holds samples of the same containers over overlapping times (an
+    earlier pull of an overlapping range): the dataset would count those samples twice. Another
+    namespace's containers on the same nodes and days, or the next days' samples, are no overlap."""
     seen = set()
     for f in staging.glob("samples/date=*/*.parquet"):
         host = f.name.rsplit("-", 2)[0]
-        if any((out / f.parent.relative_to(staging)).glob(f"{host}-*.parquet")):
+        older = list((out / f.parent.relative_to(staging)).glob(f"{host}-*.parquet"))
+        if not older or host in seen:
+            continue
+        new, old = _spans([f]), _spans(older)
+        if any(new[c][0] <= old[c][1] and old[c][0] <= new[c][1] for c in new.keys() & old.keys()):
             seen.add(host)
     if seen:
         warnings.warn(
-            f"{out} already holds samples of {', '.join(sorted(seen))} on the days just pulled: "
+            f"{out} already holds samples of {', '.join(sorted(seen))} at the times just pulled: "
             "overlapping pulls count those samples twice (pull into a new --out, or a later --since)",
             PrometheusWarning,
             stacklevel=3,
         )
+
+
+def _spans(files: list[Path]) -> dict[str, tuple[float, float]]:
+    """container_id -> (first, last) sample time in ``files`` (unreadable files are left out)."""
+    spans: dict[str, tuple[float, float]] = {}
+    for f in files:
+        try:
+            table = pq.read_table(f, columns=["container_id", "ts"])
+        except (OSError, pa.ArrowException):  # recommend names a broken file; not this check's job
+            continue
+        grouped = table.group_by("container_id").aggregate([("ts", "min"), ("ts", "max")]).to_pylist()
+        for row in grouped:
+            lo, hi = row["ts_min"].timestamp(), row["ts_max"].timestamp()
+            old = spans.get(row["container_id"], (lo, hi))
+            spans[row["container_id"]] = (min(old[0], lo), max(old[1], hi))
+    return spans
