@@ -149,8 +149,8 @@ def test_jobs_of_half_a_second_get_their_cpu(
         if i % 2 == 0:  # a busy loop held to 0.5 CPUs, and its start-up, over its whole life
             assert 0.02 < cores <= 0.8, cores
             assert (rows["cpu_limit"] == 0.5).all()
-        else:  # sleep: its start-up CPU only
-            assert 0 <= cores < 0.25, cores
+        else:  # sleep: its start-up CPU only (the runtime's init runs in the fresh cgroup: 0.06-0.15 seen)
+            assert 0 <= cores < 0.3, cores
     assert read >= 1, "no job was read in its half second"
     # without a CPU value: the jobs gone before any reading, none "exited after one reading" (and
     # the long-running container if the run ended before its second reading, 1 s after the tick)
