@@ -245,3 +245,28 @@ def test_pulling_another_namespace_into_the_same_root_is_no_overlap(
         pull(server.url, out, 6 * 3600 - 300, 300, ["shop"], quiet=True, now=cluster.end - 6 * 3600 - 300)
     with pytest.warns(PrometheusWarning, match="count those samples twice"):  # the same hours again
         pull(server.url, out, 3600, 300, ["shop"], quiet=True, now=cluster.end)
+
+
+def test_a_cluster_switched_off_hours_ago_keeps_its_spikes_and_warns_nothing(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    # the scrape interval was estimated from the hour before the pull's end only: with no samples
+    # there (a homelab cluster off since last night) it fell back to 60 s, so at --step 1m the
+    # 15 s scrapes were read one a minute again, and a spike between two minute marks was lost
+    work = tmp_path_factory.mktemp("off")
+    end = int(time.time()) // 60 * 60 - 3 * 3600
+    pod = Pod("shop", "db-0", "postgres", "k3s-node1", "docker.io/library/postgres:16", ("StatefulSet", "db"),
+              300 * MiB, 50 * MiB, 0.1, 0.1, 10, 5, mem_limit=1024 * MiB, mem_request=512 * MiB,
+              cpu_request=0.1)  # fmt: skip
+    write_openmetrics(Cluster(end - 3 * 3600, end, (pod,)), work / "om", scrape=15)
+    spike_at = end - 3600 + 30
+    for f in (work / "om").glob("*.om"):
+        f.write_text(re.sub(rf"^(container_memory_working_set_bytes\{{.*\}}) \S+ {spike_at}$",
+                            rf"\1 {float(900 * MiB)!r} {spike_at}", f.read_text(), flags=re.M))  # fmt: skip
+    backfill(work / "om", work / "tsdb")
+    with PrometheusServer(work / "tsdb") as server, warnings.catch_warnings():
+        # and no container has a CPU limit: cAdvisor exports no CFS counters, and the pull warned
+        # that the dataset "will lack CPU throttling", of which there was none
+        warnings.simplefilter("error")
+        pull(server.url, tmp_path, 8 * 3600, 60, quiet=True, now=end + 3 * 3600)
+    assert store.load(tmp_path, columns=["mem_working_set"])["mem_working_set"].max() == 900 * MiB

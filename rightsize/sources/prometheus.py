@@ -134,7 +134,7 @@ def pull(
         owners = _owners(client, present, ns_re, start, end)
         if "kube_pod_info" in present and not owners.keys() & inventory.keys():
             warn_exported(client, ns_re, start, end)
-        scrape = _scrape_interval(client, ns_re, end)
+        scrape = _scrape_interval(client, ns_re, start, end)
         window = float(math.ceil(max(step, 4 * scrape)))
         # a step of several scrapes: keep their max; only with a margin over the interval, which
         # is estimated (3600 / 61 = 59 s for 60 s scrapes) and jitters: a step must never be empty
@@ -328,22 +328,23 @@ def _owners(client: PromClient, present: set[str], ns_re: str, start: float, end
 
 
 
-def _scrape_interval(client: PromClient, ns_re: str, end: float) -> float:
-    """The scrape interval, estimated from the last hour of CPU samples. It sets the rate() window
-    (at least one step and four scrapes, so a missed scrape or two still leaves two samples) and
-    whether a step spans several scrapes (then gauges are read as their max over the step)."""
-    scrape = 60.0  # Prometheus's default scrape_interval, if the data won't tell
+def _scrape_interval(client: PromClient, ns_re: str, start: float, end: float) -> float:
+    """The scrape interval, estimated from the last hour of CPU samples (or, when that hour has none:
+    a cluster switched off, then pulled, from the middle and the first hour of the range). It sets
+    the rate() window (at least one step and four scrapes, so a missed scrape or two still leaves
+    two samples) and whether a step spans several scrapes (then gauges are read as their max)."""
     query = (
         "quantile(0.5, count_over_time(container_cpu_usage_seconds_total"
         f'{{{CONTAINERS},namespace=~"{ns_re}"}}[1h]))'
     )
-    try:
-        result = client.instant(query, end)
-    except RightsizeError:
-        result = []
-    if result and result[0][1] >= 2:
-        scrape = 3600.0 / result[0][1]
-    return scrape
+    for at in dict.fromkeys((end, min(end, max((start + end) / 2, start + 3600)), min(end, start + 3600))):
+        try:
+            result = client.instant(query, at)
+        except RightsizeError:
+            result = []
+        if result and result[0][1] >= 2:
+            return 3600.0 / result[0][1]
+    return 60.0  # Prometheus's default scrape_interval, if the data won't tell
 
 
 

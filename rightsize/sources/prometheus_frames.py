@@ -78,9 +78,12 @@ SPECS: tuple[MetricSpec, ...] = (
                peak=True),
     MetricSpec("mem_peak", ("container_memory_max_usage_bytes",), _BY + "($m0{$sel})",
                "peak memory between samples", peak=True),
+    # cAdvisor exports the CFS counters only for a container with a CPU quota: where no container
+    # has a CPU limit there are none, and nothing was throttled (not warned about)
     MetricSpec("cpu_throttled",
                ("container_cpu_cfs_throttled_periods_total", "container_cpu_cfs_periods_total"),
-               _BY + "(rate($m0{$sel}[$w]) / rate($m1{$sel}[$w]))", "CPU throttling"),
+               _BY + "(rate($m0{$sel}[$w]) / rate($m1{$sel}[$w]))", "CPU throttling",
+               absent_ok_with="container_memory_working_set_bytes"),
     # threads, not processes: a PIDs limit (pids.max) counts every task, threads included
     MetricSpec("pids", ("container_threads", "container_processes"), _BY + "($m0{$sel})",
                "PID counts, so PID recommendations", any_of=True, peak=True),
