@@ -292,3 +292,18 @@ def test_a_global_condition_two_levels_down_is_the_top_levels(
     assert PG_STS in render_with(shop)
     on = apply(shop / "values.yaml", data, capsys)
     assert as_text(render_with(shop)[PG_STS]["postgresql"]) == written(on, PG)
+
+
+@pytest.mark.parametrize("patched", ["values.yaml", "values-prod.yaml"])
+def test_a_quoted_false_in_the_charts_defaults_is_not_a_boolean(
+    patched: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # helm reads values as YAML 1.1: plain `no` is false, "false" in quotes a string (passed over,
+    # with a warning): postgresql stays on, whichever file is patched.
+    shop = shop_chart(tmp_path, 'web:\n  resources: {}\npostgresql:\n  enabled: "false"\n', DEPS)
+    (shop / "values-prod.yaml").write_text("# prod overrides\n")
+    values = [shop / "values-prod.yaml"] if patched != "values.yaml" else []
+    assert PG_STS in render_with(shop, *values)
+    result = apply(shop / patched, dataset(tmp_path / "d", {WEB: (200, 0.3), PG: (900, 1.0)}), capsys)
+    assert PG in {c["workload"] for c in result["changes"]}, result["skipped"]
+    assert as_text(render_with(shop, *values)[PG_STS]["postgresql"]) == written(result, PG)

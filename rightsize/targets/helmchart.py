@@ -67,7 +67,7 @@ def read_chart(values: Path, data: CommentedMap, given: Path | None = None) -> C
         files = _dir_files(root)
         chart = _load(files, str(root), 0)
         # the chart's own values.yaml is the defaults as they stand (a null there is kept, not a deletion)
-        return chart if _own(files, root, values) else _seen_as(chart, merged(chart.view, data))
+        return chart if _own(files, root, values) else _seen_as(chart, merged(chart.view, data), user=data)
     except RecursionError:  # values nested hundreds of levels deep (the walks here recurse per level)
         why = "values nested too deeply"
     except (_Unreadable, OSError, EOFError, zlib.error, tarfile.TarError, YAMLError) as exc:
@@ -94,7 +94,7 @@ def _given_chart(values: Path, data: CommentedMap, given: Path) -> Chart:
             chart, own = _load(files, str(given), 0), False
         else:
             raise _Unreadable(f"no such chart folder or file: {what}")
-        return chart if own else _seen_as(chart, merged(chart.view, data))
+        return chart if own else _seen_as(chart, merged(chart.view, data), user=data)
     except RecursionError:
         why = "values nested too deeply"
     except (_Unreadable, OSError, YAMLError) as exc:
@@ -116,25 +116,33 @@ def _own(files: dict[str, bytes], root: Path, values: Path) -> bool:
 
 
 def _seen_as(
-    chart: Chart, view: Any, tags: Any = None, prefix: tuple[str, ...] = (), above: Any = None
+    chart: Chart,
+    view: Any,
+    tags: Any = None,
+    prefix: tuple[str, ...] = (),
+    above: Any = None,
+    user: Any = None,
 ) -> Chart:
     """A chart under values set over its defaults, its subcharts under theirs, down. A subchart's key
     set to null (``postgresql:`` with only comments under it, common in an overrides file) leaves
     the subchart's defaults whole, as helm coalesces them; ``merged`` keeps that null. Which subcharts
     are turned off is judged on this view (``tags``: the top-level table as this chart sees it;
-    ``above``: the parent's ``global:``, which helm copies down over the subchart's own)."""
+    ``above``: the parent's ``global:``, which helm copies down over the subchart's own; ``user``: the
+    file being patched, at its top level)."""
     if not isinstance(view, CommentedMap):
         view = chart.view
     if not prefix:
         tags = view.get("tags")
     glob = globals_below(view.get("global"), above)
     below = {k: tags_below(c.own_tags, tags) for k, c in chart.nested.items()}
-    nested = {k: _seen_as(c, view.get(k), below[k], (*prefix, k), glob) for k, c in chart.nested.items()}
+    nested = {
+        k: _seen_as(c, view.get(k), below[k], (*prefix, k), glob, user) for k, c in chart.nested.items()
+    }
     if any(not isinstance(view.get(k), CommentedMap) for k in nested):
         view = CommentedMap(view)  # a copy: the view given may be the chart's own defaults
         view.update({k: c.view for k, c in nested.items()})
     judge = view if glob is None or glob is view.get("global") else CommentedMap({**view, "global": glob})
-    off = {k: o for k, s in chart.switches.items() if (o := judged(s, judge, tags, prefix))}
+    off = {k: o for k, s in chart.switches.items() if (o := judged(s, judge, tags, prefix, user))}
     off.update({k: o for k, o in chart.off.items() if o.how == "helmignore"})
     return Chart(chart.name, view, chart.subcharts, nested, chart.switches, chart.own_tags, off)
 

@@ -72,23 +72,33 @@ def _path_value(view: Any, path: Sequence[str]) -> tuple[bool, Any]:
     return True, view
 
 
-def judged(switch: Switch, view: Any, tags: Any, prefix: tuple[str, ...]) -> Off | None:
+def judged(switch: Switch, view: Any, tags: Any, prefix: tuple[str, ...], user: Any = None) -> Off | None:
     """Why helm leaves this dependency out (None: it renders it). ``view``: its parent's values;
-    ``tags``: the top-level tags table as this chart sees it; ``prefix``: the parent's keys from the top."""
+    ``tags``: the top-level tags table as this chart sees it; ``prefix``: the parent's keys from the top;
+    ``user``: the file being patched (its top level), whose plain ``no`` is a YAML 1.1 false."""
     off: Off | None = None
     table = tags if isinstance(tags, Mapping) else {}
-    said = {t: b for t in switch.tags if t in table and (b := as_bool(table[t])) is not None}
+    said = {t: b for t in switch.tags if t in table and (b := _flag(("tags", t), table[t], user)) is not None}
     if said and not any(said.values()):
         off = Off("tags", ("tags", next(iter(said))))
     for cond in switch.condition.strip().split(","):  # not stripped one by one: helm does not either
         if not cond:
             continue
         found, value = _path_value(view, cond.split("."))
-        if found and (flag := as_bool(value)) is not None:
-            # a global is the top level's (copied down to every subchart), named so
-            where = () if cond.startswith("global.") else prefix
-            return None if flag else Off("condition", (*where, *cond.split(".")))
+        # a global is the top level's (copied down to every subchart), named so
+        path = (*(() if cond.startswith("global.") else prefix), *cond.split("."))
+        if found and (flag := _flag(path, value, user)) is not None:
+            return None if flag else Off("condition", path)
     return off
+
+
+def _flag(path: tuple[str, ...], value: Any, user: Any) -> bool | None:
+    """A value as helm's boolean: the file's read as YAML 1.1 (the round-trip load is 1.2); the charts'
+    defaults were loaded as 1.1 already, so a string there was quoted: not a boolean."""
+    found, mine = _path_value(user, path)
+    if found:
+        return as_bool(mine)
+    return value if isinstance(value, bool) else None
 
 
 def tags_below(own: Any, tags: Any) -> Any:
