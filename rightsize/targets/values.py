@@ -107,13 +107,13 @@ def parse_value(resource: str, value: Any, dialect: Dialect, where: str) -> floa
             raise RightsizeError(f"not a {_NOUN.get(resource, 'value')}: {value} ({big})")
         if dialect == "compose":  # as Docker Compose v2 reads the file (see units.parse_compose_*)
             if resource == "memory":
-                n = _int64(parse_compose_bytes(value), value, "no limit at all")
+                n = _int64(parse_compose_bytes(value), value, "it ignores it: no limit")
                 if isinstance(value, str) and float(n) >= 2**63:  # go-units: int64(a float64) wraps
                     raise RightsizeError(f"{value!r} is 2^63 bytes or more: Docker Compose v2 reads it as "
                                          "-9223372036854775808, which Docker refuses")  # fmt: skip
                 return float(n)
             if resource == "pids":
-                return float(_int64(parse_compose_count(value), value, "a wrapped, negative: unlimited"))
+                return float(_int64(parse_compose_count(value), value, "a negative to it: unlimited"))
             return _float32(parse_compose_cpus(value), value)
         if resource == "memory":
             return float(parse_bytes(value, dialect))
