@@ -138,6 +138,11 @@ def test_rm_jobs_killed_at_once_are_recorded_whether_or_not_the_engine_told(
         rows = samples[samples["container_id"] == job.id]
         assert (rows["mem_limit"] == 8 * MiB).all() and rows["oom_kills"].max() == 1, rows
     assert summary.oom_kills == len(jobs)
+    # said: those the engine sent no event for (one told later would not be among them)
+    assert summary.oom_kernel_only <= len(untold)
+    if summary.oom_kernel_only:
+        said = f"    {summary.oom_kernel_only} of them in the kernel's log only (the engine sent no event)"
+        assert said in str(summary).splitlines(), str(summary)
     oom = events[events["kind"] == "oom"]
     assert oom["exit_code"].isna().all() and (oom["workload"] == oom["container"]).all()
     # the recommendation sees each kill at its limit

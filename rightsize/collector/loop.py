@@ -294,4 +294,5 @@ class _Run(Lives):
             no_cpu_containers=len(self.no_cpu_ids),
             oom_kills=sum(self.ooms.values()),
             oom_unread=len(self.oom_unread),
+            oom_kernel_only=sum(self.inferred.values()),
         )

@@ -28,7 +28,8 @@ class CollectSummary:
     ``no_cpu``: container lives without any CPU value, by reason (``endings.py``);
     ``no_cpu_containers``: how many containers those lives were (a crash loop is one, run many times).
     ``oom_kills``: OOM events of matching containers; ``oom_unread``: those recorded by a row that
-    holds the limits only (killed before any reading: counted in ``samples``, nothing measured).
+    holds the limits only (killed before any reading: counted in ``samples``, nothing measured);
+    ``oom_kernel_only``: those the engine sent no event for, known from the kernel's log (``kmsg.py``).
     """
 
     out: Path
@@ -48,6 +49,7 @@ class CollectSummary:
     no_cpu_containers: int = 0
     oom_kills: int = 0
     oom_unread: int = 0
+    oom_kernel_only: int = 0
 
     def __str__(self) -> str:
         how = ", ".join(f"{n} via {s}" for s, n in sorted(self.sources.items())) or "none"
@@ -80,6 +82,9 @@ class CollectSummary:
                 whose = "its row holds the limits it" if one else "their rows hold the limits they"
                 unread = f" ({self.oom_unread} before any reading: {whose} ran with, no usage)"
             lines.append(f"  OOM kills: {self.oom_kills}{unread}")
+            if self.oom_kernel_only:
+                told = "in the kernel's log only (the engine sent no event)"
+                lines.append(f"    {self.oom_kernel_only} of them {told}")
         if self.dropped:
             lines.append(f"  lost: {self.dropped} rows dropped while the disk refused writes (memory cap)")
         return "\n".join(lines)
