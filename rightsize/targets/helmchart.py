@@ -265,6 +265,11 @@ def _load(files: dict[str, bytes], source: str, depth: int) -> Chart:
         return Chart(meta["name"], values, {}, own_tags=values.get("tags"))
     subs, left = _subcharts(files, source, depth)
     deps = _dependencies(meta, files, source)
+    if missing := list(dict.fromkeys(d["name"] for d in deps if d["name"] not in subs)):
+        # charts/ is often git-ignored; helm refuses the chart until they are fetched
+        warnings.warn(f"{source}: dependencies not in charts/: {', '.join(missing)} (run helm dependency "
+                      "build): their defaults are unknown, so a block placed under them is a guess",
+                      stacklevel=2)  # fmt: skip
     keys: dict[str, Chart] = {}
     switches: dict[str, Switch] = {}
     wired: list[tuple[str, Any]] = []  # (key, its import-values)
