@@ -4,12 +4,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli
-from helm_helpers import PG, WEB, chart_dir, dataset, helm_bin, workload_template
+from helm_helpers import PG, WEB, chart_dir, check_sane, dataset, helm_bin, render_with, workload_template
 
 PG_DEP = (
     "dependencies:\n  - name: postgresql\n    version: 0.1.0\n"
@@ -34,3 +35,36 @@ def test_a_dependency_missing_from_charts_is_one_warning_not_a_silent_guess(
     warned = [line for line in err.splitlines() if line.startswith("rightsize: warning: ")]
     assert code == 0 and len(warned) == 1, err
     assert "postgresql" in warned[0] and "helm dependency build" in warned[0]
+
+
+API = "shop/Deployment/shop-api/api"
+VALUES = "api:\n  resources: {}\ncommon:\n  enabled: false\n"
+
+
+def test_the_imports_of_a_subchart_the_values_turn_on_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The library chart common is off by the chart's defaults; prod.yaml turns it on, and helm then
+    # imports its api defaults (a 100m CPU limit). krr's 500m request beside that limit is a pod the
+    # API server refuses, so it is not written. Imports were judged on the chart's defaults only.
+    api = workload_template("Deployment", "{{ .Release.Name }}-api", {"api": ".Values.api.resources"})
+    deps = (
+        "dependencies:\n  - name: common\n    version: 0.1.0\n    condition: common.enabled\n"
+        "    import-values:\n      - child: defaults.api\n        parent: api\n"
+    )
+    chart = chart_dir(tmp_path / "shop", "shop", VALUES, {"api.yaml": api}, deps)
+    common = "defaults:\n  api:\n    resources:\n      limits:\n        cpu: 100m\n"
+    chart_dir(chart / "charts" / "common", "common", common, {})
+    prod = chart / "prod.yaml"
+    prod.write_text("common:\n  enabled: true\n")
+    assert render_with(chart, prod)["Deployment", "shop-api"]["api"] == {"limits": {"cpu": "100m"}}
+    data = dataset(tmp_path / "d", {API: (300, 0.5)})
+    code, out, err = run_cli(
+        ["apply", "--helm", str(prod), "--data", str(data), "--strategy", "krr", "--format", "json"], capsys
+    )
+    assert code == 0, err
+    rendered = render_with(chart, prod)["Deployment", "shop-api"]["api"]
+    check_sane(rendered)  # no request above the limit helm imports
+    assert rendered["limits"]["cpu"] == "100m" and rendered["requests"].keys() == {"memory"}
+    why = [s["reason"] for s in json.loads(out)["results"][0]["skipped"] if s["resource"] == "cpu"]
+    assert any("above limits.cpu 100m (the chart's default)" in w for w in why), why

@@ -47,6 +47,11 @@ class Chart:
     switches: Mapping[str, Switch] = dataclasses.field(default_factory=dict)  # dependencies' condition/tags
     own_tags: Any = None  # the chart's own values.yaml `tags:` (a subchart's fill in the top-level ones)
     off: Mapping[str, Off] = dataclasses.field(default_factory=dict)  # subcharts helm does not render
+    # import-values (key, its list), and those of keys off by the chart's defaults, read from ``bare``
+    # (the defaults without imports) when the values turn them on: helm imports after judging them
+    wired: tuple[tuple[str, Any], ...] = ()
+    unimported: frozenset[str] = frozenset()
+    bare: CommentedMap | None = None
 
 
 class _Unreadable(Exception):
@@ -138,13 +143,16 @@ def _seen_as(
     nested = {
         k: _seen_as(c, view.get(k), below[k], (*prefix, k), glob, user) for k, c in chart.nested.items()
     }
-    if any(not isinstance(view.get(k), CommentedMap) for k in nested):
+    if any(c.view is not view.get(k) for k, c in nested.items()):
         view = CommentedMap(view)  # a copy: the view given may be the chart's own defaults
         view.update({k: c.view for k, c in nested.items()})
     judge = view if glob is None or glob is view.get("global") else CommentedMap({**view, "global": glob})
     off = {k: o for k, s in chart.switches.items() if (o := judged(s, judge, tags, prefix, user))}
     off.update({k: o for k, o in chart.off.items() if o.how == "helmignore"})
-    return Chart(chart.name, view, chart.subcharts, nested, chart.switches, chart.own_tags, off)
+    late = [(k, items) for k, items in chart.wired if k in chart.unimported and k not in off]
+    if late and chart.bare is not None and (extra := imported(late, chart.bare)):
+        view = merged(extra, view)  # below everything else, as the imports of the chart's defaults
+    return dataclasses.replace(chart, view=view, nested=nested, off=off)
 
 
 def _one_line(what: BaseException | str) -> str:
@@ -290,11 +298,12 @@ def _load(files: dict[str, bytes], source: str, depth: int) -> Chart:
         view[key] = sub.view if over is None else merged(sub.view, over)
     off = {k: Off("helmignore", (left[c.name],)) for k, c in keys.items() if c.name in left}
     shut = set(off) | {k for k, s in switches.items() if judged(s, view, view.get("tags"), ())}
+    bare = view
     if extra := imported([(k, items) for k, items in wired if k not in shut], view):
         view = merged(extra, view)  # the chart's own values (its subcharts' under them) over the imports
-    own = Chart(
-        meta["name"], view, {k: c.view for k, c in keys.items()}, keys, switches, values.get("tags"), off
-    )
+    subs_view, unimported = {k: c.view for k, c in keys.items()}, frozenset(k for k, _ in wired if k in shut)
+    own = Chart(meta["name"], view, subs_view, keys, switches, values.get("tags"), off, (*wired,), unimported)
+    own = dataclasses.replace(own, bare=bare)
     return _seen_as(own, view)
 
 
