@@ -37,6 +37,20 @@ def test_a_dependency_missing_from_charts_is_one_warning_not_a_silent_guess(
     assert "postgresql" in warned[0] and "helm dependency build" in warned[0]
 
 
+def test_a_subcharts_missing_dependency_is_no_warning_as_helm_renders_the_chart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # helm checks only the top chart's dependencies; a subchart's missing one is just not rendered
+    web = workload_template("Deployment", "{{ .Release.Name }}-web", {"web": ".Values.resources"})
+    shop = chart_dir(tmp_path / "shop", "shop", "", {}, "dependencies:\n  - name: web\n    version: 0.1.0\n")
+    chart_dir(shop / "charts" / "web", "web", "resources: {}\n", {"w.yaml": web}, PG_DEP)
+    assert ("Deployment", "shop-web") in render_with(shop)
+    data = dataset(tmp_path / "d", {WEB: (200, 0.3)})
+    args = ["apply", "--helm", str(shop / "values.yaml"), "--data", str(data), "--dry-run"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0 and "warning" not in err, err
+
+
 API = "shop/Deployment/shop-api/api"
 VALUES = "api:\n  resources: {}\ncommon:\n  enabled: false\n"
 

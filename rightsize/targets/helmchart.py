@@ -273,8 +273,9 @@ def _load(files: dict[str, bytes], source: str, depth: int) -> Chart:
         return Chart(meta["name"], values, {}, own_tags=values.get("tags"))
     subs, left = _subcharts(files, source, depth)
     deps = _dependencies(meta, files, source)
-    if missing := list(dict.fromkeys(d["name"] for d in deps if d["name"] not in subs)):
-        # charts/ is often git-ignored; helm refuses the chart until they are fetched
+    if depth == 0 and (missing := list(dict.fromkeys(d["name"] for d in deps if d["name"] not in subs))):
+        # charts/ is often git-ignored; helm refuses the top chart until they are fetched (a subchart's
+        # missing ones it only leaves unrendered)
         warnings.warn(f"{source}: dependencies not in charts/: {', '.join(missing)} (run helm dependency "
                       "build): their defaults are unknown, so a block placed under them is a guess",
                       stacklevel=2)  # fmt: skip
