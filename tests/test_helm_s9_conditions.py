@@ -76,7 +76,7 @@ def test_a_subchart_turned_off_in_the_charts_defaults_gets_no_block(
     result = apply(shop / "values.yaml", dataset(tmp_path / "d", USAGE), capsys)
     assert {c["workload"] for c in result["changes"]} == {WEB, REDIS}
     why = _reasons(result)[PG]
-    assert "postgresql is turned off by its condition: values.yaml sets postgresql.enabled: False" in why
+    assert "postgresql is turned off by its condition: values.yaml sets postgresql.enabled: false" in why
     assert "primary" not in (shop / "values.yaml").read_text()
     after = render_with(shop)
     assert PG_STS not in after
@@ -107,7 +107,7 @@ def test_the_file_being_patched_turns_a_subchart_off_or_on_over_the_defaults(
     again = apply(shop / "values.yaml", dataset(tmp_path / "d2", USAGE), capsys)
     assert {c["workload"] for c in again["changes"]} == {WEB, PG}
     assert "redis.enabled is false by the chart's defaults" not in _reasons(again)[REDIS]
-    assert "values.yaml sets redis.enabled: False" in _reasons(again)[REDIS]
+    assert "values.yaml sets redis.enabled: false" in _reasons(again)[REDIS]
     assert as_text(render_with(shop)[PG_STS]["postgresql"]) == written(again, PG)
 
 
@@ -161,7 +161,7 @@ def test_tags_turn_subcharts_off_and_a_condition_decides_over_them(
     result = apply(shop / "values.yaml", data, capsys)
     assert {c["workload"] for c in result["changes"]} == {WEB, REDIS}
     assert (
-        "postgresql is turned off by its tags (none true): values.yaml sets tags.backing: False"
+        "postgresql is turned off by its tags (none true): values.yaml sets tags.backing: false"
         in _reasons(result)[PG]
     )
     assert as_text(render_with(shop)[REDIS_STS]["redis"]) == written(result, REDIS)
@@ -253,7 +253,7 @@ def test_each_alias_of_one_chart_has_its_own_condition(
     result = apply(shop / "values.yaml", dataset(tmp_path / "d", {db: (900, 1.0), audit: (300, 0.2)}), capsys)
     assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"db.primary.resources"}
     assert (
-        "the subchart audit is turned off by its condition: values.yaml sets audit.enabled: False"
+        "the subchart audit is turned off by its condition: values.yaml sets audit.enabled: false"
         in (_reasons(result)[audit])
     )
     assert as_text(render_with(shop)["StatefulSet", "shop-db"]["postgresql"]) == written(result, db)
@@ -285,7 +285,7 @@ def test_a_global_condition_two_levels_down_is_the_top_levels(
     result = apply(shop / "values.yaml", data, capsys)
     assert result["changes"] == []
     assert (
-        "backend.postgresql is turned off by its condition: values.yaml sets global.db.enabled: False"
+        "backend.postgresql is turned off by its condition: values.yaml sets global.db.enabled: false"
         in (_reasons(result)[PG])
     )
     (shop / "values.yaml").write_text("global:\n  other: 1\n")  # backend's own true now decides

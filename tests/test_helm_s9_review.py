@@ -12,6 +12,9 @@ import pytest
 from cli_helpers import run_cli
 from helm_helpers import PG, WEB, chart_dir, check_sane, dataset, helm_bin, render_with, workload_template
 
+from rightsize.targets.helm import load_values
+from rightsize.targets.helmdeps import Off, off_reason
+
 PG_DEP = (
     "dependencies:\n  - name: postgresql\n    version: 0.1.0\n"
     "    repository: https://charts.bitnami.com/bitnami\n    condition: postgresql.enabled\n"
@@ -82,3 +85,10 @@ def test_the_imports_of_a_subchart_the_values_turn_on_count(
     assert rendered["limits"]["cpu"] == "100m" and rendered["requests"].keys() == {"memory"}
     why = [s["reason"] for s in json.loads(out)["results"][0]["skipped"] if s["resource"] == "cpu"]
     assert any("above limits.cpu 100m (the chart's default)" in w for w in why), why
+
+
+def test_the_off_reason_spells_the_boolean_as_the_file_does(tmp_path: Path) -> None:
+    (tmp_path / "values.yaml").write_text("postgresql:\n  enabled: false\n")
+    data = load_values(tmp_path / "values.yaml").data
+    why = off_reason(Off("condition", ("postgresql", "enabled")), "postgresql", data, "values.yaml")
+    assert "values.yaml sets postgresql.enabled: false;" in why, why

@@ -127,7 +127,8 @@ def off_reason(off: Off, key: str, data: CommentedMap, file: str) -> str:
                 "so nothing of it is rendered")  # fmt: skip
     where = ".".join(off.path)
     found, value = _path_value(data, off.path)
-    source = f"{file} sets {where}: {value}" if found else f"{where} is false by the chart's defaults"
+    shown = str(value).lower() if isinstance(value, bool) else value  # as the file spells it, not False
+    source = f"{file} sets {where}: {shown}" if found else f"{where} is false by the chart's defaults"
     what = "its condition" if off.how == "condition" else "its tags (none true)"
     return (f"cannot place: the subchart {key} is turned off by {what}: {source}; helm renders none "
             f"of it (turn it on, or --map the workload elsewhere)")  # fmt: skip
