@@ -14,6 +14,7 @@ from helm_helpers import PG, WEB, chart_dir, check_sane, dataset, helm_bin, rend
 
 from rightsize.targets.helm import load_values
 from rightsize.targets.helmdeps import Off, off_reason
+from rightsize.targets.helmignore import parse
 
 PG_DEP = (
     "dependencies:\n  - name: postgresql\n    version: 0.1.0\n"
@@ -92,3 +93,37 @@ def test_the_off_reason_spells_the_boolean_as_the_file_does(tmp_path: Path) -> N
     data = load_values(tmp_path / "values.yaml").data
     why = off_reason(Off("condition", ("postgresql", "enabled")), "postgresql", data, "values.yaml")
     assert "values.yaml sets postgresql.enabled: false;" in why, why
+
+
+def _helmignored_shop(root: Path, rule: str) -> Path:
+    web = workload_template("Deployment", "{{ .Release.Name }}-web", {"web": ".Values.web.resources"})
+    chart = chart_dir(root / "shop", "shop", "web:\n  resources: {}\n", {"web.yaml": web})
+    (chart / ".helmignore").write_text(rule + "\n")
+    return chart
+
+
+@pytest.mark.parametrize("rule", ["foo\\", "[]a]", "[a-]", "[-a]", "[^]", "[a"])
+def test_a_helmignore_pattern_go_refuses_is_the_chart_not_read(
+    rule: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # helm checks each rule with Go's filepath.Match and refuses the chart; `[^]` was a traceback
+    chart = _helmignored_shop(tmp_path, rule)
+    proc = subprocess.run([helm_bin(), "template", "shop", chart], capture_output=True, text=True, timeout=60)
+    assert "syntax error in pattern" in proc.stderr
+    data = dataset(tmp_path / "d", {WEB: (200, 0.3)})
+    code, _, err = run_cli(["apply", "--helm", str(chart / "values.yaml"), "--data", str(data)], capsys)
+    assert code == 0 and f"rightsize: warning: {chart}: chart not read" in err, err
+    assert f"{rule}: syntax error in pattern" in err
+
+
+@pytest.mark.parametrize(("rule", "path", "hit"), [("[z-a]", "m", False), ("[\\]]x", "]x", True)])
+def test_a_helmignore_pattern_go_takes_is_read_as_go_reads_it(
+    rule: str, path: str, hit: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # [z-a] is a class matching nothing to Go (a traceback here); [\]]x an escaped ] then x
+    chart = _helmignored_shop(tmp_path, rule)
+    assert ("Deployment", "shop-web") in render_with(chart)
+    data = dataset(tmp_path / "d", {WEB: (200, 0.3)})
+    code, _, err = run_cli(["apply", "--helm", str(chart / "values.yaml"), "--data", str(data)], capsys)
+    assert code == 0 and "warning" not in err, err
+    assert (parse(rule).ignored(path, False) == rule) is hit

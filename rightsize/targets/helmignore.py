@@ -73,26 +73,41 @@ def parse(text: str) -> Rules:
 
 
 def _go_match(pattern: str, raw: str) -> str:
-    """Go's ``filepath.Match`` pattern as a regular expression."""
-    out, i = [], 0
-    while i < len(pattern):
+    """Go's ``filepath.Match`` pattern as a regular expression. What Go refuses (``foo\\``, ``[]a]``,
+    ``[a-]``, an unclosed class) is refused, as helm then refuses the chart."""
+    out, i, n = [], 0, len(pattern)
+    bad = IgnoreError(f".helmignore: {raw}: syntax error in pattern")
+
+    def esc(j: int) -> tuple[str, int]:
+        """Go's getEsc: one class character at ``j`` (``\\`` escapes), with the class still to close."""
+        escaped = j < n and pattern[j] == "\\"
+        j += escaped
+        if j + 1 >= n or (not escaped and pattern[j] in "-]"):
+            raise bad
+        return pattern[j], j + 1
+
+    while i < n:
         c = pattern[i]
         if c == "*":
             out.append("[^/]*")
         elif c == "?":
             out.append("[^/]")
-        elif c == "\\" and i + 1 < len(pattern):
+        elif c == "\\":
+            if i + 1 >= n:
+                raise bad
             i += 1
             out.append(re.escape(pattern[i]))
         elif c == "[":
-            end = pattern.find("]", i + 2)
-            if end < 0:
-                raise IgnoreError(f".helmignore: {raw}: syntax error in pattern")
-            body = pattern[i + 1 : end]
-            negated = body.startswith("^")
-            body = body[1:] if negated else body
-            out.append("[" + ("^" if negated else "") + body.replace("\\", "\\\\").replace("[", "\\[") + "]")
-            i = end
+            negated = pattern[i + 1 : i + 2] == "^"
+            i += 1 + negated
+            ranges: list[str] = []
+            while not (pattern[i : i + 1] == "]" and ranges):
+                lo, i = esc(i)
+                hi, i = esc(i + 1) if pattern[i] == "-" else (lo, i)
+                # a range written backwards (z-a) matches nothing to Go; Python's re refuses it
+                ranges.append(f"{re.escape(lo)}-{re.escape(hi)}" if lo <= hi else "")
+            body = "".join(ranges)
+            out.append(f"[{'^' * negated}{body}]" if body else "[\\s\\S]" if negated else "(?!)")
         else:
             out.append(re.escape(c))
         i += 1
