@@ -26,7 +26,16 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from rightsize.errors import RightsizeError
-from rightsize.targets.helmdeps import Off, Switch, globals_below, imported, judged, switch_of, tags_below
+from rightsize.targets.helmdeps import (
+    Off,
+    Switch,
+    globals_below,
+    imported,
+    judged,
+    merged,
+    switch_of,
+    tags_below,
+)
 from rightsize.targets.helmignore import IgnoreError, Rules, parse
 from rightsize.targets.yaml import loadable, plain_yaml
 
@@ -157,22 +166,6 @@ def _seen_as(
 
 def _one_line(what: BaseException | str) -> str:
     return " ".join(str(what).split()) or type(what).__name__
-
-
-def merged(base: Any, over: Any) -> Any:
-    """Helm's coalescing of values: mappings merge key by key, anything else in ``over`` wins (new
-    mappings, in ``over``'s order then the rest of ``base``; neither input is changed). A null in
-    ``over`` stays a null key: helm drops the default there, but the key is still where the chart
-    reads that value, which is what the places are found from."""
-    if not isinstance(base, CommentedMap) or not isinstance(over, CommentedMap):
-        return over
-    out = CommentedMap()
-    for key, value in over.items():
-        out[key] = merged(base[key], value) if key in base else value
-    for key, value in base.items():
-        if key not in over:
-            out[key] = value
-    return out
 
 
 CHART_FILES = ("Chart.yaml", "values.yaml", "requirements.yaml")

@@ -116,7 +116,7 @@ def globals_below(own: Any, above: Any) -> Any:
     """A subchart's ``global:`` as helm leaves it: the parent's over its own, key by key."""
     if not isinstance(above, CommentedMap):
         return own
-    return _under(own, above) if isinstance(own, CommentedMap) else above
+    return merged(own, above) if isinstance(own, CommentedMap) else above
 
 
 def off_reason(off: Off, key: str, data: CommentedMap, file: str) -> str:
@@ -154,15 +154,18 @@ def imported(wired: Sequence[tuple[str, Any]], view: Mapping[str, Any]) -> Comme
                 continue
             for part in reversed(parent.split(".") if parent != "." else []):
                 table = CommentedMap({part: table})
-            out = _under(table, out)
+            out = merged(table, out)
     return out
 
 
-def _under(base: Any, over: Any) -> Any:
-    """``over`` with ``base`` filling in what it lacks, mappings key by key (nothing changed in place)."""
+def merged(base: Any, over: Any) -> Any:
+    """Helm's coalescing of values: mappings merge key by key, anything else in ``over`` wins (new
+    mappings, in ``over``'s order then the rest of ``base``; neither input is changed). A null in
+    ``over`` stays a null key: helm drops the default there, but the key is still where the chart
+    reads that value, which is what the places are found from."""
     if not isinstance(base, CommentedMap) or not isinstance(over, CommentedMap):
         return over
     out = CommentedMap(over)
     for key, value in base.items():
-        out[key] = _under(value, over[key]) if key in over else value
+        out[key] = merged(value, over[key]) if key in over else value
     return out
