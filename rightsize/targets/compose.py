@@ -156,10 +156,11 @@ def _plan_rec(docs: Stack, svc: str, home: int, rec: Recommendation, plan: _Plan
     if low:
         plan.skip(docs, home, rec.workload, rec.resource, low)
         return
-    rec = unreserved(hostcpus.fit_host(rec, svc, plan.cpus))
+    quota = rec.resource == "cpu" and plan_quota(docs, svc, home, 1.0) is not None
+    # Docker bounds cpus (NanoCpus) by the host's CPUs, not a cpu_quota: a quota is written as recommended
+    rec = unreserved(rec if quota else hostcpus.fit_host(rec, svc, plan.cpus))
     # cpu_quota/cpu_period: plan_quota checks the quota's own floor at the file's period
-    cfs = rec.resource == "cpu" and bool(rec.recommended and rec.recommended.limit)
-    refused = engine_refuses(rec, cfs=cfs and plan_quota(docs, svc, home, 1.0) is not None)
+    refused = engine_refuses(rec, cfs=quota and bool(rec.recommended and rec.recommended.limit))
     if refused:  # compose would load the file, but `up` would fail on it
         plan.skip(docs, home, rec.workload, rec.resource, "not written: " + refused)
         return

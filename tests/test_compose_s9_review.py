@@ -1,0 +1,67 @@
+"""Review of session 9's compose changes (host CPU cap, absurd values): each test failed before its fix.
+
+- a ``cpu_quota`` above the host's CPUs starts (Docker bounds only ``cpus``/NanoCpus by the host's
+  CPU count), so apply writes the quota as recommended: it was capped, with a warning claiming that
+  Docker refuses more;
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from compose_v2_helpers import IMAGE, hosts_of, v2
+from compose_v2_helpers import stack as stack  # the fixture
+
+from rightsize.models import Observed, Recommendation, Values
+from rightsize.targets.compose import patch_compose
+
+
+def cpu_rec(workload: str, reservation: float | None, limit: float, peak: float) -> Recommendation:
+    return Recommendation(
+        workload, "cpu", Values(), Values(reservation, limit), Observed(p99=peak * 0.98, max=peak),
+        20160, 14 * 86400, 0.9, ("p99 +25%",), "default",
+    )  # fmt: skip
+
+
+def _patch(path: Path, recs: list[Recommendation], cpus: int) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        patch_compose(path, recs, host_cpus=cpus)
+    return [str(w.message) for w in caught]
+
+
+QUOTA = "services:\n  web:\n    image: x\n    cpu_quota: 50000\n"
+
+
+def test_a_cpu_quota_above_the_host_is_written_as_recommended(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yml"
+    path.write_text(QUOTA)
+    said = _patch(path, [cpu_rec("web", None, 2.5, 2.0)], cpus=2)
+    assert path.read_text() == QUOTA.replace("50000", "250000")
+    assert said == []  # no "capped at 2 ... Docker refuses more here": it does not, for a quota
+
+
+def test_a_cpu_quota_from_a_larger_host_gives_no_up_fails_warning(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yml"
+    path.write_text(QUOTA)
+    said = _patch(path, [cpu_rec("web", None, 4.5, 3.6)], cpus=2)
+    assert path.read_text() == QUOTA.replace("50000", "450000") and said == []
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_quota_apply_writes_above_the_host_starts(stack: Any, docker_client: Any) -> None:
+    """What the tests above rely on: `docker compose up` runs a quota of more CPUs than the host has."""
+    n = docker_client.info()["NCPU"]
+    project = f"rs9rv{uuid.uuid4().hex[:8]}"
+    text = f"services:\n  web:\n    image: {IMAGE}\n    command: sleep 3600\n    labels: [rightsize-test=1]\n"
+    _, folder = stack({"compose.yml": text + "    cpu_quota: 50000\n"}, ("compose.yml",), project=project)
+    _patch(folder / "compose.yml", [cpu_rec(f"{project}/web", None, n + 1.5, n)], cpus=n)
+    up = v2(project, folder, ("compose.yml",), "up", "-d", ok=False)
+    assert up.returncode == 0, up.stderr
+    host = hosts_of(docker_client, project)["web"]
+    assert (host["CpuQuota"], host["NanoCpus"]) == (round((n + 1.5) * 100_000), 0)
