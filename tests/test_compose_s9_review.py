@@ -3,6 +3,8 @@
 - a ``cpu_quota`` above the host's CPUs starts (Docker bounds only ``cpus``/NanoCpus by the host's
   CPU count), so apply writes the quota as recommended: it was capped, with a warning claiming that
   Docker refuses more;
+- ``check`` judges a CPU limit against what ``apply`` writes on this host (the capped value): right
+  after ``apply`` it failed the limit apply had just written (vpa: 21 recommended, 2 written).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from compose_v2_helpers import IMAGE, hosts_of, v2
 from compose_v2_helpers import stack as stack  # the fixture
 
 from rightsize.models import Observed, Recommendation, Values
+from rightsize.targets.check import check_compose
 from rightsize.targets.compose import patch_compose
 
 
@@ -65,3 +68,32 @@ def test_the_quota_apply_writes_above_the_host_starts(stack: Any, docker_client:
     assert up.returncode == 0, up.stderr
     host = hosts_of(docker_client, project)["web"]
     assert (host["CpuQuota"], host["NanoCpus"]) == (round((n + 1.5) * 100_000), 0)
+
+
+def test_check_right_after_apply_passes_the_capped_cpu_limit(tmp_path: Path) -> None:
+    """vpa on 2 busy cores: 21 recommended, apply caps it at this host's 2; check must not fail it."""
+    path = tmp_path / "compose.yml"
+    path.write_text("services:\n  web:\n    image: x\n    cpus: 0.5\n")
+    recs = [cpu_rec("web", None, 21.0, 2.0)]
+    _patch(path, recs, cpus=2)
+    assert "cpus: 2\n" in path.read_text()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = check_compose(path, recs, host_cpus=2)
+    (row,) = [r for r in result.rows if r.resource == "cpu"]
+    assert (row.ok, row.configured, row.recommended) == (True, "2", "2"), row
+    assert "capped at this host's 2 CPUs" in row.why
+    assert [str(w.message) for w in caught] == []  # the row says it: no apply-worded warning
+
+
+def test_check_keeps_the_recommendation_for_a_quota_and_data_from_a_larger_host(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yml"
+    path.write_text(
+        "services:\n  web:\n    image: x\n    cpus: 2\n  q:\n    image: x\n    cpu_quota: 200000\n"
+    )
+    recs = [cpu_rec("web", None, 4.5, 3.6), cpu_rec("q", None, 21.0, 2.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = {r.service: r for r in check_compose(path, recs, host_cpus=2).rows if r.resource == "cpu"}
+    assert (rows["web"].ok, rows["web"].recommended) == (False, "4.5")  # as apply writes it
+    assert (rows["q"].ok, rows["q"].recommended) == (False, "21")  # a quota is not capped

@@ -24,6 +24,7 @@ from ruamel.yaml.comments import CommentedMap
 from rightsize.errors import RightsizeError
 from rightsize.models import Recommendation
 from rightsize.render import one_line
+from rightsize.targets import hostcpus
 from rightsize.targets.checkswap import swap_verdict
 from rightsize.targets.compose import DEPLOY, LEGACY
 from rightsize.targets.composefile import (
@@ -33,11 +34,12 @@ from rightsize.targets.composefile import (
     paths_of,
     select,
 )
-from rightsize.targets.cpuquota import quota_limit
+from rightsize.targets.cpuquota import plan_quota, quota_limit
 from rightsize.targets.effective import Env
 from rightsize.targets.effective import effective as _effective
 from rightsize.targets.effective import read as _read
 from rightsize.targets.interpolate import interpolated, substitute
+from rightsize.targets.locate import home
 from rightsize.targets.match import Recs, match_workloads, resolve
 from rightsize.targets.project import folder_project, project_for, project_name
 from rightsize.targets.swapsize import parse_swap
@@ -131,11 +133,13 @@ def check_compose(
     env_files: Sequence[Path | str] | None = None,
     swap: int | str | None = None,
     project_directory: Path | str | None = None,
+    host_cpus: int | None = None,
 ) -> CheckResult:
     """Compare each service's limits with the recommendations and the plan's checklist; ``${VAR}``
     values are read as compose reads them (environment, then ``env_files``, default ``.env``).
     ``swap`` (bytes, ``--swap``): each memory limit needs memswap_limit = limit + swap; without it
-    only a memswap_limit Docker refuses fails (see ``checkswap``)."""
+    only a memswap_limit Docker refuses fails (see ``checkswap``). A CPU limit is judged against what
+    ``apply`` writes on a host of ``host_cpus`` CPUs (default this machine's; see hostcpus)."""
     tolerance, swap = parse_tolerance(tolerance), parse_swap(swap)  # "25%", "256M" as the CLI takes them
     docs = load_compose(paths_of(files), env_files, documents=True, project_directory=project_directory)
     explicit = project_name(docs, project)  # refused before the analysis, as compose refuses it
@@ -147,17 +151,19 @@ def check_compose(
     project = project_for(explicit, folder_project(docs), recs)
     rows: list[CheckRow] = []
     unmatched = 0
+    cpus = host_cpus or hostcpus.host_cpus()
     for svc in names:
         alias = container_alias(docs, svc)  # as apply matches it
         found, why_not = match_workloads(svc, recs, project=project, aliases=(alias,) if alias else ())
         unmatched += why_not == "service not in the data"
         by_res = {r.resource: r for r in found}
+        capped = _as_applied(stack, svc, by_res, cpus)
         for res in ("memory", "cpu", "pids"):
             paths = [(LEGACY[(res, "limit")],), DEPLOY[(res, "limit")]]
             value, where, env = _effective(stack, svc, paths)
-            how = ""
+            how = capped if res == "cpu" else ""
             if res == "cpu" and value is None:  # the CFS spelling (cpu_quota/cpu_period), read through
-                value, where, how = quota_limit(stack, svc)  # its ${VAR}s: a CPU amount
+                value, where, how = quota_limit(stack, svc)  # its ${VAR}s: a CPU amount (never capped)
             row = _row(_Judged(svc, res, value, where, by_res.get(res), tolerance, why_not), env)
             rows.append(dataclasses.replace(row, why=how + row.why) if how else row)
             if res != "pids":
@@ -194,6 +200,21 @@ def check_compose(
             f"no service matched a workload in the data (it has {some}); check --project", stacklevel=2
         )
     return CheckResult(tuple(rows), tolerance, swap)
+
+
+def _as_applied(docs: Stack, svc: str, by_res: dict[Any, Recommendation], cpus: int) -> str:
+    """Put in ``by_res`` the CPU recommendation as apply writes it on this host (capped at its CPU
+    count, unless the service limits CPU with cpu_quota: see hostcpus), so that check passes what apply
+    just wrote; the row's note when capped."""
+    rec = by_res.get("cpu")
+    if rec is None or plan_quota(docs, svc, home(docs, svc), 1.0) is not None:
+        return ""
+    fitted = hostcpus.fit_host(rec, svc, cpus, warn=False)
+    if fitted is rec or rec.recommended is None or rec.recommended.limit is None:
+        return ""
+    by_res["cpu"] = fitted
+    was = format_cpus(rec.recommended.limit)
+    return f"recommended {was}, capped at this host's {cpus} CPUs as apply writes it: "
 
 
 def _validate_interpolated(docs: Stack, names: Sequence[str]) -> None:

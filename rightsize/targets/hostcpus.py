@@ -10,6 +10,9 @@ cores: the default strategy's p99 +25% is 2.5, vpa's upper bound 5). What is wri
   peak measured: the limit (and a reservation above it) is capped there, with a warning;
 - the data peaked above this host's CPU count: it comes from a larger host the file deploys to, so
   the recommendation is written as it is, with a warning that ``up`` fails on this host.
+
+A ``cpu_quota`` is not bounded so (the engine checks only NanoCpus: a quota of 3 CPUs starts on 2),
+so apply and check leave a service that limits CPU with one as recommended.
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ def host_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def fit_host(rec: Recommendation, service: str, cpus: int) -> Recommendation:
+def fit_host(rec: Recommendation, service: str, cpus: int, warn: bool = True) -> Recommendation:
     """``rec`` as apply writes it on a host of ``cpus`` CPUs (see the module's docstring); a CPU limit
-    above ``cpus`` warns once, naming the service."""
+    above ``cpus`` warns once, naming the service (unless ``warn`` is False: check says it in its row)."""
     values = rec.recommended
     if rec.resource != "cpu" or values is None or values.limit is None or values.limit <= cpus:
         return rec
@@ -43,6 +46,8 @@ def fit_host(rec: Recommendation, service: str, cpus: int) -> Recommendation:
     peak = _peak(rec)
     seen = f"the data's peak is {format_cpus(peak)} CPUs" if peak is not None else "the data has no peak"
     if peak is not None and peak > cpus * _NOISE:
+        if not warn:
+            return rec
         warnings.warn(
             f"{service}: CPU limit {want} is above this host's {cpus} CPUs; written as recommended "
             f"({seen}: collected on a larger host), but `docker compose up` fails on this host",
@@ -50,11 +55,12 @@ def fit_host(rec: Recommendation, service: str, cpus: int) -> Recommendation:
         )
         return rec
     reservation = None if values.reservation is None else min(values.reservation, float(cpus))
-    warnings.warn(
-        f"{service}: CPU limit {want} capped at {cpus}, this host's CPU count ({seen}; Docker refuses "
-        "more here); edit the file if it deploys to a larger host",
-        stacklevel=3,
-    )
+    if warn:
+        warnings.warn(
+            f"{service}: CPU limit {want} capped at {cpus}, this host's CPU count ({seen}; Docker refuses "
+            "more here); edit the file if it deploys to a larger host",
+            stacklevel=3,
+        )
     return dataclasses.replace(rec, recommended=Values(reservation, float(cpus)))
 
 
