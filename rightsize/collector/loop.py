@@ -233,6 +233,7 @@ class _Run(Lives):
                     if now >= end:
                         break
                     self._drain(watcher)
+                    self.kernel.read()  # its kills kept before the kernel's ring buffer wraps over them
                     try:
                         if relist is None and now - last_list >= RELIST_SECONDS:
                             relist = background.submit(self._list)  # a slow list never delays a tick
