@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import run_cli
 from compose_v2_helpers import IMAGE, hosts_of, v2
 from compose_v2_helpers import stack as stack  # the fixture
 
@@ -97,3 +98,17 @@ def test_check_keeps_the_recommendation_for_a_quota_and_data_from_a_larger_host(
         rows = {r.service: r for r in check_compose(path, recs, host_cpus=2).rows if r.resource == "cpu"}
     assert (rows["web"].ok, rows["web"].recommended) == (False, "4.5")  # as apply writes it
     assert (rows["q"].ok, rows["q"].recommended) == (False, "21")  # a quota is not capped
+
+
+@pytest.mark.parametrize(
+    ("line", "said"), [("cpus: .nan", "nan is not a number"), ("mem_limit: .inf", "inf is infinite")]
+)
+def test_a_nan_or_inf_is_named_as_such(line: str, said: str, tmp_path: Path, capsys: Any) -> None:
+    """`.nan` was refused as "nan is not a finite number (1e400 is too large for a float)"."""
+    path = tmp_path / "compose.yml"
+    path.write_text(f"services:\n  web:\n    image: x\n    {line}\n")
+    for argv in (["check", "-f", str(path)], ["apply", "-f", str(path), "--dry-run"]):
+        code, out, err = run_cli(argv, capsys)
+        (line_,) = [x for x in err.splitlines() if "rightsize: error:" in x]
+        assert (code, out) == (2, "") and f"services.web.{line.split(':')[0]}: {said}" in line_, err
+        assert "1e400" not in line_

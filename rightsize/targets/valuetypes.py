@@ -87,8 +87,10 @@ def _check_range(where: str, path: tuple[str, ...], number: Any) -> None:
         return
     if isinstance(number, int) and not -(2**63) <= number < 2**63:
         why = "beyond the int64 range Docker Compose v2 reads"
-    elif isinstance(number, float) and not math.isfinite(number):
-        why = "not a finite number (1e400 is too large for a float): Docker Compose v2 cannot use it"
+    elif isinstance(number, float) and not math.isfinite(number):  # (1e400 loads as a ScalarFloat inf)
+        if type(number) is not float:
+            raise RightsizeError(f"{where}: a number too large for a float: Docker Compose v2 cannot use it")
+        why = f"{'not a number' if math.isnan(number) else 'infinite'}: Docker Compose v2 cannot use it"
     elif path[-1] == "cpus" and beyond_float32(float(number)):
         why = "beyond the float32 range Docker Compose v2 reads CPUs in (it reads as infinity)"
     else:
