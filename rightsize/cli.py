@@ -78,8 +78,9 @@ def collect(
         None, help="Prometheus: query resolution (default 1m); at most 1,000,000 points per series."
     ),
     namespace: list[str] = typer.Option(
-        [], "--namespace", help="Prometheus: only these namespaces (repeatable)."
+        [], "--namespace", help="Prometheus: only these namespaces (a,b or repeated)."
     ),
+    cluster: str | None = typer.Option(None, help="Prometheus: rows named NAME:namespace/… (many clusters)."),
     host: str | None = typer.Option(None, help="Host name for rows and file names (default: the engine's)."),
 ) -> None:
     """Sample every running container (or the filtered ones) into a Parquet dataset."""
@@ -92,7 +93,7 @@ def collect(
     check_collect_options(source, {
         "--filter": filter, "--project": project, "--docker-host": docker_host, "--host": host is not None,
         "--duration": duration, "--interval": interval, "--flush": flush, "--url": url,
-        "--namespace": namespace, "--since": since, "--step": step,
+        "--namespace": namespace, "--since": since, "--step": step, "--cluster": cluster is not None,
     })  # fmt: skip
     if source == "prometheus":
         from rightsize.units import parse_duration
@@ -109,6 +110,7 @@ def collect(
             namespaces=list(namespace),
             quiet=quiet,
             verify_tls=True,
+            cluster=cluster,
         )
     else:
         from rightsize.runtime import lean_collector_process

@@ -165,7 +165,7 @@ _ENGINE_ONLY = {
     "--interval": "a Prometheus pull takes --step",
     "--flush": "a Prometheus pull writes when it is done",
 }
-_PROMETHEUS_ONLY = ("--url", "--namespace", "--since", "--step")
+_PROMETHEUS_ONLY = ("--url", "--namespace", "--since", "--step", "--cluster")
 
 
 def check_collect_options(source: str, given: dict[str, object]) -> None:

@@ -35,6 +35,8 @@ from rightsize.sources.prometheus_checks import (
 )
 from rightsize.sources.prometheus_client import CHUNK_POINTS, PromClient, chunks
 from rightsize.sources.prometheus_frames import CONTAINERS, SPECS, ChunkBuilder, Key, MetricSpec, Progress
+from rightsize.sources.prometheus_nodes import Moves, moved_pods, read_moves
+from rightsize.sources.prometheus_options import cluster_name, namespace_list
 from rightsize.sources.prometheus_workloads import Owners
 from rightsize.units import format_duration
 
@@ -95,6 +97,7 @@ def pull(
     *,
     now: float | None = None,
     chunk_points: int = CHUNK_POINTS,
+    cluster: str | None = None,
 ) -> PullSummary:
     """Pull ``since`` seconds of history at ``step`` seconds from the Prometheus at ``url`` into ``out``.
 
@@ -102,6 +105,8 @@ def pull(
     steps (before any query), an unreachable URL, something that is not a Prometheus, missing core
     metrics, or no container series in the range/namespaces.
     ``now`` (default: the clock) ends the range; ``chunk_points`` caps the steps per query.
+    ``namespaces``: names, or comma lists of them. ``cluster``: a name that prefixes every row's
+    namespace, node and container id (``prod:shop/…``), to keep several clusters apart in one root.
     """
     t0 = time.monotonic()
     if not step or step < 1 or not math.isfinite(step):
@@ -115,7 +120,7 @@ def pull(
         too_far = f"--since {format_duration(since)} reaches back before 1970"
         raise RightsizeError(f"{too_far}: ask for less, e.g. 14d")
     check_size(since, step, round((end - start) / step) + 1)
-    wanted = tuple(dict.fromkeys(n.strip() for n in (namespaces or ()) if n.strip()))
+    wanted, cluster = namespace_list(namespaces), cluster_name(cluster)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise RightsizeError(f"--out {out} exists and is not a directory")
@@ -131,7 +136,7 @@ def pull(
             warnings.warn(held_warning.message, held_warning.category, stacklevel=2)
         # only the user's namespaces in the regex: all of a big cluster's would overflow the URL
         ns_re = "|".join(_escape(ns) for ns in inventory) if wanted else ".+"
-        owners = _owners(client, present, ns_re, start, end)
+        owners, moved = _owners(client, present, ns_re, start, end)
         if "kube_pod_info" in present and not owners.keys() & inventory.keys():
             warn_exported(client, ns_re, start, end)
         scrape = _scrape_interval(client, ns_re, start, end)
@@ -145,7 +150,9 @@ def pull(
             for a, b in chunks(start, end, step, min(chunk_points, max(60, POINTS_PER_QUERY // len(keys))))
         ]
         staging = out / f".pull-{secrets.token_hex(4)}"
-        builder = ChunkBuilder(step=step, default_host=urlsplit(url).hostname or "prometheus")
+        builder = ChunkBuilder(step, urlsplit(url).hostname or "prometheus", cluster)
+        moves = {ns: read_moves(client, ns, pods, start, end, step, chunk_points, _escape)
+                 for ns, pods in moved.items() if ns in inventory}  # fmt: skip
         files: list[Path] = []
         created, published = not out.exists(), False
         previous_term = _term_as_interrupt()
@@ -173,7 +180,8 @@ def pull(
                     except BaseException:
                         client.abort()  # the others stop retrying, so the error shows at once
                         raise
-                    tables = builder.build(ns, a, b, results, owners.get(ns, Owners()), inventory[ns])
+                    tables = builder.build(ns, a, b, results, owners.get(ns, Owners()), inventory[ns],
+                                           moves.get(ns, Moves()))  # fmt: skip
                     for host, kind, table in tables:
                         store.append(staging, table, kind, host)
             warn_overlap(staging, out)
@@ -314,8 +322,11 @@ def _inventory(
     return dict(sorted(found.items()))
 
 
-def _owners(client: PromClient, present: set[str], ns_re: str, start: float, end: float) -> dict[str, Owners]:
-    """Per namespace: who owns which pod and where it ran (kube-state-metrics label sets)."""
+def _owners(
+    client: PromClient, present: set[str], ns_re: str, start: float, end: float
+) -> tuple[dict[str, Owners], dict[str, list[str]]]:
+    """Per namespace: who owns which pod and where it ran (kube-state-metrics label sets), and the
+    pods it puts on more than one node (rescheduled under the same name: a StatefulSet's)."""
     names = ("kube_pod_owner", "kube_replicaset_owner", "kube_job_owner", "kube_pod_info")
     by_ns: dict[str, dict[str, list[dict[str, str]]]] = {}
     for name in names:
@@ -323,7 +334,9 @@ def _owners(client: PromClient, present: set[str], ns_re: str, start: float, end
             continue
         for labels in client.series(f'{name}{{namespace=~"{ns_re}"}}', start, end):
             by_ns.setdefault(labels.get("namespace", ""), {}).setdefault(name, []).append(labels)
-    return {ns: Owners.from_series(*(groups.get(n, []) for n in names)) for ns, groups in by_ns.items()}
+    moved = moved_pods(s for groups in by_ns.values() for s in groups.get("kube_pod_info", []))
+    owners = {ns: Owners.from_series(*(groups.get(n, []) for n in names)) for ns, groups in by_ns.items()}
+    return owners, moved
 
 
 

@@ -17,6 +17,9 @@ import pyarrow as pa
 
 from rightsize import store
 from rightsize.sources.prometheus_client import Series
+from rightsize.sources.prometheus_events import Counters, events
+from rightsize.sources.prometheus_nodes import Moves
+from rightsize.sources.prometheus_options import qualified
 from rightsize.sources.prometheus_workloads import Owners, workload_name
 
 CONTAINERS = 'container!="",container!="POD"'  # "" = the pod's own cgroup, POD = the pause container
@@ -130,16 +133,6 @@ _INT32 = ("pids", "pids_limit", "restarts")
 
 
 @dataclass
-class _Counters:
-    """Per container, carried from one time chunk to the next."""
-
-    restarts: float = np.nan
-    oom_events: float = np.nan
-    ooms: int = 0
-    held: dict[str, float] = field(default_factory=dict)  # the last limit/request seen, per column
-
-
-@dataclass
 class ChunkBuilder:
     """Turns the results of one (namespace, time chunk) into per-host samples/events tables.
 
@@ -148,12 +141,13 @@ class ChunkBuilder:
 
     step: float
     default_host: str
+    cluster: str = ""  # prefixed to namespaces and nodes: several clusters kept apart in one root
     hosts: set[str] = field(default_factory=set)
     containers: set[str] = field(default_factory=set)
     workloads: set[str] = field(default_factory=set)
     samples: int = 0
     events: int = 0
-    _state: dict[tuple[str, str, str], _Counters] = field(default_factory=dict)
+    _state: dict[tuple[str, str, str], Counters] = field(default_factory=dict)
 
     def build(
         self,
@@ -163,6 +157,7 @@ class ChunkBuilder:
         results: Mapping[str, Sequence[Series]],
         owners: Owners,
         inventory: Mapping[Key, tuple[str, str]] | None = None,
+        moves: Moves | None = None,
     ) -> Iterator[tuple[str, Literal["samples", "events"], pa.Table]]:
         step_ms = round(self.step * 1000)
         g0 = round(start * 1000)
@@ -170,7 +165,7 @@ class ChunkBuilder:
         grid = g0 + step_ms * np.arange(n, dtype=np.int64)
         cols = {col: _align(series, g0, step_ms, n) for col, series in results.items()}
         samples: dict[str, list[pa.Table]] = {}
-        events: dict[str, list[dict[str, object]]] = {}
+        found: dict[str, list[dict[str, object]]] = {}  # event rows per host
         for key, ws in sorted(cols.get("mem_working_set", {}).items()):
             mask = ~np.isnan(ws)
             if not mask.any():
@@ -178,33 +173,38 @@ class ChunkBuilder:
             pod, container = key
             image, node = (inventory or {}).get(key, ("", ""))
             host = owners.nodes.get(pod) or node or self.default_host
+            # a pod rescheduled under its name (a StatefulSet's): each step on the node it was on
+            nodes = (moves or Moves()).at(pod, grid)
+            on = np.full(n, host, dtype=object) if nodes is None else nodes
             ident = {
-                "host": host,
-                "workload": workload_name(namespace, pod, container, owners),
-                "container_id": f"{namespace}/{pod}/{container}",
+                "workload": qualified(self.cluster, workload_name(namespace, pod, container, owners)),
+                "container_id": qualified(self.cluster, f"{namespace}/{pod}/{container}"),
                 "container": f"{pod}/{container}",
             }
-            state = self._state.setdefault((namespace, pod, container), _Counters())
+            state = self._state.setdefault((namespace, pod, container), Counters())
             values = {c: cols[c].get(key) if c in cols else None for c in cols}
             for col in _HELD:
                 held = values.get(col)
                 if held is not None:
                     values[col] = _hold(held, state, col)
-            ooms, rows = _events(grid, values.get("restarts"), values.get("oom_reason"),
-                                 values.get("oom_events"), state)
-            samples.setdefault(host, []).append(
-                _table(grid[mask], mask, values, ooms[mask], {**ident, "image": image or None})
-            )
-            events.setdefault(host, []).extend({"ts": ts, **ident, "kind": k, "exit_code": code}
-                                               for ts, k, code in rows)
-            self.hosts.add(host)
+            ooms, rows = events(grid, self.step, values.get("restarts"), values.get("oom_reason"),
+                                values.get("oom_events"), state)
+            for node_ in [host] if nodes is None else dict.fromkeys(on[mask]):
+                part, h = mask if nodes is None else mask & (on == node_), qualified(self.cluster, node_)
+                samples.setdefault(h, []).append(
+                    _table(grid[part], part, values, ooms[part], {"host": h, **ident, "image": image or None})
+                )
+                self.hosts.add(h)
+            for ts, k, code in rows:
+                h = qualified(self.cluster, on[min(max((ts - g0) // step_ms, 0), n - 1)])
+                found.setdefault(h, []).append({"ts": ts, "host": h, **ident, "kind": k, "exit_code": code})
             self.containers.add(ident["container_id"])
             self.workloads.add(ident["workload"])
             self.samples += int(mask.sum())
             self.events += len(rows)
         for host, tables in samples.items():
             yield host, "samples", pa.concat_tables(tables)
-        for host, event_rows in events.items():
+        for host, event_rows in found.items():
             if event_rows:
                 yield host, "events", store.to_table(event_rows, "events")
 
@@ -221,37 +221,7 @@ def _align(series: Sequence[Series], g0: int, step_ms: int, n: int) -> dict[Key,
     return out
 
 
-def _events(
-    grid: np.ndarray,
-    restarts: np.ndarray | None,
-    oom_reason: np.ndarray | None,
-    oom_events: np.ndarray | None,
-    state: _Counters,
-) -> tuple[np.ndarray, list[tuple[int, str, int | None]]]:
-    """Restart and OOM events from the counters; -> (OOM kills per grid step, event rows)."""
-    inc = np.zeros(len(grid), dtype=np.int64)
-    rows: list[tuple[int, str, int | None]] = []
-    near_restart: set[int] = set()
-    for i, d in _increments(restarts, state, "restarts"):
-        # kube-state-metrics only keeps the *last* termination reason; a burst of restarts
-        # between two samples ending in OOMKilled is counted as that many OOM kills (crash loop)
-        oom = oom_reason is not None and bool(np.nan_to_num(oom_reason[i : i + 2]).max() >= 1)
-        near_restart.update((i - 1, i, i + 1))
-        for _ in range(d):
-            if oom:
-                rows.append((int(grid[i]), "oom", 137))
-            rows.append((int(grid[i]), "restart", None))
-        if oom:
-            inc[i] += d
-    for i, d in _increments(oom_events, state, "oom_events"):
-        if i not in near_restart:  # a process killed inside a container that kept running
-            inc[i] += d
-            rows.extend((int(grid[i]), "oom", 137) for _ in range(d))
-    state.ooms += int(inc.sum())
-    return state.ooms - int(inc.sum()) + np.cumsum(inc), rows
-
-
-def _hold(values: np.ndarray, state: _Counters, name: str) -> np.ndarray:
+def _hold(values: np.ndarray, state: Counters, name: str) -> np.ndarray:
     """``values`` with each NaN step taking the last value before it (from an earlier chunk too),
     or, before the first, the first value after it; all NaN stays NaN (none known yet)."""
     known = ~np.isnan(values)
@@ -264,21 +234,6 @@ def _hold(values: np.ndarray, state: _Counters, name: str) -> np.ndarray:
     elif not np.isnan(before):
         values = np.full(len(values), before)
     return values
-
-
-def _increments(values: np.ndarray | None, state: _Counters, name: str) -> list[tuple[int, int]]:
-    """(grid index, increase) of a cumulative counter, continuing from the previous chunk; a drop
-    is a reset (a re-created pod, a new cgroup) that counts its new value as the increase."""
-    if values is None:
-        return []
-    idx = np.flatnonzero(~np.isnan(values))
-    if not len(idx):
-        return []
-    vals = values[idx]
-    prev = np.concatenate([[getattr(state, name)], vals[:-1]])
-    delta = np.where(vals < prev, vals, vals - prev)
-    setattr(state, name, float(vals[-1]))
-    return [(int(idx[j]), round(delta[j])) for j in np.flatnonzero(delta >= 0.5)]
 
 
 def _table(
