@@ -97,17 +97,26 @@ def test_a_cluster_prefix_still_finds_its_helm_values(k3s: Shape, tmp_path: Path
     # apply --helm guesses the values block from the workload's controller and container names:
     # the cluster prefix sits on the namespace, so db-0's block is found as without one
     out = tmp_path / "d"
-    code, _, err = run(collect_args(k3s.server.url, out, "--since", f"{HOURS}h", "--namespace", "data",
-                                    "--cluster", "prod"), capsys)  # fmt: skip
-    assert code == 0, err
+    for cluster in ("prod", "staging"):
+        code, _, err = run(collect_args(k3s.server.url, out, "--since", f"{HOURS}h", "--namespace", "data",
+                                        "--cluster", cluster), capsys)  # fmt: skip
+        assert code == 0, err
     values = tmp_path / "values-prod.yaml"
     values.write_text("db:\n  image: postgres:16\n  resources:\n    limits:\n      memory: 1Gi\n")
-    code, text, err = run(["apply", "--helm", str(values), "--data", str(out), "--format", "json"], capsys)
-    assert code == 0, err
-    done = json.loads(text)["results"]
-    changed = {c["workload"] for r in done for c in r["changes"]}
-    assert changed == {"prod:data/StatefulSet/db/postgres"}
-    assert "requests:" in values.read_text()
+    code, text, err = run(["apply", "--helm", str(values), "--data", str(out), "--dry-run"], capsys)
+    assert code == 0 and "db.resources already holds" in err, err  # both found db.resources
+    for cluster in ("prod", "staging"):  # both claim db.resources: --map decides whose is written
+        wl = f"{cluster}:data/StatefulSet/db/postgres"
+        values.write_text("db:\n  image: postgres:16\n  resources:\n    limits:\n      memory: 1Gi\n")
+        code, text, err = run(["apply", "--helm", str(values), "--data", str(out), "--format", "json",
+                               "--map", f"{wl}=db"], capsys)  # fmt: skip
+        assert code == 0, err
+        done = json.loads(text)["results"]
+        changed = {c["workload"] for r in done for c in r["changes"]}
+        skipped = [(s["workload"], s["reason"]) for r in done for s in r["skipped"] if s["resource"] == "all"]
+        other = wl.replace(cluster, "staging" if cluster == "prod" else "prod")
+        assert changed == {wl} and skipped == [(other, f"db.resources already holds {wl}")]
+        assert "requests:" in values.read_text()
 
 
 @pytest.mark.parametrize("bad", ["a/b", "prod:eu", "*", "a,b", "-prod", "x" * 64, " "])
