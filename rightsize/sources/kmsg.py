@@ -30,7 +30,9 @@ import time
 from dataclasses import dataclass
 
 KMSG = "/dev/kmsg"
-_ID = re.compile(r"[0-9a-f]{64}")
+# the container's own memory cgroup: its id is the path's last part (cgroupfs ``/docker/<id>``, systemd
+# ``docker-<id>.scope``); a cgroup made inside a container's is not the container's limit
+_OWN = re.compile(r"(?:^|/|-)([0-9a-f]{64})(?:\.scope)?$")
 MAX_RECORD = 8192  # a read must hold a whole record (the kernel's CONSOLE_EXT_LOG_MAX)
 
 
@@ -53,11 +55,11 @@ def parse_kill(record: str) -> Kill | None:
     memcg = fields.get("task_memcg", "")
     if fields.get("constraint") != "CONSTRAINT_MEMCG" or fields.get("oom_memcg") != memcg:
         return None
-    ids = _ID.findall(memcg)
+    own = _OWN.search(memcg)
     parts = head.split(",")
-    if not ids or len(parts) < 3 or not parts[2].isdigit():
+    if own is None or len(parts) < 3 or not parts[2].isdigit():
         return None
-    return Kill(container_id=ids[-1], boot_us=int(parts[2]))
+    return Kill(container_id=own.group(1), boot_us=int(parts[2]))
 
 
 class KernelLog:
