@@ -134,7 +134,12 @@ def parse_compose_bytes(value: str | int | float) -> int:
                 "v2 refuses 1Gi and a space before or after the value)"
             )
         n = int(size * mult)  # Go: int64(size), toward zero
-    if n < 0 or n >= 2**63:
+    if n >= 2**63:  # Go: int64(a float64 of 2^63 or more) wraps
+        raise RightsizeError(
+            f"{value!r} reads as 2^63 bytes or more (Docker Compose v2 reads a size through a float64): it "
+            "wraps to -9223372036854775808, which Docker refuses"
+        )
+    if n < 0:
         raise RightsizeError(f"not a memory size: {value!r}")
     return n
 

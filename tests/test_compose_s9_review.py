@@ -4,7 +4,9 @@
   CPU count), so apply writes the quota as recommended: it was capped, with a warning claiming that
   Docker refuses more;
 - ``check`` judges a CPU limit against what ``apply`` writes on this host (the capped value): right
-  after ``apply`` it failed the limit apply had just written (vpa: 21 recommended, 2 written).
+  after ``apply`` it failed the limit apply had just written (vpa: 21 recommended, 2 written);
+- ``.nan``/``.inf`` were refused as "not a finite number (1e400 is too large for a float)";
+- a size go-units reads as 2^63 (``8388608t``) was refused as a bare "not a memory size".
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 from cli_helpers import run_cli
 from compose_v2_helpers import IMAGE, hosts_of, v2
 from compose_v2_helpers import stack as stack  # the fixture
+from compose_v2_reading import Case, _have_v2, v2_config
 
 from rightsize.models import Observed, Recommendation, Values
 from rightsize.targets.check import check_compose
@@ -112,3 +115,23 @@ def test_a_nan_or_inf_is_named_as_such(line: str, said: str, tmp_path: Path, cap
         (line_,) = [x for x in err.splitlines() if "rightsize: error:" in x]
         assert (code, out) == (2, "") and f"services.web.{line.split(':')[0]}: {said}" in line_, err
         assert "1e400" not in line_
+
+
+@pytest.mark.skipif(not _have_v2(), reason="Docker Compose v2 (docker compose) not installed")
+@pytest.mark.parametrize("size", ["8388608t", "8388607.99999999999t", "9223372036854775296"])
+def test_a_size_v2_wraps_to_minus_2_63_says_so(size: str, tmp_path: Path, capsys: Any) -> None:
+    """go-units reads a size through a float64: each of these is 2^63 there and wraps (config shows
+    -9223372036854775808). A size with a unit was refused as a bare "not a memory size: '8388608t'";
+    2^63 - 512, which rounds up, was said to be "2^63 bytes or more"."""
+    path = tmp_path / "compose.yml"
+    path.write_text(f"services:\n  web:\n    image: x\n    mem_limit: '{size}'\n")
+    cfg, err = v2_config(tmp_path, Case({"compose.yml": path.read_text()}))
+    assert cfg is not None, err
+    assert cfg["services"]["web"]["mem_limit"] == "-9223372036854775808"
+    code, out, err = run_cli(["check", "-f", str(path)], capsys)
+    assert out == ""
+    (line,) = [x for x in err.splitlines() if "rightsize: error:" in x]
+    assert code == 2 and line.endswith(
+        f"services.web.mem_limit: '{size}' reads as 2^63 bytes or more (Docker Compose v2 reads a size "
+        "through a float64): it wraps to -9223372036854775808, which Docker refuses"
+    ), line

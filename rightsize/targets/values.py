@@ -109,8 +109,9 @@ def parse_value(resource: str, value: Any, dialect: Dialect, where: str) -> floa
             if resource == "memory":
                 n = _int64(parse_compose_bytes(value), value, "it ignores it: no limit")
                 if isinstance(value, str) and float(n) >= 2**63:  # go-units: int64(a float64) wraps
-                    raise RightsizeError(f"{value!r} is 2^63 bytes or more: Docker Compose v2 reads it as "
-                                         "-9223372036854775808, which Docker refuses")  # fmt: skip
+                    raise RightsizeError(f"{value!r} reads as 2^63 bytes or more (Docker Compose v2 reads a "
+                                         "size through a float64): it wraps to -9223372036854775808, which "
+                                         "Docker refuses")  # fmt: skip
                 return float(n)
             if resource == "pids":
                 return float(_int64(parse_compose_count(value), value, "a negative to it: unlimited"))
