@@ -16,6 +16,7 @@ from typing import Any
 
 import docker
 import pytest
+from engine_helpers import wait_for
 
 import rightsize
 from rightsize.analysis.history import histories
@@ -35,15 +36,6 @@ def _ended(client: Any, container_id: str) -> bool:
     return not state["Running"] and state["Status"] in ("exited", "dead")
 
 
-def _wait_for(predicate: Any, what: str, timeout: float = 60) -> None:
-    """Poll ``predicate`` until true; a generous deadline, as the shared machine may be very busy."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def _died_and_logged(client: Any, container_id: str, since: float) -> bool:
     """Ended, and its die in the engine's event log (what the collector's event stream reads)."""
     return _ended(client, container_id) and "die" in _engine_kinds(client, container_id, since, until=0)
@@ -60,7 +52,7 @@ def _hold_loop_until_gone(client: Any, started: list[Any], *starts: Any) -> Any:
             since = time.time() - 1
             started.extend(start() for start in starts)
             for c in started:
-                _wait_for(partial(_died_and_logged, client, c.id, since), f"{c.name} to end")
+                wait_for(partial(_died_and_logged, client, c.id, since), f"{c.name} to end")
             stop_at.append(ticks + 2)
         elif stop_at and ticks >= stop_at[0]:
             os.kill(os.getpid(), signal.SIGINT)
@@ -231,7 +223,7 @@ def test_a_job_killed_right_after_its_first_tick_row_has_its_cpu(
             # none falls between the next tick's row and the kill); the next tick then comes at once.
             started = engine.info_from_inspect(docker_client.api.inspect_container(job[0].id)).started_at
             assert started is not None
-            _wait_for(lambda: time.time() - started >= 2.5, "the job to have run 2.5 s")
+            wait_for(lambda: time.time() - started >= 2.5, "the job to have run 2.5 s")
         elif ticks == 2:
             docker_client.api.kill(job[0].id)  # right after the tick's row of it
             docker_client.api.wait(job[0].id, timeout=30)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import container_gone
+from engine_helpers import container_gone, wait_for
 
 import rightsize
 from rightsize.cli import main
@@ -30,14 +30,6 @@ from rightsize.sources.docker import COMPOSE_PROJECT, COMPOSE_SERVICE
 MiB = 1024 * 1024
 # waits for the test's go (its start done), then fills 8 MiB at once
 GATED_OOM = "until [ -e /gate/go ]; do sleep 0.05; done; tail /dev/zero"
-
-
-def _wait_for(predicate: Any, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def _recommend(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[list[dict[str, Any]], str]:
@@ -65,7 +57,7 @@ def test_a_job_oom_killed_before_any_reading_reaches_recommend_without_a_warning
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
-        _wait_for(out.exists, "the collector to start sampling")  # made after its event stream opened
+        wait_for(out.exists, "the collector to start sampling")  # made after its event stream opened
         # A process killed right at its start sometimes has no 'oom' event at all: the engine's shim
         # watches a container's OOM notices only once its start is done (a fixed 0.3 s wait was too
         # short on a loaded host). So each job waits for a file the test writes once the engine has
@@ -78,7 +70,7 @@ def test_a_job_oom_killed_before_any_reading_reaches_recommend_without_a_warning
                 run_container(GATED_OOM, labels=labels, **oom)]  # a workload of its own
         (gate / "go").touch()
         for job in jobs:
-            _wait_for(partial(container_gone, docker_client, job.id), "the job to be killed and removed")
+            wait_for(partial(container_gone, docker_client, job.id), "the job to be killed and removed")
     finally:
         collector.send_signal(signal.SIGTERM)
         stdout, stderr = collector.communicate(timeout=120)
@@ -193,10 +185,10 @@ def test_a_job_read_before_its_kill_is_not_counted_as_killed_before_any_reading(
                 auto_remove=True, volumes={str(gate): {"bind": "/gate", "mode": "ro"}},
             )  # fmt: skip
             jobs.append(job)
-            _wait_for(partial(_payload_for, read, job.id), "the run's stream to read the job")
+            wait_for(partial(_payload_for, read, job.id), "the run's stream to read the job")
             (gate / "go").touch()
-            _wait_for(partial(container_gone, docker_client, job.id), "the job to be killed and removed")
-            _wait_for(partial(_logged, docker_client, job.id, since, "die"), "its die in the engine's log")
+            wait_for(partial(container_gone, docker_client, job.id), "the job to be killed and removed")
+            wait_for(partial(_logged, docker_client, job.id, since, "die"), "its die in the engine's log")
         finally:
             os.kill(os.getpid(), signal.SIGINT)  # the run's stop (as Ctrl-C), whatever happened
 

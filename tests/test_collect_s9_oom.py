@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import container_gone
+from engine_helpers import container_gone, dies_logged, wait_for
 
 import rightsize
 from rightsize.sources import cgroups
@@ -67,22 +67,10 @@ INSTANT_OOM = "dd if=/dev/zero of=/dev/null bs=16M count=1"
 MAX_JOBS = 16
 
 
-def _died_logged(client: Any, container_id: str, since: float) -> bool:
-    return "die" in _engine_actions(client, container_id, since)
-
-
 def _engine_actions(client: Any, container_id: str, since: float) -> list[str]:
     logged = client.api.events(since=since, until=time.time(), decode=True,
                                filters={"type": "container", "container": [container_id]})
     return [e["Action"] for e in logged]
-
-
-def _wait_for(predicate: Any, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _in_thread_then_stop(work: Any) -> Any:
@@ -120,8 +108,8 @@ def test_rm_jobs_killed_at_once_are_recorded_whether_or_not_the_engine_told(
             job = run_container(INSTANT_OOM, labels=labels, mem_limit="8m", memswap_limit="8m",
                                 auto_remove=True)
             jobs.append(job)
-            _wait_for(partial(container_gone, docker_client, job.id), "the job to be killed and removed")
-            _wait_for(partial(_died_logged, docker_client, job.id, since), "its die logged")
+            wait_for(partial(container_gone, docker_client, job.id), "the job to be killed and removed")
+            wait_for(partial(dies_logged, docker_client, [job.id], since), "its die logged")
             if "oom" not in _engine_actions(docker_client, job.id, since):
                 untold.append(job.id)
 
@@ -174,13 +162,13 @@ def test_a_sigkill_at_the_memory_limit_is_not_an_oom_kill(
     def kill_both() -> None:
         for reader in readers:
             assert reader is not None
-            _wait_for(lambda r=reader: filled(r), "the job to fill its memory")
+            wait_for(lambda r=reader: filled(r), "the job to fill its memory")
         after = ticks[0]
-        _wait_for(lambda: ticks[0] >= after + 2, "a tick reading them full")
+        wait_for(lambda: ticks[0] >= after + 2, "a tick reading them full")
         jobs[0].kill()
         os.kill(docker_client.api.inspect_container(jobs[1].id)["State"]["Pid"], signal.SIGKILL)
         for job in jobs:
-            _wait_for(lambda j=job: docker_client.api.inspect_container(j.id)["State"]["Status"] == "exited",
+            wait_for(lambda j=job: docker_client.api.inspect_container(j.id)["State"]["Status"] == "exited",
                       "the job to exit")
 
     stop = _in_thread_then_stop(kill_both)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_helpers import dies_logged, poll
 
 import rightsize
 from rightsize.collector.endings import NO_READING, RUN_ENDED, final_base, life_base
@@ -92,13 +93,6 @@ def test_a_start_is_not_taken_when_it_is_not_that_of_the_counters() -> None:
 LIFE = 0.5  # under tracked.EARLY_READ: one reading of its cgroup files, at its start event
 
 
-def _died_and_logged(client: Any, ids: list[str], since: float) -> bool:
-    """All exited, and their die in the engine's event log (which the run's stop asks for)."""
-    logged = client.api.events(since=since, until=time.time(), decode=True,
-                               filters={"type": "container", "event": ["die"], "container": ids})
-    return {e["id"] for e in logged} == set(ids)
-
-
 def _run_jobs_then_stop(client: Any, run_container: Any, tag: str, jobs: list[Any]) -> Any:
     """on_tick: after the first tick (of a 20 s interval), from a thread of its own, start the jobs,
     wait until the engine logged their die, then stop the run (SIGINT, as Ctrl-C)."""
@@ -109,9 +103,7 @@ def _run_jobs_then_stop(client: Any, run_container: Any, tag: str, jobs: list[An
         for _ in range(2):
             jobs.append(run_container(f"yes >/dev/null & sleep {LIFE}", labels=labels, nano_cpus=500_000_000))
             jobs.append(run_container(f"sleep {LIFE}", labels=labels))
-        deadline = time.monotonic() + 120
-        while not _died_and_logged(client, [j.id for j in jobs], since) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        poll(lambda: dies_logged(client, [j.id for j in jobs], since), timeout=120)
         os.kill(os.getpid(), signal.SIGINT)
 
     def on_tick(ticks: int, containers: int, samples: int) -> None:

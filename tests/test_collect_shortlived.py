@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_helpers import dies_logged, poll
 
 import rightsize
 from rightsize.collector.endings import NO_READING, ONE_READING, RUN_ENDED
@@ -24,13 +25,6 @@ from rightsize.sources import cgroups
 # runs (the summary counts that case); the lives stay well inside one 10 s interval
 LIFE = 4
 BUSY = f"yes >/dev/null & sleep {LIFE}"
-
-
-def _dies_logged(client: Any, containers: list[Any], since: float) -> bool:
-    ids = [c.id for c in containers]
-    logged = client.api.events(since=since, until=time.time(), decode=True,
-                               filters={"type": "container", "event": ["die"], "container": ids})
-    return {e["id"] for e in logged} == set(ids)
 
 
 def _start_at_first_tick(
@@ -54,9 +48,7 @@ def _start_at_first_tick(
             c.wait(timeout=60)
         # their die in the engine's log (logged a moment after the wait returns): the stop asks for
         # every event logged up to then
-        deadline = time.monotonic() + 60
-        while not _dies_logged(c.client, started, since) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        poll(lambda: dies_logged(c.client, [s.id for s in started], since))
         os.kill(os.getpid(), signal.SIGINT)
 
     def on_tick(ticks: int, containers: int, samples: int) -> None:
