@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rightsize.sources.kmsg import parse_kill
+from rightsize.sources.kmsg import Kill, parse_kill
 
 # /dev/kmsg record (kernel 6.18, cgroup v1, engine 20.10) of a kill at the limit of a memory cgroup
 # made inside a running container's (`mkdir /sys/fs/cgroup/memory/docker/<id>/rs-inner`, 8 MiB,
@@ -22,3 +22,20 @@ def test_a_kill_at_a_cgroup_nested_in_a_container_is_not_the_containers() -> Non
     own = AT_INNER.replace(f"{INNER}/rs-inner", INNER)
     kill = parse_kill(own)
     assert kill is not None and kill.container_id == INNER
+
+
+# a kill at a container's own 8 MiB limit (`-m 8m --memory-swap 8m`) of a process in a cgroup made
+# inside it without a limit of its own (`.../<id>/rs-sub`, as systemd in a container makes): the
+# engine sent an `oom` for it (its events: exec_create, exec_start, exec_die, oom)
+SUB = "45ab7c9f6f1b27422df06c1fdda011b218c55d4aa5ea1e1e37209a2f32072f50"
+AT_OWN_FROM_SUB = (
+    f"6,483070,75528218370,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset={SUB},"
+    f"mems_allowed=0,oom_memcg=/docker/{SUB},task_memcg=/docker/{SUB}/rs-sub,task=tail,pid=32245,uid=0\n"
+)
+
+
+def test_a_kill_at_the_containers_limit_of_a_process_in_a_cgroup_inside_it_is_the_containers() -> None:
+    assert parse_kill(AT_OWN_FROM_SUB) == Kill(container_id=SUB, boot_us=75528218370)
+    # a task_memcg that only starts with the same characters is not below it
+    other = AT_OWN_FROM_SUB.replace(f"task_memcg=/docker/{SUB}/rs-sub", f"task_memcg=/docker/{SUB}x")
+    assert parse_kill(other) is None

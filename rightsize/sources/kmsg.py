@@ -14,10 +14,11 @@ whose limit was hit and the victim's, before the victim dies:
     oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=<id>,mems_allowed=0,
     oom_memcg=/docker/<id>,task_memcg=/docker/<id>,task=dd,pid=27425,uid=0
 
-A kill counts for a container when the limit hit is its own cgroup's (``oom_memcg`` =
-``task_memcg``, ``CONSTRAINT_MEMCG``), as the engine's event does (a host-wide OOM is not a limit
-too low). Reading the log needs CAP_SYSLOG where ``kernel.dmesg_restrict`` is 1 (root has it);
-without it no kill is inferred, and only the engine's events count.
+A kill counts for a container when the limit hit is its own cgroup's (``oom_memcg`` ends with its
+id, ``task_memcg`` is it or below it, ``CONSTRAINT_MEMCG``), as the engine's event does (a
+host-wide OOM is not a limit too low). Reading the log needs CAP_SYSLOG where
+``kernel.dmesg_restrict`` is 1 (root has it); without it no kill is inferred, and only the engine's
+events count.
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ def parse_kill(record: str) -> Kill | None:
     for item in message[len("oom-kill:"):].strip().split(","):
         key, _, value = item.partition("=")
         fields[key] = value
-    memcg = fields.get("task_memcg", "")
-    if fields.get("constraint") != "CONSTRAINT_MEMCG" or fields.get("oom_memcg") != memcg:
+    # the limit hit is the container's own cgroup's; its victim may be in a cgroup made inside it
+    # (systemd in a container): the engine sends its `oom` for that too (recorded)
+    memcg, task = fields.get("oom_memcg", ""), fields.get("task_memcg", "")
+    if fields.get("constraint") != "CONSTRAINT_MEMCG" or not (task == memcg or task.startswith(f"{memcg}/")):
         return None
     own = _OWN.search(memcg)
     parts = head.split(",")
