@@ -18,6 +18,7 @@ from rightsize.cli_checks import (
     check_compose_options,
     not_empty,
     one_line,
+    recommendations_for,
     show_warning,
     split_names,
 )
@@ -244,13 +245,6 @@ def import_(
 # --- apply ---
 
 
-def _recs_for_writers(data: str | None, strategy: str, set_: list[str], since: str | None) -> list[Any]:
-    from rightsize.analysis.recommend import recommend as run_recommend
-    from rightsize.analysis.settings import parse_assignments
-
-    return run_recommend(data, strategy=strategy, overrides=parse_assignments(set_), since=since)
-
-
 @app.command()
 def apply(
     compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file (repeat: -f a -f b)."),
@@ -285,7 +279,7 @@ def apply(
     )  # fmt: skip
 
     def recs() -> list[Any]:
-        return _recs_for_writers(data, strategy, set_, since)
+        return recommendations_for(data, strategy, set_, since)
 
     if compose:
         from rightsize.targets.compose import patch_compose
@@ -334,7 +328,7 @@ def check(
 
     check_check_options(compose, env_file, project_directory, fmt, data, since, services, project)
     tol, swap_ = parse_tolerance(tolerance), swap_bytes(swap)
-    result = check_compose(compose, lambda: _recs_for_writers(data, strategy, set_, since), tolerance=tol,
+    result = check_compose(compose, lambda: recommendations_for(data, strategy, set_, since), tolerance=tol,
                            services=split_names("--services", services), project=project,
                            env_files=env_file or None, swap=swap_, project_directory=project_directory)
     typer.echo(result.to_json() if fmt == "json" else result.table())

@@ -179,3 +179,11 @@ def check_collect_options(source: str, given: dict[str, object]) -> None:
         return
     for option in (o for o in _PROMETHEUS_ONLY if given.get(o)):
         raise fail(f"{option} applies to --source prometheus")
+
+
+def recommendations_for(data: str | None, strategy: str, set_: list[str], since: str | None) -> list[Any]:
+    """What `apply` and `check` write or judge against: `recommend` with the command's options."""
+    from rightsize.analysis.recommend import recommend
+    from rightsize.analysis.settings import parse_assignments
+
+    return recommend(data, strategy=strategy, overrides=parse_assignments(set_), since=since)
