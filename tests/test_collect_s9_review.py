@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_helpers import wait_for
+
+from rightsize.sources import cgroups
 from rightsize.sources.kmsg import Kill, parse_kill
 
 # /dev/kmsg record (kernel 6.18, cgroup v1, engine 20.10) of a kill at the limit of a memory cgroup
@@ -39,3 +49,51 @@ def test_a_kill_at_the_containers_limit_of_a_process_in_a_cgroup_inside_it_is_th
     # a task_memcg that only starts with the same characters is not below it
     other = AT_OWN_FROM_SUB.replace(f"task_memcg=/docker/{SUB}/rs-sub", f"task_memcg=/docker/{SUB}x")
     assert parse_kill(other) is None
+
+
+# ---------------------------------------------------------------------------------- real, cgroup v1
+
+FREEZER = Path("/sys/fs/cgroup/freezer")
+
+
+def _procs(reader: cgroups.CgroupReader) -> list[str]:
+    return (cgroups.read_text(reader.procs) or "").split()
+
+
+def _sleeping_long(reader: cgroups.CgroupReader) -> str | None:
+    """The pid of its `sleep 1000`, once started."""
+    for pid in _procs(reader):
+        if cgroups.read_text(f"/proc/{pid}/cmdline") == "sleep\x001000\x00":
+            return pid
+    return None
+
+
+@pytest.mark.skipif(cgroups.detect_version() != 1 or os.geteuid() != 0 or not FREEZER.is_dir(),
+                    reason="freezes a process with the cgroup v1 freezer (root)")
+@pytest.mark.docker
+def test_a_process_left_after_the_first_exited_does_not_date_the_counters(
+    run_container: Any, docker_client: Any
+) -> None:
+    # The container's first process exits while a later one, frozen (as one slow to die would be),
+    # stays in its cgroup: the oldest process listed is no longer the one its counters began with
+    # (0.5 s later here), and a mean from its start would be over too short a span.
+    job = run_container("sleep 0.5; sleep 1000 & sleep 1")  # sh is pid 1, exits after `sleep 1`
+    pid = docker_client.api.inspect_container(job.id)["State"]["Pid"]
+    reader = cgroups.locate(job.id, pid)
+    assert reader is not None and reader.procs
+    wait_for(lambda: _sleeping_long(reader) is not None, "the late process to start")
+    late = _sleeping_long(reader)
+    assert late is not None
+    assert reader.read(time.time(), since=True).start is not None  # its first process is there
+    frozen = FREEZER / f"rs-s9review-{uuid.uuid4().hex[:8]}"
+    frozen.mkdir()
+    try:
+        (frozen / "cgroup.procs").write_text(late)
+        (frozen / "freezer.state").write_text("FROZEN")
+        wait_for(lambda: _procs(reader) == [late], "the first process to exit")
+        reading = reader.read(time.time(), since=True)
+        assert reading.cpu_ns is not None and reading.start is None, reading
+    finally:
+        (frozen / "freezer.state").write_text("THAWED")  # the kill the kernel sent it lands
+        wait_for(lambda: not (frozen / "cgroup.procs").read_text().split(), "the late process to die")
+        frozen.rmdir()

@@ -127,6 +127,20 @@ def start_ticks(stat: str | None) -> int | None:
         return None
 
 
+def is_first(status: str | None) -> bool:
+    """Whether a process (its ``/proc/<pid>/status``) may be its container's first: pid 1 of a pid
+    namespace of its own (``NSpid``'s last), or one that cannot tell (the host's, ``--pid=host``; a
+    kernel without ``NSpid``). Not one left after the first exited (the kernel kills the rest then;
+    one slow to die, or frozen, stays listed a while, with a later start); not a process gone."""
+    if status is None:
+        return False
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            ids = line.split()[1:]
+            return len(ids) < 2 or ids[-1] == "1"
+    return True
+
+
 def life_start(
     ticks: Iterable[int | None], cpu_ns: int | None, clock: float, boot_now: float, hz: int, cpus: int
 ) -> float | None:
@@ -198,7 +212,7 @@ class CgroupReader:
 
     def read(self, clock: float, since: bool = False) -> Counters:
         """Its counters now (``clock``: now on the caller's clock); with ``since``, when they began
-        (``Counters.start``, ``life_start``; None when its processes are gone)."""
+        (``Counters.start``, ``life_start``; None when its processes, or its first one, are gone)."""
         files = {key: read_text(path) for key, path in self.paths}
         required = _V1_REQUIRED if self.version == 1 else _V2_REQUIRED
         if files.get(required) is None:
@@ -207,6 +221,9 @@ class CgroupReader:
         if since and self.procs:
             pids = (read_text(self.procs) or "").split()[:MAX_PROCS]
             ticks = [start_ticks(read_text(f"{self.proc_root}/{pid}/stat")) for pid in pids]
+            known = [(t, pid) for t, pid in zip(ticks, pids, strict=True) if t is not None]
+            if known and not is_first(read_text(f"{self.proc_root}/{min(known)[1]}/status")):
+                ticks = []  # its first process is gone: when its counters began is not known
             boot_now = time.clock_gettime(time.CLOCK_BOOTTIME)  # after ``clock``: the start, if off, earlier
             hz, cpus = os.sysconf("SC_CLK_TCK"), os.cpu_count() or 1
             start = life_start(ticks, counters.cpu_ns, clock, boot_now, hz, cpus)
