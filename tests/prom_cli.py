@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 
 from rightsize.cli import main
 
@@ -33,3 +34,13 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def forward(handler: BaseHTTPRequestHandler, upstream: str) -> None:
+    """Answer the handler's GET with what the real Prometheus at ``upstream`` answers to it."""
+    r = requests.get(upstream + handler.path, timeout=60)
+    handler.send_response(r.status_code)
+    handler.send_header("Content-Type", r.headers.get("Content-Type", "application/json"))
+    handler.send_header("Content-Length", str(len(r.content)))
+    handler.end_headers()
+    handler.wfile.write(r.content)

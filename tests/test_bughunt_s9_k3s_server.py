@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from prom_cli import collect_args, run, serve
+from prom_cli import collect_args, forward, run, serve
 from prom_fixtures import Cluster, MiB, Pod, PrometheusServer, backfill, small_cluster, write_openmetrics
 
 from rightsize import store
@@ -49,7 +49,6 @@ class _SlowServer(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         from urllib.parse import parse_qs, urlsplit
 
-        import requests
 
         q = parse_qs(urlsplit(self.path).query)
         if self.path.startswith("/api/v1/query_range"):
@@ -63,12 +62,7 @@ class _SlowServer(BaseHTTPRequestHandler):
                 self.end_headers()
                 self.wfile.write(self.TIMEOUT)
                 return
-        r = requests.get(self.upstream + self.path, timeout=60)
-        self.send_response(r.status_code)
-        self.send_header("Content-Type", r.headers.get("Content-Type", "application/json"))
-        self.send_header("Content-Length", str(len(r.content)))
-        self.end_headers()
-        self.wfile.write(r.content)
+        forward(self, self.upstream)
 
     def log_message(self, *args: Any) -> None:
         pass

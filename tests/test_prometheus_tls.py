@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from prom_cli import collect_args as _collect
+from prom_cli import forward
 from prom_cli import run as _cli
 from prom_cli import serve as _serve
 from prom_fixtures import Cluster, PrometheusServer
@@ -50,12 +50,7 @@ class _Flaky(BaseHTTPRequestHandler):
             self.send_response(int(failure))
             self.end_headers()
             return
-        r = requests.get(self.upstream + self.path, timeout=60)
-        self.send_response(r.status_code)
-        self.send_header("Content-Type", r.headers.get("Content-Type", "application/json"))
-        self.send_header("Content-Length", str(len(r.content)))
-        self.end_headers()
-        self.wfile.write(r.content)
+        forward(self, self.upstream)
 
     def log_message(self, *args: Any) -> None:
         pass
