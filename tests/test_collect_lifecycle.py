@@ -198,7 +198,12 @@ def test_a_removed_container_oom_killed_between_ticks_is_recorded(
     assert len(started) == 2
     for c in started:
         mine = events[events["container_id"] == c.id]
-        assert sorted(mine["kind"]) == sorted(kind for cid, kind in engine if cid == c.id), c.name
+        told, kinds = sorted(kind for cid, kind in engine if cid == c.id), sorted(mine["kind"])
+        # one the engine logged no `oom` for may be in the kernel's log (sources/kmsg.py, read as root):
+        # then the dataset holds that kill too, once
+        if "oom" not in told and kinds.count("oom") == 1:
+            kinds.remove("oom")
+        assert kinds == told, c.name
         assert "die" in set(mine["kind"]) and "start" in set(mine["kind"])
         assert (mine["container"] == c.name).all()
         assert mine.loc[mine["kind"] == "die", "exit_code"].tolist() == [137]

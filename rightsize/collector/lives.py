@@ -54,9 +54,9 @@ class Lives(Discovery):
         self.oom_unread: set[str] = set()
         # OOM kills the kernel logged for a container that the engine sent no event for
         # (``sources/kmsg.py``), and how many of those an engine event may still come for
-        self.kernel = KernelLog()
         self.inferred: dict[str, int] = {}
         self.early = Early(client, filters, None if source == "docker" else root, engine=source != "cgroup")
+        self.kernel = KernelLog()  # last: nothing after it can fail and leave it open (run() closes it)
 
     def _matched_at_create(self, cid: str) -> bool:
         return self.early.created(cid) is not None

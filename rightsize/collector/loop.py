@@ -33,7 +33,7 @@ from rightsize.collector.lives import Lives
 from rightsize.collector.sampling import CollectSummary, cpu_rates
 from rightsize.collector.waker import Waker
 from rightsize.errors import RightsizeError
-from rightsize.sources import cgroups, docker_events
+from rightsize.sources import cgroups, docker_events, kmsg
 from rightsize.sources import docker as engine
 from rightsize.units import parse_positive_duration
 
@@ -120,6 +120,8 @@ class _Run(Lives):
         self.stop = self.waker.stop
         self.ticks = self.missed = 0
         self.engine_warned = False
+        self.kernel_due = math.inf  # when the kernel's log is next read (``_read_kernel``)
+        self.kernel_readable = self.kernel.readable  # at the start (closed at the end)
 
     # -- sampling --------------------------------------------------------------------------
 
@@ -155,13 +157,22 @@ class _Run(Lives):
         """Until ``deadline`` (the next tick, or the end), handling events as they arrive and taking
         early readings as they fall due."""
         def wake_at() -> float:  # an event (a start) may bring an early reading forward
-            return min([deadline, *(t.due for t in self.tracked.values() if t.due is not None)])
+            due = [t.due for t in self.tracked.values() if t.due is not None]
+            return min([deadline, self.kernel_due, *due])
 
         while not self.stop.is_set():
             self.waker.sleep_until(wake_at, lambda: self._drain(watcher))
             if self.stop.is_set() or time.monotonic() >= deadline:
                 return
+            if time.monotonic() >= self.kernel_due:
+                self._read_kernel()
             self._sample(int(time.time() * 1000), time.monotonic(), only_due=True)
+
+    def _read_kernel(self) -> None:
+        """The kernel's log, read before its ring buffer wraps over a kill: at each tick, and every
+        ``kmsg.READ_EVERY`` seconds between ticks (an --interval of minutes would lose some)."""
+        self.kernel.read()
+        self.kernel_due = time.monotonic() + kmsg.READ_EVERY if self.kernel.readable else math.inf
 
     def _drain(self, watcher: docker_events.EventWatcher) -> None:
         """Handle the events received so far (at each tick, and between ticks as they arrive)."""
@@ -206,9 +217,14 @@ class _Run(Lives):
         from rightsize.collector.progress import Progress
 
         self.began = time.time()
-        watcher = docker_events.EventWatcher(
-            self.client, since=self.began, wake=self.waker.wake, on_event=self.early.seen
-        )
+        try:
+            watcher = docker_events.EventWatcher(
+                self.client, since=self.began, wake=self.waker.wake, on_event=self.early.seen
+            )
+        except BaseException:  # opened with the run (lives.py): closed on every path
+            self.early.close()
+            self.kernel.close()
+            raise
         # compared with the engine's start times and stream readings: on its clock, not ours (a
         # remote engine's clock behind ours made a restart during the run look older than the run)
         self.began = watcher.run_start
@@ -233,7 +249,7 @@ class _Run(Lives):
                     if now >= end:
                         break
                     self._drain(watcher)
-                    self.kernel.read()  # its kills kept before the kernel's ring buffer wraps over them
+                    self._read_kernel()  # its kills kept before the kernel's ring buffer wraps over them
                     try:
                         if relist is None and now - last_list >= RELIST_SECONDS:
                             relist = background.submit(self._list)  # a slow list never delays a tick
@@ -296,4 +312,5 @@ class _Run(Lives):
             oom_kills=sum(self.ooms.values()),
             oom_unread=len(self.oom_unread),
             oom_kernel_only=sum(self.inferred.values()),
+            kernel_log=self.kernel_readable,
         )

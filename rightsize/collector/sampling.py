@@ -29,7 +29,8 @@ class CollectSummary:
     ``no_cpu_containers``: how many containers those lives were (a crash loop is one, run many times).
     ``oom_kills``: OOM events of matching containers; ``oom_unread``: those recorded by a row that
     holds the limits only (killed before any reading: counted in ``samples``, nothing measured);
-    ``oom_kernel_only``: those the engine sent no event for, known from the kernel's log (``kmsg.py``).
+    ``oom_kernel_only``: those the engine sent no event for, known from the kernel's log (``kmsg.py``);
+    ``kernel_log``: whether that log could be read (if not, such kills are not counted: said once).
     """
 
     out: Path
@@ -50,6 +51,7 @@ class CollectSummary:
     oom_kills: int = 0
     oom_unread: int = 0
     oom_kernel_only: int = 0
+    kernel_log: bool = True
 
     def __str__(self) -> str:
         how = ", ".join(f"{n} via {s}" for s, n in sorted(self.sources.items())) or "none"
@@ -85,6 +87,9 @@ class CollectSummary:
             if self.oom_kernel_only:
                 told = "in the kernel's log only (the engine sent no event)"
                 lines.append(f"    {self.oom_kernel_only} of them {told}")
+        if not self.kernel_log:
+            lines.append("  OOM kills the engine does not report cannot be recovered: /dev/kmsg is not "
+                         "readable (needs root or CAP_SYSLOG)")
         if self.dropped:
             lines.append(f"  lost: {self.dropped} rows dropped while the disk refused writes (memory cap)")
         return "\n".join(lines)

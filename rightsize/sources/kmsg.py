@@ -19,6 +19,10 @@ id, ``task_memcg`` is it or below it, ``CONSTRAINT_MEMCG``), as the engine's eve
 host-wide OOM is not a limit too low). Reading the log needs CAP_SYSLOG where
 ``kernel.dmesg_restrict`` is 1 (root has it); without it no kill is inferred, and only the engine's
 events count.
+
+The kernel's ring buffer is small (about 130 KB here: some 215 s of a busy host's log), so the run
+reads it every ``READ_EVERY`` seconds whatever its ``--interval``; records overwritten before a read
+(``EPIPE``) are told once, as a warning.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import errno
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass
 
 KMSG = "/dev/kmsg"
@@ -35,6 +40,7 @@ KMSG = "/dev/kmsg"
 # ``docker-<id>.scope``); a cgroup made inside a container's is not the container's limit
 _OWN = re.compile(r"(?:^|/|-)([0-9a-f]{64})(?:\.scope)?$")
 MAX_RECORD = 8192  # a read must hold a whole record (the kernel's CONSOLE_EXT_LOG_MAX)
+READ_EVERY = 30.0  # seconds between reads: well within the ~215 s a busy host's ring buffer holds
 
 
 @dataclass(frozen=True)
@@ -69,11 +75,12 @@ class KernelLog:
     """The kernel's log from the moment it is opened (one per collect run): ``read()`` takes every
     record logged since, non-blocking, and keeps the OOM kills, per container id, as epoch ns."""
 
-    def __init__(self, path: str = KMSG) -> None:
+    def __init__(self, path: str | None = None) -> None:
         self.kills: dict[str, list[int]] = {}
+        self.lost = False  # records were overwritten before they were read (told once)
         self.fd: int | None
         try:
-            self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            self.fd = os.open(path or KMSG, os.O_RDONLY | os.O_NONBLOCK)
             os.lseek(self.fd, 0, os.SEEK_END)  # only what is logged from now on
         except OSError:  # no CAP_SYSLOG (dmesg_restrict), no such device (a container): no evidence
             self.fd = None
@@ -92,6 +99,7 @@ class KernelLog:
                 return
             except OSError as exc:
                 if exc.errno == errno.EPIPE:  # records overwritten before they were read: go on
+                    self._overrun()
                     continue
                 self.close()
                 return
@@ -102,6 +110,12 @@ class KernelLog:
                 # the log's clock runs from boot, as CLOCK_MONOTONIC does (both stop in a suspend)
                 epoch_ns = time.time_ns() - time.monotonic_ns() + kill.boot_us * 1000
                 self.kills.setdefault(kill.container_id, []).append(epoch_ns)
+
+    def _overrun(self) -> None:
+        if not self.lost:
+            self.lost = True
+            warnings.warn("the kernel's log wrapped before it was read: OOM kills the engine did not "
+                          "report may be missing", stacklevel=3)
 
     def close(self) -> None:
         if self.fd is not None:
