@@ -41,3 +41,14 @@ def dies_logged(client: Any, container_ids: list[str], since: float) -> bool:
     logged = client.api.events(since=since, until=time.time(), decode=True,
                                filters={"type": "container", "event": ["die"], "container": container_ids})
     return {e["id"] for e in logged} == set(container_ids)
+
+
+def kmsg_readable() -> bool:
+    """Whether this process may read the kernel's log (root or CAP_SYSLOG); the handle is closed."""
+    from rightsize.sources.kmsg import KernelLog
+
+    log = KernelLog()
+    try:
+        return log.readable
+    finally:
+        log.close()

@@ -13,18 +13,10 @@ from typing import Any
 
 import pytest
 import requests
-from engine_helpers import wait_for
+from engine_helpers import kmsg_readable, wait_for
 
 import rightsize
 from rightsize.sources import docker_events, kmsg
-
-
-def _kmsg_readable() -> bool:
-    log = kmsg.KernelLog()
-    try:
-        return log.readable
-    finally:
-        log.close()
 
 
 def _kmsg_fds() -> int:
@@ -36,7 +28,7 @@ def _kmsg_fds() -> int:
     return count
 
 
-NEEDS_KMSG = pytest.mark.skipif(not _kmsg_readable(), reason="the kernel log needs CAP_SYSLOG")
+NEEDS_KMSG = pytest.mark.skipif(not kmsg_readable(), reason="the kernel log needs CAP_SYSLOG")
 UNREPORTED = ("  OOM kills the engine does not report cannot be recovered: /dev/kmsg is not readable "
               "(needs root or CAP_SYSLOG)")
 

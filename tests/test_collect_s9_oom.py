@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import container_gone, dies_logged, wait_for
+from engine_helpers import container_gone, dies_logged, kmsg_readable, wait_for
 
 import rightsize
 from rightsize.sources import cgroups
@@ -89,7 +89,7 @@ def _in_thread_then_stop(work: Any) -> Any:
     return on_tick
 
 
-@pytest.mark.skipif(not KernelLog().readable, reason="the kernel log needs CAP_SYSLOG")
+@pytest.mark.skipif(not kmsg_readable(), reason="the kernel log needs CAP_SYSLOG")
 @pytest.mark.docker
 @pytest.mark.slow
 def test_rm_jobs_killed_at_once_are_recorded_whether_or_not_the_engine_told(
