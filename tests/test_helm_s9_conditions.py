@@ -30,6 +30,14 @@ PG_STS = ("StatefulSet", "shop-postgresql")
 REDIS_STS = ("StatefulSet", "shop-redis-master")
 
 
+def _pg_subchart(parent: Path) -> None:
+    """A bitnami-like postgresql (``primary.resources``) in ``parent``'s charts/ folder."""
+    pg = workload_template(
+        "StatefulSet", "{{ .Release.Name }}-postgresql", {"postgresql": ".Values.primary.resources"}
+    )
+    chart_dir(parent / "charts" / "postgresql", "postgresql", "primary:\n  resources: {}\n", {"sts.yaml": pg})
+
+
 def shop_chart(root: Path, values: str, deps: str, requirements: str | None = None) -> Path:
     """``shop`` (its own Deployment ``shop-web`` reading ``web.resources``) with two subchart folders:
     a bitnami-like postgresql (``primary.resources``) and redis (``master.resources``)."""
@@ -196,12 +204,7 @@ def test_a_subcharts_own_default_tags_turn_off_its_dependency(
         {"d.yaml": api},
         "dependencies:\n  - name: postgresql\n    version: 0.1.0\n    tags: [db]\n",
     )
-    pg = workload_template(
-        "StatefulSet", "{{ .Release.Name }}-postgresql", {"postgresql": ".Values.primary.resources"}
-    )
-    chart_dir(
-        backend / "charts" / "postgresql", "postgresql", "primary:\n  resources: {}\n", {"sts.yaml": pg}
-    )
+    _pg_subchart(backend)
     assert PG_STS not in render_with(shop)
     data = dataset(tmp_path / "d", {PG: (900, 1.0)})
     result = apply(shop / "values.yaml", data, capsys)
@@ -274,12 +277,7 @@ def test_a_global_condition_two_levels_down_is_the_top_levels(
         {},
         "dependencies:\n  - name: postgresql\n    version: 0.1.0\n    condition: global.db.enabled\n",
     )
-    pg = workload_template(
-        "StatefulSet", "{{ .Release.Name }}-postgresql", {"postgresql": ".Values.primary.resources"}
-    )
-    chart_dir(
-        backend / "charts" / "postgresql", "postgresql", "primary:\n  resources: {}\n", {"sts.yaml": pg}
-    )
+    _pg_subchart(backend)
     assert PG_STS not in render_with(shop)
     data = dataset(tmp_path / "d", {PG: (900, 1.0)})
     result = apply(shop / "values.yaml", data, capsys)
