@@ -139,7 +139,8 @@ def check_compose(
     values are read as compose reads them (environment, then ``env_files``, default ``.env``).
     ``swap`` (bytes, ``--swap``): each memory limit needs memswap_limit = limit + swap; without it
     only a memswap_limit Docker refuses fails (see ``checkswap``). A CPU limit is judged against what
-    ``apply`` writes on a host of ``host_cpus`` CPUs (default this machine's; see hostcpus)."""
+    ``apply`` writes on a host of ``host_cpus`` CPUs (default: the engine's, else this machine's; see
+    hostcpus)."""
     tolerance, swap = parse_tolerance(tolerance), parse_swap(swap)  # "25%", "256M" as the CLI takes them
     docs = load_compose(paths_of(files), env_files, documents=True, project_directory=project_directory)
     explicit = project_name(docs, project)  # refused before the analysis, as compose refuses it
@@ -151,7 +152,7 @@ def check_compose(
     project = project_for(explicit, folder_project(docs), recs)
     rows: list[CheckRow] = []
     unmatched = 0
-    cpus = host_cpus or hostcpus.host_cpus()
+    cpus = hostcpus.LazyCpus(host_cpus)
     for svc in names:
         alias = container_alias(docs, svc)  # as apply matches it
         found, why_not = match_workloads(svc, recs, project=project, aliases=(alias,) if alias else ())
@@ -202,7 +203,7 @@ def check_compose(
     return CheckResult(tuple(rows), tolerance, swap)
 
 
-def _as_applied(docs: Stack, svc: str, by_res: dict[Any, Recommendation], cpus: int) -> str:
+def _as_applied(docs: Stack, svc: str, by_res: dict[Any, Recommendation], cpus: hostcpus.LazyCpus) -> str:
     """Put in ``by_res`` the CPU recommendation as apply writes it on this host (capped at its CPU
     count, unless the service limits CPU with cpu_quota: see hostcpus), so that check passes what apply
     just wrote; the row's note when capped."""
@@ -214,7 +215,7 @@ def _as_applied(docs: Stack, svc: str, by_res: dict[Any, Recommendation], cpus: 
         return ""
     by_res["cpu"] = fitted
     was = format_cpus(rec.recommended.limit)
-    return f"recommended {was}, capped at this host's {cpus} CPUs as apply writes it: "
+    return f"recommended {was}, capped at this host's {cpus.value.count} CPUs as apply writes it: "
 
 
 def _validate_interpolated(docs: Stack, names: Sequence[str]) -> None:

@@ -71,7 +71,7 @@ class _Plan:
     meta: dict[tuple[int, str, tuple[str, ...]], tuple[str, str, str]] = field(default_factory=dict)
     skipped: list[tuple[int, Skipped]] = field(default_factory=list)
     swap: int | None = None  # --swap: bytes of swap beyond each memory limit set; None keeps the swap
-    cpus: int = 1  # the CPU count of the host a CPU limit is checked against (hostcpus)
+    cpus: hostcpus.LazyCpus = field(default_factory=hostcpus.LazyCpus)  # what a CPU limit is checked against
 
     def skip(
         self, docs: Stack, i: int, wl: str, resource: str, why: str, recommended: str | None = None
@@ -104,7 +104,7 @@ def patch_compose(
 
     ``swap`` (bytes, from ``--swap``) sets ``memswap_limit`` to each memory limit set plus that much
     swap; None keeps the swap allowance a service already has. ``host_cpus``: the CPU count a CPU
-    limit is checked against (see hostcpus; default this machine's).
+    limit is checked against (see hostcpus; default the engine's, else this machine's).
     """
     check_min_confidence(min_confidence)
     swap = parse_swap(swap)  # bytes, or the --swap text ("256M")
@@ -120,7 +120,7 @@ def patch_compose(
     explicit = project_name(docs, project)  # refused before the analysis, as compose refuses it
     recs = resolve(recs)
     project = project_for(explicit, folder_project(docs), recs)
-    plan = _Plan(swap=swap, cpus=host_cpus or hostcpus.host_cpus())
+    plan = _Plan(swap=swap, cpus=hostcpus.LazyCpus(host_cpus))
     unmatched = 0
     for svc in names:
         container = container_alias(docs, svc)

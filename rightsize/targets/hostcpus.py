@@ -1,4 +1,4 @@
-"""A CPU limit above the CPU count of the host ``apply -f`` runs on.
+"""A CPU limit above the CPU count of the engine ``docker compose`` deploys to.
 
 Docker refuses a container whose ``cpus`` (NanoCPUs) exceeds the CPUs the engine may use ("Range of
 CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"), so ``docker compose up`` fails on
@@ -11,6 +11,12 @@ cores: the default strategy's p99 +25% is 2.5, vpa's upper bound 5). What is wri
 - the data peaked above this host's CPU count: it comes from a larger host the file deploys to, so
   the recommendation is written as it is, with a warning that ``up`` fails on this host.
 
+The count is the engine's (``docker info`` NCPU) when the engine ``docker compose`` would talk to
+answers: ``DOCKER_HOST``, else ``DOCKER_CONTEXT``, else the CLI config's current context, else the
+local socket, as the docker CLI picks it. A remote engine may have more or fewer CPUs than this
+machine. Unreachable (no engine here, a stale context), it is this process's CPU count, which is the
+engine's when dockerd runs on this machine.
+
 A ``cpu_quota`` is not bounded so (the engine checks only NanoCpus: a quota of 3 CPUs starts on 2),
 so apply and check leave a service that limits CPU with one as recommended.
 """
@@ -18,13 +24,91 @@ so apply and check leave a service that limits CPU with one as recommended.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import gc
 import os
 import warnings
+from dataclasses import dataclass
+from typing import Any
 
 from rightsize.models import Recommendation, Values
 from rightsize.units import format_cpus
 
 _NOISE = 1.05  # a sampled peak a little above the CPU count (2.04 on 2 CPUs) is still this host's
+_TIMEOUT = 5  # seconds for `docker info`: an unreachable tcp:// engine must not stall apply for a minute
+
+
+@dataclass(frozen=True)
+class HostCpus:
+    """A CPU count and where it was read (said in the cap's warning)."""
+
+    count: int
+    source: str = ""  # "" for a count given by the caller
+
+
+class LazyCpus:
+    """The engine's CPU count, asked once and only when a CPU limit is to be judged (a file without
+    one never talks to the engine); ``given`` (the API's ``host_cpus``) is used as it is."""
+
+    def __init__(self, given: int | None = None) -> None:
+        self._given = given
+
+    @functools.cached_property
+    def value(self) -> HostCpus:
+        return HostCpus(self._given) if self._given else engine_cpus()
+
+
+def engine_address() -> tuple[str | None, Any]:
+    """(base URL, TLS config) of the engine the docker CLI and ``docker compose`` talk to; (None,
+    None) for the environment's default (``DOCKER_HOST`` with its TLS variables, else the local
+    socket). DOCKER_HOST wins over DOCKER_CONTEXT, which wins over the config's currentContext."""
+    if os.environ.get("DOCKER_HOST"):
+        return None, None
+    from docker.context import ContextAPI
+    from docker.context.config import get_current_context_name
+
+    name = os.environ.get("DOCKER_CONTEXT") or get_current_context_name()
+    if not name or name == "default":
+        return None, None
+    ctx = ContextAPI.get_context(name)
+    if ctx is None:
+        raise LookupError(f"docker context {name!r} not found")
+    return ctx.Host, ctx.TLSConfig
+
+
+def engine_cpus() -> HostCpus:
+    """The engine's NCPU (see the module's docstring), else this process's CPU count."""
+    where = os.environ.get("DOCKER_HOST") or "the default engine"
+    with warnings.catch_warnings():
+        # docker-py leaves the socket of a refused connection to the collector: not the user's concern
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            url, tls = engine_address()
+            where = url or where
+            ncpu = _ncpu(url, tls)
+        except Exception as exc:  # any failure: no engine to ask, the local count as before
+            why = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            ncpu = None
+        gc.collect()  # (the refused socket, while its warning is ignored)
+    if ncpu is None:
+        return HostCpus(host_cpus(), f"this machine's count; the engine at {where} did not answer: {why}")
+    return HostCpus(ncpu, f"docker info NCPU at {where}")
+
+
+def _ncpu(url: str | None, tls: Any) -> int:
+    import docker
+
+    if url:
+        client = docker.DockerClient(base_url=url, tls=tls or False, timeout=_TIMEOUT)
+    else:
+        client = docker.from_env(timeout=_TIMEOUT)
+    try:
+        ncpu = int(client.info()["NCPU"])
+    finally:
+        client.close()
+    if ncpu < 1:
+        raise ValueError(f"docker info says NCPU {ncpu}")
+    return ncpu
 
 
 def host_cpus() -> int:
@@ -36,15 +120,24 @@ def host_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def fit_host(rec: Recommendation, service: str, cpus: int, warn: bool = True) -> Recommendation:
-    """``rec`` as apply writes it on a host of ``cpus`` CPUs (see the module's docstring); a CPU limit
-    above ``cpus`` warns once, naming the service (unless ``warn`` is False: check says it in its row)."""
+def fit_host(
+    rec: Recommendation, service: str, host: int | HostCpus | LazyCpus, warn: bool = True
+) -> Recommendation:
+    """``rec`` as apply writes it on a host of ``host`` CPUs (see the module's docstring); a CPU limit
+    above it warns once, naming the service (unless ``warn`` is False: check says it in its row)."""
     values = rec.recommended
-    if rec.resource != "cpu" or values is None or values.limit is None or values.limit <= cpus:
+    if rec.resource != "cpu" or values is None or values.limit is None:
+        return rec
+    known = host.value if isinstance(host, LazyCpus) else host
+    known = known if isinstance(known, HostCpus) else HostCpus(known)
+    cpus = known.count
+    if values.limit <= cpus:
         return rec
     want = format_cpus(values.limit)
-    peak = _peak(rec)
+    peak = peak_of(rec)
     seen = f"the data's peak is {format_cpus(peak)} CPUs" if peak is not None else "the data has no peak"
+    if known.source:
+        seen = f"{known.source}; {seen}"
     if peak is not None and peak > cpus * _NOISE:
         if not warn:
             return rec
@@ -64,7 +157,7 @@ def fit_host(rec: Recommendation, service: str, cpus: int, warn: bool = True) ->
     return dataclasses.replace(rec, recommended=Values(reservation, float(cpus)))
 
 
-def _peak(rec: Recommendation) -> float | None:
+def peak_of(rec: Recommendation) -> float | None:
     """The highest CPU use the recommendation saw (its max, else its highest percentile known)."""
     o = rec.observed
     return next((v for v in (o.max, o.p99, o.p95, o.p90, o.p50) if v is not None), None)

@@ -5,7 +5,9 @@ CpuQuota when the container was started with a quota or a period: the engine ref
 and PidsLimit in place. A memory limit below what the container uses now (working set) is refused, as
 is a PID limit below its current PID count: the kernel would have to reclaim or kill to honour it.
 Values the engine would refuse (more CPUs than it has, a quota under 1 ms, memory under 6 MiB) are
-skipped, not sent: it refuses the whole update, which would lose the container's other changes.
+skipped, not sent: it refuses the whole update, which would lose the container's other changes. A
+CPU limit above the engine's CPU count whose data peaked within it is capped at the count instead,
+as ``apply -f`` writes it (see hostcpus); one whose data peaked above it came from a larger host.
 
 MemorySwap is memory + swap. With ``swap`` (``--swap``) it is set to the memory limit + swap for
 every container whose limit is set (or already right). Without it the swap allowance is kept when
@@ -25,6 +27,7 @@ from typing import Any
 from rightsize.errors import RightsizeError
 from rightsize.models import Change, PatchResult, Recommendation, Skipped
 from rightsize.sources.docker import is_oneoff, workload_name
+from rightsize.targets.hostcpus import fit_host, peak_of
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.project import project_name
 from rightsize.targets.swapsize import parse_swap
@@ -172,6 +175,7 @@ def _update(
             continue
         rec = unreserved(rec)  # a reservation of 0 is none: the limit is still sent
         cfs = bool(host.get("CpuQuota") or host.get("CpuPeriod"))  # a quota's floor: see CpuQuota below
+        rec, capped = _fit_engine(rec, wl, ncpu, cfs)
         refused = engine_refuses(rec, exact=True, cfs=cfs)
         if refused:  # the engine would refuse the whole update: skip this resource, send the others
             skipped.append(Skipped(c.name, wl, rec.resource, "not sent: " + refused))
@@ -183,7 +187,10 @@ def _update(
             if key is None or old == new:
                 continue
             if key == "NanoCpus" and ncpu and new > ncpu * 1e9:  # the engine refuses the whole update
-                why = f"refused: {text} CPUs is more than the {ncpu} this engine has (Docker's upper bound)"
+                why = (
+                    f"refused: {text} CPUs is more than the {ncpu} this engine has (Docker's upper bound; "
+                    f"{_peak_text(rec)}: collected on a larger host)"
+                )
                 skipped.append(Skipped(c.name, wl, "cpu", why, text))
                 continue
             if key == "CpuQuota" and new < MIN_QUOTA_US:
@@ -214,7 +221,9 @@ def _update(
                 )
                 continue
             body[key] = new
-            changes.append(Change(c.name, wl, key, _show(key, old, host), text))
+            changes.append(
+                Change(c.name, wl, key, _show(key, old, host), text, capped if key == "NanoCpus" else "")
+            )
     _plan_swap(c.name, wl, host, body, changes, swap, kept_limit)
     limit = body.get("Memory", host.get("Memory") or 0)
     reservation = body.get("MemoryReservation", host.get("MemoryReservation") or 0)
@@ -234,6 +243,28 @@ def _update(
             skipped.append(Skipped(c.name, wl, "all", f"the engine refused the update: {_msg(exc)}"))
             return [], skipped
     return changes, skipped
+
+
+def _fit_engine(rec: Recommendation, wl: str, ncpu: int | None, cfs: bool) -> tuple[Recommendation, str]:
+    """A CPU limit above the engine's CPU count, capped there when the data's peak fits it, as
+    ``apply -f`` writes it (hostcpus.fit_host); the Change's note when capped. A container limited
+    by a CFS quota is left as recommended: the engine bounds only NanoCpus, as with cpu_quota in a file.
+    A peak above the count (data from a larger host) is left to be skipped: the engine refuses it."""
+    if rec.resource != "cpu" or not ncpu or cfs or rec.recommended is None or rec.recommended.limit is None:
+        return rec, ""
+    fitted = fit_host(rec, wl, ncpu, warn=False)
+    if fitted is rec:
+        return rec, ""
+    was = format_cpus(rec.recommended.limit)
+    return (
+        fitted,
+        f"recommended {was}, capped at the engine's {ncpu} CPUs ({_peak_text(rec)}), as apply -f writes it",
+    )
+
+
+def _peak_text(rec: Recommendation) -> str:
+    peak = peak_of(rec)
+    return "the data has no peak" if peak is None else f"the data's peak is {format_cpus(peak)} CPUs"
 
 
 def _plan_swap(
