@@ -37,6 +37,7 @@ from rightsize.sources.prometheus_client import CHUNK_POINTS, PromClient, chunks
 from rightsize.sources.prometheus_frames import CONTAINERS, SPECS, ChunkBuilder, Key, MetricSpec, Progress
 from rightsize.sources.prometheus_nodes import Moves, moved_pods, read_moves
 from rightsize.sources.prometheus_options import cluster_name, namespace_list
+from rightsize.sources.prometheus_windows import fetch, windows
 from rightsize.sources.prometheus_workloads import Owners
 from rightsize.units import format_duration
 
@@ -139,11 +140,8 @@ def pull(
         owners, moved = _owners(client, present, ns_re, start, end)
         if "kube_pod_info" in present and not owners.keys() & inventory.keys():
             warn_exported(client, ns_re, start, end)
-        scrape = _scrape_interval(client, ns_re, start, end)
-        window = float(math.ceil(max(step, 4 * scrape)))
-        # a step of several scrapes: keep their max; only with a margin over the interval, which
-        # is estimated (3600 / 61 = 59 s for 60 s scrapes) and jitters: a step must never be empty
-        peak_window = step if step >= 1.1 * scrape else 0.0
+        win = windows(step, _scrape_interval(client, ns_re, start, end))
+        window, peak_window = win.rate, win.peak
         plan = [
             (ns, a, b)
             for ns, keys in inventory.items()
@@ -168,7 +166,8 @@ def pull(
                 for ns, a, b in plan:
                     futures = {
                         spec.column: pool.submit(
-                            client.query_range_split, spec.query(ns, window, peak_window), a, b, step
+                            fetch, client, spec.query(ns, window, peak_window, win.burst), a, b, step,
+                            win.steps_per_query(step, len(inventory[ns]), spec.burst),
                         )
                         for spec in specs
                     }

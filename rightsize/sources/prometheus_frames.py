@@ -40,6 +40,7 @@ class MetricSpec:
     ksm: bool = False  # a kube-state-metrics series: no cAdvisor container filter
     fallback_for: str = ""  # queried only when this metric is missing (and never warned about)
     peak: bool = False  # a gauge whose highest value matters: the max over each step, not its last
+    burst: bool = False  # a rate whose short peaks matter: the max of short rates over each step
     # beside this metric, this one's absence loses nothing and is not warned about (kube-state-metrics
     # exports a last termination reason only once a container has terminated)
     absent_ok_with: str = ""
@@ -53,15 +54,26 @@ class MetricSpec:
     def with_names(self, names: tuple[str, ...]) -> MetricSpec:
         return replace(self, chosen=names)
 
-    def query(self, namespace: str, window: float, peak_window: float = 0.0) -> str:
+    def query(
+        self, namespace: str, window: float, peak_window: float = 0.0,
+        burst: tuple[float, float] | None = None,
+    ) -> str:
         """The PromQL for one namespace; ``peak_window`` > 0 (a step of several scrapes): a peak
         gauge is read as ``max_over_time`` over each step, since a plain range query takes one
-        sample per step and skips the scrapes between, a short spike among them."""
+        sample per step and skips the scrapes between, a short spike among them. ``burst`` =
+        (short rate window, resolution), for a step much longer than the rate window: a burst rate
+        is the highest short rate within each step (a subquery), since the rate over the whole step
+        is its mean and a burst of minutes vanishes in an hour's mean."""
         sel = f'namespace="{namespace}"' if self.ksm else f'{CONTAINERS},namespace="{namespace}"'
         template = self.template
         if self.peak and peak_window > 0:  # 1 ms short: Prometheus 2 ranges include both ends
             span = f"[{round(peak_window * 1000) - 1}ms]"
             template = template.replace("$m0{$sel}", f"max_over_time($m0{{$sel}}{span})")
+        if self.burst and burst is not None and peak_window > 0:
+            short, res = burst
+            span = f"[{round(peak_window * 1000) - 1}ms:{round(res)}s]"
+            template = template.replace("rate($m0{$sel}[$w])",
+                                        f"max_over_time(rate($m0{{$sel}}[{round(short)}s]){span})")
         text = template.replace("$sel", sel).replace("$w", f"{int(window)}s")
         for i, name in enumerate(self.chosen or self.names):
             text = text.replace(f"$m{i}", name)
@@ -76,7 +88,7 @@ SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("mem_working_set", ("container_memory_working_set_bytes",), _BY + "($m0{$sel})",
                "memory use, so memory recommendations", required=True, peak=True),
     MetricSpec("cpu_cores", ("container_cpu_usage_seconds_total",), _BY + "(rate($m0{$sel}[$w]))",
-               "CPU use, so CPU recommendations", required=True),
+               "CPU use, so CPU recommendations", required=True, burst=True),
     MetricSpec("mem_rss", ("container_memory_rss",), _BY + "($m0{$sel})", "anonymous memory (mem_rss)",
                peak=True),
     MetricSpec("mem_peak", ("container_memory_max_usage_bytes",), _BY + "($m0{$sel})",
