@@ -150,6 +150,7 @@ def recommend(
     units: str = typer.Option("compose", help="compose (1536M, 1.5) or k8s (1536Mi, 1500m)."),
     set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE (repeatable)"),
     settings: bool = typer.Option(False, "--settings", help="Print the strategy's settings, and exit."),
+    cluster: str | None = typer.Option(None, "--cluster", help="Only this cluster's workloads, e.g. prod."),
 ) -> None:
     """Recommend memory, CPU and PID reservations/limits from the percentiles of the history."""
     not_empty("--data", data)
@@ -168,10 +169,13 @@ def recommend(
     if fmt not in FORMATS or units not in UNITS:
         render([], fmt, units)  # raises the one-line error before any data is read
     from rightsize.analysis.recommend import recommend as run_recommend
+    from rightsize.targets.clusters import checked, for_recommend
 
-    recs = run_recommend(data, strategy=strategy, overrides=overrides, since=since, workloads=workload,
-                         compose=compose or None, env_files=env_file or None,
-                         project_directory=project_directory)  # fmt: skip
+    checked(cluster)
+    recs = run_recommend(data, strategy=strategy, overrides=overrides, since=since,
+                         workloads=workload if cluster is None else None, compose=compose or None,
+                         env_files=env_file or None, project_directory=project_directory)  # fmt: skip
+    recs = recs if cluster is None else for_recommend(recs, cluster, workload)
     typer.echo(render(recs, fmt, units, width=table_width(sys.stdout.isatty())), nl=False)
 
 
@@ -267,6 +271,7 @@ def apply(
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="Skip recommendations below this."),
     swap: str | None = typer.Option(None, "--swap", metavar="SIZE", help="Swap beyond the limit: 0, 256M."),
     fmt: str = typer.Option("text", "--format", help="text (diff + summary) or json."),
+    cluster: str | None = typer.Option(None, "--cluster", help="Helm: only this cluster's workloads."),
 ) -> None:
     """Write the recommendations into compose files or Helm values, or apply them to running containers."""
     from rightsize.cli_checks import check_apply_options
@@ -277,6 +282,9 @@ def apply(
         services=services, project=project, env_file=env_file, docker_host=docker_host, swap=swap, fmt=fmt,
         project_directory=project_directory, chart=chart,
     )  # fmt: skip
+    from rightsize.targets.clusters import check_cluster_option, helm_map, helm_recs
+
+    check_cluster_option(cluster, helm)
 
     def recs() -> list[Any]:
         return recommendations_for(data, strategy, set_, since)
@@ -290,8 +298,9 @@ def apply(
     elif helm is not None:
         from rightsize.targets.helm import parse_map, patch_helm
 
-        results = [patch_helm(helm, recs, mapping=parse_map(map_), dry_run=dry_run, backup=backup,
-                              only=only_, min_confidence=min_confidence, chart=chart)]
+        results = [patch_helm(helm, helm_recs(recs, cluster), mapping=helm_map(parse_map(map_), cluster),
+                              dry_run=dry_run, backup=backup, only=only_, min_confidence=min_confidence,
+                              chart=chart)]  # fmt: skip
     else:
         from rightsize.targets.live import apply_live
 

@@ -103,19 +103,20 @@ def test_a_cluster_prefix_still_finds_its_helm_values(k3s: Shape, tmp_path: Path
         assert code == 0, err
     values = tmp_path / "values-prod.yaml"
     values.write_text("db:\n  image: postgres:16\n  resources:\n    limits:\n      memory: 1Gi\n")
+    # session 10: both clusters claimed db.resources (the second skipped: "already holds"); now the
+    # data of two clusters needs --cluster (tests/test_prometheus_s10_clusters.py)
     code, text, err = run(["apply", "--helm", str(values), "--data", str(out), "--dry-run"], capsys)
-    assert code == 0 and "db.resources already holds" in err, err  # both found db.resources
-    for cluster in ("prod", "staging"):  # both claim db.resources: --map decides whose is written
+    assert code == 2 and "--cluster prod" in err, err
+    for cluster in ("prod", "staging"):  # --cluster decides whose is written; --map takes the prefixed name
         wl = f"{cluster}:data/StatefulSet/db/postgres"
         values.write_text("db:\n  image: postgres:16\n  resources:\n    limits:\n      memory: 1Gi\n")
         code, text, err = run(["apply", "--helm", str(values), "--data", str(out), "--format", "json",
-                               "--map", f"{wl}=db"], capsys)  # fmt: skip
+                               "--map", f"{wl}=db", "--cluster", cluster], capsys)  # fmt: skip
         assert code == 0, err
         done = json.loads(text)["results"]
         changed = {c["workload"] for r in done for c in r["changes"]}
         skipped = [(s["workload"], s["reason"]) for r in done for s in r["skipped"] if s["resource"] == "all"]
-        other = wl.replace(cluster, "staging" if cluster == "prod" else "prod")
-        assert changed == {wl} and skipped == [(other, f"db.resources already holds {wl}")]
+        assert changed == {"data/StatefulSet/db/postgres"} and skipped == []
         assert "requests:" in values.read_text()
 
 
