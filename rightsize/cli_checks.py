@@ -176,6 +176,12 @@ def check_collect_options(source: str, given: dict[str, object]) -> None:
             raise fail("--source prometheus needs --url, e.g. --url http://localhost:9090")
         for option in (o for o in _ENGINE_ONLY if given.get(o)):
             raise fail(f"{option} applies to the docker and cgroup sources ({_ENGINE_ONLY[option]})")
+        from rightsize.units import refuse_bare_number
+
+        for option in ("--since", "--step"):  # `--since 14` was 14 seconds of history
+            value = given.get(option)
+            if isinstance(value, str):
+                refuse_bare_number(value, option)
         return
     for option in (o for o in _PROMETHEUS_ONLY if given.get(o)):
         raise fail(f"{option} applies to --source prometheus")

@@ -207,8 +207,18 @@ def parse_duration(value: str | int | float) -> float:
     return seconds
 
 
+def refuse_bare_number(value: str | int | float, option: str) -> None:
+    """A typed option's ``24`` (seconds? hours?) is an error naming what to write; 0 is 0 in any
+    unit, and a Python int/float stays seconds."""
+    if isinstance(value, str) and re.fullmatch(r"\s*\d*\.?\d+\s*", value) and float(value) != 0:
+        n = value.strip()
+        raise RightsizeError(f"{option} {value!r}: a number without a unit; write {n}s, {n}m, {n}h or {n}d")
+
+
 def parse_positive_duration(value: str | int | float, what: str) -> float:
-    """``parse_duration``, refusing 0 (an interval or a duration of nothing)."""
+    """``parse_duration``, refusing 0 (an interval or a duration of nothing) and, in text, a
+    number without a unit (``--duration 24`` meant 24h, not 24 s)."""
+    refuse_bare_number(value, f"--{what}")
     seconds = parse_duration(value)
     if seconds <= 0:
         raise RightsizeError(f"{what} must be greater than 0, got {value!r}")

@@ -29,7 +29,7 @@ from rightsize.analysis.series import Series, load_series
 from rightsize.errors import RightsizeError
 from rightsize.globs import joined, matches, warn_unmatched
 from rightsize.models import Recommendation, Values
-from rightsize.units import format_duration, parse_duration
+from rightsize.units import format_duration, parse_duration, refuse_bare_number
 
 if TYPE_CHECKING:
     from rightsize.analysis.history import History
@@ -240,6 +240,7 @@ def _check_overrides(overrides: Mapping[str, Mapping[str, str]] | None) -> None:
 
 
 def _duration_ms(value: str | float, what: str) -> int:
+    refuse_bare_number(value, f"--{what}")
     ms = round(parse_duration(value) * 1000)
     if ms <= 0:
         raise RightsizeError(f"--{what} must be longer than 0 (got {value!r})")

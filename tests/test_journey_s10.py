@@ -1,0 +1,45 @@
+"""Session 10's fresh-user journey: the mistakes a new user makes with the README in hand.
+
+Each bad input is one ``rightsize: error:`` line on stderr and exit code 2, with nothing written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas  # noqa: F401  # loaded first: an in-process collect in a fresh process would block it
+import pytest
+
+from tests.cli_helpers import run_cli
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["collect", "--duration", "24"], "--duration"),  # meant 24h: was 24 seconds of sampling
+        (["collect", "--interval", "10"], "--interval"),
+        (["collect", "--flush", "60"], "--flush"),
+        (["backtest", "--train", "24"], "--train"),  # was 24 s, then "no window" about 7d
+        (["backtest", "--test", "6"], "--test"),
+        (["backtest", "--every", "6.5"], "--every"),
+        # refused before the server is asked: nothing listens on port 9 here
+        (["collect", "--source", "prometheus", "--url", "http://127.0.0.1:9", "--since", "14"], "--since"),
+        (["collect", "--source", "prometheus", "--url", "http://127.0.0.1:9", "--step", "60"], "--step"),
+    ],
+)
+def test_a_duration_without_unit_is_one_error_line(
+    args: list[str], option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--since 24`` was already refused ("a number without a unit"); ``--duration 24`` was read
+    as 24 seconds, so a user who meant a day's collect got 24 s and a "successful" run."""
+    out = tmp_path / "data"
+    extra = ["--out", str(out)] if args[0] == "collect" else []
+    code, stdout, err = run_cli([*args, *extra], capsys)
+    assert code == 2, (stdout, err)
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("rightsize: error: "), err
+    assert option in lines[-1] and "without a unit" in lines[-1], lines[-1]
+    value = args[-1]
+    assert f"{value}h" in lines[-1] and f"{value}s" in lines[-1], lines[-1]  # what to write instead
+    assert "Traceback" not in err
+    assert not out.exists()  # refused before any sampling: no folder, no file
