@@ -256,6 +256,8 @@ def apply(
     live: bool = typer.Option(False, "--live", help="Update running containers through the Engine API."),
     map_: list[str] = typer.Option([], "--map", help="Helm: WORKLOAD=dotted.path (repeatable)."),
     chart: str | None = typer.Option(None, "--chart", help="Helm: the values' chart (a folder or .tgz)."),
+    release: str | None = typer.Option(None, "--release", help="Helm: the release name (default: guessed)."),
+    render: bool = typer.Option(True, "--render/--no-render", help="Helm: find places with helm template."),
     data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
     strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95."),
     set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE."),
@@ -285,6 +287,8 @@ def apply(
     from rightsize.targets.clusters import check_cluster_option, helm_map, helm_recs
 
     check_cluster_option(cluster, helm)
+    if helm is None and (release is not None or not render):
+        raise RightsizeError(f"{'--release' if release else '--no-render'} works with --helm only")
 
     def recs() -> list[Any]:
         return recommendations_for(data, strategy, set_, since)
@@ -300,7 +304,7 @@ def apply(
 
         results = [patch_helm(helm, helm_recs(recs, cluster), mapping=helm_map(parse_map(map_), cluster),
                               dry_run=dry_run, backup=backup, only=only_, min_confidence=min_confidence,
-                              chart=chart)]  # fmt: skip
+                              chart=chart, render=render, release=release)]  # fmt: skip
     else:
         from rightsize.targets.live import apply_live
 

@@ -10,6 +10,7 @@ module plans the values there and writes them.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from rightsize.sources.docker import is_oneoff
 from rightsize.targets import edit, valuepath
 from rightsize.targets.composefile import check_min_confidence, low_confidence, parse_only
 from rightsize.targets.edit import NewScalar
-from rightsize.targets.helmchart import read_chart
+from rightsize.targets.helmchart import Chart, read_chart
 from rightsize.targets.helmmin import k8s_refuses
 from rightsize.targets.helmplace import (
     Place,
@@ -36,6 +37,7 @@ from rightsize.targets.helmplace import (
     place_of,
     unread_subchart,
 )
+from rightsize.targets.helmrender import NotRendered, chart_of, locate, rendered_places
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.values import format_value, lookup, parse_value, same, wanted
 from rightsize.targets.write import atomic_write, check_writable, unified_diff
@@ -72,10 +74,14 @@ def patch_helm(
     only: Iterable[str] | None = None,
     min_confidence: float = 0.0,
     chart: Path | str | None = None,
+    render: bool = True,
+    release: str | None = None,
 ) -> PatchResult:
     """Patch one values file in place (or only diff it). ``mapping``: ``{WORKLOAD: path}``, or the
     ``--map`` text (``"shop/db=db.primary"``, or a list of them). ``chart``: the chart the file is
-    installed with (a folder or a ``.tgz``), when the file is not beside its ``Chart.yaml``."""
+    installed with (a folder or a ``.tgz``), when the file is not beside its ``Chart.yaml``.
+    ``render``: find where the templates read each container's resources with one ``helm template``
+    run (``release``: the release name the data's pods were named under; default guessed)."""
     check_min_confidence(min_confidence)
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = parse_map([mapping] if isinstance(mapping, str) else mapping)
@@ -103,14 +109,20 @@ def patch_helm(
     used: dict[tuple[int, tuple[str, ...]], str] = {}
     notes: dict[str, str] = {}
     guessed = {wl: mapped.get(wl) or place_of(doc, wl, single=len(names) == 1, chart=seen) for wl in names}
+    rendered, fixed, unrendered = _rendered(path, None if chart is None else Path(chart), seen, data, guessed,
+                                [w for w in names if w not in mapped], render, release)  # fmt: skip
+    guessed.update(rendered)
 
     # --map first, then the guesses by how strongly each workload claims its place
     def rank(w: str) -> int:
-        return 0 if w in mapped else 1 + claim(g, w) if (g := guessed[w]) else 4
+        return 0 if w in mapped or w in rendered else 1 + claim(g, w) if (g := guessed[w]) else 4
 
     ranked = sorted(names, key=rank)
     for wl in ranked:
         place = guessed[wl]
+        if wl in fixed:
+            skipped.append(Skipped(doc.source, wl, "all", fixed[wl]))
+            continue
         if place is None:
             hint = list_hint(data, candidate_names(wl)) if not is_oneoff(wl) else None
             why = "cannot place: no values key matches this workload (use --map WORKLOAD=dotted.path)"
@@ -164,6 +176,8 @@ def patch_helm(
             else:
                 skipped.append(Skipped(doc.source, wl, rel[-1], out.note, new))
     new_text = edit.apply_edits(doc.text, edits)
+    if unrendered:
+        warnings.warn(unrendered, stacklevel=2)
     if new_text != doc.text:
         _read_back(new_text, doc.source, written)
     diff = unified_diff(path, doc.text, new_text)
@@ -176,6 +190,30 @@ def patch_helm(
         bool(diff and not dry_run),
         {"backup": str(bak)} if bak else {},
     )
+
+
+def _rendered(
+    path: Path,
+    chart: Path | None,
+    seen: Chart,
+    data: CommentedMap,
+    guessed: dict[str, Place | None],
+    todo: list[str],
+    render: bool,
+    release: str | None,
+) -> tuple[dict[str, Place], dict[str, str], str | None]:
+    """The places one ``helm template`` run shows (and the containers no values key reaches), for the
+    workloads not ``--map``ped; none when not rendering or when the chart is not known; and why the
+    chart could not be rendered (warned once the patch is planned: a bad value is the one error)."""
+    root = chart_of(path, chart)
+    if not render or root is None or not seen.name or not todo:  # no name: the chart was not read
+        return {}, {}, None
+    guesses = [g.keys for g in guessed.values() if g is not None and not g.concrete]
+    try:
+        found = locate(path, root, seen.view, todo, guesses, release=release)
+    except NotRendered as exc:
+        return {}, {}, f"{exc}: {path.name} is placed from the values' keys"
+    return (*rendered_places(found, data, seen.view, guessed), None)
 
 
 def _read_back(text: str, source: str, expected: list[tuple[tuple[str | int, ...], str]]) -> None:
@@ -243,6 +281,11 @@ def _plan_rec(
         rec = dataclasses.replace(rec, recommended=dataclasses.replace(rec.recommended, **kept))
     for w in wanted(rec):
         path = (*place.keys, KEYS[w.kind], K8S_NAME[w.resource])
+        if place.reads is not None and not shorthand and path[len(place.keys) :] not in place.reads:
+            why = f"{place.show(path)} is not read by the chart's template (helm template)"
+            skipped.append(Skipped(doc.source, rec.workload, w.resource, why, format_value(
+                w.resource, w.value, "k8s").raw))  # fmt: skip
+            continue
         if shorthand and w.kind == "reservation":
             why = (f"{place.show((*place.keys, rec.resource))} is both request and limit (a chart's "
                    "shorthand, as neo4j's): it takes the limit")  # fmt: skip
@@ -251,6 +294,10 @@ def _plan_rec(
             continue
         if shorthand:
             path = (*place.keys, K8S_NAME[w.resource])
+            if place.reads is not None and path[len(place.keys) :] not in place.reads:
+                why = f"{place.show(path)} is not read by the chart's template (helm template)"
+                skipped.append(Skipped(doc.source, rec.workload, w.resource, why))
+                continue
         found, old = lookup(place.node, path)
         new = format_value(w.resource, w.value, "k8s")
         clash = _clash(doc, place, rec, w.kind, w.value, new.raw)

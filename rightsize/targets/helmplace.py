@@ -166,6 +166,8 @@ class Place:
     note: str = ""
     seen: CommentedMap | None = None  # node as the chart sees it (its defaults under the file), if known
     owner: str = ""  # the chart whose own container's block this is (the top level, by Chart.yaml)
+    # the fields under ``keys`` the chart's template reads (helm template), None when not rendered
+    reads: frozenset[tuple[str, ...]] | None = None
 
     @property
     def effective(self) -> CommentedMap:

