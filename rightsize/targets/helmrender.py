@@ -363,7 +363,7 @@ def rendered_places(
         if guess is not None and not guess.concrete and guess.keys == hit.keys:
             note = guess.note
         else:
-            note = f"read there by the chart's template (helm template: {hit.where})"
+            note = "where helm template shows the chart reads it"
         if hit.others:
             more = ", ".join(valuepath.render_keys(k) for k in hit.others)
             note = "; ".join(n for n in (note, f"it also reads {more}") if n)

@@ -1,0 +1,228 @@
+"""``apply --helm`` finds where a chart's templates read each container's resources by rendering the
+chart once with ``helm template`` (sentinel blocks at every candidate path), checked with the real
+helm 3.17.3: the written file is rendered again and each container's requests/limits compared.
+
+The committed chart ``fixtures/helm_s10/shop`` reads its resources from keys the values' names do not
+give away: ``.Values.server.res`` (api), ``toYaml .Values.workers.main.resources`` (the queue, while
+a decoy ``queue.resources`` sits in the values), one field ``limits.memory`` (the exporter), a block
+written in the template (proxy), a CronJob (report), an init container (wait), and a subchart
+``cache`` whose blocks are ``node``/``metrics``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cli_helpers import run_cli, sha
+from helm_helpers import apply, as_text, dataset, helm, helm_bin, mib, written
+
+FIXTURE = Path(__file__).parent / "fixtures" / "helm_s10" / "shop"
+API, EXPORTER = "shop/Deployment/shop-api/api", "shop/Deployment/shop-api/exporter"
+QUEUE, WAIT = "shop/Deployment/shop-queue/queue", "shop/Deployment/shop-queue/wait"
+PROXY, REPORT = "shop/Deployment/shop-proxy/proxy", "shop/CronJob/shop-report/report"
+CACHE, METRICS = "shop/StatefulSet/shop-cache/cache", "shop/StatefulSet/shop-cache/metrics"
+USAGE = {
+    API: (300, 0.3), EXPORTER: (40, 0.05), QUEUE: (500, 0.5), WAIT: (20, 0.02), PROXY: (100, 0.1),
+    REPORT: (200, 0.2), CACHE: (700, 0.4), METRICS: (30, 0.05),
+}  # fmt: skip
+
+
+def rendered(chart: Path | str, *args: str, release: str = "shop") -> dict[str, dict[str, Any]]:
+    """``kind/name/container`` -> its rendered resources (CronJobs' and init containers too)."""
+    out = {}
+    for doc in yaml.safe_load_all(helm("template", release, chart, "--namespace", "shop", *args)):
+        spec = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
+        pod = spec["template"]["spec"]
+        for c in [*pod.get("initContainers", []), *pod["containers"]]:
+            out[f"{doc['kind']}/{doc['metadata']['name']}/{c['name']}"] = c.get("resources") or {}
+    return out
+
+
+def pod(wl: str) -> str:
+    return wl.split("/", 1)[1]
+
+
+@pytest.fixture
+def chart(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(FIXTURE, tmp_path / "shop"))
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return dataset(tmp_path / "d", USAGE)
+
+
+def test_each_container_gets_the_block_its_template_reads(
+    chart: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = apply(chart / "values.yaml", data, capsys)
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys == {
+        API: "server.res", EXPORTER: "exporter.resources", QUEUE: "workers.main.resources",
+        WAIT: "workers.wait.resources", REPORT: "jobs.nightly.resources", CACHE: "cache.node.resources",
+        METRICS: "cache.metrics.resources",
+    }  # fmt: skip
+    after = rendered(chart)
+    for wl in (API, QUEUE, WAIT, REPORT, CACHE, METRICS):
+        assert as_text(after[pod(wl)]) == written(result, wl), wl
+        assert USAGE[wl][0] <= mib(after[pod(wl)]["requests"]["memory"]) < 2 * USAGE[wl][0] + 64, wl
+    # the exporter's template reads one field: only that one is written, the others are said
+    assert written(result, EXPORTER).keys() == {"limits"} and written(result, EXPORTER)["limits"].keys() == {
+        "memory"
+    }
+    assert as_text(after[pod(EXPORTER)]) == written(result, EXPORTER)
+    skipped: dict[tuple[str, str], list[str]] = {}
+    for s in result["skipped"]:
+        skipped.setdefault((s["workload"], s["resource"]), []).append(s["reason"])
+    assert sorted(skipped[EXPORTER, "memory"] + skipped[EXPORTER, "cpu"]) == [
+        f"exporter.resources.{k} is not read by the chart's template (helm template)"
+        for k in ("limits.cpu", "requests.cpu", "requests.memory")
+    ]
+    # the proxy's block is in its template: skipped, saying so, and its numbers rendered as before
+    (reason,) = skipped[PROXY, "all"]
+    assert reason.startswith("the chart's template sets Deployment/shop-proxy container proxy's resources "
+                             "itself (requests.memory: 64Mi"), reason  # fmt: skip
+    assert after[pod(PROXY)] == {"limits": {"memory": "128Mi", "cpu": "100m"},
+                                 "requests": {"memory": "64Mi", "cpu": "50m"}}  # fmt: skip
+    text = (chart / "values.yaml").read_text()
+    assert "  resources: {}        # a decoy: the queue's template reads workers.main.resources" in text
+    assert "proxy:\n  replicas: 1          # the proxy's resources are written in its template\n" in text
+    helm("lint", "--strict", chart)
+
+
+def test_without_rendering_the_heuristics_miss_what_the_render_finds(
+    chart: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the contrast: from the values' names alone, the queue's numbers land in the decoy and the
+    # proxy gets a block nothing reads (this is what apply wrote before session 10)
+    result = apply(chart / "values.yaml", data, capsys, "--no-render")
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys[QUEUE] == "queue.resources" and keys[PROXY] == "proxy.resources"
+    assert API not in keys and CACHE not in keys
+    after = rendered(chart)
+    assert after[pod(QUEUE)] == {} and after[pod(PROXY)]["limits"]["memory"] == "128Mi"
+
+
+def test_a_release_named_unlike_the_pods_first_word_is_given_with_release(
+    chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    usage = {w.replace("shop-", "my-shop-"): u for w, u in USAGE.items()}
+    data = dataset(tmp_path / "d2", usage)
+    before = sha(chart / "values.yaml")
+    code, _, err = run_cli(["apply", "--helm", str(chart / "values.yaml"), "--data", str(data), "--dry-run"],
+                           capsys)  # fmt: skip
+    warned = [line for line in err.splitlines() if line.startswith("rightsize: warning: ")]
+    assert code == 0 and len(warned) == 1, err
+    assert "helm template (release my) renders none of the data's workloads" in warned[0]
+    assert "pass --release NAME: values.yaml is placed from the values' keys" in warned[0]
+    assert sha(chart / "values.yaml") == before
+    result = apply(chart / "values.yaml", data, capsys, "--release", "my-shop")
+    api = "shop/Deployment/my-shop-api/api"
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"] if c["workload"] == api} == {"server.res"}
+    after = rendered(chart, release="my-shop")
+    assert as_text(after["Deployment/my-shop-api/api"]) == written(result, api)
+
+
+def test_a_packaged_chart_given_with_chart_is_rendered_with_the_file_kept_apart(
+    tmp_path: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    helm("package", FIXTURE, "--destination", tmp_path)
+    tgz = tmp_path / "shop-0.1.0.tgz"
+    mine = tmp_path / "prod.yaml"
+    mine.write_text("# prod overrides\nqueue:\n  replicas: 3\n")
+    result = apply(mine, data, capsys, "--chart", str(tgz))
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys[API] == "server.res" and keys[QUEUE] == "workers.main.resources"
+    after = rendered(tgz, "-f", str(mine))
+    for wl in (API, QUEUE, CACHE):
+        assert as_text(after[pod(wl)]) == written(result, wl), wl
+    assert mine.read_text().startswith("# prod overrides\nqueue:\n  replicas: 3\n")
+
+
+def test_a_map_still_overrides_the_render(
+    chart: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = apply(chart / "values.yaml", data, capsys, "--map", f"{QUEUE}=queue")
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys[QUEUE] == "queue.resources" and keys[API] == "server.res"
+
+
+REQUIRED = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+  annotations:
+    password: {{ required "db.password is required" .Values.db.password | quote }}
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: web:1
+          resources: {{- toYaml .Values.web.resources | nindent 12 }}
+"""
+
+
+def test_a_chart_whose_template_fails_is_one_warning_and_the_heuristics_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = tmp_path / "web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("db: {}\nweb:\n  resources: {}\n")
+    (chart / "templates" / "web.yaml").write_text(REQUIRED)
+    data = dataset(tmp_path / "d", {"shop/Deployment/shop-web/web": (200, 0.2)})
+    code, out, err = run_cli(["apply", "--helm", str(chart / "values.yaml"), "--data", str(data)], capsys)
+    warned = [line for line in err.splitlines() if "warning" in line or "Traceback" in line]
+    assert code == 0 and warned == [
+        "rightsize: warning: helm template failed: execution error at (web/templates/web.yaml:6:17): "
+        "db.password is required: values.yaml is placed from the values' keys"
+    ], err
+    assert "web.resources.limits.memory" in out  # placed by its name, as before
+    after = yaml.safe_load_all(helm("template", "shop", chart, "--set", "db.password=x"))
+    (dep,) = [d for d in after if d]
+    assert mib(dep["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["memory"]) >= 200
+
+
+def test_no_helm_is_one_warning(
+    chart: Path, data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RIGHTSIZE_HELM", str(chart / "no-such-helm"))
+    code, out, err = run_cli(["apply", "--helm", str(chart / "values.yaml"), "--data", str(data)], capsys)
+    warned = [line for line in err.splitlines() if "warning" in line or "Traceback" in line]
+    assert code == 0 and warned == [
+        f"rightsize: warning: $RIGHTSIZE_HELM={chart / 'no-such-helm'} not found, so the chart's "
+        "templates were not rendered: values.yaml is placed from the values' keys"
+    ], err
+    assert "queue.resources.limits.memory" in out  # the heuristics' guess
+    monkeypatch.setenv("RIGHTSIZE_HELM", helm_bin())  # the variable names the binary to use
+    shutil.copy(FIXTURE / "values.yaml", chart / "values.yaml")
+    code, out, err = run_cli(["apply", "--helm", str(chart / "values.yaml"), "--data", str(data)], capsys)
+    assert code == 0 and err == "" and "workers.main.resources.limits.memory" in out, err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--release", "shop"], "rightsize: error: --release works with --helm only"),
+        (["--no-render"], "rightsize: error: --no-render works with --helm only"),
+    ],
+)
+def test_helm_only_options_without_helm_are_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    compose = tmp_path / "compose.yaml"
+    compose.write_text("services:\n  web:\n    image: busybox\n")
+    before = sha(compose)
+    code, out, err = run_cli(["apply", "--compose", str(compose), *args], capsys)
+    assert (code, out, err) == (2, "", message + "\n")
+    assert sha(compose) == before
