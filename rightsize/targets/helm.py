@@ -23,6 +23,7 @@ from rightsize.targets import edit, valuepath
 from rightsize.targets.composefile import check_min_confidence, low_confidence, parse_only
 from rightsize.targets.edit import NewScalar
 from rightsize.targets.helmchart import Chart, read_chart
+from rightsize.targets.helmdeps import merged
 from rightsize.targets.helmmin import k8s_refuses
 from rightsize.targets.helmplace import (
     Place,
@@ -58,6 +59,26 @@ def load_values(path: Path) -> Doc:
     return doc
 
 
+def base_values(path: Path, extra: list[Path], chart: Path | None) -> CommentedMap | None:
+    """The values of the files helm gets before ``path`` (later ones over earlier), or None."""
+    if not extra:
+        return None
+    folder = chart if chart is not None and chart.is_dir() else path.parent if chart is None else None
+    if (
+        folder is not None
+        and (folder / "Chart.yaml").is_file()
+        and (folder / "values.yaml").resolve() == path.resolve()
+    ):
+        raise RightsizeError(f"--values: {path} is the chart's defaults, below every -f file: write "
+                             "the last file helm gets (--helm FILE), the others as --values")  # fmt: skip
+    under: CommentedMap = CommentedMap()
+    for file in extra:
+        if file.resolve() == path.resolve():
+            raise RightsizeError(f"--values {file}: the file written (--helm) is read as itself")
+        under = merged(under, load_values(file).data)
+    return under
+
+
 def _content(line: str) -> bool:
     """A line holding more than a comment or a document marker."""
     text = line.split("#", 1)[0].strip()
@@ -76,12 +97,15 @@ def patch_helm(
     chart: Path | str | None = None,
     render: bool = True,
     release: str | None = None,
+    values: Sequence[Path | str] = (),
 ) -> PatchResult:
     """Patch one values file in place (or only diff it). ``mapping``: ``{WORKLOAD: path}``, or the
     ``--map`` text (``"shop/db=db.primary"``, or a list of them). ``chart``: the chart the file is
     installed with (a folder or a ``.tgz``), when the file is not beside its ``Chart.yaml``.
     ``render``: find where the templates read each container's resources with one ``helm template``
-    run (``release``: the release name the data's pods were named under; default guessed)."""
+    run (``release``: the release name the data's pods were named under; default guessed).
+    ``values``: the other values files helm gets before this one (``-f base.yaml -f this.yaml``): read
+    (the chart's view, current limits, the render), never written."""
     check_min_confidence(min_confidence)
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = parse_map([mapping] if isinstance(mapping, str) else mapping)
@@ -90,7 +114,9 @@ def patch_helm(
     if not dry_run:
         check_writable(path, backup)
     # a --map path that does not resolve in this file is reported before the analysis runs
-    seen = read_chart(path, doc.data, None if chart is None else Path(chart))
+    extra, given = [Path(v) for v in values], None if chart is None else Path(chart)
+    under = base_values(path, extra, given)
+    seen = read_chart(path, doc.data if under is None else merged(under, doc.data), given)
     mapped = {
         wl: off_noted(seen, mapped_place(doc, wl, spelled, seen.view))
         for wl, spelled in (mapping or {}).items()
@@ -109,8 +135,10 @@ def patch_helm(
     used: dict[tuple[int, tuple[str, ...]], str] = {}
     notes: dict[str, str] = {}
     guessed = {wl: mapped.get(wl) or place_of(doc, wl, single=len(names) == 1, chart=seen) for wl in names}
-    rendered, fixed, unrendered = _rendered(path, None if chart is None else Path(chart), seen, data, guessed,
-                                [w for w in names if w not in mapped], render, release)  # fmt: skip
+    unmapped = [w for w in names if w not in mapped]
+    rendered, fixed, unrendered = _rendered(
+        path, given, seen, data, guessed, unmapped, render, release, extra
+    )
     guessed.update(rendered)
 
     # --map first, then the guesses by how strongly each workload claims its place
@@ -201,6 +229,7 @@ def _rendered(
     todo: list[str],
     render: bool,
     release: str | None,
+    extra: list[Path],
 ) -> tuple[dict[str, Place], dict[str, str], str | None]:
     """The places one ``helm template`` run shows (and the containers no values key reaches), for the
     workloads not ``--map``ped; none when not rendering or when the chart is not known; and why the
@@ -210,7 +239,7 @@ def _rendered(
         return {}, {}, None
     guesses = [g.keys for g in guessed.values() if g is not None and not g.concrete]
     try:
-        found = locate(path, root, seen.view, todo, guesses, release=release)
+        found = locate(path, root, seen.view, todo, guesses, release=release, extra_values=extra)
     except NotRendered as exc:
         return {}, {}, f"{exc}: {path.name} is placed from the values' keys"
     return (*rendered_places(found, data, seen.view, guessed), None)
