@@ -58,22 +58,23 @@ class LazyCpus:
         return HostCpus(self._given) if self._given else engine_cpus()
 
 
-def engine_address() -> tuple[str | None, Any]:
-    """(base URL, TLS config) of the engine the docker CLI and ``docker compose`` talk to; (None,
-    None) for the environment's default (``DOCKER_HOST`` with its TLS variables, else the local
-    socket). DOCKER_HOST wins over DOCKER_CONTEXT, which wins over the config's currentContext."""
+def engine_address() -> tuple[str | None, Any, str]:
+    """(base URL, TLS config, what it is for people) of the engine the docker CLI and ``docker
+    compose`` talk to; the URL is None for the environment's default (``DOCKER_HOST`` with its TLS
+    variables, else the local socket). DOCKER_HOST wins over DOCKER_CONTEXT, which wins over the
+    config's currentContext. A context that does not exist is a LookupError."""
     if os.environ.get("DOCKER_HOST"):
-        return None, None
+        return None, None, f"DOCKER_HOST={os.environ['DOCKER_HOST']}"
     from docker.context import ContextAPI
     from docker.context.config import get_current_context_name
 
     name = os.environ.get("DOCKER_CONTEXT") or get_current_context_name()
     if not name or name == "default":
-        return None, None
+        return None, None, "the default engine"
     ctx = ContextAPI.get_context(name)
     if ctx is None:
         raise LookupError(f"docker context {name!r} not found")
-    return ctx.Host, ctx.TLSConfig
+    return ctx.Host, ctx.TLSConfig, f"docker context {name} ({ctx.Host})"
 
 
 def engine_cpus() -> HostCpus:
@@ -83,7 +84,7 @@ def engine_cpus() -> HostCpus:
         # docker-py leaves the socket of a refused connection to the collector: not the user's concern
         warnings.simplefilter("ignore", ResourceWarning)
         try:
-            url, tls = engine_address()
+            url, tls, _ = engine_address()
             where = url or where
             ncpu = _ncpu(url, tls)
         except Exception as exc:  # any failure: no engine to ask, the local count as before
@@ -95,13 +96,18 @@ def engine_cpus() -> HostCpus:
     return HostCpus(ncpu, f"docker info NCPU at {where}")
 
 
-def _ncpu(url: str | None, tls: Any) -> int:
+def engine_client(url: str | None, tls: Any, timeout: int | None = None) -> Any:
+    """A docker client for ``engine_address()``'s URL and TLS (the environment's default for None)."""
     import docker
 
+    more = {} if timeout is None else {"timeout": timeout}
     if url:
-        client = docker.DockerClient(base_url=url, tls=tls or False, timeout=_TIMEOUT)
-    else:
-        client = docker.from_env(timeout=_TIMEOUT)
+        return docker.DockerClient(base_url=url, tls=tls or False, **more)
+    return docker.from_env(**more)
+
+
+def _ncpu(url: str | None, tls: Any) -> int:
+    client = engine_client(url, tls, _TIMEOUT)
     try:
         ncpu = int(client.info()["NCPU"])
     finally:

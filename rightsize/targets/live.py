@@ -19,7 +19,6 @@ allowance never takes swap away behind the user's back. The summary says so, and
 from __future__ import annotations
 
 import dataclasses
-import os
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from rightsize.errors import RightsizeError
 from rightsize.models import Change, PatchResult, Recommendation, Skipped
 from rightsize.sources.docker import is_oneoff, workload_name
-from rightsize.targets.hostcpus import fit_host, peak_of
+from rightsize.targets.hostcpus import engine_address, engine_client, fit_host, peak_of
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.project import project_name
 from rightsize.targets.swapsize import parse_swap
@@ -48,14 +47,20 @@ def workload_of(container: Any) -> str:
 
 
 def _client(docker_host: str | None) -> Any:
+    """The engine at ``docker_host``, else the one ``docker compose`` talks to (DOCKER_HOST, else the
+    docker context: see hostcpus.engine_address), so that --live updates the containers `up` made."""
     import docker
 
+    at = f" at {docker_host}" if docker_host else ""
     try:
-        client = docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
+        if docker_host:
+            client = docker.DockerClient(base_url=docker_host)
+        else:
+            url, tls, what = engine_address()
+            at = "" if what == "the default engine" else f" at {what}"  # name what was tried: a stale
+            client = engine_client(url, tls)  # DOCKER_HOST or context is the usual cause
         client.ping()
     except Exception as exc:
-        env = os.environ.get("DOCKER_HOST")  # name what was tried: a stale DOCKER_HOST is the usual cause
-        at = f" at {docker_host}" if docker_host else (f" at DOCKER_HOST={env}" if env else "")
         raise RightsizeError(f"cannot reach the Docker engine{at}: {exc}") from None
     return client
 
