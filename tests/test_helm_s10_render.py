@@ -226,3 +226,29 @@ def test_helm_only_options_without_helm_are_one_error_line(
     code, out, err = run_cli(["apply", "--compose", str(compose), *args], capsys)
     assert (code, out, err) == (2, "", message + "\n")
     assert sha(compose) == before
+
+
+def test_a_sidecar_and_an_init_container_listed_in_the_values_get_their_list_items(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the db chart renders `range .Values.db.sidecars` and `toYaml .Values.db.initContainers`: the
+    # render finds each item (the values' names alone stop at a --map hint)
+    from helm_helpers import chart_dir
+    from test_helm_template_layouts import DB, DB_EXPORTER, DB_MIGRATE, DB_STS, DB_VALUES
+
+    chart = chart_dir(tmp_path / "db", "db", DB_VALUES, {"sts.yaml": DB_STS})
+    usage = {DB_EXPORTER: (30, 0.05), DB_MIGRATE: (60, 0.5), DB: (900, 1.0)}
+    result = apply(chart / "values.yaml", dataset(tmp_path / "d", usage), capsys)
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys == {
+        DB: "db.resources",
+        DB_EXPORTER: "db.sidecars[name=exporter].resources",
+        DB_MIGRATE: "db.initContainers[name=migrate].resources",
+    }
+    after = rendered(chart)
+    for wl, (mem, _) in usage.items():
+        assert as_text(after[pod(wl)]) == written(result, wl), wl
+        assert mem <= mib(after[pod(wl)]["requests"]["memory"]) < 2 * mem + 64, wl
+    text = (chart / "values.yaml").read_text()
+    assert "    - name: exporter   # prometheus metrics\n" in text
+    helm("lint", "--strict", chart)

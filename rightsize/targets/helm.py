@@ -136,9 +136,7 @@ def patch_helm(
     notes: dict[str, str] = {}
     guessed = {wl: mapped.get(wl) or place_of(doc, wl, single=len(names) == 1, chart=seen) for wl in names}
     unmapped = [w for w in names if w not in mapped]
-    rendered, fixed, unrendered = _rendered(
-        path, given, seen, data, guessed, unmapped, render, release, extra
-    )
+    rendered, fixed, unrendered = _rendered(path, given, seen, doc, guessed, unmapped, render, release, extra)
     guessed.update(rendered)
 
     # --map first, then the guesses by how strongly each workload claims its place
@@ -224,7 +222,7 @@ def _rendered(
     path: Path,
     chart: Path | None,
     seen: Chart,
-    data: CommentedMap,
+    doc: Doc,
     guessed: dict[str, Place | None],
     todo: list[str],
     render: bool,
@@ -242,7 +240,7 @@ def _rendered(
         found = locate(path, root, seen.view, todo, guesses, release=release, extra_values=extra)
     except NotRendered as exc:
         return {}, {}, f"{exc}: {path.name} is placed from the values' keys"
-    return (*rendered_places(found, data, seen.view, guessed), None)
+    return (*rendered_places(found, doc, seen.view, guessed), None)
 
 
 def _read_back(text: str, source: str, expected: list[tuple[tuple[str | int, ...], str]]) -> None:

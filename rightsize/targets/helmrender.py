@@ -32,18 +32,23 @@ from ruamel.yaml.comments import CommentedMap
 
 from rightsize.errors import RightsizeError
 from rightsize.targets import valuepath
-from rightsize.targets.helmplace import Place, candidate_names, list_hint
+from rightsize.targets.helmplace import Place, candidate_names, list_hint, mapped_place
+from rightsize.targets.helmsentinel import (
+    FIELDS,
+    SENTINEL,
+    SHORT,
+    At,
+    Keys,
+    candidates,
+    sentinel_values,
+    spelled,
+)
+from rightsize.targets.yaml import Doc
 
-MAX_DEPTH = 8  # values deeper than this are not searched for resources blocks
 TIMEOUT = 120  # seconds for the one helm template run
 ENV = "RIGHTSIZE_HELM"  # the helm binary to use (a path); unset: PATH, then this Python's scripts
-FIELDS = (("requests", "memory"), ("requests", "cpu"), ("limits", "memory"), ("limits", "cpu"))
-SHORT = (("memory",), ("cpu",))  # neo4j's shorthand: resources.memory is request and limit both
-_SENTINEL = re.compile(r"9([1-6])(\d{5})(Ki|m)")
 _REF = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
-_RESLIKE = re.compile(r"^res$|resources?$", re.IGNORECASE)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-Keys = tuple[str, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,10 +56,10 @@ class Reached:
     """A container's resources block in the values: its keys, the fields under it the template reads
     (``("limits", "memory")``; ``("memory",)`` for a shorthand), and the rendered object."""
 
-    keys: Keys
+    keys: At
     reads: frozenset[Keys]
     where: str
-    others: tuple[Keys, ...] = ()  # further paths reaching the same container (fewer fields)
+    others: tuple[At, ...] = ()  # further paths reaching the same container (fewer fields)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +99,7 @@ def locate(
     chart: Path,
     view: CommentedMap,
     workloads: Sequence[str],
-    guesses: Iterable[Keys],
+    guesses: Iterable[At],
     *,
     release: str | None = None,
     extra_values: Sequence[Path] = (),
@@ -184,88 +189,6 @@ def template_refs(chart: Path) -> list[Keys]:
     return sorted(refs)
 
 
-def candidates(view: CommentedMap, refs: Iterable[Keys], guesses: Iterable[Keys]) -> list[Keys]:
-    """Paths where a resources block may be read: every ``resources`` key and every mapping holding
-    ``limits``/``requests`` in the values (not inside one another, not in lists), the templates'
-    references to such a block (``.Values.x.res``, ``.Values.x.resources.limits.memory``), and the
-    guesses; each only where the values leave room for a mapping (no scalar or list in the way)."""
-    out: dict[Keys, None] = {}
-
-    def walk(node: CommentedMap, at: Keys) -> None:
-        if len(at) >= MAX_DEPTH:
-            return
-        for key, value in node.items():
-            here = (*at, str(key))
-            if key == "resources" and isinstance(value, CommentedMap) and _per_component(value):
-                walk(value, here)  # resources: {web: {limits: ...}, worker: ...}
-            elif _block(str(key), value):
-                out[here] = None
-            elif isinstance(value, CommentedMap):
-                walk(value, here)
-
-    walk(view, ())
-    for ref in refs:
-        cut = next((i for i, k in enumerate(ref) if k in ("limits", "requests")), None)
-        block = ref[:cut] if cut else ref if _RESLIKE.search(ref[-1]) else None
-        if block:
-            out[block] = None
-    out.update(dict.fromkeys(guesses))
-    return [keys for keys in out if _room(view, keys) and not any(
-        keys[: len(o)] == o and keys != o for o in out)]  # fmt: skip
-
-
-def _block(key: str, value: Any) -> bool:
-    """A resources block: any ``resources`` mapping (or null), or a mapping holding limits/requests."""
-    if key == "resources" and (value is None or isinstance(value, CommentedMap)):
-        return True
-    return isinstance(value, CommentedMap) and ("limits" in value or "requests" in value)
-
-
-def _per_component(block: CommentedMap) -> bool:
-    """A ``resources`` mapping of components' blocks, not a block itself."""
-    own = {"limits", "requests", "claims", *(r for (r,) in SHORT)}
-    return bool(block) and not own & set(map(str, block)) and all(
-        isinstance(v, CommentedMap) for v in block.values())  # fmt: skip
-
-
-def _room(view: CommentedMap, keys: Keys) -> bool:
-    node: Any = view
-    for key in keys[:-1]:
-        node = node.get(key) if isinstance(node, CommentedMap) else None
-        if not isinstance(node, CommentedMap):
-            return False
-    value = node.get(keys[-1]) if keys else None
-    return value is None or isinstance(value, CommentedMap)
-
-
-def sentinel_values(paths: Sequence[Keys], view: CommentedMap) -> dict[str, Any]:
-    """The values file setting each path's sentinels (a shorthand block gets its own two too)."""
-    out: dict[str, Any] = {}
-    for i, keys in enumerate(paths):
-        block: dict[str, Any] = {}
-        for code, (side, res) in enumerate(FIELDS, 1):
-            block.setdefault(side, {})[res] = _code(code, i, res)
-        if _is_short(view, keys):
-            for code, (res,) in enumerate(SHORT, 5):
-                block[res] = _code(code, i, res)
-        node = out
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = block
-    return out
-
-
-def _code(field: int, index: int, resource: str) -> str:
-    return f"9{field}{index:05d}{'Ki' if resource == 'memory' else 'm'}"
-
-
-def _is_short(view: CommentedMap, keys: Keys) -> bool:
-    node: Any = view
-    for key in keys:
-        node = node.get(key) if isinstance(node, CommentedMap) else None
-    return isinstance(node, CommentedMap) and any(r in node for (r,) in SHORT)
-
-
 Container = tuple[str, str, str, dict[str, Any]]  # kind, name, container, its resources
 
 
@@ -289,7 +212,7 @@ def pod_containers(text: str) -> Iterator[Container]:
 
 
 def _match(
-    kube: Sequence[str], rendered: Sequence[Container], paths: Sequence[Keys]
+    kube: Sequence[str], rendered: Sequence[Container], paths: Sequence[At]
 ) -> tuple[dict[str, Reached], dict[str, str]]:
     by_id = {(kind, name, c): res for kind, name, c, res in rendered}
     found: dict[str, Reached] = {}
@@ -304,7 +227,7 @@ def _match(
         for side in ("limits", "requests"):
             block = res.get(side)
             for value in (block or {}).values() if isinstance(block, dict) else ():
-                if m := _SENTINEL.fullmatch(str(value).strip()):
+                if m := SENTINEL.fullmatch(str(value).strip()):
                     field, index = int(m.group(1)), int(m.group(2))
                     if index < len(paths):
                         hits.setdefault(index, set()).add((*FIELDS, *SHORT)[field - 1])
@@ -334,12 +257,14 @@ def _why_fixed(res: dict[str, Any], where: str) -> str:
 
 
 def rendered_places(
-    located: Located | None, data: CommentedMap, view: CommentedMap, guessed: Mapping[str, Place | None]
+    located: Located | None, doc: Doc, view: CommentedMap, guessed: Mapping[str, Place | None]
 ) -> tuple[dict[str, Place], dict[str, str]]:
     """The places the render found (in the file being written), and the skip reasons of the containers
-    no values path reaches. A path the file leaves no room for (a scalar on the way) keeps the guess."""
+    no values path reaches. A path the file leaves no room for (a scalar on the way) keeps the guess;
+    a list item only the chart's defaults (or a --values file) hold is skipped, saying so."""
     if located is None:
         return {}, {}
+    data: CommentedMap = doc.data
     places: dict[str, Place] = {}
     fixed = dict(located.fixed)
     taken = {hit.keys for hit in located.found.values()}
@@ -355,17 +280,26 @@ def rendered_places(
         more = f"; a list item matches: --map {wl}={hint}" if hint else " (--map WORKLOAD=PATH if known)"
         fixed[wl] += more
     for wl, hit in located.found.items():
-        try:
-            valuepath.check_keys(data, hit.keys, "")
-        except RightsizeError:
-            continue
         guess = guessed.get(wl)
         if guess is not None and not guess.concrete and guess.keys == hit.keys:
             note = guess.note
         else:
             note = "where helm template shows the chart reads it"
         if hit.others:
-            more = ", ".join(valuepath.render_keys(k) for k in hit.others)
+            more = ", ".join(spelled(view, k) for k in hit.others)
             note = "; ".join(n for n in (note, f"it also reads {more}") if n)
-        places[wl] = Place(data, "", (), hit.keys, note, view, reads=hit.reads)
+        if all(isinstance(k, str) for k in hit.keys):
+            keys = tuple(map(str, hit.keys))
+            try:
+                valuepath.check_keys(data, keys, "")
+            except RightsizeError:
+                continue
+            places[wl] = Place(data, "", (), keys, note, view, reads=hit.reads)
+            continue
+        try:  # a list item: resolved in the file as a --map to it would be
+            place = mapped_place(doc, wl, spelled(view, hit.keys), view)
+        except RightsizeError as exc:
+            fixed[wl] = f"helm template shows {_where(wl)} reads {spelled(view, hit.keys)}: {exc}"
+            continue
+        places[wl] = dataclasses.replace(place, note=note, reads=hit.reads)
     return places, fixed
