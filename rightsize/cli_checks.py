@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -130,6 +131,11 @@ def check_apply_options(
     not_empty("--env-file", env_file, "an env file, e.g. --env-file .env.prod")
     if sum([bool(compose), helm is not None, live]) != 1:
         raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
+    if data is None and Path("rightsize-data", "samples").is_dir():  # `collect`, then `apply` without --data
+        raise fail(
+            "no --data given, and ./rightsize-data (collect's default --out) is here: give --data "
+            "./rightsize-data (without --data, apply would write the bundled synthetic sample's values)"
+        )
     if live and backup:  # a running container has no file to back up: say so rather than ignore it
         raise fail("--backup keeps a copy of a file; --live changes running containers (no file)")
     misplaced = {"--map": bool(map_) and helm is None, "--chart": chart is not None and helm is None,

@@ -43,3 +43,41 @@ def test_a_duration_without_unit_is_one_error_line(
     assert f"{value}h" in lines[-1] and f"{value}s" in lines[-1], lines[-1]  # what to write instead
     assert "Traceback" not in err
     assert not out.exists()  # refused before any sampling: no folder, no file
+
+
+SAMPLE_POSTGRES = "services:\n  postgres:\n    image: postgres:16\n    mem_limit: 4g\n"
+
+
+@pytest.mark.parametrize("target", [["-f", "compose.yml"], ["-f", "compose.yml", "--dry-run"], ["--live"]])
+def test_apply_without_data_beside_collected_data_is_refused(
+    target: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`rightsize collect` (default --out ./rightsize-data), then `rightsize apply -f compose.yml`:
+    without --data apply took the bundled SYNTHETIC sample, matched its `sutazai/postgres` to the
+    user's `postgres` and wrote 4g -> 1536m into the file, a warning the only sign."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rightsize-data" / "samples").mkdir(parents=True)
+    compose = tmp_path / "compose.yml"
+    compose.write_text(SAMPLE_POSTGRES)
+    code, out, err = run_cli(["apply", *target], capsys)
+    assert code == 2, (out, err)
+    assert err.count("\n") == 1 and err.startswith("rightsize: error: "), err
+    assert "give --data ./rightsize-data" in err and "synthetic" in err
+    assert compose.read_text() == SAMPLE_POSTGRES and out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compose.yml", "rightsize-data"]  # no .bak, no temp
+
+
+def test_apply_with_data_given_beside_collected_data_still_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The refusal is only for a missing --data: naming any dataset (here the sample) writes."""
+    from rightsize import sample_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rightsize-data" / "samples").mkdir(parents=True)
+    compose = tmp_path / "compose.yml"
+    compose.write_text(SAMPLE_POSTGRES)
+    args = ["apply", "-f", "compose.yml", "--data", str(sample_path()), "--only", "memory"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    assert "mem_limit: 1536m" in compose.read_text()
