@@ -252,3 +252,39 @@ def test_a_sidecar_and_an_init_container_listed_in_the_values_get_their_list_ite
     text = (chart / "values.yaml").read_text()
     assert "    - name: exporter   # prometheus metrics\n" in text
     helm("lint", "--strict", chart)
+
+
+RELATIVE = """\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: {{ .Release.Name }}-agent
+spec:
+  selector:
+    matchLabels: {app: agent}
+  template:
+    metadata:
+      labels: {app: agent}
+    spec:
+      containers:
+      {{- with .Values.node }}
+        - name: agent
+          image: agent:1
+          resources: {{- toYaml .podRes | nindent 12 }}
+      {{- end }}
+"""
+
+
+def test_a_block_read_through_with_is_found_by_its_empty_key_named_like_resources(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `with .Values.node` then `.podRes`: no .Values path in the template names it; the empty
+    # `podRes: {}` in the values is tried because its name ends like resources
+    from helm_helpers import chart_dir
+
+    chart = chart_dir(tmp_path / "agent", "agent", "node:\n  podRes: {}\n", {"ds.yaml": RELATIVE})
+    agent = "shop/DaemonSet/shop-agent/agent"
+    result = apply(chart / "values.yaml", dataset(tmp_path / "d", {agent: (120, 0.2)}), capsys)
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"node.podRes"}
+    after = rendered(chart)["DaemonSet/shop-agent/agent"]
+    assert as_text(after) == written(result, agent) and mib(after["requests"]["memory"]) >= 120

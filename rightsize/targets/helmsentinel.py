@@ -24,7 +24,8 @@ MAX_PATHS = 99_999  # the codes hold five digits of index
 FIELDS = (("requests", "memory"), ("requests", "cpu"), ("limits", "memory"), ("limits", "cpu"))
 SHORT = (("memory",), ("cpu",))  # neo4j's shorthand: resources.memory is request and limit both
 SENTINEL = re.compile(r"9([1-6])(\d{5})(Ki|m)")
-_RESLIKE = re.compile(r"^res$|resources?$", re.IGNORECASE)
+# res, resources, nodeResources, podRes (camel case: not features, cores)
+_RESLIKE = re.compile(r"(?i:^res$|resources?$)|[a-z0-9]Res$")
 At = tuple[str | int, ...]  # keys, and indices into lists
 Keys = tuple[str, ...]
 
@@ -65,8 +66,11 @@ def candidates(view: CommentedMap, refs: Iterable[Keys], guesses: Iterable[At]) 
 
 
 def _block(key: str, value: Any) -> bool:
-    """A resources block: any ``resources`` mapping (or null), or a mapping holding limits/requests."""
+    """A resources block: any ``resources`` mapping (or null), an empty one named like it
+    (``res: {}``, ``podResources:``), or a mapping holding limits/requests."""
     if key == "resources" and (value is None or isinstance(value, CommentedMap)):
+        return True
+    if _RESLIKE.search(key) and (value is None or (isinstance(value, CommentedMap) and not value)):
         return True
     return isinstance(value, CommentedMap) and ("limits" in value or "requests" in value)
 
