@@ -81,3 +81,42 @@ def test_apply_with_data_given_beside_collected_data_still_writes(
     code, _, err = run_cli(args, capsys)
     assert code == 0, err
     assert "mem_limit: 1536m" in compose.read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("docker-compose.yml", SAMPLE_POSTGRES), ("notes.txt", "my notes\n"), ("data.json", '{"a": 1}\n')],
+)
+def test_report_out_never_replaces_a_file_that_is_not_a_page(
+    name: str, text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`rightsize report -o docker-compose.yml` (-o taken for -f) replaced the compose file with the
+    HTML page: the user's file was gone."""
+    target = tmp_path / name
+    target.write_text(text)
+    code, out, err = run_cli(["report", "--out", str(target)], capsys)
+    assert code == 2, (out, err)
+    assert err.strip().splitlines()[-1] == (
+        f"rightsize: error: cannot write {target}: it exists and is not an HTML page; give another --out "
+        "(e.g. report.html)"
+    )
+    assert target.read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    ("name", "old"),
+    [
+        ("report.html", "old"),  # named as a page: the user means it
+        ("report", ""),
+        ("report", "<!DOCTYPE html>\n<html><body>an earlier report</body></html>\n"),
+    ],
+)
+def test_report_out_still_replaces_an_earlier_report_or_an_empty_file(
+    name: str, old: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / name
+    target.write_text(old)
+    code, _, err = run_cli(["report", "--out", str(target)], capsys)
+    assert code == 0, err
+    assert target.read_text().startswith("<!DOCTYPE html>") and "an earlier report" not in target.read_text()

@@ -79,6 +79,10 @@ def report(
         )
     if target.exists() and not target.is_file():  # /dev/stdout, a FIFO: the rename would replace it
         raise RightsizeError(f"cannot write {given}: not a regular file; give a file name, e.g. report.html")
+    if target.is_file() and not _replaceable(target):  # `-o compose.yml` meant `-f`: never replace it
+        raise RightsizeError(
+            f"cannot write {given}: it exists and is not an HTML page; give another --out (e.g. report.html)"
+        )
     source: str | os.PathLike[str] | pd.DataFrame = sample_path() if data is None else data
     now = now or datetime.now(UTC)  # one clock for recommend and the charts: the same rows left out
     warned: set[str] = set()  # recommend and the chart reader read the same files: warn once
@@ -150,6 +154,18 @@ def _narrow(
     if workloads and not isinstance(groups, frames.Groups):  # Groups are read for these workloads only
         groups = {k: v for k, v in groups.items() if matches(k, workloads)}
     return groups, events
+
+
+def _replaceable(path: Path) -> bool:
+    """An existing file a report may replace: named .html/.htm, empty, or an HTML page (an earlier report)."""
+    if path.suffix.lower() in (".html", ".htm"):
+        return True
+    try:
+        with path.open("rb") as f:
+            head = f.read(512).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    except OSError:  # unreadable: the write says why, as before
+        return True
+    return not head or head.startswith((b"<!doctype html", b"<html"))
 
 
 def _pathlike(data: str | os.PathLike[str] | pd.DataFrame | None) -> str | Path | pd.DataFrame | None:
