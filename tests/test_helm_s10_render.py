@@ -288,3 +288,17 @@ def test_a_block_read_through_with_is_found_by_its_empty_key_named_like_resource
     assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"node.podRes"}
     after = rendered(chart)["DaemonSet/shop-agent/agent"]
     assert as_text(after) == written(result, agent) and mib(after["requests"]["memory"]) >= 120
+
+
+def test_a_whole_clusters_data_tries_the_next_release_when_the_commonest_renders_nothing(
+    chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # K3s's own pods outnumber the shop's: "svclb" is the commonest first word, rendering under it
+    # names none of the data's workloads, so "shop" is tried next (no warning)
+    others = {f"kube-system/DaemonSet/svclb-traefik-{i}/lb-tcp-{i}": (10, 0.01) for i in range(10)}
+    data = dataset(tmp_path / "d", {**others, **USAGE})
+    code, out, err = run_cli(["apply", "--helm", str(chart / "values.yaml"), "--data", str(data)], capsys)
+    assert code == 0 and "warning" not in err, err
+    after = rendered(chart)
+    assert mib(after[pod(QUEUE)]["requests"]["memory"]) >= USAGE[QUEUE][0]
+    assert "workers.main.resources.limits.memory" in out

@@ -116,33 +116,43 @@ def locate(
         where = f"${ENV}={os.environ[ENV]}" if os.environ.get(ENV) else "helm"
         raise NotRendered(f"{where} not found, so the chart's templates were not rendered")
     paths = candidates(view, template_refs(chart), guesses)
-    name = release or guess_release(kube)
-    namespace = Counter(w.split("/")[0] for w in kube).most_common(1)[0][0]
+    names = [release] if release else guess_releases(kube)
     with tempfile.TemporaryDirectory(prefix="rightsize-helm-") as tmp:
         sentinel = Path(tmp) / "sentinels.yaml"
         sentinel.write_text(yaml.safe_dump(sentinel_values(paths, view), sort_keys=False))
         files = [*extra_values, values, sentinel]
-        args = [binary, "template", name, str(chart), "--namespace", namespace]
-        args += [arg for f in files for arg in ("-f", str(f))]
-        try:
-            proc = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise NotRendered(f"helm template did not run: {_one_line(str(exc))}") from None
-    if proc.returncode != 0:
-        if "missing in charts/ directory" not in proc.stderr:  # the chart's reading warned of that once
-            raise NotRendered(f"helm template failed: {_helm_error(proc.stderr)}")
-        return None
+        shown = ""
+        for name in names:  # the next guess only when a render names none of the data's workloads
+            namespace = Counter(w.split("/")[0] for w in kube if _first(w) == name or release).most_common(1)
+            rendered = _render(binary, name, chart, namespace[0][0] if namespace else "default", files, tmp)
+            if rendered is None:
+                return None
+            found, fixed = _match(kube, rendered, paths)
+            if found or fixed:
+                return Located(found, fixed, name, frozenset(w for w in fixed if w in _empty(kube, rendered)))
+            shown = shown or ", ".join(sorted({f"{k}/{n}" for k, n, *_ in rendered})[:4]) or "no workloads"
+    tried = "release " + ", ".join(names)
+    raise NotRendered(f"helm template ({tried}) renders none of the data's workloads ({shown}); "
+                      "pass --release NAME")  # fmt: skip
+
+
+def _render(
+    binary: str, name: str, chart: Path, namespace: str, files: list[Path], tmp: str
+) -> list[Container] | None:
+    args = [binary, "template", name, str(chart), "--namespace", namespace]
+    args += [arg for f in files for arg in ("-f", str(f))]
     try:
-        rendered = list(pod_containers(proc.stdout))
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NotRendered(f"helm template did not run: {_one_line(str(exc))}") from None
+    if proc.returncode != 0:
+        if "missing in charts/ directory" in proc.stderr:  # the chart's reading warned of that once
+            return None
+        raise NotRendered(f"helm template failed: {_helm_error(proc.stderr)}")
+    try:
+        return list(pod_containers(proc.stdout))
     except yaml.YAMLError as exc:
         raise NotRendered(f"helm template's output is not YAML: {_one_line(str(exc))}") from None
-    found, fixed = _match(kube, rendered, paths)
-    if not found and not fixed:
-        names = ", ".join(sorted({f"{k}/{n}" for k, n, *_ in rendered})[:4]) or "no workloads"
-        raise NotRendered(f"helm template (release {name}) renders none of the data's workloads "
-                          f"({names}); pass --release NAME")  # fmt: skip
-    empty = frozenset(w for w in fixed if w in _empty(kube, rendered))
-    return Located(found, fixed, name, empty)
 
 
 def _empty(kube: Sequence[str], rendered: Sequence[Container]) -> set[str]:
@@ -161,11 +171,15 @@ def _helm_error(stderr: str) -> str:
     return _one_line((errors or lines or ["no output"])[-1].removeprefix("Error:").strip())
 
 
-def guess_release(kube: Sequence[str]) -> str:
-    """The release name the data's pods were named under: the most common first word of their
-    controllers' names (``shop-web`` -> ``shop``; helm create's fullname starts with the release)."""
-    words = Counter(w.split("/")[2].split("-", 1)[0] for w in kube)
-    return words.most_common(1)[0][0]
+def guess_releases(kube: Sequence[str], most: int = 3) -> list[str]:
+    """The release names the data's pods may have been named under, likeliest first: the commonest
+    first words of their controllers' names (``shop-web`` -> ``shop``; helm create's fullname starts
+    with the release). A whole cluster's data holds other releases too: up to ``most`` are tried."""
+    return [w for w, _ in Counter(_first(w) for w in kube).most_common(most)]
+
+
+def _first(wl: str) -> str:
+    return wl.split("/")[2].split("-", 1)[0]
 
 
 def template_refs(chart: Path) -> list[Keys]:
