@@ -302,3 +302,29 @@ def test_a_whole_clusters_data_tries_the_next_release_when_the_commonest_renders
     after = rendered(chart)
     assert mib(after[pod(QUEUE)]["requests"]["memory"]) >= USAGE[QUEUE][0]
     assert "workers.main.resources.limits.memory" in out
+
+
+SIZE = '{"type": "object", "additionalProperties": {"type": "string", "pattern": "^[0-9]+(m|Mi|Gi)?$"}}'
+SCHEMA = (
+    '{"type": "object", "properties": {"web": {"type": "object", "properties": {"resources": '
+    f'{{"type": "object", "properties": {{"limits": {SIZE}, "requests": {SIZE}}}}}}}}}}}}}'
+)
+
+
+def test_a_values_schema_does_not_stop_the_render_and_the_written_file_passes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the sentinels (930000Ki) break the chart's schema; the render skips schema validation, and what
+    # is written passes it (helm template validates it again below)
+    from helm_helpers import chart_dir, workload_template
+
+    tpl = workload_template("Deployment", "{{ .Release.Name }}-site", {"site": ".Values.web.resources"})
+    chart = chart_dir(tmp_path / "site", "site", "web:\n  resources: {}\n", {"d.yaml": tpl})
+    (chart / "values.schema.json").write_text(SCHEMA)
+    site = "shop/Deployment/shop-site/site"
+    code, out, err = run_cli(["apply", "--helm", str(chart / "values.yaml"), "--data",
+                              str(dataset(tmp_path / "d", {site: (300, 0.3)}))], capsys)  # fmt: skip
+    assert code == 0 and err == "", err
+    assert "web.resources.limits.memory" in out and "where helm template shows the chart reads it" in out
+    after = rendered(chart)["Deployment/shop-site/site"]
+    assert mib(after["requests"]["memory"]) >= 300

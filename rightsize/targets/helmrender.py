@@ -141,10 +141,11 @@ def _render(
 ) -> list[Container] | None:
     args = [binary, "template", name, str(chart), "--namespace", namespace]
     args += [arg for f in files for arg in ("-f", str(f))]
-    try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise NotRendered(f"helm template did not run: {_one_line(str(exc))}") from None
+    # a values.schema.json may refuse the sentinels (a pattern for memory sizes, no extra keys in a
+    # list item): it checks the values, not where templates read them (helm < 3.16 lacks the flag)
+    proc = _run([*args, "--skip-schema-validation"], tmp)
+    if proc.returncode != 0 and "unknown flag: --skip-schema-validation" in proc.stderr:
+        proc = _run(args, tmp)
     if proc.returncode != 0:
         if "missing in charts/ directory" in proc.stderr:  # the chart's reading warned of that once
             return None
@@ -158,6 +159,13 @@ def _render(
 def _empty(kube: Sequence[str], rendered: Sequence[Container]) -> set[str]:
     bare = {(k, n, c) for k, n, c, res in rendered if not any(res.get(s) for s in ("limits", "requests"))}
     return {w for w in kube if tuple(w.split("/")[1:]) in bare}
+
+
+def _run(args: list[str], tmp: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NotRendered(f"helm template did not run: {_one_line(str(exc))}") from None
 
 
 def _one_line(text: str) -> str:
