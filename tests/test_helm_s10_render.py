@@ -328,3 +328,27 @@ def test_a_values_schema_does_not_stop_the_render_and_the_written_file_passes_it
     assert "web.resources.limits.memory" in out and "where helm template shows the chart reads it" in out
     after = rendered(chart)["Deployment/shop-site/site"]
     assert mib(after["requests"]["memory"]) >= 300
+
+
+def test_a_list_item_only_the_charts_defaults_hold_is_skipped_saying_to_copy_the_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helm_helpers import chart_dir
+    from test_helm_template_layouts import DB, DB_EXPORTER, DB_STS, DB_VALUES
+
+    chart = chart_dir(tmp_path / "db", "db", DB_VALUES, {"sts.yaml": DB_STS})
+    prod = chart / "values-prod.yaml"
+    prod.write_text("db:\n  image: postgres:17\n")
+    result = apply(prod, dataset(tmp_path / "d", {DB_EXPORTER: (30, 0.05), DB: (900, 1.0)}), capsys)
+    assert {c["workload"] for c in result["changes"]} == {DB}
+    (skip,) = [s for s in result["skipped"] if s["resource"] == "all"]
+    assert skip["workload"] == DB_EXPORTER and skip["reason"] == (
+        "helm template shows StatefulSet/shop-db container exporter reads "
+        "db.sidecars[name=exporter].resources, not in this file: no key 'sidecars' under db (the chart's "
+        "values have it, and helm replaces a list as a whole: copy the list here)"
+    )
+    after = rendered(chart, "-f", str(prod))
+    assert (
+        as_text(after["StatefulSet/shop-db/db"]) == written(result, DB)
+        and after["StatefulSet/shop-db/exporter"] == {}
+    )

@@ -318,10 +318,12 @@ def rendered_places(
                 continue
             places[wl] = Place(data, "", (), keys, note, view, reads=hit.reads)
             continue
+        spelling = spelled(view, hit.keys)
         try:  # a list item: resolved in the file as a --map to it would be
-            place = mapped_place(doc, wl, spelled(view, hit.keys), view)
+            place = mapped_place(doc, wl, spelling, view)
         except RightsizeError as exc:
-            fixed[wl] = f"helm template shows {_where(wl)} reads {spelled(view, hit.keys)}: {exc}"
+            why = str(exc).removeprefix(f"{doc.source}: --map {wl}={spelling}: ")
+            fixed[wl] = f"helm template shows {_where(wl)} reads {spelling}, not in this file: {why}"
             continue
         places[wl] = dataclasses.replace(place, note=note, reads=hit.reads)
     return places, fixed
