@@ -35,7 +35,7 @@ from rightsize.sources.prometheus_checks import (
 )
 from rightsize.sources.prometheus_client import CHUNK_POINTS, PromClient, chunks
 from rightsize.sources.prometheus_frames import CONTAINERS, SPECS, ChunkBuilder, Key, MetricSpec, Progress
-from rightsize.sources.prometheus_nodes import Moves, moved_pods, read_moves
+from rightsize.sources.prometheus_nodes import Moves, moved_pods, node_of, read_moves
 from rightsize.sources.prometheus_options import cluster_name, namespace_list
 from rightsize.sources.prometheus_windows import fetch, windows
 from rightsize.sources.prometheus_workloads import Owners
@@ -132,12 +132,17 @@ def pull(
         with warnings.catch_warnings(record=True) as held:  # said once the namespaces are found:
             warnings.simplefilter("always")  # a typo'd --namespace is then one error line alone
             specs, missing = _usable_specs(present, client.url, start, end)
-        inventory = _inventory(client, start, end, wanted)
+        inventory, seen_on = _inventory(client, start, end, wanted)
         for held_warning in held:
             warnings.warn(held_warning.message, held_warning.category, stacklevel=2)
         # only the user's namespaces in the regex: all of a big cluster's would overflow the URL
         ns_re = "|".join(_escape(ns) for ns in inventory) if wanted else ".+"
         owners, moved = _owners(client, present, ns_re, start, end)
+        # where kube-state-metrics does not say which node ran a pod (not scraped, not watching the
+        # namespace), cAdvisor's series do: each node's kubelet exports its own containers
+        cadvisor = f"{WORKING_SET}{{{CONTAINERS}}}"
+        movers = {ns: (moved.get(ns, []), "kube_pod_info") if ns in owners and owners[ns].nodes
+                  else (seen_on.get(ns, []), cadvisor) for ns in inventory}  # fmt: skip
         if "kube_pod_info" in present and not owners.keys() & inventory.keys():
             warn_exported(client, ns_re, start, end)
         win = windows(step, _scrape_interval(client, ns_re, start, end))
@@ -149,8 +154,8 @@ def pull(
         ]
         staging = out / f".pull-{secrets.token_hex(4)}"
         builder = ChunkBuilder(step, urlsplit(url).hostname or "prometheus", cluster)
-        moves = {ns: read_moves(client, ns, pods, start, end, step, chunk_points, _escape)
-                 for ns, pods in moved.items() if ns in inventory}  # fmt: skip
+        moves = {ns: read_moves(client, ns, pods, start, end, step, chunk_points, _escape, source)
+                 for ns, (pods, source) in movers.items() if pods}  # fmt: skip
         files: list[Path] = []
         created, published = not out.exists(), False
         previous_term = _term_as_interrupt()
@@ -216,8 +221,6 @@ def pull(
         seconds=time.monotonic() - t0,
         missing=missing,
     )
-
-
 
 
 def _term_as_interrupt() -> Any:
@@ -293,17 +296,17 @@ def _not_kubernetes(client: PromClient, start: float, end: float) -> str:
 
 def _inventory(
     client: PromClient, start: float, end: float, wanted: tuple[str, ...]
-) -> dict[str, dict[Key, tuple[str, str]]]:
+) -> tuple[dict[str, dict[Key, tuple[str, str]]], dict[str, list[str]]]:
     """namespace -> {(pod, container): (image, node)} of the containers with a working-set series
-    in range (an index lookup: no samples read). The node is a fallback for kube_pod_info."""
+    in range (an index lookup: no samples read; the node is a fallback for kube_pod_info), and
+    namespace -> the pods whose series name more than one node (rescheduled under their name)."""
     sel = CONTAINERS + (f',namespace=~"{"|".join(_escape(n) for n in wanted)}"' if wanted else "")
     found: dict[str, dict[Key, tuple[str, str]]] = {}
+    seen: list[dict[str, str]] = []
     for labels in client.series(f"{WORKING_SET}{{{sel}}}", start, end):
         if labels.get("namespace") and labels.get("pod"):
-            # kubernetes_io_hostname: a node label the common labelmap adds, where every node's
-            # instance is the apiserver proxy ("kubernetes.default.svc:443")
-            node = (labels.get("node") or labels.get("kubernetes_io_hostname")
-                    or labels.get("instance", "").rsplit(":", 1)[0])  # fmt: skip
+            node = node_of(labels)
+            seen.append({"namespace": labels["namespace"], "pod": labels["pod"], "node": node})
             info = found.setdefault(labels["namespace"], {})
             old = info.get((labels["pod"], labels["container"]), ("", ""))
             info[(labels["pod"], labels["container"])] = (labels.get("image") or old[0], node or old[1])
@@ -318,7 +321,7 @@ def _inventory(
     if absent:
         warnings.warn(f"no container series in namespace(s) {', '.join(absent)} {span}", PrometheusWarning,
                       stacklevel=3)
-    return dict(sorted(found.items()))
+    return dict(sorted(found.items())), moved_pods(seen)
 
 
 def _owners(
@@ -338,8 +341,6 @@ def _owners(
     return owners, moved
 
 
-
-
 def _scrape_interval(client: PromClient, ns_re: str, start: float, end: float) -> float:
     """The scrape interval, estimated from the last hour of CPU samples (or, when that hour has none:
     a cluster switched off, then pulled, from the middle and the first hour of the range). It sets
@@ -357,8 +358,6 @@ def _scrape_interval(client: PromClient, ns_re: str, start: float, end: float) -
         if result and result[0][1] >= 2:
             return 3600.0 / result[0][1]
     return 60.0  # Prometheus's default scrape_interval, if the data won't tell
-
-
 
 
 def _publish(staging: Path, out: Path) -> list[Path]:

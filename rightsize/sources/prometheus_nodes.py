@@ -1,9 +1,11 @@
-"""Which node a pod ran on at each step, for the pods kube-state-metrics puts on more than one.
+"""Which node a pod ran on at each step, for the pods seen on more than one.
 
 A StatefulSet pod keeps its name when it is rescheduled: ``kube_pod_info`` then has one series per
 node it ran on. Its label sets alone cannot say which node held which hours, so for those pods only
 (usually none) the series are read over time: at each step the node whose ``kube_pod_info`` sample
 is the newest (``timestamp()``), since the old pod's series lingers for the lookback window.
+Without kube-state-metrics, cAdvisor's own series say the same: each node's kubelet exports the
+containers it runs, with its node in a label (``node_of``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ import numpy as np
 
 from rightsize.sources.prometheus_client import PromClient, chunks
 
-_MAX_LISTED = 100  # more moved pods than this: ask for the namespace's kube_pod_info, not a pod list
+_MAX_LISTED = 100  # more moved pods than this: ask for the whole namespace, not a pod list
+# where cAdvisor's series name their node: a relabelled `node`, the common labelmap's
+# `kubernetes_io_hostname` (every instance is the apiserver proxy there), else the kubelet's address
+NODE_LABELS = ("node", "kubernetes_io_hostname", "instance")
+
+
+def node_of(labels: Mapping[str, str]) -> str:
+    """The node a series' labels name ("" if none)."""
+    return (labels.get("node") or labels.get("kubernetes_io_hostname")
+            or labels.get("instance", "").rsplit(":", 1)[0])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -50,15 +61,19 @@ def moved_pods(pod_info: Iterable[Mapping[str, str]]) -> dict[str, list[str]]:
 
 def read_moves(
     client: PromClient, namespace: str, pods: list[str], start: float, end: float, step: float,
-    max_points: int, escape: Callable[[str], str],
+    max_points: int, escape: Callable[[str], str], series: str = "kube_pod_info",
 ) -> Moves:  # fmt: skip
-    """The node timelines of ``pods`` (in ``namespace``) from ``kube_pod_info`` over [start, end]."""
+    """The node timelines of ``pods`` (in ``namespace``) over [start, end], from ``series`` (a
+    metric and its selector's extra matchers: ``kube_pod_info``, or a cAdvisor metric's)."""
     listed = f',pod=~"{"|".join(escape(p) for p in pods)}"' if len(pods) <= _MAX_LISTED else ""
-    query = f'max by (pod, node) (timestamp(kube_pod_info{{namespace="{namespace}"{listed}}}))'
+    metric, _, extra = series.partition("{")
+    sel = f'namespace="{namespace}"{listed}' + ("," + extra.rstrip("}") if extra else "")
+    by = ("node",) if metric == "kube_pod_info" else NODE_LABELS  # its instance is the exporter's
+    query = f"max by (pod, {', '.join(by)}) (timestamp({metric}{{{sel}}}))"
     found: dict[str, list[tuple[np.ndarray, np.ndarray, str]]] = {}
     for a, b in chunks(start, end, step, max_points):
         for s in client.query_range_split(query, a, b, step):
-            pod, node = s.labels.get("pod", ""), s.labels.get("node", "")
+            pod, node = s.labels.get("pod", ""), node_of({k: s.labels.get(k, "") for k in by})
             if pod in pods and node:
                 found.setdefault(pod, []).append((s.ts, s.values, node))
     times, nodes = {}, {}
