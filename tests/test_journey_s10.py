@@ -5,11 +5,17 @@ Each bad input is one ``rightsize: error:`` line on stderr and exit code 2, with
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pandas  # noqa: F401  # loaded first: an in-process collect in a fresh process would block it
 import pytest
 
+import rightsize
 from tests.cli_helpers import run_cli
 
 
@@ -120,3 +126,55 @@ def test_report_out_still_replaces_an_earlier_report_or_an_empty_file(
     code, _, err = run_cli(["report", "--out", str(target)], capsys)
     assert code == 0, err
     assert target.read_text().startswith("<!DOCTYPE html>") and "an earlier report" not in target.read_text()
+
+
+def _collect_process(out: Path, flt: str, sighup: object) -> subprocess.Popen[bytes]:
+    """`rightsize collect` as a shell starts it; ``sighup``: its SIGHUP disposition (SIG_IGN = nohup)."""
+
+    def child() -> None:
+        signal.signal(signal.SIGHUP, sighup)  # type: ignore[arg-type]
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "rightsize", "collect", "--duration", "10m", "--interval", "0.5s",
+         "--flush", "10m", "--filter", flt, "--out", str(out), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=child,
+    )  # fmt: skip
+
+
+def _sampled(proc: subprocess.Popen[bytes], out: Path) -> None:
+    """Until the run has sampled (its folder exists, then a few ticks), or it ended."""
+    deadline = time.monotonic() + 60
+    while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2.5)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_collect_hangup_flushes_like_ctrl_c_and_nohup_keeps_running(
+    run_container: Any, tmp_path: Path
+) -> None:
+    """A closed terminal or a dropped SSH session (SIGHUP) killed `collect` with its unflushed rows
+    (up to a --flush interval, 60 s by default: here all of them). Now it ends as Ctrl-C does; under
+    nohup (SIGHUP ignored) it keeps running."""
+    c = run_container("sleep 600")
+    flt = f"name={c.name}"
+    out = tmp_path / "hup"
+    proc = _collect_process(out, flt, signal.SIG_DFL)
+    _sampled(proc, out)
+    proc.send_signal(signal.SIGHUP)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, (proc.returncode, stderr)
+    assert b"stopped early by signal" in stdout
+    assert len(rightsize.load(out)) >= 2
+
+    out = tmp_path / "nohup"
+    proc = _collect_process(out, flt, signal.SIG_IGN)
+    _sampled(proc, out)
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(1.5)
+    assert proc.poll() is None  # still running: nohup asked for that
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and b"stopped early by signal" in stdout, stderr
+    assert len(rightsize.load(out)) >= 2

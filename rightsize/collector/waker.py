@@ -1,4 +1,4 @@
-"""The collector loop's waits: until the next tick, an engine event, or SIGINT/SIGTERM, whichever is first."""
+"""The collector loop's waits: until the next tick, an engine event, or a stop signal, whichever is first."""
 
 from __future__ import annotations
 
@@ -31,10 +31,15 @@ class Waker:
                     on_wake()
 
     def install_signals(self) -> dict[int, Any]:
-        """SIGINT/SIGTERM stop the loop (main thread only); returns the handlers to restore."""
+        """SIGINT/SIGTERM stop the loop (main thread only); returns the handlers to restore.
+        SIGHUP too (a closed terminal or dropped SSH session killed the run, its unflushed rows
+        lost), unless it is ignored: under ``nohup`` the run goes on."""
         if threading.current_thread() is not threading.main_thread():
             return {}
-        return {sig: signal.signal(sig, self.signalled) for sig in (signal.SIGINT, signal.SIGTERM)}
+        signals = [signal.SIGINT, signal.SIGTERM]
+        if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+            signals.append(signal.SIGHUP)
+        return {sig: signal.signal(sig, self.signalled) for sig in signals}
 
     @staticmethod
     def restore_signals(previous: dict[int, Any]) -> None:
