@@ -352,3 +352,19 @@ def test_a_list_item_only_the_charts_defaults_hold_is_skipped_saying_to_copy_the
         as_text(after["StatefulSet/shop-db/db"]) == written(result, DB)
         and after["StatefulSet/shop-db/exporter"] == {}
     )
+
+
+def test_a_shorthand_looking_block_the_template_reads_as_limits_and_requests_gets_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `resources: {memory: 2Gi}` looks like neo4j's shorthand, but this template copies the block
+    # (toYaml): the render shows limits/requests are what is read, so those are written
+    from helm_helpers import chart_dir, workload_template
+
+    tpl = workload_template("Deployment", "{{ .Release.Name }}-app", {"app": ".Values.app.resources"})
+    chart = chart_dir(tmp_path / "app", "app", "app:\n  resources:\n    memory: 2Gi\n", {"d.yaml": tpl})
+    app = "shop/Deployment/shop-app/app"
+    result = apply(chart / "values.yaml", dataset(tmp_path / "d", {app: (300, 0.3)}), capsys)
+    assert written(result, app).keys() == {"limits", "requests"}
+    after = rendered(chart)["Deployment/shop-app/app"]
+    assert as_text({k: after[k] for k in ("limits", "requests")}) == written(result, app)

@@ -298,7 +298,8 @@ def _plan_rec(
                 "no CPU limit recommended; the existing limit is left as it is",
             )
         )
-    shorthand = _shorthand(place)
+    # the render shows which the template reads, whatever the block holds now
+    shorthand = _shorthand(place) if place.reads is None else any(len(r) == 1 for r in place.reads)
     refused = {w.kind: why for w in wanted(rec) if (why := _refused(w.resource, w.kind, w.value))}
     for w in (w for w in wanted(rec) if w.kind in refused):
         raw = format_value(w.resource, w.value, "k8s").raw
