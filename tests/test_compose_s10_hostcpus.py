@@ -154,16 +154,21 @@ def test_check_judges_against_the_engine_count_too(
     )
 
 
-def test_a_file_without_a_cpu_recommendation_never_asks_the_engine(
+def test_a_file_without_a_cpu_limit_above_1_never_asks_the_engine(
     clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The engine is asked only when a CPU limit is judged: a memory-only apply with a DOCKER_HOST
-    that would hang (a blackhole address) does not wait on it."""
+    """The engine is asked only when a CPU limit above 1 is judged (every engine has one CPU): a
+    memory-only apply, or a CPU limit of 0.5, with a DOCKER_HOST that would hang (a blackhole
+    address) does not wait on it."""
     clean_env.setenv("DOCKER_HOST", "tcp://192.0.2.1:2375")  # TEST-NET-1: never answers
     path = tmp_path / "compose.yml"
     path.write_text(TEXT)
     mem = Recommendation(
         "rs10cpu/web", "memory", Values(), Values(None, 64 * 2**20), Observed(p99=30 * 2**20, max=31 * 2**20),
+        20160, 14 * 86400, 0.9, ("p99 +25%",), "default",
+    )  # fmt: skip
+    cpu = Recommendation(
+        "rs10cpu/web", "cpu", Values(), Values(None, 0.75), Observed(p99=0.5, max=0.6),
         20160, 14 * 86400, 0.9, ("p99 +25%",), "default",
     )  # fmt: skip
     from rightsize.targets import hostcpus
@@ -177,8 +182,8 @@ def test_a_file_without_a_cpu_recommendation_never_asks_the_engine(
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(hostcpus, "engine_cpus", counting)
-        patch_compose(path, [mem])
-    assert asked == [] and "mem_limit: 64M" in path.read_text()
+        patch_compose(path, [mem, cpu])
+    assert asked == [] and "mem_limit: 64M" in path.read_text() and "cpus: 0.75" in path.read_text()
 
 
 @pytest.mark.slow

@@ -132,8 +132,8 @@ def fit_host(
     """``rec`` as apply writes it on a host of ``host`` CPUs (see the module's docstring); a CPU limit
     above it warns once, naming the service (unless ``warn`` is False: check says it in its row)."""
     values = rec.recommended
-    if rec.resource != "cpu" or values is None or values.limit is None:
-        return rec
+    if rec.resource != "cpu" or values is None or values.limit is None or values.limit <= 1:
+        return rec  # (every engine has a CPU: no need to ask one about a limit of 1 or less)
     known = host.value if isinstance(host, LazyCpus) else host
     known = known if isinstance(known, HostCpus) else HostCpus(known)
     cpus = known.count
