@@ -31,6 +31,8 @@ from tests.cli_helpers import run_cli
         # refused before the server is asked: nothing listens on port 9 here
         (["collect", "--source", "prometheus", "--url", "http://127.0.0.1:9", "--since", "14"], "--since"),
         (["collect", "--source", "prometheus", "--url", "http://127.0.0.1:9", "--step", "60"], "--step"),
+        (["recommend", "--set", "min_history=24"], "setting min_history"),  # was 24 s
+        (["backtest", "--train", "12h", "--test", "6h", "--set", "krr.min_history=2"], "setting min_history"),
     ],
 )
 def test_a_duration_without_unit_is_one_error_line(
@@ -45,7 +47,7 @@ def test_a_duration_without_unit_is_one_error_line(
     lines = err.strip().splitlines()
     assert lines[-1].startswith("rightsize: error: "), err
     assert option in lines[-1] and "without a unit" in lines[-1], lines[-1]
-    value = args[-1]
+    value = args[-1].split("=")[-1]
     assert f"{value}h" in lines[-1] and f"{value}s" in lines[-1], lines[-1]  # what to write instead
     assert "Traceback" not in err
     assert not out.exists()  # refused before any sampling: no folder, no file

@@ -15,7 +15,14 @@ from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
 from rightsize.errors import RightsizeError
-from rightsize.units import format_duration, human_bytes, parse_bytes, parse_cpus, parse_duration
+from rightsize.units import (
+    format_duration,
+    human_bytes,
+    parse_bytes,
+    parse_cpus,
+    parse_duration,
+    refuse_bare_number,
+)
 
 Kind = Literal["number", "fraction", "duration", "bytes", "cores", "count"]
 S = TypeVar("S", bound="Settings")
@@ -87,6 +94,8 @@ def with_overrides(settings: S, overrides: Mapping[str, str] | None) -> S:
         if name not in fields:
             raise RightsizeError(f"unknown setting {key!r}; valid: {', '.join(sorted(fields))}")
         kind = fields[name].metadata["kind"]
+        if kind == "duration":  # typed `min_history=24` (seconds? hours?); from Python a number is seconds
+            refuse_bare_number(text, f"setting {name}")
         try:
             value = parse_value(kind, str(text))
         except (ValueError, OverflowError, RightsizeError):
