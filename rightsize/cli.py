@@ -259,6 +259,7 @@ def apply(
     release: str | None = typer.Option(None, "--release", help="Helm: the release name (default: guessed)."),
     render: bool = typer.Option(True, "--render/--no-render", help="Helm: find places with helm template."),
     values: list[str] = typer.Option([], "--values", help="Helm: a -f file helm gets before it (read)."),
+    helm_set: list[str] = typer.Option([], "--helm-set", help="Helm: a --set KEY=VALUE helm gets (read)."),
     data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
     strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95."),
     set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE."),
@@ -288,8 +289,9 @@ def apply(
     from rightsize.targets.clusters import check_cluster_option, helm_map, helm_recs
 
     check_cluster_option(cluster, helm)
-    if helm is None and (release is not None or not render or values):
-        what = "--release" if release is not None else "--values" if values else "--no-render"
+    helm_only = {"--release": release is not None, "--values": values, "--helm-set": helm_set,
+                 "--no-render": not render}  # fmt: skip
+    if helm is None and (what := next((o for o, on in helm_only.items() if on), None)):
         raise RightsizeError(f"{what} works with --helm only")
 
     def recs() -> list[Any]:
@@ -306,7 +308,8 @@ def apply(
 
         results = [patch_helm(helm, helm_recs(recs, cluster), mapping=helm_map(parse_map(map_), cluster),
                               dry_run=dry_run, backup=backup, only=only_, min_confidence=min_confidence,
-                              chart=chart, render=render, release=release, values=values)]  # fmt: skip
+                              chart=chart, render=render, release=release, values=values,
+                              sets=helm_set)]  # fmt: skip
     else:
         from rightsize.targets.live import apply_live
 

@@ -87,3 +87,49 @@ def test_values_without_helm_is_one_error_line(tmp_path: Path, capsys: pytest.Ca
     compose.write_text("services:\n  web:\n    image: busybox\n")
     code, out, err = run_cli(["apply", "--compose", str(compose), "--values", "x.yaml"], capsys)
     assert (code, out, err) == (2, "", "rightsize: error: --values works with --helm only\n")
+
+
+def test_helm_set_pairs_are_read_and_a_field_they_set_is_not_written(
+    chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # helm upgrade -f values.yaml --set cache.enabled=false --set workers.main.resources.limits.memory=4Gi
+    sets = ["cache.enabled=false", "workers.main.resources.limits.memory=4Gi"]
+    data = dataset(tmp_path / "d", USAGE)
+    result = apply(chart / "values.yaml", data, capsys, *(a for s in sets for a in ("--helm-set", s)))
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys[API] == "server.res" and keys[QUEUE] == "workers.main.resources"
+    assert CACHE not in keys and METRICS not in keys
+    assert written(result, QUEUE)["limits"].keys() == {"cpu"}  # the memory limit is --set's
+    reasons = [s["reason"] for s in result["skipped"] if s["workload"] == QUEUE and s["resource"] == "memory"]
+    assert reasons == ["--helm-set workers.main.resources.limits.memory overrides it (helm's --set is over "
+                       "the values files)"]  # fmt: skip
+    after = rendered(chart, *(a for s in sets for a in ("--set", s)))
+    assert not any(k.startswith("StatefulSet/shop-cache") for k in after)
+    queue = after[pod(QUEUE)]
+    assert queue["limits"]["memory"] == "4Gi"
+    assert as_text({"requests": queue["requests"]}) == {"requests": written(result, QUEUE)["requests"]}
+    assert str(queue["limits"]["cpu"]) == written(result, QUEUE)["limits"]["cpu"]
+
+
+@pytest.mark.parametrize(
+    "pair, why",
+    [
+        (
+            "a[0]=x",
+            "only one plain KEY=VALUE is read (no lists, no a=1,b=2): put the rest in a --values file",
+        ),
+        ("a=1,b=2", "only one plain KEY=VALUE is read"),
+        ("novalue", "expected KEY=VALUE (helm's --set)"),
+        ("a..b=1", "an empty key in 'a..b'"),
+    ],
+)
+def test_a_helm_set_not_read_is_one_error_line(
+    chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], pair: str, why: str
+) -> None:
+    before = sha(chart / "values.yaml")
+    data = dataset(tmp_path / "d", USAGE)
+    args = ["apply", "--helm", str(chart / "values.yaml"), "--helm-set", pair, "--data", str(data)]
+    code, out, err = run_cli(args, capsys)
+    assert code == 2 and out == "" and err.startswith(f"rightsize: error: --helm-set {pair!r}: "), err
+    assert why in err and err.count("\n") == 1
+    assert sha(chart / "values.yaml") == before

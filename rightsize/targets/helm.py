@@ -39,6 +39,7 @@ from rightsize.targets.helmplace import (
     unread_subchart,
 )
 from rightsize.targets.helmrender import NotRendered, chart_of, locate, rendered_places
+from rightsize.targets.helmset import drop_overridden, parse_sets, set_values
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.values import format_value, lookup, parse_value, same, wanted
 from rightsize.targets.write import atomic_write, check_writable, unified_diff
@@ -98,6 +99,7 @@ def patch_helm(
     render: bool = True,
     release: str | None = None,
     values: Sequence[Path | str] = (),
+    sets: Sequence[str] = (),
 ) -> PatchResult:
     """Patch one values file in place (or only diff it). ``mapping``: ``{WORKLOAD: path}``, or the
     ``--map`` text (``"shop/db=db.primary"``, or a list of them). ``chart``: the chart the file is
@@ -105,7 +107,8 @@ def patch_helm(
     ``render``: find where the templates read each container's resources with one ``helm template``
     run (``release``: the release name the data's pods were named under; default guessed).
     ``values``: the other values files helm gets before this one (``-f base.yaml -f this.yaml``): read
-    (the chart's view, current limits, the render), never written."""
+    (the chart's view, current limits, the render), never written. ``sets``: helm's ``--set a.b=c``
+    over all of them (plain pairs only, see ``helmset``); a field they set is not written."""
     check_min_confidence(min_confidence)
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = parse_map([mapping] if isinstance(mapping, str) else mapping)
@@ -116,7 +119,10 @@ def patch_helm(
     # a --map path that does not resolve in this file is reported before the analysis runs
     extra, given = [Path(v) for v in values], None if chart is None else Path(chart)
     under = base_values(path, extra, given)
-    seen = read_chart(path, doc.data if under is None else merged(under, doc.data), given)
+    pairs = parse_sets(sets)
+    over = set_values(pairs) if pairs else None
+    view = doc.data if under is None else merged(under, doc.data)
+    seen = read_chart(path, view, given, over)
     mapped = {
         wl: off_noted(seen, mapped_place(doc, wl, spelled, seen.view))
         for wl, spelled in (mapping or {}).items()
@@ -136,7 +142,9 @@ def patch_helm(
     notes: dict[str, str] = {}
     guessed = {wl: mapped.get(wl) or place_of(doc, wl, single=len(names) == 1, chart=seen) for wl in names}
     unmapped = [w for w in names if w not in mapped]
-    rendered, fixed, unrendered = _rendered(path, given, seen, doc, guessed, unmapped, render, release, extra)
+    rendered, fixed, unrendered = _rendered(
+        path, given, seen, doc, guessed, unmapped, render, release, extra, over
+    )
     guessed.update(rendered)
 
     # --map first, then the guesses by how strongly each workload claims its place
@@ -182,6 +190,7 @@ def patch_helm(
                 skipped.append(Skipped(doc.source, wl, rec.resource, low))
                 continue
             _plan_rec(doc, place, rec, assigns.setdefault(group, {}), meta, skipped)
+    skipped += drop_overridden(doc.source, pairs, {g: places[g].concrete for g in assigns}, assigns, meta)
     shared = edit.settled_shared(doc, [(places[g].node, list(a)) for g, a in assigns.items()])
     edits: list[edit.Edit] = []
     changes = []
@@ -228,6 +237,7 @@ def _rendered(
     render: bool,
     release: str | None,
     extra: list[Path],
+    over: CommentedMap | None,
 ) -> tuple[dict[str, Place], dict[str, str], str | None]:
     """The places one ``helm template`` run shows (and the containers no values key reaches), for the
     workloads not ``--map``ped; none when not rendering or when the chart is not known; and why the
@@ -237,7 +247,7 @@ def _rendered(
         return {}, {}, None
     guesses = [g.keys for g in guessed.values() if g is not None and not g.concrete]
     try:
-        found = locate(path, root, seen.view, todo, guesses, release=release, extra_values=extra)
+        found = locate(path, root, seen.view, todo, guesses, release=release, extra_values=extra, over=over)
     except NotRendered as exc:
         return {}, {}, f"{exc}: {path.name} is placed from the values' keys"
     return (*rendered_places(found, doc, seen.view, guessed), None)

@@ -67,30 +67,40 @@ class _Unreadable(Exception):
     pass
 
 
-def read_chart(values: Path, data: CommentedMap, given: Path | None = None) -> Chart:
+def read_chart(
+    values: Path, data: CommentedMap, given: Path | None = None, over: CommentedMap | None = None
+) -> Chart:
     """The chart ``values`` sits in, or the file alone (a bad chart is a warning: the file can still be
     patched, only without the chart's help). ``given`` (``--chart``): the chart the file is installed
     with, a folder or a ``.tgz`` (as ``helm pull`` leaves them), wherever the file is; bad input if it
-    cannot be read."""
+    cannot be read. ``over``: values over the file's (helm's ``--set``)."""
     if given is not None:
-        return _given_chart(values, data, given)
+        return _given_chart(values, data, given, over)
     root = values.parent
     if not (root / "Chart.yaml").is_file():
-        return Chart("", data, {})
+        return Chart("", data if over is None else merged(data, over), {})
     try:
         files = _dir_files(root)
         chart = _load(files, str(root), 0)
         # the chart's own values.yaml is the defaults as they stand (a null there is kept, not a deletion)
-        return chart if _own(files, root, values) else _seen_as(chart, merged(chart.view, data), user=data)
+        return _over(chart, data, _own(files, root, values), over)
     except RecursionError:  # values nested hundreds of levels deep (the walks here recurse per level)
         why = "values nested too deeply"
     except (_Unreadable, OSError, EOFError, zlib.error, tarfile.TarError, YAMLError) as exc:
         why = _one_line(exc)
     warnings.warn(f"{root}: chart not read ({why}); {values.name} is placed from its own keys", stacklevel=2)
-    return Chart("", data, {})
+    return Chart("", data if over is None else merged(data, over), {})
 
 
-def _given_chart(values: Path, data: CommentedMap, given: Path) -> Chart:
+def _over(chart: Chart, data: CommentedMap, own: bool, over: CommentedMap | None) -> Chart:
+    """The chart under the file (not when the file is its own values.yaml), and ``over`` above."""
+    if own and over is None:
+        return chart
+    user = data if over is None else merged(data, over)
+    return _seen_as(chart, merged(chart.view, over if own else user), user=over if own else user)
+
+
+def _given_chart(values: Path, data: CommentedMap, given: Path, over: CommentedMap | None = None) -> Chart:
     what = "give a chart folder (holding Chart.yaml) or a packaged chart .tgz, as helm pull leaves them"
     try:
         if given.is_dir():
@@ -108,7 +118,7 @@ def _given_chart(values: Path, data: CommentedMap, given: Path) -> Chart:
             chart, own = _load(files, str(given), 0), False
         else:
             raise _Unreadable(f"no such chart folder or file: {what}")
-        return chart if own else _seen_as(chart, merged(chart.view, data), user=data)
+        return _over(chart, data, own, over)
     except RecursionError:
         why = "values nested too deeply"
     except (_Unreadable, OSError, YAMLError) as exc:

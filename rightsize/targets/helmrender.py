@@ -43,6 +43,7 @@ from rightsize.targets.helmsentinel import (
     sentinel_values,
     spelled,
 )
+from rightsize.targets.helmset import plain
 from rightsize.targets.yaml import Doc
 
 TIMEOUT = 120  # seconds for the one helm template run
@@ -103,6 +104,7 @@ def locate(
     *,
     release: str | None = None,
     extra_values: Sequence[Path] = (),
+    over: CommentedMap | None = None,
     helm: str | None = None,
 ) -> Located | None:
     """Each Kubernetes workload (``ns/Kind/name/container``) among ``workloads`` that the chart renders,
@@ -120,7 +122,11 @@ def locate(
     with tempfile.TemporaryDirectory(prefix="rightsize-helm-") as tmp:
         sentinel = Path(tmp) / "sentinels.yaml"
         sentinel.write_text(yaml.safe_dump(sentinel_values(paths, view), sort_keys=False))
-        files = [*extra_values, values, sentinel]
+        files = [*extra_values, values]
+        if over is not None:  # --helm-set pairs, under the sentinels (a --set would be over them)
+            files.append(Path(tmp) / "helm-set.yaml")
+            files[-1].write_text(yaml.safe_dump(plain(over), sort_keys=False))
+        files.append(sentinel)
         shown = ""
         for name in names:  # the next guess only when a render names none of the data's workloads
             namespace = Counter(w.split("/")[0] for w in kube if _first(w) == name or release).most_common(1)
