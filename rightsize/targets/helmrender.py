@@ -115,7 +115,7 @@ def locate(
         return None
     binary = helm if helm is not None else helm_binary()
     if binary is None:
-        where = f"${ENV}={os.environ[ENV]}" if os.environ.get(ENV) else "helm"
+        where = f"${ENV}={os.environ[ENV]}" if ENV in os.environ else "helm"
         raise NotRendered(f"{where} not found, so the chart's templates were not rendered")
     paths = candidates(view, template_refs(chart), guesses)
     names = [release] if release else guess_releases(kube)

@@ -61,7 +61,7 @@ def candidates(view: CommentedMap, refs: Iterable[Keys], guesses: Iterable[At]) 
         if block:
             out[block] = None
     out.update(dict.fromkeys(guesses))
-    kept = [at for at in out if _room(view, at) and not any(at[: len(o)] == o and at != o for o in out)]
+    kept = [at for at in out if _room(view, at) and not any(at[:i] in out for i in range(1, len(at)))]
     return kept[:MAX_PATHS]
 
 
