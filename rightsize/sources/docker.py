@@ -50,24 +50,31 @@ class ContainerInfo:
 
 
 def connect(docker_host: str | None = None, *, pool_size: int = 512, timeout: int = 60) -> Any:
-    """A DockerClient for ``docker_host`` (or the environment's DOCKER_HOST / local socket).
+    """A DockerClient for ``docker_host`` (or the engine `docker compose` talks to: DOCKER_HOST, else
+    the docker context, else the local socket; see targets.hostcpus.engine_address).
 
     Raises RightsizeError if the engine does not answer.
     """
     import docker
     import requests
 
+    from rightsize.targets.hostcpus import engine_address
+
+    env = os.environ.get("DOCKER_HOST")  # name what was tried: a stale DOCKER_HOST is the usual cause
+    where = docker_host or (f"DOCKER_HOST={env}" if env else "the local Docker engine (/var/run/docker.sock)")
     try:
-        if docker_host:
-            client = docker.DockerClient(base_url=docker_host, timeout=timeout, max_pool_size=pool_size)
+        url, tls = docker_host, None
+        if not docker_host:
+            url, tls, what = engine_address()  # (a docker context: its own URL and TLS)
+            where = what if url else where
+        if url:
+            client = docker.DockerClient(
+                base_url=url, tls=tls or False, timeout=timeout, max_pool_size=pool_size
+            )
         else:
             client = docker.from_env(timeout=timeout, max_pool_size=pool_size)
         client.ping()
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-        env = os.environ.get("DOCKER_HOST")  # name what was tried: a stale DOCKER_HOST is the usual cause
-        where = docker_host or (
-            f"DOCKER_HOST={env}" if env else "the local Docker engine (/var/run/docker.sock)"
-        )
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError, LookupError) as exc:
         raise RightsizeError(f"cannot reach {where}: {_first_line(exc)}") from None
     return client
 
