@@ -35,6 +35,7 @@ from rightsize.models import Recommendation, Values
 from rightsize.units import format_cpus
 
 _NOISE = 1.05  # a sampled peak a little above the CPU count (2.04 on 2 CPUs) is still this host's
+LOCAL = "the local engine (/var/run/docker.sock)"  # no DOCKER_HOST, no context: docker-py's default
 _TIMEOUT = 5  # seconds for `docker info`: an unreachable tcp:// engine must not stall apply for a minute
 
 
@@ -70,7 +71,7 @@ def engine_address() -> tuple[str | None, Any, str]:
 
     name = os.environ.get("DOCKER_CONTEXT") or get_current_context_name()
     if not name or name == "default":
-        return None, None, "the default engine"
+        return None, None, LOCAL
     ctx = ContextAPI.get_context(name)
     if ctx is None:
         raise LookupError(f"docker context {name!r} not found")
@@ -79,21 +80,20 @@ def engine_address() -> tuple[str | None, Any, str]:
 
 def engine_cpus() -> HostCpus:
     """The engine's NCPU (see the module's docstring), else this process's CPU count."""
-    where = os.environ.get("DOCKER_HOST") or "the default engine"
+    where = f"DOCKER_HOST={os.environ['DOCKER_HOST']}" if os.environ.get("DOCKER_HOST") else LOCAL
     with warnings.catch_warnings():
         # docker-py leaves the socket of a refused connection to the collector: not the user's concern
         warnings.simplefilter("ignore", ResourceWarning)
         try:
-            url, tls, _ = engine_address()
-            where = url or where
+            url, tls, where = engine_address()
             ncpu = _ncpu(url, tls)
         except Exception as exc:  # any failure: no engine to ask, the local count as before
             why = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
             ncpu = None
         gc.collect()  # (the refused socket, while its warning is ignored)
     if ncpu is None:
-        return HostCpus(host_cpus(), f"this machine's count; the engine at {where} did not answer: {why}")
-    return HostCpus(ncpu, f"docker info NCPU at {where}")
+        return HostCpus(host_cpus(), f"this machine's count: {where} did not answer: {why}")
+    return HostCpus(ncpu, f"docker info NCPU of {where}")
 
 
 def engine_client(url: str | None, tls: Any, timeout: int | None = None) -> Any:

@@ -26,7 +26,7 @@ from typing import Any
 from rightsize.errors import RightsizeError
 from rightsize.models import Change, PatchResult, Recommendation, Skipped
 from rightsize.sources.docker import is_oneoff, workload_name
-from rightsize.targets.hostcpus import engine_address, engine_client, fit_host, peak_of
+from rightsize.targets.hostcpus import LOCAL, engine_address, engine_client, fit_host, peak_of
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.project import project_name
 from rightsize.targets.swapsize import parse_swap
@@ -57,7 +57,7 @@ def _client(docker_host: str | None) -> Any:
             client = docker.DockerClient(base_url=docker_host)
         else:
             url, tls, what = engine_address()
-            at = "" if what == "the default engine" else f" at {what}"  # name what was tried: a stale
+            at = "" if what == LOCAL else f" at {what}"  # name what was tried: a stale
             client = engine_client(url, tls)  # DOCKER_HOST or context is the usual cause
         client.ping()
     except Exception as exc:
