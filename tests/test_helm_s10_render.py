@@ -368,3 +368,54 @@ def test_a_shorthand_looking_block_the_template_reads_as_limits_and_requests_get
     assert written(result, app).keys() == {"limits", "requests"}
     after = rendered(chart)["Deployment/shop-app/app"]
     assert as_text({k: after[k] for k in ("limits", "requests")}) == written(result, app)
+
+
+POOL = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-{{ .Chart.Name }}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: {{ .Chart.Name }}}
+  template:
+    metadata:
+      labels: {app: {{ .Chart.Name }}}
+    spec:
+      containers:
+        - name: {{ .Chart.Name }}
+          image: worker:1
+          {{- if .Values.pool }}{{- with .Values.pool.res }}
+          resources:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}{{- end }}
+"""
+
+
+def test_a_key_only_an_aliased_subcharts_template_names_is_found_under_each_alias(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the worker subchart, installed twice (aliases fast, slow), reads .Values.pool.res, which no
+    # values file holds: its template names it, so fast.pool.res and slow.pool.res are tried
+    from helm_helpers import chart_dir
+
+    deps = ("dependencies:\n  - {name: worker, version: 0.1.0, alias: fast}\n"
+            "  - {name: worker, version: 0.1.0, alias: slow}\n")  # fmt: skip
+    shop = chart_dir(tmp_path / "shop", "shop", "# parent\nfast:\n  replicas: 2\n", {}, deps)
+    chart_dir(shop / "charts" / "worker", "worker", "replicas: 1\n", {"d.yaml": POOL})
+    fast, slow = "shop/Deployment/shop-fast/fast", "shop/Deployment/shop-slow/slow"
+    result = apply(
+        shop / "values.yaml", dataset(tmp_path / "d", {fast: (400, 0.4), slow: (100, 0.1)}), capsys
+    )
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys == {fast: "fast.pool.res", slow: "slow.pool.res"}
+    after = rendered(shop)
+    for wl, (mem, _) in ((fast, (400, 0)), (slow, (100, 0))):
+        assert as_text(after[pod(wl)]) == written(result, wl) and mem <= mib(
+            after[pod(wl)]["requests"]["memory"]
+        )
+    assert (
+        (shop / "values.yaml").read_text().startswith("# parent\nfast:\n  replicas: 2\n  pool:\n    res:\n")
+    )
+    helm("lint", "--strict", shop)

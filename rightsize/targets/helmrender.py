@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import shutil
 import subprocess
 import sys
 import sysconfig
-import tarfile
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -33,6 +31,7 @@ from ruamel.yaml.comments import CommentedMap
 from rightsize.errors import RightsizeError
 from rightsize.targets import valuepath
 from rightsize.targets.helmplace import Place, candidate_names, list_hint, mapped_place
+from rightsize.targets.helmrefs import template_refs
 from rightsize.targets.helmsentinel import (
     FIELDS,
     SENTINEL,
@@ -48,7 +47,6 @@ from rightsize.targets.yaml import Doc
 
 TIMEOUT = 120  # seconds for the one helm template run
 ENV = "RIGHTSIZE_HELM"  # the helm binary to use (a path); unset: PATH, then this Python's scripts
-_REF = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -194,27 +192,6 @@ def guess_releases(kube: Sequence[str], most: int = 3) -> list[str]:
 
 def _first(wl: str) -> str:
     return wl.split("/")[2].split("-", 1)[0]
-
-
-def template_refs(chart: Path) -> list[Keys]:
-    """``.Values.a.b`` paths the chart's own templates name (a folder or a ``.tgz``)."""
-    texts: list[str] = []
-    try:
-        if chart.is_dir():
-            folder = chart / "templates"
-            if folder.is_dir():
-                texts = [p.read_text(errors="replace") for p in sorted(folder.rglob("*")) if p.is_file()]
-        elif chart.is_file():
-            with tarfile.open(chart, "r:gz") as tar:
-                for member in tar.getmembers():
-                    parts = member.name.lstrip("./").split("/")
-                    if member.isfile() and len(parts) >= 3 and parts[1] == "templates":
-                        handle = tar.extractfile(member)
-                        texts.append(handle.read().decode(errors="replace") if handle else "")
-    except (OSError, tarfile.TarError, EOFError):
-        return []
-    refs = {tuple(m.group(1)[1:].split(".")) for text in texts for m in _REF.finditer(text)}
-    return sorted(refs)
 
 
 Container = tuple[str, str, str, dict[str, Any]]  # kind, name, container, its resources

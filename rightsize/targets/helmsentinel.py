@@ -96,13 +96,22 @@ def at(view: Any, path: At) -> tuple[bool, Any]:
 
 
 def _room(view: CommentedMap, path: At) -> bool:
-    """Everything above the block exists (a mapping or a list where the path says), and the block
-    is missing, null or a mapping."""
-    found, parent = at(view, path[:-1])
-    if not found or not isinstance(parent, dict) or not isinstance(path[-1], str):
-        return False
-    value = parent.get(path[-1])
-    return value is None or isinstance(value, dict)
+    """No scalar on the way to the block, nor as the block: each step a mapping (a list where the path
+    indexes one, the item there), or missing from there down (created, as a template naming
+    ``.Values.a.b.res`` where no values file holds ``a`` reads it once set)."""
+    node: Any = view
+    for step in path:
+        if isinstance(step, int):
+            if not (isinstance(node, list) and 0 <= step < len(node)):
+                return False
+            node = node[step]
+            continue
+        if not isinstance(node, dict):
+            return False
+        if step not in node or node[step] is None:
+            return True
+        node = node[step]
+    return isinstance(node, dict)
 
 
 def sentinel_values(paths: Sequence[At], view: CommentedMap) -> dict[str, Any]:
