@@ -93,3 +93,29 @@ def test_live_caps_a_limit_above_the_engine_as_apply_f_writes_it(
         patch_compose(path, recs, only="cpu")
     text = path.read_text()
     assert f"    cpus: {ncpu}\n" in text and f"cpu_quota: {round((ncpu + 0.5) * 100_000)}\n" in text
+
+
+def test_the_real_analysis_on_a_saturating_workload_gives_live_and_f_the_same_limit(
+    run_container: Any, docker_client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Data that kept every core of this engine busy (the real analysis: p99 +25% above the count):
+    `apply --live` sends NanoCpus = the count, and `apply -f` writes `cpus:` the count."""
+    from cli_helpers import run_cli
+    from compose_v2_helpers import dataset
+
+    ncpu = int(docker_client.info()["NCPU"])
+    project = f"rs10sat{uuid.uuid4().hex[:6]}"
+    web = run_container("sleep 3600", labels=labels(project, "web"), mem_limit="64m", nano_cpus=500_000_000)
+    data = dataset(tmp_path / "data", {f"{project}/web": (16 * M, ncpu / 1.1)})  # peaks at the count
+    code, out, err = run_cli(
+        ["apply", "--live", "--project", project, "--data", data, "--only", "cpu"], capsys
+    )
+    assert code == 0, err
+    web.reload()
+    assert web.attrs["HostConfig"]["NanoCpus"] == ncpu * 10**9  # before: skipped, left at 0.5
+    assert f"NanoCpus: 0.5 -> {ncpu}  (recommended " in out and f"capped at the engine's {ncpu} CPUs" in out
+    path = tmp_path / "compose.yml"
+    path.write_text(f"name: {project}\nservices:\n  web:\n    image: x\n    cpus: 0.5\n")
+    code, _, err = run_cli(["apply", "-f", str(path), "--data", data, "--only", "cpu"], capsys)
+    assert code == 0 and f"capped at {ncpu}, this host's CPU count" in err, err
+    assert f"    cpus: {ncpu}\n" in path.read_text()
