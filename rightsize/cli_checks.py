@@ -114,6 +114,17 @@ def check_check_options(
         raise fail("give the compose file(s) to check: --compose FILE")
     if fmt not in ("table", "json"):
         raise fail(f"--format {fmt!r}: choose table or json")
+    _no_sample_beside_collected(data, "check would judge the file by the bundled synthetic sample")
+
+
+def _no_sample_beside_collected(data: str | None, instead: str) -> None:
+    """`collect` (default --out ./rightsize-data), then `apply`/`check` without --data: the synthetic
+    sample's values, written into the user's file or passing a CI gate, are a slip, not a demo."""
+    if data is None and Path("rightsize-data", "samples").is_dir():
+        raise fail(
+            "no --data given, and ./rightsize-data (collect's default --out) is here: give --data "
+            f"./rightsize-data (without --data, {instead})"
+        )
 
 
 def check_apply_options(
@@ -131,11 +142,7 @@ def check_apply_options(
     not_empty("--env-file", env_file, "an env file, e.g. --env-file .env.prod")
     if sum([bool(compose), helm is not None, live]) != 1:
         raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
-    if data is None and Path("rightsize-data", "samples").is_dir():  # `collect`, then `apply` without --data
-        raise fail(
-            "no --data given, and ./rightsize-data (collect's default --out) is here: give --data "
-            "./rightsize-data (without --data, apply would write the bundled synthetic sample's values)"
-        )
+    _no_sample_beside_collected(data, "apply would write the bundled synthetic sample's values")
     if live and backup:  # a running container has no file to back up: say so rather than ignore it
         raise fail("--backup keeps a copy of a file; --live changes running containers (no file)")
     misplaced = {"--map": bool(map_) and helm is None, "--chart": chart is not None and helm is None,

@@ -56,18 +56,23 @@ def test_a_duration_without_unit_is_one_error_line(
 SAMPLE_POSTGRES = "services:\n  postgres:\n    image: postgres:16\n    mem_limit: 4g\n"
 
 
-@pytest.mark.parametrize("target", [["-f", "compose.yml"], ["-f", "compose.yml", "--dry-run"], ["--live"]])
+@pytest.mark.parametrize(
+    "command",
+    [["apply", "-f", "compose.yml"], ["apply", "-f", "compose.yml", "--dry-run"], ["apply", "--live"],
+     ["check", "-f", "compose.yml"]],
+)  # fmt: skip
 def test_apply_without_data_beside_collected_data_is_refused(
-    target: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`rightsize collect` (default --out ./rightsize-data), then `rightsize apply -f compose.yml`:
     without --data apply took the bundled SYNTHETIC sample, matched its `sutazai/postgres` to the
-    user's `postgres` and wrote 4g -> 1536m into the file, a warning the only sign."""
+    user's `postgres` and wrote 4g -> 1536m into the file, a warning the only sign (`check` judged
+    the file by the sample: a CI gate passing or failing on made-up numbers)."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "rightsize-data" / "samples").mkdir(parents=True)
     compose = tmp_path / "compose.yml"
     compose.write_text(SAMPLE_POSTGRES)
-    code, out, err = run_cli(["apply", *target], capsys)
+    code, out, err = run_cli(command, capsys)
     assert code == 2, (out, err)
     assert err.count("\n") == 1 and err.startswith("rightsize: error: "), err
     assert "give --data ./rightsize-data" in err and "synthetic" in err
