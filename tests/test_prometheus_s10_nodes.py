@@ -27,7 +27,7 @@ HOURS = 3
 DB = Pod("data", "db-0", "postgres", "node-a", "docker.io/library/postgres:16", ("StatefulSet", "db"),
          300 * MiB, 50 * MiB, 0.1, 0.1, 10, 5, mem_limit=1024 * MiB)  # fmt: skip
 WEB = Pod("shop", "web-0", "nginx", "node-b", "docker.io/library/nginx:1.25", ("StatefulSet", "web"),
-          100 * MiB, 20 * MiB, 0.1, 0.1, 4, 6, mem_limit=256 * MiB)  # fmt: skip
+          100 * MiB, 20 * MiB, 0.1, 0.1, 4, 6, mem_limit=256 * MiB, mem_request=128 * MiB)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
