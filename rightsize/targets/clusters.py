@@ -66,7 +66,8 @@ def for_helm(recs: Sequence[Recommendation], cluster: str | None) -> list[Recomm
     if len(found) > 1:
         raise RightsizeError(
             f"the data holds {len(found)} clusters ({', '.join(found)}) whose same-named workloads would "
-            f"claim the same values: pick the one this values file deploys with --cluster {found[0]}"
+            f"claim the same values: pick the one this values file deploys "
+            f"({' or '.join(f'--cluster {c}' for c in found[:3])})"
         )
     return list(recs)
 
