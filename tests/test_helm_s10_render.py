@@ -419,3 +419,31 @@ def test_a_key_only_an_aliased_subcharts_template_names_is_found_under_each_alia
         (shop / "values.yaml").read_text().startswith("# parent\nfast:\n  replicas: 2\n  pool:\n    res:\n")
     )
     helm("lint", "--strict", shop)
+
+
+def test_an_undeclared_block_a_subcharts_template_reads_gets_the_main_containers_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the cache subchart declares metrics.resources only; its main container reads .Values.resources
+    # (undeclared): the values' names alone skip it (test_helm_template), the render places it
+    from helm_helpers import chart_dir, workload_template
+
+    deps = "dependencies:\n  - name: cache\n    version: 0.1.0\n"
+    shop = chart_dir(tmp_path / "shop", "shop", "cache:\n  maxmemory: 800mb\n", {}, deps)
+    reads = {"cache": ".Values.resources", "metrics": ".Values.metrics.resources"}
+    tpl = workload_template("StatefulSet", "{{ .Release.Name }}-cache", reads)
+    values = "maxmemory: 100mb\nmetrics:\n  image: exporter:1\n  resources: {}\n"
+    chart_dir(shop / "charts" / "cache", "cache", values, {"sts.yaml": tpl})
+    main, sidecar = "shop/StatefulSet/shop-cache/cache", "shop/StatefulSet/shop-cache/metrics"
+    result = apply(
+        shop / "values.yaml", dataset(tmp_path / "d", {main: (900, 1.0), sidecar: (30, 0.05)}), capsys
+    )
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys == {main: "cache.resources", sidecar: "cache.metrics.resources"}
+    after = rendered(shop)
+    assert (
+        as_text(after[pod(main)]) == written(result, main)
+        and mib(after[pod(main)]["requests"]["memory"]) >= 900
+    )
+    assert as_text(after[pod(sidecar)]) == written(result, sidecar)
+    assert mib(after[pod(sidecar)]["limits"]["memory"]) < 900
