@@ -177,7 +177,9 @@ def patch_helm(
         if (group, place.keys) in used:
             where = place.show(place.keys)
             why = f"{where} already holds {used[group, place.keys]}"
-            if not is_oneoff(wl) and (hint := list_hint(data, candidate_names(wl))):
+            if wl in rendered and used[group, place.keys] in rendered:
+                why += " (helm template shows the chart gives both containers this one block)"
+            elif not is_oneoff(wl) and (hint := list_hint(data, candidate_names(wl))):
                 why += f"; a list item matches: --map {wl}={hint}"
             skipped.append(Skipped(doc.source, wl, "all", why))
             continue
