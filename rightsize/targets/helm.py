@@ -148,8 +148,10 @@ def patch_helm(
     guessed.update(rendered)
 
     # --map first, then the guesses by how strongly each workload claims its place
-    def rank(w: str) -> int:
-        return 0 if w in mapped or w in rendered else 1 + claim(g, w) if (g := guessed[w]) else 4
+    def rank(w: str) -> tuple[int, float]:
+        # of containers the template gives one block, the one needing the most memory writes it
+        first = 0 if w in mapped or w in rendered else 1 + claim(g, w) if (g := guessed[w]) else 4
+        return first, -_memory(recs, w) if w in rendered else 0.0
 
     ranked = sorted(names, key=rank)
     for wl in ranked:
@@ -178,7 +180,8 @@ def patch_helm(
             where = place.show(place.keys)
             why = f"{where} already holds {used[group, place.keys]}"
             if wl in rendered and used[group, place.keys] in rendered:
-                why += " (helm template shows the chart gives both containers this one block)"
+                why += (" (helm template shows the chart gives both containers this one block: the numbers "
+                        "of the one needing more memory are written)")  # fmt: skip
             elif not is_oneoff(wl) and (hint := list_hint(data, candidate_names(wl))):
                 why += f"; a list item matches: --map {wl}={hint}"
             skipped.append(Skipped(doc.source, wl, "all", why))
@@ -253,6 +256,12 @@ def _rendered(
     except NotRendered as exc:
         return {}, {}, f"{exc}: {path.name} is placed from the values' keys"
     return (*rendered_places(found, doc, seen.view, guessed), None)
+
+
+def _memory(recs: Sequence[Recommendation], wl: str) -> float:
+    """The larger of a workload's recommended memory limit and reservation (0 without one)."""
+    values = [r.recommended for r in recs if r.workload == wl and r.resource == "memory" and r.recommended]
+    return max((v for r in values for v in (r.limit, r.reservation) if v is not None), default=0.0)
 
 
 def _read_back(text: str, source: str, expected: list[tuple[tuple[str | int, ...], str]]) -> None:
