@@ -107,24 +107,29 @@ def test_without_rendering_the_heuristics_miss_what_the_render_finds(
     assert after[pod(QUEUE)] == {} and after[pod(PROXY)]["limits"]["memory"] == "128Mi"
 
 
-def test_a_release_named_unlike_the_pods_first_word_is_given_with_release(
+def test_a_two_word_release_is_guessed_and_a_longer_one_is_given_with_release(
     chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    usage = {w.replace("shop-", "my-shop-"): u for w, u in USAGE.items()}
-    data = dataset(tmp_path / "d2", usage)
+    # my-shop-api: "my" renders none of them, "my-shop" is tried next
+    data = dataset(tmp_path / "d1", {w.replace("shop-", "my-shop-"): u for w, u in USAGE.items()})
+    result = apply(chart / "values.yaml", data, capsys, "--dry-run")
+    api = "shop/Deployment/my-shop-api/api"
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"] if c["workload"] == api} == {"server.res"}
+    # team-a-shop-api: no guess (team, team-a) renders them: one warning, the values' keys place
+    data = dataset(tmp_path / "d2", {w.replace("shop-", "team-a-shop-"): u for w, u in USAGE.items()})
     before = sha(chart / "values.yaml")
     code, _, err = run_cli(["apply", "--helm", str(chart / "values.yaml"), "--data", str(data), "--dry-run"],
                            capsys)  # fmt: skip
     warned = [line for line in err.splitlines() if line.startswith("rightsize: warning: ")]
     assert code == 0 and len(warned) == 1, err
-    assert "helm template (release my) renders none of the data's workloads" in warned[0]
+    assert "helm template (release team, team-a) renders none of the data's workloads" in warned[0]
     assert "pass --release NAME: values.yaml is placed from the values' keys" in warned[0]
     assert sha(chart / "values.yaml") == before
-    result = apply(chart / "values.yaml", data, capsys, "--release", "my-shop")
-    api = "shop/Deployment/my-shop-api/api"
+    result = apply(chart / "values.yaml", data, capsys, "--release", "team-a-shop")
+    api = "shop/Deployment/team-a-shop-api/api"
     assert {c["key"].rsplit(".", 2)[0] for c in result["changes"] if c["workload"] == api} == {"server.res"}
-    after = rendered(chart, release="my-shop")
-    assert as_text(after["Deployment/my-shop-api/api"]) == written(result, api)
+    after = rendered(chart, release="team-a-shop")
+    assert as_text(after["Deployment/team-a-shop-api/api"]) == written(result, api)
 
 
 def test_a_packaged_chart_given_with_chart_is_rendered_with_the_file_kept_apart(

@@ -127,8 +127,8 @@ def locate(
         files.append(sentinel)
         shown = ""
         for name in names:  # the next guess only when a render names none of the data's workloads
-            namespace = Counter(w.split("/")[0] for w in kube if _first(w) == name or release).most_common(1)
-            rendered = _render(binary, name, chart, namespace[0][0] if namespace else "default", files, tmp)
+            spaces = Counter(w.split("/")[0] for w in kube if release or name in _prefixes(w)).most_common(1)
+            rendered = _render(binary, name, chart, spaces[0][0] if spaces else "default", files, tmp)
             if rendered is None:
                 return None
             found, fixed = _match(kube, rendered, paths)
@@ -183,15 +183,18 @@ def _helm_error(stderr: str) -> str:
     return _one_line((errors or lines or ["no output"])[-1].removeprefix("Error:").strip())
 
 
-def guess_releases(kube: Sequence[str], most: int = 3) -> list[str]:
+def guess_releases(kube: Sequence[str], most: int = 4) -> list[str]:
     """The release names the data's pods may have been named under, likeliest first: the commonest
-    first words of their controllers' names (``shop-web`` -> ``shop``; helm create's fullname starts
-    with the release). A whole cluster's data holds other releases too: up to ``most`` are tried."""
-    return [w for w, _ in Counter(_first(w) for w in kube).most_common(most)]
+    first one or two words of their controllers' names (``shop-web`` -> ``shop``, ``my-shop-web`` ->
+    ``my``, ``my-shop``; helm create's fullname starts with the release), the shorter first. A whole
+    cluster's data holds other releases too: up to ``most`` are tried."""
+    words = Counter(p for w in kube for p in _prefixes(w))
+    return sorted(words, key=lambda p: (-words[p], p.count("-"), p))[:most]
 
 
-def _first(wl: str) -> str:
-    return wl.split("/")[2].split("-", 1)[0]
+def _prefixes(wl: str) -> set[str]:
+    parts = wl.split("/")[2].split("-")
+    return {"-".join(parts[:n]) for n in (1, 2) if n < len(parts) or n == 1}
 
 
 Container = tuple[str, str, str, dict[str, Any]]  # kind, name, container, its resources
