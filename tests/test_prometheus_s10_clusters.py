@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helm_helpers import chart_dir, workload_template
 from prom_cli import run
 from prom_fixtures import Cluster, MiB, Pod, PrometheusServer, backfill, write_openmetrics
 
@@ -50,6 +51,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         backfill(work / f"om-{name}", work / f"tsdb-{name}")
         with PrometheusServer(work / f"tsdb-{name}") as server:
             pull(server.url, out, HOURS * 3600, 60, quiet=True, now=end, cluster=name)
+            if name == "prod":  # and a root of prod alone
+                pull(server.url, work / "prod", HOURS * 3600, 60, quiet=True, now=end, cluster=name)
     yield out
 
 
@@ -142,3 +145,17 @@ def test_recommend_cluster_keeps_one_clusters_workloads(root: Path, capsys: Any)
     assert code == 2 and err == "rightsize: error: no workload of cluster prod matches 'nope/*'\n"
     code, out, err = run(["recommend", "--data", str(root), "--cluster", "qa"], capsys)
     assert code == 2 and err.startswith("rightsize: error: --cluster qa: no such cluster in the data")
+
+
+
+def test_a_root_of_one_cluster_needs_no_cluster_option(root: Path, tmp_path: Path, capsys: Any) -> None:
+    # one cluster's pull alone: nothing to choose, its (prefixed) workloads find their block, here
+    # through the chart's rendered templates
+    template = workload_template("StatefulSet", "db", {"postgres": ".Values.db.resources"})
+    chart = chart_dir(tmp_path / "data", "data", VALUES, {"db.yaml": template})
+    code, out, err = run(["apply", "--helm", str(chart / "values.yaml"), "--data", str(root.parent / "prod"),
+                          "--format", "json"], capsys)  # fmt: skip
+    assert code == 0, err
+    changes = [c for r in json.loads(out)["results"] for c in r["changes"]]
+    assert {c["workload"] for c in changes} == {f"prod:{WL}"}
+    assert _written_memory_limit(chart / "values.yaml") > 950 * MiB
