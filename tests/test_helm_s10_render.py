@@ -476,3 +476,22 @@ def test_two_containers_the_template_gives_one_block_get_the_larger_ones_numbers
     assert as_text(after["Deployment/shop-app/proxy"]) == written(result, proxy)
     assert after["Deployment/shop-app/app"] == after["Deployment/shop-app/proxy"]
     assert mib(after["Deployment/shop-app/app"]["requests"]["memory"]) >= 300
+
+
+def test_another_releases_workload_the_values_names_would_match_is_not_written(
+    chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # K3s's metrics-server: dropping a "release prefix", its name matches the shop's `server:` key;
+    # the render shows the shop chart renders no such workload, so nothing of it is written there
+    other = "kube-system/Deployment/metrics-server/metrics-server"
+    data = dataset(tmp_path / "d", {**USAGE, other: (60, 0.1)})
+    no_render = apply(chart / "values.yaml", data, capsys, "--no-render", "--dry-run")
+    assert {c["key"].rsplit(".", 2)[0] for c in no_render["changes"] if c["workload"] == other} == {
+        "server.resources"
+    }  # what the values' names alone did
+    result = apply(chart / "values.yaml", data, capsys)
+    assert not [c for c in result["changes"] if c["workload"] == other]
+    (why,) = [s["reason"] for s in result["skipped"] if s["workload"] == other and s["resource"] == "all"]
+    assert why.startswith("helm template (release shop) renders no Deployment/metrics-server container "
+                          "metrics-server from this chart, so server.resources is not its"), why  # fmt: skip
+    assert "server:\n  image: api:1\n  res:" in (chart / "values.yaml").read_text()

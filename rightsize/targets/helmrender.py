@@ -67,6 +67,7 @@ class Located:
     fixed: Mapping[str, str]  # workload -> why no values path reaches it (the skip reason)
     release: str
     empty: frozenset[str] = frozenset()  # of fixed: rendered with no resources at all
+    absent: frozenset[str] = frozenset()  # Kubernetes workloads the chart does not render
 
 
 class NotRendered(Exception):
@@ -133,7 +134,8 @@ def locate(
                 return None
             found, fixed = _match(kube, rendered, paths)
             if found or fixed:
-                return Located(found, fixed, name, frozenset(w for w in fixed if w in _empty(kube, rendered)))
+                empty = frozenset(w for w in fixed if w in _empty(kube, rendered))
+                return Located(found, fixed, name, empty, frozenset(kube) - set(found) - set(fixed))
             shown = shown or ", ".join(sorted({f"{k}/{n}" for k, n, *_ in rendered})[:4]) or "no workloads"
     tried = "release " + ", ".join(names)
     raise NotRendered(f"helm template ({tried}) renders none of the data's workloads ({shown}); "
@@ -276,6 +278,11 @@ def rendered_places(
     places: dict[str, Place] = {}
     fixed = dict(located.fixed)
     taken = {hit.keys for hit in located.found.values()}
+    for wl in located.absent:  # a guess would write another release's numbers (or nobody's) here
+        if (guess := guessed.get(wl)) is not None:
+            fixed[wl] = (f"helm template (release {located.release}) renders no {_where(wl)} from this "
+                         f"chart, so {guess.show(guess.keys)} is not its: another release's workload, or "
+                         "one named by values not given (--values, --helm-set, --release)")  # fmt: skip
     for wl in located.empty:
         guess = guessed.get(wl)
         if guess is None or (not guess.concrete and guess.keys in taken):
