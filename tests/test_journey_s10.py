@@ -185,3 +185,20 @@ def test_collect_hangup_flushes_like_ctrl_c_and_nohup_keeps_running(
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0 and b"stopped early by signal" in stdout, stderr
     assert len(rightsize.load(out)) >= 2
+
+
+@pytest.mark.parametrize("setting", ["mem_floor=32", "mem_headroom_ref=96", "oom_bump_bytes=100.5"])
+def test_a_size_setting_without_unit_is_one_error_line(
+    setting: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--set mem_floor=32` was 32 bytes (the floor gone), meant as 32M; 0 and `32M`/`32B` still work."""
+    code, out, err = run_cli(["recommend", "--set", setting], capsys)
+    name, value = setting.split("=")
+    assert code == 2 and out == "", err
+    assert err.strip().splitlines()[-1] == (
+        f"rightsize: error: setting {name} '{value}': a size without a unit; "
+        f"write {value}M, {value}G or {value}B"
+    )
+    for fine in (f"{name}=0", f"{name}={value}M", f"{name}={value}B"):
+        code, _, err = run_cli(["recommend", "--set", fine, "--format", "json"], capsys)
+        assert code == 0, err

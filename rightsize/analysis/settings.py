@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
@@ -96,6 +97,10 @@ def with_overrides(settings: S, overrides: Mapping[str, str] | None) -> S:
         kind = fields[name].metadata["kind"]
         if kind == "duration":  # typed `min_history=24` (seconds? hours?); from Python a number is seconds
             refuse_bare_number(text, f"setting {name}")
+        bare = isinstance(text, str) and re.fullmatch(r"\s*\d*\.?\d+\s*", text) and float(text)
+        if kind == "bytes" and bare:  # `mem_floor=32` was 32 bytes, meant as 32M
+            n = str(text).strip()
+            raise RightsizeError(f"setting {name} {text!r}: a size without a unit; write {n}M, {n}G or {n}B")
         try:
             value = parse_value(kind, str(text))
         except (ValueError, OverflowError, RightsizeError):
