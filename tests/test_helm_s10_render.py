@@ -495,3 +495,41 @@ def test_another_releases_workload_the_values_names_would_match_is_not_written(
     assert why.startswith("helm template (release shop) renders no Deployment/metrics-server container "
                           "metrics-server from this chart, so server.resources is not its"), why  # fmt: skip
     assert "server:\n  image: api:1\n  res:" in (chart / "values.yaml").read_text()
+
+
+PER_COMPONENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+  annotations:
+    sized: {{ if .Values.resources }}"yes"{{ else }}"no"{{ end }}
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: web:1
+          {{- with .Values.resources.web }}
+          resources:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+"""
+
+
+def test_a_per_component_resources_map_stays_per_component_when_a_template_names_it_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helm_helpers import chart_dir
+
+    values = "resources:\n  web:\n    limits: {memory: 1Gi}\n  worker: {}\n"
+    chart = chart_dir(tmp_path / "web", "web", values, {"d.yaml": PER_COMPONENT})
+    web = "shop/Deployment/shop-web/web"
+    result = apply(chart / "values.yaml", dataset(tmp_path / "d", {web: (200, 0.2)}), capsys)
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"resources.web"}
+    after = rendered(chart)["Deployment/shop-web/web"]
+    assert as_text(after) == written(result, web) and mib(after["limits"]["memory"]) < 1024

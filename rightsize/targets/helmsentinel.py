@@ -55,12 +55,14 @@ def candidates(view: CommentedMap, refs: Iterable[Keys], guesses: Iterable[At]) 
                         out[(*here, i, "resources")] = None
 
     walk(view, ())
+    # a template naming .Values.resources does not make a per-component map (resources.web) one block
+    above = {at[:i] for at in out for i in range(1, len(at))}
     for ref in refs:
         cut = next((i for i, k in enumerate(ref) if k in ("limits", "requests")), None)
         block = ref[:cut] if cut else ref if _RESLIKE.search(ref[-1]) else None
-        if block:
+        if block and block not in above:
             out[block] = None
-    out.update(dict.fromkeys(guesses))
+    out.update(dict.fromkeys(g for g in guesses if g not in above))
     kept = [at for at in out if _room(view, at) and not any(at[:i] in out for i in range(1, len(at)))]
     return kept[:MAX_PATHS]
 
