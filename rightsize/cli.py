@@ -60,7 +60,7 @@ def _root(
     # A callback keeps `rightsize COMMAND` a command group even while only one command exists.
 
 
-@app.command()
+@app.command(short_help="Sample containers (or Prometheus history) into a dataset.")
 def collect(
     duration: str | None = typer.Option(None, help="How long to sample: 90s, 30m, 24h, 7d (default 24h)."),
     interval: str | None = typer.Option(None, help="Time between samples of each container (default 10s)."),
@@ -137,7 +137,7 @@ def collect(
 # --- recommend ---
 
 
-@app.command()
+@app.command(short_help="Recommend reservations and limits from the history's percentiles.")
 def recommend(
     data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
     strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95 (see --settings)."),
@@ -182,7 +182,7 @@ def recommend(
 # --- backtest ---
 
 
-@app.command()
+@app.command(short_help="Replay history: how each strategy's limits would have fared.")
 def backtest(
     data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
     train: str = typer.Option("14d", help="Training window: each strategy is fitted on this much history."),
@@ -217,7 +217,7 @@ def backtest(
     typer.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else format_table(result))
 
 
-@app.command("import")
+@app.command("import", short_help="Import an outside trace (Parquet or CSV) into a dataset.")
 def import_(
     file: str = typer.Argument(..., metavar="FILE", help="The trace: a Parquet or CSV file."),
     map_: str = typer.Option(
@@ -249,7 +249,7 @@ def import_(
 # --- apply ---
 
 
-@app.command()
+@app.command(short_help="Write recommendations into compose/Helm files or live containers.")
 def apply(
     compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file (repeat: -f a -f b)."),
     helm: str | None = typer.Option(None, "--helm", help="Helm values file to write resources into."),
@@ -323,7 +323,7 @@ def apply(
     typer.echo(summarize(results, dry_run=dry_run), err=dry_run)
 
 
-@app.command()
+@app.command(short_help="CI gate: exit 1 when compose limits are off the recommendation.")
 def check(
     compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file (repeat: -f a -f b)."),
     data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
@@ -356,7 +356,7 @@ def check(
 # --- report ---
 
 
-@app.command()
+@app.command(short_help="Write one self-contained HTML report.")
 def report(
     data: str | None = typer.Option(None, help="Dataset folder (default: the bundled sample)."),
     out: str = typer.Option("rightsize-report.html", "--out", "-o", help="HTML file to write."),

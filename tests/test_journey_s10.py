@@ -202,3 +202,14 @@ def test_a_size_setting_without_unit_is_one_error_line(
     for fine in (f"{name}=0", f"{name}={value}M", f"{name}={value}B"):
         code, _, err = run_cli(["recommend", "--set", fine, "--format", "json"], capsys)
         assert code == 0, err
+
+
+def test_top_level_help_lists_every_command_with_a_whole_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    """`rightsize --help` cut each command's summary at 45 characters ("Replay history: fit each
+    strategy on a training window, score..."): a new user's first look."""
+    code, out, _ = run_cli(["--help"], capsys)
+    assert code == 0
+    commands = out.split("Commands:")[1].strip().splitlines()
+    names = [line.split()[0] for line in commands]
+    assert names == ["collect", "recommend", "backtest", "import", "apply", "check", "report"]
+    assert not any(line.rstrip().endswith("...") for line in commands), out
