@@ -533,3 +533,15 @@ def test_a_per_component_resources_map_stays_per_component_when_a_template_names
     assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"resources.web"}
     after = rendered(chart)["Deployment/shop-web/web"]
     assert as_text(after) == written(result, web) and mib(after["limits"]["memory"]) < 1024
+
+
+def test_a_map_to_a_block_the_render_gives_another_container_comes_first(
+    chart: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the user maps the report job onto workers.main (where the queue's template reads): the --map
+    # is written, the queue (larger, found by the render) is skipped as already held
+    result = apply(chart / "values.yaml", data, capsys, "--map", f"{REPORT}=workers.main")
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in result["changes"]}
+    assert keys[REPORT] == "workers.main.resources" and QUEUE not in keys
+    (why,) = [s["reason"] for s in result["skipped"] if s["workload"] == QUEUE and s["resource"] == "all"]
+    assert why == f"workers.main.resources already holds {REPORT}"

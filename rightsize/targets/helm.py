@@ -150,8 +150,9 @@ def patch_helm(
     # --map first, then the guesses by how strongly each workload claims its place
     def rank(w: str) -> tuple[int, float]:
         # of containers the template gives one block, the one needing the most memory writes it
-        first = 0 if w in mapped or w in rendered else 1 + claim(g, w) if (g := guessed[w]) else 4
-        return first, -_memory(recs, w) if w in rendered else 0.0
+        if w in mapped or w in rendered:  # --map first, then the render's
+            return (0 if w in mapped else 1), -_memory(recs, w) if w in rendered else 0.0
+        return (2 + claim(g, w) if (g := guessed[w]) else 5), 0.0
 
     ranked = sorted(names, key=rank)
     for wl in ranked:
