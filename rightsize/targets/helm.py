@@ -3,8 +3,10 @@
 Where a workload's resources live is recognised from the usual layouts: ``<name>.resources``
 (a subchart such as ``postgresql:`` or a component key named like the service), one level deeper
 (``postgresql.primary.resources``), or a top-level ``resources`` when the file serves one workload.
-``--map WORKLOAD=dotted.path`` overrides the guess. Finding the place is ``helmplace.py``; this
-module plans the values there and writes them.
+``--map WORKLOAD=dotted.path`` overrides the guess. With a ``helm`` binary and the chart known, one
+``helm template`` run shows where the templates really read each container's block, which replaces
+the guess (``helmrender.py``). Finding the place is ``helmplace.py``; this module plans the values
+there and writes them.
 """
 
 from __future__ import annotations
