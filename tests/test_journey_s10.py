@@ -213,3 +213,30 @@ def test_top_level_help_lists_every_command_with_a_whole_summary(capsys: pytest.
     names = [line.split()[0] for line in commands]
     assert names == ["collect", "recommend", "backtest", "import", "apply", "check", "report"]
     assert not any(line.rstrip().endswith("...") for line in commands), out
+
+
+@pytest.mark.slow
+def test_notebook_reads_a_relative_rightsize_data_from_where_jupyter_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`RIGHTSIZE_DATA=rightsize-data jupyter lab notebooks/explore.ipynb`: the kernel runs in
+    notebooks/, so the relative path was looked for there ("no dataset at rightsize-data")."""
+    import shutil
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    launched, kernel_dir = tmp_path / "project", tmp_path / "project" / "notebooks"
+    kernel_dir.mkdir(parents=True)
+    shutil.copytree(rightsize.sample_path(), launched / "rightsize-data")
+    monkeypatch.setenv("PWD", str(launched))  # what the shell that started jupyter exports
+    monkeypatch.setenv("RIGHTSIZE_DATA", "rightsize-data")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where its last cell writes the report
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "explore.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(kernel_dir)}}
+    ).execute()
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert "95,051 samples of 10 workloads" in outputs[0].get("text", "")
