@@ -69,4 +69,11 @@ if ! docker image inspect rightsize-test/busybox:1 >/dev/null 2>&1; then
   rm -rf "$rootfs"
 fi
 
-python3 -m pip install -q -e ".[test,bench]" 2>&1 | grep -v -e "^WARNING: Location" -e "Running pip as the 'root'" || true
+# a pip that refuses (Debian's externally managed system Python) fails here, named, not later as
+# "No module named ruff"
+if ! pip_log=$(python3 -m pip install -q -e ".[test,bench]" 2>&1); then
+  echo "$pip_log" >&2
+  echo "test-env: pip could not install rightsize into $(command -v python3); run in a virtualenv" >&2
+  exit 1
+fi
+echo "$pip_log" | grep -v -e "^WARNING: Location" -e "Running pip as the 'root'" || true
