@@ -105,6 +105,7 @@ def test_a_step_about_the_scrape_interval_keeps_the_mean(
         assert value == pytest.approx(pod.cpu_rate(minutes).mean(), rel=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:--since 6h at --step 1h")  # too few samples: said, not the point here
 def test_a_burst_query_split_in_time_reads_the_same(
     bursty: tuple[Cluster, PrometheusServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -119,3 +120,24 @@ def test_a_burst_query_split_in_time_reads_the_same(
     a = store.load(tmp_path / "whole", columns=cols).sort_values(["container_id", "ts"], ignore_index=True)
     b = store.load(tmp_path / "split", columns=cols).sort_values(["container_id", "ts"], ignore_index=True)
     assert len(a) >= 2 * (HOURS - 1) and a.equals(b)
+
+
+def test_a_step_leaving_too_few_samples_for_recommend_is_said(
+    bursty: tuple[Cluster, PrometheusServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 6 hours at 1h steps is 7 samples per container: recommend then makes no recommendation for a
+    # single replica ("too little history: 6 samples over 5.0 h"), and only said so after the pull
+    _, server = bursty
+    since = ("--since", f"{HOURS}h")
+    code, _, err = run(collect_args(server.url, tmp_path / "h", *since, "--step", "1h"), capsys)
+    assert code == 0 and err.count("\n") == 1, err
+    assert err == (
+        "rightsize: warning: --since 6h at --step 1h is 7 samples per container, and recommend makes none "
+        "for a workload of fewer than 100 (replicas pool theirs): --step 2m gives 181\n"
+    )
+    code, out, err = run(["recommend", "--data", str(tmp_path / "h"), "--format", "csv"], capsys)
+    assert code == 0 and "too little history" in out and "(needs >= 100 samples" in out
+    code, _, err = run(collect_args(server.url, tmp_path / "m", *since, "--step", "2m"), capsys)
+    assert code == 0 and err == "", err
+    code, out, err = run(["recommend", "--data", str(tmp_path / "m"), "--format", "csv"], capsys)
+    assert code == 0 and "too little history" not in out

@@ -31,6 +31,7 @@ from rightsize.sources.prometheus_checks import (
     PrometheusWarning,
     check_size,
     warn_exported,
+    warn_few_samples,
     warn_overlap,
 )
 from rightsize.sources.prometheus_client import CHUNK_POINTS, PromClient, chunks
@@ -145,7 +146,9 @@ def pull(
                   else (seen_on.get(ns, []), cadvisor) for ns in inventory}  # fmt: skip
         if "kube_pod_info" in present and not owners.keys() & inventory.keys():
             warn_exported(client, ns_re, start, end)
-        win = windows(step, _scrape_interval(client, ns_re, start, end))
+        scrape = _scrape_interval(client, ns_re, start, end)
+        win = windows(step, scrape)
+        warn_few_samples(since, step, scrape, round((end - start) / step) + 1)
         window, peak_window = win.rate, win.peak
         plan = [
             (ns, a, b)

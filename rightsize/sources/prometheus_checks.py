@@ -90,3 +90,28 @@ def _spans(files: list[Path]) -> dict[str, tuple[float, float]]:
             old = spans.get(row["container_id"], (lo, hi))
             spans[row["container_id"]] = (min(old[0], lo), max(old[1], hi))
     return spans
+
+
+# steps a hint may name (each a whole number of the units a user types)
+_STEPS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
+
+
+def warn_few_samples(since: float, step: float, scrape: float, points: int) -> None:
+    """Say so when the step leaves each container fewer samples than ``recommend`` needs of a
+    workload (the strategies' default min_samples) while a shorter step would give them: a 3-day
+    pull at 1h steps (73) gets a single replica no recommendation. Not when only a step finer than
+    the scrape interval would (it repeats samples): a short --since is then what recommend names."""
+    from rightsize.analysis.strategies import DefaultSettings
+
+    needed = int(DefaultSettings().min_samples)
+    if points >= needed:
+        return
+    fits = [s for s in _STEPS if s < step and s >= 0.9 * scrape and math.floor(since / s) + 1 >= needed]
+    if fits:
+        warnings.warn(
+            f"--since {format_duration(since)} at --step {format_duration(step)} is {points} samples per "
+            f"container, and recommend makes none for a workload of fewer than {needed} (replicas pool "
+            f"theirs): --step {format_duration(fits[-1])} gives {math.floor(since / fits[-1]) + 1}",
+            PrometheusWarning,
+            stacklevel=3,
+        )
