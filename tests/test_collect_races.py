@@ -142,7 +142,12 @@ def test_events_logged_before_the_stop_but_not_delivered_are_drained(
     events = rightsize.load_events(tmp_path)
     for c in (early[0], oomer[0]):
         mine = sorted(events.loc[events["container_id"] == c.id, "kind"])
-        assert mine == sorted(kind for cid, kind in engine_kinds if cid == c.id), c.name
+        told = sorted(kind for cid, kind in engine_kinds if cid == c.id)
+        # a kill the engine logged no `oom` for may be in the kernel's log (sources/kmsg.py, read as
+        # root): then the dataset holds it too, once (as in test_collect_lifecycle)
+        if c is oomer[0] and "oom" not in told and mine.count("oom") == 1:
+            mine.remove("oom")
+        assert mine == told, c.name
         assert {"start", "die"} <= set(mine)
     assert events.loc[events["container_id"] == oomer[0].id, "container"].eq(oomer[0].name).all()
 
