@@ -70,8 +70,10 @@ class MetricSpec:
             span = f"[{round(peak_window * 1000) - 1}ms]"
             template = template.replace("$m0{$sel}", f"max_over_time($m0{{$sel}}{span})")
         if self.burst and burst is not None and peak_window > 0:
+            # windows ending in the step's last (step - short): a window ending just past the
+            # step's start reads the previous step's scrapes, and a burst would count in both
             short, res = burst
-            span = f"[{round(peak_window * 1000) - 1}ms:{round(res)}s]"
+            span = f"[{round(max(peak_window - short, res) * 1000)}ms:{round(res)}s]"
             template = template.replace("rate($m0{$sel}[$w])",
                                         f"max_over_time(rate($m0{{$sel}}[{round(short)}s]){span})")
         text = template.replace("$sel", sel).replace("$w", f"{int(window)}s")
