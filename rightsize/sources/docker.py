@@ -58,7 +58,7 @@ def connect(docker_host: str | None = None, *, pool_size: int = 512, timeout: in
     import docker
     import requests
 
-    from rightsize.targets.hostcpus import engine_address
+    from rightsize.targets.hostcpus import engine_address, engine_client
 
     env = os.environ.get("DOCKER_HOST")  # name what was tried: a stale DOCKER_HOST is the usual cause
     where = docker_host or (f"DOCKER_HOST={env}" if env else "the local Docker engine (/var/run/docker.sock)")
@@ -67,12 +67,7 @@ def connect(docker_host: str | None = None, *, pool_size: int = 512, timeout: in
         if not docker_host:
             url, tls, what = engine_address()  # (a docker context: its own URL and TLS)
             where = what if url else where
-        if url:
-            client = docker.DockerClient(
-                base_url=url, tls=tls or False, timeout=timeout, max_pool_size=pool_size
-            )
-        else:
-            client = docker.from_env(timeout=timeout, max_pool_size=pool_size)
+        client = engine_client(url, tls, timeout, pool_size)  # (None: the environment's default)
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError, LookupError) as exc:
         raise RightsizeError(f"cannot reach {where}: {_first_line(exc)}") from None

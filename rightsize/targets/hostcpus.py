@@ -26,9 +26,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
+import hashlib
+import json
 import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rightsize.models import Recommendation, Values
@@ -63,24 +66,57 @@ def engine_address() -> tuple[str | None, Any, str]:
     """(base URL, TLS config, what it is for people) of the engine the docker CLI and ``docker
     compose`` talk to; the URL is None for the environment's default (``DOCKER_HOST`` with its TLS
     variables, else the local socket). DOCKER_HOST wins over DOCKER_CONTEXT, which wins over the
-    config's currentContext. A context that does not exist is a LookupError."""
+    config's currentContext. A context that does not exist is a LookupError.
+
+    Read as the CLI reads it, not with docker-py's ContextAPI: that one looks for contexts beside
+    the first config.json it finds (``./contexts`` when there is none, ``~/.docker`` when
+    DOCKER_CONFIG's folder has none) and ignores a context's CA without a client cert and its
+    SkipTLSVerify, so it missed or mis-spoke to engines ``docker compose`` reaches."""
     if os.environ.get("DOCKER_HOST"):
         return None, None, f"DOCKER_HOST={os.environ['DOCKER_HOST']}"
-    from docker.context import ContextAPI
-    from docker.context.config import get_current_context_name
-
-    name = os.environ.get("DOCKER_CONTEXT") or get_current_context_name()
-    if not name or name == "default":
+    folder = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")  # the CLI's config.Dir()
+    name = os.environ.get("DOCKER_CONTEXT") or _current_context(folder / "config.json")
+    if name == "default":
         return None, None, LOCAL
-    ctx = ContextAPI.get_context(name)
-    if ctx is None:
-        raise LookupError(f"docker context {name!r} not found")
-    return ctx.Host, ctx.TLSConfig, f"docker context {name} ({ctx.Host})"
+    key = hashlib.sha256(name.encode()).hexdigest()  # the CLI's store keys a context by its name's digest
+    meta = folder / "contexts" / "meta" / key / "meta.json"
+    try:
+        endpoint = json.loads(meta.read_text())["Endpoints"]["docker"]
+        host = str(endpoint["Host"])
+    except FileNotFoundError:
+        raise LookupError(f"docker context {name!r} not found") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise LookupError(f"docker context {name!r} unreadable ({meta}: {exc})") from None
+    tls = _context_tls(folder / "contexts" / "tls" / key / "docker", bool(endpoint.get("SkipTLSVerify")))
+    return host, tls, f"docker context {name} ({host})"
+
+
+def _current_context(config: Path) -> str:
+    """config.json's currentContext; "default" without one (an unreadable file too: the CLI warns
+    and uses the default)."""
+    try:
+        name = json.loads(config.read_text()).get("currentContext")
+    except (OSError, ValueError, AttributeError):
+        return "default"
+    return name if isinstance(name, str) and name else "default"
+
+
+def _context_tls(folder: Path, skip_verify: bool) -> Any:
+    """The context's TLS as the CLI builds it: none without TLS files or SkipTLSVerify; else TLS,
+    verified against its ca.pem (the system's CAs without one) unless SkipTLSVerify, with its
+    cert.pem/key.pem as the client's certificate when both are there."""
+    have = {n: str(folder / f"{n}.pem") for n in ("ca", "cert", "key") if (folder / f"{n}.pem").is_file()}
+    if not have and not skip_verify:
+        return None
+    from docker.tls import TLSConfig
+
+    cert = (have["cert"], have["key"]) if "cert" in have and "key" in have else None
+    return TLSConfig(client_cert=cert, ca_cert=have.get("ca"), verify=not skip_verify)
 
 
 def engine_cpus() -> HostCpus:
     """The engine's NCPU (see the module's docstring), else this process's CPU count."""
-    where = f"DOCKER_HOST={os.environ['DOCKER_HOST']}" if os.environ.get("DOCKER_HOST") else LOCAL
+    where = ""  # (none when no engine could be named: a missing or unreadable context)
     with warnings.catch_warnings():
         # docker-py leaves the socket of a refused connection to the collector: not the user's concern
         warnings.simplefilter("ignore", ResourceWarning)
@@ -92,18 +128,25 @@ def engine_cpus() -> HostCpus:
             ncpu = None
         gc.collect()  # (the refused socket, while its warning is ignored)
     if ncpu is None:
-        return HostCpus(host_cpus(), f"this machine's count: {where} did not answer: {why}")
+        said = f"{where} did not answer: {why}" if where else why
+        return HostCpus(host_cpus(), f"this machine's count: {said}")
     return HostCpus(ncpu, f"docker info NCPU of {where}")
 
 
-def engine_client(url: str | None, tls: Any, timeout: int | None = None) -> Any:
-    """A docker client for ``engine_address()``'s URL and TLS (the environment's default for None)."""
-    import docker
+def engine_client(url: str | None, tls: Any, timeout: int | None = None, pool_size: int | None = None) -> Any:
+    """A docker client for ``engine_address()``'s URL and TLS (the environment's default for None:
+    DOCKER_HOST with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH, else the local socket), TLS as given even
+    with REQUESTS_CA_BUNDLE set (see engineclient)."""
+    from docker.utils import kwargs_from_env
 
-    more = {} if timeout is None else {"timeout": timeout}
+    from rightsize.targets.engineclient import EngineClient
+
+    more: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    if pool_size is not None:
+        more["max_pool_size"] = pool_size
     if url:
-        return docker.DockerClient(base_url=url, tls=tls or False, **more)
-    return docker.from_env(**more)
+        return EngineClient(base_url=url, tls=tls or False, **more)
+    return EngineClient(**kwargs_from_env(), **more)
 
 
 def _ncpu(url: str | None, tls: Any) -> int:

@@ -1,0 +1,186 @@
+"""Review of the engine resolution (hostcpus.engine_address, shared by apply/check, apply --live and
+collect) against what the real docker CLI does with the same config folder.
+
+docker-py's ContextAPI, used before, differs from the CLI: it looks for contexts beside the first
+config.json it finds (``./contexts`` when there is none; ``~/.docker`` when DOCKER_CONFIG's folder
+has none), and it builds no TLS for a context with only a CA or with skip-tls-verify. Each case is
+made with `docker context create` and shown to work (or not) with the real CLI first. The TLS
+engine is the local dockerd behind a TLS proxy in this process (openssl makes its certificate).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import certifi
+import pytest
+
+from rightsize.models import Observed, Recommendation, Values
+from rightsize.targets import hostcpus
+from rightsize.targets.compose import patch_compose
+
+pytestmark = pytest.mark.docker
+
+SOCKET = "/var/run/docker.sock"
+GONE = "unix:///nonexistent/rightsize-s10-review.sock"
+TEXT = "name: rs10rev\nservices:\n  web:\n    image: x\n    cpus: 0.5\n"
+REC = Recommendation(
+    "rs10rev/web", "cpu", Values(), Values(None, 1.25), Observed(p99=0.98, max=0.99),
+    20160, 14 * 86400, 0.9, ("p99 +25%",), "default",
+)  # fmt: skip
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, docker_client: Any) -> pytest.MonkeyPatch:
+    """No DOCKER_* variables; HOME and DOCKER_CONFIG are the test's own (neither has a config.json)."""
+    if int(docker_client.info()["NCPU"]) < 2 or not Path(SOCKET).exists():
+        pytest.skip("needs the engine on /var/run/docker.sock with 2+ CPUs")
+    for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())  # the system's CAs, as often set: requests
+    # put it over the context's CA (and over skip-tls-verify) before (engineclient)
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "cfg"))
+    return monkeypatch
+
+
+def docker(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real docker CLI in this process's environment (HOME, DOCKER_CONFIG, DOCKER_CONTEXT)."""
+    return subprocess.run(["docker", *args], env={**os.environ}, capture_output=True, text=True, timeout=60)
+
+
+def applied(tmp_path: Path) -> str:
+    """apply -f with this process on one CPU (the engine has 2+): the cpus written (1.25 when the
+    engine's count is read, 1 when this process's is)."""
+    path = tmp_path / "compose.yml"
+    path.write_text(TEXT)
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (the cap's warning: the value written says it)
+            patch_compose(path, [REC])
+    finally:
+        os.sched_setaffinity(0, before)
+    return next(line.split(": ")[1] for line in path.read_text().splitlines() if "cpus:" in line)
+
+
+def test_docker_context_without_a_config_json_is_found(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`docker context create` writes no config.json; DOCKER_CONTEXT then names it. Before: looked for
+    under ./contexts, "not found", this process's count (1) written though `docker` reaches the engine."""
+    assert docker("context", "create", "rs10rev", "--docker", f"host=unix://{SOCKET}").returncode == 0
+    assert not (tmp_path / "cfg" / "config.json").exists()
+    env.setenv("DOCKER_CONTEXT", "rs10rev")
+    assert docker("info", "--format", "{{.NCPU}}").stdout.strip().isdigit()
+    assert hostcpus.engine_address()[0] == f"unix://{SOCKET}"
+    assert applied(tmp_path) == "1.25"
+
+
+def test_docker_config_folder_without_config_json_ignores_the_home_one(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """~/.docker/config.json's current context is at no engine; DOCKER_CONFIG names another folder
+    with no config.json: the CLI uses the local engine. Before: the home folder's context was used."""
+    home_cfg = tmp_path / "home" / ".docker"
+    env.setenv("DOCKER_CONFIG", str(home_cfg))
+    assert docker("context", "create", "rs10gone", "--docker", f"host={GONE}").returncode == 0
+    assert docker("context", "use", "rs10gone").returncode == 0
+    assert docker("info").returncode != 0  # (the home folder's context is at no engine)
+
+    (tmp_path / "cfg").mkdir()
+    env.setenv("DOCKER_CONFIG", str(tmp_path / "cfg"))
+    assert docker("info", "--format", "{{.NCPU}}").returncode == 0  # the CLI: the local engine
+    assert hostcpus.engine_address() == (None, None, hostcpus.LOCAL)
+
+
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl to make a certificate")
+    key, cert = folder / "server-key.pem", folder / "server-cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+@contextlib.contextmanager
+def tls_engine(folder: Path) -> Iterator[tuple[int, Path]]:
+    """The local dockerd behind TLS on 127.0.0.1 (its port, the certificate to verify it by)."""
+    cert, key = _certificate(folder)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def pipe(conn: socket.socket) -> None:
+        with (
+            contextlib.suppress(OSError),
+            ctx.wrap_socket(conn, server_side=True) as tls,
+            socket.socket(socket.AF_UNIX) as up,
+        ):
+            up.connect(SOCKET)
+            while not stop.is_set():
+                ready, _, _ = select.select([tls, up], [], [], 0.5)
+                if tls in ready or tls.pending():
+                    data = tls.recv(65536)
+                    if not data:
+                        return
+                    up.sendall(data)
+                if up in ready:
+                    data = up.recv(65536)
+                    if not data:
+                        return
+                    tls.sendall(data)
+
+    def serve() -> None:
+        while not stop.is_set():
+            ready, _, _ = select.select([listener], [], [], 0.2)
+            if ready:
+                conn, _ = listener.accept()
+                threading.Thread(target=pipe, args=(conn,), daemon=True).start()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        yield listener.getsockname()[1], cert
+    finally:
+        stop.set()
+        server.join()
+        listener.close()
+
+
+def test_tls_contexts_with_a_ca_only_or_skip_tls_verify(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A current context verifying the engine by a CA (no client certificate), and one with
+    skip-tls-verify: the CLI speaks TLS to both. Before: plain HTTP to a TLS port, "did not answer",
+    this process's count (1) written; apply --live and collect refused the engine."""
+    from rightsize.sources.docker import connect
+
+    with tls_engine(tmp_path) as (port, ca):
+        host = f"tcp://127.0.0.1:{port}"
+        for name, more in (("rs10ca", f",ca={ca}"), ("rs10skip", ",skip-tls-verify=true")):
+            made = docker("context", "create", name, "--docker", f"host={host}{more}")
+            assert made.returncode == 0, made.stderr
+            assert docker("context", "use", name).returncode == 0  # (a config.json, its currentContext)
+            shown = docker("info", "--format", "{{.NCPU}}")
+            assert shown.returncode == 0 and shown.stdout.strip().isdigit(), shown.stderr  # the CLI: TLS
+            assert hostcpus.engine_cpus().source == f"docker info NCPU of docker context {name} ({host})"
+            assert applied(tmp_path) == "1.25"
+            client = connect(timeout=10)  # collect's (and --live's) client
+            try:
+                assert client.ping()
+            finally:
+                client.close()
