@@ -184,3 +184,24 @@ def test_tls_contexts_with_a_ca_only_or_skip_tls_verify(env: pytest.MonkeyPatch,
                 assert client.ping()
             finally:
                 client.close()
+
+
+def test_a_missing_context_is_one_line_naming_it_not_the_local_engine(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Before, collect said "cannot reach the local Docker engine (/var/run/docker.sock): docker
+    context 'rs10nope' not found": the local engine was never tried."""
+    env.setenv("DOCKER_CONTEXT", "rs10nope")
+    assert "rs10nope" in docker("info").stderr  # (the CLI refuses it too)
+    for args in (["collect", "--out", str(tmp_path / "out"), "--duration", "2s", "-q"], ["apply", "--live"]):
+        done = subprocess.run(
+            ["python3", "-m", "rightsize", *args],
+            env={**os.environ},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+        assert "docker context 'rs10nope' not found" in done.stderr and "local" not in done.stderr, (
+            done.stderr
+        )

@@ -65,8 +65,9 @@ def connect(docker_host: str | None = None, *, pool_size: int = 512, timeout: in
     try:
         url, tls = docker_host, None
         if not docker_host:
+            local, where = where, "the Docker engine"  # (a missing context: the error names it)
             url, tls, what = engine_address()  # (a docker context: its own URL and TLS)
-            where = what if url else where
+            where = what if url else local
         client = engine_client(url, tls, timeout, pool_size)  # (None: the environment's default)
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError, LookupError) as exc:
