@@ -30,7 +30,7 @@ _EXPECTED = {
     "--only": "resources among memory,cpu,pids (leave --only out for all three)",
     "--strategies": "strategies such as default,safe,krr (leave --strategies out for default,krr,vpa)",
     "--namespace": "a namespace (leave --namespace out for every namespace)",
-    "--docker-host": "an engine URL such as ssh://host (leave --docker-host out for DOCKER_HOST/local)",
+    "--docker-host": "an engine URL such as tcp://host:2375 (leave it out for DOCKER_HOST, else the context)",
     "--swap": "a swap size such as 0 or 256M (leave --swap out to keep the swap as it is)",
     "--project-directory": "a folder (leave --project-directory out for the first -f file's folder)",
 }

@@ -205,3 +205,15 @@ def test_a_missing_context_is_one_line_naming_it_not_the_local_engine(
         assert "docker context 'rs10nope' not found" in done.stderr and "local" not in done.stderr, (
             done.stderr
         )
+
+
+def test_an_empty_docker_host_suggests_what_is_reached(capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: "expected an engine URL such as ssh://host (leave --docker-host out for
+    DOCKER_HOST/local)": ssh:// is not reached (no paramiko), and leaving it out follows the context."""
+    from rightsize.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["collect", "--docker-host", "", "--duration", "1s"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and len(err.splitlines()) == 1, err
+    assert "ssh://" not in err and "DOCKER_HOST, else the context" in err, err
