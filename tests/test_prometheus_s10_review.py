@@ -1,4 +1,4 @@
-"""Review of session 10's Prometheus pull (CPU bursts at long steps), against a real Prometheus.
+"""Review of session 10's Prometheus pull and --cluster, against real Prometheus servers.
 
 The burst subquery took the highest short rate among the windows *ending* within each step, so a
 window ending just after a step boundary, reading the 4 scrapes before it, gave the next step the
@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from prom_fixtures import Cluster, PrometheusServer, backfill, write_openmetrics
+from prom_cli import run
+from prom_fixtures import Cluster, MiB, PrometheusServer, backfill, write_openmetrics
+from test_prometheus_s10_clusters import DB, VALUES
 from test_prometheus_s10_cpu import BURST, HOURS, BurstPod, _cluster, _cpu
 
 from rightsize.sources.prometheus import pull
@@ -50,3 +52,35 @@ def test_a_burst_ending_on_a_step_boundary_is_read_in_its_own_step_only(
     after = cpu[edge + pd.Timedelta(hours=1)]  # (edge, edge + 1h]: not one busy minute
     assert after < 0.5, cpu.to_dict()  # before: 2.1, the burst's 4 scrapes before the edge again
     assert (cpu >= 1.0).sum() == 1
+
+
+@pytest.fixture(scope="module")
+def mixed_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One root: prod pulled with --cluster prod (db at ~900 MiB), another cluster pulled into it
+    without --cluster (db at ~150 MiB), both from real Prometheus servers."""
+    work = tmp_path_factory.mktemp("mixed")
+    end = int(time.time()) // 60 * 60 - 120
+    shapes = {"prod": (DB,), "": (dataclasses.replace(DB, mem_base=150 * MiB),)}
+    for name, pods in shapes.items():
+        write_openmetrics(Cluster(end - 3 * 3600, end, pods), work / f"om-{name}")
+        backfill(work / f"om-{name}", work / f"tsdb-{name}")
+        with PrometheusServer(work / f"tsdb-{name}") as server:
+            pull(server.url, work / "data", 3 * 3600, 60, quiet=True, now=end, cluster=name or None)
+    return work / "data"
+
+
+def test_apply_helm_on_a_named_and_an_unnamed_cluster_is_one_error_line(
+    mixed_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: exit 0, the unnamed cluster's db written into db.resources and prod's skipped
+    # ("db.resources already holds data/StatefulSet/db/postgres"): the two-cluster case's bug again
+    values = tmp_path / "values.yaml"
+    values.write_text(VALUES)
+    argv = ["apply", "--helm", str(values), "--data", str(mixed_root), "--no-render"]
+    code, out, err = run(argv, capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith("rightsize: error: the data holds cluster prod and workloads pulled without")
+    assert "--cluster prod" in err and values.read_text() == VALUES
+    code, out, err = run([*argv, "--cluster", "prod"], capsys)  # prod alone is still written
+    assert code == 0, err
+    assert "prod:" not in out and "already holds" not in out

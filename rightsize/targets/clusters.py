@@ -25,6 +25,7 @@ from rightsize.sources.prometheus_options import cluster_name
 _PREFIXED = re.compile(
     r"(?P<cluster>[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?):(?P<rest>[^/:]+(?:/[^/]+){3})"
 )
+_KUBE = re.compile(r"[^/:]+(?:/[^/:]+){3}")  # namespace/kind/name/container of a pull without --cluster
 
 
 def split(workload: str) -> tuple[str, str]:
@@ -68,6 +69,13 @@ def for_helm(recs: Sequence[Recommendation], cluster: str | None) -> list[Recomm
             f"the data holds {len(found)} clusters ({', '.join(found)}) whose same-named workloads would "
             f"claim the same values: pick the one this values file deploys "
             f"({' or '.join(f'--cluster {c}' for c in found[:3])})"
+        )
+    # one cluster pulled with --cluster, another into the same root without: the same clash
+    if found and any(_KUBE.fullmatch(r.workload) for r in recs):
+        raise RightsizeError(
+            f"the data holds cluster {found[0]} and workloads pulled without --cluster, whose same-named "
+            f"workloads would claim the same values: pick --cluster {found[0]}, or pull the other cluster "
+            "into its own --out (or again with --cluster NAME)"
         )
     return list(recs)
 
