@@ -84,3 +84,19 @@ def test_apply_helm_on_a_named_and_an_unnamed_cluster_is_one_error_line(
     code, out, err = run([*argv, "--cluster", "prod"], capsys)  # prod alone is still written
     assert code == 0, err
     assert "prod:" not in out and "already holds" not in out
+
+
+def test_few_samples_names_no_step_when_the_range_is_shorter_than_recommend_needs(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    # --since 50m at 5m steps with 15 s scrapes: 11 samples; --step 15s would give 201, but recommend
+    # still makes none (50 minutes < its min_history of 1h): the hint named a step that cannot help
+    from rightsize.sources.prometheus_checks import warn_few_samples
+
+    warn_few_samples(3000, 300, 15.0, 11)
+    assert [str(w.message) for w in recwarn] == []
+    warn_few_samples(4 * 3600, 3600, 15.0, 5)  # 4h: a step that helps is still named
+    assert [str(w.message) for w in recwarn] == [
+        "--since 4h at --step 1h is 5 samples per container, and recommend makes none for a workload of "
+        "fewer than 100 (replicas pool theirs): --step 2m gives 121"
+    ]

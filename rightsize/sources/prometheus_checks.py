@@ -100,11 +100,12 @@ def warn_few_samples(since: float, step: float, scrape: float, points: int) -> N
     """Say so when the step leaves each container fewer samples than ``recommend`` needs of a
     workload (the strategies' default min_samples) while a shorter step would give them: a 3-day
     pull at 1h steps (73) gets a single replica no recommendation. Not when only a step finer than
-    the scrape interval would (it repeats samples): a short --since is then what recommend names."""
+    the scrape interval would (it repeats samples), nor for a --since shorter than recommend's
+    min_history (1h): a short --since is then what recommend names."""
     from rightsize.analysis.strategies import DefaultSettings
 
     needed = int(DefaultSettings().min_samples)
-    if points >= needed:
+    if points >= needed or since < DefaultSettings().min_history:  # then no step would do
         return
     fits = [s for s in _STEPS if s < step and s >= 0.9 * scrape and math.floor(since / s) + 1 >= needed]
     if fits:
