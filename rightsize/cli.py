@@ -71,9 +71,7 @@ def collect(
         [], "--filter", help="name=…, label=KEY[=VALUE], id=…, ancestor=… (repeatable)."
     ),
     project: str | None = typer.Option(None, help="Only this compose project."),
-    docker_host: str | None = typer.Option(
-        None, help="Engine URL (default: as docker: DOCKER_HOST, else the docker context)."
-    ),
+    docker_host: str | None = typer.Option(None, help="Engine URL (default: DOCKER_HOST, else context)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     url: str | None = typer.Option(None, help="Prometheus base URL (--source prometheus)."),
     since: str | None = typer.Option(None, help="Prometheus: how much history to pull (default 14d)."),
@@ -273,9 +271,7 @@ def apply(
     project: str | None = typer.Option(None, help="Compose project name (workloads are project/service)."),
     env_file: list[str] = typer.Option([], "--env-file", help="Compose: ${VAR} values (default: .env)."),
     project_directory: str | None = PROJECT_DIRECTORY,
-    docker_host: str | None = typer.Option(
-        None, "--docker-host", help="--live: engine URL (default: DOCKER_HOST, else the docker context)."
-    ),
+    docker_host: str | None = typer.Option(None, "--docker-host", help="--live URL, else DOCKER_HOST/context"),
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="Skip recommendations below this."),
     swap: str | None = typer.Option(None, "--swap", metavar="SIZE", help="Swap beyond the limit: 0, 256M."),
     fmt: str = typer.Option("text", "--format", help="text (diff + summary) or json."),
