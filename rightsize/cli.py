@@ -271,7 +271,7 @@ def apply(
     project: str | None = typer.Option(None, help="Compose project name (workloads are project/service)."),
     env_file: list[str] = typer.Option([], "--env-file", help="Compose: ${VAR} values (default: .env)."),
     project_directory: str | None = PROJECT_DIRECTORY,
-    docker_host: str | None = typer.Option(None, "--docker-host", help="--live URL, else DOCKER_HOST/context"),
+    docker_host: str | None = typer.Option(None, "--docker-host", help="--live URL, or DOCKER_HOST/context"),
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="Skip recommendations below this."),
     swap: str | None = typer.Option(None, "--swap", metavar="SIZE", help="Swap beyond the limit: 0, 256M."),
     fmt: str = typer.Option("text", "--format", help="text (diff + summary) or json."),
