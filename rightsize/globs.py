@@ -13,9 +13,9 @@ def matches(name: str, patterns: str) -> bool:
     return any(fnmatch.fnmatchcase(name, p.strip()) for p in patterns.split(",") if p.strip())
 
 
-def warn_unmatched(patterns: str | None, names: Iterable[str]) -> None:
+def warn_unmatched(patterns: str | None, names: Iterable[str], where: str = "in the data") -> None:
     """One warning naming the globs of several that match none of ``names`` (a typo among them
-    would otherwise just leave that workload out)."""
+    would otherwise just leave that workload out); ``where`` ends it."""
     if not patterns:
         return
     seen = list(names)
@@ -23,7 +23,7 @@ def warn_unmatched(patterns: str | None, names: Iterable[str]) -> None:
     missed = [p for p in missed if not any(fnmatch.fnmatchcase(n, p) for n in seen)]
     if missed:
         verb = "matches" if len(missed) == 1 else "match"
-        warnings.warn(f"--workload: {', '.join(missed)} {verb} no workload in the data", stacklevel=3)
+        warnings.warn(f"--workload: {', '.join(missed)} {verb} no workload {where}", stacklevel=3)
 
 
 def joined(patterns: str | Iterable[str] | None) -> str | None:

@@ -10,13 +10,11 @@ the prefix); without it, a root of several clusters is refused for ``--helm`` ra
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import re
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from rightsize.errors import RightsizeError
-from rightsize.globs import matches
+from rightsize.globs import matches, warn_unmatched
 from rightsize.models import Recommendation
 from rightsize.sources.prometheus_options import cluster_name
 
@@ -135,11 +133,5 @@ def for_recommend(
     if not chosen:
         raise RightsizeError(f"no workload of cluster {cluster} matches {workloads!r}")
     names = {r.workload for r in kept} | {f"{cluster}:{r.workload}" for r in kept}
-    missed = [p.strip() for p in workloads.split(",") if p.strip()]
-    missed = [p for p in missed if not any(fnmatch.fnmatchcase(n, p) for n in names)]
-    if missed:
-        verb = "matches" if len(missed) == 1 else "match"
-        warnings.warn(
-            f"--workload: {', '.join(missed)} {verb} no workload of cluster {cluster}", stacklevel=2
-        )
+    warn_unmatched(workloads, names, f"of cluster {cluster}")
     return chosen
