@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any
+from functools import partial
 
 import typer
 
@@ -279,40 +279,24 @@ def apply(
 ) -> None:
     """Write the recommendations into compose files or Helm values, or apply them to running containers."""
     from rightsize.cli_checks import check_apply_options
+    from rightsize.cli_helm import helm_target
     from rightsize.targets.summary import summarize, to_json
 
     only_, services_, swap_ = check_apply_options(
         compose=compose, helm=helm, live=live, map_=map_, data=data, since=since, backup=backup, only=only,
         services=services, project=project, env_file=env_file, docker_host=docker_host, swap=swap, fmt=fmt,
-        project_directory=project_directory, chart=chart,
-    )  # fmt: skip
-    from rightsize.targets.clusters import check_cluster_option, helm_map, helm_recs
-
-    check_cluster_option(cluster, helm)
-    helm_only = {"--release": release is not None, "--values": values, "--helm-set": helm_set,
-                 "--no-render": not render}  # fmt: skip
-    if helm is None and (what := next((o for o, on in helm_only.items() if on), None)):
-        raise RightsizeError(f"{what} works with --helm only")
-
-    def recs() -> list[Any]:
-        return recommendations_for(data, strategy, set_, since)
-
+        project_directory=project_directory, chart=chart)  # fmt: skip
+    helm_ = helm_target(helm, cluster, map_, chart, release, render, values, helm_set)  # checks them
+    recs = partial(recommendations_for, data, strategy, set_, since)  # called once the file is read
     if compose:
         from rightsize.targets.compose import patch_compose
-
         results = patch_compose(compose, recs, dry_run=dry_run, backup=backup, only=only_,
                                 services=services_, project=project, min_confidence=min_confidence,
                                 swap=swap_, env_files=env_file or None, project_directory=project_directory)
-    elif helm is not None:
-        from rightsize.targets.helm import parse_map, patch_helm
-
-        results = [patch_helm(helm, helm_recs(recs, cluster), mapping=helm_map(parse_map(map_), cluster),
-                              dry_run=dry_run, backup=backup, only=only_, min_confidence=min_confidence,
-                              chart=chart, render=render, release=release, values=values,
-                              sets=helm_set)]  # fmt: skip
+    elif helm_ is not None:
+        results = [helm_.patch(recs, dry_run, backup, only_, min_confidence)]
     else:
         from rightsize.targets.live import apply_live
-
         results = [apply_live(recs, project=project, docker_host=docker_host, dry_run=dry_run,
                               only=only_, min_confidence=min_confidence, swap=swap_)]
     if fmt == "json":

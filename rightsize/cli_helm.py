@@ -1,0 +1,53 @@
+"""``apply``'s Helm options: checked once (one error line when one is given without ``--helm``), and
+the ``patch_helm`` call they configure (kept out of ``cli.py``, which only parses and prints)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rightsize.errors import RightsizeError
+from rightsize.models import PatchResult
+
+
+@dataclasses.dataclass(frozen=True)
+class HelmTarget:
+    values_file: str
+    cluster: str | None
+    map_: Sequence[str]
+    chart: str | None
+    release: str | None
+    render: bool
+    values: Sequence[str]
+    sets: Sequence[str]
+
+    def patch(
+        self, recs: Callable[[], list[Any]], dry_run: bool, backup: bool, only: list[str] | None,
+        min_confidence: float,
+    ) -> PatchResult:  # fmt: skip
+        from rightsize.targets.clusters import helm_map, helm_recs
+        from rightsize.targets.helm import parse_map, patch_helm
+
+        return patch_helm(self.values_file, helm_recs(recs, self.cluster),
+                          mapping=helm_map(parse_map(list(self.map_)), self.cluster), dry_run=dry_run,
+                          backup=backup, only=only, min_confidence=min_confidence, chart=self.chart,
+                          render=self.render, release=self.release, values=list(self.values),
+                          sets=list(self.sets))  # fmt: skip
+
+
+def helm_target(
+    helm: str | None, cluster: str | None, map_: Sequence[str], chart: str | None, release: str | None,
+    render: bool, values: Sequence[str], helm_set: Sequence[str],
+) -> HelmTarget | None:  # fmt: skip
+    """The Helm target, or None without ``--helm`` (then a Helm-only option given is one error)."""
+    from rightsize.targets.clusters import check_cluster_option
+
+    check_cluster_option(cluster, helm)
+    helm_only = {"--release": release is not None, "--values": values, "--helm-set": helm_set,
+                 "--no-render": not render}  # fmt: skip
+    if helm is None and (what := next((o for o, on in helm_only.items() if on), None)):
+        raise RightsizeError(f"{what} works with --helm only")
+    if helm is None:
+        return None
+    return HelmTarget(helm, cluster, map_, chart, release, render, values, helm_set)
