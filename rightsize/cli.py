@@ -13,6 +13,7 @@ from functools import partial
 import typer
 
 from rightsize.cli_checks import (
+    DATA_HELP,
     PROJECT_DIRECTORY,
     check_collect_options,
     check_compose_options,
@@ -139,7 +140,7 @@ def collect(
 
 @app.command(short_help="Recommend reservations and limits from the history's percentiles.")
 def recommend(
-    data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
+    data: str | None = typer.Option(None, "--data", help=DATA_HELP),
     strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95 (see --settings)."),
     fmt: str = typer.Option("table", "--format", help="table|json|yaml|csv|markdown."),
     compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file(s) with current values."),
@@ -184,7 +185,7 @@ def recommend(
 
 @app.command(short_help="Replay history: how each strategy's limits would have fared.")
 def backtest(
-    data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
+    data: str | None = typer.Option(None, "--data", help=DATA_HELP),
     train: str = typer.Option("14d", help="Training window: each strategy is fitted on this much history."),
     test: str = typer.Option("7d", help="Test window right after it, where the limits are scored."),
     every: str = typer.Option("7d", help="Slide the windows by this much."),
@@ -260,7 +261,7 @@ def apply(
     render: bool = typer.Option(True, "--render/--no-render", help="Helm: find places with helm template."),
     values: list[str] = typer.Option([], "--values", help="Helm: a -f file helm gets before it (read)."),
     helm_set: list[str] = typer.Option([], "--helm-set", help="Helm: a --set KEY=VALUE helm gets (read)."),
-    data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
+    data: str | None = typer.Option(None, "--data", help=DATA_HELP),
     strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95."),
     set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE."),
     since: str | None = typer.Option(None, help="Only the last 7d/24h of the data."),
@@ -310,7 +311,7 @@ def apply(
 @app.command(short_help="CI gate: exit 1 when compose limits are off the recommendation.")
 def check(
     compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file (repeat: -f a -f b)."),
-    data: str | None = typer.Option(None, "--data", help="Dataset folder (default: the bundled sample)."),
+    data: str | None = typer.Option(None, "--data", help=DATA_HELP),
     strategy: str = typer.Option("default", help="default|safe|krr|vpa|p95."),
     set_: list[str] = typer.Option([], "--set", help="Override a strategy setting: NAME=VALUE."),
     since: str | None = typer.Option(None, help="Only the last 7d/24h of the data."),
@@ -342,7 +343,7 @@ def check(
 
 @app.command(short_help="Write one self-contained HTML report.")
 def report(
-    data: str | None = typer.Option(None, help="Dataset folder (default: the bundled sample)."),
+    data: str | None = typer.Option(None, help=DATA_HELP),
     out: str = typer.Option("rightsize-report.html", "--out", "-o", help="HTML file to write."),
     compose: list[str] = typer.Option([], "--compose", "-f", help="Compose file(s) with current values."),
     env_file: list[str] = typer.Option([], "--env-file", help="${VAR} values (default: .env beside -f)."),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -41,6 +40,7 @@ PROJECT_DIRECTORY: Any = typer.Option(
     help="Compose: the project folder .env and relative paths resolve in, and the default project name "
     "(default: the first -f file's folder), as docker compose --project-directory.",
 )  # fmt: skip
+DATA_HELP = "Dataset folder (default: ./rightsize-data if it is here, else the bundled sample)."
 
 
 def not_empty(option: str, value: str | list[str] | None, expected: str | None = None) -> None:
@@ -114,17 +114,6 @@ def check_check_options(
         raise fail("give the compose file(s) to check: --compose FILE")
     if fmt not in ("table", "json"):
         raise fail(f"--format {fmt!r}: choose table or json")
-    _no_sample_beside_collected(data, "check would judge the file by the bundled synthetic sample")
-
-
-def _no_sample_beside_collected(data: str | None, instead: str) -> None:
-    """`collect` (default --out ./rightsize-data), then `apply`/`check` without --data: the synthetic
-    sample's values, written into the user's file or passing a CI gate, are a slip, not a demo."""
-    if data is None and Path("rightsize-data", "samples").is_dir():
-        raise fail(
-            "no --data given, and ./rightsize-data (collect's default --out) is here: give --data "
-            f"./rightsize-data (without --data, {instead})"
-        )
 
 
 def check_apply_options(
@@ -142,7 +131,6 @@ def check_apply_options(
     not_empty("--env-file", env_file, "an env file, e.g. --env-file .env.prod")
     if sum([bool(compose), helm is not None, live]) != 1:
         raise fail("give exactly one target: --compose FILE [...], --helm FILE or --live")
-    _no_sample_beside_collected(data, "apply would write the bundled synthetic sample's values")
     if live and backup:  # a running container has no file to back up: say so rather than ignore it
         raise fail("--backup keeps a copy of a file; --live changes running containers (no file)")
     misplaced = {"--map": bool(map_) and helm is None, "--chart": chart is not None and helm is None,

@@ -56,43 +56,63 @@ def test_a_duration_without_unit_is_one_error_line(
 SAMPLE_POSTGRES = "services:\n  postgres:\n    image: postgres:16\n    mem_limit: 4g\n"
 
 
-@pytest.mark.parametrize(
-    "command",
-    [["apply", "-f", "compose.yml"], ["apply", "-f", "compose.yml", "--dry-run"], ["apply", "--live"],
-     ["check", "-f", "compose.yml"]],
-)  # fmt: skip
-def test_apply_without_data_beside_collected_data_is_refused(
-    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def _collected_here(tmp_path: Path) -> None:
+    """./rightsize-data as `rightsize collect` leaves it: here the sample with postgres at twice its
+    memory, so that what is read (this, not the sample) shows in the numbers."""
+    import pyarrow.parquet as pq
+
+    from rightsize import sample_path
+
+    for src in sample_path().rglob("*.parquet"):
+        table = pq.read_table(src)
+        if src.parts[-3] == "samples":
+            df = table.to_pandas()
+            pg = df["workload"] == "sutazai/postgres"
+            for col in ("mem_working_set", "mem_rss", "mem_peak"):
+                df.loc[pg, col] = df.loc[pg, col] * 2
+            table = table.from_pandas(df, schema=table.schema, preserve_index=False)
+        dst = tmp_path / "rightsize-data" / src.relative_to(sample_path())
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, dst)
+
+
+def test_without_data_collects_default_out_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`rightsize collect` (default --out ./rightsize-data), then `rightsize apply -f compose.yml`:
     without --data apply took the bundled SYNTHETIC sample, matched its `sutazai/postgres` to the
-    user's `postgres` and wrote 4g -> 1536m into the file, a warning the only sign (`check` judged
-    the file by the sample: a CI gate passing or failing on made-up numbers)."""
+    user's `postgres` and wrote the sample's numbers into the file, a warning the only sign. Without
+    --data every command now reads ./rightsize-data when it is here, and says so."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "rightsize-data" / "samples").mkdir(parents=True)
-    compose = tmp_path / "compose.yml"
-    compose.write_text(SAMPLE_POSTGRES)
-    code, out, err = run_cli(command, capsys)
-    assert code == 2, (out, err)
-    assert err.count("\n") == 1 and err.startswith("rightsize: error: "), err
-    assert "give --data ./rightsize-data" in err and "synthetic" in err
-    assert compose.read_text() == SAMPLE_POSTGRES and out == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["compose.yml", "rightsize-data"]  # no .bak, no temp
+    _collected_here(tmp_path)
+    for compose in ("given.yml", "default.yml"):
+        (tmp_path / compose).write_text(SAMPLE_POSTGRES)
+    code, _, err = run_cli(["apply", "-f", "given.yml", "--data", "rightsize-data", "--only=memory"], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["apply", "-f", "default.yml", "--only", "memory"], capsys)
+    assert code == 0, err
+    assert "reading ./rightsize-data (collect's default --out)" in err and "SYNTHETIC" not in err
+    written = (tmp_path / "default.yml").read_text()
+    assert written == (tmp_path / "given.yml").read_text() != SAMPLE_POSTGRES
+    assert "mem_limit: 1536m" not in written  # the sample's own recommendation (test below)
+    code, out, err = run_cli(["recommend", "--format", "json", "--workload", "*postgres"], capsys)
+    assert code == 0 and "reading ./rightsize-data" in err, err
+    code, given, _ = run_cli(["recommend", "--format", "json", "--workload", "*postgres", "--data",
+                              "rightsize-data"], capsys)  # fmt: skip
+    assert out == given
+    code, out, err = run_cli(["check", "-f", "default.yml", "--format", "json"], capsys)
+    assert code in (0, 1) and "reading ./rightsize-data" in err, err
 
 
-def test_apply_with_data_given_beside_collected_data_still_writes(
+def test_without_data_and_nothing_collected_the_sample_is_read_and_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The refusal is only for a missing --data: naming any dataset (here the sample) writes."""
-    from rightsize import sample_path
-
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "rightsize-data" / "samples").mkdir(parents=True)
     compose = tmp_path / "compose.yml"
     compose.write_text(SAMPLE_POSTGRES)
-    args = ["apply", "-f", "compose.yml", "--data", str(sample_path()), "--only", "memory"]
-    code, _, err = run_cli(args, capsys)
+    code, _, err = run_cli(["apply", "-f", "compose.yml", "--only", "memory"], capsys)
     assert code == 0, err
+    assert "bundled SYNTHETIC sample" in err
     assert "mem_limit: 1536m" in compose.read_text()
 
 

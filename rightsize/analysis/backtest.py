@@ -285,7 +285,7 @@ def backtest(
     now: datetime | None = None,
 ) -> BacktestResult:
     """Rolling train/test evaluation of ``strategies`` on ``data`` (a dataset path or samples frame;
-    None = the bundled sample, with a warning).
+    None = ./rightsize-data if here, else the bundled sample, with a warning).
 
     ``strategies`` defaults to default, krr, vpa, plus ``current`` when the data records limits.
     ``overrides`` maps a strategy name to its ``--set`` values; ``workloads`` is a comma-separated
@@ -308,9 +308,9 @@ def backtest(
             get_strategy(n)
     _check_overrides(overrides)  # so does a bad --set: it failed only after a large dataset was read
     if data is None:  # after the checks above: a bad option is the only line, not after this warning
-        from rightsize.analysis.recommend import SampleDataWarning, sample_path, sample_warning
+        from rightsize.analysis.recommend import SampleDataWarning, default_data, sample_warning
 
-        data = sample_path()
+        data = default_data()
         warnings.warn(sample_warning(), SampleDataWarning, stacklevel=2)
     series = load_series(data, events, now=now)
     workloads = joined(workloads)  # one glob string, as --workload gives it

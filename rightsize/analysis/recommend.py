@@ -45,7 +45,7 @@ _COLUMNS = ["ts", "workload", "container_id", "mem_working_set", "mem_peak", "cp
 
 
 class SampleDataWarning(UserWarning):
-    """No dataset given: the bundled synthetic sample is used."""
+    """No dataset given: ./rightsize-data or the bundled synthetic sample is used."""
 
 
 def sample_path() -> Path:
@@ -56,12 +56,20 @@ def sample_path() -> Path:
 Since = str | float | timedelta | datetime | None  # text as --since takes it; from Python also a span/instant
 
 
+COLLECTED = Path("rightsize-data")  # collect's default --out
+
+
+def default_data() -> Path:
+    """What ``--data`` left out reads: ./rightsize-data when it is here (``rightsize collect``, then
+    ``rightsize recommend``: the user's own data, not a demo), else the bundled sample."""
+    return COLLECTED if (COLLECTED / "samples").is_dir() else sample_path()
+
+
 def sample_warning() -> str:
-    """What ``--data`` left out means, and where collect's default ``--out`` is, if it is here."""
-    text = f"no --data given: using the bundled SYNTHETIC sample at {sample_path()}"
-    if Path("rightsize-data", "samples").is_dir():  # 'rightsize collect' then 'rightsize recommend'
-        text += "; ./rightsize-data (collect's default --out) is here: give --data ./rightsize-data"
-    return text
+    """What ``--data`` left out means: which dataset ``default_data()`` reads."""
+    if default_data() == COLLECTED:
+        return "no --data given: reading ./rightsize-data (collect's default --out)"
+    return f"no --data given: using the bundled SYNTHETIC sample at {sample_path()}"
 
 
 def since_start(since: Since, latest_ms: int | None) -> int | None:
@@ -206,11 +214,11 @@ def profiles(
     workloads: str | None = None,
     now: datetime | None = None,
 ) -> list[Profile]:
-    """The usage profile of every workload in ``data`` (None = the bundled sample); samples with
+    """The usage profile of every workload in ``data`` (None = ``default_data()``); samples with
     impossible timestamps (``plausible.py``: before 2000, a day after ``now``) are left out."""
     since_start(since, 0)  # a bad --since is the only line, not after the bundled-sample warning
     if data is None:
-        data = sample_path()
+        data = default_data()
         warnings.warn(sample_warning(), SampleDataWarning, stacklevel=3)
     if isinstance(data, pd.DataFrame):
         out = _frame_profiles(data, None, since, qs, plausible(now, data))
@@ -251,7 +259,7 @@ def recommend(
     """Recommendations sorted by workload, then memory, cpu, pids.
 
     ``data``: a dataset root (or its ``samples`` folder, or one file), a samples DataFrame (with
-    ``events`` optionally), or None for the bundled sample (with a warning saying so).
+    ``events`` optionally), or None for ``default_data()`` (with a warning saying which).
     ``compose``: take the current values from this file (or these, merged as ``-f a -f b``), with
     ``${VAR}`` read from the environment, then ``env_files`` (default ``.env`` beside the first file).
     ``project_directory``: compose's ``--project-directory`` (where ``.env`` and relative paths resolve).

@@ -55,7 +55,7 @@ def report(
 ) -> Path:
     """Recommend (or take ``recommendations``) for the dataset ``data`` and write the HTML report.
 
-    ``data`` is a dataset root (``None``: the bundled sample) or a samples DataFrame; ``since``
+    ``data`` is a dataset root (``None``: ``default_data()``) or a samples DataFrame; ``since``
     (``7d`` or a date) and ``workloads`` (globs: ``"shop/*,db"`` or a list) narrow it, and
     ``compose`` (one file or several, merged as ``-f a -f b``) with ``env_files`` gives the current
     values, as for ``recommend``. Returns the path written. The file is written to a temporary
@@ -63,7 +63,7 @@ def report(
     ``now``: this machine's clock by default) are left out everywhere, as recommend leaves them out.
     """
     from rightsize.analysis.plausible import keep_possible, plausible
-    from rightsize.analysis.recommend import recommend, sample_path
+    from rightsize.analysis.recommend import default_data, recommend
     from rightsize.store import events_beside, warn_once
 
     if buckets is not None and buckets < 10:
@@ -83,7 +83,7 @@ def report(
         raise RightsizeError(
             f"cannot write {given}: it exists and is not an HTML page; give another --out (e.g. report.html)"
         )
-    source: str | os.PathLike[str] | pd.DataFrame = sample_path() if data is None else data
+    source: str | os.PathLike[str] | pd.DataFrame = default_data() if data is None else data
     now = now or datetime.now(UTC)  # one clock for recommend and the charts: the same rows left out
     warned: set[str] = set()  # recommend and the chart reader read the same files: warn once
     if recommendations is None:  # data=None lets recommend() warn that this is the sample
