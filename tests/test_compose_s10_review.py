@@ -41,6 +41,13 @@ REC = Recommendation(
 )  # fmt: skip
 
 
+def mem_48m(workload: str) -> Recommendation:
+    return Recommendation(
+        workload, "memory", Values(), Values(None, 48 * 2**20), Observed(p99=8 * 2**20, max=9 * 2**20),
+        20160, 14 * 86400, 0.9, ("p99 +25%",), "default",
+    )  # fmt: skip
+
+
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, docker_client: Any) -> pytest.MonkeyPatch:
     """No DOCKER_* variables; HOME and DOCKER_CONFIG are the test's own (neither has a config.json)."""
@@ -118,11 +125,15 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
 
 
 @contextlib.contextmanager
-def tls_engine(folder: Path) -> Iterator[tuple[int, Path]]:
-    """The local dockerd behind TLS on 127.0.0.1 (its port, the certificate to verify it by)."""
+def tls_engine(folder: Path, mutual: bool = False) -> Iterator[tuple[int, Path]]:
+    """The local dockerd behind TLS on 127.0.0.1 (its port, the certificate to verify it by; with
+    ``mutual`` a client must show that certificate too, as dockerd's --tlsverify asks)."""
     cert, key = _certificate(folder)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
+    if mutual:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cert)
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
@@ -217,3 +228,28 @@ def test_an_empty_docker_host_suggests_what_is_reached(capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert done.value.code == 2 and len(err.splitlines()) == 1, err
     assert "ssh://" not in err and "DOCKER_HOST, else the context" in err, err
+
+
+def test_apply_live_through_a_mutual_tls_context(
+    env: pytest.MonkeyPatch, tmp_path: Path, run_container: Any
+) -> None:
+    """ca, cert and key in the context (dockerd's --tlsverify): the CLI, the CPU cap and apply --live
+    reach the engine; without the client certificate the engine refuses (the proxy is really mutual)."""
+    from rightsize.targets.live import apply_live
+
+    project = f"rs10tls{os.getpid()}"
+    labels = {"com.docker.compose.project": project, "com.docker.compose.service": "app"}
+    app = run_container("sleep 3600", labels=labels, mem_limit="64m")
+    with tls_engine(tmp_path, mutual=True) as (port, ca):
+        host = f"tcp://127.0.0.1:{port}"
+        key = ca.with_name("server-key.pem")
+        for name, more in (("rs10mtls", f",ca={ca},cert={ca},key={key}"), ("rs10half", f",ca={ca}")):
+            assert docker("context", "create", name, "--docker", f"host={host}{more}").returncode == 0
+        env.setenv("DOCKER_CONTEXT", "rs10half")
+        assert docker("info").returncode != 0 and "did not answer" in hostcpus.engine_cpus().source
+        env.setenv("DOCKER_CONTEXT", "rs10mtls")
+        assert docker("info", "--format", "{{.NCPU}}").returncode == 0
+        assert applied(tmp_path) == "1.25"
+        result = apply_live([mem_48m(f"{project}/app")], project=project)
+    app.reload()
+    assert result.written and app.attrs["HostConfig"]["Memory"] == 48 * 2**20
