@@ -14,6 +14,7 @@ load) is one warning, and the caller keeps its guesses.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -120,11 +121,12 @@ def locate(
     names = [release] if release else guess_releases(kube)
     with tempfile.TemporaryDirectory(prefix="rightsize-helm-") as tmp:
         sentinel = Path(tmp) / "sentinels.yaml"
-        sentinel.write_text(yaml.safe_dump(sentinel_values(paths, view), sort_keys=False))
+        # JSON (which is YAML): a string stays a string (PyYAML leaves 1e3 plain, a float to helm)
+        sentinel.write_text(json.dumps(sentinel_values(paths, view)))
         files = [*extra_values, values]
         if over is not None:  # --helm-set pairs, under the sentinels (a --set would be over them)
             files.append(Path(tmp) / "helm-set.yaml")
-            files[-1].write_text(yaml.safe_dump(plain(over), sort_keys=False))
+            files[-1].write_text(json.dumps(plain(over)))
         files.append(sentinel)
         shown = ""
         for name in names:  # the next guess only when a render names none of the data's workloads

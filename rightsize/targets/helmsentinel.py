@@ -118,7 +118,7 @@ def _room(view: CommentedMap, path: At) -> bool:
 
 def sentinel_values(paths: Sequence[At], view: CommentedMap) -> dict[str, Any]:
     """The values file setting each path's sentinels (a shorthand block gets its own two too), as
-    plain data for ``yaml.safe_dump`` (which quotes what YAML 1.1, helm's reading, would turn)."""
+    plain data for ``json.dumps`` (JSON is YAML, and keeps a string like 1e3 a string to helm)."""
     out: dict[str, Any] = {}
     for i, path in enumerate(paths):
         block: dict[str, Any] = {}

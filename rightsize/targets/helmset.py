@@ -3,8 +3,8 @@
 They are read (which subcharts are on, the limits kept, the render) and never written; a field they
 set is not written in the file either (helm's ``--set`` would override it). Only the plain form is
 read: dotted keys (``\\.`` for a dot inside a key) and one scalar, typed as helm's ``--set`` types it
-(``true``/``false``, ``null``, integers; anything else a string). Lists (``a[0]=x``, ``{a,b}``) and
-several pairs in one option (``a=1,b=2``) are refused: put those in a ``--values`` file.
+(``true``/``false``, ``null`` in any case, integers; anything else a string). Lists (``a[0]=x``,
+``{a,b}``) and several pairs in one option (``a=1,b=2``) are refused: put those in a ``--values`` file.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ def parse_sets(items: Sequence[str]) -> list[tuple[tuple[str, ...], Any]]:
 
 
 def _typed(raw: str) -> Any:
-    if raw in ("true", "false"):
-        return raw == "true"
-    if raw == "null":
+    if raw.lower() in ("true", "false"):  # helm's strvals compares with strings.EqualFold
+        return raw.lower() == "true"
+    if raw.lower() == "null":
         return None
     if _INT.fullmatch(raw) and abs(int(raw)) < 2**63:
         return int(raw)
@@ -62,7 +62,7 @@ def set_values(sets: Sequence[tuple[tuple[str, ...], Any]]) -> CommentedMap:
 
 
 def plain(node: Any) -> Any:
-    """As plain data for ``yaml.safe_dump``."""
+    """As plain data for ``json.dumps``."""
     if isinstance(node, dict):
         return {k: plain(v) for k, v in node.items()}
     return node

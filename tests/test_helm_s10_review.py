@@ -1,0 +1,40 @@
+"""Review of session 10's ``apply --helm`` render, ``--values`` and ``--helm-set``: each test failed
+before its fix, checked against the real ``helm`` (3.17.3)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from helm_helpers import apply, chart_dir, dataset, helm, workload_template
+from test_helm_s10_render import API, CACHE, FIXTURE, METRICS, USAGE, rendered
+
+
+@pytest.fixture
+def chart(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(FIXTURE, tmp_path / "shop"))
+
+
+@pytest.mark.parametrize("off", ["False", "FALSE"])
+def test_helm_set_types_true_false_null_in_any_case_as_helm_does(
+    chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], off: str
+) -> None:
+    # helm's --set reads False/FALSE as false (strvals: strings.EqualFold): the cache subchart is off
+    pair = f"cache.enabled={off}"
+    assert not any(k.startswith("StatefulSet/shop-cache") for k in rendered(chart, "--set", pair))
+    result = apply(chart / "values.yaml", dataset(tmp_path / "d", USAGE), capsys, "--helm-set", pair)
+    keys = {c["workload"] for c in result["changes"]}
+    assert API in keys and CACHE not in keys and METRICS not in keys
+
+
+def test_a_helm_set_string_helm_keeps_a_string_renders_as_helm_renders_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --set track=1e3 is the string "1e3" to helm (a values file's plain 1e3 would be the float 1000)
+    tpl = workload_template("Deployment", "app-{{ .Values.track }}", {"app": ".Values.pod.res"})
+    chart = chart_dir(tmp_path / "c", "c", "track: stable\npod:\n  res: {}\n", {"d.yaml": tpl})
+    assert "name: app-1e3\n" in helm("template", "r", chart, "--set", "track=1e3")
+    data = dataset(tmp_path / "d", {"r/Deployment/app-1e3/app": (300, 0.3)})
+    result = apply(chart / "values.yaml", data, capsys, "--helm-set", "track=1e3", "--release", "r")
+    assert {c["key"] for c in result["changes"]} >= {"pod.res.limits.memory"}, result
