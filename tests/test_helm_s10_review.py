@@ -3,12 +3,14 @@ before its fix, checked against the real ``helm`` (3.17.3)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_cli
 from helm_helpers import apply, chart_dir, dataset, helm, workload_template
-from test_helm_s10_render import API, CACHE, FIXTURE, METRICS, USAGE, rendered
+from test_helm_s10_render import API, CACHE, FIXTURE, METRICS, QUEUE, USAGE, rendered
 
 
 @pytest.fixture
@@ -38,3 +40,19 @@ def test_a_helm_set_string_helm_keeps_a_string_renders_as_helm_renders_it(
     data = dataset(tmp_path / "d", {"r/Deployment/app-1e3/app": (300, 0.3)})
     result = apply(chart / "values.yaml", data, capsys, "--helm-set", "track=1e3", "--release", "r")
     assert {c["key"] for c in result["changes"]} >= {"pod.res.limits.memory"}, result
+
+
+def test_a_values_file_named_relative_to_the_working_folder_is_rendered(
+    chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rightsize apply --helm values-prod.yaml, run in the chart's folder (helm ran in a temp folder)
+    data = dataset(tmp_path / "d", USAGE)
+    (tmp_path / "base.yaml").write_text("queue:\n  replicas: 3\n")
+    (chart / "values-prod.yaml").write_text("queue:\n  replicas: 2\n")
+    monkeypatch.chdir(chart)
+    args = ["apply", "--helm", "values-prod.yaml", "--values", "../base.yaml", "--data", str(data)]
+    code, out, err = run_cli([*args, "--format", "json", "--dry-run"], capsys)
+    assert code == 0 and "warning" not in err, err
+    changes = json.loads(out)["results"][0]["changes"]
+    keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in changes}
+    assert keys[API] == "server.res" and keys[QUEUE] == "workers.main.resources"

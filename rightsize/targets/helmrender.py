@@ -123,7 +123,7 @@ def locate(
         sentinel = Path(tmp) / "sentinels.yaml"
         # JSON (which is YAML): a string stays a string (PyYAML leaves 1e3 plain, a float to helm)
         sentinel.write_text(json.dumps(sentinel_values(paths, view)))
-        files = [*extra_values, values]
+        files = [p.absolute() for p in (*extra_values, values)]  # helm runs in tmp, not in the cwd
         if over is not None:  # --helm-set pairs, under the sentinels (a --set would be over them)
             files.append(Path(tmp) / "helm-set.yaml")
             files[-1].write_text(json.dumps(plain(over)))
@@ -147,7 +147,7 @@ def locate(
 def _render(
     binary: str, name: str, chart: Path, namespace: str, files: list[Path], tmp: str
 ) -> list[Container] | None:
-    args = [binary, "template", name, str(chart), "--namespace", namespace]
+    args = [binary, "template", name, str(chart.absolute()), "--namespace", namespace]
     args += [arg for f in files for arg in ("-f", str(f))]
     # a values.schema.json may refuse the sentinels (a pattern for memory sizes, no extra keys in a
     # list item): it checks the values, not where templates read them (helm < 3.16 lacks the flag)
