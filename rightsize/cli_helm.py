@@ -4,11 +4,16 @@ the ``patch_helm`` call they configure (kept out of ``cli.py``, which only parse
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rightsize.cli_checks import not_empty
 from rightsize.errors import RightsizeError
 from rightsize.models import PatchResult
+
+# helm's own rule for a release name (pkg/chartutil ValidateReleaseName), at most 53 characters
+_RELEASE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,4 +55,12 @@ def helm_target(
         raise RightsizeError(f"{what} works with --helm only")
     if helm is None:
         return None
+    not_empty("--release", release, "the release name the pods were named under (helm install NAME)")
+    not_empty("--values", list(values), "a values file helm gets before the one written")
+    if release and (not _RELEASE.fullmatch(release) or len(release) > 53):  # helm would refuse it
+        raise RightsizeError(f"--release {release!r}: not a helm release name (lower-case letters, digits, "
+                             "'-' and '.', at most 53 characters)")  # fmt: skip
+    if release is not None and not render:  # it would be ignored
+        raise RightsizeError("--release names the release for the render: leave out --no-render, or "
+                             "--release")  # fmt: skip
     return HelmTarget(helm, cluster, map_, chart, release, render, values, helm_set)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import run_cli, sha
 from helm_helpers import apply, chart_dir, dataset, helm, workload_template
 from test_helm_s10_render import API, CACHE, FIXTURE, METRICS, QUEUE, USAGE, rendered
 
@@ -56,3 +56,27 @@ def test_a_values_file_named_relative_to_the_working_folder_is_rendered(
     changes = json.loads(out)["results"][0]["changes"]
     keys = {c["workload"]: c["key"].rsplit(".", 2)[0] for c in changes}
     assert keys[API] == "server.res" and keys[QUEUE] == "workers.main.resources"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--release", "Bad_Name"], "--release 'Bad_Name': not a helm release name (lower-case letters, "
+                                    "digits, '-' and '.', at most 53 characters)"),
+        (["--release", "a" * 54], "not a helm release name"),
+        (["--release", ""], "--release is empty: expected the release name the pods were named under"),
+        (["--release", "shop", "--no-render"], "--release names the release for the render: leave out "
+                                               "--no-render, or --release"),
+        (["--values", ""], "--values is empty: expected a values file helm gets before the one written"),
+    ],
+)
+def test_a_bad_release_or_values_option_is_one_error_line(
+    chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    # was: helm's refusal of the name as a warning (and the heuristics), or the option ignored
+    before = sha(chart / "values.yaml")
+    code, out, err = run_cli(["apply", "--helm", str(chart / "values.yaml"), *args, "--data",
+                              str(dataset(tmp_path / "d", USAGE))], capsys)  # fmt: skip
+    assert (code, out) == (2, "") and err.startswith("rightsize: error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert sha(chart / "values.yaml") == before
