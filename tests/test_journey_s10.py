@@ -5,6 +5,7 @@ Each bad input is one ``rightsize: error:`` line on stderr and exit code 2, with
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -260,3 +261,23 @@ def test_notebook_reads_a_relative_rightsize_data_from_where_jupyter_started(
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     assert "95,051 samples of 10 workloads" in outputs[0].get("text", "")
+
+
+@pytest.mark.docker
+def test_live_names_a_project_container_the_data_has_no_workload_for(
+    run_container: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`apply --live --project demo` where the data holds no demo/* workload printed "0 changed,
+    0 skipped (unchanged)": the project's running containers are now skipped, saying why."""
+    from rightsize import sample_path
+
+    project = f"rsj{time.time_ns() % 10**8}"
+    labels = {"com.docker.compose.project": project, "com.docker.compose.service": "web"}
+    c = run_container("sleep 600", labels=labels)
+    args = ["apply", "--live", "--project", project, "--data", str(sample_path()), "--format", "json"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    skipped = json.loads(out)["results"][0]["skipped"]
+    assert [(s["target"], s["workload"], s["reason"]) for s in skipped] == [
+        (c.name, f"{project}/web", f"the data has no workload {project}/web")
+    ]

@@ -132,6 +132,8 @@ def apply_live(
             raise RightsizeError(f"no running containers of compose project {project!r}")
         for c in containers:
             wl = workload_of(c)
+            if project and wl not in by_wl:  # the project asked for, not a stranger on the host: say so
+                skipped.append(Skipped(c.name, wl, "all", f"the data has no workload {wl}"))
             mine = [r for r in by_wl.get(wl, []) if r.resource in resources]
             lows = [(r, why) for r in mine if (why := low_confidence(r, min_confidence))]
             skipped.extend(Skipped(c.name, wl, r.resource, why) for r, why in lows)
