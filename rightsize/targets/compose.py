@@ -138,7 +138,8 @@ def patch_compose(
         known = sorted({r.workload for r in recs})
         some = one_line(", ".join(known[:5]) + (", ..." if len(known) > 5 else ""))  # a warning is one line
         warnings.warn(
-            f"no service matched a workload in the data (it has {some}); check --project or the file's name:",
+            f"no service matched a workload in the data (it has {some}); check --project or the "
+            "file's top-level name: key",
             stacklevel=2,
         )
     drop_unbacked(docs, plan)
