@@ -80,3 +80,23 @@ def test_a_bad_release_or_values_option_is_one_error_line(
     assert (code, out) == (2, "") and err.startswith("rightsize: error: ") and err.count("\n") == 1, err
     assert message in err
     assert sha(chart / "values.yaml") == before
+
+
+@pytest.mark.parametrize(
+    "args, source",
+    [
+        (["--values", "BASE"], "--values sets cache.enabled: false"),
+        (["--helm-set", "cache.enabled=false"], "--helm-set sets cache.enabled: false"),
+    ],
+)
+def test_a_subchart_turned_off_by_values_or_helm_set_says_which(
+    chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], source: str
+) -> None:
+    # was: "cache.enabled is false by the chart's defaults" (the chart's defaults turn it on)
+    (tmp_path / "base.yaml").write_text("cache:\n  enabled: false\n")
+    (chart / "prod.yaml").write_text("queue:\n  replicas: 3\n")
+    given = [str(tmp_path / "base.yaml") if a == "BASE" else a for a in args]
+    result = apply(chart / "prod.yaml", dataset(tmp_path / "d", USAGE), capsys, *given)
+    (why,) = {s["reason"] for s in result["skipped"] if s["workload"] == CACHE}
+    assert why == (f"cannot place: the subchart cache is turned off by its condition: {source}; helm "
+                   "renders none of it (turn it on, or --map the workload elsewhere)")  # fmt: skip

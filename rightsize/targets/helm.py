@@ -165,7 +165,7 @@ def patch_helm(
         if place is None:
             hint = list_hint(data, candidate_names(wl)) if not is_oneoff(wl) else None
             why = "cannot place: no values key matches this workload (use --map WORKLOAD=dotted.path)"
-            if off := off_subchart(seen, wl, data, path.name):
+            if off := off_subchart(seen, wl, data, path.name, over, under):
                 why = off
             elif not is_oneoff(wl) and (sub := unread_subchart(seen, wl)):
                 why = (f"cannot place: {sub} is a subchart whose values hold no resources block (nor "

@@ -119,16 +119,19 @@ def globals_below(own: Any, above: Any) -> Any:
     return merged(own, above) if isinstance(own, CommentedMap) else above
 
 
-def off_reason(off: Off, key: str, data: CommentedMap, file: str) -> str:
+def off_reason(off: Off, key: str, data: CommentedMap, file: str, over: Any = None, under: Any = None) -> str:
     """The skip reason for a workload whose block would be in the subchart ``key`` that is off;
-    ``data``: the file being patched (it says where the deciding value is)."""
+    ``data``: the file being patched, ``over``/``under``: the --helm-set pairs and --values files (the
+    first of them, in helm's order, holding the deciding value is named)."""
     if off.how == "helmignore":
         return (f"cannot place: the subchart {key} is not loaded by helm (.helmignore: {off.path[0]}), "
                 "so nothing of it is rendered")  # fmt: skip
     where = ".".join(off.path)
-    found, value = _path_value(data, off.path)
+    sources = (("--helm-set", over), (file, data), ("--values", under))  # helm's order, the top first
+    hits = [(name, hit[1]) for name, values in sources if (hit := _path_value(values, off.path))[0]]
+    name, value = hits[0] if hits else (file, None)
     shown = str(value).lower() if isinstance(value, bool) else value  # as the file spells it, not False
-    source = f"{file} sets {where}: {shown}" if found else f"{where} is false by the chart's defaults"
+    source = f"{name} sets {where}: {shown}" if hits else f"{where} is false by the chart's defaults"
     what = "its condition" if off.how == "condition" else "its tags (none true)"
     return (f"cannot place: the subchart {key} is turned off by {what}: {source}; helm renders none "
             f"of it (turn it on, or --map the workload elsewhere)")  # fmt: skip

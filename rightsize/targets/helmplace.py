@@ -262,11 +262,13 @@ def off_at(chart: Chart, keys: tuple[str, ...]) -> tuple[str, Off] | None:
     return None
 
 
-def off_subchart(chart: Chart, wl: str, data: CommentedMap, file: str) -> str | None:
+def off_subchart(
+    chart: Chart, wl: str, data: CommentedMap, file: str, over: object = None, under: object = None
+) -> str | None:
     """The skip reason of a workload whose block is in a subchart helm does not render."""
     found = None if is_oneoff(wl) else _guess(chart, wl)
     hit = off_at(chart, found[0]) if found else None
-    return off_reason(hit[1], hit[0], data, file) if hit else None
+    return off_reason(hit[1], hit[0], data, file, over, under) if hit else None
 
 
 def off_noted(chart: Chart, place: Place) -> Place:
