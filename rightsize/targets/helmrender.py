@@ -40,10 +40,10 @@ from rightsize.targets.helmsentinel import (
     At,
     Keys,
     candidates,
+    plain,
     sentinel_values,
     spelled,
 )
-from rightsize.targets.helmset import plain
 from rightsize.targets.yaml import Doc
 
 TIMEOUT = 120  # seconds for the one helm template run

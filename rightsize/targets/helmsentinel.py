@@ -131,7 +131,7 @@ def sentinel_values(paths: Sequence[At], view: CommentedMap) -> dict[str, Any]:
         for j, step in enumerate(path[:-1]):
             below = at(view, path[: j + 1])[1]
             if isinstance(below, list) and not isinstance(node.get(step), list):
-                node[step] = _plain(copy.deepcopy(below))  # the whole list: helm replaces lists
+                node[step] = plain(copy.deepcopy(below))  # the whole list: helm replaces lists
             node = (
                 node[step] if isinstance(below, list) or isinstance(step, int) else node.setdefault(step, {})
             )
@@ -139,11 +139,12 @@ def sentinel_values(paths: Sequence[At], view: CommentedMap) -> dict[str, Any]:
     return out
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """As plain data for ``json.dumps`` (ruamel's scalars as the Python types they stand for)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if value is None or type(value) in (bool, int, float, str):
         return value
     if isinstance(value, ScalarBoolean):

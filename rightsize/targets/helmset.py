@@ -61,13 +61,6 @@ def set_values(sets: Sequence[tuple[tuple[str, ...], Any]]) -> CommentedMap:
     return out
 
 
-def plain(node: Any) -> Any:
-    """As plain data for ``json.dumps``."""
-    if isinstance(node, dict):
-        return {k: plain(v) for k, v in node.items()}
-    return node
-
-
 def drop_overridden(
     source: str,
     pairs: Sequence[tuple[tuple[str, ...], Any]],
