@@ -100,3 +100,16 @@ def test_a_subchart_turned_off_by_values_or_helm_set_says_which(
     (why,) = {s["reason"] for s in result["skipped"] if s["workload"] == CACHE}
     assert why == (f"cannot place: the subchart cache is turned off by its condition: {source}; helm "
                    "renders none of it (turn it on, or --map the workload elsewhere)")  # fmt: skip
+
+
+def test_a_given_release_that_renders_none_of_the_data_is_not_told_to_pass_release(
+    chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = dataset(tmp_path / "d", USAGE)
+    args = ["apply", "--helm", str(chart / "values.yaml"), "--data", str(data), "--release", "other"]
+    args.append("--dry-run")
+    code, _, err = run_cli(args, capsys)
+    assert code == 0 and err.count("rightsize: warning: ") == 1, err
+    assert ("helm template (release other) renders none of the data's workloads (CronJob/other-report, "
+            "Deployment/other-api, Deployment/other-proxy, Deployment/other-queue); is --release right?: "
+            "values.yaml is placed from the values' keys") in err  # fmt: skip

@@ -139,9 +139,8 @@ def locate(
                 empty = frozenset(w for w in fixed if w in _empty(kube, rendered))
                 return Located(found, fixed, name, empty, frozenset(kube) - set(found) - set(fixed))
             shown = shown or ", ".join(sorted({f"{k}/{n}" for k, n, *_ in rendered})[:4]) or "no workloads"
-    tried = "release " + ", ".join(names)
-    raise NotRendered(f"helm template ({tried}) renders none of the data's workloads ({shown}); "
-                      "pass --release NAME")  # fmt: skip
+    tried, hint = "release " + ", ".join(names), "is --release right?" if release else "pass --release NAME"
+    raise NotRendered(f"helm template ({tried}) renders none of the data's workloads ({shown}); {hint}")
 
 
 def _render(
