@@ -470,7 +470,7 @@ def test_two_containers_the_template_gives_one_block_get_the_larger_ones_numbers
     (skip,) = [s for s in result["skipped"] if s["resource"] == "all"]
     assert skip["workload"] == app and skip["reason"] == (
         f"app.resources already holds {proxy} (helm template shows the chart gives both containers this "
-        "one block: the numbers of the one needing more memory are written)"
+        "one block: of each resource, the larger numbers are written)"
     )
     after = rendered(chart)
     assert as_text(after["Deployment/shop-app/proxy"]) == written(result, proxy)

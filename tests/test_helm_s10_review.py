@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli, sha
-from helm_helpers import apply, chart_dir, dataset, helm, workload_template
+from helm_helpers import apply, chart_dir, dataset, helm, mib, workload_template
 from test_helm_s10_render import API, CACHE, FIXTURE, METRICS, QUEUE, USAGE, rendered
+
+from rightsize.units import parse_cpus
 
 
 @pytest.fixture
@@ -113,3 +115,26 @@ def test_a_given_release_that_renders_none_of_the_data_is_not_told_to_pass_relea
     assert ("helm template (release other) renders none of the data's workloads (CronJob/other-report, "
             "Deployment/other-api, Deployment/other-proxy, Deployment/other-queue); is --release right?: "
             "values.yaml is placed from the values' keys") in err  # fmt: skip
+
+
+def test_two_containers_given_one_block_get_the_larger_of_each_resource(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the proxy needs more memory, the app more CPU: the block holds the larger of each (was: the
+    # proxy's numbers whole, a CPU limit far below what the app uses: throttled)
+    reads = {"app": ".Values.app.resources", "proxy": ".Values.app.resources"}
+    tpl = workload_template("Deployment", "{{ .Release.Name }}-app", reads)
+    chart = chart_dir(tmp_path / "app", "app", "app:\n  resources: {}\n", {"d.yaml": tpl})
+    app, proxy = "shop/Deployment/shop-app/app", "shop/Deployment/shop-app/proxy"
+    data = dataset(tmp_path / "d", {app: (50, 1.0), proxy: (300, 0.05)})
+    result = apply(chart / "values.yaml", data, capsys)
+    assert {c["workload"] for c in result["changes"]} == {proxy}
+    (skip,) = [s for s in result["skipped"] if s["resource"] == "all"]
+    assert skip["workload"] == app and skip["reason"] == (
+        f"app.resources already holds {proxy} (helm template shows the chart gives both containers this "
+        "one block: of each resource, the larger numbers are written)"
+    )
+    after = rendered(chart, release="shop")["Deployment/shop-app/app"]
+    assert after == rendered(chart)["Deployment/shop-app/proxy"]
+    assert mib(after["requests"]["memory"]) >= 300 and parse_cpus(str(after["requests"]["cpu"])) >= 0.8
+    assert parse_cpus(str(after["limits"]["cpu"])) >= 1.0

@@ -42,6 +42,7 @@ from rightsize.targets.helmplace import (
 )
 from rightsize.targets.helmrender import NotRendered, chart_of, locate, rendered_places
 from rightsize.targets.helmset import drop_overridden, parse_sets, set_values
+from rightsize.targets.helmshared import larger_recs, memory_of, shared_blocks
 from rightsize.targets.match import Recs, resolve
 from rightsize.targets.values import format_value, lookup, parse_value, same, wanted
 from rightsize.targets.write import atomic_write, check_writable, unified_diff
@@ -153,10 +154,11 @@ def patch_helm(
     def rank(w: str) -> tuple[int, float]:
         # of containers the template gives one block, the one needing the most memory writes it
         if w in mapped or w in rendered:  # --map first, then the render's
-            return (0 if w in mapped else 1), -_memory(recs, w) if w in rendered else 0.0
+            return (0 if w in mapped else 1), -memory_of(recs, w) if w in rendered else 0.0
         return (2 + claim(g, w) if (g := guessed[w]) else 5), 0.0
 
     ranked = sorted(names, key=rank)
+    mates = shared_blocks(rendered)  # the block written holds the larger of each resource
     for wl in ranked:
         place = guessed[wl]
         if wl in fixed:
@@ -183,8 +185,8 @@ def patch_helm(
             where = place.show(place.keys)
             why = f"{where} already holds {used[group, place.keys]}"
             if wl in rendered and used[group, place.keys] in rendered:
-                why += (" (helm template shows the chart gives both containers this one block: the numbers "
-                        "of the one needing more memory are written)")  # fmt: skip
+                why += (" (helm template shows the chart gives both containers this one block: of each "
+                        "resource, the larger numbers are written)")  # fmt: skip
             elif not is_oneoff(wl) and (hint := list_hint(data, candidate_names(wl))):
                 why += f"; a list item matches: --map {wl}={hint}"
             skipped.append(Skipped(doc.source, wl, "all", why))
@@ -192,7 +194,7 @@ def patch_helm(
         used[group, place.keys] = wl
         notes[wl] = place.note
         places.setdefault(group, place)  # one item reached by two spellings is shown by the first
-        for rec in (r for r in recs if r.workload == wl and r.resource in resources):
+        for rec in larger_recs(recs, wl, mates.get(wl, []) if wl in rendered else [], resources):
             low = low_confidence(rec, min_confidence)
             if low:
                 skipped.append(Skipped(doc.source, wl, rec.resource, low))
@@ -259,12 +261,6 @@ def _rendered(
     except NotRendered as exc:
         return {}, {}, f"{exc}: {path.name} is placed from the values' keys"
     return (*rendered_places(found, doc, seen.view, guessed), None)
-
-
-def _memory(recs: Sequence[Recommendation], wl: str) -> float:
-    """The larger of a workload's recommended memory limit and reservation (0 without one)."""
-    values = [r.recommended for r in recs if r.workload == wl and r.resource == "memory" and r.recommended]
-    return max((v for r in values for v in (r.limit, r.reservation) if v is not None), default=0.0)
 
 
 def _read_back(text: str, source: str, expected: list[tuple[tuple[str | int, ...], str]]) -> None:
