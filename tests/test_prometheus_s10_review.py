@@ -100,3 +100,17 @@ def test_few_samples_names_no_step_when_the_range_is_shorter_than_recommend_need
         "--since 4h at --step 1h is 5 samples per container, and recommend makes none for a workload of "
         "fewer than 100 (replicas pool theirs): --step 2m gives 121"
     ]
+
+
+@pytest.mark.filterwarnings("ignore:--since 4h at --step 4.5m")  # too few samples: not the point
+def test_a_step_just_over_the_burst_threshold_leaves_no_step_without_cpu(
+    on_the_hour: tuple[Cluster, PrometheusServer], tmp_path: Path
+) -> None:
+    # 270 s steps at 60 s scrapes (estimated 59 s): the burst subquery is used (270 > 1.1 x 237 s)
+    # though the step minus the short window (33 s) is shorter than its 59 s resolution: it still
+    # spans one resolution point, so no step goes without a CPU value
+    cluster, server = on_the_hour
+    pull(server.url, tmp_path, 4 * 3600, 270, ["shop"], quiet=True, now=cluster.end)
+    cpu = _cpu(tmp_path, "report-0/report")
+    assert len(cpu) > 50 and not cpu.isna().any()
+    assert cpu.max() >= BURST
