@@ -21,7 +21,7 @@ def chart(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("off", ["False", "FALSE"])
-def test_helm_set_types_true_false_null_in_any_case_as_helm_does(
+def test_helm_set_types_false_in_any_case_as_helm_does(
     chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], off: str
 ) -> None:
     # helm's --set reads False/FALSE as false (strvals: strings.EqualFold): the cache subchart is off
