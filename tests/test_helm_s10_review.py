@@ -138,3 +138,17 @@ def test_two_containers_given_one_block_get_the_larger_of_each_resource(
     assert after == rendered(chart)["Deployment/shop-app/proxy"]
     assert mib(after["requests"]["memory"]) >= 300 and parse_cpus(str(after["requests"]["cpu"])) >= 0.8
     assert parse_cpus(str(after["limits"]["cpu"])) >= 1.0
+
+
+def test_a_bare_pod_the_chart_renders_is_placed_where_its_template_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a Pod has its containers in spec (no pod template): the data names it ns/Pod/name/container
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-runner\nspec:\n"
+           "  containers:\n    - name: runner\n      image: r:1\n"
+           "      resources: {{- toYaml .Values.runner.res | nindent 8 }}\n")
+    chart = chart_dir(tmp_path / "c", "c", "runner:\n  res: {}\n", {"pod.yaml": pod})
+    data = dataset(tmp_path / "d", {"shop/Pod/shop-runner/runner": (300, 0.3)})
+    result = apply(chart / "values.yaml", data, capsys)
+    # was: runner.resources (the values' names), which the template does not read
+    assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"runner.res"}, result["skipped"]

@@ -212,6 +212,7 @@ def pod_containers(text: str) -> Iterator[Container]:
         if doc.get("kind") == "CronJob":
             spec = (spec.get("jobTemplate") or {}).get("spec") or {}
         pod = ((spec.get("template") or {}).get("spec")) if isinstance(spec, dict) else None
+        pod = spec if doc.get("kind") == "Pod" else pod  # a bare pod: its containers in its own spec
         name = (doc.get("metadata") or {}).get("name")
         if not isinstance(pod, dict) or not isinstance(name, str):
             continue
