@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from rightsize.cli_checks import not_empty
@@ -60,6 +61,10 @@ def helm_target(
     if release and (not _RELEASE.fullmatch(release) or len(release) > 53):  # helm would refuse it
         raise RightsizeError(f"--release {release!r}: not a helm release name (lower-case letters, digits, "
                              "'-' and '.', at most 53 characters)")  # fmt: skip
+    alone = Path(helm).is_file() and not (Path(helm).parent / "Chart.yaml").is_file()
+    if release is not None and chart is None and alone:  # no chart, no render: it would be ignored
+        raise RightsizeError("--release names the release for the render, which needs the chart: the "
+                             "values file is not beside its Chart.yaml, so give --chart (a folder or .tgz)")
     if release is not None and not render:  # it would be ignored
         raise RightsizeError("--release names the release for the render: leave out --no-render, or "
                              "--release")  # fmt: skip

@@ -152,3 +152,20 @@ def test_a_bare_pod_the_chart_renders_is_placed_where_its_template_reads(
     result = apply(chart / "values.yaml", data, capsys)
     # was: runner.resources (the values' names), which the template does not read
     assert {c["key"].rsplit(".", 2)[0] for c in result["changes"]} == {"runner.res"}, result["skipped"]
+
+
+def test_release_for_a_values_file_outside_its_chart_without_chart_is_one_error_line(
+    chart: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # no chart known: no render, so --release was ignored without a word
+    outside = tmp_path / "prod.yaml"
+    outside.write_text("queue:\n  replicas: 3\n")
+    data = dataset(tmp_path / "d", USAGE)
+    args = ["apply", "--helm", str(outside), "--release", "shop", "--data", str(data)]
+    code, out, err = run_cli(args, capsys)
+    assert (code, out) == (2, "") and err == (
+        "rightsize: error: --release names the release for the render, which needs the chart: the values "
+        "file is not beside its Chart.yaml, so give --chart (a folder or .tgz)\n"
+    )
+    code, out, err = run_cli([*args, "--chart", str(chart), "--format", "json", "--dry-run"], capsys)
+    assert code == 0 and "warning" not in err, err
