@@ -204,3 +204,27 @@ def render_with(
             pods = [*spec.get("initContainers", []), *spec["containers"]]
             out[doc["kind"], doc["metadata"]["name"]] = {c["name"]: c.get("resources", {}) for c in pods}
     return out
+
+
+ONE_BLOCK_APP, ONE_BLOCK_PROXY = "shop/Deployment/shop-app/app", "shop/Deployment/shop-app/proxy"
+
+
+def one_block_for_two(
+    root: Path, capsys: pytest.CaptureFixture[str], app: tuple[int, float], proxy: tuple[int, float]
+) -> tuple[Path, dict[str, Any]]:
+    """``apply --helm`` on a chart whose template gives its containers app and proxy one block
+    (``.Values.app.resources``), with data where they use ``app``/``proxy`` (MiB, cores); the proxy
+    uses more memory, so its numbers are the ones written and the app is skipped as held (checked
+    here: both callers show it) -> (the chart, apply's result)."""
+    reads = {"app": ".Values.app.resources", "proxy": ".Values.app.resources"}
+    tpl = workload_template("Deployment", "{{ .Release.Name }}-app", reads)
+    chart = chart_dir(root / "app", "app", "app:\n  resources: {}\n", {"d.yaml": tpl})
+    data = dataset(root / "d", {ONE_BLOCK_APP: app, ONE_BLOCK_PROXY: proxy})
+    result = apply(chart / "values.yaml", data, capsys)
+    assert {c["workload"] for c in result["changes"]} == {ONE_BLOCK_PROXY}
+    (skip,) = [s for s in result["skipped"] if s["resource"] == "all"]
+    assert skip["workload"] == ONE_BLOCK_APP and skip["reason"] == (
+        f"app.resources already holds {ONE_BLOCK_PROXY} (helm template shows the chart gives both containers "
+        "this one block: of each resource, the larger numbers are written)"
+    )
+    return chart, result

@@ -457,21 +457,12 @@ def test_an_undeclared_block_a_subcharts_template_reads_gets_the_main_containers
 def test_two_containers_the_template_gives_one_block_get_the_larger_ones_numbers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from helm_helpers import chart_dir, workload_template
+    from helm_helpers import ONE_BLOCK_PROXY, one_block_for_two
 
-    reads = {"app": ".Values.app.resources", "proxy": ".Values.app.resources"}
-    tpl = workload_template("Deployment", "{{ .Release.Name }}-app", reads)
-    chart = chart_dir(tmp_path / "app", "app", "app:\n  resources: {}\n", {"d.yaml": tpl})
-    # the proxy (sorting after app) needs more memory: its numbers are written, so both fit
-    app, proxy = "shop/Deployment/shop-app/app", "shop/Deployment/shop-app/proxy"
-    data = dataset(tmp_path / "d", {app: (50, 0.05), proxy: (300, 0.3)})
-    result = apply(chart / "values.yaml", data, capsys)
-    assert {c["workload"] for c in result["changes"]} == {proxy}
-    (skip,) = [s for s in result["skipped"] if s["resource"] == "all"]
-    assert skip["workload"] == app and skip["reason"] == (
-        f"app.resources already holds {proxy} (helm template shows the chart gives both containers this "
-        "one block: of each resource, the larger numbers are written)"
-    )
+    # the proxy (sorting after app) needs more memory: its numbers are written, so both fit (the
+    # helper checks that only the proxy's block is written and the app is skipped as held)
+    proxy = ONE_BLOCK_PROXY
+    chart, result = one_block_for_two(tmp_path, capsys, app=(50, 0.05), proxy=(300, 0.3))
     after = rendered(chart)
     assert as_text(after["Deployment/shop-app/proxy"]) == written(result, proxy)
     assert after["Deployment/shop-app/app"] == after["Deployment/shop-app/proxy"]

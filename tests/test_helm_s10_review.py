@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run_cli, sha
-from helm_helpers import apply, chart_dir, dataset, helm, mib, workload_template
+from helm_helpers import apply, chart_dir, dataset, helm, mib, one_block_for_two, workload_template
 from test_helm_s10_render import API, CACHE, FIXTURE, METRICS, QUEUE, USAGE, rendered
 
 from rightsize.units import parse_cpus
@@ -122,18 +122,8 @@ def test_two_containers_given_one_block_get_the_larger_of_each_resource(
 ) -> None:
     # the proxy needs more memory, the app more CPU: the block holds the larger of each (was: the
     # proxy's numbers whole, a CPU limit far below what the app uses: throttled)
-    reads = {"app": ".Values.app.resources", "proxy": ".Values.app.resources"}
-    tpl = workload_template("Deployment", "{{ .Release.Name }}-app", reads)
-    chart = chart_dir(tmp_path / "app", "app", "app:\n  resources: {}\n", {"d.yaml": tpl})
-    app, proxy = "shop/Deployment/shop-app/app", "shop/Deployment/shop-app/proxy"
-    data = dataset(tmp_path / "d", {app: (50, 1.0), proxy: (300, 0.05)})
-    result = apply(chart / "values.yaml", data, capsys)
-    assert {c["workload"] for c in result["changes"]} == {proxy}
-    (skip,) = [s for s in result["skipped"] if s["resource"] == "all"]
-    assert skip["workload"] == app and skip["reason"] == (
-        f"app.resources already holds {proxy} (helm template shows the chart gives both containers this "
-        "one block: of each resource, the larger numbers are written)"
-    )
+    # (the helper checks that only the proxy's block is written and the app is skipped as held)
+    chart, _ = one_block_for_two(tmp_path, capsys, app=(50, 1.0), proxy=(300, 0.05))
     after = rendered(chart, release="shop")["Deployment/shop-app/app"]
     assert after == rendered(chart)["Deployment/shop-app/proxy"]
     assert mib(after["requests"]["memory"]) >= 300 and parse_cpus(str(after["requests"]["cpu"])) >= 0.8
