@@ -156,13 +156,14 @@ def test_a_map_still_overrides_the_render(
     assert keys[QUEUE] == "queue.resources" and keys[API] == "server.res"
 
 
-REQUIRED = """\
+# a Deployment {{ .Release.Name }}-web with one container web: ANNOTATION and RESOURCES are replaced
+WEB = """\
 apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{ .Release.Name }}-web
   annotations:
-    password: {{ required "db.password is required" .Values.db.password | quote }}
+    ANNOTATION
 spec:
   selector:
     matchLabels: {app: web}
@@ -173,8 +174,17 @@ spec:
       containers:
         - name: web
           image: web:1
-          resources: {{- toYaml .Values.web.resources | nindent 12 }}
-"""
+RESOURCES"""
+
+
+def web_deployment(annotation: str, resources: str) -> str:
+    return WEB.replace("ANNOTATION", annotation).replace("RESOURCES", resources)
+
+
+REQUIRED = web_deployment(
+    'password: {{ required "db.password is required" .Values.db.password | quote }}',
+    "          resources: {{- toYaml .Values.web.resources | nindent 12 }}\n",
+)
 
 
 def test_a_chart_whose_template_fails_is_one_warning_and_the_heuristics_place(
@@ -488,28 +498,13 @@ def test_another_releases_workload_the_values_names_would_match_is_not_written(
     assert "server:\n  image: api:1\n  res:" in (chart / "values.yaml").read_text()
 
 
-PER_COMPONENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .Release.Name }}-web
-  annotations:
-    sized: {{ if .Values.resources }}"yes"{{ else }}"no"{{ end }}
-spec:
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: web:1
-          {{- with .Values.resources.web }}
-          resources:
-            {{- toYaml . | nindent 12 }}
-          {{- end }}
-"""
+PER_COMPONENT = web_deployment(
+    'sized: {{ if .Values.resources }}"yes"{{ else }}"no"{{ end }}',
+    "          {{- with .Values.resources.web }}\n"
+    "          resources:\n"
+    "            {{- toYaml . | nindent 12 }}\n"
+    "          {{- end }}\n",
+)
 
 
 def test_a_per_component_resources_map_stays_per_component_when_a_template_names_it_whole(
