@@ -5,47 +5,31 @@ than the stack `docker compose up` started. The contexts are made by the real do
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_helpers import run_cli
+from context_helpers import here_and_gone, use_context
 
 from rightsize.store import load  # (loaded first: an in-process collect then keeps pandas importable)
 
 pytestmark = pytest.mark.docker
-SOCKET = "/var/run/docker.sock"
 GONE = "unix:///nonexistent/rightsize-s10-collect.sock"
 
 
 @pytest.fixture
 def config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A docker config folder with a context at the engine (`rs10here`) and one at no engine."""
-    if not Path(SOCKET).exists():
-        pytest.skip("needs the engine on /var/run/docker.sock")
-    for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
-        monkeypatch.delenv(name, raising=False)
-    folder = tmp_path / "dockercfg"
-    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
-    for name, host in (("rs10here", f"unix://{SOCKET}"), ("rs10gone", GONE)):
-        make = ["docker", "context", "create", name, "--docker", f"host={host}"]
-        subprocess.run(make, env={**os.environ}, check=True, capture_output=True, timeout=60)
-    return folder
-
-
-def use(folder: Path, name: str) -> None:
-    env = {**os.environ, "DOCKER_CONFIG": str(folder)}
-    subprocess.run(["docker", "context", "use", name], env=env, check=True, capture_output=True, timeout=60)
+    return here_and_gone(monkeypatch, tmp_path, GONE)
 
 
 def test_collect_at_a_current_context_with_no_engine_is_refused(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Before: it sampled the local socket's containers (exit 0) though `docker ps` goes to the context."""
-    use(config, "rs10gone")
+    use_context(config, "rs10gone")
     out = tmp_path / "data"
     code, stdout, err = run_cli(["collect", "--out", str(out), "--duration", "2s", "-q"], capsys)
     assert (code, stdout) == (2, "") and len(err.splitlines()) == 1, err
@@ -56,7 +40,7 @@ def test_collect_at_a_current_context_with_no_engine_is_refused(
 def test_collect_samples_through_the_current_context(
     config: Path, run_container: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    use(config, "rs10here")
+    use_context(config, "rs10here")
     project = f"rs10col{uuid.uuid4().hex[:6]}"
     run_container(
         "sleep 3600", labels={"com.docker.compose.project": project, "com.docker.compose.service": "db"}

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from cli_helpers import run_cli
+from context_helpers import SOCKET, here_and_gone, use_context
 
 from rightsize.models import Observed, Recommendation, Values
 from rightsize.targets.live import apply_live
 
 pytestmark = pytest.mark.docker
 M = 1024**2
-SOCKET = "/var/run/docker.sock"
 GONE = "unix:///nonexistent/rightsize-s10-live.sock"
 
 
@@ -33,26 +33,11 @@ def mem(workload: str, limit: int) -> Recommendation:
 @pytest.fixture
 def contexts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A docker config folder with a context at the engine (`rs10here`) and one at no engine."""
-    if not Path(SOCKET).exists():
-        pytest.skip("needs the engine on /var/run/docker.sock")
-    for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
-        monkeypatch.delenv(name, raising=False)
-    config = tmp_path / "dockercfg"
-    monkeypatch.setenv("DOCKER_CONFIG", str(config))
-    env = {**os.environ}
-    for name, host in (("rs10here", f"unix://{SOCKET}"), ("rs10gone", GONE)):
-        make = ["docker", "context", "create", name, "--docker", f"host={host}"]
-        subprocess.run(make, env=env, check=True, capture_output=True, timeout=60)
-    return config
-
-
-def use(config: Path, name: str) -> None:
-    env = {**os.environ, "DOCKER_CONFIG": str(config)}
-    subprocess.run(["docker", "context", "use", name], env=env, check=True, capture_output=True, timeout=60)
+    return here_and_gone(monkeypatch, tmp_path, GONE)
 
 
 def test_live_updates_through_the_current_context(run_container: Any, contexts: Path) -> None:
-    use(contexts, "rs10here")
+    use_context(contexts, "rs10here")
     project = f"rs10ctx{uuid.uuid4().hex[:6]}"
     labels = {"com.docker.compose.project": project, "com.docker.compose.service": "app"}
     app = run_container("sleep 3600", labels=labels, mem_limit="64m")
@@ -66,7 +51,7 @@ def test_a_current_context_at_no_engine_is_refused_not_the_local_socket(
 ) -> None:
     """Before: the local socket's containers were updated though `docker compose` (and `docker ps`)
     talk to the context's engine, which does not answer."""
-    use(contexts, "rs10gone")
+    use_context(contexts, "rs10gone")
     ps = subprocess.run(["docker", "ps"], env={**os.environ}, capture_output=True, text=True, timeout=60)
     assert ps.returncode != 0 and "rightsize-s10-live.sock" in ps.stderr  # the CLI goes there too
     project = f"rs10ctx{uuid.uuid4().hex[:6]}"
@@ -89,7 +74,7 @@ def test_docker_context_env_wins_over_the_config_and_docker_host_over_both(
 ) -> None:
     from rightsize.errors import RightsizeError
 
-    use(contexts, "rs10here")
+    use_context(contexts, "rs10here")
     monkeypatch.setenv("DOCKER_CONTEXT", "rs10gone")
     project = f"rs10ctx{uuid.uuid4().hex[:6]}"
     labels = {"com.docker.compose.project": project, "com.docker.compose.service": "app"}
