@@ -9,17 +9,16 @@ at 0.99 CPUs fits the engine (written as it is) but not one CPU (capped at 1, as
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import uuid
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from context_helpers import SOCKET, clear_docker_env, cpu_case, create_context, one_cpu
 
 from rightsize.models import Observed, Recommendation, Values
 from rightsize.targets.check import check_compose
@@ -27,24 +26,8 @@ from rightsize.targets.compose import patch_compose
 
 pytestmark = pytest.mark.docker
 
-SOCKET = "/var/run/docker.sock"
 GONE = "unix:///nonexistent/rightsize-s10.sock"
-TEXT = "name: rs10cpu\nservices:\n  web:\n    image: x\n    cpus: 0.5\n"
-REC = Recommendation(
-    "rs10cpu/web", "cpu", Values(), Values(None, 1.25), Observed(p99=0.98, max=0.99),
-    20160, 14 * 86400, 0.9, ("p99 +25%",), "default",
-)  # fmt: skip
-
-
-@contextlib.contextmanager
-def one_cpu() -> Iterator[None]:
-    """This process on its first CPU only (restored after)."""
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {min(before)})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
+TEXT, REC = cpu_case("rs10cpu")
 
 
 @pytest.fixture
@@ -58,21 +41,9 @@ def engine_ncpu(docker_client: Any) -> int:
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     """No DOCKER_HOST/DOCKER_CONTEXT, and a docker config folder of the test's own."""
-    for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
-        monkeypatch.delenv(name, raising=False)
+    clear_docker_env(monkeypatch)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "dockercfg"))
     return monkeypatch
-
-
-def context(config: Path, name: str, host: str, current: bool = False) -> None:
-    """A docker context as `docker context create NAME --docker host=HOST` stores it (the real CLI)."""
-    env = {**os.environ, "DOCKER_CONFIG": str(config)}
-    run = ["docker", "context", "create", name, "--docker", f"host={host}"]
-    subprocess.run(run, env=env, check=True, capture_output=True, timeout=60)
-    if current:
-        subprocess.run(
-            ["docker", "context", "use", name], env=env, check=True, capture_output=True, timeout=60
-        )
 
 
 def applied(tmp_path: Path) -> tuple[str, list[str]]:
@@ -113,8 +84,8 @@ def test_the_current_docker_context_is_the_engine_asked(
     """A context made current by `docker context use` (no DOCKER_HOST): its engine's count; a
     DOCKER_CONTEXT naming one that is gone: this process's, as `docker compose` fails to reach it."""
     config = tmp_path / "dockercfg"
-    context(config, "rs10here", f"unix://{SOCKET}", current=True)
-    context(config, "rs10gone", GONE)
+    create_context(config, "rs10here", f"unix://{SOCKET}", current=True)
+    create_context(config, "rs10gone", GONE)
     assert json.loads((config / "config.json").read_text())["currentContext"] == "rs10here"
     assert applied(tmp_path) == ("1.25", [])
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import certifi
 import pytest
+from context_helpers import SOCKET, clear_docker_env, cpu_case, one_cpu
 
 from rightsize.models import Observed, Recommendation, Values
 from rightsize.targets import hostcpus
@@ -32,13 +33,8 @@ from rightsize.targets.compose import patch_compose
 
 pytestmark = pytest.mark.docker
 
-SOCKET = "/var/run/docker.sock"
 GONE = "unix:///nonexistent/rightsize-s10-review.sock"
-TEXT = "name: rs10rev\nservices:\n  web:\n    image: x\n    cpus: 0.5\n"
-REC = Recommendation(
-    "rs10rev/web", "cpu", Values(), Values(None, 1.25), Observed(p99=0.98, max=0.99),
-    20160, 14 * 86400, 0.9, ("p99 +25%",), "default",
-)  # fmt: skip
+TEXT, REC = cpu_case("rs10rev")
 
 
 def mem_48m(workload: str) -> Recommendation:
@@ -53,8 +49,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, docker_client: Any) -> 
     """No DOCKER_* variables; HOME and DOCKER_CONFIG are the test's own (neither has a config.json)."""
     if int(docker_client.info()["NCPU"]) < 2 or not Path(SOCKET).exists():
         pytest.skip("needs the engine on /var/run/docker.sock with 2+ CPUs")
-    for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
-        monkeypatch.delenv(name, raising=False)
+    clear_docker_env(monkeypatch)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())  # the system's CAs, as often set: requests
     # put it over the context's CA (and over skip-tls-verify) before (engineclient)
     (tmp_path / "home").mkdir()
@@ -73,14 +68,9 @@ def applied(tmp_path: Path) -> str:
     engine's count is read, 1 when this process's is)."""
     path = tmp_path / "compose.yml"
     path.write_text(TEXT)
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {min(before)})
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # (the cap's warning: the value written says it)
-            patch_compose(path, [REC])
-    finally:
-        os.sched_setaffinity(0, before)
+    with one_cpu(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the cap's warning: the value written says it)
+        patch_compose(path, [REC])
     return next(line.split(": ")[1] for line in path.read_text().splitlines() if "cpus:" in line)
 
 
