@@ -17,8 +17,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -314,6 +314,22 @@ def serve_cluster(
     backfill(om, workdir / "tsdb")
     shutil.rmtree(om)
     with PrometheusServer(workdir / "tsdb", extra_args) as server:
+        yield server
+
+
+def moved_pod(pod: Pod, start: int, moved: int, end: int, node: str) -> tuple[Cluster, Cluster]:
+    """``pod`` on its node from ``start`` to ``moved`` (its last sample there), then re-created under
+    its own name on ``node`` from the next minute to ``end`` (a rescheduled StatefulSet pod)."""
+    return Cluster(start, moved, (pod,)), Cluster(moved + 60, end, (replace(pod, node=node),))
+
+
+def serve_parts(parts: Iterable[tuple[Cluster, str]], workdir: Path) -> Iterator[PrometheusServer]:
+    """Backfill each (cluster, ``keep`` of ``write_openmetrics``) part into one TSDB
+    ``workdir/tsdb`` and yield a running server over the history they make together."""
+    for i, (part, keep) in enumerate(parts):
+        write_openmetrics(part, workdir / f"om{i}", keep=keep)
+        backfill(workdir / f"om{i}", workdir / "tsdb")
+    with PrometheusServer(workdir / "tsdb") as server:
         yield server
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from prom_fixtures import Cluster, MiB, Pod, PrometheusServer, backfill, write_openmetrics
+from prom_fixtures import Cluster, MiB, Pod, PrometheusServer, moved_pod, serve_parts
 
 from rightsize import store
 from rightsize.sources.prometheus import pull
@@ -43,15 +43,10 @@ def k3s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shape]:
     end = int(time.time()) // 60 * 60 - 120
     start = end - HOURS * 3600
     moved = start + 90 * 60
-    parts = [  # (cluster, families kept): db-0 in cAdvisor only, web-0 with kube-state-metrics too
-        (Cluster(start, moved, (DB,)), "container_"),
-        (Cluster(moved + 60, end, (dataclasses.replace(DB, node="node-b"),)), "container_"),
-        (Cluster(start, end, (WEB,)), ""),
-    ]
-    for i, (part, keep) in enumerate(parts):
-        write_openmetrics(part, work / f"om{i}", keep=keep)
-        backfill(work / f"om{i}", work / "tsdb")
-    with PrometheusServer(work / "tsdb") as server:
+    before, after = moved_pod(DB, start, moved, end, "node-b")
+    # (cluster, families kept): db-0 in cAdvisor only, web-0 with kube-state-metrics too
+    parts = [(before, "container_"), (after, "container_"), (Cluster(start, end, (WEB,)), "")]
+    for server in serve_parts(parts, work):
         yield Shape(end, moved, server)
 
 

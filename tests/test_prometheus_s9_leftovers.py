@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from prom_cli import collect_args, run
-from prom_fixtures import Cluster, MiB, Pod, PrometheusServer, backfill, write_openmetrics
+from prom_fixtures import Cluster, MiB, Pod, PrometheusServer, moved_pod, serve_parts
 
 from rightsize import store
 from rightsize.sources.prometheus import pull
@@ -50,13 +50,9 @@ def k3s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shape]:
                20 * MiB, 0.1, 0.1, 6, 9, mem_limit=256 * MiB, mem_request=256 * MiB,
                oom_inside=tuple(float(k) for k in kills),  # cAdvisor's container_oom_events_total
                oom_restarts=tuple(k + 300.0 for k in kills))  # kube-state-metrics' restart, 5 min later
-    parts = (Cluster(start, moved, (DB,)),  # db-0 rescheduled: its pod re-created on node-b
-             Cluster(moved + 60, end, (dataclasses.replace(DB, node="node-b"),)),
+    parts = (*moved_pod(DB, start, moved, end, "node-b"),  # db-0 rescheduled: its pod re-created on node-b
              Cluster(start, end, (loop,)))  # fmt: skip
-    for i, part in enumerate(parts):
-        write_openmetrics(part, work / f"om{i}")
-        backfill(work / f"om{i}", work / "tsdb")
-    with PrometheusServer(work / "tsdb") as server:
+    for server in serve_parts([(part, "") for part in parts], work):
         yield Shape(start, moved, tuple(start + k for k in kills), server)
 
 
