@@ -190,11 +190,9 @@ REQUIRED = web_deployment(
 def test_a_chart_whose_template_fails_is_one_warning_and_the_heuristics_place(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    chart = tmp_path / "web"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
-    (chart / "values.yaml").write_text("db: {}\nweb:\n  resources: {}\n")
-    (chart / "templates" / "web.yaml").write_text(REQUIRED)
+    from helm_helpers import chart_dir
+
+    chart = chart_dir(tmp_path / "web", "web", "db: {}\nweb:\n  resources: {}\n", {"web.yaml": REQUIRED})
     data = dataset(tmp_path / "d", {"shop/Deployment/shop-web/web": (200, 0.2)})
     code, out, err = run_cli(["apply", "--helm", str(chart / "values.yaml"), "--data", str(data)], capsys)
     warned = [line for line in err.splitlines() if "warning" in line or "Traceback" in line]
