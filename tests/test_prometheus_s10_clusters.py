@@ -159,3 +159,19 @@ def test_a_root_of_one_cluster_needs_no_cluster_option(root: Path, tmp_path: Pat
     changes = [c for r in json.loads(out)["results"] for c in r["changes"]]
     assert {c["workload"] for c in changes} == {f"prod:{WL}"}
     assert _written_memory_limit(chart / "values.yaml") > 950 * MiB
+
+
+def test_a_cluster_prefix_is_not_given_to_helm_as_the_namespace(
+    root: Path, tmp_path: Path, capsys: Any
+) -> None:
+    # one cluster's pull rendered without --cluster: helm got --namespace prod:data, which a chart
+    # checking its namespace refuses (the render then fell back to the heuristics with a warning)
+    guard = '{{- if not (regexMatch "^[a-z0-9-]+$" .Release.Namespace) }}{{ fail "bad namespace" }}{{ end }}'
+    guard += "\n"
+    template = guard + workload_template("StatefulSet", "db", {"postgres": ".Values.db.resources"})
+    chart = chart_dir(tmp_path / "data", "data", VALUES, {"db.yaml": template})
+    code, _, err = run(["apply", "--helm", str(chart / "values.yaml"), "--data", str(root.parent / "prod")],
+                       capsys)  # fmt: skip
+    assert code == 0, err
+    assert "warning" not in err, err
+    assert _written_memory_limit(chart / "values.yaml") > 950 * MiB

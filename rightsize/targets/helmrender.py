@@ -130,7 +130,9 @@ def locate(
         files.append(sentinel)
         shown = ""
         for name in names:  # the next guess only when a render names none of the data's workloads
-            spaces = Counter(w.split("/")[0] for w in kube if release or name in _prefixes(w)).most_common(1)
+            # a --cluster pull's "prod:shop" is namespace shop to helm
+            spaces = Counter(w.split("/")[0].rpartition(":")[2] for w in kube
+                             if release or name in _prefixes(w)).most_common(1)  # fmt: skip
             rendered = _render(binary, name, chart, spaces[0][0] if spaces else "default", files, tmp)
             if rendered is None:
                 return None
