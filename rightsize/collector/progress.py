@@ -3,6 +3,7 @@ rows waiting for a disk that refuses writes."""
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 from typing import Any
 
@@ -49,4 +50,6 @@ class Progress:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._bar is not None:
-            self._bar.stop()
+            # the terminal hung up (SIGHUP, then EIO on its writes): the rows still get their final flush
+            with contextlib.suppress(OSError):
+                self._bar.stop()

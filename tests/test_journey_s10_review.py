@@ -1,0 +1,58 @@
+"""Review of session 10's user-facing changes (test_journey_s10): the holes found in them."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas  # noqa: F401  # loaded first, as in test_journey_s10
+import pytest
+
+import rightsize
+
+
+def _read_until(fd: int, needle: bytes, proc: subprocess.Popen[bytes]) -> bytes:
+    """The terminal's output until ``needle`` shows (the run is sampling), or the run ended."""
+    seen = b""
+    deadline = time.monotonic() + 60
+    while needle not in seen and proc.poll() is None and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.5)[0]:
+            seen += os.read(fd, 65536)
+    return seen
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_collect_in_a_terminal_that_hangs_up_still_writes_its_rows(
+    run_container: Any, tmp_path: Path
+) -> None:
+    """fa5b257 made SIGHUP flush like Ctrl-C, tested with -q and pipes. In a real terminal (the
+    progress bar on it) the hangup also makes every write to it fail (EIO): the bar's last redraw
+    raised before the final flush, so a dropped SSH session still lost every unflushed row."""
+    c = run_container("sleep 600")
+    out = tmp_path / "hup"
+    master, slave = os.openpty()
+
+    def own_terminal() -> None:  # as a login shell's job: the pty is its controlling terminal
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rightsize", "collect", "--duration", "10m", "--interval", "0.5s",
+         "--flush", "10m", "--filter", f"name={c.name}", "--out", str(out)],
+        stdin=slave, stdout=slave, stderr=slave, start_new_session=True, preexec_fn=own_terminal,
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        seen = _read_until(master, b" 3 samples", proc)
+        assert proc.poll() is None, seen
+    finally:
+        os.close(master)  # the terminal hangs up: SIGHUP to the run, EIO on its writes
+    proc.wait(timeout=60)
+    assert len(rightsize.load(out)) >= 3
