@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -57,7 +58,10 @@ def one_line(message: Any) -> str:
 
 
 def show_warning(message: Any, category: Any, filename: str, lineno: int, *args: Any, **kw: Any) -> None:
-    print(f"rightsize: warning: {one_line(message)}", file=sys.stderr)
+    # as Python's own showwarning: a terminal that hung up (EIO) must not end a run mid-way, e.g.
+    # `collect & disown` then the terminal closed: the warning raised out of the loop, rows unflushed
+    with contextlib.suppress(OSError):
+        print(f"rightsize: warning: {one_line(message)}", file=sys.stderr)
 
 
 def split_names(option: str, value: str | None) -> list[str] | None:

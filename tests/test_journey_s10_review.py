@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -56,3 +57,19 @@ def test_collect_in_a_terminal_that_hangs_up_still_writes_its_rows(
         os.close(master)  # the terminal hangs up: SIGHUP to the run, EIO on its writes
     proc.wait(timeout=60)
     assert len(rightsize.load(out)) >= 3
+
+
+def test_a_warning_to_a_terminal_that_hung_up_does_not_raise(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose terminal is gone (`collect & disown`, then the window closed) got EIO from its
+    first warning line (an engine hiccup), raised out of the loop: its unflushed rows lost. Python's
+    own showwarning ignores that OSError; ours now does too."""
+    from rightsize.cli_checks import show_warning
+
+    master, slave = os.openpty()
+    os.close(master)  # hung up: every write to the terminal is EIO
+    dead = os.fdopen(slave, "w", buffering=1)
+    monkeypatch.setattr(sys, "stderr", dead)
+    show_warning("the Docker engine did not answer", UserWarning, __file__, 1)
+    monkeypatch.undo()
+    with contextlib.suppress(OSError):
+        dead.close()
