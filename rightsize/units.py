@@ -38,6 +38,8 @@ _NUMBER = r"(?P<num>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)"
 _COMPOSE_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[bkmgtp]?)i?b?\s*$", re.IGNORECASE)
 _K8S_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>Ki|Mi|Gi|Ti|Pi|k|M|G|T|P|)\s*$")
 _DURATION_RE = re.compile(r"^\s*(?P<num>[0-9]*\.?[0-9]+)\s*(?P<unit>ms|s|m|h|d|w)\s*$")
+# every spelling of a number float() (so parse_duration) takes as seconds: 24, 24., +24, 1e3
+_BARE_NUMBER_RE = re.compile(r"\s*\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 _DURATION_MULT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -210,7 +212,7 @@ def parse_duration(value: str | int | float) -> float:
 def refuse_bare_number(value: str | int | float, option: str) -> None:
     """A typed option's ``24`` (seconds? hours?) is an error naming what to write; 0 is 0 in any
     unit, and a Python int/float stays seconds."""
-    if isinstance(value, str) and re.fullmatch(r"\s*\d*\.?\d+\s*", value) and float(value) != 0:
+    if isinstance(value, str) and _BARE_NUMBER_RE.fullmatch(value) and float(value):
         n = value.strip()
         raise RightsizeError(f"{option} {value!r}: a number without a unit; write {n}s, {n}m, {n}h or {n}d")
 

@@ -17,6 +17,7 @@ import pandas  # noqa: F401  # loaded first, as in test_journey_s10
 import pytest
 
 import rightsize
+from tests.cli_helpers import run_cli
 
 
 def _read_until(fd: int, needle: bytes, proc: subprocess.Popen[bytes]) -> bytes:
@@ -73,3 +74,22 @@ def test_a_warning_to_a_terminal_that_hung_up_does_not_raise(monkeypatch: pytest
     monkeypatch.undo()
     with contextlib.suppress(OSError):
         dead.close()
+
+
+@pytest.mark.parametrize("value", ["24.", "+24", "1e3", "2.5E1"])
+def test_every_spelling_of_a_number_without_unit_is_refused(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """787afd4 refused `--duration 24` but `24.`, `+24` and `1e3` still slipped through as seconds."""
+    for args, option in (
+        (["collect", "--duration", value, "--out", str(tmp_path / "d")], "--duration"),
+        (["backtest", "--train", value], "--train"),
+        (["recommend", "--set", f"min_history={value}"], "setting min_history"),
+    ):
+        code, out, err = run_cli(args, capsys)
+        assert code == 2 and out == "", err
+        assert err.strip().splitlines() == [
+            f"rightsize: error: {option} {value!r}: a number without a unit; write {value.strip()}s, "
+            f"{value.strip()}m, {value.strip()}h or {value.strip()}d"
+        ]
+    assert not (tmp_path / "d").exists()
