@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import os
 import select
+import signal
 import subprocess
 import sys
 import termios
@@ -93,3 +94,34 @@ def test_every_spelling_of_a_number_without_unit_is_refused(
             f"{value.strip()}m, {value.strip()}h or {value.strip()}d"
         ]
     assert not (tmp_path / "d").exists()
+
+
+def test_collect_leaves_a_programs_own_sighup_handler_alone() -> None:
+    """fa5b257 took SIGHUP over unless ignored: rightsize.collect() inside a program with its own
+    SIGHUP handler (a daemon's reload, log reopening) then ended the collection on it and the
+    program's handler never ran. Only SIGHUP's default action (death, rows lost) is taken over."""
+    from rightsize.collector.waker import Waker
+
+    seen: list[int] = []
+
+    def reload(signum: int, _frame: object) -> None:
+        seen.append(signum)
+
+    before = signal.signal(signal.SIGHUP, reload)
+    try:
+        waker = Waker()
+        previous = waker.install_signals()
+        try:
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.1)  # the handler runs in the main thread between bytecodes
+        finally:
+            waker.restore_signals(previous)
+        assert seen == [signal.SIGHUP] and not waker.stop.is_set()
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        previous = waker.install_signals()  # the default (death) is still taken over: flush, exit 0
+        try:
+            assert signal.getsignal(signal.SIGHUP) == waker.signalled
+        finally:
+            waker.restore_signals(previous)
+    finally:
+        signal.signal(signal.SIGHUP, before)

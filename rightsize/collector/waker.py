@@ -33,11 +33,12 @@ class Waker:
     def install_signals(self) -> dict[int, Any]:
         """SIGINT/SIGTERM stop the loop (main thread only); returns the handlers to restore.
         SIGHUP too (a closed terminal or dropped SSH session killed the run, its unflushed rows
-        lost), unless it is ignored: under ``nohup`` the run goes on."""
+        lost), only while it has its default action: ignored (``nohup``) the run goes on, and a
+        program's own handler (a daemon's reload) keeps it."""
         if threading.current_thread() is not threading.main_thread():
             return {}
         signals = [signal.SIGINT, signal.SIGTERM]
-        if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
             signals.append(signal.SIGHUP)
         return {sig: signal.signal(sig, self.signalled) for sig in signals}
 
