@@ -133,7 +133,7 @@ def hindsight_table(
 
 
 def bounds(data: Path, krr_alloc: float) -> None:
-    """How predictable next week's peak is from the last two weeks' (the README's evidence)."""
+    """How predictable next week's peak is from the last two weeks' (docs/backtest.md's evidence)."""
     f = _weeks(data)
     ratio = f["test_max"] / f["train_max"]
     used = f["test_mean"].sum()

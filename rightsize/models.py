@@ -63,7 +63,7 @@ class Recommendation:
         return self.recommended is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape documented in the README (bytes as integers, CPUs as cores)."""
+        """The JSON shape documented in docs/recommend.md (bytes as integers, CPUs as cores)."""
         d = asdict(self)
         d["reasons"] = list(self.reasons)
         d["unit"] = self.unit
